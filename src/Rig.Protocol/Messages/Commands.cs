@@ -1,0 +1,138 @@
+using System.Text.Json.Serialization;
+
+namespace Rig.Protocol.Messages;
+
+/// <summary>One primitive command of a device's queue. The id is unique for all time: the agent's journal
+/// is keyed by it, so a command delivered twice is answered from the journal and never run twice.</summary>
+public sealed record Command
+{
+    /// <summary>Unique, opaque command id assigned by the gateway.</summary>
+    public required string Id { get; init; }
+
+    /// <summary>Queue this command belongs to.</summary>
+    public required string QueueId { get; init; }
+
+    /// <summary>0-based position in the queue.</summary>
+    public required int Sequence { get; init; }
+
+    /// <summary>Number of commands in the queue (for progress only).</summary>
+    public int QueueLength { get; init; }
+
+    /// <summary>What to do.</summary>
+    public required CommandSpec Spec { get; init; }
+}
+
+/// <summary>The primitive a command carries. The discriminator <c>kind</c> names it on the wire.</summary>
+[JsonPolymorphic(TypeDiscriminatorPropertyName = "kind", UnknownDerivedTypeHandling = JsonUnknownDerivedTypeHandling.FailSerialization)]
+[JsonDerivedType(typeof(InstallCommand), "install")]
+[JsonDerivedType(typeof(RemoveCommand), "remove")]
+[JsonDerivedType(typeof(WriteFileCommand), "write-file")]
+[JsonDerivedType(typeof(DeleteFileCommand), "delete-file")]
+[JsonDerivedType(typeof(ServiceCommand), "service")]
+[JsonDerivedType(typeof(RebootCommand), "reboot")]
+[JsonDerivedType(typeof(InventoryCommand), "inventory")]
+public abstract record CommandSpec
+{
+    /// <summary>The wire name of this primitive (<c>install</c>, <c>write-file</c>...).</summary>
+    [JsonIgnore]
+    public abstract string Kind { get; }
+
+    /// <summary>A short human description for progress views and logs.</summary>
+    public abstract string Describe();
+}
+
+/// <summary>Package formats Rig knows.</summary>
+public static class PackageFormats
+{
+    /// <summary>Rig's own archive (<c>.rig.tar.gz</c>).</summary>
+    public const string RigArchive = "rig";
+    /// <summary>Debian package.</summary>
+    public const string Deb = "deb";
+    /// <summary>RPM package.</summary>
+    public const string Rpm = "rpm";
+
+    /// <summary>True for a format name Rig knows.</summary>
+    public static bool IsKnown(string? format) => format is RigArchive or Deb or Rpm;
+}
+
+/// <summary>A package as a command refers to it: enough to fetch it by digest and verify it.</summary>
+public sealed record PackageRef(string Name, string Version, string Format, string Sha256, long Size);
+
+/// <summary>Fetch the blob by digest from the agent's own gateway, verify it, install it (upgrading any other version).</summary>
+public sealed record InstallCommand(PackageRef Package, string Role) : CommandSpec
+{
+    /// <inheritdoc />
+    public override string Kind => "install";
+    /// <inheritdoc />
+    public override string Describe() => $"install {Package.Name} {Package.Version}";
+}
+
+/// <summary>Remove an installed package.</summary>
+public sealed record RemoveCommand(string Name, string Format) : CommandSpec
+{
+    /// <inheritdoc />
+    public override string Kind => "remove";
+    /// <inheritdoc />
+    public override string Describe() => $"remove {Name}";
+}
+
+/// <summary>Write a rendered configuration file: to a temp file, then renamed into place.</summary>
+public sealed record WriteFileCommand(string Path, string Content, string Sha256, string Mode, string Owner, string Group) : CommandSpec
+{
+    /// <inheritdoc />
+    public override string Kind => "write-file";
+    /// <inheritdoc />
+    public override string Describe() => $"write {Path}";
+}
+
+/// <summary>Delete a file Rig wrote earlier and the model no longer wants.</summary>
+public sealed record DeleteFileCommand(string Path) : CommandSpec
+{
+    /// <inheritdoc />
+    public override string Kind => "delete-file";
+    /// <inheritdoc />
+    public override string Describe() => $"delete {Path}";
+}
+
+/// <summary>Service actions.</summary>
+[JsonConverter(typeof(JsonStringEnumConverter<ServiceAction>))]
+public enum ServiceAction
+{
+    /// <summary>Start if not running.</summary>
+    Start,
+    /// <summary>Stop if running.</summary>
+    Stop,
+    /// <summary>Stop and start.</summary>
+    Restart,
+    /// <summary>Start at boot.</summary>
+    Enable,
+    /// <summary>Do not start at boot.</summary>
+    Disable,
+}
+
+/// <summary>Start, stop, restart, enable or disable a service.</summary>
+public sealed record ServiceCommand(string Name, ServiceAction Action) : CommandSpec
+{
+    /// <inheritdoc />
+    public override string Kind => "service";
+    /// <inheritdoc />
+    public override string Describe() => $"service {Name} {Action.ToString().ToLowerInvariant()}";
+}
+
+/// <summary>Reboot the device. The agent answers "rebooting"; after the restart it says "rebooted".</summary>
+public sealed record RebootCommand(string Reason) : CommandSpec
+{
+    /// <inheritdoc />
+    public override string Kind => "reboot";
+    /// <inheritdoc />
+    public override string Describe() => $"reboot ({Reason})";
+}
+
+/// <summary>Report what is installed and written; the gateway records it as the device's state.</summary>
+public sealed record InventoryCommand : CommandSpec
+{
+    /// <inheritdoc />
+    public override string Kind => "inventory";
+    /// <inheritdoc />
+    public override string Describe() => "inventory";
+}

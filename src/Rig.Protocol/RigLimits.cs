@@ -1,0 +1,129 @@
+namespace Rig.Protocol;
+
+/// <summary>
+/// Every timeout and limit of the gateway/agent exchange in one place (STYLE.md, after Halibut).
+/// Each value says why it has that value and how it relates to the others. Both sides read the
+/// same object; tests shrink it to make faults happen quickly.
+/// </summary>
+public sealed record RigLimits
+{
+    /// <summary>The values Rig ships with.</summary>
+    public static RigLimits Default { get; } = new();
+
+    // ---- Transport -------------------------------------------------------------------------
+
+    /// <summary>TCP connect to the gateway. Loopback and LAN connect in well under a second; longer means the
+    /// gateway is down or unreachable and the retry loop (backoff below) should take over.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>One request/response on the agent endpoint (exchange or enroll). Commands are not run inside a
+    /// request, so a request is only I/O plus one database commit; 30 s is generous even for a loaded gateway.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A blob download may not stall longer than this between two reads (a peer sending one byte a
+    /// minute is cut off, CHECKLIST 3). The whole download has no fixed deadline because size varies.</summary>
+    public TimeSpan DownloadIdleTimeout { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>The agent keeps its outbound connection alive this long between requests; after a poke it
+    /// reuses the connection until the queue answers "no command" (docs/PROTOCOL.md).</summary>
+    public TimeSpan KeepAliveIdle { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Kestrel's header read deadline on the agent endpoint (slowloris guard, CHECKLIST 3).</summary>
+    public TimeSpan RequestHeadersTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Largest exchange or enroll body. A result carries at most a bounded output tail and an
+    /// inventory of a few thousand items: 4 MiB leaves room and still bounds memory (CHECKLIST 2).</summary>
+    public int MaxRequestBodyBytes { get; init; } = 4 * 1024 * 1024;
+
+    /// <summary>Largest response body the agent accepts (a write-file command carries the whole file).</summary>
+    public int MaxResponseBodyBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Largest configuration file a write-file command may carry (must fit in a response).</summary>
+    public int MaxConfigFileBytes { get; init; } = 8 * 1024 * 1024;
+
+    /// <summary>JSON nesting depth accepted on the wire; Rig's messages nest fewer than 10 levels.</summary>
+    public int MaxJsonDepth { get; init; } = 32;
+
+    /// <summary>Command output kept in a result (tail). Output beyond this is cut, never buffered whole.</summary>
+    public int MaxOutputChars { get; init; } = 16 * 1024;
+
+    // ---- Retry -----------------------------------------------------------------------------
+
+    /// <summary>First retry delay after a failed exchange. Doubles each attempt up to <see cref="RetryMaxDelay"/>,
+    /// with full jitter so 10,000 agents reconnecting after a gateway restart do not arrive together.</summary>
+    public TimeSpan RetryInitialDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Longest delay between retries.</summary>
+    public TimeSpan RetryMaxDelay { get; init; } = TimeSpan.FromSeconds(15);
+
+    // ---- Poke ------------------------------------------------------------------------------
+
+    /// <summary>The gateway gives up a poke after this long; the agent's polling/check-in interval is the
+    /// safety net, so a lost poke only delays work.</summary>
+    public TimeSpan PokeTimeout { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>Pokes that arrive while a session runs are coalesced; between two sessions started by pokes the
+    /// agent waits at least this long (pokes are rate-limited, CHECKLIST 4).</summary>
+    public TimeSpan PokeMinInterval { get; init; } = TimeSpan.FromMilliseconds(50);
+
+    /// <summary>How often an agent in polling mode asks for work.</summary>
+    public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Every agent checks in this often even if never poked (heartbeat).</summary>
+    public TimeSpan CheckInInterval { get; init; } = TimeSpan.FromMinutes(5);
+
+    // ---- Queue -----------------------------------------------------------------------------
+
+    /// <summary>A command is delivered at most this many times (an agent that crashes on it every time ends
+    /// the queue as failed instead of looping forever, CHECKLIST 22).</summary>
+    public int MaxCommandDeliveries { get; init; } = 5;
+
+    // ---- Packages and archives (CHECKLIST 10-13) ------------------------------------------
+
+    /// <summary>Largest package the store accepts and the agent unpacks.</summary>
+    public long MaxPackageBytes { get; init; } = 4L * 1024 * 1024 * 1024;
+
+    /// <summary>Largest total unpacked size of one archive.</summary>
+    public long MaxUnpackedBytes { get; init; } = 8L * 1024 * 1024 * 1024;
+
+    /// <summary>Unpacked/packed ratio above which an archive is a compression bomb. Text compresses ~10x,
+    /// zero-filled files ~1000x; 200 allows real packages and refuses bombs early.</summary>
+    public int MaxCompressionRatio { get; init; } = 200;
+
+    /// <summary>Archives are checked for the ratio only once this many bytes are unpacked, so that tiny
+    /// archives of empty files are not refused.</summary>
+    public long CompressionRatioGraceBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Entries in one archive.</summary>
+    public int MaxArchiveEntries { get; init; } = 100_000;
+
+    /// <summary>The manifest (rig.json) is small; anything bigger is not a manifest.</summary>
+    public int MaxManifestBytes { get; init; } = 1024 * 1024;
+
+    /// <summary>Path length inside an archive or on a device.</summary>
+    public int MaxPathLength { get; init; } = 1024;
+
+    // ---- Trust -----------------------------------------------------------------------------
+
+    /// <summary>How long an enrollment token can be used (once).</summary>
+    public TimeSpan EnrollmentTokenLifetime { get; init; } = TimeSpan.FromHours(24);
+
+    /// <summary>Lifetime of an agent's client certificate.</summary>
+    public TimeSpan AgentCertificateLifetime { get; init; } = TimeSpan.FromDays(365);
+
+    /// <summary>Lifetime of the gateway's own TLS certificate.</summary>
+    public TimeSpan GatewayCertificateLifetime { get; init; } = TimeSpan.FromDays(825);
+
+    /// <summary>Lifetime of the Rig certificate authority.</summary>
+    public TimeSpan CaLifetime { get; init; } = TimeSpan.FromDays(3650);
+
+    /// <summary>Backoff delay for attempt <paramref name="attempt"/> (0-based): exponential with full jitter.</summary>
+    public TimeSpan RetryDelay(int attempt, Random random)
+    {
+        ArgumentNullException.ThrowIfNull(random);
+        var cap = Math.Min(RetryMaxDelay.TotalMilliseconds, RetryInitialDelay.TotalMilliseconds * Math.Pow(2, Math.Min(attempt, 20)));
+        // Full jitter, but never less than a quarter of the initial delay so retries do not spin.
+        var ms = Math.Max(RetryInitialDelay.TotalMilliseconds / 4, random.NextDouble() * cap);
+        return TimeSpan.FromMilliseconds(ms);
+    }
+}
