@@ -1,0 +1,219 @@
+namespace Rig.Model.Domain;
+
+/// <summary>The central model: everything Rig knows about the sites it provisions. Changed first, checked
+/// here (validation, plan), only then sent to devices.</summary>
+public sealed record RigModel
+{
+    /// <summary>Customer compartments.</summary>
+    public IReadOnlyList<Site> Sites { get; init; } = [];
+
+    /// <summary>Servers, load balancers, firewalls...</summary>
+    public IReadOnlyList<Device> Devices { get; init; } = [];
+
+    /// <summary>Typed interconnections between devices (<c>lb-1 -> web-1 purpose=http</c>).</summary>
+    public IReadOnlyList<Interconnection> Links { get; init; } = [];
+
+    /// <summary>The package catalog the roles and bundles refer to (filled from the package store).</summary>
+    public IReadOnlyList<PackageInfo> Packages { get; init; } = [];
+
+    /// <summary>Groups of packages, files and services; bundles nest.</summary>
+    public IReadOnlyList<Bundle> Bundles { get; init; } = [];
+
+    /// <summary>Role kinds declared beyond the built-in <c>os</c>, <c>app</c>, <c>content</c>, in install order (after the built-ins).</summary>
+    public IReadOnlyList<string> RoleKinds { get; init; } = [];
+
+    /// <summary>Versioned, ordered lists of items of one kind.</summary>
+    public IReadOnlyList<Role> Roles { get; init; } = [];
+
+    /// <summary>Which device has which role (at most one per kind).</summary>
+    public IReadOnlyList<RoleAssignment> Assignments { get; init; } = [];
+
+    /// <summary>Configuration templates (Liquid, rendered by Fluid on the gateway).</summary>
+    public IReadOnlyList<ConfigTemplate> Templates { get; init; } = [];
+
+    /// <summary>Global parameters, the lowest layer (global &lt; site &lt; role &lt; device).</summary>
+    public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Every role kind in install order: os, app, content, then declared kinds.</summary>
+    public IReadOnlyList<string> KindOrder() => [.. BuiltInRoleKinds.All, .. RoleKinds.Where(k => !BuiltInRoleKinds.All.Contains(k))];
+}
+
+/// <summary>The role kinds every model has, in install order.</summary>
+public static class BuiltInRoleKinds
+{
+    /// <summary>Operating system role.</summary>
+    public const string Os = "os";
+    /// <summary>Application role.</summary>
+    public const string App = "app";
+    /// <summary>Site content role.</summary>
+    public const string Content = "content";
+
+    /// <summary>The three in order.</summary>
+    public static IReadOnlyList<string> All { get; } = [Os, App, Content];
+}
+
+/// <summary>A customer compartment: a site's devices, its parameters.</summary>
+public sealed record Site
+{
+    /// <summary>Unique name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>For humans.</summary>
+    public string? Description { get; init; }
+
+    /// <summary>Site layer of parameters.</summary>
+    public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>A device with its logical and hardware facts.</summary>
+public sealed record Device
+{
+    /// <summary>Unique name; the agent's certificate names it.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>The site the device belongs to.</summary>
+    public required string Site { get; init; }
+
+    /// <summary>Host name; defaults to <see cref="Name"/>.</summary>
+    public string? Hostname { get; init; }
+
+    /// <summary>Tier (lb, web, app, db...), free text.</summary>
+    public string? Tier { get; init; }
+
+    /// <summary>OS family: <c>linux</c>, <c>debian</c>, <c>rhel</c>...</summary>
+    public string OsFamily { get; init; } = "linux";
+
+    /// <summary>CPU architecture: <c>amd64</c>, <c>arm64</c>...</summary>
+    public string Architecture { get; init; } = "amd64";
+
+    /// <summary>IP addresses; the first is the primary one templates see as <c>device.address</c>.</summary>
+    public IReadOnlyList<string> Addresses { get; init; } = [];
+
+    /// <summary>Hardware facts.</summary>
+    public HardwareFacts Hardware { get; init; } = new();
+
+    /// <summary>Any further logical facts (rack, data center...).</summary>
+    public IReadOnlyDictionary<string, string> Facts { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Device layer of parameters, the highest.</summary>
+    public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The host name in effect.</summary>
+    public string EffectiveHostname => string.IsNullOrEmpty(Hostname) ? Name : Hostname;
+}
+
+/// <summary>Hardware facts of a device.</summary>
+public sealed record HardwareFacts
+{
+    /// <summary>Logical CPUs.</summary>
+    public int CpuCount { get; init; }
+
+    /// <summary>Memory in MiB.</summary>
+    public long MemoryMiB { get; init; }
+
+    /// <summary>Disks.</summary>
+    public IReadOnlyList<Disk> Disks { get; init; } = [];
+
+    /// <summary>Network interfaces.</summary>
+    public IReadOnlyList<Nic> Nics { get; init; } = [];
+}
+
+/// <summary>A disk and its size.</summary>
+public sealed record Disk(string Name, long SizeGiB);
+
+/// <summary>A network interface with its MAC address and optional address.</summary>
+public sealed record Nic(string Name, string Mac, string? Address = null);
+
+/// <summary>A typed, directed link between two devices.</summary>
+public sealed record Interconnection
+{
+    /// <summary>Device the link starts at (e.g. the load balancer).</summary>
+    public required string From { get; init; }
+
+    /// <summary>Device the link points to (e.g. a web server).</summary>
+    public required string To { get; init; }
+
+    /// <summary>What the link is for (<c>http</c>, <c>app</c>, <c>sql</c>).</summary>
+    public required string Purpose { get; init; }
+
+    /// <summary>Port the <see cref="From"/> side connects to, when it matters.</summary>
+    public int? Port { get; init; }
+
+    /// <summary>Further attributes templates can read.</summary>
+    public IReadOnlyDictionary<string, string> Attributes { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>A package in the catalog: one installable unit stored once by digest.</summary>
+public sealed record PackageInfo
+{
+    /// <summary>Package name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Package version.</summary>
+    public required string Version { get; init; }
+
+    /// <summary>Format: <c>rig</c>, <c>deb</c> or <c>rpm</c>.</summary>
+    public required string Format { get; init; }
+
+    /// <summary>OS family: <c>any</c>, <c>linux</c>, <c>debian</c>, <c>rhel</c>.</summary>
+    public string OsFamily { get; init; } = "any";
+
+    /// <summary>Architecture: <c>all</c> or a specific one.</summary>
+    public string Architecture { get; init; } = "all";
+
+    /// <summary>SHA-256 of the package file (lower-case hex).</summary>
+    public required string Sha256 { get; init; }
+
+    /// <summary>Size in bytes.</summary>
+    public long Size { get; init; }
+
+    /// <summary>Service the package provides (restarted when the package changes).</summary>
+    public string? Service { get; init; }
+
+    /// <summary>The device must reboot after installing this package.</summary>
+    public bool Reboot { get; init; }
+
+    /// <summary>The catalog key, <c>name@version</c>.</summary>
+    public string Key => PackageKey(Name, Version);
+
+    /// <summary>Build a catalog key.</summary>
+    public static string PackageKey(string name, string version) => $"{name}@{version}";
+}
+
+/// <summary>A named group of items; may contain other bundles.</summary>
+public sealed record Bundle
+{
+    /// <summary>Unique name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Items in install order.</summary>
+    public IReadOnlyList<Item> Items { get; init; } = [];
+}
+
+/// <summary>A versioned, ordered list of items of one kind. The version pins exact package digests.</summary>
+public sealed record Role
+{
+    /// <summary>Unique name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Kind: <c>os</c>, <c>app</c>, <c>content</c> or a declared kind.</summary>
+    public required string Kind { get; init; }
+
+    /// <summary>The role's version (free text, e.g. <c>3</c> or <c>2026.11.1</c>).</summary>
+    public string Version { get; init; } = "1";
+
+    /// <summary>Items in install order.</summary>
+    public IReadOnlyList<Item> Items { get; init; } = [];
+
+    /// <summary>Role layer of parameters.</summary>
+    public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>Exact digests this role version was made with, by <c>name@version</c> (a lock file).</summary>
+    public IReadOnlyDictionary<string, string> Pins { get; init; } = new Dictionary<string, string>();
+}
+
+/// <summary>A device has a role.</summary>
+public sealed record RoleAssignment(string Device, string Role);
+
+/// <summary>A configuration template (Liquid syntax).</summary>
+public sealed record ConfigTemplate(string Name, string Text);

@@ -1,0 +1,313 @@
+using System.Globalization;
+using System.Net;
+using System.Text.RegularExpressions;
+using Rig.Model.Domain;
+using Rig.Model.Planning;
+using Rig.Model.Templates;
+using Rig.Protocol;
+using Rig.Protocol.Archives;
+using Rig.Protocol.Messages;
+
+namespace Rig.Model.Validation;
+
+/// <summary>Checks a whole model and returns every error, each with what was wrong and where. An empty
+/// list means the model can be planned. Rules (codes in brackets) are listed in docs/MODEL.md.</summary>
+public static partial class ModelValidator
+{
+    /// <summary>Validate a model. When <paramref name="renderTemplates"/> is true, every assigned device's
+    /// templates are rendered too (missing parameters, runtime errors).</summary>
+    public static IReadOnlyList<ModelError> Validate(RigModel model, bool renderTemplates = true)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var errors = new List<ModelError>();
+        var index = new ModelIndex(model);
+
+        CheckKinds(model, errors);
+        CheckParameters(model.Parameters, "parameters", errors);
+        CheckSites(model, errors);
+        CheckDevices(model, index, errors);
+        CheckLinks(model, index, errors);
+        CheckPackages(model, errors);
+        CheckTemplates(model, errors);
+        CheckBundles(model, index, errors);
+        CheckRoles(model, index, errors);
+        CheckAssignments(model, index, errors);
+
+        if (renderTemplates && errors.Count == 0)
+        {
+            var builder = new DesiredStateBuilder(index);
+            foreach (var device in model.Devices.Where(d => index.RolesOf.ContainsKey(d.Name)))
+                errors.AddRange(builder.Build(device.Name).Errors);
+        }
+        return errors;
+    }
+
+    private static void CheckKinds(RigModel model, List<ModelError> errors)
+    {
+        var seen = new HashSet<string>(BuiltInRoleKinds.All, StringComparer.Ordinal);
+        foreach (var kind in model.RoleKinds)
+        {
+            if (!Names.IsValidObjectName(kind))
+                errors.Add(new("name.invalid", $"roleKinds/{kind}", $"Role kind '{kind}' is not a valid name: use {Names.ObjectNameRule}."));
+            else if (!seen.Add(kind))
+                errors.Add(new("name.duplicate", $"roleKinds/{kind}", $"Role kind '{kind}' is declared twice (os, app and content are built in)."));
+        }
+    }
+
+    private static void CheckSites(RigModel model, List<ModelError> errors)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var site in model.Sites)
+        {
+            CheckName(site.Name, "sites", names, errors);
+            CheckParameters(site.Parameters, $"sites/{site.Name}/parameters", errors);
+        }
+    }
+
+    private static void CheckDevices(RigModel model, ModelIndex index, List<ModelError> errors)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var macs = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        foreach (var device in model.Devices)
+        {
+            var at = $"devices/{device.Name}";
+            CheckName(device.Name, "devices", names, errors);
+            if (!index.Sites.ContainsKey(device.Site))
+                errors.Add(new("site.unknown", $"{at}/site", $"Device '{device.Name}' is in site '{device.Site}', which does not exist; add the site or fix the name."));
+            if (!string.IsNullOrEmpty(device.Hostname) && !HostnameRegex().IsMatch(device.Hostname))
+                errors.Add(new("device.hostname-invalid", $"{at}/hostname", $"Host name '{device.Hostname}' is not a valid DNS name."));
+            if (!Names.IsValidObjectName(device.OsFamily))
+                errors.Add(new("device.os-family-invalid", $"{at}/osFamily", $"OS family '{device.OsFamily}' is not valid; use e.g. linux, debian, rhel."));
+            if (!Names.IsValidPackageName(device.Architecture))
+                errors.Add(new("device.architecture-invalid", $"{at}/architecture", $"Architecture '{device.Architecture}' is not valid; use e.g. amd64, arm64."));
+            for (var i = 0; i < device.Addresses.Count; i++)
+            {
+                if (!IPAddress.TryParse(device.Addresses[i], out _))
+                    errors.Add(new("device.address-invalid", $"{at}/addresses/{i}", $"'{device.Addresses[i]}' is not an IP address."));
+            }
+            var hw = device.Hardware;
+            if (hw.CpuCount < 0)
+                errors.Add(new("device.hardware-invalid", $"{at}/hardware/cpuCount", $"CPU count {hw.CpuCount} is negative."));
+            if (hw.MemoryMiB < 0)
+                errors.Add(new("device.hardware-invalid", $"{at}/hardware/memoryMiB", $"Memory {hw.MemoryMiB} MiB is negative."));
+            for (var i = 0; i < hw.Disks.Count; i++)
+            {
+                if (hw.Disks[i].SizeGiB <= 0 || string.IsNullOrWhiteSpace(hw.Disks[i].Name))
+                    errors.Add(new("device.hardware-invalid", $"{at}/hardware/disks/{i}", $"Disk '{hw.Disks[i].Name}' needs a name and a positive size (got {hw.Disks[i].SizeGiB} GiB)."));
+            }
+            for (var i = 0; i < hw.Nics.Count; i++)
+            {
+                var nic = hw.Nics[i];
+                if (!MacRegex().IsMatch(nic.Mac))
+                    errors.Add(new("device.mac-invalid", $"{at}/hardware/nics/{i}/mac", $"MAC address '{nic.Mac}' of {nic.Name} is not six hex pairs separated by ':' (e.g. 52:54:00:12:34:56)."));
+                else if (!macs.TryAdd(nic.Mac, device.Name))
+                    errors.Add(new("device.mac-duplicate", $"{at}/hardware/nics/{i}/mac", $"MAC address '{nic.Mac}' is also on device '{macs[nic.Mac]}'."));
+                if (nic.Address is { } addr && !IPAddress.TryParse(addr, out _))
+                    errors.Add(new("device.address-invalid", $"{at}/hardware/nics/{i}/address", $"'{addr}' is not an IP address."));
+            }
+            CheckParameters(device.Parameters, $"{at}/parameters", errors);
+        }
+    }
+
+    private static void CheckLinks(RigModel model, ModelIndex index, List<ModelError> errors)
+    {
+        var seen = new HashSet<(string, string, string)>();
+        for (var i = 0; i < model.Links.Count; i++)
+        {
+            var link = model.Links[i];
+            var at = $"links/{i} ({link.From} -> {link.To})";
+            if (!index.Devices.ContainsKey(link.From))
+                errors.Add(new("link.unknown-device", at, $"Link starts at device '{link.From}', which does not exist."));
+            if (!index.Devices.ContainsKey(link.To))
+                errors.Add(new("link.unknown-device", at, $"Link points to device '{link.To}', which does not exist."));
+            if (link.From == link.To)
+                errors.Add(new("link.self", at, $"Device '{link.From}' is linked to itself."));
+            if (!Names.IsValidObjectName(link.Purpose))
+                errors.Add(new("link.purpose-invalid", at, $"Link purpose '{link.Purpose}' is not valid: use {Names.ObjectNameRule}."));
+            if (link.Port is < 1 or > 65535)
+                errors.Add(new("link.port-invalid", at, $"Port {link.Port} is outside 1-65535."));
+            if (!seen.Add((link.From, link.To, link.Purpose)))
+                errors.Add(new("link.duplicate", at, $"Link {link.From} -> {link.To} purpose={link.Purpose} is declared twice."));
+        }
+    }
+
+    private static void CheckPackages(RigModel model, List<ModelError> errors)
+    {
+        var keys = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var p in model.Packages)
+        {
+            var at = $"packages/{p.Key}";
+            if (!Names.IsValidPackageName(p.Name))
+                errors.Add(new("package.name-invalid", at, $"Package name '{p.Name}' is not allowed: use {Names.PackageNameRule}."));
+            if (!Names.IsValidVersion(p.Version))
+                errors.Add(new("package.version-invalid", at, $"Version '{p.Version}' is not allowed: use {Names.VersionRule}."));
+            if (!PackageFormats.IsKnown(p.Format))
+                errors.Add(new("package.format-unknown", at, $"Format '{p.Format}' is unknown; use rig, deb or rpm."));
+            if (!Names.IsValidSha256(p.Sha256))
+                errors.Add(new("package.digest-invalid", at, $"SHA-256 '{p.Sha256}' is not 64 lower-case hex digits."));
+            if (p.Size < 0)
+                errors.Add(new("package.size-invalid", at, $"Size {p.Size} is negative."));
+            if (!keys.Add(p.Key))
+                errors.Add(new("name.duplicate", at, $"Package {p.Key} is listed twice."));
+        }
+    }
+
+    private static void CheckTemplates(RigModel model, List<ModelError> errors)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var t in model.Templates)
+        {
+            if (!names.Add(t.Name))
+                errors.Add(new("name.duplicate", $"templates/{t.Name}", $"Template '{t.Name}' is defined twice."));
+            if (!TemplateRenderer.TryParse(t.Text, out var error))
+                errors.Add(new("template.syntax", $"templates/{t.Name}", $"Template '{t.Name}' has a syntax error: {error}"));
+        }
+    }
+
+    private static void CheckBundles(RigModel model, ModelIndex index, List<ModelError> errors)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var bundle in model.Bundles)
+        {
+            CheckName(bundle.Name, "bundles", names, errors);
+            CheckItems(bundle.Items, $"bundles/{bundle.Name}", index, errors, allowReboot: false);
+        }
+
+        // Cycles: depth-first search with colours; each cycle reported once with its path.
+        var state = new Dictionary<string, int>(StringComparer.Ordinal); // 1 visiting, 2 done
+        var stack = new List<string>();
+        foreach (var bundle in model.Bundles)
+            Visit(bundle.Name);
+
+        void Visit(string name)
+        {
+            if (state.GetValueOrDefault(name) == 2 || !index.Bundles.TryGetValue(name, out var bundle))
+                return;
+            if (state.GetValueOrDefault(name) == 1)
+            {
+                var cycle = stack.Skip(stack.IndexOf(name)).Append(name);
+                errors.Add(new("bundle.cycle", $"bundles/{name}", $"Bundles include each other in a cycle: {string.Join(" -> ", cycle)}; remove one of the includes."));
+                return;
+            }
+            state[name] = 1;
+            stack.Add(name);
+            foreach (var inner in bundle.Items.OfType<BundleItem>())
+                Visit(inner.Name);
+            stack.RemoveAt(stack.Count - 1);
+            state[name] = 2;
+        }
+    }
+
+    private static void CheckRoles(RigModel model, ModelIndex index, List<ModelError> errors)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        var kinds = new HashSet<string>(index.KindOrder, StringComparer.Ordinal);
+        foreach (var role in model.Roles)
+        {
+            var at = $"roles/{role.Name}";
+            CheckName(role.Name, "roles", names, errors);
+            if (!kinds.Contains(role.Kind))
+                errors.Add(new("role.kind-unknown", $"{at}/kind", $"Role '{role.Name}' has kind '{role.Kind}', which is neither built in (os, app, content) nor declared in roleKinds."));
+            if (string.IsNullOrWhiteSpace(role.Version) || !Names.IsValidVersion(role.Version))
+                errors.Add(new("role.version-invalid", $"{at}/version", $"Role version '{role.Version}' is not allowed: use {Names.VersionRule}."));
+            CheckParameters(role.Parameters, $"{at}/parameters", errors);
+            CheckItems(role.Items, at, index, errors, allowReboot: true);
+            foreach (var (key, digest) in role.Pins)
+            {
+                if (!index.Packages.TryGetValue(key, out var package))
+                    errors.Add(new("role.pin-unknown", $"{at}/pins/{key}", $"Role '{role.Name}' pins '{key}', which is not in the package store."));
+                else if (package.Sha256 != digest)
+                    errors.Add(new("role.pin-mismatch", $"{at}/pins/{key}", $"Role '{role.Name}' version {role.Version} pins {key} to sha256 {digest}, but the store has {package.Sha256}; make a new role version."));
+            }
+        }
+    }
+
+    private static void CheckAssignments(RigModel model, ModelIndex index, List<ModelError> errors)
+    {
+        var byKind = new Dictionary<(string Device, string Kind), string>();
+        foreach (var a in model.Assignments)
+        {
+            var at = $"assignments/{a.Device}/{a.Role}";
+            if (!index.Devices.ContainsKey(a.Device))
+                errors.Add(new("assignment.unknown-device", at, $"Role '{a.Role}' is assigned to device '{a.Device}', which does not exist."));
+            if (!index.Roles.TryGetValue(a.Role, out var role))
+            {
+                errors.Add(new("assignment.unknown-role", at, $"Device '{a.Device}' is assigned role '{a.Role}', which does not exist."));
+                continue;
+            }
+            if (!byKind.TryAdd((a.Device, role.Kind), a.Role))
+                errors.Add(new("assignment.kind-conflict", at, $"Device '{a.Device}' would have two roles of kind '{role.Kind}' ('{byKind[(a.Device, role.Kind)]}' and '{a.Role}'); a device has at most one role per kind."));
+        }
+    }
+
+    private static void CheckItems(IReadOnlyList<Item> items, string at, ModelIndex index, List<ModelError> errors, bool allowReboot)
+    {
+        for (var i = 0; i < items.Count; i++)
+        {
+            var where = $"{at}/items/{i}";
+            switch (items[i])
+            {
+                case PackageItem p:
+                    if (!index.Packages.ContainsKey(p.Key))
+                        errors.Add(new("item.unknown-package", where, $"Package '{p.Key}' is not in the package store; import it with `rig package add` or fix the version."));
+                    break;
+                case BundleItem b:
+                    if (!index.Bundles.ContainsKey(b.Name))
+                        errors.Add(new("item.unknown-bundle", where, $"Bundle '{b.Name}' does not exist."));
+                    break;
+                case FileItem f:
+                    try
+                    {
+                        ArchivePaths.SplitDevicePath(f.Path, RigLimits.Default.MaxPathLength);
+                    }
+                    catch (ArgumentException e)
+                    {
+                        errors.Add(new("item.path-invalid", where, e.Message));
+                    }
+                    if (!index.Templates.ContainsKey(f.Template))
+                        errors.Add(new("item.unknown-template", where, $"File '{f.Path}' uses template '{f.Template}', which does not exist."));
+                    if (!ModeRegex().IsMatch(f.Mode))
+                        errors.Add(new("item.mode-invalid", where, $"Mode '{f.Mode}' of '{f.Path}' is not an octal mode like 0644 (setuid and setgid are not allowed)."));
+                    if (!Names.IsValidServiceName(f.Owner) || !Names.IsValidServiceName(f.Group))
+                        errors.Add(new("item.owner-invalid", where, $"Owner '{f.Owner}' or group '{f.Group}' of '{f.Path}' is not a valid user or group name."));
+                    break;
+                case ServiceItem s:
+                    if (!Names.IsValidServiceName(s.Name))
+                        errors.Add(new("item.service-invalid", where, $"Service name '{s.Name}' is not valid."));
+                    break;
+                case RebootItem when !allowReboot:
+                    errors.Add(new("item.reboot-in-bundle", where, "A reboot point belongs in a role, not in a bundle (bundles are reused across roles)."));
+                    break;
+            }
+        }
+    }
+
+    private static void CheckName(string name, string collection, HashSet<string> seen, List<ModelError> errors)
+    {
+        if (!Names.IsValidObjectName(name))
+            errors.Add(new("name.invalid", $"{collection}/{name}", $"Name '{name}' is not valid: use {Names.ObjectNameRule}."));
+        else if (!seen.Add(name))
+            errors.Add(new("name.duplicate", $"{collection}/{name}", $"'{name}' is defined twice in {collection}; names must be unique."));
+    }
+
+    private static void CheckParameters(IReadOnlyDictionary<string, string> parameters, string at, List<ModelError> errors)
+    {
+        foreach (var key in parameters.Keys)
+        {
+            if (!Names.IsValidParameterName(key))
+                errors.Add(new("parameter.name-invalid", $"{at}/{key}", $"Parameter name '{key}' is not valid: use {Names.ParameterNameRule}."));
+        }
+    }
+
+    /// <summary>Parse an octal mode string as validated by the model ("0644").</summary>
+    public static int ParseMode(string mode) => Convert.ToInt32(mode, 8);
+
+    [GeneratedRegex(@"^(?=.{1,253}\z)([a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)(\.[a-zA-Z0-9]([a-zA-Z0-9-]{0,61}[a-zA-Z0-9])?)*\z", RegexOptions.CultureInvariant)]
+    private static partial Regex HostnameRegex();
+
+    [GeneratedRegex(@"^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}\z", RegexOptions.CultureInvariant)]
+    private static partial Regex MacRegex();
+
+    [GeneratedRegex(@"^0?[0-7]{3}\z", RegexOptions.CultureInvariant)]
+    private static partial Regex ModeRegex();
+}
