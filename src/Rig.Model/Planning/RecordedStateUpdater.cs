@@ -1,0 +1,68 @@
+using Rig.Protocol.Messages;
+
+namespace Rig.Model.Planning;
+
+/// <summary>How a device's recorded state changes when a command succeeds. Pure.</summary>
+public static class RecordedStateUpdater
+{
+    /// <summary>The recorded state after <paramref name="spec"/> succeeded with <paramref name="result"/>.
+    /// <paramref name="roleKind"/> is the kind of the role the command served (for removal order).</summary>
+    public static RecordedState Apply(RecordedState state, CommandSpec spec, string? roleKind, CommandResult result)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(spec);
+        ArgumentNullException.ThrowIfNull(result);
+        if (result.Outcome != CommandOutcome.Succeeded)
+            return state;
+        switch (spec)
+        {
+            case InstallCommand i:
+                return state with { Packages = With(state.Packages, i.Package.Name, new RecordedPackage(i.Package.Name, i.Package.Version, i.Package.Format, i.Package.Sha256, roleKind)) };
+            case RemoveCommand r:
+                return state with { Packages = Without(state.Packages, r.Name) };
+            case WriteFileCommand w:
+                return state with { Files = With(state.Files, w.Path, new RecordedFile(w.Path, w.Sha256, w.Mode, w.Owner, w.Group, roleKind)) };
+            case DeleteFileCommand d:
+                return state with { Files = Without(state.Files, d.Path) };
+            case ServiceCommand s:
+                state.Services.TryGetValue(s.Name, out var have);
+                var running = have?.Running ?? false;
+                var enabled = have?.Enabled ?? false;
+                switch (s.Action)
+                {
+                    case ServiceAction.Start or ServiceAction.Restart: running = true; break;
+                    case ServiceAction.Stop: running = false; break;
+                    case ServiceAction.Enable: enabled = true; break;
+                    case ServiceAction.Disable: enabled = false; break;
+                }
+                return state with { Services = With(state.Services, s.Name, new RecordedService(s.Name, running, enabled, roleKind ?? have?.Kind)) };
+            case InventoryCommand when result.Inventory is { } inventory:
+                return FromInventory(state, inventory);
+            default:
+                return state;
+        }
+    }
+
+    /// <summary>The device's own report replaces what was recorded; role kinds are kept where names match.</summary>
+    public static RecordedState FromInventory(RecordedState state, InventoryReport inventory)
+    {
+        ArgumentNullException.ThrowIfNull(state);
+        ArgumentNullException.ThrowIfNull(inventory);
+        return new RecordedState
+        {
+            Packages = inventory.Packages.ToDictionary(p => p.Name, p => new RecordedPackage(p.Name, p.Version, p.Format, p.Sha256, state.Packages.GetValueOrDefault(p.Name)?.Kind), StringComparer.Ordinal),
+            Files = inventory.Files.ToDictionary(f => f.Path, f => new RecordedFile(f.Path, f.Sha256, f.Mode, f.Owner, f.Group, state.Files.GetValueOrDefault(f.Path)?.Kind), StringComparer.Ordinal),
+            Services = inventory.Services.ToDictionary(s => s.Name, s => new RecordedService(s.Name, s.Running, s.Enabled, state.Services.GetValueOrDefault(s.Name)?.Kind), StringComparer.Ordinal),
+        };
+    }
+
+    private static Dictionary<string, T> With<T>(IReadOnlyDictionary<string, T> map, string key, T value) =>
+        new(map, StringComparer.Ordinal) { [key] = value };
+
+    private static Dictionary<string, T> Without<T>(IReadOnlyDictionary<string, T> map, string key)
+    {
+        var copy = new Dictionary<string, T>(map, StringComparer.Ordinal);
+        copy.Remove(key);
+        return copy;
+    }
+}

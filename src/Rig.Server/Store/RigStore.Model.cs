@@ -1,0 +1,123 @@
+using System.Data.Common;
+using System.Text.Json;
+using Dapper;
+using Rig.Model;
+using Rig.Model.Domain;
+
+namespace Rig.Server.Store;
+
+/// <summary>A recorded model revision.</summary>
+public sealed record ModelRevision(long Rev, string Author, string Message, DateTimeOffset CreatedAt);
+
+/// <summary>What saving a model did.</summary>
+public sealed record ModelSaveResult(long Rev, bool Changed, int Added, int Modified, int Removed);
+
+public sealed partial class RigStore
+{
+    /// <summary>Save <paramref name="model"/> as the new current model. Only objects that differ get new rows;
+    /// old rows are closed (append-only history). Returns the revision (unchanged models keep the current one).
+    /// The package catalog is not part of a revision: it lives in the package store.</summary>
+    public Task<ModelSaveResult> SaveModelAsync(RigModel model, string author, string message, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        var wanted = Entities(model);
+        return WriteAsync(async (c, tx) =>
+        {
+            if (Engine == StoreEngine.Postgres)
+                await c.ExecuteAsync("SELECT pg_advisory_xact_lock(7353412)", transaction: tx).ConfigureAwait(false);
+            var current = (await c.QueryAsync<(string Kind, string Name, string Body)>(
+                    new CommandDefinition("SELECT kind, name, body FROM model_entities WHERE rev_to IS NULL", transaction: tx, cancellationToken: ct)).ConfigureAwait(false))
+                .ToDictionary(r => (r.Kind, r.Name), r => r.Body);
+            var currentRev = await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COALESCE(MAX(rev), 0) FROM model_revisions", transaction: tx, cancellationToken: ct)).ConfigureAwait(false);
+
+            var added = wanted.Where(w => !current.ContainsKey(w.Key)).ToList();
+            var changed = wanted.Where(w => current.TryGetValue(w.Key, out var body) && body != w.Value).ToList();
+            var removed = current.Keys.Where(k => !wanted.ContainsKey(k)).ToList();
+            if (added.Count + changed.Count + removed.Count == 0 && currentRev > 0)
+                return new ModelSaveResult(currentRev, false, 0, 0, 0);
+
+            var rev = currentRev + 1;
+            await c.ExecuteAsync(new CommandDefinition("INSERT INTO model_revisions (rev, author, message, created_at) VALUES (@rev, @author, @message, @now)",
+                new { rev, author, message, now = NowMs }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            foreach (var key in changed.Select(c => c.Key).Concat(removed))
+            {
+                await c.ExecuteAsync(new CommandDefinition("UPDATE model_entities SET rev_to = @rev WHERE kind = @kind AND name = @name AND rev_to IS NULL",
+                    new { rev, kind = key.Kind, name = key.Name }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            }
+            foreach (var (key, body) in added.Concat(changed))
+            {
+                await c.ExecuteAsync(new CommandDefinition("INSERT INTO model_entities (kind, name, rev_from, rev_to, body) VALUES (@kind, @name, @rev, NULL, @body)",
+                    new { kind = key.Kind, name = key.Name, rev, body }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            }
+            return new ModelSaveResult(rev, true, added.Count, changed.Count, removed.Count);
+        }, ct);
+    }
+
+    /// <summary>The model as of <paramref name="rev"/> (default: current), with the package catalog.</summary>
+    public Task<(long Rev, RigModel Model)> LoadModelAsync(long? rev = null, CancellationToken ct = default) => ReadAsync(async c =>
+    {
+        var at = rev ?? await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COALESCE(MAX(rev), 0) FROM model_revisions", cancellationToken: ct)).ConfigureAwait(false);
+        var rows = await c.QueryAsync<(string Kind, string Name, string Body)>(new CommandDefinition(
+            "SELECT kind, name, body FROM model_entities WHERE rev_from <= @at AND (rev_to IS NULL OR rev_to > @at) ORDER BY kind, name",
+            new { at }, cancellationToken: ct)).ConfigureAwait(false);
+        var packages = await PackagesAsync(c, ct).ConfigureAwait(false);
+        return (at, Assemble(rows, packages));
+    }, ct);
+
+    /// <summary>Every model revision, newest first.</summary>
+    public Task<IReadOnlyList<ModelRevision>> RevisionsAsync(CancellationToken ct = default) => ReadAsync<IReadOnlyList<ModelRevision>>(async c =>
+        [.. (await c.QueryAsync<(long Rev, string Author, string Message, long CreatedAt)>(new CommandDefinition(
+                "SELECT rev, author, message, created_at FROM model_revisions ORDER BY rev DESC", cancellationToken: ct)).ConfigureAwait(false))
+            .Select(r => new ModelRevision(r.Rev, r.Author, r.Message, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt)))], ct);
+
+    private static Dictionary<(string Kind, string Name), string> Entities(RigModel model)
+    {
+        var o = ModelJson.Default;
+        var map = new Dictionary<(string, string), string>();
+        foreach (var s in model.Sites)
+            map[("site", s.Name)] = JsonSerializer.Serialize(s, o.Site);
+        foreach (var d in model.Devices)
+            map[("device", d.Name)] = JsonSerializer.Serialize(d, o.Device);
+        foreach (var l in model.Links)
+            map[("link", $"{l.From}|{l.To}|{l.Purpose}")] = JsonSerializer.Serialize(l, o.Interconnection);
+        foreach (var b in model.Bundles)
+            map[("bundle", b.Name)] = JsonSerializer.Serialize(b, o.Bundle);
+        foreach (var r in model.Roles)
+            map[("role", r.Name)] = JsonSerializer.Serialize(r, o.Role);
+        foreach (var a in model.Assignments)
+            map[("assignment", $"{a.Device}|{a.Role}")] = JsonSerializer.Serialize(a, o.RoleAssignment);
+        foreach (var t in model.Templates)
+            map[("template", t.Name)] = JsonSerializer.Serialize(t, o.ConfigTemplate);
+        if (model.RoleKinds.Count > 0)
+            map[("role-kinds", "*")] = JsonSerializer.Serialize(model.RoleKinds.ToList(), o.ListString);
+        if (model.Parameters.Count > 0)
+            map[("parameters", "*")] = JsonSerializer.Serialize(new Dictionary<string, string>(model.Parameters), o.DictionaryStringString);
+        return map;
+    }
+
+    private static RigModel Assemble(IEnumerable<(string Kind, string Name, string Body)> rows, IReadOnlyList<PackageInfo> packages)
+    {
+        var o = ModelJson.Default;
+        var byKind = rows.GroupBy(r => r.Kind).ToDictionary(g => g.Key, g => g.Select(r => r.Body).ToList());
+        List<T> All<T>(string kind, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info) =>
+            [.. (byKind.GetValueOrDefault(kind) ?? []).Select(b => JsonSerializer.Deserialize(b, info)!)];
+        return new RigModel
+        {
+            Sites = All("site", o.Site),
+            Devices = All("device", o.Device),
+            Links = All("link", o.Interconnection),
+            Bundles = All("bundle", o.Bundle),
+            Roles = All("role", o.Role),
+            Assignments = All("assignment", o.RoleAssignment),
+            Templates = All("template", o.ConfigTemplate),
+            RoleKinds = All("role-kinds", o.ListString).FirstOrDefault() ?? [],
+            Parameters = All("parameters", o.DictionaryStringString).FirstOrDefault() ?? [],
+            Packages = packages,
+        };
+    }
+
+    private static async Task<IReadOnlyList<PackageInfo>> PackagesAsync(DbConnection c, CancellationToken ct) =>
+        [.. (await c.QueryAsync<PackageRow>(new CommandDefinition(
+                "SELECT name, version, format, os_family AS OsFamily, architecture, sha256, size, service, reboot FROM packages ORDER BY name, version", cancellationToken: ct)).ConfigureAwait(false))
+            .Select(r => r.ToInfo())];
+}

@@ -1,0 +1,284 @@
+using System.Data.Common;
+using System.Text.Json;
+using Dapper;
+using Rig.Model;
+using Rig.Model.Planning;
+using Rig.Protocol;
+using Rig.Protocol.Messages;
+
+namespace Rig.Server.Store;
+
+/// <summary>Queue states. Active: pending, running, rebooting.</summary>
+public static class QueueStatus
+{
+    /// <summary>Created, nothing delivered yet.</summary>
+    public const string Pending = "pending";
+    /// <summary>Commands are being delivered.</summary>
+    public const string Running = "running";
+    /// <summary>A reboot was acknowledged; waiting for "rebooted".</summary>
+    public const string Rebooting = "rebooting";
+    /// <summary>Every command succeeded.</summary>
+    public const string Succeeded = "succeeded";
+    /// <summary>A command failed; the rest was not sent.</summary>
+    public const string Failed = "failed";
+    /// <summary>Cancelled by an operator; nothing new is sent.</summary>
+    public const string Cancelled = "cancelled";
+
+    /// <summary>True for pending, running and rebooting.</summary>
+    public static bool IsActive(string status) => status is Pending or Running or Rebooting;
+}
+
+/// <summary>Command states.</summary>
+public static class CommandStatus
+{
+    /// <summary>Not delivered yet.</summary>
+    public const string Pending = "pending";
+    /// <summary>Delivered; no result yet.</summary>
+    public const string Sent = "sent";
+    /// <summary>A reboot command the agent accepted; done when the agent says "rebooted".</summary>
+    public const string Rebooting = "rebooting";
+    /// <summary>Done.</summary>
+    public const string Succeeded = "succeeded";
+    /// <summary>Failed.</summary>
+    public const string Failed = "failed";
+}
+
+/// <summary>A command to put in a new queue.</summary>
+public sealed record NewCommand(string Id, CommandSpec Spec, string Role, string? RoleKind, string Reason);
+
+/// <summary>A queue.</summary>
+public sealed record QueueInfo(string Id, string Device, string Status, int Position, int Length, string Reason, string? Error, long? ModelRev,
+    DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? FinishedAt);
+
+/// <summary>A command of a queue with its state and result.</summary>
+public sealed record CommandInfo(string Id, string QueueId, int Sequence, string Kind, string Role, string Reason, string Status, int Deliveries, CommandSpec Spec, CommandResult? Result);
+
+/// <summary>Creating a queue: the queue, or the active queue that blocks it.</summary>
+public sealed record QueueCreateResult(QueueInfo? Created, QueueInfo? Blocking);
+
+/// <summary>The gateway refuses a request (the agent's fault or a security problem).</summary>
+public sealed class GatewayRefusedException(string code, string message, int statusCode) : Exception(message)
+{
+    /// <summary>Stable error code.</summary>
+    public string Code { get; } = code;
+    /// <summary>HTTP status to answer with.</summary>
+    public int StatusCode { get; } = statusCode;
+}
+
+internal sealed record QueueRow(string Id, string Device, string Status, long Position, long Length, string Reason, string? Error, long? ModelRev, long CreatedAt, long UpdatedAt, long? FinishedAt)
+{
+    public QueueInfo ToInfo() => new(Id, Device, Status, (int)Position, (int)Length, Reason, Error, ModelRev,
+        DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt), DateTimeOffset.FromUnixTimeMilliseconds(UpdatedAt), FinishedAt is { } f ? DateTimeOffset.FromUnixTimeMilliseconds(f) : null);
+}
+
+internal sealed record CommandRow(string Id, string QueueId, long Seq, string Kind, string Role, string? RoleKind, string Reason, string Spec, string Status, long Deliveries, string? Result, string Device)
+{
+    public CommandSpec ParseSpec() => JsonSerializer.Deserialize(Spec, RigJson.Default.CommandSpec)!;
+    public CommandInfo ToInfo() => new(Id, QueueId, (int)Seq, Kind, Role, Reason, Status, (int)Deliveries, ParseSpec(),
+        Result is null ? null : JsonSerializer.Deserialize(Result, RigJson.Default.CommandResult));
+}
+
+public sealed partial class RigStore
+{
+    private const string QueueColumns = "id, device, status, position, length, reason, error, model_rev AS ModelRev, created_at AS CreatedAt, updated_at AS UpdatedAt, finished_at AS FinishedAt";
+    private const string CommandColumns = "c.id, c.queue_id AS QueueId, c.seq, c.kind, c.role, c.role_kind AS RoleKind, c.reason, c.spec, c.status, c.deliveries, c.result, q.device";
+
+    /// <summary>Create a device's queue, unless it already has an active one (then that one is returned as blocking).</summary>
+    public Task<QueueCreateResult> CreateQueueAsync(string device, IReadOnlyList<NewCommand> commands, string reason, long? modelRev, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(commands);
+        return WriteAsync(async (c, tx) =>
+        {
+            var active = await ActiveQueueAsync(c, tx, device, ct).ConfigureAwait(false);
+            if (active is not null)
+                return new QueueCreateResult(null, active.ToInfo());
+            var now = NowMs;
+            var id = Guid.CreateVersion7().ToString("n");
+            await c.ExecuteAsync(new CommandDefinition(
+                "INSERT INTO queues (id, device, status, position, length, model_rev, reason, error, created_at, updated_at, finished_at) VALUES (@id, @device, @status, 0, @length, @modelRev, @reason, NULL, @now, @now, NULL)",
+                new { id, device, status = QueueStatus.Pending, length = commands.Count, modelRev, reason, now }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            for (var i = 0; i < commands.Count; i++)
+            {
+                var command = commands[i];
+                await c.ExecuteAsync(new CommandDefinition(
+                    "INSERT INTO commands (id, queue_id, seq, kind, role, role_kind, reason, spec, status, deliveries, sent_at, finished_at, result) VALUES (@Id, @queueId, @seq, @kind, @Role, @RoleKind, @Reason, @spec, @status, 0, NULL, NULL, NULL)",
+                    new { command.Id, queueId = id, seq = i, kind = command.Spec.Kind, command.Role, command.RoleKind, command.Reason, spec = JsonSerializer.Serialize(command.Spec, RigJson.Default.CommandSpec), status = CommandStatus.Pending },
+                    tx, cancellationToken: ct)).ConfigureAwait(false);
+            }
+            var created = await c.QuerySingleAsync<QueueRow>(new CommandDefinition($"SELECT {QueueColumns} FROM queues WHERE id = @id", new { id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            return new QueueCreateResult(created.ToInfo(), null);
+        }, ct);
+    }
+
+    /// <summary>The device's active queue, or null.</summary>
+    public Task<QueueInfo?> GetActiveQueueAsync(string device, CancellationToken ct = default) => ReadAsync(async c =>
+        (await ActiveQueueAsync(c, null, device, ct).ConfigureAwait(false))?.ToInfo(), ct);
+
+    /// <summary>The device's newest queue (active or finished), or null.</summary>
+    public Task<QueueInfo?> GetLatestQueueAsync(string device, CancellationToken ct = default) => ReadAsync(async c =>
+        (await c.QueryFirstOrDefaultAsync<QueueRow>(new CommandDefinition($"SELECT {QueueColumns} FROM queues WHERE device = @device ORDER BY created_at DESC, id DESC", new { device }, cancellationToken: ct)).ConfigureAwait(false))?.ToInfo(), ct);
+
+    /// <summary>A queue by id.</summary>
+    public Task<QueueInfo?> GetQueueAsync(string id, CancellationToken ct = default) => ReadAsync(async c =>
+        (await c.QuerySingleOrDefaultAsync<QueueRow>(new CommandDefinition($"SELECT {QueueColumns} FROM queues WHERE id = @id", new { id }, cancellationToken: ct)).ConfigureAwait(false))?.ToInfo(), ct);
+
+    /// <summary>The commands of a queue in order.</summary>
+    public Task<IReadOnlyList<CommandInfo>> GetCommandsAsync(string queueId, CancellationToken ct = default) => ReadAsync<IReadOnlyList<CommandInfo>>(async c =>
+        [.. (await c.QueryAsync<CommandRow>(new CommandDefinition($"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.queue_id = @queueId ORDER BY c.seq", new { queueId }, cancellationToken: ct)).ConfigureAwait(false))
+            .Select(r => r.ToInfo())], ct);
+
+    /// <summary>Cancel the device's active queue: nothing new is sent; a command already running finishes and
+    /// its result is still recorded. Returns the cancelled queue or null.</summary>
+    public Task<QueueInfo?> CancelQueueAsync(string device, string why, CancellationToken ct = default) => WriteAsync(async (c, tx) =>
+    {
+        var active = await ActiveQueueAsync(c, tx, device, ct).ConfigureAwait(false);
+        if (active is null)
+            return null;
+        await FinishQueueAsync(c, tx, active.Id, QueueStatus.Cancelled, why, ct).ConfigureAwait(false);
+        return (await c.QuerySingleAsync<QueueRow>(new CommandDefinition($"SELECT {QueueColumns} FROM queues WHERE id = @id", new { id = active.Id }, tx, cancellationToken: ct)).ConfigureAwait(false)).ToInfo();
+    }, ct);
+
+    /// <summary>The heart of the gateway: record the agent's result (idempotently), then pick and mark the next
+    /// command, all in one transaction. A result is durable before the answer leaves (the commit happens first).</summary>
+    public Task<ExchangeResponse> ExchangeAsync(string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        return WriteAsync(async (c, tx) =>
+        {
+            var queue = await ActiveQueueAsync(c, tx, device, ct).ConfigureAwait(false);
+
+            if (request.Rebooted is { } rebootedId)
+            {
+                var command = await FindCommandForDeviceAsync(c, tx, device, rebootedId, ct).ConfigureAwait(false);
+                if (command.Status == CommandStatus.Rebooting)
+                {
+                    var result = new CommandResult { CommandId = rebootedId, Outcome = CommandOutcome.Succeeded, Output = "device rebooted" };
+                    await FinishCommandAsync(c, tx, command, CommandStatus.Succeeded, result, ct).ConfigureAwait(false);
+                    if (queue is not null && queue.Id == command.QueueId)
+                        queue = await AdvanceAsync(c, tx, queue, (int)command.Seq + 1, ct).ConfigureAwait(false);
+                }
+            }
+
+            if (request.Result is { } reported)
+            {
+                var command = await FindCommandForDeviceAsync(c, tx, device, reported.CommandId, ct).ConfigureAwait(false);
+                if (command.Status is CommandStatus.Pending or CommandStatus.Sent)
+                {
+                    var ownQueue = queue is not null && queue.Id == command.QueueId;
+                    switch (reported.Outcome)
+                    {
+                        case CommandOutcome.Succeeded:
+                            await FinishCommandAsync(c, tx, command, CommandStatus.Succeeded, reported, ct).ConfigureAwait(false);
+                            await ApplyToRecordedStateAsync(c, tx, device, command, reported, ct).ConfigureAwait(false);
+                            if (ownQueue)
+                                queue = await AdvanceAsync(c, tx, queue!, (int)command.Seq + 1, ct).ConfigureAwait(false);
+                            break;
+                        case CommandOutcome.Failed:
+                            await FinishCommandAsync(c, tx, command, CommandStatus.Failed, reported, ct).ConfigureAwait(false);
+                            if (ownQueue)
+                            {
+                                await FinishQueueAsync(c, tx, queue!.Id, QueueStatus.Failed, $"command {command.Seq + 1} ({command.ParseSpec().Describe()}) failed: {reported.Error}", ct).ConfigureAwait(false);
+                                queue = null;
+                            }
+                            break;
+                        case CommandOutcome.Rebooting:
+                            if (command.Kind != "reboot")
+                                throw new GatewayRefusedException("bad-result", $"Command {command.Id} is a {command.Kind}, not a reboot; it cannot answer 'rebooting'.", 400);
+                            await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @status, result = @result WHERE id = @id",
+                                new { status = CommandStatus.Rebooting, result = JsonSerializer.Serialize(reported, RigJson.Default.CommandResult), id = command.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                            if (ownQueue)
+                            {
+                                await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
+                                    new { status = QueueStatus.Rebooting, now = NowMs, id = queue!.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                            }
+                            return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged };
+                    }
+                }
+                else if (command.Status == CommandStatus.Rebooting && reported.Outcome == CommandOutcome.Rebooting)
+                {
+                    return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged }; // a replay: same answer, nothing applied twice
+                }
+            }
+
+            if (!request.Inquire || queue is null || queue.Status == QueueStatus.Rebooting)
+                return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
+            return await NextCommandAsync(c, tx, queue, maxDeliveries, ct).ConfigureAwait(false);
+        }, ct);
+    }
+
+    private async Task<ExchangeResponse> NextCommandAsync(DbConnection c, DbTransaction tx, QueueRow queue, int maxDeliveries, CancellationToken ct)
+    {
+        var next = await c.QuerySingleOrDefaultAsync<CommandRow>(new CommandDefinition(
+            $"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.queue_id = @id AND c.seq = @position",
+            new { id = queue.Id, position = queue.Position }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        if (next is null)
+        {
+            await FinishQueueAsync(c, tx, queue.Id, QueueStatus.Succeeded, null, ct).ConfigureAwait(false);
+            return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
+        }
+        if (next.Deliveries >= maxDeliveries)
+        {
+            var error = $"command {next.Seq + 1} ({next.ParseSpec().Describe()}) was delivered {next.Deliveries} times without a result; the agent may crash on it";
+            await FinishCommandAsync(c, tx, next, CommandStatus.Failed, new CommandResult { CommandId = next.Id, Outcome = CommandOutcome.Failed, Error = error, ErrorCode = "too-many-deliveries" }, ct).ConfigureAwait(false);
+            await FinishQueueAsync(c, tx, queue.Id, QueueStatus.Failed, error, ct).ConfigureAwait(false);
+            return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
+        }
+        var now = NowMs;
+        await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @status, deliveries = deliveries + 1, sent_at = @now WHERE id = @id",
+            new { status = CommandStatus.Sent, now, id = next.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        if (queue.Status == QueueStatus.Pending)
+        {
+            await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
+                new { status = QueueStatus.Running, now, id = queue.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        }
+        return new ExchangeResponse
+        {
+            Answer = ExchangeAnswer.Command,
+            Command = new Command { Id = next.Id, QueueId = queue.Id, Sequence = (int)next.Seq, QueueLength = (int)queue.Length, Spec = next.ParseSpec() },
+        };
+    }
+
+    private async Task<QueueRow?> ActiveQueueAsync(DbConnection c, DbTransaction? tx, string device, CancellationToken ct) =>
+        await c.QuerySingleOrDefaultAsync<QueueRow>(new CommandDefinition(
+            $"SELECT {QueueColumns} FROM queues WHERE device = @device AND status IN ('pending', 'running', 'rebooting'){(tx is null ? "" : ForUpdate)}",
+            new { device }, tx, cancellationToken: ct)).ConfigureAwait(false);
+
+    private static async Task<CommandRow> FindCommandForDeviceAsync(DbConnection c, DbTransaction tx, string device, string commandId, CancellationToken ct)
+    {
+        var command = await c.QuerySingleOrDefaultAsync<CommandRow>(new CommandDefinition(
+            $"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.id = @commandId", new { commandId }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        if (command is null)
+            throw new GatewayRefusedException("unknown-command", $"Command '{commandId}' is not known to this gateway; the agent's result is not recorded.", 409);
+        if (command.Device != device)
+            throw new GatewayRefusedException("foreign-command", $"Command '{commandId}' belongs to another device's queue; device '{device}' cannot answer it.", 403);
+        return command;
+    }
+
+    private async Task FinishCommandAsync(DbConnection c, DbTransaction tx, CommandRow command, string status, CommandResult result, CancellationToken ct) =>
+        await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @status, result = @result, finished_at = @now WHERE id = @id",
+            new { status, result = JsonSerializer.Serialize(result, RigJson.Default.CommandResult), now = NowMs, id = command.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+
+    private async Task<QueueRow> AdvanceAsync(DbConnection c, DbTransaction tx, QueueRow queue, int position, CancellationToken ct)
+    {
+        var next = Math.Max((int)queue.Position, position);
+        await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET position = @next, status = @status, updated_at = @now WHERE id = @id",
+            new { next, status = QueueStatus.Running, now = NowMs, id = queue.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        return queue with { Position = next, Status = QueueStatus.Running };
+    }
+
+    private async Task FinishQueueAsync(DbConnection c, DbTransaction tx, string queueId, string status, string? error, CancellationToken ct) =>
+        await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET status = @status, error = @error, updated_at = @now, finished_at = @now WHERE id = @queueId",
+            new { status, error, now = NowMs, queueId }, tx, cancellationToken: ct)).ConfigureAwait(false);
+
+    private async Task ApplyToRecordedStateAsync(DbConnection c, DbTransaction tx, string device, CommandRow command, CommandResult result, CancellationToken ct)
+    {
+        var json = await c.QuerySingleOrDefaultAsync<string?>(new CommandDefinition($"SELECT recorded_state FROM device_runtime WHERE device = @device{ForUpdate}", new { device }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        var state = json is null ? RecordedState.Empty : JsonSerializer.Deserialize(json, ModelJson.Default.RecordedState) ?? RecordedState.Empty;
+        var updated = RecordedStateUpdater.Apply(state, command.ParseSpec(), command.RoleKind, result);
+        var inventory = result.Inventory is null ? null : JsonSerializer.Serialize(result.Inventory, RigJson.Default.InventoryReport);
+        await c.ExecuteAsync(new CommandDefinition(
+            "INSERT INTO device_runtime (device, recorded_state, inventory, updated_at) VALUES (@device, @state, @inventory, @now) " +
+            "ON CONFLICT (device) DO UPDATE SET recorded_state = excluded.recorded_state, inventory = COALESCE(excluded.inventory, device_runtime.inventory), updated_at = excluded.updated_at",
+            new { device, state = JsonSerializer.Serialize(updated, ModelJson.Default.RecordedState), inventory, now = NowMs }, tx, cancellationToken: ct)).ConfigureAwait(false);
+    }
+}
