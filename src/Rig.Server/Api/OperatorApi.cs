@@ -1,0 +1,164 @@
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Http.Features;
+using Rig.Model;
+using Rig.Model.Domain;
+using Rig.Model.Validation;
+using Rig.Protocol;
+using Rig.Server.Gateway;
+using Rig.Server.Packages;
+using Rig.Server.Security;
+using Rig.Server.Store;
+
+namespace Rig.Server.Api;
+
+/// <summary>The operator API (HTTPS, its own listener, loopback by default). Every endpoint requires an
+/// operator token: <c>Authorization: Bearer rigop_...</c>.</summary>
+internal static class OperatorApi
+{
+    private const long MaxModelBytes = 64L * 1024 * 1024;
+
+    public static void Map(WebApplication app, Gateway.Gateway gateway, PackageImporter importer, string agentUrl)
+    {
+        var store = gateway.Store;
+
+        app.Use(async (context, next) =>
+        {
+            var header = context.Request.Headers.Authorization.ToString();
+            const string scheme = "Bearer ";
+            string? operatorName = null;
+            if (header.StartsWith(scheme, StringComparison.Ordinal) && header.Length > scheme.Length)
+                operatorName = await store.FindOperatorAsync(Tokens.Hash(header[scheme.Length..].Trim()), context.RequestAborted).ConfigureAwait(false);
+            if (operatorName is null)
+            {
+                context.Response.Headers.WWWAuthenticate = "Bearer";
+                await Results.Json(new ApiError("unauthorized", "An operator token is required: send 'Authorization: Bearer <token>' (printed once by `rig server init`)."), statusCode: 401).ExecuteAsync(context).ConfigureAwait(false);
+                return;
+            }
+            context.Items["rig.operator"] = operatorName;
+            await next(context).ConfigureAwait(false);
+        });
+
+        var api = app.MapGroup("/api/v1");
+
+        api.MapGet("/status", async (CancellationToken ct) =>
+        {
+            var (rev, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+            return Results.Json(new StatusResponse(typeof(OperatorApi).Assembly.GetName().Version?.ToString() ?? "0", agentUrl, gateway.Authority.Pin, rev, model.Devices.Count, model.Packages.Count));
+        });
+
+        api.MapGet("/model", async (CancellationToken ct) =>
+        {
+            var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+            return Results.Text(JsonSerializer.Serialize(model, ModelJson.Default.RigModel), "application/json");
+        });
+
+        api.MapPut("/model", async (HttpContext context, string? message, CancellationToken ct) =>
+        {
+            var body = await ReadBodyAsync(context, MaxModelBytes, ct).ConfigureAwait(false);
+            RigModel model;
+            try
+            {
+                model = JsonSerializer.Deserialize(body, ModelJson.Default.RigModel) ?? throw new JsonException("the body is JSON null");
+            }
+            catch (JsonException e)
+            {
+                return Results.Json(new ApiError("bad-model", $"The model is not valid JSON for Rig's model: {e.Message}"), statusCode: 400);
+            }
+            // The catalog comes from the package store, never from the request.
+            var catalog = await store.ListPackagesAsync(ct).ConfigureAwait(false);
+            model = model with { Packages = catalog };
+            var errors = ModelValidator.Validate(model);
+            if (errors.Count > 0)
+                return Results.Json(new ApiError("invalid-model", $"The model has {errors.Count} error(s); nothing was saved.", errors), statusCode: 400);
+            var saved = await store.SaveModelAsync(model, (string)context.Items["rig.operator"]!, message ?? "", ct).ConfigureAwait(false);
+            return Results.Json(new ModelPutResponse(saved.Rev, saved.Changed, saved.Added, saved.Modified, saved.Removed));
+        });
+
+        api.MapGet("/packages", async (CancellationToken ct) => Results.Json(await store.ListPackagesAsync(ct).ConfigureAwait(false)));
+
+        api.MapPost("/packages", async (HttpContext context, string? filename, CancellationToken ct) =>
+        {
+            var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+            if (sizeFeature is { IsReadOnly: false })
+                sizeFeature.MaxRequestBodySize = gateway.Limits.MaxPackageBytes;
+            try
+            {
+                var result = await importer.ImportAsync(context.Request.Body, filename ?? "upload", ct).ConfigureAwait(false);
+                return Results.Json(new PackageAddResponse(result.Package, result.AlreadyPresent), statusCode: result.AlreadyPresent ? 200 : 201);
+            }
+            catch (PackageRejectedException e)
+            {
+                return Results.Json(new ApiError(e.Code, e.Message), statusCode: e.Code == "conflict" ? 409 : 400);
+            }
+        });
+
+        api.MapPost("/devices/{name}/enrollment-token", async (string name, CancellationToken ct) =>
+        {
+            var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+            if (!model.Devices.Any(d => d.Name == name))
+                return Results.Json(new ApiError("unknown-device", $"Device '{name}' is not in the model; add it to the model first."), statusCode: 404);
+            return Results.Json(await gateway.CreateEnrollmentTokenAsync(name, ct).ConfigureAwait(false));
+        });
+
+        api.MapPost("/devices/{name}/revoke", async (string name, CancellationToken ct) =>
+            Results.Json(new { device = name, revoked = await gateway.RevokeAsync(name, ct).ConfigureAwait(false) }));
+
+        api.MapPost("/devices/{name}/poke", async (string name, CancellationToken ct) =>
+            Results.Json(new { device = name, poked = await gateway.PokeAsync(name, ct).ConfigureAwait(false) }));
+
+        api.MapPost("/devices/{name}/cancel", async (string name, CancellationToken ct) =>
+        {
+            var cancelled = await store.CancelQueueAsync(name, "cancelled by operator", ct).ConfigureAwait(false);
+            return cancelled is null
+                ? Results.Json(new ApiError("no-active-queue", $"Device '{name}' has no active queue."), statusCode: 404)
+                : Results.Json(cancelled);
+        });
+
+        api.MapPost("/converge", async (ConvergeRequest request, HttpContext context, CancellationToken ct) =>
+        {
+            var results = await gateway.ConvergeAsync(request.Devices ?? [], request.Reason ?? $"converge by {context.Items["rig.operator"]}", ct).ConfigureAwait(false);
+            return Results.Json(new ConvergeResponse(results));
+        });
+
+        api.MapGet("/devices", async (CancellationToken ct) =>
+        {
+            var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+            var runtimes = (await store.ListDeviceRuntimeAsync(ct).ConfigureAwait(false)).ToDictionary(r => r.Device);
+            var names = model.Devices.Select(d => d.Name).Union(runtimes.Keys).Order(StringComparer.Ordinal);
+            var list = new List<DeviceStatus>();
+            foreach (var name in names)
+                list.Add(await StatusOfAsync(store, model, runtimes.GetValueOrDefault(name), name, ct).ConfigureAwait(false));
+            return Results.Json(list);
+        });
+
+        api.MapGet("/devices/{name}", async (string name, CancellationToken ct) =>
+        {
+            var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+            var runtime = await store.GetDeviceRuntimeAsync(name, ct).ConfigureAwait(false);
+            if (runtime is null && !model.Devices.Any(d => d.Name == name))
+                return Results.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway."), statusCode: 404);
+            var status = await StatusOfAsync(store, model, runtime, name, ct).ConfigureAwait(false);
+            var commands = status.Queue is null ? [] : await store.GetCommandsAsync(status.Queue.Id, ct).ConfigureAwait(false);
+            return Results.Json(new DeviceDetail(status, runtime?.Recorded ?? Model.Planning.RecordedState.Empty, runtime?.Inventory, commands));
+        });
+    }
+
+    private static async Task<DeviceStatus> StatusOfAsync(RigStore store, RigModel model, DeviceRuntime? runtime, string name, CancellationToken ct)
+    {
+        var device = model.Devices.FirstOrDefault(d => d.Name == name);
+        var queue = await store.GetLatestQueueAsync(name, ct).ConfigureAwait(false);
+        return new DeviceStatus(name, device?.Site, device?.Tier, device is not null, runtime?.LastSeenAt, runtime?.AgentVersion, queue);
+    }
+
+    private static async Task<byte[]> ReadBodyAsync(HttpContext context, long max, CancellationToken ct)
+    {
+        var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
+        if (sizeFeature is { IsReadOnly: false })
+            sizeFeature.MaxRequestBodySize = max;
+        using var buffer = new MemoryStream();
+        await context.Request.Body.CopyToAsync(buffer, ct).ConfigureAwait(false);
+        return buffer.ToArray();
+    }
+}

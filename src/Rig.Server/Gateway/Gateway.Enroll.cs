@@ -1,0 +1,49 @@
+using Rig.Protocol;
+using Rig.Protocol.Messages;
+using Rig.Server.Security;
+using Rig.Server.Store;
+
+namespace Rig.Server.Gateway;
+
+/// <summary>A new enrollment token, shown once.</summary>
+public sealed record EnrollmentToken(string Device, string Token, string CaPin, DateTimeOffset ExpiresAt);
+
+public sealed partial class Gateway
+{
+    /// <summary>Create a one-time enrollment token for a device.</summary>
+    public async Task<EnrollmentToken> CreateEnrollmentTokenAsync(string device, CancellationToken ct)
+    {
+        if (!Names.IsValidObjectName(device))
+            throw new GatewayRefusedException("bad-device", $"'{device}' is not a valid device name: use {Names.ObjectNameRule}.", 400);
+        var token = Tokens.Create("rigenroll_");
+        var expires = clock.GetUtcNow().Add(limits.EnrollmentTokenLifetime);
+        await store.AddEnrollmentTokenAsync(Tokens.Hash(token), device, expires, ct).ConfigureAwait(false);
+        return new EnrollmentToken(device, token, ca.Pin, expires);
+    }
+
+    /// <summary>Enroll an agent: check and use its token once, sign its key, record the certificate.</summary>
+    public async Task<EnrollResponse> EnrollAsync(EnrollRequest request, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.ProtocolVersion != ProtocolInfo.Version)
+            throw new GatewayRefusedException("protocol-version", $"The agent speaks protocol {request.ProtocolVersion}; this gateway speaks {ProtocolInfo.Version}.", 400);
+        if (!Names.IsValidObjectName(request.Device))
+            throw new GatewayRefusedException("bad-device", $"'{request.Device}' is not a valid device name: use {Names.ObjectNameRule}.", 400);
+        var (certificate, record) = ca.SignAgentRequest(request.CsrPem, request.Device);
+        using (certificate)
+        {
+            if (!await store.ConsumeEnrollmentTokenAsync(Tokens.Hash(request.Token), request.Device, record, ct).ConfigureAwait(false))
+            {
+                Log.EnrollRefused(logger, request.Device, "token unknown, used, expired or for another device");
+                throw new GatewayRefusedException("bad-token", $"The enrollment token is unknown, already used, expired, or not for device '{request.Device}'; create a new one with `rig device token {request.Device}`.", 403);
+            }
+            Log.Enrolled(logger, request.Device, record.Thumbprint);
+            return new EnrollResponse
+            {
+                Device = request.Device,
+                CertificatePem = certificate.ExportCertificatePem(),
+                CaCertificatePem = ca.Certificate.ExportCertificatePem(),
+            };
+        }
+    }
+}

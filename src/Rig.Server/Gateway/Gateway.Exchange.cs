@@ -1,0 +1,75 @@
+using System.Security.Cryptography.X509Certificates;
+using Rig.Protocol;
+using Rig.Protocol.Messages;
+using Rig.Server.Security;
+using Rig.Server.Store;
+
+namespace Rig.Server.Gateway;
+
+public sealed partial class Gateway
+{
+    /// <summary>Map a client certificate (already chained to the CA by the TLS handshake) to exactly one
+    /// device. Unknown, revoked or expired certificates are refused.</summary>
+    public async Task<string> AuthenticateAsync(X509Certificate2 certificate, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(certificate);
+        var thumbprint = CertificateAuthority.ThumbprintOf(certificate);
+        if (_certificates.TryGetValue(thumbprint, out var cached))
+            return cached;
+        var record = await store.FindCertificateAsync(thumbprint, ct).ConfigureAwait(false);
+        if (record is null)
+            throw Refuse("unknown-certificate", $"Client certificate {thumbprint[..16]}... was not issued to any device by this gateway; enroll the agent again.");
+        if (record.RevokedAt is not null)
+            throw Refuse("revoked-certificate", $"Client certificate of device '{record.Device}' was revoked at {record.RevokedAt:u}; enroll the agent again with a new token.");
+        if (record.NotAfter <= clock.GetUtcNow())
+            throw Refuse("expired-certificate", $"Client certificate of device '{record.Device}' expired at {record.NotAfter:u}; enroll the agent again.");
+        _certificates[thumbprint] = record.Device;
+        return record.Device;
+
+        GatewayRefusedException Refuse(string code, string message)
+        {
+            Log.CertificateRefused(logger, message);
+            return new GatewayRefusedException(code, message, 403);
+        }
+    }
+
+    /// <summary>Revoke a device's certificates: its agent is refused from the next request on.</summary>
+    public async Task<int> RevokeAsync(string device, CancellationToken ct)
+    {
+        var count = await store.RevokeCertificatesAsync(device, ct).ConfigureAwait(false);
+        foreach (var entry in _certificates.Where(e => e.Value == device).ToList())
+            _certificates.TryRemove(entry.Key, out _);
+        return count;
+    }
+
+    /// <summary>One exchange: record the result the agent reports, answer with the next command or "no command".</summary>
+    public async Task<ExchangeResponse> ExchangeAsync(string device, ExchangeRequest request, string? remoteAddress, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        if (request.ProtocolVersion != ProtocolInfo.Version)
+            throw new GatewayRefusedException("protocol-version", $"The agent speaks protocol {request.ProtocolVersion}; this gateway speaks {ProtocolInfo.Version}. Upgrade the agent or the gateway.", 400);
+        if (request.Device != device)
+        {
+            Log.ExchangeRefused(logger, device, "other-device", request.Device);
+            throw new GatewayRefusedException("other-device", $"The request claims device '{request.Device}' but the client certificate names '{device}'; a device can only read and answer its own queue.", 403);
+        }
+        if (request.Reason != InquiryReason.Continue || request.Rebooted is not null)
+        {
+            var pokeHost = request.PokePort is null ? null : request.PokeHost ?? remoteAddress;
+            await store.TouchDeviceAsync(device, pokeHost, request.PokePort, request.AgentVersion, ct).ConfigureAwait(false);
+        }
+        try
+        {
+            var response = await store.ExchangeAsync(device, request, limits.MaxCommandDeliveries, ct).ConfigureAwait(false);
+            if (request.Result is { Outcome: CommandOutcome.Failed } failed)
+                Log.CommandFailed(logger, device, failed.CommandId, failed.Error);
+            Log.Exchanged(logger, device, request.Reason.ToString(), response.Answer.ToString(), response.Command?.Id);
+            return response;
+        }
+        catch (GatewayRefusedException e)
+        {
+            Log.ExchangeRefused(logger, device, e.Code, e.Message);
+            throw;
+        }
+    }
+}

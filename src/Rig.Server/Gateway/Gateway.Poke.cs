@@ -1,0 +1,41 @@
+using System.Net.Sockets;
+using Rig.Protocol;
+
+namespace Rig.Server.Gateway;
+
+public sealed partial class Gateway
+{
+    private readonly SemaphoreSlim _pokeSlots = new(64, 64);
+
+    /// <summary>Poke a device's agent: open a TCP connection to its poke listener and send the poke bytes. The
+    /// poke carries no command; the agent answers by inquiring over a new mTLS connection. Returns false when
+    /// the agent cannot be reached (it will find its work at its next poll or check-in).</summary>
+    public async Task<bool> PokeAsync(string device, CancellationToken ct)
+    {
+        var runtime = await store.GetDeviceRuntimeAsync(device, ct).ConfigureAwait(false);
+        if (runtime is not { PokeHost: { } host, PokePort: { } port })
+            return false;
+        var endpoint = $"{host}:{port}";
+        await _pokeSlots.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(limits.PokeTimeout);
+            using var client = new TcpClient { NoDelay = true };
+            await client.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
+            await client.GetStream().WriteAsync(ProtocolInfo.PokeBytes.ToArray(), timeout.Token).ConfigureAwait(false);
+            client.Client.Shutdown(SocketShutdown.Both);
+            Log.Poked(logger, device, endpoint);
+            return true;
+        }
+        catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
+        {
+            Log.PokeFailed(logger, device, endpoint, e.Message);
+            return false;
+        }
+        finally
+        {
+            _pokeSlots.Release();
+        }
+    }
+}

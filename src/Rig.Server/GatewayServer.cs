@@ -1,0 +1,181 @@
+using System.Net;
+using System.Net.Security;
+using System.Security.Authentication;
+using System.Security.Cryptography.X509Certificates;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Https;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Rig.Server.Api;
+using Rig.Server.Packages;
+using Rig.Server.Security;
+using Rig.Server.Store;
+
+namespace Rig.Server;
+
+/// <summary>A running gateway: the agent endpoint (mTLS) and the operator API, two Kestrel listeners
+/// sharing one store, blob store and CA. Separate listeners (not one with host filtering), so no request
+/// can reach the operator API through the agent port or the other way round.</summary>
+public sealed class GatewayServer : IAsyncDisposable
+{
+    private readonly WebApplication _agentApp;
+    private readonly WebApplication _apiApp;
+    private readonly ILoggerFactory _loggerFactory;
+
+    private GatewayServer(ServerOptions options, RigStore store, Gateway.Gateway gateway, CertificateAuthority ca, PackageImporter importer,
+        WebApplication agentApp, WebApplication apiApp, ILoggerFactory loggerFactory, Uri agentUrl, Uri apiUrl)
+    {
+        Options = options;
+        Store = store;
+        Gateway = gateway;
+        Authority = ca;
+        Importer = importer;
+        _agentApp = agentApp;
+        _apiApp = apiApp;
+        _loggerFactory = loggerFactory;
+        AgentUrl = agentUrl;
+        ApiUrl = apiUrl;
+    }
+
+    /// <summary>Options in effect.</summary>
+    public ServerOptions Options { get; }
+    /// <summary>The database.</summary>
+    public RigStore Store { get; }
+    /// <summary>The gateway.</summary>
+    public Gateway.Gateway Gateway { get; }
+    /// <summary>The CA.</summary>
+    public CertificateAuthority Authority { get; }
+    /// <summary>Package import.</summary>
+    public PackageImporter Importer { get; }
+    /// <summary>Where agents connect (by DNS name).</summary>
+    public Uri AgentUrl { get; }
+    /// <summary>Where operators connect.</summary>
+    public Uri ApiUrl { get; }
+
+    /// <summary>Prepare a data directory: CA, TLS certificate, database, first operator token (returned, shown once).</summary>
+    public static async Task<string> InitializeAsync(ServerOptions options, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        Directory.CreateDirectory(options.DataDirectory);
+        if (File.Exists(ServerOptions.ConfigPath(options.DataDirectory)))
+            throw new InvalidOperationException($"'{options.DataDirectory}' is already initialised (server.json exists); use it with `rig server run`, or choose another directory.");
+        using var ca = CertificateAuthority.LoadOrCreate(Path.Combine(options.DataDirectory, "ca"), options.Limits, TimeProvider.System);
+        using var _ = ca.LoadOrIssueServerCertificate(Path.Combine(options.DataDirectory, "tls"), options.DnsNames, options.ParsedIpAddresses());
+        await using var store = await RigStore.OpenAsync(options.EffectiveConnectionString, ct: ct).ConfigureAwait(false);
+        var token = Tokens.Create("rigop_");
+        await store.AddOperatorTokenAsync(Tokens.Hash(token), "admin", ct).ConfigureAwait(false);
+        options.Save();
+        return token;
+    }
+
+    /// <summary>Start a gateway on an initialised (or, for tests, any) data directory.</summary>
+    public static async Task<GatewayServer> StartAsync(ServerOptions options, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        var limits = options.Limits;
+        var clock = TimeProvider.System;
+        Directory.CreateDirectory(options.DataDirectory);
+        var level = Enum.TryParse<LogLevel>(options.LogLevel, true, out var parsed) ? parsed : LogLevel.Warning;
+        var loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(level).AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        }));
+
+        var store = await RigStore.OpenAsync(options.EffectiveConnectionString, clock, ct).ConfigureAwait(false);
+        var ca = CertificateAuthority.LoadOrCreate(Path.Combine(options.DataDirectory, "ca"), limits, clock);
+        var serverCertificate = ca.LoadOrIssueServerCertificate(Path.Combine(options.DataDirectory, "tls"), options.DnsNames, options.ParsedIpAddresses());
+        var blobs = new BlobStore(Path.Combine(options.DataDirectory, "blobs"));
+        var gateway = new Gateway.Gateway(store, blobs, ca, limits, loggerFactory.CreateLogger<Gateway.Gateway>(), clock);
+        var importer = new PackageImporter(blobs, store, limits);
+
+        var agentApp = BuildAgentApp(options, gateway, ca, serverCertificate, loggerFactory);
+        await agentApp.StartAsync(ct).ConfigureAwait(false);
+        var agentPort = BoundPort(agentApp);
+        var agentUrl = new Uri($"https://{options.DnsNames.FirstOrDefault() ?? "localhost"}:{agentPort}");
+
+        var apiApp = BuildApiApp(options, gateway, importer, serverCertificate, loggerFactory, agentUrl.ToString());
+        await apiApp.StartAsync(ct).ConfigureAwait(false);
+        var apiHost = IPAddress.Parse(options.ApiListenAddress) is var ip && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)) ? "localhost" : options.ApiListenAddress;
+        var apiUrl = new Uri($"https://{(apiHost.Contains(':', StringComparison.Ordinal) ? $"[{apiHost}]" : apiHost)}:{BoundPort(apiApp)}");
+        return new GatewayServer(options, store, gateway, ca, importer, agentApp, apiApp, loggerFactory, agentUrl, apiUrl);
+    }
+
+    private static WebApplication BuildAgentApp(ServerOptions options, Gateway.Gateway gateway, CertificateAuthority ca, X509Certificate2 certificate, ILoggerFactory loggerFactory)
+    {
+        var limits = options.Limits;
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = options.DataDirectory, ApplicationName = "rig-gateway" });
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddRouting();
+        var chainPolicy = ca.ClientChainPolicy();
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = limits.MaxRequestBodyBytes;
+            k.Limits.MaxRequestHeadersTotalSize = 32 * 1024;
+            k.Limits.RequestHeadersTimeout = limits.RequestHeadersTimeout;
+            k.Limits.KeepAliveTimeout = limits.KeepAliveIdle + TimeSpan.FromSeconds(5);
+            k.Listen(IPAddress.Parse(options.AgentListenAddress), options.AgentPort, listen =>
+            {
+                listen.Protocols = Microsoft.AspNetCore.Server.Kestrel.Core.HttpProtocols.Http1;
+                listen.UseHttps(https =>
+                {
+                    https.ServerCertificate = certificate;
+                    https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+                    https.ClientCertificateMode = ClientCertificateMode.AllowCertificate;
+                    https.CheckCertificateRevocation = false;
+                    // The chain is built once, by the handshake, with Rig's CA as the only root (STYLE/DESIGN: no second chain build).
+                    https.OnAuthenticate = (_, ssl) => ssl.CertificateChainPolicy = chainPolicy;
+                    https.ClientCertificateValidation = (_, _, errors) => errors == SslPolicyErrors.None;
+                    https.HandshakeTimeout = limits.RequestHeadersTimeout;
+                });
+            });
+        });
+        var app = builder.Build();
+        Rig.Server.Gateway.AgentEndpoints.Map(app, gateway);
+        return app;
+    }
+
+    private static WebApplication BuildApiApp(ServerOptions options, Gateway.Gateway gateway, PackageImporter importer, X509Certificate2 certificate, ILoggerFactory loggerFactory, string agentUrl)
+    {
+        var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = options.DataDirectory, ApplicationName = "rig-api" });
+        builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddRouting();
+        builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.AllowDuplicateProperties = false);
+        builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
+        {
+            k.AddServerHeader = false;
+            k.Limits.MaxRequestBodySize = 64L * 1024 * 1024;
+            k.Listen(IPAddress.Parse(options.ApiListenAddress), options.ApiPort, listen => listen.UseHttps(https =>
+            {
+                https.ServerCertificate = certificate;
+                https.SslProtocols = SslProtocols.Tls12 | SslProtocols.Tls13;
+            }));
+        });
+        var app = builder.Build();
+        OperatorApi.Map(app, gateway, importer, agentUrl);
+        return app;
+    }
+
+    private static int BoundPort(WebApplication app)
+    {
+        var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
+        return new Uri(addresses.First().Replace("0.0.0.0", "localhost", StringComparison.Ordinal).Replace("[::]", "localhost", StringComparison.Ordinal)).Port;
+    }
+
+    /// <summary>Stop both listeners and close the store.</summary>
+    public async ValueTask DisposeAsync()
+    {
+        await _apiApp.StopAsync().ConfigureAwait(false);
+        await _agentApp.StopAsync().ConfigureAwait(false);
+        await _apiApp.DisposeAsync().ConfigureAwait(false);
+        await _agentApp.DisposeAsync().ConfigureAwait(false);
+        await Store.DisposeAsync().ConfigureAwait(false);
+        Authority.Dispose();
+        _loggerFactory.Dispose();
+    }
+}
