@@ -150,7 +150,8 @@ public sealed partial class RigStore
             if (request.Rebooted is { } rebootedId)
             {
                 var command = await FindCommandForDeviceAsync(c, tx, device, rebootedId, ct).ConfigureAwait(false);
-                if (command.Status == CommandStatus.Rebooting)
+                // Sent also counts: the agent may have rebooted before its "rebooting" report was recorded.
+                if ((command.Status is CommandStatus.Rebooting or CommandStatus.Sent) && command.Kind == "reboot")
                 {
                     var result = new CommandResult { CommandId = rebootedId, Outcome = CommandOutcome.Succeeded, Output = "device rebooted" };
                     await FinishCommandAsync(c, tx, command, CommandStatus.Succeeded, result, ct).ConfigureAwait(false);

@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Text;
+using Rig.Agent.Platform;
+using Rig.Agent.Runtime;
+using Rig.Protocol;
+using Rig.Protocol.Messages;
+
+namespace Rig.Agent.Components;
+
+/// <summary>Runs one command through the generic components (fetch-and-verify, install, remove, write-file,
+/// delete-file, service, inventory) over the platform. Never throws for a command's own failure: the result
+/// says what was wrong. Reboot is the runtime's business (it ends the process).</summary>
+public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLimits limits)
+{
+    /// <summary>Execute <paramref name="command"/>; <paramref name="client"/> fetches blobs from the agent's own gateway.</summary>
+    public async Task<CommandResult> ExecuteAsync(Command command, GatewayClient client, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        var watch = Stopwatch.StartNew();
+        try
+        {
+            var (output, inventory) = command.Spec switch
+            {
+                InstallCommand install => (await InstallAsync(command.Id, install, client, ct).ConfigureAwait(false), null),
+                RemoveCommand remove => (await InstallerFor(remove.Format).RemoveAsync(remove.Name, ct).ConfigureAwait(false), null),
+                WriteFileCommand write => (WriteFile(write), null),
+                DeleteFileCommand delete => (DeleteFile(delete), null),
+                ServiceCommand service => (await platform.Services.ApplyAsync(service.Name, service.Action, ct).ConfigureAwait(false), null),
+                InventoryCommand => ("inventory collected", Inventory.Collect(platform)),
+                _ => throw new CommandFailedException("unsupported", $"This agent cannot run '{command.Spec.Kind}' commands; upgrade the agent."),
+            };
+            return new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Succeeded, Output = Tail(output), DurationMs = watch.ElapsedMilliseconds, Inventory = inventory };
+        }
+        catch (CommandFailedException e)
+        {
+            return Failed(command, e.Code, e.Message, watch);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Failed(command, "io-error", $"{command.Spec.Describe()} failed: {e.Message}", watch);
+        }
+    }
+
+    private static CommandResult Failed(Command command, string code, string message, Stopwatch watch) =>
+        new() { CommandId = command.Id, Outcome = CommandOutcome.Failed, ErrorCode = code, Error = message, DurationMs = watch.ElapsedMilliseconds };
+
+    private string Tail(string output) => output.Length <= limits.MaxOutputChars ? output : output[^limits.MaxOutputChars..];
+
+    private IPackageInstaller InstallerFor(string format) =>
+        platform.Installers.TryGetValue(format, out var installer)
+            ? installer
+            : throw new CommandFailedException("unsupported-format", $"The {platform.Name} platform cannot install '{format}' packages.");
+
+    /// <summary>Fetch-and-verify, then install. The blob is checked (length and SHA-256) before anything is
+    /// unpacked; verified blobs are cached by digest so a re-install does not download again.</summary>
+    private async Task<string> InstallAsync(string commandId, InstallCommand install, GatewayClient client, CancellationToken ct)
+    {
+        var package = install.Package;
+        if (!Names.IsValidPackageName(package.Name) || !Names.IsValidVersion(package.Version) || !Names.IsValidSha256(package.Sha256))
+            throw new CommandFailedException("bad-package", $"Refusing package '{package.Name}' '{package.Version}' ({package.Sha256}): name, version or digest is not allowed.");
+        var installer = InstallerFor(package.Format);
+        var cached = Path.Combine(paths.Cache, package.Sha256);
+        if (!File.Exists(cached) || !await DigestMatchesAsync(cached, package.Sha256, ct).ConfigureAwait(false))
+            await FetchAsync(package, client, cached, ct).ConfigureAwait(false);
+        var work = platform.Files.Internal($"/var/lib/rig/staging/{commandId}");
+        return await installer.InstallAsync(package, cached, work, ct).ConfigureAwait(false);
+    }
+
+    private async Task FetchAsync(PackageRef package, GatewayClient client, string cached, CancellationToken ct)
+    {
+        var partial = Path.Combine(paths.Downloads, package.Sha256 + ".part");
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                await client.DownloadBlobAsync(package.Sha256, package.Size, partial, cached, ct).ConfigureAwait(false);
+                return;
+            }
+            catch (GatewayUnavailableException) when (attempt < 4)
+            {
+                await Task.Delay(limits.RetryDelay(attempt, Random.Shared), ct).ConfigureAwait(false);
+            }
+            catch (GatewayUnavailableException e)
+            {
+                throw new CommandFailedException("download-failed", $"Could not download {package.Name} {package.Version} ({package.Sha256}): {e.Message}");
+            }
+            catch (GatewayRefusedException e)
+            {
+                throw new CommandFailedException("download-refused", $"The gateway refused blob {package.Sha256} of {package.Name} {package.Version}: {e.Message}");
+            }
+        }
+    }
+
+    private static async Task<bool> DigestMatchesAsync(string path, string sha256, CancellationToken ct)
+    {
+        await using var stream = File.OpenRead(path);
+        return Convert.ToHexStringLower(await SHA256.HashDataAsync(stream, ct).ConfigureAwait(false)) == sha256;
+    }
+
+    private string WriteFile(WriteFileCommand write)
+    {
+        var content = Encoding.UTF8.GetBytes(write.Content);
+        if (content.Length > limits.MaxConfigFileBytes)
+            throw new CommandFailedException("too-large", $"'{write.Path}' is {content.Length} bytes, over the {limits.MaxConfigFileBytes}-byte limit for configuration files.");
+        var actual = Convert.ToHexStringLower(SHA256.HashData(content));
+        if (actual != write.Sha256)
+            throw new CommandFailedException("digest-mismatch", $"Content of '{write.Path}' has sha256 {actual}, but the command says {write.Sha256}; nothing was written.");
+        if (!TryParseMode(write.Mode, out var mode))
+            throw new CommandFailedException("bad-mode", $"Mode '{write.Mode}' of '{write.Path}' is not an octal mode like 0644 (setuid/setgid refused).");
+        if (!Names.IsValidServiceName(write.Owner) || !Names.IsValidServiceName(write.Group))
+            throw new CommandFailedException("bad-owner", $"Owner '{write.Owner}' or group '{write.Group}' of '{write.Path}' is not a valid name.");
+        var host = platform.Files.Resolve(write.Path, FinalLink.Refuse, allowedRootsOnly: true);
+        if (Directory.Exists(host))
+            throw new CommandFailedException("is-directory", $"'{write.Path}' is a directory on the device; Rig will not replace it with a file.");
+        DeviceFileSystem.WriteAtomically(host, content, mode);
+        platform.Database.Update(s => s with
+        {
+            Files = [.. s.Files.Where(f => f.Path != write.Path), new ManagedFileRecord(write.Path, write.Sha256, write.Mode, write.Owner, write.Group)],
+        });
+        return $"wrote {write.Path} ({content.Length} bytes, {write.Mode})";
+    }
+
+    private string DeleteFile(DeleteFileCommand delete)
+    {
+        if (!platform.Database.Snapshot.Files.Any(f => f.Path == delete.Path))
+            throw new CommandFailedException("not-managed", $"Refusing to delete '{delete.Path}': Rig did not write it.");
+        var host = platform.Files.Resolve(delete.Path, FinalLink.Keep, allowedRootsOnly: true);
+        if (File.Exists(host) || new FileInfo(host).LinkTarget is not null)
+            File.Delete(host);
+        platform.Database.Update(s => s with { Files = [.. s.Files.Where(f => f.Path != delete.Path)] });
+        return $"deleted {delete.Path}";
+    }
+
+    private static bool TryParseMode(string text, out UnixFileMode mode)
+    {
+        mode = 0;
+        if (text.Length is < 3 or > 4 || text.Any(c => c is < '0' or > '7'))
+            return false;
+        var value = Convert.ToInt32(text, 8);
+        if ((value & 0xC00) != 0)
+            return false;
+        mode = (UnixFileMode)value;
+        return true;
+    }
+}

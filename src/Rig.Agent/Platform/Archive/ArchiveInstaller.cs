@@ -1,0 +1,110 @@
+using Rig.Protocol;
+using Rig.Protocol.Archives;
+using Rig.Protocol.Messages;
+
+namespace Rig.Agent.Platform.Archive;
+
+/// <summary>The Archive plug-in: installs Rig archives (<c>.rig.tar.gz</c>) into a device root. Stages:
+/// inspect (every entry checked, nothing written yet) -> extract into a staging directory -> check file
+/// ownership -> move into place -> drop files of the previous version -> record. A package owns its files;
+/// a file of another package is never overwritten.</summary>
+public sealed class ArchiveInstaller(DeviceFileSystem files, PackageDatabase database, RigLimits limits) : IPackageInstaller
+{
+    /// <inheritdoc />
+    public Task<string> InstallAsync(PackageRef package, string blobPath, string workDirectory, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(package);
+        RigArchive archive;
+        try
+        {
+            using (var stream = File.OpenRead(blobPath))
+                archive = RigArchive.Inspect(stream, limits);
+            if (archive.Manifest.Name != package.Name || archive.Manifest.Version != package.Version)
+                throw new CommandFailedException("package-mismatch", $"The blob {package.Sha256} holds {archive.Manifest.Name} {archive.Manifest.Version}, not {package.Name} {package.Version}; re-import the package.");
+
+            var owners = database.Snapshot.Packages.Where(p => p.Name != package.Name).SelectMany(p => p.Files.Select(f => (File: f, p.Name))).ToDictionary(x => x.File, x => x.Name, StringComparer.Ordinal);
+            foreach (var entry in archive.Entries.Where(e => e.Kind != ArchiveEntryKind.Directory))
+            {
+                if (owners.TryGetValue("/" + entry.Path, out var owner))
+                    throw new CommandFailedException("file-conflict", $"'/{entry.Path}' belongs to package '{owner}'; {package.Name} cannot overwrite it. Remove one of them from the model.");
+            }
+
+            var staging = Path.Combine(workDirectory, "extract");
+            if (Directory.Exists(staging))
+                Directory.Delete(staging, recursive: true);
+            using (var stream = File.OpenRead(blobPath))
+                archive.ExtractTo(stream, staging, limits);
+
+            var installed = new List<string>();
+            foreach (var entry in archive.Entries)
+            {
+                ct.ThrowIfCancellationRequested();
+                var devicePath = "/" + entry.Path;
+                var target = files.Resolve(devicePath, FinalLink.Keep, allowedRootsOnly: false);
+                var source = Path.Combine(staging, entry.Path);
+                switch (entry.Kind)
+                {
+                    case ArchiveEntryKind.Directory:
+                        if (File.Exists(target) && new FileInfo(target).LinkTarget is null)
+                            throw new CommandFailedException("file-conflict", $"'{devicePath}' is a file on the device but a directory in {package.Name}.");
+                        Directory.CreateDirectory(target);
+                        break;
+                    case ArchiveEntryKind.File or ArchiveEntryKind.HardLink:
+                        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                        if (Directory.Exists(target) && new DirectoryInfo(target).LinkTarget is null)
+                            throw new CommandFailedException("file-conflict", $"'{devicePath}' is a directory on the device but a file in {package.Name}.");
+                        File.Move(source, target, overwrite: true); // rename: replaces a link itself, never writes through it
+                        installed.Add(devicePath);
+                        break;
+                    case ArchiveEntryKind.SymbolicLink:
+                        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+                        if (File.Exists(target) || new FileInfo(target).LinkTarget is not null)
+                            File.Delete(target);
+                        File.CreateSymbolicLink(target, entry.LinkTarget!);
+                        installed.Add(devicePath);
+                        break;
+                }
+            }
+
+            var previous = database.Snapshot.Packages.FirstOrDefault(p => p.Name == package.Name);
+            var stale = previous?.Files.Except(installed, StringComparer.Ordinal).ToList() ?? [];
+            foreach (var path in stale)
+                DeleteIfPresent(path);
+
+            database.Update(s => s with
+            {
+                Packages = [.. s.Packages.Where(p => p.Name != package.Name), new InstalledPackageRecord(package.Name, package.Version, package.Format, package.Sha256, installed, archive.Manifest.Service?.Name)],
+            });
+            var verb = previous is null ? "installed" : $"upgraded from {previous.Version} to";
+            return Task.FromResult($"{verb} {package.Name} {package.Version}: {installed.Count} files" + (stale.Count > 0 ? $", {stale.Count} old files removed" : ""));
+        }
+        catch (ArchiveRejectedException e)
+        {
+            throw new CommandFailedException(e.Code, $"Package {package.Name} {package.Version} is refused, nothing was installed: {e.Message}");
+        }
+        finally
+        {
+            if (Directory.Exists(workDirectory))
+                Directory.Delete(workDirectory, recursive: true);
+        }
+    }
+
+    /// <inheritdoc />
+    public Task<string> RemoveAsync(string name, CancellationToken ct)
+    {
+        var record = database.Snapshot.Packages.FirstOrDefault(p => p.Name == name);
+        if (record is null)
+            return Task.FromResult($"{name} is not installed; nothing to remove");
+        foreach (var path in Enumerable.Reverse(record.Files))
+            DeleteIfPresent(path);
+        database.Update(s => s with { Packages = [.. s.Packages.Where(p => p.Name != name)] });
+        return Task.FromResult($"removed {name} {record.Version}: {record.Files.Count} files");
+    }
+
+    private void DeleteIfPresent(string devicePath)
+    {
+        var host = files.Resolve(devicePath, FinalLink.Keep, allowedRootsOnly: false);
+        if (File.Exists(host) || new FileInfo(host).LinkTarget is not null)
+            File.Delete(host);
+    }
+}

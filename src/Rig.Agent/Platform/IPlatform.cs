@@ -1,0 +1,59 @@
+using Rig.Protocol.Messages;
+
+namespace Rig.Agent.Platform;
+
+/// <summary>The OS abstraction layer: what the generic components need from a device. One plug-in per OS
+/// family; today <c>sandbox</c> (everything confined under a root directory).</summary>
+public interface IPlatform
+{
+    /// <summary>Plug-in name, reported in inventories.</summary>
+    string Name { get; }
+
+    /// <summary>The device's file system, with safe path resolution.</summary>
+    DeviceFileSystem Files { get; }
+
+    /// <summary>What Rig installed and wrote on this device.</summary>
+    PackageDatabase Database { get; }
+
+    /// <summary>Package installers by format (<c>rig</c>, later <c>deb</c>, <c>rpm</c>).</summary>
+    IReadOnlyDictionary<string, IPackageInstaller> Installers { get; }
+
+    /// <summary>Start, stop, enable services.</summary>
+    IServiceManager Services { get; }
+
+    /// <summary>How many times this device has booted.</summary>
+    int BootCount { get; }
+
+    /// <summary>Record that the device booted (after a reboot).</summary>
+    void RecordBoot();
+
+    /// <summary>Host name.</summary>
+    string Hostname { get; }
+}
+
+/// <summary>Installs and removes packages of one format.</summary>
+public interface IPackageInstaller
+{
+    /// <summary>Install (or upgrade to) the package in the verified blob at <paramref name="blobPath"/>.</summary>
+    Task<string> InstallAsync(PackageRef package, string blobPath, string workDirectory, CancellationToken ct);
+
+    /// <summary>Remove an installed package.</summary>
+    Task<string> RemoveAsync(string name, CancellationToken ct);
+}
+
+/// <summary>Service control.</summary>
+public interface IServiceManager
+{
+    /// <summary>Apply an action to a service.</summary>
+    Task<string> ApplyAsync(string name, ServiceAction action, CancellationToken ct);
+
+    /// <summary>Every known service with its state.</summary>
+    IReadOnlyList<ServiceState> List();
+}
+
+/// <summary>A command failed for a reason the operator can act on; <see cref="Code"/> is stable.</summary>
+public sealed class CommandFailedException(string code, string message) : Exception(message)
+{
+    /// <summary>Stable error code.</summary>
+    public string Code { get; } = code;
+}

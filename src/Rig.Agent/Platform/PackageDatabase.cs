@@ -1,0 +1,78 @@
+using System.Text.Json;
+using Rig.Agent.Runtime;
+
+namespace Rig.Agent.Platform;
+
+/// <summary>What Rig installed and wrote on a device, kept on the device itself (<c>/var/lib/rig/state.json</c>,
+/// like dpkg's database) so a device that loses its disk loses it too. Saved atomically after every change.</summary>
+public sealed class PackageDatabase
+{
+    /// <summary>The saved form.</summary>
+    public sealed record State
+    {
+        /// <summary>Installed packages.</summary>
+        public List<InstalledPackageRecord> Packages { get; init; } = [];
+        /// <summary>Configuration files written by write-file.</summary>
+        public List<ManagedFileRecord> Files { get; init; } = [];
+        /// <summary>Services and their state (sandbox platform).</summary>
+        public List<ServiceRecord> Services { get; init; } = [];
+        /// <summary>Boots of this device.</summary>
+        public int BootCount { get; init; }
+    }
+
+    private readonly string _path;
+    private readonly Lock _gate = new();
+    private State _state;
+
+    /// <summary>Open the database at <paramref name="path"/> (created empty when missing).</summary>
+    public PackageDatabase(string path)
+    {
+        _path = path;
+        if (File.Exists(path))
+        {
+            try
+            {
+                _state = JsonSerializer.Deserialize(File.ReadAllText(path), AgentJson.Default.State) ?? new State();
+            }
+            catch (JsonException e)
+            {
+                throw new AgentException($"The device's package database '{path}' is damaged ({e.Message}); restore it or rebuild the device from the model.");
+            }
+        }
+        else
+        {
+            _state = new State();
+        }
+    }
+
+    /// <summary>A snapshot of the state.</summary>
+    public State Snapshot
+    {
+        get
+        {
+            lock (_gate)
+                return _state;
+        }
+    }
+
+    /// <summary>Change the state and save it atomically.</summary>
+    public void Update(Func<State, State> change)
+    {
+        ArgumentNullException.ThrowIfNull(change);
+        lock (_gate)
+        {
+            var next = change(_state);
+            DeviceFileSystem.WriteAtomically(_path, JsonSerializer.SerializeToUtf8Bytes(next, AgentJson.Default.State), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            _state = next;
+        }
+    }
+}
+
+/// <summary>An installed package and the device paths it owns.</summary>
+public sealed record InstalledPackageRecord(string Name, string Version, string Format, string Sha256, List<string> Files, string? Service);
+
+/// <summary>A configuration file Rig wrote.</summary>
+public sealed record ManagedFileRecord(string Path, string Sha256, string Mode, string Owner, string Group);
+
+/// <summary>A service's state.</summary>
+public sealed record ServiceRecord(string Name, bool Running, bool Enabled);

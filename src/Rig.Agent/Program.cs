@@ -1,0 +1,3 @@
+using Rig.Agent;
+
+return await AgentCommandLine.RunAsync(args).ConfigureAwait(false);

@@ -1,0 +1,98 @@
+using System.Text.Json;
+using System.Text.Json.Serialization;
+using Rig.Protocol.Messages;
+
+namespace Rig.Agent.Runtime;
+
+/// <summary>The agent's configuration, <c>agent.json</c> in its state directory, written at enrollment.</summary>
+public sealed record AgentConfig
+{
+    /// <summary>The gateway's agent endpoint, by DNS name (e.g. <c>https://gateway.example:7443</c>).</summary>
+    public required string GatewayUrl { get; init; }
+
+    /// <summary>The device this agent is (the certificate names it).</summary>
+    public required string Device { get; init; }
+
+    /// <summary>OS plug-in: <c>sandbox</c> (everything under <see cref="SandboxRoot"/>).</summary>
+    public string Platform { get; init; } = "sandbox";
+
+    /// <summary>Root directory of the sandbox platform.</summary>
+    public string? SandboxRoot { get; init; }
+
+    /// <summary>Where the poke listener binds (<c>0.0.0.0</c>); ignored in polling mode.</summary>
+    public string PokeAddress { get; init; } = "0.0.0.0";
+
+    /// <summary>Poke listener port; 0 picks a free one (it is reported to the gateway at every check-in).</summary>
+    public int PokePort { get; init; } = 7445;
+
+    /// <summary>Host the gateway should poke, when the gateway cannot use the connection's source address (NAT).</summary>
+    public string? PokeHost { get; init; }
+
+    /// <summary>Polling mode: no listener, ask every <see cref="PollSeconds"/> (for agents the gateway cannot reach).</summary>
+    public bool Poll { get; init; }
+
+    /// <summary>Polling interval in seconds (0: the protocol default).</summary>
+    public int PollSeconds { get; init; }
+
+    /// <summary>Directories configuration files may be written under (CHECKLIST 16).</summary>
+    public IReadOnlyList<string> AllowedRoots { get; init; } = ["/etc", "/opt", "/srv", "/var", "/usr/local", "/home"];
+}
+
+/// <summary>Paths inside the agent's state directory.</summary>
+public sealed class AgentPaths(string stateDirectory)
+{
+    /// <summary>The state directory.</summary>
+    public string Root { get; } = Path.GetFullPath(stateDirectory);
+    /// <summary>agent.json</summary>
+    public string Config => Path.Combine(Root, "agent.json");
+    /// <summary>The agent's private key (PEM, 0600).</summary>
+    public string Key => Path.Combine(Root, "agent.key");
+    /// <summary>The agent's client certificate.</summary>
+    public string Certificate => Path.Combine(Root, "agent.crt");
+    /// <summary>The pinned CA certificate.</summary>
+    public string Ca => Path.Combine(Root, "ca.crt");
+    /// <summary>The journal of finished commands.</summary>
+    public string Journal => Path.Combine(Root, "journal.jsonl");
+    /// <summary>Verified blobs by digest.</summary>
+    public string Cache => Path.Combine(Root, "cache");
+    /// <summary>Downloads in progress.</summary>
+    public string Downloads => Path.Combine(Root, "downloads");
+    /// <summary>True when enrolled.</summary>
+    public bool IsEnrolled => File.Exists(Config) && File.Exists(Key) && File.Exists(Certificate) && File.Exists(Ca);
+}
+
+/// <summary>One journal line. Events: <c>begin</c> (about to run), <c>end</c> (finished, with result),
+/// <c>rebooted</c> (the device came back after a reboot command), <c>acknowledged</c> (the gateway recorded it).</summary>
+public sealed record JournalEntry(string Id, string Event, long At, string? Kind = null, CommandResult? Result = null);
+
+/// <summary>Source-generated JSON for the agent's own files (Native AOT).</summary>
+[JsonSourceGenerationOptions(
+    PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
+    DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
+    AllowDuplicateProperties = false,
+    WriteIndented = false,
+    Converters = [typeof(JsonStringEnumConverter<CommandOutcome>)])]
+[JsonSerializable(typeof(AgentConfig))]
+[JsonSerializable(typeof(JournalEntry))]
+[JsonSerializable(typeof(Platform.PackageDatabase.State))]
+public sealed partial class AgentJson : JsonSerializerContext
+{
+    /// <summary>Load agent.json with a clear error.</summary>
+    public static AgentConfig LoadConfig(AgentPaths paths)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        if (!File.Exists(paths.Config))
+            throw new AgentException($"'{paths.Config}' does not exist: this agent is not enrolled. Run `rig agent enroll` first.");
+        try
+        {
+            return JsonSerializer.Deserialize(File.ReadAllText(paths.Config), Default.AgentConfig) ?? throw new JsonException("empty");
+        }
+        catch (JsonException e)
+        {
+            throw new AgentException($"'{paths.Config}' is not valid: {e.Message}. Fix it or enroll again.");
+        }
+    }
+}
+
+/// <summary>An error the agent reports to its operator and stops on.</summary>
+public sealed class AgentException(string message) : Exception(message);

@@ -1,0 +1,255 @@
+using System.Diagnostics;
+using System.Net;
+using System.Security.Cryptography.X509Certificates;
+using System.Threading.Channels;
+using Rig.Agent.Components;
+using Rig.Agent.Platform;
+using Rig.Agent.Platform.Sandbox;
+using Rig.Protocol;
+using Rig.Protocol.Messages;
+
+namespace Rig.Agent.Runtime;
+
+/// <summary>How a run of the agent ended.</summary>
+public enum AgentExit
+{
+    /// <summary>Stopped (signal).</summary>
+    Stopped = 0,
+    /// <summary>A reboot was acknowledged; in the sandbox the process exits with <see cref="ProtocolInfo.RebootExitCode"/>.</summary>
+    Reboot = ProtocolInfo.RebootExitCode,
+}
+
+/// <summary>The agent's main loop. It waits for a trigger (poke, poll or check-in interval, start-up), then
+/// runs one session: a NEW mTLS connection to its configured gateway, inquire, run each command once
+/// (journal first), report the result with the next inquiry, until "no command". Transport failures are
+/// retried with jittered exponential backoff; the same result is reported again until acknowledged.</summary>
+public sealed class AgentRuntime : IAsyncDisposable
+{
+    private readonly AgentPaths _paths;
+    private readonly AgentConfig _config;
+    private readonly RigLimits _limits;
+    private readonly AgentLog _log;
+    private readonly Journal _journal;
+    private readonly IPlatform _platform;
+    private readonly CommandExecutor _executor;
+    private readonly X509Certificate2 _certificate;
+    private readonly X509Certificate2 _ca;
+    private readonly Uri _gateway;
+    private readonly Channel<InquiryReason> _triggers = Channel.CreateBounded<InquiryReason>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private PokeListener? _pokes;
+    private CommandResult? _unreported;
+
+    /// <summary>Load an enrolled agent from its state directory.</summary>
+    public AgentRuntime(AgentPaths paths, RigLimits limits, bool verbose)
+    {
+        ArgumentNullException.ThrowIfNull(paths);
+        _paths = paths;
+        _limits = limits;
+        _config = AgentJson.LoadConfig(paths);
+        _log = new AgentLog(_config.Device, verbose);
+        if (!paths.IsEnrolled)
+            throw new AgentException($"The state directory '{paths.Root}' has no certificate; run `rig agent enroll` first.");
+        _certificate = X509Certificate2.CreateFromPemFile(paths.Certificate, paths.Key);
+        _ca = X509Certificate2.CreateFromPem(File.ReadAllText(paths.Ca));
+        _gateway = new Uri(_config.GatewayUrl);
+        _platform = _config.Platform switch
+        {
+            "sandbox" => new SandboxPlatform(_config.SandboxRoot ?? Path.Combine(paths.Root, "root"), _config.Device, _config.AllowedRoots, limits),
+            _ => throw new AgentException($"Platform '{_config.Platform}' is not available in this agent; use 'sandbox'."),
+        };
+        _journal = new Journal(paths.Journal, TimeProvider.System);
+        _executor = new CommandExecutor(_platform, paths, limits);
+        Directory.CreateDirectory(paths.Cache);
+        Directory.CreateDirectory(paths.Downloads);
+    }
+
+    /// <summary>The poke port in use (after <see cref="RunAsync"/> started), or null in polling mode.</summary>
+    public int? PokePort => _pokes?.Port;
+
+    /// <summary>Run until stopped or until a reboot is acknowledged.</summary>
+    public async Task<AgentExit> RunAsync(CancellationToken stop)
+    {
+        if (_journal.PendingReboot is { } rebootedId)
+        {
+            // The process is back after the reboot it was asked for: record the boot once, then report it.
+            _journal.Rebooted(rebootedId);
+            _platform.RecordBoot();
+            _log.Info("rebooted", $"back after reboot command {rebootedId} (boot {_platform.BootCount})");
+        }
+
+        if (!_config.Poll)
+        {
+            _pokes = new PokeListener(IPAddress.Parse(_config.PokeAddress), _config.PokePort, _triggers.Writer, _log);
+            _pokes.Start();
+            _log.Info("listening", $"pokes on {_config.PokeAddress}:{_pokes.Port}, gateway {_gateway}");
+        }
+        else
+        {
+            _log.Info("polling", $"every {PollInterval.TotalSeconds:0}s, gateway {_gateway}");
+        }
+
+        var reason = InquiryReason.Startup;
+        var lastSession = Stopwatch.StartNew();
+        while (!stop.IsCancellationRequested)
+        {
+            var since = lastSession.Elapsed;
+            if (reason == InquiryReason.Poke && since < _limits.PokeMinInterval)
+                await Task.Delay(_limits.PokeMinInterval - since, stop).ConfigureAwait(false); // rate limit
+            lastSession.Restart();
+            var outcome = await RunSessionAsync(reason, stop).ConfigureAwait(false);
+            if (outcome == SessionOutcome.Reboot)
+                return AgentExit.Reboot;
+            try
+            {
+                reason = await NextTriggerAsync(outcome == SessionOutcome.Refused, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                break;
+            }
+        }
+        return AgentExit.Stopped;
+    }
+
+    private TimeSpan PollInterval => _config.PollSeconds > 0 ? TimeSpan.FromSeconds(_config.PollSeconds) : _limits.PollInterval;
+
+    private async Task<InquiryReason> NextTriggerAsync(bool refused, CancellationToken stop)
+    {
+        var wait = _config.Poll ? PollInterval : _limits.CheckInInterval;
+        if (refused)
+            wait = TimeSpan.FromTicks(Math.Max(wait.Ticks, _limits.RetryMaxDelay.Ticks));
+        if (_unreported is not null)
+            wait = _limits.RetryMaxDelay; // a result is still owed to the gateway
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(stop);
+        timeout.CancelAfter(wait);
+        try
+        {
+            return await _triggers.Reader.ReadAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+        {
+            return _config.Poll ? InquiryReason.Poll : InquiryReason.CheckIn;
+        }
+    }
+
+    private enum SessionOutcome
+    {
+        Done,
+        Reboot,
+        Refused,
+        Stopped,
+    }
+
+    private async Task<SessionOutcome> RunSessionAsync(InquiryReason reason, CancellationToken stop)
+    {
+        var client = new GatewayClient(_gateway, _certificate, _ca, _limits); // a NEW connection for every session
+        try
+        {
+            var request = NewRequest(reason, _unreported, inquire: _unreported?.Outcome != CommandOutcome.Rebooting);
+            var attempt = 0;
+            while (true)
+            {
+                ExchangeResponse response;
+                try
+                {
+                    response = await client.ExchangeAsync(request, stop).ConfigureAwait(false);
+                }
+                catch (GatewayUnavailableException e)
+                {
+                    var delay = _limits.RetryDelay(attempt++, Random.Shared);
+                    _log.Warn("gateway-unavailable", $"{e.Message}; retry {attempt} in {delay.TotalMilliseconds:0} ms");
+                    await Task.Delay(delay, stop).ConfigureAwait(false);
+                    client.Dispose();
+                    client = new GatewayClient(_gateway, _certificate, _ca, _limits);
+                    continue;
+                }
+                catch (GatewayRefusedException e)
+                {
+                    _log.Warn("refused", $"{e.Code}: {e.Message}");
+                    return SessionOutcome.Refused;
+                }
+                attempt = 0;
+                _unreported = null;
+                if (request.Rebooted is { } acknowledged)
+                    _journal.Acknowledged(acknowledged);
+
+                switch (response.Answer)
+                {
+                    case ExchangeAnswer.NoCommand:
+                        _log.Debug("idle", "no command");
+                        return SessionOutcome.Done;
+                    case ExchangeAnswer.RebootAcknowledged:
+                        _log.Info("rebooting", "the gateway recorded the reboot; rebooting now");
+                        return SessionOutcome.Reboot;
+                    case ExchangeAnswer.Command when response.Command is { } command:
+                        var result = await RunOnceAsync(command, client).ConfigureAwait(false);
+                        _unreported = result;
+                        request = NewRequest(InquiryReason.Continue, result, inquire: result.Outcome != CommandOutcome.Rebooting);
+                        break;
+                    default:
+                        _log.Warn("bad-answer", $"the gateway answered {response.Answer} without a command");
+                        return SessionOutcome.Done;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return SessionOutcome.Stopped;
+        }
+        finally
+        {
+            client.Dispose();
+        }
+    }
+
+    private ExchangeRequest NewRequest(InquiryReason reason, CommandResult? result, bool inquire) => new()
+    {
+        ProtocolVersion = ProtocolInfo.Version,
+        Device = _config.Device,
+        RequestId = Guid.NewGuid().ToString("n"),
+        Reason = reason,
+        AgentVersion = AgentInfo.Version,
+        PokePort = _pokes?.Port,
+        PokeHost = _config.PokeHost,
+        Result = result,
+        Rebooted = _journal.RebootToReport,
+        Inquire = inquire,
+    };
+
+    /// <summary>Run a command at most once: a command already in the journal is answered from it (a
+    /// re-delivery); otherwise "begin" is journaled, the command runs, and its result is journaled (flushed)
+    /// before it is reported.</summary>
+    private async Task<CommandResult> RunOnceAsync(Command command, GatewayClient client)
+    {
+        if (_journal.TryGetResult(command.Id, out var known))
+        {
+            _log.Info("replayed", $"{command.Spec.Describe()} ({command.Id}) already ran: answering from the journal");
+            return known with { FromJournal = true };
+        }
+        _journal.Begin(command.Id, command.Spec.Kind);
+        CommandResult result;
+        if (command.Spec is RebootCommand reboot)
+        {
+            result = new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Rebooting, Output = $"rebooting: {reboot.Reason}" };
+        }
+        else
+        {
+            // Commands are not cancelled by a stop signal: a half-written step is worse than a late stop.
+            result = await _executor.ExecuteAsync(command, client, CancellationToken.None).ConfigureAwait(false);
+        }
+        _journal.End(command.Id, result);
+        _log.Info(result.Outcome == CommandOutcome.Failed ? "failed" : "done",
+            $"[{command.Sequence + 1}/{command.QueueLength}] {command.Spec.Describe()}: {(result.Outcome == CommandOutcome.Failed ? result.Error : result.Output)}");
+        return result;
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        if (_pokes is not null)
+            await _pokes.DisposeAsync().ConfigureAwait(false);
+        _journal.Dispose();
+        _certificate.Dispose();
+        _ca.Dispose();
+    }
+}

@@ -1,0 +1,219 @@
+using System.Net;
+using System.Net.Http.Headers;
+using System.Net.Security;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Rig.Protocol;
+using Rig.Protocol.Messages;
+
+namespace Rig.Agent.Runtime;
+
+/// <summary>A transport failure: the request may not have reached the gateway, or its answer was lost.
+/// Retrying is safe because every exchange is idempotent (command ids, journal).</summary>
+public sealed class GatewayUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+
+/// <summary>The gateway refused the request (4xx): retrying the same request will not help.</summary>
+public sealed class GatewayRefusedException(int status, string code, string message) : Exception(message)
+{
+    /// <summary>HTTP status.</summary>
+    public int Status { get; } = status;
+    /// <summary>Gateway's error code.</summary>
+    public string Code { get; } = code;
+}
+
+/// <summary>One session's connection to the gateway: mutual TLS with the device's certificate, the gateway's
+/// certificate checked against the pinned CA only. A new client (a NEW connection) per session; within the
+/// session the connection is kept alive until the queue answers "no command" (docs/PROTOCOL.md).</summary>
+public sealed class GatewayClient : IDisposable
+{
+    private readonly HttpClient _http;
+    private readonly RigLimits _limits;
+
+    /// <summary>A client for <paramref name="gateway"/> presenting <paramref name="clientCertificate"/> (may be
+    /// null for enrollment) and trusting only <paramref name="pinnedCa"/>.</summary>
+    public GatewayClient(Uri gateway, X509Certificate2? clientCertificate, X509Certificate2 pinnedCa, RigLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(gateway);
+        ArgumentNullException.ThrowIfNull(pinnedCa);
+        _limits = limits;
+        var handler = new SocketsHttpHandler
+        {
+            ConnectTimeout = limits.ConnectTimeout,
+            PooledConnectionIdleTimeout = limits.KeepAliveIdle,
+            MaxConnectionsPerServer = 2,
+            AutomaticDecompression = DecompressionMethods.None,
+            AllowAutoRedirect = false,
+            UseProxy = false,
+            SslOptions = new SslClientAuthenticationOptions
+            {
+                EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
+                ClientCertificates = clientCertificate is null ? null : [clientCertificate],
+                // The chain is built once, by the handshake, with the pinned CA as the only root (CHECKLIST 8).
+                CertificateChainPolicy = PinnedPolicy(pinnedCa),
+                RemoteCertificateValidationCallback = (_, _, _, errors) => errors == SslPolicyErrors.None,
+            },
+        };
+        _http = new HttpClient(handler)
+        {
+            BaseAddress = gateway,
+            Timeout = Timeout.InfiniteTimeSpan, // per-request deadlines below
+            MaxResponseContentBufferSize = limits.MaxResponseBodyBytes,
+        };
+    }
+
+    /// <summary>A chain policy trusting only <paramref name="ca"/>.</summary>
+    internal static X509ChainPolicy PinnedPolicy(X509Certificate2 ca)
+    {
+        var policy = new X509ChainPolicy
+        {
+            TrustMode = X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = X509RevocationMode.NoCheck,
+            DisableCertificateDownloads = true,
+        };
+        policy.CustomTrustStore.Add(ca);
+        return policy;
+    }
+
+    /// <summary>One exchange.</summary>
+    public async Task<ExchangeResponse> ExchangeAsync(ExchangeRequest request, CancellationToken ct)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(request, RigJson.Default.ExchangeRequest);
+        var bytes = await PostAsync(ProtocolInfo.ExchangePath, body, ct).ConfigureAwait(false);
+        return RigJson.Parse(bytes, RigJson.Default.ExchangeResponse, "The gateway's answer");
+    }
+
+    /// <summary>Enroll (no client certificate yet).</summary>
+    public async Task<EnrollResponse> EnrollAsync(EnrollRequest request, CancellationToken ct)
+    {
+        var body = JsonSerializer.SerializeToUtf8Bytes(request, RigJson.Default.EnrollRequest);
+        var bytes = await PostAsync(ProtocolInfo.EnrollPath, body, ct).ConfigureAwait(false);
+        return RigJson.Parse(bytes, RigJson.Default.EnrollResponse, "The gateway's enrollment answer");
+    }
+
+    /// <summary>Download a blob by digest into <paramref name="partialPath"/> (resuming a partial download with a
+    /// range request), verify length and SHA-256, and move it to <paramref name="finalPath"/>. On a mismatch the
+    /// temp file is removed and nothing is kept (CHECKLIST 13).</summary>
+    public async Task DownloadBlobAsync(string sha256, long size, string partialPath, string finalPath, CancellationToken ct)
+    {
+        if (!Names.IsValidSha256(sha256))
+            throw new ArgumentException($"'{sha256}' is not a SHA-256 digest.", nameof(sha256));
+        Directory.CreateDirectory(Path.GetDirectoryName(partialPath)!);
+        var offset = File.Exists(partialPath) ? new FileInfo(partialPath).Length : 0;
+        if (offset > size)
+        {
+            File.Delete(partialPath);
+            offset = 0;
+        }
+        using var request = new HttpRequestMessage(HttpMethod.Get, ProtocolInfo.FilesPrefix + sha256);
+        if (offset > 0)
+            request.Headers.Range = new RangeHeaderValue(offset, null);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        idle.CancelAfter(_limits.RequestTimeout);
+        HttpResponseMessage response;
+        try
+        {
+            response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, idle.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+        {
+            throw new GatewayUnavailableException($"Downloading blob {sha256} failed: {e.Message}", e);
+        }
+        using (response)
+        {
+            if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+            {
+                File.Delete(partialPath);
+                throw new GatewayUnavailableException($"The gateway could not resume blob {sha256} at byte {offset}; starting over.");
+            }
+            await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
+            var append = offset > 0 && response.StatusCode == HttpStatusCode.PartialContent;
+            await using (var output = new FileStream(partialPath, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            {
+                await using var input = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+                var buffer = new byte[1 << 16];
+                var written = append ? offset : 0;
+                while (true)
+                {
+                    idle.CancelAfter(_limits.DownloadIdleTimeout); // a peer sending one byte a minute is cut off
+                    int n;
+                    try
+                    {
+                        n = await input.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+                    }
+                    catch (Exception e) when (e is IOException or HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+                    {
+                        throw new GatewayUnavailableException($"Downloading blob {sha256} stalled or broke at byte {written}: {e.Message}", e);
+                    }
+                    if (n == 0)
+                        break;
+                    written += n;
+                    if (written > size)
+                    {
+                        output.Close();
+                        File.Delete(partialPath);
+                        throw new Platform.CommandFailedException("size-mismatch", $"Blob {sha256} is longer than the {size} bytes the command announced; nothing was installed.");
+                    }
+                    await output.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                }
+                output.Flush(flushToDisk: true);
+            }
+        }
+
+        var length = new FileInfo(partialPath).Length;
+        if (length != size)
+            throw new GatewayUnavailableException($"Blob {sha256} download ended at {length} of {size} bytes (truncated); resuming.");
+        string actual;
+        await using (var check = File.OpenRead(partialPath))
+            actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(check, ct).ConfigureAwait(false));
+        if (actual != sha256)
+        {
+            File.Delete(partialPath);
+            throw new Platform.CommandFailedException("digest-mismatch", $"Blob digest mismatch: expected sha256 {sha256}, got {actual}; the download was discarded and nothing was installed.");
+        }
+        Directory.CreateDirectory(Path.GetDirectoryName(finalPath)!);
+        File.Move(partialPath, finalPath, overwrite: true);
+    }
+
+    private async Task<byte[]> PostAsync(string path, byte[] body, CancellationToken ct)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_limits.RequestTimeout);
+        using var content = new ByteArrayContent(body);
+        content.Headers.ContentType = new MediaTypeHeaderValue(ProtocolInfo.JsonContentType);
+        try
+        {
+            using var response = await _http.PostAsync(path, content, timeout.Token).ConfigureAwait(false);
+            await ThrowIfErrorAsync(response, timeout.Token).ConfigureAwait(false);
+            return await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        {
+            throw new GatewayUnavailableException($"The gateway at {_http.BaseAddress} could not be reached: {e.Message}", e);
+        }
+    }
+
+    private static async Task ThrowIfErrorAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.IsSuccessStatusCode)
+            return;
+        var status = (int)response.StatusCode;
+        string code = "http-" + status, message = $"The gateway answered {status} {response.ReasonPhrase}";
+        try
+        {
+            var bytes = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
+            var error = RigJson.Parse(bytes, RigJson.Default.ErrorResponse, "error");
+            (code, message) = (error.Code, error.Message);
+        }
+        catch (ProtocolException)
+        {
+            // not a Rig error body; keep the status line
+        }
+        if (status >= 500 || status == 429)
+            throw new GatewayUnavailableException($"{message} ({code})");
+        throw new GatewayRefusedException(status, code, message);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _http.Dispose();
+}

@@ -1,0 +1,139 @@
+using System.Text;
+using System.Text.Json;
+using Rig.Protocol.Messages;
+
+namespace Rig.Agent.Runtime;
+
+/// <summary>The agent's journal of commands: append-only JSON lines, each flushed to disk before the agent
+/// goes on. A command whose <c>end</c> is in the journal is never run again: a re-delivery is answered from
+/// here. A torn last line (power cut mid-write) is ignored.</summary>
+public sealed class Journal : IDisposable
+{
+    /// <summary>Lines kept when the journal is compacted at start-up.</summary>
+    public const int KeepEntries = 20_000;
+
+    private readonly Dictionary<string, CommandResult> _finished = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _rebooted = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _acknowledged = new(StringComparer.Ordinal);
+    private readonly FileStream _stream;
+    private readonly TimeProvider _clock;
+    private readonly Lock _gate = new();
+
+    /// <summary>Open (and replay) the journal at <paramref name="path"/>.</summary>
+    public Journal(string path, TimeProvider clock)
+    {
+        ArgumentNullException.ThrowIfNull(clock);
+        _clock = clock;
+        var lines = File.Exists(path) ? File.ReadAllLines(path) : [];
+        var valid = new List<string>();
+        foreach (var line in lines)
+        {
+            JournalEntry? entry;
+            try
+            {
+                entry = JsonSerializer.Deserialize(line, AgentJson.Default.JournalEntry);
+            }
+            catch (JsonException)
+            {
+                continue; // torn write
+            }
+            if (entry is null)
+                continue;
+            valid.Add(line);
+            Replay(entry);
+        }
+        if (valid.Count > KeepEntries * 2 || valid.Count != lines.Length)
+            Rewrite(path, valid.Skip(Math.Max(0, valid.Count - KeepEntries)));
+        _stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.None);
+    }
+
+
+    /// <summary>The result of a finished command, if it finished.</summary>
+    public bool TryGetResult(string commandId, out CommandResult result)
+    {
+        lock (_gate)
+            return _finished.TryGetValue(commandId, out result!);
+    }
+
+    /// <summary>A reboot command that was accepted ("rebooting") and whose reboot has not been recorded yet.</summary>
+    public string? PendingReboot
+    {
+        get
+        {
+            lock (_gate)
+                return _finished.Where(f => f.Value.Outcome == CommandOutcome.Rebooting && !_rebooted.Contains(f.Key)).Select(f => f.Key).FirstOrDefault();
+        }
+    }
+
+    /// <summary>A reboot that happened but whose "rebooted" the gateway has not acknowledged yet; the agent
+    /// reports it with every request until it is.</summary>
+    public string? RebootToReport
+    {
+        get
+        {
+            lock (_gate)
+                return _rebooted.FirstOrDefault(id => !_acknowledged.Contains(id));
+        }
+    }
+
+    /// <summary>Record that the gateway acknowledged the device's return from a reboot.</summary>
+    public void Acknowledged(string commandId) => Append(new JournalEntry(commandId, "acknowledged", Now));
+
+    /// <summary>Record that a command is about to run.</summary>
+    public void Begin(string commandId, string kind) => Append(new JournalEntry(commandId, "begin", Now, kind));
+
+    /// <summary>Record a command's result (flushed before this returns).</summary>
+    public void End(string commandId, CommandResult result) => Append(new JournalEntry(commandId, "end", Now, null, result));
+
+    /// <summary>Record that the device came back from the reboot requested by <paramref name="commandId"/>.</summary>
+    public void Rebooted(string commandId) => Append(new JournalEntry(commandId, "rebooted", Now));
+
+    private long Now => _clock.GetUtcNow().ToUnixTimeMilliseconds();
+
+    private void Append(JournalEntry entry)
+    {
+        var line = JsonSerializer.Serialize(entry, AgentJson.Default.JournalEntry) + "\n";
+        var bytes = Encoding.UTF8.GetBytes(line);
+        lock (_gate)
+        {
+            _stream.Write(bytes);
+            _stream.Flush(flushToDisk: true);
+            Replay(entry);
+        }
+    }
+
+    private void Replay(JournalEntry entry)
+    {
+        switch (entry.Event)
+        {
+            case "end" when entry.Result is not null:
+                _finished[entry.Id] = entry.Result;
+                break;
+            case "rebooted":
+                _rebooted.Add(entry.Id);
+                if (_finished.TryGetValue(entry.Id, out var r) && r.Outcome == CommandOutcome.Rebooting)
+                    _finished[entry.Id] = r with { Outcome = CommandOutcome.Succeeded, Output = "device rebooted" };
+                break;
+            case "acknowledged":
+                _acknowledged.Add(entry.Id);
+                break;
+        }
+    }
+
+    private static void Rewrite(string path, IEnumerable<string> lines)
+    {
+        var temp = path + ".tmp";
+        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
+        using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
+        {
+            foreach (var line in lines)
+                writer.Write(line + "\n");
+            writer.Flush();
+            stream.Flush(flushToDisk: true);
+        }
+        File.Move(temp, path, overwrite: true);
+    }
+
+    /// <inheritdoc />
+    public void Dispose() => _stream.Dispose();
+}
