@@ -45,6 +45,8 @@ public static class Planner
                         break;
                     case DesiredPackage p:
                         wantedPackages.TryAdd(p.Package.Name, (p, role.Name));
+                        if (p.Package.Service is { } provided)
+                            wantedServices.Add(provided); // started for the package: not a leftover to stop
                         break;
                     case DesiredFile f when !wantedFiles.TryAdd(f.Path, role.Name):
                         errors.Add(new ModelError("file.conflict", $"roles/{role.Name}", $"File '{f.Path}' is written by role '{wantedFiles[f.Path]}' and again by role '{role.Name}'; one file has one owner."));
