@@ -33,9 +33,19 @@ public sealed record Command
 [JsonDerivedType(typeof(InventoryCommand), "inventory")]
 public abstract record CommandSpec
 {
-    /// <summary>The wire name of this primitive (<c>install</c>, <c>write-file</c>...).</summary>
+    /// <summary>The wire name of this primitive (<c>install</c>, <c>write-file</c>...), as the discriminator says.</summary>
     [JsonIgnore]
-    public abstract string Kind { get; }
+    public string Kind => this switch
+    {
+        InstallCommand => "install",
+        RemoveCommand => "remove",
+        WriteFileCommand => "write-file",
+        DeleteFileCommand => "delete-file",
+        ServiceCommand => "service",
+        RebootCommand => "reboot",
+        InventoryCommand => "inventory",
+        _ => throw new InvalidOperationException($"Unknown command type {GetType().Name}."),
+    };
 
     /// <summary>A short human description for progress views and logs.</summary>
     public abstract string Describe();
@@ -62,16 +72,12 @@ public sealed record PackageRef(string Name, string Version, string Format, stri
 public sealed record InstallCommand(PackageRef Package, string Role) : CommandSpec
 {
     /// <inheritdoc />
-    public override string Kind => "install";
-    /// <inheritdoc />
     public override string Describe() => $"install {Package.Name} {Package.Version}";
 }
 
 /// <summary>Remove an installed package.</summary>
 public sealed record RemoveCommand(string Name, string Format) : CommandSpec
 {
-    /// <inheritdoc />
-    public override string Kind => "remove";
     /// <inheritdoc />
     public override string Describe() => $"remove {Name}";
 }
@@ -80,16 +86,12 @@ public sealed record RemoveCommand(string Name, string Format) : CommandSpec
 public sealed record WriteFileCommand(string Path, string Content, string Sha256, string Mode, string Owner, string Group) : CommandSpec
 {
     /// <inheritdoc />
-    public override string Kind => "write-file";
-    /// <inheritdoc />
     public override string Describe() => $"write {Path}";
 }
 
 /// <summary>Delete a file Rig wrote earlier and the model no longer wants.</summary>
 public sealed record DeleteFileCommand(string Path) : CommandSpec
 {
-    /// <inheritdoc />
-    public override string Kind => "delete-file";
     /// <inheritdoc />
     public override string Describe() => $"delete {Path}";
 }
@@ -114,8 +116,6 @@ public enum ServiceAction
 public sealed record ServiceCommand(string Name, ServiceAction Action) : CommandSpec
 {
     /// <inheritdoc />
-    public override string Kind => "service";
-    /// <inheritdoc />
     public override string Describe() => $"service {Name} {Action.ToString().ToLowerInvariant()}";
 }
 
@@ -123,16 +123,12 @@ public sealed record ServiceCommand(string Name, ServiceAction Action) : Command
 public sealed record RebootCommand(string Reason) : CommandSpec
 {
     /// <inheritdoc />
-    public override string Kind => "reboot";
-    /// <inheritdoc />
     public override string Describe() => $"reboot ({Reason})";
 }
 
 /// <summary>Report what is installed and written; the gateway records it as the device's state.</summary>
 public sealed record InventoryCommand : CommandSpec
 {
-    /// <inheritdoc />
-    public override string Kind => "inventory";
     /// <inheritdoc />
     public override string Describe() => "inventory";
 }

@@ -1,0 +1,213 @@
+using System.ComponentModel;
+using Rig.Cli.Operator;
+using Rig.Model.Domain;
+using Rig.Server.Api;
+using Rig.Server.Gateway;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Rig.Cli.Commands;
+
+/// <summary>Options of <c>rig package add</c>.</summary>
+public sealed class PackageAddSettings : ConnectionSettings
+{
+    /// <summary>Files to import.</summary>
+    [CommandArgument(0, "<FILE>")]
+    [Description(".rig.tar.gz, .deb or .rpm files")]
+    public string[] Files { get; init; } = [];
+}
+
+/// <summary><c>rig package add FILE...</c></summary>
+public sealed class PackageAddCommand : AsyncCommand<PackageAddSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, PackageAddSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var results = new List<object>();
+        var table = new Table().AddColumns("file", "package", "version", "format", "sha256", "size", "result");
+        var failed = 0;
+        foreach (var file in settings.Files)
+        {
+            if (!File.Exists(file))
+                throw new CliException($"'{file}' does not exist.");
+            try
+            {
+                var added = await client.AddPackageAsync(file, cancellationToken).ConfigureAwait(false);
+                var p = added.Package;
+                results.Add(new { file, package = p, alreadyPresent = added.AlreadyPresent });
+                table.AddRow(Markup.Escape(Path.GetFileName(file)), Markup.Escape(p.Name), Markup.Escape(p.Version), p.Format, Output.Short(p.Sha256), Output.Size(p.Size), added.AlreadyPresent ? "[grey]already present[/]" : "[green]added[/]");
+            }
+            catch (OperatorApiException e)
+            {
+                failed++;
+                results.Add(new { file, error = e.Error });
+                table.AddRow(Markup.Escape(Path.GetFileName(file)), "", "", "", "", "", $"[red]{Markup.Escape(e.Message)}[/]");
+            }
+        }
+        if (settings.Json)
+            Output.JsonLine(new { packages = results, failed });
+        else
+            AnsiConsole.Write(table);
+        return failed == 0 ? 0 : 1;
+    }
+}
+
+/// <summary><c>rig package list</c></summary>
+public sealed class PackageListCommand : AsyncCommand<ConnectionSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, ConnectionSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var packages = await client.GetAsync<List<PackageInfo>>("api/v1/packages", cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+        {
+            Output.JsonLine(new { packages });
+            return 0;
+        }
+        var table = new Table().AddColumns("name", "version", "format", "os/arch", "sha256", "size");
+        foreach (var p in packages)
+            table.AddRow(Markup.Escape(p.Name), Markup.Escape(p.Version), p.Format, Markup.Escape($"{p.OsFamily}/{p.Architecture}"), Output.Short(p.Sha256), Output.Size(p.Size));
+        AnsiConsole.Write(table);
+        return 0;
+    }
+}
+
+/// <summary><c>rig device list</c></summary>
+public sealed class DeviceListCommand : AsyncCommand<ConnectionSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, ConnectionSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var devices = await client.GetAsync<List<DeviceStatus>>("api/v1/devices", cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+        {
+            Output.JsonLine(new { devices });
+            return 0;
+        }
+        var table = new Table().AddColumns("device", "site", "tier", "last seen", "agent", "queue", "progress");
+        foreach (var d in devices)
+        {
+            table.AddRow(Markup.Escape(d.Name), Markup.Escape(d.Site ?? "-"), Markup.Escape(d.Tier ?? "-"),
+                d.LastSeenAt is { } seen ? seen.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) : "[grey]never[/]",
+                Markup.Escape(d.AgentVersion ?? "-"), Markup.Escape(d.Queue?.Status ?? "-"), d.Queue is { } q ? $"{q.Position}/{q.Length}" : "-");
+        }
+        AnsiConsole.Write(table);
+        return 0;
+    }
+}
+
+/// <summary>Options naming one device.</summary>
+public sealed class DeviceSettings : ConnectionSettings
+{
+    /// <summary>The device.</summary>
+    [CommandArgument(0, "<DEVICE>")]
+    public string Device { get; init; } = "";
+}
+
+/// <summary><c>rig device token DEVICE</c></summary>
+public sealed class DeviceTokenCommand : AsyncCommand<DeviceSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, DeviceSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var token = await client.PostAsync<EnrollmentToken>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/enrollment-token", null, cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+        {
+            Output.JsonLine(token);
+            return 0;
+        }
+        AnsiConsole.MarkupLine($"One-time token for [bold]{Markup.Escape(token.Device)}[/] (valid until {token.ExpiresAt:u}):");
+        AnsiConsole.MarkupLine($"  [yellow]{token.Token}[/]");
+        AnsiConsole.MarkupLine($"On the device: [grey]rig-agent enroll --state /var/lib/rig-agent --gateway https://GATEWAY:7443 --device {Markup.Escape(token.Device)} --token {token.Token} --ca-pin {token.CaPin}[/]");
+        return 0;
+    }
+}
+
+/// <summary><c>rig device revoke DEVICE</c></summary>
+public sealed class DeviceRevokeCommand : AsyncCommand<DeviceSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, DeviceSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var result = await client.PostAsync<System.Text.Json.JsonElement>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/revoke", null, cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+            Output.JsonLine(result);
+        else
+            AnsiConsole.MarkupLine($"Revoked {result.GetProperty("revoked").GetInt32()} certificate(s) of [bold]{Markup.Escape(settings.Device)}[/]; its agent is refused from now on.");
+        return 0;
+    }
+}
+
+/// <summary>Options of <c>rig model load</c>.</summary>
+public sealed class ModelLoadSettings : ConnectionSettings
+{
+    /// <summary>The model file.</summary>
+    [CommandArgument(0, "<FILE>")]
+    [Description("A JSON model file (YAML model directories come with `rig apply`)")]
+    public string File { get; init; } = "";
+
+    /// <summary>Why.</summary>
+    [CommandOption("-m|--message <TEXT>")]
+    public string? Message { get; init; }
+}
+
+/// <summary><c>rig model load FILE.json</c></summary>
+public sealed class ModelLoadCommand : AsyncCommand<ModelLoadSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, ModelLoadSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (!System.IO.File.Exists(settings.File))
+            throw new CliException($"Model file '{settings.File}' does not exist.");
+        using var client = settings.Connect();
+        var saved = await client.PutJsonTextAsync<ModelPutResponse>($"api/v1/model?message={Uri.EscapeDataString(settings.Message ?? "")}", await System.IO.File.ReadAllTextAsync(settings.File, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+            Output.JsonLine(saved);
+        else
+            AnsiConsole.MarkupLine(saved.Changed ? $"Model revision [bold]{saved.Revision}[/]: {saved.Added} added, {saved.Modified} changed, {saved.Removed} removed." : $"No change; the model stays at revision {saved.Revision}.");
+        return 0;
+    }
+}
+
+/// <summary>Options of <c>rig converge</c>.</summary>
+public sealed class ConvergeSettings : ConnectionSettings
+{
+    /// <summary>Devices (all when none).</summary>
+    [CommandArgument(0, "[DEVICE]")]
+    public string[] Devices { get; init; } = [];
+}
+
+/// <summary><c>rig converge [DEVICE...]</c></summary>
+public sealed class ConvergeCommand : AsyncCommand<ConvergeSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, ConvergeSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var response = await client.PostAsync<ConvergeResponse>("api/v1/converge", new ConvergeRequest(settings.Devices, null), cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+        {
+            Output.JsonLine(response);
+        }
+        else
+        {
+            var table = new Table().AddColumns("device", "outcome", "commands", "queue", "poked", "errors");
+            foreach (var d in response.Devices)
+                table.AddRow(Markup.Escape(d.Device), d.Outcome, d.Commands.ToString(System.Globalization.CultureInfo.InvariantCulture), d.QueueId ?? "-", d.Poked ? "yes" : "no", Markup.Escape(string.Join("; ", d.Errors.Select(e => e.Message))));
+            AnsiConsole.Write(table);
+        }
+        return response.Devices.Any(d => d.Outcome is "invalid" or "busy") ? 1 : 0;
+    }
+}

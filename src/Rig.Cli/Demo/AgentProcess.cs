@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Reflection;
+using System.Runtime.InteropServices;
+using Rig.Protocol;
+
+namespace Rig.Cli.Demo;
+
+/// <summary>How to start <c>rig</c> itself as a child process (apphost, or <c>dotnet rig.dll</c>).</summary>
+public sealed record RigLauncher(string FileName, IReadOnlyList<string> BaseArguments)
+{
+    /// <summary>The running <c>rig</c>.</summary>
+    public static RigLauncher Current()
+    {
+        var process = Environment.ProcessPath ?? throw new InvalidOperationException("Cannot tell which program is running.");
+        var name = Path.GetFileNameWithoutExtension(process);
+        if (name == "dotnet")
+        {
+            var entry = Assembly.GetEntryAssembly()?.Location;
+            if (string.IsNullOrEmpty(entry))
+                throw new InvalidOperationException("Cannot find rig.dll to start agents with.");
+            return new RigLauncher(process, [entry]);
+        }
+        return new RigLauncher(process, []);
+    }
+
+    /// <summary>A start-info for <c>rig ARGS</c>, arguments as a vector (never a shell string).</summary>
+    public ProcessStartInfo StartInfo(params string[] arguments)
+    {
+        var info = new ProcessStartInfo(FileName) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
+        foreach (var a in BaseArguments.Concat(arguments))
+            info.ArgumentList.Add(a);
+        return info;
+    }
+}
+
+/// <summary>Supervises one agent process like a device's init system: a process that exits with
+/// <see cref="ProtocolInfo.RebootExitCode"/> rebooted and is started again; any other exit ends supervision.
+/// The agent's log goes to <c>agent.log</c> in its state directory.</summary>
+public sealed partial class AgentProcess : IAsyncDisposable
+{
+    private readonly RigLauncher _launcher;
+    private readonly string _stateDirectory;
+    private readonly CancellationTokenSource _stop = new();
+    private readonly Lock _gate = new();
+    private Process? _current;
+    private Task? _loop;
+
+    /// <summary>An agent for <paramref name="device"/> with its state in <paramref name="stateDirectory"/>.</summary>
+    public AgentProcess(string device, string stateDirectory, RigLauncher launcher)
+    {
+        Device = device;
+        _stateDirectory = stateDirectory;
+        _launcher = launcher;
+    }
+
+    /// <summary>The device.</summary>
+    public string Device { get; }
+
+    /// <summary>Reboots performed (restarts after exit code 75).</summary>
+    public int Reboots { get; private set; }
+
+    /// <summary>The exit code that ended supervision, if it ended on its own.</summary>
+    public int? UnexpectedExit { get; private set; }
+
+    /// <summary>Path of the agent's log.</summary>
+    public string LogPath => Path.Combine(_stateDirectory, "agent.log");
+
+    /// <summary>Start supervising.</summary>
+    public void Start() => _loop = SuperviseAsync(_stop.Token);
+
+    private async Task SuperviseAsync(CancellationToken stop)
+    {
+        while (!stop.IsCancellationRequested)
+        {
+            var process = Process.Start(_launcher.StartInfo("agent", "run", "--state", _stateDirectory, "--verbose"))!;
+            lock (_gate)
+                _current = process;
+            var log = CopyOutputAsync(process);
+            await process.WaitForExitAsync(CancellationToken.None).ConfigureAwait(false);
+            await log.ConfigureAwait(false);
+            lock (_gate)
+                _current = null;
+            if (stop.IsCancellationRequested)
+                return;
+            if (process.ExitCode == ProtocolInfo.RebootExitCode)
+            {
+                Reboots++;
+                continue;
+            }
+            UnexpectedExit = process.ExitCode;
+            return;
+        }
+    }
+
+    private async Task CopyOutputAsync(Process process)
+    {
+        await using var writer = new StreamWriter(LogPath, append: true) { AutoFlush = true };
+        var stderr = PumpAsync(process.StandardError, writer);
+        var stdout = PumpAsync(process.StandardOutput, writer);
+        await Task.WhenAll(stderr, stdout).ConfigureAwait(false);
+    }
+
+    private static async Task PumpAsync(StreamReader reader, StreamWriter writer)
+    {
+        string? line;
+        while ((line = await reader.ReadLineAsync().ConfigureAwait(false)) is not null)
+        {
+            lock (writer)
+                writer.WriteLine(line);
+        }
+    }
+
+    /// <summary>Stop the agent: SIGTERM, then SIGKILL after <paramref name="grace"/>.</summary>
+    public async Task StopAsync(TimeSpan grace)
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        Process? current;
+        lock (_gate)
+            current = _current;
+        if (current is not null && !current.HasExited)
+        {
+            _ = Kill(current.Id, 15);
+            using var wait = new CancellationTokenSource(grace);
+            try
+            {
+                await current.WaitForExitAsync(wait.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                current.Kill(entireProcessTree: true);
+            }
+        }
+        if (_loop is not null)
+            await _loop.ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+        _stop.Dispose();
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+}

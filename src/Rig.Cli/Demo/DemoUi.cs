@@ -1,0 +1,84 @@
+using Rig.Cli.Operator;
+using Rig.Server.Api;
+using Rig.Server.Store;
+using Spectre.Console;
+
+namespace Rig.Cli.Demo;
+
+/// <summary>The demo's human view: steps, a live progress bar per device, the summary table. Silent in
+/// <c>--json</c> mode (standard output then carries only the JSON line).</summary>
+internal sealed class DemoUi(bool json)
+{
+    private readonly IAnsiConsole _console = json
+        ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) })
+        : AnsiConsole.Console;
+
+    public void Step(string markup) => _console.MarkupLine($"[green]✓[/] {markup}");
+
+    /// <summary>Follow every device's queue until all are finished; returns the final status of each.</summary>
+    public async Task<Dictionary<string, DeviceStatus>> TrackAsync(OperatorClient api, IReadOnlyDictionary<string, int> queued, IReadOnlyList<AgentProcess> agents, CancellationToken ct)
+    {
+        var finals = new Dictionary<string, DeviceStatus>(StringComparer.Ordinal);
+        await _console.Progress()
+            .AutoClear(false)
+            .HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .StartAsync(async progress =>
+            {
+                var tasks = queued.ToDictionary(q => q.Key, q => progress.AddTask(Label(q.Key, "queued", 0, q.Value), maxValue: Math.Max(1, q.Value)));
+                while (true)
+                {
+                    var devices = await api.GetAsync<List<DeviceStatus>>("api/v1/devices", ct).ConfigureAwait(false);
+                    foreach (var device in devices.Where(d => tasks.ContainsKey(d.Name)))
+                    {
+                        var task = tasks[device.Name];
+                        var queue = device.Queue;
+                        var status = queue?.Status ?? "unchanged";
+                        var done = queue is null ? queued[device.Name] : status == QueueStatus.Succeeded ? queue.Length : queue.Position;
+                        task.Value = done;
+                        var reboots = agents.First(a => a.Device == device.Name).Reboots;
+                        task.Description = Label(device.Name, status, done, queued[device.Name], reboots);
+                        if (queue is null || !QueueStatus.IsActive(queue.Status))
+                        {
+                            finals[device.Name] = device;
+                            task.Value = task.MaxValue;
+                        }
+                    }
+                    if (finals.Count == tasks.Count)
+                        return;
+                    if (agents.FirstOrDefault(a => a.UnexpectedExit is not null) is { } dead)
+                        throw new CliException($"Agent {dead.Device} exited with code {dead.UnexpectedExit}; see {dead.LogPath}.");
+                    await Task.Delay(100, ct).ConfigureAwait(false);
+                }
+            }).ConfigureAwait(false);
+        return finals;
+    }
+
+    private static string Label(string device, string status, int done, int total, int reboots = 0)
+    {
+        var colour = status switch
+        {
+            QueueStatus.Succeeded => "green",
+            QueueStatus.Failed or QueueStatus.Cancelled => "red",
+            QueueStatus.Rebooting => "yellow",
+            _ => "blue",
+        };
+        return $"{device,-6} [{colour}]{status,-9}[/] {done,2}/{total,-2} cmds{(reboots > 0 ? $", {reboots} reboot" : "")}";
+    }
+
+    public void Summary(IReadOnlyList<DemoRow> rows, DemoSummary summary, string lbConfig, string directory, bool kept)
+    {
+        var table = new Table().Title("[bold]Site 'shop' checked against the model[/]")
+            .AddColumns("device", "tier", "roles", "commands", "reboots", "result");
+        foreach (var row in rows)
+        {
+            table.AddRow(row.Device, row.Tier, Markup.Escape(row.Roles), row.Commands.ToString(System.Globalization.CultureInfo.InvariantCulture), row.Reboots.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                row.Problems.Count == 0 ? "[green]matches the model[/]" : $"[red]{Markup.Escape(string.Join("; ", row.Problems.Take(3)))}[/]");
+        }
+        _console.Write(table);
+        _console.Write(new Panel(Markup.Escape(lbConfig.TrimEnd())).Header("lb-1:/etc/haproxy/haproxy.cfg (rendered from the model's interconnections)"));
+        _console.MarkupLine($"{summary.Succeeded}/{summary.Devices} devices match the model; {summary.Commands} commands, {summary.Reboots} reboots in {summary.Seconds:0.0} s.");
+        if (kept)
+            _console.MarkupLine($"Kept [bold]{Markup.Escape(directory)}[/]: gateway/ (data), agents/*/ (state, journal, agent.log), devices/*/ (device roots).");
+    }
+}

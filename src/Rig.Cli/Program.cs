@@ -1,0 +1,3 @@
+using Rig.Cli;
+
+return await RigCli.RunAsync(args).ConfigureAwait(false);

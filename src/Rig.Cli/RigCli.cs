@@ -1,0 +1,82 @@
+using Rig.Agent;
+using Rig.Cli.Commands;
+using Rig.Cli.Demo;
+using Rig.Cli.Operator;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Rig.Cli;
+
+/// <summary>The <c>rig</c> command line.</summary>
+public static class RigCli
+{
+    /// <summary>Run <c>rig</c> with <paramref name="args"/>.</summary>
+    public static async Task<int> RunAsync(string[] args)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        // `rig agent ...` is the agent itself (the same code as the rig-agent binary).
+        if (args.Length > 0 && args[0] == "agent")
+            return await AgentCommandLine.RunAsync(args[1..]).ConfigureAwait(false);
+
+        var app = new CommandApp();
+        app.Configure(config =>
+        {
+            config.SetApplicationName("rig");
+            config.PropagateExceptions();
+            config.AddBranch("server", server =>
+            {
+                server.SetDescription("Run the gateway (database, package store, CA, agent endpoint, operator API).");
+                server.AddCommand<ServerInitCommand>("init").WithDescription("Prepare a data directory and print the admin token once.");
+                server.AddCommand<ServerRunCommand>("run").WithDescription("Run the gateway on an initialised data directory.");
+            });
+            config.AddBranch("package", package =>
+            {
+                package.SetDescription("The package store.");
+                package.AddCommand<PackageAddCommand>("add").WithDescription("Import .rig.tar.gz, .deb or .rpm files (metadata is read from the files).");
+                package.AddCommand<PackageListCommand>("list").WithDescription("List the package catalog.");
+            });
+            config.AddBranch("device", device =>
+            {
+                device.SetDescription("Devices and their agents.");
+                device.AddCommand<DeviceListCommand>("list").WithDescription("Devices with their last check-in and queue.");
+                device.AddCommand<DeviceTokenCommand>("token").WithDescription("Create a one-time enrollment token for a device.");
+                device.AddCommand<DeviceRevokeCommand>("revoke").WithDescription("Revoke a device's agent certificates.");
+            });
+            config.AddBranch("model", model =>
+            {
+                model.SetDescription("The central model.");
+                model.AddCommand<ModelLoadCommand>("load").WithDescription("Replace the model with a JSON model file (validated first; nothing is saved on errors).");
+            });
+            config.AddCommand<ConvergeCommand>("converge").WithDescription("Plan the model for devices, queue the changes and poke their agents.");
+            config.AddCommand<DemoCommand>("demo").WithDescription("Provision a three-tier demo site with 6 agent processes on this machine.");
+            config.AddExample("demo");
+            config.AddExample("server", "init", "--data", "/var/lib/rig");
+        });
+        try
+        {
+            return await app.RunAsync(args).ConfigureAwait(false);
+        }
+        catch (CliException e)
+        {
+            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
+            return 1;
+        }
+        catch (OperatorApiException e)
+        {
+            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
+            foreach (var error in e.Error.Errors ?? [])
+                AnsiConsole.MarkupLine($"  [yellow]{Markup.Escape(error.Where)}[/]: {Markup.Escape(error.Message)} [grey]({Markup.Escape(error.Code)})[/]");
+            return 1;
+        }
+        catch (CommandParseException e)
+        {
+            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
+            return 2;
+        }
+        catch (CommandRuntimeException e)
+        {
+            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
+            return 2;
+        }
+    }
+}
