@@ -134,6 +134,22 @@ public sealed partial class AgentProcess : IAsyncDisposable
             await _loop.ConfigureAwait(false);
     }
 
+    /// <summary>Kill the agent with SIGKILL (a crash or power cut), ending supervision.</summary>
+    public async Task KillAsync()
+    {
+        await _stop.CancelAsync().ConfigureAwait(false);
+        Process? current;
+        lock (_gate)
+            current = _current;
+        if (current is not null && !current.HasExited)
+        {
+            current.Kill(entireProcessTree: true);
+            await current.WaitForExitAsync().ConfigureAwait(false);
+        }
+        if (_loop is not null)
+            await _loop.ConfigureAwait(false);
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {

@@ -1,0 +1,43 @@
+using System.Diagnostics;
+using Rig.Cli.Demo;
+
+namespace Rig.EndToEnd.Harness;
+
+/// <summary>Starts the real <c>rig</c> program (built next to the tests) as child processes.</summary>
+public static class Launch
+{
+    /// <summary>How to run rig: <c>dotnet rig.dll</c> from the test output directory.</summary>
+    public static RigLauncher Rig { get; } = new(DotnetHost(), [Path.Combine(AppContext.BaseDirectory, "rig.dll")]);
+
+    private static string DotnetHost() =>
+        Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
+
+    /// <summary>Run <c>rig ARGS</c> to completion; returns exit code, stdout and stderr.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(TimeSpan timeout, params string[] args)
+    {
+        using var process = Process.Start(Rig.StartInfo(args))!;
+        using var cts = new CancellationTokenSource(timeout);
+        var stdout = process.StandardOutput.ReadToEndAsync(cts.Token);
+        var stderr = process.StandardError.ReadToEndAsync(cts.Token);
+        try
+        {
+            await process.WaitForExitAsync(cts.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"`rig {string.Join(' ', args)}` did not finish within {timeout}.");
+        }
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>A free TCP port on loopback.</summary>
+    public static int FreePort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
+    }
+}

@@ -1,0 +1,165 @@
+using System.Text;
+using System.Text.Json;
+using Rig.Cli.Demo;
+using Rig.Cli.Operator;
+using Rig.Model;
+using Rig.Model.Domain;
+using Rig.Protocol.Archives;
+using Rig.Server.Api;
+using Rig.Server.Gateway;
+using Rig.Server.Store;
+
+namespace Rig.EndToEnd.Harness;
+
+/// <summary>A test site on a real gateway: builds and imports packages, saves a model, enrolls and runs
+/// real agent processes, waits for queues, reads journals.</summary>
+public sealed class TestSite : IAsyncDisposable
+{
+    private readonly List<AgentProcess> _agents = [];
+
+    /// <summary>A site under <paramref name="directory"/> using <paramref name="api"/>.</summary>
+    public TestSite(string directory, OperatorClient api, Uri agentUrl)
+    {
+        Directory = directory;
+        Api = api;
+        AgentUrl = agentUrl;
+    }
+
+    /// <summary>Working directory.</summary>
+    public string Directory { get; }
+    /// <summary>Operator API.</summary>
+    public OperatorClient Api { get; }
+    /// <summary>Agent endpoint.</summary>
+    public Uri AgentUrl { get; }
+    /// <summary>Running agents.</summary>
+    public IReadOnlyList<AgentProcess> Agents => _agents;
+
+    /// <summary>Device root of a sandboxed device.</summary>
+    public string Root(string device) => Path.Combine(Directory, "devices", device);
+
+    /// <summary>State directory of a device's agent.</summary>
+    public string State(string device) => Path.Combine(Directory, "agents", device);
+
+    /// <summary>Build a Rig archive and import it; returns its catalog entry.</summary>
+    public async Task<PackageInfo> AddPackageAsync(RigArchiveManifest manifest, params ArchiveInput[] files)
+    {
+        var path = WriteArchive(manifest, files);
+        var added = await Api.AddPackageAsync(path);
+        return added.Package;
+    }
+
+    /// <summary>Write an archive file (not imported).</summary>
+    public string WriteArchive(RigArchiveManifest manifest, params ArchiveInput[] files)
+    {
+        var dir = Path.Combine(Directory, "packages");
+        System.IO.Directory.CreateDirectory(dir);
+        var path = Path.Combine(dir, $"{manifest.Name}_{manifest.Version}.rig.tar.gz");
+        using var stream = File.Create(path);
+        RigArchiveWriter.Write(stream, manifest, files);
+        return path;
+    }
+
+    /// <summary>A text file input.</summary>
+    public static ArchiveInput Text(string path, string text, string mode = "0644") => new(path, Encoding.UTF8.GetBytes(text), mode);
+
+    /// <summary>Save the model.</summary>
+    public async Task<ModelPutResponse> SaveModelAsync(RigModel model) =>
+        await Api.PutJsonTextAsync<ModelPutResponse>("api/v1/model?message=test", JsonSerializer.Serialize(model, ModelJson.Default.RigModel));
+
+    /// <summary>Enroll a device's agent (real <c>rig agent enroll</c> process) and start it under a supervisor.</summary>
+    public async Task<AgentProcess> StartAgentAsync(string device, bool poll = false)
+    {
+        var token = await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null);
+        var args = new List<string> { "agent", "enroll", "--state", State(device), "--gateway", AgentUrl.ToString(), "--device", device, "--token", token.Token,
+            "--ca-pin", token.CaPin, "--sandbox-root", Root(device), "--poke-address", "127.0.0.1", "--poke-port", "0" };
+        if (poll)
+            args.AddRange(["--poll", "1"]);
+        var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), [.. args]);
+        Assert.True(code == 0, $"enroll failed ({code}): {stderr}{stdout}");
+        var agent = new AgentProcess(device, State(device), Launch.Rig);
+        agent.Start();
+        _agents.Add(agent);
+        await WaitUntilAsync(async () => (await Api.GetAsync<DeviceStatus>($"api/v1/devices/{device}")).LastSeenAt is not null, TimeSpan.FromSeconds(60), $"{device} to check in");
+        return agent;
+    }
+
+    /// <summary>Start another supervisor on an existing agent state (after the previous one was killed).</summary>
+    public AgentProcess RestartAgent(string device)
+    {
+        var agent = new AgentProcess(device, State(device), Launch.Rig);
+        agent.Start();
+        _agents.Add(agent);
+        return agent;
+    }
+
+    /// <summary>Converge devices through the API.</summary>
+    public async Task<ConvergeResponse> ConvergeAsync(params string[] devices) =>
+        await Api.PostAsync<ConvergeResponse>("api/v1/converge", new ConvergeRequest(devices, "test"));
+
+    /// <summary>Wait until the device's latest queue is no longer active; returns the detail.</summary>
+    public async Task<DeviceDetail> WaitForQueueAsync(string device, TimeSpan? timeout = null)
+    {
+        DeviceDetail? detail = null;
+        await WaitUntilAsync(async () =>
+        {
+            detail = await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}");
+            return detail.Status.Queue is { } q && !QueueStatus.IsActive(q.Status);
+        }, timeout ?? TimeSpan.FromSeconds(90), $"{device}'s queue to finish", () => AgentLog(device));
+        return detail!;
+    }
+
+    /// <summary>The agent's journal entries.</summary>
+    public IReadOnlyList<JsonElement> Journal(string device)
+    {
+        var path = Path.Combine(State(device), "journal.jsonl");
+        if (!File.Exists(path))
+            return [];
+        var entries = new List<JsonElement>();
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        using var reader = new StreamReader(stream);
+        while (reader.ReadLine() is { } line)
+        {
+            try
+            {
+                entries.Add(JsonDocument.Parse(line).RootElement.Clone());
+            }
+            catch (JsonException)
+            {
+            }
+        }
+        return entries;
+    }
+
+    /// <summary>Journal entries of one event kind.</summary>
+    public IReadOnlyList<JsonElement> Journal(string device, string evt) => [.. Journal(device).Where(e => e.GetProperty("event").GetString() == evt)];
+
+    /// <summary>The agent's log.</summary>
+    public string AgentLog(string device)
+    {
+        var path = Path.Combine(State(device), "agent.log");
+        if (!File.Exists(path))
+            return "(no agent log)";
+        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+        return new StreamReader(stream).ReadToEnd();
+    }
+
+    /// <summary>Poll <paramref name="condition"/> until true or fail with what was awaited.</summary>
+    public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<string>? diagnostics = null)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (await condition())
+                return;
+            await Task.Delay(50);
+        }
+        Assert.Fail($"Timed out after {timeout.TotalSeconds:0} s waiting for {what}.{(diagnostics is null ? "" : "\n" + diagnostics())}");
+    }
+
+    /// <inheritdoc />
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_agents.Select(a => a.StopAsync(TimeSpan.FromSeconds(5))));
+        Api.Dispose();
+    }
+}
