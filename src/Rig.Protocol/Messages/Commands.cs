@@ -33,7 +33,9 @@ public sealed record Command
 [JsonDerivedType(typeof(InventoryCommand), "inventory")]
 public abstract record CommandSpec
 {
-    /// <summary>The wire name of this primitive (<c>install</c>, <c>write-file</c>...).</summary>
+    /// <summary>The wire name of this primitive (<c>install</c>, <c>write-file</c>...). Every override must
+    /// repeat <c>[JsonIgnore]</c>: the source generator does not inherit it, and a serialized <c>kind</c>
+    /// property would collide with the discriminator and break every message that carries a command.</summary>
     [JsonIgnore]
     public abstract string Kind { get; }
 
@@ -62,6 +64,7 @@ public sealed record PackageRef(string Name, string Version, string Format, stri
 public sealed record InstallCommand(PackageRef Package, string Role) : CommandSpec
 {
     /// <inheritdoc />
+    [JsonIgnore]
     public override string Kind => "install";
     /// <inheritdoc />
     public override string Describe() => $"install {Package.Name} {Package.Version}";
@@ -71,6 +74,7 @@ public sealed record InstallCommand(PackageRef Package, string Role) : CommandSp
 public sealed record RemoveCommand(string Name, string Format) : CommandSpec
 {
     /// <inheritdoc />
+    [JsonIgnore]
     public override string Kind => "remove";
     /// <inheritdoc />
     public override string Describe() => $"remove {Name}";
@@ -80,6 +84,7 @@ public sealed record RemoveCommand(string Name, string Format) : CommandSpec
 public sealed record WriteFileCommand(string Path, string Content, string Sha256, string Mode, string Owner, string Group) : CommandSpec
 {
     /// <inheritdoc />
+    [JsonIgnore]
     public override string Kind => "write-file";
     /// <inheritdoc />
     public override string Describe() => $"write {Path}";
@@ -89,6 +94,7 @@ public sealed record WriteFileCommand(string Path, string Content, string Sha256
 public sealed record DeleteFileCommand(string Path) : CommandSpec
 {
     /// <inheritdoc />
+    [JsonIgnore]
     public override string Kind => "delete-file";
     /// <inheritdoc />
     public override string Describe() => $"delete {Path}";
@@ -114,6 +120,7 @@ public enum ServiceAction
 public sealed record ServiceCommand(string Name, ServiceAction Action) : CommandSpec
 {
     /// <inheritdoc />
+    [JsonIgnore]
     public override string Kind => "service";
     /// <inheritdoc />
     public override string Describe() => $"service {Name} {Action.ToString().ToLowerInvariant()}";
@@ -123,6 +130,7 @@ public sealed record ServiceCommand(string Name, ServiceAction Action) : Command
 public sealed record RebootCommand(string Reason) : CommandSpec
 {
     /// <inheritdoc />
+    [JsonIgnore]
     public override string Kind => "reboot";
     /// <inheritdoc />
     public override string Describe() => $"reboot ({Reason})";
@@ -132,6 +140,7 @@ public sealed record RebootCommand(string Reason) : CommandSpec
 public sealed record InventoryCommand : CommandSpec
 {
     /// <inheritdoc />
+    [JsonIgnore]
     public override string Kind => "inventory";
     /// <inheritdoc />
     public override string Describe() => "inventory";
