@@ -40,6 +40,11 @@ public sealed partial class RigJson : JsonSerializerContext
         {
             throw new ProtocolException("bad-message", $"{what} is not valid: {e.Message}", e);
         }
+        catch (NotSupportedException e)
+        {
+            // A polymorphic member without its discriminator leaves the abstract base type to create.
+            throw new ProtocolException("bad-message", $"{what} is not valid: {e.Message}", e);
+        }
     }
 }
 
