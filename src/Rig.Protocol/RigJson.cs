@@ -12,6 +12,7 @@ namespace Rig.Protocol;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     AllowDuplicateProperties = false,
     RespectRequiredConstructorParameters = true,
+    RespectNullableAnnotations = true,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     MaxDepth = 32,
     WriteIndented = false)]

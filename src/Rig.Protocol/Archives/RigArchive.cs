@@ -274,6 +274,8 @@ public sealed class RigArchive
         {
             throw new ArchiveRejectedException("bad-manifest", e.Message);
         }
+        if (manifest.Files.Any(f => f is null)) // nullable annotations are not enforced on list elements
+            throw new ArchiveRejectedException("bad-manifest", $"{ManifestName} has a null entry in 'files'; list each file as an object.");
         if (!Names.IsValidPackageName(manifest.Name))
             throw new ArchiveRejectedException("bad-manifest", $"Package name '{manifest.Name}' is not allowed: use {Names.PackageNameRule}.");
         if (!Names.IsValidVersion(manifest.Version))

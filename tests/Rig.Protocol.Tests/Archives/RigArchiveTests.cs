@@ -525,6 +525,17 @@ public sealed class RigArchiveTests : IDisposable
             "bad-manifest", "postInstall");
     }
 
+    [Theory]
+    [InlineData("""{"name":"demo","version":"1.0","files":null}""", "files")]
+    [InlineData("""{"name":null,"version":"1.0"}""", "name")]
+    [InlineData("""{"name":"demo","version":"1.0","files":[null]}""", "files")]
+    [InlineData("""{"name":"demo","version":"1.0","files":[{"path":null,"sha256":"x"}]}""", "path")]
+    [InlineData("""{"name":"demo","version":"1.0","service":{"name":null}}""", "name")]
+    public void A_manifest_with_null_where_a_value_is_required_is_refused(string json, string mentions)
+    {
+        AssertRefusedBeforeExtraction(new TarBuilder().RawManifest(json).Build(), "bad-manifest", mentions);
+    }
+
     [Fact]
     public void A_manifest_larger_than_the_limit_is_refused()
     {
