@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Rig.Protocol.Messages;
 
 /// <summary>How a command ended on the agent.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<CommandOutcome>))]
+[JsonConverter(typeof(WireEnumConverter<CommandOutcome>))]
 public enum CommandOutcome
 {
     /// <summary>Done.</summary>
@@ -43,7 +43,7 @@ public sealed record CommandResult
 }
 
 /// <summary>Why the agent is asking.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<InquiryReason>))]
+[JsonConverter(typeof(WireEnumConverter<InquiryReason>))]
 public enum InquiryReason
 {
     /// <summary>It was poked.</summary>
@@ -94,7 +94,7 @@ public sealed record ExchangeRequest
 }
 
 /// <summary>What the gateway answers.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<ExchangeAnswer>))]
+[JsonConverter(typeof(WireEnumConverter<ExchangeAnswer>))]
 public enum ExchangeAnswer
 {
     /// <summary>Here is the next command.</summary>
