@@ -90,7 +90,9 @@ public sealed record ExchangeRequest
     public string? Rebooted { get; init; }
 
     /// <summary>False when the agent only reports (it is about to reboot or stop).</summary>
-    public bool Inquire { get; init; } = true;
+    // `set`, not `init`: for init-only members the JSON source generator passes default(T) when the member is
+    // absent, which would overwrite the default below (absent must mean the default, not null/false).
+    public bool Inquire { get; set; } = true;
 }
 
 /// <summary>What the gateway answers.</summary>
