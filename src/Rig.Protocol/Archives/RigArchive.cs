@@ -223,7 +223,7 @@ public sealed class RigArchive
                     var targetName = ArchivePaths.NormalizeEntryName(entry.LinkName, limits.MaxPathLength);
                     if (!files.Contains(targetName))
                         throw new ArchiveRejectedException("link-escape", $"Hard link '/{path}' points to '{entry.LinkName}', which is not an earlier file of this archive.");
-                    linkTarget = targetName;
+                    linkTarget = targetName[(PayloadRoot.Length + 1)..]; // relative to the install root, like Path
                 }
                 if (kind == ArchiveEntryKind.File)
                     files.Add(name);

@@ -166,7 +166,7 @@ public sealed class RigArchiveTests : IDisposable
         var archive = RigArchive.Inspect(new MemoryStream(bytes), Limits);
         archive.ExtractTo(new MemoryStream(bytes), tree.Stage, Limits);
 
-        Assert.Contains(archive.Entries, e => e is { Path: "opt/b", Kind: ArchiveEntryKind.HardLink });
+        Assert.Contains(archive.Entries, e => e is { Path: "opt/b", Kind: ArchiveEntryKind.HardLink, LinkTarget: "opt/a" });
         Assert.Equal(content, File.ReadAllBytes(Path.Combine(tree.Stage, "opt", "b")));
     }
 
