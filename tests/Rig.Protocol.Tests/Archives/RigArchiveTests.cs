@@ -353,6 +353,18 @@ public sealed class RigArchiveTests : IDisposable
     }
 
     [Fact]
+    public void A_chained_symlink_that_looks_inside_really_resolves_outside_on_disk()
+    {
+        // Why the rule above exists: made by hand, /escape -> d/up/.. with /d/up -> .. leads to the stage's parent.
+        Directory.CreateDirectory(Path.Combine(tree.Stage, "d"));
+        File.CreateSymbolicLink(Path.Combine(tree.Stage, "d", "up"), "..");
+        File.CreateSymbolicLink(Path.Combine(tree.Stage, "escape"), "d/up/..");
+        File.WriteAllText(Path.Combine(tree.Root, "outer", "inner", "outside.txt"), "outside");
+
+        Assert.Equal("outside", File.ReadAllText(Path.Combine(tree.Stage, "escape", "outside.txt")));
+    }
+
+    [Fact]
     public void A_hard_link_to_a_name_not_earlier_in_the_archive_is_refused()
     {
         var content = Text("x");
