@@ -165,6 +165,7 @@ public sealed class RigArchive
             using var tar = new TarReader(gzip, leaveOpen: true);
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var files = new HashSet<string>(StringComparer.Ordinal);
+            var links = new HashSet<string>(StringComparer.Ordinal);
             long unpacked = 0;
             var count = 0;
             var sawManifest = false;
@@ -179,6 +180,12 @@ public sealed class RigArchive
                 var name = ArchivePaths.NormalizeEntryName(entry.Name, limits.MaxPathLength);
                 if (!seen.Add(name))
                     throw new ArchiveRejectedException("bad-format", $"Archive entry '{name}' appears twice.");
+                // ExtractTo refuses to write through a link; refuse it here too, so that Inspect alone decides.
+                for (var slash = name.LastIndexOf('/'); slash > 0; slash = name.LastIndexOf('/', slash - 1))
+                {
+                    if (links.Contains(name[..slash]))
+                        throw new ArchiveRejectedException("link-escape", $"Archive entry '{name}' lies beneath the symbolic link '{name[..slash]}'; the whole package is refused.");
+                }
 
                 var kind = entry.EntryType switch
                 {
@@ -214,6 +221,7 @@ public sealed class RigArchive
                 string? linkTarget = null;
                 if (kind == ArchiveEntryKind.SymbolicLink)
                 {
+                    links.Add(name);
                     linkTarget = entry.LinkName;
                     if (!ArchivePaths.LinkStaysInside(path, linkTarget))
                         throw new ArchiveRejectedException("link-escape", $"Symbolic link '/{path}' points to '{linkTarget}', outside the install root; the whole package is refused.");
