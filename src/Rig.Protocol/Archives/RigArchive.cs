@@ -162,7 +162,10 @@ public sealed class RigArchive
         try
         {
             using var gzip = new GZipStream(counting, CompressionMode.Decompress, leaveOpen: true);
-            using var tar = new TarReader(gzip, leaveOpen: true);
+            // The ratio is checked on the bytes really decompressed, as they come: a declared size is not yet
+            // compressed input, and checking it against the input read so far refused large honest files.
+            var ratio = new RatioGuardStream(gzip, counting, limits);
+            using var tar = new TarReader(ratio, leaveOpen: true);
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var files = new HashSet<string>(StringComparer.Ordinal);
             var links = new HashSet<string>(StringComparer.Ordinal);
@@ -178,6 +181,7 @@ public sealed class RigArchive
                     throw new ArchiveRejectedException("too-large", $"The archive has more than {limits.MaxArchiveEntries} entries.");
 
                 var name = ArchivePaths.NormalizeEntryName(entry.Name, limits.MaxPathLength);
+                ratio.Entry = name;
                 if (!seen.Add(name))
                     throw new ArchiveRejectedException("bad-format", $"Archive entry '{name}' appears twice.");
                 // ExtractTo refuses to write through a link; refuse it here too, so that Inspect alone decides.
@@ -202,7 +206,6 @@ public sealed class RigArchive
                 unpacked += Math.Max(0, entry.Length);
                 if (unpacked > limits.MaxUnpackedBytes)
                     throw new ArchiveRejectedException("too-large", $"The archive unpacks to more than {limits.MaxUnpackedBytes} bytes.");
-                CheckRatio(unpacked, counting.BytesRead, limits);
 
                 if (name == ManifestName)
                 {
@@ -237,7 +240,6 @@ public sealed class RigArchive
                     files.Add(name);
 
                 onEntry(new ArchiveEntry(path, kind, kind == ArchiveEntryKind.File ? entry.Length : 0, mode, linkTarget, null), entry.DataStream ?? Stream.Null);
-                CheckRatio(unpacked, counting.BytesRead, limits);
             }
             if (!sawManifest && count == 0)
                 throw new ArchiveRejectedException("bad-format", "The archive is empty.");
@@ -256,10 +258,39 @@ public sealed class RigArchive
         }
     }
 
-    private static void CheckRatio(long unpacked, long packed, RigLimits limits)
+    private static void CheckRatio(long unpacked, long packed, RigLimits limits, string? entry)
     {
         if (unpacked > limits.CompressionRatioGraceBytes && unpacked > (long)limits.MaxCompressionRatio * Math.Max(packed, 1))
-            throw new ArchiveRejectedException("compression-ratio", $"The archive expands more than {limits.MaxCompressionRatio}x ({unpacked} bytes from {packed}); it looks like a compression bomb.");
+            throw new ArchiveRejectedException("compression-ratio", $"The archive expands more than {limits.MaxCompressionRatio}x ({unpacked} bytes from {packed}) at entry '{entry}'; it looks like a compression bomb.");
+    }
+
+    /// <summary>Counts decompressed bytes as they are read and refuses the archive as soon as they exceed
+    /// <see cref="RigLimits.MaxCompressionRatio"/> times the compressed bytes read so far.</summary>
+    private sealed class RatioGuardStream(Stream inner, CountingReadStream packed, RigLimits limits) : Stream
+    {
+        private long unpacked;
+
+        /// <summary>The entry being read, for the error message.</summary>
+        public string? Entry { get; set; }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => unpacked; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+        public override int Read(Span<byte> buffer) => Count(inner.Read(buffer));
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private int Count(int n)
+        {
+            unpacked += n;
+            CheckRatio(unpacked, packed.BytesRead, limits, Entry);
+            return n;
+        }
     }
 
     private static RigArchiveManifest ReadManifest(Stream data, RigLimits limits)

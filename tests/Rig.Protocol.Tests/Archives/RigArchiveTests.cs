@@ -629,6 +629,18 @@ public sealed class RigArchiveTests : IDisposable
     }
 
     [Fact]
+    public void A_compression_bomb_is_refused_long_before_it_is_read_to_the_end()
+    {
+        var zeros = new byte[50 * 1000 * 1000];
+        var bytes = new TarBuilder().Manifest(ManifestFor(("/var/bomb", zeros))).File("files/var/bomb", zeros).Build();
+        var input = new MemoryStream(bytes);
+
+        Assert.Throws<ArchiveRejectedException>(() => RigArchive.Inspect(input, Limits));
+
+        Assert.True(input.Position < bytes.Length / 2, $"read {input.Position} of {bytes.Length} compressed bytes before refusing");
+    }
+
+    [Fact]
     public void A_compression_bomb_spread_over_many_small_files_is_refused()
     {
         // No single file is past the grace size; together they are 20 MB of zeros.
