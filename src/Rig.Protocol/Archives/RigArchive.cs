@@ -212,7 +212,7 @@ public sealed class RigArchive
                     if (kind != ArchiveEntryKind.File)
                         throw new ArchiveRejectedException("bad-manifest", $"{ManifestName} must be a regular file.");
                     sawManifest = true;
-                    onEntry(null, entry.DataStream ?? Stream.Null);
+                    onEntry(null, DataOf(entry, name));
                     continue;
                 }
                 if (name == PayloadRoot && kind == ArchiveEntryKind.Directory)
@@ -239,7 +239,7 @@ public sealed class RigArchive
                 if (kind == ArchiveEntryKind.File)
                     files.Add(name);
 
-                onEntry(new ArchiveEntry(path, kind, kind == ArchiveEntryKind.File ? entry.Length : 0, mode, linkTarget, null), entry.DataStream ?? Stream.Null);
+                onEntry(new ArchiveEntry(path, kind, kind == ArchiveEntryKind.File ? entry.Length : 0, mode, linkTarget, null), DataOf(entry, name));
             }
             if (!sawManifest && count == 0)
                 throw new ArchiveRejectedException("bad-format", "The archive is empty.");
@@ -342,6 +342,43 @@ public sealed class RigArchive
         }
         if (listed.Count > 0)
             throw new ArchiveRejectedException("bad-manifest", $"{ManifestName} lists '/{listed.Keys.First()}' but the archive does not contain it.");
+    }
+
+    /// <summary>An entry's data, refusing the archive as truncated when it ends before the entry's length (the
+    /// gzip and tar readers just return fewer bytes, which would show up later as a wrong digest or bad JSON).</summary>
+    private static Stream DataOf(TarEntry entry, string name) =>
+        entry.DataStream is { } data ? new ExactLengthStream(data, entry.Length, name) : Stream.Null;
+
+    private sealed class ExactLengthStream(Stream inner, long length, string name) : Stream
+    {
+        private long read;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => length;
+        public override long Position { get => read; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n;
+            try
+            {
+                n = inner.Read(buffer, offset, count);
+            }
+            catch (EndOfStreamException)
+            {
+                n = 0;
+            }
+            if (n == 0 && count > 0 && read < length)
+                throw new ArchiveRejectedException("bad-format", $"Archive entry '{name}' is truncated: the archive ends after {read} of its {length} bytes; download it again.");
+            read += n;
+            return n;
+        }
     }
 
     /// <summary>Counts compressed bytes read, for the compression-ratio check.</summary>
