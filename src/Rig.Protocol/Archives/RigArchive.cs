@@ -178,7 +178,7 @@ public sealed class RigArchive
                 if (entry.EntryType is TarEntryType.GlobalExtendedAttributes)
                     continue;
                 if (++count > limits.MaxArchiveEntries)
-                    throw new ArchiveRejectedException("too-large", $"The archive has more than {limits.MaxArchiveEntries} entries.");
+                    throw new ArchiveRejectedException("too-large", $"The archive has more than {limits.MaxArchiveEntries} entries (limit reached at entry '{entry.Name}').");
 
                 var name = ArchivePaths.NormalizeEntryName(entry.Name, limits.MaxPathLength);
                 ratio.Entry = name;
@@ -205,7 +205,7 @@ public sealed class RigArchive
 
                 unpacked += Math.Max(0, entry.Length);
                 if (unpacked > limits.MaxUnpackedBytes)
-                    throw new ArchiveRejectedException("too-large", $"The archive unpacks to more than {limits.MaxUnpackedBytes} bytes.");
+                    throw new ArchiveRejectedException("too-large", $"The archive unpacks to more than {limits.MaxUnpackedBytes} bytes (limit reached at entry '{name}').");
 
                 if (name == ManifestName)
                 {

@@ -695,7 +695,8 @@ public sealed class RigArchiveTests : IDisposable
         foreach (var (path, content) in files)
             builder.File("files" + path, content);
 
-        AssertRefusedBeforeExtraction(builder.Build(), "too-large", "8 entries", limits);
+        var e = AssertRefusedBeforeExtraction(builder.Build(), "too-large", "8 entries", limits);
+        Assert.Contains("files/etc/f6", e.Message, StringComparison.Ordinal); // rig.json, files/, f0..f5, then f6 is the 9th
     }
 
     [Fact]
