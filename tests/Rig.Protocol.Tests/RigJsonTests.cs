@@ -197,7 +197,7 @@ public sealed class RigJsonTests
     }
 
     [Fact]
-    public void Duplicate_keys_differing_only_in_case_are_refused()
+    public void A_key_differing_only_in_case_is_an_unknown_member_and_refused()
     {
         // Matching is case-sensitive, so "Answer" is not "answer": it is an unknown member, refused as such.
         AssertRefused("""{"answer":"NoCommand","Answer":"Command"}""", RigJson.Default.ExchangeResponse, "Answer");
@@ -342,22 +342,33 @@ public sealed class RigJsonTests
     [Theory]
     [InlineData(33)]
     [InlineData(64)]
-    [InlineData(10_000)]
-    public void Nesting_deeper_than_the_limit_is_refused(int depth)
+    [InlineData(100_000)]
+    public void A_deeply_nested_message_is_refused(int depth)
     {
-        // Arrays inside the reboot reason: the deepest the contract could ever legitimately nest is far less.
+        // No contract type nests anywhere near this deep, so the first bracket that does not fit the type ends
+        // the parse: a deep document is refused early and never recursed into, however deep it is.
         var deep = new string('[', depth) + new string(']', depth);
         var json = """{"answer":"Command","command":{"id":"c1","queueId":"q1","sequence":0,"spec":{"kind":"reboot","reason":""" + deep + "}}}";
 
-        AssertRefused(json, RigJson.Default.ExchangeResponse, "is not valid");
+        AssertRefused(json, RigJson.Default.ExchangeResponse, "reason");
     }
 
     [Fact]
-    public void Nesting_deeper_than_the_limit_is_refused_even_where_the_contract_would_skip_it()
+    public void The_contract_options_refuse_the_33rd_level_of_nesting_and_accept_the_32nd()
     {
-        var deep = new string('[', 40) + new string(']', 40);
+        // A value type that can hold any nesting, read with the contract's own options, shows the limit itself.
+        var anyJson = JsonMetadataServices.CreateValueInfo<JsonElement>(RigJson.Default.Options, JsonMetadataServices.JsonElementConverter);
+        static byte[] Nested(int depth) => Utf8(new string('[', depth) + new string(']', depth));
 
-        AssertRefused("""{"answer":"NoCommand","extra":""" + deep + "}", RigJson.Default.ExchangeResponse, "is not valid");
+        Assert.Equal(JsonValueKind.Array, RigJson.Parse(Nested(32), anyJson, "the test message").ValueKind);
+        AssertRefusedBytes(Nested(33), anyJson, "depth of 32");
+    }
+
+    private static void AssertRefusedBytes<T>(byte[] utf8, JsonTypeInfo<T> info, string mentions)
+    {
+        var e = Assert.Throws<ProtocolException>(() => RigJson.Parse(utf8, info, "the test message"));
+        Assert.Equal("bad-message", e.Code);
+        Assert.True(e.Message.Contains(mentions, StringComparison.Ordinal), $"Expected the message to name '{mentions}': {e.Message}");
     }
 
     [Fact]

@@ -801,6 +801,26 @@ public sealed class RigArchiveTests : IDisposable
     }
 
     [Fact]
+    public void ExtractTo_stopped_by_dot_dot_after_good_entries_leaves_only_those_entries_inside_the_stage()
+    {
+        var good = Text("good");
+        var inspected = RigArchive.Inspect(new MemoryStream(WriteSample([new ArchiveInput("/etc/good.conf", good)])), Limits);
+        var hostile = new TarBuilder()
+            .Manifest(ManifestFor(("/etc/good.conf", good)))
+            .Directory("files/")
+            .Directory("files/etc/")
+            .File("files/etc/good.conf", good)
+            .File("files/etc/../../../../evil", Text("evil"))
+            .Build();
+        var before = tree.Snapshot();
+
+        var e = Assert.Throws<ArchiveRejectedException>(() => inspected.ExtractTo(new MemoryStream(hostile), tree.Stage, Limits));
+
+        Assert.Equal("path-traversal", e.Code);
+        Assert.Equal([.. before, "outer/inner/stage/", "outer/inner/stage/etc/", "outer/inner/stage/etc/good.conf"], tree.Snapshot());
+    }
+
+    [Fact]
     public void ExtractTo_refuses_a_symlink_escaping_the_root_and_writes_nothing_at_all()
     {
         AssertExtractToRefusesAndWritesNothing(Start().Symlink("files/etc/x", "../../../../etc/shadow").Build(), "link-escape");
