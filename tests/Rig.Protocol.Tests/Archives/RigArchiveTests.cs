@@ -238,6 +238,52 @@ public sealed class RigArchiveTests : IDisposable
         Assert.Contains("changed between inspection and extraction", e.Message, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public void ExtractTo_refuses_an_archive_whose_entries_differ_from_the_inspected_ones()
+    {
+        var inspected = RigArchive.Inspect(new MemoryStream(WriteSample()), Limits);
+        var other = WriteSample([.. SampleFiles, new ArchiveInput("/aaa/first.conf", Text("smuggled"))]);
+
+        var e = Assert.Throws<ArchiveRejectedException>(() => inspected.ExtractTo(new MemoryStream(other), tree.Stage, Limits));
+
+        Assert.Equal("bad-format", e.Code);
+        Assert.Contains("'aaa'", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(tree.Stage, "aaa", "first.conf")));
+    }
+
+    [Fact]
+    public void ExtractTo_never_writes_through_a_symlink_already_in_the_staging_directory()
+    {
+        // A stage that is not fresh: /usr is a link to a directory outside it.
+        var elsewhere = Path.Combine(tree.Root, "outer", "elsewhere");
+        Directory.CreateDirectory(elsewhere);
+        Directory.CreateDirectory(tree.Stage);
+        Directory.CreateSymbolicLink(Path.Combine(tree.Stage, "usr"), elsewhere);
+        var bytes = WriteSample();
+        var archive = RigArchive.Inspect(new MemoryStream(bytes), Limits);
+
+        var e = Assert.Throws<ArchiveRejectedException>(() => archive.ExtractTo(new MemoryStream(bytes), tree.Stage, Limits));
+
+        Assert.Equal("link-escape", e.Code);
+        Assert.Contains("'usr'", e.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.EnumerateFileSystemEntries(elsewhere));
+    }
+
+    [Fact]
+    public void Pax_global_headers_are_ignored()
+    {
+        var content = Text("x");
+        var bytes = new TarBuilder()
+            .Add(() => new PaxGlobalExtendedAttributesTarEntry(new Dictionary<string, string> { ["comment"] = "made by hand" }))
+            .Manifest(ManifestFor(("/etc/x", content)))
+            .File("files/etc/x", content)
+            .Build();
+
+        var archive = RigArchive.Inspect(new MemoryStream(bytes), Limits);
+
+        Assert.Equal("etc/x", Assert.Single(archive.Entries).Path);
+    }
+
     // ---- Hostile archives: refused by Inspect, so ExtractTo is never reached -------------------
 
     /// <summary>Runs what an installer runs (Inspect, then ExtractTo only if Inspect accepted) and asserts the
