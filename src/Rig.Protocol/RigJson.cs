@@ -12,6 +12,7 @@ namespace Rig.Protocol;
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     AllowDuplicateProperties = false,
     RespectRequiredConstructorParameters = true,
+    RespectNullableAnnotations = true,
     UnmappedMemberHandling = JsonUnmappedMemberHandling.Disallow,
     MaxDepth = 32,
     WriteIndented = false)]
@@ -38,6 +39,11 @@ public sealed partial class RigJson : JsonSerializerContext
         }
         catch (JsonException e)
         {
+            throw new ProtocolException("bad-message", $"{what} is not valid: {e.Message}", e);
+        }
+        catch (NotSupportedException e)
+        {
+            // A polymorphic member without its discriminator leaves the abstract base type to create.
             throw new ProtocolException("bad-message", $"{what} is not valid: {e.Message}", e);
         }
     }

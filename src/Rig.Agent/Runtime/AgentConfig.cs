@@ -70,8 +70,7 @@ public sealed record JournalEntry(string Id, string Event, long At, string? Kind
     PropertyNamingPolicy = JsonKnownNamingPolicy.CamelCase,
     DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull,
     AllowDuplicateProperties = false,
-    WriteIndented = false,
-    Converters = [typeof(JsonStringEnumConverter<CommandOutcome>)])]
+    WriteIndented = false)]
 [JsonSerializable(typeof(AgentConfig))]
 [JsonSerializable(typeof(JournalEntry))]
 [JsonSerializable(typeof(Platform.PackageDatabase.State))]

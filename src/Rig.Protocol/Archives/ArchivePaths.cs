@@ -40,7 +40,9 @@ public static class ArchivePaths
 
     /// <summary>True when a symbolic link at <paramref name="linkPath"/> (relative to the install root, '/'
     /// separated) pointing at <paramref name="target"/> stays inside the root when resolved lexically.
-    /// Absolute targets are refused: inside a sandbox root they would point outside it.</summary>
+    /// Absolute targets are refused: inside a sandbox root they would point outside it. So is a <c>..</c> after a
+    /// name (<c>d/up/..</c>): the name may itself be a link (<c>d/up -> ..</c>), and the kernel resolves it before
+    /// climbing, so the lexical answer would be wrong. <c>..</c> segments are allowed only at the start.</summary>
     public static bool LinkStaysInside(string linkPath, string target)
     {
         ArgumentNullException.ThrowIfNull(linkPath);
@@ -48,6 +50,7 @@ public static class ArchivePaths
         if (target.Length == 0 || target.StartsWith('/') || target.Contains('\\', StringComparison.Ordinal) || target.Contains('\0', StringComparison.Ordinal))
             return false;
         var depth = linkPath.Split('/', StringSplitOptions.RemoveEmptyEntries).Length - 1; // the link's directory
+        var descended = false;
         foreach (var segment in target.Split('/'))
         {
             if (segment.Length == 0 || segment == ".")
@@ -55,12 +58,13 @@ public static class ArchivePaths
             if (segment == "..")
             {
                 depth--;
-                if (depth < 0)
+                if (depth < 0 || descended)
                     return false;
             }
             else
             {
                 depth++;
+                descended = true;
             }
         }
         return true;

@@ -162,9 +162,13 @@ public sealed class RigArchive
         try
         {
             using var gzip = new GZipStream(counting, CompressionMode.Decompress, leaveOpen: true);
-            using var tar = new TarReader(gzip, leaveOpen: true);
+            // The ratio is checked on the bytes really decompressed, as they come: a declared size is not yet
+            // compressed input, and checking it against the input read so far refused large honest files.
+            var ratio = new RatioGuardStream(gzip, counting, limits);
+            using var tar = new TarReader(ratio, leaveOpen: true);
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var files = new HashSet<string>(StringComparer.Ordinal);
+            var links = new HashSet<string>(StringComparer.Ordinal);
             long unpacked = 0;
             var count = 0;
             var sawManifest = false;
@@ -174,11 +178,18 @@ public sealed class RigArchive
                 if (entry.EntryType is TarEntryType.GlobalExtendedAttributes)
                     continue;
                 if (++count > limits.MaxArchiveEntries)
-                    throw new ArchiveRejectedException("too-large", $"The archive has more than {limits.MaxArchiveEntries} entries.");
+                    throw new ArchiveRejectedException("too-large", $"The archive has more than {limits.MaxArchiveEntries} entries (limit reached at entry '{entry.Name}').");
 
                 var name = ArchivePaths.NormalizeEntryName(entry.Name, limits.MaxPathLength);
+                ratio.Entry = name;
                 if (!seen.Add(name))
                     throw new ArchiveRejectedException("bad-format", $"Archive entry '{name}' appears twice.");
+                // ExtractTo refuses to write through a link; refuse it here too, so that Inspect alone decides.
+                for (var slash = name.LastIndexOf('/'); slash > 0; slash = name.LastIndexOf('/', slash - 1))
+                {
+                    if (links.Contains(name[..slash]))
+                        throw new ArchiveRejectedException("link-escape", $"Archive entry '{name}' lies beneath the symbolic link '{name[..slash]}'; the whole package is refused.");
+                }
 
                 var kind = entry.EntryType switch
                 {
@@ -194,15 +205,14 @@ public sealed class RigArchive
 
                 unpacked += Math.Max(0, entry.Length);
                 if (unpacked > limits.MaxUnpackedBytes)
-                    throw new ArchiveRejectedException("too-large", $"The archive unpacks to more than {limits.MaxUnpackedBytes} bytes.");
-                CheckRatio(unpacked, counting.BytesRead, limits);
+                    throw new ArchiveRejectedException("too-large", $"The archive unpacks to more than {limits.MaxUnpackedBytes} bytes (limit reached at entry '{name}').");
 
                 if (name == ManifestName)
                 {
                     if (kind != ArchiveEntryKind.File)
                         throw new ArchiveRejectedException("bad-manifest", $"{ManifestName} must be a regular file.");
                     sawManifest = true;
-                    onEntry(null, entry.DataStream ?? Stream.Null);
+                    onEntry(null, DataOf(entry, name));
                     continue;
                 }
                 if (name == PayloadRoot && kind == ArchiveEntryKind.Directory)
@@ -214,6 +224,7 @@ public sealed class RigArchive
                 string? linkTarget = null;
                 if (kind == ArchiveEntryKind.SymbolicLink)
                 {
+                    links.Add(name);
                     linkTarget = entry.LinkName;
                     if (!ArchivePaths.LinkStaysInside(path, linkTarget))
                         throw new ArchiveRejectedException("link-escape", $"Symbolic link '/{path}' points to '{linkTarget}', outside the install root; the whole package is refused.");
@@ -223,13 +234,12 @@ public sealed class RigArchive
                     var targetName = ArchivePaths.NormalizeEntryName(entry.LinkName, limits.MaxPathLength);
                     if (!files.Contains(targetName))
                         throw new ArchiveRejectedException("link-escape", $"Hard link '/{path}' points to '{entry.LinkName}', which is not an earlier file of this archive.");
-                    linkTarget = targetName;
+                    linkTarget = targetName[(PayloadRoot.Length + 1)..]; // relative to the install root, like Path
                 }
                 if (kind == ArchiveEntryKind.File)
                     files.Add(name);
 
-                onEntry(new ArchiveEntry(path, kind, kind == ArchiveEntryKind.File ? entry.Length : 0, mode, linkTarget, null), entry.DataStream ?? Stream.Null);
-                CheckRatio(unpacked, counting.BytesRead, limits);
+                onEntry(new ArchiveEntry(path, kind, kind == ArchiveEntryKind.File ? entry.Length : 0, mode, linkTarget, null), DataOf(entry, name));
             }
             if (!sawManifest && count == 0)
                 throw new ArchiveRejectedException("bad-format", "The archive is empty.");
@@ -248,10 +258,39 @@ public sealed class RigArchive
         }
     }
 
-    private static void CheckRatio(long unpacked, long packed, RigLimits limits)
+    private static void CheckRatio(long unpacked, long packed, RigLimits limits, string? entry)
     {
         if (unpacked > limits.CompressionRatioGraceBytes && unpacked > (long)limits.MaxCompressionRatio * Math.Max(packed, 1))
-            throw new ArchiveRejectedException("compression-ratio", $"The archive expands more than {limits.MaxCompressionRatio}x ({unpacked} bytes from {packed}); it looks like a compression bomb.");
+            throw new ArchiveRejectedException("compression-ratio", $"The archive expands more than {limits.MaxCompressionRatio}x ({unpacked} bytes from {packed}) at entry '{entry}'; it looks like a compression bomb.");
+    }
+
+    /// <summary>Counts decompressed bytes as they are read and refuses the archive as soon as they exceed
+    /// <see cref="RigLimits.MaxCompressionRatio"/> times the compressed bytes read so far.</summary>
+    private sealed class RatioGuardStream(Stream inner, CountingReadStream packed, RigLimits limits) : Stream
+    {
+        private long unpacked;
+
+        /// <summary>The entry being read, for the error message.</summary>
+        public string? Entry { get; set; }
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => throw new NotSupportedException();
+        public override long Position { get => unpacked; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override int Read(byte[] buffer, int offset, int count) => Count(inner.Read(buffer, offset, count));
+        public override int Read(Span<byte> buffer) => Count(inner.Read(buffer));
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        private int Count(int n)
+        {
+            unpacked += n;
+            CheckRatio(unpacked, packed.BytesRead, limits, Entry);
+            return n;
+        }
     }
 
     private static RigArchiveManifest ReadManifest(Stream data, RigLimits limits)
@@ -274,6 +313,8 @@ public sealed class RigArchive
         {
             throw new ArchiveRejectedException("bad-manifest", e.Message);
         }
+        if (manifest.Files.Any(f => f is null)) // nullable annotations are not enforced on list elements
+            throw new ArchiveRejectedException("bad-manifest", $"{ManifestName} has a null entry in 'files'; list each file as an object.");
         if (!Names.IsValidPackageName(manifest.Name))
             throw new ArchiveRejectedException("bad-manifest", $"Package name '{manifest.Name}' is not allowed: use {Names.PackageNameRule}.");
         if (!Names.IsValidVersion(manifest.Version))
@@ -301,6 +342,43 @@ public sealed class RigArchive
         }
         if (listed.Count > 0)
             throw new ArchiveRejectedException("bad-manifest", $"{ManifestName} lists '/{listed.Keys.First()}' but the archive does not contain it.");
+    }
+
+    /// <summary>An entry's data, refusing the archive as truncated when it ends before the entry's length (the
+    /// gzip and tar readers just return fewer bytes, which would show up later as a wrong digest or bad JSON).</summary>
+    private static Stream DataOf(TarEntry entry, string name) =>
+        entry.DataStream is { } data ? new ExactLengthStream(data, entry.Length, name) : Stream.Null;
+
+    private sealed class ExactLengthStream(Stream inner, long length, string name) : Stream
+    {
+        private long read;
+
+        public override bool CanRead => true;
+        public override bool CanSeek => false;
+        public override bool CanWrite => false;
+        public override long Length => length;
+        public override long Position { get => read; set => throw new NotSupportedException(); }
+        public override void Flush() { }
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+        public override void SetLength(long value) => throw new NotSupportedException();
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        public override int Read(byte[] buffer, int offset, int count)
+        {
+            int n;
+            try
+            {
+                n = inner.Read(buffer, offset, count);
+            }
+            catch (EndOfStreamException)
+            {
+                n = 0;
+            }
+            if (n == 0 && count > 0 && read < length)
+                throw new ArchiveRejectedException("bad-format", $"Archive entry '{name}' is truncated: the archive ends after {read} of its {length} bytes; download it again.");
+            read += n;
+            return n;
+        }
     }
 
     /// <summary>Counts compressed bytes read, for the compression-ratio check.</summary>

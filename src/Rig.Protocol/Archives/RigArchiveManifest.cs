@@ -11,16 +11,18 @@ public sealed record RigArchiveManifest
     public required string Version { get; init; }
 
     /// <summary>OS family the package is for: <c>any</c> (default), <c>linux</c>, <c>debian</c>, <c>rhel</c>...</summary>
-    public string OsFamily { get; init; } = "any";
+    // `set`, not `init`: for init-only members the JSON source generator passes default(T) when the member is
+    // absent, which would overwrite the default below (absent must mean the default, not null/false).
+    public string OsFamily { get; set; } = "any";
 
     /// <summary>Architecture: <c>all</c> (default), <c>amd64</c>, <c>arm64</c>...</summary>
-    public string Architecture { get; init; } = "all";
+    public string Architecture { get; set; } = "all";
 
     /// <summary>One line for humans.</summary>
     public string? Description { get; init; }
 
     /// <summary>Every payload file with its digest; the archive must hold exactly these.</summary>
-    public IReadOnlyList<RigArchiveFile> Files { get; init; } = [];
+    public IReadOnlyList<RigArchiveFile> Files { get; set; } = [];
 
     /// <summary>The service this package provides, restarted when the package changes.</summary>
     public RigArchiveService? Service { get; init; }

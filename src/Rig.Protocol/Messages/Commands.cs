@@ -97,7 +97,7 @@ public sealed record DeleteFileCommand(string Path) : CommandSpec
 }
 
 /// <summary>Service actions.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<ServiceAction>))]
+[JsonConverter(typeof(WireEnumConverter<ServiceAction>))]
 public enum ServiceAction
 {
     /// <summary>Start if not running.</summary>

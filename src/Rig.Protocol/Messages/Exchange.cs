@@ -3,7 +3,7 @@ using System.Text.Json.Serialization;
 namespace Rig.Protocol.Messages;
 
 /// <summary>How a command ended on the agent.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<CommandOutcome>))]
+[JsonConverter(typeof(WireEnumConverter<CommandOutcome>))]
 public enum CommandOutcome
 {
     /// <summary>Done.</summary>
@@ -43,7 +43,7 @@ public sealed record CommandResult
 }
 
 /// <summary>Why the agent is asking.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<InquiryReason>))]
+[JsonConverter(typeof(WireEnumConverter<InquiryReason>))]
 public enum InquiryReason
 {
     /// <summary>It was poked.</summary>
@@ -90,11 +90,13 @@ public sealed record ExchangeRequest
     public string? Rebooted { get; init; }
 
     /// <summary>False when the agent only reports (it is about to reboot or stop).</summary>
-    public bool Inquire { get; init; } = true;
+    // `set`, not `init`: for init-only members the JSON source generator passes default(T) when the member is
+    // absent, which would overwrite the default below (absent must mean the default, not null/false).
+    public bool Inquire { get; set; } = true;
 }
 
 /// <summary>What the gateway answers.</summary>
-[JsonConverter(typeof(JsonStringEnumConverter<ExchangeAnswer>))]
+[JsonConverter(typeof(WireEnumConverter<ExchangeAnswer>))]
 public enum ExchangeAnswer
 {
     /// <summary>Here is the next command.</summary>

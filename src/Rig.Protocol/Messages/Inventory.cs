@@ -10,13 +10,15 @@ public sealed record InventoryReport
     public string? Platform { get; init; }
 
     /// <summary>Packages installed through Rig.</summary>
-    public IReadOnlyList<InstalledPackage> Packages { get; init; } = [];
+    // `set`, not `init`: for init-only members the JSON source generator passes default(T) when the member is
+    // absent, which would overwrite the default below (absent must mean the default, not null/false).
+    public IReadOnlyList<InstalledPackage> Packages { get; set; } = [];
 
     /// <summary>Files Rig manages (written by write-file).</summary>
-    public IReadOnlyList<ManagedFile> Files { get; init; } = [];
+    public IReadOnlyList<ManagedFile> Files { get; set; } = [];
 
     /// <summary>Services and their recorded state.</summary>
-    public IReadOnlyList<ServiceState> Services { get; init; } = [];
+    public IReadOnlyList<ServiceState> Services { get; set; } = [];
 
     /// <summary>How many times the device has booted (sandbox: agent restarts after a reboot).</summary>
     public int BootCount { get; init; }
