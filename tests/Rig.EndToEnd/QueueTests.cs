@@ -45,7 +45,10 @@ public sealed class QueueTests
             using var archive = File.OpenRead(Path.Combine(dir.Path, "packages", "tool_1.0.0.rig.tar.gz"));
             var manifests = new Dictionary<string, Protocol.Archives.RigArchiveManifest> { ["tool@1.0.0"] = Protocol.Archives.RigArchive.Inspect(archive, Protocol.RigLimits.Default).Manifest };
             Assert.Empty(DemoVerifier.Verify(desired, site.Root(device), manifests));
-            Assert.Equal(3, detail.Recorded.Packages.Count + detail.Recorded.Services.Count + 0 * detail.Recorded.Files.Count);
+            // The gateway's recorded state (from results and the closing inventory) is the device's real state.
+            Assert.Equal(["tool"], detail.Recorded.Packages.Keys);
+            Assert.Equal(["/etc/base/f000.conf", "/etc/base/f001.conf", "/etc/tool/tool.conf"], detail.Recorded.Files.Keys.Order());
+            Assert.True(detail.Recorded.Services["tool"] is { Running: true, Enabled: true });
         }
         var lbConfig = File.ReadAllText(Path.Combine(site.Root("lb-1"), "etc", "tool", "tool.conf"));
         Assert.Contains("peer web-1 10.9.0.11", lbConfig, StringComparison.Ordinal);

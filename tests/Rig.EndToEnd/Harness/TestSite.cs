@@ -79,7 +79,7 @@ public sealed class TestSite : IAsyncDisposable
         var agent = new AgentProcess(device, State(device), Launch.Rig);
         agent.Start();
         _agents.Add(agent);
-        await WaitUntilAsync(async () => (await Api.GetAsync<DeviceStatus>($"api/v1/devices/{device}")).LastSeenAt is not null, TimeSpan.FromSeconds(60), $"{device} to check in");
+        await WaitUntilAsync(async () => (await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}")).Status.LastSeenAt is not null, TimeSpan.FromSeconds(60), $"{device} to check in");
         return agent;
     }
 

@@ -1,0 +1,24 @@
+using System.Text.Json;
+using Rig.EndToEnd.Harness;
+
+namespace Rig.EndToEnd;
+
+/// <summary>README's first command.</summary>
+public sealed class DemoTests
+{
+    [Fact]
+    public async Task Rig_demo_json_provisions_the_three_tier_site()
+    {
+        var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(4), "demo", "--json");
+        Assert.True(code == 0, $"rig demo failed ({code}):\n{stdout}\n{stderr}");
+        var lines = stdout.TrimEnd().Split('\n');
+        var summary = JsonDocument.Parse(lines[^1]).RootElement;
+        Assert.Equal(6, summary.GetProperty("devices").GetInt32());
+        Assert.Equal(6, summary.GetProperty("succeeded").GetInt32());
+        Assert.Equal(0, summary.GetProperty("failed").GetInt32());
+        Assert.Equal(6, summary.GetProperty("reboots").GetInt32());
+        Assert.True(summary.GetProperty("commands").GetInt32() >= 6 * 8);
+        Assert.True(summary.GetProperty("seconds").GetDouble() > 0);
+        Assert.Single(lines); // --json: the JSON object is all of standard output
+    }
+}
