@@ -12,7 +12,8 @@ public static partial class Names
     /// <summary>Versions: letters, digits and <c>. + ~ : _ -</c> (Debian epochs and tildes), starting with a letter or digit.</summary>
     public static bool IsValidVersion(string? value) => value is { Length: > 0 and <= 128 } && VersionRegex().IsMatch(value);
 
-    /// <summary>Model object names (sites, devices, roles, bundles, templates): lower-case DNS-label-like.</summary>
+    /// <summary>Model object names (sites, devices, roles, bundles, role kinds): lower-case DNS-label-like. Template
+    /// names follow the package-name rule (they often carry a file extension).</summary>
     public static bool IsValidObjectName(string? value) => value is { Length: > 0 and <= 63 } && ObjectNameRegex().IsMatch(value);
 
     /// <summary>Parameter names: identifiers usable in templates (<c>params.http_port</c>).</summary>

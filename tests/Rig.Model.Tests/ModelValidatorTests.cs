@@ -664,4 +664,14 @@ public class ModelValidatorTests
 
         Assert.Empty(ModelValidator.Validate(model));
     }
+
+    [Fact]
+    public void Template_name_with_shell_syntax_is_refused()
+    {
+        var model = SampleModel.Build() with { Templates = [.. SampleModel.Build().Templates, new ConfigTemplate("evil;rm", "x")] };
+
+        var error = Assert.Single(ModelValidator.Validate(model), e => e.Code == "name.invalid");
+        Assert.Equal("templates/evil;rm", error.Where);
+        Assert.Contains("'evil;rm'", error.Message, StringComparison.Ordinal);
+    }
 }

@@ -182,7 +182,7 @@ public class PlannerTests
                 "service nginx stop",
                 "delete /var/www/index.html", "delete /etc/nginx/nginx.conf", "delete /etc/motd",
                 "remove shop-content", "remove nginx", "remove base-tools",
-                "install chrony 4.5", "reboot (base system installed)", "service chronyd enable", "service chronyd start",
+                "install chrony 4.5", "service chronyd enable", "service chronyd start", "reboot (base system installed)",
                 "inventory",
             ],
             Steps(plan));
@@ -468,5 +468,38 @@ public class PlannerTests
         var plan = model.Plan("lb-1", model.RecordedAfter("lb-1"));
 
         Assert.Empty(plan.Commands);
+    }
+
+    [Fact]
+    public void Service_listed_before_its_configuration_restarts_after_the_file_is_written()
+    {
+        var model = SampleModel.Build().WithBundle("haproxy", b => b with
+        {
+            Items = [new ServiceItem("haproxy"), new PackageItem("haproxy", "2.8.3"), new FileItem("/etc/haproxy/haproxy.cfg", "lb-conf")],
+        });
+        var recorded = model.RecordedAfter("lb-1");
+        var changed = model.WithTemplate("lb-conf", "maxconn 1\n");
+
+        Assert.Equal(["write /etc/haproxy/haproxy.cfg", "service haproxy restart", "inventory"], Steps(changed.Plan("lb-1", recorded)));
+    }
+
+    [Fact]
+    public void Bundle_included_twice_is_planned_once_without_a_conflict()
+    {
+        var once = SampleModel.Build();
+        var twice = once.WithRole("web", r => r with { Items = [new BundleItem("nginx"), new BundleItem("nginx")] });
+
+        Assert.Equal(Steps(once.Plan("web-1", RecordedState.Empty)), Steps(twice.Plan("web-1", RecordedState.Empty)));
+    }
+
+    [Fact]
+    public void Same_package_in_two_roles_is_installed_once()
+    {
+        var model = SampleModel.Build().WithRole("web", r => r with { Items = [.. r.Items, new BundleItem("base")] });
+
+        var steps = Steps(model.Plan("web-1", RecordedState.Empty));
+
+        Assert.Single(steps, s => s.StartsWith("install base-tools", StringComparison.Ordinal));
+        Assert.Single(steps, s => s == "write /etc/motd");
     }
 }

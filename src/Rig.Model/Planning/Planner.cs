@@ -33,6 +33,7 @@ public static class Planner
 
         var wantedPackages = new Dictionary<string, (DesiredPackage Step, string Role)>(StringComparer.Ordinal);
         var wantedFiles = new Dictionary<string, string>(StringComparer.Ordinal);
+        var fileSteps = new Dictionary<string, DesiredFile>(StringComparer.Ordinal);
         var wantedServices = new HashSet<string>(StringComparer.Ordinal);
         foreach (var role in desired.Roles)
         {
@@ -48,6 +49,8 @@ public static class Planner
                         if (p.Package.Service is { } provided)
                             wantedServices.Add(provided); // started for the package: not a leftover to stop
                         break;
+                    case DesiredFile f when fileSteps.TryGetValue(f.Path, out var same) && SameFile(same, f):
+                        break; // the same bundle included twice: one file, written once
                     case DesiredFile f when !wantedFiles.TryAdd(f.Path, role.Name):
                         errors.Add(new ModelError("file.conflict", $"roles/{role.Name}", $"File '{f.Path}' is written by role '{wantedFiles[f.Path]}' and again by role '{role.Name}'; one file has one owner."));
                         break;
@@ -55,6 +58,8 @@ public static class Planner
                         wantedServices.Add(s.Name);
                         break;
                 }
+                if (step is DesiredFile file)
+                    fileSteps.TryAdd(file.Path, file);
             }
         }
         if (errors.Count > 0)
@@ -62,8 +67,9 @@ public static class Planner
 
         PlanRemovals(recorded, kindOrder, wantedPackages, wantedFiles, wantedServices, commands);
 
+        var done = new PlanMemory();
         foreach (var role in desired.Roles)
-            PlanRole(role, recorded, commands);
+            PlanRole(role, recorded, commands, done);
 
         if (commands.Count > 0)
             commands.Add(new PlannedCommand(new InventoryCommand(), "", "record what the device now has"));
@@ -88,28 +94,48 @@ public static class Planner
             commands.Add(new PlannedCommand(new RemoveCommand(package.Name, package.Format), "", $"{package.Name} {package.Version} is no longer in the model"));
     }
 
-    private static void PlanRole(DesiredRole role, RecordedState recorded, List<PlannedCommand> commands)
+    /// <summary>What earlier roles of the same plan already did, so an item repeated (the same bundle in two
+    /// roles, the same package twice) is planned once.</summary>
+    private sealed class PlanMemory
     {
+        public HashSet<string> Packages { get; } = new(StringComparer.Ordinal);
+        public HashSet<string> Files { get; } = new(StringComparer.Ordinal);
+        public HashSet<string> Services { get; } = new(StringComparer.Ordinal);
+    }
+
+    private static void PlanRole(DesiredRole role, RecordedState recorded, List<PlannedCommand> commands, PlanMemory done)
+    {
+        // A service acts after the last step of its scope (its bundle, or the role), so that it restarts for a
+        // file or package of the scope even when the model lists the service first.
+        var lastStepOfScope = new Dictionary<string, int>(StringComparer.Ordinal);
+        for (var i = 0; i < role.Steps.Count; i++)
+        {
+            if (role.Steps[i] is not DesiredReboot)
+                lastStepOfScope[role.Steps[i].Scope] = i;
+        }
+
         var roleStart = commands.Count;
         var changedScopes = new HashSet<string>(StringComparer.Ordinal);
-        var hintedServices = new List<(string Scope, string Service)>();
-        var explicitServices = new HashSet<string>(StringComparer.Ordinal);
+        var pendingServices = new List<(string Scope, string Name, bool Running, bool Enabled)>();
+        var explicitServices = role.Steps.OfType<DesiredService>().Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
         var rebootPending = false;
         var rebootReason = "";
 
-        foreach (var step in role.Steps)
+        for (var i = 0; i < role.Steps.Count; i++)
         {
-            switch (step)
+            switch (role.Steps[i])
             {
                 case DesiredPackage { Package: var p } dp:
+                    if (!done.Packages.Add(p.Name))
+                        break;
                     recorded.Packages.TryGetValue(p.Name, out var have);
                     if (have is not null && have.Sha256 == p.Sha256)
                         break;
                     var reason = have is null ? "not installed" : have.Version == p.Version ? $"content differs from {have.Version}" : $"upgrade from {have.Version}";
                     commands.Add(new PlannedCommand(new InstallCommand(new PackageRef(p.Name, p.Version, p.Format, p.Sha256, p.Size), role.Name), role.Name, reason));
                     changedScopes.Add(dp.Scope);
-                    if (p.Service is { } hinted)
-                        hintedServices.Add((dp.Scope, hinted));
+                    if (p.Service is { } hinted && !explicitServices.Contains(hinted))
+                        pendingServices.Add((dp.Scope, hinted, true, true));
                     if (p.Reboot)
                     {
                         rebootPending = true;
@@ -118,6 +144,8 @@ public static class Planner
                     break;
 
                 case DesiredFile f:
+                    if (!done.Files.Add(f.Path))
+                        break;
                     recorded.Files.TryGetValue(f.Path, out var file);
                     if (file is not null && file.Sha256 == f.Sha256 && file.Mode == f.Mode && file.Owner == f.Owner && file.Group == f.Group)
                         break;
@@ -127,11 +155,11 @@ public static class Planner
                     break;
 
                 case DesiredService s:
-                    explicitServices.Add(s.Name);
-                    PlanService(s.Name, s.Running, s.Enabled, changedScopes.Contains(s.Scope), recorded, role.Name, commands);
+                    pendingServices.Add((s.Scope, s.Name, s.Running, s.Enabled));
                     break;
 
                 case DesiredReboot r:
+                    FlushServices(pendingServices, _ => true, changedScopes, recorded, role.Name, commands, done); // services are set up before the device goes down
                     if (commands.Count > roleStart)
                     {
                         commands.Add(new PlannedCommand(new RebootCommand(r.Reason), role.Name, r.Reason));
@@ -140,14 +168,29 @@ public static class Planner
                     }
                     break;
             }
-        }
 
-        foreach (var (_, service) in hintedServices.Where(h => !explicitServices.Contains(h.Service)).DistinctBy(h => h.Service))
-            PlanService(service, running: true, enabled: true, changed: true, recorded, role.Name, commands);
+            // Services whose scope ends here act now.
+            FlushServices(pendingServices, ps => lastStepOfScope.GetValueOrDefault(ps.Scope, -1) <= i, changedScopes, recorded, role.Name, commands, done);
+        }
+        FlushServices(pendingServices, _ => true, changedScopes, recorded, role.Name, commands, done);
 
         if (rebootPending)
             commands.Add(new PlannedCommand(new RebootCommand(rebootReason), role.Name, rebootReason));
     }
+
+    private static void FlushServices(List<(string Scope, string Name, bool Running, bool Enabled)> pending, Func<(string Scope, string Name, bool Running, bool Enabled), bool> due,
+        HashSet<string> changedScopes, RecordedState recorded, string role, List<PlannedCommand> commands, PlanMemory done)
+    {
+        foreach (var service in pending.Where(due).ToList())
+        {
+            pending.Remove(service);
+            if (done.Services.Add(service.Name))
+                PlanService(service.Name, service.Running, service.Enabled, changedScopes.Contains(service.Scope), recorded, role, commands);
+        }
+    }
+
+    private static bool SameFile(DesiredFile a, DesiredFile b) =>
+        a.Sha256 == b.Sha256 && a.Mode == b.Mode && a.Owner == b.Owner && a.Group == b.Group;
 
     private static void PlanService(string name, bool running, bool enabled, bool changed, RecordedState recorded, string role, List<PlannedCommand> commands)
     {

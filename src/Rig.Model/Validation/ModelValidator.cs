@@ -157,7 +157,9 @@ public static partial class ModelValidator
         var names = new HashSet<string>(StringComparer.Ordinal);
         foreach (var t in model.Templates)
         {
-            if (!names.Add(t.Name))
+            if (!Names.IsValidPackageName(t.Name))
+                errors.Add(new("name.invalid", $"templates/{t.Name}", $"Template name '{t.Name}' is not valid: use {Names.PackageNameRule}."));
+            else if (!names.Add(t.Name))
                 errors.Add(new("name.duplicate", $"templates/{t.Name}", $"Template '{t.Name}' is defined twice."));
             if (!TemplateRenderer.TryParse(t.Text, out var error))
                 errors.Add(new("template.syntax", $"templates/{t.Name}", $"Template '{t.Name}' has a syntax error: {error}"));
