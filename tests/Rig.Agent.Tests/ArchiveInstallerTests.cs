@@ -146,6 +146,34 @@ public sealed class ArchiveInstallerTests : IDisposable
     }
 
     [Fact]
+    public async Task Upgrade_that_moves_a_file_to_a_symlinked_alias_keeps_the_file()
+    {
+        Directory.CreateDirectory(Host(_root, "/usr/bin"));
+        Link(_root, "/bin", "usr/bin");
+        await InstallAsync(Blob("tools", "1.0", In("/usr/bin/tool", "v1")));
+
+        await InstallAsync(Blob("tools", "2.0", In("/bin/tool", "v2"))); // same file, new name: not stale
+
+        Assert.Equal("v2", File.ReadAllText(Host(_root, "/usr/bin/tool")));
+        Assert.Equal(["/bin/tool"], Record("tools")!.Files);
+    }
+
+    [Fact]
+    public async Task Package_link_where_the_device_has_a_directory_is_refused_before_anything_is_written()
+    {
+        Put(_root, "/opt/app/zz/data.txt", "device data");
+        var blob = Store(_blobs, "app", "1.0", new HandMadeArchive()
+            .File("files/opt/app/aa.txt", "aa")
+            .Entry(TarEntryType.SymbolicLink, "files/opt/app/zz", linkName: "aa.txt")
+            .Build("app", "1.0"));
+        var before = Snapshot(_dir.Path);
+
+        await AssertFailsAsync("file-conflict", () => InstallAsync(blob));
+
+        AssertUnchanged(before, Snapshot(_dir.Path));
+    }
+
+    [Fact]
     public async Task Device_directory_where_the_package_has_a_file_is_refused_before_anything_is_written()
     {
         Put(_root, "/opt/app/zz/data.txt", "device data"); // /opt/app/zz is a directory on the device
