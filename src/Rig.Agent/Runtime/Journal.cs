@@ -42,7 +42,8 @@ public sealed class Journal : IDisposable
             valid.Add(line);
             Replay(entry);
         }
-        if (valid.Count > KeepEntries * 2 || valid.Count != lines.Length)
+        // A last line cut just before its newline parses, but the next entry would be glued onto it: rewrite.
+        if (valid.Count > KeepEntries * 2 || valid.Count != lines.Length || !EndsWithNewline(path))
             Rewrite(path, valid.Skip(Math.Max(0, valid.Count - KeepEntries)));
         _stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.None);
     }
@@ -118,6 +119,17 @@ public sealed class Journal : IDisposable
                 _acknowledged.Add(entry.Id);
                 break;
         }
+    }
+
+    private static bool EndsWithNewline(string path)
+    {
+        if (!File.Exists(path))
+            return true;
+        using var stream = File.OpenRead(path);
+        if (stream.Length == 0)
+            return true;
+        stream.Seek(-1, SeekOrigin.End);
+        return stream.ReadByte() == '\n';
     }
 
     private static void Rewrite(string path, IEnumerable<string> lines)

@@ -22,11 +22,23 @@ public sealed class ArchiveInstaller(DeviceFileSystem files, PackageDatabase dat
             if (archive.Manifest.Name != package.Name || archive.Manifest.Version != package.Version)
                 throw new CommandFailedException("package-mismatch", $"The blob {package.Sha256} holds {archive.Manifest.Name} {archive.Manifest.Version}, not {package.Name} {package.Version}; re-import the package.");
 
-            var owners = database.Snapshot.Packages.Where(p => p.Name != package.Name).SelectMany(p => p.Files.Select(f => (File: f, p.Name))).ToDictionary(x => x.File, x => x.Name, StringComparer.Ordinal);
-            foreach (var entry in archive.Entries.Where(e => e.Kind != ArchiveEntryKind.Directory))
+            // Check everything against the device before writing anything. Paths are compared as resolved host
+            // paths, so /bin/tool and /usr/bin/tool are the same file when /bin links to usr/bin.
+            var owners = new Dictionary<string, (string Path, string Package)>(StringComparer.Ordinal);
+            foreach (var other in database.Snapshot.Packages.Where(p => p.Name != package.Name))
             {
-                if (owners.TryGetValue("/" + entry.Path, out var owner))
-                    throw new CommandFailedException("file-conflict", $"'/{entry.Path}' belongs to package '{owner}'; {package.Name} cannot overwrite it. Remove one of them from the model.");
+                foreach (var path in other.Files)
+                    owners[files.Resolve(path, FinalLink.Keep, allowedRootsOnly: false)] = (path, other.Name);
+            }
+            var targets = new List<(ArchiveEntry Entry, string DevicePath, string Target)>();
+            foreach (var entry in archive.Entries)
+            {
+                var devicePath = "/" + entry.Path;
+                var target = files.Resolve(devicePath, FinalLink.Keep, allowedRootsOnly: false);
+                if (entry.Kind != ArchiveEntryKind.Directory && owners.TryGetValue(target, out var owner))
+                    throw new CommandFailedException("file-conflict", $"'{devicePath}' is '{owner.Path}' of package '{owner.Package}'; {package.Name} cannot overwrite it. Remove one of them from the model.");
+                CheckKind(entry.Kind, target, devicePath, package.Name);
+                targets.Add((entry, devicePath, target));
             }
 
             var staging = Path.Combine(workDirectory, "extract");
@@ -36,25 +48,22 @@ public sealed class ArchiveInstaller(DeviceFileSystem files, PackageDatabase dat
                 archive.ExtractTo(stream, staging, limits);
 
             var installed = new List<string>();
-            foreach (var entry in archive.Entries)
+            var installedTargets = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var (entry, devicePath, target) in targets)
             {
                 ct.ThrowIfCancellationRequested();
-                var devicePath = "/" + entry.Path;
-                var target = files.Resolve(devicePath, FinalLink.Keep, allowedRootsOnly: false);
                 var source = Path.Combine(staging, entry.Path);
+                CheckKind(entry.Kind, target, devicePath, package.Name);
                 switch (entry.Kind)
                 {
                     case ArchiveEntryKind.Directory:
-                        if (File.Exists(target) && new FileInfo(target).LinkTarget is null)
-                            throw new CommandFailedException("file-conflict", $"'{devicePath}' is a file on the device but a directory in {package.Name}.");
                         Directory.CreateDirectory(target);
                         break;
                     case ArchiveEntryKind.File or ArchiveEntryKind.HardLink:
                         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
-                        if (Directory.Exists(target) && new DirectoryInfo(target).LinkTarget is null)
-                            throw new CommandFailedException("file-conflict", $"'{devicePath}' is a directory on the device but a file in {package.Name}.");
                         File.Move(source, target, overwrite: true); // rename: replaces a link itself, never writes through it
                         installed.Add(devicePath);
+                        installedTargets.Add(target);
                         break;
                     case ArchiveEntryKind.SymbolicLink:
                         Directory.CreateDirectory(Path.GetDirectoryName(target)!);
@@ -62,12 +71,13 @@ public sealed class ArchiveInstaller(DeviceFileSystem files, PackageDatabase dat
                             File.Delete(target);
                         File.CreateSymbolicLink(target, entry.LinkTarget!);
                         installed.Add(devicePath);
+                        installedTargets.Add(target);
                         break;
                 }
             }
 
             var previous = database.Snapshot.Packages.FirstOrDefault(p => p.Name == package.Name);
-            var stale = previous?.Files.Except(installed, StringComparer.Ordinal).ToList() ?? [];
+            var stale = previous?.Files.Where(f => !installedTargets.Contains(files.Resolve(f, FinalLink.Keep, allowedRootsOnly: false))).ToList() ?? [];
             foreach (var path in stale)
                 DeleteIfPresent(path);
 
@@ -99,6 +109,16 @@ public sealed class ArchiveInstaller(DeviceFileSystem files, PackageDatabase dat
             DeleteIfPresent(path);
         database.Update(s => s with { Packages = [.. s.Packages.Where(p => p.Name != name)] });
         return Task.FromResult($"removed {name} {record.Version}: {record.Files.Count} files");
+    }
+
+    /// <summary>A directory may not replace a real file, nor a file or link a real directory.</summary>
+    private static void CheckKind(ArchiveEntryKind kind, string target, string devicePath, string package)
+    {
+        var isLink = new FileInfo(target).LinkTarget is not null;
+        if (kind == ArchiveEntryKind.Directory && File.Exists(target) && !isLink)
+            throw new CommandFailedException("file-conflict", $"'{devicePath}' is a file on the device but a directory in {package}.");
+        if (kind != ArchiveEntryKind.Directory && Directory.Exists(target) && !isLink)
+            throw new CommandFailedException("file-conflict", $"'{devicePath}' is a directory on the device but a {(kind == ArchiveEntryKind.SymbolicLink ? "link" : "file")} in {package}.");
     }
 
     private void DeleteIfPresent(string devicePath)

@@ -1,0 +1,214 @@
+using System.Text;
+using System.Text.Json;
+using Rig.Agent.Runtime;
+using Rig.Protocol.Messages;
+
+namespace Rig.Agent.Tests;
+
+/// <summary>CHECKLIST 17 and 20: the journal answers re-delivered commands after a crash or reboot, survives
+/// a torn write, and tracks a reboot from "rebooting" to "rebooted" to "acknowledged".</summary>
+public sealed class JournalTests : IDisposable
+{
+    private readonly TempDirectory _dir = new();
+
+    private string JournalPath => Path.Combine(_dir.Path, "journal.jsonl");
+
+    private Journal Open() => new(JournalPath, TimeProvider.System);
+
+    private static CommandResult Succeeded(string id) =>
+        new() { CommandId = id, Outcome = CommandOutcome.Succeeded, Output = "done " + id, DurationMs = 12 };
+
+    private static CommandResult Rebooting(string id) =>
+        new() { CommandId = id, Outcome = CommandOutcome.Rebooting, Output = "rebooting: kernel update" };
+
+    public void Dispose() => _dir.Dispose();
+
+    [Fact]
+    public void Finished_command_is_answered_by_a_new_journal_on_the_same_file()
+    {
+        using (var journal = Open())
+        {
+            journal.Begin("c1", "write-file");
+            journal.End("c1", Succeeded("c1"));
+            journal.Begin("c2", "install");
+            journal.End("c2", new CommandResult { CommandId = "c2", Outcome = CommandOutcome.Failed, ErrorCode = "digest-mismatch", Error = "bad blob" });
+        }
+
+        using var reopened = Open();
+
+        Assert.True(reopened.TryGetResult("c1", out var first));
+        Assert.Equal(CommandOutcome.Succeeded, first.Outcome);
+        Assert.Equal("done c1", first.Output);
+        Assert.Equal(12, first.DurationMs);
+        Assert.True(reopened.TryGetResult("c2", out var second)); // a failed command is finished too: never re-run
+        Assert.Equal(CommandOutcome.Failed, second.Outcome);
+        Assert.Equal("digest-mismatch", second.ErrorCode);
+        Assert.False(reopened.TryGetResult("c3", out _));
+    }
+
+    [Fact]
+    public void End_is_on_disk_when_it_returns_even_if_the_process_dies_without_disposing()
+    {
+        var journal = Open();
+        try
+        {
+            journal.End("c1", Succeeded("c1"));
+
+            // kill -9 now: copy what is on disk while the writer is still open and never disposed.
+            var crashed = Path.Combine(_dir.Path, "after-crash.jsonl");
+            using (var source = new FileStream(JournalPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+            using (var copy = File.Create(crashed))
+                source.CopyTo(copy);
+            using var restarted = new Journal(crashed, TimeProvider.System);
+
+            Assert.True(restarted.TryGetResult("c1", out var result));
+            Assert.Equal("done c1", result.Output);
+        }
+        finally
+        {
+            journal.Dispose();
+        }
+    }
+
+    [Fact]
+    public void Torn_last_line_is_ignored_and_the_journal_still_opens_and_appends()
+    {
+        using (var journal = Open())
+        {
+            journal.End("c1", Succeeded("c1"));
+            journal.End("c2", Succeeded("c2"));
+        }
+        var whole = File.ReadAllLines(JournalPath)[^1].Replace("c2", "c3", StringComparison.Ordinal);
+        File.AppendAllText(JournalPath, whole[..(whole.Length / 2)]); // power cut mid-write: half a line, no newline
+
+        using (var journal = Open())
+        {
+            Assert.True(journal.TryGetResult("c1", out _));
+            Assert.True(journal.TryGetResult("c2", out _));
+            Assert.False(journal.TryGetResult("c3", out _));
+            journal.End("c4", Succeeded("c4"));
+        }
+
+        using var reopened = Open();
+        Assert.True(reopened.TryGetResult("c1", out _));
+        Assert.True(reopened.TryGetResult("c2", out _));
+        Assert.False(reopened.TryGetResult("c3", out _));
+        Assert.True(reopened.TryGetResult("c4", out var c4));
+        Assert.Equal("done c4", c4.Output);
+        Assert.All(File.ReadAllLines(JournalPath), line => JsonDocument.Parse(line).Dispose()); // the torn half is gone
+    }
+
+    [Fact]
+    public void Last_line_torn_just_before_its_newline_is_kept_and_the_next_entry_goes_on_its_own_line()
+    {
+        using (var journal = Open())
+        {
+            journal.End("c1", Succeeded("c1"));
+            journal.End("c2", Succeeded("c2"));
+        }
+        var bytes = File.ReadAllBytes(JournalPath);
+        Assert.Equal((byte)'\n', bytes[^1]);
+        File.WriteAllBytes(JournalPath, bytes[..^1]); // the JSON reached the disk, its newline did not
+
+        using (var journal = Open())
+        {
+            Assert.True(journal.TryGetResult("c2", out _));
+            journal.End("c3", Succeeded("c3"));
+        }
+
+        using var reopened = Open();
+        Assert.True(reopened.TryGetResult("c1", out _));
+        Assert.True(reopened.TryGetResult("c2", out _)); // was lost: "c2" and "c3" were glued on one line
+        Assert.True(reopened.TryGetResult("c3", out _));
+    }
+
+    [Fact]
+    public void Garbage_in_the_middle_of_the_journal_does_not_hide_the_entries_around_it()
+    {
+        using (var journal = Open())
+            journal.End("c1", Succeeded("c1"));
+        File.AppendAllText(JournalPath, "not json at all\n{\"id\":\n", Encoding.UTF8);
+        using (var journal = Open())
+            journal.End("c2", Succeeded("c2"));
+
+        using var reopened = Open();
+        Assert.True(reopened.TryGetResult("c1", out _));
+        Assert.True(reopened.TryGetResult("c2", out _));
+    }
+
+    [Fact]
+    public void Begin_without_end_is_not_finished()
+    {
+        using (var journal = Open())
+        {
+            journal.Begin("c1", "install");
+            Assert.False(journal.TryGetResult("c1", out _));
+            journal.Begin("r1", "reboot");
+            Assert.Null(journal.PendingReboot); // a reboot that never answered "rebooting" is not pending
+        }
+
+        using var reopened = Open();
+        Assert.False(reopened.TryGetResult("c1", out _));
+        Assert.Null(reopened.PendingReboot);
+        Assert.Null(reopened.RebootToReport);
+    }
+
+    [Fact]
+    public void Pending_reboot_is_the_rebooting_result_without_a_rebooted_entry()
+    {
+        using var journal = Open();
+        journal.End("c1", Succeeded("c1"));
+        Assert.Null(journal.PendingReboot);
+
+        journal.Begin("r1", "reboot");
+        journal.End("r1", Rebooting("r1"));
+
+        Assert.Equal("r1", journal.PendingReboot);
+        Assert.Null(journal.RebootToReport);
+        Assert.True(journal.TryGetResult("r1", out var result));
+        Assert.Equal(CommandOutcome.Rebooting, result.Outcome);
+    }
+
+    [Fact]
+    public void Pending_reboot_survives_the_reboot_itself()
+    {
+        using (var journal = Open())
+            journal.End("r1", Rebooting("r1"));
+
+        using var afterReboot = Open();
+        Assert.Equal("r1", afterReboot.PendingReboot);
+    }
+
+    [Fact]
+    public void Rebooted_turns_the_result_into_success_and_is_reported_until_acknowledged()
+    {
+        using (var journal = Open())
+        {
+            journal.End("r1", Rebooting("r1"));
+            journal.Rebooted("r1");
+
+            Assert.Null(journal.PendingReboot); // no reboot loop: the next start does not count it again
+            Assert.True(journal.TryGetResult("r1", out var result));
+            Assert.Equal(CommandOutcome.Succeeded, result.Outcome);
+            Assert.Equal("r1", journal.RebootToReport);
+        }
+
+        using (var journal = Open())
+        {
+            // The gateway did not answer before the agent stopped again: still owed.
+            Assert.Null(journal.PendingReboot);
+            Assert.True(journal.TryGetResult("r1", out var result));
+            Assert.Equal(CommandOutcome.Succeeded, result.Outcome);
+            Assert.Equal("r1", journal.RebootToReport);
+
+            journal.Acknowledged("r1");
+            Assert.Null(journal.RebootToReport);
+        }
+
+        using var reopened = Open();
+        Assert.Null(reopened.RebootToReport);
+        Assert.Null(reopened.PendingReboot);
+        Assert.True(reopened.TryGetResult("r1", out var final));
+        Assert.Equal(CommandOutcome.Succeeded, final.Outcome);
+    }
+}
