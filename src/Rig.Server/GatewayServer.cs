@@ -56,6 +56,13 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <summary>Where operators connect.</summary>
     public Uri ApiUrl { get; }
 
+    /// <summary>Every operator API endpoint as (method, route pattern), for audits and the test that proves
+    /// each one demands a token.</summary>
+    public IReadOnlyList<(string Method, string Route)> OperatorEndpoints =>
+        [.. _apiApp.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints
+            .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>()
+            .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(m => (m, e.RoutePattern.RawText ?? "")))];
+
     /// <summary>Prepare a data directory: CA, TLS certificate, database, first operator token (returned, shown once).</summary>
     public static async Task<string> InitializeAsync(ServerOptions options, CancellationToken ct = default)
     {

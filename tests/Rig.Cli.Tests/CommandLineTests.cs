@@ -1,0 +1,86 @@
+using System.Diagnostics;
+using System.Text.Json;
+
+[assembly: System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+
+namespace Rig.Cli.Tests;
+
+/// <summary>The rig command as a user runs it: a real process, exit codes and messages.</summary>
+public sealed class CommandLineTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("rig-cli-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static async Task<(int Code, string Stdout, string Stderr)> RigAsync(params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rig.dll"));
+        foreach (var a in args)
+            info.ArgumentList.Add(a);
+        info.Environment["COLUMNS"] = "200";
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    public async Task Server_init_prints_the_admin_token_once_and_refuses_an_initialised_directory()
+    {
+        var data = Path.Combine(_dir, "data");
+        var (code, stdout, stderr) = await RigAsync("server", "init", "--data", data, "--json");
+        Assert.True(code == 0, stderr + stdout);
+        var init = JsonDocument.Parse(stdout.Trim()).RootElement;
+        Assert.StartsWith("rigop_", init.GetProperty("adminToken").GetString(), StringComparison.Ordinal);
+        Assert.StartsWith("sha256:", init.GetProperty("caPin").GetString(), StringComparison.Ordinal);
+        Assert.True(File.Exists(Path.Combine(data, "server.json")));
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(data, "ca", "ca.key")));
+        Assert.DoesNotContain(init.GetProperty("adminToken").GetString()!, File.ReadAllText(Path.Combine(data, "server.json")), StringComparison.Ordinal);
+
+        (code, stdout, stderr) = await RigAsync("server", "init", "--data", data);
+        Assert.Equal(1, code);
+        Assert.Contains("already initialised", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Server_run_on_an_uninitialised_directory_says_to_run_init()
+    {
+        var (code, stdout, stderr) = await RigAsync("server", "run", "--data", Path.Combine(_dir, "nothing"));
+        Assert.Equal(1, code);
+        Assert.Contains("rig server init", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Operator_command_without_a_token_says_where_to_get_one()
+    {
+        var (code, stdout, stderr) = await RigAsync("package", "list", "--server", "https://localhost:1");
+        Assert.Equal(1, code);
+        Assert.Contains("RIG_TOKEN", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Operator_command_against_a_gateway_that_is_not_running_names_the_address()
+    {
+        var data = Path.Combine(_dir, "data");
+        Assert.Equal(0, (await RigAsync("server", "init", "--data", data, "--api-port", "1", "--json")).Code);
+        var (code, stdout, stderr) = await RigAsync("device", "list", "--data", data, "--token", "rigop_x");
+        Assert.Equal(1, code);
+        Assert.Contains("https://localhost:1/", stdout + stderr, StringComparison.Ordinal);
+        Assert.Contains("rig server run", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Unknown_commands_and_missing_agent_options_are_usage_errors()
+    {
+        Assert.NotEqual(0, (await RigAsync("frobnicate")).Code);
+        var (code, _, stderr) = await RigAsync("agent", "enroll", "--state", _dir);
+        Assert.Equal(2, code);
+        Assert.Contains("--gateway", stderr, StringComparison.Ordinal);
+        (code, _, stderr) = await RigAsync("agent", "run", "--state", Path.Combine(_dir, "never-enrolled"));
+        Assert.Equal(1, code);
+        Assert.Contains("rig agent enroll", stderr, StringComparison.Ordinal);
+    }
+}
