@@ -59,9 +59,12 @@ public sealed partial class Gateway
                 continue;
             }
             Log.QueueCreated(logger, device, created.Created.Id, commands.Count);
-            var poked = await PokeAsync(device, ct).ConfigureAwait(false);
-            results.Add(new ConvergeDeviceResult(device, "queued", created.Created.Id, commands.Count, [], poked));
+            GatewayTelemetry.Queues.Add(1);
+            results.Add(new ConvergeDeviceResult(device, "queued", created.Created.Id, commands.Count, [], false));
         }
-        return results;
+
+        // Every queue is durable before any agent is poked; pokes go out in parallel.
+        var poked = await Task.WhenAll(results.Select(r => r.Outcome == "queued" ? PokeAsync(r.Device, ct) : Task.FromResult(false))).ConfigureAwait(false);
+        return [.. results.Select((r, i) => r with { Poked = poked[i] })];
     }
 }

@@ -35,9 +35,11 @@ public sealed partial class Gateway
             if (!await store.ConsumeEnrollmentTokenAsync(Tokens.Hash(request.Token), request.Device, record, ct).ConfigureAwait(false))
             {
                 Log.EnrollRefused(logger, request.Device, "token unknown, used, expired or for another device");
+                GatewayTelemetry.Enrollments.Add(1, new KeyValuePair<string, object?>("result", "refused"));
                 throw new GatewayRefusedException("bad-token", $"The enrollment token is unknown, already used, expired, or not for device '{request.Device}'; create a new one with `rig device token {request.Device}`.", 403);
             }
             Log.Enrolled(logger, request.Device, record.Thumbprint);
+            GatewayTelemetry.Enrollments.Add(1, new KeyValuePair<string, object?>("result", "enrolled"));
             return new EnrollResponse
             {
                 Device = request.Device,

@@ -58,18 +58,33 @@ public sealed partial class Gateway
             var pokeHost = request.PokePort is null ? null : request.PokeHost ?? remoteAddress;
             await store.TouchDeviceAsync(device, pokeHost, request.PokePort, request.AgentVersion, ct).ConfigureAwait(false);
         }
+        using var activity = GatewayTelemetry.Activities.StartActivity("exchange");
+        activity?.SetTag("rig.device", device);
+        activity?.SetTag("rig.reason", request.Reason.ToString());
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
             var response = await store.ExchangeAsync(device, request, limits.MaxCommandDeliveries, ct).ConfigureAwait(false);
+            if (request.Result is { } result)
+                GatewayTelemetry.Results.Add(1, new KeyValuePair<string, object?>("outcome", result.Outcome.ToString()));
             if (request.Result is { Outcome: CommandOutcome.Failed } failed)
                 Log.CommandFailed(logger, device, failed.CommandId, failed.Error);
             Log.Exchanged(logger, device, request.Reason.ToString(), response.Answer.ToString(), response.Command?.Id);
+            GatewayTelemetry.Exchanges.Add(1, new KeyValuePair<string, object?>("answer", response.Answer.ToString()));
+            activity?.SetTag("rig.answer", response.Answer.ToString());
+            activity?.SetTag("rig.command", response.Command?.Id);
             return response;
         }
         catch (GatewayRefusedException e)
         {
             Log.ExchangeRefused(logger, device, e.Code, e.Message);
+            GatewayTelemetry.Exchanges.Add(1, new KeyValuePair<string, object?>("answer", "refused"));
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.Code);
             throw;
+        }
+        finally
+        {
+            GatewayTelemetry.ExchangeDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 }

@@ -26,11 +26,13 @@ public sealed partial class Gateway
             await client.GetStream().WriteAsync(ProtocolInfo.PokeBytes.ToArray(), timeout.Token).ConfigureAwait(false);
             client.Client.Shutdown(SocketShutdown.Both);
             Log.Poked(logger, device, endpoint);
+            GatewayTelemetry.Pokes.Add(1, new KeyValuePair<string, object?>("result", "sent"));
             return true;
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
         {
             Log.PokeFailed(logger, device, endpoint, e.Message);
+            GatewayTelemetry.Pokes.Add(1, new KeyValuePair<string, object?>("result", "unreachable"));
             return false;
         }
         finally
