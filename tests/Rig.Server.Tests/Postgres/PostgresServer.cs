@@ -30,11 +30,12 @@ public sealed class PostgresServer : IAsyncLifetime
     private string? _binDirectory;
     private bool _running;
     private NpgsqlDataSource? _admin;
+    private int _serverVersionNumber;
 
     /// <summary>The loopback TCP port the server listens on.</summary>
     public int Port { get; private set; }
 
-    /// <summary>The server's major version and build, as <c>SHOW server_version</c> says.</summary>
+    /// <summary>The server's version, as <c>server_version</c> says.</summary>
     public string ServerVersion { get; private set; } = "";
 
     private string DataDirectory => Path.Combine(_root!, "data");
@@ -53,8 +54,11 @@ public sealed class PostgresServer : IAsyncLifetime
             await RunServerToolAsync("initdb", ["-D", DataDirectory, "-A", "trust", "-U", User, "-E", "UTF8", "--locale=C", "--no-sync"]);
             await StartAsync();
             _admin = NpgsqlDataSource.Create(ConnectionString("postgres") + ";Pooling=false");
-            await using var command = _admin.CreateCommand("SHOW server_version");
-            ServerVersion = (string)(await command.ExecuteScalarAsync())!;
+            await using var command = _admin.CreateCommand("SELECT current_setting('server_version'), current_setting('server_version_num')::int");
+            await using var reader = await command.ExecuteReaderAsync();
+            await reader.ReadAsync();
+            ServerVersion = reader.GetString(0);
+            _serverVersionNumber = reader.GetInt32(1);
         }
         catch
         {
@@ -67,7 +71,8 @@ public sealed class PostgresServer : IAsyncLifetime
     public async Task<string> CreateDatabaseAsync()
     {
         var name = "t_" + Guid.NewGuid().ToString("n");
-        await ExecuteAdminAsync($"CREATE DATABASE \"{name}\"");
+        // PostgreSQL 15 copies the template through the WAL by default (~100 ms); a file copy is ~20 ms with fsync off.
+        await ExecuteAdminAsync($"CREATE DATABASE \"{name}\"" + (_serverVersionNumber >= 150000 ? " STRATEGY FILE_COPY" : ""));
         return name;
     }
 
