@@ -33,17 +33,19 @@ public sealed partial class RigStore
         ArgumentNullException.ThrowIfNull(package);
         return WriteAsync(async (c, tx) =>
         {
-            var existing = await c.QuerySingleOrDefaultAsync<PackageRow>(new CommandDefinition(
-                $"SELECT name, version, format, os_family AS OsFamily, architecture, sha256, size, service, reboot FROM packages WHERE name = @Name AND version = @Version{ForUpdate}",
-                new { package.Name, package.Version }, tx, cancellationToken: ct)).ConfigureAwait(false);
-            if (existing is not null)
-                return (existing.Sha256 == package.Sha256 ? PackageAddOutcome.AlreadyPresent : PackageAddOutcome.Conflict, existing.ToInfo());
-            await c.ExecuteAsync(new CommandDefinition(
+            // Insert first: a concurrent import of the same name and version waits for ours and then does nothing,
+            // instead of failing on the primary key (SELECT ... FOR UPDATE cannot lock a row that does not exist yet).
+            var inserted = await c.ExecuteAsync(new CommandDefinition(
                 "INSERT INTO packages (name, version, format, os_family, architecture, sha256, size, service, reboot, metadata, imported_at) " +
-                "VALUES (@Name, @Version, @Format, @OsFamily, @Architecture, @Sha256, @Size, @Service, @reboot, @metadataJson, @now)",
+                "VALUES (@Name, @Version, @Format, @OsFamily, @Architecture, @Sha256, @Size, @Service, @reboot, @metadataJson, @now) ON CONFLICT (name, version) DO NOTHING",
                 new { package.Name, package.Version, package.Format, package.OsFamily, package.Architecture, package.Sha256, package.Size, package.Service, reboot = package.Reboot ? 1 : 0, metadataJson, now = NowMs },
                 tx, cancellationToken: ct)).ConfigureAwait(false);
-            return (PackageAddOutcome.Added, package);
+            if (inserted == 1)
+                return (PackageAddOutcome.Added, package);
+            var existing = await c.QuerySingleAsync<PackageRow>(new CommandDefinition(
+                "SELECT name, version, format, os_family AS OsFamily, architecture, sha256, size, service, reboot FROM packages WHERE name = @Name AND version = @Version",
+                new { package.Name, package.Version }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            return (existing.Sha256 == package.Sha256 ? PackageAddOutcome.AlreadyPresent : PackageAddOutcome.Conflict, existing.ToInfo());
         }, ct);
     }
 

@@ -89,6 +89,10 @@ public sealed partial class RigStore
         ArgumentNullException.ThrowIfNull(commands);
         return WriteAsync(async (c, tx) =>
         {
+            // FOR UPDATE locks nothing while the device has no active queue: serialise creators per device so the
+            // second one sees the first's queue as blocking instead of failing on ux_queues_active (CHECKLIST 23, 26).
+            if (Engine == StoreEngine.Postgres)
+                await c.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7353413, hashtext(@device))", new { device }, tx, cancellationToken: ct)).ConfigureAwait(false);
             var active = await ActiveQueueAsync(c, tx, device, ct).ConfigureAwait(false);
             if (active is not null)
                 return new QueueCreateResult(null, active.ToInfo());

@@ -1,0 +1,484 @@
+using System.Globalization;
+using System.Text;
+using Dapper;
+using Rig.Model.Planning;
+using Rig.Protocol.Messages;
+using Rig.Server.Store;
+using static Rig.Server.Tests.Store.StoreTestData;
+
+namespace Rig.Server.Tests.Store;
+
+public abstract partial class StoreSuite
+{
+    // ---- helpers -------------------------------------------------------------------------------
+
+    private async Task<QueueInfo> CreateQueueAsync(IReadOnlyList<NewCommand> commands, string device = Device)
+    {
+        var result = await Store.CreateQueueAsync(device, commands, "test rollout", 1);
+        Assert.Null(result.Blocking);
+        return result.Created!;
+    }
+
+    private Task<ExchangeResponse> ExchangeAsync(ExchangeRequest request, int maxDeliveries = MaxDeliveries) =>
+        Store.ExchangeAsync(request.Device, request, maxDeliveries);
+
+    private static void AssertCommand(NewCommand expected, ExchangeResponse response)
+    {
+        Assert.Equal(ExchangeAnswer.Command, response.Answer);
+        Assert.NotNull(response.Command);
+        Assert.Equal(expected.Id, response.Command.Id);
+        Assert.Equal(expected.Spec, response.Command.Spec);
+    }
+
+    private static void AssertNoCommand(ExchangeResponse response)
+    {
+        Assert.Equal(ExchangeAnswer.NoCommand, response.Answer);
+        Assert.Null(response.Command);
+    }
+
+    private async Task<QueueInfo> QueueAsync(string id) => (await Store.GetQueueAsync(id))!;
+
+    private async Task<CommandInfo> CommandAsync(QueueInfo queue, NewCommand command) =>
+        (await Store.GetCommandsAsync(queue.Id)).Single(c => c.Id == command.Id);
+
+    private async Task<RecordedState> RecordedAsync(string device = Device) =>
+        (await Store.GetDeviceRuntimeAsync(device))?.Recorded ?? RecordedState.Empty;
+
+    /// <summary>Every row of every table, as text: "nothing changes" means this is equal before and after.
+    /// Tests move the clock first, so a rewrite with the same values still shows as a new updated_at.</summary>
+    private async Task<string> SnapshotAsync()
+    {
+        var text = new StringBuilder();
+        await using var connection = await OpenRawAsync();
+        foreach (var table in Tables)
+        {
+            text.Append("# ").AppendLine(table);
+            var rows = (await connection.QueryAsync($"SELECT * FROM {table}"))
+                .Select(r => string.Join(", ", ((IDictionary<string, object>)r).Select(kv => $"{kv.Key}={Convert.ToString(kv.Value, CultureInfo.InvariantCulture)}")))
+                .Order(StringComparer.Ordinal);
+            foreach (var row in rows)
+                text.AppendLine(row);
+        }
+        return text.ToString();
+    }
+
+    // ---- creating queues (CHECKLIST 26) --------------------------------------------------------
+
+    [Fact]
+    public async Task A_second_queue_for_the_same_device_is_blocked_by_the_active_one()
+    {
+        var commands = Writes(2);
+        var first = await CreateQueueAsync(commands);
+        Assert.Equal((Device, QueueStatus.Pending, 0, 2, 1L, "test rollout"), (first.Device, first.Status, first.Position, first.Length, first.ModelRev, first.Reason));
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var before = await SnapshotAsync();
+
+        var second = await Store.CreateQueueAsync(Device, Writes(1), "another rollout", 2);
+
+        Assert.Null(second.Created);
+        Assert.Equal(first, second.Blocking);
+        Assert.Equal(before, await SnapshotAsync());
+
+        AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
+        var whileRunning = await Store.CreateQueueAsync(Device, Writes(1), "another rollout", 2);
+        Assert.Null(whileRunning.Created);
+        Assert.Equal((first.Id, QueueStatus.Running), (whileRunning.Blocking!.Id, whileRunning.Blocking.Status));
+        Assert.Equal(first.Id, (await Store.GetActiveQueueAsync(Device))!.Id);
+    }
+
+    [Fact]
+    public async Task A_queue_for_another_device_is_not_blocked()
+    {
+        var first = await CreateQueueAsync(Writes(2), Device);
+
+        var other = await CreateQueueAsync(Writes(2), OtherDevice);
+
+        Assert.NotEqual(first.Id, other.Id);
+        Assert.Equal(first.Id, (await Store.GetActiveQueueAsync(Device))!.Id);
+        Assert.Equal(other.Id, (await Store.GetActiveQueueAsync(OtherDevice))!.Id);
+    }
+
+    [Fact]
+    public async Task A_new_queue_can_be_created_once_the_previous_one_has_ended()
+    {
+        var write = WriteFile("/etc/a", "a");
+        var done = await CreateQueueAsync([write]);
+        AssertCommand(write, await ExchangeAsync(Inquiry()));
+        AssertNoCommand(await ExchangeAsync(Report(Succeeded(write.Id))));
+        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(done.Id)).Status);
+
+        Clock.Advance(TimeSpan.FromSeconds(1));
+        var cancelled = await CreateQueueAsync(Writes(1));
+        Assert.NotNull(await Store.CancelQueueAsync(Device, "changed my mind"));
+        Clock.Advance(TimeSpan.FromSeconds(1));
+
+        var third = await CreateQueueAsync(Writes(1));
+        Assert.Equal(third, await Store.GetActiveQueueAsync(Device));
+        Assert.Equal(third, await Store.GetLatestQueueAsync(Device));
+        Assert.Equal([QueueStatus.Succeeded, QueueStatus.Cancelled, QueueStatus.Pending],
+            [(await QueueAsync(done.Id)).Status, (await QueueAsync(cancelled.Id)).Status, (await QueueAsync(third.Id)).Status]);
+    }
+
+    // ---- walking a queue -----------------------------------------------------------------------
+
+    [Fact]
+    public async Task Exchange_walks_a_queue_command_by_command()
+    {
+        var commands = Writes(3);
+        var queue = await CreateQueueAsync(commands);
+
+        var response = await ExchangeAsync(Inquiry());
+        AssertCommand(commands[0], response);
+        Assert.Equal((queue.Id, 0, 3), (response.Command!.QueueId, response.Command.Sequence, response.Command.QueueLength));
+        Assert.Equal((QueueStatus.Running, 0), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+
+        for (var i = 0; i < commands.Count; i++)
+        {
+            Clock.Advance(TimeSpan.FromSeconds(1));
+            response = await ExchangeAsync(Report(Succeeded(commands[i].Id)));
+            if (i + 1 < commands.Count)
+            {
+                AssertCommand(commands[i + 1], response);
+                Assert.Equal(i + 1, response.Command!.Sequence);
+                Assert.Equal((QueueStatus.Running, i + 1), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+            }
+            else
+            {
+                AssertNoCommand(response);
+            }
+        }
+
+        var finished = await QueueAsync(queue.Id);
+        Assert.Equal((QueueStatus.Succeeded, 3, (string?)null, (DateTimeOffset?)Clock.Now), (finished.Status, finished.Position, finished.Error, finished.FinishedAt));
+        Assert.Null(await Store.GetActiveQueueAsync(Device));
+        var stored = await Store.GetCommandsAsync(queue.Id);
+        Assert.Equal(commands.Select(c => c.Id), stored.Select(c => c.Id));
+        Assert.All(stored, c => Assert.Equal((CommandStatus.Succeeded, 1), (c.Status, c.Deliveries)));
+        Assert.Equal(commands.Select(c => Succeeded(c.Id)), stored.Select(c => c.Result));
+    }
+
+    [Fact]
+    public async Task A_finished_queue_answers_no_command_and_stays_succeeded()
+    {
+        var write = WriteFile("/etc/a", "a");
+        var queue = await CreateQueueAsync([write]);
+        AssertCommand(write, await ExchangeAsync(Inquiry()));
+        AssertNoCommand(await ExchangeAsync(Report(Succeeded(write.Id))));
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var before = await SnapshotAsync();
+
+        AssertNoCommand(await ExchangeAsync(Inquiry()));
+        AssertNoCommand(await ExchangeAsync(Inquiry()));
+
+        Assert.Equal(before, await SnapshotAsync());
+        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
+    }
+
+    [Fact]
+    public async Task A_device_without_any_queue_gets_no_command()
+    {
+        AssertNoCommand(await ExchangeAsync(Inquiry()));
+        Assert.Equal(0, await ScalarAsync("SELECT COUNT(*) FROM queues"));
+    }
+
+    [Fact]
+    public async Task A_duplicate_result_is_not_applied_twice()
+    {
+        // Replaying the first result after the second would bring /etc/a back if it were applied again.
+        var commands = new List<NewCommand> { WriteFile("/etc/a", "a"), DeleteFile("/etc/a"), WriteFile("/etc/b", "b") };
+        var queue = await CreateQueueAsync(commands);
+        AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
+        AssertCommand(commands[1], await ExchangeAsync(Report(Succeeded(commands[0].Id))));
+        AssertCommand(commands[2], await ExchangeAsync(Report(Succeeded(commands[1].Id))));
+        var state = Json(await RecordedAsync());
+        Assert.DoesNotContain("/etc/a", state, StringComparison.Ordinal);
+
+        var replay = Succeeded(commands[0].Id) with { Output = "replayed" };
+        AssertCommand(commands[2], await ExchangeAsync(Report(replay)));
+        AssertCommand(commands[2], await ExchangeAsync(Report(Succeeded(commands[1].Id) with { Output = "replayed" })));
+
+        Assert.Equal(state, Json(await RecordedAsync()));
+        Assert.Equal(2, (await QueueAsync(queue.Id)).Position);
+        Assert.Equal(Succeeded(commands[0].Id), (await CommandAsync(queue, commands[0])).Result);
+        Assert.Equal(3, (await CommandAsync(queue, commands[2])).Deliveries); // re-delivered, as to any inquiry
+
+        AssertNoCommand(await ExchangeAsync(Report(Succeeded(commands[2].Id))));
+        var final = Json(await RecordedAsync());
+        AssertNoCommand(await ExchangeAsync(Report(Succeeded(commands[2].Id) with { Output = "replayed" })));
+        Assert.Equal(final, Json(await RecordedAsync()));
+        Assert.Equal((QueueStatus.Succeeded, 3), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+    }
+
+    [Fact]
+    public async Task A_result_for_another_devices_command_is_refused_and_changes_nothing()
+    {
+        var mine = Writes(2);
+        var theirs = Writes(2);
+        await CreateQueueAsync(mine, Device);
+        await CreateQueueAsync(theirs, OtherDevice);
+        AssertCommand(mine[0], await ExchangeAsync(Inquiry(Device)));
+        AssertCommand(theirs[0], await ExchangeAsync(Inquiry(OtherDevice)));
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var before = await SnapshotAsync();
+
+        var result = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Report(Succeeded(mine[0].Id), OtherDevice)));
+        var failed = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Report(Failed(mine[0].Id, "sabotage"), OtherDevice)));
+        var rebooted = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Rebooted(mine[0].Id, OtherDevice)));
+
+        Assert.All([result, failed, rebooted], e => Assert.Equal(("foreign-command", 403), (e.Code, e.StatusCode)));
+        Assert.Contains(mine[0].Id, result.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    [Fact]
+    public async Task A_result_for_an_unknown_command_is_refused_and_changes_nothing()
+    {
+        var commands = Writes(2);
+        await CreateQueueAsync(commands);
+        AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var before = await SnapshotAsync();
+
+        var result = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Report(Succeeded("no-such-command"))));
+        var rebooted = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Rebooted("no-such-command")));
+
+        Assert.All([result, rebooted], e => Assert.Equal(("unknown-command", 409), (e.Code, e.StatusCode)));
+        Assert.Contains("no-such-command", result.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    [Fact]
+    public async Task A_failed_result_ends_the_queue_as_failed_with_the_error()
+    {
+        var commands = Writes(3);
+        var queue = await CreateQueueAsync(commands);
+        AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
+        AssertCommand(commands[1], await ExchangeAsync(Report(Succeeded(commands[0].Id))));
+        Clock.Advance(TimeSpan.FromSeconds(5));
+
+        AssertNoCommand(await ExchangeAsync(Report(Failed(commands[1].Id, "No space left on device writing /etc/rig/f1"))));
+
+        var failed = await QueueAsync(queue.Id);
+        Assert.Equal((QueueStatus.Failed, (DateTimeOffset?)Clock.Now), (failed.Status, failed.FinishedAt));
+        Assert.Contains("No space left on device writing /etc/rig/f1", failed.Error, StringComparison.Ordinal);
+        Assert.Contains("command 2 (write /etc/rig/f1)", failed.Error, StringComparison.Ordinal);
+        Assert.Null(await Store.GetActiveQueueAsync(Device));
+        var stored = await Store.GetCommandsAsync(queue.Id);
+        Assert.Equal([CommandStatus.Succeeded, CommandStatus.Failed, CommandStatus.Pending], stored.Select(c => c.Status));
+        Assert.Equal(Failed(commands[1].Id, "No space left on device writing /etc/rig/f1"), stored[1].Result);
+        Assert.Equal(["/etc/rig/f0"], (await RecordedAsync()).Files.Keys);
+
+        AssertNoCommand(await ExchangeAsync(Inquiry()));
+        Assert.Equal(0, (await CommandAsync(queue, commands[2])).Deliveries);
+    }
+
+    [Fact]
+    public async Task A_reboot_answered_rebooting_is_acknowledged_and_a_replay_gets_the_same_answer()
+    {
+        var commands = new List<NewCommand> { WriteFile("/etc/a", "a"), Reboot(), WriteFile("/etc/b", "b") };
+        var queue = await CreateQueueAsync(commands);
+        AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
+        AssertCommand(commands[1], await ExchangeAsync(Report(Succeeded(commands[0].Id))));
+
+        var ack = await ExchangeAsync(Report(Rebooting(commands[1].Id)));
+
+        Assert.Equal(new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged }, ack);
+        Assert.Equal(QueueStatus.Rebooting, (await QueueAsync(queue.Id)).Status);
+        Assert.Equal(CommandStatus.Rebooting, (await CommandAsync(queue, commands[1])).Status);
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var before = await SnapshotAsync();
+
+        Assert.Equal(ack, await ExchangeAsync(Report(Rebooting(commands[1].Id))));
+        Assert.Equal(ack, await ExchangeAsync(Report(Rebooting(commands[1].Id), inquire: false)));
+        AssertNoCommand(await ExchangeAsync(Inquiry())); // waiting for "rebooted": nothing is sent meanwhile
+
+        Assert.Equal(before, await SnapshotAsync());
+        var blocked = await Store.CreateQueueAsync(Device, Writes(1), "during reboot", null);
+        Assert.Equal(queue.Id, blocked.Blocking?.Id);
+    }
+
+    [Fact]
+    public async Task Rebooted_advances_the_queue_past_the_reboot()
+    {
+        var commands = new List<NewCommand> { Reboot(), WriteFile("/etc/b", "b") };
+        var queue = await CreateQueueAsync(commands);
+        AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
+        Assert.Equal(ExchangeAnswer.RebootAcknowledged, (await ExchangeAsync(Report(Rebooting(commands[0].Id)))).Answer);
+
+        var next = await ExchangeAsync(Rebooted(commands[0].Id));
+
+        AssertCommand(commands[1], next);
+        Assert.Equal(1, next.Command!.Sequence);
+        Assert.Equal((QueueStatus.Running, 1), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+        var reboot = await CommandAsync(queue, commands[0]);
+        Assert.Equal((CommandStatus.Succeeded, CommandOutcome.Succeeded), (reboot.Status, reboot.Result!.Outcome));
+
+        // A replayed "rebooted" and a late "rebooting" change nothing and do not skip the next command.
+        AssertCommand(commands[1], await ExchangeAsync(Rebooted(commands[0].Id)));
+        AssertCommand(commands[1], await ExchangeAsync(Report(Rebooting(commands[0].Id))));
+        Assert.Equal(1, (await QueueAsync(queue.Id)).Position);
+
+        AssertNoCommand(await ExchangeAsync(Report(Succeeded(commands[1].Id))));
+        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
+    }
+
+    [Fact]
+    public async Task A_device_that_rebooted_before_its_rebooting_report_was_recorded_still_advances()
+    {
+        var commands = new List<NewCommand> { Reboot(), WriteFile("/etc/b", "b") };
+        var queue = await CreateQueueAsync(commands);
+        AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
+
+        AssertCommand(commands[1], await ExchangeAsync(Rebooted(commands[0].Id)));
+
+        Assert.Equal(CommandStatus.Succeeded, (await CommandAsync(queue, commands[0])).Status);
+    }
+
+    [Fact]
+    public async Task Only_a_reboot_command_can_answer_rebooting()
+    {
+        var commands = Writes(2);
+        await CreateQueueAsync(commands);
+        AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var before = await SnapshotAsync();
+
+        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Report(Rebooting(commands[0].Id))));
+
+        Assert.Equal(("bad-result", 400), (refused.Code, refused.StatusCode));
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    // ---- deliveries (CHECKLIST 17, 22) ---------------------------------------------------------
+
+    [Fact]
+    public async Task An_inquiry_without_a_result_redelivers_the_same_command_and_counts_deliveries()
+    {
+        var commands = Writes(2);
+        var queue = await CreateQueueAsync(commands);
+
+        for (var delivery = 1; delivery <= 3; delivery++)
+        {
+            AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
+            Assert.Equal(delivery, (await CommandAsync(queue, commands[0])).Deliveries);
+        }
+
+        Assert.Equal(0, (await QueueAsync(queue.Id)).Position);
+        Assert.Equal(0, (await CommandAsync(queue, commands[1])).Deliveries);
+        AssertCommand(commands[1], await ExchangeAsync(Report(Succeeded(commands[0].Id))));
+        Assert.Equal(1, (await CommandAsync(queue, commands[1])).Deliveries);
+    }
+
+    [Fact]
+    public async Task After_max_deliveries_without_a_result_the_queue_fails_with_too_many_deliveries()
+    {
+        const int max = 3;
+        var commands = Writes(2);
+        var queue = await CreateQueueAsync(commands);
+        for (var i = 0; i < max; i++)
+            AssertCommand(commands[0], await ExchangeAsync(Inquiry(), max));
+
+        AssertNoCommand(await ExchangeAsync(Inquiry(), max));
+
+        var failed = await QueueAsync(queue.Id);
+        Assert.Equal(QueueStatus.Failed, failed.Status);
+        Assert.Contains("delivered 3 times without a result", failed.Error, StringComparison.Ordinal);
+        var command = await CommandAsync(queue, commands[0]);
+        Assert.Equal((CommandStatus.Failed, max, "too-many-deliveries"), (command.Status, command.Deliveries, command.Result!.ErrorCode));
+        Assert.Equal(0, (await CommandAsync(queue, commands[1])).Deliveries);
+        Assert.Null(await Store.GetActiveQueueAsync(Device));
+        AssertNoCommand(await ExchangeAsync(Inquiry(), max));
+    }
+
+    // ---- cancel (CHECKLIST 28) -----------------------------------------------------------------
+
+    [Fact]
+    public async Task After_cancel_nothing_more_is_sent_but_a_late_result_is_still_recorded()
+    {
+        var commands = Writes(3);
+        var queue = await CreateQueueAsync(commands);
+        AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
+        AssertCommand(commands[1], await ExchangeAsync(Report(Succeeded(commands[0].Id))));
+
+        var cancelled = await Store.CancelQueueAsync(Device, "operator stopped the rollout");
+
+        Assert.Equal((queue.Id, QueueStatus.Cancelled, "operator stopped the rollout"), (cancelled!.Id, cancelled.Status, cancelled.Error));
+        AssertNoCommand(await ExchangeAsync(Inquiry()));
+        Assert.Equal(1, (await CommandAsync(queue, commands[1])).Deliveries);
+
+        AssertNoCommand(await ExchangeAsync(Report(Succeeded(commands[1].Id))));
+
+        Assert.Equal(CommandStatus.Succeeded, (await CommandAsync(queue, commands[1])).Status);
+        Assert.Equal(["/etc/rig/f0", "/etc/rig/f1"], (await RecordedAsync()).Files.Keys.Order(StringComparer.Ordinal));
+        var after = await QueueAsync(queue.Id);
+        Assert.Equal((QueueStatus.Cancelled, 1), (after.Status, after.Position));
+        var never = await CommandAsync(queue, commands[2]);
+        Assert.Equal((CommandStatus.Pending, 0), (never.Status, never.Deliveries));
+        Assert.Null(await Store.CancelQueueAsync(Device, "again"));
+    }
+
+    // ---- recorded state ------------------------------------------------------------------------
+
+    [Fact]
+    public async Task Recorded_state_follows_install_write_file_service_and_inventory_results()
+    {
+        var commands = new List<NewCommand>
+        {
+            Install("base-tools", "1.0", "linux-base", "os"),
+            Install("nginx", "1.24.0"),
+            WriteFile("/etc/nginx/nginx.conf", "listen 80;"),
+            Service("nginx", ServiceAction.Start),
+            Service("nginx", ServiceAction.Enable),
+            WriteFile("/etc/old.conf", "old"),
+            DeleteFile("/etc/old.conf"),
+        };
+        await WalkAsync(commands);
+
+        var expected = commands.Aggregate(RecordedState.Empty, (s, c) => RecordedStateUpdater.Apply(s, c.Spec, c.RoleKind, Succeeded(c.Id)));
+        var recorded = await RecordedAsync();
+        Assert.Equal(Json(expected), Json(recorded));
+        Assert.Equal(new RecordedPackage("nginx", "1.24.0", "deb", Digest("nginx@1.24.0"), "app"), recorded.Packages["nginx"]);
+        Assert.Equal("os", recorded.Packages["base-tools"].Kind);
+        Assert.Equal(new RecordedFile("/etc/nginx/nginx.conf", Digest("listen 80;"), "0644", "root", "root", "app"), recorded.Files["/etc/nginx/nginx.conf"]);
+        Assert.Equal(new RecordedService("nginx", true, true, "app"), recorded.Services["nginx"]);
+        Assert.Null((await Store.GetDeviceRuntimeAsync(Device))!.Inventory);
+
+        var inventory = new InventoryReport
+        {
+            Hostname = "web-1.acme",
+            Platform = "sandbox",
+            Packages = [new InstalledPackage("nginx", "1.24.1", "deb", Digest("nginx@1.24.1")), new InstalledPackage("openssl", "3.0", "deb", Digest("openssl"))],
+            Files = [new ManagedFile("/etc/nginx/nginx.conf", Digest("edited by hand"), "0600", "root", "root")],
+            Services = [new ServiceState("nginx", false, true)],
+            BootCount = 3,
+        };
+        var check = Inventory();
+        await WalkAsync([check], c => Succeeded(c.Id, inventory));
+
+        var afterInventory = await Store.GetDeviceRuntimeAsync(Device);
+        Assert.Equal(Json(RecordedStateUpdater.FromInventory(recorded, inventory)), Json(afterInventory!.Recorded));
+        Assert.Equal(("web-1.acme", 3, 2), (afterInventory.Inventory!.Hostname, afterInventory.Inventory.BootCount, afterInventory.Inventory.Packages.Count));
+        Assert.Equal("app", afterInventory.Recorded.Packages["nginx"].Kind);
+        Assert.Null(afterInventory.Recorded.Packages["openssl"].Kind);
+
+        // A later command changes the recorded state but keeps the last inventory.
+        await WalkAsync([Service("nginx", ServiceAction.Start)]);
+        var afterStart = await Store.GetDeviceRuntimeAsync(Device);
+        Assert.True(afterStart!.Recorded.Services["nginx"].Running);
+        Assert.Equal("web-1.acme", afterStart.Inventory?.Hostname);
+    }
+
+    /// <summary>Run a whole queue as a well-behaved agent would.</summary>
+    private async Task WalkAsync(IReadOnlyList<NewCommand> commands, Func<NewCommand, CommandResult>? result = null, string device = Device)
+    {
+        var queue = await CreateQueueAsync(commands, device);
+        var response = await ExchangeAsync(Inquiry(device));
+        foreach (var command in commands)
+        {
+            AssertCommand(command, response);
+            response = await ExchangeAsync(Report((result ?? (c => Succeeded(c.Id)))(command), device));
+        }
+        AssertNoCommand(response);
+        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
+    }
+}
