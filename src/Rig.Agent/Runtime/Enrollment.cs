@@ -48,7 +48,7 @@ public static class Enrollment
             throw new AgentException("The gateway returned a certificate for another key; enrollment aborted.");
 
         Directory.CreateDirectory(paths.Root);
-        WritePrivate(paths.Key, key.ExportPkcs8PrivateKeyPem());
+        Trust.WritePrivateFile(paths.Key, key.ExportPkcs8PrivateKeyPem());
         File.WriteAllText(paths.Certificate, response.CertificatePem);
         File.WriteAllText(paths.Ca, ca.ExportCertificatePem());
         File.WriteAllText(paths.Config, JsonSerializer.Serialize(config, AgentJson.Default.AgentConfig));
@@ -84,16 +84,6 @@ public static class Enrollment
         if (!string.Equals(actual, caPin, StringComparison.OrdinalIgnoreCase))
             throw new AgentException($"The gateway at {gateway} presents CA {actual}, not the pinned {caPin}; refusing to enroll (wrong gateway or a man in the middle).");
         return ca;
-    }
-
-    internal static void WritePrivate(string path, string content)
-    {
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using var stream = new FileStream(path, options);
-        using var writer = new StreamWriter(stream);
-        writer.Write(content);
     }
 }
 

@@ -50,7 +50,7 @@ public sealed class GatewayClient : IDisposable
                 EnabledSslProtocols = System.Security.Authentication.SslProtocols.Tls12 | System.Security.Authentication.SslProtocols.Tls13,
                 ClientCertificates = clientCertificate is null ? null : [clientCertificate],
                 // The chain is built once, by the handshake, with the pinned CA as the only root (CHECKLIST 8).
-                CertificateChainPolicy = PinnedPolicy(pinnedCa),
+                CertificateChainPolicy = Trust.OnlyRoot(pinnedCa),
                 RemoteCertificateValidationCallback = (_, _, _, errors) => errors == SslPolicyErrors.None,
             },
         };
@@ -60,19 +60,6 @@ public sealed class GatewayClient : IDisposable
             Timeout = Timeout.InfiniteTimeSpan, // per-request deadlines below
             MaxResponseContentBufferSize = limits.MaxResponseBodyBytes,
         };
-    }
-
-    /// <summary>A chain policy trusting only <paramref name="ca"/>.</summary>
-    internal static X509ChainPolicy PinnedPolicy(X509Certificate2 ca)
-    {
-        var policy = new X509ChainPolicy
-        {
-            TrustMode = X509ChainTrustMode.CustomRootTrust,
-            RevocationMode = X509RevocationMode.NoCheck,
-            DisableCertificateDownloads = true,
-        };
-        policy.CustomTrustStore.Add(ca);
-        return policy;
     }
 
     /// <summary>One exchange.</summary>

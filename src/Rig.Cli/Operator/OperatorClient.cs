@@ -27,14 +27,12 @@ public sealed class OperatorClient : IDisposable
     /// <summary>A client for <paramref name="api"/> with <paramref name="token"/>, trusting <paramref name="ca"/>.</summary>
     public OperatorClient(Uri api, string token, X509Certificate2 ca)
     {
-        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck, DisableCertificateDownloads = true };
-        policy.CustomTrustStore.Add(ca);
         var handler = new SocketsHttpHandler
         {
             UseProxy = false,
             SslOptions = new SslClientAuthenticationOptions
             {
-                CertificateChainPolicy = policy,
+                CertificateChainPolicy = Rig.Protocol.Trust.OnlyRoot(ca),
                 RemoteCertificateValidationCallback = (_, _, _, errors) => errors == SslPolicyErrors.None,
             },
         };

@@ -73,7 +73,7 @@ public sealed class CertificateAuthority : IDisposable
         request.CertificateExtensions.Add(new X509SubjectKeyIdentifierExtension(request.PublicKey, false));
         using var selfSigned = request.CreateSelfSigned(now.AddMinutes(-5), now.Add(limits.CaLifetime));
         var publicOnly = X509CertificateLoader.LoadCertificate(selfSigned.RawData);
-        WritePrivate(keyPath, caKey.ExportPkcs8PrivateKeyPem());
+        Trust.WritePrivateFile(keyPath, caKey.ExportPkcs8PrivateKeyPem());
         File.WriteAllText(certPath, publicOnly.ExportCertificatePem());
         return new CertificateAuthority(publicOnly, caKey, limits, clock);
     }
@@ -106,7 +106,7 @@ public sealed class CertificateAuthority : IDisposable
         request.CertificateExtensions.Add(new X509EnhancedKeyUsageExtension([new Oid(ServerAuthOid)], false));
         using var issued = Issue(request, _limits.GatewayCertificateLifetime);
         var withKey = issued.CopyWithPrivateKey(key);
-        WritePrivate(keyPath, key.ExportPkcs8PrivateKeyPem());
+        Trust.WritePrivateFile(keyPath, key.ExportPkcs8PrivateKeyPem());
         File.WriteAllText(certPath, withKey.ExportCertificatePem());
         File.WriteAllText(namesPath, names);
         return X509Certificate2.CreateFromPem(File.ReadAllText(certPath), File.ReadAllText(keyPath));
@@ -140,19 +140,7 @@ public sealed class CertificateAuthority : IDisposable
 
     /// <summary>The chain policy that trusts only this CA and requires TLS client authentication usage.
     /// Set on the TLS options so the handshake builds the chain once.</summary>
-    public X509ChainPolicy ClientChainPolicy()
-    {
-        var policy = new X509ChainPolicy
-        {
-            TrustMode = X509ChainTrustMode.CustomRootTrust,
-            RevocationMode = X509RevocationMode.NoCheck, // revocation is the gateway's own table, checked per request
-            VerificationTimeIgnored = false,
-            DisableCertificateDownloads = true,
-        };
-        policy.CustomTrustStore.Add(Certificate);
-        policy.ApplicationPolicy.Add(new Oid(ClientAuthOid));
-        return policy;
-    }
+    public X509ChainPolicy ClientChainPolicy() => Trust.OnlyRoot(Certificate, ClientAuthOid);
 
     private X509Certificate2 Issue(CertificateRequest request, TimeSpan lifetime)
     {
@@ -170,16 +158,6 @@ public sealed class CertificateAuthority : IDisposable
     {
         var fields = PemEncoding.Find(pem);
         return Convert.FromBase64String(pem[fields.Base64Data]);
-    }
-
-    private static void WritePrivate(string path, string content)
-    {
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
-        if (!OperatingSystem.IsWindows())
-            options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using var stream = new FileStream(path, options);
-        using var writer = new StreamWriter(stream);
-        writer.Write(content);
     }
 
     /// <inheritdoc />
