@@ -25,10 +25,12 @@ public sealed class GatewayServer : IAsyncDisposable
     private readonly WebApplication _agentApp;
     private readonly WebApplication _apiApp;
     private readonly ILoggerFactory _loggerFactory;
+    private readonly Gateway.RolloutEngine _rollouts;
 
     private GatewayServer(ServerOptions options, RigStore store, Gateway.Gateway gateway, CertificateAuthority ca, PackageImporter importer,
-        WebApplication agentApp, WebApplication apiApp, ILoggerFactory loggerFactory, Uri agentUrl, Uri apiUrl)
+        WebApplication agentApp, WebApplication apiApp, ILoggerFactory loggerFactory, Uri agentUrl, Uri apiUrl, Gateway.RolloutEngine rollouts)
     {
+        _rollouts = rollouts;
         Options = options;
         Store = store;
         Gateway = gateway;
@@ -109,7 +111,9 @@ public sealed class GatewayServer : IAsyncDisposable
         await apiApp.StartAsync(ct).ConfigureAwait(false);
         var apiHost = IPAddress.Parse(options.ApiListenAddress) is var ip && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)) ? "localhost" : options.ApiListenAddress;
         var apiUrl = new Uri($"https://{(apiHost.Contains(':', StringComparison.Ordinal) ? $"[{apiHost}]" : apiHost)}:{BoundPort(apiApp)}");
-        return new GatewayServer(options, store, gateway, ca, importer, agentApp, apiApp, loggerFactory, agentUrl, apiUrl);
+        var rollouts = new Gateway.RolloutEngine(gateway, loggerFactory.CreateLogger<Gateway.RolloutEngine>());
+        rollouts.Start(); // persisted rollouts continue where they were
+        return new GatewayServer(options, store, gateway, ca, importer, agentApp, apiApp, loggerFactory, agentUrl, apiUrl, rollouts);
     }
 
     private static WebApplication BuildAgentApp(ServerOptions options, Gateway.Gateway gateway, CertificateAuthority ca, X509Certificate2 certificate, ILoggerFactory loggerFactory)
@@ -153,6 +157,12 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.Services.AddSingleton(loggerFactory);
         builder.Services.AddRouting();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.AllowDuplicateProperties = false);
+        builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer((document, _, _) =>
+        {
+            document.Info.Title = "Rig operator API";
+            document.Info.Description = "Every endpoint requires 'Authorization: Bearer <operator token>'. See docs/API.md.";
+            return Task.CompletedTask;
+        }));
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -165,6 +175,7 @@ public sealed class GatewayServer : IAsyncDisposable
         });
         var app = builder.Build();
         OperatorApi.Map(app, gateway, importer, agentUrl);
+        app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }
 
@@ -177,6 +188,7 @@ public sealed class GatewayServer : IAsyncDisposable
     /// <summary>Stop both listeners and close the store.</summary>
     public async ValueTask DisposeAsync()
     {
+        await _rollouts.DisposeAsync().ConfigureAwait(false);
         await _apiApp.StopAsync().ConfigureAwait(false);
         await _agentApp.StopAsync().ConfigureAwait(false);
         await _apiApp.DisposeAsync().ConfigureAwait(false);

@@ -24,7 +24,20 @@ public static class Inventory
             Packages = [.. state.Packages.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => new InstalledPackage(p.Name, p.Version, p.Format, p.Sha256))],
             Files = [.. state.Files.OrderBy(f => f.Path, StringComparer.Ordinal).Select(f => new ManagedFile(f.Path, DigestOf(platform, f.Path), f.Mode, f.Owner, f.Group))],
             Services = platform.Services.List(),
+            FreeBytes = FreeBytes(platform.Files.Root),
         };
+    }
+
+    private static long? FreeBytes(string root)
+    {
+        try
+        {
+            return new DriveInfo(root).AvailableFreeSpace;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        {
+            return null;
+        }
     }
 
     private static string DigestOf(IPlatform platform, string devicePath)

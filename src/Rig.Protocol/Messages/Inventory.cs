@@ -20,7 +20,10 @@ public sealed record InventoryReport
     /// <summary>Services and their recorded state.</summary>
     public IReadOnlyList<ServiceState> Services { get; set; } = [];
 
-    /// <summary>How many times the device has booted (sandbox: agent restarts after a reboot).</summary>
+    /// <summary>Free bytes on the file system holding the device root (null when unknown).</summary>
+    public long? FreeBytes { get; set; }
+
+        /// <summary>How many times the device has booted (sandbox: agent restarts after a reboot).</summary>
     public int BootCount { get; init; }
 }
 

@@ -29,3 +29,46 @@ public sealed record DeviceDetail(DeviceStatus Status, RecordedState Recorded, I
 
 /// <summary>Result of importing a package.</summary>
 public sealed record PackageAddResponse(PackageInfo Package, bool AlreadyPresent);
+
+/// <summary>A command a plan would send.</summary>
+public sealed record PlanCommandView(string Kind, string Description, string Role, string Reason);
+
+/// <summary>How a configuration file would change: <c>new</c>, <c>changed</c>, <c>attributes</c> (mode/owner), <c>deleted</c>.</summary>
+public sealed record PlanFileDiff(string Path, string Change, string Diff);
+
+/// <summary>The plan of one device.</summary>
+/// <param name="Device">The device.</param>
+/// <param name="Outcome"><c>unchanged</c>, <c>changes</c>, <c>invalid</c>, or <c>removed</c> (no longer in the model: everything is removed).</param>
+/// <param name="Commands">Commands that would run, in order.</param>
+/// <param name="Diffs">Unified diffs of rendered configuration files.</param>
+/// <param name="Errors">Why the device cannot be planned.</param>
+/// <param name="DownloadBytes">Package bytes the plan downloads.</param>
+public sealed record DevicePlanReport(string Device, string Outcome, IReadOnlyList<PlanCommandView> Commands, IReadOnlyList<PlanFileDiff> Diffs, IReadOnlyList<ModelError> Errors, long DownloadBytes);
+
+/// <summary>A whole plan: model errors, per-device plans, and the model objects that change.</summary>
+public sealed record PlanReport(long BaseRevision, IReadOnlyList<ModelError> Errors, IReadOnlyList<DevicePlanReport> Devices, IReadOnlyList<ModelChange> ModelChanges)
+{
+    /// <summary>True when the model or any device plan has errors.</summary>
+    public bool HasErrors => Errors.Count > 0 || Devices.Any(d => d.Errors.Count > 0);
+
+    /// <summary>True when any device would change.</summary>
+    public bool HasChanges => Devices.Any(d => d.Commands.Count > 0);
+}
+
+/// <summary>Result of an apply: the new revision and what changed.</summary>
+public sealed record ApplyResponse(long Revision, bool Changed, IReadOnlyList<ModelChange> Changes);
+
+/// <summary>A model revision as listed by history.</summary>
+public sealed record RevisionView(long Revision, string Author, string Message, DateTimeOffset CreatedAt, int Changes);
+
+/// <summary>A model object diff between two revisions.</summary>
+public sealed record ModelDiffEntry(string Kind, string Name, string Change, string Diff);
+
+/// <summary>A model as of a revision, with every device's rendered configuration.</summary>
+public sealed record ModelAsOf(long Revision, DateTimeOffset? CreatedAt, RigModel Model, IReadOnlyList<RenderedDevice> Devices);
+
+/// <summary>A device's rendered configuration files at a revision.</summary>
+public sealed record RenderedDevice(string Device, IReadOnlyList<RenderedFile> Files, IReadOnlyList<ModelError> Errors);
+
+/// <summary>One rendered file.</summary>
+public sealed record RenderedFile(string Path, string Sha256, string Mode, string Owner, string Group, string Content);

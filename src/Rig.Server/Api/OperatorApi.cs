@@ -15,7 +15,7 @@ namespace Rig.Server.Api;
 
 /// <summary>The operator API (HTTPS, its own listener, loopback by default). Every endpoint requires an
 /// operator token: <c>Authorization: Bearer rigop_...</c>.</summary>
-internal static class OperatorApi
+internal static partial class OperatorApi
 {
     private const long MaxModelBytes = 64L * 1024 * 1024;
 
@@ -48,9 +48,12 @@ internal static class OperatorApi
             return Results.Json(new StatusResponse(typeof(OperatorApi).Assembly.GetName().Version?.ToString() ?? "0", agentUrl, gateway.Authority.Pin, rev, model.Devices.Count, model.Packages.Count));
         });
 
-        api.MapGet("/model", async (CancellationToken ct) =>
+        api.MapGet("/model", async (string? at, CancellationToken ct) =>
         {
-            var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+            var rev = await ResolveRevisionAsync(store, at, ct).ConfigureAwait(false);
+            if (rev is null)
+                return Results.Json(new ApiError("bad-revision", $"'{at}' is neither a revision number nor a date (e.g. 2026-11-24T12:00:00Z); see `rig history`."), statusCode: 400);
+            var (_, model) = await store.LoadModelAsync(rev == 0 ? null : rev, ct).ConfigureAwait(false);
             return Results.Text(JsonSerializer.Serialize(model, ModelJson.Default.RigModel), "application/json");
         });
 
@@ -66,13 +69,9 @@ internal static class OperatorApi
             {
                 return Results.Json(new ApiError("bad-model", $"The model is not valid JSON for Rig's model: {e.Message}"), statusCode: 400);
             }
-            // The catalog comes from the package store, never from the request.
-            var catalog = await store.ListPackagesAsync(ct).ConfigureAwait(false);
-            model = model with { Packages = catalog };
-            var errors = ModelValidator.Validate(model);
-            if (errors.Count > 0)
-                return Results.Json(new ApiError("invalid-model", $"The model has {errors.Count} error(s); nothing was saved.", errors), statusCode: 400);
-            var saved = await store.SaveModelAsync(model, (string)context.Items["rig.operator"]!, message ?? "", ct).ConfigureAwait(false);
+            var applied = await gateway.ApplyAsync(model, (string)context.Items["rig.operator"]!, message ?? "", ct).ConfigureAwait(false);
+            if (applied.Saved is not { } saved)
+                return Results.Json(new ApiError("invalid-model", $"The model has {applied.Errors.Count} error(s); nothing was saved.", applied.Errors), statusCode: 400);
             return Results.Json(new ModelPutResponse(saved.Rev, saved.Changed, saved.Added, saved.Modified, saved.Removed));
         });
 
@@ -122,6 +121,10 @@ internal static class OperatorApi
             return Results.Json(new ConvergeResponse(results));
         });
 
+        MapModelHistory(api, gateway);
+        MapRollouts(api, gateway);
+        MapLifecycle(api, gateway);
+
         api.MapGet("/devices", async (CancellationToken ct) =>
         {
             var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
@@ -143,6 +146,21 @@ internal static class OperatorApi
             var commands = status.Queue is null ? [] : await store.GetCommandsAsync(status.Queue.Id, ct).ConfigureAwait(false);
             return Results.Json(new DeviceDetail(status, runtime?.Recorded ?? Model.Planning.RecordedState.Empty, runtime?.Inventory, commands));
         });
+    }
+
+    /// <summary>Parse <c>at</c> (a revision number or a date) into a revision; 0 means current, null means unparseable.</summary>
+    internal static async Task<long?> ResolveRevisionAsync(RigStore store, string? at, CancellationToken ct)
+    {
+        if (string.IsNullOrWhiteSpace(at))
+            return 0;
+        if (long.TryParse(at, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var rev))
+            return rev;
+        if (DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var date))
+        {
+            var found = await store.RevisionAtAsync(date, ct).ConfigureAwait(false);
+            return found == 0 ? -1 : found;
+        }
+        return null;
     }
 
     private static async Task<DeviceStatus> StatusOfAsync(RigStore store, RigModel model, DeviceRuntime? runtime, string name, CancellationToken ct)

@@ -26,6 +26,12 @@ public sealed partial class Gateway(RigStore store, BlobStore blobs, Certificate
 
     /// <summary>Timeouts and limits.</summary>
     public RigLimits Limits => limits;
+
+    /// <summary>Plans (nothing sent).</summary>
+    public Operations.PlanService Plans { get; } = new(store);
+
+    /// <summary>The clock.</summary>
+    public TimeProvider Clock => clock;
 }
 
 /// <summary>Source-generated log messages with stable event ids (operators grep them).</summary>

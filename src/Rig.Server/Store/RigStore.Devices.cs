@@ -46,5 +46,9 @@ public sealed partial class RigStore
             "ON CONFLICT (device) DO UPDATE SET recorded_state = excluded.recorded_state, updated_at = excluded.updated_at",
             new { device, state = JsonSerializer.Serialize(state, ModelJson.Default.RecordedState), now = NowMs }, tx, cancellationToken: ct)), ct);
 
+    /// <summary>Forget everything recorded about a device (decommissioned, or lost and about to be rebuilt).</summary>
+    public Task ForgetDeviceAsync(string device, CancellationToken ct = default) => WriteAsync((c, tx) =>
+        c.ExecuteAsync(new CommandDefinition("DELETE FROM device_runtime WHERE device = @device", new { device }, tx, cancellationToken: ct)), ct);
+
     private static readonly string EmptyState = JsonSerializer.Serialize(Model.Planning.RecordedState.Empty, ModelJson.Default.RecordedState);
 }

@@ -64,6 +64,11 @@ public sealed partial class RigStore
         return (at, Assemble(rows, packages));
     }, ct);
 
+    /// <summary>How many model objects revision <paramref name="rev"/> added, changed or removed.</summary>
+    public Task<int> RevisionChangeCountAsync(long rev, CancellationToken ct = default) => ReadAsync(async c =>
+        (int)await c.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM (SELECT DISTINCT kind, name FROM model_entities WHERE rev_from = @rev OR rev_to = @rev) touched", new { rev }, cancellationToken: ct)).ConfigureAwait(false), ct);
+
     /// <summary>Every model revision, newest first.</summary>
     public Task<IReadOnlyList<ModelRevision>> RevisionsAsync(CancellationToken ct = default) => ReadAsync<IReadOnlyList<ModelRevision>>(async c =>
         [.. (await c.QueryAsync<(long Rev, string Author, string Message, long CreatedAt)>(new CommandDefinition(

@@ -109,6 +109,11 @@ public sealed partial class RigStore
                     new { command.Id, queueId = id, seq = i, kind = command.Spec.Kind, command.Role, command.RoleKind, command.Reason, spec = JsonSerializer.Serialize(command.Spec, RigJson.Default.CommandSpec), status = CommandStatus.Pending },
                     tx, cancellationToken: ct)).ConfigureAwait(false);
             }
+            foreach (var write in commands.Select(x => x.Spec).OfType<WriteFileCommand>())
+            {
+                await c.ExecuteAsync(new CommandDefinition("INSERT INTO rendered_files (sha256, content) VALUES (@Sha256, @Content) ON CONFLICT (sha256) DO NOTHING",
+                    new { write.Sha256, write.Content }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            }
             var created = await c.QuerySingleAsync<QueueRow>(new CommandDefinition($"SELECT {QueueColumns} FROM queues WHERE id = @id", new { id }, tx, cancellationToken: ct)).ConfigureAwait(false);
             return new QueueCreateResult(created.ToInfo(), null);
         }, ct);

@@ -1,0 +1,126 @@
+using System.Text.Encodings.Web;
+using System.Text.Json;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Routing;
+using Rig.Model;
+using Rig.Model.Domain;
+using Rig.Model.Planning;
+using Rig.Server.Operations;
+using Rig.Server.Store;
+
+namespace Rig.Server.Api;
+
+internal static partial class OperatorApi
+{
+    private static readonly JsonSerializerOptions PrettyJson = new(ModelJson.Default.Options) { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+
+    /// <summary>Plan, apply, history, diff, as-of.</summary>
+    private static void MapModelHistory(RouteGroupBuilder api, Gateway.Gateway gateway)
+    {
+        var store = gateway.Store;
+
+        api.MapPost("/plan", async (HttpContext context, string? devices, CancellationToken ct) =>
+        {
+            var (model, error) = await ReadModelAsync(context, ct).ConfigureAwait(false);
+            if (model is null)
+                return error!;
+            var targets = await SelectAsync(model, devices).ConfigureAwait(false);
+            if (targets.Error is not null)
+                return targets.Error;
+            return Results.Json(await gateway.Plans.PlanProposedAsync(model, targets.Names, ct).ConfigureAwait(false));
+        }).WithSummary("Plan a proposed model: per device the commands that would run and diffs of configuration files. Nothing is saved or sent.");
+
+        api.MapGet("/plan", async (string? at, string? devices, CancellationToken ct) =>
+        {
+            var rev = await ResolveRevisionAsync(store, at, ct).ConfigureAwait(false);
+            if (rev is null or < 0)
+                return Results.Json(new ApiError("bad-revision", $"'{at}' is not a revision or a date with a revision at or before it."), statusCode: 400);
+            var (_, model) = await store.LoadModelAsync(rev == 0 ? null : rev, ct).ConfigureAwait(false);
+            var targets = await SelectAsync(model, devices).ConfigureAwait(false);
+            if (targets.Error is not null)
+                return targets.Error;
+            return Results.Json(await gateway.Plans.PlanStoredAsync(rev == 0 ? null : rev, targets.Names, ct).ConfigureAwait(false));
+        }).WithSummary("Plan a stored revision (default: current) against what devices have now. Nothing is sent.");
+
+        api.MapPost("/apply", async (HttpContext context, string? message, CancellationToken ct) =>
+        {
+            var (model, error) = await ReadModelAsync(context, ct).ConfigureAwait(false);
+            if (model is null)
+                return error!;
+            var author = (string)context.Items["rig.operator"]!;
+            var applied = await gateway.ApplyAsync(model, author, message ?? "", ct).ConfigureAwait(false);
+            if (applied.Saved is not { } saved)
+                return Results.Json(new ApiError("invalid-model", $"The model has {applied.Errors.Count} error(s); nothing was saved.", applied.Errors), statusCode: 400);
+            return Results.Json(new ApplyResponse(saved.Rev, saved.Changed, applied.Changes), statusCode: saved.Changed ? 201 : 200);
+        }).WithSummary("Record a new model revision (author, time, message). Nothing is sent to devices: roll it out next.");
+
+        api.MapGet("/revisions", async (int? limit, CancellationToken ct) =>
+        {
+            var revisions = await store.RevisionsAsync(ct).ConfigureAwait(false);
+            var list = new List<RevisionView>();
+            foreach (var r in revisions.Take(Math.Clamp(limit ?? 100, 1, 10_000)))
+                list.Add(new RevisionView(r.Rev, r.Author, r.Message, r.CreatedAt, await store.RevisionChangeCountAsync(r.Rev, ct).ConfigureAwait(false)));
+            return Results.Json(list);
+        }).WithSummary("The append-only history of model revisions, newest first.");
+
+        api.MapGet("/revisions/diff", async (long from, long to, CancellationToken ct) =>
+        {
+            var current = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
+            if (from < 0 || to < 0 || from > current || to > current)
+                return Results.Json(new ApiError("unknown-revision", $"Revisions must be between 0 and {current}; see `rig history`."), statusCode: 404);
+            var changes = await store.DiffAsync(from, to, ct).ConfigureAwait(false);
+            return Results.Json(changes.Select(c => new ModelDiffEntry(c.Kind, c.Name, c.Change,
+                UnifiedDiff.Create(Pretty(c.Before), Pretty(c.After), $"r{from}/{c.Kind}/{c.Name}", $"r{to}/{c.Kind}/{c.Name}"))).ToList());
+        }).WithSummary("What differs between two revisions, object by object, as unified diffs.");
+
+        api.MapGet("/model/as-of", async (string at, CancellationToken ct) =>
+        {
+            var rev = await ResolveRevisionAsync(store, at, ct).ConfigureAwait(false);
+            var current = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
+            if (rev is null or < 1 || rev > current)
+                return Results.Json(new ApiError("bad-revision", $"'{at}' names no revision (there are {current}; dates before the first revision have none)."), statusCode: 404);
+            var snapshot = await gateway.Plans.SnapshotAsync(rev, ct).ConfigureAwait(false);
+            var created = (await store.RevisionsAsync(ct).ConfigureAwait(false)).FirstOrDefault(r => r.Rev == rev)?.CreatedAt;
+            var devices = snapshot.Model.Devices.Select(d =>
+            {
+                var desired = snapshot.Builder.Build(d.Name);
+                var files = desired.Roles.SelectMany(r => r.Steps).OfType<DesiredFile>().Select(f => new RenderedFile(f.Path, f.Sha256, f.Mode, f.Owner, f.Group, f.Content)).ToList();
+                return new RenderedDevice(d.Name, files, desired.Errors);
+            }).ToList();
+            return Results.Json(new ModelAsOf(snapshot.Rev, created, snapshot.Model with { Packages = [] }, devices));
+        }).WithSummary("The full model and every device's rendered configuration as of a revision or date.");
+    }
+
+    private static string Pretty(string? json) =>
+        json is null ? "" : JsonSerializer.Serialize(JsonDocument.Parse(json).RootElement, PrettyJson) + "\n";
+
+    private static async Task<(RigModel? Model, IResult? Error)> ReadModelAsync(HttpContext context, CancellationToken ct)
+    {
+        var body = await ReadBodyAsync(context, MaxModelBytes, ct).ConfigureAwait(false);
+        try
+        {
+            var model = JsonSerializer.Deserialize(body, ModelJson.Default.RigModel) ?? throw new JsonException("the body is JSON null");
+            return (model, null);
+        }
+        catch (JsonException e)
+        {
+            return (null, Results.Json(new ApiError("bad-model", $"The model is not valid JSON for Rig's model: {e.Message}"), statusCode: 400));
+        }
+    }
+
+    private static Task<(IReadOnlyList<string>? Names, IResult? Error)> SelectAsync(RigModel model, string? devices)
+    {
+        if (string.IsNullOrWhiteSpace(devices))
+            return Task.FromResult<(IReadOnlyList<string>?, IResult?)>((null, null));
+        try
+        {
+            IReadOnlyList<string> names = [.. DeviceSelector.Parse(devices).Select(model).Select(d => d.Name)];
+            return Task.FromResult<(IReadOnlyList<string>?, IResult?)>((names, null));
+        }
+        catch (FormatException e)
+        {
+            return Task.FromResult<(IReadOnlyList<string>?, IResult?)>((null, Results.Json(new ApiError("bad-selector", e.Message), statusCode: 400)));
+        }
+    }
+}

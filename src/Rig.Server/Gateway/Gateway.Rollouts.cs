@@ -1,0 +1,116 @@
+using Rig.Model.Domain;
+using Rig.Model.Planning;
+using Rig.Server.Store;
+
+namespace Rig.Server.Gateway;
+
+/// <summary>A request to roll out a revision.</summary>
+/// <param name="Revision">Model revision (null: the current one).</param>
+/// <param name="Devices">Device selector (names, globs, key=value; null: all).</param>
+/// <param name="Canary">Devices in the first wave, alone.</param>
+/// <param name="Batch">Devices per later wave: a number or a percentage of all devices.</param>
+/// <param name="MaxParallel">Queues running at once.</param>
+/// <param name="MaxFailures">Failed devices tolerated before the rollout pauses itself.</param>
+/// <param name="Reason">Why (kept with the rollout and its queues).</param>
+public sealed record RolloutRequest(long? Revision, string? Devices, int Canary = 0, string Batch = "100%", int MaxParallel = 50, int MaxFailures = 0, string? Reason = null);
+
+/// <summary>A rollout request that cannot be started: what was wrong and what to do.</summary>
+public sealed class RolloutRefusedException(string code, string message, int statusCode) : Exception(message)
+{
+    /// <summary>Stable code.</summary>
+    public string Code { get; } = code;
+    /// <summary>HTTP status.</summary>
+    public int StatusCode { get; } = statusCode;
+}
+
+public sealed partial class Gateway
+{
+    /// <summary>Signalled when rollouts change, so the engine acts at once instead of at its next tick.</summary>
+    internal SemaphoreSlim RolloutSignal { get; } = new(0, int.MaxValue);
+
+    /// <summary>Start a rollout: select devices from the model at the revision, split them into waves, and refuse
+    /// if any of them is already in another active rollout.</summary>
+    public async Task<RolloutInfo> StartRolloutAsync(RolloutRequest request, string createdBy, CancellationToken ct, string? purpose = null)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var current = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
+        var rev = request.Revision ?? current;
+        if (rev < 1 || rev > current)
+            throw new RolloutRefusedException("unknown-revision", $"Revision {rev} does not exist (the newest is {current}); see `rig history`.", 404);
+        if (request.MaxParallel < 1)
+            throw new RolloutRefusedException("bad-rollout", $"--max-parallel {request.MaxParallel} must be at least 1.", 400);
+        if (request.MaxFailures < 0)
+            throw new RolloutRefusedException("bad-rollout", $"--max-failures {request.MaxFailures} must be 0 or more.", 400);
+        DeviceSelector selector;
+        try
+        {
+            selector = DeviceSelector.Parse(request.Devices);
+        }
+        catch (FormatException e)
+        {
+            throw new RolloutRefusedException("bad-selector", e.Message, 400);
+        }
+        var snapshot = await Plans.SnapshotAsync(rev, ct).ConfigureAwait(false);
+        var devices = selector.Select(snapshot.Model).Select(d => d.Name).ToList();
+        if (devices.Count == 0)
+            throw new RolloutRefusedException("no-devices", $"No device of revision {rev} matches '{selector}'.", 400);
+        IReadOnlyList<(string Device, int Wave)> waves;
+        try
+        {
+            waves = Waves.Assign(devices, request.Canary, request.Batch);
+        }
+        catch (FormatException e)
+        {
+            throw new RolloutRefusedException("bad-rollout", e.Message, 400);
+        }
+        var spec = new RolloutSpec(rev, selector.Text, request.Canary, request.Batch, request.MaxParallel, request.MaxFailures, request.Reason ?? $"rollout of revision {rev}", createdBy, purpose);
+        var created = await store.CreateRolloutAsync(spec, waves, ct).ConfigureAwait(false);
+        if (created.Created is null)
+        {
+            var list = string.Join(", ", created.Conflicts.Take(10).Select(c => $"{c.Device} (rollout {c.RolloutId})"));
+            throw new RolloutRefusedException("devices-busy", $"{created.Conflicts.Count} device(s) are already in an active rollout: {list}; wait for it, or `rig rollout cancel` it.", 409);
+        }
+        RolloutSignal.Release();
+        return created.Created;
+    }
+
+    /// <summary>Pause: running queues finish, nothing new starts.</summary>
+    public async Task<bool> PauseRolloutAsync(string id, CancellationToken ct)
+    {
+        var rollout = await store.GetRolloutAsync(id, ct).ConfigureAwait(false);
+        if (rollout is not { Status: RolloutStatus.Running })
+            return false;
+        var paused = await store.SetRolloutStatusAsync(id, RolloutStatus.Paused, "paused by an operator", ct).ConfigureAwait(false);
+        RolloutSignal.Release();
+        return paused;
+    }
+
+    /// <summary>Resume a paused rollout, optionally raising its failure threshold.</summary>
+    public async Task<bool> ResumeRolloutAsync(string id, int? maxFailures, CancellationToken ct)
+    {
+        var resumed = await store.ResumeRolloutAsync(id, maxFailures, ct).ConfigureAwait(false);
+        RolloutSignal.Release();
+        return resumed;
+    }
+
+    /// <summary>Cancel: queues of the rollout are cancelled (a command already running finishes and its result is
+    /// recorded), devices not started are cancelled, nothing new starts.</summary>
+    public async Task<bool> CancelRolloutAsync(string id, CancellationToken ct)
+    {
+        var rollout = await store.GetRolloutAsync(id, ct).ConfigureAwait(false);
+        if (rollout is null || !await store.SetRolloutStatusAsync(id, RolloutStatus.Cancelled, "cancelled by an operator", ct).ConfigureAwait(false))
+            return false;
+        foreach (var device in rollout.Devices.Where(d => RolloutDeviceStatus.IsActive(d.Status)))
+        {
+            if (device.Status == RolloutDeviceStatus.Queued && device.QueueId is { } queueId)
+            {
+                var active = await store.GetActiveQueueAsync(device.Device, ct).ConfigureAwait(false);
+                if (active?.Id == queueId)
+                    await store.CancelQueueAsync(device.Device, $"rollout {id} cancelled", ct).ConfigureAwait(false);
+            }
+            await store.UpdateRolloutDeviceAsync(id, device.Device, RolloutDeviceStatus.Cancelled, null, "rollout cancelled", ct).ConfigureAwait(false);
+        }
+        RolloutSignal.Release();
+        return true;
+    }
+}

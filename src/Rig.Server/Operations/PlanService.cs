@@ -1,0 +1,145 @@
+using Rig.Model.Domain;
+using Rig.Model.Planning;
+using Rig.Model.Validation;
+using Rig.Protocol.Messages;
+using Rig.Server.Api;
+using Rig.Server.Store;
+
+namespace Rig.Server.Operations;
+
+/// <summary>A model with the package catalog, indexed, ready to plan (templates parsed once).</summary>
+public sealed class ModelSnapshot
+{
+    /// <summary>Index <paramref name="model"/> (whose Packages is the catalog) at revision <paramref name="rev"/>.</summary>
+    public ModelSnapshot(long rev, RigModel model)
+    {
+        Rev = rev;
+        Model = model;
+        Index = new ModelIndex(model);
+        Builder = new DesiredStateBuilder(Index);
+    }
+
+    /// <summary>The revision (0 for a proposed model not saved yet).</summary>
+    public long Rev { get; }
+    /// <summary>The model.</summary>
+    public RigModel Model { get; }
+    /// <summary>Its index.</summary>
+    public ModelIndex Index { get; }
+    /// <summary>Desired-state builder over it.</summary>
+    public DesiredStateBuilder Builder { get; }
+}
+
+/// <summary>Plans without sending anything: a proposed or stored model vs each device's recorded state ->
+/// commands, unified diffs of configuration files, and checks against the devices' facts.</summary>
+public sealed class PlanService(RigStore store)
+{
+    /// <summary>The stored model at <paramref name="rev"/> (default: current) with the catalog.</summary>
+    public async Task<ModelSnapshot> SnapshotAsync(long? rev, CancellationToken ct)
+    {
+        var (at, model) = await store.LoadModelAsync(rev, ct).ConfigureAwait(false);
+        return new ModelSnapshot(at, model);
+    }
+
+    /// <summary>Plan a proposed model (its package list is replaced by the store's catalog) for
+    /// <paramref name="devices"/> (all when null): nothing is saved, nothing is sent.</summary>
+    public async Task<PlanReport> PlanProposedAsync(RigModel proposed, IReadOnlyList<string>? devices, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(proposed);
+        var catalog = await store.ListPackagesAsync(ct).ConfigureAwait(false);
+        var model = proposed with { Packages = catalog };
+        var baseRev = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
+        var changes = await store.DiffWithCurrentAsync(model, ct).ConfigureAwait(false);
+        var structural = ModelValidator.Validate(model, renderTemplates: false);
+        if (structural.Count > 0)
+            return new PlanReport(baseRev, structural, [], changes);
+        var snapshot = new ModelSnapshot(0, model);
+        var reports = await PlanDevicesAsync(snapshot, devices, includeRemoved: devices is null, ct).ConfigureAwait(false);
+        return new PlanReport(baseRev, [], reports, changes);
+    }
+
+    /// <summary>Plan the stored model at <paramref name="rev"/> (default: current) for <paramref name="devices"/>
+    /// (all when null): what a rollout of it would do now.</summary>
+    public async Task<PlanReport> PlanStoredAsync(long? rev, IReadOnlyList<string>? devices, CancellationToken ct)
+    {
+        var snapshot = await SnapshotAsync(rev, ct).ConfigureAwait(false);
+        var structural = ModelValidator.Validate(snapshot.Model, renderTemplates: false);
+        if (structural.Count > 0)
+            return new PlanReport(snapshot.Rev, structural, [], []);
+        return new PlanReport(snapshot.Rev, [], await PlanDevicesAsync(snapshot, devices, includeRemoved: devices is null, ct).ConfigureAwait(false), []);
+    }
+
+    /// <summary>Plan devices of a snapshot. With <paramref name="includeRemoved"/>, devices the gateway knows but
+    /// the model no longer has are planned too (everything removed).</summary>
+    public async Task<IReadOnlyList<DevicePlanReport>> PlanDevicesAsync(ModelSnapshot snapshot, IReadOnlyList<string>? devices, bool includeRemoved, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var runtimes = (await store.ListDeviceRuntimeAsync(ct).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
+        var names = devices ?? [.. snapshot.Model.Devices.Select(d => d.Name).Concat(includeRemoved ? runtimes.Keys : []).Distinct().Order(StringComparer.Ordinal)];
+        var plans = names.Select(name => (Name: name, Plan: Plan(snapshot, name, runtimes.GetValueOrDefault(name)))).ToList();
+        var digests = plans.SelectMany(p => OldDigests(p.Plan, runtimes.GetValueOrDefault(p.Name))).ToList();
+        var contents = digests.Count == 0 ? new Dictionary<string, string>() : await store.RenderedContentsAsync(digests, ct).ConfigureAwait(false);
+        return [.. plans.Select(p => Report(p.Name, p.Plan, runtimes.GetValueOrDefault(p.Name), contents, removed: !snapshot.Index.Devices.ContainsKey(p.Name)))];
+    }
+
+    /// <summary>The plan of one device (facts checked), without diffs.</summary>
+    public static DevicePlan Plan(ModelSnapshot snapshot, string device, DeviceRuntime? runtime)
+    {
+        ArgumentNullException.ThrowIfNull(snapshot);
+        var recorded = runtime?.Recorded ?? RecordedState.Empty;
+        if (!snapshot.Index.Devices.TryGetValue(device, out var model))
+        {
+            if (runtime is null)
+                return new DevicePlan(device, [], [new ModelError("device.unknown", $"devices/{device}", $"Device '{device}' is neither in the model nor known to the gateway.")]);
+            return Planner.Plan(new DesiredState(device, [], []), recorded, snapshot.Index.KindOrder); // gone from the model: remove everything
+        }
+        var plan = Planner.Plan(snapshot.Builder.Build(device), recorded, snapshot.Index.KindOrder);
+        if (!plan.IsValid)
+            return plan;
+        var factErrors = PlanChecks.Check(plan, model, runtime?.Inventory?.FreeBytes);
+        return factErrors.Count == 0 ? plan : plan with { Errors = factErrors };
+    }
+
+    private static IEnumerable<string> OldDigests(DevicePlan plan, DeviceRuntime? runtime)
+    {
+        if (runtime is null)
+            yield break;
+        foreach (var spec in plan.Commands.Select(c => c.Spec))
+        {
+            var path = spec switch { WriteFileCommand w => w.Path, DeleteFileCommand d => d.Path, _ => null };
+            if (path is not null && runtime.Recorded.Files.TryGetValue(path, out var file))
+                yield return file.Sha256;
+        }
+    }
+
+    private static DevicePlanReport Report(string device, DevicePlan plan, DeviceRuntime? runtime, IReadOnlyDictionary<string, string> contents, bool removed)
+    {
+        if (!plan.IsValid)
+            return new DevicePlanReport(device, "invalid", [], [], plan.Errors, 0);
+        var diffs = new List<PlanFileDiff>();
+        foreach (var spec in plan.Commands.Select(c => c.Spec))
+        {
+            switch (spec)
+            {
+                case WriteFileCommand w:
+                    var old = runtime?.Recorded.Files.GetValueOrDefault(w.Path);
+                    var before = old is null ? "" : contents.GetValueOrDefault(old.Sha256) ?? "";
+                    var change = old is null ? "new" : old.Sha256 != w.Sha256 ? "changed" : "attributes";
+                    var diff = change == "attributes"
+                        ? $"mode {old!.Mode} -> {w.Mode}, owner {old.Owner}:{old.Group} -> {w.Owner}:{w.Group}\n"
+                        : UnifiedDiff.Create(before, w.Content, old is null ? "/dev/null" : $"a{w.Path}", $"b{w.Path}");
+                    if (old is not null && change == "changed" && !contents.ContainsKey(old.Sha256))
+                        diff = $"(previous content {old.Sha256[..12]} is not in the gateway's store; showing the new file)\n" + diff;
+                    diffs.Add(new PlanFileDiff(w.Path, change, diff));
+                    break;
+                case DeleteFileCommand d:
+                    var gone = runtime?.Recorded.Files.GetValueOrDefault(d.Path);
+                    var text = gone is null ? "" : contents.GetValueOrDefault(gone.Sha256) ?? "";
+                    diffs.Add(new PlanFileDiff(d.Path, "deleted", UnifiedDiff.Create(text, "", $"a{d.Path}", "/dev/null")));
+                    break;
+            }
+        }
+        var commands = plan.Commands.Select(c => new PlanCommandView(c.Spec.Kind, c.Spec.Describe(), c.Role, c.Reason)).ToList();
+        var outcome = removed ? "removed" : commands.Count == 0 ? "unchanged" : "changes";
+        return new DevicePlanReport(device, outcome, commands, diffs, [], PlanChecks.DownloadBytes(plan));
+    }
+}
