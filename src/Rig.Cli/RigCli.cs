@@ -18,6 +18,10 @@ public static class RigCli
         if (args.Length > 0 && args[0] == "agent")
             return await AgentCommandLine.RunAsync(args[1..]).ConfigureAwait(false);
 
+        // `rig rollout REV [options]` is `rig rollout start REV [options]`.
+        if (args.Length > 1 && args[0] == "rollout" && args[1] is not ("start" or "status" or "list" or "pause" or "resume" or "cancel" or "-h" or "--help"))
+            args = ["rollout", "start", .. args[1..]];
+
         var app = new CommandApp();
         app.Configure(config =>
         {
@@ -41,12 +45,35 @@ public static class RigCli
                 device.AddCommand<DeviceListCommand>("list").WithDescription("Devices with their last check-in and queue.");
                 device.AddCommand<DeviceTokenCommand>("token").WithDescription("Create a one-time enrollment token for a device.");
                 device.AddCommand<DeviceRevokeCommand>("revoke").WithDescription("Revoke a device's agent certificates.");
+                device.AddCommand<DeviceCloneCommand>("clone").WithDescription("Scale out: a new device like another (roles, interconnections), as a new revision; shows its plan.");
+                device.AddCommand<DeviceDecommissionCommand>("decommission").WithDescription("Remove a device's software and interconnections, then free it.");
+                device.AddCommand<DeviceRebuildCommand>("rebuild").WithDescription("Disaster recovery: rebuild a lost device from the model (prints the enrollment token).");
+                device.AddCommand<DeviceCancelCommand>("cancel").WithDescription("Cancel a device's active queue (a running command finishes).");
             });
             config.AddBranch("model", model =>
             {
                 model.SetDescription("The central model.");
                 model.AddCommand<ModelLoadCommand>("load").WithDescription("Replace the model with a JSON model file (validated first; nothing is saved on errors).");
             });
+            config.AddBranch("rollout", rollout =>
+            {
+                rollout.SetDescription("Send a model revision to devices in waves.");
+                rollout.AddCommand<RolloutStartCommand>("start").WithDescription("Roll out a revision: canary first, then batches; pauses itself past --max-failures.");
+                rollout.AddCommand<RolloutStatusCommand>("status").WithDescription("A rollout's waves and devices (--follow to watch).");
+                rollout.AddCommand<RolloutListCommand>("list").WithDescription("Rollouts, newest first.");
+                rollout.AddCommand<RolloutActionCommand>("pause").WithDescription("Pause: running queues finish, nothing new starts.");
+                rollout.AddCommand<RolloutActionCommand>("resume").WithDescription("Resume a paused rollout (--max-failures to raise the threshold).");
+                rollout.AddCommand<RolloutActionCommand>("cancel").WithDescription("Cancel: running commands finish, nothing new starts.");
+            });
+            config.AddBranch("script", script =>
+            {
+                script.SetDescription("Stored scripts: named, ordered service/reboot/inventory steps.");
+                script.AddCommand<ScriptAddCommand>("add").WithDescription("Store a script.");
+                script.AddCommand<ScriptListCommand>("list").WithDescription("List stored scripts.");
+                script.AddCommand<ScriptRunCommand>("run").WithDescription("Run a script on a device or selector.");
+            });
+            config.AddCommand<HistoryCommand>("history").WithDescription("Model revisions: who, when, why.");
+            config.AddCommand<DiffCommand>("diff").WithDescription("What differs between two model revisions.");
             config.AddCommand<ConvergeCommand>("converge").WithDescription("Plan the model for devices, queue the changes and poke their agents.");
             config.AddCommand<DemoCommand>("demo").WithDescription("Provision a three-tier demo site with 6 agent processes on this machine.");
             config.AddExample("demo");

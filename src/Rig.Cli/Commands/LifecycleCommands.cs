@@ -1,0 +1,255 @@
+using System.ComponentModel;
+using System.Globalization;
+using Rig.Cli.Operator;
+using Rig.Protocol.Messages;
+using Rig.Server.Api;
+using Rig.Server.Gateway;
+using Rig.Server.Store;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Rig.Cli.Commands;
+
+/// <summary>Options of <c>rig device clone</c>.</summary>
+public sealed class DeviceCloneSettings : ConnectionSettings
+{
+    /// <summary>New device.</summary>
+    [CommandArgument(0, "<NEW>")]
+    public string Name { get; init; } = "";
+
+    /// <summary>Source device.</summary>
+    [CommandOption("--from <DEVICE>")]
+    [Description("The device to copy (roles, interconnections, facts)")]
+    public string From { get; init; } = "";
+
+    /// <summary>Addresses.</summary>
+    [CommandOption("--address <IP>")]
+    [Description("The clone's IP address (repeatable; the first is primary)")]
+    public string[] Addresses { get; init; } = [];
+
+    /// <summary>MACs.</summary>
+    [CommandOption("--mac <MAC>")]
+    [Description("MAC address for each of the source's network interfaces, in order")]
+    public string[] Macs { get; init; } = [];
+
+    /// <summary>Host name.</summary>
+    [CommandOption("--hostname <NAME>")]
+    public string? Hostname { get; init; }
+
+    /// <summary>Why.</summary>
+    [CommandOption("-m|--message <TEXT>")]
+    public string? Message { get; init; }
+}
+
+/// <summary><c>rig device clone NEW --from EXISTING</c>: a new revision, then its plan.</summary>
+public sealed class DeviceCloneCommand : AsyncCommand<DeviceCloneSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, DeviceCloneSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (settings.From.Length == 0)
+            throw new CliException("Give the device to copy with --from.");
+        using var client = settings.Connect();
+        var result = await client.PostAsync<LifecycleResult>($"api/v1/devices/{Uri.EscapeDataString(settings.From)}/clone",
+            new CloneRequest(settings.Name, settings.Hostname, settings.Addresses, settings.Macs, settings.Message), cancellationToken).ConfigureAwait(false);
+        var plan = await client.GetAsync<PlanReport>("api/v1/plan", cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+        {
+            Output.JsonLine(new { revision = result.Revision, changes = result.Changes, plan });
+            return 0;
+        }
+        AnsiConsole.MarkupLine($"Revision [bold]{result.Revision}[/]: {Markup.Escape(settings.Name)} added like {Markup.Escape(settings.From)} ({result.Changes.Count} model objects). What rolling it out would do:");
+        PlanView.Print(plan, showUnchanged: false);
+        AnsiConsole.MarkupLine($"Next: [grey]rig rollout start {result.Revision}[/]");
+        return 0;
+    }
+}
+
+/// <summary>Options of <c>rig device decommission</c>.</summary>
+public sealed class DeviceDecommissionSettings : ConnectionSettings
+{
+    /// <summary>The device.</summary>
+    [CommandArgument(0, "<DEVICE>")]
+    public string Device { get; init; } = "";
+
+    /// <summary>Why.</summary>
+    [CommandOption("-m|--message <TEXT>")]
+    public string? Message { get; init; }
+
+    /// <summary>Do not follow.</summary>
+    [CommandOption("--no-wait")]
+    public bool NoWait { get; init; }
+}
+
+/// <summary><c>rig device decommission DEVICE</c></summary>
+public sealed class DeviceDecommissionCommand : AsyncCommand<DeviceDecommissionSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, DeviceDecommissionSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var result = await client.PostAsync<LifecycleResult>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/decommission?message={Uri.EscapeDataString(settings.Message ?? "")}", null, cancellationToken).ConfigureAwait(false);
+        var rollout = result.Rollout!;
+        if (!settings.Json)
+            AnsiConsole.MarkupLine($"Revision [bold]{result.Revision}[/]: {Markup.Escape(settings.Device)} has no roles and no interconnections. Rollout [bold]{rollout.Id}[/] removes its software and re-plans {rollout.Devices.Count - 1} neighbour(s); then the device leaves the model and its certificates are revoked.");
+        if (settings.NoWait)
+        {
+            if (settings.Json)
+                Output.JsonLine(result);
+            return 0;
+        }
+        return await RolloutView.FollowAsync(client, rollout.Id, settings.Json, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary><c>rig device rebuild DEVICE</c></summary>
+public sealed class DeviceRebuildCommand : AsyncCommand<DeviceSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, DeviceSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var result = await client.PostAsync<LifecycleResult>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/rebuild", null, cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+        {
+            Output.JsonLine(result);
+            return 0;
+        }
+        var queue = result.Queues.FirstOrDefault();
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(settings.Device)}[/]: old certificates revoked, recorded state forgotten, {queue?.Commands ?? 0} commands queued from revision {result.Revision}.");
+        AnsiConsole.MarkupLine("Enroll the fresh agent (it finds the queue waiting):");
+        AnsiConsole.MarkupLine($"  [grey]rig-agent enroll --state /var/lib/rig-agent --gateway https://GATEWAY:7443 --device {Markup.Escape(settings.Device)} --token {result.Token!.Token} --ca-pin {result.Token.CaPin}[/]");
+        return 0;
+    }
+}
+
+/// <summary><c>rig device cancel DEVICE</c></summary>
+public sealed class DeviceCancelCommand : AsyncCommand<DeviceSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, DeviceSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var queue = await client.PostAsync<QueueInfo>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/cancel", null, cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+            Output.JsonLine(queue);
+        else
+            AnsiConsole.MarkupLine($"Queue {queue.Id} of {Markup.Escape(settings.Device)} cancelled at {queue.Position}/{queue.Length}; a command already running finishes.");
+        return 0;
+    }
+}
+
+/// <summary>Options of <c>rig script add</c>.</summary>
+public sealed class ScriptAddSettings : ConnectionSettings
+{
+    /// <summary>Script name.</summary>
+    [CommandArgument(0, "<NAME>")]
+    public string Name { get; init; } = "";
+
+    /// <summary>Steps.</summary>
+    [CommandOption("--step <STEP>")]
+    [Description("A step, in order (repeatable): 'service NAME start|stop|restart|enable|disable', 'reboot [REASON]', 'inventory'")]
+    public string[] Steps { get; init; } = [];
+
+    /// <summary>Description.</summary>
+    [CommandOption("-d|--description <TEXT>")]
+    public string? Description { get; init; }
+}
+
+/// <summary><c>rig script add NAME --step ...</c></summary>
+public sealed class ScriptAddCommand : AsyncCommand<ScriptAddSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, ScriptAddSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        var commands = settings.Steps.Select(ParseStep).ToList();
+        using var client = settings.Connect();
+        var script = await client.PutJsonTextAsync<StoredScript>($"api/v1/scripts/{Uri.EscapeDataString(settings.Name)}",
+            System.Text.Json.JsonSerializer.Serialize(new ScriptRequest(settings.Description, commands), OperatorClient.Json), cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+            Output.JsonLine(script);
+        else
+            AnsiConsole.MarkupLine($"Stored script [bold]{Markup.Escape(script.Name)}[/]: {Markup.Escape(string.Join("; ", script.Commands.Select(c => c.Describe())))}.");
+        return 0;
+    }
+
+    /// <summary>Parse one step.</summary>
+    public static CommandSpec ParseStep(string step)
+    {
+        ArgumentNullException.ThrowIfNull(step);
+        var words = step.Split(' ', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+        return words switch
+        {
+            ["inventory"] => new InventoryCommand(),
+            ["reboot", .. var reason] => new RebootCommand(reason.Length == 0 ? "stored script" : string.Join(' ', reason)),
+            ["service", var name, var action] when Enum.TryParse<ServiceAction>(action, ignoreCase: true, out var a) => new ServiceCommand(name, a),
+            _ => throw new CliException($"Step '{step}' is not 'service NAME start|stop|restart|enable|disable', 'reboot [REASON]' or 'inventory'."),
+        };
+    }
+}
+
+/// <summary>Options of <c>rig script run</c>.</summary>
+public sealed class ScriptRunSettings : ConnectionSettings
+{
+    /// <summary>Script name.</summary>
+    [CommandArgument(0, "<NAME>")]
+    public string Name { get; init; } = "";
+
+    /// <summary>Selector.</summary>
+    [CommandOption("--devices <SELECTOR>")]
+    [Description("Devices: names, globs or key=value terms (required)")]
+    public string? Devices { get; init; }
+}
+
+/// <summary><c>rig script run NAME --devices SELECTOR</c></summary>
+public sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, ScriptRunSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        if (string.IsNullOrWhiteSpace(settings.Devices))
+            throw new CliException("Say where with --devices (e.g. --devices web-1 or --devices tier=web).");
+        using var client = settings.Connect();
+        var result = await client.PostAsync<LifecycleResult>($"api/v1/scripts/{Uri.EscapeDataString(settings.Name)}/run", new ScriptRunRequest(settings.Devices), cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+        {
+            Output.JsonLine(result);
+        }
+        else
+        {
+            var table = new Table().AddColumns("device", "outcome", "queue", "commands", "poked");
+            foreach (var q in result.Queues)
+                table.AddRow(q.Device, q.Outcome, q.QueueId ?? "-", q.Commands.ToString(CultureInfo.InvariantCulture), q.Poked ? "yes" : "no");
+            AnsiConsole.Write(table);
+        }
+        return result.Queues.All(q => q.Outcome == "queued") ? 0 : 1;
+    }
+}
+
+/// <summary><c>rig script list</c></summary>
+public sealed class ScriptListCommand : AsyncCommand<ConnectionSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, ConnectionSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var scripts = await client.GetAsync<List<StoredScript>>("api/v1/scripts", cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+        {
+            Output.JsonLine(new { scripts });
+            return 0;
+        }
+        var table = new Table().AddColumns("name", "steps", "description", "by");
+        foreach (var s in scripts)
+            table.AddRow(Markup.Escape(s.Name), Markup.Escape(string.Join("; ", s.Commands.Select(c => c.Describe()))), Markup.Escape(s.Description), Markup.Escape(s.CreatedBy));
+        AnsiConsole.Write(table);
+        return 0;
+    }
+}

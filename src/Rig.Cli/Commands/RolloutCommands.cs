@@ -1,0 +1,249 @@
+using System.ComponentModel;
+using System.Globalization;
+using Rig.Cli.Operator;
+using Rig.Server.Gateway;
+using Rig.Server.Store;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Rig.Cli.Commands;
+
+/// <summary>Options of <c>rig rollout start</c>.</summary>
+public sealed class RolloutStartSettings : ConnectionSettings
+{
+    /// <summary>Revision.</summary>
+    [CommandArgument(0, "[REV]")]
+    [Description("Model revision to roll out (default: the current one)")]
+    public long? Revision { get; init; }
+
+    /// <summary>Selector.</summary>
+    [CommandOption("--devices <SELECTOR>")]
+    [Description("Devices: names, globs (web-*), or site=/tier=/role=/os=/arch= terms, comma-separated (default: all)")]
+    public string? Devices { get; init; }
+
+    /// <summary>Canary wave size.</summary>
+    [CommandOption("--canary <N>")]
+    [Description("Devices in the first wave, alone (default 0)")]
+    public int Canary { get; init; }
+
+    /// <summary>Batch.</summary>
+    [CommandOption("--batch <N|P%>")]
+    [Description("Devices per later wave: a number or a percentage of all devices (default 100%)")]
+    public string Batch { get; init; } = "100%";
+
+    /// <summary>Parallelism.</summary>
+    [CommandOption("--max-parallel <N>")]
+    [Description("Queues running at once (default 50)")]
+    public int MaxParallel { get; init; } = 50;
+
+    /// <summary>Failure threshold.</summary>
+    [CommandOption("--max-failures <N>")]
+    [Description("Failed devices tolerated; one more pauses the rollout (default 0)")]
+    public int MaxFailures { get; init; }
+
+    /// <summary>Why.</summary>
+    [CommandOption("-m|--reason <TEXT>")]
+    public string? Reason { get; init; }
+
+    /// <summary>Do not follow.</summary>
+    [CommandOption("--no-wait")]
+    [Description("Start it and return; follow it later with `rig rollout status ID --follow`")]
+    public bool NoWait { get; init; }
+}
+
+/// <summary><c>rig rollout start [REV]</c></summary>
+public sealed class RolloutStartCommand : AsyncCommand<RolloutStartSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, RolloutStartSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var rollout = await client.PostAsync<RolloutInfo>("api/v1/rollouts",
+            new RolloutRequest(settings.Revision, settings.Devices, settings.Canary, settings.Batch, settings.MaxParallel, settings.MaxFailures, settings.Reason), cancellationToken).ConfigureAwait(false);
+        if (settings.NoWait)
+        {
+            if (settings.Json)
+                Output.JsonLine(rollout);
+            else
+                AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/] of revision {rollout.Rev} started: {rollout.Devices.Count} devices in {rollout.Waves} wave(s).");
+            return 0;
+        }
+        return await RolloutView.FollowAsync(client, rollout.Id, settings.Json, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>Options naming a rollout.</summary>
+public sealed class RolloutIdSettings : ConnectionSettings
+{
+    /// <summary>Rollout id (default: the newest).</summary>
+    [CommandArgument(0, "[ID]")]
+    public string? Id { get; init; }
+
+    /// <summary>Follow until it finishes.</summary>
+    [CommandOption("--follow")]
+    public bool Follow { get; init; }
+
+    /// <summary>New failure threshold (resume).</summary>
+    [CommandOption("--max-failures <N>")]
+    [Description("resume: raise the failure threshold")]
+    public int? MaxFailures { get; init; }
+
+    /// <summary>The rollout to act on: the given id or the newest.</summary>
+    public async Task<string> ResolveAsync(OperatorClient client, CancellationToken ct)
+    {
+        if (Id is not null)
+            return Id;
+        var latest = await client.GetAsync<List<RolloutInfo>>("api/v1/rollouts", ct).ConfigureAwait(false);
+        return latest.FirstOrDefault()?.Id ?? throw new CliException("There are no rollouts yet; start one with `rig rollout start`.");
+    }
+}
+
+/// <summary><c>rig rollout status [ID]</c></summary>
+public sealed class RolloutStatusCommand : AsyncCommand<RolloutIdSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, RolloutIdSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var id = await settings.ResolveAsync(client, cancellationToken).ConfigureAwait(false);
+        if (settings.Follow)
+            return await RolloutView.FollowAsync(client, id, settings.Json, cancellationToken).ConfigureAwait(false);
+        var rollout = await client.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+            Output.JsonLine(rollout);
+        else
+            RolloutView.Print(rollout);
+        return RolloutView.ExitCode(rollout);
+    }
+}
+
+/// <summary><c>rig rollout pause|resume|cancel [ID]</c></summary>
+public sealed class RolloutActionCommand : AsyncCommand<RolloutIdSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, RolloutIdSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ArgumentNullException.ThrowIfNull(context);
+        using var client = settings.Connect();
+        var id = await settings.ResolveAsync(client, cancellationToken).ConfigureAwait(false);
+        var action = context.Name;
+        var query = action == "resume" && settings.MaxFailures is { } max ? $"?maxFailures={max.ToString(CultureInfo.InvariantCulture)}" : "";
+        var rollout = await client.PostAsync<RolloutInfo>($"api/v1/rollouts/{id}/{action}{query}", null, cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+            Output.JsonLine(rollout);
+        else
+            AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/]: {rollout.Status}{(rollout.Error is null ? "" : $" ({Markup.Escape(rollout.Error)})")}.");
+        if (action == "resume" && settings.Follow)
+            return await RolloutView.FollowAsync(client, id, settings.Json, cancellationToken).ConfigureAwait(false);
+        return 0;
+    }
+}
+
+/// <summary><c>rig rollout list</c></summary>
+public sealed class RolloutListCommand : AsyncCommand<ConnectionSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, ConnectionSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var rollouts = await client.GetAsync<List<RolloutInfo>>("api/v1/rollouts", cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+        {
+            Output.JsonLine(new { rollouts });
+            return 0;
+        }
+        var table = new Table().AddColumns("id", "rev", "devices", "waves", "status", "by", "started", "reason");
+        foreach (var r in rollouts)
+        {
+            table.AddRow(r.Id, r.Rev.ToString(CultureInfo.InvariantCulture), $"{r.Devices.Count(d => RolloutDeviceStatus.IsFinished(d.Status))}/{r.Devices.Count}", r.Waves.ToString(CultureInfo.InvariantCulture),
+                RolloutView.Colour(r.Status), Markup.Escape(r.CreatedBy), r.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), Markup.Escape(r.Reason));
+        }
+        AnsiConsole.Write(table);
+        return 0;
+    }
+}
+
+/// <summary>Live progress of a rollout: one bar per wave, then a table per device.</summary>
+public static class RolloutView
+{
+    /// <summary>Follow a rollout until it is finished or paused; the exit code says how it ended.</summary>
+    public static async Task<int> FollowAsync(OperatorClient client, string id, bool json, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(client);
+        RolloutInfo rollout = await client.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
+        if (json)
+        {
+            while (rollout.Status == RolloutStatus.Running)
+            {
+                await Task.Delay(250, ct).ConfigureAwait(false);
+                rollout = await client.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
+            }
+            Output.JsonLine(rollout);
+            return ExitCode(rollout);
+        }
+        AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/] of revision {rollout.Rev}: {rollout.Devices.Count} devices, {rollout.Waves} wave(s), at most {rollout.MaxParallel} at once, {rollout.MaxFailures} failure(s) tolerated.");
+        await AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .StartAsync(async progress =>
+            {
+                var tasks = Enumerable.Range(0, rollout.Waves).ToDictionary(w => w, w => progress.AddTask(WaveLabel(rollout, w), maxValue: Math.Max(1, rollout.Devices.Count(d => d.Wave == w))));
+                while (true)
+                {
+                    foreach (var (wave, task) in tasks)
+                    {
+                        task.Value = rollout.Devices.Count(d => d.Wave == wave && RolloutDeviceStatus.IsFinished(d.Status));
+                        task.Description = WaveLabel(rollout, wave);
+                    }
+                    if (rollout.Status != RolloutStatus.Running)
+                        return;
+                    await Task.Delay(250, ct).ConfigureAwait(false);
+                    rollout = await client.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
+                }
+            }).ConfigureAwait(false);
+        Print(rollout);
+        return ExitCode(rollout);
+    }
+
+    private static string WaveLabel(RolloutInfo rollout, int wave)
+    {
+        var devices = rollout.Devices.Where(d => d.Wave == wave).ToList();
+        var failed = devices.Count(d => d.Status == RolloutDeviceStatus.Failed);
+        var running = devices.Count(d => d.Status == RolloutDeviceStatus.Queued);
+        var name = wave == 0 && rollout.Canary > 0 ? "canary" : $"wave {wave}";
+        return $"{name,-7} {devices.Count(d => RolloutDeviceStatus.IsFinished(d.Status)),3}/{devices.Count,-3} {(running > 0 ? $"[blue]{running} running[/] " : "")}{(failed > 0 ? $"[red]{failed} failed[/]" : "")}";
+    }
+
+    /// <summary>A rollout as a table.</summary>
+    public static void Print(RolloutInfo rollout)
+    {
+        ArgumentNullException.ThrowIfNull(rollout);
+        var table = new Table().Title($"Rollout {rollout.Id} of revision {rollout.Rev}: {Colour(rollout.Status)}").AddColumns("device", "wave", "status", "detail");
+        foreach (var d in rollout.Devices)
+            table.AddRow(d.Device, d.Wave.ToString(CultureInfo.InvariantCulture), Colour(d.Status), Markup.Escape(d.Detail ?? ""));
+        AnsiConsole.Write(table);
+        if (rollout.Error is { } error)
+            AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(error)}[/]");
+    }
+
+    /// <summary>0 succeeded, 1 failed or cancelled, 3 paused, 4 still running.</summary>
+    public static int ExitCode(RolloutInfo rollout) => rollout?.Status switch
+    {
+        RolloutStatus.Succeeded => 0,
+        RolloutStatus.Paused => 3,
+        RolloutStatus.Running => 4,
+        _ => 1,
+    };
+
+    /// <summary>A status with its colour.</summary>
+    public static string Colour(string status) => status switch
+    {
+        RolloutStatus.Succeeded or RolloutDeviceStatus.Unchanged => $"[green]{status}[/]",
+        RolloutStatus.Failed or RolloutStatus.Cancelled => $"[red]{status}[/]",
+        RolloutStatus.Paused or RolloutDeviceStatus.Blocked => $"[yellow]{status}[/]",
+        _ => $"[blue]{status}[/]",
+    };
+}
