@@ -10,7 +10,8 @@ public static class AgentCommandLine
 {
     /// <summary>Usage text.</summary>
     public const string Usage = """
-        usage: rig-agent enroll --state DIR --gateway https://HOST:PORT --device NAME --token TOKEN --ca-pin sha256:HEX
+        usage: rig-agent enroll --state DIR --gateway https://HOST:PORT --device NAME --ca-pin sha256:HEX
+                                (--token TOKEN | --token-file FILE | env RIG_ENROLL_TOKEN)
                                 [--sandbox-root DIR] [--poke-address ADDR] [--poke-port N] [--poke-host HOST] [--poll SECONDS]
                rig-agent run --state DIR [--verbose]
         """;
@@ -47,6 +48,11 @@ public static class AgentCommandLine
             switch (args[0])
             {
                 case "enroll":
+                    // The token may come from a file or the environment so it never shows in `ps` or shell history.
+                    if (!options.ContainsKey("token") && options.TryGetValue("token-file", out var tokenFile))
+                        options["token"] = File.ReadAllText(tokenFile).Trim();
+                    if (!options.ContainsKey("token") && Environment.GetEnvironmentVariable("RIG_ENROLL_TOKEN") is { Length: > 0 } fromEnvironment)
+                        options["token"] = fromEnvironment.Trim();
                     foreach (var required in new[] { "gateway", "device", "token", "ca-pin" })
                     {
                         if (!options.ContainsKey(required))

@@ -34,9 +34,10 @@ public sealed partial class RigJson : JsonSerializerContext
     public static T Parse<T>(ReadOnlySpan<byte> utf8, System.Text.Json.Serialization.Metadata.JsonTypeInfo<T> info, string what)
     {
         ArgumentNullException.ThrowIfNull(info);
+        T value;
         try
         {
-            return JsonSerializer.Deserialize(utf8, info) ?? throw new ProtocolException("bad-message", $"{what} is empty (JSON null); send a JSON object.");
+            value = JsonSerializer.Deserialize(utf8, info) ?? throw new ProtocolException("bad-message", $"{what} is empty (JSON null); send a JSON object.");
         }
         catch (JsonException e)
         {
@@ -47,6 +48,9 @@ public sealed partial class RigJson : JsonSerializerContext
             // A polymorphic member without its discriminator leaves the abstract base type to create.
             throw new ProtocolException("bad-message", $"{what} is not valid: {e.Message}", e);
         }
+        if (ContractChecks.Find(value) is { } problem)
+            throw new ProtocolException("bad-message", $"{what} is not valid: {problem}.");
+        return value;
     }
 }
 

@@ -117,6 +117,21 @@ public sealed record RigLimits
     /// <summary>Lifetime of the Rig certificate authority.</summary>
     public TimeSpan CaLifetime { get; init; } = TimeSpan.FromDays(3650);
 
+    /// <summary>How long a gateway trusts its in-memory "this certificate is valid" answer before reading the
+    /// certificate table again: the most a revocation made by another gateway on the same database waits.</summary>
+    public TimeSpan CertificateCacheTtl { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>A device's last-seen time is written at most this often (check-ins and pokes do not each cost a
+    /// write); the poke endpoint and agent version are written whenever they change.</summary>
+    public TimeSpan LastSeenResolution { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>A device that acknowledged a reboot but has not said "rebooted" within this time has its queue
+    /// failed with <c>reboot-timeout</c> (a re-imaged device or a lost journal must not keep it busy forever).</summary>
+    public TimeSpan RebootTimeout { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Largest enrollment request (a token and a CSR are a few KiB).</summary>
+    public int MaxEnrollBodyBytes { get; init; } = 64 * 1024;
+
     /// <summary>Backoff delay for attempt <paramref name="attempt"/> (0-based): exponential with full jitter.</summary>
     public TimeSpan RetryDelay(int attempt, Random random)
     {

@@ -23,14 +23,29 @@ public static class Trust
         return policy;
     }
 
-    /// <summary>Write a secret (private key) readable by its owner only (0600), replacing any old file.</summary>
+    /// <summary>Write a secret (private key, a file with a password) readable by its owner only (0600): a new temp
+    /// file created 0600, flushed, then renamed over the old one, so the result is never a half-written or
+    /// world-readable file whatever the old file's mode was.</summary>
     public static void WritePrivateFile(string path, string content)
     {
-        var options = new FileStreamOptions { Mode = FileMode.Create, Access = FileAccess.Write, Share = FileShare.None };
+        ArgumentNullException.ThrowIfNull(path);
+        var temp = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, $".{Path.GetFileName(path)}.{Guid.NewGuid():n}.tmp");
+        var options = new FileStreamOptions { Mode = FileMode.CreateNew, Access = FileAccess.Write, Share = FileShare.None };
         if (!OperatingSystem.IsWindows())
             options.UnixCreateMode = UnixFileMode.UserRead | UnixFileMode.UserWrite;
-        using var stream = new FileStream(path, options);
-        using var writer = new StreamWriter(stream);
-        writer.Write(content);
+        try
+        {
+            using (var stream = new FileStream(temp, options))
+            {
+                stream.Write(System.Text.Encoding.UTF8.GetBytes(content));
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, path, overwrite: true);
+        }
+        catch
+        {
+            File.Delete(temp);
+            throw;
+        }
     }
 }

@@ -69,7 +69,10 @@ public sealed class GatewayServer : IAsyncDisposable
     public static async Task<string> InitializeAsync(ServerOptions options, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(options);
-        Directory.CreateDirectory(options.DataDirectory);
+        if (OperatingSystem.IsWindows())
+            Directory.CreateDirectory(options.DataDirectory);
+        else
+            Directory.CreateDirectory(options.DataDirectory, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute); // holds the CA key
         if (File.Exists(ServerOptions.ConfigPath(options.DataDirectory)))
             throw new InvalidOperationException($"'{options.DataDirectory}' is already initialised (server.json exists); use it with `rig server run`, or choose another directory.");
         using var ca = CertificateAuthority.LoadOrCreate(Path.Combine(options.DataDirectory, "ca"), options.Limits, TimeProvider.System);

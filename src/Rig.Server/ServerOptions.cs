@@ -64,7 +64,7 @@ public sealed record ServerOptions
     }
 
     /// <summary>Save server.json.</summary>
-    public void Save() => File.WriteAllText(ConfigPath(DataDirectory), JsonSerializer.Serialize(this, FileOptions));
+    public void Save() => Trust.WritePrivateFile(ConfigPath(DataDirectory), JsonSerializer.Serialize(this, FileOptions)); // may hold a database password
 
     /// <summary>The IP addresses parsed.</summary>
     public IReadOnlyList<IPAddress> ParsedIpAddresses() => [.. IpAddresses.Select(IPAddress.Parse)];

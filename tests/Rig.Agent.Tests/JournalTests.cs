@@ -154,7 +154,7 @@ public sealed class JournalTests : IDisposable
     }
 
     [Fact]
-    public void Pending_reboot_is_the_rebooting_result_without_a_rebooted_entry()
+    public void Pending_reboot_is_a_started_reboot_without_a_rebooted_entry()
     {
         using var journal = Open();
         journal.End("c1", Succeeded("c1"));
@@ -162,7 +162,11 @@ public sealed class JournalTests : IDisposable
 
         journal.Begin("r1", "reboot");
         journal.End("r1", Rebooting("r1"));
+        Assert.Null(journal.PendingReboot); // accepted, but the gateway has not acknowledged: no reboot yet
+        Assert.Equal("r1", journal.UnacknowledgedReboot!.CommandId);
 
+        journal.RebootStarted("r1");
+        Assert.Null(journal.UnacknowledgedReboot);
         Assert.Equal("r1", journal.PendingReboot);
         Assert.Null(journal.RebootToReport);
         Assert.True(journal.TryGetResult("r1", out var result));
@@ -173,7 +177,10 @@ public sealed class JournalTests : IDisposable
     public void Pending_reboot_survives_the_reboot_itself()
     {
         using (var journal = Open())
+        {
             journal.End("r1", Rebooting("r1"));
+            journal.RebootStarted("r1"); // the gateway acknowledged: the device goes down
+        }
 
         using var afterReboot = Open();
         Assert.Equal("r1", afterReboot.PendingReboot);

@@ -8,7 +8,7 @@ using static Rig.Agent.Tests.TestFiles;
 
 namespace Rig.Agent.Tests;
 
-/// <summary>Reproductions for the review (helper/review). Each test asserts the SAFE behaviour, so it FAILS today.</summary>
+/// <summary>Regression tests from the security and durability review: each proves a defect it found stays fixed.</summary>
 public sealed class ReviewFindingsTests : IDisposable
 {
     private static readonly RigLimits Limits = RigLimits.Default;
@@ -88,6 +88,6 @@ public sealed class ReviewFindingsTests : IDisposable
             journal.End("r1", new CommandResult { CommandId = "r1", Outcome = CommandOutcome.Rebooting });
         } // process dies here: no RebootAcknowledged, no reboot
         using var reopened = new Journal(path, TimeProvider.System);
-        Assert.Null(reopened.PendingReboot); // today: "r1" -> AgentRuntime records a boot and reports rebooted: r1
+        Assert.Null(reopened.PendingReboot);
     }
 }

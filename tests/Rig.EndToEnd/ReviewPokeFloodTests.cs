@@ -5,7 +5,7 @@ using Rig.Protocol;
 
 namespace Rig.EndToEnd;
 
-/// <summary>Review reproduction: anyone who can reach an agent's poke port turns each poke into a new mTLS session at
+/// <summary>Regression (security review): anyone who can reach an agent's poke port turns each poke into a new mTLS session at
 /// the gateway plus a TouchDevice write transaction (fsync, global SQLite writer) — PokeMinInterval is 50 ms.</summary>
 public sealed class ReviewPokeFloodTests
 {

@@ -38,6 +38,8 @@ public sealed class AgentRuntime : IAsyncDisposable
     private readonly Channel<InquiryReason> _triggers = Channel.CreateBounded<InquiryReason>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private PokeListener? _pokes;
     private CommandResult? _unreported;
+    private int _emptyPokes;
+    private int _commandsThisSession;
 
     /// <summary>Load an enrolled agent from its state directory.</summary>
     public AgentRuntime(AgentPaths paths, RigLimits limits, bool verbose)
@@ -76,6 +78,12 @@ public sealed class AgentRuntime : IAsyncDisposable
             _platform.RecordBoot();
             _log.Info("rebooted", $"back after reboot command {rebootedId} (boot {_platform.BootCount})");
         }
+        else if (_journal.UnacknowledgedReboot is { } unacknowledged)
+        {
+            // The agent stopped after accepting a reboot but before the gateway acknowledged it: no reboot has
+            // happened. Report "rebooting" again; the reboot follows the acknowledgement.
+            _unreported = unacknowledged;
+        }
 
         if (!_config.Poll)
         {
@@ -93,10 +101,15 @@ public sealed class AgentRuntime : IAsyncDisposable
         while (!stop.IsCancellationRequested)
         {
             var since = lastSession.Elapsed;
-            if (reason == InquiryReason.Poke && since < _limits.PokeMinInterval)
-                await Task.Delay(_limits.PokeMinInterval - since, stop).ConfigureAwait(false); // rate limit
+            // Pokes are rate-limited, and pokes that keep finding nothing to do (forged, or a confused gateway) back
+            // off exponentially up to the retry ceiling, so nobody can turn the poke port into a gateway load.
+            var spacing = TimeSpan.FromTicks(Math.Min(_limits.RetryMaxDelay.Ticks, _limits.PokeMinInterval.Ticks << Math.Min(_emptyPokes, 20)));
+            if (reason == InquiryReason.Poke && since < spacing)
+                await Task.Delay(spacing - since, stop).ConfigureAwait(false);
             lastSession.Restart();
+            _commandsThisSession = 0;
             var outcome = await RunSessionAsync(reason, stop).ConfigureAwait(false);
+            _emptyPokes = reason == InquiryReason.Poke && _commandsThisSession == 0 ? _emptyPokes + 1 : 0;
             if (outcome == SessionOutcome.Reboot)
                 return AgentExit.Reboot;
             try
@@ -163,6 +176,15 @@ public sealed class AgentRuntime : IAsyncDisposable
                     client = new GatewayClient(_gateway, _certificate, _ca, _limits);
                     continue;
                 }
+                catch (GatewayRefusedException e) when (e.Code is "unknown-command" or "foreign-command" && request.Result is not null)
+                {
+                    // The gateway does not know this command (its database was restored, or the agent was re-enrolled
+                    // with an old state directory): the result can never be recorded. Drop it and ask afresh.
+                    _log.Warn("dropped-result", $"{e.Code}: {e.Message}");
+                    _unreported = null;
+                    request = NewRequest(reason, null, inquire: true);
+                    continue;
+                }
                 catch (GatewayRefusedException e)
                 {
                     _log.Warn("refused", $"{e.Code}: {e.Message}");
@@ -178,12 +200,14 @@ public sealed class AgentRuntime : IAsyncDisposable
                     case ExchangeAnswer.NoCommand:
                         _log.Debug("idle", "no command");
                         return SessionOutcome.Done;
-                    case ExchangeAnswer.RebootAcknowledged:
+                    case ExchangeAnswer.RebootAcknowledged when request.Result is { Outcome: CommandOutcome.Rebooting } rebooting:
+                        _journal.RebootStarted(rebooting.CommandId);
                         _log.Info("rebooting", "the gateway recorded the reboot; rebooting now");
                         return SessionOutcome.Reboot;
                     case ExchangeAnswer.Command when response.Command is { } command:
                         var result = await RunOnceAsync(command, client).ConfigureAwait(false);
                         _unreported = result;
+                        _commandsThisSession++;
                         request = NewRequest(InquiryReason.Continue, result, inquire: result.Outcome != CommandOutcome.Rebooting);
                         break;
                     default:

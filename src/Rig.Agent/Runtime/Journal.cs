@@ -15,6 +15,7 @@ public sealed class Journal : IDisposable
     private readonly Dictionary<string, CommandResult> _finished = new(StringComparer.Ordinal);
     private readonly HashSet<string> _rebooted = new(StringComparer.Ordinal);
     private readonly HashSet<string> _acknowledged = new(StringComparer.Ordinal);
+    private readonly HashSet<string> _rebootStarted = new(StringComparer.Ordinal);
     private readonly FileStream _stream;
     private readonly TimeProvider _clock;
     private readonly Lock _gate = new();
@@ -56,15 +57,30 @@ public sealed class Journal : IDisposable
             return _finished.TryGetValue(commandId, out result!);
     }
 
-    /// <summary>A reboot command that was accepted ("rebooting") and whose reboot has not been recorded yet.</summary>
+    /// <summary>A reboot that was started (the gateway acknowledged "rebooting") and whose return has not been
+    /// recorded yet: the agent coming up with this set has been through the reboot.</summary>
     public string? PendingReboot
     {
         get
         {
             lock (_gate)
-                return _finished.Where(f => f.Value.Outcome == CommandOutcome.Rebooting && !_rebooted.Contains(f.Key)).Select(f => f.Key).FirstOrDefault();
+                return _rebootStarted.FirstOrDefault(id => !_rebooted.Contains(id));
         }
     }
+
+    /// <summary>A "rebooting" result the gateway never acknowledged: no reboot happened yet (the agent died before
+    /// the acknowledgement), so the result must be reported again, not taken for a reboot.</summary>
+    public CommandResult? UnacknowledgedReboot
+    {
+        get
+        {
+            lock (_gate)
+                return _finished.Where(f => f.Value.Outcome == CommandOutcome.Rebooting && !_rebootStarted.Contains(f.Key)).Select(f => f.Value).FirstOrDefault();
+        }
+    }
+
+    /// <summary>Record that the gateway acknowledged the reboot and the device is going down now.</summary>
+    public void RebootStarted(string commandId) => Append(new JournalEntry(commandId, "reboot-started", Now));
 
     /// <summary>A reboot that happened but whose "rebooted" the gateway has not acknowledged yet; the agent
     /// reports it with every request until it is.</summary>
@@ -117,6 +133,9 @@ public sealed class Journal : IDisposable
                 break;
             case "acknowledged":
                 _acknowledged.Add(entry.Id);
+                break;
+            case "reboot-started":
+                _rebootStarted.Add(entry.Id);
                 break;
         }
     }

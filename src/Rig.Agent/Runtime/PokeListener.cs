@@ -51,6 +51,7 @@ public sealed class PokeListener : IAsyncDisposable
             catch (SocketException e)
             {
                 _log.Warn("poke-accept", e.Message);
+                await Task.Delay(TimeSpan.FromMilliseconds(200), ct).ConfigureAwait(false); // e.g. out of descriptors: do not spin
                 continue;
             }
             if (!_handlers.Wait(0))

@@ -48,12 +48,18 @@ public static class RecordedStateUpdater
     {
         ArgumentNullException.ThrowIfNull(state);
         ArgumentNullException.ThrowIfNull(inventory);
-        return new RecordedState
-        {
-            Packages = inventory.Packages.ToDictionary(p => p.Name, p => new RecordedPackage(p.Name, p.Version, p.Format, p.Sha256, state.Packages.GetValueOrDefault(p.Name)?.Kind), StringComparer.Ordinal),
-            Files = inventory.Files.ToDictionary(f => f.Path, f => new RecordedFile(f.Path, f.Sha256, f.Mode, f.Owner, f.Group, state.Files.GetValueOrDefault(f.Path)?.Kind), StringComparer.Ordinal),
-            Services = inventory.Services.ToDictionary(s => s.Name, s => new RecordedService(s.Name, s.Running, s.Enabled, state.Services.GetValueOrDefault(s.Name)?.Kind), StringComparer.Ordinal),
-        };
+        // Keyed by name and path; should a report name one twice, the last entry counts (never an exception
+        // inside the gateway's transaction).
+        var packages = new Dictionary<string, RecordedPackage>(StringComparer.Ordinal);
+        foreach (var p in inventory.Packages)
+            packages[p.Name] = new RecordedPackage(p.Name, p.Version, p.Format, p.Sha256, state.Packages.GetValueOrDefault(p.Name)?.Kind);
+        var files = new Dictionary<string, RecordedFile>(StringComparer.Ordinal);
+        foreach (var f in inventory.Files)
+            files[f.Path] = new RecordedFile(f.Path, f.Sha256, f.Mode, f.Owner, f.Group, state.Files.GetValueOrDefault(f.Path)?.Kind);
+        var services = new Dictionary<string, RecordedService>(StringComparer.Ordinal);
+        foreach (var s in inventory.Services)
+            services[s.Name] = new RecordedService(s.Name, s.Running, s.Enabled, state.Services.GetValueOrDefault(s.Name)?.Kind);
+        return new RecordedState { Packages = packages, Files = files, Services = services };
     }
 
     private static Dictionary<string, T> With<T>(IReadOnlyDictionary<string, T> map, string key, T value) =>

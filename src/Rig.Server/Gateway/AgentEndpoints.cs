@@ -46,6 +46,9 @@ internal static class AgentEndpoints
 
         app.MapPost(ProtocolInfo.EnrollPath, async context =>
         {
+            // No client certificate here, so keep what an anonymous caller can make the gateway read small.
+            if (context.Features.Get<Microsoft.AspNetCore.Http.Features.IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+                size.MaxRequestBodySize = gateway.Limits.MaxEnrollBodyBytes;
             var request = await ReadAsync(context, RigJson.Default.EnrollRequest, "enroll request").ConfigureAwait(false);
             if (request is null)
                 return;
@@ -71,12 +74,12 @@ internal static class AgentEndpoints
             }).ConfigureAwait(false);
         });
 
-        app.MapGet(ProtocolInfo.FilesPrefix + "{digest}", (string digest) =>
+        app.MapGet(ProtocolInfo.FilesPrefix + "{digest}", async (string digest, CancellationToken ct) =>
         {
             if (!Names.IsValidSha256(digest))
                 return Results.Json(new ErrorResponse("bad-digest", $"'{digest}' is not a SHA-256 digest (64 lower-case hex digits).", false), RigJson.Default.ErrorResponse, statusCode: 400);
             var path = gateway.Blobs.PathFor(digest);
-            if (!File.Exists(path))
+            if (!File.Exists(path) || !await gateway.Store.IsKnownBlobAsync(digest, ct).ConfigureAwait(false))
                 return Results.Json(new ErrorResponse("no-such-blob", $"No blob with sha256 {digest} is stored; import the package again.", false), RigJson.Default.ErrorResponse, statusCode: 404);
             return Results.File(path, "application/octet-stream", enableRangeProcessing: true);
         });

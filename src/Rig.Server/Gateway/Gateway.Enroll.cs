@@ -21,6 +21,13 @@ public sealed partial class Gateway
         return new EnrollmentToken(device, token, ca.Pin, expires);
     }
 
+    private GatewayRefusedException BadToken(string device)
+    {
+        Log.EnrollRefused(logger, device, "token unknown, used, expired or for another device");
+        GatewayTelemetry.Enrollments.Add(1, new KeyValuePair<string, object?>("result", "refused"));
+        return new GatewayRefusedException("bad-token", $"The enrollment token is unknown, already used, expired, or not for device '{device}'; create a new one with `rig device token {device}`.", 403);
+    }
+
     /// <summary>Enroll an agent: check and use its token once, sign its key, record the certificate.</summary>
     public async Task<EnrollResponse> EnrollAsync(EnrollRequest request, CancellationToken ct)
     {
@@ -29,15 +36,14 @@ public sealed partial class Gateway
             throw new GatewayRefusedException("protocol-version", $"The agent speaks protocol {request.ProtocolVersion}; this gateway speaks {ProtocolInfo.Version}.", 400);
         if (!Names.IsValidObjectName(request.Device))
             throw new GatewayRefusedException("bad-device", $"'{request.Device}' is not a valid device name: use {Names.ObjectNameRule}.", 400);
+        var tokenHash = Tokens.Hash(request.Token);
+        if (!await store.IsEnrollmentTokenUsableAsync(tokenHash, request.Device, ct).ConfigureAwait(false))
+            throw BadToken(request.Device);
         var (certificate, record) = ca.SignAgentRequest(request.CsrPem, request.Device);
         using (certificate)
         {
-            if (!await store.ConsumeEnrollmentTokenAsync(Tokens.Hash(request.Token), request.Device, record, ct).ConfigureAwait(false))
-            {
-                Log.EnrollRefused(logger, request.Device, "token unknown, used, expired or for another device");
-                GatewayTelemetry.Enrollments.Add(1, new KeyValuePair<string, object?>("result", "refused"));
-                throw new GatewayRefusedException("bad-token", $"The enrollment token is unknown, already used, expired, or not for device '{request.Device}'; create a new one with `rig device token {request.Device}`.", 403);
-            }
+            if (!await store.ConsumeEnrollmentTokenAsync(tokenHash, request.Device, record, ct).ConfigureAwait(false))
+                throw BadToken(request.Device); // used by a concurrent enrollment in the meantime
             Log.Enrolled(logger, request.Device, record.Thumbprint);
             GatewayTelemetry.Enrollments.Add(1, new KeyValuePair<string, object?>("result", "enrolled"));
             return new EnrollResponse

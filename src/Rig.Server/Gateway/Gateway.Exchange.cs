@@ -14,8 +14,9 @@ public sealed partial class Gateway
     {
         ArgumentNullException.ThrowIfNull(certificate);
         var thumbprint = CertificateAuthority.ThumbprintOf(certificate);
-        if (_certificates.TryGetValue(thumbprint, out var cached))
-            return cached;
+        var now = clock.GetUtcNow();
+        if (_certificates.TryGetValue(thumbprint, out var cached) && cached.NotAfter > now && clock.GetTimestamp() - cached.CheckedAt < clock.TimestampFrequency * (long)limits.CertificateCacheTtl.TotalSeconds)
+            return cached.Device;
         var record = await store.FindCertificateAsync(thumbprint, ct).ConfigureAwait(false);
         if (record is null)
             throw Refuse("unknown-certificate", $"Client certificate {thumbprint[..16]}... was not issued to any device by this gateway; enroll the agent again.");
@@ -23,7 +24,7 @@ public sealed partial class Gateway
             throw Refuse("revoked-certificate", $"Client certificate of device '{record.Device}' was revoked at {record.RevokedAt:u}; enroll the agent again with a new token.");
         if (record.NotAfter <= clock.GetUtcNow())
             throw Refuse("expired-certificate", $"Client certificate of device '{record.Device}' expired at {record.NotAfter:u}; enroll the agent again.");
-        _certificates[thumbprint] = record.Device;
+        _certificates[thumbprint] = (record.Device, record.NotAfter, clock.GetTimestamp());
         return record.Device;
 
         GatewayRefusedException Refuse(string code, string message)
@@ -37,8 +38,9 @@ public sealed partial class Gateway
     public async Task<int> RevokeAsync(string device, CancellationToken ct)
     {
         var count = await store.RevokeCertificatesAsync(device, ct).ConfigureAwait(false);
-        foreach (var entry in _certificates.Where(e => e.Value == device).ToList())
+        foreach (var entry in _certificates.Where(e => e.Value.Device == device).ToList())
             _certificates.TryRemove(entry.Key, out _);
+        _touched.TryRemove(device, out _);
         return count;
     }
 
@@ -56,7 +58,14 @@ public sealed partial class Gateway
         if (request.Reason != InquiryReason.Continue || request.Rebooted is not null)
         {
             var pokeHost = request.PokePort is null ? null : request.PokeHost ?? remoteAddress;
-            await store.TouchDeviceAsync(device, pokeHost, request.PokePort, request.AgentVersion, ct).ConfigureAwait(false);
+            var stamp = clock.GetTimestamp();
+            var stale = !_touched.TryGetValue(device, out var last) || last.Host != pokeHost || last.Port != request.PokePort || last.Version != request.AgentVersion
+                || stamp - last.At > clock.TimestampFrequency * (long)limits.LastSeenResolution.TotalSeconds;
+            if (stale)
+            {
+                await store.TouchDeviceAsync(device, pokeHost, request.PokePort, request.AgentVersion, ct).ConfigureAwait(false);
+                _touched[device] = (pokeHost, request.PokePort, request.AgentVersion, stamp);
+            }
         }
         using var activity = GatewayTelemetry.Activities.StartActivity("exchange");
         activity?.SetTag("rig.device", device);

@@ -29,7 +29,7 @@ public sealed partial class Gateway
             GatewayTelemetry.Pokes.Add(1, new KeyValuePair<string, object?>("result", "sent"));
             return true;
         }
-        catch (Exception e) when (e is SocketException or OperationCanceledException or IOException)
+        catch (Exception e) when (e is SocketException or OperationCanceledException or IOException or ArgumentException)
         {
             Log.PokeFailed(logger, device, endpoint, e.Message);
             GatewayTelemetry.Pokes.Add(1, new KeyValuePair<string, object?>("result", "unreachable"));

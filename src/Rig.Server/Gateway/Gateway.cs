@@ -11,9 +11,14 @@ namespace Rig.Server.Gateway;
 /// inquiries and records their results. Split by concern: exchange, enrollment, converge, poke.</summary>
 public sealed partial class Gateway(RigStore store, BlobStore blobs, CertificateAuthority ca, RigLimits limits, ILogger<Gateway> logger, TimeProvider clock)
 {
-    // Certificate thumbprint -> device, for certificates known to be valid and not revoked. Revocation
-    // removes entries of the device at once.
-    private readonly ConcurrentDictionary<string, string> _certificates = new(StringComparer.Ordinal);
+    // Certificate thumbprint -> (device, expiry, checked at), for certificates known to be valid and not revoked.
+    // Revocation here removes the device's entries at once; entries are re-read after CertificateCacheTtl so a
+    // revocation made by another gateway sharing the database takes effect within that time.
+    private readonly ConcurrentDictionary<string, (string Device, DateTimeOffset NotAfter, long CheckedAt)> _certificates = new(StringComparer.Ordinal);
+
+    // Device -> what was last written to device_runtime, so check-ins only write when something changed or the
+    // last-seen time is stale (pokes, even forged ones, must not turn into a write per inquiry).
+    private readonly ConcurrentDictionary<string, (string? Host, int? Port, string? Version, long At)> _touched = new(StringComparer.Ordinal);
 
     /// <summary>The database.</summary>
     public RigStore Store => store;

@@ -17,6 +17,7 @@ public sealed class RolloutEngine : IAsyncDisposable
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<long, ModelSnapshot> _snapshots = [];
     private Task? _loop;
+    private long _lastSweep;
 
     /// <summary>An engine for <paramref name="gateway"/>.</summary>
     public RolloutEngine(Gateway gateway, ILogger logger)
@@ -55,10 +56,16 @@ public sealed class RolloutEngine : IAsyncDisposable
         }
     }
 
-    /// <summary>One pass over every active rollout.</summary>
+    /// <summary>One pass over every active rollout (and, every few seconds, over queues stuck in a reboot).</summary>
     public async Task StepAsync(CancellationToken ct)
     {
         var store = _gateway.Store;
+        if (Environment.TickCount64 - _lastSweep > 10_000)
+        {
+            _lastSweep = Environment.TickCount64;
+            foreach (var device in await store.FailStaleRebootsAsync(_gateway.Limits.RebootTimeout, ct).ConfigureAwait(false))
+                _logger.LogWarning(1504, "Queue of {Device} failed: no return from its reboot within {Timeout}", device, _gateway.Limits.RebootTimeout);
+        }
         foreach (var rollout in await store.ListRolloutsAsync(activeOnly: true, limit: 1000, ct).ConfigureAwait(false))
             await StepAsync(rollout, ct).ConfigureAwait(false);
     }

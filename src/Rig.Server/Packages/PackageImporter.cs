@@ -34,13 +34,17 @@ public sealed partial class PackageImporter(BlobStore blobs, RigStore store, Rig
             _ => throw new PackageRejectedException("bad-format", $"'{fileName}' is not a Rig archive (.rig.tar.gz), a .deb or an .rpm file."),
         };
 
+        // The blob goes in place first: a catalog row never points at a missing blob (a crash in between leaves
+        // at most an unreferenced blob, which is harmless: it is content-addressed and served only when catalogued).
+        staged.Commit();
         var (outcome, existing) = await store.AddPackageAsync(package, metadata, ct).ConfigureAwait(false);
         if (outcome == PackageAddOutcome.Conflict)
         {
+            if (!await store.IsKnownBlobAsync(package.Sha256, ct).ConfigureAwait(false))
+                File.Delete(blobs.PathFor(package.Sha256)); // no catalog entry will ever name it
             throw new PackageRejectedException("conflict",
                 $"Package {package.Name} {package.Version} is already in the store with sha256 {existing.Sha256}, but '{fileName}' has sha256 {package.Sha256}; a version never changes content: give the new build a new version.");
         }
-        staged.Commit();
         return new PackageImportResult(outcome == PackageAddOutcome.AlreadyPresent ? existing : package, outcome == PackageAddOutcome.AlreadyPresent);
     }
 

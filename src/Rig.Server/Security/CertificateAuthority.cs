@@ -58,6 +58,8 @@ public sealed class CertificateAuthority : IDisposable
         Directory.CreateDirectory(directory);
         var certPath = Path.Combine(directory, "ca.crt");
         var keyPath = Path.Combine(directory, "ca.key");
+        if (File.Exists(certPath) != File.Exists(keyPath))
+            throw new InvalidOperationException($"The CA in '{directory}' is incomplete ({(File.Exists(certPath) ? "ca.key" : "ca.crt")} is missing). Restore both files from backup: a new CA would break every agent's pin.");
         if (File.Exists(certPath) && File.Exists(keyPath))
         {
             var key = ECDsa.Create();

@@ -147,6 +147,23 @@ public sealed partial class RigStore
         return (await c.QuerySingleAsync<QueueRow>(new CommandDefinition($"SELECT {QueueColumns} FROM queues WHERE id = @id", new { id = active.Id }, tx, cancellationToken: ct)).ConfigureAwait(false)).ToInfo();
     }, ct);
 
+    /// <summary>Fail queues that have waited in <c>rebooting</c> longer than <paramref name="timeout"/>: the device
+    /// acknowledged a reboot and never came back (re-imaged, journal lost). Returns the devices concerned.</summary>
+    public Task<IReadOnlyList<string>> FailStaleRebootsAsync(TimeSpan timeout, CancellationToken ct = default) => WriteAsync<IReadOnlyList<string>>(async (c, tx) =>
+    {
+        var cutoff = NowMs - (long)timeout.TotalMilliseconds;
+        var stale = (await c.QueryAsync<QueueRow>(new CommandDefinition(
+            $"SELECT {QueueColumns} FROM queues WHERE status = @status AND updated_at < @cutoff", new { status = QueueStatus.Rebooting, cutoff }, tx, cancellationToken: ct)).ConfigureAwait(false)).ToList();
+        foreach (var queue in stale)
+        {
+            var error = $"reboot-timeout: device {queue.Device} accepted a reboot at {DateTimeOffset.FromUnixTimeMilliseconds(queue.UpdatedAt):u} and did not come back within {timeout.TotalMinutes:0} min; check the device, then rebuild it or converge again";
+            await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @failed, finished_at = @now WHERE queue_id = @id AND status = @rebooting",
+                new { failed = CommandStatus.Failed, now = NowMs, id = queue.Id, rebooting = CommandStatus.Rebooting }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            await FinishQueueAsync(c, tx, queue.Id, QueueStatus.Failed, error, ct).ConfigureAwait(false);
+        }
+        return [.. stale.Select(q => q.Device)];
+    }, ct);
+
     /// <summary>The heart of the gateway: record the agent's result (idempotently), then pick and mark the next
     /// command, all in one transaction. A result is durable before the answer leaves (the commit happens first).</summary>
     public Task<ExchangeResponse> ExchangeAsync(string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct = default)
@@ -158,9 +175,11 @@ public sealed partial class RigStore
 
             if (request.Rebooted is { } rebootedId)
             {
-                var command = await FindCommandForDeviceAsync(c, tx, device, rebootedId, ct).ConfigureAwait(false);
+                // An id this gateway does not know (restored database, re-enrolled agent with an old journal) is
+                // ignored: refusing it would lock the device out, since the agent reports it until acknowledged.
+                var command = await TryFindCommandForDeviceAsync(c, tx, device, rebootedId, ct).ConfigureAwait(false);
                 // Sent also counts: the agent may have rebooted before its "rebooting" report was recorded.
-                if ((command.Status is CommandStatus.Rebooting or CommandStatus.Sent) && command.Kind == "reboot")
+                if (command is { Status: CommandStatus.Rebooting or CommandStatus.Sent, Kind: "reboot" })
                 {
                     var result = new CommandResult { CommandId = rebootedId, Outcome = CommandOutcome.Succeeded, Output = "device rebooted" };
                     await FinishCommandAsync(c, tx, command, CommandStatus.Succeeded, result, ct).ConfigureAwait(false);
@@ -252,6 +271,13 @@ public sealed partial class RigStore
         await c.QuerySingleOrDefaultAsync<QueueRow>(new CommandDefinition(
             $"SELECT {QueueColumns} FROM queues WHERE device = @device AND status IN ('pending', 'running', 'rebooting'){(tx is null ? "" : ForUpdate)}",
             new { device }, tx, cancellationToken: ct)).ConfigureAwait(false);
+
+    private static async Task<CommandRow?> TryFindCommandForDeviceAsync(DbConnection c, DbTransaction tx, string device, string commandId, CancellationToken ct)
+    {
+        var command = await c.QuerySingleOrDefaultAsync<CommandRow>(new CommandDefinition(
+            $"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.id = @commandId", new { commandId }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        return command is not null && command.Device == device ? command : null;
+    }
 
     private static async Task<CommandRow> FindCommandForDeviceAsync(DbConnection c, DbTransaction tx, string device, string commandId, CancellationToken ct)
     {

@@ -14,6 +14,13 @@ public sealed partial class RigStore
         c.ExecuteAsync(new CommandDefinition("INSERT INTO enrollment_tokens (token_hash, device, created_at, expires_at, used_at) VALUES (@tokenHash, @device, @now, @expires, NULL)",
             new { tokenHash, device, now = NowMs, expires = expiresAt.ToUnixTimeMilliseconds() }, tx, cancellationToken: ct)), ct);
 
+    /// <summary>True when the token exists for this device, is unused and unexpired (a read: lets the gateway
+    /// refuse bad tokens before signing anything or taking the write lock).</summary>
+    public Task<bool> IsEnrollmentTokenUsableAsync(string tokenHash, string device, CancellationToken ct = default) => ReadAsync(async c =>
+        await c.ExecuteScalarAsync<long>(new CommandDefinition(
+            "SELECT COUNT(*) FROM enrollment_tokens WHERE token_hash = @tokenHash AND device = @device AND used_at IS NULL AND expires_at > @now",
+            new { tokenHash, device, now = NowMs }, cancellationToken: ct)).ConfigureAwait(false) == 1, ct);
+
     /// <summary>Use a token once and record the certificate issued for it, in one transaction: a token is
     /// consumed only if the certificate is recorded too. Returns false when the token is unknown, used, expired
     /// or for another device.</summary>

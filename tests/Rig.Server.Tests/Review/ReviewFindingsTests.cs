@@ -4,7 +4,7 @@ using Rig.Server.Store;
 
 namespace Rig.Server.Tests.Review;
 
-/// <summary>Reproductions for the review (helper/review). Each asserts the SAFE behaviour, so it FAILS today.</summary>
+/// <summary>Regression tests from the security and durability review: each proves a defect it found stays fixed.</summary>
 public sealed class ReviewFindingsTests : IAsyncLifetime
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), $"rig-review-{Guid.NewGuid():n}");
@@ -37,7 +37,7 @@ public sealed class ReviewFindingsTests : IAsyncLifetime
     public async Task A_bogus_poke_port_from_an_agent_does_not_break_poking()
     {
         await _server.Gateway.ExchangeAsync("web-1", Request("web-1", pokePort: 70000), "127.0.0.1", CancellationToken.None);
-        var poked = await _server.Gateway.PokeAsync("web-1", CancellationToken.None); // today: throws ArgumentOutOfRangeException
+        var poked = await _server.Gateway.PokeAsync("web-1", CancellationToken.None);
         Assert.False(poked);
     }
 
@@ -49,7 +49,7 @@ public sealed class ReviewFindingsTests : IAsyncLifetime
     public async Task An_unknown_rebooted_id_does_not_lock_the_device_out()
     {
         var response = await _server.Gateway.ExchangeAsync("web-1", Request("web-1", rebooted: "0193aaaabbbbccccddddeeeeffff0000"), "127.0.0.1", CancellationToken.None);
-        Assert.Equal(ExchangeAnswer.NoCommand, response.Answer); // today: GatewayRefusedException unknown-command (409)
+        Assert.Equal(ExchangeAnswer.NoCommand, response.Answer);
     }
 }
 
@@ -68,7 +68,7 @@ public sealed class ReviewPoisonResultTests : IAsyncLifetime
 
     /// <summary>An inventory with two packages of the same name (dpkg multi-arch: libc6:amd64 + libc6:i386 would do it
     /// honestly once the Debian plug-in exists; a damaged state.json or a hostile agent today) makes
-    /// RecordedStateUpdater.FromInventory's ToDictionary throw ArgumentException inside the exchange transaction. The
+    /// RecordedStateUpdater.FromInventory throw inside the exchange transaction (it did, with ToDictionary). The
     /// endpoint answers 500, the agent treats 5xx as "gateway unavailable" and retries the same request forever inside
     /// the session; the rollback also undoes nothing-counting, so too-many-deliveries never ends the queue.</summary>
     [Fact]

@@ -38,7 +38,23 @@ public sealed class ArchiveInstaller(DeviceFileSystem files, PackageDatabase dat
                 if (entry.Kind != ArchiveEntryKind.Directory && owners.TryGetValue(target, out var owner))
                     throw new CommandFailedException("file-conflict", $"'{devicePath}' is '{owner.Path}' of package '{owner.Package}'; {package.Name} cannot overwrite it. Remove one of them from the model.");
                 CheckKind(entry.Kind, target, devicePath, package.Name);
+                if (entry.Kind == ArchiveEntryKind.SymbolicLink)
+                {
+                    // Where the link really lands (through links already on the device) is what must stay inside.
+                    var landed = Path.GetRelativePath(files.Root, target).Replace('\\', '/');
+                    if (!ArchivePaths.LinkStaysInside(landed, entry.LinkTarget!))
+                        throw new CommandFailedException("link-escape", $"Link '{devicePath}' lands at '/{landed}' on this device, where '{entry.LinkTarget}' points outside the root; nothing was installed.");
+                }
                 targets.Add((entry, devicePath, target));
+            }
+
+            // Nothing may be written through a link this package creates: the checks above resolved every path
+            // before those links existed.
+            var ownLinks = targets.Where(t => t.Entry.Kind == ArchiveEntryKind.SymbolicLink).Select(t => t.Target).ToList();
+            foreach (var (entry, devicePath, target) in targets)
+            {
+                if (ownLinks.FirstOrDefault(link => target.StartsWith(link + "/", StringComparison.Ordinal)) is { } through)
+                    throw new CommandFailedException("link-escape", $"'{devicePath}' would be written through the package's own link '/{Path.GetRelativePath(files.Root, through)}'; nothing was installed.");
             }
 
             var staging = Path.Combine(workDirectory, "extract");
@@ -53,6 +69,8 @@ public sealed class ArchiveInstaller(DeviceFileSystem files, PackageDatabase dat
             {
                 ct.ThrowIfCancellationRequested();
                 var source = Path.Combine(staging, entry.Path);
+                if (files.Resolve(devicePath, FinalLink.Keep, allowedRootsOnly: false) != target)
+                    throw new CommandFailedException("link-escape", $"'{devicePath}' resolves elsewhere than when it was checked (a link changed during the install); the install stopped.");
                 CheckKind(entry.Kind, target, devicePath, package.Name);
                 switch (entry.Kind)
                 {

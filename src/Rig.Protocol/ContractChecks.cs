@@ -1,0 +1,55 @@
+using System.Collections;
+using System.Net;
+using Rig.Protocol.Messages;
+
+namespace Rig.Protocol;
+
+/// <summary>What the JSON contract alone cannot say: no null elements in lists, bounded strings, valid ports and
+/// hosts. Applied by <see cref="RigJson.Parse{T}"/> to every message read from the wire, so a malformed message is
+/// refused (400) before it reaches a transaction, never turned into a server error that the peer retries forever.</summary>
+public static class ContractChecks
+{
+    /// <summary>The first problem of <paramref name="message"/>, or null when it is fine.</summary>
+    public static string? Find(object? message) => message switch
+    {
+        ExchangeRequest r => Exchange(r),
+        EnrollRequest e => Text(e.Device, 63, "device") ?? Text(e.Token, 256, "token") ?? Text(e.CsrPem, 16 * 1024, "csrPem") ?? Text(e.AgentVersion, 64, "agentVersion"),
+        ExchangeResponse { Command: { } c } => c.Spec is null ? "command.spec is missing" : Text(c.Id, 64, "command.id") ?? Text(c.QueueId, 64, "command.queueId"),
+        _ => null,
+    };
+
+    private static string? Exchange(ExchangeRequest r)
+    {
+        var bad = Text(r.Device, 63, "device") ?? Text(r.RequestId, 64, "requestId") ?? Text(r.AgentVersion, 64, "agentVersion") ?? Text(r.Rebooted, 64, "rebooted");
+        if (bad is not null)
+            return bad;
+        if (r.PokePort is < 1 or > 65535)
+            return $"pokePort {r.PokePort} is outside 1-65535";
+        if (r.PokeHost is { } host && (host.Length > 253 || (!IPAddress.TryParse(host, out _) && Uri.CheckHostName(host) != UriHostNameType.Dns)))
+            return $"pokeHost '{Shorten(host)}' is neither an IP address nor a DNS name";
+        if (r.Result is not { } result)
+            return null;
+        var badResult = Text(result.CommandId, 64, "result.commandId") ?? Text(result.ErrorCode, 64, "result.errorCode") ?? Text(result.Error, 64 * 1024, "result.error") ?? Text(result.Output, 64 * 1024, "result.output");
+        if (badResult is not null)
+            return badResult;
+        if (result.Inventory is { } inventory)
+            return NoNulls(inventory.Packages, "inventory.packages") ?? NoNulls(inventory.Files, "inventory.files") ?? NoNulls(inventory.Services, "inventory.services");
+        return null;
+    }
+
+    private static string? NoNulls(IEnumerable list, string what)
+    {
+        var i = 0;
+        foreach (var item in list)
+        {
+            if (item is null)
+                return $"{what}[{i}] is null";
+            i++;
+        }
+        return null;
+    }
+
+    private static string? Text(string? value, int max, string what) => value is { Length: var n } && n > max ? $"{what} is {n} characters long (limit {max})" : null;
+
+    private static string Shorten(string s) => s.Length <= 80 ? s : s[..80] + "...";
+}
