@@ -134,6 +134,7 @@ internal sealed partial class ModelFileReader
                 case "roleKinds":
                     foreach (var (kind, node) in top.StringList("roleKinds", "[firewall, monitoring]"))
                     {
+                        Record($"roleKinds/{kind}", node);
                         if (Define($"roleKinds/{kind}", node, $"Role kind '{kind}'"))
                             _roleKinds.Add(kind);
                     }

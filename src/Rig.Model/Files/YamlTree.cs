@@ -81,11 +81,11 @@ internal static partial class YamlTree
             errors.Add(new ModelFileError(ModelFileCodes.YamlSyntax, Location(e.Start.Line > 0 ? ((int)e.Start.Line, (int)e.Start.Column) : last), "",
                 $"This is not valid YAML: {Clean(e.Message)}. Check the indentation and quoting here (strings with ': ', '#' or starting with a special character need quotes)."));
         }
-        catch (InvalidOperationException e)
+        catch (InvalidOperationException)
         {
             // YamlDotNet's scanner throws this on some malformed flow collections (e.g. an unclosed '[').
             errors.Add(new ModelFileError(ModelFileCodes.YamlSyntax, Location(last), "",
-                $"This is not valid YAML: the parser stopped after this position ({e.Message}). Look for an unclosed '[', '{{' or quote."));
+                "This is not valid YAML: the parser stopped after this position. Look for an unclosed '[', '{' or quote."));
         }
         catch (TooDeepException e)
         {

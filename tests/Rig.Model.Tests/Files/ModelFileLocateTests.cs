@@ -176,6 +176,8 @@ public class ModelFileLocateTests
         Assert.Equal(At("devices.yaml", Devices, "name: web-1"), read.Map.Find("devices/web-1/no/such/field"));
         Assert.Equal(At("devices.yaml", Devices, "devices:"), read.Map.Find("devices/web-10"));
         Assert.Null(read.Map.Find("sites/shop"));
+        var kinds = ModelFileErrorTests.Read(("kinds.yaml", "roleKinds: [firewall, monitoring]\n")).Map;
+        Assert.Equal(new SourceLocation("kinds.yaml", 1, 23), kinds.Find("roleKinds/monitoring"));
         Assert.Equal(SourceLocation.Unknown, ModelFiles.Locate([new Planning.ModelError("x", "nowhere/at/all", "m")], read.Map).Single().Location);
     }
 }
