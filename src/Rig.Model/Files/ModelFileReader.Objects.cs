@@ -65,7 +65,7 @@ internal sealed partial class ModelFileReader
         foreach (var (role, node) in f.StringList("roles", "[linux-base, web]"))
         {
             Record($"assignments/{name}/{role}", node);
-            _deviceRoles.Add((new RoleAssignment(name, role), node, $"assignments/{name}/{role}"));
+            _deviceRoles.Add((new RoleAssignment(name, role), LocationOf(node), $"assignments/{name}/{role}"));
         }
         _devices.Add(new Device
         {
@@ -187,7 +187,7 @@ internal sealed partial class ModelFileReader
             f.Rename($"assignments/{device}/{role}", $"the assignment of role '{role}' to device '{device}'");
         f.Check();
         if (device is not null && role is not null)
-            _assignments.Add((new RoleAssignment(device, role), map, f.Path));
+            _assignments.Add((new RoleAssignment(device, role), LocationOf(map), f.Path));
     }
 
     private void ReadPackage(YMap map, int index)

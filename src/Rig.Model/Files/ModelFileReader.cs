@@ -25,8 +25,8 @@ internal sealed partial class ModelFileReader
     private readonly List<ConfigTemplate> _templates = [];
     private readonly List<Bundle> _bundles = [];
     private readonly List<Role> _roles = [];
-    private readonly List<(RoleAssignment Assignment, YNode At, string Key)> _deviceRoles = [];
-    private readonly List<(RoleAssignment Assignment, YNode At, string Key)> _assignments = [];
+    private readonly List<(RoleAssignment Assignment, SourceLocation At, string Key)> _deviceRoles = [];
+    private readonly List<(RoleAssignment Assignment, SourceLocation At, string Key)> _assignments = [];
     private readonly List<PackageInfo> _packages = [];
 
     public ModelFileReader(RigLimits limits) => _limits = limits;
@@ -78,10 +78,10 @@ internal sealed partial class ModelFileReader
         foreach (var (assignment, at, key) in _deviceRoles.Concat(_assignments))
         {
             if (seenAssignments.TryGetValue(assignment, out var first))
-                Error(ModelFileCodes.DuplicateName, at, key, $"Role '{assignment.Role}' is assigned to device '{assignment.Device}' twice (first at {first}); remove one.");
+                _errors.Add(new ModelFileError(ModelFileCodes.DuplicateName, at, key, $"Role '{assignment.Role}' is assigned to device '{assignment.Device}' twice: at {first} and here; remove one."));
             else
             {
-                seenAssignments.Add(assignment, LocationOf(at));
+                seenAssignments.Add(assignment, at);
                 assignments.Add(assignment);
             }
         }

@@ -118,6 +118,11 @@ public class ModelFileErrorTests
             ("a.yaml", "devices:\n  - name: web-1\n    site: shop\n"),
             ("b.yaml", "# more devices\ndevices:\n  - {name: web-1, site: shop}\n"));
         AssertError(error, ModelFileCodes.DuplicateName, "b.yaml", 3, 12, "devices/web-1", "Device 'web-1' is defined twice", "a.yaml:2:11", "rename or remove one");
+
+        var assignment = SingleError(
+            ("a.yaml", "devices:\n  - {name: web-1, site: shop, roles: [web]}\n"),
+            ("b.yaml", "assignments:\n  - {device: web-1, role: web}\n"));
+        AssertError(assignment, ModelFileCodes.DuplicateName, "b.yaml", 2, 5, "assignments/web-1/web", "assigned to device 'web-1' twice", "a.yaml:2:39");
     }
 
     [Fact]
