@@ -103,6 +103,17 @@ public sealed record RigLimits
     /// <summary>Path length inside an archive or on a device.</summary>
     public int MaxPathLength { get; init; } = 1024;
 
+    // ---- Model files ---------------------------------------------------------------------
+
+    /// <summary>Largest file of a model directory (a YAML file or a template). A template renders to a
+    /// configuration file, which is capped at <see cref="MaxConfigFileBytes"/>; YAML describing even thousands of
+    /// devices stays far below this.</summary>
+    public int MaxModelFileBytes { get; init; } = 8 * 1024 * 1024;
+
+    /// <summary>Nesting depth of a model YAML file. The format nests about 8 levels (devices, a device, hardware,
+    /// nics, a nic...); deeper input is refused before it is read, so it cannot exhaust the stack.</summary>
+    public int MaxModelFileDepth { get; init; } = 64;
+
     // ---- Trust -----------------------------------------------------------------------------
 
     /// <summary>How long an enrollment token can be used (once).</summary>

@@ -135,14 +135,15 @@ public static class DemoSite
                 new Role { Name = "db", Kind = BuiltInRoleKinds.App, Version = "1", Items = [new BundleItem("db")] },
                 new Role { Name = "shop-content", Kind = BuiltInRoleKinds.Content, Version = "2026.11.1", Items = [new PackageItem("shop-content", "2026.11.1"), new FileItem("/srv/www/config.js", "site-config.js")], Parameters = new Dictionary<string, string> { ["site_title"] = "The Shop" } },
             ],
+            // Device by device, as examples/shop writes them (`roles:` on each device).
             Assignments =
             [
-                .. Devices.Select(d => new RoleAssignment(d.Name, "linux-base")),
-                new RoleAssignment("lb-1", "lb"),
-                new RoleAssignment("web-1", "web"), new RoleAssignment("web-2", "web"),
-                new RoleAssignment("web-1", "shop-content"), new RoleAssignment("web-2", "shop-content"),
-                new RoleAssignment("app-1", "app"), new RoleAssignment("app-2", "app"),
-                new RoleAssignment("db-1", "db"),
+                new RoleAssignment("lb-1", "linux-base"), new RoleAssignment("lb-1", "lb"),
+                new RoleAssignment("web-1", "linux-base"), new RoleAssignment("web-1", "web"), new RoleAssignment("web-1", "shop-content"),
+                new RoleAssignment("web-2", "linux-base"), new RoleAssignment("web-2", "web"), new RoleAssignment("web-2", "shop-content"),
+                new RoleAssignment("app-1", "linux-base"), new RoleAssignment("app-1", "app"),
+                new RoleAssignment("app-2", "linux-base"), new RoleAssignment("app-2", "app"),
+                new RoleAssignment("db-1", "linux-base"), new RoleAssignment("db-1", "db"),
             ],
         };
     }
