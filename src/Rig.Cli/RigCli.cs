@@ -54,6 +54,8 @@ public static class RigCli
             {
                 model.SetDescription("The central model.");
                 model.AddCommand<ModelLoadCommand>("load").WithDescription("Replace the model with a JSON model file (validated first; nothing is saved on errors).");
+                model.AddCommand<ModelShowCommand>("show").WithDescription("The model (and rendered configuration) as of a revision or date.");
+                model.AddCommand<ModelExportCommand>("export").WithDescription("Write the stored model as YAML model files.");
             });
             config.AddBranch("rollout", rollout =>
             {
@@ -72,6 +74,8 @@ public static class RigCli
                 script.AddCommand<ScriptListCommand>("list").WithDescription("List stored scripts.");
                 script.AddCommand<ScriptRunCommand>("run").WithDescription("Run a script on a device or selector.");
             });
+            config.AddCommand<PlanCommand>("plan").WithDescription("What a model would change on each device, with diffs; nothing is sent. Exit 0 none, 2 changes, 1 errors.");
+            config.AddCommand<ApplyCommand>("apply").WithDescription("Record a model directory as a new revision (author, time, why). Nothing is sent.");
             config.AddCommand<HistoryCommand>("history").WithDescription("Model revisions: who, when, why.");
             config.AddCommand<DiffCommand>("diff").WithDescription("What differs between two model revisions.");
             config.AddCommand<ConvergeCommand>("converge").WithDescription("Plan the model for devices, queue the changes and poke their agents.");

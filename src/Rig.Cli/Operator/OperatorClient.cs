@@ -63,6 +63,14 @@ public sealed class OperatorClient : IDisposable
         return (await response.Content.ReadFromJsonAsync<T>(Json, ct).ConfigureAwait(false))!;
     }
 
+    /// <summary>POST raw JSON text and read JSON; an API error with model errors is thrown as <see cref="OperatorApiException"/>.</summary>
+    public async Task<T> PostJsonTextAsync<T>(string path, string json, CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Post, path) { Content = new StringContent(json, System.Text.Encoding.UTF8, "application/json") };
+        using var response = await SendAsync(request, ct).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync<T>(Json, ct).ConfigureAwait(false))!;
+    }
+
     /// <summary>Upload a package file.</summary>
     public async Task<PackageAddResponse> AddPackageAsync(string file, CancellationToken ct = default)
     {

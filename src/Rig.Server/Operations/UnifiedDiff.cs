@@ -15,7 +15,7 @@ public static class UnifiedDiff
         ArgumentNullException.ThrowIfNull(after);
         if (before == after)
             return "";
-        var result = Differ.Instance.CreateLineDiffs(before, after, ignoreWhitespace: false, ignoreCase: false);
+        var result = Differ.Instance.CreateDiffs(before, after, ignoreWhiteSpace: false, ignoreCase: false, LineChunker.Instance);
         var a = result.PiecesOld;
         var b = result.PiecesNew;
         var text = new StringBuilder();
@@ -54,6 +54,14 @@ public static class UnifiedDiff
             i = j;
         }
         return text.ToString();
+    }
+
+    /// <summary>Lines of a text: a final newline ends the last line (it does not start an empty one).</summary>
+    private sealed class LineChunker : IChunker
+    {
+        public static readonly LineChunker Instance = new();
+
+        public IReadOnlyList<string> Chunk(string str) => str.Length == 0 ? [] : (str.EndsWith('\n') ? str[..^1] : str).Split('\n');
     }
 
     private static string Range(int start, int count) => count == 0 ? $"{start},0" : count == 1 ? $"{start + 1}" : $"{start + 1},{count}";
