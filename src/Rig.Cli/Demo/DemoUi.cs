@@ -1,6 +1,7 @@
 using Rig.Cli.Operator;
 using Rig.Server.Api;
 using Rig.Server.Store;
+using Rig.Server.Gateway;
 using Spectre.Console;
 
 namespace Rig.Cli.Demo;
@@ -54,6 +55,28 @@ internal sealed class DemoUi(bool json)
         return finals;
     }
 
+    /// <summary>Follow a rollout with a progress bar per wave; returns it finished (or paused).</summary>
+    public async Task<RolloutInfo> FollowRolloutAsync(OperatorClient api, string id, CancellationToken ct)
+    {
+        var rollout = await api.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
+        await _console.Progress().AutoClear(false).HideCompleted(false)
+            .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
+            .StartAsync(async progress =>
+            {
+                var tasks = Enumerable.Range(0, rollout.Waves).ToDictionary(w => w, w => progress.AddTask($"rollout {id} {(w == 0 && rollout.Canary > 0 ? "canary" : $"wave {w}")}", maxValue: Math.Max(1, rollout.Devices.Count(d => d.Wave == w))));
+                while (true)
+                {
+                    foreach (var (wave, task) in tasks)
+                        task.Value = rollout.Devices.Count(d => d.Wave == wave && RolloutDeviceStatus.IsFinished(d.Status));
+                    if (rollout.Status != RolloutStatus.Running)
+                        return;
+                    await Task.Delay(150, ct).ConfigureAwait(false);
+                    rollout = await api.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
+                }
+            }).ConfigureAwait(false);
+        return rollout;
+    }
+
     private static string Label(string device, string status, int done, int total, int reboots = 0)
     {
         var colour = status switch
@@ -68,7 +91,7 @@ internal sealed class DemoUi(bool json)
 
     public void Summary(IReadOnlyList<DemoRow> rows, DemoSummary summary, string lbConfig, string directory, bool kept)
     {
-        var table = new Table().Title("[bold]Site 'shop' checked against the model[/]")
+        var table = new Table().Title($"[bold]Site 'shop' checked against the model{(summary.Scenario == "site" ? "" : $" after {summary.Scenario}")}[/]")
             .AddColumns("device", "tier", "roles", "commands", "reboots", "result");
         foreach (var row in rows)
         {
@@ -77,6 +100,12 @@ internal sealed class DemoUi(bool json)
         }
         _console.Write(table);
         _console.Write(new Panel(Markup.Escape(lbConfig.TrimEnd())).Header("lb-1:/etc/haproxy/haproxy.cfg (rendered from the model's interconnections)"));
+        if (summary.Scenario != "site")
+        {
+            _console.MarkupLine($"[bold]{summary.Scenario}[/] (revision {summary.Revision}): changed {Markup.Escape(string.Join(", ", summary.Changed ?? []))}; left alone {Markup.Escape(string.Join(", ", summary.Unchanged ?? []))}.");
+            if (summary.Detail is { } detail)
+                _console.MarkupLine(Markup.Escape(detail) + ".");
+        }
         _console.MarkupLine($"{summary.Succeeded}/{summary.Devices} devices match the model; {summary.Commands} commands, {summary.Reboots} reboots in {summary.Seconds:0.0} s.");
         if (kept)
             _console.MarkupLine($"Kept [bold]{Markup.Escape(directory)}[/]: gateway/ (data), agents/*/ (state, journal, agent.log), devices/*/ (device roots).");

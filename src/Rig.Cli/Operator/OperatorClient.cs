@@ -20,7 +20,7 @@ public sealed class OperatorApiException(int status, ApiError error) : Exception
 public sealed class OperatorClient : IDisposable
 {
     /// <summary>JSON options of the operator API (web defaults: camelCase).</summary>
-    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web) { WriteIndented = false };
+    public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web) { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     private readonly HttpClient _http;
 

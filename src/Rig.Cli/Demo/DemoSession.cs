@@ -1,0 +1,194 @@
+using System.Diagnostics;
+using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using System.Text.Json;
+using Rig.Cli.Operator;
+using Rig.Model;
+using Rig.Model.Domain;
+using Rig.Model.Planning;
+using Rig.Protocol.Archives;
+using Rig.Server;
+using Rig.Server.Api;
+using Rig.Server.Gateway;
+using Rig.Server.Store;
+using Spectre.Console;
+
+namespace Rig.Cli.Demo;
+
+/// <summary>One demo run: a gateway on loopback, the sample packages, the shop model, and agent processes under
+/// supervisors, with the steps the scenarios are made of.</summary>
+internal sealed class DemoSession : IAsyncDisposable
+{
+    private readonly Dictionary<string, AgentProcess> _agents = new(StringComparer.Ordinal);
+    private readonly RigLauncher _launcher = RigLauncher.Current();
+    private GatewayServer? _server;
+    private OperatorClient? _api;
+
+    public DemoSession(string directory, DemoUi ui)
+    {
+        Directory = directory;
+        Ui = ui;
+    }
+
+    public string Directory { get; }
+    public DemoUi Ui { get; }
+    public OperatorClient Api => _api!;
+    public GatewayServer Server => _server!;
+    public IReadOnlyDictionary<string, AgentProcess> Agents => _agents;
+    public Dictionary<string, RigArchiveManifest> Manifests { get; } = new(StringComparer.Ordinal);
+
+    /// <summary>Commands run on devices so far (all queues).</summary>
+    public int Commands { get; set; }
+
+    public string Root(string device) => Path.Combine(Directory, "devices", device);
+
+    public async Task StartAsync(CancellationToken ct)
+    {
+        var options = new ServerOptions
+        {
+            DataDirectory = Path.Combine(Directory, "gateway"),
+            AgentListenAddress = "127.0.0.1",
+            AgentPort = 0,
+            ApiPort = 0,
+            DnsNames = ["localhost"],
+            LogLevel = "Error",
+        };
+        var token = await GatewayServer.InitializeAsync(options, ct).ConfigureAwait(false);
+        _server = await GatewayServer.StartAsync(options, ct).ConfigureAwait(false);
+        _api = new OperatorClient(_server.ApiUrl, token, X509CertificateLoader.LoadCertificate(_server.Authority.Certificate.RawData));
+        Ui.Step($"Gateway on [bold]{_server.AgentUrl}[/] (agents, mTLS) and [bold]{_server.ApiUrl}[/] (operators), SQLite in {Markup.Escape(options.DataDirectory)}");
+
+        foreach (var file in DemoSite.WritePackages(Path.Combine(Directory, "packages")))
+            await ImportAsync(file, ct).ConfigureAwait(false);
+        Ui.Step($"Imported {Manifests.Count} packages into the content-addressed store");
+
+        var model = DemoSite.Model();
+        var saved = await Api.PutJsonTextAsync<ModelPutResponse>("api/v1/model?message=demo%20site", JsonSerializer.Serialize(model, ModelJson.Default.RigModel), ct).ConfigureAwait(false);
+        Ui.Step($"Model revision {saved.Revision}: site '{DemoSite.Site}', {model.Devices.Count} devices, {model.Links.Count} interconnections, {model.Roles.Count} roles");
+
+        await Task.WhenAll(DemoSite.Devices.Select(d => EnrollAsync(d.Name, ct))).ConfigureAwait(false);
+        Ui.Step($"{_agents.Count} agent processes enrolled (one-time tokens, pinned CA) and checked in over mTLS");
+    }
+
+    public async Task ImportAsync(string file, CancellationToken ct)
+    {
+        var added = await Api.AddPackageAsync(file, ct).ConfigureAwait(false);
+        await using var stream = File.OpenRead(file);
+        Manifests[added.Package.Key] = RigArchive.Inspect(stream, Server.Options.Limits).Manifest;
+    }
+
+    /// <summary>Enroll a device's agent with a one-time token and start it under a supervisor.</summary>
+    public async Task EnrollAsync(string device, CancellationToken ct, string? token = null)
+    {
+        var caPin = Server.Authority.Pin;
+        token ??= (await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null, ct).ConfigureAwait(false)).Token;
+        var state = Path.Combine(Directory, "agents", device);
+        await RunToEndAsync(ct, "agent", "enroll", "--state", state, "--gateway", Server.AgentUrl.ToString(), "--device", device,
+            "--token", token, "--ca-pin", caPin, "--sandbox-root", Root(device), "--poke-address", "127.0.0.1", "--poke-port", "0").ConfigureAwait(false);
+        var agent = new AgentProcess(device, state, _launcher);
+        lock (_agents)
+            _agents[device] = agent;
+        agent.Start();
+        while (true)
+        {
+            var detail = await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}", ct).ConfigureAwait(false);
+            if (detail.Status.LastSeenAt is not null)
+                return;
+            if (agent.UnexpectedExit is { } code)
+                throw new CliException($"Agent {device} exited with code {code}; see {agent.LogPath}.");
+            await Task.Delay(50, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Reboots done by agents that were stopped since.</summary>
+    public int EarlierReboots { get; private set; }
+
+    /// <summary>All reboots so far.</summary>
+    public int Reboots => EarlierReboots + _agents.Values.Sum(a => a.Reboots);
+
+    /// <summary>Stop a device's agent (the machine is lost or gone).</summary>
+    public async Task StopAgentAsync(string device)
+    {
+        if (_agents.Remove(device, out var agent))
+        {
+            await agent.StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
+            EarlierReboots += agent.Reboots;
+        }
+    }
+
+    /// <summary>The central model as the gateway has it now.</summary>
+    public async Task<RigModel> ModelAsync(CancellationToken ct)
+    {
+        var json = await Api.GetAsync<JsonElement>("api/v1/model", ct).ConfigureAwait(false);
+        return JsonSerializer.Deserialize(json.GetRawText(), ModelJson.Default.RigModel)!;
+    }
+
+    /// <summary>Roll out the current revision to every device and follow it; returns the finished rollout.</summary>
+    public async Task<RolloutInfo> RolloutAsync(string? devices, string reason, CancellationToken ct)
+    {
+        var rollout = await Api.PostAsync<RolloutInfo>("api/v1/rollouts", new RolloutRequest(null, devices, Canary: 1, Batch: "50%", Reason: reason), ct).ConfigureAwait(false);
+        return await FollowAsync(rollout.Id, ct).ConfigureAwait(false);
+    }
+
+    public async Task<RolloutInfo> FollowAsync(string rolloutId, CancellationToken ct)
+    {
+        var done = await Ui.FollowRolloutAsync(Api, rolloutId, ct).ConfigureAwait(false);
+        foreach (var device in done.Devices.Where(d => d.QueueId is not null))
+        {
+            try
+            {
+                var detail = await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device.Device}", ct).ConfigureAwait(false);
+                Commands += detail.Commands.Count(c => c.QueueId == device.QueueId && c.Status == CommandStatus.Succeeded);
+            }
+            catch (OperatorApiException e) when (e.Status == 404)
+            {
+                // decommissioned meanwhile: it is no longer in the model nor known to the gateway
+            }
+        }
+        return done;
+    }
+
+    /// <summary>Problems of each device's root against the central model (empty when it matches).</summary>
+    public async Task<Dictionary<string, List<string>>> VerifyAsync(IEnumerable<string> devices, CancellationToken ct)
+    {
+        var central = await ModelAsync(ct).ConfigureAwait(false);
+        var builder = new DesiredStateBuilder(new ModelIndex(central));
+        return devices.ToDictionary(d => d, d => DemoVerifier.Verify(builder.Build(d), Root(d), Manifests).ToList(), StringComparer.Ordinal);
+    }
+
+    /// <summary>SHA-256 of every file under a device root (package database and staging excluded).</summary>
+    public Dictionary<string, string> Digests(string device)
+    {
+        var root = Root(device);
+        var result = new Dictionary<string, string>(StringComparer.Ordinal);
+        if (!System.IO.Directory.Exists(root))
+            return result;
+        foreach (var file in System.IO.Directory.EnumerateFiles(root, "*", SearchOption.AllDirectories))
+        {
+            var relative = "/" + Path.GetRelativePath(root, file).Replace('\\', '/');
+            if (relative.StartsWith("/var/lib/rig/", StringComparison.Ordinal))
+                continue;
+            using var stream = File.OpenRead(file);
+            result[relative] = Convert.ToHexStringLower(SHA256.HashData(stream));
+        }
+        return result;
+    }
+
+    public async Task RunToEndAsync(CancellationToken ct, params string[] args)
+    {
+        using var process = Process.Start(_launcher.StartInfo(args))!;
+        var stderr = process.StandardError.ReadToEndAsync(ct);
+        var stdout = process.StandardOutput.ReadToEndAsync(ct);
+        await process.WaitForExitAsync(ct).ConfigureAwait(false);
+        if (process.ExitCode != 0)
+            throw new CliException($"`rig {string.Join(' ', args.Take(2))}` failed ({process.ExitCode}): {(await stderr.ConfigureAwait(false)).Trim()} {(await stdout.ConfigureAwait(false)).Trim()}");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await Task.WhenAll(_agents.Values.Select(a => a.StopAsync(TimeSpan.FromSeconds(5)))).ConfigureAwait(false);
+        _api?.Dispose();
+        if (_server is not null)
+            await _server.DisposeAsync().ConfigureAwait(false);
+    }
+}
