@@ -59,8 +59,21 @@ public sealed class RolloutEngine : IAsyncDisposable
     public async Task StepAsync(CancellationToken ct)
     {
         var store = _gateway.Store;
-        foreach (var rollout in await store.ListRolloutsAsync(activeOnly: true, limit: 1000, ct).ConfigureAwait(false))
-            await StepAsync(rollout, ct).ConfigureAwait(false);
+        foreach (var listed in await store.ListRolloutsAsync(activeOnly: true, limit: 1000, ct).ConfigureAwait(false))
+        {
+            // One rollout at a time with the operator's pause/resume/cancel, read afresh under the gate: a step
+            // never starts a queue for a rollout an operator has just cancelled or paused (CHECKLIST 28).
+            await _gateway.RolloutGate.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                if (await store.GetRolloutAsync(listed.Id, ct).ConfigureAwait(false) is { } rollout && RolloutStatus.IsActive(rollout.Status))
+                    await StepAsync(rollout, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _gateway.RolloutGate.Release();
+            }
+        }
     }
 
     private async Task StepAsync(RolloutInfo rollout, CancellationToken ct)
