@@ -97,9 +97,11 @@ public sealed class RolloutEngine : IAsyncDisposable
             devices[device.Device] = device with { Status = status, Detail = queue.Error };
         }
 
-        // 2. The failure threshold.
+        // 2. The failure threshold, while there is something left to protect: devices not started yet. (With only
+        // running queues left, a pause would stop nothing and flicker to "failed" at the next tick.)
         var failed = devices.Values.Count(d => d.Status == RolloutDeviceStatus.Failed);
-        if (rollout.Status == RolloutStatus.Running && failed > rollout.MaxFailures)
+        var open = devices.Values.Where(d => RolloutDeviceStatus.IsActive(d.Status)).ToList();
+        if (rollout.Status == RolloutStatus.Running && failed > rollout.MaxFailures && open.Any(d => d.Status != RolloutDeviceStatus.Queued))
         {
             var why = $"{failed} device(s) failed, more than --max-failures {rollout.MaxFailures}; running queues finish, nothing new starts. Fix the cause, then `rig rollout resume {rollout.Id}` (optionally with a higher --max-failures) or `rig rollout cancel {rollout.Id}`.";
             await store.SetRolloutStatusAsync(rollout.Id, RolloutStatus.Paused, why, ct).ConfigureAwait(false);
@@ -108,7 +110,6 @@ public sealed class RolloutEngine : IAsyncDisposable
         }
 
         // 3. Finished?
-        var open = devices.Values.Where(d => RolloutDeviceStatus.IsActive(d.Status)).ToList();
         if (open.Count == 0)
         {
             var finished = await store.SetRolloutStatusAsync(rollout.Id, failed > 0 ? RolloutStatus.Failed : RolloutStatus.Succeeded, failed > 0 ? $"{failed} device(s) failed" : null, ct).ConfigureAwait(false);
