@@ -13,7 +13,7 @@ namespace Rig.Server.Api;
 
 internal static partial class OperatorApi
 {
-    private static readonly JsonSerializerOptions PrettyJson = new(ModelJson.Default.Options) { WriteIndented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+    private static readonly JsonWriterOptions PrettyJson = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
 
     /// <summary>Plan, apply, history, diff, as-of.</summary>
     private static void MapModelHistory(RouteGroupBuilder api, Gateway.Gateway gateway)
@@ -92,8 +92,18 @@ internal static partial class OperatorApi
         }).WithSummary("The full model and every device's rendered configuration as of a revision or date.");
     }
 
-    private static string Pretty(string? json) =>
-        json is null ? "" : JsonSerializer.Serialize(JsonDocument.Parse(json).RootElement, PrettyJson) + "\n";
+    /// <summary>A stored model object's JSON, indented, for line diffs. Written with a plain writer: the model's
+    /// source-generated options have no metadata for <see cref="JsonElement"/>.</summary>
+    private static string Pretty(string? json)
+    {
+        if (json is null)
+            return "";
+        using var document = JsonDocument.Parse(json);
+        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
+        using (var writer = new Utf8JsonWriter(buffer, PrettyJson))
+            document.RootElement.WriteTo(writer);
+        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n";
+    }
 
     private static async Task<(RigModel? Model, IResult? Error)> ReadModelAsync(HttpContext context, CancellationToken ct)
     {

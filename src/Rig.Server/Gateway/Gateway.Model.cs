@@ -1,6 +1,7 @@
 using Rig.Model.Domain;
 using Rig.Model.Planning;
 using Rig.Model.Validation;
+using Rig.Server.Operations;
 using Rig.Server.Store;
 
 namespace Rig.Server.Gateway;
@@ -23,29 +24,13 @@ public sealed partial class Gateway
         if (errors.Count > 0)
             return new ApplyResult(null, errors, []);
 
-        var index = new ModelIndex(model);
         var (_, current) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
-        var currentRoles = current.Roles.ToDictionary(r => r.Name, StringComparer.Ordinal);
-        var pinned = new List<Role>();
-        foreach (var role in model.Roles)
-        {
-            var pins = RolePins.Compute(index, role);
-            if (currentRoles.TryGetValue(role.Name, out var before) && before.Version == role.Version && before.Pins.Count > 0 && !SamePins(before.Pins, pins))
-            {
-                var changed = pins.Keys.Union(before.Pins.Keys).Where(k => before.Pins.GetValueOrDefault(k) != pins.GetValueOrDefault(k)).Order(StringComparer.Ordinal);
-                errors.Add(new ModelError("role.version-reused", $"roles/{role.Name}/version",
-                    $"Role '{role.Name}' version {role.Version} was applied with other packages ({string.Join(", ", changed)}); a role version pins exact package digests: give the changed role a new version."));
-            }
-            pinned.Add(role with { Pins = pins });
-        }
-        if (errors.Count > 0)
-            return new ApplyResult(null, errors, []);
-        model = model with { Roles = pinned };
+        var (pinned, pinErrors) = RolePinning.Pin(model, current);
+        if (pinErrors.Count > 0)
+            return new ApplyResult(null, pinErrors, []);
+        model = pinned;
         var changes = await store.DiffWithCurrentAsync(model, ct).ConfigureAwait(false);
         var saved = await store.SaveModelAsync(model, author, message, ct).ConfigureAwait(false);
         return new ApplyResult(saved, [], changes);
     }
-
-    private static bool SamePins(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b) =>
-        a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var v) && v == kv.Value);
 }

@@ -28,6 +28,10 @@ public sealed partial class Gateway
     /// <summary>Signalled when rollouts change, so the engine acts at once instead of at its next tick.</summary>
     internal SemaphoreSlim RolloutSignal { get; } = new(0, int.MaxValue);
 
+    /// <summary>Held by the rollout engine while it steps a rollout and by pause, resume and cancel, so an operator's
+    /// action never interleaves with a step that is starting queues from an older view of the rollout.</summary>
+    internal SemaphoreSlim RolloutGate { get; } = new(1, 1);
+
     /// <summary>Start a rollout: select devices from the model at the revision, split them into waves, and refuse
     /// if any of them is already in another active rollout.</summary>
     public async Task<RolloutInfo> StartRolloutAsync(RolloutRequest request, string createdBy, CancellationToken ct, string? purpose = null)
@@ -77,6 +81,19 @@ public sealed partial class Gateway
     /// <summary>Pause: running queues finish, nothing new starts.</summary>
     public async Task<bool> PauseRolloutAsync(string id, CancellationToken ct)
     {
+        await RolloutGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await PauseRolloutGatedAsync(id, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            RolloutGate.Release();
+        }
+    }
+
+    private async Task<bool> PauseRolloutGatedAsync(string id, CancellationToken ct)
+    {
         var rollout = await store.GetRolloutAsync(id, ct).ConfigureAwait(false);
         if (rollout is not { Status: RolloutStatus.Running })
             return false;
@@ -88,7 +105,16 @@ public sealed partial class Gateway
     /// <summary>Resume a paused rollout, optionally raising its failure threshold.</summary>
     public async Task<bool> ResumeRolloutAsync(string id, int? maxFailures, CancellationToken ct)
     {
-        var resumed = await store.ResumeRolloutAsync(id, maxFailures, ct).ConfigureAwait(false);
+        bool resumed;
+        await RolloutGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            resumed = await store.ResumeRolloutAsync(id, maxFailures, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            RolloutGate.Release();
+        }
         RolloutSignal.Release();
         return resumed;
     }
@@ -96,6 +122,19 @@ public sealed partial class Gateway
     /// <summary>Cancel: queues of the rollout are cancelled (a command already running finishes and its result is
     /// recorded), devices not started are cancelled, nothing new starts.</summary>
     public async Task<bool> CancelRolloutAsync(string id, CancellationToken ct)
+    {
+        await RolloutGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            return await CancelRolloutGatedAsync(id, ct).ConfigureAwait(false);
+        }
+        finally
+        {
+            RolloutGate.Release();
+        }
+    }
+
+    private async Task<bool> CancelRolloutGatedAsync(string id, CancellationToken ct)
     {
         var rollout = await store.GetRolloutAsync(id, ct).ConfigureAwait(false);
         if (rollout is null || !await store.SetRolloutStatusAsync(id, RolloutStatus.Cancelled, "cancelled by an operator", ct).ConfigureAwait(false))

@@ -66,8 +66,21 @@ public sealed class RolloutEngine : IAsyncDisposable
             foreach (var device in await store.FailStaleRebootsAsync(_gateway.Limits.RebootTimeout, ct).ConfigureAwait(false))
                 _logger.LogWarning(1504, "Queue of {Device} failed: no return from its reboot within {Timeout}", device, _gateway.Limits.RebootTimeout);
         }
-        foreach (var rollout in await store.ListRolloutsAsync(activeOnly: true, limit: 1000, ct).ConfigureAwait(false))
-            await StepAsync(rollout, ct).ConfigureAwait(false);
+        foreach (var listed in await store.ListRolloutsAsync(activeOnly: true, limit: 1000, ct).ConfigureAwait(false))
+        {
+            // One rollout at a time with the operator's pause/resume/cancel, read afresh under the gate: a step
+            // never starts a queue for a rollout an operator has just cancelled or paused (CHECKLIST 28).
+            await _gateway.RolloutGate.WaitAsync(ct).ConfigureAwait(false);
+            try
+            {
+                if (await store.GetRolloutAsync(listed.Id, ct).ConfigureAwait(false) is { } rollout && RolloutStatus.IsActive(rollout.Status))
+                    await StepAsync(rollout, ct).ConfigureAwait(false);
+            }
+            finally
+            {
+                _gateway.RolloutGate.Release();
+            }
+        }
     }
 
     private async Task StepAsync(RolloutInfo rollout, CancellationToken ct)
@@ -91,9 +104,11 @@ public sealed class RolloutEngine : IAsyncDisposable
             devices[device.Device] = device with { Status = status, Detail = queue.Error };
         }
 
-        // 2. The failure threshold.
+        // 2. The failure threshold, while there is something left to protect: devices not started yet. (With only
+        // running queues left, a pause would stop nothing and flicker to "failed" at the next tick.)
         var failed = devices.Values.Count(d => d.Status == RolloutDeviceStatus.Failed);
-        if (rollout.Status == RolloutStatus.Running && failed > rollout.MaxFailures)
+        var open = devices.Values.Where(d => RolloutDeviceStatus.IsActive(d.Status)).ToList();
+        if (rollout.Status == RolloutStatus.Running && failed > rollout.MaxFailures && open.Any(d => d.Status != RolloutDeviceStatus.Queued))
         {
             var why = $"{failed} device(s) failed, more than --max-failures {rollout.MaxFailures}; running queues finish, nothing new starts. Fix the cause, then `rig rollout resume {rollout.Id}` (optionally with a higher --max-failures) or `rig rollout cancel {rollout.Id}`.";
             await store.SetRolloutStatusAsync(rollout.Id, RolloutStatus.Paused, why, ct).ConfigureAwait(false);
@@ -102,7 +117,6 @@ public sealed class RolloutEngine : IAsyncDisposable
         }
 
         // 3. Finished?
-        var open = devices.Values.Where(d => RolloutDeviceStatus.IsActive(d.Status)).ToList();
         if (open.Count == 0)
         {
             var finished = await store.SetRolloutStatusAsync(rollout.Id, failed > 0 ? RolloutStatus.Failed : RolloutStatus.Succeeded, failed > 0 ? $"{failed} device(s) failed" : null, ct).ConfigureAwait(false);

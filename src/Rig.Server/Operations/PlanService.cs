@@ -48,10 +48,16 @@ public sealed class PlanService(RigStore store)
         var catalog = await store.ListPackagesAsync(ct).ConfigureAwait(false);
         var model = proposed with { Packages = catalog };
         var baseRev = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
-        var changes = await store.DiffWithCurrentAsync(model, ct).ConfigureAwait(false);
         var structural = ModelValidator.Validate(model, renderTemplates: false);
         if (structural.Count > 0)
-            return new PlanReport(baseRev, structural, [], changes);
+            return new PlanReport(baseRev, structural, [], await store.DiffWithCurrentAsync(model, ct).ConfigureAwait(false));
+        // Pinned as apply would store it, so that the model changes are what apply would record.
+        var (_, current) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+        var (pinned, pinErrors) = RolePinning.Pin(model, current);
+        model = pinned;
+        var changes = await store.DiffWithCurrentAsync(model, ct).ConfigureAwait(false);
+        if (pinErrors.Count > 0)
+            return new PlanReport(baseRev, pinErrors, [], changes);
         var snapshot = new ModelSnapshot(0, model);
         var reports = await PlanDevicesAsync(snapshot, devices, includeRemoved: devices is null, ct).ConfigureAwait(false);
         return new PlanReport(baseRev, [], reports, changes);

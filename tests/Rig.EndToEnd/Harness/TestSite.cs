@@ -66,10 +66,11 @@ public sealed class TestSite : IAsyncDisposable
     public async Task<ModelPutResponse> SaveModelAsync(RigModel model) =>
         await Api.PutJsonTextAsync<ModelPutResponse>("api/v1/model?message=test", JsonSerializer.Serialize(model, ModelJson.Default.RigModel));
 
-    /// <summary>Enroll a device's agent (real <c>rig agent enroll</c> process) and start it under a supervisor.</summary>
-    public async Task<AgentProcess> StartAgentAsync(string device, bool poll = false)
+    /// <summary>Enroll a device's agent (real <c>rig agent enroll</c> process) with <paramref name="token"/> (default: a
+    /// new one from the API) and start it under a supervisor.</summary>
+    public async Task<AgentProcess> StartAgentAsync(string device, bool poll = false, EnrollmentToken? token = null)
     {
-        var token = await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null);
+        token ??= await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null);
         var args = new List<string> { "agent", "enroll", "--state", State(device), "--gateway", AgentUrl.ToString(), "--device", device, "--token", token.Token,
             "--ca-pin", token.CaPin, "--sandbox-root", Root(device), "--poke-address", "127.0.0.1", "--poke-port", "0" };
         if (poll)
