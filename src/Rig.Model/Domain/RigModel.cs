@@ -1,38 +1,41 @@
 namespace Rig.Model.Domain;
 
+// Properties with defaults use `set`, not `init`: System.Text.Json's source generator passes null for a missing
+// init-only member, which would turn a model that leaves out an optional key into a NullReferenceException.
+
 /// <summary>The central model: everything Rig knows about the sites it provisions. Changed first, checked
 /// here (validation, plan), only then sent to devices.</summary>
 public sealed record RigModel
 {
     /// <summary>Customer compartments.</summary>
-    public IReadOnlyList<Site> Sites { get; init; } = [];
+    public IReadOnlyList<Site> Sites { get; set; } = [];
 
     /// <summary>Servers, load balancers, firewalls...</summary>
-    public IReadOnlyList<Device> Devices { get; init; } = [];
+    public IReadOnlyList<Device> Devices { get; set; } = [];
 
     /// <summary>Typed interconnections between devices (<c>lb-1 -> web-1 purpose=http</c>).</summary>
-    public IReadOnlyList<Interconnection> Links { get; init; } = [];
+    public IReadOnlyList<Interconnection> Links { get; set; } = [];
 
     /// <summary>The package catalog the roles and bundles refer to (filled from the package store).</summary>
-    public IReadOnlyList<PackageInfo> Packages { get; init; } = [];
+    public IReadOnlyList<PackageInfo> Packages { get; set; } = [];
 
     /// <summary>Groups of packages, files and services; bundles nest.</summary>
-    public IReadOnlyList<Bundle> Bundles { get; init; } = [];
+    public IReadOnlyList<Bundle> Bundles { get; set; } = [];
 
     /// <summary>Role kinds declared beyond the built-in <c>os</c>, <c>app</c>, <c>content</c>, in install order (after the built-ins).</summary>
-    public IReadOnlyList<string> RoleKinds { get; init; } = [];
+    public IReadOnlyList<string> RoleKinds { get; set; } = [];
 
     /// <summary>Versioned, ordered lists of items of one kind.</summary>
-    public IReadOnlyList<Role> Roles { get; init; } = [];
+    public IReadOnlyList<Role> Roles { get; set; } = [];
 
     /// <summary>Which device has which role (at most one per kind).</summary>
-    public IReadOnlyList<RoleAssignment> Assignments { get; init; } = [];
+    public IReadOnlyList<RoleAssignment> Assignments { get; set; } = [];
 
     /// <summary>Configuration templates (Liquid, rendered by Fluid on the gateway).</summary>
-    public IReadOnlyList<ConfigTemplate> Templates { get; init; } = [];
+    public IReadOnlyList<ConfigTemplate> Templates { get; set; } = [];
 
     /// <summary>Global parameters, the lowest layer (global &lt; site &lt; role &lt; device).</summary>
-    public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Parameters { get; set; } = new Dictionary<string, string>();
 
     /// <summary>Every role kind in install order: os, app, content, then declared kinds.</summary>
     public IReadOnlyList<string> KindOrder() => [.. BuiltInRoleKinds.All, .. RoleKinds.Where(k => !BuiltInRoleKinds.All.Contains(k))];
@@ -62,7 +65,7 @@ public sealed record Site
     public string? Description { get; init; }
 
     /// <summary>Site layer of parameters.</summary>
-    public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Parameters { get; set; } = new Dictionary<string, string>();
 }
 
 /// <summary>A device with its logical and hardware facts.</summary>
@@ -81,22 +84,22 @@ public sealed record Device
     public string? Tier { get; init; }
 
     /// <summary>OS family: <c>linux</c>, <c>debian</c>, <c>rhel</c>...</summary>
-    public string OsFamily { get; init; } = "linux";
+    public string OsFamily { get; set; } = "linux";
 
     /// <summary>CPU architecture: <c>amd64</c>, <c>arm64</c>...</summary>
-    public string Architecture { get; init; } = "amd64";
+    public string Architecture { get; set; } = "amd64";
 
     /// <summary>IP addresses; the first is the primary one templates see as <c>device.address</c>.</summary>
-    public IReadOnlyList<string> Addresses { get; init; } = [];
+    public IReadOnlyList<string> Addresses { get; set; } = [];
 
     /// <summary>Hardware facts.</summary>
-    public HardwareFacts Hardware { get; init; } = new();
+    public HardwareFacts Hardware { get; set; } = new();
 
     /// <summary>Any further logical facts (rack, data center...).</summary>
-    public IReadOnlyDictionary<string, string> Facts { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Facts { get; set; } = new Dictionary<string, string>();
 
     /// <summary>Device layer of parameters, the highest.</summary>
-    public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Parameters { get; set; } = new Dictionary<string, string>();
 
     /// <summary>The host name in effect.</summary>
     public string EffectiveHostname => string.IsNullOrEmpty(Hostname) ? Name : Hostname;
@@ -112,10 +115,10 @@ public sealed record HardwareFacts
     public long MemoryMiB { get; init; }
 
     /// <summary>Disks.</summary>
-    public IReadOnlyList<Disk> Disks { get; init; } = [];
+    public IReadOnlyList<Disk> Disks { get; set; } = [];
 
     /// <summary>Network interfaces.</summary>
-    public IReadOnlyList<Nic> Nics { get; init; } = [];
+    public IReadOnlyList<Nic> Nics { get; set; } = [];
 }
 
 /// <summary>A disk and its size.</summary>
@@ -140,7 +143,7 @@ public sealed record Interconnection
     public int? Port { get; init; }
 
     /// <summary>Further attributes templates can read.</summary>
-    public IReadOnlyDictionary<string, string> Attributes { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Attributes { get; set; } = new Dictionary<string, string>();
 }
 
 /// <summary>A package in the catalog: one installable unit stored once by digest.</summary>
@@ -156,10 +159,10 @@ public sealed record PackageInfo
     public required string Format { get; init; }
 
     /// <summary>OS family: <c>any</c>, <c>linux</c>, <c>debian</c>, <c>rhel</c>.</summary>
-    public string OsFamily { get; init; } = "any";
+    public string OsFamily { get; set; } = "any";
 
     /// <summary>Architecture: <c>all</c> or a specific one.</summary>
-    public string Architecture { get; init; } = "all";
+    public string Architecture { get; set; } = "all";
 
     /// <summary>SHA-256 of the package file (lower-case hex).</summary>
     public required string Sha256 { get; init; }
@@ -187,7 +190,7 @@ public sealed record Bundle
     public required string Name { get; init; }
 
     /// <summary>Items in install order.</summary>
-    public IReadOnlyList<Item> Items { get; init; } = [];
+    public IReadOnlyList<Item> Items { get; set; } = [];
 }
 
 /// <summary>A versioned, ordered list of items of one kind. The version pins exact package digests.</summary>
@@ -200,16 +203,16 @@ public sealed record Role
     public required string Kind { get; init; }
 
     /// <summary>The role's version (free text, e.g. <c>3</c> or <c>2026.11.1</c>).</summary>
-    public string Version { get; init; } = "1";
+    public string Version { get; set; } = "1";
 
     /// <summary>Items in install order.</summary>
-    public IReadOnlyList<Item> Items { get; init; } = [];
+    public IReadOnlyList<Item> Items { get; set; } = [];
 
     /// <summary>Role layer of parameters.</summary>
-    public IReadOnlyDictionary<string, string> Parameters { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Parameters { get; set; } = new Dictionary<string, string>();
 
     /// <summary>Exact digests this role version was made with, by <c>name@version</c> (a lock file).</summary>
-    public IReadOnlyDictionary<string, string> Pins { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> Pins { get; set; } = new Dictionary<string, string>();
 }
 
 /// <summary>A device has a role.</summary>

@@ -7,13 +7,13 @@ public sealed record RecordedState
     public static RecordedState Empty { get; } = new();
 
     /// <summary>Installed packages by name.</summary>
-    public IReadOnlyDictionary<string, RecordedPackage> Packages { get; init; } = new Dictionary<string, RecordedPackage>();
+    public IReadOnlyDictionary<string, RecordedPackage> Packages { get; set; } = new Dictionary<string, RecordedPackage>();
 
     /// <summary>Managed files by path.</summary>
-    public IReadOnlyDictionary<string, RecordedFile> Files { get; init; } = new Dictionary<string, RecordedFile>();
+    public IReadOnlyDictionary<string, RecordedFile> Files { get; set; } = new Dictionary<string, RecordedFile>();
 
     /// <summary>Services by name.</summary>
-    public IReadOnlyDictionary<string, RecordedService> Services { get; init; } = new Dictionary<string, RecordedService>();
+    public IReadOnlyDictionary<string, RecordedService> Services { get; set; } = new Dictionary<string, RecordedService>();
 }
 
 /// <summary>An installed package and the role kind that installed it.</summary>
