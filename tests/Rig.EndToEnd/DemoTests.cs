@@ -21,4 +21,21 @@ public sealed class DemoTests
         Assert.True(summary.GetProperty("seconds").GetDouble() > 0);
         Assert.Single(lines); // --json: the JSON object is all of standard output
     }
+
+    [Theory]
+    [InlineData("scale-out", new[] { "lb-1", "web-3" })]
+    [InlineData("upgrade-content", new[] { "web-1", "web-2" })]
+    [InlineData("decommission", new[] { "app-2", "db-1", "web-1", "web-2" })]
+    [InlineData("disaster-recovery", new[] { "web-1" })]
+    public async Task Rig_demo_scenario_runs_the_lifecycle_step_and_checks_it(string scenario, string[] changed)
+    {
+        var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(4), "demo", "--scenario", scenario, "--json");
+        Assert.True(code == 0, $"rig demo --scenario {scenario} failed ({code}):\n{stdout}\n{stderr}");
+        var summary = JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]).RootElement;
+        Assert.Equal(scenario, summary.GetProperty("scenario").GetString());
+        Assert.Equal(0, summary.GetProperty("failed").GetInt32());
+        Assert.Equal(summary.GetProperty("devices").GetInt32(), summary.GetProperty("succeeded").GetInt32());
+        Assert.Equal(changed.Order(), summary.GetProperty("changed").EnumerateArray().Select(e => e.GetString()!).Order());
+        Assert.True(summary.GetProperty("revision").GetInt64() >= 1);
+    }
 }
