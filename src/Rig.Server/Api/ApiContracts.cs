@@ -10,7 +10,7 @@ namespace Rig.Server.Api;
 public sealed record ApiError(string Code, string Message, IReadOnlyList<ModelError>? Errors = null);
 
 /// <summary>Gateway status.</summary>
-public sealed record StatusResponse(string Version, string AgentUrl, string CaPin, long ModelRevision, int Devices, int Packages);
+public sealed record StatusResponse(string Version, string AgentUrl, string CaPin, long ModelRevision, int Devices, int Packages, StoreStats Store, string Engine);
 
 /// <summary>Result of saving the model.</summary>
 public sealed record ModelPutResponse(long Revision, bool Changed, int Added, int Modified, int Removed);

@@ -45,7 +45,7 @@ internal static partial class OperatorApi
         api.MapGet("/status", async (CancellationToken ct) =>
         {
             var (rev, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
-            return Results.Json(new StatusResponse(typeof(OperatorApi).Assembly.GetName().Version?.ToString() ?? "0", agentUrl, gateway.Authority.Pin, rev, model.Devices.Count, model.Packages.Count));
+            return Results.Json(new StatusResponse(typeof(OperatorApi).Assembly.GetName().Version?.ToString() ?? "0", agentUrl, gateway.Authority.Pin, rev, model.Devices.Count, model.Packages.Count, store.Stats, store.Engine.ToString()));
         });
 
         api.MapGet("/model", async (string? at, CancellationToken ct) =>

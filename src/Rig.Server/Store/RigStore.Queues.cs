@@ -169,7 +169,12 @@ public sealed partial class RigStore
     public Task<ExchangeResponse> ExchangeAsync(string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(request);
-        return WriteAsync(async (c, tx) =>
+        return _groupCommit.SubmitAsync(device, request, maxDeliveries, ct);
+    }
+
+    /// <summary>One exchange inside a transaction (the group writer runs many in one, each under a savepoint).</summary>
+    internal async Task<ExchangeResponse> ExchangeCoreAsync(DbConnection c, DbTransaction tx, string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct)
+    {
         {
             var queue = await ActiveQueueAsync(c, tx, device, ct).ConfigureAwait(false);
 
@@ -232,7 +237,7 @@ public sealed partial class RigStore
             if (!request.Inquire || queue is null || queue.Status == QueueStatus.Rebooting)
                 return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
             return await NextCommandAsync(c, tx, queue, maxDeliveries, ct).ConfigureAwait(false);
-        }, ct);
+        }
     }
 
     private async Task<ExchangeResponse> NextCommandAsync(DbConnection c, DbTransaction tx, QueueRow queue, int maxDeliveries, CancellationToken ct)

@@ -25,6 +25,7 @@ public sealed partial class RigStore : IAsyncDisposable
     // SQLite allows one writer; queueing writers here avoids busy-wait retries inside SQLite.
     private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
     private readonly TimeProvider _clock;
+    private readonly GroupCommit _groupCommit;
 
     private RigStore(StoreEngine engine, string? sqlite, NpgsqlDataSource? postgres, TimeProvider clock)
     {
@@ -32,7 +33,11 @@ public sealed partial class RigStore : IAsyncDisposable
         _sqlite = sqlite;
         _postgres = postgres;
         _clock = clock;
+        _groupCommit = new GroupCommit(this);
     }
+
+    /// <summary>Exchanges, commits and group-commit batches so far.</summary>
+    public StoreStats Stats => _groupCommit.Stats;
 
     /// <summary>The engine in use.</summary>
     public StoreEngine Engine { get; }
@@ -110,6 +115,7 @@ public sealed partial class RigStore : IAsyncDisposable
                 : await connection.BeginTransactionAsync(ct).ConfigureAwait(false);
             var result = await work(connection, tx).ConfigureAwait(false);
             await tx.CommitAsync(ct).ConfigureAwait(false);
+            _groupCommit.CountCommit();
             return result;
         }
         finally
@@ -180,6 +186,7 @@ public sealed partial class RigStore : IAsyncDisposable
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        await _groupCommit.DisposeAsync().ConfigureAwait(false);
         if (_postgres is not null)
             await _postgres.DisposeAsync().ConfigureAwait(false);
         if (_sqlite is not null)

@@ -52,6 +52,33 @@ public abstract partial class StoreSuite
     }
 
     [Fact]
+    public async Task Waiting_exchanges_are_committed_together_and_a_refused_one_undoes_only_itself()
+    {
+        const int devices = 50;
+        var names = Enumerable.Range(0, devices).Select(i => $"node-{i:00}").ToArray();
+        var commands = names.Select(_ => Writes(1)).ToArray();
+        for (var i = 0; i < devices; i++)
+            Assert.NotNull((await Store.CreateQueueAsync(names[i], commands[i], "fleet rollout", 1)).Created);
+        var before = Store.Stats;
+
+        // Submitted in one go: the group writer finds them waiting and commits them in few transactions.
+        var inquiries = names.Select(n => Store.ExchangeAsync(n, Inquiry(n), MaxDeliveries)).ToList();
+        var forged = Store.ExchangeAsync(names[1], Report(Succeeded(commands[0][0].Id), names[1]), MaxDeliveries); // node-01 answering node-00's command
+        var answers = await Task.WhenAll(inquiries);
+        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => forged);
+
+        Assert.Equal("foreign-command", refused.Code);
+        for (var i = 0; i < devices; i++)
+            Assert.Equal(commands[i][0].Id, answers[i].Command!.Id);
+        var after = Store.Stats;
+        Assert.Equal(devices + 1, after.Exchanges - before.Exchanges);
+        Assert.True(after.Batches - before.Batches < devices, $"{after.Batches - before.Batches} transactions for {devices} waiting exchanges");
+        Assert.True(after.LargestBatch > 1);
+        // The refused one undid nothing of the others: every command was delivered exactly once.
+        Assert.Equal(devices, await ScalarAsync("SELECT COUNT(*) FROM commands WHERE status = 'sent' AND deliveries = 1"));
+    }
+
+    [Fact]
     public async Task Parallel_exchanges_for_one_device_never_hand_out_two_commands_or_skip_one() =>
         await RaceOnOneDeviceAsync([Store, Store, Store, Store]);
 
