@@ -13,7 +13,8 @@ public sealed class TemplateRenderer
 {
     private static readonly FluidParser Parser = new();
     private readonly TemplateOptions _options;
-    private readonly Dictionary<string, (IFluidTemplate? Template, string? Error)> _parsed = new(StringComparer.Ordinal);
+    // Thread-safe: a fleet is planned in parallel with one renderer (parsed templates are immutable).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, (IFluidTemplate? Template, string? Error)> _parsed = new(StringComparer.Ordinal);
 
     /// <summary>A renderer for one model's templates; parsed templates are cached.</summary>
     public TemplateRenderer(IReadOnlyDictionary<string, ConfigTemplate> templates)
@@ -71,16 +72,10 @@ public sealed class TemplateRenderer
         return new TemplateResult(text, []);
     }
 
-    private (IFluidTemplate? Template, string? Error) Parse(string name)
-    {
-        if (_parsed.TryGetValue(name, out var cached))
-            return cached;
-        (IFluidTemplate?, string?) result = !Templates.TryGetValue(name, out var t)
-            ? (null, $"template '{name}' does not exist")
-            : Parser.TryParse(t.Text, out var parsed, out var error) ? (parsed, null) : (null, $"syntax error: {Flatten(error)}");
-        _parsed[name] = result;
-        return result;
-    }
+    private (IFluidTemplate? Template, string? Error) Parse(string name) => _parsed.GetOrAdd(name, n =>
+        !Templates.TryGetValue(n, out var t)
+            ? (null, $"template '{n}' does not exist")
+            : Parser.TryParse(t.Text, out var parsed, out var error) ? (parsed, null) : (null, $"syntax error: {Flatten(error)}"));
 
     private static string Flatten(string? message) => (message ?? "unknown error").ReplaceLineEndings(" ").Trim();
 

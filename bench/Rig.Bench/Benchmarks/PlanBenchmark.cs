@@ -1,0 +1,97 @@
+using System.Diagnostics;
+using System.Globalization;
+using Rig.Bench.Common;
+using Rig.Model.Domain;
+using Rig.Model.Planning;
+
+namespace Rig.Bench.Benchmarks;
+
+/// <summary>Time and memory to plan a whole fleet: N devices with 3 roles each (os, app, content), each role a
+/// bundle of a package, a templated configuration file reading parameters and interconnections, and a service.</summary>
+public sealed class PlanBenchmark : IBenchmark
+{
+    /// <inheritdoc />
+    public string Name => "plan";
+
+    /// <inheritdoc />
+    public Task<BenchReport> RunAsync(BenchOptions options, CancellationToken ct)
+    {
+        int[] sizes = options.Quick ? [100, 1_000] : [1_000, 10_000, 100_000];
+        var measurements = new List<Measurement>();
+        foreach (var size in sizes)
+        {
+            var model = FleetModel.Build(size);
+            var runs = options.Runs ?? (options.Quick ? 1 : size >= 100_000 ? 3 : 5);
+            var seconds = new List<double>();
+            var allocated = new List<double>();
+            var commands = 0L;
+            for (var run = 0; run < runs; run++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                var before = GC.GetTotalAllocatedBytes(precise: true);
+                var watch = Stopwatch.StartNew();
+                commands = FleetPlanner.PlanAll(model, _ => RecordedState.Empty).Sum(p => (long)p.Commands.Count);
+                watch.Stop();
+                seconds.Add(watch.Elapsed.TotalSeconds);
+                allocated.Add((GC.GetTotalAllocatedBytes(precise: true) - before) / 1024.0 / 1024.0);
+            }
+            if (commands != size * 11L)
+                throw new InvalidOperationException($"Planning {size} devices gave {commands} commands, expected {size * 11}.");
+            measurements.Add(Measurement.Of($"plan {size:N0} devices", "s", seconds, $"{commands:N0} commands"));
+            measurements.Add(Measurement.Of($"allocated, {size:N0} devices", "MiB", allocated));
+        }
+        measurements.Add(Measurement.Single("peak working set", "MiB", Environment.WorkingSet / 1024.0 / 1024.0));
+        return Task.FromResult(new BenchReport(Name, DateTimeOffset.UtcNow, BenchReport.Revision(), options.Quick, MachineInfo.Current(Path.GetTempPath()),
+            new Dictionary<string, string> { ["roles per device"] = "3", ["sizes"] = string.Join(", ", sizes.Select(s => s.ToString("N0", CultureInfo.InvariantCulture))) },
+            measurements, ["Full plans from an empty recorded state: every device gets 11 commands (3 installs, 3 files, 4 service actions, inventory)."]));
+    }
+}
+
+/// <summary>A synthetic fleet for planning benchmarks.</summary>
+public static class FleetModel
+{
+    /// <summary>N devices in sites of 100, each with os, app and content roles; in each site the first device is a
+    /// load balancer linked to the others (its template lists them).</summary>
+    public static RigModel Build(int devices)
+    {
+        static PackageInfo Package(string name) => new() { Name = name, Version = "1.0", Format = "rig", Sha256 = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(name))), Size = 200_000, Service = null };
+        var sites = (devices + 99) / 100;
+        var list = new List<Device>(devices);
+        var links = new List<Interconnection>();
+        for (var i = 0; i < devices; i++)
+        {
+            var site = $"s{i / 100}";
+            list.Add(new Device { Name = $"d{i}", Site = site, Tier = i % 100 == 0 ? "lb" : "web", Addresses = [$"10.{i / 65536 % 256}.{i / 256 % 256}.{i % 256}"] });
+            if (i % 100 != 0)
+                links.Add(new Interconnection { From = $"d{i - i % 100}", To = $"d{i}", Purpose = "http", Port = 80 });
+        }
+        return new RigModel
+        {
+            Parameters = new Dictionary<string, string> { ["ntp"] = "10.0.0.1", ["port"] = "80" },
+            Sites = [.. Enumerable.Range(0, sites).Select(s => new Site { Name = $"s{s}", Parameters = new Dictionary<string, string> { ["domain"] = $"s{s}.example" } })],
+            Devices = list,
+            Links = links,
+            Packages = [Package("base"), Package("web"), Package("content")],
+            Templates =
+            [
+                new ConfigTemplate("base", "host {{ device.hostname }}.{{ params.domain }}\nntp {{ params.ntp }}\n"),
+                new ConfigTemplate("web", "listen {{ device.address }}:{{ params.port }}\n{% for l in links %}upstream {{ l.name }} {{ l.address }}:{{ l.port }}\n{% endfor %}"),
+                new ConfigTemplate("content", "site {{ site.name }} release {{ role.version }}\n"),
+            ],
+            Bundles =
+            [
+                new Bundle { Name = "base", Items = [new PackageItem("base", "1.0"), new FileItem("/etc/base.conf", "base"), new ServiceItem("base")] },
+                new Bundle { Name = "web", Items = [new PackageItem("web", "1.0"), new FileItem("/etc/web.conf", "web"), new ServiceItem("web")] },
+                new Bundle { Name = "content", Items = [new PackageItem("content", "1.0"), new FileItem("/srv/site.conf", "content")] },
+            ],
+            Roles =
+            [
+                new Role { Name = "os", Kind = BuiltInRoleKinds.Os, Items = [new BundleItem("base")] },
+                new Role { Name = "app", Kind = BuiltInRoleKinds.App, Items = [new BundleItem("web")] },
+                new Role { Name = "content", Kind = BuiltInRoleKinds.Content, Version = "7", Items = [new BundleItem("content")] },
+            ],
+            Assignments = [.. list.SelectMany(d => new[] { new RoleAssignment(d.Name, "os"), new RoleAssignment(d.Name, "app"), new RoleAssignment(d.Name, "content") })],
+        };
+    }
+}
