@@ -14,6 +14,8 @@ catch (FormatException e)
     return 2;
 }
 
+if (Console.IsOutputRedirected)
+    AnsiConsole.Profile.Width = 180;
 var failures = new List<string>();
 var machine = MachineInfo.Current(Path.GetTempPath());
 AnsiConsole.MarkupLine($"[bold]rig-bench[/] {(options.Quick ? "(quick)" : "")} on {Markup.Escape(machine.Cpu)}, {machine.Cores} cores, {machine.MemoryGiB} GiB, {Markup.Escape(machine.Os)}, {Markup.Escape(machine.DotNet)}");

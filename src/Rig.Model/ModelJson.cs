@@ -23,6 +23,9 @@ namespace Rig.Model;
 [JsonSerializable(typeof(RoleAssignment))]
 [JsonSerializable(typeof(ConfigTemplate))]
 [JsonSerializable(typeof(RecordedState))]
+[JsonSerializable(typeof(RecordedPackage))]
+[JsonSerializable(typeof(RecordedFile))]
+[JsonSerializable(typeof(RecordedService))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(List<string>))]
 public sealed partial class ModelJson : JsonSerializerContext;

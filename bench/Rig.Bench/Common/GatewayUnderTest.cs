@@ -64,6 +64,8 @@ public sealed class GatewayUnderTest : IAsyncDisposable
     {
         var info = Rig.StartInfo("server", "run", "--data", DataDirectory, "--log-level", "Error");
         info.Environment["DOTNET_gcServer"] = "0";
+        if (Environment.GetEnvironmentVariable("RIG_BENCH_PERFMAP") == "1")
+            info.Environment["DOTNET_PerfMapEnabled"] = "1"; // lets `perf` name JIT-compiled frames
         _process = Process.Start(info)!;
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _process.OutputDataReceived += (_, e) =>

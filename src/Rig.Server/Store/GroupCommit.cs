@@ -61,19 +61,23 @@ internal sealed class GroupCommit : IAsyncDisposable
             results.Clear();
             try
             {
-                await _store.WriteAsync(async (c, tx) =>
-                {
-                    for (var i = 0; i < batch.Count; i++)
-                        results.Add(await RunOneAsync(c, tx, batch[i], i).ConfigureAwait(false));
-                    return 0;
-                }, CancellationToken.None).ConfigureAwait(false);
+                await RunBatchAsync(batch, results, careful: false).ConfigureAwait(false);
             }
-            catch (Exception e) when (e is DbException or InvalidOperationException or TimeoutException)
+            catch (Exception e) when (e is not OutOfMemoryException)
             {
-                // The commit failed: nothing of the batch is durable, so nobody is told it was.
-                foreach (var work in batch)
-                    work.Done.TrySetException(e);
-                continue;
+                // Something failed: an exchange halfway through (a bug, bad data) or the commit itself. Run the batch
+                // again with a savepoint per exchange, so that only a failing exchange is undone; if the database
+                // itself fails again, nothing of the batch is durable and nobody is told it was.
+                results.Clear();
+                try
+                {
+                    await RunBatchAsync(batch, results, careful: true).ConfigureAwait(false);
+                }
+                catch (Exception again) when (again is not OutOfMemoryException)
+                {
+                    FailAll(batch, again);
+                    continue;
+                }
             }
             Interlocked.Add(ref _exchanges, batch.Count);
             Interlocked.Increment(ref _batches);
@@ -89,7 +93,35 @@ internal sealed class GroupCommit : IAsyncDisposable
         }
     }
 
-    private async Task<(Work, ExchangeResponse?, Exception?)> RunOneAsync(DbConnection c, DbTransaction tx, Work work, int index)
+    private Task RunBatchAsync(List<Work> batch, List<(Work Work, ExchangeResponse? Response, Exception? Error)> results, bool careful) =>
+        _store.WriteAsync(async (c, tx) =>
+        {
+            for (var i = 0; i < batch.Count; i++)
+                results.Add(careful ? await RunCarefullyAsync(c, tx, batch[i], i).ConfigureAwait(false) : await RunOneAsync(c, tx, batch[i]).ConfigureAwait(false));
+            return 0;
+        }, CancellationToken.None);
+
+    private static void FailAll(List<Work> batch, Exception e)
+    {
+        foreach (var work in batch)
+            work.Done.TrySetException(e);
+    }
+
+    /// <summary>The fast path: a refusal is raised before the exchange writes anything, so it needs no savepoint.</summary>
+    private async Task<(Work, ExchangeResponse?, Exception?)> RunOneAsync(DbConnection c, DbTransaction tx, Work work)
+    {
+        try
+        {
+            return (work, await _store.ExchangeCoreAsync(c, tx, work.Device, work.Request, work.MaxDeliveries, CancellationToken.None).ConfigureAwait(false), null);
+        }
+        catch (GatewayRefusedException e)
+        {
+            return (work, null, e);
+        }
+    }
+
+    /// <summary>The slow path after an unexpected failure: each exchange under its own savepoint.</summary>
+    private async Task<(Work, ExchangeResponse?, Exception?)> RunCarefullyAsync(DbConnection c, DbTransaction tx, Work work, int index)
     {
         var savepoint = $"x{index}";
         await c.ExecuteAsync($"SAVEPOINT {savepoint}", transaction: tx).ConfigureAwait(false);
@@ -101,7 +133,6 @@ internal sealed class GroupCommit : IAsyncDisposable
         }
         catch (Exception e) when (e is GatewayRefusedException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException or DbException)
         {
-            // Undo this exchange only; the rest of the batch goes on.
             await c.ExecuteAsync($"ROLLBACK TO SAVEPOINT {savepoint}", transaction: tx).ConfigureAwait(false);
             await c.ExecuteAsync($"RELEASE SAVEPOINT {savepoint}", transaction: tx).ConfigureAwait(false);
             return (work, null, e);

@@ -172,72 +172,69 @@ public sealed partial class RigStore
         return _groupCommit.SubmitAsync(device, request, maxDeliveries, ct);
     }
 
-    /// <summary>One exchange inside a transaction (the group writer runs many in one, each under a savepoint).</summary>
+    /// <summary>One exchange inside a transaction (the group writer runs many in one). Everything that can refuse
+    /// the exchange is read and checked first, so a refused exchange has written nothing and needs no savepoint.</summary>
     internal async Task<ExchangeResponse> ExchangeCoreAsync(DbConnection c, DbTransaction tx, string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct)
     {
+        // ---- read and check ----
+        var queue = await ActiveQueueAsync(c, tx, device, ct).ConfigureAwait(false);
+        // An unknown "rebooted" id (restored database, re-enrolled agent with an old journal) is ignored: refusing it
+        // would lock the device out, since the agent reports it until acknowledged.
+        var rebooted = request.Rebooted is { } rebootedId ? await TryFindCommandForDeviceAsync(c, tx, device, rebootedId, ct).ConfigureAwait(false) : null;
+        var reported = request.Result;
+        var command = reported is null ? null : await FindCommandForDeviceAsync(c, tx, device, reported.CommandId, ct).ConfigureAwait(false);
+        var open = command is { Status: CommandStatus.Pending or CommandStatus.Sent };
+        if (open && reported!.Outcome == CommandOutcome.Rebooting && command!.Kind != "reboot")
+            throw new GatewayRefusedException("bad-result", $"Command {command.Id} is a {command.Kind}, not a reboot; it cannot answer 'rebooting'.", 400);
+
+        // ---- write ----
+        // Sent also counts: the agent may have rebooted before its "rebooting" report was recorded.
+        if (rebooted is { Status: CommandStatus.Rebooting or CommandStatus.Sent, Kind: "reboot" })
         {
-            var queue = await ActiveQueueAsync(c, tx, device, ct).ConfigureAwait(false);
-
-            if (request.Rebooted is { } rebootedId)
-            {
-                // An id this gateway does not know (restored database, re-enrolled agent with an old journal) is
-                // ignored: refusing it would lock the device out, since the agent reports it until acknowledged.
-                var command = await TryFindCommandForDeviceAsync(c, tx, device, rebootedId, ct).ConfigureAwait(false);
-                // Sent also counts: the agent may have rebooted before its "rebooting" report was recorded.
-                if (command is { Status: CommandStatus.Rebooting or CommandStatus.Sent, Kind: "reboot" })
-                {
-                    var result = new CommandResult { CommandId = rebootedId, Outcome = CommandOutcome.Succeeded, Output = "device rebooted" };
-                    await FinishCommandAsync(c, tx, command, CommandStatus.Succeeded, result, ct).ConfigureAwait(false);
-                    if (queue is not null && queue.Id == command.QueueId)
-                        queue = await AdvanceAsync(c, tx, queue, (int)command.Seq + 1, ct).ConfigureAwait(false);
-                }
-            }
-
-            if (request.Result is { } reported)
-            {
-                var command = await FindCommandForDeviceAsync(c, tx, device, reported.CommandId, ct).ConfigureAwait(false);
-                if (command.Status is CommandStatus.Pending or CommandStatus.Sent)
-                {
-                    var ownQueue = queue is not null && queue.Id == command.QueueId;
-                    switch (reported.Outcome)
-                    {
-                        case CommandOutcome.Succeeded:
-                            await FinishCommandAsync(c, tx, command, CommandStatus.Succeeded, reported, ct).ConfigureAwait(false);
-                            await ApplyToRecordedStateAsync(c, tx, device, command, reported, ct).ConfigureAwait(false);
-                            if (ownQueue)
-                                queue = await AdvanceAsync(c, tx, queue!, (int)command.Seq + 1, ct).ConfigureAwait(false);
-                            break;
-                        case CommandOutcome.Failed:
-                            await FinishCommandAsync(c, tx, command, CommandStatus.Failed, reported, ct).ConfigureAwait(false);
-                            if (ownQueue)
-                            {
-                                await FinishQueueAsync(c, tx, queue!.Id, QueueStatus.Failed, $"command {command.Seq + 1} ({command.ParseSpec().Describe()}) failed: {reported.Error}", ct).ConfigureAwait(false);
-                                queue = null;
-                            }
-                            break;
-                        case CommandOutcome.Rebooting:
-                            if (command.Kind != "reboot")
-                                throw new GatewayRefusedException("bad-result", $"Command {command.Id} is a {command.Kind}, not a reboot; it cannot answer 'rebooting'.", 400);
-                            await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @status, result = @result WHERE id = @id",
-                                new { status = CommandStatus.Rebooting, result = JsonSerializer.Serialize(reported, RigJson.Default.CommandResult), id = command.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
-                            if (ownQueue)
-                            {
-                                await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
-                                    new { status = QueueStatus.Rebooting, now = NowMs, id = queue!.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
-                            }
-                            return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged };
-                    }
-                }
-                else if (command.Status == CommandStatus.Rebooting && reported.Outcome == CommandOutcome.Rebooting)
-                {
-                    return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged }; // a replay: same answer, nothing applied twice
-                }
-            }
-
-            if (!request.Inquire || queue is null || queue.Status == QueueStatus.Rebooting)
-                return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
-            return await NextCommandAsync(c, tx, queue, maxDeliveries, ct).ConfigureAwait(false);
+            var result = new CommandResult { CommandId = rebooted.Id, Outcome = CommandOutcome.Succeeded, Output = "device rebooted" };
+            await FinishCommandAsync(c, tx, rebooted, CommandStatus.Succeeded, result, ct).ConfigureAwait(false);
+            if (queue is not null && queue.Id == rebooted.QueueId)
+                queue = await AdvanceAsync(c, tx, queue, (int)rebooted.Seq + 1, ct).ConfigureAwait(false);
         }
+
+        if (open)
+        {
+            var ownQueue = queue is not null && queue.Id == command!.QueueId;
+            switch (reported!.Outcome)
+            {
+                case CommandOutcome.Succeeded:
+                    await FinishCommandAsync(c, tx, command!, CommandStatus.Succeeded, reported, ct).ConfigureAwait(false);
+                    await ApplyToRecordedStateAsync(c, tx, device, command!, reported, ct).ConfigureAwait(false);
+                    if (ownQueue)
+                        queue = await AdvanceAsync(c, tx, queue!, (int)command!.Seq + 1, ct).ConfigureAwait(false);
+                    break;
+                case CommandOutcome.Failed:
+                    await FinishCommandAsync(c, tx, command!, CommandStatus.Failed, reported, ct).ConfigureAwait(false);
+                    if (ownQueue)
+                    {
+                        await FinishQueueAsync(c, tx, queue!.Id, QueueStatus.Failed, $"command {command!.Seq + 1} ({command.ParseSpec().Describe()}) failed: {reported.Error}", ct).ConfigureAwait(false);
+                        queue = null;
+                    }
+                    break;
+                case CommandOutcome.Rebooting:
+                    await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @status, result = @result WHERE id = @id",
+                        new { status = CommandStatus.Rebooting, result = JsonSerializer.Serialize(reported, RigJson.Default.CommandResult), id = command!.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                    if (ownQueue)
+                    {
+                        await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
+                            new { status = QueueStatus.Rebooting, now = NowMs, id = queue!.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                    }
+                    return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged };
+            }
+        }
+        else if (command is { Status: CommandStatus.Rebooting } && reported!.Outcome == CommandOutcome.Rebooting)
+        {
+            return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged }; // a replay: same answer, nothing applied twice
+        }
+
+        if (!request.Inquire || queue is null || queue.Status == QueueStatus.Rebooting)
+            return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
+        return await NextCommandAsync(c, tx, queue, maxDeliveries, ct).ConfigureAwait(false);
     }
 
     private async Task<ExchangeResponse> NextCommandAsync(DbConnection c, DbTransaction tx, QueueRow queue, int maxDeliveries, CancellationToken ct)
@@ -311,15 +308,46 @@ public sealed partial class RigStore
         await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET status = @status, error = @error, updated_at = @now, finished_at = @now WHERE id = @queueId",
             new { status, error, now = NowMs, queueId }, tx, cancellationToken: ct)).ConfigureAwait(false);
 
+    /// <summary>Record what a succeeded command changed on the device: one row per package, file or service; an
+    /// inventory replaces the device's rows (role kinds kept where names match).</summary>
     private async Task ApplyToRecordedStateAsync(DbConnection c, DbTransaction tx, string device, CommandRow command, CommandResult result, CancellationToken ct)
     {
-        var json = await c.QuerySingleOrDefaultAsync<string?>(new CommandDefinition($"SELECT recorded_state FROM device_runtime WHERE device = @device{ForUpdate}", new { device }, tx, cancellationToken: ct)).ConfigureAwait(false);
-        var state = json is null ? RecordedState.Empty : JsonSerializer.Deserialize(json, ModelJson.Default.RecordedState) ?? RecordedState.Empty;
-        var updated = RecordedStateUpdater.Apply(state, command.ParseSpec(), command.RoleKind, result);
-        var inventory = result.Inventory is null ? null : JsonSerializer.Serialize(result.Inventory, RigJson.Default.InventoryReport);
-        await c.ExecuteAsync(new CommandDefinition(
-            "INSERT INTO device_runtime (device, recorded_state, inventory, updated_at) VALUES (@device, @state, @inventory, @now) " +
-            "ON CONFLICT (device) DO UPDATE SET recorded_state = excluded.recorded_state, inventory = COALESCE(excluded.inventory, device_runtime.inventory), updated_at = excluded.updated_at",
-            new { device, state = JsonSerializer.Serialize(updated, ModelJson.Default.RecordedState), inventory, now = NowMs }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        var spec = command.ParseSpec();
+        switch (spec)
+        {
+            case InstallCommand i:
+                await UpsertItemAsync(c, tx, device, "package", i.Package.Name, JsonSerializer.Serialize(new RecordedPackage(i.Package.Name, i.Package.Version, i.Package.Format, i.Package.Sha256, command.RoleKind), ModelJson.Default.RecordedPackage), ct).ConfigureAwait(false);
+                break;
+            case RemoveCommand r:
+                await DeleteItemAsync(c, tx, device, "package", r.Name, ct).ConfigureAwait(false);
+                break;
+            case WriteFileCommand w:
+                await UpsertItemAsync(c, tx, device, "file", w.Path, JsonSerializer.Serialize(new RecordedFile(w.Path, w.Sha256, w.Mode, w.Owner, w.Group, command.RoleKind), ModelJson.Default.RecordedFile), ct).ConfigureAwait(false);
+                break;
+            case DeleteFileCommand d:
+                await DeleteItemAsync(c, tx, device, "file", d.Path, ct).ConfigureAwait(false);
+                break;
+            case ServiceCommand s:
+                var body = await c.QuerySingleOrDefaultAsync<string?>(new CommandDefinition("SELECT body FROM recorded_items WHERE device = @device AND kind = 'service' AND key = @key",
+                    new { device, key = s.Name }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                var before = new RecordedState { Services = body is null ? new Dictionary<string, RecordedService>() : new Dictionary<string, RecordedService> { [s.Name] = JsonSerializer.Deserialize(body, ModelJson.Default.RecordedService)! } };
+                var after = RecordedStateUpdater.Apply(before, s, command.RoleKind, result).Services[s.Name];
+                await UpsertItemAsync(c, tx, device, "service", s.Name, JsonSerializer.Serialize(after, ModelJson.Default.RecordedService), ct).ConfigureAwait(false);
+                break;
+            case InventoryCommand when result.Inventory is { } inventory:
+                var state = RecordedStateUpdater.FromInventory(await RecordedStateAsync(c, tx, device, ct).ConfigureAwait(false), inventory);
+                await ReplaceRecordedStateAsync(c, tx, device, state, ct).ConfigureAwait(false);
+                await c.ExecuteAsync(new CommandDefinition(
+                    "INSERT INTO device_runtime (device, inventory, updated_at) VALUES (@device, @inventory, @now) ON CONFLICT (device) DO UPDATE SET inventory = excluded.inventory, updated_at = excluded.updated_at",
+                    new { device, inventory = JsonSerializer.Serialize(inventory, RigJson.Default.InventoryReport), now = NowMs }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                break;
+        }
     }
+
+    private static Task UpsertItemAsync(DbConnection c, DbTransaction tx, string device, string kind, string key, string body, CancellationToken ct) =>
+        c.ExecuteAsync(new CommandDefinition("INSERT INTO recorded_items (device, kind, key, body) VALUES (@device, @kind, @key, @body) ON CONFLICT (device, kind, key) DO UPDATE SET body = excluded.body",
+            new { device, kind, key, body }, tx, cancellationToken: ct));
+
+    private static Task DeleteItemAsync(DbConnection c, DbTransaction tx, string device, string kind, string key, CancellationToken ct) =>
+        c.ExecuteAsync(new CommandDefinition("DELETE FROM recorded_items WHERE device = @device AND kind = @kind AND key = @key", new { device, kind, key }, tx, cancellationToken: ct));
 }

@@ -48,7 +48,7 @@ public sealed partial class RigStore : IAsyncDisposable
         ArgumentException.ThrowIfNullOrWhiteSpace(connectionString);
         var store = DetectEngine(connectionString) switch
         {
-            StoreEngine.Postgres => new RigStore(StoreEngine.Postgres, null, new NpgsqlDataSourceBuilder(connectionString).Build(), clock ?? TimeProvider.System),
+            StoreEngine.Postgres => new RigStore(StoreEngine.Postgres, null, new NpgsqlDataSourceBuilder(PreparePostgres(connectionString)).Build(), clock ?? TimeProvider.System),
             _ => new RigStore(StoreEngine.Sqlite, PrepareSqlite(connectionString), null, clock ?? TimeProvider.System),
         };
         try
@@ -69,6 +69,19 @@ public sealed partial class RigStore : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(connectionString);
         var builder = new DbConnectionStringBuilder { ConnectionString = connectionString };
         return builder.ContainsKey("Host") || builder.ContainsKey("Server") ? StoreEngine.Postgres : StoreEngine.Sqlite;
+    }
+
+    /// <summary>The exchange runs the same dozen statements over and over: let Npgsql prepare them on the server
+    /// (unless the operator's connection string says otherwise).</summary>
+    private static string PreparePostgres(string connectionString)
+    {
+        var builder = new NpgsqlConnectionStringBuilder(connectionString);
+        if (!connectionString.Contains("Max Auto Prepare", StringComparison.OrdinalIgnoreCase))
+        {
+            builder.MaxAutoPrepare = 64;
+            builder.AutoPrepareMinUsages = 2;
+        }
+        return builder.ToString();
     }
 
     private static string PrepareSqlite(string connectionString)
