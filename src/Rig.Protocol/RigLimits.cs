@@ -66,6 +66,12 @@ public sealed record RigLimits
     /// agent waits at least this long (pokes are rate-limited, CHECKLIST 4).</summary>
     public TimeSpan PokeMinInterval { get; init; } = TimeSpan.FromMilliseconds(50);
 
+    /// <summary>Agents poked but not yet inquiring, at most, when the gateway pokes many at once (a converge, a
+    /// wave): each poke starts a TLS handshake of ~1.5 ms of gateway CPU, so a few dozen in flight keep both
+    /// cores busy while a poked agent gets its first command within tens of milliseconds instead of queueing
+    /// behind thousands of handshakes.</summary>
+    public int PokeWindow { get; init; } = 32;
+
     /// <summary>How often an agent in polling mode asks for work.</summary>
     public TimeSpan PollInterval { get; init; } = TimeSpan.FromSeconds(30);
 

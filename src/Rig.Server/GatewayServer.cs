@@ -114,6 +114,7 @@ public sealed class GatewayServer : IAsyncDisposable
         await apiApp.StartAsync(ct).ConfigureAwait(false);
         var apiHost = IPAddress.Parse(options.ApiListenAddress) is var ip && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)) ? "localhost" : options.ApiListenAddress;
         var apiUrl = new Uri($"https://{(apiHost.Contains(':', StringComparison.Ordinal) ? $"[{apiHost}]" : apiHost)}:{BoundPort(apiApp)}");
+        gateway.Pokes = new Gateway.PokeScheduler(gateway);
         var rollouts = new Gateway.RolloutEngine(gateway, loggerFactory.CreateLogger<Gateway.RolloutEngine>());
         rollouts.Start(); // persisted rollouts continue where they were
         return new GatewayServer(options, store, gateway, ca, importer, agentApp, apiApp, loggerFactory, agentUrl, apiUrl, rollouts);
@@ -192,6 +193,8 @@ public sealed class GatewayServer : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         await _rollouts.DisposeAsync().ConfigureAwait(false);
+        if (Gateway.Pokes is { } pokes)
+            await pokes.DisposeAsync().ConfigureAwait(false);
         await _apiApp.StopAsync().ConfigureAwait(false);
         await _agentApp.StopAsync().ConfigureAwait(false);
         await _apiApp.DisposeAsync().ConfigureAwait(false);

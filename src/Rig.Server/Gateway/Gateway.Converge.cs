@@ -23,22 +23,66 @@ public sealed partial class Gateway
     {
         ArgumentNullException.ThrowIfNull(devices);
         var snapshot = await Plans.SnapshotAsync(null, ct).ConfigureAwait(false);
-        var modelErrors = ModelValidator.Validate(snapshot.Model, renderTemplates: false);
         var targets = devices.Count > 0 ? devices : [.. snapshot.Model.Devices.Select(d => d.Name)];
-        var results = new List<ConvergeDeviceResult>();
-        foreach (var device in targets)
+        var modelErrors = ModelValidator.Validate(snapshot.Model, renderTemplates: false);
+        if (modelErrors.Count > 0)
+            return [.. targets.Select(d => new ConvergeDeviceResult(d, "invalid", null, 0, modelErrors, false))];
+
+        // Plan every device at once (all cores), then create every queue in one transaction.
+        var runtimes = (await store.ListDeviceRuntimeAsync(ct).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
+        var plans = new DevicePlan[targets.Count];
+        Parallel.For(0, targets.Count, i => plans[i] = PlanService.Plan(snapshot, targets[i], runtimes.GetValueOrDefault(targets[i])));
+        var results = new ConvergeDeviceResult[targets.Count];
+        var toQueue = new List<(int Index, string Device, IReadOnlyList<NewCommand> Commands)>();
+        for (var i = 0; i < targets.Count; i++)
         {
-            if (modelErrors.Count > 0)
-            {
-                results.Add(new ConvergeDeviceResult(device, "invalid", null, 0, modelErrors, false));
-                continue;
-            }
-            results.Add(await PlanAndQueueAsync(snapshot, device, reason, ct).ConfigureAwait(false));
+            if (!plans[i].IsValid)
+                results[i] = new ConvergeDeviceResult(targets[i], "invalid", null, 0, plans[i].Errors, false);
+            else if (plans[i].IsEmpty)
+                results[i] = new ConvergeDeviceResult(targets[i], "unchanged", null, 0, [], false);
+            else
+                toQueue.Add((i, targets[i], ToCommands(snapshot, targets[i], plans[i])));
+        }
+        for (var chunk = 0; chunk < toQueue.Count; chunk += 500)
+        {
+            var part = toQueue.Skip(chunk).Take(500).ToList();
+            var created = await store.CreateQueuesAsync([.. part.Select(q => (q.Device, q.Commands))], reason, snapshot.Rev, ct).ConfigureAwait(false);
+            for (var j = 0; j < part.Count; j++)
+                results[part[j].Index] = Queued(part[j].Device, part[j].Commands.Count, created[j]);
         }
 
-        // Every queue is durable before any agent is poked; pokes go out in parallel.
-        var poked = await Task.WhenAll(results.Select(r => r.Outcome == "queued" ? PokeAsync(r.Device, ct) : Task.FromResult(false))).ConfigureAwait(false);
-        return [.. results.Select((r, i) => r with { Poked = poked[i] })];
+        // Every queue is durable before any agent is poked; pokes are paced (PokeScheduler), not awaited.
+        for (var i = 0; i < results.Length; i++)
+        {
+            if (results[i].Outcome == "queued" && runtimes.GetValueOrDefault(results[i].Device) is { PokePort: not null })
+            {
+                if (Pokes is { } pokes)
+                    pokes.Schedule(results[i].Device);
+                else
+                    await PokeAsync(results[i].Device, ct).ConfigureAwait(false);
+                results[i] = results[i] with { Poked = true };
+            }
+        }
+        return results;
+    }
+
+    private static List<NewCommand> ToCommands(ModelSnapshot snapshot, string device, DevicePlan plan)
+    {
+        var kinds = snapshot.Index.RolesFor(device).ToDictionary(r => r.Name, r => r.Kind, StringComparer.Ordinal);
+        return [.. plan.Commands.Select(c => new NewCommand(Guid.CreateVersion7().ToString("n"), c.Spec, c.Role, kinds.GetValueOrDefault(c.Role), c.Reason))];
+    }
+
+    private ConvergeDeviceResult Queued(string device, int commands, QueueCreateResult created)
+    {
+        if (created.Created is null)
+        {
+            var blocking = created.Blocking!;
+            return new ConvergeDeviceResult(device, "busy", blocking.Id, 0,
+                [new ModelError("device.busy", $"devices/{device}", $"Device '{device}' is busy with queue {blocking.Id} ({blocking.Status}, {blocking.Position}/{blocking.Length}: {blocking.Reason}); wait for it or cancel it with `rig device cancel {device}`.")], false);
+        }
+        Log.QueueCreated(logger, device, created.Created.Id, commands);
+        GatewayTelemetry.Queues.Add(1);
+        return new ConvergeDeviceResult(device, "queued", created.Created.Id, commands, [], false);
     }
 
     /// <summary>Plan one device against a model snapshot and queue the commands (not poked). The plan is checked
@@ -52,19 +96,7 @@ public sealed partial class Gateway
             return new ConvergeDeviceResult(device, "invalid", null, 0, plan.Errors, false);
         if (plan.IsEmpty)
             return new ConvergeDeviceResult(device, "unchanged", null, 0, [], false);
-        var kinds = snapshot.Index.RolesFor(device).ToDictionary(r => r.Name, r => r.Kind, StringComparer.Ordinal);
-        var commands = plan.Commands
-            .Select(c => new NewCommand(Guid.CreateVersion7().ToString("n"), c.Spec, c.Role, kinds.GetValueOrDefault(c.Role), c.Reason))
-            .ToList();
-        var created = await store.CreateQueueAsync(device, commands, reason, snapshot.Rev, ct).ConfigureAwait(false);
-        if (created.Created is null)
-        {
-            var blocking = created.Blocking!;
-            return new ConvergeDeviceResult(device, "busy", blocking.Id, 0,
-                [new ModelError("device.busy", $"devices/{device}", $"Device '{device}' is busy with queue {blocking.Id} ({blocking.Status}, {blocking.Position}/{blocking.Length}: {blocking.Reason}); wait for it or cancel it with `rig device cancel {device}`.")], false);
-        }
-        Log.QueueCreated(logger, device, created.Created.Id, commands.Count);
-        GatewayTelemetry.Queues.Add(1);
-        return new ConvergeDeviceResult(device, "queued", created.Created.Id, commands.Count, [], false);
+        var commands = ToCommands(snapshot, device, plan);
+        return Queued(device, commands.Count, await store.CreateQueueAsync(device, commands, reason, snapshot.Rev, ct).ConfigureAwait(false));
     }
 }

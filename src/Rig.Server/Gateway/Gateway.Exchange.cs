@@ -55,6 +55,8 @@ public sealed partial class Gateway
             Log.ExchangeRefused(logger, device, "other-device", request.Device);
             throw new GatewayRefusedException("other-device", $"The request claims device '{request.Device}' but the client certificate names '{device}'; a device can only read and answer its own queue.", 403);
         }
+        if (request.Reason != InquiryReason.Continue)
+            Pokes?.Answered(device);
         if (request.Reason != InquiryReason.Continue || request.Rebooted is not null)
         {
             var pokeHost = request.PokePort is null ? null : request.PokeHost ?? remoteAddress;

@@ -37,6 +37,9 @@ public sealed partial class Gateway(RigStore store, BlobStore blobs, Certificate
 
     /// <summary>The clock.</summary>
     public TimeProvider Clock => clock;
+
+    /// <summary>Paced pokes for many devices (set by the host).</summary>
+    public PokeScheduler? Pokes { get; set; }
 }
 
 /// <summary>Source-generated log messages with stable event ids (operators grep them).</summary>

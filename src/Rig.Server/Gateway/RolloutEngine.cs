@@ -161,7 +161,13 @@ public sealed class RolloutEngine : IAsyncDisposable
                     break;
             }
         }
-        await Task.WhenAll(started.Select(d => _gateway.PokeAsync(d, ct))).ConfigureAwait(false);
+        foreach (var device in started)
+        {
+            if (_gateway.Pokes is { } pokes)
+                pokes.Schedule(device);
+            else
+                await _gateway.PokeAsync(device, ct).ConfigureAwait(false);
+        }
     }
 
     private async Task<ModelSnapshot> SnapshotAsync(long rev, CancellationToken ct)

@@ -84,38 +84,56 @@ public sealed partial class RigStore
     private const string CommandColumns = "c.id, c.queue_id AS QueueId, c.seq, c.kind, c.role, c.role_kind AS RoleKind, c.reason, c.spec, c.status, c.deliveries, c.result, q.device";
 
     /// <summary>Create a device's queue, unless it already has an active one (then that one is returned as blocking).</summary>
-    public Task<QueueCreateResult> CreateQueueAsync(string device, IReadOnlyList<NewCommand> commands, string reason, long? modelRev, CancellationToken ct = default)
+    public async Task<QueueCreateResult> CreateQueueAsync(string device, IReadOnlyList<NewCommand> commands, string reason, long? modelRev, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(commands);
-        return WriteAsync(async (c, tx) =>
+        return (await CreateQueuesAsync([(device, commands)], reason, modelRev, ct).ConfigureAwait(false))[0];
+    }
+
+    /// <summary>Create the queues of many devices in one transaction (a fleet-wide converge), each unless that device
+    /// already has an active queue. Results are in the order given.</summary>
+    public Task<IReadOnlyList<QueueCreateResult>> CreateQueuesAsync(IReadOnlyList<(string Device, IReadOnlyList<NewCommand> Commands)> queues, string reason, long? modelRev, CancellationToken ct = default)
+    {
+        ArgumentNullException.ThrowIfNull(queues);
+        return WriteAsync<IReadOnlyList<QueueCreateResult>>(async (c, tx) =>
         {
-            // FOR UPDATE locks nothing while the device has no active queue: serialise creators per device so the
-            // second one sees the first's queue as blocking instead of failing on ux_queues_active (CHECKLIST 23, 26).
-            if (Engine == StoreEngine.Postgres)
-                await c.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7353413, hashtext(@device))", new { device }, tx, cancellationToken: ct)).ConfigureAwait(false);
-            var active = await ActiveQueueAsync(c, tx, device, ct).ConfigureAwait(false);
-            if (active is not null)
-                return new QueueCreateResult(null, active.ToInfo());
+            var results = new List<QueueCreateResult>(queues.Count);
             var now = NowMs;
-            var id = Guid.CreateVersion7().ToString("n");
-            await c.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO queues (id, device, status, position, length, model_rev, reason, error, created_at, updated_at, finished_at) VALUES (@id, @device, @status, 0, @length, @modelRev, @reason, NULL, @now, @now, NULL)",
-                new { id, device, status = QueueStatus.Pending, length = commands.Count, modelRev, reason, now }, tx, cancellationToken: ct)).ConfigureAwait(false);
-            for (var i = 0; i < commands.Count; i++)
+            foreach (var (device, commands) in queues)
             {
-                var command = commands[i];
+                if (Engine == StoreEngine.Postgres)
+                {
+                    // The partial unique index is the guard, but a concurrent creator would get a duplicate-key error
+                    // instead of "blocked": serialise creators of one device.
+                    await c.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7353413, hashtext(@device))", new { device }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                }
+                var active = await ActiveQueueAsync(c, tx, device, ct).ConfigureAwait(false);
+                if (active is not null)
+                {
+                    results.Add(new QueueCreateResult(null, active.ToInfo()));
+                    continue;
+                }
+                var id = Guid.CreateVersion7().ToString("n");
                 await c.ExecuteAsync(new CommandDefinition(
-                    "INSERT INTO commands (id, queue_id, seq, kind, role, role_kind, reason, spec, status, deliveries, sent_at, finished_at, result) VALUES (@Id, @queueId, @seq, @kind, @Role, @RoleKind, @Reason, @spec, @status, 0, NULL, NULL, NULL)",
-                    new { command.Id, queueId = id, seq = i, kind = command.Spec.Kind, command.Role, command.RoleKind, command.Reason, spec = JsonSerializer.Serialize(command.Spec, RigJson.Default.CommandSpec), status = CommandStatus.Pending },
-                    tx, cancellationToken: ct)).ConfigureAwait(false);
+                    "INSERT INTO queues (id, device, status, position, length, model_rev, reason, error, created_at, updated_at, finished_at) VALUES (@id, @device, @status, 0, @length, @modelRev, @reason, NULL, @now, @now, NULL)",
+                    new { id, device, status = QueueStatus.Pending, length = commands.Count, modelRev, reason, now }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                await c.ExecuteAsync(new CommandDefinition(
+                    "INSERT INTO commands (id, queue_id, seq, kind, role, role_kind, reason, spec, status, deliveries, sent_at, finished_at, result) VALUES (@Id, @QueueId, @Seq, @Kind, @Role, @RoleKind, @Reason, @Spec, @Status, 0, NULL, NULL, NULL)",
+                    commands.Select((command, i) => new
+                    {
+                        command.Id, QueueId = id, Seq = i, command.Spec.Kind, command.Role, command.RoleKind, command.Reason,
+                        Spec = JsonSerializer.Serialize(command.Spec, RigJson.Default.CommandSpec), Status = CommandStatus.Pending,
+                    }).ToList(), tx, cancellationToken: ct)).ConfigureAwait(false);
+                var writes = commands.Select(x => x.Spec).OfType<WriteFileCommand>().DistinctBy(w => w.Sha256).Select(w => new { w.Sha256, w.Content }).ToList();
+                if (writes.Count > 0)
+                {
+                    await c.ExecuteAsync(new CommandDefinition("INSERT INTO rendered_files (sha256, content) VALUES (@Sha256, @Content) ON CONFLICT (sha256) DO NOTHING",
+                        writes, tx, cancellationToken: ct)).ConfigureAwait(false);
+                }
+                results.Add(new QueueCreateResult(new QueueInfo(id, device, QueueStatus.Pending, 0, commands.Count, reason, null, modelRev,
+                    DateTimeOffset.FromUnixTimeMilliseconds(now), DateTimeOffset.FromUnixTimeMilliseconds(now), null), null));
             }
-            foreach (var write in commands.Select(x => x.Spec).OfType<WriteFileCommand>())
-            {
-                await c.ExecuteAsync(new CommandDefinition("INSERT INTO rendered_files (sha256, content) VALUES (@Sha256, @Content) ON CONFLICT (sha256) DO NOTHING",
-                    new { write.Sha256, write.Content }, tx, cancellationToken: ct)).ConfigureAwait(false);
-            }
-            var created = await c.QuerySingleAsync<QueueRow>(new CommandDefinition($"SELECT {QueueColumns} FROM queues WHERE id = @id", new { id }, tx, cancellationToken: ct)).ConfigureAwait(false);
-            return new QueueCreateResult(created.ToInfo(), null);
+            return results;
         }, ct);
     }
 
