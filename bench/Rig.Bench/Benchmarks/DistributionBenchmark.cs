@@ -40,7 +40,7 @@ public sealed partial class DistributionBenchmark : IBenchmark
         var sizeMiB = Environment.GetEnvironmentVariable("RIG_BENCH_DIST_MIB") is { Length: > 0 } env
             ? int.Parse(env, NumberStyles.None, CultureInfo.InvariantCulture)
             : quick ? 16 : 512;
-        var fleets = (options.Agents ?? (quick ? [4] : [16, 64])).Distinct().Order().ToList();
+        var fleets = (options.Agents ?? (quick ? [1, 4] : [1, 16, 64])).Distinct().Order().ToList();
         var runs = options.Runs ?? (quick ? 1 : 2);
         var notes = new List<string>();
         var measurements = new List<Measurement>();
@@ -80,6 +80,7 @@ public sealed partial class DistributionBenchmark : IBenchmark
         GC.Collect();
 
         await using var gateway = await GatewayUnderTest.StartAsync(Path.Combine(root, "gateway"), null, ct).ConfigureAwait(false);
+        using var gatewayGuard = ExitCleanup.KillOnExit(gateway.Pid);
         using var api = gateway.Api();
         watch.Restart();
         var package = (await api.AddPackageAsync(packageFile, ct).ConfigureAwait(false)).Package;
@@ -131,20 +132,32 @@ public sealed partial class DistributionBenchmark : IBenchmark
         var cpOne = new List<double>();
         var perFleet = fleets.ToDictionary(n => n, _ => new FleetResults());
         var rssNote = "";
-        for (var run = 0; run < runs; run++)
+        try
         {
-            DropCaches();
-            hashCold.Add(size / await TimeAsync(() => HashAsync(blob, digest, ct)).ConfigureAwait(false) / GB);
-            hashWarm.Add(size / await TimeAsync(() => HashAsync(blob, digest, ct)).ConfigureAwait(false) / GB);
-            copyOne.Add(await CopiesAsync(blob, copies, 1, size, useCp: false, ct).ConfigureAwait(false));
-            cpOne.Add(await CopiesAsync(blob, copies, 1, size, useCp: true, ct).ConfigureAwait(false));
-            foreach (var n in fleets)
+            for (var run = 0; run < runs; run++)
             {
-                var results = perFleet[n];
-                Progress($"run {run + 1}/{runs}: {n} agents");
-                results.Copy.Add(await CopiesAsync(blob, copies, n, size, useCp: false, ct).ConfigureAwait(false));
-                results.Cp.Add(await CopiesAsync(blob, copies, n, size, useCp: true, ct).ConfigureAwait(false));
-                rssNote = await DownloadAsync(gateway, agents.Take(n).ToList(), digest, size, results, ct).ConfigureAwait(false);
+                DropCaches();
+                hashCold.Add(size / await TimeAsync(() => HashAsync(blob, digest, ct)).ConfigureAwait(false) / GB);
+                hashWarm.Add(size / await TimeAsync(() => HashAsync(blob, digest, ct)).ConfigureAwait(false) / GB);
+                copyOne.Add(await CopiesAsync(blob, copies, 1, size, useCp: false, ct).ConfigureAwait(false));
+                cpOne.Add(await CopiesAsync(blob, copies, 1, size, useCp: true, ct).ConfigureAwait(false));
+                foreach (var n in fleets)
+                {
+                    var results = perFleet[n];
+                    Progress($"run {run + 1}/{runs}: {n} agents");
+                    results.Copy.Add(n == 1 ? copyOne[^1] : await CopiesAsync(blob, copies, n, size, useCp: false, ct).ConfigureAwait(false));
+                    results.Cp.Add(n == 1 ? cpOne[^1] : await CopiesAsync(blob, copies, n, size, useCp: true, ct).ConfigureAwait(false));
+                    rssNote = await DownloadAsync(gateway, agents.Take(n).ToList(), digest, size, results, ct).ConfigureAwait(false);
+                }
+            }
+        }
+        finally
+        {
+            ThreadPool.SetMinThreads(workers, io);
+            foreach (var agent in agents)
+            {
+                agent.Certificate.Dispose();
+                agent.Ca.Dispose();
             }
         }
 
@@ -160,8 +173,11 @@ public sealed partial class DistributionBenchmark : IBenchmark
             measurements.Add(Measurement.Of($"download x{n}: gateway CPU", "s", r.GatewayCpu, "user + system of the gateway process"));
             measurements.Add(Measurement.Of($"download x{n}: gateway peak RSS", "MiB", r.GatewayRss));
             measurements.Add(Measurement.Of($"download x{n}: agents' CPU", "s", r.AgentsCpu, "user + system of the in-process downloaders (the benchmark process)"));
-            measurements.Add(Measurement.Of($"File.Copy x{n}", "GB/s", r.Copy, $"{n} copies at once, each fsynced"));
-            measurements.Add(Measurement.Of($"cp x{n}", "GB/s", r.Cp, $"{n} cp processes at once, each copy fsynced"));
+            if (n > 1)
+            {
+                measurements.Add(Measurement.Of($"File.Copy x{n}", "GB/s", r.Copy, $"{n} copies at once, each fsynced"));
+                measurements.Add(Measurement.Of($"cp x{n}", "GB/s", r.Cp, $"{n} cp processes at once, each copy fsynced"));
+            }
             measurements.Add(Measurement.Of($"download x{n} / File.Copy x{n}", "ratio", r.Aggregate.Zip(r.Copy, (d, c) => d / c), "same run, same disk"));
         }
 

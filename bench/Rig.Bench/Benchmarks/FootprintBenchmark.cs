@@ -3,9 +3,13 @@ using System.Globalization;
 using System.Runtime.InteropServices;
 using System.Text;
 using System.Text.Json;
+using System.Security.Cryptography.X509Certificates;
+using Rig.Agent.Runtime;
 using Rig.Bench.Common;
 using Rig.Model;
 using Rig.Model.Domain;
+using Rig.Protocol;
+using Rig.Protocol.Messages;
 using Rig.Server.Api;
 using Rig.Server.Gateway;
 
@@ -45,6 +49,7 @@ public sealed partial class FootprintBenchmark : IBenchmark
         var measurements = new List<Measurement>();
         var notes = new List<string>();
         var work = Directory.CreateTempSubdirectory("rig-bench-footprint-").FullName;
+        using var workCleanup = ExitCleanup.Add(() => Directory.Delete(work, recursive: true));
         try
         {
             var dotnet = GatewayUnderTest.Rig.FileName;
@@ -86,9 +91,12 @@ public sealed partial class FootprintBenchmark : IBenchmark
 
             // A real gateway, a device per variant, enrolled by the agent itself; then runs until the first check-in.
             await using var gateway = await GatewayUnderTest.StartAsync(Path.Combine(work, "gateway"), null, ct).ConfigureAwait(false);
+            using var gatewayGuard = ExitCleanup.KillOnExit(gateway.Pid);
             using var api = gateway.Api();
-            var model = new RigModel { Sites = [new Site { Name = "bench" }], Devices = [.. variants.Select(v => new Device { Name = v.Device, Site = "bench" })] };
+            var model = new RigModel { Sites = [new Site { Name = "bench" }], Devices = [new Device { Name = "fp-warm-up", Site = "bench" }, .. variants.Select(v => new Device { Name = v.Device, Site = "bench" })] };
             await api.PutJsonTextAsync<ModelPutResponse>("api/v1/model?message=footprint%20benchmark", JsonSerializer.Serialize(model, ModelJson.Default.RigModel), ct).ConfigureAwait(false);
+            await WarmUpGatewayAsync(gateway, api, Path.Combine(work, "agents", "fp-warm-up"), ct).ConfigureAwait(false);
+            var states = new Dictionary<Variant, string>();
             foreach (var variant in variants)
             {
                 var state = Path.Combine(work, "agents", variant.Device);
@@ -98,37 +106,32 @@ public sealed partial class FootprintBenchmark : IBenchmark
                     "--token", token, "--ca-pin", gateway.CaPin, "--sandbox-root", Path.Combine(work, "devices", variant.Device), "--poke-address", "127.0.0.1", "--poke-port", "0"), ct).ConfigureAwait(false);
                 if (code != 0)
                     throw new InvalidOperationException($"{variant.Label} agent: enroll exited with {code}: {output}");
-                measurements.Add(Measurement.Single($"{variant.Label}: enroll", "ms", watch.Elapsed.TotalMilliseconds, "key, CA pin check, CSR signed by the gateway, state written"));
-
-                var listening = new List<double>();
-                var checkedIn = new List<double>();
-                var cpu = new List<double>();
-                var rss = new List<double>();
-                var anon = new List<double>();
-                var peak = new List<double>();
-                var threads = new List<double>();
-                for (var i = 0; i < checkInRuns; i++)
-                {
-                    var run = await RunUntilCheckedInAsync(variant, state, ct).ConfigureAwait(false);
-                    listening.Add(run.ListeningMs);
-                    checkedIn.Add(run.CheckedInMs);
-                    cpu.Add(run.CpuMs);
-                    rss.Add(run.IdleRssMiB);
-                    anon.Add(run.IdleAnonMiB);
-                    peak.Add(run.PeakRssMiB);
-                    threads.Add(run.Threads);
-                }
-                measurements.Add(Measurement.Of($"{variant.Label}: run to listening", "ms", listening, "start to the poke listener bound (log line 'listening')"));
-                measurements.Add(Measurement.Of($"{variant.Label}: run to checked in", "ms", checkedIn, "start to the first exchange answered (mTLS handshake, start-up inquiry, 'no command')"));
-                measurements.Add(Measurement.Of($"{variant.Label}: CPU to idle", "ms", cpu, $"user + system CPU of the agent by {IdleWait.TotalSeconds:0} s after the check-in"));
-                measurements.Add(Measurement.Of($"{variant.Label}: idle RSS", "MiB", rss, $"VmRSS {IdleWait.TotalSeconds:0} s after the check-in"));
-                measurements.Add(Measurement.Of($"{variant.Label}: idle RSS, anonymous", "MiB", anon, "RssAnon: the agent's own heap and stacks, without mapped files shared with other processes"));
-                measurements.Add(Measurement.Of($"{variant.Label}: peak RSS", "MiB", peak, "VmHWM up to then"));
-                measurements.Add(Measurement.Of($"{variant.Label}: threads when idle", "threads", threads));
+                measurements.Add(Measurement.Single($"{variant.Label}: enroll", "ms", watch.Elapsed.TotalMilliseconds, "process start to exit: key, CA pin check, CSR signed by the gateway, state written"));
+                states[variant] = state;
             }
 
-            notes.Add($"Start-up: --help measured {helpRuns} times per agent; 'run' measured {checkInRuns} times per agent on its enrolled state directory against a real gateway process (SQLite) on loopback, " +
-                "each run stopped with SIGTERM (must exit 0) after reading /proc. Check-in is detected by the agent's own log line for the answer ('idle: no command', --verbose).");
+            // Runs alternate between the variants, so drifting load on the machine hits both alike.
+            var runs = variants.ToDictionary(v => v, _ => new List<CheckIn>());
+            for (var i = 0; i < checkInRuns; i++)
+            {
+                foreach (var variant in variants)
+                    runs[variant].Add(await RunUntilCheckedInAsync(variant, states[variant], ct).ConfigureAwait(false));
+            }
+            foreach (var variant in variants)
+            {
+                var r = runs[variant];
+                measurements.Add(Measurement.Of($"{variant.Label}: run to listening", "ms", r.Select(c => c.ListeningMs), "start to the poke listener bound (log line 'listening')"));
+                measurements.Add(Measurement.Of($"{variant.Label}: run to checked in", "ms", r.Select(c => c.CheckedInMs), "start to the first exchange answered (mTLS handshake, start-up inquiry, gateway records it, 'no command')"));
+                measurements.Add(Measurement.Of($"{variant.Label}: CPU to idle", "ms", r.Select(c => c.CpuMs), $"user + system CPU of the agent by {IdleWait.TotalSeconds:0} s after the check-in (10 ms ticks)"));
+                measurements.Add(Measurement.Of($"{variant.Label}: idle RSS", "MiB", r.Select(c => c.IdleRssMiB), $"VmRSS {IdleWait.TotalSeconds:0} s after the check-in"));
+                measurements.Add(Measurement.Of($"{variant.Label}: idle RSS, anonymous", "MiB", r.Select(c => c.IdleAnonMiB), "RssAnon: the agent's own heap and stacks, without mapped files shared with other processes"));
+                measurements.Add(Measurement.Of($"{variant.Label}: peak RSS", "MiB", r.Select(c => c.PeakRssMiB), "VmHWM up to then"));
+                measurements.Add(Measurement.Of($"{variant.Label}: threads when idle", "threads", r.Select(c => (double)c.Threads)));
+            }
+
+            notes.Add($"Start-up: --help measured {helpRuns} times per agent; 'run' measured {checkInRuns} times per agent (alternating) on its enrolled state directory against a real gateway process (SQLite) on loopback, " +
+                "warmed up first by one in-process enrollment and check-in; each run stopped with SIGTERM (must exit 0) after reading /proc. Check-in is detected by the agent's own log line for the answer ('idle: no command', --verbose); " +
+                "the time includes the gateway's share (handshake, recording the device as seen).");
             notes.Add($"JIT agent: dotnet {Path.GetFileName(jitDll)} (framework-dependent, tiered JIT, {Environment.Version} runtime, workstation GC); times include the host resolving the framework.");
             notes.Add($"Files on {Filesystems.Describe(work)}; {Environment.ProcessorCount} cores; other work on the machine shows in start-up times.");
             return new BenchReport(Name, DateTimeOffset.UtcNow, BenchReport.Revision(), quick, MachineInfo.Current(work),
@@ -155,6 +158,21 @@ public sealed partial class FootprintBenchmark : IBenchmark
         }
     }
 
+    /// <summary>One enrollment and one start-up exchange in-process, so neither measured agent pays for the gateway's
+    /// own first-request costs (JIT, connection pools).</summary>
+    private static async Task WarmUpGatewayAsync(GatewayUnderTest gateway, Rig.Cli.Operator.OperatorClient api, string state, CancellationToken ct)
+    {
+        var token = (await api.PostAsync<EnrollmentToken>("api/v1/devices/fp-warm-up/enrollment-token", null, ct).ConfigureAwait(false)).Token;
+        var paths = new AgentPaths(state);
+        await Enrollment.EnrollAsync(paths, new AgentConfig { GatewayUrl = gateway.AgentUrl.ToString(), Device = "fp-warm-up", Poll = true }, token, gateway.CaPin, RigLimits.Default, ct).ConfigureAwait(false);
+        using var certificate = X509Certificate2.CreateFromPemFile(paths.Certificate, paths.Key);
+        using var ca = X509Certificate2.CreateFromPem(File.ReadAllText(paths.Ca));
+        using var client = new GatewayClient(gateway.AgentUrl, certificate, ca, RigLimits.Default);
+        var answer = await client.ExchangeAsync(new ExchangeRequest { ProtocolVersion = ProtocolInfo.Version, Device = "fp-warm-up", RequestId = Guid.NewGuid().ToString("n"), Reason = InquiryReason.Startup, AgentVersion = AgentInfo.Version }, ct).ConfigureAwait(false);
+        if (answer.Answer != ExchangeAnswer.NoCommand)
+            throw new InvalidOperationException($"The warm-up device's start-up inquiry was answered {answer.Answer}, not NoCommand.");
+    }
+
     /// <summary>Publish the agent with Native AOT into <paramref name="work"/>/aot (own artifacts directory, so
     /// the source tree's obj/ and bin/ are not touched).</summary>
     private static async Task<(string Binary, double Seconds)> PublishAotAsync(string dotnet, string work, CancellationToken ct)
@@ -163,7 +181,7 @@ public sealed partial class FootprintBenchmark : IBenchmark
             ?? throw new InvalidOperationException("Cannot find src/Rig.Agent/Rig.Agent.csproj above the benchmark or the current directory: run rig-bench from the repository's build output.");
         var output = Path.Combine(work, "aot");
         var info = new ProcessStartInfo(dotnet) { UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in (string[])["publish", project, "-c", "Release", "-r", "linux-x64", "-p:PublishAot=true", "-o", output, "--artifacts-path", Path.Combine(work, "artifacts"), "-nologo"])
+        foreach (var a in (string[])["publish", project, "-c", "Release", "-r", "linux-x64", "-p:PublishAot=true", "-o", output, "--artifacts-path", Path.Combine(work, "artifacts"), "--disable-build-servers", "-nologo"])
             info.ArgumentList.Add(a);
         Console.Error.WriteLine($"  [footprint] {DateTime.Now:HH:mm:ss} publishing the agent with Native AOT...");
         var watch = Stopwatch.StartNew();
@@ -230,6 +248,7 @@ public sealed partial class FootprintBenchmark : IBenchmark
         var checkedIn = new TaskCompletionSource<double>(TaskCreationOptions.RunContinuationsAsynchronously);
         var watch = Stopwatch.StartNew();
         using var process = Process.Start(variant.StartInfo("run", "--state", state, "--verbose"))!;
+        using var guard = ExitCleanup.KillOnExit(process.Id);
         var stderr = Task.Run(async () =>
         {
             while (await process.StandardError.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
@@ -300,6 +319,7 @@ public sealed partial class FootprintBenchmark : IBenchmark
     private static async Task<(int Code, string Output)> RunToEndAsync(ProcessStartInfo info, CancellationToken ct)
     {
         using var process = Process.Start(info)!;
+        using var guard = ExitCleanup.KillOnExit(process.Id);
         var stdout = process.StandardOutput.ReadToEndAsync(ct);
         var stderr = process.StandardError.ReadToEndAsync(ct);
         await process.WaitForExitAsync(ct).ConfigureAwait(false);

@@ -12,6 +12,7 @@ public sealed class LoopFilesystem : IAsyncDisposable
 {
     private readonly string _directory;
     private readonly string? _image;
+    private readonly IDisposable _cleanup;
     private bool _mounted;
 
     private LoopFilesystem(string directory, string path, string? image, bool mounted, string? note)
@@ -21,6 +22,7 @@ public sealed class LoopFilesystem : IAsyncDisposable
         _image = image;
         _mounted = mounted;
         Note = note;
+        _cleanup = ExitCleanup.Add(OnSignal);
     }
 
     /// <summary>Where to put the benchmark's files: the mounted file system's root, or the fallback directory.</summary>
@@ -76,9 +78,29 @@ public sealed class LoopFilesystem : IAsyncDisposable
         }
     }
 
+    /// <summary>The benchmark was stopped by a signal before disposing: detach the file system now (lazily, in case
+    /// a process still has files open on it) and delete the image, so no mount or large file is left behind.</summary>
+    private void OnSignal()
+    {
+        try
+        {
+            if (_mounted)
+            {
+                using var umount = Process.Start(new ProcessStartInfo("umount", ["-l", Path]) { UseShellExecute = false, RedirectStandardError = true })!;
+                umount.WaitForExit(5000);
+            }
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (Exception ex) when (ex is IOException or UnauthorizedAccessException or System.ComponentModel.Win32Exception)
+        {
+            // best effort while exiting
+        }
+    }
+
     /// <inheritdoc />
     public async ValueTask DisposeAsync()
     {
+        _cleanup.Dispose();
         if (_mounted)
         {
             // A file still open (a child process being killed) makes the file system busy for a moment.
