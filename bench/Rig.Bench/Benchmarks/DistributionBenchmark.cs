@@ -22,7 +22,9 @@ namespace Rig.Bench.Benchmarks;
 /// temp file, fsync, check length and SHA-256, rename) at the same moment, each into its own state directory.
 /// The downloaders are in-process clients, each with its own certificate and connection. The baselines copy the
 /// gateway's blob file on the same file system (File.Copy and cp, 1 and N at once, each fsynced) and hash it.
-/// Everything lives on a journaled ext4 loop image made for the run (<see cref="LoopFilesystem"/>).</summary>
+/// Everything lives on a journaled ext4 loop image made for the run (<see cref="LoopFilesystem"/>).
+/// Sizes: full 512 MiB and 1, 16, 64 agents, 2 runs; quick 16 MiB and 1, 4 agents, 1 run; <c>--agents</c> and
+/// <c>--runs</c> override, and the environment variable <c>RIG_BENCH_DIST_MIB</c> sets the blob size (development).</summary>
 public sealed partial class DistributionBenchmark : IBenchmark
 {
     private const double GB = 1e9;
@@ -68,13 +70,7 @@ public sealed partial class DistributionBenchmark : IBenchmark
         var packageFile = Path.Combine(root, "packages", $"bench-blob_{sizeMiB}.0.0{RigArchive.Extension}");
         Directory.CreateDirectory(Path.GetDirectoryName(packageFile)!);
         var watch = Stopwatch.StartNew();
-        {
-            var data = new byte[sizeMiB * 1024L * 1024L];
-            new Random(20261124).NextBytes(data);
-            await using var output = File.Create(packageFile);
-            RigArchiveWriter.Write(output, new RigArchiveManifest { Name = "bench-blob", Version = $"{sizeMiB}.0.0", OsFamily = "any", Description = "Incompressible data for the distribution benchmark" },
-                [new ArchiveInput("/opt/bench/blob.bin", data)]);
-        }
+        WriteArchive(packageFile, sizeMiB);
         var archiveSeconds = watch.Elapsed.TotalSeconds;
         Progress($"archive of {sizeMiB} MiB written in {archiveSeconds:0.0} s");
         GC.Collect();
@@ -195,8 +191,20 @@ public sealed partial class DistributionBenchmark : IBenchmark
                 ["file system"] = filesystem,
                 ["page cache dropped"] = dropped ? "yes, before every step" : "no (not permitted)",
                 ["gateway store"] = "sqlite",
+                ["blob size from RIG_BENCH_DIST_MIB"] = Environment.GetEnvironmentVariable("RIG_BENCH_DIST_MIB") is { Length: > 0 } ? "yes" : "no",
             },
             measurements, notes);
+    }
+
+    /// <summary>Write the package (not in an async method, so the data array is not kept alive by its state machine).</summary>
+    private static void WriteArchive(string path, int sizeMiB)
+    {
+        var data = new byte[sizeMiB * 1024L * 1024L];
+        new Random(20261124).NextBytes(data);
+        using var output = File.Create(path);
+        RigArchiveWriter.Write(output, new RigArchiveManifest { Name = "bench-blob", Version = $"{sizeMiB}.0.0", OsFamily = "any", Description = "Incompressible data for the distribution benchmark" },
+            [new ArchiveInput("/opt/bench/blob.bin", data)]);
+        output.Flush(flushToDisk: true);
     }
 
     private sealed class FleetResults
