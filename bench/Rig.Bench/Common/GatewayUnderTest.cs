@@ -15,6 +15,7 @@ public sealed class GatewayUnderTest : IAsyncDisposable
     public static RigLauncher Rig { get; } = new(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet", [Path.Combine(AppContext.BaseDirectory, "rig.dll")]);
 
     private Process? _process;
+    private IDisposable? _exitGuard;
 
     private GatewayUnderTest(string data, int agentPort, int apiPort, string token)
     {
@@ -67,6 +68,8 @@ public sealed class GatewayUnderTest : IAsyncDisposable
         if (Environment.GetEnvironmentVariable("RIG_BENCH_PERFMAP") == "1")
             info.Environment["DOTNET_PerfMapEnabled"] = "1"; // lets `perf` name JIT-compiled frames
         _process = Process.Start(info)!;
+        _exitGuard?.Dispose();
+        _exitGuard = ExitCleanup.KillOnExit(_process.Id); // a benchmark killed by a signal must not leave its gateway running
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _process.OutputDataReceived += (_, e) =>
         {
@@ -122,5 +125,6 @@ public sealed class GatewayUnderTest : IAsyncDisposable
     {
         await KillAsync().ConfigureAwait(false);
         _process?.Dispose();
+        _exitGuard?.Dispose();
     }
 }

@@ -95,6 +95,7 @@ public sealed class GatewayClient : IDisposable
         using var request = new HttpRequestMessage(HttpMethod.Get, ProtocolInfo.FilesPrefix + sha256);
         if (offset > 0)
             request.Headers.Range = new RangeHeaderValue(offset, null);
+        string actual;
         using var idle = CancellationTokenSource.CreateLinkedTokenSource(ct);
         idle.CancelAfter(_limits.RequestTimeout);
         HttpResponseMessage response;
@@ -115,6 +116,16 @@ public sealed class GatewayClient : IDisposable
             }
             await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
             var append = offset > 0 && response.StatusCode == HttpStatusCode.PartialContent;
+            // Hash while writing (one pass over the data); a resumed download hashes what it already has first.
+            using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
+            if (append)
+            {
+                await using var existing = File.OpenRead(partialPath);
+                var chunk = new byte[1 << 16];
+                int r;
+                while ((r = await existing.ReadAsync(chunk, ct).ConfigureAwait(false)) > 0)
+                    hash.AppendData(chunk, 0, r);
+            }
             await using (var output = new FileStream(partialPath, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
             {
                 await using var input = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
@@ -141,18 +152,16 @@ public sealed class GatewayClient : IDisposable
                         File.Delete(partialPath);
                         throw new Platform.CommandFailedException("size-mismatch", $"Blob {sha256} is longer than the {size} bytes the command announced; nothing was installed.");
                     }
+                    hash.AppendData(buffer, 0, n);
                     await output.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
                 }
                 output.Flush(flushToDisk: true);
+                if (written != size)
+                    throw new GatewayUnavailableException($"Blob {sha256} download ended at {written} of {size} bytes (truncated); resuming.");
             }
+            actual = Convert.ToHexStringLower(hash.GetHashAndReset());
         }
 
-        var length = new FileInfo(partialPath).Length;
-        if (length != size)
-            throw new GatewayUnavailableException($"Blob {sha256} download ended at {length} of {size} bytes (truncated); resuming.");
-        string actual;
-        await using (var check = File.OpenRead(partialPath))
-            actual = Convert.ToHexStringLower(await SHA256.HashDataAsync(check, ct).ConfigureAwait(false));
         if (actual != sha256)
         {
             File.Delete(partialPath);
