@@ -14,7 +14,7 @@ public static class ContractChecks
     {
         ExchangeRequest r => Exchange(r),
         EnrollRequest e => Text(e.Device, 63, "device") ?? Text(e.Token, 256, "token") ?? Text(e.CsrPem, 16 * 1024, "csrPem") ?? Text(e.AgentVersion, 64, "agentVersion"),
-        ExchangeResponse { Command: { } c } => c.Spec is null ? "command.spec is missing" : Text(c.Id, 64, "command.id") ?? Text(c.QueueId, 64, "command.queueId"),
+        ExchangeResponse response => Response(response),
         _ => null,
     };
 
@@ -23,17 +23,46 @@ public static class ContractChecks
         var bad = Text(r.Device, 63, "device") ?? Text(r.RequestId, 64, "requestId") ?? Text(r.AgentVersion, 64, "agentVersion") ?? Text(r.Rebooted, 64, "rebooted");
         if (bad is not null)
             return bad;
+        if (r.MaxCommands is < 1 or > 256)
+            return $"maxCommands {r.MaxCommands} is outside 1-256";
+        if (r.Results is { Count: > 256 })
+            return $"results holds {r.Results.Count} results (limit 256)";
+        if (r.Results is { } list && NoNulls(list, "results") is { } nullResult)
+            return nullResult;
         if (r.PokePort is < 1 or > 65535)
             return $"pokePort {r.PokePort} is outside 1-65535";
         if (r.PokeHost is { } host && (host.Length > 253 || (!IPAddress.TryParse(host, out _) && Uri.CheckHostName(host) != UriHostNameType.Dns)))
             return $"pokeHost '{Shorten(host)}' is neither an IP address nor a DNS name";
-        if (r.Result is not { } result)
-            return null;
+        foreach (var result in (r.Result is null ? [] : new[] { r.Result }).Concat(r.Results ?? []))
+        {
+            if (CheckResult(result) is { } problem)
+                return problem;
+        }
+        return null;
+    }
+
+    private static string? CheckResult(CommandResult result)
+    {
         var badResult = Text(result.CommandId, 64, "result.commandId") ?? Text(result.ErrorCode, 64, "result.errorCode") ?? Text(result.Error, 64 * 1024, "result.error") ?? Text(result.Output, 64 * 1024, "result.output");
         if (badResult is not null)
             return badResult;
         if (result.Inventory is { } inventory)
             return NoNulls(inventory.Packages, "inventory.packages") ?? NoNulls(inventory.Files, "inventory.files") ?? NoNulls(inventory.Services, "inventory.services");
+        return null;
+    }
+
+    private static string? Response(ExchangeResponse response)
+    {
+        foreach (var c in (response.Command is null ? [] : new[] { response.Command }).Concat(response.More ?? []))
+        {
+            if (c is null)
+                return "a command is null";
+            if (c.Spec is null)
+                return "command.spec is missing";
+            var bad = Text(c.Id, 64, "command.id") ?? Text(c.QueueId, 64, "command.queueId");
+            if (bad is not null)
+                return bad;
+        }
         return null;
     }
 

@@ -288,6 +288,39 @@ public sealed class RigJsonTests
         AssertRefused(json, RigJson.Default.ExchangeResponse, mentions);
     }
 
+    [Theory]
+    [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","maxCommands":0}""", "maxCommands 0")]
+    [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","maxCommands":257}""", "maxCommands 257")]
+    [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","results":[null]}""", "results")]
+    [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","results":[{"commandId":null,"outcome":"Succeeded"}]}""", "commandId")]
+    public void A_batched_request_that_breaks_the_contract_is_refused(string json, string mentions)
+    {
+        AssertRefused(json, RigJson.Default.ExchangeRequest, mentions);
+    }
+
+    [Theory]
+    [InlineData("""{"answer":"Command","command":{"id":"c1","queueId":"q1","sequence":0,"spec":{"kind":"inventory"}},"more":[null]}""", "null")]
+    [InlineData("""{"answer":"Command","command":{"id":"c1","queueId":"q1","sequence":0,"spec":{"kind":"inventory"}},"more":[{"id":"c2","queueId":"q1","sequence":1,"spec":null}]}""", "spec")]
+    public void A_batched_answer_that_breaks_the_contract_is_refused(string json, string mentions)
+    {
+        AssertRefused(json, RigJson.Default.ExchangeResponse, mentions);
+    }
+
+    [Fact]
+    public void A_batched_answer_round_trips()
+    {
+        var response = new ExchangeResponse
+        {
+            Answer = ExchangeAnswer.Command,
+            Command = new Command { Id = "c1", QueueId = "q1", Sequence = 0, QueueLength = 2, Spec = new InventoryCommand() },
+            More = [new Command { Id = "c2", QueueId = "q1", Sequence = 1, QueueLength = 2, Spec = new InventoryCommand() }],
+        };
+        var json = JsonSerializer.SerializeToUtf8Bytes(response, RigJson.Default.ExchangeResponse);
+        var back = RigJson.Parse(json, RigJson.Default.ExchangeResponse, "response");
+        Assert.Equal("c2", Assert.Single(back.More!).Id);
+        Assert.Equal(json, JsonSerializer.SerializeToUtf8Bytes(back, RigJson.Default.ExchangeResponse));
+    }
+
     [Fact]
     public void A_truncated_message_is_refused()
     {

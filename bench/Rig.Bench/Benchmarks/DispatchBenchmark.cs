@@ -36,6 +36,27 @@ public sealed class DispatchBenchmark : IBenchmark
             await using var postgres = engine == "postgres" ? new PostgresCluster(durable: true) : null;
             if (postgres is not null)
                 await postgres.StartClusterAsync().ConfigureAwait(false);
+            // The database alone (no TLS, no HTTP): the ceiling the transport works under.
+            var ceilingDir = Directory.CreateTempSubdirectory("rig-bench-store-").FullName;
+            try
+            {
+                var ceilingDevices = options.Quick ? 20 : 1_000;
+                var connection = postgres is null ? $"Data Source={Path.Combine(ceilingDir, "rig.db")}" : postgres.ConnectionString(await postgres.CreateDatabaseAsync().ConfigureAwait(false));
+                var runs = new List<double>();
+                var commits = new List<double>();
+                for (var run = 0; run < rounds; run++)
+                {
+                    var (perSecond, perExchange) = await StoreCeiling.MeasureAsync(connection, ceilingDevices, FilesPerDevice + 1, ct).ConfigureAwait(false);
+                    runs.Add(perSecond);
+                    commits.Add(perExchange);
+                }
+                measurements.Add(Measurement.Of($"store alone: exchanges/s ({engine}, {ceilingDevices:N0} devices)", "1/s", runs, "in-process, no TLS or HTTP: the database's ceiling"));
+                measurements.Add(Measurement.Of($"store alone: commits per exchange ({engine})", "1", commits));
+            }
+            finally
+            {
+                Directory.Delete(ceilingDir, recursive: true);
+            }
             foreach (var n in sizes)
             {
                 var (m, note) = await RunSizeAsync(engine, postgres, n, rounds, reconnect: n == sizes.Max(), ct).ConfigureAwait(false);

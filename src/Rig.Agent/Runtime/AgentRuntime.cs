@@ -37,7 +37,7 @@ public sealed class AgentRuntime : IAsyncDisposable
     private readonly Uri _gateway;
     private readonly Channel<InquiryReason> _triggers = Channel.CreateBounded<InquiryReason>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private PokeListener? _pokes;
-    private CommandResult? _unreported;
+    private IReadOnlyList<CommandResult>? _unreported;
     private int _emptyPokes;
     private int _commandsThisSession;
 
@@ -82,7 +82,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         {
             // The agent stopped after accepting a reboot but before the gateway acknowledged it: no reboot has
             // happened. Report "rebooting" again; the reboot follows the acknowledgement.
-            _unreported = unacknowledged;
+            _unreported = [unacknowledged];
         }
 
         if (!_config.Poll)
@@ -158,7 +158,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         var client = new GatewayClient(_gateway, _certificate, _ca, _limits); // a NEW connection for every session
         try
         {
-            var request = NewRequest(reason, _unreported, inquire: _unreported?.Outcome != CommandOutcome.Rebooting);
+            var request = NewRequest(reason, _unreported);
             var attempt = 0;
             while (true)
             {
@@ -176,13 +176,13 @@ public sealed class AgentRuntime : IAsyncDisposable
                     client = new GatewayClient(_gateway, _certificate, _ca, _limits);
                     continue;
                 }
-                catch (GatewayRefusedException e) when (e.Code is "unknown-command" or "foreign-command" && request.Result is not null)
+                catch (GatewayRefusedException e) when (e.Code is "unknown-command" or "foreign-command" && request.Results is { Count: > 0 })
                 {
                     // The gateway does not know this command (its database was restored, or the agent was re-enrolled
                     // with an old state directory): the result can never be recorded. Drop it and ask afresh.
                     _log.Warn("dropped-result", $"{e.Code}: {e.Message}");
                     _unreported = null;
-                    request = NewRequest(reason, null, inquire: true);
+                    request = NewRequest(reason, null);
                     continue;
                 }
                 catch (GatewayRefusedException e)
@@ -200,15 +200,24 @@ public sealed class AgentRuntime : IAsyncDisposable
                     case ExchangeAnswer.NoCommand:
                         _log.Debug("idle", "no command");
                         return SessionOutcome.Done;
-                    case ExchangeAnswer.RebootAcknowledged when request.Result is { Outcome: CommandOutcome.Rebooting } rebooting:
+                    case ExchangeAnswer.RebootAcknowledged when request.Results is [.., { Outcome: CommandOutcome.Rebooting } rebooting]:
                         _journal.RebootStarted(rebooting.CommandId);
                         _log.Info("rebooting", "the gateway recorded the reboot; rebooting now");
                         return SessionOutcome.Reboot;
-                    case ExchangeAnswer.Command when response.Command is { } command:
-                        var result = await RunOnceAsync(command, client).ConfigureAwait(false);
-                        _unreported = result;
-                        _commandsThisSession++;
-                        request = NewRequest(InquiryReason.Continue, result, inquire: result.Outcome != CommandOutcome.Rebooting);
+                    case ExchangeAnswer.Command when response.Command is { } first:
+                        // Run the commands of the answer in order, each journaled on its own; stop at the first that
+                        // does not succeed (a failure, or a reboot: always the last of an answer).
+                        var results = new List<CommandResult>();
+                        foreach (var command in (response.More ?? []).Prepend(first))
+                        {
+                            var result = await RunOnceAsync(command, client).ConfigureAwait(false);
+                            results.Add(result);
+                            _unreported = results;
+                            _commandsThisSession++;
+                            if (result.Outcome != CommandOutcome.Succeeded)
+                                break;
+                        }
+                        request = NewRequest(InquiryReason.Continue, results);
                         break;
                     default:
                         _log.Warn("bad-answer", $"the gateway answered {response.Answer} without a command");
@@ -226,7 +235,8 @@ public sealed class AgentRuntime : IAsyncDisposable
         }
     }
 
-    private ExchangeRequest NewRequest(InquiryReason reason, CommandResult? result, bool inquire) => new()
+    /// <summary>A request reporting <paramref name="results"/>; it inquires unless the last result is a reboot.</summary>
+    private ExchangeRequest NewRequest(InquiryReason reason, IReadOnlyList<CommandResult>? results) => new()
     {
         ProtocolVersion = ProtocolInfo.Version,
         Device = _config.Device,
@@ -235,9 +245,10 @@ public sealed class AgentRuntime : IAsyncDisposable
         AgentVersion = AgentInfo.Version,
         PokePort = _pokes?.Port,
         PokeHost = _config.PokeHost,
-        Result = result,
+        Results = results is { Count: > 0 } ? results : null,
         Rebooted = _journal.RebootToReport,
-        Inquire = inquire,
+        Inquire = results is not [.., { Outcome: CommandOutcome.Rebooting }],
+        MaxCommands = _limits.MaxCommandsPerExchange,
     };
 
     /// <summary>Run a command at most once: a command already in the journal is answered from it (a

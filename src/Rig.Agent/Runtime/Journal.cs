@@ -96,8 +96,10 @@ public sealed class Journal : IDisposable
     /// <summary>Record that the gateway acknowledged the device's return from a reboot.</summary>
     public void Acknowledged(string commandId) => Append(new JournalEntry(commandId, "acknowledged", Now));
 
-    /// <summary>Record that a command is about to run.</summary>
-    public void Begin(string commandId, string kind) => Append(new JournalEntry(commandId, "begin", Now, kind));
+    /// <summary>Record that a command is about to run. Not forced to disk: a lost "begin" means the same as a
+    /// "begin" without an "end" (the command runs again when delivered again), so it needs no fsync of its own;
+    /// the next "end" flushes it.</summary>
+    public void Begin(string commandId, string kind) => Append(new JournalEntry(commandId, "begin", Now, kind), durable: false);
 
     /// <summary>Record a command's result (flushed before this returns).</summary>
     public void End(string commandId, CommandResult result) => Append(new JournalEntry(commandId, "end", Now, null, result));
@@ -107,14 +109,14 @@ public sealed class Journal : IDisposable
 
     private long Now => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 
-    private void Append(JournalEntry entry)
+    private void Append(JournalEntry entry, bool durable = true)
     {
         var line = JsonSerializer.Serialize(entry, AgentJson.Default.JournalEntry) + "\n";
         var bytes = Encoding.UTF8.GetBytes(line);
         lock (_gate)
         {
             _stream.Write(bytes);
-            _stream.Flush(flushToDisk: true);
+            _stream.Flush(flushToDisk: durable);
             Replay(entry);
         }
     }

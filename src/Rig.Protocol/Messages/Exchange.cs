@@ -86,6 +86,14 @@ public sealed record ExchangeRequest
     /// <summary>Result of the command last received.</summary>
     public CommandResult? Result { get; init; }
 
+    /// <summary>Results of several commands received together, in the order they ran (after <see cref="Result"/>).
+    /// The agent stops at the first failure or reboot; commands it did not run are delivered again.</summary>
+    public IReadOnlyList<CommandResult>? Results { get; init; }
+
+    /// <summary>How many commands the agent takes in one answer (null: one). Fewer round trips per queue; each
+    /// command is still journaled on its own before the next one starts.</summary>
+    public int? MaxCommands { get; init; }
+
     /// <summary>The id of a reboot command that has now completed (the device came back).</summary>
     public string? Rebooted { get; init; }
 
@@ -115,6 +123,10 @@ public sealed record ExchangeResponse
 
     /// <summary>The next command when <see cref="Answer"/> is <see cref="ExchangeAnswer.Command"/>.</summary>
     public Command? Command { get; init; }
+
+    /// <summary>Further commands to run after <see cref="Command"/>, in order (only when the agent asked for more
+    /// than one). A reboot is always the last command of an answer.</summary>
+    public IReadOnlyList<Command>? More { get; init; }
 }
 
 /// <summary>An error from the gateway: what went wrong and whether a retry can help.</summary>

@@ -199,11 +199,16 @@ public sealed partial class RigStore
         // An unknown "rebooted" id (restored database, re-enrolled agent with an old journal) is ignored: refusing it
         // would lock the device out, since the agent reports it until acknowledged.
         var rebooted = request.Rebooted is { } rebootedId ? await TryFindCommandForDeviceAsync(c, tx, device, rebootedId, ct).ConfigureAwait(false) : null;
-        var reported = request.Result;
-        var command = reported is null ? null : await FindCommandForDeviceAsync(c, tx, device, reported.CommandId, ct).ConfigureAwait(false);
-        var open = command is { Status: CommandStatus.Pending or CommandStatus.Sent };
-        if (open && reported!.Outcome == CommandOutcome.Rebooting && command!.Kind != "reboot")
-            throw new GatewayRefusedException("bad-result", $"Command {command.Id} is a {command.Kind}, not a reboot; it cannot answer 'rebooting'.", 400);
+        var reports = new List<(CommandResult Result, CommandRow Command)>();
+        foreach (var result in (request.Result is null ? [] : new[] { request.Result }).Concat(request.Results ?? []))
+        {
+            if (reports.Count > 0 && reports[^1].Result.Outcome != CommandOutcome.Succeeded)
+                throw new GatewayRefusedException("bad-result", $"The result for command {result.CommandId} follows a result that did not succeed ({reports[^1].Result.CommandId}: {reports[^1].Result.Outcome}); an agent stops at the first command that does not succeed.", 400);
+            var command = await FindCommandForDeviceAsync(c, tx, device, result.CommandId, ct).ConfigureAwait(false);
+            if (command.Status is CommandStatus.Pending or CommandStatus.Sent && result.Outcome == CommandOutcome.Rebooting && command.Kind != "reboot")
+                throw new GatewayRefusedException("bad-result", $"Command {command.Id} is a {command.Kind}, not a reboot; it cannot answer 'rebooting'.", 400);
+            reports.Add((result, command));
+        }
 
         // ---- write ----
         // Sent also counts: the agent may have rebooted before its "rebooting" report was recorded.
@@ -215,76 +220,97 @@ public sealed partial class RigStore
                 queue = await AdvanceAsync(c, tx, queue, (int)rebooted.Seq + 1, ct).ConfigureAwait(false);
         }
 
-        if (open)
+        foreach (var (reported, command) in reports)
         {
-            var ownQueue = queue is not null && queue.Id == command!.QueueId;
-            switch (reported!.Outcome)
+            if (command.Status is CommandStatus.Pending or CommandStatus.Sent)
             {
-                case CommandOutcome.Succeeded:
-                    await FinishCommandAsync(c, tx, command!, CommandStatus.Succeeded, reported, ct).ConfigureAwait(false);
-                    await ApplyToRecordedStateAsync(c, tx, device, command!, reported, ct).ConfigureAwait(false);
-                    if (ownQueue)
-                        queue = await AdvanceAsync(c, tx, queue!, (int)command!.Seq + 1, ct).ConfigureAwait(false);
-                    break;
-                case CommandOutcome.Failed:
-                    await FinishCommandAsync(c, tx, command!, CommandStatus.Failed, reported, ct).ConfigureAwait(false);
-                    if (ownQueue)
-                    {
-                        await FinishQueueAsync(c, tx, queue!.Id, QueueStatus.Failed, $"command {command!.Seq + 1} ({command.ParseSpec().Describe()}) failed: {reported.Error}", ct).ConfigureAwait(false);
-                        queue = null;
-                    }
-                    break;
-                case CommandOutcome.Rebooting:
-                    await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @status, result = @result WHERE id = @id",
-                        new { status = CommandStatus.Rebooting, result = JsonSerializer.Serialize(reported, RigJson.Default.CommandResult), id = command!.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
-                    if (ownQueue)
-                    {
-                        await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
-                            new { status = QueueStatus.Rebooting, now = NowMs, id = queue!.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
-                    }
-                    return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged };
+                var ownQueue = queue is not null && queue.Id == command.QueueId;
+                switch (reported.Outcome)
+                {
+                    case CommandOutcome.Succeeded:
+                        await FinishCommandAsync(c, tx, command, CommandStatus.Succeeded, reported, ct).ConfigureAwait(false);
+                        await ApplyToRecordedStateAsync(c, tx, device, command, reported, ct).ConfigureAwait(false);
+                        if (ownQueue)
+                            queue = await AdvanceAsync(c, tx, queue!, (int)command.Seq + 1, ct).ConfigureAwait(false);
+                        break;
+                    case CommandOutcome.Failed:
+                        await FinishCommandAsync(c, tx, command, CommandStatus.Failed, reported, ct).ConfigureAwait(false);
+                        if (ownQueue)
+                        {
+                            await FinishQueueAsync(c, tx, queue!.Id, QueueStatus.Failed, $"command {command.Seq + 1} ({command.ParseSpec().Describe()}) failed: {reported.Error}", ct).ConfigureAwait(false);
+                            // Commands sent in the same answer after the failed one never ran: they are pending again.
+                            await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @pending WHERE queue_id = @id AND seq > @seq AND status = @sent",
+                                new { pending = CommandStatus.Pending, sent = CommandStatus.Sent, id = queue.Id, seq = command.Seq }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                            queue = null;
+                        }
+                        break;
+                    case CommandOutcome.Rebooting:
+                        await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @status, result = @result WHERE id = @id",
+                            new { status = CommandStatus.Rebooting, result = JsonSerializer.Serialize(reported, RigJson.Default.CommandResult), id = command.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                        if (ownQueue)
+                        {
+                            await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
+                                new { status = QueueStatus.Rebooting, now = NowMs, id = queue!.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                        }
+                        return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged };
+                }
             }
-        }
-        else if (command is { Status: CommandStatus.Rebooting } && reported!.Outcome == CommandOutcome.Rebooting)
-        {
-            return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged }; // a replay: same answer, nothing applied twice
+            else if (command.Status == CommandStatus.Rebooting && reported.Outcome == CommandOutcome.Rebooting)
+            {
+                return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged }; // a replay: same answer, nothing applied twice
+            }
         }
 
         if (!request.Inquire || queue is null || queue.Status == QueueStatus.Rebooting)
             return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
-        return await NextCommandAsync(c, tx, queue, maxDeliveries, ct).ConfigureAwait(false);
+        return await NextCommandsAsync(c, tx, queue, maxDeliveries, Math.Clamp(request.MaxCommands ?? 1, 1, 256), ct).ConfigureAwait(false);
     }
 
-    private async Task<ExchangeResponse> NextCommandAsync(DbConnection c, DbTransaction tx, QueueRow queue, int maxDeliveries, CancellationToken ct)
+    /// <summary>The next command(s) of the queue, marked sent: one, or up to <paramref name="max"/> when the agent takes
+    /// several (stopping after a reboot, which must be the last of an answer, and past the answer's byte budget).</summary>
+    private async Task<ExchangeResponse> NextCommandsAsync(DbConnection c, DbTransaction tx, QueueRow queue, int maxDeliveries, int max, CancellationToken ct)
     {
-        var next = await c.QuerySingleOrDefaultAsync<CommandRow>(new CommandDefinition(
-            $"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.queue_id = @id AND c.seq = @position",
-            new { id = queue.Id, position = queue.Position }, tx, cancellationToken: ct)).ConfigureAwait(false);
-        if (next is null)
+        var rows = (await c.QueryAsync<CommandRow>(new CommandDefinition(
+            $"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.queue_id = @id AND c.seq >= @position ORDER BY c.seq LIMIT @max",
+            new { id = queue.Id, position = queue.Position, max }, tx, cancellationToken: ct)).ConfigureAwait(false)).ToList();
+        if (rows.Count == 0)
         {
             await FinishQueueAsync(c, tx, queue.Id, QueueStatus.Succeeded, null, ct).ConfigureAwait(false);
             return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
         }
-        if (next.Deliveries >= maxDeliveries)
+        var first = rows[0];
+        if (first.Deliveries >= maxDeliveries)
         {
-            var error = $"command {next.Seq + 1} ({next.ParseSpec().Describe()}) was delivered {next.Deliveries} times without a result; the agent may crash on it";
-            await FinishCommandAsync(c, tx, next, CommandStatus.Failed, new CommandResult { CommandId = next.Id, Outcome = CommandOutcome.Failed, Error = error, ErrorCode = "too-many-deliveries" }, ct).ConfigureAwait(false);
+            var error = $"command {first.Seq + 1} ({first.ParseSpec().Describe()}) was delivered {first.Deliveries} times without a result; the agent may crash on it";
+            await FinishCommandAsync(c, tx, first, CommandStatus.Failed, new CommandResult { CommandId = first.Id, Outcome = CommandOutcome.Failed, Error = error, ErrorCode = "too-many-deliveries" }, ct).ConfigureAwait(false);
             await FinishQueueAsync(c, tx, queue.Id, QueueStatus.Failed, error, ct).ConfigureAwait(false);
             return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
         }
+        var send = new List<Command>(rows.Count);
+        var bytes = 0L;
+        var installs = 0;
+        foreach (var row in rows)
+        {
+            if (send.Count > 0 && (row.Deliveries >= maxDeliveries || bytes + row.Spec.Length > _answerBudget))
+                break; // the cap is judged when it is first; the budget keeps answers small
+            var spec = row.ParseSpec();
+            if (spec is InstallCommand && ++installs > _installsPerAnswer && send.Count > 0)
+                break; // installs are slow: few per answer, so a cancel takes effect soon
+            bytes += row.Spec.Length;
+            send.Add(new Command { Id = row.Id, QueueId = queue.Id, Sequence = (int)row.Seq, QueueLength = (int)queue.Length, Spec = spec });
+            if (spec is RebootCommand)
+                break;
+        }
         var now = NowMs;
-        await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @status, deliveries = deliveries + 1, sent_at = @now WHERE id = @id",
-            new { status = CommandStatus.Sent, now, id = next.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        await c.ExecuteAsync(new CommandDefinition(
+            "UPDATE commands SET status = @status, deliveries = deliveries + 1, sent_at = @now WHERE queue_id = @id AND seq >= @from AND seq <= @to",
+            new { status = CommandStatus.Sent, now, id = queue.Id, from = send[0].Sequence, to = send[^1].Sequence }, tx, cancellationToken: ct)).ConfigureAwait(false);
         if (queue.Status == QueueStatus.Pending)
         {
             await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
                 new { status = QueueStatus.Running, now, id = queue.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
         }
-        return new ExchangeResponse
-        {
-            Answer = ExchangeAnswer.Command,
-            Command = new Command { Id = next.Id, QueueId = queue.Id, Sequence = (int)next.Seq, QueueLength = (int)queue.Length, Spec = next.ParseSpec() },
-        };
+        return new ExchangeResponse { Answer = ExchangeAnswer.Command, Command = send[0], More = send.Count > 1 ? send[1..] : null };
     }
 
     private async Task<QueueRow?> ActiveQueueAsync(DbConnection c, DbTransaction? tx, string device, CancellationToken ct) =>

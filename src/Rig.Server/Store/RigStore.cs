@@ -26,6 +26,8 @@ public sealed partial class RigStore : IAsyncDisposable
     private readonly SemaphoreSlim _sqliteWriter = new(1, 1);
     private readonly TimeProvider _clock;
     private readonly GroupCommit _groupCommit;
+    private readonly int _answerBudget = Rig.Protocol.RigLimits.Default.MaxAnswerBytes;
+    private readonly int _installsPerAnswer = Rig.Protocol.RigLimits.Default.MaxInstallsPerAnswer;
 
     private RigStore(StoreEngine engine, string? sqlite, NpgsqlDataSource? postgres, TimeProvider clock)
     {

@@ -353,6 +353,125 @@ public abstract partial class StoreSuite
         Assert.Equal(before, await SnapshotAsync());
     }
 
+    // ---- several commands per answer -----------------------------------------------------------
+
+    private static ExchangeRequest Batch(int max, params CommandResult[] results) => new()
+    {
+        ProtocolVersion = Rig.Protocol.ProtocolInfo.Version,
+        Device = Device,
+        RequestId = NewId(),
+        Reason = InquiryReason.Continue,
+        Results = results.Length > 0 ? results : null,
+        MaxCommands = max,
+    };
+
+    private static IReadOnlyList<Command> AllOf(ExchangeResponse response) =>
+        response.Command is null ? [] : [response.Command, .. response.More ?? []];
+
+    [Fact]
+    public async Task An_agent_that_takes_several_commands_gets_them_in_order_and_reports_them_together()
+    {
+        var commands = Writes(5);
+        var queue = await CreateQueueAsync(commands);
+
+        var first = AllOf(await ExchangeAsync(Batch(3)));
+
+        Assert.Equal(commands.Take(3).Select(c => (c.Id, c.Spec)), first.Select(c => (c.Id, c.Spec)));
+        Assert.Equal([0, 1, 2], first.Select(c => c.Sequence));
+        Assert.All(await Store.GetCommandsAsync(queue.Id), c => Assert.Equal(c.Id == commands[3].Id || c.Id == commands[4].Id ? (CommandStatus.Pending, 0) : (CommandStatus.Sent, 1), (c.Status, c.Deliveries)));
+
+        var second = AllOf(await ExchangeAsync(Batch(3, Succeeded(commands[0].Id), Succeeded(commands[1].Id), Succeeded(commands[2].Id))));
+
+        Assert.Equal(commands.Skip(3).Select(c => c.Id), second.Select(c => c.Id));
+        Assert.Equal((QueueStatus.Running, 3), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+        AssertNoCommand(await ExchangeAsync(Batch(3, Succeeded(commands[3].Id), Succeeded(commands[4].Id))));
+        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
+        Assert.All(await Store.GetCommandsAsync(queue.Id), c => Assert.Equal((CommandStatus.Succeeded, 1), (c.Status, c.Deliveries)));
+        Assert.Equal(commands.Select(c => ((WriteFileCommand)c.Spec).Path), (await RecordedAsync()).Files.Keys.Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task A_reboot_is_the_last_command_of_an_answer()
+    {
+        var commands = new List<NewCommand> { WriteFile("/etc/a", "a"), Reboot(), WriteFile("/etc/b", "b") };
+        var queue = await CreateQueueAsync(commands);
+
+        var answer = AllOf(await ExchangeAsync(Batch(32)));
+
+        Assert.Equal([commands[0].Id, commands[1].Id], answer.Select(c => c.Id));
+        var ack = await ExchangeAsync(Batch(32, Succeeded(commands[0].Id), Rebooting(commands[1].Id)) with { Inquire = false });
+        Assert.Equal(ExchangeAnswer.RebootAcknowledged, ack.Answer);
+        Assert.Equal(QueueStatus.Rebooting, (await QueueAsync(queue.Id)).Status);
+        Assert.Equal([CommandStatus.Succeeded, CommandStatus.Rebooting, CommandStatus.Pending], (await Store.GetCommandsAsync(queue.Id)).Select(c => c.Status));
+        Assert.Equal([commands[2].Id], AllOf(await ExchangeAsync(Rebooted(commands[1].Id) with { MaxCommands = 32 })).Select(c => c.Id));
+    }
+
+    [Fact]
+    public async Task A_failure_in_an_answer_ends_the_queue_and_the_commands_after_it_are_pending_again()
+    {
+        var commands = Writes(4);
+        var queue = await CreateQueueAsync(commands);
+        Assert.Equal(4, AllOf(await ExchangeAsync(Batch(8))).Count);
+
+        AssertNoCommand(await ExchangeAsync(Batch(8, Succeeded(commands[0].Id), Failed(commands[1].Id, "disk full"))));
+
+        var failed = await QueueAsync(queue.Id);
+        Assert.Equal(QueueStatus.Failed, failed.Status);
+        Assert.Contains("command 2 (write /etc/rig/f1) failed: disk full", failed.Error, StringComparison.Ordinal);
+        Assert.Equal([(CommandStatus.Succeeded, 1), (CommandStatus.Failed, 1), (CommandStatus.Pending, 1), (CommandStatus.Pending, 1)],
+            (await Store.GetCommandsAsync(queue.Id)).Select(c => (c.Status, c.Deliveries)));
+        Assert.Equal(["/etc/rig/f0"], (await RecordedAsync()).Files.Keys);
+    }
+
+    [Fact]
+    public async Task A_result_after_a_failure_in_the_same_request_is_refused_and_changes_nothing()
+    {
+        var commands = Writes(3);
+        await CreateQueueAsync(commands);
+        Assert.Equal(3, AllOf(await ExchangeAsync(Batch(3))).Count);
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var before = await SnapshotAsync();
+
+        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Batch(3, Failed(commands[0].Id, "boom"), Succeeded(commands[1].Id))));
+
+        Assert.Equal(("bad-result", 400), (refused.Code, refused.StatusCode));
+        Assert.Contains(commands[1].Id, refused.Message, StringComparison.Ordinal);
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    [Fact]
+    public async Task Commands_sent_but_not_reported_are_delivered_again_from_the_first_unreported()
+    {
+        var commands = Writes(4);
+        var queue = await CreateQueueAsync(commands);
+        Assert.Equal(4, AllOf(await ExchangeAsync(Batch(4))).Count);
+
+        // The agent reports only the first (it stopped, came back, and asks again): the rest come again.
+        var again = AllOf(await ExchangeAsync(Batch(4, Succeeded(commands[0].Id))));
+
+        Assert.Equal(commands.Skip(1).Select(c => c.Id), again.Select(c => c.Id));
+        Assert.Equal([1, 2, 2, 2], (await Store.GetCommandsAsync(queue.Id)).Select(c => c.Deliveries));
+    }
+
+    [Fact]
+    public async Task An_answer_holds_few_installs_and_stays_within_its_byte_budget()
+    {
+        var installs = Enumerable.Range(0, Rig.Protocol.RigLimits.Default.MaxInstallsPerAnswer + 2).Select(i => Install($"pkg{i}", "1.0")).ToList();
+        await CreateQueueAsync(installs);
+
+        var answer = AllOf(await ExchangeAsync(Batch(32)));
+
+        Assert.Equal(installs.Take(Rig.Protocol.RigLimits.Default.MaxInstallsPerAnswer).Select(c => c.Id), answer.Select(c => c.Id));
+
+        var big = new string('x', Rig.Protocol.RigLimits.Default.MaxAnswerBytes / 3);
+        var writes = Enumerable.Range(0, 6).Select(i => WriteFile($"/srv/big{i}", big)).ToList();
+        var other = await Store.CreateQueueAsync("web-2", writes, "big files", 1);
+        var bigAnswer = AllOf(await Store.ExchangeAsync("web-2", Batch(32) with { Device = "web-2" }, MaxDeliveries));
+        Assert.InRange(bigAnswer.Count, 2, 4); // the first always; then until the budget is spent
+        Assert.Equal(writes.Take(bigAnswer.Count).Select(c => c.Id), bigAnswer.Select(c => c.Id));
+        Assert.NotNull(other.Created);
+    }
+
     // ---- deliveries (CHECKLIST 17, 22) ---------------------------------------------------------
 
     [Fact]
