@@ -4,7 +4,7 @@ using Rig.Protocol;
 namespace Rig.Agent;
 
 /// <summary>The agent's command line (also used by <c>rig agent</c>):
-/// <c>enroll --state DIR --gateway URL --device NAME --token TOKEN --ca-pin PIN [--sandbox-root DIR] [--poke-port N] [--poll SECONDS]</c>
+/// <c>enroll --state DIR --gateway URL --device NAME --token TOKEN --ca-pin PIN [--sandbox-root DIR] [--poke-port N] [--poll SECONDS] [--batch N]</c>
 /// and <c>run --state DIR [--verbose]</c>. Exit codes: 0 stopped, 75 reboot requested (sandbox), 1 error, 2 usage.</summary>
 public static class AgentCommandLine
 {
@@ -13,6 +13,7 @@ public static class AgentCommandLine
         usage: rig-agent enroll --state DIR --gateway https://HOST:PORT --device NAME --ca-pin sha256:HEX
                                 (--token TOKEN | --token-file FILE | env RIG_ENROLL_TOKEN)
                                 [--sandbox-root DIR] [--poke-address ADDR] [--poke-port N] [--poke-host HOST] [--poll SECONDS]
+                                [--batch N]
                rig-agent run --state DIR [--verbose]
         """;
 
@@ -71,6 +72,7 @@ public static class AgentCommandLine
                         PokeHost = options.GetValueOrDefault("poke-host"),
                         Poll = options.ContainsKey("poll"),
                         PollSeconds = options.TryGetValue("poll", out var poll) ? ParseInt(poll, "poll") : 0,
+                        Batch = options.TryGetValue("batch", out var batch) ? ParseBatch(batch) : 0,
                     };
                     await Enrollment.EnrollAsync(new AgentPaths(state), config, options["token"], options["ca-pin"], RigLimits.Default, stop.Token).ConfigureAwait(false);
                     Console.Error.WriteLine($"enrolled {config.Device} at {config.GatewayUrl}; start it with: rig-agent run --state {state}");
@@ -95,6 +97,11 @@ public static class AgentCommandLine
         int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is >= 0 and <= 65535
             ? n
             : throw new AgentException($"--{name} '{value}' is not a number between 0 and 65535.");
+
+    private static int ParseBatch(string value) =>
+        int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 256
+            ? n
+            : throw new AgentException($"--batch '{value}' is not a number between 1 and 256 (commands per exchange; the default is 32).");
 
     private static Dictionary<string, string>? ParseOptions(ReadOnlySpan<string> args)
     {

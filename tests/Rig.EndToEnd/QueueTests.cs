@@ -100,7 +100,7 @@ public sealed class QueueTests
             await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
             await site.AddPackageAsync(Models.Tool, Models.ToolFiles);
             await site.SaveModelAsync(Models.Site(["web-1"], osFiles: 150));
-            await site.StartAgentAsync("web-1");
+            await site.StartAgentAsync("web-1", batch: 1); // one command per exchange, so the kill lands mid-queue
             var converge = await site.ConvergeAsync("web-1");
             var total = converge.Devices.Single().Commands;
 

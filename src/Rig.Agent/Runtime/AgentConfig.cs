@@ -34,6 +34,10 @@ public sealed record AgentConfig
     /// <summary>Polling interval in seconds (0: the protocol default).</summary>
     public int PollSeconds { get; init; }
 
+    /// <summary>Most commands to take in one exchange (1-256; 0: the protocol default, 32). Smaller batches
+    /// let a cancelled queue stop sooner on a slow device; larger ones save round trips.</summary>
+    public int Batch { get; init; }
+
     /// <summary>Directories configuration files may be written under (CHECKLIST 16).</summary>
     public IReadOnlyList<string> AllowedRoots { get; init; } = ["/etc", "/opt", "/srv", "/var", "/usr/local", "/home"];
 }
@@ -84,7 +88,10 @@ public sealed partial class AgentJson : JsonSerializerContext
             throw new AgentException($"'{paths.Config}' does not exist: this agent is not enrolled. Run `rig agent enroll` first.");
         try
         {
-            return JsonSerializer.Deserialize(File.ReadAllText(paths.Config), Default.AgentConfig) ?? throw new JsonException("empty");
+            var config = JsonSerializer.Deserialize(File.ReadAllText(paths.Config), Default.AgentConfig) ?? throw new JsonException("empty");
+            if (config.Batch is < 0 or > 256)
+                throw new JsonException($"batch {config.Batch} is outside 0-256 (0 means the default)");
+            return config;
         }
         catch (JsonException e)
         {

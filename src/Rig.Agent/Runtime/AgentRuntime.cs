@@ -248,7 +248,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         Results = results is { Count: > 0 } ? results : null,
         Rebooted = _journal.RebootToReport,
         Inquire = results is not [.., { Outcome: CommandOutcome.Rebooting }],
-        MaxCommands = _limits.MaxCommandsPerExchange,
+        MaxCommands = _config.Batch > 0 ? _config.Batch : _limits.MaxCommandsPerExchange,
     };
 
     /// <summary>Run a command at most once: a command already in the journal is answered from it (a

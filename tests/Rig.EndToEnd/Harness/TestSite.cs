@@ -68,13 +68,15 @@ public sealed class TestSite : IAsyncDisposable
 
     /// <summary>Enroll a device's agent (real <c>rig agent enroll</c> process) with <paramref name="token"/> (default: a
     /// new one from the API) and start it under a supervisor.</summary>
-    public async Task<AgentProcess> StartAgentAsync(string device, bool poll = false, EnrollmentToken? token = null)
+    public async Task<AgentProcess> StartAgentAsync(string device, bool poll = false, EnrollmentToken? token = null, int? batch = null)
     {
         token ??= await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null);
         var args = new List<string> { "agent", "enroll", "--state", State(device), "--gateway", AgentUrl.ToString(), "--device", device, "--token", token.Token,
             "--ca-pin", token.CaPin, "--sandbox-root", Root(device), "--poke-address", "127.0.0.1", "--poke-port", "0" };
         if (poll)
             args.AddRange(["--poll", "1"]);
+        if (batch is { } b)
+            args.AddRange(["--batch", b.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), [.. args]);
         Assert.True(code == 0, $"enroll failed ({code}): {stderr}{stdout}");
         var agent = new AgentProcess(device, State(device), Launch.Rig);
