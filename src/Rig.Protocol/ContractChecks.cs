@@ -43,11 +43,30 @@ public static class ContractChecks
 
     private static string? CheckResult(CommandResult result)
     {
-        var badResult = Text(result.CommandId, 64, "result.commandId") ?? Text(result.ErrorCode, 64, "result.errorCode") ?? Text(result.Error, 64 * 1024, "result.error") ?? Text(result.Output, 64 * 1024, "result.output");
+        var badResult = Text(result.CommandId, 64, "result.commandId") ?? Text(result.ErrorCode, 64, "result.errorCode") ?? Text(result.Error, 64 * 1024, "result.error", free: true) ?? Text(result.Output, 64 * 1024, "result.output", free: true);
         if (badResult is not null)
             return badResult;
-        if (result.Inventory is { } inventory)
-            return NoNulls(inventory.Packages, "inventory.packages") ?? NoNulls(inventory.Files, "inventory.files") ?? NoNulls(inventory.Services, "inventory.services");
+        if (result.Inventory is not { } inventory)
+            return null;
+        var bad = NoNulls(inventory.Packages, "inventory.packages") ?? NoNulls(inventory.Files, "inventory.files") ?? NoNulls(inventory.Services, "inventory.services")
+            ?? Text(inventory.Hostname, 253, "inventory.hostname");
+        if (bad is not null)
+            return bad;
+        foreach (var p in inventory.Packages)
+        {
+            if ((Text(p.Name, 256, "inventory package name") ?? Text(p.Version, 256, "inventory package version") ?? Text(p.Format, 32, "inventory package format") ?? Text(p.Sha256, 64, "inventory package sha256")) is { } problem)
+                return problem;
+        }
+        foreach (var f in inventory.Files)
+        {
+            if ((Text(f.Path, 4096, "inventory file path") ?? Text(f.Sha256, 64, "inventory file sha256") ?? Text(f.Mode, 8, "inventory file mode") ?? Text(f.Owner, 64, "inventory file owner") ?? Text(f.Group, 64, "inventory file group")) is { } problem)
+                return problem;
+        }
+        foreach (var service in inventory.Services)
+        {
+            if (Text(service.Name, 256, "inventory service name") is { } problem)
+                return problem;
+        }
         return null;
     }
 
@@ -78,7 +97,14 @@ public static class ContractChecks
         return null;
     }
 
-    private static string? Text(string? value, int max, string what) => value is { Length: var n } && n > max ? $"{what} is {n} characters long (limit {max})" : null;
+    /// <summary>Too long, or an identifier holding a NUL character (PostgreSQL refuses one in text). Free text (output,
+    /// errors) may hold one: it is stored inside JSON, escaped.</summary>
+    private static string? Text(string? value, int max, string what, bool free = false) => value switch
+    {
+        { Length: var n } when n > max => $"{what} is {n} characters long (limit {max})",
+        { } when !free && value.Contains('\0', StringComparison.Ordinal) => $"{what} holds a NUL character",
+        _ => null,
+    };
 
     private static string Shorten(string s) => s.Length <= 80 ? s : s[..80] + "...";
 }

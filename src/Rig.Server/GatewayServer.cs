@@ -115,6 +115,7 @@ public sealed class GatewayServer : IAsyncDisposable
         var apiHost = IPAddress.Parse(options.ApiListenAddress) is var ip && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)) ? "localhost" : options.ApiListenAddress;
         var apiUrl = new Uri($"https://{(apiHost.Contains(':', StringComparison.Ordinal) ? $"[{apiHost}]" : apiHost)}:{BoundPort(apiApp)}");
         gateway.Pokes = new Gateway.PokeScheduler(gateway);
+        await gateway.PokeUnfinishedAsync(ct).ConfigureAwait(false); // pokes in flight died with the previous process
         var rollouts = new Gateway.RolloutEngine(gateway, loggerFactory.CreateLogger<Gateway.RolloutEngine>());
         rollouts.Start(); // persisted rollouts continue where they were
         return new GatewayServer(options, store, gateway, ca, importer, agentApp, apiApp, loggerFactory, agentUrl, apiUrl, rollouts);

@@ -293,6 +293,8 @@ public sealed class RigJsonTests
     [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","maxCommands":257}""", "maxCommands 257")]
     [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","results":[null]}""", "results")]
     [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","results":[{"commandId":null,"outcome":"Succeeded"}]}""", "commandId")]
+    [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","result":{"commandId":"c\u0000","outcome":"Succeeded"}}""", "NUL")]
+    [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","result":{"commandId":"c","outcome":"Succeeded","inventory":{"packages":[{"name":"a\u0000b","version":"1","format":"deb","sha256":"x"}]}}}""", "inventory package name holds a NUL")]
     public void A_batched_request_that_breaks_the_contract_is_refused(string json, string mentions)
     {
         AssertRefused(json, RigJson.Default.ExchangeRequest, mentions);
@@ -304,6 +306,13 @@ public sealed class RigJsonTests
     public void A_batched_answer_that_breaks_the_contract_is_refused(string json, string mentions)
     {
         AssertRefused(json, RigJson.Default.ExchangeResponse, mentions);
+    }
+
+    [Fact]
+    public void Free_text_with_a_nul_character_is_accepted()
+    {
+        var request = RigJson.Parse("""{"protocolVersion":1,"device":"d","requestId":"r","result":{"commandId":"c","outcome":"Failed","error":"bad\u0000byte","output":"\u0000"}}"""u8, RigJson.Default.ExchangeRequest, "request");
+        Assert.Equal("bad\0byte", request.Result!.Error);
     }
 
     [Fact]

@@ -171,14 +171,14 @@ public sealed class DispatchBenchmark : IBenchmark
             await Task.Delay(500, ct).ConfigureAwait(false);
             await gateway.StartAsync(ct).ConfigureAwait(false);
             var restarted = Stopwatch.GetTimestamp();
-            // Agents cut off mid-session retry with backoff; agents whose poke was lost are poked again.
+            // Agents cut off mid-session retry with backoff; agents whose poke was lost are poked by the starting gateway.
             _ = api.PostAsync<ConvergeResponse>("api/v1/converge", new ConvergeRequest([], "bench restart"), ct);
-            await WaitAsync(() => Interlocked.Read(ref fleet.TotalCommands) >= expected && fleet.Agents.All(a => a.DoneAt != 0), TimeSpan.FromMinutes(5), "every agent after the restart", ct).ConfigureAwait(false);
+            await WaitAsync(() => Interlocked.Read(ref fleet.TotalCommands) >= expected && fleet.Agents.All(a => a.DoneAt != 0), TimeSpan.FromMinutes(5), "every agent after the restart", ct, () => Progress(fleet, expected)).ConfigureAwait(false);
             afterRestart = Stopwatch.GetElapsedTime(restarted).TotalSeconds;
         }
         else
         {
-            await WaitAsync(() => Interlocked.Read(ref fleet.TotalCommands) >= expected && fleet.Agents.All(a => a.DoneAt != 0), TimeSpan.FromMinutes(10), $"round {round}", ct).ConfigureAwait(false);
+            await WaitAsync(() => Interlocked.Read(ref fleet.TotalCommands) >= expected && fleet.Agents.All(a => a.DoneAt != 0), TimeSpan.FromMinutes(10), $"round {round}", ct, () => Progress(fleet, expected)).ConfigureAwait(false);
         }
         var cpu = killMidway ? 0 : ProcessProbe.CpuSeconds(gateway.Pid) - cpuBefore;
         var after = await api.GetAsync<StatusResponse>("api/v1/status", ct).ConfigureAwait(false);
@@ -191,13 +191,21 @@ public sealed class DispatchBenchmark : IBenchmark
             killMidway ? 0 : after.Store.Commits - before.Store.Commits, afterRestart, fleet.Agents.Sum(a => a.Retries) - retriesBefore, fleet.Agents.Sum(a => a.Failures));
     }
 
-    private static async Task WaitAsync(Func<bool> done, TimeSpan timeout, string what, CancellationToken ct)
+    private static string Progress(SimulatedFleet fleet, long expected)
+    {
+        var waiting = fleet.Agents.Where(a => a.DoneAt == 0).ToList();
+        var failed = fleet.Agents.Where(a => a.Failures > 0).ToList();
+        return $"{Interlocked.Read(ref fleet.TotalCommands):N0} of {expected:N0} commands; {waiting.Count} agents not done (e.g. {string.Join(", ", waiting.Take(3).Select(a => a.Name))}); "
+            + $"{failed.Count} failed{(failed.Count > 0 ? $" (last: {failed[0].LastFailure})" : "")}";
+    }
+
+    private static async Task WaitAsync(Func<bool> done, TimeSpan timeout, string what, CancellationToken ct, Func<string>? progress = null)
     {
         var deadline = Stopwatch.StartNew();
         while (!done())
         {
             if (deadline.Elapsed > timeout)
-                throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0} s waiting for {what}.");
+                throw new TimeoutException($"Timed out after {timeout.TotalSeconds:0} s waiting for {what}{(progress is null ? "" : ": " + progress())}.");
             await Task.Delay(10, ct).ConfigureAwait(false);
         }
     }

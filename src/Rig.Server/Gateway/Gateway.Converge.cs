@@ -43,18 +43,25 @@ public sealed partial class Gateway
             else
                 toQueue.Add((i, targets[i], ToCommands(snapshot, targets[i], plans[i])));
         }
+        var busyWithWork = new HashSet<string>(StringComparer.Ordinal);
         for (var chunk = 0; chunk < toQueue.Count; chunk += 500)
         {
             var part = toQueue.Skip(chunk).Take(500).ToList();
             var created = await store.CreateQueuesAsync([.. part.Select(q => (q.Device, q.Commands))], reason, snapshot.Rev, ct).ConfigureAwait(false);
             for (var j = 0; j < part.Count; j++)
+            {
                 results[part[j].Index] = Queued(part[j].Device, part[j].Commands.Count, created[j]);
+                if (created[j].Blocking is { Status: QueueStatus.Pending or QueueStatus.Running })
+                    busyWithWork.Add(part[j].Device);
+            }
         }
 
-        // Every queue is durable before any agent is poked; pokes are paced (PokeScheduler), not awaited.
+        // Every queue is durable before any agent is poked; pokes are paced (PokeScheduler), not awaited. A busy
+        // device whose queue still has commands to send is poked too: converging again nudges a stalled agent.
         for (var i = 0; i < results.Length; i++)
         {
-            if (results[i].Outcome == "queued" && runtimes.GetValueOrDefault(results[i].Device) is { PokePort: not null })
+            var nudge = results[i].Outcome == "busy" && busyWithWork.Contains(results[i].Device);
+            if ((results[i].Outcome == "queued" || nudge) && runtimes.GetValueOrDefault(results[i].Device) is { PokePort: not null })
             {
                 if (Pokes is { } pokes)
                     pokes.Schedule(results[i].Device);

@@ -40,4 +40,19 @@ public sealed partial class Gateway
             _pokeSlots.Release();
         }
     }
+
+    /// <summary>At start: poke every device whose queue still has commands to send. Pokes that were in flight (or
+    /// still waiting for the poke window) when the previous gateway process stopped were lost with it; without
+    /// this those agents would wait for their next check-in.</summary>
+    public async Task<int> PokeUnfinishedAsync(CancellationToken ct)
+    {
+        if (Pokes is not { } pokes)
+            return 0;
+        var devices = await store.ListDevicesWithWorkAsync(ct).ConfigureAwait(false);
+        foreach (var device in devices)
+            pokes.Schedule(device);
+        if (devices.Count > 0)
+            Log.PokingUnfinished(logger, devices.Count);
+        return devices.Count;
+    }
 }

@@ -69,6 +69,9 @@ internal static partial class Log
     [LoggerMessage(1302, LogLevel.Information, "Poke of {Device} at {Endpoint} failed: {Error}")]
     public static partial void PokeFailed(ILogger logger, string device, string endpoint, string error);
 
+    [LoggerMessage(1303, LogLevel.Information, "Poking {Count} devices whose queues were unfinished when the gateway started")]
+    public static partial void PokingUnfinished(ILogger logger, int count);
+
     [LoggerMessage(1401, LogLevel.Warning, "Client certificate refused: {Reason}")]
     public static partial void CertificateRefused(ILogger logger, string reason);
 }

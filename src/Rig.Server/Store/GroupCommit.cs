@@ -8,18 +8,20 @@ namespace Rig.Server.Store;
 /// <summary>Counters of the store, for benchmarks and the status endpoint.</summary>
 public sealed record StoreStats(long Exchanges, long Commits, long Batches, long LargestBatch);
 
-/// <summary>Group commit for exchanges: one writer drains whatever exchanges are waiting into one transaction
-/// (each under its own savepoint, so one refused exchange does not undo the others), commits once, then answers
-/// them all. There is no fixed wait: a lone exchange is committed at once; under load, batches grow by
-/// themselves. Every answer leaves only after the commit, so an acknowledged result is durable.</summary>
+/// <summary>Group commit for exchanges: a writer drains whatever exchanges are waiting into one transaction, commits
+/// once, then answers them all. There is no fixed wait: a lone exchange is committed at once; under load, batches grow
+/// by themselves. Every answer leaves only after the commit, so an acknowledged result is durable. On PostgreSQL
+/// several writers (lanes) run side by side, each owning the devices that hash to it: one database session executes
+/// one statement at a time, so a single writer leaves the server's other cores idle. Lanes never touch the same
+/// device's rows, so they do not wait on each other's locks.</summary>
 internal sealed class GroupCommit : IAsyncDisposable
 {
     /// <summary>Most exchanges in one transaction (bounds the time a batch holds the write lock).</summary>
     private const int MaxBatch = 512;
 
     private readonly RigStore _store;
-    private readonly Channel<Work> _queue = Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true });
-    private readonly Task _writer;
+    private readonly Channel<Work>[] _lanes;
+    private readonly Task[] _writers;
     private long _exchanges;
     private long _commits;
     private long _batches;
@@ -27,11 +29,15 @@ internal sealed class GroupCommit : IAsyncDisposable
 
     private sealed record Work(string Device, ExchangeRequest Request, int MaxDeliveries, TaskCompletionSource<ExchangeResponse> Done);
 
-    public GroupCommit(RigStore store)
+    public GroupCommit(RigStore store, int lanes)
     {
         _store = store;
-        _writer = Task.Run(RunAsync);
+        _lanes = [.. Enumerable.Range(0, lanes).Select(_ => Channel.CreateUnbounded<Work>(new UnboundedChannelOptions { SingleReader = true }))];
+        _writers = [.. _lanes.Select(lane => Task.Run(() => RunAsync(lane.Reader)))];
     }
+
+    /// <summary>Writers running side by side.</summary>
+    public int Lanes => _lanes.Length;
 
     public StoreStats Stats => new(Interlocked.Read(ref _exchanges), Interlocked.Read(ref _commits), Interlocked.Read(ref _batches), Interlocked.Read(ref _largest));
 
@@ -41,20 +47,21 @@ internal sealed class GroupCommit : IAsyncDisposable
     public Task<ExchangeResponse> SubmitAsync(string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct)
     {
         var done = new TaskCompletionSource<ExchangeResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
-        if (!_queue.Writer.TryWrite(new Work(device, request, maxDeliveries, done)))
+        var lane = _lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(device) % (uint)_lanes.Length)];
+        if (!lane.Writer.TryWrite(new Work(device, request, maxDeliveries, done)))
             done.SetException(new ObjectDisposedException(nameof(RigStore), "The store is closing."));
         // The caller may stop waiting; the exchange itself still commits or not as a whole.
         return ct.CanBeCanceled ? done.Task.WaitAsync(ct) : done.Task;
     }
 
-    private async Task RunAsync()
+    private async Task RunAsync(ChannelReader<Work> queue)
     {
         var batch = new List<Work>(MaxBatch);
         var results = new List<(Work Work, ExchangeResponse? Response, Exception? Error)>(MaxBatch);
-        while (await _queue.Reader.WaitToReadAsync().ConfigureAwait(false))
+        while (await queue.WaitToReadAsync().ConfigureAwait(false))
         {
             batch.Clear();
-            while (batch.Count < MaxBatch && _queue.Reader.TryRead(out var work))
+            while (batch.Count < MaxBatch && queue.TryRead(out var work))
                 batch.Add(work);
             if (batch.Count == 0)
                 continue;
@@ -81,8 +88,7 @@ internal sealed class GroupCommit : IAsyncDisposable
             }
             Interlocked.Add(ref _exchanges, batch.Count);
             Interlocked.Increment(ref _batches);
-            if (batch.Count > Interlocked.Read(ref _largest))
-                Interlocked.Exchange(ref _largest, batch.Count);
+            InterlockedMax(ref _largest, batch.Count);
             foreach (var (work, response, error) in results)
             {
                 if (error is not null)
@@ -96,8 +102,12 @@ internal sealed class GroupCommit : IAsyncDisposable
     private Task RunBatchAsync(List<Work> batch, List<(Work Work, ExchangeResponse? Response, Exception? Error)> results, bool careful) =>
         _store.WriteAsync(async (c, tx) =>
         {
+            // The fast path pipelines PostgreSQL's writes (see Statements); the careful path runs each statement at once,
+            // so an error belongs to the exchange that caused it.
+            var statements = new Statements(c, tx, pipelined: !careful && _store.Engine == StoreEngine.Postgres);
             for (var i = 0; i < batch.Count; i++)
-                results.Add(careful ? await RunCarefullyAsync(c, tx, batch[i], i).ConfigureAwait(false) : await RunOneAsync(c, tx, batch[i]).ConfigureAwait(false));
+                results.Add(careful ? await RunCarefullyAsync(statements, batch[i], i).ConfigureAwait(false) : await RunOneAsync(statements, batch[i]).ConfigureAwait(false));
+            await statements.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             return 0;
         }, CancellationToken.None);
 
@@ -108,11 +118,11 @@ internal sealed class GroupCommit : IAsyncDisposable
     }
 
     /// <summary>The fast path: a refusal is raised before the exchange writes anything, so it needs no savepoint.</summary>
-    private async Task<(Work, ExchangeResponse?, Exception?)> RunOneAsync(DbConnection c, DbTransaction tx, Work work)
+    private async Task<(Work, ExchangeResponse?, Exception?)> RunOneAsync(Statements s, Work work)
     {
         try
         {
-            return (work, await _store.ExchangeCoreAsync(c, tx, work.Device, work.Request, work.MaxDeliveries, CancellationToken.None).ConfigureAwait(false), null);
+            return (work, await _store.ExchangeCoreAsync(s, work.Device, work.Request, work.MaxDeliveries, CancellationToken.None).ConfigureAwait(false), null);
         }
         catch (GatewayRefusedException e)
         {
@@ -121,13 +131,14 @@ internal sealed class GroupCommit : IAsyncDisposable
     }
 
     /// <summary>The slow path after an unexpected failure: each exchange under its own savepoint.</summary>
-    private async Task<(Work, ExchangeResponse?, Exception?)> RunCarefullyAsync(DbConnection c, DbTransaction tx, Work work, int index)
+    private async Task<(Work, ExchangeResponse?, Exception?)> RunCarefullyAsync(Statements s, Work work, int index)
     {
+        var (c, tx) = (s.Connection, s.Transaction);
         var savepoint = $"x{index}";
         await c.ExecuteAsync($"SAVEPOINT {savepoint}", transaction: tx).ConfigureAwait(false);
         try
         {
-            var response = await _store.ExchangeCoreAsync(c, tx, work.Device, work.Request, work.MaxDeliveries, CancellationToken.None).ConfigureAwait(false);
+            var response = await _store.ExchangeCoreAsync(s, work.Device, work.Request, work.MaxDeliveries, CancellationToken.None).ConfigureAwait(false);
             await c.ExecuteAsync($"RELEASE SAVEPOINT {savepoint}", transaction: tx).ConfigureAwait(false);
             return (work, response, null);
         }
@@ -139,9 +150,19 @@ internal sealed class GroupCommit : IAsyncDisposable
         }
     }
 
+    private static void InterlockedMax(ref long target, long value)
+    {
+        for (var seen = Interlocked.Read(ref target); value > seen; seen = Interlocked.Read(ref target))
+        {
+            if (Interlocked.CompareExchange(ref target, value, seen) == seen)
+                return;
+        }
+    }
+
     public async ValueTask DisposeAsync()
     {
-        _queue.Writer.TryComplete();
-        await _writer.ConfigureAwait(false);
+        foreach (var lane in _lanes)
+            lane.Writer.TryComplete();
+        await Task.WhenAll(_writers).ConfigureAwait(false);
     }
 }

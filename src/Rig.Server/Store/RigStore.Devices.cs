@@ -37,7 +37,7 @@ public sealed partial class RigStore
     public Task<DeviceRuntime?> GetDeviceRuntimeAsync(string device, CancellationToken ct = default) => ReadAsync(async c =>
     {
         var row = await c.QuerySingleOrDefaultAsync<DeviceRuntimeRow>(new CommandDefinition($"SELECT {RuntimeColumns} FROM device_runtime WHERE device = @device", new { device }, cancellationToken: ct)).ConfigureAwait(false);
-        var recorded = await RecordedStateAsync(c, null, device, ct).ConfigureAwait(false);
+        var recorded = await RecordedStateAsync(new Statements(c, null), device, ct).ConfigureAwait(false);
         // Results can be recorded for a device whose agent never checked in (its runtime row comes with the check-in).
         return row?.ToRuntime(recorded) ?? (IsEmpty(recorded) ? null : new DeviceRuntimeRow(device, null, null, null, null, null).ToRuntime(recorded));
     }, ct);
@@ -53,8 +53,8 @@ public sealed partial class RigStore
     }, ct);
 
     /// <summary>The recorded state of a device, from its item rows.</summary>
-    internal static async Task<RecordedState> RecordedStateAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction? tx, string device, CancellationToken ct) =>
-        ToState(await c.QueryAsync<RecordedItemRow>(new CommandDefinition("SELECT device, kind, key, body FROM recorded_items WHERE device = @device", new { device }, tx, cancellationToken: ct)).ConfigureAwait(false));
+    internal static async Task<RecordedState> RecordedStateAsync(Statements s, string device, CancellationToken ct) =>
+        ToState(await s.QueryAsync<RecordedItemRow>("SELECT device, kind, key, body FROM recorded_items WHERE device = @device", new { device }, ct).ConfigureAwait(false));
 
     private static bool IsEmpty(RecordedState state) => state.Packages.Count == 0 && state.Files.Count == 0 && state.Services.Count == 0;
 
@@ -76,15 +76,15 @@ public sealed partial class RigStore
     }
 
     /// <summary>Replace a device's recorded items (inside a transaction).</summary>
-    internal static async Task ReplaceRecordedStateAsync(System.Data.Common.DbConnection c, System.Data.Common.DbTransaction tx, string device, RecordedState state, CancellationToken ct)
+    internal static async Task ReplaceRecordedStateAsync(Statements s, string device, RecordedState state, CancellationToken ct)
     {
-        await c.ExecuteAsync(new CommandDefinition("DELETE FROM recorded_items WHERE device = @device", new { device }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        await s.ExecuteAsync("DELETE FROM recorded_items WHERE device = @device", new { device }, ct).ConfigureAwait(false);
         var rows = state.Packages.Values.Select(p => new { device, kind = "package", key = p.Name, body = JsonSerializer.Serialize(p, ModelJson.Default.RecordedPackage) })
             .Concat(state.Files.Values.Select(f => new { device, kind = "file", key = f.Path, body = JsonSerializer.Serialize(f, ModelJson.Default.RecordedFile) }))
             .Concat(state.Services.Values.Select(s => new { device, kind = "service", key = s.Name, body = JsonSerializer.Serialize(s, ModelJson.Default.RecordedService) }))
             .ToList();
         if (rows.Count > 0)
-            await c.ExecuteAsync(new CommandDefinition("INSERT INTO recorded_items (device, kind, key, body) VALUES (@device, @kind, @key, @body)", rows, tx, cancellationToken: ct)).ConfigureAwait(false);
+            await s.ExecuteAsync("INSERT INTO recorded_items (device, kind, key, body) VALUES (@device, @kind, @key, @body)", rows, ct).ConfigureAwait(false);
     }
 
     /// <summary>Replace a device's recorded state (e.g. forget everything before a rebuild).</summary>
@@ -92,7 +92,7 @@ public sealed partial class RigStore
     {
         await c.ExecuteAsync(new CommandDefinition("INSERT INTO device_runtime (device, updated_at) VALUES (@device, @now) ON CONFLICT (device) DO UPDATE SET updated_at = excluded.updated_at",
             new { device, now = NowMs }, tx, cancellationToken: ct)).ConfigureAwait(false);
-        await ReplaceRecordedStateAsync(c, tx, device, state, ct).ConfigureAwait(false);
+        await ReplaceRecordedStateAsync(new Statements(c, tx), device, state, ct).ConfigureAwait(false);
         return 0;
     }, ct);
 

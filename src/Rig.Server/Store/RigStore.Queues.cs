@@ -107,7 +107,7 @@ public sealed partial class RigStore
                     // instead of "blocked": serialise creators of one device.
                     await c.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7353413, hashtext(@device))", new { device }, tx, cancellationToken: ct)).ConfigureAwait(false);
                 }
-                var active = await ActiveQueueAsync(c, tx, device, ct).ConfigureAwait(false);
+                var active = await ActiveQueueAsync(new Statements(c, tx), device, ct).ConfigureAwait(false);
                 if (active is not null)
                 {
                     results.Add(new QueueCreateResult(null, active.ToInfo()));
@@ -139,7 +139,12 @@ public sealed partial class RigStore
 
     /// <summary>The device's active queue, or null.</summary>
     public Task<QueueInfo?> GetActiveQueueAsync(string device, CancellationToken ct = default) => ReadAsync(async c =>
-        (await ActiveQueueAsync(c, null, device, ct).ConfigureAwait(false))?.ToInfo(), ct);
+        (await ActiveQueueAsync(new Statements(c, null), device, ct).ConfigureAwait(false))?.ToInfo(), ct);
+
+    /// <summary>Devices whose active queue still has commands to send (pending or running, not waiting for a
+    /// reboot): after a gateway restart these are poked again, since pokes in flight were lost with the process.</summary>
+    public Task<IReadOnlyList<string>> ListDevicesWithWorkAsync(CancellationToken ct = default) => ReadAsync<IReadOnlyList<string>>(async c =>
+        [.. await c.QueryAsync<string>(new CommandDefinition("SELECT device FROM queues WHERE status IN ('pending', 'running') ORDER BY device", cancellationToken: ct)).ConfigureAwait(false)], ct);
 
     /// <summary>The device's newest queue (active or finished), or null.</summary>
     public Task<QueueInfo?> GetLatestQueueAsync(string device, CancellationToken ct = default) => ReadAsync(async c =>
@@ -158,10 +163,10 @@ public sealed partial class RigStore
     /// its result is still recorded. Returns the cancelled queue or null.</summary>
     public Task<QueueInfo?> CancelQueueAsync(string device, string why, CancellationToken ct = default) => WriteAsync(async (c, tx) =>
     {
-        var active = await ActiveQueueAsync(c, tx, device, ct).ConfigureAwait(false);
+        var active = await ActiveQueueAsync(new Statements(c, tx), device, ct).ConfigureAwait(false);
         if (active is null)
             return null;
-        await FinishQueueAsync(c, tx, active.Id, QueueStatus.Cancelled, why, ct).ConfigureAwait(false);
+        await FinishQueueAsync(new Statements(c, tx), active.Id, QueueStatus.Cancelled, why, ct).ConfigureAwait(false);
         return (await c.QuerySingleAsync<QueueRow>(new CommandDefinition($"SELECT {QueueColumns} FROM queues WHERE id = @id", new { id = active.Id }, tx, cancellationToken: ct)).ConfigureAwait(false)).ToInfo();
     }, ct);
 
@@ -177,7 +182,7 @@ public sealed partial class RigStore
             var error = $"reboot-timeout: device {queue.Device} accepted a reboot at {DateTimeOffset.FromUnixTimeMilliseconds(queue.UpdatedAt):u} and did not come back within {timeout.TotalMinutes:0} min; check the device, then rebuild it or converge again";
             await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @failed, finished_at = @now WHERE queue_id = @id AND status = @rebooting",
                 new { failed = CommandStatus.Failed, now = NowMs, id = queue.Id, rebooting = CommandStatus.Rebooting }, tx, cancellationToken: ct)).ConfigureAwait(false);
-            await FinishQueueAsync(c, tx, queue.Id, QueueStatus.Failed, error, ct).ConfigureAwait(false);
+            await FinishQueueAsync(new Statements(c, tx), queue.Id, QueueStatus.Failed, error, ct).ConfigureAwait(false);
         }
         return [.. stale.Select(q => q.Device)];
     }, ct);
@@ -192,19 +197,34 @@ public sealed partial class RigStore
 
     /// <summary>One exchange inside a transaction (the group writer runs many in one). Everything that can refuse
     /// the exchange is read and checked first, so a refused exchange has written nothing and needs no savepoint.</summary>
-    internal async Task<ExchangeResponse> ExchangeCoreAsync(DbConnection c, DbTransaction tx, string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct)
+    internal async Task<ExchangeResponse> ExchangeCoreAsync(Statements s, string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct)
     {
         // ---- read and check ----
-        var queue = await ActiveQueueAsync(c, tx, device, ct).ConfigureAwait(false);
+        // One round trip: the device's active queue (locked) and every command the request names.
+        var ids = (request.Result is null ? [] : new[] { request.Result }).Concat(request.Results ?? []).Select(r => r.CommandId).ToList();
+        if (request.Rebooted is { } rebootedId)
+            ids.Add(rebootedId);
+        var named = ids.Distinct(StringComparer.Ordinal).Select((id, i) => (Name: $"id{i}", Id: id)).ToList();
+        var (queues, rows) = await s.QueryAsync<QueueRow, CommandRow>(
+            ActiveQueueSql(s), new { device },
+            named.Count == 0 ? null : $"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.id IN ({string.Join(", ", named.Select(n => "@" + n.Name))})",
+            named.ToDictionary(n => n.Name, n => (object?)n.Id), ct).ConfigureAwait(false);
+        var queue = queues.SingleOrDefault();
+        var known = rows.ToDictionary(r => r.Id, StringComparer.Ordinal);
         // An unknown "rebooted" id (restored database, re-enrolled agent with an old journal) is ignored: refusing it
         // would lock the device out, since the agent reports it until acknowledged.
-        var rebooted = request.Rebooted is { } rebootedId ? await TryFindCommandForDeviceAsync(c, tx, device, rebootedId, ct).ConfigureAwait(false) : null;
+        var rebooted = request.Rebooted is { } rid && known.TryGetValue(rid, out var r) && r.Device == device ? r : null;
         var reports = new List<(CommandResult Result, CommandRow Command)>();
         foreach (var result in (request.Result is null ? [] : new[] { request.Result }).Concat(request.Results ?? []))
         {
             if (reports.Count > 0 && reports[^1].Result.Outcome != CommandOutcome.Succeeded)
                 throw new GatewayRefusedException("bad-result", $"The result for command {result.CommandId} follows a result that did not succeed ({reports[^1].Result.CommandId}: {reports[^1].Result.Outcome}); an agent stops at the first command that does not succeed.", 400);
-            var command = await FindCommandForDeviceAsync(c, tx, device, result.CommandId, ct).ConfigureAwait(false);
+            if (reports.Any(x => x.Command.Id == result.CommandId))
+                throw new GatewayRefusedException("bad-result", $"The request reports command {result.CommandId} twice; report each command once.", 400);
+            if (!known.TryGetValue(result.CommandId, out var command))
+                throw new GatewayRefusedException("unknown-command", $"Command '{result.CommandId}' is not known to this gateway; the agent's result is not recorded.", 409);
+            if (command.Device != device)
+                throw new GatewayRefusedException("foreign-command", $"Command '{result.CommandId}' belongs to another device's queue; device '{device}' cannot answer it.", 403);
             if (command.Status is CommandStatus.Pending or CommandStatus.Sent && result.Outcome == CommandOutcome.Rebooting && command.Kind != "reboot")
                 throw new GatewayRefusedException("bad-result", $"Command {command.Id} is a {command.Kind}, not a reboot; it cannot answer 'rebooting'.", 400);
             reports.Add((result, command));
@@ -215,42 +235,44 @@ public sealed partial class RigStore
         if (rebooted is { Status: CommandStatus.Rebooting or CommandStatus.Sent, Kind: "reboot" })
         {
             var result = new CommandResult { CommandId = rebooted.Id, Outcome = CommandOutcome.Succeeded, Output = "device rebooted" };
-            await FinishCommandAsync(c, tx, rebooted, CommandStatus.Succeeded, result, ct).ConfigureAwait(false);
+            await FinishCommandAsync(s, rebooted, CommandStatus.Succeeded, result, ct).ConfigureAwait(false);
             if (queue is not null && queue.Id == rebooted.QueueId)
-                queue = await AdvanceAsync(c, tx, queue, (int)rebooted.Seq + 1, ct).ConfigureAwait(false);
+                queue = await AdvanceAsync(s, queue, (int)rebooted.Seq + 1, ct).ConfigureAwait(false);
         }
 
         foreach (var (reported, command) in reports)
         {
+            if (rebooted is { Status: CommandStatus.Rebooting or CommandStatus.Sent, Kind: "reboot" } && command.Id == rebooted.Id)
+                continue; // finished just above by "rebooted" (the rows were read before any write)
             if (command.Status is CommandStatus.Pending or CommandStatus.Sent)
             {
                 var ownQueue = queue is not null && queue.Id == command.QueueId;
                 switch (reported.Outcome)
                 {
                     case CommandOutcome.Succeeded:
-                        await FinishCommandAsync(c, tx, command, CommandStatus.Succeeded, reported, ct).ConfigureAwait(false);
-                        await ApplyToRecordedStateAsync(c, tx, device, command, reported, ct).ConfigureAwait(false);
+                        await FinishCommandAsync(s, command, CommandStatus.Succeeded, reported, ct).ConfigureAwait(false);
+                        await ApplyToRecordedStateAsync(s, device, command, reported, ct).ConfigureAwait(false);
                         if (ownQueue)
-                            queue = await AdvanceAsync(c, tx, queue!, (int)command.Seq + 1, ct).ConfigureAwait(false);
+                            queue = await AdvanceAsync(s, queue!, (int)command.Seq + 1, ct).ConfigureAwait(false);
                         break;
                     case CommandOutcome.Failed:
-                        await FinishCommandAsync(c, tx, command, CommandStatus.Failed, reported, ct).ConfigureAwait(false);
+                        await FinishCommandAsync(s, command, CommandStatus.Failed, reported, ct).ConfigureAwait(false);
                         if (ownQueue)
                         {
-                            await FinishQueueAsync(c, tx, queue!.Id, QueueStatus.Failed, $"command {command.Seq + 1} ({command.ParseSpec().Describe()}) failed: {reported.Error}", ct).ConfigureAwait(false);
+                            await FinishQueueAsync(s, queue!.Id, QueueStatus.Failed, $"command {command.Seq + 1} ({command.ParseSpec().Describe()}) failed: {reported.Error}", ct).ConfigureAwait(false);
                             // Commands sent in the same answer after the failed one never ran: they are pending again.
-                            await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @pending WHERE queue_id = @id AND seq > @seq AND status = @sent",
-                                new { pending = CommandStatus.Pending, sent = CommandStatus.Sent, id = queue.Id, seq = command.Seq }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                            await s.ExecuteAsync("UPDATE commands SET status = @pending WHERE queue_id = @id AND seq > @seq AND status = @sent",
+                                new { pending = CommandStatus.Pending, sent = CommandStatus.Sent, id = queue.Id, seq = command.Seq }, ct).ConfigureAwait(false);
                             queue = null;
                         }
                         break;
                     case CommandOutcome.Rebooting:
-                        await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @status, result = @result WHERE id = @id",
-                            new { status = CommandStatus.Rebooting, result = JsonSerializer.Serialize(reported, RigJson.Default.CommandResult), id = command.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                        await s.ExecuteAsync("UPDATE commands SET status = @status, result = @result WHERE id = @id",
+                            new { status = CommandStatus.Rebooting, result = JsonSerializer.Serialize(reported, RigJson.Default.CommandResult), id = command.Id }, ct).ConfigureAwait(false);
                         if (ownQueue)
                         {
-                            await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
-                                new { status = QueueStatus.Rebooting, now = NowMs, id = queue!.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                            await s.ExecuteAsync("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
+                                new { status = QueueStatus.Rebooting, now = NowMs, id = queue!.Id }, ct).ConfigureAwait(false);
                         }
                         return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged };
                 }
@@ -263,27 +285,26 @@ public sealed partial class RigStore
 
         if (!request.Inquire || queue is null || queue.Status == QueueStatus.Rebooting)
             return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
-        return await NextCommandsAsync(c, tx, queue, maxDeliveries, Math.Clamp(request.MaxCommands ?? 1, 1, 256), ct).ConfigureAwait(false);
+        return await NextCommandsAsync(s, queue, maxDeliveries, Math.Clamp(request.MaxCommands ?? 1, 1, 256), ct).ConfigureAwait(false);
     }
 
     /// <summary>The next command(s) of the queue, marked sent: one, or up to <paramref name="max"/> when the agent takes
     /// several (stopping after a reboot, which must be the last of an answer, and past the answer's byte budget).</summary>
-    private async Task<ExchangeResponse> NextCommandsAsync(DbConnection c, DbTransaction tx, QueueRow queue, int maxDeliveries, int max, CancellationToken ct)
+    private async Task<ExchangeResponse> NextCommandsAsync(Statements s, QueueRow queue, int maxDeliveries, int max, CancellationToken ct)
     {
-        var rows = (await c.QueryAsync<CommandRow>(new CommandDefinition(
-            $"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.queue_id = @id AND c.seq >= @position ORDER BY c.seq LIMIT @max",
-            new { id = queue.Id, position = queue.Position, max }, tx, cancellationToken: ct)).ConfigureAwait(false)).ToList();
+        var rows = (await s.QueryAsync<CommandRow>($"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.queue_id = @id AND c.seq >= @position ORDER BY c.seq LIMIT @max",
+            new { id = queue.Id, position = queue.Position, max }, ct).ConfigureAwait(false)).ToList();
         if (rows.Count == 0)
         {
-            await FinishQueueAsync(c, tx, queue.Id, QueueStatus.Succeeded, null, ct).ConfigureAwait(false);
+            await FinishQueueAsync(s, queue.Id, QueueStatus.Succeeded, null, ct).ConfigureAwait(false);
             return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
         }
         var first = rows[0];
         if (first.Deliveries >= maxDeliveries)
         {
             var error = $"command {first.Seq + 1} ({first.ParseSpec().Describe()}) was delivered {first.Deliveries} times without a result; the agent may crash on it";
-            await FinishCommandAsync(c, tx, first, CommandStatus.Failed, new CommandResult { CommandId = first.Id, Outcome = CommandOutcome.Failed, Error = error, ErrorCode = "too-many-deliveries" }, ct).ConfigureAwait(false);
-            await FinishQueueAsync(c, tx, queue.Id, QueueStatus.Failed, error, ct).ConfigureAwait(false);
+            await FinishCommandAsync(s, first, CommandStatus.Failed, new CommandResult { CommandId = first.Id, Outcome = CommandOutcome.Failed, Error = error, ErrorCode = "too-many-deliveries" }, ct).ConfigureAwait(false);
+            await FinishQueueAsync(s, queue.Id, QueueStatus.Failed, error, ct).ConfigureAwait(false);
             return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
         }
         var send = new List<Command>(rows.Count);
@@ -302,96 +323,77 @@ public sealed partial class RigStore
                 break;
         }
         var now = NowMs;
-        await c.ExecuteAsync(new CommandDefinition(
-            "UPDATE commands SET status = @status, deliveries = deliveries + 1, sent_at = @now WHERE queue_id = @id AND seq >= @from AND seq <= @to",
-            new { status = CommandStatus.Sent, now, id = queue.Id, from = send[0].Sequence, to = send[^1].Sequence }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        await s.ExecuteAsync("UPDATE commands SET status = @status, deliveries = deliveries + 1, sent_at = @now WHERE queue_id = @id AND seq >= @from AND seq <= @to",
+            new { status = CommandStatus.Sent, now, id = queue.Id, from = send[0].Sequence, to = send[^1].Sequence }, ct).ConfigureAwait(false);
         if (queue.Status == QueueStatus.Pending)
         {
-            await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
-                new { status = QueueStatus.Running, now, id = queue.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            await s.ExecuteAsync("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
+                new { status = QueueStatus.Running, now, id = queue.Id }, ct).ConfigureAwait(false);
         }
         return new ExchangeResponse { Answer = ExchangeAnswer.Command, Command = send[0], More = send.Count > 1 ? send[1..] : null };
     }
 
-    private async Task<QueueRow?> ActiveQueueAsync(DbConnection c, DbTransaction? tx, string device, CancellationToken ct) =>
-        await c.QuerySingleOrDefaultAsync<QueueRow>(new CommandDefinition(
-            $"SELECT {QueueColumns} FROM queues WHERE device = @device AND status IN ('pending', 'running', 'rebooting'){(tx is null ? "" : ForUpdate)}",
-            new { device }, tx, cancellationToken: ct)).ConfigureAwait(false);
+    private string ActiveQueueSql(Statements s) =>
+        $"SELECT {QueueColumns} FROM queues WHERE device = @device AND status IN ('pending', 'running', 'rebooting'){(s.Transaction is null ? "" : ForUpdate)}";
 
-    private static async Task<CommandRow?> TryFindCommandForDeviceAsync(DbConnection c, DbTransaction tx, string device, string commandId, CancellationToken ct)
-    {
-        var command = await c.QuerySingleOrDefaultAsync<CommandRow>(new CommandDefinition(
-            $"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.id = @commandId", new { commandId }, tx, cancellationToken: ct)).ConfigureAwait(false);
-        return command is not null && command.Device == device ? command : null;
-    }
+    private async Task<QueueRow?> ActiveQueueAsync(Statements s, string device, CancellationToken ct) =>
+        await s.QuerySingleOrDefaultAsync<QueueRow>(ActiveQueueSql(s), new { device }, ct).ConfigureAwait(false);
 
-    private static async Task<CommandRow> FindCommandForDeviceAsync(DbConnection c, DbTransaction tx, string device, string commandId, CancellationToken ct)
-    {
-        var command = await c.QuerySingleOrDefaultAsync<CommandRow>(new CommandDefinition(
-            $"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.id = @commandId", new { commandId }, tx, cancellationToken: ct)).ConfigureAwait(false);
-        if (command is null)
-            throw new GatewayRefusedException("unknown-command", $"Command '{commandId}' is not known to this gateway; the agent's result is not recorded.", 409);
-        if (command.Device != device)
-            throw new GatewayRefusedException("foreign-command", $"Command '{commandId}' belongs to another device's queue; device '{device}' cannot answer it.", 403);
-        return command;
-    }
+    private async Task FinishCommandAsync(Statements s, CommandRow command, string status, CommandResult result, CancellationToken ct) =>
+        await s.ExecuteAsync("UPDATE commands SET status = @status, result = @result, finished_at = @now WHERE id = @id",
+            new { status, result = JsonSerializer.Serialize(result, RigJson.Default.CommandResult), now = NowMs, id = command.Id }, ct).ConfigureAwait(false);
 
-    private async Task FinishCommandAsync(DbConnection c, DbTransaction tx, CommandRow command, string status, CommandResult result, CancellationToken ct) =>
-        await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @status, result = @result, finished_at = @now WHERE id = @id",
-            new { status, result = JsonSerializer.Serialize(result, RigJson.Default.CommandResult), now = NowMs, id = command.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
-
-    private async Task<QueueRow> AdvanceAsync(DbConnection c, DbTransaction tx, QueueRow queue, int position, CancellationToken ct)
+    private async Task<QueueRow> AdvanceAsync(Statements s, QueueRow queue, int position, CancellationToken ct)
     {
         var next = Math.Max((int)queue.Position, position);
-        await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET position = @next, status = @status, updated_at = @now WHERE id = @id",
-            new { next, status = QueueStatus.Running, now = NowMs, id = queue.Id }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        await s.ExecuteAsync("UPDATE queues SET position = @next, status = @status, updated_at = @now WHERE id = @id",
+            new { next, status = QueueStatus.Running, now = NowMs, id = queue.Id }, ct).ConfigureAwait(false);
         return queue with { Position = next, Status = QueueStatus.Running };
     }
 
-    private async Task FinishQueueAsync(DbConnection c, DbTransaction tx, string queueId, string status, string? error, CancellationToken ct) =>
-        await c.ExecuteAsync(new CommandDefinition("UPDATE queues SET status = @status, error = @error, updated_at = @now, finished_at = @now WHERE id = @queueId",
-            new { status, error, now = NowMs, queueId }, tx, cancellationToken: ct)).ConfigureAwait(false);
+    private async Task FinishQueueAsync(Statements s, string queueId, string status, string? error, CancellationToken ct) =>
+        await s.ExecuteAsync("UPDATE queues SET status = @status, error = @error, updated_at = @now, finished_at = @now WHERE id = @queueId",
+            new { status, error, now = NowMs, queueId }, ct).ConfigureAwait(false);
 
     /// <summary>Record what a succeeded command changed on the device: one row per package, file or service; an
     /// inventory replaces the device's rows (role kinds kept where names match).</summary>
-    private async Task ApplyToRecordedStateAsync(DbConnection c, DbTransaction tx, string device, CommandRow command, CommandResult result, CancellationToken ct)
+    private async Task ApplyToRecordedStateAsync(Statements s, string device, CommandRow command, CommandResult result, CancellationToken ct)
     {
         var spec = command.ParseSpec();
         switch (spec)
         {
             case InstallCommand i:
-                await UpsertItemAsync(c, tx, device, "package", i.Package.Name, JsonSerializer.Serialize(new RecordedPackage(i.Package.Name, i.Package.Version, i.Package.Format, i.Package.Sha256, command.RoleKind), ModelJson.Default.RecordedPackage), ct).ConfigureAwait(false);
+                await UpsertItemAsync(s, device, "package", i.Package.Name, JsonSerializer.Serialize(new RecordedPackage(i.Package.Name, i.Package.Version, i.Package.Format, i.Package.Sha256, command.RoleKind), ModelJson.Default.RecordedPackage), ct).ConfigureAwait(false);
                 break;
             case RemoveCommand r:
-                await DeleteItemAsync(c, tx, device, "package", r.Name, ct).ConfigureAwait(false);
+                await DeleteItemAsync(s, device, "package", r.Name, ct).ConfigureAwait(false);
                 break;
             case WriteFileCommand w:
-                await UpsertItemAsync(c, tx, device, "file", w.Path, JsonSerializer.Serialize(new RecordedFile(w.Path, w.Sha256, w.Mode, w.Owner, w.Group, command.RoleKind), ModelJson.Default.RecordedFile), ct).ConfigureAwait(false);
+                await UpsertItemAsync(s, device, "file", w.Path, JsonSerializer.Serialize(new RecordedFile(w.Path, w.Sha256, w.Mode, w.Owner, w.Group, command.RoleKind), ModelJson.Default.RecordedFile), ct).ConfigureAwait(false);
                 break;
             case DeleteFileCommand d:
-                await DeleteItemAsync(c, tx, device, "file", d.Path, ct).ConfigureAwait(false);
+                await DeleteItemAsync(s, device, "file", d.Path, ct).ConfigureAwait(false);
                 break;
-            case ServiceCommand s:
-                var body = await c.QuerySingleOrDefaultAsync<string?>(new CommandDefinition("SELECT body FROM recorded_items WHERE device = @device AND kind = 'service' AND key = @key",
-                    new { device, key = s.Name }, tx, cancellationToken: ct)).ConfigureAwait(false);
-                var before = new RecordedState { Services = body is null ? new Dictionary<string, RecordedService>() : new Dictionary<string, RecordedService> { [s.Name] = JsonSerializer.Deserialize(body, ModelJson.Default.RecordedService)! } };
-                var after = RecordedStateUpdater.Apply(before, s, command.RoleKind, result).Services[s.Name];
-                await UpsertItemAsync(c, tx, device, "service", s.Name, JsonSerializer.Serialize(after, ModelJson.Default.RecordedService), ct).ConfigureAwait(false);
+            case ServiceCommand svc:
+                var body = await s.QuerySingleOrDefaultAsync<string?>("SELECT body FROM recorded_items WHERE device = @device AND kind = 'service' AND key = @key",
+                    new { device, key = svc.Name }, ct).ConfigureAwait(false);
+                var before = new RecordedState { Services = body is null ? new Dictionary<string, RecordedService>() : new Dictionary<string, RecordedService> { [svc.Name] = JsonSerializer.Deserialize(body, ModelJson.Default.RecordedService)! } };
+                var after = RecordedStateUpdater.Apply(before, svc, command.RoleKind, result).Services[svc.Name];
+                await UpsertItemAsync(s, device, "service", svc.Name, JsonSerializer.Serialize(after, ModelJson.Default.RecordedService), ct).ConfigureAwait(false);
                 break;
             case InventoryCommand when result.Inventory is { } inventory:
-                var state = RecordedStateUpdater.FromInventory(await RecordedStateAsync(c, tx, device, ct).ConfigureAwait(false), inventory);
-                await ReplaceRecordedStateAsync(c, tx, device, state, ct).ConfigureAwait(false);
-                await c.ExecuteAsync(new CommandDefinition(
-                    "INSERT INTO device_runtime (device, inventory, updated_at) VALUES (@device, @inventory, @now) ON CONFLICT (device) DO UPDATE SET inventory = excluded.inventory, updated_at = excluded.updated_at",
-                    new { device, inventory = JsonSerializer.Serialize(inventory, RigJson.Default.InventoryReport), now = NowMs }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                var state = RecordedStateUpdater.FromInventory(await RecordedStateAsync(s, device, ct).ConfigureAwait(false), inventory);
+                await ReplaceRecordedStateAsync(s, device, state, ct).ConfigureAwait(false);
+                await s.ExecuteAsync("INSERT INTO device_runtime (device, inventory, updated_at) VALUES (@device, @inventory, @now) ON CONFLICT (device) DO UPDATE SET inventory = excluded.inventory, updated_at = excluded.updated_at",
+                    new { device, inventory = JsonSerializer.Serialize(inventory, RigJson.Default.InventoryReport), now = NowMs }, ct).ConfigureAwait(false);
                 break;
         }
     }
 
-    private static Task UpsertItemAsync(DbConnection c, DbTransaction tx, string device, string kind, string key, string body, CancellationToken ct) =>
-        c.ExecuteAsync(new CommandDefinition("INSERT INTO recorded_items (device, kind, key, body) VALUES (@device, @kind, @key, @body) ON CONFLICT (device, kind, key) DO UPDATE SET body = excluded.body",
-            new { device, kind, key, body }, tx, cancellationToken: ct));
+    private static Task UpsertItemAsync(Statements s, string device, string kind, string key, string body, CancellationToken ct) =>
+        s.ExecuteAsync("INSERT INTO recorded_items (device, kind, key, body) VALUES (@device, @kind, @key, @body) ON CONFLICT (device, kind, key) DO UPDATE SET body = excluded.body",
+            new { device, kind, key, body }, ct);
 
-    private static Task DeleteItemAsync(DbConnection c, DbTransaction tx, string device, string kind, string key, CancellationToken ct) =>
-        c.ExecuteAsync(new CommandDefinition("DELETE FROM recorded_items WHERE device = @device AND kind = @kind AND key = @key", new { device, kind, key }, tx, cancellationToken: ct));
+    private static Task DeleteItemAsync(Statements s, string device, string kind, string key, CancellationToken ct) =>
+        s.ExecuteAsync("DELETE FROM recorded_items WHERE device = @device AND kind = @kind AND key = @key", new { device, kind, key }, ct);
 }

@@ -35,8 +35,12 @@ public sealed partial class RigStore : IAsyncDisposable
         _sqlite = sqlite;
         _postgres = postgres;
         _clock = clock;
-        _groupCommit = new GroupCommit(this);
+        _groupCommit = new GroupCommit(this, postgres is null ? 1 : WriterLanes);
     }
+
+    /// <summary>Group-commit writers on PostgreSQL (SQLite has one writer at a time anyway). Overridable for
+    /// measurements with RIG_STORE_LANES.</summary>
+    private static int WriterLanes => int.TryParse(Environment.GetEnvironmentVariable("RIG_STORE_LANES"), out var n) && n is >= 1 and <= 64 ? n : Math.Clamp(2 * Environment.ProcessorCount, 2, 16);
 
     /// <summary>Exchanges, commits and group-commit batches so far.</summary>
     public StoreStats Stats => _groupCommit.Stats;

@@ -79,6 +79,45 @@ public abstract partial class StoreSuite
     }
 
     [Fact]
+    public async Task A_database_error_in_one_exchange_of_a_group_undoes_only_that_exchange()
+    {
+        // PostgreSQL refuses a NUL character in text: the poisoned inventory fails in the database, and on PostgreSQL the
+        // failing write was held back (pipelined) and surfaces at a later statement of the group. The group writer then
+        // runs the group again statement by statement: only the poisoned exchange fails. (SQLite stores the NUL.)
+        const int devices = 30;
+        var names = Enumerable.Range(0, devices).Select(i => $"node-{i:00}").ToArray();
+        var commands = names.Select(_ => new List<NewCommand> { Inventory(), WriteFile("/etc/x", "x") }).ToArray();
+        for (var i = 0; i < devices; i++)
+            Assert.NotNull((await Store.CreateQueueAsync(names[i], commands[i], "fleet rollout", 1)).Created);
+        await Task.WhenAll(names.Select(n => Store.ExchangeAsync(n, Inquiry(n), MaxDeliveries)));
+        var poison = new InventoryReport { Packages = [new InstalledPackage("bad\0name", "1", "deb", new string('a', 64))] };
+
+        var reports = names.Select((n, i) => Store.ExchangeAsync(n, Report(i == 7 ? Succeeded(commands[i][0].Id, poison) : Succeeded(commands[i][0].Id), n), MaxDeliveries)).ToList();
+        var outcomes = await Task.WhenAll(reports.Select(async r => await Record.ExceptionAsync(() => r)));
+
+        for (var i = 0; i < devices; i++)
+        {
+            if (i == 7 && ExpectedEngine == StoreEngine.Postgres)
+            {
+                Assert.IsAssignableFrom<System.Data.Common.DbException>(outcomes[i]);
+                Assert.Equal((CommandStatus.Sent, 1), await StatusAsync(commands[i][0].Id)); // undone: delivered again later
+                Assert.Equal((CommandStatus.Pending, 0), await StatusAsync(commands[i][1].Id));
+                continue;
+            }
+            Assert.Null(outcomes[i]);
+            Assert.Equal((CommandStatus.Succeeded, 1), await StatusAsync(commands[i][0].Id));
+            Assert.Equal((CommandStatus.Sent, 1), await StatusAsync(commands[i][1].Id));
+        }
+
+        async Task<(string, long)> StatusAsync(string id)
+        {
+            await using var connection = await OpenRawAsync();
+            var row = await Dapper.SqlMapper.QuerySingleAsync(connection, "SELECT status, deliveries FROM commands WHERE id = @id", new { id });
+            return ((string)row.status, Convert.ToInt64(row.deliveries, System.Globalization.CultureInfo.InvariantCulture));
+        }
+    }
+
+    [Fact]
     public async Task Parallel_exchanges_for_one_device_never_hand_out_two_commands_or_skip_one() =>
         await RaceOnOneDeviceAsync([Store, Store, Store, Store]);
 

@@ -440,6 +440,36 @@ public abstract partial class StoreSuite
     }
 
     [Fact]
+    public async Task A_request_reporting_one_command_twice_is_refused_and_changes_nothing()
+    {
+        var commands = Writes(2);
+        await CreateQueueAsync(commands);
+        Assert.Equal(2, AllOf(await ExchangeAsync(Batch(2))).Count);
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var before = await SnapshotAsync();
+
+        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Batch(2, Succeeded(commands[0].Id), Succeeded(commands[0].Id))));
+
+        Assert.Equal(("bad-result", 400), (refused.Code, refused.StatusCode));
+        Assert.Equal(before, await SnapshotAsync());
+    }
+
+    [Fact]
+    public async Task Rebooted_and_a_late_rebooting_for_the_same_command_in_one_request_do_not_reboot_again()
+    {
+        var commands = new List<NewCommand> { Reboot(), WriteFile("/etc/b", "b") };
+        var queue = await CreateQueueAsync(commands);
+        AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
+        Assert.Equal(ExchangeAnswer.RebootAcknowledged, (await ExchangeAsync(Report(Rebooting(commands[0].Id)))).Answer);
+
+        var next = await ExchangeAsync(Rebooted(commands[0].Id) with { Result = Rebooting(commands[0].Id) });
+
+        AssertCommand(commands[1], next);
+        Assert.Equal((QueueStatus.Running, 1), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+        Assert.Equal(CommandStatus.Succeeded, (await CommandAsync(queue, commands[0])).Status);
+    }
+
+    [Fact]
     public async Task Commands_sent_but_not_reported_are_delivered_again_from_the_first_unreported()
     {
         var commands = Writes(4);
@@ -603,5 +633,25 @@ public abstract partial class StoreSuite
         }
         AssertNoCommand(response);
         Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
+    }
+
+    [Fact]
+    public async Task Devices_with_work_are_those_whose_queue_still_has_commands_to_send()
+    {
+        await CreateQueueAsync(Writes(2), "pending-1");
+        await CreateQueueAsync(Writes(2), "running-1");
+        await ExchangeAsync(Inquiry("running-1"));
+        var reboot = new List<NewCommand> { Reboot(), WriteFile("/etc/b", "b") };
+        await CreateQueueAsync(reboot, "rebooting-1");
+        await ExchangeAsync(Inquiry("rebooting-1"));
+        await ExchangeAsync(Report(Rebooting(reboot[0].Id), "rebooting-1", inquire: false));
+        var done = Writes(1);
+        await CreateQueueAsync(done, "done-1");
+        await ExchangeAsync(Inquiry("done-1"));
+        await ExchangeAsync(Report(Succeeded(done[0].Id), "done-1"));
+        await CreateQueueAsync(Writes(1), "cancelled-1");
+        await Store.CancelQueueAsync("cancelled-1", "test");
+
+        Assert.Equal(["pending-1", "running-1"], await Store.ListDevicesWithWorkAsync());
     }
 }

@@ -1,0 +1,141 @@
+using System.Collections;
+using System.Collections.Concurrent;
+using System.Data.Common;
+using System.Reflection;
+using Dapper;
+using Npgsql;
+
+namespace Rig.Server.Store;
+
+/// <summary>The statements of one transaction. When <c>pipelined</c> (PostgreSQL, the group writer's fast path), writes
+/// are held back and sent together with the next read, or at <see cref="FlushAsync"/> before the commit, in one
+/// <see cref="NpgsqlBatch"/>: one network round trip where there were several. A read always sees every earlier write
+/// of the transaction, so the result is the same as running each statement at once; only an error surfaces later (the
+/// group writer then runs the batch again statement by statement, see <see cref="GroupCommit"/>). Otherwise (SQLite
+/// is in-process; operator paths) every statement runs at once through Dapper.</summary>
+internal sealed class Statements(DbConnection connection, DbTransaction? transaction, bool pipelined = false)
+{
+    private static readonly ConcurrentDictionary<Type, PropertyInfo[]> ParameterProperties = new();
+    private readonly List<NpgsqlBatchCommand> _pending = [];
+
+    /// <summary>The connection (for statements that need it directly).</summary>
+    public DbConnection Connection => connection;
+
+    /// <summary>The transaction, if any.</summary>
+    public DbTransaction? Transaction => transaction;
+
+    /// <summary>Run a write; <paramref name="param"/> may be a list (one execution per element, as in Dapper).</summary>
+    public Task ExecuteAsync(string sql, object? param, CancellationToken ct)
+    {
+        if (!pipelined)
+            return connection.ExecuteAsync(new CommandDefinition(sql, param, transaction, cancellationToken: ct));
+        if (param is IEnumerable list and not string and not IDictionary<string, object?>)
+        {
+            foreach (var each in list)
+                _pending.Add(Batched(sql, each));
+        }
+        else
+        {
+            _pending.Add(Batched(sql, param));
+        }
+        return Task.CompletedTask;
+    }
+
+    /// <summary>Run a read (after any writes held back, in the same round trip).</summary>
+    public async Task<List<T>> QueryAsync<T>(string sql, object? param, CancellationToken ct)
+    {
+        if (!pipelined)
+            return (await connection.QueryAsync<T>(new CommandDefinition(sql, param, transaction, cancellationToken: ct)).ConfigureAwait(false)).AsList();
+        await using var batch = new NpgsqlBatch((NpgsqlConnection)connection, (NpgsqlTransaction?)transaction);
+        foreach (var write in _pending)
+            batch.BatchCommands.Add(write);
+        _pending.Clear();
+        batch.BatchCommands.Add(Batched(sql, param));
+        await using var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var rows = await ReadAsync<T>(reader, ct).ConfigureAwait(false);
+        while (await reader.NextResultAsync(ct).ConfigureAwait(false))
+        {
+        }
+        return rows;
+    }
+
+    /// <summary>Two independent reads in one round trip (after any writes held back); without pipelining, one after the
+    /// other. <paramref name="second"/> null: only the first runs.</summary>
+    public async Task<(List<T1> First, List<T2> Second)> QueryAsync<T1, T2>(string first, object? firstParam, string? second, object? secondParam, CancellationToken ct)
+    {
+        if (!pipelined || second is null)
+        {
+            var one = await QueryAsync<T1>(first, firstParam, ct).ConfigureAwait(false);
+            return (one, second is null ? [] : await QueryAsync<T2>(second, secondParam, ct).ConfigureAwait(false));
+        }
+        await using var batch = new NpgsqlBatch((NpgsqlConnection)connection, (NpgsqlTransaction?)transaction);
+        foreach (var write in _pending)
+            batch.BatchCommands.Add(write);
+        _pending.Clear();
+        batch.BatchCommands.Add(Batched(first, firstParam));
+        batch.BatchCommands.Add(Batched(second, secondParam));
+        await using var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        var a = await ReadAsync<T1>(reader, ct).ConfigureAwait(false);
+        if (!await reader.NextResultAsync(ct).ConfigureAwait(false))
+            throw new InvalidOperationException("The second read of a batch returned no result set.");
+        var b = await ReadAsync<T2>(reader, ct).ConfigureAwait(false);
+        while (await reader.NextResultAsync(ct).ConfigureAwait(false))
+        {
+        }
+        return (a, b);
+    }
+
+    /// <summary>The rows of the current result set (skipping those of writes, which have no columns).</summary>
+    private static async Task<List<T>> ReadAsync<T>(DbDataReader reader, CancellationToken ct)
+    {
+        while (reader.FieldCount == 0 && await reader.NextResultAsync(ct).ConfigureAwait(false))
+        {
+        }
+        var rows = new List<T>();
+        var parse = reader.GetRowParser<T>();
+        while (await reader.ReadAsync(ct).ConfigureAwait(false))
+            rows.Add(parse(reader));
+        return rows;
+    }
+
+    /// <summary>One row or none (more than one is a bug in the query).</summary>
+    public async Task<T?> QuerySingleOrDefaultAsync<T>(string sql, object? param, CancellationToken ct)
+    {
+        var rows = await QueryAsync<T>(sql, param, ct).ConfigureAwait(false);
+        return rows.Count switch
+        {
+            0 => default,
+            1 => rows[0],
+            _ => throw new InvalidOperationException($"Expected at most one row, got {rows.Count}: {sql}"),
+        };
+    }
+
+    /// <summary>Send the writes held back (before the commit).</summary>
+    public async Task FlushAsync(CancellationToken ct)
+    {
+        if (_pending.Count == 0)
+            return;
+        await using var batch = new NpgsqlBatch((NpgsqlConnection)connection, (NpgsqlTransaction?)transaction);
+        foreach (var write in _pending)
+            batch.BatchCommands.Add(write);
+        _pending.Clear();
+        await batch.ExecuteNonQueryAsync(ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A batch command with the members of <paramref name="param"/> as named parameters (as Dapper binds them).</summary>
+    private static NpgsqlBatchCommand Batched(string sql, object? param)
+    {
+        var command = new NpgsqlBatchCommand(sql);
+        if (param is null)
+            return command;
+        if (param is IDictionary<string, object?> named)
+        {
+            foreach (var (name, value) in named)
+                command.Parameters.Add(new NpgsqlParameter(name, value ?? DBNull.Value));
+            return command;
+        }
+        foreach (var property in ParameterProperties.GetOrAdd(param.GetType(), t => t.GetProperties(BindingFlags.Public | BindingFlags.Instance)))
+            command.Parameters.Add(new NpgsqlParameter(property.Name, property.GetValue(param) ?? DBNull.Value));
+        return command;
+    }
+}
