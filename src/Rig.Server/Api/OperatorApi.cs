@@ -95,8 +95,7 @@ internal static partial class OperatorApi
 
         api.MapPost("/devices/{name}/enrollment-token", async (string name, CancellationToken ct) =>
         {
-            var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
-            if (!model.Devices.Any(d => d.Name == name))
+            if (await store.GetDeviceAsync(name, ct).ConfigureAwait(false) is null)
                 return Results.Json(new ApiError("unknown-device", $"Device '{name}' is not in the model; add it to the model first."), statusCode: 404);
             return Results.Json(await gateway.CreateEnrollmentTokenAsync(name, ct).ConfigureAwait(false));
         });
@@ -131,18 +130,19 @@ internal static partial class OperatorApi
             var runtimes = (await store.ListDeviceRuntimeAsync(ct).ConfigureAwait(false)).ToDictionary(r => r.Device);
             var names = model.Devices.Select(d => d.Name).Union(runtimes.Keys).Order(StringComparer.Ordinal);
             var list = new List<DeviceStatus>();
+            var devices = model.Devices.ToDictionary(d => d.Name, StringComparer.Ordinal);
             foreach (var name in names)
-                list.Add(await StatusOfAsync(store, model, runtimes.GetValueOrDefault(name), name, ct).ConfigureAwait(false));
+                list.Add(await StatusOfAsync(store, devices.GetValueOrDefault(name), runtimes.GetValueOrDefault(name), name, ct).ConfigureAwait(false));
             return Results.Json(list);
         });
 
         api.MapGet("/devices/{name}", async (string name, CancellationToken ct) =>
         {
-            var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+            var device = await store.GetDeviceAsync(name, ct).ConfigureAwait(false);
             var runtime = await store.GetDeviceRuntimeAsync(name, ct).ConfigureAwait(false);
-            if (runtime is null && !model.Devices.Any(d => d.Name == name))
+            if (runtime is null && device is null)
                 return Results.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway."), statusCode: 404);
-            var status = await StatusOfAsync(store, model, runtime, name, ct).ConfigureAwait(false);
+            var status = await StatusOfAsync(store, device, runtime, name, ct).ConfigureAwait(false);
             var commands = status.Queue is null ? [] : await store.GetCommandsAsync(status.Queue.Id, ct).ConfigureAwait(false);
             return Results.Json(new DeviceDetail(status, runtime?.Recorded ?? Model.Planning.RecordedState.Empty, runtime?.Inventory, commands));
         });
@@ -163,9 +163,8 @@ internal static partial class OperatorApi
         return null;
     }
 
-    private static async Task<DeviceStatus> StatusOfAsync(RigStore store, RigModel model, DeviceRuntime? runtime, string name, CancellationToken ct)
+    private static async Task<DeviceStatus> StatusOfAsync(RigStore store, Device? device, DeviceRuntime? runtime, string name, CancellationToken ct)
     {
-        var device = model.Devices.FirstOrDefault(d => d.Name == name);
         var queue = await store.GetLatestQueueAsync(name, ct).ConfigureAwait(false);
         return new DeviceStatus(name, device?.Site, device?.Tier, device is not null, runtime?.LastSeenAt, runtime?.AgentVersion, queue);
     }

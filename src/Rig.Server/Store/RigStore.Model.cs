@@ -64,6 +64,14 @@ public sealed partial class RigStore
         return (at, Assemble(rows, packages));
     }, ct);
 
+    /// <summary>One device of the current model, or null: one row, where <see cref="LoadModelAsync"/> reads the whole
+    /// model (per-device calls, such as enrolling a fleet of 10,000, must not cost a full model each).</summary>
+    public Task<Device?> GetDeviceAsync(string name, CancellationToken ct = default) => ReadAsync(async c =>
+        await c.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
+            "SELECT body FROM model_entities WHERE kind = 'device' AND name = @name AND rev_to IS NULL", new { name }, cancellationToken: ct)).ConfigureAwait(false) is { } body
+            ? JsonSerializer.Deserialize(body, ModelJson.Default.Device)
+            : null, ct);
+
     /// <summary>How many model objects revision <paramref name="rev"/> added, changed or removed.</summary>
     public Task<int> RevisionChangeCountAsync(long rev, CancellationToken ct = default) => ReadAsync(async c =>
         (int)await c.ExecuteScalarAsync<long>(new CommandDefinition(
