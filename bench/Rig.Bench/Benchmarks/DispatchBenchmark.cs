@@ -20,6 +20,7 @@ namespace Rig.Bench.Benchmarks;
 public sealed class DispatchBenchmark : IBenchmark
 {
     private const int FilesPerDevice = 10;
+    private const int BatchSize = 32;
 
     /// <inheritdoc />
     public string Name => "dispatch";
@@ -70,7 +71,8 @@ public sealed class DispatchBenchmark : IBenchmark
                 ["agents"] = string.Join(", ", sizes),
                 ["engines"] = string.Join(", ", options.Engines),
                 ["commands per device per round"] = (FilesPerDevice + 1).ToString(CultureInfo.InvariantCulture),
-                ["rounds"] = rounds.ToString(CultureInfo.InvariantCulture),
+                ["rounds"] = $"{rounds} per mode after one unmeasured warm-up round",
+                ["modes"] = $"1 command per round trip; up to {BatchSize} commands per answer (maxCommands)",
                 ["durability"] = "SQLite synchronous=FULL (WAL); PostgreSQL fsync=on, synchronous_commit=on",
             },
             measurements, notes);
@@ -94,37 +96,51 @@ public sealed class DispatchBenchmark : IBenchmark
             await fleet.CheckInAsync(parallel: 64, ct).ConfigureAwait(false);
             AnsiConsole.MarkupLine($"  [grey]{label}: enrolled in {enrollSeconds:0.0} s, checked in[/]");
 
-            var throughput = new List<double>();
-            var p50 = new List<double>();
-            var p99 = new List<double>();
-            var queueing = new List<double>();
-            var cpuPerCommand = new List<double>();
-            var commitsPerCommand = new List<double>();
-            for (var round = 1; round <= rounds; round++)
+            // A warm-up round (JIT, connection pools, caches) is not measured. Then the same rounds twice: one command per
+            // round trip (the protocol's worst case), and up to BatchSize commands per answer (what real agents ask for).
+            var round = 0;
+            await RoundAsync(api, gateway, fleet, names, ++round, killMidway: false, ct).ConfigureAwait(false);
+            var measurements = new List<Measurement>();
+            foreach (var batch in new[] { 1, BatchSize })
             {
-                var r = await RoundAsync(api, gateway, fleet, names, round, killMidway: false, ct).ConfigureAwait(false);
-                throughput.Add(r.Commands / r.DispatchSeconds);
-                p50.Add(r.PokeToFirstCommandMs.P50);
-                p99.Add(r.PokeToFirstCommandMs.P99);
-                queueing.Add(r.ConvergeSeconds);
-                cpuPerCommand.Add(r.GatewayCpuSeconds / r.Commands * 1000);
-                commitsPerCommand.Add(r.Commits / r.Commands);
+                fleet.Batch = batch;
+                var mode = batch == 1 ? label : $"{label}, {batch} per answer";
+                var roundTrips = new List<double>();
+                var commandsPerSecond = new List<double>();
+                var p50 = new List<double>();
+                var p99 = new List<double>();
+                var queueing = new List<double>();
+                var cpuPerCommand = new List<double>();
+                var commitsPerCommand = new List<double>();
+                for (var i = 0; i < rounds; i++)
+                {
+                    var r = await RoundAsync(api, gateway, fleet, names, ++round, killMidway: false, ct).ConfigureAwait(false);
+                    roundTrips.Add(r.Exchanges / r.DispatchSeconds);
+                    commandsPerSecond.Add(r.Commands / r.DispatchSeconds);
+                    p50.Add(r.PokeToFirstCommandMs.P50);
+                    p99.Add(r.PokeToFirstCommandMs.P99);
+                    queueing.Add(r.ConvergeSeconds);
+                    cpuPerCommand.Add(r.GatewayCpuSeconds / r.Commands * 1000);
+                    commitsPerCommand.Add(r.Commits / r.Commands);
+                }
+                measurements.Add(Measurement.Of($"round trips/s ({mode})", "1/s", roundTrips, batch == 1 ? "one command + its durable result per round trip" : "HTTP exchanges, each with several commands or results"));
+                if (batch > 1)
+                    measurements.Add(Measurement.Of($"commands/s ({mode})", "1/s", commandsPerSecond, "every result durable before the next answer"));
+                measurements.Add(Measurement.Of($"poke -> first command p50 ({mode})", "ms", p50));
+                measurements.Add(Measurement.Of($"poke -> first command p99 ({mode})", "ms", p99));
+                measurements.Add(Measurement.Of($"plan + queue + poke all ({mode})", "s", queueing, "POST /converge"));
+                measurements.Add(Measurement.Of($"gateway CPU per 1,000 commands ({mode})", "s", cpuPerCommand));
+                measurements.Add(Measurement.Of($"database commits per command ({mode})", "1", commitsPerCommand, "group commit: several results per transaction"));
             }
-            var measurements = new List<Measurement>
-            {
-                Measurement.Of($"round trips/s ({label})", "1/s", throughput, "command + durable result per round trip"),
-                Measurement.Of($"poke -> first command p50 ({label})", "ms", p50),
-                Measurement.Of($"poke -> first command p99 ({label})", "ms", p99),
-                Measurement.Of($"plan + queue + poke all ({label})", "s", queueing, "POST /converge"),
-                Measurement.Of($"gateway CPU per 1,000 commands ({label})", "s", cpuPerCommand),
-                Measurement.Of($"database commits per command ({label})", "1", commitsPerCommand, "group commit: several results per transaction"),
-                Measurement.Single($"gateway peak RSS ({label})", "MiB", ProcessProbe.PeakRssMiB(gateway.Pid)),
-                Measurement.Single($"enrollment of the fleet ({label})", "s", enrollSeconds, "one-time token + CSR per agent"),
-            };
+            measurements.Add(Measurement.Single($"gateway peak RSS ({label})", "MiB", ProcessProbe.PeakRssMiB(gateway.Pid)));
+            measurements.Add(Measurement.Single($"enrollment of the fleet ({label})", "s", enrollSeconds, "one-time token + CSR per agent"));
             if (reconnect)
             {
-                var r = await RoundAsync(api, gateway, fleet, names, rounds + 1, killMidway: true, ct).ConfigureAwait(false);
-                measurements.Add(Measurement.Single($"all served after a gateway restart ({label})", "s", r.AfterRestartSeconds, $"{r.Retries} retries with jittered backoff, {r.Failures} failures"));
+                fleet.Batch = 1; // the longest sessions: the most agents cut off mid-queue
+                var r = await RoundAsync(api, gateway, fleet, names, ++round, killMidway: true, ct).ConfigureAwait(false);
+                measurements.Add(Measurement.Single($"every cut-off agent answered after a gateway restart ({label})", "s", r.AllAnsweredSeconds,
+                    $"{r.Reconnecting:N0} agents had work left at the kill; from the restart to the last one's first answer"));
+                measurements.Add(Measurement.Single($"all work done after a gateway restart ({label})", "s", r.AfterRestartSeconds, $"the second half of the round; {r.Retries} retries with jittered backoff, {r.Failures} failures"));
                 if (r.Failures > 0)
                     throw new InvalidOperationException($"{r.Failures} agents failed across a gateway restart: {fleet.Agents.First(a => a.Failures > 0).LastFailure}");
             }
@@ -145,7 +161,7 @@ public sealed class DispatchBenchmark : IBenchmark
         }
     }
 
-    private sealed record Round(long Commands, double DispatchSeconds, (double P50, double P99) PokeToFirstCommandMs, double ConvergeSeconds, double GatewayCpuSeconds, double Commits, double AfterRestartSeconds, int Retries, int Failures);
+    private sealed record Round(long Commands, long Exchanges, double DispatchSeconds, (double P50, double P99) PokeToFirstCommandMs, double ConvergeSeconds, double GatewayCpuSeconds, double Commits, double AfterRestartSeconds, double AllAnsweredSeconds, int Reconnecting, int Retries, int Failures);
 
     private static async Task<Round> RoundAsync(OperatorClient api, GatewayUnderTest gateway, SimulatedFleet fleet, string[] names, int round, bool killMidway, CancellationToken ct)
     {
@@ -156,25 +172,32 @@ public sealed class DispatchBenchmark : IBenchmark
         var before = await api.GetAsync<StatusResponse>("api/v1/status", ct).ConfigureAwait(false);
         var cpuBefore = ProcessProbe.CpuSeconds(gateway.Pid);
         var retriesBefore = fleet.Agents.Sum(a => a.Retries);
+        var exchangesBefore = Interlocked.Read(ref fleet.TotalExchanges);
         var start = Stopwatch.GetTimestamp();
         var converge = await api.PostAsync<ConvergeResponse>("api/v1/converge", new ConvergeRequest([], $"bench round {round}"), ct).ConfigureAwait(false);
         var convergeSeconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
         if (converge.Devices.Any(d => d.Outcome != "queued"))
             throw new InvalidOperationException($"Converge round {round}: {string.Join("; ", converge.Devices.Where(d => d.Outcome != "queued").Take(3).Select(d => $"{d.Device} {d.Outcome} {string.Join(' ', d.Errors.Select(e => e.Message))}"))}");
 
-        double afterRestart = 0;
+        double afterRestart = 0, allAnswered = 0;
+        var reconnecting = 0;
         if (killMidway)
         {
             var half = expected - (long)names.Length * (FilesPerDevice + 1) / 2;
             await WaitAsync(() => Interlocked.Read(ref fleet.TotalCommands) >= half, TimeSpan.FromMinutes(5), "half of the commands", ct).ConfigureAwait(false);
             await gateway.KillAsync().ConfigureAwait(false);
+            var cutOff = fleet.Agents.Where(a => a.DoneAt == 0).ToList(); // work left: each must be answered again
+            foreach (var agent in fleet.Agents)
+                Interlocked.Exchange(ref agent.AnsweredAt, 0);
             await Task.Delay(500, ct).ConfigureAwait(false);
-            await gateway.StartAsync(ct).ConfigureAwait(false);
             var restarted = Stopwatch.GetTimestamp();
+            await gateway.StartAsync(ct).ConfigureAwait(false);
             // Agents cut off mid-session retry with backoff; agents whose poke was lost are poked by the starting gateway.
             _ = api.PostAsync<ConvergeResponse>("api/v1/converge", new ConvergeRequest([], "bench restart"), ct);
             await WaitAsync(() => Interlocked.Read(ref fleet.TotalCommands) >= expected && fleet.Agents.All(a => a.DoneAt != 0), TimeSpan.FromMinutes(5), "every agent after the restart", ct, () => Progress(fleet, expected)).ConfigureAwait(false);
             afterRestart = Stopwatch.GetElapsedTime(restarted).TotalSeconds;
+            allAnswered = cutOff.Count == 0 ? 0 : cutOff.Max(a => Stopwatch.GetElapsedTime(restarted, a.AnsweredAt).TotalSeconds);
+            reconnecting = cutOff.Count;
         }
         else
         {
@@ -186,9 +209,9 @@ public sealed class DispatchBenchmark : IBenchmark
         var lastDone = fleet.Agents.Max(a => a.DoneAt);
         var latencies = fleet.Agents.Where(a => a.PokedAt != 0 && a.FirstCommandAt != 0).Select(a => Stopwatch.GetElapsedTime(a.PokedAt, a.FirstCommandAt).TotalMilliseconds).ToList();
         var commands = (long)names.Length * (FilesPerDevice + 1);
-        return new Round(commands, Stopwatch.GetElapsedTime(firstPoke, lastDone).TotalSeconds,
+        return new Round(commands, Interlocked.Read(ref fleet.TotalExchanges) - exchangesBefore, Stopwatch.GetElapsedTime(firstPoke, lastDone).TotalSeconds,
             (Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99)), convergeSeconds, cpu,
-            killMidway ? 0 : after.Store.Commits - before.Store.Commits, afterRestart, fleet.Agents.Sum(a => a.Retries) - retriesBefore, fleet.Agents.Sum(a => a.Failures));
+            killMidway ? 0 : after.Store.Commits - before.Store.Commits, afterRestart, allAnswered, reconnecting, fleet.Agents.Sum(a => a.Retries) - retriesBefore, fleet.Agents.Sum(a => a.Failures));
     }
 
     private static string Progress(SimulatedFleet fleet, long expected)

@@ -14,7 +14,8 @@ namespace Rig.Bench.Dispatch;
 
 /// <summary>One simulated agent: its own enrolled client certificate and poke address, the real protocol
 /// (a NEW mTLS connection per session, kept alive until "no command"), and commands answered at once
-/// (the point is the gateway, not the work).</summary>
+/// (the point is the gateway, not the work). With <see cref="SimulatedFleet.Batch"/> above 1 it asks for several
+/// commands per answer and reports their results together, as the real agent does.</summary>
 public sealed class SimulatedAgent(string name, X509Certificate2 certificate, IPAddress pokeAddress)
 {
     private int _inSession;
@@ -34,6 +35,8 @@ public sealed class SimulatedAgent(string name, X509Certificate2 certificate, IP
     public long FirstCommandAt;
     /// <summary>Timestamp of the last "no command" of the current round.</summary>
     public long DoneAt;
+    /// <summary>Timestamp of the first answer since <see cref="AnsweredAt"/> was last cleared, 0 when none.</summary>
+    public long AnsweredAt;
     /// <summary>Transport failures retried (gateway down, reset).</summary>
     public int Retries;
     /// <summary>Refusals or protocol errors (never expected).</summary>
@@ -98,15 +101,21 @@ public sealed class SimulatedAgent(string name, X509Certificate2 certificate, IP
                     return;
                 }
                 attempt = 0;
+                Interlocked.CompareExchange(ref AnsweredAt, Stopwatch.GetTimestamp(), 0);
+                Interlocked.Increment(ref fleet.TotalExchanges);
                 if (response.Answer != ExchangeAnswer.Command || response.Command is not { } command)
                 {
                     DoneAt = Stopwatch.GetTimestamp();
                     return;
                 }
                 Interlocked.CompareExchange(ref FirstCommandAt, Stopwatch.GetTimestamp(), 0);
-                Interlocked.Increment(ref Commands);
-                Interlocked.Increment(ref fleet.TotalCommands);
-                request = Request(InquiryReason.Continue, new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Succeeded, Output = "simulated" }, fleet);
+                // Every command of the answer "runs" (at once) and is reported with the next inquiry, in order.
+                var results = new List<CommandResult>(1 + (response.More?.Count ?? 0)) { Succeeded(command) };
+                foreach (var more in response.More ?? [])
+                    results.Add(Succeeded(more));
+                Interlocked.Add(ref Commands, results.Count);
+                Interlocked.Add(ref fleet.TotalCommands, results.Count);
+                request = Request(InquiryReason.Continue, results, fleet);
             }
         }
         finally
@@ -115,7 +124,9 @@ public sealed class SimulatedAgent(string name, X509Certificate2 certificate, IP
         }
     }
 
-    private ExchangeRequest Request(InquiryReason reason, CommandResult? result, SimulatedFleet fleet) => new()
+    private static CommandResult Succeeded(Command command) => new() { CommandId = command.Id, Outcome = CommandOutcome.Succeeded, Output = "simulated" };
+
+    private ExchangeRequest Request(InquiryReason reason, List<CommandResult>? results, SimulatedFleet fleet) => new()
     {
         ProtocolVersion = ProtocolInfo.Version,
         Device = Name,
@@ -124,7 +135,9 @@ public sealed class SimulatedAgent(string name, X509Certificate2 certificate, IP
         AgentVersion = "bench",
         PokePort = fleet.PokePort,
         PokeHost = PokeAddress.ToString(),
-        Result = result,
+        Result = results is [var only] ? only : null,
+        Results = results is { Count: > 1 } ? results : null,
+        MaxCommands = fleet.Batch > 1 ? fleet.Batch : null,
     };
 }
 
@@ -139,6 +152,12 @@ public sealed class SimulatedFleet : IAsyncDisposable
 
     /// <summary>Commands answered by all agents.</summary>
     public long TotalCommands;
+
+    /// <summary>Exchanges (HTTP round trips) answered by the gateway.</summary>
+    public long TotalExchanges;
+
+    /// <summary>Most commands an agent asks for in one exchange (1: one command per round trip).</summary>
+    public int Batch { get; set; } = 1;
 
     private SimulatedFleet(Uri gateway, X509Certificate2 ca, IReadOnlyList<SimulatedAgent> agents)
     {
