@@ -28,7 +28,7 @@ public sealed record BenchOptions
     public static readonly string[] All = ["plan", "dispatch", "distribution", "footprint", "converge", "micro"];
 
     /// <summary>True when <paramref name="name"/> should run.</summary>
-    public bool Wants(string name) => Benchmarks.Contains("all") ? name != "micro" || !Quick : Benchmarks.Contains(name);
+    public bool Wants(string name) => Benchmarks.Contains("all") || Benchmarks.Contains(name);
 
     /// <summary>Parse the command line; throws <see cref="FormatException"/> with what is wrong.</summary>
     public static BenchOptions Parse(string[] args)
