@@ -70,6 +70,44 @@ public sealed class JournalTests : IDisposable
         }
     }
 
+    /// <summary>What a crash leaves on disk: a copy taken while the writer is still open.</summary>
+    private Journal AfterCrash()
+    {
+        var crashed = Path.Combine(_dir.Path, $"after-crash-{Guid.NewGuid():n}.jsonl");
+        using (var source = new FileStream(JournalPath, FileMode.Open, FileAccess.Read, FileShare.ReadWrite))
+        using (var copy = File.Create(crashed))
+            source.CopyTo(copy);
+        return new Journal(crashed, TimeProvider.System);
+    }
+
+    [Fact]
+    public void Results_held_for_the_commit_are_not_on_disk_before_it_and_are_after_it()
+    {
+        using var journal = Open();
+        journal.Begin("c1", "write-file");
+        journal.EndAtCommit("c1", Succeeded("c1"));
+        journal.Begin("c2", "write-file");
+        journal.EndAtCommit("c2", Succeeded("c2"));
+
+        using (var before = AfterCrash())
+        {
+            // A crash before the commit: both commands run again when delivered again.
+            Assert.False(before.TryGetResult("c1", out _));
+            Assert.False(before.TryGetResult("c2", out _));
+        }
+        Assert.False(journal.TryGetResult("c1", out _));
+
+        journal.Commit();
+
+        using var after = AfterCrash();
+        Assert.True(after.TryGetResult("c1", out var first));
+        Assert.Equal("done c1", first.Output);
+        Assert.True(after.TryGetResult("c2", out _));
+        Assert.True(journal.TryGetResult("c2", out _));
+        journal.Commit(); // nothing held: nothing written twice
+        Assert.Equal(2, File.ReadAllLines(JournalPath).Count(l => l.Contains("\"end\"", StringComparison.Ordinal)));
+    }
+
     [Fact]
     public void Torn_last_line_is_ignored_and_the_journal_still_opens_and_appends()
     {

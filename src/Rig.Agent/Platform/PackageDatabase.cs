@@ -4,7 +4,8 @@ using Rig.Agent.Runtime;
 namespace Rig.Agent.Platform;
 
 /// <summary>What Rig installed and wrote on a device, kept on the device itself (<c>/var/lib/rig/state.json</c>,
-/// like dpkg's database) so a device that loses its disk loses it too. Saved atomically after every change.</summary>
+/// like dpkg's database) so a device that loses its disk loses it too. Saved atomically after every change, or
+/// once for a group of changes (<see cref="Deferred"/>).</summary>
 public sealed class PackageDatabase
 {
     /// <summary>The saved form.</summary>
@@ -23,6 +24,8 @@ public sealed class PackageDatabase
     private readonly string _path;
     private readonly Lock _gate = new();
     private State _state;
+    private int _deferring;
+    private bool _dirty;
 
     /// <summary>Open the database at <paramref name="path"/> (created empty when missing).</summary>
     public PackageDatabase(string path)
@@ -55,15 +58,55 @@ public sealed class PackageDatabase
         }
     }
 
-    /// <summary>Change the state and save it atomically.</summary>
+    /// <summary>Change the state and save it atomically (inside <see cref="Deferred"/>: when the scope ends).</summary>
     public void Update(Func<State, State> change)
     {
         ArgumentNullException.ThrowIfNull(change);
         lock (_gate)
         {
             var next = change(_state);
-            DeviceFileSystem.WriteAtomically(_path, JsonSerializer.SerializeToUtf8Bytes(next, AgentJson.Default.State), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+            if (_deferring == 0)
+                Save(next);
+            else
+                _dirty = true;
             _state = next;
+        }
+    }
+
+    /// <summary>Changes made until the returned scope is disposed are saved once, at its end: the agent runs the
+    /// commands of one answer in such a scope and commits its journal after it, so the saved database is never
+    /// behind a journaled result. A crash inside the scope loses the changes and the results alike, and the
+    /// commands run again when delivered again.</summary>
+    public IDisposable Deferred()
+    {
+        lock (_gate)
+            _deferring++;
+        return new Scope(this);
+    }
+
+    private void EndDeferred()
+    {
+        lock (_gate)
+        {
+            if (--_deferring == 0 && _dirty)
+            {
+                Save(_state);
+                _dirty = false;
+            }
+        }
+    }
+
+    private void Save(State state) =>
+        DeviceFileSystem.WriteAtomically(_path, JsonSerializer.SerializeToUtf8Bytes(state, AgentJson.Default.State), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+
+    private sealed class Scope(PackageDatabase database) : IDisposable
+    {
+        private int _disposed;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+                database.EndDeferred();
         }
     }
 }

@@ -207,15 +207,27 @@ public sealed class AgentRuntime : IAsyncDisposable
                     case ExchangeAnswer.Command when response.Command is { } first:
                         // Run the commands of the answer in order, each journaled on its own; stop at the first that
                         // does not succeed (a failure, or a reboot: always the last of an answer).
+                        // The device's database is saved once for the answer, then the answer's results are journaled
+                        // with one fsync: both are on disk before anything is reported (also when a command throws).
                         var results = new List<CommandResult>();
-                        foreach (var command in (response.More ?? []).Prepend(first))
+                        try
                         {
-                            var result = await RunOnceAsync(command, client).ConfigureAwait(false);
-                            results.Add(result);
-                            _unreported = results;
-                            _commandsThisSession++;
-                            if (result.Outcome != CommandOutcome.Succeeded)
-                                break;
+                            using (_platform.Database.Deferred())
+                            {
+                                foreach (var command in (response.More ?? []).Prepend(first))
+                                {
+                                    var result = await RunOnceAsync(command, client).ConfigureAwait(false);
+                                    results.Add(result);
+                                    _unreported = results;
+                                    _commandsThisSession++;
+                                    if (result.Outcome != CommandOutcome.Succeeded)
+                                        break;
+                                }
+                            }
+                        }
+                        finally
+                        {
+                            _journal.Commit();
                         }
                         request = NewRequest(InquiryReason.Continue, results);
                         break;
@@ -252,8 +264,8 @@ public sealed class AgentRuntime : IAsyncDisposable
     };
 
     /// <summary>Run a command at most once: a command already in the journal is answered from it (a
-    /// re-delivery); otherwise "begin" is journaled, the command runs, and its result is journaled (flushed)
-    /// before it is reported.</summary>
+    /// re-delivery); otherwise "begin" is journaled, the command runs, and its result is journaled at the
+    /// answer's commit (flushed before it is reported).</summary>
     private async Task<CommandResult> RunOnceAsync(Command command, GatewayClient client)
     {
         if (_journal.TryGetResult(command.Id, out var known))
@@ -272,7 +284,7 @@ public sealed class AgentRuntime : IAsyncDisposable
             // Commands are not cancelled by a stop signal: a half-written step is worse than a late stop.
             result = await _executor.ExecuteAsync(command, client, CancellationToken.None).ConfigureAwait(false);
         }
-        _journal.End(command.Id, result);
+        _journal.EndAtCommit(command.Id, result);
         _log.Info(result.Outcome == CommandOutcome.Failed ? "failed" : "done",
             $"[{command.Sequence + 1}/{command.QueueLength}] {command.Spec.Describe()}: {(result.Outcome == CommandOutcome.Failed ? result.Error : result.Output)}");
         return result;

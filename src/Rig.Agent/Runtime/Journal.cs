@@ -4,8 +4,8 @@ using Rig.Protocol.Messages;
 
 namespace Rig.Agent.Runtime;
 
-/// <summary>The agent's journal of commands: append-only JSON lines, each flushed to disk before the agent
-/// goes on. A command whose <c>end</c> is in the journal is never run again: a re-delivery is answered from
+/// <summary>The agent's journal of commands: append-only JSON lines, flushed to disk before the agent reports
+/// (the results of one answer together, see <see cref="Commit"/>). A command whose <c>end</c> is in the journal is never run again: a re-delivery is answered from
 /// here. A torn last line (power cut mid-write) is ignored.</summary>
 public sealed class Journal : IDisposable
 {
@@ -16,6 +16,7 @@ public sealed class Journal : IDisposable
     private readonly HashSet<string> _rebooted = new(StringComparer.Ordinal);
     private readonly HashSet<string> _acknowledged = new(StringComparer.Ordinal);
     private readonly HashSet<string> _rebootStarted = new(StringComparer.Ordinal);
+    private readonly List<JournalEntry> _pending = [];
     private readonly FileStream _stream;
     private readonly TimeProvider _clock;
     private readonly Lock _gate = new();
@@ -103,6 +104,33 @@ public sealed class Journal : IDisposable
 
     /// <summary>Record a command's result (flushed before this returns).</summary>
     public void End(string commandId, CommandResult result) => Append(new JournalEntry(commandId, "end", Now, null, result));
+
+    /// <summary>Record a command's result at the next <see cref="Commit"/>, which the agent calls once per answer,
+    /// before it reports (a result never leaves before its "end" is on disk). The line is held in memory, not
+    /// written, so it cannot reach the disk before the device's package database that the command changed.</summary>
+    public void EndAtCommit(string commandId, CommandResult result)
+    {
+        lock (_gate)
+            _pending.Add(new JournalEntry(commandId, "end", Now, null, result));
+    }
+
+    /// <summary>Write every result held by <see cref="EndAtCommit"/> and force them to disk with one fsync.</summary>
+    public void Commit()
+    {
+        lock (_gate)
+        {
+            if (_pending.Count == 0)
+                return;
+            var text = new StringBuilder();
+            foreach (var entry in _pending)
+                text.Append(JsonSerializer.Serialize(entry, AgentJson.Default.JournalEntry)).Append('\n');
+            _stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
+            _stream.Flush(flushToDisk: true);
+            foreach (var entry in _pending)
+                Replay(entry);
+            _pending.Clear();
+        }
+    }
 
     /// <summary>Record that the device came back from the reboot requested by <paramref name="commandId"/>.</summary>
     public void Rebooted(string commandId) => Append(new JournalEntry(commandId, "rebooted", Now));
