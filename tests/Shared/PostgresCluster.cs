@@ -153,7 +153,7 @@ public sealed class PostgresCluster : IAsyncDisposable
         var failures = new StringBuilder();
         for (var attempt = 1; attempt <= 3; attempt++)
         {
-            Port = FreePort();
+            Port = LoopbackPorts.Free(1)[0];
             var durability = Durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
             var options = $"-p {Port} -k {SocketDirectory} -c listen_addresses=127.0.0.1 -c max_connections=300{durability}";
             var (exitCode, stdout, stderr) = await RunServerToolRawAsync("pg_ctl", ["-D", DataDirectory, "-l", LogFile, "-o", options, "-w", "-t", "30", "start"]);
@@ -172,14 +172,6 @@ public sealed class PostgresCluster : IAsyncDisposable
     {
         try { return File.Exists(LogFile) ? File.ReadAllText(LogFile) : "(no log)"; }
         catch (IOException e) { return e.Message; }
-    }
-
-    private static int FreePort()
-    {
-        var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        try { return ((IPEndPoint)listener.LocalEndpoint).Port; }
-        finally { listener.Stop(); }
     }
 
     private async Task RunServerToolAsync(string tool, IReadOnlyList<string> arguments)

@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Rig.Cli.Demo;
 using Rig.Cli.Operator;
+using Rig.Testing;
 
 namespace Rig.Bench.Common;
 
@@ -45,8 +46,8 @@ public sealed class GatewayUnderTest : IAsyncDisposable
     /// <summary>Initialise a data directory (SQLite, or <paramref name="connectionString"/>) and start.</summary>
     public static async Task<GatewayUnderTest> StartAsync(string data, string? connectionString, CancellationToken ct)
     {
-        var agentPort = FreePort();
-        var apiPort = FreePort();
+        var ports = LoopbackPorts.Free(2);
+        var (agentPort, apiPort) = (ports[0], ports[1]);
         var args = new List<string> { "server", "init", "--data", data, "--agent-port", agentPort.ToString(CultureInfo.InvariantCulture),
             "--api-port", apiPort.ToString(CultureInfo.InvariantCulture), "--agent-listen", "127.0.0.1", "--json" };
         if (connectionString is not null)
@@ -109,15 +110,6 @@ public sealed class GatewayUnderTest : IAsyncDisposable
         var stderr = process.StandardError.ReadToEndAsync(ct);
         await process.WaitForExitAsync(ct).ConfigureAwait(false);
         return (process.ExitCode, await stdout.ConfigureAwait(false), await stderr.ConfigureAwait(false));
-    }
-
-    private static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
     }
 
     /// <inheritdoc />

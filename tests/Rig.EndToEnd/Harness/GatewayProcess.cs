@@ -40,8 +40,8 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <summary><c>rig server init</c> on free ports, then start.</summary>
     public static async Task<GatewayProcess> StartNewAsync(string dataDirectory)
     {
-        var agentPort = Launch.FreePort();
-        var apiPort = Launch.FreePort();
+        var ports = Rig.Testing.LoopbackPorts.Free(2);
+        var (agentPort, apiPort) = (ports[0], ports[1]);
         var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), "server", "init", "--data", dataDirectory,
             "--agent-port", agentPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--api-port", apiPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--agent-listen", "127.0.0.1", "--json");

@@ -30,14 +30,4 @@ public static class Launch
         }
         return (process.ExitCode, await stdout, await stderr);
     }
-
-    /// <summary>A free TCP port on loopback.</summary>
-    public static int FreePort()
-    {
-        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
-        listener.Start();
-        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
-        listener.Stop();
-        return port;
-    }
 }
