@@ -205,10 +205,10 @@ public sealed class AgentRuntime : IAsyncDisposable
                         _log.Info("rebooting", "the gateway recorded the reboot; rebooting now");
                         return SessionOutcome.Reboot;
                     case ExchangeAnswer.Command when response.Command is { } first:
-                        // Run the commands of the answer in order, each journaled on its own; stop at the first that
-                        // does not succeed (a failure, or a reboot: always the last of an answer).
-                        // The device's database is saved once for the answer, then the answer's results are journaled
-                        // with one fsync: both are on disk before anything is reported (also when a command throws).
+                        // Run the commands of the answer in order, each with its own "begin"; stop at the first that
+                        // does not succeed (a failure, or a reboot: always the last of an answer). The device's database
+                        // is saved once for the answer, then the answer's results are journaled with one fsync: both are
+                        // on disk before anything is reported (also when a command throws).
                         var results = new List<CommandResult>();
                         try
                         {
