@@ -33,7 +33,7 @@ public static class ContractChecks
             return $"pokePort {r.PokePort} is outside 1-65535";
         if (r.PokeHost is { } host && (host.Length > 253 || (!IPAddress.TryParse(host, out _) && Uri.CheckHostName(host) != UriHostNameType.Dns)))
             return $"pokeHost '{Shorten(host)}' is neither an IP address nor a DNS name";
-        foreach (var result in (r.Result is null ? [] : new[] { r.Result }).Concat(r.Results ?? []))
+        foreach (var result in r.AllResults)
         {
             if (CheckResult(result) is { } problem)
                 return problem;

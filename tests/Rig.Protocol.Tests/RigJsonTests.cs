@@ -457,4 +457,19 @@ public sealed class RigJsonTests
         Assert.Equal(response, RigJson.Parse(JsonSerializer.SerializeToUtf8Bytes(response, RigJson.Default.EnrollResponse), RigJson.Default.EnrollResponse, "enroll"));
         Assert.Equal(error, RigJson.Parse(JsonSerializer.SerializeToUtf8Bytes(error, RigJson.Default.ErrorResponse), RigJson.Default.ErrorResponse, "error"));
     }
+
+    [Fact]
+    public void AllResults_lists_result_then_results_in_order_and_is_not_on_the_wire()
+    {
+        static CommandResult Done(string id) => new() { CommandId = id, Outcome = CommandOutcome.Succeeded };
+        var request = new ExchangeRequest
+        {
+            ProtocolVersion = ProtocolInfo.Version, Device = "web-1", RequestId = "r1", Reason = InquiryReason.Continue,
+            Result = Done("a"), Results = [Done("b"), Done("c")],
+        };
+
+        Assert.Equal(["a", "b", "c"], request.AllResults.Select(r => r.CommandId).ToArray());
+        Assert.Empty((request with { Result = null, Results = null }).AllResults);
+        Assert.DoesNotContain("allResults", Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(request, RigJson.Default.ExchangeRequest)), StringComparison.OrdinalIgnoreCase);
+    }
 }

@@ -90,8 +90,12 @@ public sealed record ExchangeRequest
     /// The agent stops at the first failure or reboot; commands it did not run are delivered again.</summary>
     public IReadOnlyList<CommandResult>? Results { get; init; }
 
+    /// <summary>Every result this request reports, in order: <see cref="Result"/>, then <see cref="Results"/>.</summary>
+    [JsonIgnore]
+    public IEnumerable<CommandResult> AllResults => (Result is null ? [] : new[] { Result }).Concat(Results ?? []);
+
     /// <summary>How many commands the agent takes in one answer (null: one). Fewer round trips per queue; each
-    /// command is still journaled on its own before the next one starts.</summary>
+    /// command still has its own journal entries.</summary>
     public int? MaxCommands { get; init; }
 
     /// <summary>The id of a reboot command that has now completed (the device came back).</summary>

@@ -76,10 +76,12 @@ public sealed partial class Gateway
         try
         {
             var response = await store.ExchangeAsync(device, request, limits.MaxCommandDeliveries, ct).ConfigureAwait(false);
-            if (request.Result is { } result)
+            foreach (var result in request.AllResults)
+            {
                 GatewayTelemetry.Results.Add(1, new KeyValuePair<string, object?>("outcome", result.Outcome.ToString()));
-            if (request.Result is { Outcome: CommandOutcome.Failed } failed)
-                Log.CommandFailed(logger, device, failed.CommandId, failed.Error);
+                if (result.Outcome == CommandOutcome.Failed)
+                    Log.CommandFailed(logger, device, result.CommandId, result.Error);
+            }
             Log.Exchanged(logger, device, request.Reason.ToString(), response.Answer.ToString(), response.Command?.Id);
             GatewayTelemetry.Exchanges.Add(1, new KeyValuePair<string, object?>("answer", response.Answer.ToString()));
             activity?.SetTag("rig.answer", response.Answer.ToString());

@@ -201,7 +201,7 @@ public sealed partial class RigStore
     {
         // ---- read and check ----
         // One round trip: the device's active queue (locked) and every command the request names.
-        var ids = (request.Result is null ? [] : new[] { request.Result }).Concat(request.Results ?? []).Select(r => r.CommandId).ToList();
+        var ids = request.AllResults.Select(r => r.CommandId).ToList();
         if (request.Rebooted is { } rebootedId)
             ids.Add(rebootedId);
         var named = ids.Distinct(StringComparer.Ordinal).Select((id, i) => (Name: $"id{i}", Id: id)).ToList();
@@ -215,7 +215,7 @@ public sealed partial class RigStore
         // would lock the device out, since the agent reports it until acknowledged.
         var rebooted = request.Rebooted is { } rid && known.TryGetValue(rid, out var r) && r.Device == device ? r : null;
         var reports = new List<(CommandResult Result, CommandRow Command)>();
-        foreach (var result in (request.Result is null ? [] : new[] { request.Result }).Concat(request.Results ?? []))
+        foreach (var result in request.AllResults)
         {
             if (reports.Count > 0 && reports[^1].Result.Outcome != CommandOutcome.Succeeded)
                 throw new GatewayRefusedException("bad-result", $"The result for command {result.CommandId} follows a result that did not succeed ({reports[^1].Result.CommandId}: {reports[^1].Result.Outcome}); an agent stops at the first command that does not succeed.", 400);
