@@ -4,7 +4,7 @@ using Rig.Protocol;
 namespace Rig.Agent;
 
 /// <summary>The agent's command line (also used by <c>rig agent</c>):
-/// <c>enroll --state DIR --gateway URL --device NAME --token TOKEN --ca-pin PIN [--sandbox-root DIR] [--poke-port N] [--poll SECONDS] [--batch N]</c>
+/// <c>enroll --state DIR --gateway URL --device NAME --token TOKEN --ca-pin PIN [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--poke-port N] [--poll SECONDS] [--batch N]</c>
 /// and <c>run --state DIR [--verbose]</c>. Exit codes: 0 stopped, 75 reboot requested (sandbox), 1 error, 2 usage.</summary>
 public static class AgentCommandLine
 {
@@ -12,7 +12,7 @@ public static class AgentCommandLine
     public const string Usage = """
         usage: rig-agent enroll --state DIR --gateway https://HOST:PORT --device NAME --ca-pin sha256:HEX
                                 (--token TOKEN | --token-file FILE | env RIG_ENROLL_TOKEN)
-                                [--sandbox-root DIR] [--poke-address ADDR] [--poke-port N] [--poke-host HOST] [--poll SECONDS]
+                                [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--poke-address ADDR] [--poke-port N] [--poke-host HOST] [--poll SECONDS]
                                 [--batch N]
                rig-agent run --state DIR [--verbose]
         """;
@@ -66,7 +66,9 @@ public static class AgentCommandLine
                     {
                         GatewayUrl = options["gateway"],
                         Device = options["device"],
-                        SandboxRoot = options.TryGetValue("sandbox-root", out var root) ? Path.GetFullPath(root) : null,
+                        Platform = ParsePlatform(options.GetValueOrDefault("platform", "sandbox")),
+                        SandboxRoot = options.TryGetValue("sandbox-root", out var sandboxRoot) ? Path.GetFullPath(sandboxRoot) : null,
+                        Root = options.TryGetValue("root", out var root) ? Path.GetFullPath(root) : "/",
                         PokeAddress = options.GetValueOrDefault("poke-address", "0.0.0.0"),
                         PokePort = options.TryGetValue("poke-port", out var port) ? ParseInt(port, "poke-port") : 7445,
                         PokeHost = options.GetValueOrDefault("poke-host"),
@@ -97,6 +99,11 @@ public static class AgentCommandLine
         int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is >= 0 and <= 65535
             ? n
             : throw new AgentException($"--{name} '{value}' is not a number between 0 and 65535.");
+
+    private static string ParsePlatform(string value) =>
+        value is "sandbox" or "linux"
+            ? value
+            : throw new AgentException($"--platform '{value}' is unknown: use 'linux' on a real device or 'sandbox' for a directory standing in for one.");
 
     private static int ParseBatch(string value) =>
         int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 256

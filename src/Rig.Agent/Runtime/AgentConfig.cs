@@ -13,11 +13,16 @@ public sealed record AgentConfig
     /// <summary>The device this agent is (the certificate names it).</summary>
     public required string Device { get; init; }
 
-    /// <summary>OS plug-in: <c>sandbox</c> (everything under <see cref="SandboxRoot"/>).</summary>
+    /// <summary>OS plug-in: <c>sandbox</c> (everything under <see cref="SandboxRoot"/>) or <c>linux</c> (a real
+    /// device: dpkg, rpm, systemd, networkd/ifupdown, rooted at <see cref="Root"/>).</summary>
     public string Platform { get; init; } = "sandbox";
 
     /// <summary>Root directory of the sandbox platform.</summary>
     public string? SandboxRoot { get; init; }
+
+    /// <summary>Device root of the linux platform: <c>/</c> (the running system, the default) or a directory
+    /// holding a system prepared offline (an image, a chroot).</summary>
+    public string Root { get; init; } = "/";
 
     /// <summary>Where the poke listener binds (<c>0.0.0.0</c>); ignored in polling mode.</summary>
     public string PokeAddress { get; init; } = "0.0.0.0";
@@ -89,6 +94,10 @@ public sealed partial class AgentJson : JsonSerializerContext
         try
         {
             var config = JsonSerializer.Deserialize(File.ReadAllText(paths.Config), Default.AgentConfig) ?? throw new JsonException("empty");
+            if (config.Platform is not ("sandbox" or "linux"))
+                throw new JsonException($"platform '{config.Platform}' is unknown (use sandbox or linux)");
+            if (!Path.IsPathFullyQualified(config.Root))
+                throw new JsonException($"root '{config.Root}' is not an absolute path");
             if (config.Batch is < 0 or > 256)
                 throw new JsonException($"batch {config.Batch} is outside 0-256 (0 means the default)");
             return config;

@@ -4,6 +4,7 @@ using System.Security.Cryptography.X509Certificates;
 using System.Threading.Channels;
 using Rig.Agent.Components;
 using Rig.Agent.Platform;
+using Rig.Agent.Platform.Linux;
 using Rig.Agent.Platform.Sandbox;
 using Rig.Protocol;
 using Rig.Protocol.Messages;
@@ -57,7 +58,8 @@ public sealed class AgentRuntime : IAsyncDisposable
         _platform = _config.Platform switch
         {
             "sandbox" => new SandboxPlatform(_config.SandboxRoot ?? Path.Combine(paths.Root, "root"), _config.Device, _config.AllowedRoots, limits),
-            _ => throw new AgentException($"Platform '{_config.Platform}' is not available in this agent; use 'sandbox'."),
+            "linux" => new LinuxPlatform(_config.Root, null, _config.AllowedRoots, limits),
+            _ => throw new AgentException($"Platform '{_config.Platform}' is not available in this agent; use 'sandbox' or 'linux'."),
         };
         _journal = new Journal(paths.Journal, TimeProvider.System);
         _executor = new CommandExecutor(_platform, paths, limits);

@@ -16,7 +16,7 @@ public sealed class SandboxPlatform : IPlatform
         Directory.CreateDirectory(root);
         Files = new DeviceFileSystem(root, allowedRoots, limits);
         Database = new PackageDatabase(Files.Internal("/var/lib/rig/state.json"));
-        Services = new RecordedServices(Database);
+        Services = new RecordedServices(Database, "sandbox");
         Installers = new Dictionary<string, IPackageInstaller>(StringComparer.Ordinal)
         {
             [PackageFormats.RigArchive] = new ArchiveInstaller(Files, Database, limits),
@@ -41,31 +41,4 @@ public sealed class SandboxPlatform : IPlatform
 
     /// <inheritdoc />
     public void RecordBoot() => Database.Update(s => s with { BootCount = s.BootCount + 1 });
-
-    /// <summary>Services in the sandbox: the requested state is recorded in the device's database.</summary>
-    private sealed class RecordedServices(PackageDatabase database) : IServiceManager
-    {
-        public Task<string> ApplyAsync(string name, ServiceAction action, CancellationToken ct)
-        {
-            if (!Names.IsValidServiceName(name))
-                throw new CommandFailedException("bad-service", $"'{name}' is not a valid service name.");
-            database.Update(s =>
-            {
-                var have = s.Services.FirstOrDefault(x => x.Name == name) ?? new ServiceRecord(name, false, false);
-                var next = action switch
-                {
-                    ServiceAction.Start or ServiceAction.Restart => have with { Running = true },
-                    ServiceAction.Stop => have with { Running = false },
-                    ServiceAction.Enable => have with { Enabled = true },
-                    ServiceAction.Disable => have with { Enabled = false },
-                    _ => have,
-                };
-                return s with { Services = [.. s.Services.Where(x => x.Name != name), next] };
-            });
-            return Task.FromResult($"{name}: {action.ToString().ToLowerInvariant()} recorded (sandbox)");
-        }
-
-        public IReadOnlyList<ServiceState> List() =>
-            [.. database.Snapshot.Services.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s => new ServiceState(s.Name, s.Running, s.Enabled))];
-    }
 }

@@ -1,0 +1,65 @@
+using Rig.Agent.Platform.Archive;
+using Rig.Protocol;
+using Rig.Protocol.Messages;
+
+namespace Rig.Agent.Platform.Linux;
+
+/// <summary>The Linux plug-in: a real device. Packages go through the device's own package managers (dpkg,
+/// rpm; Rig archives are unpacked as in the sandbox), services through systemd, network configuration as
+/// systemd-networkd or ifupdown files. <see cref="DeviceFileSystem.Root"/> is <c>/</c> on a running device;
+/// another directory is a device root being prepared offline (an image, a chroot, a debootstrap root in tests):
+/// packages are installed into it with <c>--root</c>, and services, which cannot run there, are recorded.</summary>
+public sealed class LinuxPlatform : IPlatform
+{
+    /// <summary>A Linux device rooted at <paramref name="root"/> (<c>/</c> for the running system).</summary>
+    public LinuxPlatform(string root, string? hostname, IReadOnlyList<string> allowedRoots, RigLimits limits)
+    {
+        Files = new DeviceFileSystem(root, allowedRoots, limits);
+        if (!Directory.Exists(Files.Root))
+            throw new Runtime.AgentException($"The device root '{Files.Root}' does not exist; fix 'root' in agent.json.");
+        IsRunningSystem = Files.Root == "/";
+        Database = new PackageDatabase(Files.Internal("/var/lib/rig/state.json"));
+        Services = new RecordedServices(Database, IsRunningSystem ? "linux" : $"offline root {Files.Root}");
+        Installers = new Dictionary<string, IPackageInstaller>(StringComparer.Ordinal)
+        {
+            [PackageFormats.RigArchive] = new ArchiveInstaller(Files, Database, limits),
+        };
+        Hostname = hostname ?? ReadHostname(Files.Root);
+    }
+
+    /// <summary>True when the root is <c>/</c>: services run and the network is live.</summary>
+    public bool IsRunningSystem { get; }
+
+    /// <inheritdoc />
+    public string Name => "linux";
+    /// <inheritdoc />
+    public DeviceFileSystem Files { get; }
+    /// <inheritdoc />
+    public PackageDatabase Database { get; }
+    /// <inheritdoc />
+    public IReadOnlyDictionary<string, IPackageInstaller> Installers { get; }
+    /// <inheritdoc />
+    public IServiceManager Services { get; }
+    /// <inheritdoc />
+    public string Hostname { get; }
+    /// <inheritdoc />
+    public int BootCount => Database.Snapshot.BootCount;
+
+    /// <inheritdoc />
+    public void RecordBoot() => Database.Update(s => s with { BootCount = s.BootCount + 1 });
+
+    private static string ReadHostname(string root)
+    {
+        if (root == "/")
+            return Environment.MachineName;
+        try
+        {
+            var text = File.ReadAllText(Path.Combine(root, "etc/hostname")).Trim();
+            return text.Length > 0 ? text : Environment.MachineName;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return Environment.MachineName;
+        }
+    }
+}
