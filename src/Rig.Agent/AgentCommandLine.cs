@@ -15,10 +15,18 @@ public static class AgentCommandLine
                                 [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--poke-address ADDR] [--poke-port N] [--poke-host HOST] [--poll SECONDS]
                                 [--batch N]
                rig-agent run --state DIR [--verbose]
+               rig-agent install --gateway https://HOST:PORT --device NAME --ca-pin sha256:HEX
+                                 (--token TOKEN | --token-file FILE | env RIG_ENROLL_TOKEN)
+                                 [--image DIR] [--state DIR] [--exec PATH] [--no-start] [enroll options]
+                   enrolls (unless already enrolled), writes and enables the systemd unit rig-agent.service
+                   (--image: into a system image mounted at DIR, started when it boots)
         """;
 
     /// <summary>Run the agent command line.</summary>
-    public static async Task<int> RunAsync(string[] args)
+    /// <param name="args">The arguments after the program name.</param>
+    /// <param name="invocation">Leading arguments that select the agent in the program running this (e.g.
+    /// <c>agent</c> for <c>rig agent</c>), for the unit <c>install</c> writes.</param>
+    public static async Task<int> RunAsync(string[] args, IReadOnlyList<string>? invocation = null)
     {
         ArgumentNullException.ThrowIfNull(args);
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
@@ -27,6 +35,8 @@ public static class AgentCommandLine
             return args.Length == 0 ? 2 : 0;
         }
         var options = ParseOptions(args.AsSpan(1));
+        if (options is not null && args[0] == "install" && !options.ContainsKey("state"))
+            options["state"] = ServiceInstall.DefaultState;
         if (options is null || !options.TryGetValue("state", out var state))
         {
             Console.Error.WriteLine("error: --state DIR is required and options take a value.");
@@ -49,36 +59,12 @@ public static class AgentCommandLine
             switch (args[0])
             {
                 case "enroll":
-                    // The token may come from a file or the environment so it never shows in `ps` or shell history.
-                    if (!options.ContainsKey("token") && options.TryGetValue("token-file", out var tokenFile))
-                        options["token"] = File.ReadAllText(tokenFile).Trim();
-                    if (!options.ContainsKey("token") && Environment.GetEnvironmentVariable("RIG_ENROLL_TOKEN") is { Length: > 0 } fromEnvironment)
-                        options["token"] = fromEnvironment.Trim();
-                    foreach (var required in new[] { "gateway", "device", "token", "ca-pin" })
-                    {
-                        if (!options.ContainsKey(required))
-                        {
-                            Console.Error.WriteLine($"error: --{required} is required for enroll.");
-                            return 2;
-                        }
-                    }
-                    var config = new AgentConfig
-                    {
-                        GatewayUrl = options["gateway"],
-                        Device = options["device"],
-                        Platform = ParsePlatform(options.GetValueOrDefault("platform", "sandbox")),
-                        SandboxRoot = options.TryGetValue("sandbox-root", out var sandboxRoot) ? Path.GetFullPath(sandboxRoot) : null,
-                        Root = options.TryGetValue("root", out var root) ? Path.GetFullPath(root) : "/",
-                        PokeAddress = options.GetValueOrDefault("poke-address", "0.0.0.0"),
-                        PokePort = options.TryGetValue("poke-port", out var port) ? ParseInt(port, "poke-port") : 7445,
-                        PokeHost = options.GetValueOrDefault("poke-host"),
-                        Poll = options.ContainsKey("poll"),
-                        PollSeconds = options.TryGetValue("poll", out var poll) ? ParseInt(poll, "poll") : 0,
-                        Batch = options.TryGetValue("batch", out var batch) ? ParseBatch(batch) : 0,
-                    };
-                    await Enrollment.EnrollAsync(new AgentPaths(state), config, options["token"], options["ca-pin"], RigLimits.Default, stop.Token).ConfigureAwait(false);
-                    Console.Error.WriteLine($"enrolled {config.Device} at {config.GatewayUrl}; start it with: rig-agent run --state {state}");
+                    if (await EnrollFromOptionsAsync(new AgentPaths(state), options, "sandbox", stop.Token).ConfigureAwait(false) is not { } enrolled)
+                        return 2;
+                    Console.Error.WriteLine($"enrolled {enrolled.Device} at {enrolled.GatewayUrl}; start it with: rig-agent run --state {state}");
                     return 0;
+                case "install":
+                    return await InstallAsync(options, state, invocation ?? [], stop.Token).ConfigureAwait(false);
                 case "run":
                     await using (var runtime = new AgentRuntime(new AgentPaths(state), RigLimits.Default, options.ContainsKey("verbose")))
                         return (int)await runtime.RunAsync(stop.Token).ConfigureAwait(false);
@@ -93,6 +79,70 @@ public static class AgentCommandLine
             Console.Error.WriteLine($"error: {e.Message}");
             return 1;
         }
+    }
+
+    /// <summary>Enroll with the options of <c>enroll</c>; null (after printing why) when a required one is missing.</summary>
+    private static async Task<AgentConfig?> EnrollFromOptionsAsync(AgentPaths paths, Dictionary<string, string> options, string defaultPlatform, CancellationToken ct)
+    {
+        // The token may come from a file or the environment so it never shows in `ps` or shell history.
+        if (!options.ContainsKey("token") && options.TryGetValue("token-file", out var tokenFile))
+            options["token"] = File.ReadAllText(tokenFile).Trim();
+        if (!options.ContainsKey("token") && Environment.GetEnvironmentVariable("RIG_ENROLL_TOKEN") is { Length: > 0 } fromEnvironment)
+            options["token"] = fromEnvironment.Trim();
+        foreach (var required in new[] { "gateway", "device", "token", "ca-pin" })
+        {
+            if (!options.ContainsKey(required))
+            {
+                Console.Error.WriteLine($"error: --{required} is required to enroll.");
+                return null;
+            }
+        }
+        var config = new AgentConfig
+        {
+            GatewayUrl = options["gateway"],
+            Device = options["device"],
+            Platform = ParsePlatform(options.GetValueOrDefault("platform", defaultPlatform)),
+            SandboxRoot = options.TryGetValue("sandbox-root", out var sandboxRoot) ? Path.GetFullPath(sandboxRoot) : null,
+            Root = options.TryGetValue("root", out var root) ? Path.GetFullPath(root) : "/",
+            PokeAddress = options.GetValueOrDefault("poke-address", "0.0.0.0"),
+            PokePort = options.TryGetValue("poke-port", out var port) ? ParseInt(port, "poke-port") : 7445,
+            PokeHost = options.GetValueOrDefault("poke-host"),
+            Poll = options.ContainsKey("poll"),
+            PollSeconds = options.TryGetValue("poll", out var poll) ? ParseInt(poll, "poll") : 0,
+            Batch = options.TryGetValue("batch", out var batch) ? ParseBatch(batch) : 0,
+        };
+        await Enrollment.EnrollAsync(paths, config, options["token"], options["ca-pin"], RigLimits.Default, ct).ConfigureAwait(false);
+        return config;
+    }
+
+    private static async Task<int> InstallAsync(Dictionary<string, string> options, string state, IReadOnlyList<string> invocation, CancellationToken ct)
+    {
+        var image = options.TryGetValue("image", out var dir) ? Path.GetFullPath(dir) : "/";
+        if (!Directory.Exists(image))
+            throw new AgentException($"--image '{image}' is not a directory: give the root of the mounted system image.");
+        if (!state.StartsWith('/'))
+            throw new AgentException($"--state '{state}' must be an absolute path as the device sees it (e.g. {ServiceInstall.DefaultState}).");
+        var install = new ServiceInstall
+        {
+            Root = image,
+            State = state,
+            Command = options.TryGetValue("exec", out var exec) ? [exec] : null,
+            NoStart = options.ContainsKey("no-start"),
+        };
+        var paths = new AgentPaths(install.Host(state));
+        if (paths.IsEnrolled)
+        {
+            Console.Error.WriteLine($"already enrolled as {AgentJson.LoadConfig(paths).Device} in {paths.Root}; keeping that identity");
+        }
+        else
+        {
+            if (await EnrollFromOptionsAsync(paths, options, "linux", ct).ConfigureAwait(false) is not { } enrolled)
+                return 2;
+            Console.Error.WriteLine($"enrolled {enrolled.Device} at {enrolled.GatewayUrl} (state {paths.Root})");
+        }
+        foreach (var line in await install.InstallUnitAsync(invocation, ct).ConfigureAwait(false))
+            Console.Error.WriteLine(line);
+        return 0;
     }
 
     private static int ParseInt(string value, string name) =>
@@ -118,7 +168,7 @@ public static class AgentCommandLine
             if (!args[i].StartsWith("--", StringComparison.Ordinal))
                 return null;
             var name = args[i][2..];
-            if (name is "verbose")
+            if (name is "verbose" or "no-start")
             {
                 options[name] = "true";
                 continue;

@@ -16,7 +16,7 @@ public static class RigCli
         ArgumentNullException.ThrowIfNull(args);
         // `rig agent ...` is the agent itself (the same code as the rig-agent binary).
         if (args.Length > 0 && args[0] == "agent")
-            return await AgentCommandLine.RunAsync(args[1..]).ConfigureAwait(false);
+            return await AgentCommandLine.RunAsync(args[1..], ["agent"]).ConfigureAwait(false);
 
         // `rig rollout REV [options]` is `rig rollout start REV [options]`.
         if (args.Length > 1 && args[0] == "rollout" && args[1] is not ("start" or "status" or "list" or "pause" or "resume" or "cancel" or "-h" or "--help"))

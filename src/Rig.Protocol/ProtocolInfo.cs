@@ -25,6 +25,10 @@ public static class ProtocolInfo
     /// <summary>Exit code of a sandboxed agent that performed a reboot: its supervisor restarts it.</summary>
     public const int RebootExitCode = 75;
 
+    /// <summary>Exit code of an agent that installed a new version of itself and reported it: its supervisor
+    /// (systemd's <c>Restart=always</c>, a test harness) starts it again, and the new binary runs.</summary>
+    public const int RestartExitCode = 76;
+
     /// <summary>Content type of every JSON message.</summary>
     public const string JsonContentType = "application/json";
 }

@@ -27,6 +27,12 @@ public interface IPlatform
     /// <summary>Record that the device booted (after a reboot).</summary>
     void RecordBoot();
 
+    /// <summary>Reboot the device after the gateway acknowledged a reboot command. True when a real reboot was
+    /// started (the agent then just stops); false when the agent's process exiting with
+    /// <see cref="Rig.Protocol.ProtocolInfo.RebootExitCode"/> stands for it (sandbox, offline root): its
+    /// supervisor starts it again.</summary>
+    Task<bool> RebootAsync(Runtime.AgentLog log);
+
     /// <summary>Host name.</summary>
     string Hostname { get; }
 }

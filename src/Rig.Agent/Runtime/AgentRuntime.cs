@@ -18,6 +18,9 @@ public enum AgentExit
     Stopped = 0,
     /// <summary>A reboot was acknowledged; in the sandbox the process exits with <see cref="ProtocolInfo.RebootExitCode"/>.</summary>
     Reboot = ProtocolInfo.RebootExitCode,
+    /// <summary>The agent replaced its own program (an upgrade of its package) and reported it; it exits with
+    /// <see cref="ProtocolInfo.RestartExitCode"/> so its supervisor starts the new version.</summary>
+    Restart = ProtocolInfo.RestartExitCode,
 }
 
 /// <summary>The agent's main loop. It waits for a trigger (poke, poll or check-in interval, start-up), then
@@ -36,6 +39,7 @@ public sealed class AgentRuntime : IAsyncDisposable
     private readonly X509Certificate2 _certificate;
     private readonly X509Certificate2 _ca;
     private readonly Uri _gateway;
+    private readonly SelfImage _self = SelfImage.Capture();
     private readonly Channel<InquiryReason> _triggers = Channel.CreateBounded<InquiryReason>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private PokeListener? _pokes;
     private IReadOnlyList<CommandResult>? _unreported;
@@ -113,7 +117,12 @@ public sealed class AgentRuntime : IAsyncDisposable
             var outcome = await RunSessionAsync(reason, stop).ConfigureAwait(false);
             _emptyPokes = reason == InquiryReason.Poke && _commandsThisSession == 0 ? _emptyPokes + 1 : 0;
             if (outcome == SessionOutcome.Reboot)
-                return AgentExit.Reboot;
+                return await _platform.RebootAsync(_log).ConfigureAwait(false) ? AgentExit.Stopped : AgentExit.Reboot;
+            if (outcome == SessionOutcome.Restart)
+            {
+                _log.Info("restarting", $"this agent's program was replaced ({_self.Describe()}); exiting so the new version starts");
+                return AgentExit.Restart;
+            }
             try
             {
                 reason = await NextTriggerAsync(outcome == SessionOutcome.Refused, stop).ConfigureAwait(false);
@@ -153,6 +162,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         Reboot,
         Refused,
         Stopped,
+        Restart,
     }
 
     private async Task<SessionOutcome> RunSessionAsync(InquiryReason reason, CancellationToken stop)
@@ -199,6 +209,8 @@ public sealed class AgentRuntime : IAsyncDisposable
 
                 switch (response.Answer)
                 {
+                    case ExchangeAnswer.NoCommand when !request.Inquire && _self.Replaced:
+                        return SessionOutcome.Restart; // the results are recorded; the new version takes the rest of the queue
                     case ExchangeAnswer.NoCommand:
                         _log.Debug("idle", "no command");
                         return SessionOutcome.Done;
@@ -224,6 +236,8 @@ public sealed class AgentRuntime : IAsyncDisposable
                                     _commandsThisSession++;
                                     if (result.Outcome != CommandOutcome.Succeeded)
                                         break;
+                                    if (command.Spec is InstallCommand && _self.Replaced)
+                                        break; // the rest of the answer runs in the new version (it asks again at start-up)
                                 }
                             }
                         }
@@ -261,7 +275,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         PokeHost = _config.PokeHost,
         Results = results is { Count: > 0 } ? results : null,
         Rebooted = _journal.RebootToReport,
-        Inquire = results is not [.., { Outcome: CommandOutcome.Rebooting }],
+        Inquire = results is not [.., { Outcome: CommandOutcome.Rebooting }] && !_self.Replaced,
         MaxCommands = _config.Batch > 0 ? _config.Batch : _limits.MaxCommandsPerExchange,
     };
 

@@ -34,23 +34,28 @@ public sealed record RigLauncher(string FileName, IReadOnlyList<string> BaseArgu
 }
 
 /// <summary>Supervises one agent process like a device's init system: a process that exits with
-/// <see cref="ProtocolInfo.RebootExitCode"/> rebooted and is started again; any other exit ends supervision.
+/// <see cref="ProtocolInfo.RebootExitCode"/> rebooted, one that exits with <see cref="ProtocolInfo.RestartExitCode"/>
+/// upgraded itself; both are started again. Any other exit ends supervision.
 /// The agent's log goes to <c>agent.log</c> in its state directory.</summary>
 public sealed partial class AgentProcess : IAsyncDisposable
 {
     private readonly RigLauncher _launcher;
+    private readonly IReadOnlyList<string> _agentCommand;
     private readonly string _stateDirectory;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private Process? _current;
     private Task? _loop;
 
-    /// <summary>An agent for <paramref name="device"/> with its state in <paramref name="stateDirectory"/>.</summary>
-    public AgentProcess(string device, string stateDirectory, RigLauncher launcher)
+    /// <summary>An agent for <paramref name="device"/> with its state in <paramref name="stateDirectory"/>, run as
+    /// <c>rig agent run</c>, or, with <paramref name="agentCommand"/> empty, as <paramref name="launcher"/> <c>run</c>
+    /// (the <c>rig-agent</c> binary).</summary>
+    public AgentProcess(string device, string stateDirectory, RigLauncher launcher, IReadOnlyList<string>? agentCommand = null)
     {
         Device = device;
         _stateDirectory = stateDirectory;
         _launcher = launcher;
+        _agentCommand = agentCommand ?? ["agent"];
     }
 
     /// <summary>The device.</summary>
@@ -58,6 +63,9 @@ public sealed partial class AgentProcess : IAsyncDisposable
 
     /// <summary>Reboots performed (restarts after exit code 75).</summary>
     public int Reboots { get; private set; }
+
+    /// <summary>Restarts after the agent upgraded itself (exit code 76).</summary>
+    public int Restarts { get; private set; }
 
     /// <summary>The exit code that ended supervision, if it ended on its own.</summary>
     public int? UnexpectedExit { get; private set; }
@@ -72,7 +80,7 @@ public sealed partial class AgentProcess : IAsyncDisposable
     {
         while (!stop.IsCancellationRequested)
         {
-            var process = Process.Start(_launcher.StartInfo("agent", "run", "--state", _stateDirectory, "--verbose"))!;
+            var process = Process.Start(_launcher.StartInfo([.. _agentCommand, "run", "--state", _stateDirectory, "--verbose"]))!;
             lock (_gate)
                 _current = process;
             var log = CopyOutputAsync(process);
@@ -85,6 +93,11 @@ public sealed partial class AgentProcess : IAsyncDisposable
             if (process.ExitCode == ProtocolInfo.RebootExitCode)
             {
                 Reboots++;
+                continue;
+            }
+            if (process.ExitCode == ProtocolInfo.RestartExitCode)
+            {
+                Restarts++;
                 continue;
             }
             UnexpectedExit = process.ExitCode;

@@ -48,6 +48,20 @@ public sealed class LinuxPlatform : IPlatform
     /// <inheritdoc />
     public void RecordBoot() => Database.Update(s => s with { BootCount = s.BootCount + 1 });
 
+    /// <inheritdoc />
+    public async Task<bool> RebootAsync(Runtime.AgentLog log)
+    {
+        ArgumentNullException.ThrowIfNull(log);
+        if (!IsRunningSystem)
+            return false; // an offline root has nothing to reboot: the supervisor's restart stands for it
+        var (program, arguments) = Directory.Exists("/run/systemd/system") ? ("systemctl", new[] { "reboot" }) : ("reboot", []);
+        var outcome = await ProcessRunner.RunAsync(program, arguments, TimeSpan.FromMinutes(1), CancellationToken.None).ConfigureAwait(false);
+        if (outcome.ExitCode != 0)
+            throw new Runtime.AgentException($"'{program} {string.Join(' ', arguments)}' failed ({outcome.ExitCode}): {outcome.Message}. Reboot the device by hand; the agent reports the reboot when it starts again.");
+        log.Info("rebooting", $"{program} {string.Join(' ', arguments)} started");
+        return true;
+    }
+
     private static string ReadHostname(string root)
     {
         if (root == "/")

@@ -13,7 +13,7 @@ public sealed record ProcessOutcome(int ExitCode, string StandardOutput, string 
 
 /// <summary>Runs the device's own tools (dpkg, rpm, systemctl, ip). Arguments are passed as a list, never
 /// through a shell (no interpolation of package names or paths); output is kept to its last
-/// <see cref="MaxCapturedChars"/> characters; a program that outlives its timeout is killed with its children.</summary>
+/// <see cref="MaxCapturedChars"/> characters; <c>RIG_AGENT=1</c> is in its environment; a program that outlives its timeout is killed with its children.</summary>
 public static class ProcessRunner
 {
     /// <summary>Most characters kept of each stream.</summary>
@@ -42,6 +42,9 @@ public static class ProcessRunner
         foreach (var argument in arguments)
             info.ArgumentList.Add(argument);
         info.Environment["LC_ALL"] = "C";
+        // Tells package scripts (the rig-agent package's own among them) that the agent runs them: no restarting
+        // the agent's service from inside its own command.
+        info.Environment["RIG_AGENT"] = "1";
         foreach (var (name, value) in environment ?? new Dictionary<string, string?>())
         {
             if (value is null)

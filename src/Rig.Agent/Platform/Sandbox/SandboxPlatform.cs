@@ -41,4 +41,7 @@ public sealed class SandboxPlatform : IPlatform
 
     /// <inheritdoc />
     public void RecordBoot() => Database.Update(s => s with { BootCount = s.BootCount + 1 });
+
+    /// <inheritdoc />
+    public Task<bool> RebootAsync(Runtime.AgentLog log) => Task.FromResult(false);
 }
