@@ -126,7 +126,7 @@ public sealed class DeviceTokenCommand : AsyncCommand<DeviceSettings>
         }
         AnsiConsole.MarkupLine($"One-time token for [bold]{Markup.Escape(token.Device)}[/] (valid until {token.ExpiresAt:u}):");
         AnsiConsole.MarkupLine($"  [yellow]{token.Token}[/]");
-        AnsiConsole.MarkupLine($"On the device: [grey]rig-agent enroll --state /var/lib/rig-agent --gateway https://GATEWAY:7443 --device {Markup.Escape(token.Device)} --token {token.Token} --ca-pin {token.CaPin}[/]");
+        AnsiConsole.MarkupLine($"On the device: [grey]rig-agent install --gateway https://GATEWAY:7443 --device {Markup.Escape(token.Device)} --token {token.Token} --ca-pin {token.CaPin}[/]");
         return 0;
     }
 }
