@@ -71,7 +71,10 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
             Forget(name);
             return $"{name} is not installed; nothing to remove";
         }
-        var outcome = await RunDpkgAsync(["--purge", name], ct).ConfigureAwait(false);
+        // A refused purge would still mark the package for purging in dpkg's selections: try it first.
+        var outcome = await RunDpkgAsync(["--dry-run", "--purge", name], ct).ConfigureAwait(false);
+        if (outcome.ExitCode == 0)
+            outcome = await RunDpkgAsync(["--purge", name], ct).ConfigureAwait(false);
         if (outcome.ExitCode != 0)
         {
             var text = outcome.StandardError + "\n" + outcome.StandardOutput;
