@@ -29,6 +29,7 @@ public sealed class DpkgInstallerTests(DebianRootFixture fixture) : IClassFixtur
         var (code, greeting) = await DebianRoot.ChrootAsync(fixture.Root, "/usr/bin/hello");
         Assert.Equal(0, code);
         Assert.Equal("Hello, world!", greeting.Trim());
+        Assert.False(File.Exists(Path.Combine(fixture.Root, "usr/sbin/policy-rc.d")), "the temporary policy-rc.d is gone");
         Assert.Equal($"install ok installed {version}", await Native.DpkgStatusAsync(fixture.Root, "hello"));
         var record = Assert.Single(_platform.Database.Snapshot.Packages, p => p.Name == "hello");
         Assert.Equal((version, "deb", hello.Sha256), (record.Version, record.Format, record.Sha256));
@@ -77,6 +78,35 @@ public sealed class DpkgInstallerTests(DebianRootFixture fixture) : IClassFixtur
         Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
         Assert.False(Directory.Exists(Path.Combine(fixture.Root, "usr/share/rig-needs-missing")));
         Assert.DoesNotContain(_platform.Database.Snapshot.Packages, p => p.Name == "rig-needs-missing");
+    }
+
+    [Fact]
+    public async Task A_failing_maintainer_script_is_rolled_back_so_dpkg_stays_consistent()
+    {
+        var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-bad-postinst", "1.0", postinst: "#!/bin/sh\necho 'rig test: configuration refused' >&2\nexit 3\n");
+
+        var error = await Assert.ThrowsAsync<CommandFailedException>(() => Deb.InstallAsync(Native.Ref("rig-bad-postinst", "1.0", "deb", blob), blob, Work, CancellationToken.None));
+
+        Assert.Equal("install-failed", error.Code);
+        Assert.Contains("rig test: configuration refused", error.Message, StringComparison.Ordinal);
+        Assert.Contains("purged again; dpkg's database is as before", error.Message, StringComparison.Ordinal);
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-bad-postinst"));
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
+        Assert.False(File.Exists(Path.Combine(fixture.Root, "usr/share/rig-bad-postinst/version.txt")));
+        Assert.DoesNotContain(_platform.Database.Snapshot.Packages, p => p.Name == "rig-bad-postinst");
+        Assert.False(File.Exists(Path.Combine(fixture.Root, "usr/sbin/policy-rc.d")), "the temporary policy-rc.d is gone");
+    }
+
+    [Fact]
+    public async Task Maintainer_scripts_run_chrooted_in_the_offline_root_where_services_may_not_start()
+    {
+        var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-chrooted", "1.0",
+            postinst: "#!/bin/sh\n/usr/sbin/policy-rc.d rig-test start\necho \"policy-rc.d says $?\" > /usr/share/rig-chrooted/seen\n");
+
+        await Deb.InstallAsync(Native.Ref("rig-chrooted", "1.0", "deb", blob), blob, Work, CancellationToken.None);
+
+        Assert.Equal("policy-rc.d says 101\n", await File.ReadAllTextAsync(Path.Combine(fixture.Root, "usr/share/rig-chrooted/seen")));
+        Assert.False(File.Exists(Path.Combine(fixture.Root, "usr/sbin/policy-rc.d")), "the temporary policy-rc.d is gone");
     }
 
     [Fact]

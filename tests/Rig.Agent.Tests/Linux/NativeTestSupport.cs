@@ -59,9 +59,9 @@ public static class Native
     public static Task<ProcessOutcome> TryRunAsync(string program, params string[] arguments) =>
         ProcessRunner.RunAsync(program, arguments, TimeSpan.FromMinutes(2), CancellationToken.None);
 
-    /// <summary>Build a .deb with dpkg-deb: <paramref name="control"/> fields plus one file
+    /// <summary>Build a .deb with dpkg-deb: the given control fields, an optional postinst script, and one file
     /// /usr/share/NAME/version.txt. Returns the .deb's path.</summary>
-    public static async Task<string> BuildDebAsync(string scratch, string name, string version, string? depends = null, string? provides = null)
+    public static async Task<string> BuildDebAsync(string scratch, string name, string version, string? depends = null, string? provides = null, string? postinst = null)
     {
         var tree = Path.Combine(scratch, $"{name}-{version}-tree");
         var debian = Directory.CreateDirectory(Path.Combine(tree, "DEBIAN")).FullName;
@@ -71,6 +71,11 @@ public static class Native
             "Description: Rig test package\n A package built by the Rig agent tests.\n";
         await File.WriteAllTextAsync(Path.Combine(debian, "control"), control);
         await File.WriteAllTextAsync(Path.Combine(share, "version.txt"), version + "\n");
+        if (postinst is not null)
+        {
+            await File.WriteAllTextAsync(Path.Combine(debian, "postinst"), postinst);
+            File.SetUnixFileMode(Path.Combine(debian, "postinst"), (UnixFileMode)0b111_101_101);
+        }
         foreach (var dir in Directory.GetDirectories(tree, "*", SearchOption.AllDirectories).Append(tree))
             File.SetUnixFileMode(dir, (UnixFileMode)0b111_101_101); // temp directories are 0700; dpkg-deb wants 0755
         var output = Path.Combine(scratch, $"{name}_{version}_all.deb");

@@ -41,16 +41,16 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
                 return $"{package.Name} {package.Version} is already installed; nothing to do";
             }
             var downgrade = current is not null && RpmVersion.Compare(package.Version, current) < 0;
-            string[] upgrade = ["-U", .. (downgrade ? (string[])["--oldpackage"] : []), blobPath];
+            string[] upgrade = downgrade ? ["-U", "--oldpackage"] : ["-U"];
 
-            var test = await RunRpmChangeAsync([.. upgrade[..^1], "--test", blobPath], ct).ConfigureAwait(false);
+            var test = await RunRpmChangeAsync([.. upgrade, "--test", blobPath], ct).ConfigureAwait(false);
             if (test.ExitCode != 0)
-                throw Refused(package, test, "install-failed", "nothing was installed");
-            var outcome = await RunRpmChangeAsync(upgrade, ct).ConfigureAwait(false);
+                throw Refused(package, test, "nothing was installed");
+            var outcome = await RunRpmChangeAsync([.. upgrade, blobPath], ct).ConfigureAwait(false);
             if (outcome.ExitCode != 0)
             {
                 var now = await InstalledVersionAsync(package.Name, ct).ConfigureAwait(false);
-                throw Refused(package, outcome, "install-failed", now is null ? "nothing is installed" : $"{package.Name} {now} is installed; check the device with 'rpm -Va {package.Name}'");
+                throw Refused(package, outcome, now is null ? "nothing is installed" : $"{package.Name} {now} is installed; check the device with 'rpm -Va {package.Name}'");
             }
             await RecordAsync(package, ct).ConfigureAwait(false);
             return current is null
@@ -133,7 +133,8 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
         return Parse(outcome.StandardOutput).Select(p => p.Version).OrderBy(v => v, Comparer<string>.Create(RpmVersion.Compare)).LastOrDefault();
     }
 
-    private CommandFailedException Refused(PackageRef package, ProcessOutcome outcome, string code, string state)
+    /// <summary><c>missing-dependency</c> when rpm names unmet Requires, else <c>install-failed</c> with rpm's message.</summary>
+    private static CommandFailedException Refused(PackageRef package, ProcessOutcome outcome, string state)
     {
         var text = Clean(outcome.StandardError + "\n" + outcome.StandardOutput);
         var needed = NeededByRegex().Matches(text).Where(m => !m.Groups["by"].Value.Contains("(installed)", StringComparison.Ordinal))
@@ -144,7 +145,7 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
                 $"{package.Name} {package.Version} needs {string.Join("; ", needed)}, which the device does not have. Add the missing package(s) to the " +
                 $"model's bundle before {package.Name} (or to a role that comes earlier); {state}.");
         }
-        return new CommandFailedException(code, $"rpm could not install {package.Name} {package.Version}: {NativeTool.Brief(text)} ({state}).");
+        return new CommandFailedException("install-failed", $"rpm could not install {package.Name} {package.Version}: {NativeTool.Brief(text)} ({state}).");
     }
 
     private async Task RecordAsync(PackageRef package, CancellationToken ct)
