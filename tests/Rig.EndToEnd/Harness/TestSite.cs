@@ -67,12 +67,14 @@ public sealed class TestSite : IAsyncDisposable
         await Api.PutJsonTextAsync<ModelPutResponse>("api/v1/model?message=test", JsonSerializer.Serialize(model, ModelJson.Default.RigModel));
 
     /// <summary>Enroll a device's agent (real <c>rig agent enroll</c> process) with <paramref name="token"/> (default: a
-    /// new one from the API) and start it under a supervisor.</summary>
-    public async Task<AgentProcess> StartAgentAsync(string device, bool poll = false, EnrollmentToken? token = null, int? batch = null)
+    /// new one from the API) and start it under a supervisor. <paramref name="platform"/> replaces the sandbox
+    /// arguments (e.g. <c>--platform linux --root DIR</c>).</summary>
+    public async Task<AgentProcess> StartAgentAsync(string device, bool poll = false, EnrollmentToken? token = null, int? batch = null, IReadOnlyList<string>? platform = null)
     {
         token ??= await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null);
         var args = new List<string> { "agent", "enroll", "--state", State(device), "--gateway", AgentUrl.ToString(), "--device", device, "--token", token.Token,
-            "--ca-pin", token.CaPin, "--sandbox-root", Root(device), "--poke-address", "127.0.0.1", "--poke-port", "0" };
+            "--ca-pin", token.CaPin, "--poke-address", "127.0.0.1", "--poke-port", "0" };
+        args.AddRange(platform ?? ["--sandbox-root", Root(device)]);
         if (poll)
             args.AddRange(["--poll", "1"]);
         if (batch is { } b)

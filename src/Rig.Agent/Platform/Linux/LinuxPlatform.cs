@@ -11,8 +11,9 @@ namespace Rig.Agent.Platform.Linux;
 /// packages are installed into it with <c>--root</c>, and services, which cannot run there, are recorded.</summary>
 public sealed class LinuxPlatform : IPlatform
 {
-    /// <summary>A Linux device rooted at <paramref name="root"/> (<c>/</c> for the running system).</summary>
-    public LinuxPlatform(string root, string? hostname, IReadOnlyList<string> allowedRoots, RigLimits limits)
+    /// <summary>A Linux device rooted at <paramref name="root"/> (<c>/</c> for the running system);
+    /// <paramref name="packageTimeouts"/> bound the dpkg and rpm installers' waits (tests shorten them).</summary>
+    public LinuxPlatform(string root, string? hostname, IReadOnlyList<string> allowedRoots, RigLimits limits, NativePackageTimeouts? packageTimeouts = null)
     {
         Files = new DeviceFileSystem(root, allowedRoots, limits);
         if (!Directory.Exists(Files.Root))
@@ -23,6 +24,8 @@ public sealed class LinuxPlatform : IPlatform
         Installers = new Dictionary<string, IPackageInstaller>(StringComparer.Ordinal)
         {
             [PackageFormats.RigArchive] = new ArchiveInstaller(Files, Database, limits),
+            [PackageFormats.Deb] = new DpkgInstaller(Files, Database, packageTimeouts ?? NativePackageTimeouts.Default),
+            [PackageFormats.Rpm] = new RpmInstaller(Files, Database, packageTimeouts ?? NativePackageTimeouts.Default),
         };
         Hostname = hostname ?? ReadHostname(Files.Root);
     }

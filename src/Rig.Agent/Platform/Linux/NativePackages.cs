@@ -1,0 +1,61 @@
+namespace Rig.Agent.Platform.Linux;
+
+/// <summary>A package the device's own package manager has installed (whoever installed it).</summary>
+/// <param name="Name">Package name.</param>
+/// <param name="Version">Full version as the package manager writes it (Debian <c>[epoch:]upstream[-revision]</c>,
+/// RPM <c>[epoch:]version-release</c>), the same form Rig's package catalog uses.</param>
+/// <param name="Architecture">Architecture (<c>amd64</c>, <c>all</c>, <c>x86_64</c>, <c>noarch</c>...).</param>
+public sealed record NativePackageInfo(string Name, string Version, string Architecture);
+
+/// <summary>Lists what the device's native package manager (dpkg, rpm) says is installed.</summary>
+public interface INativePackageQuery
+{
+    /// <summary>Every fully installed package, ordered by name.</summary>
+    Task<IReadOnlyList<NativePackageInfo>> ListInstalledAsync(CancellationToken ct);
+}
+
+/// <summary>Every wait and timeout of the dpkg and rpm installers, in one place.</summary>
+public sealed record NativePackageTimeouts
+{
+    /// <summary>The defaults.</summary>
+    public static NativePackageTimeouts Default { get; } = new();
+
+    /// <summary>How long a command waits for another run of the package manager (apt, unattended-upgrades, an
+    /// operator's dpkg) to release the database before it fails with <c>package-database-locked</c>. Five
+    /// minutes covers an ordinary apt run; a longer wait would hold the device's queue behind a stuck tool.</summary>
+    public TimeSpan LockWait { get; init; } = TimeSpan.FromMinutes(5);
+
+    /// <summary>How often a busy lock is tried again while waiting; small next to <see cref="LockWait"/>.</summary>
+    public TimeSpan LockPoll { get; init; } = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>One install, upgrade or removal (dpkg -i, rpm -U, purge, erase) including maintainer scripts,
+    /// which may compile or migrate things; a tool still running after this is stopped (<c>timeout</c>).</summary>
+    public TimeSpan Change { get; init; } = TimeSpan.FromMinutes(20);
+
+    /// <summary>A read-only call (dpkg-deb -f, dpkg-query, rpm -q, version comparisons): seconds normally.</summary>
+    public TimeSpan Query { get; init; } = TimeSpan.FromMinutes(2);
+}
+
+/// <summary>Helpers shared by the dpkg and rpm installers.</summary>
+internal static class NativeTool
+{
+    /// <summary>PATH for the package managers and their maintainer scripts: root's tools (ldconfig,
+    /// start-stop-daemon) live in sbin, which the agent's own PATH may lack.</summary>
+    public const string SystemPath = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+    /// <summary>The non-directory paths of <paramref name="listing"/> (one absolute device path a line), as
+    /// recorded in Rig's database so Rig archives never overwrite a file the package manager owns.</summary>
+    public static List<string> FilesOnly(DeviceFileSystem files, string listing) =>
+    [
+        .. listing.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries)
+            .Where(path => path.StartsWith('/') && path != "/." && !Directory.Exists(System.IO.Path.Combine(files.Root, path.TrimStart('/'))))
+            .Distinct(StringComparer.Ordinal),
+    ];
+
+    /// <summary>At most the last 2,000 characters of a tool's message, for a command's error.</summary>
+    public static string Brief(string message)
+    {
+        var text = message.Trim();
+        return text.Length <= 2000 ? text : "..." + text[^2000..];
+    }
+}

@@ -1,0 +1,200 @@
+using System.Text.RegularExpressions;
+using Rig.Protocol.Messages;
+
+namespace Rig.Agent.Platform.Linux;
+
+/// <summary>The RPM plug-in: installs, upgrades and removes <c>.rpm</c> packages with the device's rpm. Stages
+/// of an install: read the blob's header (it must be the package the command names) -> same version installed:
+/// done -> <c>rpm -U --test</c> (unmet Requires are <c>missing-dependency</c>, nothing is touched) ->
+/// <c>rpm -U</c> -> record in Rig's database.</summary>
+/// <remarks>
+/// <para>The database is always <c>/var/lib/rpm</c> inside the device root (<c>--dbpath</c>), whatever the
+/// machine running the agent would use by default (Debian's own rpm keeps it in <c>~/.rpmdb</c>); on Fedora it
+/// is a link to <c>/usr/lib/sysimage/rpm</c>. A root other than <c>/</c> is passed with <c>--root</c>
+/// (scriptlets run chrooted into it).</para>
+/// <para>Locking: rpm waits for ever on <c>.rpm.lock</c>, so before each change this installer waits (bounded)
+/// until nobody holds it; the rpm call itself has a timeout too.</para>
+/// <para>Downgrades: the model decides the version, so a command for an older version than the installed one
+/// is run with <c>--oldpackage</c>, and only then (an accidental downgrade cannot slip through otherwise).</para>
+/// </remarks>
+public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase database, NativePackageTimeouts timeouts) : IPackageInstaller, INativePackageQuery
+{
+    /// <summary>The rpm database inside the device root.</summary>
+    public const string DatabasePath = "/var/lib/rpm";
+
+    private const string QueryFormat = "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n";
+
+    private string[] RootArguments => ["--root", files.Root, "--dbpath", DatabasePath];
+
+    /// <inheritdoc />
+    public async Task<string> InstallAsync(PackageRef package, string blobPath, string workDirectory, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(package);
+        try
+        {
+            RequireDatabase();
+            await CheckBlobAsync(package, blobPath, ct).ConfigureAwait(false);
+            var current = await InstalledVersionAsync(package.Name, ct).ConfigureAwait(false);
+            if (current == package.Version)
+            {
+                await RecordAsync(package, ct).ConfigureAwait(false);
+                return $"{package.Name} {package.Version} is already installed; nothing to do";
+            }
+            var downgrade = current is not null && RpmVersion.Compare(package.Version, current) < 0;
+            string[] upgrade = downgrade ? ["-U", "--oldpackage"] : ["-U"];
+
+            var test = await RunRpmChangeAsync([.. upgrade, "--test", blobPath], ct).ConfigureAwait(false);
+            if (test.ExitCode != 0)
+                throw Refused(package, test, "nothing was installed");
+            var outcome = await RunRpmChangeAsync([.. upgrade, blobPath], ct).ConfigureAwait(false);
+            if (outcome.ExitCode != 0)
+            {
+                var now = await InstalledVersionAsync(package.Name, ct).ConfigureAwait(false);
+                throw Refused(package, outcome, now is null ? "nothing is installed" : $"{package.Name} {now} is installed; check the device with 'rpm -Va {package.Name}'");
+            }
+            await RecordAsync(package, ct).ConfigureAwait(false);
+            return current is null
+                ? $"installed {package.Name} {package.Version} with rpm"
+                : $"{(downgrade ? "downgraded" : "upgraded")} {package.Name} from {current} to {package.Version} with rpm";
+        }
+        finally
+        {
+            if (Directory.Exists(workDirectory))
+                Directory.Delete(workDirectory, recursive: true);
+        }
+    }
+
+    /// <inheritdoc />
+    public async Task<string> RemoveAsync(string name, CancellationToken ct)
+    {
+        RequireDatabase();
+        var current = await InstalledVersionAsync(name, ct).ConfigureAwait(false);
+        if (current is null)
+        {
+            Forget(name);
+            return $"{name} is not installed; nothing to remove";
+        }
+        var outcome = await RunRpmChangeAsync(["-e", name], ct).ConfigureAwait(false);
+        if (outcome.ExitCode != 0)
+        {
+            var text = Clean(outcome.StandardError + "\n" + outcome.StandardOutput);
+            var needs = NeededByRegex().Matches(text).Select(m => (What: m.Groups["what"].Value.Trim(), By: m.Groups["by"].Value.Replace("(installed)", "", StringComparison.Ordinal).Trim())).ToList();
+            if (needs.Count > 0)
+            {
+                throw new CommandFailedException("dependency-conflict",
+                    $"Cannot remove {name}: installed packages depend on it ({string.Join(", ", needs.Select(n => $"{n.By} needs {n.What}").Distinct(StringComparer.Ordinal))}). " +
+                    $"Remove them first (take them out of the model too) or keep {name} in the model; nothing was removed.");
+            }
+            throw new CommandFailedException("remove-failed", $"rpm could not remove {name} {current}: {NativeTool.Brief(text)}. Check the device with 'rpm -V {name}'.");
+        }
+        Forget(name);
+        return $"removed {name} {current} with rpm";
+    }
+
+    /// <inheritdoc />
+    public async Task<IReadOnlyList<NativePackageInfo>> ListInstalledAsync(CancellationToken ct)
+    {
+        RequireDatabase();
+        var outcome = await RunRpmAsync([.. RootArguments, "-qa", "--qf", QueryFormat], ct).ConfigureAwait(false);
+        if (outcome.ExitCode != 0)
+            throw new CommandFailedException("package-query-failed", $"rpm could not read the package database of '{files.Root}': {NativeTool.Brief(Clean(outcome.Message))}. Check it with 'rpm --rebuilddb'.");
+        return [.. Parse(outcome.StandardOutput)
+            .Where(p => p.Name != "gpg-pubkey") // imported signing keys, not packages
+            .OrderBy(p => p.Name, StringComparer.Ordinal).ThenBy(p => p.Architecture, StringComparer.Ordinal)];
+    }
+
+    private void RequireDatabase()
+    {
+        var directory = files.Internal(DatabasePath);
+        if (!Directory.Exists(directory))
+        {
+            throw new CommandFailedException("no-package-database",
+                $"'{directory}' does not exist: the device root '{files.Root}' has no rpm database, so .rpm packages cannot be installed there. " +
+                $"Use an RPM-family system, or create an empty database with 'rpm --root {files.Root} --dbpath {DatabasePath} --initdb'.");
+        }
+    }
+
+    private async Task CheckBlobAsync(PackageRef package, string blobPath, CancellationToken ct)
+    {
+        var outcome = await RunRpmAsync(["-qp", "--nosignature", "--nodigest", "--qf", QueryFormat, blobPath], ct).ConfigureAwait(false);
+        var held = outcome.ExitCode == 0 ? Parse(outcome.StandardOutput).FirstOrDefault() : null;
+        if (held is null)
+            throw new CommandFailedException("bad-package", $"The blob {package.Sha256} of {package.Name} {package.Version} is not an .rpm rpm can read: {NativeTool.Brief(Clean(outcome.Message))}. Re-import the package.");
+        if (held.Name != package.Name || held.Version != package.Version)
+            throw new CommandFailedException("package-mismatch", $"The blob {package.Sha256} holds {held.Name} {held.Version}, not {package.Name} {package.Version}; re-import the package.");
+    }
+
+    private async Task<string?> InstalledVersionAsync(string name, CancellationToken ct)
+    {
+        var outcome = await RunRpmAsync([.. RootArguments, "-q", "--qf", QueryFormat, name], ct).ConfigureAwait(false);
+        if (outcome.ExitCode != 0)
+            return null; // "package x is not installed"
+        // Several versions may be installed at once (kernels); the newest stands for the package.
+        return Parse(outcome.StandardOutput).Select(p => p.Version).OrderBy(v => v, Comparer<string>.Create(RpmVersion.Compare)).LastOrDefault();
+    }
+
+    /// <summary><c>missing-dependency</c> when rpm names unmet Requires, else <c>install-failed</c> with rpm's message.</summary>
+    private static CommandFailedException Refused(PackageRef package, ProcessOutcome outcome, string state)
+    {
+        var text = Clean(outcome.StandardError + "\n" + outcome.StandardOutput);
+        var needed = NeededByRegex().Matches(text).Where(m => !m.Groups["by"].Value.Contains("(installed)", StringComparison.Ordinal))
+            .Select(m => m.Groups["what"].Value.Trim()).Distinct(StringComparer.Ordinal).ToList();
+        if (needed.Count > 0)
+        {
+            return new CommandFailedException("missing-dependency",
+                $"{package.Name} {package.Version} needs {string.Join("; ", needed)}, which the device does not have. Add the missing package(s) to the " +
+                $"model's bundle before {package.Name} (or to a role that comes earlier); {state}.");
+        }
+        return new CommandFailedException("install-failed", $"rpm could not install {package.Name} {package.Version}: {NativeTool.Brief(text)} ({state}).");
+    }
+
+    private async Task RecordAsync(PackageRef package, CancellationToken ct)
+    {
+        var listing = await RunRpmAsync([.. RootArguments, "-ql", package.Name], ct).ConfigureAwait(false);
+        var owned = listing.ExitCode == 0 ? NativeTool.FilesOnly(files, listing.StandardOutput) : [];
+        database.Update(s => s with
+        {
+            Packages = [.. s.Packages.Where(p => p.Name != package.Name), new InstalledPackageRecord(package.Name, package.Version, package.Format, package.Sha256, owned, null)],
+        });
+    }
+
+    private void Forget(string name)
+    {
+        if (database.Snapshot.Packages.Any(p => p.Name == name && p.Format == PackageFormats.Rpm))
+            database.Update(s => s with { Packages = [.. s.Packages.Where(p => !(p.Name == name && p.Format == PackageFormats.Rpm))] });
+    }
+
+    /// <summary>A transaction (-U, -e): first wait, bounded, until no other rpm holds the transaction lock.</summary>
+    private async Task<ProcessOutcome> RunRpmChangeAsync(string[] arguments, CancellationToken ct)
+    {
+        await PackageManagerLock.WaitUntilFreeAsync(Path.Combine(files.Internal(DatabasePath), ".rpm.lock"), new LockDeadline(timeouts.LockWait), timeouts.LockPoll, ct).ConfigureAwait(false);
+        return await ProcessRunner.RunAsync("rpm", [.. RootArguments, .. arguments], timeouts.Change, ct, Environment).ConfigureAwait(false);
+    }
+
+    private Task<ProcessOutcome> RunRpmAsync(string[] arguments, CancellationToken ct) =>
+        ProcessRunner.RunAsync("rpm", arguments, timeouts.Query, ct, Environment);
+
+    private static readonly Dictionary<string, string?> Environment = new() { ["PATH"] = NativeTool.SystemPath };
+
+    private static List<NativePackageInfo> Parse(string output)
+    {
+        var result = new List<NativePackageInfo>();
+        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries))
+        {
+            var parts = line.Split('\t');
+            if (parts.Length < 5)
+                continue;
+            var epoch = parts[1] is "(none)" or "" ? "" : parts[1] + ":";
+            result.Add(new NativePackageInfo(parts[0], $"{epoch}{parts[2]}-{parts[3]}", parts[4]));
+        }
+        return result;
+    }
+
+    /// <summary>Debian's rpm warns on every run that it is not the system's package manager; that is no news here.</summary>
+    private static string Clean(string text) =>
+        string.Join('\n', text.Split('\n').Where(l => !l.StartsWith("rpm: RPM should not be used directly", StringComparison.Ordinal) && !l.StartsWith("rpm: However assuming you know", StringComparison.Ordinal))).Trim();
+
+    // rpm: "\trig-no-such-package >= 1 is needed by rigtest-b-1-1.noarch" / "... is needed by (installed) rigtest-c-1-1.noarch"
+    [GeneratedRegex(@"^\s*(?<what>.+?) is needed by (?<by>.+)$", RegexOptions.Multiline)]
+    private static partial Regex NeededByRegex();
+}

@@ -1,0 +1,226 @@
+using Rig.Agent.Platform;
+using Rig.Agent.Platform.Linux;
+using Rig.Protocol.Messages;
+using Rig.Testing;
+
+namespace Rig.Agent.Tests.Linux;
+
+/// <summary>The Debian plug-in against a real debootstrap root, real dpkg and real packages from the Debian
+/// mirror (apt-get download): installs run, removals leave dpkg's database consistent, a missing dependency
+/// never leaves a half-installed package.</summary>
+public sealed class DpkgInstallerTests(DebianRootFixture fixture) : IClassFixture<DebianRootFixture>
+{
+    private readonly LinuxPlatform _platform = Native.Platform(fixture.Root);
+
+    private IPackageInstaller Deb => _platform.Installers[PackageFormats.Deb];
+
+    private string Work => Path.Combine(fixture.Scratch, "work-" + Guid.NewGuid().ToString("N"));
+
+    [Fact]
+    public async Task Hello_from_Debian_is_installed_runs_in_the_root_and_is_purged_leaving_dpkg_consistent()
+    {
+        var blob = await DebianRoot.DownloadAsync("hello");
+        var version = (await Native.RunAsync("dpkg-deb", "--field", blob, "Version")).Trim();
+        var hello = Native.Ref("hello", version, PackageFormats.Deb, blob);
+
+        var output = await Deb.InstallAsync(hello, blob, Work, CancellationToken.None);
+
+        Assert.Equal($"installed hello {version} with dpkg", output);
+        var (code, greeting) = await DebianRoot.ChrootAsync(fixture.Root, "/usr/bin/hello");
+        Assert.Equal(0, code);
+        Assert.Equal("Hello, world!", greeting.Trim());
+        Assert.False(File.Exists(Path.Combine(fixture.Root, "usr/sbin/policy-rc.d")), "the temporary policy-rc.d is gone");
+        Assert.Equal($"install ok installed {version}", await Native.DpkgStatusAsync(fixture.Root, "hello"));
+        var record = Assert.Single(_platform.Database.Snapshot.Packages, p => p.Name == "hello");
+        Assert.Equal((version, "deb", hello.Sha256), (record.Version, record.Format, record.Sha256));
+        Assert.Contains("/usr/bin/hello", record.Files);
+        Assert.DoesNotContain("/usr/bin", record.Files); // directories are shared, not owned
+        var listed = Assert.Single(await ((INativePackageQuery)Deb).ListInstalledAsync(CancellationToken.None), p => p.Name == "hello");
+        Assert.Equal(new NativePackageInfo("hello", version, "amd64"), listed);
+
+        Assert.Equal($"hello {version} is already installed; nothing to do", await Deb.InstallAsync(hello, blob, Work, CancellationToken.None));
+
+        Assert.Equal($"removed hello {version} with dpkg (purged, configuration files included)", await Deb.RemoveAsync("hello", CancellationToken.None));
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "hello"));
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
+        Assert.False(File.Exists(Path.Combine(fixture.Root, "usr/bin/hello")));
+        Assert.DoesNotContain(_platform.Database.Snapshot.Packages, p => p.Name == "hello");
+        Assert.Equal("hello is not installed; nothing to remove", await Deb.RemoveAsync("hello", CancellationToken.None));
+    }
+
+    [Fact]
+    public async Task A_different_version_upgrades_and_an_older_one_downgrades()
+    {
+        var v1 = await Native.BuildDebAsync(fixture.Scratch, "rig-updown", "1.0-1");
+        var v2 = await Native.BuildDebAsync(fixture.Scratch, "rig-updown", "1:0.5-1"); // the epoch makes it newer
+
+        Assert.Equal("installed rig-updown 1.0-1 with dpkg", await Deb.InstallAsync(Native.Ref("rig-updown", "1.0-1", "deb", v1), v1, Work, CancellationToken.None));
+        Assert.Equal("upgraded rig-updown from 1.0-1 to 1:0.5-1 with dpkg", await Deb.InstallAsync(Native.Ref("rig-updown", "1:0.5-1", "deb", v2), v2, Work, CancellationToken.None));
+        Assert.Equal("1:0.5-1\n", await File.ReadAllTextAsync(Path.Combine(fixture.Root, "usr/share/rig-updown/version.txt")));
+        Assert.Equal("downgraded rig-updown from 1:0.5-1 to 1.0-1 with dpkg", await Deb.InstallAsync(Native.Ref("rig-updown", "1.0-1", "deb", v1), v1, Work, CancellationToken.None));
+        Assert.Equal("install ok installed 1.0-1", await Native.DpkgStatusAsync(fixture.Root, "rig-updown"));
+        Assert.Equal("1.0-1", Assert.Single(_platform.Database.Snapshot.Packages, p => p.Name == "rig-updown").Version);
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
+    }
+
+    [Fact]
+    public async Task A_missing_dependency_is_refused_before_anything_is_unpacked()
+    {
+        var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-needs-missing", "1.0", depends: "libc6 (>= 2.30), rig-no-such-package (>= 1)");
+
+        var error = await Assert.ThrowsAsync<CommandFailedException>(() => Deb.InstallAsync(Native.Ref("rig-needs-missing", "1.0", "deb", blob), blob, Work, CancellationToken.None));
+
+        Assert.Equal("missing-dependency", error.Code);
+        Assert.Contains("rig-no-such-package (>= 1) (not installed)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("bundle before rig-needs-missing", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("libc6", error.Message, StringComparison.Ordinal); // the base system satisfies that one
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-needs-missing"));
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
+        Assert.False(Directory.Exists(Path.Combine(fixture.Root, "usr/share/rig-needs-missing")));
+        Assert.DoesNotContain(_platform.Database.Snapshot.Packages, p => p.Name == "rig-needs-missing");
+    }
+
+    [Fact]
+    public async Task A_failing_maintainer_script_is_rolled_back_so_dpkg_stays_consistent()
+    {
+        var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-bad-postinst", "1.0", postinst: "#!/bin/sh\necho 'rig test: configuration refused' >&2\nexit 3\n");
+
+        var error = await Assert.ThrowsAsync<CommandFailedException>(() => Deb.InstallAsync(Native.Ref("rig-bad-postinst", "1.0", "deb", blob), blob, Work, CancellationToken.None));
+
+        Assert.Equal("install-failed", error.Code);
+        Assert.Contains("rig test: configuration refused", error.Message, StringComparison.Ordinal);
+        Assert.Contains("purged again; dpkg's database is as before", error.Message, StringComparison.Ordinal);
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-bad-postinst"));
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
+        Assert.False(File.Exists(Path.Combine(fixture.Root, "usr/share/rig-bad-postinst/version.txt")));
+        Assert.DoesNotContain(_platform.Database.Snapshot.Packages, p => p.Name == "rig-bad-postinst");
+        Assert.False(File.Exists(Path.Combine(fixture.Root, "usr/sbin/policy-rc.d")), "the temporary policy-rc.d is gone");
+    }
+
+    [Fact]
+    public async Task Maintainer_scripts_run_chrooted_in_the_offline_root_where_services_may_not_start()
+    {
+        var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-chrooted", "1.0",
+            postinst: "#!/bin/sh\n/usr/sbin/policy-rc.d rig-test start\necho \"policy-rc.d says $?\" > /usr/share/rig-chrooted/seen\n");
+
+        await Deb.InstallAsync(Native.Ref("rig-chrooted", "1.0", "deb", blob), blob, Work, CancellationToken.None);
+
+        Assert.Equal("policy-rc.d says 101\n", await File.ReadAllTextAsync(Path.Combine(fixture.Root, "usr/share/rig-chrooted/seen")));
+        Assert.False(File.Exists(Path.Combine(fixture.Root, "usr/sbin/policy-rc.d")), "the temporary policy-rc.d is gone");
+    }
+
+    [Fact]
+    public async Task Dependencies_are_met_by_alternatives_versions_and_provides_and_an_old_version_is_named()
+    {
+        var provider = await Native.BuildDebAsync(fixture.Scratch, "rig-provider", "1.5", provides: "rig-virtual (= 2)");
+        await Deb.InstallAsync(Native.Ref("rig-provider", "1.5", "deb", provider), provider, Work, CancellationToken.None);
+        var consumer = await Native.BuildDebAsync(fixture.Scratch, "rig-consumer", "1.0", depends: "rig-no-such-package | rig-provider (>= 1.0), rig-virtual (>= 2), rig-virtual");
+        var tooNew = await Native.BuildDebAsync(fixture.Scratch, "rig-wants-newer", "1.0", depends: "rig-provider (>= 3)");
+
+        Assert.Equal("installed rig-consumer 1.0 with dpkg", await Deb.InstallAsync(Native.Ref("rig-consumer", "1.0", "deb", consumer), consumer, Work, CancellationToken.None));
+        var error = await Assert.ThrowsAsync<CommandFailedException>(() => Deb.InstallAsync(Native.Ref("rig-wants-newer", "1.0", "deb", tooNew), tooNew, Work, CancellationToken.None));
+
+        Assert.Equal("missing-dependency", error.Code);
+        Assert.Contains("rig-provider (>= 3) (installed: rig-provider 1.5)", error.Message, StringComparison.Ordinal);
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-wants-newer"));
+    }
+
+    [Fact]
+    public async Task Removing_a_package_others_depend_on_names_them_and_removes_nothing()
+    {
+        var library = await Native.BuildDebAsync(fixture.Scratch, "rig-base-lib", "1.0");
+        var user = await Native.BuildDebAsync(fixture.Scratch, "rig-uses-lib", "1.0", depends: "rig-base-lib");
+        await Deb.InstallAsync(Native.Ref("rig-base-lib", "1.0", "deb", library), library, Work, CancellationToken.None);
+        await Deb.InstallAsync(Native.Ref("rig-uses-lib", "1.0", "deb", user), user, Work, CancellationToken.None);
+
+        var error = await Assert.ThrowsAsync<CommandFailedException>(() => Deb.RemoveAsync("rig-base-lib", CancellationToken.None));
+
+        Assert.Equal("dependency-conflict", error.Code);
+        Assert.Contains("(rig-uses-lib)", error.Message, StringComparison.Ordinal);
+        Assert.Equal("install ok installed 1.0", await Native.DpkgStatusAsync(fixture.Root, "rig-base-lib"));
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
+        Assert.Contains(_platform.Database.Snapshot.Packages, p => p.Name == "rig-base-lib");
+    }
+
+    [Fact]
+    public async Task A_blob_holding_another_package_is_refused()
+    {
+        var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-actual", "1.0");
+
+        var error = await Assert.ThrowsAsync<CommandFailedException>(() => Deb.InstallAsync(Native.Ref("rig-claimed", "1.0", "deb", blob), blob, Work, CancellationToken.None));
+
+        Assert.Equal("package-mismatch", error.Code);
+        Assert.Contains("holds rig-actual 1.0, not rig-claimed 1.0", error.Message, StringComparison.Ordinal);
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-actual"));
+    }
+
+    [Theory]
+    [InlineData("lock-frontend")] // apt, or dpkg run by hand
+    [InlineData("lock")] // a dpkg run that ignores the frontend lock
+    public async Task A_dpkg_lock_never_released_fails_after_the_bounded_wait_naming_the_holder(string lockFile)
+    {
+        var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-locked-out-" + lockFile, "1.0");
+        var path = Path.Combine(fixture.Root, "var/lib/dpkg", lockFile);
+        await using var holder = await ForeignLock.TakeAsync(path);
+
+        var error = await Assert.ThrowsAsync<CommandFailedException>(() =>
+            Deb.InstallAsync(Native.Ref("rig-locked-out-" + lockFile, "1.0", "deb", blob), blob, Work, CancellationToken.None));
+
+        Assert.Equal("package-database-locked", error.Code);
+        Assert.Contains($"'{path}' is still locked by process {holder.Pid} (perl)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("after waiting 3 s", error.Message, StringComparison.Ordinal);
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-locked-out-" + lockFile));
+    }
+
+    [Fact]
+    public async Task An_install_waits_for_the_dpkg_lock_and_proceeds_once_it_is_released()
+    {
+        var platform = Native.Platform(fixture.Root, Native.Timeouts with { LockWait = TimeSpan.FromMinutes(2) });
+        var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-waits", "1.0");
+        var holder = await ForeignLock.TakeAsync(Path.Combine(fixture.Root, "var/lib/dpkg/lock-frontend"));
+        Task<string> install;
+        try
+        {
+            install = platform.Installers["deb"].InstallAsync(Native.Ref("rig-waits", "1.0", "deb", blob), blob, Work, CancellationToken.None);
+            await Task.Delay(TimeSpan.FromSeconds(1));
+            Assert.False(install.IsCompleted, "the install must wait while another process holds the lock");
+            Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-waits"));
+        }
+        finally
+        {
+            await holder.DisposeAsync();
+        }
+
+        Assert.Equal("installed rig-waits 1.0 with dpkg", await install);
+        Assert.Equal("install ok installed 1.0", await Native.DpkgStatusAsync(fixture.Root, "rig-waits"));
+    }
+
+    [Fact]
+    public async Task While_the_agent_holds_the_frontend_lock_a_plain_dpkg_run_is_refused()
+    {
+        var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-outsider", "1.0");
+        using (await PackageManagerLock.AcquireAsync(Path.Combine(fixture.Root, "var/lib/dpkg/lock-frontend"), new LockDeadline(TimeSpan.FromSeconds(5)), TimeSpan.FromMilliseconds(100), CancellationToken.None))
+        {
+            var outcome = await Native.TryRunAsync("dpkg", "--root=" + fixture.Root, "--install", blob);
+
+            Assert.NotEqual(0, outcome.ExitCode);
+            Assert.Contains("frontend lock", outcome.StandardError, StringComparison.Ordinal);
+        }
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-outsider"));
+        var after = await Native.TryRunAsync("dpkg", "--root=" + fixture.Root, "--install", blob); // released: dpkg gets it
+        Assert.Equal(0, after.ExitCode);
+    }
+
+    [Fact]
+    public async Task A_root_without_a_dpkg_database_is_refused_with_the_reason()
+    {
+        using var empty = new TempDirectory();
+        var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-nowhere", "1.0");
+        var deb = Native.Platform(empty.Path).Installers["deb"];
+
+        var error = await Assert.ThrowsAsync<CommandFailedException>(() => deb.InstallAsync(Native.Ref("rig-nowhere", "1.0", "deb", blob), blob, Work, CancellationToken.None));
+
+        Assert.Equal("no-package-database", error.Code);
+        Assert.Contains($"'{empty.Path}/var/lib/dpkg/status' does not exist", error.Message, StringComparison.Ordinal);
+    }
+}
