@@ -4,7 +4,7 @@ using Rig.Protocol;
 namespace Rig.Agent;
 
 /// <summary>The agent's command line (also used by <c>rig agent</c>):
-/// <c>enroll --state DIR --gateway URL --device NAME --token TOKEN --ca-pin PIN [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--poke-port N] [--poll SECONDS] [--batch N]</c>
+/// <c>enroll --state DIR --gateway URL --device NAME --token TOKEN --ca-pin PIN [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--network-live] [--poke-port N] [--poll SECONDS] [--batch N]</c>
 /// and <c>run --state DIR [--verbose]</c>. Exit codes: 0 stopped, 75 reboot requested (sandbox), 1 error, 2 usage.</summary>
 public static class AgentCommandLine
 {
@@ -12,7 +12,7 @@ public static class AgentCommandLine
     public const string Usage = """
         usage: rig-agent enroll --state DIR --gateway https://HOST:PORT --device NAME --ca-pin sha256:HEX
                                 (--token TOKEN | --token-file FILE | env RIG_ENROLL_TOKEN)
-                                [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--poke-address ADDR] [--poke-port N] [--poke-host HOST] [--poll SECONDS]
+                                [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--network-live] [--poke-address ADDR] [--poke-port N] [--poke-host HOST] [--poll SECONDS]
                                 [--batch N]
                rig-agent run --state DIR [--verbose]
         """;
@@ -75,6 +75,7 @@ public static class AgentCommandLine
                         Poll = options.ContainsKey("poll"),
                         PollSeconds = options.TryGetValue("poll", out var poll) ? ParseInt(poll, "poll") : 0,
                         Batch = options.TryGetValue("batch", out var batch) ? ParseBatch(batch) : 0,
+                        NetworkLive = options.ContainsKey("network-live"),
                     };
                     await Enrollment.EnrollAsync(new AgentPaths(state), config, options["token"], options["ca-pin"], RigLimits.Default, stop.Token).ConfigureAwait(false);
                     Console.Error.WriteLine($"enrolled {config.Device} at {config.GatewayUrl}; start it with: rig-agent run --state {state}");
@@ -118,7 +119,7 @@ public static class AgentCommandLine
             if (!args[i].StartsWith("--", StringComparison.Ordinal))
                 return null;
             var name = args[i][2..];
-            if (name is "verbose")
+            if (name is "verbose" or "network-live")
             {
                 options[name] = "true";
                 continue;

@@ -24,6 +24,11 @@ public sealed record AgentConfig
     /// holding a system prepared offline (an image, a chroot).</summary>
     public string Root { get; init; } = "/";
 
+    /// <summary>Apply network changes to the running network (iproute2) even when <see cref="Root"/> is not <c>/</c>:
+    /// for appliances and tests whose agent prepares a root offline but owns the network (namespace) it runs in.
+    /// On <c>/</c> changes are always applied live.</summary>
+    public bool NetworkLive { get; init; }
+
     /// <summary>Where the poke listener binds (<c>0.0.0.0</c>); ignored in polling mode.</summary>
     public string PokeAddress { get; init; } = "0.0.0.0";
 
