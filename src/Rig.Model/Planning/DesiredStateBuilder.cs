@@ -55,7 +55,7 @@ public sealed class DesiredStateBuilder
         if (device.Network is not { } network)
             return [];
         return [.. network.Interfaces.Select(i => new NetworkCommand(i.Name, i.Dhcp ? NetworkMode.Dhcp : NetworkMode.Static,
-            i.Address, i.Gateway, [.. i.Dns], network.Renderer, network.ProbeTimeoutSeconds))];
+            [.. i.Dns], network.Renderer, network.ProbeTimeoutSeconds, i.Address, i.Gateway))];
     }
 
     private void Flatten(Item item, Role role, string where, string scope, TemplateScope templateScope, Device device, List<DesiredStep> steps, List<ModelError> errors, List<string> bundlePath)

@@ -21,13 +21,13 @@ public sealed record RecordedState
 }
 
 /// <summary>The configuration a configure-network command applied to one interface.</summary>
-public sealed record RecordedNetwork(string Interface, bool Dhcp, string? Address, string? Gateway, IReadOnlyList<string> Dns, string Renderer)
+public sealed record RecordedNetwork(string Interface, bool Dhcp, IReadOnlyList<string> Dns, string Renderer, string? Address = null, string? Gateway = null)
 {
     /// <summary>What a succeeded command applied.</summary>
     public static RecordedNetwork From(Rig.Protocol.Messages.NetworkCommand command)
     {
         ArgumentNullException.ThrowIfNull(command);
-        return new(command.Interface, command.Mode == Rig.Protocol.Messages.NetworkMode.Dhcp, command.Address, command.Gateway, [.. command.Dns], command.Renderer);
+        return new(command.Interface, command.Mode == Rig.Protocol.Messages.NetworkMode.Dhcp, [.. command.Dns], command.Renderer, command.Address, command.Gateway);
     }
 
     /// <summary>True when <paramref name="command"/> would apply this same configuration (the probe timeout aside).</summary>

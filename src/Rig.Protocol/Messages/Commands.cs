@@ -152,12 +152,13 @@ public enum NetworkMode
 /// <see cref="NetworkRules.Problem(NetworkCommand)"/>.</summary>
 /// <param name="Interface">Linux interface name (<c>eth0</c>).</param>
 /// <param name="Mode">Static or DHCP.</param>
-/// <param name="Address">Static address in CIDR form (<c>10.0.0.5/24</c>); null for DHCP.</param>
-/// <param name="Gateway">Default gateway (static only), or null.</param>
 /// <param name="Dns">DNS servers, in order (may be empty).</param>
 /// <param name="Renderer"><c>networkd</c> or <c>ifupdown</c> (<see cref="NetworkRenderers"/>).</param>
 /// <param name="ProbeTimeoutSeconds">How long the gateway may stay unreachable after applying before the change is rolled back.</param>
-public sealed record NetworkCommand(string Interface, NetworkMode Mode, string? Address, string? Gateway, IReadOnlyList<string> Dns, string Renderer, int ProbeTimeoutSeconds) : CommandSpec
+/// <param name="Address">Static address in CIDR form (<c>10.0.0.5/24</c>); absent for DHCP.</param>
+/// <param name="Gateway">Default gateway (static only); may be absent.</param>
+public sealed record NetworkCommand(string Interface, NetworkMode Mode, IReadOnlyList<string> Dns, string Renderer, int ProbeTimeoutSeconds,
+    string? Address = null, string? Gateway = null) : CommandSpec
 {
     /// <inheritdoc />
     public override string Describe() => Mode == NetworkMode.Dhcp ? $"network {Interface} dhcp" : $"network {Interface} {Address}";
