@@ -163,10 +163,13 @@ public sealed record NetworkCommand(string Interface, NetworkMode Mode, IReadOnl
     /// <inheritdoc />
     public override string Describe() => Mode == NetworkMode.Dhcp ? $"network {Interface} dhcp" : $"network {Interface} {Address}";
 
-    /// <summary>True when <paramref name="other"/> configures the interface the same way (the probe timeout aside).</summary>
-    public bool SameConfiguration(NetworkCommand other) =>
+    /// <summary>Value equality, the DNS servers compared element by element.</summary>
+    public bool Equals(NetworkCommand? other) =>
         other is not null && Interface == other.Interface && Mode == other.Mode && Address == other.Address && Gateway == other.Gateway
-        && Renderer == other.Renderer && Dns.SequenceEqual(other.Dns, StringComparer.Ordinal);
+        && Renderer == other.Renderer && ProbeTimeoutSeconds == other.ProbeTimeoutSeconds && Dns.SequenceEqual(other.Dns, StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Interface, Mode, Address, Gateway, Renderer, ProbeTimeoutSeconds, Dns.Count);
 }
 
 /// <summary>The network configuration formats the agent writes.</summary>
