@@ -4,7 +4,9 @@ using Rig.Protocol.Messages;
 
 namespace Rig.Agent.Runtime;
 
-/// <summary>The agent's configuration, <c>agent.json</c> in its state directory, written at enrollment.</summary>
+/// <summary>The agent's configuration, <c>agent.json</c> in its state directory, written at enrollment. Members with a
+/// default use <c>set</c>: the JSON source generator passes null/0 for a missing init-only member, so an agent.json
+/// written before a member existed would lose its default.</summary>
 public sealed record AgentConfig
 {
     /// <summary>The gateway's agent endpoint, by DNS name (e.g. <c>https://gateway.example:7443</c>).</summary>
@@ -15,14 +17,14 @@ public sealed record AgentConfig
 
     /// <summary>OS plug-in: <c>sandbox</c> (everything under <see cref="SandboxRoot"/>) or <c>linux</c> (a real
     /// device: dpkg, rpm, systemd, networkd/ifupdown, rooted at <see cref="Root"/>).</summary>
-    public string Platform { get; init; } = "sandbox";
+    public string Platform { get; set; } = "sandbox";
 
     /// <summary>Root directory of the sandbox platform.</summary>
     public string? SandboxRoot { get; init; }
 
     /// <summary>Device root of the linux platform: <c>/</c> (the running system, the default) or a directory
     /// holding a system prepared offline (an image, a chroot).</summary>
-    public string Root { get; init; } = "/";
+    public string Root { get; set; } = "/";
 
     /// <summary>Apply network changes to the running network (iproute2) even when <see cref="Root"/> is not <c>/</c>:
     /// for appliances and tests whose agent prepares a root offline but owns the network (namespace) it runs in.
@@ -30,10 +32,10 @@ public sealed record AgentConfig
     public bool NetworkLive { get; init; }
 
     /// <summary>Where the poke listener binds (<c>0.0.0.0</c>); ignored in polling mode.</summary>
-    public string PokeAddress { get; init; } = "0.0.0.0";
+    public string PokeAddress { get; set; } = "0.0.0.0";
 
     /// <summary>Poke listener port; 0 picks a free one (it is reported to the gateway at every check-in).</summary>
-    public int PokePort { get; init; } = 7445;
+    public int PokePort { get; set; } = 7445;
 
     /// <summary>Host the gateway should poke, when the gateway cannot use the connection's source address (NAT).</summary>
     public string? PokeHost { get; init; }
@@ -49,7 +51,7 @@ public sealed record AgentConfig
     public int Batch { get; init; }
 
     /// <summary>Directories configuration files may be written under (CHECKLIST 16).</summary>
-    public IReadOnlyList<string> AllowedRoots { get; init; } = ["/etc", "/opt", "/srv", "/var", "/usr/local", "/home"];
+    public IReadOnlyList<string> AllowedRoots { get; set; } = ["/etc", "/opt", "/srv", "/var", "/usr/local", "/home"];
 }
 
 /// <summary>Paths inside the agent's state directory.</summary>
