@@ -4,7 +4,7 @@ using Rig.Protocol;
 namespace Rig.Agent;
 
 /// <summary>The agent's command line (also used by <c>rig agent</c>):
-/// <c>enroll --state DIR --gateway URL --device NAME --token TOKEN --ca-pin PIN [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--poke-port N] [--poll SECONDS] [--batch N]</c>
+/// <c>enroll --state DIR --gateway URL --device NAME --token TOKEN --ca-pin PIN [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--network-live] [--poke-port N] [--poll SECONDS] [--batch N]</c>
 /// and <c>run --state DIR [--verbose]</c>. Exit codes: 0 stopped, 75 reboot requested (sandbox), 1 error, 2 usage.</summary>
 public static class AgentCommandLine
 {
@@ -12,7 +12,7 @@ public static class AgentCommandLine
     public const string Usage = """
         usage: rig-agent enroll --state DIR --gateway https://HOST:PORT --device NAME --ca-pin sha256:HEX
                                 (--token TOKEN | --token-file FILE | env RIG_ENROLL_TOKEN)
-                                [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--poke-address ADDR] [--poke-port N] [--poke-host HOST] [--poll SECONDS]
+                                [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--network-live] [--poke-address ADDR] [--poke-port N] [--poke-host HOST] [--poll SECONDS]
                                 [--batch N]
                rig-agent run --state DIR [--verbose]
                rig-agent install --gateway https://HOST:PORT --device NAME --ca-pin sha256:HEX
@@ -104,6 +104,7 @@ public static class AgentCommandLine
             Platform = ParsePlatform(options.GetValueOrDefault("platform", defaultPlatform)),
             SandboxRoot = options.TryGetValue("sandbox-root", out var sandboxRoot) ? Path.GetFullPath(sandboxRoot) : null,
             Root = options.TryGetValue("root", out var root) ? Path.GetFullPath(root) : "/",
+            NetworkLive = options.ContainsKey("network-live"),
             PokeAddress = options.GetValueOrDefault("poke-address", "0.0.0.0"),
             PokePort = options.TryGetValue("poke-port", out var port) ? ParseInt(port, "poke-port") : 7445,
             PokeHost = options.GetValueOrDefault("poke-host"),
@@ -168,7 +169,7 @@ public static class AgentCommandLine
             if (!args[i].StartsWith("--", StringComparison.Ordinal))
                 return null;
             var name = args[i][2..];
-            if (name is "verbose" or "no-start")
+            if (name is "verbose" or "no-start" or "network-live")
             {
                 options[name] = "true";
                 continue;

@@ -26,6 +26,7 @@ namespace Rig.Model;
 [JsonSerializable(typeof(RecordedPackage))]
 [JsonSerializable(typeof(RecordedFile))]
 [JsonSerializable(typeof(RecordedService))]
+[JsonSerializable(typeof(RecordedNetwork))]
 [JsonSerializable(typeof(Dictionary<string, string>))]
 [JsonSerializable(typeof(List<string>))]
 public sealed partial class ModelJson : JsonSerializerContext;

@@ -78,7 +78,8 @@ public static class ContractChecks
                 return "a command is null";
             if (c.Spec is null)
                 return "command.spec is missing";
-            var bad = Text(c.Id, 64, "command.id") ?? Text(c.QueueId, 64, "command.queueId");
+            var bad = Text(c.Id, 64, "command.id") ?? Text(c.QueueId, 64, "command.queueId")
+                ?? (c.Spec is NetworkCommand network ? NetworkRules.Problem(network) : null);
             if (bad is not null)
                 return bad;
         }

@@ -286,9 +286,9 @@ public sealed class CommandExecutorTests : IDisposable
         AssertSucceeded(await RunAsync(new ServiceCommand("redis", ServiceAction.Stop)));
         AssertSucceeded(await RunAsync(new ServiceCommand("redis", ServiceAction.Disable)));
 
-        Assert.Equal([new ServiceState("nginx", true, true), new ServiceState("redis", false, false)], _platform.Services.List());
+        Assert.Equal([new ServiceState("nginx", true, true), new ServiceState("redis", false, false)], await _platform.Services.ListAsync(default));
         var reopened = new SandboxPlatform(_root, "dev1", ["/etc"], Limits);
-        Assert.Equal(_platform.Services.List(), reopened.Services.List());
+        Assert.Equal(await _platform.Services.ListAsync(default), await reopened.Services.ListAsync(default));
     }
 
     [Fact]
@@ -296,7 +296,7 @@ public sealed class CommandExecutorTests : IDisposable
     {
         AssertFailed("bad-service", await RunAsync(new ServiceCommand("nginx;reboot", ServiceAction.Start)));
 
-        Assert.Empty(_platform.Services.List());
+        Assert.Empty(await _platform.Services.ListAsync(default));
     }
 
     // ---- install ---------------------------------------------------------------------------

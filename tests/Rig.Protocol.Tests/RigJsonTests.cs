@@ -13,7 +13,7 @@ public sealed class RigJsonTests
 {
     private const string Digest = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-    private static readonly string[] KindNames = ["install", "remove", "write-file", "delete-file", "service", "reboot", "inventory"];
+    private static readonly string[] KindNames = ["install", "remove", "write-file", "delete-file", "service", "reboot", "inventory", "configure-network"];
 
     public static TheoryData<string> Kinds => new(KindNames);
 
@@ -26,6 +26,7 @@ public sealed class RigJsonTests
         "service" => new ServiceCommand("demo.service", ServiceAction.Restart),
         "reboot" => new RebootCommand("kernel upgrade"),
         "inventory" => new InventoryCommand(),
+        "configure-network" => new NetworkCommand("eth0", NetworkMode.Static, ["10.0.0.2"], NetworkRenderers.Networkd, 30, "10.0.0.5/24", "10.0.0.1"),
         _ => throw new ArgumentOutOfRangeException(nameof(kind), kind, "no sample for this kind"),
     };
 

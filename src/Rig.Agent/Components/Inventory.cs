@@ -12,7 +12,7 @@ public static class Inventory
     public const string Missing = "missing";
 
     /// <summary>Collect the inventory.</summary>
-    public static InventoryReport Collect(IPlatform platform)
+    public static async Task<InventoryReport> CollectAsync(IPlatform platform, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(platform);
         var state = platform.Database.Snapshot;
@@ -23,7 +23,7 @@ public static class Inventory
             BootCount = state.BootCount,
             Packages = [.. state.Packages.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => new InstalledPackage(p.Name, p.Version, p.Format, p.Sha256))],
             Files = [.. state.Files.OrderBy(f => f.Path, StringComparer.Ordinal).Select(f => new ManagedFile(f.Path, DigestOf(platform, f.Path), f.Mode, f.Owner, f.Group))],
-            Services = platform.Services.List(),
+            Services = await platform.Services.ListAsync(ct).ConfigureAwait(false),
             FreeBytes = FreeBytes(platform.Files.Root),
         };
     }

@@ -21,6 +21,9 @@ public interface IPlatform
     /// <summary>Start, stop, enable services.</summary>
     IServiceManager Services { get; }
 
+    /// <summary>Network configuration (configure-network).</summary>
+    Linux.Network.INetworkManager Network { get; }
+
     /// <summary>How many times this device has booted.</summary>
     int BootCount { get; }
 
@@ -53,8 +56,8 @@ public interface IServiceManager
     /// <summary>Apply an action to a service.</summary>
     Task<string> ApplyAsync(string name, ServiceAction action, CancellationToken ct);
 
-    /// <summary>Every known service with its state.</summary>
-    IReadOnlyList<ServiceState> List();
+    /// <summary>Every service Rig acted on, with its state.</summary>
+    Task<IReadOnlyList<ServiceState>> ListAsync(CancellationToken ct);
 }
 
 /// <summary>A command failed for a reason the operator can act on; <see cref="Code"/> is stable.</summary>

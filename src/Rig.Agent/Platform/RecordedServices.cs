@@ -29,6 +29,6 @@ public sealed class RecordedServices(PackageDatabase database, string why) : ISe
     }
 
     /// <inheritdoc />
-    public IReadOnlyList<ServiceState> List() =>
-        [.. database.Snapshot.Services.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s => new ServiceState(s.Name, s.Running, s.Enabled))];
+    public Task<IReadOnlyList<ServiceState>> ListAsync(CancellationToken ct) =>
+        Task.FromResult<IReadOnlyList<ServiceState>>([.. database.Snapshot.Services.OrderBy(s => s.Name, StringComparer.Ordinal).Select(s => new ServiceState(s.Name, s.Running, s.Enabled))]);
 }

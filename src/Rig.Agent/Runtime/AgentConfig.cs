@@ -4,7 +4,9 @@ using Rig.Protocol.Messages;
 
 namespace Rig.Agent.Runtime;
 
-/// <summary>The agent's configuration, <c>agent.json</c> in its state directory, written at enrollment.</summary>
+/// <summary>The agent's configuration, <c>agent.json</c> in its state directory, written at enrollment. Members with a
+/// default use <c>set</c>: the JSON source generator passes null/0 for a missing init-only member, so an agent.json
+/// written before a member existed would lose its default.</summary>
 public sealed record AgentConfig
 {
     // Members with defaults are `set`, not `init`: for init-only members the JSON source generator passes
@@ -26,6 +28,11 @@ public sealed record AgentConfig
     /// <summary>Device root of the linux platform: <c>/</c> (the running system, the default) or a directory
     /// holding a system prepared offline (an image, a chroot).</summary>
     public string Root { get; set; } = "/";
+
+    /// <summary>Apply network changes to the running network (iproute2) even when <see cref="Root"/> is not <c>/</c>:
+    /// for appliances and tests whose agent prepares a root offline but owns the network (namespace) it runs in.
+    /// On <c>/</c> changes are always applied live.</summary>
+    public bool NetworkLive { get; init; }
 
     /// <summary>Where the poke listener binds (<c>0.0.0.0</c>); ignored in polling mode.</summary>
     public string PokeAddress { get; set; } = "0.0.0.0";

@@ -62,7 +62,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         _platform = _config.Platform switch
         {
             "sandbox" => new SandboxPlatform(_config.SandboxRoot ?? Path.Combine(paths.Root, "root"), _config.Device, _config.AllowedRoots, limits),
-            "linux" => new LinuxPlatform(_config.Root, null, _config.AllowedRoots, limits),
+            "linux" => new LinuxPlatform(_config.Root, null, _config.AllowedRoots, limits, _gateway, _config.NetworkLive),
             _ => throw new AgentException($"Platform '{_config.Platform}' is not available in this agent; use 'sandbox' or 'linux'."),
         };
         _journal = new Journal(paths.Journal, TimeProvider.System);

@@ -101,6 +101,10 @@ public sealed record Device
     /// <summary>Device layer of parameters, the highest.</summary>
     public IReadOnlyDictionary<string, string> Parameters { get; set; } = new Dictionary<string, string>();
 
+    /// <summary>Network configuration Rig manages on the device (opt-in; null: Rig leaves the network alone). Never
+    /// derived from <see cref="HardwareFacts.Nics"/>, which are facts only.</summary>
+    public DeviceNetwork? Network { get; init; }
+
     /// <summary>The host name in effect.</summary>
     public string EffectiveHostname => string.IsNullOrEmpty(Hostname) ? Name : Hostname;
 }
@@ -119,6 +123,38 @@ public sealed record HardwareFacts
 
     /// <summary>Network interfaces.</summary>
     public IReadOnlyList<Nic> Nics { get; set; } = [];
+}
+
+/// <summary>The network configuration Rig writes and applies on a device, per interface.</summary>
+public sealed record DeviceNetwork
+{
+    /// <summary>Configuration format: <c>networkd</c> (systemd-networkd, the default) or <c>ifupdown</c>.</summary>
+    public string Renderer { get; set; } = "networkd";
+
+    /// <summary>Seconds the agent may be cut off from its gateway after a change before it rolls the change back (5-300).</summary>
+    public int ProbeTimeoutSeconds { get; set; } = 30;
+
+    /// <summary>Interfaces, each configured by its own command.</summary>
+    public IReadOnlyList<NetworkInterfaceConfig> Interfaces { get; set; } = [];
+}
+
+/// <summary>One interface: DHCP, or a static address with an optional gateway; DNS servers either way.</summary>
+public sealed record NetworkInterfaceConfig
+{
+    /// <summary>Linux interface name (<c>eth0</c>).</summary>
+    public required string Name { get; init; }
+
+    /// <summary>Take the address from DHCP (then no address or gateway).</summary>
+    public bool Dhcp { get; init; }
+
+    /// <summary>Static address in CIDR form (<c>10.0.0.5/24</c>).</summary>
+    public string? Address { get; init; }
+
+    /// <summary>Default gateway (static only).</summary>
+    public string? Gateway { get; init; }
+
+    /// <summary>DNS servers in order.</summary>
+    public IReadOnlyList<string> Dns { get; set; } = [];
 }
 
 /// <summary>A disk and its size.</summary>

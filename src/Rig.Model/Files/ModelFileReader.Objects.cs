@@ -6,7 +6,10 @@ namespace Rig.Model.Files;
 internal sealed partial class ModelFileReader
 {
     private static readonly string[] SiteKeys = ["name", "description", "parameters"];
-    private static readonly string[] DeviceKeys = ["name", "site", "hostname", "tier", "osFamily", "architecture", "addresses", "hardware", "facts", "parameters", "roles"];
+    private static readonly string[] DeviceKeys = ["name", "site", "hostname", "tier", "osFamily", "architecture", "addresses", "hardware", "facts", "parameters", "roles", "network"];
+    private static readonly string[] NetworkKeys = ["renderer", "probeTimeoutSeconds", "interfaces"];
+    private static readonly string[] InterfaceKeys = ["name", "dhcp", "address", "gateway", "dns"];
+    private static readonly DeviceNetwork DefaultNetwork = new();
     private static readonly string[] HardwareKeys = ["cpuCount", "memoryMiB", "disks", "nics"];
     private static readonly string[] DiskKeys = ["name", "sizeGiB"];
     private static readonly string[] NicKeys = ["name", "mac", "address"];
@@ -79,7 +82,28 @@ internal sealed partial class ModelFileReader
             Hardware = hardware,
             Facts = f.StringMap("facts"),
             Parameters = f.StringMap("parameters"),
+            Network = ReadNetwork(f, name),
         });
+    }
+
+    /// <summary>The opt-in <c>network</c> section; its values are checked by the validator (with the same paths).</summary>
+    private DeviceNetwork? ReadNetwork(Fields device, string name)
+    {
+        if (device.Object("network", $"the network of device '{name}'", NetworkKeys) is not { } n)
+            return null;
+        return new DeviceNetwork
+        {
+            Renderer = n.StringOr("renderer", DefaultNetwork.Renderer),
+            ProbeTimeoutSeconds = n.Int("probeTimeoutSeconds") ?? DefaultNetwork.ProbeTimeoutSeconds,
+            Interfaces = Elements(n, "interfaces", "[{name: eth0, address: 10.0.0.5/24, gateway: 10.0.0.1}]", "interface", InterfaceKeys, i => new NetworkInterfaceConfig
+            {
+                Name = i.String("name", required: true, hint: "like eth0") ?? "",
+                Dhcp = i.Bool("dhcp") ?? false,
+                Address = i.String("address"),
+                Gateway = i.String("gateway"),
+                Dns = [.. i.StringList("dns", "[10.0.0.2]").Select(d => d.Value)],
+            }),
+        };
     }
 
     /// <summary>A list of small unnamed objects (disks, nics), each recorded as <c>path/key/i</c>.</summary>

@@ -10,6 +10,7 @@ internal static class ModelFileWriter
 {
     private const string Header = "# Rig model file (format: docs/MODEL.md). Every *.yaml file of this directory is part of one model.\n";
     private static readonly Device DefaultDevice = new() { Name = "", Site = "" };
+    private static readonly DeviceNetwork DefaultNetwork = new();
     private static readonly Role DefaultRole = new() { Name = "", Kind = "" };
     private static readonly PackageInfo DefaultPackage = new() { Name = "", Version = "", Format = "rig", Sha256 = "" };
     private static readonly FileItem DefaultFile = new("", "");
@@ -152,7 +153,40 @@ internal static class ModelFileWriter
         }
         y.Map("facts", d.Facts, flow: true);
         y.Map("parameters", d.Parameters);
+        if (d.Network is { } network)
+            WriteNetwork(y, network);
         y.List("roles", roles);
+        y.EndMap();
+    }
+
+    private static void WriteNetwork(YamlOut y, DeviceNetwork network)
+    {
+        y.Key("network");
+        y.BeginMap();
+        y.Field("renderer", network.Renderer);
+        if (network.ProbeTimeoutSeconds != DefaultNetwork.ProbeTimeoutSeconds)
+            y.Field("probeTimeoutSeconds", network.ProbeTimeoutSeconds);
+        y.Key("interfaces");
+        y.BeginList();
+        foreach (var i in network.Interfaces)
+        {
+            y.BeginMap(flow: true);
+            y.Field("name", i.Name);
+            if (i.Dhcp)
+                y.Field("dhcp", true);
+            y.Field("address", i.Address);
+            y.Field("gateway", i.Gateway);
+            if (i.Dns.Count > 0)
+            {
+                y.Key("dns");
+                y.BeginList(flow: true);
+                foreach (var server in i.Dns)
+                    y.Text(server);
+                y.EndList();
+            }
+            y.EndMap();
+        }
+        y.EndList();
         y.EndMap();
     }
 

@@ -3,7 +3,11 @@ using Rig.Model.Domain;
 namespace Rig.Model.Planning;
 
 /// <summary>What the model wants on one device: its roles in kind order, each with its flattened steps.</summary>
-public sealed record DesiredState(string Device, IReadOnlyList<DesiredRole> Roles, IReadOnlyList<ModelError> Errors);
+public sealed record DesiredState(string Device, IReadOnlyList<DesiredRole> Roles, IReadOnlyList<ModelError> Errors)
+{
+    /// <summary>The device's network section as commands, one per interface (empty when the model has none).</summary>
+    public IReadOnlyList<Rig.Protocol.Messages.NetworkCommand> Network { get; init; } = [];
+}
 
 /// <summary>One assigned role with its steps in install order.</summary>
 public sealed record DesiredRole(string Name, string Kind, string Version, IReadOnlyList<DesiredStep> Steps);

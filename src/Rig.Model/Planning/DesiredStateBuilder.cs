@@ -2,6 +2,7 @@ using System.Security.Cryptography;
 using System.Text;
 using Rig.Model.Domain;
 using Rig.Model.Templates;
+using Rig.Protocol.Messages;
 
 namespace Rig.Model.Planning;
 
@@ -44,7 +45,17 @@ public sealed class DesiredStateBuilder
             }
             roles.Add(new DesiredRole(role.Name, role.Kind, role.Version, steps));
         }
-        return new DesiredState(deviceName, roles, errors);
+        return new DesiredState(deviceName, roles, errors) { Network = NetworkCommands(device) };
+    }
+
+    /// <summary>One configure-network command per interface of the device's network section.</summary>
+    public static IReadOnlyList<NetworkCommand> NetworkCommands(Device device)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        if (device.Network is not { } network)
+            return [];
+        return [.. network.Interfaces.Select(i => new NetworkCommand(i.Name, i.Dhcp ? NetworkMode.Dhcp : NetworkMode.Static,
+            [.. i.Dns], network.Renderer, network.ProbeTimeoutSeconds, i.Address, i.Gateway))];
     }
 
     private void Flatten(Item item, Role role, string where, string scope, TemplateScope templateScope, Device device, List<DesiredStep> steps, List<ModelError> errors, List<string> bundlePath)

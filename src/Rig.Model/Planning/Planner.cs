@@ -16,7 +16,7 @@ public sealed record DevicePlan(string Device, IReadOnlyList<PlannedCommand> Com
 }
 
 /// <summary>Desired state vs recorded state -> the ordered primitive commands for one device. Pure.
-/// Order: first what the model no longer wants (services stopped, files deleted, packages removed, in
+/// Order: first the network section (configure-network per changed interface), then what the model no longer wants (services stopped, files deleted, packages removed, in
 /// reverse role order: content, app, os), then each role in kind order (os -> app -> content) with its
 /// steps in item order; unchanged items are skipped; a service restarts when its bundle changed; a reboot
 /// point fires only when its role changed; an inventory closes every non-empty plan.</summary>
@@ -65,6 +65,7 @@ public static class Planner
         if (errors.Count > 0)
             return new DevicePlan(desired.Device, [], errors);
 
+        PlanNetwork(desired, recorded, commands);
         PlanRemovals(recorded, kindOrder, wantedPackages, wantedFiles, wantedServices, commands);
 
         var done = new PlanMemory();
@@ -74,6 +75,19 @@ public static class Planner
         if (commands.Count > 0)
             commands.Add(new PlannedCommand(new InventoryCommand(), "", "record what the device now has"));
         return new DevicePlan(desired.Device, commands, []);
+    }
+
+    /// <summary>Network first: a change that would cut the device off is rolled back by the agent and fails the queue
+    /// before anything else changed, and what follows runs on the network the model wants.</summary>
+    private static void PlanNetwork(DesiredState desired, RecordedState recorded, List<PlannedCommand> commands)
+    {
+        foreach (var network in desired.Network)
+        {
+            recorded.Network.TryGetValue(network.Interface, out var have);
+            if (have is not null && have.Matches(network))
+                continue;
+            commands.Add(new PlannedCommand(network, "", have is null ? "network not configured by Rig yet" : "network configuration changed"));
+        }
     }
 
     private static void PlanRemovals(RecordedState recorded, IReadOnlyList<string> kindOrder,

@@ -14,6 +14,26 @@ public sealed record RecordedState
 
     /// <summary>Services by name.</summary>
     public IReadOnlyDictionary<string, RecordedService> Services { get; set; } = new Dictionary<string, RecordedService>();
+
+    /// <summary>Network configuration applied by configure-network, by interface. Kept across inventories (the agent
+    /// does not report it): a command that succeeded is what the device has.</summary>
+    public IReadOnlyDictionary<string, RecordedNetwork> Network { get; set; } = new Dictionary<string, RecordedNetwork>();
+}
+
+/// <summary>The configuration a configure-network command applied to one interface.</summary>
+public sealed record RecordedNetwork(string Interface, bool Dhcp, IReadOnlyList<string> Dns, string Renderer, string? Address = null, string? Gateway = null)
+{
+    /// <summary>What a succeeded command applied.</summary>
+    public static RecordedNetwork From(Rig.Protocol.Messages.NetworkCommand command)
+    {
+        ArgumentNullException.ThrowIfNull(command);
+        return new(command.Interface, command.Mode == Rig.Protocol.Messages.NetworkMode.Dhcp, [.. command.Dns], command.Renderer, command.Address, command.Gateway);
+    }
+
+    /// <summary>True when <paramref name="command"/> would apply this same configuration (the probe timeout aside).</summary>
+    public bool Matches(Rig.Protocol.Messages.NetworkCommand command) =>
+        command is not null && From(command) is var other && Interface == other.Interface && Dhcp == other.Dhcp && Address == other.Address
+        && Gateway == other.Gateway && Renderer == other.Renderer && Dns.SequenceEqual(other.Dns, StringComparer.Ordinal);
 }
 
 /// <summary>An installed package and the role kind that installed it.</summary>

@@ -36,6 +36,8 @@ public static class RecordedStateUpdater
                     case ServiceAction.Disable: enabled = false; break;
                 }
                 return state with { Services = With(state.Services, s.Name, new RecordedService(s.Name, running, enabled, roleKind ?? have?.Kind)) };
+            case NetworkCommand n:
+                return state with { Network = With(state.Network, n.Interface, RecordedNetwork.From(n)) };
             case InventoryCommand when result.Inventory is { } inventory:
                 return FromInventory(state, inventory);
             default:
@@ -43,7 +45,8 @@ public static class RecordedStateUpdater
         }
     }
 
-    /// <summary>The device's own report replaces what was recorded; role kinds are kept where names match.</summary>
+    /// <summary>The device's own report replaces what was recorded; role kinds are kept where names match; the
+    /// network configuration (not part of an inventory) is kept.</summary>
     public static RecordedState FromInventory(RecordedState state, InventoryReport inventory)
     {
         ArgumentNullException.ThrowIfNull(state);
@@ -59,7 +62,7 @@ public static class RecordedStateUpdater
         var services = new Dictionary<string, RecordedService>(StringComparer.Ordinal);
         foreach (var s in inventory.Services)
             services[s.Name] = new RecordedService(s.Name, s.Running, s.Enabled, state.Services.GetValueOrDefault(s.Name)?.Kind);
-        return new RecordedState { Packages = packages, Files = files, Services = services };
+        return new RecordedState { Packages = packages, Files = files, Services = services, Network = state.Network };
     }
 
     private static Dictionary<string, T> With<T>(IReadOnlyDictionary<string, T> map, string key, T value) =>

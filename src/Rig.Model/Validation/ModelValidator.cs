@@ -106,6 +106,56 @@ public static partial class ModelValidator
                     errors.Add(new("device.address-invalid", $"{at}/hardware/nics/{i}/address", $"'{addr}' is not an IP address."));
             }
             CheckParameters(device.Parameters, $"{at}/parameters", errors);
+            if (device.Network is { } network)
+                CheckNetwork(device.Name, network, $"{at}/network", errors);
+        }
+    }
+
+    /// <summary>The opt-in network section: every value must reach the device as a valid configure-network command.</summary>
+    private static void CheckNetwork(string device, DeviceNetwork network, string at, List<ModelError> errors)
+    {
+        if (!NetworkRenderers.IsKnown(network.Renderer))
+            errors.Add(new("network.renderer-invalid", $"{at}/renderer", $"Network renderer '{network.Renderer}' of device '{device}' is unknown; use {NetworkRenderers.Networkd} (systemd-networkd) or {NetworkRenderers.Ifupdown}."));
+        if (network.ProbeTimeoutSeconds is < NetworkRules.MinProbeSeconds or > NetworkRules.MaxProbeSeconds)
+            errors.Add(new("network.probe-timeout-invalid", $"{at}/probeTimeoutSeconds", $"probeTimeoutSeconds {network.ProbeTimeoutSeconds} of device '{device}' is outside {NetworkRules.MinProbeSeconds}-{NetworkRules.MaxProbeSeconds}; it is how long the device may be cut off from its gateway before the change is rolled back."));
+        if (network.Interfaces.Count == 0)
+            errors.Add(new("network.no-interfaces", $"{at}/interfaces", $"The network section of device '{device}' lists no interfaces; add one (e.g. {{name: eth0, dhcp: true}}) or remove the section."));
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        for (var i = 0; i < network.Interfaces.Count; i++)
+        {
+            var nic = network.Interfaces[i];
+            var where = $"{at}/interfaces/{i}";
+            if (!NetworkRules.IsValidInterfaceName(nic.Name))
+                errors.Add(new("network.interface-invalid", $"{where}/name", $"Interface name '{nic.Name}' of device '{device}' is not valid: use {NetworkRules.InterfaceNameRule}."));
+            else if (!names.Add(nic.Name))
+                errors.Add(new("network.interface-duplicate", $"{where}/name", $"Interface '{nic.Name}' of device '{device}' is configured twice; keep one entry."));
+            if (nic.Dhcp)
+            {
+                if (nic.Address is not null || nic.Gateway is not null)
+                    errors.Add(new("network.dhcp-conflict", where, $"Interface '{nic.Name}' of device '{device}' has `dhcp: true` and a static address or gateway; remove one or the other."));
+            }
+            else if (nic.Address is null)
+            {
+                errors.Add(new("network.address-missing", where, $"Interface '{nic.Name}' of device '{device}' needs `address:` in CIDR form (like 10.0.0.5/24) or `dhcp: true`."));
+            }
+            else if (!NetworkRules.TryParseCidr(nic.Address, out var address, out _))
+            {
+                errors.Add(new("network.address-invalid", $"{where}/address", $"Address '{nic.Address}' of interface '{nic.Name}' on device '{device}' is not an address in CIDR form like 10.0.0.5/24."));
+            }
+            else if (nic.Gateway is { } gateway)
+            {
+                if (!NetworkRules.TryParseAddress(gateway, out var via))
+                    errors.Add(new("network.gateway-invalid", $"{where}/gateway", $"Gateway '{gateway}' of interface '{nic.Name}' on device '{device}' is not an IP address."));
+                else if (via.AddressFamily != address.AddressFamily)
+                    errors.Add(new("network.gateway-invalid", $"{where}/gateway", $"Gateway {gateway} of interface '{nic.Name}' on device '{device}' is not of the same IP version as its address {nic.Address}."));
+            }
+            if (nic.Dns.Count > NetworkRules.MaxDnsServers)
+                errors.Add(new("network.dns-invalid", $"{where}/dns", $"Interface '{nic.Name}' of device '{device}' lists {nic.Dns.Count} DNS servers; at most {NetworkRules.MaxDnsServers}."));
+            for (var d = 0; d < nic.Dns.Count; d++)
+            {
+                if (!NetworkRules.TryParseAddress(nic.Dns[d], out _))
+                    errors.Add(new("network.dns-invalid", $"{where}/dns/{d}", $"DNS server '{nic.Dns[d]}' of interface '{nic.Name}' on device '{device}' is not an IP address."));
+            }
         }
     }
 

@@ -31,6 +31,7 @@ public sealed record Command
 [JsonDerivedType(typeof(ServiceCommand), "service")]
 [JsonDerivedType(typeof(RebootCommand), "reboot")]
 [JsonDerivedType(typeof(InventoryCommand), "inventory")]
+[JsonDerivedType(typeof(NetworkCommand), "configure-network")]
 public abstract record CommandSpec
 {
     /// <summary>The wire name of this primitive (<c>install</c>, <c>write-file</c>...), as the discriminator says.</summary>
@@ -44,6 +45,7 @@ public abstract record CommandSpec
         ServiceCommand => "service",
         RebootCommand => "reboot",
         InventoryCommand => "inventory",
+        NetworkCommand => "configure-network",
         _ => throw new InvalidOperationException($"Unknown command type {GetType().Name}."),
     };
 
@@ -131,4 +133,53 @@ public sealed record InventoryCommand : CommandSpec
 {
     /// <inheritdoc />
     public override string Describe() => "inventory";
+}
+
+/// <summary>How an interface gets its address.</summary>
+[JsonConverter(typeof(WireEnumConverter<NetworkMode>))]
+public enum NetworkMode
+{
+    /// <summary>A fixed address (CIDR), optionally a default gateway and DNS servers.</summary>
+    Static,
+    /// <summary>Address from DHCP.</summary>
+    Dhcp,
+}
+
+/// <summary>Configure one network interface: render it as systemd-networkd (<c>/etc/systemd/network/10-rig-IFACE.network</c>)
+/// or ifupdown (<c>/etc/network/interfaces.d/rig-IFACE</c>) configuration, apply it on a running system, then probe the
+/// agent's gateway for up to <see cref="ProbeTimeoutSeconds"/>; when the gateway stays unreachable the previous files
+/// and live addresses are restored and the command fails with <c>network-rolled-back</c>. Checked by
+/// <see cref="NetworkRules.Problem(NetworkCommand)"/>.</summary>
+/// <param name="Interface">Linux interface name (<c>eth0</c>).</param>
+/// <param name="Mode">Static or DHCP.</param>
+/// <param name="Dns">DNS servers, in order (may be empty).</param>
+/// <param name="Renderer"><c>networkd</c> or <c>ifupdown</c> (<see cref="NetworkRenderers"/>).</param>
+/// <param name="ProbeTimeoutSeconds">How long the gateway may stay unreachable after applying before the change is rolled back.</param>
+/// <param name="Address">Static address in CIDR form (<c>10.0.0.5/24</c>); absent for DHCP.</param>
+/// <param name="Gateway">Default gateway (static only); may be absent.</param>
+public sealed record NetworkCommand(string Interface, NetworkMode Mode, IReadOnlyList<string> Dns, string Renderer, int ProbeTimeoutSeconds,
+    string? Address = null, string? Gateway = null) : CommandSpec
+{
+    /// <inheritdoc />
+    public override string Describe() => Mode == NetworkMode.Dhcp ? $"network {Interface} dhcp" : $"network {Interface} {Address}";
+
+    /// <summary>Value equality, the DNS servers compared element by element.</summary>
+    public bool Equals(NetworkCommand? other) =>
+        other is not null && Interface == other.Interface && Mode == other.Mode && Address == other.Address && Gateway == other.Gateway
+        && Renderer == other.Renderer && ProbeTimeoutSeconds == other.ProbeTimeoutSeconds && Dns.SequenceEqual(other.Dns, StringComparer.Ordinal);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Interface, Mode, Address, Gateway, Renderer, ProbeTimeoutSeconds, Dns.Count);
+}
+
+/// <summary>The network configuration formats the agent writes.</summary>
+public static class NetworkRenderers
+{
+    /// <summary>systemd-networkd <c>.network</c> files.</summary>
+    public const string Networkd = "networkd";
+    /// <summary>Debian ifupdown <c>interfaces.d</c> stanzas.</summary>
+    public const string Ifupdown = "ifupdown";
+
+    /// <summary>True for a renderer the agent knows.</summary>
+    public static bool IsKnown(string? renderer) => renderer is Networkd or Ifupdown;
 }

@@ -56,13 +56,14 @@ public sealed partial class RigStore
     internal static async Task<RecordedState> RecordedStateAsync(Statements s, string device, CancellationToken ct) =>
         ToState(await s.QueryAsync<RecordedItemRow>("SELECT device, kind, key, body FROM recorded_items WHERE device = @device", new { device }, ct).ConfigureAwait(false));
 
-    private static bool IsEmpty(RecordedState state) => state.Packages.Count == 0 && state.Files.Count == 0 && state.Services.Count == 0;
+    private static bool IsEmpty(RecordedState state) => state.Packages.Count == 0 && state.Files.Count == 0 && state.Services.Count == 0 && state.Network.Count == 0;
 
     private static RecordedState ToState(IEnumerable<RecordedItemRow> rows)
     {
         var packages = new Dictionary<string, RecordedPackage>(StringComparer.Ordinal);
         var files = new Dictionary<string, RecordedFile>(StringComparer.Ordinal);
         var services = new Dictionary<string, RecordedService>(StringComparer.Ordinal);
+        var network = new Dictionary<string, RecordedNetwork>(StringComparer.Ordinal);
         foreach (var row in rows)
         {
             switch (row.Kind)
@@ -70,9 +71,10 @@ public sealed partial class RigStore
                 case "package": packages[row.Key] = JsonSerializer.Deserialize(row.Body, ModelJson.Default.RecordedPackage)!; break;
                 case "file": files[row.Key] = JsonSerializer.Deserialize(row.Body, ModelJson.Default.RecordedFile)!; break;
                 case "service": services[row.Key] = JsonSerializer.Deserialize(row.Body, ModelJson.Default.RecordedService)!; break;
+                case "network": network[row.Key] = JsonSerializer.Deserialize(row.Body, ModelJson.Default.RecordedNetwork)!; break;
             }
         }
-        return new RecordedState { Packages = packages, Files = files, Services = services };
+        return new RecordedState { Packages = packages, Files = files, Services = services, Network = network };
     }
 
     /// <summary>Replace a device's recorded items (inside a transaction).</summary>
@@ -82,6 +84,7 @@ public sealed partial class RigStore
         var rows = state.Packages.Values.Select(p => new { device, kind = "package", key = p.Name, body = JsonSerializer.Serialize(p, ModelJson.Default.RecordedPackage) })
             .Concat(state.Files.Values.Select(f => new { device, kind = "file", key = f.Path, body = JsonSerializer.Serialize(f, ModelJson.Default.RecordedFile) }))
             .Concat(state.Services.Values.Select(s => new { device, kind = "service", key = s.Name, body = JsonSerializer.Serialize(s, ModelJson.Default.RecordedService) }))
+            .Concat(state.Network.Values.Select(n => new { device, kind = "network", key = n.Interface, body = JsonSerializer.Serialize(n, ModelJson.Default.RecordedNetwork) }))
             .ToList();
         if (rows.Count > 0)
             await s.ExecuteAsync("INSERT INTO recorded_items (device, kind, key, body) VALUES (@device, @kind, @key, @body)", rows, ct).ConfigureAwait(false);

@@ -381,6 +381,9 @@ public sealed partial class RigStore
                 var after = RecordedStateUpdater.Apply(before, svc, command.RoleKind, result).Services[svc.Name];
                 await UpsertItemAsync(s, device, "service", svc.Name, JsonSerializer.Serialize(after, ModelJson.Default.RecordedService), ct).ConfigureAwait(false);
                 break;
+            case NetworkCommand n:
+                await UpsertItemAsync(s, device, "network", n.Interface, JsonSerializer.Serialize(RecordedNetwork.From(n), ModelJson.Default.RecordedNetwork), ct).ConfigureAwait(false);
+                break;
             case InventoryCommand when result.Inventory is { } inventory:
                 var state = RecordedStateUpdater.FromInventory(await RecordedStateAsync(s, device, ct).ConfigureAwait(false), inventory);
                 await ReplaceRecordedStateAsync(s, device, state, ct).ConfigureAwait(false);

@@ -41,7 +41,7 @@ public static class Native
 
     /// <summary>A linux platform rooted at <paramref name="root"/>.</summary>
     public static LinuxPlatform Platform(string root, NativePackageTimeouts? timeouts = null) =>
-        new(root, "dev1", ["/etc", "/opt"], RigLimits.Default, timeouts ?? Timeouts);
+        new(root, "dev1", ["/etc", "/opt"], RigLimits.Default, packageTimeouts: timeouts ?? Timeouts);
 
     /// <summary>The command's view of a package file.</summary>
     public static PackageRef Ref(string name, string version, string format, string path) =>

@@ -12,8 +12,9 @@ public sealed class GatewayProcess : IAsyncDisposable
     private Process? _process;
     private readonly List<string> _output = [];
 
-    private GatewayProcess(string dataDirectory, int agentPort, int apiPort, string token)
+    private GatewayProcess(string dataDirectory, int agentPort, int apiPort, string token, string dnsName = "localhost")
     {
+        DnsName = dnsName;
         DataDirectory = dataDirectory;
         AgentPort = agentPort;
         ApiPort = apiPort;
@@ -28,8 +29,10 @@ public sealed class GatewayProcess : IAsyncDisposable
     public int ApiPort { get; }
     /// <summary>Admin token.</summary>
     public string Token { get; }
+    /// <summary>The DNS name in the gateway's certificate that agents use.</summary>
+    public string DnsName { get; }
     /// <summary>Agent endpoint URL (by DNS name).</summary>
-    public Uri AgentUrl => new($"https://localhost:{AgentPort}/");
+    public Uri AgentUrl => new($"https://{DnsName}:{AgentPort}/");
     /// <summary>Operator API URL.</summary>
     public Uri ApiUrl => new($"https://127.0.0.1:{ApiPort}/");
     /// <summary>The CA certificate file.</summary>
@@ -37,17 +40,19 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <summary>The SQLite database file.</summary>
     public string DatabasePath => Path.Combine(DataDirectory, "rig.db");
 
-    /// <summary><c>rig server init</c> on free ports, then start.</summary>
-    public static async Task<GatewayProcess> StartNewAsync(string dataDirectory)
+    /// <summary><c>rig server init</c> on free ports, then start. The agent endpoint listens on
+    /// <paramref name="agentListen"/> and its certificate names <paramref name="dnsName"/> (agents in a network
+    /// namespace reach the gateway on a veth address, by a name their namespace's hosts file resolves).</summary>
+    public static async Task<GatewayProcess> StartNewAsync(string dataDirectory, string agentListen = "127.0.0.1", string dnsName = "localhost")
     {
         var ports = Rig.Testing.LoopbackPorts.Free(2);
         var (agentPort, apiPort) = (ports[0], ports[1]);
         var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), "server", "init", "--data", dataDirectory,
             "--agent-port", agentPort.ToString(System.Globalization.CultureInfo.InvariantCulture), "--api-port", apiPort.ToString(System.Globalization.CultureInfo.InvariantCulture),
-            "--agent-listen", "127.0.0.1", "--json");
+            "--agent-listen", agentListen, "--dns", dnsName, "--json");
         Assert.True(code == 0, $"rig server init failed: {stderr}{stdout}");
         var init = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
-        var gateway = new GatewayProcess(dataDirectory, agentPort, apiPort, init.GetProperty("adminToken").GetString()!);
+        var gateway = new GatewayProcess(dataDirectory, agentPort, apiPort, init.GetProperty("adminToken").GetString()!, dnsName);
         await gateway.StartAsync();
         return gateway;
     }

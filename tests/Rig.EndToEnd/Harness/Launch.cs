@@ -13,9 +13,13 @@ public static class Launch
         Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host && File.Exists(host) ? host : "dotnet";
 
     /// <summary>Run <c>rig ARGS</c> to completion; returns exit code, stdout and stderr.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(TimeSpan timeout, params string[] args)
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(TimeSpan timeout, params string[] args) => RunAsync(Rig, timeout, args);
+
+    /// <summary>Run <c>rig ARGS</c> through <paramref name="launcher"/> (e.g. inside a network namespace) to completion.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(RigLauncher launcher, TimeSpan timeout, params string[] args)
     {
-        using var process = Process.Start(Rig.StartInfo(args))!;
+        ArgumentNullException.ThrowIfNull(launcher);
+        using var process = Process.Start(launcher.StartInfo(args))!;
         using var cts = new CancellationTokenSource(timeout);
         var stdout = process.StandardOutput.ReadToEndAsync(cts.Token);
         var stderr = process.StandardError.ReadToEndAsync(cts.Token);

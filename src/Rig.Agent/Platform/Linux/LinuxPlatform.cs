@@ -1,4 +1,5 @@
 using Rig.Agent.Platform.Archive;
+using Rig.Agent.Platform.Linux.Network;
 using Rig.Protocol;
 using Rig.Protocol.Messages;
 
@@ -8,19 +9,26 @@ namespace Rig.Agent.Platform.Linux;
 /// rpm; Rig archives are unpacked as in the sandbox), services through systemd, network configuration as
 /// systemd-networkd or ifupdown files. <see cref="DeviceFileSystem.Root"/> is <c>/</c> on a running device;
 /// another directory is a device root being prepared offline (an image, a chroot, a debootstrap root in tests):
-/// packages are installed into it with <c>--root</c>, and services, which cannot run there, are recorded.</summary>
+/// packages are installed into it with <c>--root</c>, services are enabled with <c>systemctl --root</c> and their
+/// start/stop recorded, and network files are written without being applied (unless <paramref name="networkLive"/>).</summary>
 public sealed class LinuxPlatform : IPlatform
 {
-    /// <summary>A Linux device rooted at <paramref name="root"/> (<c>/</c> for the running system);
+    /// <summary>A Linux device rooted at <paramref name="root"/> (<c>/</c> for the running system). <paramref name="gateway"/>
+    /// is the agent's gateway, probed after a network change; <paramref name="networkLive"/> applies network changes to the
+    /// running network with iproute2 even for an offline root (appliances and tests whose agent owns a network namespace);
     /// <paramref name="packageTimeouts"/> bound the dpkg and rpm installers' waits (tests shorten them).</summary>
-    public LinuxPlatform(string root, string? hostname, IReadOnlyList<string> allowedRoots, RigLimits limits, NativePackageTimeouts? packageTimeouts = null)
+    public LinuxPlatform(string root, string? hostname, IReadOnlyList<string> allowedRoots, RigLimits limits, Uri? gateway = null, bool networkLive = false,
+        NativePackageTimeouts? packageTimeouts = null)
     {
         Files = new DeviceFileSystem(root, allowedRoots, limits);
         if (!Directory.Exists(Files.Root))
             throw new Runtime.AgentException($"The device root '{Files.Root}' does not exist; fix 'root' in agent.json.");
         IsRunningSystem = Files.Root == "/";
         Database = new PackageDatabase(Files.Internal("/var/lib/rig/state.json"));
-        Services = new RecordedServices(Database, IsRunningSystem ? "linux" : $"offline root {Files.Root}");
+        Services = new SystemdServices(Files.Root, Database);
+        var live = gateway is not null && (IsRunningSystem || networkLive);
+        Network = new NetworkConfigurator(Files, new NetworkSettings(gateway is null ? null : GatewayProbe.For(gateway), live, Managers: IsRunningSystem,
+            gateway is null ? "no gateway to probe" : $"offline root {Files.Root}"));
         Installers = new Dictionary<string, IPackageInstaller>(StringComparer.Ordinal)
         {
             [PackageFormats.RigArchive] = new ArchiveInstaller(Files, Database, limits),
@@ -43,6 +51,8 @@ public sealed class LinuxPlatform : IPlatform
     public IReadOnlyDictionary<string, IPackageInstaller> Installers { get; }
     /// <inheritdoc />
     public IServiceManager Services { get; }
+    /// <inheritdoc />
+    public INetworkManager Network { get; }
     /// <inheritdoc />
     public string Hostname { get; }
     /// <inheritdoc />

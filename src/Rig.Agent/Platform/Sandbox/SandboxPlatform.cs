@@ -17,6 +17,7 @@ public sealed class SandboxPlatform : IPlatform
         Files = new DeviceFileSystem(root, allowedRoots, limits);
         Database = new PackageDatabase(Files.Internal("/var/lib/rig/state.json"));
         Services = new RecordedServices(Database, "sandbox");
+        Network = new Linux.Network.NetworkConfigurator(Files, new Linux.Network.NetworkSettings(null, Live: false, Managers: false, "sandbox"));
         Installers = new Dictionary<string, IPackageInstaller>(StringComparer.Ordinal)
         {
             [PackageFormats.RigArchive] = new ArchiveInstaller(Files, Database, limits),
@@ -34,6 +35,8 @@ public sealed class SandboxPlatform : IPlatform
     public IReadOnlyDictionary<string, IPackageInstaller> Installers { get; }
     /// <inheritdoc />
     public IServiceManager Services { get; }
+    /// <inheritdoc />
+    public Linux.Network.INetworkManager Network { get; }
     /// <inheritdoc />
     public string Hostname { get; }
     /// <inheritdoc />

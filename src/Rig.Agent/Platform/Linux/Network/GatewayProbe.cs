@@ -1,0 +1,67 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Rig.Agent.Platform.Linux.Network;
+
+/// <summary>Can the agent still reach its gateway? A TCP connect to the gateway's agent endpoint (the name is
+/// resolved at every attempt, as the agent's own connections do), repeated until it succeeds or the time is up.
+/// A connect is enough: it proves addresses and routes carry traffic both ways; TLS would only add the gateway's load.</summary>
+public sealed class GatewayProbe(string host, int port)
+{
+    /// <summary>Longest single connect attempt.</summary>
+    private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(2);
+
+    /// <summary>Pause between failed attempts (a cut-off network fails at once; do not spin).</summary>
+    private static readonly TimeSpan AttemptSpacing = TimeSpan.FromMilliseconds(250);
+
+    /// <summary>The gateway's host name or address.</summary>
+    public string Host { get; } = host;
+
+    /// <summary>The gateway's agent port.</summary>
+    public int Port { get; } = port;
+
+    /// <summary><c>HOST:PORT</c> for messages.</summary>
+    public override string ToString() => $"{Host}:{Port}";
+
+    /// <summary>A probe for the gateway named by the agent's <c>gatewayUrl</c>.</summary>
+    public static GatewayProbe For(Uri gateway)
+    {
+        ArgumentNullException.ThrowIfNull(gateway);
+        return new GatewayProbe(gateway.IdnHost, gateway.Port);
+    }
+
+    /// <summary>True as soon as a connect succeeds; false when none did within <paramref name="timeout"/>.
+    /// <paramref name="lastError"/> says why the last attempt failed.</summary>
+    public async Task<(bool Reached, string LastError)> WaitAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        var lastError = "no attempt made";
+        while (true)
+        {
+            var left = timeout - watch.Elapsed;
+            if (left <= TimeSpan.Zero)
+                return (false, lastError);
+            using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            attempt.CancelAfter(left < AttemptTimeout ? left : AttemptTimeout);
+            try
+            {
+                var addresses = IPAddress.TryParse(Host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(Host, attempt.Token).ConfigureAwait(false);
+                using var socket = new Socket(SocketType.Stream, ProtocolType.Tcp);
+                await socket.ConnectAsync(addresses, Port, attempt.Token).ConfigureAwait(false);
+                return (true, "");
+            }
+            catch (SocketException e)
+            {
+                lastError = e.Message;
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                lastError = $"no answer within {AttemptTimeout.TotalSeconds:0} s";
+            }
+            left = timeout - watch.Elapsed;
+            if (left > TimeSpan.Zero)
+                await Task.Delay(left < AttemptSpacing ? left : AttemptSpacing, ct).ConfigureAwait(false);
+        }
+    }
+}
