@@ -27,7 +27,7 @@ public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLim
                 WriteFileCommand write => (WriteFile(write), null),
                 DeleteFileCommand delete => (DeleteFile(delete), null),
                 ServiceCommand service => (await platform.Services.ApplyAsync(service.Name, service.Action, ct).ConfigureAwait(false), null),
-                InventoryCommand => ("inventory collected", Inventory.Collect(platform)),
+                InventoryCommand => ("inventory collected", await Inventory.CollectAsync(platform, ct).ConfigureAwait(false)),
                 _ => throw new CommandFailedException("unsupported", $"This agent cannot run '{command.Spec.Kind}' commands; upgrade the agent."),
             };
             return new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Succeeded, Output = Tail(output), DurationMs = watch.ElapsedMilliseconds, Inventory = inventory };
