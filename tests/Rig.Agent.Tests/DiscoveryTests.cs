@@ -38,6 +38,14 @@ public sealed class DiscoveryTests : IAsyncLifetime
         Assert.Null(inventory.Os.KernelRelease); // an offline root: its kernel is not running
         Assert.NotNull(inventory.AgentVersion);
         Assert.NotNull(inventory.CollectedAt);
+
+        // It crosses the wire as it is (nulls left out, bounds respected).
+        var request = new ExchangeRequest { ProtocolVersion = ProtocolInfo.Version, Device = "d", RequestId = "r", Inventory = inventory };
+        var back = RigJson.Parse(System.Text.Json.JsonSerializer.SerializeToUtf8Bytes(request, RigJson.Default.ExchangeRequest), RigJson.Default.ExchangeRequest, "request").Inventory!;
+        Assert.Equal(inventory.Os, back.Os);
+        Assert.Equal(inventory.NativePackages, back.NativePackages);
+        Assert.Equal(inventory.Hardware!.Disks, back.Hardware!.Disks);
+        Assert.Equal(inventory.Hardware.Nics.Select(n => (n.Name, n.Mac, n.State, string.Join(",", n.Addresses))), back.Hardware.Nics.Select(n => (n.Name, n.Mac, n.State, string.Join(",", n.Addresses))));
     }
 
     [Fact]

@@ -142,7 +142,7 @@ public sealed class DriftTests
     [Fact]
     public void Hardware_compares_only_the_facts_the_model_sets()
     {
-        var actual = new HardwareReport("cpu", 8, 15_900, [new DiskReport("sda", 100L << 30, false)], [new NicReport("eth0", "52:54:00:aa:bb:cc", "up", ["10.0.0.5/24"])]);
+        var actual = new HardwareReport(8, 15_900, [new DiskReport("sda", 100L << 30, false)], [new NicReport("eth0", "up", ["10.0.0.5/24"], "52:54:00:aa:bb:cc")], "cpu");
         var inventory = AsModelled();
         var reported = new InventoryReport { Packages = inventory.Packages, Files = inventory.Files, Services = inventory.Services, Hardware = actual };
 

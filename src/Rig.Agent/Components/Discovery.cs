@@ -41,7 +41,7 @@ public sealed class Discovery
         if (cpuinfo is null && meminfo is null)
             return null;
         var (model, count) = ParseCpuInfo(cpuinfo ?? "");
-        return new HardwareReport(model, count > 0 ? count : Environment.ProcessorCount, ParseMemTotalMiB(meminfo ?? ""), Disks(), Nics());
+        return new HardwareReport(count > 0 ? count : Environment.ProcessorCount, ParseMemTotalMiB(meminfo ?? ""), Disks(), Nics(), model);
     }
 
     /// <summary>The root's OS release (null when it has no os-release file) and, on a running system, the kernel.</summary>
@@ -232,8 +232,8 @@ public sealed class Discovery
             if (name == "lo")
                 continue;
             var mac = ReadOrNull(Path.Combine(dir, "address"))?.Trim().ToLowerInvariant();
-            nics.Add(new NicReport(name, string.IsNullOrEmpty(mac) ? null : mac, ReadOrNull(Path.Combine(dir, "operstate"))?.Trim() ?? "unknown",
-                addresses.GetValueOrDefault(name) ?? []));
+            nics.Add(new NicReport(name, ReadOrNull(Path.Combine(dir, "operstate"))?.Trim() ?? "unknown", addresses.GetValueOrDefault(name) ?? [],
+                string.IsNullOrEmpty(mac) ? null : mac));
         }
         return nics;
     }

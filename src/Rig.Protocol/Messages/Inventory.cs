@@ -62,26 +62,29 @@ public sealed record ManagedFile(string Path, string Sha256, string Mode, string
 /// <summary>A service and its state.</summary>
 public sealed record ServiceState(string Name, bool Running, bool Enabled);
 
+// Nullable members of the records below are optional parameters (default null): the wire format leaves nulls out,
+// and a required constructor parameter that is absent is refused (RespectRequiredConstructorParameters).
+
 /// <summary>Hardware facts read from /proc and /sys.</summary>
-/// <param name="CpuModel">The first CPU's model name, or null when the kernel does not say.</param>
 /// <param name="CpuCount">Logical CPUs.</param>
 /// <param name="MemoryMiB">Memory the kernel manages (MemTotal), a little below the installed memory.</param>
 /// <param name="Disks">Block devices (loop, ram and zram devices left out).</param>
 /// <param name="Nics">Network interfaces (loopback left out).</param>
-public sealed record HardwareReport(string? CpuModel, int CpuCount, long MemoryMiB, IReadOnlyList<DiskReport> Disks, IReadOnlyList<NicReport> Nics);
+/// <param name="CpuModel">The first CPU's model name, or null when the kernel does not say.</param>
+public sealed record HardwareReport(int CpuCount, long MemoryMiB, IReadOnlyList<DiskReport> Disks, IReadOnlyList<NicReport> Nics, string? CpuModel = null);
 
 /// <summary>A disk.</summary>
 /// <param name="Name">Kernel name (<c>sda</c>, <c>nvme0n1</c>, <c>vda</c>).</param>
 /// <param name="SizeBytes">Size in bytes.</param>
 /// <param name="Rotational">True for spinning disks, null when unknown.</param>
-public sealed record DiskReport(string Name, long SizeBytes, bool? Rotational);
+public sealed record DiskReport(string Name, long SizeBytes, bool? Rotational = null);
 
 /// <summary>A network interface.</summary>
 /// <param name="Name">Interface name.</param>
-/// <param name="Mac">MAC address (lower case, colons), null when it has none.</param>
 /// <param name="State">Operational state (<c>up</c>, <c>down</c>, <c>unknown</c>...).</param>
 /// <param name="Addresses">IP addresses with prefix length (<c>10.0.0.5/24</c>).</param>
-public sealed record NicReport(string Name, string? Mac, string State, IReadOnlyList<string> Addresses);
+/// <param name="Mac">MAC address (lower case, colons), null when it has none.</param>
+public sealed record NicReport(string Name, string State, IReadOnlyList<string> Addresses, string? Mac = null);
 
 /// <summary>The operating system, from the root's <c>/etc/os-release</c> (or <c>/usr/lib/os-release</c>).</summary>
 /// <param name="Id"><c>ID</c> (e.g. <c>debian</c>).</param>
@@ -90,7 +93,7 @@ public sealed record NicReport(string Name, string? Mac, string State, IReadOnly
 /// <param name="PrettyName"><c>PRETTY_NAME</c>.</param>
 /// <param name="KernelRelease">The running kernel (<c>uname -r</c>); null for a root prepared offline.</param>
 /// <param name="Architecture">CPU architecture in Rig's spelling (<c>amd64</c>, <c>arm64</c>).</param>
-public sealed record OsReport(string? Id, string? IdLike, string? VersionId, string? PrettyName, string? KernelRelease, string? Architecture);
+public sealed record OsReport(string? Id = null, string? IdLike = null, string? VersionId = null, string? PrettyName = null, string? KernelRelease = null, string? Architecture = null);
 
 /// <summary>A package the device's own package manager has installed.</summary>
 /// <param name="Name">Package name.</param>
