@@ -1,5 +1,9 @@
 using System.Text.Json;
+using Rig.Cli.Operator;
 using Rig.EndToEnd.Harness;
+using Rig.Model.Planning;
+using Rig.Protocol.Messages;
+using Rig.Server.Gateway;
 using Rig.Server.Api;
 using Rig.Server.Store;
 
@@ -69,6 +73,15 @@ public sealed class DriftTests
         Assert.True(File.Exists(Path.Combine(root, "usr/bin/tool")));
         Assert.Equal("device=web-1\n", File.ReadAllText(Path.Combine(root, "etc/base/f000.conf")));
         Assert.True(File.Exists(Path.Combine(root, "etc/tool/tool.conf")));
+
+        // A queue that does not end with an inventory command (a script): the agent reports once more after it.
+        CommandSpec[] stop = [new ServiceCommand("tool", ServiceAction.Stop)];
+        await site.Api.PutJsonTextAsync<StoredScript>("api/v1/scripts/stop-tool", JsonSerializer.Serialize(new ScriptRequest("stop the tool", stop), OperatorClient.Json));
+        await site.Api.PostAsync<LifecycleResult>("api/v1/scripts/stop-tool/run", new ScriptRunRequest("web-1"));
+        Assert.Equal(QueueStatus.Succeeded, (await site.WaitForQueueAsync("web-1")).Status.Queue!.Status);
+        await WaitForDriftAsync(site, "web-1", DriftOutcome.Drift);
+        var drift = await site.Api.GetAsync<DriftReport>("api/v1/drift?devices=web-1");
+        Assert.Equal(new DriftItem("service", "tool", "changed", "running, enabled", "stopped, enabled"), Assert.Single(drift.Devices.Single().Items));
     }
 
     private static async Task WaitForDriftAsync(TestSite site, string device, string outcome)

@@ -231,7 +231,9 @@ public sealed class AgentRuntime : IAsyncDisposable
                                     results.Add(result);
                                     _unreported = results;
                                     _commandsThisSession++;
-                                    _commandsSinceInventory++;
+                                    // A plan ends with an inventory command: its result already tells the gateway what
+                                    // the device has, so no extra exchange is needed after such a queue.
+                                    _commandsSinceInventory = command.Spec is InventoryCommand && result.Outcome == CommandOutcome.Succeeded ? 0 : _commandsSinceInventory + 1;
                                     if (result.Outcome != CommandOutcome.Succeeded)
                                         break;
                                 }
