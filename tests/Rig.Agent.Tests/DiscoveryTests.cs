@@ -118,6 +118,22 @@ public sealed class DiscoveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task An_rpm_root_is_queried_with_rpm_and_an_empty_database_is_none_not_unknown()
+    {
+        var rpmRoot = _temp.Sub("rpm-root");
+        var (code, output) = await Run("rpm", "--root", rpmRoot, "--dbpath", "/var/lib/rpm", "--initdb");
+        Assert.True(code == 0, $"rpm --initdb failed ({code}); install the 'rpm' apt package: {output}");
+
+        var packages = await new Discovery(rpmRoot, runningSystem: false).NativePackagesAsync(CancellationToken.None);
+
+        Assert.NotNull(packages);
+        Assert.Empty(packages);
+        Assert.Null(await new Discovery(_temp.Sub("no-package-manager"), runningSystem: false).NativePackagesAsync(CancellationToken.None));
+        Assert.Equal([new NativePackage("bash", "5.1.8-6.el9", "x86_64", "rpm"), new NativePackage("tzdata", "1:2024a-1.el9", "noarch", "rpm")],
+            Discovery.ParseRpmQuery("bash\t0:5.1.8-6.el9\tx86_64\ntzdata\t1:2024a-1.el9\tnoarch\n"));
+    }
+
+    [Fact]
     public void Dpkg_status_parser_keeps_only_installed_packages()
     {
         const string status = "Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:2.0-3\nDescription: x\n continued\n\n"

@@ -53,6 +53,10 @@ public sealed class DriftTests
             .Select(i => $"{i.GetProperty("kind").GetString()} {i.GetProperty("item").GetString()} {i.GetProperty("change").GetString()}").ToList();
         Assert.Equal(["package tool changed", "file /etc/base/f000.conf changed", "file /etc/tool/tool.conf missing"], items);
         Assert.Contains("files-missing: /usr/bin/tool", stdout, StringComparison.Ordinal);
+        (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["drift", "web-1", .. connection[..^1]]); // the table for people
+        Assert.True(code == 2, $"drift should exit 2, got {code}: {stdout}{stderr}");
+        Assert.Contains("3 difference(s)", stdout, StringComparison.Ordinal);
+        Assert.Contains("1 device(s): 1 drifted", stdout, StringComparison.Ordinal);
 
         // The plan repairs exactly that.
         (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["plan", "--devices", "web-1", .. connection]);

@@ -90,11 +90,15 @@ public sealed class Discovery
 
     private async Task<IReadOnlyList<NativePackage>?> RpmPackagesAsync(CancellationToken ct)
     {
-        if (!Directory.Exists(Path.Combine(_root, "var/lib/rpm")) && !Directory.Exists(Path.Combine(_root, "usr/lib/sysimage/rpm")))
+        // The root's own database location, named explicitly: the host's rpm (a Debian host preparing an RPM root)
+        // may default to another one. --dbpath is taken inside --root.
+        var dbPath = Directory.Exists(Path.Combine(_root, "usr/lib/sysimage/rpm")) ? "/usr/lib/sysimage/rpm"
+            : Directory.Exists(Path.Combine(_root, "var/lib/rpm")) ? "/var/lib/rpm" : null;
+        if (dbPath is null)
             return null;
         try
         {
-            var outcome = await ProcessRunner.RunAsync("rpm", ["--root", _root, "-qa", "--qf", "%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\n"], RpmTimeout, ct).ConfigureAwait(false);
+            var outcome = await ProcessRunner.RunAsync("rpm", ["--root", _root, "--dbpath", dbPath, "-qa", "--qf", "%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\n"], RpmTimeout, ct).ConfigureAwait(false);
             return outcome.ExitCode == 0 ? ParseRpmQuery(outcome.StandardOutput) : null;
         }
         catch (CommandFailedException)
