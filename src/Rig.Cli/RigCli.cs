@@ -75,6 +75,7 @@ public static class RigCli
                 script.AddCommand<ScriptRunCommand>("run").WithDescription("Run a script on a device or selector.");
             });
             config.AddCommand<PlanCommand>("plan").WithDescription("What a model would change on each device, with diffs; nothing is sent. Exit 0 none, 2 changes, 1 errors.");
+            config.AddCommand<DriftCommand>("drift").WithDescription("What differs between the model and what devices report (packages, files, services, hardware, OS). Exit 0 none, 2 drift, 1 errors.");
             config.AddCommand<ApplyCommand>("apply").WithDescription("Record a model directory as a new revision (author, time, why). Nothing is sent.");
             config.AddCommand<HistoryCommand>("history").WithDescription("Model revisions: who, when, why.");
             config.AddCommand<DiffCommand>("diff").WithDescription("What differs between two model revisions.");

@@ -168,6 +168,49 @@ public sealed class RigJsonTests
     }
 
     [Fact]
+    public void An_inventory_from_an_older_agent_has_unknown_hardware_os_and_native_packages()
+    {
+        var inventory = RigJson.Parse("""{"hostname":"web-01","packages":[{"name":"tool","version":"1","format":"rig","sha256":"ab"}]}"""u8, RigJson.Default.InventoryReport, "inventory");
+
+        Assert.Null(inventory.Hardware);
+        Assert.Null(inventory.Os);
+        Assert.Null(inventory.NativePackages); // unknown, not "none": drift must not call every package missing
+        Assert.Null(Assert.Single(inventory.Packages).Problem);
+    }
+
+    [Fact]
+    public void An_exchange_request_with_a_full_inventory_round_trips()
+    {
+        var request = new ExchangeRequest
+        {
+            ProtocolVersion = 1, Device = "web-1", RequestId = "r1", Reason = InquiryReason.CheckIn,
+            Inventory = new InventoryReport
+            {
+                AgentVersion = "0.1.0", CollectedAt = new DateTimeOffset(2026, 11, 25, 1, 0, 0, TimeSpan.Zero),
+                Hardware = new HardwareReport(8, 16_000, [new DiskReport("sda", 100L << 30)], [new NicReport("eth0", "up", ["10.0.0.5/24"])]),
+                Os = new OsReport("debian", null, "12", "Debian GNU/Linux 12 (bookworm)", "6.1.0-18-amd64", "amd64"),
+                NativePackages = [new NativePackage("bash", "5.2.15-2+b2", "amd64", "deb")],
+            },
+        };
+
+        var back = RigJson.Parse(JsonSerializer.SerializeToUtf8Bytes(request, RigJson.Default.ExchangeRequest), RigJson.Default.ExchangeRequest, "request");
+
+        Assert.Equal(request.Inventory.Os, back.Inventory!.Os);
+        Assert.Equal(request.Inventory.NativePackages, back.Inventory.NativePackages);
+        Assert.Equal(request.Inventory.Hardware.Disks, back.Inventory.Hardware!.Disks);
+        Assert.Equal(request.Inventory.Hardware.Nics[0].Addresses, back.Inventory.Hardware.Nics[0].Addresses);
+        Assert.Equal(request.Inventory.CollectedAt, back.Inventory.CollectedAt);
+    }
+
+    [Fact]
+    public void An_inventory_beyond_its_bounds_is_refused_naming_the_list()
+    {
+        var packages = string.Join(",", Enumerable.Range(0, 20_001).Select(i => $$"""{"name":"p{{i}}","version":"1","architecture":"all","format":"deb"}"""));
+        AssertRefused($$$"""{"protocolVersion":1,"device":"d","requestId":"r","inventory":{"nativePackages":[{{{packages}}}]}}""", RigJson.Default.ExchangeRequest, "inventory.nativePackages holds 20001 items (limit 20000)");
+        AssertRefused("{\"protocolVersion\":1,\"device\":\"d\",\"requestId\":\"r\",\"inventory\":{\"os\":{\"id\":\"" + new string('x', 65) + "\"}}}", RigJson.Default.ExchangeRequest, "inventory.os.id is 65 characters long");
+    }
+
+    [Fact]
     public void Null_members_are_left_out_of_the_wire_format()
     {
         var json = Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(new ExchangeResponse { Answer = ExchangeAnswer.NoCommand }, RigJson.Default.ExchangeResponse));

@@ -1,31 +1,90 @@
+using System.Runtime.CompilerServices;
 using System.Security.Cryptography;
 using Rig.Agent.Platform;
+using Rig.Agent.Platform.Linux;
+using Rig.Agent.Runtime;
+using Rig.Protocol;
 using Rig.Protocol.Messages;
 
 namespace Rig.Agent.Components;
 
-/// <summary>What the device has: packages from the device's database, managed files with the digest of their
-/// content as it is NOW on disk (so a changed or missing file shows), services, boots.</summary>
+/// <summary>What the device has: packages from the device's database (checked against the native package manager
+/// and the files on disk), managed files with the digest of their content as it is NOW on disk (so a changed or
+/// missing file shows), services, boots; on the linux platform also hardware, OS release and every native package
+/// (<see cref="Discovery"/>). The sandbox reports no hardware, OS or native packages (null: unknown): its device is
+/// simulated, and the host's facts are not the device's. Cheap by design: managed files are hashed, native
+/// packages are only listed.</summary>
 public static class Inventory
 {
     /// <summary>Missing file marker digest.</summary>
     public const string Missing = "missing";
+
+    private static readonly ConditionalWeakTable<IPlatform, Discovery> Discoveries = [];
 
     /// <summary>Collect the inventory.</summary>
     public static async Task<InventoryReport> CollectAsync(IPlatform platform, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(platform);
         var state = platform.Database.Snapshot;
+        HardwareReport? hardware = null;
+        OsReport? os = null;
+        IReadOnlyList<NativePackage>? native = null;
+        if (platform is LinuxPlatform linux)
+        {
+            var discovery = Discoveries.GetValue(platform, _ => new Discovery(linux.Files.Root, linux.IsRunningSystem));
+            hardware = discovery.Hardware();
+            os = discovery.Os();
+            native = await discovery.NativePackagesAsync(ct).ConfigureAwait(false);
+        }
         return new InventoryReport
         {
             Hostname = platform.Hostname,
             Platform = platform.Name,
+            AgentVersion = AgentInfo.Version,
+            CollectedAt = DateTimeOffset.UtcNow,
             BootCount = state.BootCount,
-            Packages = [.. state.Packages.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => new InstalledPackage(p.Name, p.Version, p.Format, p.Sha256))],
+            Packages = [.. state.Packages.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => Checked(platform, p, native)).OfType<InstalledPackage>()],
             Files = [.. state.Files.OrderBy(f => f.Path, StringComparer.Ordinal).Select(f => new ManagedFile(f.Path, DigestOf(platform, f.Path), f.Mode, f.Owner, f.Group))],
             Services = await platform.Services.ListAsync(ct).ConfigureAwait(false),
             FreeBytes = FreeBytes(platform.Files.Root),
+            Hardware = hardware,
+            Os = os,
+            NativePackages = native,
         };
+    }
+
+    /// <summary>A Rig package as it really is: a deb/rpm package the native package manager no longer has is left
+    /// out (it was removed behind Rig's back: a plan installs it again); one with another native version, or a
+    /// Rig archive with files missing, carries a problem (a plan reinstalls it).</summary>
+    internal static InstalledPackage? Checked(IPlatform platform, InstalledPackageRecord record, IReadOnlyList<NativePackage>? native)
+    {
+        var package = new InstalledPackage(record.Name, record.Version, record.Format, record.Sha256);
+        if (record.Format is PackageFormats.Deb or PackageFormats.Rpm)
+        {
+            if (native is null)
+                return package; // native database unknown: trust Rig's record
+            var versions = native.Where(n => n.Name == record.Name && n.Format == record.Format).Select(n => n.Version).ToList();
+            if (versions.Count == 0)
+                return null;
+            return versions.Contains(record.Version, StringComparer.Ordinal)
+                ? package
+                : package with { Version = versions[0], Problem = $"native-version: {record.Format} has {record.Name} {versions[0]}, Rig installed {record.Version}" };
+        }
+        var missing = record.Files.Where(f => !Exists(platform, f)).ToList();
+        return missing.Count == 0 ? package : package with { Problem = $"files-missing: {missing[0]}" + (missing.Count > 1 ? $" and {missing.Count - 1} more" : "") };
+    }
+
+    private static bool Exists(IPlatform platform, string devicePath)
+    {
+        try
+        {
+            var host = platform.Files.Resolve(devicePath, FinalLink.Keep, allowedRootsOnly: false);
+            return Path.Exists(host) || new FileInfo(host).LinkTarget is not null;
+        }
+        catch (CommandFailedException)
+        {
+            return false;
+        }
     }
 
     private static long? FreeBytes(string root)

@@ -45,6 +45,8 @@ public sealed class AgentRuntime : IAsyncDisposable
     private IReadOnlyList<CommandResult>? _unreported;
     private int _emptyPokes;
     private int _commandsThisSession;
+    private int _commandsSinceInventory;
+    private long _lastInventoryAt = long.MinValue;
 
     /// <summary>Load an enrolled agent from its state directory.</summary>
     public AgentRuntime(AgentPaths paths, RigLimits limits, bool verbose)
@@ -170,7 +172,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         var client = new GatewayClient(_gateway, _certificate, _ca, _limits); // a NEW connection for every session
         try
         {
-            var request = NewRequest(reason, _unreported);
+            var request = NewRequest(reason, _unreported) with { Inventory = InventoryDue(reason) ? await CollectInventoryAsync(stop).ConfigureAwait(false) : null };
             var attempt = 0;
             while (true)
             {
@@ -211,6 +213,13 @@ public sealed class AgentRuntime : IAsyncDisposable
                 {
                     case ExchangeAnswer.NoCommand when !request.Inquire && _self.Replaced:
                         return SessionOutcome.Restart; // the results are recorded; the new version takes the rest of the queue
+                    case ExchangeAnswer.NoCommand when _commandsSinceInventory > 0 && request.Inventory is null:
+                        // A queue ended: one more exchange tells the gateway what the device has now (drift, plans).
+                        _commandsSinceInventory = 0;
+                        request = NewRequest(InquiryReason.Continue, null) with { Inventory = await CollectInventoryAsync(stop).ConfigureAwait(false) };
+                        if (request.Inventory is null)
+                            return SessionOutcome.Done;
+                        break;
                     case ExchangeAnswer.NoCommand:
                         _log.Debug("idle", "no command");
                         return SessionOutcome.Done;
@@ -234,6 +243,9 @@ public sealed class AgentRuntime : IAsyncDisposable
                                     results.Add(result);
                                     _unreported = results;
                                     _commandsThisSession++;
+                                    // A plan ends with an inventory command: its result already tells the gateway what
+                                    // the device has, so no extra exchange is needed after such a queue.
+                                    _commandsSinceInventory = command.Spec is InventoryCommand && result.Outcome == CommandOutcome.Succeeded ? 0 : _commandsSinceInventory + 1;
                                     if (result.Outcome != CommandOutcome.Succeeded)
                                         break;
                                     if (command.Spec is InstallCommand && _self.Replaced)
@@ -260,6 +272,32 @@ public sealed class AgentRuntime : IAsyncDisposable
         finally
         {
             client.Dispose();
+        }
+    }
+
+    /// <summary>The inventory goes with the start-up inquiry (the gateway has it right after enrollment), with each
+    /// check-in, and in polling mode once per check-in interval (polls are frequent; inventories need not be).</summary>
+    private bool InventoryDue(InquiryReason reason) => reason switch
+    {
+        InquiryReason.Startup or InquiryReason.CheckIn => true,
+        InquiryReason.Poll => _lastInventoryAt == long.MinValue || Stopwatch.GetElapsedTime(_lastInventoryAt) >= _limits.CheckInInterval,
+        _ => false,
+    };
+
+    /// <summary>Collect the inventory, or null (logged) when the device cannot be read: the exchange still happens.</summary>
+    private async Task<InventoryReport?> CollectInventoryAsync(CancellationToken stop)
+    {
+        try
+        {
+            var report = await Inventory.CollectAsync(_platform, stop).ConfigureAwait(false);
+            _lastInventoryAt = Stopwatch.GetTimestamp();
+            _commandsSinceInventory = 0;
+            return report;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or CommandFailedException)
+        {
+            _log.Warn("inventory-failed", $"could not collect the inventory: {e.Message}; it is sent with the next check-in");
+            return null;
         }
     }
 

@@ -45,8 +45,13 @@ public static class RecordedStateUpdater
         }
     }
 
+    /// <summary>Digest recorded for a package the device reports damaged (files missing, another native version):
+    /// it matches no package, so a plan reinstalls it.</summary>
+    public const string Damaged = "damaged";
+
     /// <summary>The device's own report replaces what was recorded; role kinds are kept where names match; the
-    /// network configuration (not part of an inventory) is kept.</summary>
+    /// network configuration (not part of an inventory) is kept. A package with a problem is recorded as
+    /// <see cref="Damaged"/>.</summary>
     public static RecordedState FromInventory(RecordedState state, InventoryReport inventory)
     {
         ArgumentNullException.ThrowIfNull(state);
@@ -55,7 +60,7 @@ public static class RecordedStateUpdater
         // inside the gateway's transaction).
         var packages = new Dictionary<string, RecordedPackage>(StringComparer.Ordinal);
         foreach (var p in inventory.Packages)
-            packages[p.Name] = new RecordedPackage(p.Name, p.Version, p.Format, p.Sha256, state.Packages.GetValueOrDefault(p.Name)?.Kind);
+            packages[p.Name] = new RecordedPackage(p.Name, p.Version, p.Format, p.Problem is null ? p.Sha256 : Damaged, state.Packages.GetValueOrDefault(p.Name)?.Kind);
         var files = new Dictionary<string, RecordedFile>(StringComparer.Ordinal);
         foreach (var f in inventory.Files)
             files[f.Path] = new RecordedFile(f.Path, f.Sha256, f.Mode, f.Owner, f.Group, state.Files.GetValueOrDefault(f.Path)?.Kind);

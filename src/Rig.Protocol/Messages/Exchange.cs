@@ -101,6 +101,10 @@ public sealed record ExchangeRequest
     /// <summary>The id of a reboot command that has now completed (the device came back).</summary>
     public string? Rebooted { get; init; }
 
+    /// <summary>What the device has now: sent with the start-up and check-in inquiries and once after each queue
+    /// (docs/PROTOCOL.md "Inventory"). The gateway stores it unless a queue is running for the device.</summary>
+    public InventoryReport? Inventory { get; init; }
+
     /// <summary>False when the agent only reports (it is about to reboot or stop).</summary>
     // `set`, not `init`: for init-only members the JSON source generator passes default(T) when the member is
     // absent, which would overwrite the default below (absent must mean the default, not null/false).

@@ -1,20 +1,30 @@
 namespace Rig.Protocol.Messages;
 
-/// <summary>What a device has: reported by the inventory command; the gateway stores it as the device's state.</summary>
+/// <summary>What a device has: sent with the start-up and check-in inquiries, after every queue, and as the result
+/// of the inventory command; the gateway stores it as the device's actual state. Fields added after the first
+/// version are null when the agent does not know them (an older agent, or a sandbox device whose hardware is
+/// simulated): null means "unknown", never "none", so drift does not call everything missing.</summary>
 public sealed record InventoryReport
 {
     /// <summary>Host name the device reports.</summary>
     public string? Hostname { get; init; }
 
-    /// <summary>The OS plug-in in use (e.g. <c>sandbox</c>).</summary>
+    /// <summary>The OS plug-in in use (e.g. <c>sandbox</c>, <c>linux</c>).</summary>
     public string? Platform { get; init; }
 
-    /// <summary>Packages installed through Rig.</summary>
+    /// <summary>The agent's version.</summary>
+    public string? AgentVersion { get; init; }
+
+    /// <summary>When the agent collected the report (its clock), or null when unknown.</summary>
+    public DateTimeOffset? CollectedAt { get; init; }
+
+    /// <summary>Packages installed through Rig. A deb/rpm package whose native record is gone is left out; one whose
+    /// native version differs, or a Rig archive with files missing, carries a <see cref="InstalledPackage.Problem"/>.</summary>
     // `set`, not `init`: for init-only members the JSON source generator passes default(T) when the member is
     // absent, which would overwrite the default below (absent must mean the default, not null/false).
     public IReadOnlyList<InstalledPackage> Packages { get; set; } = [];
 
-    /// <summary>Files Rig manages (written by write-file).</summary>
+    /// <summary>Files Rig manages (written by write-file), with the digest of their content as it is now.</summary>
     public IReadOnlyList<ManagedFile> Files { get; set; } = [];
 
     /// <summary>Services and their recorded state.</summary>
@@ -23,15 +33,71 @@ public sealed record InventoryReport
     /// <summary>Free bytes on the file system holding the device root (null when unknown).</summary>
     public long? FreeBytes { get; set; }
 
-        /// <summary>How many times the device has booted (sandbox: agent restarts after a reboot).</summary>
+    /// <summary>How many times the device has booted (sandbox: agent restarts after a reboot).</summary>
     public int BootCount { get; init; }
+
+    /// <summary>Hardware as the kernel sees it, or null when unknown (the sandbox: its device is simulated).</summary>
+    public HardwareReport? Hardware { get; init; }
+
+    /// <summary>The operating system of the device root, or null when unknown.</summary>
+    public OsReport? Os { get; init; }
+
+    /// <summary>Every package the device's own package managers know (dpkg, rpm), or null when unknown (no native
+    /// package manager, or the sandbox). Not hashed: names and versions only.</summary>
+    public IReadOnlyList<NativePackage>? NativePackages { get; init; }
 }
 
 /// <summary>An installed package.</summary>
-public sealed record InstalledPackage(string Name, string Version, string Format, string Sha256);
+/// <param name="Name">Package name.</param>
+/// <param name="Version">Installed version (for deb/rpm: the version the native package manager has).</param>
+/// <param name="Format"><c>rig</c>, <c>deb</c> or <c>rpm</c>.</param>
+/// <param name="Sha256">Digest of the package file Rig installed.</param>
+/// <param name="Problem">Null when the package is intact; else what is wrong (<c>files-missing: /usr/bin/x</c>,
+/// <c>native-version: dpkg has 2.0, Rig installed 1.0</c>): the gateway records it as damaged, so a plan reinstalls it.</param>
+public sealed record InstalledPackage(string Name, string Version, string Format, string Sha256, string? Problem = null);
 
-/// <summary>A managed file with the digest of its current content.</summary>
+/// <summary>A managed file with the digest of its current content (<c>missing</c> when it is gone).</summary>
 public sealed record ManagedFile(string Path, string Sha256, string Mode, string Owner, string Group);
 
 /// <summary>A service and its state.</summary>
 public sealed record ServiceState(string Name, bool Running, bool Enabled);
+
+// Nullable members of the records below are optional parameters (default null): the wire format leaves nulls out,
+// and a required constructor parameter that is absent is refused (RespectRequiredConstructorParameters).
+
+/// <summary>Hardware facts read from /proc and /sys.</summary>
+/// <param name="CpuCount">Logical CPUs.</param>
+/// <param name="MemoryMiB">Memory the kernel manages (MemTotal), a little below the installed memory.</param>
+/// <param name="Disks">Block devices (loop, ram and zram devices left out).</param>
+/// <param name="Nics">Network interfaces (loopback left out).</param>
+/// <param name="CpuModel">The first CPU's model name, or null when the kernel does not say.</param>
+public sealed record HardwareReport(int CpuCount, long MemoryMiB, IReadOnlyList<DiskReport> Disks, IReadOnlyList<NicReport> Nics, string? CpuModel = null);
+
+/// <summary>A disk.</summary>
+/// <param name="Name">Kernel name (<c>sda</c>, <c>nvme0n1</c>, <c>vda</c>).</param>
+/// <param name="SizeBytes">Size in bytes.</param>
+/// <param name="Rotational">True for spinning disks, null when unknown.</param>
+public sealed record DiskReport(string Name, long SizeBytes, bool? Rotational = null);
+
+/// <summary>A network interface.</summary>
+/// <param name="Name">Interface name.</param>
+/// <param name="State">Operational state (<c>up</c>, <c>down</c>, <c>unknown</c>...).</param>
+/// <param name="Addresses">IP addresses with prefix length (<c>10.0.0.5/24</c>).</param>
+/// <param name="Mac">MAC address (lower case, colons), null when it has none.</param>
+public sealed record NicReport(string Name, string State, IReadOnlyList<string> Addresses, string? Mac = null);
+
+/// <summary>The operating system, from the root's <c>/etc/os-release</c> (or <c>/usr/lib/os-release</c>).</summary>
+/// <param name="Id"><c>ID</c> (e.g. <c>debian</c>).</param>
+/// <param name="IdLike"><c>ID_LIKE</c> (e.g. <c>rhel fedora</c>), null when absent.</param>
+/// <param name="VersionId"><c>VERSION_ID</c> (e.g. <c>12</c>).</param>
+/// <param name="PrettyName"><c>PRETTY_NAME</c>.</param>
+/// <param name="KernelRelease">The running kernel (<c>uname -r</c>); null for a root prepared offline.</param>
+/// <param name="Architecture">CPU architecture in Rig's spelling (<c>amd64</c>, <c>arm64</c>).</param>
+public sealed record OsReport(string? Id = null, string? IdLike = null, string? VersionId = null, string? PrettyName = null, string? KernelRelease = null, string? Architecture = null);
+
+/// <summary>A package the device's own package manager has installed.</summary>
+/// <param name="Name">Package name.</param>
+/// <param name="Version">Full version (deb: with epoch and revision; rpm: [epoch:]version-release).</param>
+/// <param name="Architecture">Package architecture (<c>amd64</c>, <c>all</c>, <c>x86_64</c>, <c>noarch</c>).</param>
+/// <param name="Format"><c>deb</c> or <c>rpm</c>.</param>
+public sealed record NativePackage(string Name, string Version, string Architecture, string Format);

@@ -72,3 +72,35 @@ public sealed record RenderedDevice(string Device, IReadOnlyList<RenderedFile> F
 
 /// <summary>One rendered file.</summary>
 public sealed record RenderedFile(string Path, string Sha256, string Mode, string Owner, string Group, string Content);
+
+/// <summary>How a device's drift came out.</summary>
+public static class DriftOutcome
+{
+    /// <summary>The device is as the model wants it.</summary>
+    public const string None = "none";
+    /// <summary>Differences found.</summary>
+    public const string Drift = "drift";
+    /// <summary>The agent never reported an inventory.</summary>
+    public const string NoInventory = "no-inventory";
+    /// <summary>The model cannot be rendered for the device.</summary>
+    public const string Invalid = "invalid";
+}
+
+/// <summary>Model vs reality for one device.</summary>
+/// <param name="Device">The device.</param>
+/// <param name="Outcome">One of <see cref="DriftOutcome"/>.</param>
+/// <param name="InModel">False for a device only the gateway still knows.</param>
+/// <param name="CollectedAt">When the agent collected the inventory compared (its clock), null when unknown.</param>
+/// <param name="Items">The differences, by kind then item.</param>
+/// <param name="Note">Why there is nothing to compare, or a remark, for a human.</param>
+public sealed record DeviceDrift(string Device, string Outcome, bool InModel, DateTimeOffset? CollectedAt, IReadOnlyList<DriftItem> Items, string? Note);
+
+/// <summary>Drift of several devices against the model at <paramref name="ModelRevision"/>.</summary>
+public sealed record DriftReport(long ModelRevision, IReadOnlyList<DeviceDrift> Devices)
+{
+    /// <summary>True when any device drifted.</summary>
+    public bool HasDrift => Devices.Any(d => d.Outcome == DriftOutcome.Drift);
+
+    /// <summary>True when any device could not be compared (no inventory, model errors).</summary>
+    public bool HasErrors => Devices.Any(d => d.Outcome is DriftOutcome.NoInventory or DriftOutcome.Invalid);
+}

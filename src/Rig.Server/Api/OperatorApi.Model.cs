@@ -43,6 +43,15 @@ internal static partial class OperatorApi
             return Results.Json(await gateway.Plans.PlanStoredAsync(rev == 0 ? null : rev, targets.Names, ct).ConfigureAwait(false));
         }).WithSummary("Plan a stored revision (default: current) against what devices have now. Nothing is sent.");
 
+        api.MapGet("/drift", async (string? devices, CancellationToken ct) =>
+        {
+            var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+            var targets = await SelectAsync(model, devices).ConfigureAwait(false);
+            if (targets.Error is not null)
+                return targets.Error;
+            return Results.Json(await gateway.Drift.CompareAsync(targets.Names, ct).ConfigureAwait(false));
+        }).WithSummary("Model vs reality: per device the packages, files, services, hardware and OS facts that differ from the current model, from the inventory the agent last reported. Nothing is sent.");
+
         api.MapPost("/apply", async (HttpContext context, string? message, CancellationToken ct) =>
         {
             var (model, error) = await ReadModelAsync(context, ct).ConfigureAwait(false);

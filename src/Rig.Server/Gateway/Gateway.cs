@@ -35,6 +35,9 @@ public sealed partial class Gateway(RigStore store, BlobStore blobs, Certificate
     /// <summary>Plans (nothing sent).</summary>
     public Operations.PlanService Plans { get; } = new(store);
 
+    /// <summary>Model vs reality (read-only).</summary>
+    public Operations.DriftService Drift { get; } = new(store, limits);
+
     /// <summary>The clock.</summary>
     public TimeProvider Clock => clock;
 

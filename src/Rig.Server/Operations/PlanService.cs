@@ -133,8 +133,10 @@ public sealed class PlanService(RigStore store)
                     var diff = change == "attributes"
                         ? $"mode {old!.Mode} -> {w.Mode}, owner {old.Owner}:{old.Group} -> {w.Owner}:{w.Group}\n"
                         : UnifiedDiff.Create(before, w.Content, old is null ? "/dev/null" : $"a{w.Path}", $"b{w.Path}");
-                    if (old is not null && change == "changed" && !contents.ContainsKey(old.Sha256))
-                        diff = $"(previous content {old.Sha256[..12]} is not in the gateway's store; showing the new file)\n" + diff;
+                    if (old is not null && change == "changed" && old.Sha256 == "missing")
+                        diff = "(the file was deleted on the device; showing the new file)\n" + diff;
+                    else if (old is not null && change == "changed" && !contents.ContainsKey(old.Sha256))
+                        diff = $"(previous content {old.Sha256[..Math.Min(12, old.Sha256.Length)]} is not in the gateway's store, e.g. edited on the device; showing the new file)\n" + diff;
                     diffs.Add(new PlanFileDiff(w.Path, change, diff));
                     break;
                 case DeleteFileCommand d:

@@ -283,6 +283,13 @@ public sealed partial class RigStore
             }
         }
 
+        // An inventory sent with an inquiry (start-up, check-in, after a queue) is the device's actual state. It is
+        // applied only when no queue is under way (none, or one not delivered yet): while commands are in flight the
+        // report may predate their effects, and replacing the recorded state with it would lose them. The agent sends
+        // one again right after the queue, and every check-in.
+        if (request.Inventory is { } actual && (queue is null || queue.Status == QueueStatus.Pending))
+            await StoreInventoryAsync(s, device, actual, ct).ConfigureAwait(false);
+
         if (!request.Inquire || queue is null || queue.Status == QueueStatus.Rebooting)
             return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
         return await NextCommandsAsync(s, queue, maxDeliveries, Math.Clamp(request.MaxCommands ?? 1, 1, 256), ct).ConfigureAwait(false);
@@ -385,12 +392,19 @@ public sealed partial class RigStore
                 await UpsertItemAsync(s, device, "network", n.Interface, JsonSerializer.Serialize(RecordedNetwork.From(n), ModelJson.Default.RecordedNetwork), ct).ConfigureAwait(false);
                 break;
             case InventoryCommand when result.Inventory is { } inventory:
-                var state = RecordedStateUpdater.FromInventory(await RecordedStateAsync(s, device, ct).ConfigureAwait(false), inventory);
-                await ReplaceRecordedStateAsync(s, device, state, ct).ConfigureAwait(false);
-                await s.ExecuteAsync("INSERT INTO device_runtime (device, inventory, updated_at) VALUES (@device, @inventory, @now) ON CONFLICT (device) DO UPDATE SET inventory = excluded.inventory, updated_at = excluded.updated_at",
-                    new { device, inventory = JsonSerializer.Serialize(inventory, RigJson.Default.InventoryReport), now = NowMs }, ct).ConfigureAwait(false);
+                await StoreInventoryAsync(s, device, inventory, ct).ConfigureAwait(false);
                 break;
         }
+    }
+
+    /// <summary>Store an inventory as the device's actual state and replace its recorded state from it (so a plan
+    /// repairs drift: a changed file is rewritten, a package removed behind Rig's back is installed again).</summary>
+    private async Task StoreInventoryAsync(Statements s, string device, InventoryReport inventory, CancellationToken ct)
+    {
+        var state = RecordedStateUpdater.FromInventory(await RecordedStateAsync(s, device, ct).ConfigureAwait(false), inventory);
+        await ReplaceRecordedStateAsync(s, device, state, ct).ConfigureAwait(false);
+        await s.ExecuteAsync("INSERT INTO device_runtime (device, inventory, updated_at) VALUES (@device, @inventory, @now) ON CONFLICT (device) DO UPDATE SET inventory = excluded.inventory, updated_at = excluded.updated_at",
+            new { device, inventory = JsonSerializer.Serialize(inventory, RigJson.Default.InventoryReport), now = NowMs }, ct).ConfigureAwait(false);
     }
 
     private static Task UpsertItemAsync(Statements s, string device, string kind, string key, string body, CancellationToken ct) =>

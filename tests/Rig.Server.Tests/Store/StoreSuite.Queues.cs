@@ -621,6 +621,42 @@ public abstract partial class StoreSuite
         Assert.Equal("web-1.acme", afterStart.Inventory?.Hostname);
     }
 
+    [Fact]
+    public async Task An_inventory_sent_with_an_inquiry_is_applied_only_when_no_queue_is_under_way()
+    {
+        await WalkAsync([Install("nginx", "1.24.0")]);
+        var actual = new InventoryReport
+        {
+            Hostname = "web-1",
+            Packages = [new InstalledPackage("nginx", "1.24.0", "deb", Digest("nginx@1.24.0"), "files-missing: /usr/sbin/nginx")],
+            Files = [new ManagedFile("/etc/hand.conf", Digest("by hand"), "0644", "root", "root")],
+        };
+
+        // No queue: the check-in's inventory becomes the device's actual and recorded state (a damaged package is
+        // recorded as such, so a plan reinstalls it).
+        AssertNoCommand(await ExchangeAsync(Inquiry() with { Reason = InquiryReason.CheckIn, Inventory = actual }));
+        var recorded = await RecordedAsync();
+        Assert.Equal(RecordedStateUpdater.Damaged, recorded.Packages["nginx"].Sha256);
+        Assert.Equal(["/etc/hand.conf"], recorded.Files.Keys);
+        Assert.Equal("web-1", (await Store.GetDeviceRuntimeAsync(Device))!.Inventory!.Hostname);
+
+        // A queue is running: an inventory that may predate its commands is not applied; their results are kept.
+        var writes = Writes(2);
+        var queue = await CreateQueueAsync(writes);
+        AssertCommand(writes[0], await ExchangeAsync(Inquiry()));
+        var stale = new InventoryReport { Hostname = "stale" };
+        AssertCommand(writes[1], await ExchangeAsync(Report(Succeeded(writes[0].Id)) with { Inventory = stale }));
+        AssertNoCommand(await ExchangeAsync(Report(Succeeded(writes[1].Id))));
+        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
+        Assert.Equal(["/etc/hand.conf", "/etc/rig/f0", "/etc/rig/f1"], (await RecordedAsync()).Files.Keys.Order(StringComparer.Ordinal));
+        Assert.Equal("web-1", (await Store.GetDeviceRuntimeAsync(Device))!.Inventory!.Hostname);
+
+        // The inventory the agent sends after the queue is applied.
+        AssertNoCommand(await ExchangeAsync(Inquiry() with { Reason = InquiryReason.Continue, Inventory = new InventoryReport { Hostname = "after" } }));
+        Assert.Empty((await RecordedAsync()).Files);
+        Assert.Equal("after", (await Store.GetDeviceRuntimeAsync(Device))!.Inventory!.Hostname);
+    }
+
     /// <summary>Run a whole queue as a well-behaved agent would.</summary>
     private async Task WalkAsync(IReadOnlyList<NewCommand> commands, Func<NewCommand, CommandResult>? result = null, string device = Device)
     {

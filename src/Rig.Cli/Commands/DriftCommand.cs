@@ -1,0 +1,72 @@
+using System.ComponentModel;
+using Rig.Cli.Operator;
+using Rig.Server.Api;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Rig.Cli.Commands;
+
+/// <summary>Options of <c>rig drift</c>.</summary>
+public sealed class DriftSettings : ConnectionSettings
+{
+    /// <summary>Selector.</summary>
+    [CommandArgument(0, "[DEVICE|SELECTOR]")]
+    [Description("A device, or a selector (names, globs, key=value terms); all devices without it")]
+    public string? Devices { get; init; }
+
+    /// <summary>Show devices without drift too.</summary>
+    [CommandOption("--all")]
+    [Description("Show devices without drift too")]
+    public bool All { get; init; }
+}
+
+/// <summary><c>rig drift [DEVICE|SELECTOR]</c>: what differs between the model and what the devices' agents last
+/// reported. Nothing is sent. Exit codes: 0 no drift, 2 drift, 1 errors (a device without an inventory, model errors).</summary>
+public sealed class DriftCommand : AsyncCommand<DriftSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, DriftSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var query = string.IsNullOrWhiteSpace(settings.Devices) ? "" : $"?devices={Uri.EscapeDataString(settings.Devices)}";
+        var report = await client.GetAsync<DriftReport>($"api/v1/drift{query}", cancellationToken).ConfigureAwait(false);
+        var code = report.HasErrors ? 1 : report.HasDrift ? 2 : 0;
+        if (settings.Json)
+        {
+            Output.JsonLine(new { exitCode = code, drift = report });
+            return code;
+        }
+        if (report.Devices.Count == 0)
+            AnsiConsole.MarkupLine($"[yellow]No device matches '{Markup.Escape(settings.Devices ?? "all")}'.[/]");
+        foreach (var device in report.Devices)
+        {
+            if (device.Outcome == DriftOutcome.None && !settings.All)
+                continue;
+            var header = device.Outcome switch
+            {
+                DriftOutcome.None => "[green]no drift[/]",
+                DriftOutcome.Drift => $"[yellow]{device.Items.Count} difference(s)[/]",
+                _ => "[red]cannot be compared[/]",
+            };
+            var when = device.CollectedAt is { } at ? $" [grey](inventory of {at.ToLocalTime():yyyy-MM-dd HH:mm:ss})[/]" : "";
+            AnsiConsole.Write(new Rule($"[bold]{Markup.Escape(device.Device)}[/] {header}{when}").LeftJustified());
+            if (device.Note is { } note)
+                AnsiConsole.MarkupLine($"  [{(device.Outcome == DriftOutcome.Drift ? "grey" : "red")}]{Markup.Escape(note)}[/]");
+            if (device.Items.Count == 0)
+                continue;
+            var table = new Table().Border(TableBorder.Simple).AddColumns("kind", "item", "drift", "model", "actual");
+            foreach (var item in device.Items)
+            {
+                var colour = item.Change switch { "missing" => "red", "extra" => "yellow", _ => "blue" };
+                table.AddRow(Markup.Escape(item.Kind), Markup.Escape(item.Item), $"[{colour}]{Markup.Escape(item.Change)}[/]", Markup.Escape(item.Model ?? "-"), Markup.Escape(item.Actual ?? "-"));
+            }
+            AnsiConsole.Write(table);
+        }
+        var drifted = report.Devices.Count(d => d.Outcome == DriftOutcome.Drift);
+        var unknown = report.Devices.Count(d => d.Outcome is DriftOutcome.NoInventory or DriftOutcome.Invalid);
+        AnsiConsole.MarkupLine($"{report.Devices.Count} device(s): {drifted} drifted, {report.Devices.Count - drifted - unknown} as modelled, {unknown} cannot be compared. "
+            + (drifted > 0 ? "`rig plan` shows the repair; `rig converge` applies it." : "Nothing was sent."));
+        return code;
+    }
+}
