@@ -42,8 +42,9 @@ public sealed class GatewayProbe(string host, int port)
             var left = timeout - watch.Elapsed;
             if (left <= TimeSpan.Zero)
                 return (false, lastError);
+            var limit = left < AttemptTimeout ? left : AttemptTimeout;
             using var attempt = CancellationTokenSource.CreateLinkedTokenSource(ct);
-            attempt.CancelAfter(left < AttemptTimeout ? left : AttemptTimeout);
+            attempt.CancelAfter(limit);
             try
             {
                 var addresses = IPAddress.TryParse(Host, out var literal) ? [literal] : await Dns.GetHostAddressesAsync(Host, attempt.Token).ConfigureAwait(false);
@@ -57,7 +58,9 @@ public sealed class GatewayProbe(string host, int port)
             }
             catch (OperationCanceledException) when (!ct.IsCancellationRequested)
             {
-                lastError = $"no answer within {AttemptTimeout.TotalSeconds:0} s";
+                // An attempt cut short by the deadline says less than an earlier refusal: keep that one.
+                if (limit == AttemptTimeout || lastError == "no attempt made")
+                    lastError = $"no answer within {limit.TotalSeconds:0.#} s";
             }
             left = timeout - watch.Elapsed;
             if (left > TimeSpan.Zero)
