@@ -203,7 +203,7 @@ public sealed class JournalTests : IDisposable
         Assert.Null(journal.PendingReboot); // accepted, but the gateway has not acknowledged: no reboot yet
         Assert.Equal("r1", journal.UnacknowledgedReboot!.CommandId);
 
-        journal.RebootStarted("r1");
+        journal.RebootStarted("r1", null);
         Assert.Null(journal.UnacknowledgedReboot);
         Assert.Equal("r1", journal.PendingReboot);
         Assert.Null(journal.RebootToReport);
@@ -217,11 +217,26 @@ public sealed class JournalTests : IDisposable
         using (var journal = Open())
         {
             journal.End("r1", Rebooting("r1"));
-            journal.RebootStarted("r1"); // the gateway acknowledged: the device goes down
+            journal.RebootStarted("r1", null); // the gateway acknowledged: the device goes down
         }
 
         using var afterReboot = Open();
         Assert.Equal("r1", afterReboot.PendingReboot);
+    }
+
+    [Fact]
+    public void The_boot_id_at_the_start_of_a_reboot_is_journaled_so_a_restart_without_reboot_is_told_apart()
+    {
+        using (var journal = Open())
+        {
+            journal.End("r1", Rebooting("r1"));
+            journal.RebootStarted("r1", "78cb5660-4ba2-41c8-9cdc-bde6d60c6b45");
+        }
+
+        using var reopened = Open();
+        Assert.Equal("r1", reopened.PendingReboot);
+        Assert.Equal("78cb5660-4ba2-41c8-9cdc-bde6d60c6b45", reopened.BootAtRebootStart("r1"));
+        Assert.Null(reopened.BootAtRebootStart("other"));
     }
 
     [Fact]

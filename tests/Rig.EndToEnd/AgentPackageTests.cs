@@ -52,15 +52,22 @@ public sealed class AgentPackageTests(AgentDebFixture debs) : IClassFixture<Agen
         Assert.True(code == 0, $"a second install failed ({code}): {output}");
         Assert.Contains("already enrolled as img-1", output, StringComparison.Ordinal);
 
-        // Without the package (a binary copied by hand): the unit is written to /etc with that binary.
+        // Without the package (a binary copied by hand): the unit is written to /etc with that binary. The image's
+        // /var/lib is an absolute link, as images have: it is followed inside the image (where the identity copied
+        // below is found and kept), never to the host.
         var bare = Path.Combine(dir.Path, "bare");
+        var libTarget = "/rig-test-lib-" + Guid.NewGuid().ToString("n")[..8];
         Directory.CreateDirectory(Path.Combine(bare, "opt/rig"));
+        Directory.CreateDirectory(Path.Combine(bare, "var"));
+        Directory.CreateDirectory(bare + libTarget + "/rig-agent");
+        File.CreateSymbolicLink(Path.Combine(bare, "var/lib"), libTarget);
         File.Copy(Path.Combine(root, "usr/lib/rig-agent/rig-agent"), Path.Combine(bare, "opt/rig/rig-agent"));
-        Directory.CreateDirectory(Path.Combine(bare, "var/lib/rig-agent"));
         foreach (var file in Directory.GetFiles(state))
-            File.Copy(file, Path.Combine(bare, "var/lib/rig-agent", Path.GetFileName(file)));
+            File.Copy(file, Path.Combine(bare + libTarget, "rig-agent", Path.GetFileName(file)));
         (code, output) = await RunAsync(Path.Combine(root, "usr/lib/rig-agent/rig-agent"), ["install", "--image", bare, "--exec", "/opt/rig/rig-agent"]);
         Assert.True(code == 0, $"install of a bare binary failed ({code}): {output}");
+        Assert.Contains("already enrolled as img-1", output, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(libTarget), $"{libTarget} was created on the host");
         Assert.Contains("ExecStart=/opt/rig/rig-agent run --state /var/lib/rig-agent\n", File.ReadAllText(Path.Combine(bare, "etc/systemd/system/rig-agent.service")), StringComparison.Ordinal);
         Assert.Equal("/etc/systemd/system/rig-agent.service", new FileInfo(Path.Combine(bare, "etc/systemd/system/multi-user.target.wants/rig-agent.service")).LinkTarget);
 
@@ -142,7 +149,15 @@ public sealed class AgentPackageTests(AgentDebFixture debs) : IClassFixture<Agen
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        await process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish within 2 minutes.");
+        }
         return (process.ExitCode, await stdout + await stderr);
     }
 }
@@ -186,7 +201,15 @@ public sealed class AgentDebFixture : IAsyncLifetime
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(8));
-        await process.WaitForExitAsync(timeout.Token);
+        try
+        {
+            await process.WaitForExitAsync(timeout.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true);
+            throw new TimeoutException($"Publishing the agent's .deb {version} took over 8 minutes.");
+        }
         var deb = Path.Combine(output, $"rig-agent_{version}_amd64.deb");
         if (process.ExitCode != 0 || !File.Exists(deb))
             throw new InvalidOperationException($"Publishing the agent's .deb failed ({process.ExitCode}); Native AOT needs clang, lld and zlib1g-dev:\n{await stdout}\n{await stderr}");

@@ -36,6 +36,10 @@ public interface IPlatform
     /// supervisor starts it again.</summary>
     Task<bool> RebootAsync(Runtime.AgentLog log);
 
+    /// <summary>The running kernel's boot id (<c>/proc/sys/kernel/random/boot_id</c>) where a reboot is real,
+    /// else null: a reboot counts only when the boot id changed.</summary>
+    string? BootId { get; }
+
     /// <summary>Host name.</summary>
     string Hostname { get; }
 }

@@ -81,8 +81,9 @@ public sealed class AgentPaths(string stateDirectory)
 }
 
 /// <summary>One journal line. Events: <c>begin</c> (about to run), <c>end</c> (finished, with result),
-/// <c>rebooted</c> (the device came back after a reboot command), <c>acknowledged</c> (the gateway recorded it).</summary>
-public sealed record JournalEntry(string Id, string Event, long At, string? Kind = null, CommandResult? Result = null);
+/// <c>rebooted</c> (the device came back after a reboot command), <c>acknowledged</c> (the gateway recorded it),
+/// <c>reboot-started</c> (with <c>boot</c>: the kernel's boot id then, where the device has one).</summary>
+public sealed record JournalEntry(string Id, string Event, long At, string? Kind = null, CommandResult? Result = null, string? Boot = null);
 
 /// <summary>Source-generated JSON for the agent's own files (Native AOT).</summary>
 [JsonSourceGenerationOptions(

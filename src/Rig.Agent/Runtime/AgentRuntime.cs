@@ -79,6 +79,13 @@ public sealed class AgentRuntime : IAsyncDisposable
     /// <summary>Run until stopped or until a reboot is acknowledged.</summary>
     public async Task<AgentExit> RunAsync(CancellationToken stop)
     {
+        if (_journal.PendingReboot is { } notRebooted && _journal.BootAtRebootStart(notRebooted) is { } bootBefore && bootBefore == _platform.BootId)
+        {
+            // The agent was restarted (a crash, systemd) but the machine did not reboot: same kernel boot. Reboot now
+            // instead of reporting a reboot that never happened.
+            _log.Warn("not-rebooted", $"the reboot of command {notRebooted} has not happened yet (boot {bootBefore}); rebooting now");
+            return await _platform.RebootAsync(_log).ConfigureAwait(false) ? AgentExit.Stopped : AgentExit.Reboot;
+        }
         if (_journal.PendingReboot is { } rebootedId)
         {
             // The process is back after the reboot it was asked for: record the boot once, then report it.
@@ -224,7 +231,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                         _log.Debug("idle", "no command");
                         return SessionOutcome.Done;
                     case ExchangeAnswer.RebootAcknowledged when request.Results is [.., { Outcome: CommandOutcome.Rebooting } rebooting]:
-                        _journal.RebootStarted(rebooting.CommandId);
+                        _journal.RebootStarted(rebooting.CommandId, _platform.BootId);
                         _log.Info("rebooting", "the gateway recorded the reboot; rebooting now");
                         return SessionOutcome.Reboot;
                     case ExchangeAnswer.Command when response.Command is { } first:

@@ -15,7 +15,7 @@ public sealed class Journal : IDisposable
     private readonly Dictionary<string, CommandResult> _finished = new(StringComparer.Ordinal);
     private readonly HashSet<string> _rebooted = new(StringComparer.Ordinal);
     private readonly HashSet<string> _acknowledged = new(StringComparer.Ordinal);
-    private readonly HashSet<string> _rebootStarted = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, string?> _rebootStarted = new(StringComparer.Ordinal);
     private readonly List<JournalEntry> _pending = [];
     private readonly FileStream _stream;
     private readonly TimeProvider _clock;
@@ -65,7 +65,7 @@ public sealed class Journal : IDisposable
         get
         {
             lock (_gate)
-                return _rebootStarted.FirstOrDefault(id => !_rebooted.Contains(id));
+                return _rebootStarted.Keys.FirstOrDefault(id => !_rebooted.Contains(id));
         }
     }
 
@@ -76,12 +76,20 @@ public sealed class Journal : IDisposable
         get
         {
             lock (_gate)
-                return _finished.Where(f => f.Value.Outcome == CommandOutcome.Rebooting && !_rebootStarted.Contains(f.Key)).Select(f => f.Value).FirstOrDefault();
+                return _finished.Where(f => f.Value.Outcome == CommandOutcome.Rebooting && !_rebootStarted.ContainsKey(f.Key)).Select(f => f.Value).FirstOrDefault();
         }
     }
 
-    /// <summary>Record that the gateway acknowledged the reboot and the device is going down now.</summary>
-    public void RebootStarted(string commandId) => Append(new JournalEntry(commandId, "reboot-started", Now));
+    /// <summary>Record that the gateway acknowledged the reboot and the device is going down now;
+    /// <paramref name="bootId"/> identifies the boot being ended (null where the device has none).</summary>
+    public void RebootStarted(string commandId, string? bootId) => Append(new JournalEntry(commandId, "reboot-started", Now, Boot: bootId));
+
+    /// <summary>The boot id journaled when the reboot of <paramref name="commandId"/> started, if any.</summary>
+    public string? BootAtRebootStart(string commandId)
+    {
+        lock (_gate)
+            return _rebootStarted.GetValueOrDefault(commandId);
+    }
 
     /// <summary>A reboot that happened but whose "rebooted" the gateway has not acknowledged yet; the agent
     /// reports it with every request until it is.</summary>
@@ -165,7 +173,7 @@ public sealed class Journal : IDisposable
                 _acknowledged.Add(entry.Id);
                 break;
             case "reboot-started":
-                _rebootStarted.Add(entry.Id);
+                _rebootStarted[entry.Id] = entry.Boot;
                 break;
         }
     }

@@ -31,8 +31,19 @@ public sealed class ServiceInstall
     /// <summary>Enable only; do not start now.</summary>
     public bool NoStart { get; init; }
 
-    /// <summary>Host path of a device path.</summary>
-    public string Host(string devicePath) => Path.Combine(Root, devicePath.TrimStart('/'));
+    /// <summary>Host path of a device path, resolved inside <see cref="Root"/> with chroot semantics: an image's
+    /// absolute links (<c>/usr/sbin -> /usr/bin</c>) stay in the image, never reach the host's files.</summary>
+    public string Host(string devicePath, FinalLink final = FinalLink.Follow)
+    {
+        try
+        {
+            return new DeviceFileSystem(Root, ["/"], Rig.Protocol.RigLimits.Default).Resolve(devicePath, final, allowedRootsOnly: false);
+        }
+        catch (CommandFailedException e)
+        {
+            throw new AgentException($"'{devicePath}' in '{Root}': {e.Message}");
+        }
+    }
 
     /// <summary>The unit text for <paramref name="command"/>.</summary>
     public static string UnitText(IReadOnlyList<string> command, string state)
@@ -71,7 +82,7 @@ public sealed class ServiceInstall
             throw new AgentException($"'{command[0]}' is not {(Root == "/" ? "a file" : $"in the image at '{Root}'")}: install the rig-agent package first, or give --exec with the agent's path{(Root == "/" ? "" : " inside the image")}.");
         var packaged = new[] { "/lib/systemd/system/" + UnitName, "/usr/lib/systemd/system/" + UnitName }
             .FirstOrDefault(path => File.Exists(Host(path)) && File.ReadAllText(Host(path)) == text);
-        var local = Host("/etc/systemd/system/" + UnitName);
+        var local = Host("/etc/systemd/system/" + UnitName, FinalLink.Refuse);
         if (packaged is not null)
         {
             if (File.Exists(local) && File.ReadAllText(local) != text)

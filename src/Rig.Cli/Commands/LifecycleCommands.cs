@@ -121,7 +121,7 @@ public sealed class DeviceRebuildCommand : AsyncCommand<DeviceSettings>
         var queue = result.Queues.FirstOrDefault();
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(settings.Device)}[/]: old certificates revoked, recorded state forgotten, {queue?.Commands ?? 0} commands queued from revision {result.Revision}.");
         AnsiConsole.MarkupLine("Enroll the fresh agent (it finds the queue waiting):");
-        AnsiConsole.MarkupLine($"  [grey]rig-agent install --gateway https://GATEWAY:7443 --device {Markup.Escape(settings.Device)} --token {result.Token!.Token} --ca-pin {result.Token.CaPin}[/]");
+        AnsiConsole.MarkupLine($"  [grey]RIG_ENROLL_TOKEN={result.Token!.Token} rig-agent install --gateway https://GATEWAY:7443 --device {Markup.Escape(settings.Device)} --ca-pin {result.Token.CaPin}[/]");
         return 0;
     }
 }

@@ -126,7 +126,8 @@ public sealed class DeviceTokenCommand : AsyncCommand<DeviceSettings>
         }
         AnsiConsole.MarkupLine($"One-time token for [bold]{Markup.Escape(token.Device)}[/] (valid until {token.ExpiresAt:u}):");
         AnsiConsole.MarkupLine($"  [yellow]{token.Token}[/]");
-        AnsiConsole.MarkupLine($"On the device: [grey]rig-agent install --gateway https://GATEWAY:7443 --device {Markup.Escape(token.Device)} --token {token.Token} --ca-pin {token.CaPin}[/]");
+        // The token goes in the environment (or --token-file), never on the command line where `ps` shows it.
+        AnsiConsole.MarkupLine($"On the device: [grey]RIG_ENROLL_TOKEN={token.Token} rig-agent install --gateway https://GATEWAY:7443 --device {Markup.Escape(token.Device)} --ca-pin {token.CaPin}[/]");
         return 0;
     }
 }

@@ -62,6 +62,24 @@ public sealed class LinuxPlatform : IPlatform
     public void RecordBoot() => Database.Update(s => s with { BootCount = s.BootCount + 1 });
 
     /// <inheritdoc />
+    public string? BootId
+    {
+        get
+        {
+            if (!IsRunningSystem)
+                return null;
+            try
+            {
+                return File.ReadAllText("/proc/sys/kernel/random/boot_id").Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return null;
+            }
+        }
+    }
+
+    /// <inheritdoc />
     public async Task<bool> RebootAsync(Runtime.AgentLog log)
     {
         ArgumentNullException.ThrowIfNull(log);

@@ -47,4 +47,7 @@ public sealed class SandboxPlatform : IPlatform
 
     /// <inheritdoc />
     public Task<bool> RebootAsync(Runtime.AgentLog log) => Task.FromResult(false);
+
+    /// <inheritdoc />
+    public string? BootId => null;
 }
