@@ -172,6 +172,9 @@ public sealed class RpmInstallerTests(RpmFixture fixture) : IClassFixture<RpmFix
             install = InstallAsync("rigtest-waits", "1.0-1", patient);
             await Task.Delay(TimeSpan.FromSeconds(1));
             Assert.False(install.IsCompleted, "the install must wait while another process holds the lock");
+            Assert.True(second.IsAlive, "the lock holder still runs");
+            Assert.Equal("", await QueryAllAsync());
+            Assert.False(File.Exists(Path.Combine(Root, "opt/rigtest-waits/version.txt")), "nothing is unpacked while the lock is held");
         }
         finally
         {
