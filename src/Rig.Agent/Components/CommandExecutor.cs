@@ -23,7 +23,7 @@ public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLim
             var (output, inventory) = command.Spec switch
             {
                 InstallCommand install => (await InstallAsync(command.Id, install, client, ct).ConfigureAwait(false), null),
-                RemoveCommand remove => (await InstallerFor(remove.Format).RemoveAsync(remove.Name, ct).ConfigureAwait(false), null),
+                RemoveCommand remove => (await RemoveAsync(remove, ct).ConfigureAwait(false), null),
                 WriteFileCommand write => (WriteFile(write), null),
                 DeleteFileCommand delete => (DeleteFile(delete), null),
                 ServiceCommand service => (await platform.Services.ApplyAsync(service.Name, service.Action, ct).ConfigureAwait(false), null),
@@ -66,6 +66,17 @@ public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLim
             await FetchAsync(package, client, cached, ct).ConfigureAwait(false);
         var work = platform.Files.Internal($"/var/lib/rig/staging/{commandId}");
         return await installer.InstallAsync(package, cached, work, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>Remove a package; its name and format are checked before any package manager sees them (a name
+    /// like <c>-a</c> or <c>--eval=...</c> would be an option run as root).</summary>
+    private Task<string> RemoveAsync(RemoveCommand remove, CancellationToken ct)
+    {
+        if (!Names.IsValidPackageName(remove.Name))
+            throw new CommandFailedException("bad-package", $"Refusing to remove package '{remove.Name}': a package name is {Names.PackageNameRule}; nothing was run. Fix the name in the model.");
+        if (!PackageFormats.IsKnown(remove.Format))
+            throw new CommandFailedException("bad-package", $"Refusing to remove {remove.Name}: '{remove.Format}' is not a package format Rig knows (rig, deb, rpm); nothing was run.");
+        return InstallerFor(remove.Format).RemoveAsync(remove.Name, ct);
     }
 
     private async Task FetchAsync(PackageRef package, GatewayClient client, string cached, CancellationToken ct)

@@ -36,7 +36,7 @@ public sealed class DpkgInstallerTests(DebianRootFixture fixture) : IClassFixtur
         Assert.Contains("/usr/bin/hello", record.Files);
         Assert.DoesNotContain("/usr/bin", record.Files); // directories are shared, not owned
         var listed = Assert.Single(await ((INativePackageQuery)Deb).ListInstalledAsync(CancellationToken.None), p => p.Name == "hello");
-        Assert.Equal(new NativePackageInfo("hello", version, "amd64"), listed);
+        Assert.Equal(new NativePackageInfo("hello", version, (await Native.RunAsync("dpkg", "--print-architecture")).Trim()), listed);
 
         Assert.Equal($"hello {version} is already installed; nothing to do", await Deb.InstallAsync(hello, blob, Work, CancellationToken.None));
 
@@ -169,7 +169,9 @@ public sealed class DpkgInstallerTests(DebianRootFixture fixture) : IClassFixtur
         Assert.Equal("package-database-locked", error.Code);
         Assert.Contains($"'{path}' is still locked by process {holder.Pid} (perl)", error.Message, StringComparison.Ordinal);
         Assert.Contains("after waiting 3 s", error.Message, StringComparison.Ordinal);
+        Assert.True(holder.IsAlive, "the lock holder still runs");
         Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-locked-out-" + lockFile));
+        Assert.False(Directory.Exists(Path.Combine(fixture.Root, "usr/share/rig-locked-out-" + lockFile)), "nothing was unpacked");
     }
 
     [Fact]
@@ -184,7 +186,9 @@ public sealed class DpkgInstallerTests(DebianRootFixture fixture) : IClassFixtur
             install = platform.Installers["deb"].InstallAsync(Native.Ref("rig-waits", "1.0", "deb", blob), blob, Work, CancellationToken.None);
             await Task.Delay(TimeSpan.FromSeconds(1));
             Assert.False(install.IsCompleted, "the install must wait while another process holds the lock");
+            Assert.True(holder.IsAlive, "the lock holder still runs");
             Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-waits"));
+            Assert.False(Directory.Exists(Path.Combine(fixture.Root, "usr/share/rig-waits")), "nothing is unpacked while the lock is held");
         }
         finally
         {
@@ -209,6 +213,119 @@ public sealed class DpkgInstallerTests(DebianRootFixture fixture) : IClassFixtur
         Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-outsider"));
         var after = await Native.TryRunAsync("dpkg", "--root=" + fixture.Root, "--install", blob); // released: dpkg gets it
         Assert.Equal(0, after.ExitCode);
+    }
+
+    [Fact]
+    public async Task An_offline_root_whose_usr_sbin_links_outside_it_is_refused_and_nothing_is_written_outside()
+    {
+        // A minimal offline root (an empty dpkg database) whose /usr/sbin is an absolute link to a directory
+        // outside it: followed on the host, policy-rc.d would land in (and later be deleted from) that directory.
+        using var dir = new TempDirectory();
+        var outside = dir.Sub("outside-the-root");
+        var root = dir.Sub("root");
+        Directory.CreateDirectory(Path.Combine(root, "var/lib/dpkg/info"));
+        Directory.CreateDirectory(Path.Combine(root, "var/lib/dpkg/updates"));
+        await File.WriteAllTextAsync(Path.Combine(root, "var/lib/dpkg/status"), "");
+        Directory.CreateDirectory(Path.Combine(root, "usr"));
+        File.CreateSymbolicLink(Path.Combine(root, "usr/sbin"), outside);
+        var before = Directory.GetLastWriteTimeUtc(outside);
+        var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-linked-sbin", "1.0");
+
+        var error = await Assert.ThrowsAsync<CommandFailedException>(() =>
+            Native.Platform(root).Installers["deb"].InstallAsync(Native.Ref("rig-linked-sbin", "1.0", "deb", blob), blob, Work, CancellationToken.None));
+
+        Assert.Equal("unsafe-offline-root", error.Code);
+        Assert.Contains($"it resolves to '{root}{outside}', which does not exist", error.Message, StringComparison.Ordinal);
+        Assert.Contains("dpkg was not run", error.Message, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFileSystemEntries(outside));
+        Assert.Equal(before, Directory.GetLastWriteTimeUtc(outside)); // nothing was even created and deleted there
+        Assert.Null(await Native.DpkgStatusAsync(root, "rig-linked-sbin"));
+    }
+
+    [Fact]
+    public async Task A_policy_rc_d_left_by_a_stopped_agent_is_replaced_for_the_run_and_removed()
+    {
+        var policy = Path.Combine(fixture.Root, "usr/sbin/policy-rc.d");
+        await File.WriteAllTextAsync(policy, $"#!/bin/sh\n{DpkgInstaller.PolicyRcDMarker}\nexit 101\n");
+        File.SetUnixFileMode(policy, (UnixFileMode)0b111_101_101);
+        try
+        {
+            var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-after-crash", "1.0",
+                postinst: "#!/bin/sh\n/usr/sbin/policy-rc.d rig-test start\necho \"policy-rc.d says $?\" > /usr/share/rig-after-crash/seen\n");
+
+            await Deb.InstallAsync(Native.Ref("rig-after-crash", "1.0", "deb", blob), blob, Work, CancellationToken.None);
+
+            Assert.Equal("policy-rc.d says 101\n", await File.ReadAllTextAsync(Path.Combine(fixture.Root, "usr/share/rig-after-crash/seen")));
+            Assert.False(File.Exists(policy), "the leftover policy-rc.d is gone");
+        }
+        finally
+        {
+            File.Delete(policy);
+        }
+    }
+
+    [Fact]
+    public async Task The_images_own_policy_rc_d_without_the_marker_is_used_and_kept_untouched()
+    {
+        var policy = Path.Combine(fixture.Root, "usr/sbin/policy-rc.d");
+        const string Own = "#!/bin/sh\n# the image's own policy\nexit 0\n";
+        await File.WriteAllTextAsync(policy, Own);
+        File.SetUnixFileMode(policy, (UnixFileMode)0b111_101_101);
+        try
+        {
+            var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-image-policy", "1.0",
+                postinst: "#!/bin/sh\n/usr/sbin/policy-rc.d rig-test start\necho \"policy-rc.d says $?\" > /usr/share/rig-image-policy/seen\n");
+
+            await Deb.InstallAsync(Native.Ref("rig-image-policy", "1.0", "deb", blob), blob, Work, CancellationToken.None);
+            await Deb.RemoveAsync("rig-image-policy", CancellationToken.None);
+
+            Assert.Equal(Own, await File.ReadAllTextAsync(policy));
+            Assert.Equal((UnixFileMode)0b111_101_101, File.GetUnixFileMode(policy));
+        }
+        finally
+        {
+            File.Delete(policy);
+        }
+    }
+
+    [Fact]
+    public async Task A_maintainer_script_over_the_change_timeout_is_stopped_and_the_error_says_how_to_recover()
+    {
+        var platform = Native.Platform(fixture.Root, Native.Timeouts with { Change = TimeSpan.FromSeconds(5) });
+        var blob = await Native.BuildDebAsync(fixture.Scratch, "rig-slow-postinst", "1.0",
+            postinst: "#!/bin/sh\nsleep 600 &\necho $! > /usr/share/rig-slow-postinst/sleep.pid\nwait\n");
+        try
+        {
+            var error = await Assert.ThrowsAsync<CommandFailedException>(() =>
+                platform.Installers["deb"].InstallAsync(Native.Ref("rig-slow-postinst", "1.0", "deb", blob), blob, Work, CancellationToken.None));
+
+            Assert.Equal("timeout", error.Code);
+            Assert.Contains("did not finish within 5 s and was stopped", error.Message, StringComparison.Ordinal);
+            Assert.Contains("dpkg's database now says: rig-slow-postinst 1.0 is '", error.Message, StringComparison.Ordinal);
+            Assert.Contains($"'dpkg --root={fixture.Root} --audit'", error.Message, StringComparison.Ordinal);
+            Assert.Contains($"'dpkg --root={fixture.Root} --configure -a'", error.Message, StringComparison.Ordinal);
+            var pid = int.Parse(await File.ReadAllTextAsync(Path.Combine(fixture.Root, "usr/share/rig-slow-postinst/sleep.pid")), System.Globalization.CultureInfo.InvariantCulture);
+            Assert.False(IsRunning(pid), "the maintainer script's sleep was stopped with dpkg");
+            Assert.False(File.Exists(Path.Combine(fixture.Root, "usr/sbin/policy-rc.d")), "the temporary policy-rc.d is gone");
+        }
+        finally
+        {
+            await Native.TryRunAsync("dpkg", "--root=" + fixture.Root, "--purge", "rig-slow-postinst"); // the class's root stays consistent
+        }
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
+    }
+
+    private static bool IsRunning(int pid)
+    {
+        try
+        {
+            var stat = File.ReadAllText($"/proc/{pid}/stat");
+            return !stat[(stat.LastIndexOf(')') + 2)..].StartsWith('Z');
+        }
+        catch (IOException)
+        {
+            return false;
+        }
     }
 
     [Fact]

@@ -125,6 +125,9 @@ public sealed class ForeignLock : IAsyncDisposable
     /// <summary>The holder's pid.</summary>
     public int Pid => _process.Id;
 
+    /// <summary>The holder still runs (so it still holds the lock).</summary>
+    public bool IsAlive => !_process.HasExited;
+
     /// <summary>Start a process that takes the lock on <paramref name="path"/> and holds it until released.</summary>
     public static async Task<ForeignLock> TakeAsync(string path)
     {

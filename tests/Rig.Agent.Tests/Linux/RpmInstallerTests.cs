@@ -172,6 +172,9 @@ public sealed class RpmInstallerTests(RpmFixture fixture) : IClassFixture<RpmFix
             install = InstallAsync("rigtest-waits", "1.0-1", patient);
             await Task.Delay(TimeSpan.FromSeconds(1));
             Assert.False(install.IsCompleted, "the install must wait while another process holds the lock");
+            Assert.True(second.IsAlive, "the lock holder still runs");
+            Assert.Equal("", await QueryAllAsync());
+            Assert.False(File.Exists(Path.Combine(Root, "opt/rigtest-waits/version.txt")), "nothing is unpacked while the lock is held");
         }
         finally
         {
@@ -179,6 +182,42 @@ public sealed class RpmInstallerTests(RpmFixture fixture) : IClassFixture<RpmFix
         }
         Assert.Equal("installed rigtest-waits 1.0-1 with rpm", await install);
         Assert.Equal("rigtest-waits-1.0-1", await QueryAllAsync());
+    }
+
+    [Fact]
+    public async Task While_another_agent_command_holds_Rigs_rpm_lock_installs_and_removals_wait_and_change_nothing()
+    {
+        await InstallAsync("rigtest-app", "1.0-1");
+        var path = Path.Combine(Root, "var/lib/rpm/.rig-agent.lock");
+        using (await PackageManagerLock.AcquireAsync(path, new LockDeadline(TimeSpan.FromSeconds(5)), TimeSpan.FromMilliseconds(100), CancellationToken.None))
+        {
+            var install = await Assert.ThrowsAsync<CommandFailedException>(() => InstallAsync("rigtest-app", "2.0-1"));
+            var remove = await Assert.ThrowsAsync<CommandFailedException>(() => Rpm.RemoveAsync("rigtest-app", CancellationToken.None));
+
+            Assert.Equal(("package-database-locked", "package-database-locked"), (install.Code, remove.Code));
+            Assert.Contains($"'{path}' is still locked", install.Message, StringComparison.Ordinal);
+            Assert.Equal("rigtest-app-1.0-1", await QueryAllAsync());
+        }
+
+        Assert.Equal("upgraded rigtest-app from 1.0-1 to 2.0-1 with rpm", await InstallAsync("rigtest-app", "2.0-1")); // released
+    }
+
+    [Fact]
+    public async Task A_damaged_database_is_a_query_failure_never_taken_for_not_installed()
+    {
+        await InstallAsync("rigtest-app", "1.0-1");
+        foreach (var file in Directory.GetFiles(Path.Combine(Root, "var/lib/rpm"), "rpmdb.sqlite*"))
+            await File.WriteAllTextAsync(file, "not a database\n");
+
+        var remove = await Assert.ThrowsAsync<CommandFailedException>(() => Rpm.RemoveAsync("rigtest-app", CancellationToken.None));
+        var install = await Assert.ThrowsAsync<CommandFailedException>(() => InstallAsync("rigtest-app", "2.0-1"));
+
+        Assert.Equal(("package-query-failed", "package-query-failed"), (remove.Code, install.Code));
+        Assert.Contains("rpm could not tell whether rigtest-app is installed", remove.Message, StringComparison.Ordinal);
+        Assert.Contains("file is not a database", remove.Message, StringComparison.Ordinal);
+        Assert.Contains($"rpm --root {Root} --dbpath /var/lib/rpm --rebuilddb", remove.Message, StringComparison.Ordinal);
+        Assert.Contains(_platform.Database.Snapshot.Packages, p => p.Name == "rigtest-app"); // not forgotten
+        Assert.True(File.Exists(Path.Combine(Root, "opt/rigtest-app/version.txt")), "nothing was removed");
     }
 
     [Fact]

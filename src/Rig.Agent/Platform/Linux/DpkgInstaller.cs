@@ -11,7 +11,12 @@ namespace Rig.Agent.Platform.Linux;
 /// <remarks>
 /// <para>A root other than <c>/</c> is a device root prepared offline: dpkg runs with <c>--root</c> (maintainer
 /// scripts run chrooted into it) and a <c>policy-rc.d</c> that forbids starting services is in place for the
-/// duration of each run, so nothing keeps running inside the root.</para>
+/// duration of each run, so nothing keeps running inside the root. Its place is found the way the chrooted
+/// scripts see it (links resolved inside the root, never on the host); it carries <see cref="PolicyRcDMarker"/>,
+/// so a copy left by an agent killed mid-run is recognised and removed by the next run, and a
+/// <c>policy-rc.d</c> the image brings itself (no marker) is never replaced or removed.</para>
+/// <para>Package names and paths follow <c>--</c> in every dpkg, dpkg-query and dpkg-deb call, and names are
+/// checked (<see cref="NativeTool.RequireValidName"/>) before anything runs.</para>
 /// <para>Locking follows apt: this installer holds <c>/var/lib/dpkg/lock-frontend</c> for the whole command and
 /// runs dpkg with <c>DPKG_FRONTEND_LOCKED=1</c>, so apt, another dpkg or another command never interleave.</para>
 /// <para>Downgrades are allowed (dpkg warns): the model decides which version a device has. Removal is
@@ -20,7 +25,14 @@ namespace Rig.Agent.Platform.Linux;
 /// </remarks>
 public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabase database, NativePackageTimeouts timeouts) : IPackageInstaller, INativePackageQuery
 {
-    private const string PolicyRcD = "#!/bin/sh\n# Written by the Rig agent while it runs dpkg in an offline root: no service starts here.\nexit 101\n";
+    /// <summary>The line that marks a <c>policy-rc.d</c> as the agent's own (written for one dpkg run).</summary>
+    public const string PolicyRcDMarker = "# rig-agent policy-rc.d 7c1e0a52-temporary";
+
+    private const string PolicyRcDPath = "/usr/sbin/policy-rc.d";
+
+    private const string PolicyRcD = "#!/bin/sh\n" + PolicyRcDMarker + "\n" +
+        "# Written by the Rig agent while it runs dpkg in an offline root: no service starts here. Removed after the run;\n" +
+        "# a copy left behind (agent stopped mid-run) is removed by the agent's next dpkg run.\nexit 101\n";
 
     private bool Offline => files.Root != "/";
     private string AdminDirectory => files.Internal("/var/lib/dpkg");
@@ -32,6 +44,7 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
         ArgumentNullException.ThrowIfNull(package);
         try
         {
+            NativeTool.RequireValidName(package.Name, "dpkg");
             RequireDatabase();
             var control = await ReadControlAsync(package, blobPath, ct).ConfigureAwait(false);
             using var held = await LockAsync(ct).ConfigureAwait(false);
@@ -44,7 +57,7 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
             }
             await CheckDependenciesAsync(package, control, entries, ct).ConfigureAwait(false);
 
-            var outcome = await RunDpkgAsync(["--force-confdef", "--force-confold", "--install", blobPath], ct).ConfigureAwait(false);
+            var outcome = await RunDpkgChangeAsync(package.Name, ["--force-confdef", "--force-confold", "--install", "--", blobPath], ct).ConfigureAwait(false);
             if (outcome.ExitCode != 0)
                 await FailInstallAsync(package, current, outcome, ct).ConfigureAwait(false);
             await RecordAsync(package, ct).ConfigureAwait(false);
@@ -63,6 +76,7 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
     /// <inheritdoc />
     public async Task<string> RemoveAsync(string name, CancellationToken ct)
     {
+        NativeTool.RequireValidName(name, "dpkg");
         RequireDatabase();
         using var held = await LockAsync(ct).ConfigureAwait(false);
         var entry = (await QueryAsync(ct).ConfigureAwait(false)).FirstOrDefault(e => e.Name == name && e.State != "not-installed");
@@ -72,9 +86,9 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
             return $"{name} is not installed; nothing to remove";
         }
         // A refused purge would still mark the package for purging in dpkg's selections: try it first.
-        var outcome = await RunDpkgAsync(["--dry-run", "--purge", name], ct).ConfigureAwait(false);
+        var outcome = await RunDpkgAsync(["--dry-run", "--purge", "--", name], ct).ConfigureAwait(false);
         if (outcome.ExitCode == 0)
-            outcome = await RunDpkgAsync(["--purge", name], ct).ConfigureAwait(false);
+            outcome = await RunDpkgChangeAsync(name, ["--purge", "--", name], ct).ConfigureAwait(false);
         if (outcome.ExitCode != 0)
         {
             var text = outcome.StandardError + "\n" + outcome.StandardOutput;
@@ -114,7 +128,7 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
 
     private async Task<Dictionary<string, string>> ReadControlAsync(PackageRef package, string blobPath, CancellationToken ct)
     {
-        var outcome = await ProcessRunner.RunAsync("dpkg-deb", ["--field", blobPath], timeouts.Query, ct).ConfigureAwait(false);
+        var outcome = await ProcessRunner.RunAsync("dpkg-deb", ["--field", "--", blobPath], timeouts.Query, ct).ConfigureAwait(false);
         if (outcome.ExitCode != 0)
             throw new CommandFailedException("bad-package", $"The blob {package.Sha256} of {package.Name} {package.Version} is not a .deb dpkg can read: {NativeTool.Brief(outcome.Message)}. Re-import the package.");
         var control = DebianDependencies.ParseControl(outcome.StandardOutput);
@@ -194,7 +208,7 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
         }
         else if (before is null)
         {
-            var purge = await RunDpkgAsync(["--purge", package.Name], ct).ConfigureAwait(false);
+            var purge = await RunDpkgAsync(["--purge", "--", package.Name], ct).ConfigureAwait(false);
             state = purge.ExitCode == 0
                 ? "The partly installed package was purged again; dpkg's database is as before."
                 : $"Purging the partly installed package failed too ({NativeTool.Brief(purge.Message)}); check the device with 'dpkg --audit'.";
@@ -212,7 +226,7 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
 
     private async Task RecordAsync(PackageRef package, CancellationToken ct)
     {
-        var listing = await ProcessRunner.RunAsync("dpkg-query", [.. RootArguments, "--listfiles", package.Name], timeouts.Query, ct).ConfigureAwait(false);
+        var listing = await ProcessRunner.RunAsync("dpkg-query", [.. RootArguments, "--listfiles", "--", package.Name], timeouts.Query, ct).ConfigureAwait(false);
         var owned = listing.ExitCode == 0 ? NativeTool.FilesOnly(files, listing.StandardOutput) : [];
         database.Update(s => s with
         {
@@ -229,6 +243,34 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
     private async Task<PackageManagerLock> LockAsync(CancellationToken ct) =>
         await PackageManagerLock.AcquireAsync(Path.Combine(AdminDirectory, "lock-frontend"), new LockDeadline(timeouts.LockWait), timeouts.LockPoll, ct).ConfigureAwait(false);
 
+    /// <summary>A dpkg run that changes <paramref name="name"/> (install, purge). One stopped at its timeout is
+    /// reported with what dpkg's database says now and how to finish or undo it.</summary>
+    private async Task<ProcessOutcome> RunDpkgChangeAsync(string name, string[] arguments, CancellationToken ct)
+    {
+        try
+        {
+            return await RunDpkgAsync(arguments, ct).ConfigureAwait(false);
+        }
+        catch (CommandFailedException e) when (e.Code == "timeout")
+        {
+            string state;
+            try
+            {
+                state = (await QueryAsync(ct).ConfigureAwait(false)).FirstOrDefault(p => p.Name == name) is { } entry
+                    ? $"{name} {entry.Version} is '{entry.State}'"
+                    : $"{name} is not installed";
+            }
+            catch (CommandFailedException query)
+            {
+                state = $"the state of {name} is unknown ({query.Message})";
+            }
+            var dpkg = Offline ? $"dpkg --root={files.Root}" : "dpkg";
+            throw new CommandFailedException("timeout",
+                $"{e.Message} dpkg's database now says: {state}. Check the device with '{dpkg} --audit', then finish the interrupted run with " +
+                $"'{dpkg} --configure -a' (or purge {name}) before running the command again.");
+        }
+    }
+
     /// <summary>Run dpkg itself (frontend lock held by the caller): first wait for its database lock, which
     /// only a dpkg run that ignores the frontend lock could hold, since dpkg fails at once when it is busy.</summary>
     private async Task<ProcessOutcome> RunDpkgAsync(string[] arguments, CancellationToken ct)
@@ -240,25 +282,71 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
             ["DPKG_FRONTEND_LOCKED"] = "1",
             ["PATH"] = NativeTool.SystemPath,
         };
-        var policy = Offline ? files.Internal("/usr/sbin/policy-rc.d") : null;
-        var ownPolicy = policy is not null && !File.Exists(policy) && Directory.Exists(Path.GetDirectoryName(policy));
-        if (ownPolicy)
-            DeviceFileSystem.WriteAtomically(policy!, System.Text.Encoding.ASCII.GetBytes(PolicyRcD), (UnixFileMode)0b111_101_101);
+        var policy = Offline ? PlacePolicy() : null;
         try
         {
             return await ProcessRunner.RunAsync("dpkg", [.. RootArguments, .. arguments], timeouts.Change, ct, environment).ConfigureAwait(false);
         }
         finally
         {
-            if (ownPolicy)
-                File.Delete(policy!);
+            if (policy is not null && IsOwnPolicy(policy))
+                File.Delete(policy);
+        }
+    }
+
+    /// <summary>Put the agent's <c>policy-rc.d</c> in place for one dpkg run in an offline root; returns its host
+    /// path, or null when the image has its own (kept as it is). The path is resolved as the chrooted maintainer
+    /// scripts see it, so a link such as <c>/usr/sbin -> /somewhere</c> leads inside the root, never to the
+    /// host's files. A marked copy left by an earlier run is replaced.</summary>
+    /// <exception cref="CommandFailedException"><c>unsafe-offline-root</c> when its directory is not inside the root.</exception>
+    private string? PlacePolicy()
+    {
+        string path;
+        try
+        {
+            path = files.Resolve(PolicyRcDPath, FinalLink.Keep, allowedRootsOnly: false);
+        }
+        catch (CommandFailedException e)
+        {
+            throw UnsafeRoot($"resolving it failed: {e.Message}");
+        }
+        var directory = Path.GetDirectoryName(path)!;
+        if (!Directory.Exists(directory))
+            throw UnsafeRoot($"inside the root it resolves to '{directory}', which does not exist");
+        if (File.Exists(path) || new FileInfo(path).LinkTarget is not null)
+        {
+            if (!IsOwnPolicy(path))
+                return null; // the image's own policy: its owner decides what may start
+            File.Delete(path); // left by an agent stopped mid-run
+        }
+        DeviceFileSystem.WriteAtomically(path, System.Text.Encoding.ASCII.GetBytes(PolicyRcD), (UnixFileMode)0b111_101_101);
+        return path;
+    }
+
+    private CommandFailedException UnsafeRoot(string reason) => new("unsafe-offline-root",
+        $"Rig cannot place '{PolicyRcDPath}' (which keeps services from starting while dpkg runs) in the offline root '{files.Root}': {reason}. " +
+        $"Fix the image so '{Path.GetDirectoryName(PolicyRcDPath)}' is a directory (or a link to one) inside it, then run the command again; dpkg was not run.");
+
+    /// <summary>A regular file (not a link) carrying <see cref="PolicyRcDMarker"/> as a line of its own.</summary>
+    private static bool IsOwnPolicy(string path)
+    {
+        var info = new FileInfo(path);
+        if (info.LinkTarget is not null || !info.Exists || info.Length > 4096)
+            return false;
+        try
+        {
+            return File.ReadLines(path).Any(line => line == PolicyRcDMarker);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
         }
     }
 
     /// <summary><c>dpkg --compare-versions</c>: the tool's own ordering (epochs, tildes), never a re-implementation.</summary>
     private async Task<bool> CompareAsync(string left, string op, string right, CancellationToken ct)
     {
-        var outcome = await ProcessRunner.RunAsync("dpkg", ["--compare-versions", left, op, right], timeouts.Query, ct).ConfigureAwait(false);
+        var outcome = await ProcessRunner.RunAsync("dpkg", ["--compare-versions", "--", left, op, right], timeouts.Query, ct).ConfigureAwait(false);
         return outcome.ExitCode switch
         {
             0 => true,

@@ -1,3 +1,5 @@
+using Rig.Protocol;
+
 namespace Rig.Agent.Platform.Linux;
 
 /// <summary>A package the device's own package manager has installed (whoever installed it).</summary>
@@ -51,6 +53,19 @@ internal static class NativeTool
             .Where(path => path.StartsWith('/') && path != "/." && !Directory.Exists(System.IO.Path.Combine(files.Root, path.TrimStart('/'))))
             .Distinct(StringComparer.Ordinal),
     ];
+
+    /// <summary>Refuse a package name that is not a plain name (<see cref="Names.IsValidPackageName"/>) before it
+    /// reaches a package manager's argument list, where <c>-a</c> or <c>--eval=...</c> would be an option run
+    /// as root. The command executor checks first; this is the installers' own check.</summary>
+    /// <exception cref="CommandFailedException"><c>bad-package</c> naming the value.</exception>
+    public static void RequireValidName(string name, string tool)
+    {
+        if (!Names.IsValidPackageName(name))
+        {
+            throw new CommandFailedException("bad-package",
+                $"Refusing package name '{name}': a package name is {Names.PackageNameRule}; {tool} was not run. Fix the name in the model.");
+        }
+    }
 
     /// <summary>At most the last 2,000 characters of a tool's message, for a command's error.</summary>
     public static string Brief(string message)

@@ -23,6 +23,8 @@ public sealed partial class PackageManagerLock : IDisposable
     private const short FUnLck = 2;
     private const int EAgain = 11;
     private const int EAccess = 13;
+    private const int EInval = 22;
+    private const int ENoLck = 37;
 
     private readonly FileStream _file;
 
@@ -37,10 +39,12 @@ public sealed partial class PackageManagerLock : IDisposable
 
     /// <summary>Take the write lock on <paramref name="path"/> (created, mode 0640, when missing), polling
     /// every <paramref name="poll"/> until <paramref name="deadline"/> has no time left.</summary>
-    /// <exception cref="CommandFailedException"><c>package-database-locked</c> when another process still holds it.</exception>
+    /// <exception cref="CommandFailedException"><c>package-database-locked</c> when another process still holds it;
+    /// <c>package-lock-failed</c> when the kernel or file system cannot lock it.</exception>
     public static async Task<PackageManagerLock> AcquireAsync(string path, LockDeadline deadline, TimeSpan poll, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(deadline);
+        RequireSupportedProcess();
         var options = new FileStreamOptions
         {
             Mode = FileMode.OpenOrCreate,
@@ -59,8 +63,8 @@ public sealed partial class PackageManagerLock : IDisposable
                     return new PackageManagerLock(file, path);
                 var errno = Marshal.GetLastPInvokeError();
                 if (errno is not (EAgain or EAccess))
-                    throw new CommandFailedException("package-database-locked", $"Could not lock '{path}' (errno {errno}); check that the device's package database is on a local file system.");
-                await PauseAsync(path, Holder(file.SafeFileHandle), deadline, poll, ct).ConfigureAwait(false);
+                    throw LockFailed(path, errno);
+                await PauseAsync(path, Holder(file.SafeFileHandle, path), deadline, poll, ct).ConfigureAwait(false);
             }
         }
         catch
@@ -76,13 +80,14 @@ public sealed partial class PackageManagerLock : IDisposable
     public static async Task WaitUntilFreeAsync(string path, LockDeadline deadline, TimeSpan poll, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(deadline);
+        RequireSupportedProcess();
         while (true)
         {
             int? holder;
             try
             {
                 using var file = new FileStream(path, FileMode.Open, FileAccess.ReadWrite, FileShare.ReadWrite | FileShare.Delete);
-                holder = Holder(file.SafeFileHandle);
+                holder = Holder(file.SafeFileHandle, path);
             }
             catch (FileNotFoundException)
             {
@@ -99,12 +104,37 @@ public sealed partial class PackageManagerLock : IDisposable
 
     /// <summary>The pid holding a conflicting lock (-1 when it is an OFD lock, whose owner has no pid), or null
     /// when the file is free.</summary>
-    private static int? Holder(SafeFileHandle handle)
+    /// <exception cref="CommandFailedException">The kernel or file system cannot tell (never taken for "free").</exception>
+    private static int? Holder(SafeFileHandle handle, string path)
     {
         var probe = new Flock { Type = FWrLck, Whence = 0, Start = 0, Length = 0 };
         if (Fcntl(handle, FOfdGetLk, ref probe) != 0)
-            return null;
+            throw LockFailed(path, Marshal.GetLastPInvokeError());
         return probe.Type == FUnLck ? null : probe.Pid;
+    }
+
+    /// <summary>The <see cref="Flock"/> layout below is 64-bit Linux's; a 32-bit process would pass the kernel a
+    /// wrongly laid out struct (and could take "free" for an answer), so it is refused up front.</summary>
+    private static void RequireSupportedProcess()
+    {
+        if (IntPtr.Size != 8)
+        {
+            throw new CommandFailedException("unsupported-platform",
+                $"The package-manager lock needs a 64-bit agent process (this one is {IntPtr.Size * 8}-bit, {RuntimeInformation.ProcessArchitecture}); " +
+                "install the agent built for the device's 64-bit architecture (linux-x64 or linux-arm64).");
+        }
+    }
+
+    /// <summary>fcntl failed for another reason than a conflicting lock: say which, and what to check.</summary>
+    private static CommandFailedException LockFailed(string path, int errno)
+    {
+        var reason = errno switch
+        {
+            EInval => "the kernel does not support open-file-description locks (F_OFD_SETLK needs Linux 3.15 or later); run the agent on a newer kernel",
+            ENoLck => "the file system holding it does not support locks (a network file system?); keep the device's package database on a local file system",
+            _ => $"{Marshal.GetPInvokeErrorMessage(errno)}; check the file and its file system",
+        };
+        return new CommandFailedException("package-lock-failed", $"Could not lock '{path}' (errno {errno}): {reason}. Nothing was changed.");
     }
 
     private static async Task PauseAsync(string path, int? holder, LockDeadline deadline, TimeSpan poll, CancellationToken ct)

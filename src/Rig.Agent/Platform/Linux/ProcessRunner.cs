@@ -1,5 +1,6 @@
 using System.ComponentModel;
 using System.Diagnostics;
+using System.Runtime.InteropServices;
 using System.Text;
 
 namespace Rig.Agent.Platform.Linux;
@@ -13,19 +14,37 @@ public sealed record ProcessOutcome(int ExitCode, string StandardOutput, string 
 
 /// <summary>Runs the device's own tools (dpkg, rpm, systemctl, ip). Arguments are passed as a list, never
 /// through a shell (no interpolation of package names or paths); output is kept to its last
-/// <see cref="MaxCapturedChars"/> characters; <c>RIG_AGENT=1</c> is in its environment; a program that outlives its timeout is killed with its children.</summary>
-public static class ProcessRunner
+/// <see cref="MaxCapturedChars"/> characters; <c>RIG_AGENT=1</c> is in its environment.</summary>
+/// <remarks>The run ends when the program itself exits, not when its output pipes close: a maintainer script
+/// that starts a daemon hands it the pipes, and the daemon may hold them for ever. After the exit the output
+/// still in the pipes is read for at most <see cref="OutputDrainWait"/>. A program that outlives its timeout is
+/// asked to stop (SIGTERM to it and its children), given a grace period, then killed with its children.</remarks>
+public static partial class ProcessRunner
 {
     /// <summary>Most characters kept of each stream.</summary>
     public const int MaxCapturedChars = 64 * 1024;
 
+    /// <summary>How long output is still read after the program exited. Its own output is already in the pipe
+    /// then, so this is only the time to read it; a child that inherited the pipe (a daemon started by a
+    /// maintainer script) would otherwise keep the command waiting until the timeout.</summary>
+    public static readonly TimeSpan OutputDrainWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>Between SIGTERM and SIGKILL after a timeout: dpkg and rpm get to finish writing their
+    /// database and scripts get to clean up; short next to any timeout of a change (minutes).</summary>
+    public static readonly TimeSpan DefaultStopGrace = TimeSpan.FromSeconds(10);
+
+    private const int SigTerm = 15;
+    private const int SigKill = 9;
+
     /// <summary>Run <paramref name="program"/> (a name looked up in PATH, or an absolute path) with
     /// <paramref name="arguments"/>. The environment is the agent's with <c>LC_ALL=C</c> (messages parsed in
-    /// English) plus <paramref name="environment"/> (a null value removes a variable).</summary>
+    /// English) plus <paramref name="environment"/> (a null value removes a variable). A program still running
+    /// after <paramref name="timeout"/> gets SIGTERM, then after <paramref name="stopGrace"/> (default
+    /// <see cref="DefaultStopGrace"/>) SIGKILL, with its children.</summary>
     /// <exception cref="CommandFailedException"><c>tool-missing</c> when the program is not installed,
-    /// <c>timeout</c> when it ran longer than <paramref name="timeout"/>.</exception>
+    /// <c>timeout</c> when it ran longer than <paramref name="timeout"/> (it was stopped).</exception>
     public static async Task<ProcessOutcome> RunAsync(string program, IEnumerable<string> arguments, TimeSpan timeout, CancellationToken ct,
-        IReadOnlyDictionary<string, string?>? environment = null, string? standardInput = null)
+        IReadOnlyDictionary<string, string?>? environment = null, string? standardInput = null, TimeSpan? stopGrace = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
         var path = Find(program) ?? throw new CommandFailedException("tool-missing",
@@ -53,9 +72,12 @@ public static class ProcessRunner
                 info.Environment[name] = value;
         }
 
-        using var process = new Process { StartInfo = info };
+        using var process = new Process { StartInfo = info, EnableRaisingEvents = true };
         var output = new Tail();
         var error = new Tail();
+        // Process.WaitForExitAsync also waits for the end of redirected output: the exit is watched on its own.
+        var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        process.Exited += (_, _) => exited.TrySetResult();
         process.OutputDataReceived += (_, e) => output.Add(e.Data);
         process.ErrorDataReceived += (_, e) => error.Add(e.Data);
         try
@@ -79,20 +101,24 @@ public static class ProcessRunner
             // The program did not read its input; its exit code tells what happened.
         }
 
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        deadline.CancelAfter(timeout);
         try
         {
-            await process.WaitForExitAsync(deadline.Token).ConfigureAwait(false);
+            await exited.Task.WaitAsync(timeout, ct).ConfigureAwait(false);
         }
         catch (OperationCanceledException)
         {
-            Kill(process);
-            ct.ThrowIfCancellationRequested();
-            throw new CommandFailedException("timeout",
-                $"'{program} {string.Join(' ', info.ArgumentList)}' did not finish within {timeout.TotalSeconds:0} s and was stopped. Last output: {Last(error, output)}");
+            Kill(process); // the agent is shutting down: no grace period
+            throw;
         }
-        process.WaitForExit(); // drains the asynchronous readers
+        catch (TimeoutException)
+        {
+            await StopAsync(process, exited.Task, stopGrace ?? DefaultStopGrace).ConfigureAwait(false);
+            await DrainAsync(output, error).ConfigureAwait(false);
+            throw new CommandFailedException("timeout",
+                $"'{program} {string.Join(' ', info.ArgumentList)}' did not finish within {Seconds(timeout)} and was stopped (SIGTERM, then SIGKILL to what was " +
+                $"still running after {Seconds(stopGrace ?? DefaultStopGrace)}). Last output: {Last(error, output)}");
+        }
+        await DrainAsync(output, error).ConfigureAwait(false);
         return new ProcessOutcome(process.ExitCode, output.ToString(), error.ToString());
     }
 
@@ -119,16 +145,113 @@ public static class ProcessRunner
         return text.Length <= 500 ? text : text[^500..];
     }
 
+    private static string Seconds(TimeSpan span) => $"{span.TotalSeconds:0.#} s";
+
+    /// <summary>Wait, at most <see cref="OutputDrainWait"/>, until both streams reached their end; what was read
+    /// by then is kept.</summary>
+    private static async Task DrainAsync(Tail output, Tail error)
+    {
+        try
+        {
+            await Task.WhenAll(output.Closed, error.Closed).WaitAsync(OutputDrainWait).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Another process (a daemon the program started) still holds a pipe open.
+        }
+    }
+
+    /// <summary>SIGTERM to the program and its descendants, then SIGKILL to those still running after
+    /// <paramref name="grace"/>. The descendants are taken at the timeout (with their start times, so a pid
+    /// reused meanwhile is never hit): a child the program leaves behind when it dies is still stopped.</summary>
+    private static async Task StopAsync(Process process, Task exited, TimeSpan grace)
+    {
+        var tree = ProcessTree.Of(process.Id);
+        foreach (var member in tree)
+            member.Signal(SigTerm);
+        try
+        {
+            await exited.WaitAsync(grace).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            Kill(process);
+        }
+        foreach (var member in tree)
+            member.Signal(SigKill); // no-op for those gone (or whose pid now belongs to another process)
+        try
+        {
+            await exited.WaitAsync(grace).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // Unkillable (uninterruptible I/O); the timeout error says it was stopped, the kernel finishes it.
+        }
+    }
+
     private static void Kill(Process process)
     {
         try
         {
             process.Kill(entireProcessTree: true);
-            process.WaitForExit(5000);
         }
         catch (InvalidOperationException)
         {
             // Already gone.
+        }
+    }
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int SendSignal(int pid, int signal);
+
+    /// <summary>A process and its descendants as <c>/proc</c> lists them now, each with its start time.</summary>
+    private readonly record struct ProcessTree(int Pid, long StartTime)
+    {
+        public static List<ProcessTree> Of(int root)
+        {
+            var parents = new Dictionary<int, (int Parent, long Start)>();
+            foreach (var directory in Directory.EnumerateDirectories("/proc"))
+            {
+                if (int.TryParse(Path.GetFileName(directory), out var pid) && Stat(pid) is { } stat)
+                    parents[pid] = stat;
+            }
+            var tree = new List<ProcessTree>();
+            if (parents.TryGetValue(root, out var self))
+                tree.Add(new ProcessTree(root, self.Start));
+            for (var i = 0; i < tree.Count; i++)
+            {
+                foreach (var (pid, (parent, start)) in parents)
+                {
+                    if (parent == tree[i].Pid)
+                        tree.Add(new ProcessTree(pid, start));
+                }
+            }
+            return tree;
+        }
+
+        /// <summary>Send <paramref name="signal"/> if the pid still belongs to the same process.</summary>
+        public void Signal(int signal)
+        {
+            if (Stat(Pid) is { } now && now.Start == StartTime)
+                _ = SendSignal(Pid, signal);
+        }
+
+        /// <summary>Parent pid and start time (fields 4 and 22 of <c>/proc/PID/stat</c>; the name in field 2 may
+        /// hold spaces and parentheses, so fields are counted after its last ')').</summary>
+        private static (int Parent, long Start)? Stat(int pid)
+        {
+            string text;
+            try
+            {
+                text = File.ReadAllText($"/proc/{pid}/stat");
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                return null; // ended meanwhile
+            }
+            var fields = text[(text.LastIndexOf(')') + 1)..].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+            // fields[0] is field 3 (state), so field N is fields[N - 3].
+            return fields.Length > 19 && int.TryParse(fields[1], out var parent) && long.TryParse(fields[19], out var start) ? (parent, start) : null;
         }
     }
 
@@ -137,11 +260,18 @@ public static class ProcessRunner
     {
         private readonly StringBuilder _text = new();
         private readonly Lock _gate = new();
+        private readonly TaskCompletionSource _closed = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        /// <summary>Completes at the end of the stream.</summary>
+        public Task Closed => _closed.Task;
 
         public void Add(string? line)
         {
             if (line is null)
+            {
+                _closed.TrySetResult();
                 return;
+            }
             lock (_gate)
             {
                 _text.Append(line).Append('\n');

@@ -12,8 +12,13 @@ namespace Rig.Agent.Platform.Linux;
 /// machine running the agent would use by default (Debian's own rpm keeps it in <c>~/.rpmdb</c>); on Fedora it
 /// is a link to <c>/usr/lib/sysimage/rpm</c>. A root other than <c>/</c> is passed with <c>--root</c>
 /// (scriptlets run chrooted into it).</para>
-/// <para>Locking: rpm waits for ever on <c>.rpm.lock</c>, so before each change this installer waits (bounded)
-/// until nobody holds it; the rpm call itself has a timeout too.</para>
+/// <para>Locking: an install or removal holds Rig's own lock, <c>/var/lib/rpm/.rig-agent.lock</c> inside the
+/// root, from the installed-version check to the change, so two agent commands never interleave (rpm's own
+/// <c>.rpm.lock</c> cannot be held for that: rpm takes it itself). rpm waits for ever on <c>.rpm.lock</c>, so
+/// before each rpm run that changes something this installer also waits (bounded) until nobody holds it; the
+/// rpm call itself has a timeout too.</para>
+/// <para>Package names and paths follow <c>--</c> in every rpm call (rpm's option parser, popt, stops there),
+/// and names are checked (<see cref="NativeTool.RequireValidName"/>) before anything runs.</para>
 /// <para>Downgrades: the model decides the version, so a command for an older version than the installed one
 /// is run with <c>--oldpackage</c>, and only then (an accidental downgrade cannot slip through otherwise).</para>
 /// </remarks>
@@ -21,6 +26,9 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
 {
     /// <summary>The rpm database inside the device root.</summary>
     public const string DatabasePath = "/var/lib/rpm";
+
+    /// <summary>Rig's own lock file next to the database (see the remarks).</summary>
+    public const string RigLockPath = DatabasePath + "/.rig-agent.lock";
 
     private const string QueryFormat = "%{NAME}\\t%{EPOCH}\\t%{VERSION}\\t%{RELEASE}\\t%{ARCH}\\n";
 
@@ -32,8 +40,10 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
         ArgumentNullException.ThrowIfNull(package);
         try
         {
+            NativeTool.RequireValidName(package.Name, "rpm");
             RequireDatabase();
             await CheckBlobAsync(package, blobPath, ct).ConfigureAwait(false);
+            using var held = await LockAsync(ct).ConfigureAwait(false);
             var current = await InstalledVersionAsync(package.Name, ct).ConfigureAwait(false);
             if (current == package.Version)
             {
@@ -43,14 +53,14 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
             var downgrade = current is not null && RpmVersion.Compare(package.Version, current) < 0;
             string[] upgrade = downgrade ? ["-U", "--oldpackage"] : ["-U"];
 
-            var test = await RunRpmChangeAsync([.. upgrade, "--test", blobPath], ct).ConfigureAwait(false);
+            var test = await RunRpmChangeAsync(package.Name, [.. upgrade, "--test", "--", blobPath], ct).ConfigureAwait(false);
             if (test.ExitCode != 0)
                 throw Refused(package, test, "nothing was installed");
-            var outcome = await RunRpmChangeAsync([.. upgrade, blobPath], ct).ConfigureAwait(false);
+            var outcome = await RunRpmChangeAsync(package.Name, [.. upgrade, "--", blobPath], ct).ConfigureAwait(false);
             if (outcome.ExitCode != 0)
             {
                 var now = await InstalledVersionAsync(package.Name, ct).ConfigureAwait(false);
-                throw Refused(package, outcome, now is null ? "nothing is installed" : $"{package.Name} {now} is installed; check the device with 'rpm -Va {package.Name}'");
+                throw Refused(package, outcome, now is null ? "nothing is installed" : $"{package.Name} {now} is installed; check the device with '{Hint($"-Va {package.Name}")}'");
             }
             await RecordAsync(package, ct).ConfigureAwait(false);
             return current is null
@@ -67,14 +77,16 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
     /// <inheritdoc />
     public async Task<string> RemoveAsync(string name, CancellationToken ct)
     {
+        NativeTool.RequireValidName(name, "rpm");
         RequireDatabase();
+        using var held = await LockAsync(ct).ConfigureAwait(false);
         var current = await InstalledVersionAsync(name, ct).ConfigureAwait(false);
         if (current is null)
         {
             Forget(name);
             return $"{name} is not installed; nothing to remove";
         }
-        var outcome = await RunRpmChangeAsync(["-e", name], ct).ConfigureAwait(false);
+        var outcome = await RunRpmChangeAsync(name, ["-e", "--", name], ct).ConfigureAwait(false);
         if (outcome.ExitCode != 0)
         {
             var text = Clean(outcome.StandardError + "\n" + outcome.StandardOutput);
@@ -85,7 +97,7 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
                     $"Cannot remove {name}: installed packages depend on it ({string.Join(", ", needs.Select(n => $"{n.By} needs {n.What}").Distinct(StringComparer.Ordinal))}). " +
                     $"Remove them first (take them out of the model too) or keep {name} in the model; nothing was removed.");
             }
-            throw new CommandFailedException("remove-failed", $"rpm could not remove {name} {current}: {NativeTool.Brief(text)}. Check the device with 'rpm -V {name}'.");
+            throw new CommandFailedException("remove-failed", $"rpm could not remove {name} {current}: {NativeTool.Brief(text)}. Check the device with '{Hint($"-V {name}")}'.");
         }
         Forget(name);
         return $"removed {name} {current} with rpm";
@@ -116,7 +128,7 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
 
     private async Task CheckBlobAsync(PackageRef package, string blobPath, CancellationToken ct)
     {
-        var outcome = await RunRpmAsync(["-qp", "--nosignature", "--nodigest", "--qf", QueryFormat, blobPath], ct).ConfigureAwait(false);
+        var outcome = await RunRpmAsync(["-qp", "--nosignature", "--nodigest", "--qf", QueryFormat, "--", blobPath], ct).ConfigureAwait(false);
         var held = outcome.ExitCode == 0 ? Parse(outcome.StandardOutput).FirstOrDefault() : null;
         if (held is null)
             throw new CommandFailedException("bad-package", $"The blob {package.Sha256} of {package.Name} {package.Version} is not an .rpm rpm can read: {NativeTool.Brief(Clean(outcome.Message))}. Re-import the package.");
@@ -124,11 +136,20 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
             throw new CommandFailedException("package-mismatch", $"The blob {package.Sha256} holds {held.Name} {held.Version}, not {package.Name} {package.Version}; re-import the package.");
     }
 
+    /// <summary>The installed version, or null when rpm says exactly that the package is not installed. Any other
+    /// failure (a locked or damaged database: rpm then prints errors and also "is not installed") is
+    /// <c>package-query-failed</c>, never taken for "absent".</summary>
     private async Task<string?> InstalledVersionAsync(string name, CancellationToken ct)
     {
-        var outcome = await RunRpmAsync([.. RootArguments, "-q", "--qf", QueryFormat, name], ct).ConfigureAwait(false);
+        var outcome = await RunRpmAsync([.. RootArguments, "-q", "--qf", QueryFormat, "--", name], ct).ConfigureAwait(false);
         if (outcome.ExitCode != 0)
-            return null; // "package x is not installed"
+        {
+            if (outcome.ExitCode == 1 && Clean(outcome.StandardError).Length == 0 && outcome.StandardOutput.Trim() == $"package {name} is not installed")
+                return null;
+            throw new CommandFailedException("package-query-failed",
+                $"rpm could not tell whether {name} is installed in '{files.Root}' (exit code {outcome.ExitCode}): {NativeTool.Brief(Clean(outcome.StandardError + "\n" + outcome.StandardOutput))}. " +
+                $"Check the database with '{Hint($"-q {name}")}' (and '{Hint("--rebuilddb")}' if it is damaged); nothing was changed.");
+        }
         // Several versions may be installed at once (kernels); the newest stands for the package.
         return Parse(outcome.StandardOutput).Select(p => p.Version).OrderBy(v => v, Comparer<string>.Create(RpmVersion.Compare)).LastOrDefault();
     }
@@ -150,7 +171,7 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
 
     private async Task RecordAsync(PackageRef package, CancellationToken ct)
     {
-        var listing = await RunRpmAsync([.. RootArguments, "-ql", package.Name], ct).ConfigureAwait(false);
+        var listing = await RunRpmAsync([.. RootArguments, "-ql", "--", package.Name], ct).ConfigureAwait(false);
         var owned = listing.ExitCode == 0 ? NativeTool.FilesOnly(files, listing.StandardOutput) : [];
         database.Update(s => s with
         {
@@ -164,12 +185,49 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
             database.Update(s => s with { Packages = [.. s.Packages.Where(p => !(p.Name == name && p.Format == PackageFormats.Rpm))] });
     }
 
-    /// <summary>A transaction (-U, -e): first wait, bounded, until no other rpm holds the transaction lock.</summary>
-    private async Task<ProcessOutcome> RunRpmChangeAsync(string[] arguments, CancellationToken ct)
+    /// <summary>Rig's lock (<see cref="RigLockPath"/>), placed with the device root's own view of its links so it is
+    /// always inside the root.</summary>
+    private async Task<PackageManagerLock> LockAsync(CancellationToken ct)
+    {
+        var path = files.Resolve(RigLockPath, FinalLink.Refuse, allowedRootsOnly: false);
+        if (!Directory.Exists(Path.GetDirectoryName(path)))
+        {
+            throw new CommandFailedException("no-package-database",
+                $"'{DatabasePath}' of the device root '{files.Root}' resolves to '{Path.GetDirectoryName(path)}', which does not exist inside the root: " +
+                "Rig cannot lock the rpm database there. Fix the link in the image (it must point inside it); nothing was changed.");
+        }
+        return await PackageManagerLock.AcquireAsync(path, new LockDeadline(timeouts.LockWait), timeouts.LockPoll, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>A transaction (-U, -e) on <paramref name="name"/> (Rig's lock held by the caller): first wait,
+    /// bounded, until no other rpm holds the transaction lock. A run stopped at its timeout is reported with
+    /// what the database says now.</summary>
+    private async Task<ProcessOutcome> RunRpmChangeAsync(string name, string[] arguments, CancellationToken ct)
     {
         await PackageManagerLock.WaitUntilFreeAsync(Path.Combine(files.Internal(DatabasePath), ".rpm.lock"), new LockDeadline(timeouts.LockWait), timeouts.LockPoll, ct).ConfigureAwait(false);
-        return await ProcessRunner.RunAsync("rpm", [.. RootArguments, .. arguments], timeouts.Change, ct, Environment).ConfigureAwait(false);
+        try
+        {
+            return await ProcessRunner.RunAsync("rpm", [.. RootArguments, .. arguments], timeouts.Change, ct, Environment).ConfigureAwait(false);
+        }
+        catch (CommandFailedException e) when (e.Code == "timeout")
+        {
+            string state;
+            try
+            {
+                state = await InstalledVersionAsync(name, ct).ConfigureAwait(false) is { } version ? $"{name} {version} is installed" : $"{name} is not installed";
+            }
+            catch (CommandFailedException query)
+            {
+                state = $"its state is unknown ({query.Message})";
+            }
+            throw new CommandFailedException("timeout",
+                $"{e.Message} The rpm database now says: {state}; the transaction may be incomplete. Check the device with '{Hint($"-Va {name}")}' and " +
+                $"'{Hint($"-q {name}")}', fix what the scriptlets left, then run the command again.");
+        }
     }
+
+    /// <summary>An rpm command line for a message, with this root's options when it is not <c>/</c>.</summary>
+    private string Hint(string arguments) => files.Root == "/" ? $"rpm {arguments}" : $"rpm --root {files.Root} --dbpath {DatabasePath} {arguments}";
 
     private Task<ProcessOutcome> RunRpmAsync(string[] arguments, CancellationToken ct) =>
         ProcessRunner.RunAsync("rpm", arguments, timeouts.Query, ct, Environment);
