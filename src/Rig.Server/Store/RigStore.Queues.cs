@@ -348,7 +348,13 @@ public sealed partial class RigStore
 
     private async Task FinishCommandAsync(Statements s, CommandRow command, string status, CommandResult result, CancellationToken ct) =>
         await s.ExecuteAsync("UPDATE commands SET status = @status, result = @result, finished_at = @now WHERE id = @id",
-            new { status, result = JsonSerializer.Serialize(result, RigJson.Default.CommandResult), now = NowMs, id = command.Id }, ct).ConfigureAwait(false);
+            new { status, result = JsonSerializer.Serialize(ForHistory(result), RigJson.Default.CommandResult), now = NowMs, id = command.Id }, ct).ConfigureAwait(false);
+
+    /// <summary>What a command's row keeps of its result. An inventory's list of every native package (a few hundred
+    /// entries, ~100-200 KB on a real device) is kept once per device, in the device's latest inventory; the
+    /// command's own copy leaves it out, or every queue would store it again.</summary>
+    private static CommandResult ForHistory(CommandResult result) =>
+        result.Inventory is { NativePackages: not null } inventory ? result with { Inventory = inventory with { NativePackages = null } } : result;
 
     private async Task<QueueRow> AdvanceAsync(Statements s, QueueRow queue, int position, CancellationToken ct)
     {

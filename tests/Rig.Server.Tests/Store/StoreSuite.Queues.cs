@@ -657,6 +657,25 @@ public abstract partial class StoreSuite
         Assert.Equal("after", (await Store.GetDeviceRuntimeAsync(Device))!.Inventory!.Hostname);
     }
 
+    [Fact]
+    public async Task An_inventory_commands_native_package_list_is_kept_with_the_device_not_in_the_commands_history()
+    {
+        var inventory = Inventory();
+        var queue = await CreateQueueAsync([inventory]);
+        AssertCommand(inventory, await ExchangeAsync(Inquiry()));
+        var report = new InventoryReport
+        {
+            Hostname = "web-1",
+            NativePackages = [.. Enumerable.Range(0, 300).Select(i => new NativePackage($"lib{i}", "1.0-1", "amd64", "deb"))],
+        };
+        AssertNoCommand(await ExchangeAsync(Report(Succeeded(inventory.Id) with { Inventory = report })));
+
+        Assert.Equal(300, (await Store.GetDeviceRuntimeAsync(Device))!.Inventory!.NativePackages!.Count);
+        var stored = Assert.Single(await Store.GetCommandsAsync(queue.Id)).Result!.Inventory!;
+        Assert.Equal("web-1", stored.Hostname);
+        Assert.Null(stored.NativePackages);
+    }
+
     /// <summary>Run a whole queue as a well-behaved agent would.</summary>
     private async Task WalkAsync(IReadOnlyList<NewCommand> commands, Func<NewCommand, CommandResult>? result = null, string device = Device)
     {
