@@ -29,14 +29,16 @@ public static partial class NetworkRules
     /// <summary>A Linux interface name: at most 15 characters, no '/', ':' or whitespace, not starting with '-'.</summary>
     public static bool IsValidInterfaceName(string? value) => value is { Length: > 0 and <= 15 } && InterfaceNameRegex().IsMatch(value);
 
-    /// <summary>A plain IP address (IPv4 dotted quad or IPv6, no zone, no prefix).</summary>
+    /// <summary>A plain IP address (IPv4 dotted quad or IPv6, no zone, no prefix, no brackets or port).</summary>
     public static bool TryParseAddress(string? value, out IPAddress address)
     {
         address = IPAddress.None;
         if (value is not { Length: > 0 and <= 45 } || value.Contains('%', StringComparison.Ordinal))
             return false;
+        // IPAddress.TryParse also takes "[fd00::1]" and "[fd00::1]:53" (brackets, a port): only the bare address text,
+        // hex digits, ':' and the '.' of an embedded IPv4 tail, is an address here.
         if (value.Contains(':', StringComparison.Ordinal))
-            return IPAddress.TryParse(value, out address!) && address.AddressFamily == AddressFamily.InterNetworkV6;
+            return Ipv6CharsRegex().IsMatch(value) && IPAddress.TryParse(value, out address!) && address.AddressFamily == AddressFamily.InterNetworkV6;
         // IPAddress.TryParse takes "10" or "10.1" as IPv4; only the dotted quad is accepted here.
         return Ipv4Regex().IsMatch(value) && IPAddress.TryParse(value, out address!) && address.ToString() == value;
     }
@@ -101,4 +103,7 @@ public static partial class NetworkRules
 
     [GeneratedRegex(@"^[0-9]{1,3}(\.[0-9]{1,3}){3}\z", RegexOptions.CultureInvariant)]
     private static partial Regex Ipv4Regex();
+
+    [GeneratedRegex(@"^[0-9A-Fa-f:.]+\z", RegexOptions.CultureInvariant)]
+    private static partial Regex Ipv6CharsRegex();
 }

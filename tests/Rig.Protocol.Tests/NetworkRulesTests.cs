@@ -41,6 +41,27 @@ public sealed class NetworkRulesTests
     [InlineData("fd00::5/129", false)]
     public void Cidr_addresses_parse_strictly(string text, bool valid) => Assert.Equal(valid, NetworkRules.TryParseCidr(text, out _, out _));
 
+    [Theory]
+    [InlineData("fd00::1", true)]
+    [InlineData("FD00::1", true)]
+    [InlineData("::ffff:10.0.0.1", true)]
+    [InlineData("10.0.0.1", true)]
+    [InlineData("[fd00::1]:53", false)]
+    [InlineData("[fd00::1]", false)]
+    [InlineData("fe80::1%eth0", false)]
+    [InlineData("fd00::1 ", false)]
+    [InlineData("10.0.0.1:53", false)]
+    public void Addresses_are_bare_without_brackets_ports_or_zones(string text, bool valid) =>
+        Assert.Equal(valid, NetworkRules.TryParseAddress(text, out _));
+
+    [Fact]
+    public void A_bracketed_ipv6_dns_server_or_gateway_is_a_problem()
+    {
+        Assert.Contains("DNS server '[fd00::1]:53'", NetworkRules.Problem(new NetworkCommand("eth0", NetworkMode.Dhcp, ["[fd00::1]:53"], NetworkRenderers.Networkd, 30)), StringComparison.Ordinal);
+        Assert.Contains("gateway '[fd00::1]'", NetworkRules.Problem(new NetworkCommand("eth0", NetworkMode.Static, [], NetworkRenderers.Networkd, 30, "fd00::5/64", "[fd00::1]")), StringComparison.Ordinal);
+        Assert.False(NetworkRules.TryParseCidr("[fd00::5]/64", out _, out _));
+    }
+
     [Fact]
     public void A_valid_command_has_no_problem() => Assert.Null(NetworkRules.Problem(Valid));
 

@@ -94,6 +94,7 @@ public sealed record JournalEntry(string Id, string Event, long At, string? Kind
 [JsonSerializable(typeof(AgentConfig))]
 [JsonSerializable(typeof(JournalEntry))]
 [JsonSerializable(typeof(Platform.PackageDatabase.State))]
+[JsonSerializable(typeof(Platform.Linux.Network.PendingNetworkChange))]
 public sealed partial class AgentJson : JsonSerializerContext
 {
     /// <summary>Load agent.json with a clear error.</summary>

@@ -79,6 +79,9 @@ public sealed class AgentRuntime : IAsyncDisposable
     /// <summary>Run until stopped or until a reboot is acknowledged.</summary>
     public async Task<AgentExit> RunAsync(CancellationToken stop)
     {
+        // A network change the agent died during (crash, power loss, kill during the probe) is rolled back first.
+        if (await _platform.Network.RecoverAsync(stop).ConfigureAwait(false) is { } recovered)
+            _log.Warn("network-recovered", recovered);
         if (_journal.PendingReboot is { } notRebooted && _journal.BootAtRebootStart(notRebooted) is { } bootBefore && bootBefore == _platform.BootId)
         {
             // The agent was restarted (a crash, systemd) but the machine did not reboot: same kernel boot. Reboot now

@@ -15,6 +15,10 @@ public sealed class GatewayProbe(string host, int port)
     /// <summary>Pause between failed attempts (a cut-off network fails at once; do not spin).</summary>
     private static readonly TimeSpan AttemptSpacing = TimeSpan.FromMilliseconds(250);
 
+    /// <summary>After a first successful connect, how long to wait before the second one that confirms it: a manager
+    /// may still be switching addresses when the first connect goes out over the old one.</summary>
+    public static readonly TimeSpan StabilityWindow = TimeSpan.FromSeconds(2);
+
     /// <summary>The gateway's host name or address.</summary>
     public string Host { get; } = host;
 
@@ -65,6 +69,27 @@ public sealed class GatewayProbe(string host, int port)
             left = timeout - watch.Elapsed;
             if (left > TimeSpan.Zero)
                 await Task.Delay(left < AttemptSpacing ? left : AttemptSpacing, ct).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>True when a connect succeeded and another one <see cref="StabilityWindow"/> later succeeded too (the
+    /// confirmation may run past <paramref name="timeout"/> by the window and one attempt); false when that did not
+    /// happen within <paramref name="timeout"/>.</summary>
+    public async Task<(bool Reached, string LastError)> WaitStableAsync(TimeSpan timeout, CancellationToken ct)
+    {
+        var watch = Stopwatch.StartNew();
+        while (true)
+        {
+            var left = timeout - watch.Elapsed;
+            var (reached, error) = await WaitAsync(left > TimeSpan.Zero ? left : TimeSpan.Zero, ct).ConfigureAwait(false);
+            if (!reached)
+                return (false, error);
+            await Task.Delay(StabilityWindow, ct).ConfigureAwait(false);
+            var (again, againError) = await WaitAsync(AttemptTimeout, ct).ConfigureAwait(false);
+            if (again)
+                return (true, "");
+            if (timeout - watch.Elapsed <= TimeSpan.Zero)
+                return (false, $"reached once, then lost {StabilityWindow.TotalSeconds:0} s later: {againError}");
         }
     }
 }
