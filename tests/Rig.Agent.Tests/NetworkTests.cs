@@ -83,7 +83,7 @@ public sealed class NetworkTests : IDisposable
     }
 
     [Fact]
-    public async Task Offline_root_gets_the_file_and_nothing_is_applied_live_and_the_previous_file_is_kept()
+    public async Task Offline_root_gets_the_file_and_nothing_is_applied_live_and_no_pending_record_stays()
     {
         var root = _temp.Sub("root");
         var platform = new LinuxPlatform(root, "dev1", ["/etc", "/var"], RigLimits.Default, new Uri("https://gateway.test:7443/"));
@@ -98,8 +98,7 @@ public sealed class NetworkTests : IDisposable
 
         Assert.Equal(NetworkRenderer.Render(Static(NetworkRenderers.Networkd)), await File.ReadAllTextAsync(file));
         Assert.False(File.Exists(ifupdown)); // one renderer per interface: the other one's file goes
-        Assert.Equal("old\n", await File.ReadAllTextAsync(Path.Combine(root, "var/lib/rig/network/previous/10-rig-eth0.network")));
-        Assert.Equal("auto eth0\n", await File.ReadAllTextAsync(Path.Combine(root, "var/lib/rig/network/previous/rig-eth0")));
+        Assert.False(File.Exists(Path.Combine(root, "var/lib/rig/network/pending.json")));
         Assert.Contains("not applied live", output, StringComparison.Ordinal);
         Assert.Contains($"offline root {root}", output, StringComparison.Ordinal);
     }
@@ -122,12 +121,213 @@ public sealed class NetworkTests : IDisposable
         using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
         listener.Start();
         var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        Assert.True((await new GatewayProbe("127.0.0.1", port).WaitStableAsync(TimeSpan.FromSeconds(5), CancellationToken.None)).Reached);
 
-        Assert.True((await new GatewayProbe("127.0.0.1", port).WaitAsync(TimeSpan.FromSeconds(5), CancellationToken.None)).Reached);
-        listener.Stop();
-        // A closed loopback port refuses at once; the probe keeps trying until its time is up and says why.
-        var (reached, error) = await new GatewayProbe("127.0.0.1", port).WaitAsync(TimeSpan.FromSeconds(3), CancellationToken.None);
+        // Bound but never listening: Linux refuses connects to it, and nobody else can take the port meanwhile.
+        using var closed = BoundNotListening(out var closedPort);
+        var (reached, error) = await new GatewayProbe("127.0.0.1", closedPort).WaitAsync(TimeSpan.FromSeconds(3), CancellationToken.None);
         Assert.False(reached);
         Assert.Contains("refused", error, StringComparison.OrdinalIgnoreCase);
+    }
+
+    [Fact]
+    public async Task A_change_the_agent_died_during_is_rolled_back_when_the_platform_starts_again()
+    {
+        var root = _temp.Sub("crash");
+        var networkd = Path.Combine(root, "etc/systemd/network/10-rig-eth0.network");
+        var ifupdown = Path.Combine(root, "etc/network/interfaces.d/rig-eth0");
+        Directory.CreateDirectory(Path.GetDirectoryName(networkd)!);
+        Directory.CreateDirectory(Path.GetDirectoryName(ifupdown)!);
+        await File.WriteAllTextAsync(ifupdown, "old ifupdown\n");
+        // What ApplyAsync leaves when the process dies during the probe: the record, then the new files.
+        new PendingNetworkChange("eth0", NetworkRenderers.Networkd,
+            [new PreviousNetworkFile("/etc/systemd/network/10-rig-eth0.network", null), new PreviousNetworkFile("/etc/network/interfaces.d/rig-eth0", "old ifupdown\n"u8.ToArray())],
+            Live: null).Save(Path.Combine(root, "var/lib/rig/network/pending.json"));
+        await File.WriteAllTextAsync(networkd, "new\n");
+        File.Delete(ifupdown);
+
+        var platform = new LinuxPlatform(root, "dev1", ["/etc", "/var"], RigLimits.Default, new Uri("https://gateway.test:7443/"));
+        var recovered = await platform.Network.RecoverAsync(CancellationToken.None);
+
+        Assert.NotNull(recovered);
+        Assert.Contains("did not finish", recovered, StringComparison.Ordinal);
+        Assert.False(File.Exists(networkd));
+        Assert.Equal("old ifupdown\n", await File.ReadAllTextAsync(ifupdown));
+        Assert.False(File.Exists(Path.Combine(root, "var/lib/rig/network/pending.json")));
+        Assert.Null(await platform.Network.RecoverAsync(CancellationToken.None)); // nothing left to recover
+    }
+
+    [Fact]
+    public async Task A_failure_after_the_first_write_rolls_the_files_back()
+    {
+        var root = _temp.Sub("blocked");
+        var platform = new LinuxPlatform(root, "dev1", ["/etc", "/var"], RigLimits.Default, new Uri("https://gateway.test:7443/"));
+        var networkd = Path.Combine(root, "etc/systemd/network/10-rig-eth0.network");
+        Directory.CreateDirectory(Path.GetDirectoryName(networkd)!);
+        await File.WriteAllTextAsync(networkd, "old\n");
+        // The other renderer's file cannot be removed: a directory stands where it belongs.
+        Directory.CreateDirectory(Path.Combine(root, "etc/network/interfaces.d/rig-eth0"));
+
+        var e = await Assert.ThrowsAsync<CommandFailedException>(() => platform.Network.ApplyAsync(Static(NetworkRenderers.Networkd), CancellationToken.None));
+
+        Assert.Equal("network-path-blocked", e.Code);
+        Assert.Contains("/etc/network/interfaces.d/rig-eth0", e.Message, StringComparison.Ordinal);
+        Assert.Contains("were restored", e.Message, StringComparison.Ordinal);
+        Assert.Equal("old\n", await File.ReadAllTextAsync(networkd));
+        Assert.False(File.Exists(Path.Combine(root, "var/lib/rig/network/pending.json")));
+    }
+
+    [Theory]
+    [InlineData("etc/network/interfaces", "auto lo\niface lo inet loopback\n\nallow-hotplug eth0\niface eth0 inet dhcp\n", "/etc/network/interfaces (line 5)")]
+    [InlineData("etc/network/interfaces.d/50-eth0", "iface  eth0  inet6 auto\n", "/etc/network/interfaces.d/50-eth0 (line 1)")]
+    public async Task Ifupdown_refuses_an_interface_another_file_defines_and_changes_nothing(string file, string content, string named)
+    {
+        var root = _temp.Sub("conflict");
+        var platform = new LinuxPlatform(root, "dev1", ["/etc", "/var"], RigLimits.Default, new Uri("https://gateway.test:7443/"));
+        Directory.CreateDirectory(Path.Combine(root, "etc/network/interfaces.d"));
+        await File.WriteAllTextAsync(Path.Combine(root, file), content);
+        await File.WriteAllTextAsync(Path.Combine(root, "etc/network/interfaces.d/eth00"), "iface eth00 inet dhcp\n"); // another interface: no conflict
+
+        var e = await Assert.ThrowsAsync<CommandFailedException>(() => platform.Network.ApplyAsync(Static(NetworkRenderers.Ifupdown), CancellationToken.None));
+
+        Assert.Equal("network-conflict", e.Code);
+        Assert.Contains(named, e.Message, StringComparison.Ordinal);
+        Assert.Contains("Nothing was changed", e.Message, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(root, "etc/network/interfaces.d/rig-eth0")));
+        Assert.False(File.Exists(Path.Combine(root, "var/lib/rig/network/pending.json")));
+    }
+
+    [Fact]
+    public async Task Live_change_takes_the_old_configuration_down_before_writing_and_succeeds_once_the_address_shows_and_the_probe_holds()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var (root, applier, configurator) = Live("ok", ((System.Net.IPEndPoint)listener.LocalEndpoint).Port);
+
+        var output = await configurator.ApplyAsync(Static(NetworkRenderers.Ifupdown) with { ProbeTimeoutSeconds = 5 }, CancellationToken.None);
+
+        Assert.Contains("applied (recording)", output, StringComparison.Ordinal);
+        Assert.Equal(["snapshot", "before-write [old]", "apply [new]", "snapshot"], applier.Steps);
+        Assert.False(File.Exists(Path.Combine(root, "var/lib/rig/network/pending.json")));
+    }
+
+    [Fact]
+    public async Task Lost_gateway_rolls_back_new_down_then_files_then_old_up_then_live_state_last()
+    {
+        using var closed = BoundNotListening(out var port);
+        var (root, applier, configurator) = Live("lost", port);
+
+        var e = await Assert.ThrowsAsync<CommandFailedException>(() => configurator.ApplyAsync(Static(NetworkRenderers.Ifupdown) with { ProbeTimeoutSeconds = 5 }, CancellationToken.None));
+
+        Assert.Equal("network-rolled-back", e.Code);
+        Assert.Equal(["snapshot", "before-write [old]", "apply [new]", "snapshot", "before-restore [new]", "after-restore [old] own=True", "restore-live 10.9.9.9/24"], applier.Steps);
+        Assert.Equal("old\n", await File.ReadAllTextAsync(Path.Combine(root, "etc/network/interfaces.d/rig-eth0")));
+        Assert.False(File.Exists(Path.Combine(root, "var/lib/rig/network/pending.json")));
+    }
+
+    [Fact]
+    public async Task A_failing_rollback_step_does_not_stop_the_others_and_keeps_the_record_for_a_retry()
+    {
+        using var closed = BoundNotListening(out var port);
+        var (root, applier, configurator) = Live("partial", port);
+        applier.FailAfterRestore = true;
+
+        var e = await Assert.ThrowsAsync<CommandFailedException>(() => configurator.ApplyAsync(Static(NetworkRenderers.Ifupdown) with { ProbeTimeoutSeconds = 5 }, CancellationToken.None));
+
+        Assert.Equal("network-failed", e.Code);
+        Assert.Contains("ifup refused", e.Message, StringComparison.Ordinal);
+        Assert.Contains("restore-live 10.9.9.9/24", applier.Steps); // the step after the failing one still ran
+        Assert.Equal("old\n", await File.ReadAllTextAsync(Path.Combine(root, "etc/network/interfaces.d/rig-eth0")));
+        Assert.True(File.Exists(Path.Combine(root, "var/lib/rig/network/pending.json")));
+
+        applier.FailAfterRestore = false;
+        Assert.Contains("rolled back", await configurator.RecoverAsync(CancellationToken.None), StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(root, "var/lib/rig/network/pending.json")));
+    }
+
+    [Fact]
+    public async Task An_address_that_never_shows_is_rolled_back_without_trusting_the_probe()
+    {
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var (root, applier, configurator) = Live("unsettled", ((System.Net.IPEndPoint)listener.LocalEndpoint).Port);
+        applier.ApplyChangesAddress = false; // the manager returned, but the interface still has the old address
+
+        var e = await Assert.ThrowsAsync<CommandFailedException>(() => configurator.ApplyAsync(Static(NetworkRenderers.Ifupdown) with { ProbeTimeoutSeconds = 5 }, CancellationToken.None));
+
+        Assert.Equal("network-rolled-back", e.Code);
+        Assert.Contains("did not get the address 10.0.0.5/24", e.Message, StringComparison.Ordinal);
+        Assert.Equal("restore-live 10.9.9.9/24", applier.Steps[^1]);
+        Assert.Equal("old\n", await File.ReadAllTextAsync(Path.Combine(root, "etc/network/interfaces.d/rig-eth0")));
+    }
+
+    private (string Root, RecordingApplier Applier, NetworkConfigurator Configurator) Live(string name, int probePort)
+    {
+        var root = _temp.Sub(name);
+        var file = Path.Combine(root, "etc/network/interfaces.d/rig-eth0");
+        Directory.CreateDirectory(Path.GetDirectoryName(file)!);
+        File.WriteAllText(file, "old\n");
+        var applier = new RecordingApplier(file);
+        var configurator = new NetworkConfigurator(new DeviceFileSystem(root, ["/etc", "/var"], RigLimits.Default),
+            new NetworkSettings(new GatewayProbe("127.0.0.1", probePort), Live: true, Managers: true, "unused"), (_, _) => Task.FromResult<INetworkApplier>(applier));
+        return (root, applier, configurator);
+    }
+
+    private static System.Net.Sockets.Socket BoundNotListening(out int port)
+    {
+        var socket = new System.Net.Sockets.Socket(System.Net.Sockets.SocketType.Stream, System.Net.Sockets.ProtocolType.Tcp);
+        socket.Bind(new System.Net.IPEndPoint(System.Net.IPAddress.Loopback, 0));
+        port = ((System.Net.IPEndPoint)socket.LocalEndPoint!).Port;
+        return socket;
+    }
+
+    /// <summary>Records the order of the live steps and which file (old or new) was on disk at each; ONLY for
+    /// ordering: the real steps run ip/ifup/networkctl on a live network (see Rig.EndToEnd NetworkTests).</summary>
+    private sealed class RecordingApplier(string file) : INetworkApplier
+    {
+        private LiveInterfaceState _state = new("eth0", ["10.9.9.9/24"], []);
+
+        public List<string> Steps { get; } = [];
+        public bool FailAfterRestore { get; set; }
+        public bool ApplyChangesAddress { get; set; } = true;
+        public string How => "(recording)";
+
+        private string OnDisk => !File.Exists(file) ? "[absent]" : File.ReadAllText(file) == "old\n" ? "[old]" : "[new]";
+
+        public Task<LiveInterfaceState> SnapshotAsync(string interfaceName, CancellationToken ct)
+        {
+            if (Steps.Count == 0 || Steps[^1] != "snapshot")
+                Steps.Add("snapshot");
+            return Task.FromResult(_state);
+        }
+
+        public Task BeforeWriteAsync(NetworkCommand command, CancellationToken ct) => Record($"before-write {OnDisk}");
+
+        public Task ApplyAsync(NetworkCommand command, CancellationToken ct)
+        {
+            if (ApplyChangesAddress)
+                _state = _state with { Addresses = [command.Address!] };
+            return Record($"apply {OnDisk}");
+        }
+
+        public Task BeforeRestoreAsync(string interfaceName, CancellationToken ct) => Record($"before-restore {OnDisk}");
+
+        public Task AfterRestoreAsync(string interfaceName, bool ownFileRestored, CancellationToken ct)
+        {
+            Steps.Add($"after-restore {OnDisk} own={ownFileRestored}");
+            return FailAfterRestore ? throw new CommandFailedException("network-apply-failed", "ifup refused") : Task.CompletedTask;
+        }
+
+        public Task RestoreLiveAsync(LiveInterfaceState state, CancellationToken ct)
+        {
+            _state = state;
+            return Record($"restore-live {string.Join(",", state.Addresses)}");
+        }
+
+        private Task Record(string step)
+        {
+            Steps.Add(step);
+            return Task.CompletedTask;
+        }
     }
 }

@@ -168,7 +168,7 @@ public sealed class NetworkConfigurator : INetworkManager
             await Step(file.Content is null ? $"removing {file.Path}" : $"restoring {file.Path}", () =>
             {
                 if (file.Content is null)
-                    DeleteFile(file.Path);
+                    DeleteFile(file.Path, directoryIsAbsent: true); // a directory there was not written by this change
                 else
                     WriteFile(file.Path, file.Content);
                 return Task.CompletedTask;
@@ -245,11 +245,12 @@ public sealed class NetworkConfigurator : INetworkManager
         DeviceFileSystem.WriteAtomically(host, content, FileMode0644);
     }
 
-    private void DeleteFile(string devicePath)
+    private void DeleteFile(string devicePath, bool directoryIsAbsent = false)
     {
         var host = _files.Resolve(devicePath, FinalLink.Refuse, allowedRootsOnly: true);
-        if (Directory.Exists(host))
+        if (Directory.Exists(host) && !directoryIsAbsent)
             throw new CommandFailedException("network-path-blocked", $"'{devicePath}' is a directory where Rig's network file for the interface belongs; remove it by hand, then converge again.");
-        File.Delete(host);
+        if (File.Exists(host))
+            File.Delete(host);
     }
 }
