@@ -51,7 +51,7 @@ public sealed class NetworkTests
             Assert.Contains("reachable again", failed.Result.Error, StringComparison.Ordinal);
             Assert.Equal([ns.DeviceAddress], await ns.DeviceAddressesAsync());
             Assert.Equal(written, await File.ReadAllTextAsync(file));
-            Assert.Equal(written, await File.ReadAllTextAsync(Path.Combine(root, "var/lib/rig/network/previous/10-rig-eth0.network")));
+            Assert.False(File.Exists(Path.Combine(root, "var/lib/rig/network/pending.json"))); // rolled back: no change pending
             Assert.Equal(ns.DeviceAddress, cut.Recorded.Network["eth0"].Address); // the failed change was not recorded
 
             // 3. The agent still talks to its gateway: a change that keeps connectivity goes through.

@@ -38,26 +38,76 @@ public sealed class NetworkNamespace : IAsyncDisposable
     {
         if (Rig.Agent.Platform.Linux.ProcessRunner.Find("ip") is null)
             Assert.Fail("The network namespace tests need iproute2 ('ip'); install the apt package iproute2.");
-        var id = Guid.NewGuid().ToString("n")[..8];
-        var subnet = await FreeSubnetAsync();
-        var ns = new NetworkNamespace($"rig-net-{id}", $"rgv{id}", subnet);
-        try
+        await RemoveStaleAsync();
+        // Another test (or helper) may take the same subnet between the check and the add: try another one.
+        for (var attempt = 1; ; attempt++)
         {
-            await IpAsync("netns", "add", ns.Name);
-            await IpAsync("link", "add", ns.HostInterface, "type", "veth", "peer", "name", ns.DeviceInterface, "netns", ns.Name);
-            await IpAsync("addr", "add", $"{ns.HostAddress}/24", "dev", ns.HostInterface);
-            await IpAsync("link", "set", ns.HostInterface, "up");
-            await IpAsync("-n", ns.Name, "link", "set", "lo", "up");
-            await IpAsync("-n", ns.Name, "addr", "add", ns.DeviceAddress, "dev", ns.DeviceInterface);
-            await IpAsync("-n", ns.Name, "link", "set", ns.DeviceInterface, "up");
-            Directory.CreateDirectory(ns.EtcDirectory);
-            await File.WriteAllTextAsync(Path.Combine(ns.EtcDirectory, "hosts"), $"127.0.0.1 localhost\n{ns.HostAddress} {ns.GatewayName}\n");
-            return ns;
+            var id = Guid.NewGuid().ToString("n")[..8];
+            var ns = new NetworkNamespace($"{Prefix}{id}", $"{HostPrefix}{id}", await FreeSubnetAsync());
+            try
+            {
+                await IpAsync("netns", "add", ns.Name);
+                await IpAsync("link", "add", ns.HostInterface, "type", "veth", "peer", "name", ns.DeviceInterface, "netns", ns.Name);
+                await IpAsync("addr", "add", $"{ns.HostAddress}/24", "dev", ns.HostInterface);
+                await IpAsync("link", "set", ns.HostInterface, "up");
+                await IpAsync("-n", ns.Name, "link", "set", "lo", "up");
+                await IpAsync("-n", ns.Name, "addr", "add", ns.DeviceAddress, "dev", ns.DeviceInterface);
+                await IpAsync("-n", ns.Name, "link", "set", ns.DeviceInterface, "up");
+                Directory.CreateDirectory(ns.EtcDirectory);
+                await File.WriteAllTextAsync(Path.Combine(ns.EtcDirectory, "hosts"), $"127.0.0.1 localhost\n{ns.HostAddress} {ns.GatewayName}\n");
+                return ns;
+            }
+            catch (InvalidOperationException) when (attempt < 5)
+            {
+                await ns.DisposeAsync();
+            }
+            catch
+            {
+                await ns.DisposeAsync();
+                throw;
+            }
         }
-        catch
+    }
+
+    /// <summary>Name prefix of the namespaces this harness creates (and only those are cleaned up as stale).</summary>
+    private const string Prefix = "rig-net-";
+
+    /// <summary>Name prefix of the host ends of the veth pairs this harness creates.</summary>
+    private const string HostPrefix = "rgv";
+
+    /// <summary>Remove what a killed earlier run left: <c>rig-net-*</c> namespaces whose processes are gone, their
+    /// <c>/etc/netns</c> entries and <c>rgv*</c> veth ends without a peer. A namespace with a process in it belongs to a
+    /// test running now and is left alone.</summary>
+    private static async Task RemoveStaleAsync()
+    {
+        var names = (await IpAsync("netns", "list")).Split('\n', StringSplitOptions.RemoveEmptyEntries)
+            .Select(l => l.Split(' ')[0]).Where(n => n.StartsWith(Prefix, StringComparison.Ordinal)).ToList();
+        foreach (var name in names)
         {
-            await ns.DisposeAsync();
-            throw;
+            if ((await IpAsync("netns", "pids", name)).Trim().Length > 0)
+                continue;
+            // Created moments ago by a parallel test that has not started its agent yet: not stale.
+            var created = File.GetLastWriteTimeUtc(Path.Combine("/run/netns", name));
+            if (DateTime.UtcNow - created < TimeSpan.FromMinutes(10))
+                continue;
+            try { await IpAsync("netns", "del", name); } catch (InvalidOperationException) { }
+            try { Directory.Delete(Path.Combine("/etc/netns", name), recursive: true); } catch (DirectoryNotFoundException) { }
+        }
+        if (Directory.Exists("/etc/netns"))
+        {
+            foreach (var etc in Directory.EnumerateDirectories("/etc/netns", Prefix + "*"))
+            {
+                if (!File.Exists(Path.Combine("/run/netns", Path.GetFileName(etc))))
+                    try { Directory.Delete(etc, recursive: true); } catch (DirectoryNotFoundException) { }
+            }
+        }
+        using var links = JsonDocument.Parse(await IpAsync("-j", "link", "show", "type", "veth"));
+        foreach (var link in links.RootElement.EnumerateArray())
+        {
+            var name = link.GetProperty("ifname").GetString()!;
+            // A veth end whose peer (in a deleted namespace) is gone has no link-netnsid and is down.
+            if (name.StartsWith(HostPrefix, StringComparison.Ordinal) && name.Length == HostPrefix.Length + 8 && !link.TryGetProperty("link_netnsid", out _))
+                try { await IpAsync("link", "del", name); } catch (InvalidOperationException) { }
         }
     }
 
