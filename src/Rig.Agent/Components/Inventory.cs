@@ -36,7 +36,9 @@ public static class Inventory
             os = discovery.Os();
             native = await discovery.NativePackagesAsync(ct).ConfigureAwait(false);
         }
-        return new InventoryReport
+        // Cut to the limits the gateway enforces (a container host may have thousands of NICs), saying so in the report:
+        // an inventory over them would be dropped whole.
+        return InventoryLimits.Trim(new InventoryReport
         {
             Hostname = platform.Hostname,
             Platform = platform.Name,
@@ -50,7 +52,7 @@ public static class Inventory
             Hardware = hardware,
             Os = os,
             NativePackages = native,
-        };
+        });
     }
 
     /// <summary>A Rig package as it really is: a deb/rpm package the native package manager no longer has is left
