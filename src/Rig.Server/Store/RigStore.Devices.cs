@@ -23,6 +23,12 @@ public sealed record DeviceRuntime(string Device, string? PokeHost, int? PokePor
 
 internal sealed record DeviceRuntimeRow(string Device, string? PokeHost, long? PokePort, string? AgentVersion, long? LastSeenAt, long? InventoryCollectedAt, long? FreeBytes, string? InventoryNote, string? Inventory)
 {
+    /// <summary>A row read without its inventory (plans, device lists).</summary>
+    public DeviceRuntimeRow(string device, string? pokeHost, long? pokePort, string? agentVersion, long? lastSeenAt, long? inventoryCollectedAt, long? freeBytes, string? inventoryNote)
+        : this(device, pokeHost, pokePort, agentVersion, lastSeenAt, inventoryCollectedAt, freeBytes, inventoryNote, null)
+    {
+    }
+
     public static DeviceRuntimeRow Empty(string device) => new(device, null, null, null, null, null, null, null, null);
 
     public DeviceRuntime ToRuntime(RecordedState recorded)
@@ -76,11 +82,11 @@ public sealed partial class RigStore
     /// is still there. Plans need only the recorded state; drift needs the inventories of the devices it compares.</summary>
     public Task<IReadOnlyList<DeviceRuntime>> ListDeviceRuntimeAsync(IReadOnlyCollection<string>? devices, bool withInventory, CancellationToken ct = default) => ReadAsync<IReadOnlyList<DeviceRuntime>>(async c =>
     {
-        var filter = devices is { Count: <= MaxDeviceFilter } ? " WHERE device IN @devices" : "";
+        var filter = devices is not { Count: <= MaxDeviceFilter } ? "" : Engine == StoreEngine.Postgres ? " WHERE device = ANY(@devices)" : " WHERE device IN @devices";
         var param = new { devices = devices?.Distinct(StringComparer.Ordinal).ToArray() ?? [] };
         var items = (await c.QueryAsync<RecordedItemRow>(new CommandDefinition($"SELECT device, kind, key, body FROM recorded_items{filter}", param, cancellationToken: ct)).ConfigureAwait(false))
             .GroupBy(i => i.Device, StringComparer.Ordinal).ToDictionary(g => g.Key, g => ToState(g), StringComparer.Ordinal);
-        var rows = (await c.QueryAsync<DeviceRuntimeRow>(new CommandDefinition($"SELECT {RuntimeColumns}, {(withInventory ? "inventory" : "NULL AS inventory")} FROM device_runtime{filter} ORDER BY device", param, cancellationToken: ct)).ConfigureAwait(false))
+        var rows = (await c.QueryAsync<DeviceRuntimeRow>(new CommandDefinition($"SELECT {RuntimeColumns}{(withInventory ? ", inventory" : "")} FROM device_runtime{filter} ORDER BY device", param, cancellationToken: ct)).ConfigureAwait(false))
             .ToDictionary(r => r.Device, StringComparer.Ordinal);
         var wanted = devices is null ? null : new HashSet<string>(devices, StringComparer.Ordinal);
         return [.. rows.Keys.Union(items.Keys).Where(d => wanted is null || wanted.Contains(d)).Order(StringComparer.Ordinal)
