@@ -184,6 +184,25 @@ public sealed class DiscoveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Rpm_is_queried_again_only_when_its_database_changed()
+    {
+        var rpmRoot = _temp.Sub("rpm-cache-root");
+        var (code, output) = await Run("rpm", "--root", rpmRoot, "--dbpath", "/var/lib/rpm", "--initdb");
+        Assert.True(code == 0, $"rpm --initdb failed ({code}); install the 'rpm' apt package: {output}");
+        var discovery = new Discovery(rpmRoot, runningSystem: false);
+
+        Assert.Empty((await discovery.NativePackagesAsync(CancellationToken.None))!);
+        Assert.Empty((await discovery.NativePackagesAsync(CancellationToken.None))!);
+        Assert.Equal(1, discovery.RpmQueries);
+
+        var database = Path.Combine(rpmRoot, "var/lib/rpm/rpmdb.sqlite"); // what an install writes
+        (code, output) = await Run("touch", "-d", "2030-01-01 00:00:00", database);
+        Assert.True(code == 0, output);
+        Assert.Empty((await discovery.NativePackagesAsync(CancellationToken.None))!);
+        Assert.Equal(2, discovery.RpmQueries);
+    }
+
+    [Fact]
     public void Dpkg_status_parser_keeps_only_installed_packages()
     {
         const string status = "Package: a\nStatus: install ok installed\nArchitecture: amd64\nVersion: 1:2.0-3\nDescription: x\n continued\n\n"
