@@ -6,7 +6,10 @@ namespace Rig.Protocol;
 
 /// <summary>What the JSON contract alone cannot say: no null elements in lists, bounded strings, valid ports and
 /// hosts. Applied by <see cref="RigJson.Parse{T}"/> to every message read from the wire, so a malformed message is
-/// refused (400) before it reaches a transaction, never turned into a server error that the peer retries forever.</summary>
+/// refused (400) before it reaches a transaction, never turned into a server error that the peer retries forever.
+/// Inventories are the exception: they are checked apart (<see cref="InventoryProblem"/>) because start-up and
+/// check-in always carry one, so refusing the exchange for a bad inventory would refuse the device for ever; the
+/// gateway drops a bad inventory instead and processes the rest.</summary>
 public static class ContractChecks
 {
     /// <summary>The first problem of <paramref name="message"/>, or null when it is fine.</summary>
@@ -38,45 +41,42 @@ public static class ContractChecks
             if (CheckResult(result) is { } problem)
                 return problem;
         }
-        return r.Inventory is { } inventory ? Inventory(inventory) : null;
+        return null;
     }
 
-    private static string? CheckResult(CommandResult result)
-    {
-        var badResult = Text(result.CommandId, 64, "result.commandId") ?? Text(result.ErrorCode, 64, "result.errorCode") ?? Text(result.Error, 64 * 1024, "result.error", free: true) ?? Text(result.Output, 64 * 1024, "result.output", free: true);
-        if (badResult is not null)
-            return badResult;
-        return result.Inventory is { } inventory ? Inventory(inventory) : null;
-    }
+    private static string? CheckResult(CommandResult result) =>
+        Text(result.CommandId, 64, "result.commandId") ?? Text(result.ErrorCode, 64, "result.errorCode") ?? Text(result.Error, 64 * 1024, "result.error", free: true) ?? Text(result.Output, 64 * 1024, "result.output", free: true);
 
-    // Inventory bounds. A server has ~200-3,000 native packages; 20,000 leaves room for the largest installs and
-    // still fits the request body limit (RigLimits.MaxRequestBodyBytes, 4 MiB, at ~100 bytes a package).
-    private const int MaxNativePackages = 20_000;
-    private const int MaxManagedItems = 10_000;
-    private const int MaxHardwareItems = 1_024;
+    private const int MaxNativePackages = InventoryLimits.MaxNativePackages;
+    private const int MaxManagedItems = InventoryLimits.MaxManagedItems;
+    private const int MaxHardwareItems = InventoryLimits.MaxHardwareItems;
 
-    /// <summary>Counts and string lengths of an inventory, wherever it appears (a request, an inventory result).</summary>
-    private static string? Inventory(InventoryReport inventory)
+    /// <summary>The first problem of an inventory (wherever it appears: a request, an inventory command's result), or
+    /// null when it is fine: counts over <see cref="InventoryLimits"/>, strings too long, and control characters
+    /// (C0, DEL, C1) in names, versions, paths and problems, which would otherwise reach an operator's terminal.
+    /// Not part of <see cref="Find"/>: a bad inventory is dropped, not the exchange carrying it.</summary>
+    public static string? InventoryProblem(InventoryReport inventory)
     {
+        ArgumentNullException.ThrowIfNull(inventory);
         var bad = Count(inventory.Packages, MaxManagedItems, "inventory.packages") ?? Count(inventory.Files, MaxManagedItems, "inventory.files")
             ?? Count(inventory.Services, MaxManagedItems, "inventory.services") ?? Count(inventory.NativePackages, MaxNativePackages, "inventory.nativePackages")
             ?? NoNulls(inventory.Packages, "inventory.packages") ?? NoNulls(inventory.Files, "inventory.files") ?? NoNulls(inventory.Services, "inventory.services")
-            ?? Text(inventory.Hostname, 253, "inventory.hostname") ?? Text(inventory.Platform, 32, "inventory.platform") ?? Text(inventory.AgentVersion, 64, "inventory.agentVersion");
+            ?? Ident(inventory.Truncated, 1024, "inventory.truncated") ?? Ident(inventory.Hostname, 253, "inventory.hostname") ?? Ident(inventory.Platform, 32, "inventory.platform") ?? Ident(inventory.AgentVersion, 64, "inventory.agentVersion");
         if (bad is not null)
             return bad;
         foreach (var p in inventory.Packages)
         {
-            if ((Text(p.Name, 256, "inventory package name") ?? Text(p.Version, 256, "inventory package version") ?? Text(p.Format, 32, "inventory package format") ?? Text(p.Sha256, 64, "inventory package sha256") ?? Text(p.Problem, 1024, "inventory package problem", free: true)) is { } problem)
+            if ((Ident(p.Name, 256, "inventory package name") ?? Ident(p.Version, 256, "inventory package version") ?? Ident(p.Format, 32, "inventory package format") ?? Ident(p.Sha256, 64, "inventory package sha256") ?? Ident(p.Problem, 1024, "inventory package problem")) is { } problem)
                 return problem;
         }
         foreach (var f in inventory.Files)
         {
-            if ((Text(f.Path, 4096, "inventory file path") ?? Text(f.Sha256, 64, "inventory file sha256") ?? Text(f.Mode, 8, "inventory file mode") ?? Text(f.Owner, 64, "inventory file owner") ?? Text(f.Group, 64, "inventory file group")) is { } problem)
+            if ((Ident(f.Path, 4096, "inventory file path") ?? Ident(f.Sha256, 64, "inventory file sha256") ?? Ident(f.Mode, 8, "inventory file mode") ?? Ident(f.Owner, 64, "inventory file owner") ?? Ident(f.Group, 64, "inventory file group")) is { } problem)
                 return problem;
         }
         foreach (var service in inventory.Services)
         {
-            if (Text(service.Name, 256, "inventory service name") is { } problem)
+            if (Ident(service.Name, 256, "inventory service name") is { } problem)
                 return problem;
         }
         if (inventory.NativePackages is { } native)
@@ -85,19 +85,19 @@ public static class ContractChecks
                 return nullPackage;
             foreach (var p in native)
             {
-                if ((Text(p.Name, 256, "inventory native package name") ?? Text(p.Version, 256, "inventory native package version") ?? Text(p.Architecture, 32, "inventory native package architecture") ?? Text(p.Format, 32, "inventory native package format")) is { } problem)
+                if ((Ident(p.Name, 256, "inventory native package name") ?? Ident(p.Version, 256, "inventory native package version") ?? Ident(p.Architecture, 32, "inventory native package architecture") ?? Ident(p.Format, 32, "inventory native package format")) is { } problem)
                     return problem;
             }
         }
-        if (inventory.Os is { } os && (Text(os.Id, 64, "inventory.os.id") ?? Text(os.IdLike, 256, "inventory.os.idLike") ?? Text(os.VersionId, 64, "inventory.os.versionId")
-            ?? Text(os.PrettyName, 256, "inventory.os.prettyName") ?? Text(os.KernelRelease, 256, "inventory.os.kernelRelease") ?? Text(os.Architecture, 32, "inventory.os.architecture")) is { } badOs)
+        if (inventory.Os is { } os && (Ident(os.Id, 64, "inventory.os.id") ?? Ident(os.IdLike, 256, "inventory.os.idLike") ?? Ident(os.VersionId, 64, "inventory.os.versionId")
+            ?? Ident(os.PrettyName, 256, "inventory.os.prettyName") ?? Ident(os.KernelRelease, 256, "inventory.os.kernelRelease") ?? Ident(os.Architecture, 32, "inventory.os.architecture")) is { } badOs)
             return badOs;
         return inventory.Hardware is { } hardware ? Hardware(hardware) : null;
     }
 
     private static string? Hardware(HardwareReport hardware)
     {
-        var bad = Text(hardware.CpuModel, 256, "inventory.hardware.cpuModel") ?? Count(hardware.Disks, MaxHardwareItems, "inventory.hardware.disks") ?? Count(hardware.Nics, MaxHardwareItems, "inventory.hardware.nics")
+        var bad = Ident(hardware.CpuModel, 256, "inventory.hardware.cpuModel") ?? Count(hardware.Disks, MaxHardwareItems, "inventory.hardware.disks") ?? Count(hardware.Nics, MaxHardwareItems, "inventory.hardware.nics")
             ?? NoNulls(hardware.Disks, "inventory.hardware.disks") ?? NoNulls(hardware.Nics, "inventory.hardware.nics");
         if (bad is not null)
             return bad;
@@ -105,17 +105,17 @@ public static class ContractChecks
             return $"inventory.hardware has a negative CPU count ({hardware.CpuCount}) or memory ({hardware.MemoryMiB} MiB)";
         foreach (var disk in hardware.Disks)
         {
-            if (Text(disk.Name, 64, "inventory disk name") is { } problem)
+            if (Ident(disk.Name, 64, "inventory disk name") is { } problem)
                 return problem;
         }
         foreach (var nic in hardware.Nics)
         {
-            if ((Text(nic.Name, 64, "inventory nic name") ?? Text(nic.Mac, 64, "inventory nic mac") ?? Text(nic.State, 32, "inventory nic state")
-                ?? Count(nic.Addresses, 256, $"inventory nic {nic.Name} addresses") ?? NoNulls(nic.Addresses, $"inventory nic {nic.Name} addresses")) is { } problem)
+            if ((Ident(nic.Name, 64, "inventory nic name") ?? Ident(nic.Mac, 64, "inventory nic mac") ?? Ident(nic.State, 32, "inventory nic state")
+                ?? Count(nic.Addresses, InventoryLimits.MaxAddressesPerNic, $"inventory nic {nic.Name} addresses") ?? NoNulls(nic.Addresses, $"inventory nic {nic.Name} addresses")) is { } problem)
                 return problem;
             foreach (var address in nic.Addresses)
             {
-                if (Text(address, 64, "inventory nic address") is { } problem2)
+                if (Ident(address, 64, "inventory nic address") is { } problem2)
                     return problem2;
             }
         }
@@ -161,6 +161,35 @@ public static class ContractChecks
         { } when !free && value.Contains('\0', StringComparison.Ordinal) => $"{what} holds a NUL character",
         _ => null,
     };
+
+    /// <summary>An inventory's identifier-like field: bounded, and without control characters (a name holding ESC,
+    /// CR or LF could rewrite an operator's terminal when drift prints it).</summary>
+    private static string? Ident(string? value, int max, string what) => Text(value, max, what) ?? (value is not null && ControlCharacterAt(value) is var i and >= 0
+        ? $"{what} '{Shorten(Visible(value))}' holds control character U+{(int)value[i]:X4} at {i}"
+        : null);
+
+    /// <summary>Index of the first C0 (U+0000-U+001F), DEL or C1 (U+0080-U+009F) character, or -1.</summary>
+    public static int ControlCharacterAt(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        for (var i = 0; i < value.Length; i++)
+        {
+            if (char.IsControl(value[i]))
+                return i;
+        }
+        return -1;
+    }
+
+    /// <summary><paramref name="value"/> with every control character replaced by U+FFFD, safe to print.</summary>
+    public static string Visible(string value)
+    {
+        ArgumentNullException.ThrowIfNull(value);
+        return ControlCharacterAt(value) < 0 ? value : string.Create(value.Length, value, (span, v) =>
+        {
+            for (var i = 0; i < v.Length; i++)
+                span[i] = char.IsControl(v[i]) ? '\uFFFD' : v[i];
+        });
+    }
 
     private static string Shorten(string s) => s.Length <= 80 ? s : s[..80] + "...";
 }

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using Rig.Agent.Components;
 using Rig.Agent.Platform;
 using Rig.Agent.Platform.Linux;
+using Rig.Agent.Runtime;
 using Rig.Protocol;
 using Rig.Protocol.Messages;
 using Rig.Testing;
@@ -105,6 +106,55 @@ public sealed class DiscoveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_chmod_and_chown_behind_rigs_back_are_reported_from_disk()
+    {
+        var platform = Platform();
+        var path = Path.Combine(_root, "etc/rig-drift.conf");
+        await File.WriteAllTextAsync(path, "x\n");
+        var (code, output) = await Run("chmod", "0644", path);
+        Assert.True(code == 0, output);
+        (code, output) = await Run("chown", "0:0", path);
+        Assert.True(code == 0, output);
+        platform.Database.Update(s => s with { Files = [.. s.Files, new ManagedFileRecord("/etc/rig-drift.conf", new string('a', 64), "0644", "root", "root")] });
+        Assert.Equal(("0644", "root", "root"), Attributes(await Inventory.CollectAsync(platform, CancellationToken.None)));
+
+        // Behind Rig's back, with the real tools: uid/gid 1 are "daemon" in the root's passwd and group; 4242 is nobody's.
+        (code, output) = await Run("chmod", "0600", path);
+        Assert.True(code == 0, output);
+        (code, output) = await Run("chown", "1:4242", path);
+        Assert.True(code == 0, output);
+
+        Assert.Equal(("0600", "daemon", "4242"), Attributes(await Inventory.CollectAsync(platform, CancellationToken.None)));
+
+        static (string, string, string) Attributes(InventoryReport inventory)
+        {
+            var file = Assert.Single(inventory.Files);
+            return (file.Mode, file.Owner, file.Group);
+        }
+    }
+
+    [Fact]
+    public async Task Write_file_on_a_linux_root_gives_the_file_the_models_owner_from_the_roots_passwd()
+    {
+        var platform = Platform();
+        var executor = new CommandExecutor(platform, new AgentPaths(_temp.Sub("state")), RigLimits.Default);
+        const string content = "owned\n";
+        var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(content)));
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        using var ca = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=unused", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddHours(1));
+        using var unused = new Rig.Agent.Runtime.GatewayClient(new Uri("https://127.0.0.1:9"), null, ca, RigLimits.Default); // write-file never calls it
+
+        var result = await executor.ExecuteAsync(new Command { Id = "w", QueueId = "q", Sequence = 0, QueueLength = 1, Spec = new WriteFileCommand("/etc/rig-owned.conf", content, sha, "0640", "daemon", "daemon") }, unused, CancellationToken.None);
+        Assert.True(result.Outcome == CommandOutcome.Succeeded, result.Error);
+
+        var (mode, uid, gid) = OnDiskAttributes.Stat(Path.Combine(_root, "etc/rig-owned.conf"))!.Value;
+        Assert.Equal((Convert.ToInt32("640", 8), 1u, 1u), (mode, uid, gid));
+        var file = Assert.Single((await Inventory.CollectAsync(platform, CancellationToken.None)).Files);
+        Assert.Equal(("0640", "daemon", "daemon"), (file.Mode, file.Owner, file.Group));
+    }
+
+    [Fact]
     public async Task A_deb_package_with_another_native_version_carries_a_problem()
     {
         var platform = Platform();
@@ -131,6 +181,25 @@ public sealed class DiscoveryTests : IAsyncLifetime
         Assert.Null(await new Discovery(_temp.Sub("no-package-manager"), runningSystem: false).NativePackagesAsync(CancellationToken.None));
         Assert.Equal([new NativePackage("bash", "5.1.8-6.el9", "x86_64", "rpm"), new NativePackage("tzdata", "1:2024a-1.el9", "noarch", "rpm")],
             Discovery.ParseRpmQuery("bash\t0:5.1.8-6.el9\tx86_64\ntzdata\t1:2024a-1.el9\tnoarch\n"));
+    }
+
+    [Fact]
+    public async Task Rpm_is_queried_again_only_when_its_database_changed()
+    {
+        var rpmRoot = _temp.Sub("rpm-cache-root");
+        var (code, output) = await Run("rpm", "--root", rpmRoot, "--dbpath", "/var/lib/rpm", "--initdb");
+        Assert.True(code == 0, $"rpm --initdb failed ({code}); install the 'rpm' apt package: {output}");
+        var discovery = new Discovery(rpmRoot, runningSystem: false);
+
+        Assert.Empty((await discovery.NativePackagesAsync(CancellationToken.None))!);
+        Assert.Empty((await discovery.NativePackagesAsync(CancellationToken.None))!);
+        Assert.Equal(1, discovery.RpmQueries);
+
+        var database = Path.Combine(rpmRoot, "var/lib/rpm/rpmdb.sqlite"); // what an install writes
+        (code, output) = await Run("touch", "-d", "2030-01-01 00:00:00", database);
+        Assert.True(code == 0, output);
+        Assert.Empty((await discovery.NativePackagesAsync(CancellationToken.None))!);
+        Assert.Equal(2, discovery.RpmQueries);
     }
 
     [Fact]

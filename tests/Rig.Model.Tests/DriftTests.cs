@@ -80,6 +80,45 @@ public sealed class DriftTests
     }
 
     [Fact]
+    public void A_chmod_or_chown_behind_rigs_back_is_changed()
+    {
+        // The agent reads mode, owner and group from disk (an owner the device's passwd does not name is numeric).
+        var inventory = AsModelled();
+        inventory.Files = [inventory.Files[0], inventory.Files[1] with { Mode = "0600", Owner = "1001" }];
+
+        Assert.Equal(new DriftItem("file", "/etc/tool.conf", "changed", "0644 root:root", "0600 1001:root"), Assert.Single(Compare(inventory)));
+    }
+
+    private static Device Networked(params NetworkInterfaceConfig[] interfaces) =>
+        Device() with { Network = new DeviceNetwork { Interfaces = interfaces } };
+
+    private static InventoryReport WithNics(params NicReport[] nics) =>
+        new() { Packages = AsModelled().Packages, Files = AsModelled().Files, Services = AsModelled().Services, Hardware = new HardwareReport(4, 8192, [], nics) };
+
+    [Fact]
+    public void A_static_address_of_the_network_section_not_on_its_interface_is_missing()
+    {
+        var device = Networked(new NetworkInterfaceConfig { Name = "eth0", Address = "10.0.0.5/24", Gateway = "10.0.0.1" },
+            new NetworkInterfaceConfig { Name = "eth1", Dhcp = true }, new NetworkInterfaceConfig { Name = "eth2", Address = "192.168.1.2/24" });
+
+        Assert.Empty(Compare(WithNics(new NicReport("eth0", "up", ["10.0.0.5/24", "fe80::1/64"]), new NicReport("eth1", "up", []), new NicReport("eth2", "up", ["192.168.1.2/24"])), device));
+
+        var items = Compare(WithNics(new NicReport("eth0", "up", ["10.0.0.99/24"]), new NicReport("eth1", "up", [])), device);
+
+        Assert.Equal([new DriftItem("network", "eth0 address", "missing", "10.0.0.5/24", "10.0.0.99/24"), new DriftItem("network", "eth2 address", "missing", "192.168.1.2/24", "no interface eth2")], items);
+        Assert.Equal(new DriftItem("network", "eth0 address", "missing", "10.0.0.5/24", "10.0.0.5/16"),
+            Assert.Single(Compare(WithNics(new NicReport("eth0", "up", ["10.0.0.5/16"]), new NicReport("eth2", "up", ["192.168.1.2/24"])), device)));
+    }
+
+    [Fact]
+    public void The_network_section_is_not_compared_when_the_device_reported_no_nics()
+    {
+        var device = Networked(new NetworkInterfaceConfig { Name = "eth0", Address = "10.0.0.5/24" });
+
+        Assert.Empty(Compare(AsModelled(), device)); // the sandbox reports no hardware: unknown, not missing
+    }
+
+    [Fact]
     public void A_removed_package_is_missing_and_says_when_it_is_still_installed_outside_rig()
     {
         var inventory = AsModelled();

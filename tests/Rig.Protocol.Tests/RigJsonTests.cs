@@ -203,11 +203,62 @@ public sealed class RigJsonTests
     }
 
     [Fact]
-    public void An_inventory_beyond_its_bounds_is_refused_naming_the_list()
+    public void An_inventory_beyond_its_bounds_does_not_refuse_the_exchange_but_is_found_bad_naming_the_list()
     {
         var packages = string.Join(",", Enumerable.Range(0, 20_001).Select(i => $$"""{"name":"p{{i}}","version":"1","architecture":"all","format":"deb"}"""));
-        AssertRefused($$$"""{"protocolVersion":1,"device":"d","requestId":"r","inventory":{"nativePackages":[{{{packages}}}]}}""", RigJson.Default.ExchangeRequest, "inventory.nativePackages holds 20001 items (limit 20000)");
-        AssertRefused("{\"protocolVersion\":1,\"device\":\"d\",\"requestId\":\"r\",\"inventory\":{\"os\":{\"id\":\"" + new string('x', 65) + "\"}}}", RigJson.Default.ExchangeRequest, "inventory.os.id is 65 characters long");
+        var json = "{\"protocolVersion\":1,\"device\":\"d\",\"requestId\":\"r\",\"result\":{\"commandId\":\"c1\",\"outcome\":\"Succeeded\",\"inventory\":{\"nativePackages\":[" + packages
+            + "]}},\"inventory\":{\"os\":{\"id\":\"" + new string('x', 65) + "\"}}}";
+        var request = RigJson.Parse(Encoding.UTF8.GetBytes(json), RigJson.Default.ExchangeRequest, "request");
+
+        Assert.Equal("c1", request.Result!.CommandId);
+        Assert.Equal("inventory.nativePackages holds 20001 items (limit 20000)", ContractChecks.InventoryProblem(request.Result.Inventory!));
+        Assert.StartsWith("inventory.os.id is 65 characters long", ContractChecks.InventoryProblem(request.Inventory!), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("nginx\u001b[2J")]
+    [InlineData("nginx\r\nfake line")]
+    [InlineData("nginx\u009b31m")]
+    public void Control_characters_in_inventory_names_are_found_bad(string name)
+    {
+        var inventory = new InventoryReport { Services = [new ServiceState(name, true, true)] };
+
+        var problem = ContractChecks.InventoryProblem(inventory);
+
+        Assert.NotNull(problem);
+        Assert.Contains("inventory service name", problem, StringComparison.Ordinal);
+        Assert.Contains("control character", problem, StringComparison.Ordinal);
+        Assert.Equal(-1, ContractChecks.ControlCharacterAt(problem)); // the message itself prints safely
+        Assert.Null(ContractChecks.InventoryProblem(new InventoryReport { Services = [new ServiceState("nginx", true, true)] }));
+    }
+
+    [Fact]
+    public void Visible_replaces_every_control_character()
+    {
+        Assert.Equal("a\uFFFD[2Jb\uFFFD\uFFFDc\uFFFD", ContractChecks.Visible("a\u001b[2Jb\r\nc\u009b"));
+        Assert.Equal("plain", ContractChecks.Visible("plain"));
+    }
+
+    [Fact]
+    public void Trim_cuts_an_inventory_to_the_limits_and_says_what_was_left_out()
+    {
+        var nics = Enumerable.Range(0, 1_500).Select(i => new NicReport($"veth{i:0000}", "up", [])).ToList();
+        var report = new InventoryReport
+        {
+            Hostname = "docker-1",
+            Hardware = new HardwareReport(8, 16_000, [], nics),
+            NativePackages = [.. Enumerable.Range(0, 25_000).Select(i => new NativePackage($"p{i}", "1", "all", "deb"))],
+        };
+        Assert.NotNull(ContractChecks.InventoryProblem(report));
+
+        var trimmed = InventoryLimits.Trim(report);
+
+        Assert.Null(ContractChecks.InventoryProblem(trimmed));
+        Assert.Equal(InventoryLimits.MaxHardwareItems, trimmed.Hardware!.Nics.Count);
+        Assert.Equal(InventoryLimits.MaxNativePackages, trimmed.NativePackages!.Count);
+        Assert.Equal("nativePackages: 20000 of 25000; hardware.nics: 1024 of 1500", trimmed.Truncated);
+        var whole = new InventoryReport { Hostname = "small" };
+        Assert.Same(whole, InventoryLimits.Trim(whole));
     }
 
     [Fact]
@@ -338,7 +389,6 @@ public sealed class RigJsonTests
     [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","results":[null]}""", "results")]
     [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","results":[{"commandId":null,"outcome":"Succeeded"}]}""", "commandId")]
     [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","result":{"commandId":"c\u0000","outcome":"Succeeded"}}""", "NUL")]
-    [InlineData("""{"protocolVersion":1,"device":"d","requestId":"r","result":{"commandId":"c","outcome":"Succeeded","inventory":{"packages":[{"name":"a\u0000b","version":"1","format":"deb","sha256":"x"}]}}}""", "inventory package name holds a NUL")]
     public void A_batched_request_that_breaks_the_contract_is_refused(string json, string mentions)
     {
         AssertRefused(json, RigJson.Default.ExchangeRequest, mentions);

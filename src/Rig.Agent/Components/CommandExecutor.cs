@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Text;
 using Rig.Agent.Platform;
+using Rig.Agent.Platform.Linux;
 using Rig.Agent.Runtime;
 using Rig.Protocol;
 using Rig.Protocol.Messages;
@@ -126,6 +127,8 @@ public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLim
         if (Directory.Exists(host))
             throw new CommandFailedException("is-directory", $"'{write.Path}' is a directory on the device; Rig will not replace it with a file.");
         DeviceFileSystem.WriteAtomically(host, content, mode);
+        if (platform is LinuxPlatform)
+            OnDiskAttributes.SetOwner(platform.Files.Root, host, write.Owner, write.Group); // the sandbox's files stay the test user's
         platform.Database.Update(s => s with
         {
             Files = [.. s.Files.Where(f => f.Path != write.Path), new ManagedFileRecord(write.Path, write.Sha256, write.Mode, write.Owner, write.Group)],

@@ -22,6 +22,7 @@ public sealed class Discovery
     private readonly bool _runningSystem;
     private readonly Lock _gate = new();
     private (DateTime Modified, long Length, IReadOnlyList<NativePackage> Packages)? _dpkgCache;
+    private (DateTime Modified, long Length, IReadOnlyList<NativePackage> Packages)? _rpmCache;
 
     /// <summary>Discovery for the device root <paramref name="root"/>; <paramref name="proc"/> and <paramref name="sys"/>
     /// are where the kernel's views are mounted (tests point them elsewhere).</summary>
@@ -32,6 +33,9 @@ public sealed class Discovery
         _proc = proc;
         _sys = sys;
     }
+
+    /// <summary>How many times <c>rpm -qa</c> ran (the rest were answered from the cache).</summary>
+    public int RpmQueries { get; private set; }
 
     /// <summary>Hardware of the machine the agent runs on (for a root prepared offline: the machine preparing it).</summary>
     public HardwareReport? Hardware()
@@ -96,14 +100,48 @@ public sealed class Discovery
             : Directory.Exists(Path.Combine(_root, "var/lib/rpm")) ? "/var/lib/rpm" : null;
         if (dbPath is null)
             return null;
+        // Cached while the database files are unchanged (newest modification time and total size), as dpkg's status
+        // file is: a check-in every few minutes then costs a few stats instead of an rpm process.
+        var stamp = DatabaseStamp(Path.Combine(_root, dbPath.TrimStart('/')));
+        lock (_gate)
+        {
+            if (_rpmCache is { } cached && stamp is { } now && cached.Modified == now.Modified && cached.Length == now.Length)
+                return cached.Packages;
+        }
         try
         {
+            RpmQueries++;
             var outcome = await ProcessRunner.RunAsync("rpm", ["--root", _root, "--dbpath", dbPath, "-qa", "--qf", "%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\n"], RpmTimeout, ct).ConfigureAwait(false);
-            return outcome.ExitCode == 0 ? ParseRpmQuery(outcome.StandardOutput) : null;
+            if (outcome.ExitCode != 0)
+                return null;
+            var packages = ParseRpmQuery(outcome.StandardOutput);
+            if (stamp is { } taken)
+            {
+                lock (_gate)
+                    _rpmCache = (taken.Modified, taken.Length, packages);
+            }
+            return packages;
         }
         catch (CommandFailedException)
         {
             return null; // rpm not installed on a Debian host preparing an RPM root: packages unknown, not "none"
+        }
+    }
+
+    /// <summary>Newest modification time and total size of the data files in an rpm database directory, or null when it
+    /// cannot be read (then nothing is cached).</summary>
+    private static (DateTime Modified, long Length)? DatabaseStamp(string directory)
+    {
+        try
+        {
+            // Not the lock file, sqlite's shared-memory index or Berkeley DB's environment files: reads touch them.
+            var files = new DirectoryInfo(directory).GetFiles().Where(f => !f.Name.StartsWith('.') && !f.Name.StartsWith("__db", StringComparison.Ordinal)
+                && !f.Name.EndsWith("-shm", StringComparison.Ordinal)).ToList();
+            return files.Count == 0 ? null : (files.Max(f => f.LastWriteTimeUtc), files.Sum(f => f.Length));
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return null;
         }
     }
 

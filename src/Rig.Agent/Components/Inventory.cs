@@ -26,6 +26,7 @@ public static class Inventory
     {
         ArgumentNullException.ThrowIfNull(platform);
         var state = platform.Database.Snapshot;
+        var attributes = platform is LinuxPlatform && state.Files.Count > 0 ? new OnDiskAttributes(platform.Files.Root) : null;
         HardwareReport? hardware = null;
         OsReport? os = null;
         IReadOnlyList<NativePackage>? native = null;
@@ -36,7 +37,9 @@ public static class Inventory
             os = discovery.Os();
             native = await discovery.NativePackagesAsync(ct).ConfigureAwait(false);
         }
-        return new InventoryReport
+        // Cut to the limits the gateway enforces (a container host may have thousands of NICs), saying so in the report:
+        // an inventory over them would be dropped whole.
+        return InventoryLimits.Trim(new InventoryReport
         {
             Hostname = platform.Hostname,
             Platform = platform.Name,
@@ -44,13 +47,13 @@ public static class Inventory
             CollectedAt = DateTimeOffset.UtcNow,
             BootCount = state.BootCount,
             Packages = [.. state.Packages.OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => Checked(platform, p, native)).OfType<InstalledPackage>()],
-            Files = [.. state.Files.OrderBy(f => f.Path, StringComparer.Ordinal).Select(f => new ManagedFile(f.Path, DigestOf(platform, f.Path), f.Mode, f.Owner, f.Group))],
+            Files = [.. state.Files.OrderBy(f => f.Path, StringComparer.Ordinal).Select(f => Actual(platform, f, attributes))],
             Services = await platform.Services.ListAsync(ct).ConfigureAwait(false),
             FreeBytes = FreeBytes(platform.Files.Root),
             Hardware = hardware,
             Os = os,
             NativePackages = native,
-        };
+        });
     }
 
     /// <summary>A Rig package as it really is: a deb/rpm package the native package manager no longer has is left
@@ -96,6 +99,28 @@ public static class Inventory
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
         {
             return null;
+        }
+    }
+
+    /// <summary>A managed file as it is on disk: content digest and mode always; owner and group on the linux platform
+    /// (read from disk, named from the root's passwd/group files). The sandbox's files belong to whoever runs it, so
+    /// there the recorded owner and group stand.</summary>
+    private static ManagedFile Actual(IPlatform platform, ManagedFileRecord record, OnDiskAttributes? attributes)
+    {
+        var digest = DigestOf(platform, record.Path);
+        var file = new ManagedFile(record.Path, digest, record.Mode, record.Owner, record.Group);
+        if (digest == Missing)
+            return file;
+        try
+        {
+            var host = platform.Files.Resolve(record.Path, FinalLink.Refuse, allowedRootsOnly: false);
+            if (attributes is not null)
+                return attributes.Read(host) is { } onDisk ? file with { Mode = onDisk.Mode, Owner = onDisk.Owner, Group = onDisk.Group } : file;
+            return OperatingSystem.IsWindows() ? file : file with { Mode = OnDiskAttributes.ModeText((int)File.GetUnixFileMode(host)) };
+        }
+        catch (Exception e) when (e is CommandFailedException or IOException or UnauthorizedAccessException)
+        {
+            return file; // vanished since it was hashed: the next inventory says so
         }
     }
 

@@ -50,16 +50,16 @@ public sealed class DriftCommand : AsyncCommand<DriftSettings>
                 _ => "[red]cannot be compared[/]",
             };
             var when = device.CollectedAt is { } at ? $" [grey](inventory of {at.ToLocalTime():yyyy-MM-dd HH:mm:ss})[/]" : "";
-            AnsiConsole.Write(new Rule($"[bold]{Markup.Escape(device.Device)}[/] {header}{when}").LeftJustified());
+            AnsiConsole.Write(new Rule($"[bold]{Safe(device.Device)}[/] {header}{when}").LeftJustified());
             if (device.Note is { } note)
-                AnsiConsole.MarkupLine($"  [{(device.Outcome == DriftOutcome.Drift ? "grey" : "red")}]{Markup.Escape(note)}[/]");
+                AnsiConsole.MarkupLine($"  [{(device.Outcome == DriftOutcome.Drift ? "grey" : "red")}]{Safe(note)}[/]");
             if (device.Items.Count == 0)
                 continue;
             var table = new Table().Border(TableBorder.Simple).AddColumns("kind", "item", "drift", "model", "actual");
             foreach (var item in device.Items)
             {
                 var colour = item.Change switch { "missing" => "red", "extra" => "yellow", _ => "blue" };
-                table.AddRow(Markup.Escape(item.Kind), Markup.Escape(item.Item), $"[{colour}]{Markup.Escape(item.Change)}[/]", Markup.Escape(item.Model ?? "-"), Markup.Escape(item.Actual ?? "-"));
+                table.AddRow(Safe(item.Kind), Safe(item.Item), $"[{colour}]{Safe(item.Change)}[/]", Safe(item.Model ?? "-"), Safe(item.Actual ?? "-"));
             }
             AnsiConsole.Write(table);
         }
@@ -69,4 +69,8 @@ public sealed class DriftCommand : AsyncCommand<DriftSettings>
             + (drifted > 0 ? "`rig plan` shows the repair; `rig converge` applies it." : "Nothing was sent."));
         return code;
     }
+
+    /// <summary>Text that came from a device, ready for markup: control characters (ESC, CR, LF...) replaced, so a
+    /// name cannot move the cursor or recolour the operator's terminal, then markup escaped.</summary>
+    public static string Safe(string text) => Markup.Escape(Rig.Protocol.ContractChecks.Visible(text));
 }

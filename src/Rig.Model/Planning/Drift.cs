@@ -18,6 +18,8 @@ public static class DriftKinds
     public const string Hardware = "hardware";
     /// <summary>The OS family or architecture.</summary>
     public const string Os = "os";
+    /// <summary>A static address the model's <c>network</c> section gives an interface, not on that interface.</summary>
+    public const string Network = "network";
 }
 
 /// <summary>How an item drifted.</summary>
@@ -50,6 +52,8 @@ public sealed record DriftItem(string Kind, string Item, string Change, string? 
 /// <item>Hardware and OS: only facts the model sets, and only when the device reported them (the sandbox does not):
 /// CPU count exactly, memory within <see cref="MemoryTolerance"/>, disks by name and size within
 /// <see cref="DiskTolerance"/>, NICs by name, MAC and address; OS family and architecture.</item>
+/// <item>Network: each static address of the device's <c>network</c> section against the addresses the kernel reports
+/// for that interface (only when the device reported its NICs; the sandbox does not).</item>
 /// </list></summary>
 public static class Drift
 {
@@ -87,7 +91,11 @@ public static class Drift
         if (device is not null)
         {
             if (inventory.Hardware is { } hardware)
+            {
                 CompareHardware(device.Hardware, hardware, items);
+                if (device.Network is { } network)
+                    CompareNetwork(network, hardware, items);
+            }
             if (inventory.Os is { } os)
                 CompareOs(device, os, items);
         }
@@ -205,6 +213,30 @@ public static class Drift
         }
     }
 
+    private static void CompareNetwork(DeviceNetwork network, HardwareReport actual, List<DriftItem> items)
+    {
+        foreach (var wanted in network.Interfaces)
+        {
+            if (wanted.Dhcp || string.IsNullOrEmpty(wanted.Address))
+                continue; // a DHCP address is whatever the server gives
+            var nic = actual.Nics.FirstOrDefault(n => n.Name == wanted.Name);
+            if (nic is null)
+                items.Add(new DriftItem(DriftKinds.Network, $"{wanted.Name} address", DriftChanges.Missing, wanted.Address, $"no interface {wanted.Name}"));
+            else if (!nic.Addresses.Any(a => SameAddress(a, wanted.Address)))
+                items.Add(new DriftItem(DriftKinds.Network, $"{wanted.Name} address", DriftChanges.Missing, wanted.Address, nic.Addresses.Count == 0 ? "none" : string.Join(", ", nic.Addresses)));
+        }
+    }
+
+    /// <summary>Same address and, when both say it, same prefix length (<c>10.0.0.5/24</c> is not <c>10.0.0.5/16</c>).</summary>
+    private static bool SameAddress(string actual, string wanted)
+    {
+        var a = actual.Split('/');
+        var w = wanted.Split('/');
+        if (!System.Net.IPAddress.TryParse(a[0], out var ip) || !System.Net.IPAddress.TryParse(w[0], out var want) || !ip.Equals(want))
+            return false;
+        return a.Length < 2 || w.Length < 2 || a[1] == w[1];
+    }
+
     private static void CompareOs(Device device, OsReport os, List<DriftItem> items)
     {
         if (os.Id is not null && !OsFamilyMatches(device.OsFamily, os))
@@ -238,9 +270,10 @@ public static class Drift
     {
         DriftKinds.Os => 0,
         DriftKinds.Hardware => 1,
-        DriftKinds.Package => 2,
-        DriftKinds.NativePackage => 3,
-        DriftKinds.File => 4,
-        _ => 5,
+        DriftKinds.Network => 2,
+        DriftKinds.Package => 3,
+        DriftKinds.NativePackage => 4,
+        DriftKinds.File => 5,
+        _ => 6,
     };
 }

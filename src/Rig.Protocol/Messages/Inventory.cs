@@ -45,6 +45,64 @@ public sealed record InventoryReport
     /// <summary>Every package the device's own package managers know (dpkg, rpm), or null when unknown (no native
     /// package manager, or the sandbox). Not hashed: names and versions only.</summary>
     public IReadOnlyList<NativePackage>? NativePackages { get; init; }
+
+    /// <summary>Null when the report is whole; else what the agent left out to stay within <see cref="InventoryLimits"/>
+    /// (<c>nativePackages: 20000 of 25000; hardware.nics: 1024 of 1500</c>). Drift then compares what is there.</summary>
+    public string? Truncated { get; init; }
+}
+
+/// <summary>How much one inventory may hold. The gateway drops an inventory over these limits (the rest of the
+/// exchange is still processed); the agent trims its report to them (<see cref="Trim"/>) and says so in
+/// <see cref="InventoryReport.Truncated"/>, so a device with more than this is still inventoried.</summary>
+public static class InventoryLimits
+{
+    /// <summary>A server has ~200-3,000 native packages; 20,000 leaves room for the largest installs and still fits
+    /// the request body limit (<see cref="RigLimits.MaxRequestBodyBytes"/>, 4 MiB, at ~100 bytes a package).</summary>
+    public const int MaxNativePackages = 20_000;
+
+    /// <summary>Packages, files and services Rig manages on one device: far more than any role set installs.</summary>
+    public const int MaxManagedItems = 10_000;
+
+    /// <summary>Disks and NICs: a container host can have thousands of veth interfaces; the first 1,024 (by name) are
+    /// reported, enough for every physical and modelled one.</summary>
+    public const int MaxHardwareItems = 1_024;
+
+    /// <summary>Addresses of one NIC.</summary>
+    public const int MaxAddressesPerNic = 256;
+
+    /// <summary><paramref name="report"/> cut to the limits, with <see cref="InventoryReport.Truncated"/> saying what was
+    /// left out; the report itself when it fits.</summary>
+    public static InventoryReport Trim(InventoryReport report)
+    {
+        ArgumentNullException.ThrowIfNull(report);
+        var cut = new List<string>();
+        var packages = Cut(report.Packages, MaxManagedItems, "packages", cut);
+        var files = Cut(report.Files, MaxManagedItems, "files", cut);
+        var services = Cut(report.Services, MaxManagedItems, "services", cut);
+        var native = report.NativePackages is null ? null : Cut(report.NativePackages, MaxNativePackages, "nativePackages", cut);
+        var hardware = report.Hardware;
+        if (hardware is not null)
+        {
+            var nics = Cut(hardware.Nics, MaxHardwareItems, "hardware.nics", cut);
+            if (nics.Any(n => n.Addresses.Count > MaxAddressesPerNic))
+            {
+                cut.Add($"addresses beyond {MaxAddressesPerNic} per NIC");
+                nics = [.. nics.Select(n => n.Addresses.Count > MaxAddressesPerNic ? n with { Addresses = [.. n.Addresses.Take(MaxAddressesPerNic)] } : n)];
+            }
+            hardware = hardware with { Disks = Cut(hardware.Disks, MaxHardwareItems, "hardware.disks", cut), Nics = nics };
+        }
+        if (cut.Count == 0)
+            return report;
+        return report with { Packages = packages, Files = files, Services = services, NativePackages = native, Hardware = hardware, Truncated = string.Join("; ", cut) };
+    }
+
+    private static IReadOnlyList<T> Cut<T>(IReadOnlyList<T> list, int max, string what, List<string> cut)
+    {
+        if (list.Count <= max)
+            return list;
+        cut.Add($"{what}: {max} of {list.Count}");
+        return [.. list.Take(max)];
+    }
 }
 
 /// <summary>An installed package.</summary>

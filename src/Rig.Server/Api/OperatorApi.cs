@@ -127,7 +127,7 @@ internal static partial class OperatorApi
         api.MapGet("/devices", async (CancellationToken ct) =>
         {
             var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
-            var runtimes = (await store.ListDeviceRuntimeAsync(ct).ConfigureAwait(false)).ToDictionary(r => r.Device);
+            var runtimes = (await store.ListDeviceRuntimeAsync(null, withInventory: false, ct).ConfigureAwait(false)).ToDictionary(r => r.Device);
             var names = model.Devices.Select(d => d.Name).Union(runtimes.Keys).Order(StringComparer.Ordinal);
             var list = new List<DeviceStatus>();
             var devices = model.Devices.ToDictionary(d => d.Name, StringComparer.Ordinal);

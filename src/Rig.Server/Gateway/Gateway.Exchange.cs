@@ -76,6 +76,11 @@ public sealed partial class Gateway
         try
         {
             var response = await store.ExchangeAsync(device, request, limits.MaxCommandDeliveries, ct).ConfigureAwait(false);
+            foreach (var inventory in request.AllResults.Select(r => r.Inventory).Append(request.Inventory).OfType<InventoryReport>())
+            {
+                if (ContractChecks.InventoryProblem(inventory) is { } problem)
+                    Log.InventoryDropped(logger, device, problem); // the store kept the reason on the device (drift shows it)
+            }
             foreach (var result in request.AllResults)
             {
                 GatewayTelemetry.Results.Add(1, new KeyValuePair<string, object?>("outcome", result.Outcome.ToString()));

@@ -63,6 +63,9 @@ internal static partial class Log
     [LoggerMessage(1103, LogLevel.Warning, "Command {CommandId} on {Device} failed: {Error}")]
     public static partial void CommandFailed(ILogger logger, string device, string commandId, string? error);
 
+    [LoggerMessage(1104, LogLevel.Warning, "Inventory from {Device} dropped (the rest of the exchange is processed): {Problem}")]
+    public static partial void InventoryDropped(ILogger logger, string device, string problem);
+
     [LoggerMessage(1201, LogLevel.Information, "Queue {QueueId} created for {Device}: {Count} commands")]
     public static partial void QueueCreated(ILogger logger, string device, string queueId, int count);
 

@@ -15,7 +15,7 @@ public sealed class DriftService(RigStore store, Protocol.RigLimits limits)
     {
         var (rev, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
         var snapshot = new ModelSnapshot(rev, model);
-        var runtimes = (await store.ListDeviceRuntimeAsync(ct).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
+        var runtimes = (await store.ListDeviceRuntimeAsync(devices, withInventory: true, ct).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
         var names = devices ?? [.. model.Devices.Select(d => d.Name).Concat(runtimes.Keys).Distinct().Order(StringComparer.Ordinal)];
         var reports = new List<DeviceDrift>(names.Count);
         foreach (var name in names)
@@ -30,14 +30,21 @@ public sealed class DriftService(RigStore store, Protocol.RigLimits limits)
         {
             var every = limits.CheckInInterval.TotalMinutes >= 1 ? $"{limits.CheckInInterval.TotalMinutes:0} minutes" : $"{limits.CheckInInterval.TotalSeconds:0} seconds";
             return new DeviceDrift(name, DriftOutcome.NoInventory, device is not null, null, [],
-                $"no inventory yet; the agent reports at start-up and every {every} and after each queue; start (or restart) the agent to have it report now");
+                runtime?.InventoryNote is { } dropped ? $"no inventory stored: {dropped}; see the gateway's log and the agent's version"
+                : $"no inventory yet; the agent reports at start-up and every {every} and after each queue; start (or restart) the agent to have it report now");
         }
         var desired = device is null ? new DesiredState(name, [], []) : snapshot.Builder.Build(name);
         if (desired.Errors.Count > 0)
             return new DeviceDrift(name, DriftOutcome.Invalid, device is not null, inventory.CollectedAt, [],
                 $"the model cannot be rendered for this device ({desired.Errors[0].Message}); fix the model, see `rig plan`");
         var items = Drift.Compare(desired, device, inventory, snapshot.Model.Packages);
+        var notes = new[]
+        {
+            device is null ? "not in the model: everything Rig installed is extra" : null,
+            inventory.Truncated is { } cut ? $"the agent's report was truncated to the protocol's limits ({cut}); what was left out is not compared" : null,
+            runtime.InventoryNote is { } note ? $"compared with an older inventory: {note}" : null,
+        }.OfType<string>().ToList();
         return new DeviceDrift(name, items.Count == 0 ? DriftOutcome.None : DriftOutcome.Drift, device is not null, inventory.CollectedAt, items,
-            device is null ? "not in the model: everything Rig installed is extra" : null);
+            notes.Count == 0 ? null : string.Join("; ", notes));
     }
 }

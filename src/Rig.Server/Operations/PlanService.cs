@@ -79,7 +79,7 @@ public sealed class PlanService(RigStore store)
     public async Task<IReadOnlyList<DevicePlanReport>> PlanDevicesAsync(ModelSnapshot snapshot, IReadOnlyList<string>? devices, bool includeRemoved, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        var runtimes = (await store.ListDeviceRuntimeAsync(ct).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
+        var runtimes = (await store.ListDeviceRuntimeAsync(devices, withInventory: false, ct).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
         var names = devices ?? [.. snapshot.Model.Devices.Select(d => d.Name).Concat(includeRemoved ? runtimes.Keys : []).Distinct().Order(StringComparer.Ordinal)];
         var plans = names.Select(name => (Name: name, Plan: Plan(snapshot, name, runtimes.GetValueOrDefault(name)))).ToList();
         var digests = plans.SelectMany(p => OldDigests(p.Plan, runtimes.GetValueOrDefault(p.Name))).ToList();
@@ -101,7 +101,7 @@ public sealed class PlanService(RigStore store)
         var plan = Planner.Plan(snapshot.Builder.Build(device), recorded, snapshot.Index.KindOrder);
         if (!plan.IsValid)
             return plan;
-        var factErrors = PlanChecks.Check(plan, model, runtime?.Inventory?.FreeBytes);
+        var factErrors = PlanChecks.Check(plan, model, runtime?.FreeBytes);
         return factErrors.Count == 0 ? plan : plan with { Errors = factErrors };
     }
 

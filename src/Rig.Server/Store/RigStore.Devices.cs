@@ -9,21 +9,52 @@ namespace Rig.Server.Store;
 
 /// <summary>What the gateway knows about a device at run time: where to poke it, when it was last seen, and
 /// the state it has recorded for it.</summary>
-public sealed record DeviceRuntime(string Device, string? PokeHost, int? PokePort, string? AgentVersion, DateTimeOffset? LastSeenAt, RecordedState Recorded, InventoryReport? Inventory);
-
-internal sealed record DeviceRuntimeRow(string Device, string? PokeHost, long? PokePort, string? AgentVersion, long? LastSeenAt, string? Inventory)
+/// <param name="Inventory">The last inventory the device sent, or null when it sent none or it was not loaded
+/// (<see cref="RigStore.ListDeviceRuntimeAsync(IReadOnlyCollection{string}?, bool, CancellationToken)"/>).</param>
+public sealed record DeviceRuntime(string Device, string? PokeHost, int? PokePort, string? AgentVersion, DateTimeOffset? LastSeenAt, RecordedState Recorded, InventoryReport? Inventory)
 {
-    public DeviceRuntime ToRuntime(RecordedState recorded) => new(Device, PokeHost, PokePort is { } p ? (int)p : null, AgentVersion,
-        LastSeenAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null,
-        recorded,
-        Inventory is null ? null : JsonSerializer.Deserialize(Inventory, RigJson.Default.InventoryReport));
+    /// <summary>Free bytes on the device root at the last inventory (kept apart: a plan needs it without the inventory).</summary>
+    public long? FreeBytes { get; init; }
+
+    /// <summary>Why the last inventory the device sent was dropped (over the limits, control characters), or null
+    /// when the last one was stored.</summary>
+    public string? InventoryNote { get; init; }
+}
+
+internal sealed record DeviceRuntimeRow(string Device, string? PokeHost, long? PokePort, string? AgentVersion, long? LastSeenAt, long? InventoryCollectedAt, long? FreeBytes, string? InventoryNote, string? Inventory)
+{
+    /// <summary>A row read without its inventory (plans, device lists).</summary>
+    public DeviceRuntimeRow(string device, string? pokeHost, long? pokePort, string? agentVersion, long? lastSeenAt, long? inventoryCollectedAt, long? freeBytes, string? inventoryNote)
+        : this(device, pokeHost, pokePort, agentVersion, lastSeenAt, inventoryCollectedAt, freeBytes, inventoryNote, null)
+    {
+    }
+
+    public static DeviceRuntimeRow Empty(string device) => new(device, null, null, null, null, null, null, null, null);
+
+    public DeviceRuntime ToRuntime(RecordedState recorded)
+    {
+        var inventory = Inventory is null ? null : JsonSerializer.Deserialize(Inventory, RigJson.Default.InventoryReport);
+        // The stored JSON is rewritten only when the inventory changed: when it was collected and the free space are
+        // kept in their own columns, updated on every check-in.
+        if (inventory is not null)
+            inventory = inventory with { CollectedAt = InventoryCollectedAt is { } at ? DateTimeOffset.FromUnixTimeMilliseconds(at) : inventory.CollectedAt, FreeBytes = FreeBytes ?? inventory.FreeBytes };
+        return new(Device, PokeHost, PokePort is { } p ? (int)p : null, AgentVersion, LastSeenAt is { } s ? DateTimeOffset.FromUnixTimeMilliseconds(s) : null, recorded, inventory)
+        {
+            FreeBytes = FreeBytes ?? inventory?.FreeBytes,
+            InventoryNote = InventoryNote,
+        };
+    }
 }
 
 internal sealed record RecordedItemRow(string Device, string Kind, string Key, string Body);
 
 public sealed partial class RigStore
 {
-    private const string RuntimeColumns = "device, poke_host AS PokeHost, poke_port AS PokePort, agent_version AS AgentVersion, last_seen_at AS LastSeenAt, inventory";
+    private const string RuntimeColumns = "device, poke_host AS PokeHost, poke_port AS PokePort, agent_version AS AgentVersion, last_seen_at AS LastSeenAt, " +
+        "inventory_collected_at AS InventoryCollectedAt, inventory_free_bytes AS FreeBytes, inventory_note AS InventoryNote";
+
+    // A device filter longer than this reads every device and filters in memory (bounded statement size).
+    private const int MaxDeviceFilter = 500;
 
     /// <summary>Record that a device's agent was seen, and where its poke listener is.</summary>
     public Task TouchDeviceAsync(string device, string? pokeHost, int? pokePort, string? agentVersion, CancellationToken ct = default) => WriteAsync((c, tx) =>
@@ -36,20 +67,30 @@ public sealed partial class RigStore
     /// <summary>Run-time facts of one device, or null if its agent never came.</summary>
     public Task<DeviceRuntime?> GetDeviceRuntimeAsync(string device, CancellationToken ct = default) => ReadAsync(async c =>
     {
-        var row = await c.QuerySingleOrDefaultAsync<DeviceRuntimeRow>(new CommandDefinition($"SELECT {RuntimeColumns} FROM device_runtime WHERE device = @device", new { device }, cancellationToken: ct)).ConfigureAwait(false);
+        var row = await c.QuerySingleOrDefaultAsync<DeviceRuntimeRow>(new CommandDefinition($"SELECT {RuntimeColumns}, inventory FROM device_runtime WHERE device = @device", new { device }, cancellationToken: ct)).ConfigureAwait(false);
         var recorded = await RecordedStateAsync(new Statements(c, null), device, ct).ConfigureAwait(false);
         // Results can be recorded for a device whose agent never checked in (its runtime row comes with the check-in).
-        return row?.ToRuntime(recorded) ?? (IsEmpty(recorded) ? null : new DeviceRuntimeRow(device, null, null, null, null, null).ToRuntime(recorded));
+        return row?.ToRuntime(recorded) ?? (IsEmpty(recorded) ? null : DeviceRuntimeRow.Empty(device).ToRuntime(recorded));
     }, ct);
 
-    /// <summary>Run-time facts of every device seen.</summary>
-    public Task<IReadOnlyList<DeviceRuntime>> ListDeviceRuntimeAsync(CancellationToken ct = default) => ReadAsync<IReadOnlyList<DeviceRuntime>>(async c =>
+    /// <summary>Run-time facts of every device seen, with their inventories.</summary>
+    public Task<IReadOnlyList<DeviceRuntime>> ListDeviceRuntimeAsync(CancellationToken ct = default) => ListDeviceRuntimeAsync(null, withInventory: true, ct);
+
+    /// <summary>Run-time facts of <paramref name="devices"/> (every device seen when null; names the gateway does not
+    /// know are left out). Without <paramref name="withInventory"/> the inventories (a few hundred KB each on real
+    /// devices) are not read: <see cref="DeviceRuntime.Inventory"/> is null, <see cref="DeviceRuntime.FreeBytes"/>
+    /// is still there. Plans need only the recorded state; drift needs the inventories of the devices it compares.</summary>
+    public Task<IReadOnlyList<DeviceRuntime>> ListDeviceRuntimeAsync(IReadOnlyCollection<string>? devices, bool withInventory, CancellationToken ct = default) => ReadAsync<IReadOnlyList<DeviceRuntime>>(async c =>
     {
-        var items = (await c.QueryAsync<RecordedItemRow>(new CommandDefinition("SELECT device, kind, key, body FROM recorded_items", cancellationToken: ct)).ConfigureAwait(false))
+        var filter = devices is not { Count: <= MaxDeviceFilter } ? "" : Engine == StoreEngine.Postgres ? " WHERE device = ANY(@devices)" : " WHERE device IN @devices";
+        var param = new { devices = devices?.Distinct(StringComparer.Ordinal).ToArray() ?? [] };
+        var items = (await c.QueryAsync<RecordedItemRow>(new CommandDefinition($"SELECT device, kind, key, body FROM recorded_items{filter}", param, cancellationToken: ct)).ConfigureAwait(false))
             .GroupBy(i => i.Device, StringComparer.Ordinal).ToDictionary(g => g.Key, g => ToState(g), StringComparer.Ordinal);
-        var rows = (await c.QueryAsync<DeviceRuntimeRow>(new CommandDefinition($"SELECT {RuntimeColumns} FROM device_runtime ORDER BY device", cancellationToken: ct)).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
-        return [.. rows.Keys.Union(items.Keys).Order(StringComparer.Ordinal)
-            .Select(d => (rows.GetValueOrDefault(d) ?? new DeviceRuntimeRow(d, null, null, null, null, null)).ToRuntime(items.GetValueOrDefault(d) ?? RecordedState.Empty))];
+        var rows = (await c.QueryAsync<DeviceRuntimeRow>(new CommandDefinition($"SELECT {RuntimeColumns}{(withInventory ? ", inventory" : "")} FROM device_runtime{filter} ORDER BY device", param, cancellationToken: ct)).ConfigureAwait(false))
+            .ToDictionary(r => r.Device, StringComparer.Ordinal);
+        var wanted = devices is null ? null : new HashSet<string>(devices, StringComparer.Ordinal);
+        return [.. rows.Keys.Union(items.Keys).Where(d => wanted is null || wanted.Contains(d)).Order(StringComparer.Ordinal)
+            .Select(d => (rows.GetValueOrDefault(d) ?? DeviceRuntimeRow.Empty(d)).ToRuntime(items.GetValueOrDefault(d) ?? RecordedState.Empty))];
     }, ct);
 
     /// <summary>The recorded state of a device, from its item rows.</summary>
@@ -76,6 +117,26 @@ public sealed partial class RigStore
         }
         return new RecordedState { Packages = packages, Files = files, Services = services, Network = network };
     }
+
+    /// <summary>Write only the recorded items that differ between <paramref name="before"/> (what the rows hold) and
+    /// <paramref name="after"/>: an unchanged device costs no write.</summary>
+    internal static async Task UpdateRecordedStateAsync(Statements s, string device, RecordedState before, RecordedState after, CancellationToken ct)
+    {
+        var old = Rows(device, before).ToDictionary(r => (r.Kind, r.Key));
+        var now = Rows(device, after).ToList();
+        var gone = old.Keys.Except(now.Select(r => (r.Kind, r.Key))).Select(k => new { device, kind = k.Kind, key = k.Key }).ToList();
+        var changed = now.Where(r => !old.TryGetValue((r.Kind, r.Key), out var o) || o.Body != r.Body).Select(r => new { device, kind = r.Kind, key = r.Key, body = r.Body }).ToList();
+        if (gone.Count > 0)
+            await s.ExecuteAsync("DELETE FROM recorded_items WHERE device = @device AND kind = @kind AND key = @key", gone, ct).ConfigureAwait(false);
+        if (changed.Count > 0)
+            await s.ExecuteAsync("INSERT INTO recorded_items (device, kind, key, body) VALUES (@device, @kind, @key, @body) ON CONFLICT (device, kind, key) DO UPDATE SET body = excluded.body", changed, ct).ConfigureAwait(false);
+    }
+
+    private static IEnumerable<RecordedItemRow> Rows(string device, RecordedState state) =>
+        state.Packages.Values.Select(p => new RecordedItemRow(device, "package", p.Name, JsonSerializer.Serialize(p, ModelJson.Default.RecordedPackage)))
+            .Concat(state.Files.Values.Select(f => new RecordedItemRow(device, "file", f.Path, JsonSerializer.Serialize(f, ModelJson.Default.RecordedFile))))
+            .Concat(state.Services.Values.Select(v => new RecordedItemRow(device, "service", v.Name, JsonSerializer.Serialize(v, ModelJson.Default.RecordedService))))
+            .Concat(state.Network.Values.Select(n => new RecordedItemRow(device, "network", n.Interface, JsonSerializer.Serialize(n, ModelJson.Default.RecordedNetwork))));
 
     /// <summary>Replace a device's recorded items (inside a transaction).</summary>
     internal static async Task ReplaceRecordedStateAsync(Statements s, string device, RecordedState state, CancellationToken ct)

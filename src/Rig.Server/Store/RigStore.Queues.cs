@@ -215,8 +215,18 @@ public sealed partial class RigStore
         // would lock the device out, since the agent reports it until acknowledged.
         var rebooted = request.Rebooted is { } rid && known.TryGetValue(rid, out var r) && r.Device == device ? r : null;
         var reports = new List<(CommandResult Result, CommandRow Command)>();
-        foreach (var result in request.AllResults)
+        // A bad inventory (over the limits, control characters) is dropped, never the exchange carrying it: start-up
+        // and check-in always carry one, so refusing them would refuse the device for ever. Why it was dropped is
+        // kept on the device (drift shows it) until a good one arrives.
+        string? dropped = null;
+        foreach (var raw in request.AllResults)
         {
+            var result = raw;
+            if (result.Inventory is { } carried && ContractChecks.InventoryProblem(carried) is { } bad)
+            {
+                dropped ??= bad;
+                result = result with { Inventory = null };
+            }
             if (reports.Count > 0 && reports[^1].Result.Outcome != CommandOutcome.Succeeded)
                 throw new GatewayRefusedException("bad-result", $"The result for command {result.CommandId} follows a result that did not succeed ({reports[^1].Result.CommandId}: {reports[^1].Result.Outcome}); an agent stops at the first command that does not succeed.", 400);
             if (reports.Any(x => x.Command.Id == result.CommandId))
@@ -287,8 +297,12 @@ public sealed partial class RigStore
         // applied only when no queue is under way (none, or one not delivered yet): while commands are in flight the
         // report may predate their effects, and replacing the recorded state with it would lose them. The agent sends
         // one again right after the queue, and every check-in.
-        if (request.Inventory is { } actual && (queue is null || queue.Status == QueueStatus.Pending))
-            await StoreInventoryAsync(s, device, actual, ct).ConfigureAwait(false);
+        if (request.Inventory is { } actual && ContractChecks.InventoryProblem(actual) is { } badInventory)
+            dropped ??= badInventory;
+        else if (request.Inventory is { } good && (queue is null || queue.Status == QueueStatus.Pending))
+            await StoreInventoryAsync(s, device, good, ct).ConfigureAwait(false);
+        if (dropped is not null)
+            await NoteDroppedInventoryAsync(s, device, dropped, ct).ConfigureAwait(false);
 
         if (!request.Inquire || queue is null || queue.Status == QueueStatus.Rebooting)
             return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
@@ -403,15 +417,37 @@ public sealed partial class RigStore
         }
     }
 
-    /// <summary>Store an inventory as the device's actual state and replace its recorded state from it (so a plan
-    /// repairs drift: a changed file is rewritten, a package removed behind Rig's back is installed again).</summary>
+    /// <summary>Store an inventory as the device's actual state and bring its recorded state in line with it (so a
+    /// plan repairs drift: a changed file is rewritten, a package removed behind Rig's back is installed again).
+    /// Cheap when nothing changed, as on almost every check-in: only recorded items that differ are written, and the
+    /// inventory itself is rewritten only when its digest (canonical JSON without <c>collectedAt</c> and
+    /// <c>freeBytes</c>, which change every time) differs; else only those two small columns are updated.</summary>
     private async Task StoreInventoryAsync(Statements s, string device, InventoryReport inventory, CancellationToken ct)
     {
-        var state = RecordedStateUpdater.FromInventory(await RecordedStateAsync(s, device, ct).ConfigureAwait(false), inventory);
-        await ReplaceRecordedStateAsync(s, device, state, ct).ConfigureAwait(false);
-        await s.ExecuteAsync("INSERT INTO device_runtime (device, inventory, updated_at) VALUES (@device, @inventory, @now) ON CONFLICT (device) DO UPDATE SET inventory = excluded.inventory, updated_at = excluded.updated_at",
-            new { device, inventory = JsonSerializer.Serialize(inventory, RigJson.Default.InventoryReport), now = NowMs }, ct).ConfigureAwait(false);
+        var before = await RecordedStateAsync(s, device, ct).ConfigureAwait(false);
+        await UpdateRecordedStateAsync(s, device, before, RecordedStateUpdater.FromInventory(before, inventory), ct).ConfigureAwait(false);
+        var json = JsonSerializer.Serialize(inventory with { CollectedAt = null, FreeBytes = null }, RigJson.Default.InventoryReport);
+        var digest = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(json)));
+        var collectedAt = inventory.CollectedAt?.ToUnixTimeMilliseconds();
+        var now = NowMs;
+        var stored = await s.QuerySingleOrDefaultAsync<string?>("SELECT inventory_digest FROM device_runtime WHERE device = @device", new { device }, ct).ConfigureAwait(false);
+        if (stored == digest)
+        {
+            await s.ExecuteAsync("UPDATE device_runtime SET inventory_collected_at = @collectedAt, inventory_free_bytes = @freeBytes, inventory_note = NULL WHERE device = @device", new { device, collectedAt, freeBytes = inventory.FreeBytes }, ct).ConfigureAwait(false);
+            return;
+        }
+        await s.ExecuteAsync(
+            "INSERT INTO device_runtime (device, inventory, inventory_digest, inventory_collected_at, inventory_free_bytes, inventory_version, inventory_note, updated_at) VALUES (@device, @json, @digest, @collectedAt, @freeBytes, 1, NULL, @now) " +
+            "ON CONFLICT (device) DO UPDATE SET inventory = excluded.inventory, inventory_digest = excluded.inventory_digest, inventory_collected_at = excluded.inventory_collected_at, inventory_free_bytes = excluded.inventory_free_bytes, " +
+            "inventory_version = device_runtime.inventory_version + 1, inventory_note = NULL, updated_at = excluded.updated_at",
+            new { device, json, digest, collectedAt, freeBytes = inventory.FreeBytes, now }, ct).ConfigureAwait(false);
     }
+
+    /// <summary>Keep why the device's last inventory was dropped; its last good inventory stays.</summary>
+    private async Task NoteDroppedInventoryAsync(Statements s, string device, string problem, CancellationToken ct) =>
+        await s.ExecuteAsync(
+            "INSERT INTO device_runtime (device, inventory_note, updated_at) VALUES (@device, @note, @now) ON CONFLICT (device) DO UPDATE SET inventory_note = excluded.inventory_note",
+            new { device, note = $"{DateTimeOffset.FromUnixTimeMilliseconds(NowMs):u}: the inventory the agent sent was dropped: {problem}", now = NowMs }, ct).ConfigureAwait(false);
 
     private static Task UpsertItemAsync(Statements s, string device, string kind, string key, string body, CancellationToken ct) =>
         s.ExecuteAsync("INSERT INTO recorded_items (device, kind, key, body) VALUES (@device, @kind, @key, @body) ON CONFLICT (device, kind, key) DO UPDATE SET body = excluded.body",

@@ -94,10 +94,13 @@ public sealed class ReviewParseTests
     /// <summary>RespectNullableAnnotations does not reach list elements (RigArchive.ReadManifest says so itself), so a
     /// null inside inventory lists passes the "strict" parse and would NullReference later (-> 500 -> endless retry).</summary>
     [Fact]
-    public void Null_list_elements_in_an_exchange_request_are_refused_by_the_parser()
+    public void Null_list_elements_in_an_exchange_requests_inventory_make_it_bad_not_the_exchange()
     {
+        // Since issue 5 a bad inventory is dropped by the gateway, not the exchange carrying it (the device would be
+        // refused for ever: every check-in carries one); the gateway checks it before touching it.
         var json = """{"protocolVersion":1,"device":"web-1","requestId":"x","reason":"Continue","result":{"commandId":"c","outcome":"Succeeded","inventory":{"packages":[null],"files":[null],"services":[null]}}}"""u8.ToArray();
-        Assert.Throws<Rig.Protocol.ProtocolException>(() => Rig.Protocol.RigJson.Parse(json, Rig.Protocol.RigJson.Default.ExchangeRequest, "req"));
+        var request = Rig.Protocol.RigJson.Parse(json, Rig.Protocol.RigJson.Default.ExchangeRequest, "req");
+        Assert.Equal("inventory.packages[0] is null", Rig.Protocol.ContractChecks.InventoryProblem(request.Result!.Inventory!));
     }
 }
 

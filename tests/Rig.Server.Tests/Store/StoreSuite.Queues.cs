@@ -676,6 +676,111 @@ public abstract partial class StoreSuite
         Assert.Null(stored.NativePackages);
     }
 
+    [Fact]
+    public async Task An_oversized_inventory_is_dropped_but_the_result_is_recorded_and_the_next_command_answered()
+    {
+        var commands = new List<NewCommand> { Inventory(), WriteFile("/etc/a", "a") };
+        var queue = await CreateQueueAsync(commands);
+        AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
+        var containerHost = new InventoryReport
+        {
+            Hostname = "docker-1",
+            Hardware = new HardwareReport(8, 16_000, [], [.. Enumerable.Range(0, 1_500).Select(i => new NicReport($"veth{i}", "up", []))]),
+        };
+
+        AssertCommand(commands[1], await ExchangeAsync(Report(Succeeded(commands[0].Id, containerHost)) with { Inventory = containerHost }));
+
+        Assert.Equal(CommandStatus.Succeeded, (await Store.GetCommandsAsync(queue.Id))[0].Status);
+        Assert.Null((await Store.GetCommandsAsync(queue.Id))[0].Result!.Inventory); // not kept in the history either
+        var runtime = await Store.GetDeviceRuntimeAsync(Device);
+        Assert.Null(runtime!.Inventory);
+        Assert.Contains("inventory.hardware.nics holds 1500 items (limit 1024)", runtime.InventoryNote, StringComparison.Ordinal);
+
+        // A check-in with a good inventory is stored and clears the note.
+        AssertNoCommand(await ExchangeAsync(Report(Succeeded(commands[1].Id))));
+        AssertNoCommand(await ExchangeAsync(Inquiry() with { Reason = InquiryReason.CheckIn, Inventory = InventoryLimits.Trim(containerHost) }));
+        runtime = await Store.GetDeviceRuntimeAsync(Device);
+        Assert.Equal("hardware.nics: 1024 of 1500", runtime!.Inventory!.Truncated);
+        Assert.Null(runtime.InventoryNote);
+    }
+
+    [Fact]
+    public async Task A_check_in_inventory_with_a_control_character_is_dropped_and_the_check_in_answered()
+    {
+        var writes = Writes(1);
+        await CreateQueueAsync(writes);
+        var hostile = new InventoryReport { Hostname = "web-1", Services = [new ServiceState("nginx\u001b[2J", true, true)] };
+
+        AssertCommand(writes[0], await ExchangeAsync(Inquiry() with { Reason = InquiryReason.CheckIn, Inventory = hostile }));
+
+        var runtime = await Store.GetDeviceRuntimeAsync(Device);
+        Assert.Null(runtime!.Inventory);
+        Assert.Contains("control character U+001B", runtime.InventoryNote, StringComparison.Ordinal);
+        Assert.Empty(runtime.Recorded.Services);
+    }
+
+    [Fact]
+    public async Task An_unchanged_inventory_is_not_written_again_a_changed_one_is()
+    {
+        var first = new InventoryReport
+        {
+            Hostname = "web-1",
+            CollectedAt = DateTimeOffset.FromUnixTimeSeconds(1_000),
+            FreeBytes = 5_000,
+            Packages = [new InstalledPackage("nginx", "1.24.0", "deb", Digest("nginx@1.24.0"))],
+            Files = [new ManagedFile("/etc/a", Digest("a"), "0644", "root", "root")],
+        };
+        AssertNoCommand(await ExchangeAsync(Inquiry() with { Reason = InquiryReason.CheckIn, Inventory = first }));
+        Assert.Equal(1, await VersionAsync());
+        var rowsBefore = await RowsAsync();
+
+        // Same inventory, collected later, with other free space: only those two are updated.
+        AssertNoCommand(await ExchangeAsync(Inquiry() with { Reason = InquiryReason.CheckIn, Inventory = first with { CollectedAt = DateTimeOffset.FromUnixTimeSeconds(2_000), FreeBytes = 4_000 } }));
+        Assert.Equal(1, await VersionAsync());
+        Assert.Equal(rowsBefore, await RowsAsync());
+        var runtime = await Store.GetDeviceRuntimeAsync(Device);
+        Assert.Equal(DateTimeOffset.FromUnixTimeSeconds(2_000), runtime!.Inventory!.CollectedAt);
+        Assert.Equal(4_000, runtime.Inventory.FreeBytes);
+        Assert.Equal(4_000, runtime.FreeBytes);
+
+        // A file edited on the device: written.
+        var edited = first with { Files = [new ManagedFile("/etc/a", Digest("edited"), "0644", "root", "root")] };
+        AssertNoCommand(await ExchangeAsync(Inquiry() with { Reason = InquiryReason.CheckIn, Inventory = edited }));
+        Assert.Equal(2, await VersionAsync());
+        Assert.Equal(Digest("edited"), (await RecordedAsync()).Files["/etc/a"].Sha256);
+        Assert.Equal(Digest("edited"), (await Store.GetDeviceRuntimeAsync(Device))!.Inventory!.Files[0].Sha256);
+
+        Task<long> VersionAsync() => ScalarAsync("SELECT inventory_version FROM device_runtime WHERE device = @device", new { device = Device });
+        async Task<string> RowsAsync()
+        {
+            // The row identity: SQLite's rowid, PostgreSQL's ctid (both change when a row is deleted and inserted again
+            // or, for ctid, updated).
+            await using var connection = await OpenRawAsync();
+            var sql = ExpectedEngine == StoreEngine.Postgres ? "SELECT kind || key || ctid::text FROM recorded_items WHERE device = @device ORDER BY kind, key"
+                : "SELECT kind || key || rowid FROM recorded_items WHERE device = @device ORDER BY kind, key";
+            return string.Join(",", await Dapper.SqlMapper.QueryAsync<string>(connection, sql, new { device = Device }));
+        }
+    }
+
+    [Fact]
+    public async Task Runtimes_can_be_listed_for_some_devices_and_without_inventories()
+    {
+        foreach (var name in new[] { "a-1", "b-1", "c-1" })
+            AssertNoCommand(await ExchangeAsync(Inquiry(name) with { Reason = InquiryReason.CheckIn, Inventory = new InventoryReport { Hostname = name, FreeBytes = 42 } }));
+        await WalkAsync([WriteFile("/etc/x", "x")], device: "d-1"); // recorded state, no inventory
+
+        var some = await Store.ListDeviceRuntimeAsync(["b-1", "d-1", "unknown"], withInventory: true);
+        Assert.Equal(["b-1", "d-1"], some.Select(r => r.Device));
+        Assert.Equal("b-1", some[0].Inventory!.Hostname);
+        Assert.Equal(["/etc/x"], some[1].Recorded.Files.Keys);
+
+        var lean = await Store.ListDeviceRuntimeAsync(null, withInventory: false);
+        Assert.Equal(["a-1", "b-1", "c-1", "d-1"], lean.Select(r => r.Device));
+        Assert.All(lean, r => Assert.Null(r.Inventory));
+        Assert.Equal(42, lean[0].FreeBytes);
+        Assert.Equal(Json((await Store.ListDeviceRuntimeAsync())[3].Recorded), Json(lean[3].Recorded));
+    }
+
     /// <summary>Run a whole queue as a well-behaved agent would.</summary>
     private async Task WalkAsync(IReadOnlyList<NewCommand> commands, Func<NewCommand, CommandResult>? result = null, string device = Device)
     {
