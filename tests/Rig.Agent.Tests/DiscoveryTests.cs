@@ -155,6 +155,26 @@ public sealed class DiscoveryTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Write_file_with_an_owner_the_root_does_not_know_fails_before_writing_anything()
+    {
+        var platform = Platform();
+        var executor = new CommandExecutor(platform, new AgentPaths(_temp.Sub("state")), RigLimits.Default);
+        const string content = "nobody knows\n";
+        var sha = Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(content)));
+        using var key = System.Security.Cryptography.ECDsa.Create(System.Security.Cryptography.ECCurve.NamedCurves.nistP256);
+        using var ca = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=unused", key, System.Security.Cryptography.HashAlgorithmName.SHA256)
+            .CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddHours(1));
+        using var unused = new Rig.Agent.Runtime.GatewayClient(new Uri("https://127.0.0.1:9"), null, ca, RigLimits.Default);
+
+        var result = await executor.ExecuteAsync(new Command { Id = "w", QueueId = "q", Sequence = 0, QueueLength = 1, Spec = new WriteFileCommand("/etc/rig-unowned.conf", content, sha, "0644", "rig-no-such-user", "root") }, unused, CancellationToken.None);
+
+        Assert.Equal((CommandOutcome.Failed, "unknown-owner"), (result.Outcome, result.ErrorCode));
+        Assert.Contains("rig-no-such-user", result.Error, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_root, "etc/rig-unowned.conf")), "nothing is written for an owner the device does not have");
+        Assert.Empty(platform.Database.Snapshot.Files);
+    }
+
+    [Fact]
     public async Task A_deb_package_with_another_native_version_carries_a_problem()
     {
         var platform = Platform();

@@ -126,9 +126,11 @@ public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLim
         var host = platform.Files.Resolve(write.Path, FinalLink.Refuse, allowedRootsOnly: true);
         if (Directory.Exists(host))
             throw new CommandFailedException("is-directory", $"'{write.Path}' is a directory on the device; Rig will not replace it with a file.");
+        // The sandbox's files stay the test user's; on a real device the owner is resolved before anything is written.
+        var ids = platform is LinuxPlatform ? OnDiskAttributes.ResolveOwner(platform.Files.Root, write.Owner, write.Group) : ((uint, uint)?)null;
         DeviceFileSystem.WriteAtomically(host, content, mode);
-        if (platform is LinuxPlatform)
-            OnDiskAttributes.SetOwner(platform.Files.Root, host, write.Owner, write.Group); // the sandbox's files stay the test user's
+        if (ids is { } owner)
+            OnDiskAttributes.SetOwner(host, owner, write.Owner, write.Group);
         platform.Database.Update(s => s with
         {
             Files = [.. s.Files.Where(f => f.Path != write.Path), new ManagedFileRecord(write.Path, write.Sha256, write.Mode, write.Owner, write.Group)],

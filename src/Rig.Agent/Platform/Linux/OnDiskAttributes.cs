@@ -52,14 +52,17 @@ public sealed partial class OnDiskAttributes
         return (MemoryMarshal.Read<ushort>(buffer[28..]) & 0xFFF, MemoryMarshal.Read<uint>(buffer[20..]), MemoryMarshal.Read<uint>(buffer[24..]));
     }
 
-    /// <summary>Give <paramref name="hostPath"/> (not a link's target) the owner and group named in the device root's
-    /// passwd/group files (or numeric ids). A name the root does not know fails with <c>unknown-owner</c>.</summary>
-    public static void SetOwner(string root, string hostPath, string owner, string group)
+    /// <summary>The ids of <paramref name="owner"/> and <paramref name="group"/> in the device root's passwd/group
+    /// files (or numeric ids). A name the root does not know fails with <c>unknown-owner</c>: resolved before a file
+    /// is written, so a bad owner changes nothing.</summary>
+    public static (uint Uid, uint Gid) ResolveOwner(string root, string owner, string group) =>
+        (IdOf(Path.Combine(root, "etc/passwd"), owner, "owner"), IdOf(Path.Combine(root, "etc/group"), group, "group"));
+
+    /// <summary>Give <paramref name="hostPath"/> (not a link's target) the ids from <see cref="ResolveOwner"/>.</summary>
+    public static void SetOwner(string hostPath, (uint Uid, uint Gid) ids, string owner, string group)
     {
-        var uid = IdOf(Path.Combine(root, "etc/passwd"), owner, "owner");
-        var gid = IdOf(Path.Combine(root, "etc/group"), group, "group");
-        if (Lchown(hostPath, uid, gid) != 0)
-            throw new CommandFailedException("chown-failed", $"Could not give '{hostPath}' owner {owner} ({uid}) and group {group} ({gid}): errno {Marshal.GetLastPInvokeError()}; the agent must run as root.");
+        if (Lchown(hostPath, ids.Uid, ids.Gid) != 0)
+            throw new CommandFailedException("chown-failed", $"Could not give '{hostPath}' owner {owner} ({ids.Uid}) and group {group} ({ids.Gid}): errno {Marshal.GetLastPInvokeError()}; the agent must run as root.");
     }
 
     private static uint IdOf(string file, string name, string what)
