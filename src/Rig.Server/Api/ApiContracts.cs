@@ -25,7 +25,11 @@ public sealed record ConvergeResponse(IReadOnlyList<ConvergeDeviceResult> Device
 public sealed record DeviceStatus(string Name, string? Site, string? Tier, bool InModel, DateTimeOffset? LastSeenAt, string? AgentVersion, QueueInfo? Queue);
 
 /// <summary>One device with its recorded state and latest queue's commands.</summary>
-public sealed record DeviceDetail(DeviceStatus Status, RecordedState Recorded, InventoryReport? Inventory, IReadOnlyList<CommandInfo> Commands);
+public sealed record DeviceDetail(DeviceStatus Status, RecordedState Recorded, InventoryReport? Inventory, IReadOnlyList<CommandInfo> Commands)
+{
+    /// <summary>Why the agent's last inventory was dropped (over the limits, control characters), or null.</summary>
+    public string? InventoryNote { get; init; }
+}
 
 /// <summary>Result of importing a package.</summary>
 public sealed record PackageAddResponse(PackageInfo Package, bool AlreadyPresent);

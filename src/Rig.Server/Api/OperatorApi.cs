@@ -144,7 +144,7 @@ internal static partial class OperatorApi
                 return Results.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway."), statusCode: 404);
             var status = await StatusOfAsync(store, device, runtime, name, ct).ConfigureAwait(false);
             var commands = status.Queue is null ? [] : await store.GetCommandsAsync(status.Queue.Id, ct).ConfigureAwait(false);
-            return Results.Json(new DeviceDetail(status, runtime?.Recorded ?? Model.Planning.RecordedState.Empty, runtime?.Inventory, commands));
+            return Results.Json(new DeviceDetail(status, runtime?.Recorded ?? Model.Planning.RecordedState.Empty, runtime?.Inventory, commands) { InventoryNote = runtime?.InventoryNote });
         });
     }
 

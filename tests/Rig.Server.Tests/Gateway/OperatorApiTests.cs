@@ -61,6 +61,26 @@ public sealed class OperatorApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_device_whose_inventory_was_dropped_shows_why_in_its_detail()
+    {
+        using var client = Client(_token);
+        using (var put = await client.PutAsync("api/v1/model", new StringContent(JsonSerializer.Serialize(new RigModel { Sites = [new Site { Name = "s" }], Devices = [new Device { Name = "web-1", Site = "s" }] }, ModelJson.Default.RigModel), Encoding.UTF8, "application/json")))
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        var checkIn = new Rig.Protocol.Messages.ExchangeRequest
+        {
+            ProtocolVersion = Rig.Protocol.ProtocolInfo.Version, Device = "web-1", RequestId = Guid.NewGuid().ToString("n"), Reason = Rig.Protocol.Messages.InquiryReason.CheckIn,
+            Inventory = new Rig.Protocol.Messages.InventoryReport { Hostname = "web-1", Packages = [new("tool\u001b[2J", "1.0", "rig", new string('a', 64))] },
+        };
+        var answer = await _server.Gateway.ExchangeAsync("web-1", checkIn, "127.0.0.1", CancellationToken.None);
+        Assert.Equal(Rig.Protocol.Messages.ExchangeAnswer.NoCommand, answer.Answer); // the check-in itself is answered
+
+        using var response = await client.GetAsync("api/v1/devices/web-1");
+        var detail = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        Assert.Contains("control character", detail.GetProperty("inventoryNote").GetString(), StringComparison.Ordinal);
+        Assert.Equal(JsonValueKind.Null, detail.GetProperty("inventory").ValueKind);
+    }
+
+    [Fact]
     public async Task Invalid_model_is_refused_with_every_error_and_nothing_is_saved()
     {
         using var client = Client(_token);
