@@ -200,7 +200,7 @@ public sealed class DiscoveryTests : IAsyncLifetime
         Assert.Empty(packages);
         Assert.Null(await new Discovery(_temp.Sub("no-package-manager"), runningSystem: false).NativePackagesAsync(CancellationToken.None));
         Assert.Equal([new NativePackage("bash", "5.1.8-6.el9", "x86_64", "rpm"), new NativePackage("tzdata", "1:2024a-1.el9", "noarch", "rpm")],
-            Discovery.ParseRpmQuery("bash\t0:5.1.8-6.el9\tx86_64\ntzdata\t1:2024a-1.el9\tnoarch\n"));
+            Discovery.ParseRpmQuery("bash\t0:5.1.8-6.el9\tx86_64\ngpg-pubkey\t0:fd431d51-4ae0493b\t(none)\ntzdata\t1:2024a-1.el9\tnoarch\n"));
     }
 
     [Fact]

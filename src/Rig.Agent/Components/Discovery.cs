@@ -185,8 +185,8 @@ public sealed class Discovery
         var packages = new List<NativePackage>();
         foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
         {
-            if (line.Split('\t') is not [var name, var version, var arch])
-                continue;
+            if (line.Split('\t') is not [var name, var version, var arch] || name == "gpg-pubkey")
+                continue; // gpg-pubkey: imported signing keys, not packages
             packages.Add(new NativePackage(name, version.StartsWith("0:", StringComparison.Ordinal) ? version[2..] : version, arch, "rpm"));
         }
         return packages;

@@ -40,6 +40,7 @@ public sealed class AgentRuntime : IAsyncDisposable
     private readonly X509Certificate2 _ca;
     private readonly Uri _gateway;
     private readonly SelfImage _self = SelfImage.Capture();
+    private bool _replaced; // an install replaced this agent's program: report, then exit to be restarted
     private readonly Channel<InquiryReason> _triggers = Channel.CreateBounded<InquiryReason>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
     private PokeListener? _pokes;
     private IReadOnlyList<CommandResult>? _unreported;
@@ -221,7 +222,7 @@ public sealed class AgentRuntime : IAsyncDisposable
 
                 switch (response.Answer)
                 {
-                    case ExchangeAnswer.NoCommand when !request.Inquire && _self.Replaced:
+                    case ExchangeAnswer.NoCommand when _replaced:
                         return SessionOutcome.Restart; // the results are recorded; the new version takes the rest of the queue
                     case ExchangeAnswer.NoCommand when _commandsSinceInventory > 0 && request.Inventory is null:
                         // A queue ended: one more exchange tells the gateway what the device has now (drift, plans).
@@ -259,7 +260,12 @@ public sealed class AgentRuntime : IAsyncDisposable
                                     if (result.Outcome != CommandOutcome.Succeeded)
                                         break;
                                     if (command.Spec is InstallCommand && _self.Replaced)
-                                        break; // the rest of the answer runs in the new version (it asks again at start-up)
+                                    {
+                                        // Checked after installs only (one readlink, not one per exchange). The rest of
+                                        // the answer runs in the new version, which asks again at start-up.
+                                        _replaced = true;
+                                        break;
+                                    }
                                 }
                             }
                         }
@@ -323,7 +329,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         PokeHost = _config.PokeHost,
         Results = results is { Count: > 0 } ? results : null,
         Rebooted = _journal.RebootToReport,
-        Inquire = results is not [.., { Outcome: CommandOutcome.Rebooting }] && !_self.Replaced,
+        Inquire = results is not [.., { Outcome: CommandOutcome.Rebooting }] && !_replaced,
         MaxCommands = _config.Batch > 0 ? _config.Batch : _limits.MaxCommandsPerExchange,
     };
 

@@ -18,6 +18,8 @@ public sealed class ServiceInstall
     /// <summary>The agent's state directory on a real host.</summary>
     public const string DefaultState = "/var/lib/rig-agent";
 
+    private DeviceFileSystem? _image;
+
     /// <summary>The system to install into: <c>/</c>, or an image's root directory.</summary>
     public required string Root { get; init; }
 
@@ -37,7 +39,7 @@ public sealed class ServiceInstall
     {
         try
         {
-            return new DeviceFileSystem(Root, ["/"], Rig.Protocol.RigLimits.Default).Resolve(devicePath, final, allowedRootsOnly: false);
+            return (_image ??= new DeviceFileSystem(Root, ["/"], Rig.Protocol.RigLimits.Default)).Resolve(devicePath, final, allowedRootsOnly: false);
         }
         catch (CommandFailedException e)
         {

@@ -93,7 +93,7 @@ public sealed class RpmInstallerTests(RpmFixture fixture) : IClassFixture<RpmFix
     {
         Assert.Equal("installed rigtest-app 1.0-1 with rpm", await InstallAsync("rigtest-app", "1.0-1"));
         Assert.Equal("rigtest-app-1.0-1", await QueryAllAsync());
-        Assert.Equal([new NativePackageInfo("rigtest-app", "1.0-1", "noarch")], await ((INativePackageQuery)Rpm).ListInstalledAsync(CancellationToken.None));
+        Assert.Equal([new Protocol.Messages.NativePackage("rigtest-app", "1.0-1", "noarch", "rpm")], await new Components.Discovery(Root, runningSystem: false).NativePackagesAsync(CancellationToken.None));
         var record = Assert.Single(_platform.Database.Snapshot.Packages);
         Assert.Equal(("rigtest-app", "1.0-1", "rpm"), (record.Name, record.Version, record.Format));
         Assert.Equal(["/opt/rigtest-app/version.txt"], record.Files);

@@ -23,7 +23,7 @@ namespace Rig.Agent.Platform.Linux;
 /// <c>dpkg --purge</c>: configuration belongs to the model (write-file), so a removed package leaves no conffiles
 /// behind that a later install would silently pick up again.</para>
 /// </remarks>
-public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabase database, NativePackageTimeouts timeouts) : IPackageInstaller, INativePackageQuery
+public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabase database, NativePackageTimeouts timeouts) : IPackageInstaller
 {
     /// <summary>The line that marks a <c>policy-rc.d</c> as the agent's own (written for one dpkg run).</summary>
     public const string PolicyRcDMarker = "# rig-agent policy-rc.d 7c1e0a52-temporary";
@@ -105,15 +105,6 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
         return entry.IsInstalled
             ? $"removed {name} {entry.Version} with dpkg (purged, configuration files included)"
             : $"{name} was not installed; purged its leftover configuration files";
-    }
-
-    /// <inheritdoc />
-    public async Task<IReadOnlyList<NativePackageInfo>> ListInstalledAsync(CancellationToken ct)
-    {
-        RequireDatabase();
-        return [.. (await QueryAsync(ct).ConfigureAwait(false)).Where(e => e.IsInstalled)
-            .OrderBy(e => e.Name, StringComparer.Ordinal).ThenBy(e => e.Architecture, StringComparer.Ordinal)
-            .Select(e => new NativePackageInfo(e.Name, e.Version, e.Architecture))];
     }
 
     private void RequireDatabase()

@@ -2,19 +2,12 @@ using Rig.Protocol;
 
 namespace Rig.Agent.Platform.Linux;
 
-/// <summary>A package the device's own package manager has installed (whoever installed it).</summary>
+/// <summary>A package as rpm describes it (a blob's header, or an installed package).</summary>
 /// <param name="Name">Package name.</param>
 /// <param name="Version">Full version as the package manager writes it (Debian <c>[epoch:]upstream[-revision]</c>,
 /// RPM <c>[epoch:]version-release</c>), the same form Rig's package catalog uses.</param>
 /// <param name="Architecture">Architecture (<c>amd64</c>, <c>all</c>, <c>x86_64</c>, <c>noarch</c>...).</param>
 public sealed record NativePackageInfo(string Name, string Version, string Architecture);
-
-/// <summary>Lists what the device's native package manager (dpkg, rpm) says is installed.</summary>
-public interface INativePackageQuery
-{
-    /// <summary>Every fully installed package, ordered by name.</summary>
-    Task<IReadOnlyList<NativePackageInfo>> ListInstalledAsync(CancellationToken ct);
-}
 
 /// <summary>Every wait and timeout of the dpkg and rpm installers, in one place.</summary>
 public sealed record NativePackageTimeouts

@@ -22,7 +22,7 @@ namespace Rig.Agent.Platform.Linux;
 /// <para>Downgrades: the model decides the version, so a command for an older version than the installed one
 /// is run with <c>--oldpackage</c>, and only then (an accidental downgrade cannot slip through otherwise).</para>
 /// </remarks>
-public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase database, NativePackageTimeouts timeouts) : IPackageInstaller, INativePackageQuery
+public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase database, NativePackageTimeouts timeouts) : IPackageInstaller
 {
     /// <summary>The rpm database inside the device root.</summary>
     public const string DatabasePath = "/var/lib/rpm";
@@ -101,18 +101,6 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
         }
         Forget(name);
         return $"removed {name} {current} with rpm";
-    }
-
-    /// <inheritdoc />
-    public async Task<IReadOnlyList<NativePackageInfo>> ListInstalledAsync(CancellationToken ct)
-    {
-        RequireDatabase();
-        var outcome = await RunRpmAsync([.. RootArguments, "-qa", "--qf", QueryFormat], ct).ConfigureAwait(false);
-        if (outcome.ExitCode != 0)
-            throw new CommandFailedException("package-query-failed", $"rpm could not read the package database of '{files.Root}': {NativeTool.Brief(Clean(outcome.Message))}. Check it with 'rpm --rebuilddb'.");
-        return [.. Parse(outcome.StandardOutput)
-            .Where(p => p.Name != "gpg-pubkey") // imported signing keys, not packages
-            .OrderBy(p => p.Name, StringComparer.Ordinal).ThenBy(p => p.Architecture, StringComparer.Ordinal)];
     }
 
     private void RequireDatabase()
