@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using Rig.Agent.Components;
 using Rig.Agent.Platform;
 using Rig.Agent.Platform.Linux;
@@ -54,7 +53,7 @@ public sealed class DiscoveryTests : IAsyncLifetime
     {
         var inventory = await Inventory.CollectAsync(Platform(), CancellationToken.None);
 
-        var (code, output) = await Run("dpkg-query", "--admindir", Path.Combine(_root, "var/lib/dpkg"), "-W", "-f", "${Package}\t${Version}\t${Architecture}\t${db:Status-Status}\n");
+        var (code, output) = await DebianRoot.RunToolAsync("dpkg-query", "--admindir", Path.Combine(_root, "var/lib/dpkg"), "-W", "-f", "${Package}\t${Version}\t${Architecture}\t${db:Status-Status}\n");
         Assert.True(code == 0, output);
         var expected = output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => l.Split('\t')).Where(f => f[3] == "installed")
             .Select(f => new NativePackage(f[0], f[1], f[2], "deb")).OrderBy(p => p.Name, StringComparer.Ordinal).ThenBy(p => p.Architecture, StringComparer.Ordinal).ToList();
@@ -72,7 +71,7 @@ public sealed class DiscoveryTests : IAsyncLifetime
 
         var hardware = inventory.Hardware;
         Assert.NotNull(hardware);
-        var (_, nprocs) = await Run("getconf", "_NPROCESSORS_ONLN");
+        var (_, nprocs) = await DebianRoot.RunToolAsync("getconf", "_NPROCESSORS_ONLN");
         Assert.Equal(int.Parse(nprocs.Trim(), System.Globalization.CultureInfo.InvariantCulture), hardware.CpuCount);
         var memTotalKiB = long.Parse(File.ReadLines("/proc/meminfo").First(l => l.StartsWith("MemTotal:", StringComparison.Ordinal)).Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], System.Globalization.CultureInfo.InvariantCulture);
         Assert.Equal(memTotalKiB / 1024, hardware.MemoryMiB);
@@ -88,7 +87,7 @@ public sealed class DiscoveryTests : IAsyncLifetime
     public async Task A_deb_package_purged_behind_rigs_back_leaves_the_rig_package_list()
     {
         var deb = await DebianRoot.DownloadAsync("hello");
-        var (code, output) = await Run("dpkg", "--root", _root, "-i", deb);
+        var (code, output) = await DebianRoot.RunToolAsync("dpkg", "--root", _root, "-i", deb);
         Assert.True(code == 0, output);
         var platform = Platform();
         var version = (await Inventory.CollectAsync(platform, CancellationToken.None)).NativePackages!.Single(p => p.Name == "hello").Version;
@@ -98,7 +97,7 @@ public sealed class DiscoveryTests : IAsyncLifetime
         var before = await Inventory.CollectAsync(platform, CancellationToken.None);
         Assert.Equal(new InstalledPackage("hello", version, "deb", new string('a', 64)), Assert.Single(before.Packages));
 
-        (code, output) = await Run("dpkg", "--root", _root, "--purge", "hello");
+        (code, output) = await DebianRoot.RunToolAsync("dpkg", "--root", _root, "--purge", "hello");
         Assert.True(code == 0, output);
         var after = await Inventory.CollectAsync(platform, CancellationToken.None);
         Assert.Empty(after.Packages);
@@ -111,17 +110,17 @@ public sealed class DiscoveryTests : IAsyncLifetime
         var platform = Platform();
         var path = Path.Combine(_root, "etc/rig-drift.conf");
         await File.WriteAllTextAsync(path, "x\n");
-        var (code, output) = await Run("chmod", "0644", path);
+        var (code, output) = await DebianRoot.RunToolAsync("chmod", "0644", path);
         Assert.True(code == 0, output);
-        (code, output) = await Run("chown", "0:0", path);
+        (code, output) = await DebianRoot.RunToolAsync("chown", "0:0", path);
         Assert.True(code == 0, output);
         platform.Database.Update(s => s with { Files = [.. s.Files, new ManagedFileRecord("/etc/rig-drift.conf", new string('a', 64), "0644", "root", "root")] });
         Assert.Equal(("0644", "root", "root"), Attributes(await Inventory.CollectAsync(platform, CancellationToken.None)));
 
         // Behind Rig's back, with the real tools: uid/gid 1 are "daemon" in the root's passwd and group; 4242 is nobody's.
-        (code, output) = await Run("chmod", "0600", path);
+        (code, output) = await DebianRoot.RunToolAsync("chmod", "0600", path);
         Assert.True(code == 0, output);
-        (code, output) = await Run("chown", "1:4242", path);
+        (code, output) = await DebianRoot.RunToolAsync("chown", "1:4242", path);
         Assert.True(code == 0, output);
 
         Assert.Equal(("0600", "daemon", "4242"), Attributes(await Inventory.CollectAsync(platform, CancellationToken.None)));
@@ -191,7 +190,7 @@ public sealed class DiscoveryTests : IAsyncLifetime
     public async Task An_rpm_root_is_queried_with_rpm_and_an_empty_database_is_none_not_unknown()
     {
         var rpmRoot = _temp.Sub("rpm-root");
-        var (code, output) = await Run("rpm", "--root", rpmRoot, "--dbpath", "/var/lib/rpm", "--initdb");
+        var (code, output) = await DebianRoot.RunToolAsync("rpm", "--root", rpmRoot, "--dbpath", "/var/lib/rpm", "--initdb");
         Assert.True(code == 0, $"rpm --initdb failed ({code}); install the 'rpm' apt package: {output}");
 
         var packages = await new Discovery(rpmRoot, runningSystem: false).NativePackagesAsync(CancellationToken.None);
@@ -207,7 +206,7 @@ public sealed class DiscoveryTests : IAsyncLifetime
     public async Task Rpm_is_queried_again_only_when_its_database_changed()
     {
         var rpmRoot = _temp.Sub("rpm-cache-root");
-        var (code, output) = await Run("rpm", "--root", rpmRoot, "--dbpath", "/var/lib/rpm", "--initdb");
+        var (code, output) = await DebianRoot.RunToolAsync("rpm", "--root", rpmRoot, "--dbpath", "/var/lib/rpm", "--initdb");
         Assert.True(code == 0, $"rpm --initdb failed ({code}); install the 'rpm' apt package: {output}");
         var discovery = new Discovery(rpmRoot, runningSystem: false);
 
@@ -216,7 +215,7 @@ public sealed class DiscoveryTests : IAsyncLifetime
         Assert.Equal(1, discovery.RpmQueries);
 
         var database = Path.Combine(rpmRoot, "var/lib/rpm/rpmdb.sqlite"); // what an install writes
-        (code, output) = await Run("touch", "-d", "2030-01-01 00:00:00", database);
+        (code, output) = await DebianRoot.RunToolAsync("touch", "-d", "2030-01-01 00:00:00", database);
         Assert.True(code == 0, output);
         Assert.Empty((await discovery.NativePackagesAsync(CancellationToken.None))!);
         Assert.Equal(2, discovery.RpmQueries);
@@ -230,18 +229,5 @@ public sealed class DiscoveryTests : IAsyncLifetime
             + "Package: c\nStatus: hold ok installed\nArchitecture: all\nVersion: 0.1\n";
 
         Assert.Equal([new NativePackage("a", "1:2.0-3", "amd64", "deb"), new NativePackage("c", "0.1", "all", "deb")], Discovery.ParseDpkgStatus(status));
-    }
-
-    private static async Task<(int Code, string Output)> Run(string program, params string[] arguments)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true };
-        foreach (var a in arguments)
-            info.ArgumentList.Add(a);
-        info.Environment["LC_ALL"] = "C";
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        await process.WaitForExitAsync();
-        return (process.ExitCode, await stdout + await stderr);
     }
 }

@@ -35,7 +35,7 @@ public sealed class AgentPackageTests(AgentDebFixture debs) : IClassFixture<Agen
         await File.WriteAllTextAsync(tokenFile, token.Token);
 
         string[] install = ["install", "--image", root, "--gateway", gateway.AgentUrl.ToString(), "--device", "img-1", "--token-file", tokenFile, "--ca-pin", token.CaPin];
-        var (code, output) = await RunAsync(Path.Combine(root, "usr/lib/rig-agent/rig-agent"), install);
+        var (code, output) = await DebianRoot.RunToolAsync(Path.Combine(root, "usr/lib/rig-agent/rig-agent"), install);
         Assert.True(code == 0, $"rig-agent install failed ({code}): {output}");
         Assert.Contains("from the rig-agent package", output, StringComparison.Ordinal);
         var state = Path.Combine(root, "var/lib/rig-agent");
@@ -48,7 +48,7 @@ public sealed class AgentPackageTests(AgentDebFixture debs) : IClassFixture<Agen
         Assert.False(File.Exists(Path.Combine(root, "etc/systemd/system/rig-agent.service")), "the packaged unit is used, not a copy");
 
         // Again: the identity is kept (the token was one-time), nothing breaks.
-        (code, output) = await RunAsync(Path.Combine(root, "usr/lib/rig-agent/rig-agent"), install);
+        (code, output) = await DebianRoot.RunToolAsync(Path.Combine(root, "usr/lib/rig-agent/rig-agent"), install);
         Assert.True(code == 0, $"a second install failed ({code}): {output}");
         Assert.Contains("already enrolled as img-1", output, StringComparison.Ordinal);
 
@@ -64,7 +64,7 @@ public sealed class AgentPackageTests(AgentDebFixture debs) : IClassFixture<Agen
         File.Copy(Path.Combine(root, "usr/lib/rig-agent/rig-agent"), Path.Combine(bare, "opt/rig/rig-agent"));
         foreach (var file in Directory.GetFiles(state))
             File.Copy(file, Path.Combine(bare + libTarget, "rig-agent", Path.GetFileName(file)));
-        (code, output) = await RunAsync(Path.Combine(root, "usr/lib/rig-agent/rig-agent"), ["install", "--image", bare, "--exec", "/opt/rig/rig-agent"]);
+        (code, output) = await DebianRoot.RunToolAsync(Path.Combine(root, "usr/lib/rig-agent/rig-agent"), ["install", "--image", bare, "--exec", "/opt/rig/rig-agent"]);
         Assert.True(code == 0, $"install of a bare binary failed ({code}): {output}");
         Assert.Contains("already enrolled as img-1", output, StringComparison.Ordinal);
         Assert.False(Directory.Exists(libTarget), $"{libTarget} was created on the host");
@@ -72,7 +72,7 @@ public sealed class AgentPackageTests(AgentDebFixture debs) : IClassFixture<Agen
         Assert.Equal("/etc/systemd/system/rig-agent.service", new FileInfo(Path.Combine(bare, "etc/systemd/system/multi-user.target.wants/rig-agent.service")).LinkTarget);
 
         // A path systemd would mangle is refused with the reason.
-        (code, output) = await RunAsync(Path.Combine(root, "usr/lib/rig-agent/rig-agent"), ["install", "--image", bare, "--exec", "/opt/rig/rig agent"]);
+        (code, output) = await DebianRoot.RunToolAsync(Path.Combine(root, "usr/lib/rig-agent/rig-agent"), ["install", "--image", bare, "--exec", "/opt/rig/rig agent"]);
         Assert.Equal(1, code);
         Assert.Contains("cannot go into a systemd unit", output, StringComparison.Ordinal);
     }
@@ -104,8 +104,8 @@ public sealed class AgentPackageTests(AgentDebFixture debs) : IClassFixture<Agen
 
         var token = await api.PostAsync<EnrollmentToken>("api/v1/devices/dev-1/enrollment-token", null);
         var state = site.State("dev-1");
-        var (code, output) = await RunAsync(binary, ["enroll", "--state", state, "--gateway", gateway.AgentUrl.ToString(), "--device", "dev-1", "--token", token.Token,
-            "--ca-pin", token.CaPin, "--platform", "linux", "--root", root, "--poke-address", "127.0.0.1", "--poke-port", "0"]);
+        var (code, output) = await DebianRoot.RunToolAsync(binary, "enroll", "--state", state, "--gateway", gateway.AgentUrl.ToString(), "--device", "dev-1", "--token", token.Token,
+            "--ca-pin", token.CaPin, "--platform", "linux", "--root", root, "--poke-address", "127.0.0.1", "--poke-port", "0");
         Assert.True(code == 0, $"enroll failed ({code}): {output}");
         // Supervised like systemd's Restart=always: started from the installed path, started again after exit 76.
         await using var agent = new AgentProcess("dev-1", state, new RigLauncher(binary, []), agentCommand: []);
@@ -135,30 +135,9 @@ public sealed class AgentPackageTests(AgentDebFixture debs) : IClassFixture<Agen
     {
         var root = await DebianRoot.CreateAsync(Path.Combine(dir.Path, "root"));
         var libssl = await DebianRoot.DownloadAsync("libssl3");
-        var (code, output) = await RunAsync("dpkg", ["--root=" + root, "--install", libssl, agentDeb]);
+        var (code, output) = await DebianRoot.RunToolAsync("dpkg", "--root=" + root, "--install", libssl, agentDeb);
         Assert.True(code == 0, $"dpkg --install failed ({code}): {output}");
         return root;
-    }
-
-    private static async Task<(int ExitCode, string Output)> RunAsync(string program, string[] arguments)
-    {
-        var info = new ProcessStartInfo(program) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var argument in arguments)
-            info.ArgumentList.Add(argument);
-        using var process = Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
-        try
-        {
-            await process.WaitForExitAsync(timeout.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{program} {string.Join(' ', arguments)} did not finish within 2 minutes.");
-        }
-        return (process.ExitCode, await stdout + await stderr);
     }
 }
 

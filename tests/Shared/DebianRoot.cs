@@ -61,6 +61,11 @@ public static class DebianRoot
             throw new InvalidOperationException($"Building {what} needs root; run the tests as root (CI does).");
     }
 
+    /// <summary>Run a tool (argument vector, <c>LC_ALL=C</c>, killed after two minutes); its exit code and output
+    /// (standard output, then standard error).</summary>
+    public static Task<(int ExitCode, string Output)> RunToolAsync(string program, params string[] arguments) =>
+        TryRunAsync(program, arguments, null, TimeSpan.FromMinutes(2));
+
     /// <summary>Run a program inside <paramref name="root"/> with chroot; returns its exit code and output.</summary>
     public static Task<(int ExitCode, string Output)> ChrootAsync(string root, params string[] command) =>
         TryRunAsync("chroot", [root, .. command], null, TimeSpan.FromMinutes(2));
