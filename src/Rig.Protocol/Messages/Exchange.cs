@@ -137,5 +137,6 @@ public sealed record ExchangeResponse
     public IReadOnlyList<Command>? More { get; init; }
 }
 
-/// <summary>An error from the gateway: what went wrong and whether a retry can help.</summary>
-public sealed record ErrorResponse(string Code, string Message, bool Retryable);
+/// <summary>An error from the gateway: what went wrong and whether a retry can help. <paramref name="Missing"/> comes
+/// with <c>missing-results</c>: the commands whose results the gateway needs before it can record the request.</summary>
+public sealed record ErrorResponse(string Code, string Message, bool Retryable, IReadOnlyList<string>? Missing = null);

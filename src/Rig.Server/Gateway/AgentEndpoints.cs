@@ -93,7 +93,7 @@ internal static class AgentEndpoints
         }
         catch (GatewayRefusedException e)
         {
-            await WriteErrorAsync(context, e.StatusCode, new ErrorResponse(e.Code, e.Message, false)).ConfigureAwait(false);
+            await WriteErrorAsync(context, e.StatusCode, new ErrorResponse(e.Code, e.Message, false, e.Missing)).ConfigureAwait(false);
         }
     }
 

@@ -55,20 +55,6 @@ public sealed partial class Gateway
             Log.ExchangeRefused(logger, device, "other-device", request.Device);
             throw new GatewayRefusedException("other-device", $"The request claims device '{request.Device}' but the client certificate names '{device}'; a device can only read and answer its own queue.", 403);
         }
-        if (request.Reason != InquiryReason.Continue)
-            Pokes?.Answered(device);
-        if (request.Reason != InquiryReason.Continue || request.Rebooted is not null)
-        {
-            var pokeHost = request.PokePort is null ? null : request.PokeHost ?? remoteAddress;
-            var stamp = clock.GetTimestamp();
-            var stale = !_touched.TryGetValue(device, out var last) || last.Host != pokeHost || last.Port != request.PokePort || last.Version != request.AgentVersion
-                || stamp - last.At > clock.TimestampFrequency * (long)limits.LastSeenResolution.TotalSeconds;
-            if (stale)
-            {
-                await store.TouchDeviceAsync(device, pokeHost, request.PokePort, request.AgentVersion, ct).ConfigureAwait(false);
-                _touched[device] = (pokeHost, request.PokePort, request.AgentVersion, stamp);
-            }
-        }
         using var activity = GatewayTelemetry.Activities.StartActivity("exchange");
         activity?.SetTag("rig.device", device);
         activity?.SetTag("rig.reason", request.Reason.ToString());
@@ -76,6 +62,22 @@ public sealed partial class Gateway
         try
         {
             var response = await store.ExchangeAsync(device, request, limits.MaxCommandDeliveries, ct).ConfigureAwait(false);
+            // Only an exchange the store accepted changes what the gateway knows of the device: a refused one (unknown
+            // command, bad result) leaves its poke address, agent version and last-seen time as they were.
+            if (request.Reason != InquiryReason.Continue)
+                Pokes?.Answered(device);
+            if (request.Reason != InquiryReason.Continue || request.Rebooted is not null)
+            {
+                var pokeHost = request.PokePort is null ? null : request.PokeHost ?? remoteAddress;
+                var stamp = clock.GetTimestamp();
+                var stale = !_touched.TryGetValue(device, out var last) || last.Host != pokeHost || last.Port != request.PokePort || last.Version != request.AgentVersion
+                    || stamp - last.At > clock.TimestampFrequency * (long)limits.LastSeenResolution.TotalSeconds;
+                if (stale)
+                {
+                    await store.TouchDeviceAsync(device, pokeHost, request.PokePort, request.AgentVersion, ct).ConfigureAwait(false);
+                    _touched[device] = (pokeHost, request.PokePort, request.AgentVersion, stamp);
+                }
+            }
             foreach (var inventory in request.AllResults.Select(r => r.Inventory).Append(request.Inventory).OfType<InventoryReport>())
             {
                 if (ContractChecks.InventoryProblem(inventory) is { } problem)

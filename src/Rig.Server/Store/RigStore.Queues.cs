@@ -63,6 +63,8 @@ public sealed class GatewayRefusedException(string code, string message, int sta
     public string Code { get; } = code;
     /// <summary>HTTP status to answer with.</summary>
     public int StatusCode { get; } = statusCode;
+    /// <summary>With <c>missing-results</c>: the commands whose results the gateway needs first.</summary>
+    public IReadOnlyList<string>? Missing { get; init; }
 }
 
 internal sealed record QueueRow(string Id, string Device, string Status, long Position, long Length, string Reason, string? Error, long? ModelRev, long CreatedAt, long UpdatedAt, long? FinishedAt)
@@ -219,6 +221,7 @@ public sealed partial class RigStore
         // and check-in always carry one, so refusing them would refuse the device for ever. Why it was dropped is
         // kept on the device (drift shows it) until a good one arrives.
         string? dropped = null;
+        CommandOutcome? lastFresh = null;
         foreach (var raw in request.AllResults)
         {
             var result = raw;
@@ -227,17 +230,45 @@ public sealed partial class RigStore
                 dropped ??= bad;
                 result = result with { Inventory = null };
             }
-            if (reports.Count > 0 && reports[^1].Result.Outcome != CommandOutcome.Succeeded)
-                throw new GatewayRefusedException("bad-result", $"The result for command {result.CommandId} follows a result that did not succeed ({reports[^1].Result.CommandId}: {reports[^1].Result.Outcome}); an agent stops at the first command that does not succeed.", 400);
             if (reports.Any(x => x.Command.Id == result.CommandId))
                 throw new GatewayRefusedException("bad-result", $"The request reports command {result.CommandId} twice; report each command once.", 400);
             if (!known.TryGetValue(result.CommandId, out var command))
                 throw new GatewayRefusedException("unknown-command", $"Command '{result.CommandId}' is not known to this gateway; the agent's result is not recorded.", 409);
             if (command.Device != device)
                 throw new GatewayRefusedException("foreign-command", $"Command '{result.CommandId}' belongs to another device's queue; device '{device}' cannot answer it.", 403);
-            if (command.Status is CommandStatus.Pending or CommandStatus.Sent && result.Outcome == CommandOutcome.Rebooting && command.Kind != "reboot")
-                throw new GatewayRefusedException("bad-result", $"Command {command.Id} is a {command.Kind}, not a reboot; it cannot answer 'rebooting'.", 400);
+            // A result for a command already finished is a replay (an agent reports every result it has not seen
+            // acknowledged, so after a crash it may repeat recorded ones): it is ignored below and takes no part in
+            // the order check, which applies to the results that are new.
+            if (command.Status is CommandStatus.Pending or CommandStatus.Sent)
+            {
+                if (lastFresh is { } previous && previous != CommandOutcome.Succeeded)
+                    throw new GatewayRefusedException("bad-result", $"The result for command {result.CommandId} follows a result that did not succeed ({reports.Last(x => x.Command.Status is CommandStatus.Pending or CommandStatus.Sent).Result.CommandId}: {previous}); an agent stops at the first command that does not succeed.", 400);
+                if (result.Outcome == CommandOutcome.Rebooting && command.Kind != "reboot")
+                    throw new GatewayRefusedException("bad-result", $"Command {command.Id} is a {command.Kind}, not a reboot; it cannot answer 'rebooting'.", 400);
+                lastFresh = result.Outcome;
+            }
             reports.Add((result, command));
+        }
+
+        // A reboot is accepted ("rebooting") or finished ("rebooted") only when every command before it in its queue
+        // has its result, recorded or in this request: otherwise the queue would move past commands whose results were
+        // never recorded (an agent that crashed between journaling an answer and reporting it, then reported only the
+        // reboot). The agent is told which results are missing and nothing changes.
+        var reboot = reports.FirstOrDefault(x => x.Result.Outcome == CommandOutcome.Rebooting && x.Command.Status is CommandStatus.Pending or CommandStatus.Sent).Command
+            ?? (rebooted is { Status: CommandStatus.Rebooting or CommandStatus.Sent, Kind: "reboot" } ? rebooted : null);
+        if (reboot is not null)
+        {
+            var unfinished = await s.QueryAsync<string>("SELECT id FROM commands WHERE queue_id = @queueId AND seq < @seq AND status IN ('pending', 'sent') ORDER BY seq",
+                new { queueId = reboot.QueueId, seq = reboot.Seq }, ct).ConfigureAwait(false);
+            var missing = unfinished.Where(id => !reports.Any(x => x.Command.Id == id && x.Result.Outcome == CommandOutcome.Succeeded)).ToList();
+            if (missing.Count > 0)
+            {
+                throw new GatewayRefusedException("missing-results",
+                    $"Command {reboot.Id} (reboot) cannot be recorded before the results of the {missing.Count} command(s) before it in its queue ({string.Join(", ", missing.Take(5))}{(missing.Count > 5 ? ", ..." : "")}); report them first. Nothing was recorded.", 409)
+                {
+                    Missing = missing,
+                };
+            }
         }
 
         // ---- write ----

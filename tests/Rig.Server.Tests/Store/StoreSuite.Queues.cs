@@ -391,6 +391,69 @@ public abstract partial class StoreSuite
     }
 
     [Fact]
+    public async Task A_reboot_reported_without_the_results_before_it_is_refused_naming_them_and_changes_nothing()
+    {
+        // The agent ran a whole answer (two writes and the reboot), journaled it, and crashed before reporting; the
+        // restarted agent reports only the reboot. Accepting it would move the queue past two unrecorded results.
+        var commands = new List<NewCommand> { WriteFile("/etc/a", "a"), WriteFile("/etc/b", "b"), Reboot(), WriteFile("/etc/c", "c") };
+        var queue = await CreateQueueAsync(commands);
+        Assert.Equal(commands.Take(3).Select(c => c.Id), AllOf(await ExchangeAsync(Batch(8))).Select(c => c.Id));
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var before = await SnapshotAsync();
+
+        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Report(Rebooting(commands[2].Id))));
+        var withOne = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Batch(8, Succeeded(commands[0].Id), Rebooting(commands[2].Id))));
+
+        Assert.Equal(("missing-results", 409), (refused.Code, refused.StatusCode));
+        Assert.Equal([commands[0].Id, commands[1].Id], refused.Missing!);
+        Assert.Equal([commands[1].Id], withOne.Missing!);
+        Assert.Equal(before, await SnapshotAsync());
+
+        // With every result, the reboot is acknowledged; after it the queue goes on at the command after the reboot.
+        Assert.Equal(ExchangeAnswer.RebootAcknowledged, (await ExchangeAsync(Batch(8, Succeeded(commands[0].Id), Succeeded(commands[1].Id), Rebooting(commands[2].Id)))).Answer);
+        AssertCommand(commands[3], await ExchangeAsync(Rebooted(commands[2].Id)));
+        Assert.Equal([CommandStatus.Succeeded, CommandStatus.Succeeded, CommandStatus.Succeeded, CommandStatus.Sent], (await Store.GetCommandsAsync(queue.Id)).Select(c => c.Status));
+    }
+
+    [Fact]
+    public async Task Rebooted_is_refused_while_a_command_before_the_reboot_has_no_result_and_changes_nothing()
+    {
+        // The device rebooted before any of its answer was recorded: "rebooted" alone must not skip the writes.
+        var commands = new List<NewCommand> { WriteFile("/etc/a", "a"), Reboot(), WriteFile("/etc/c", "c") };
+        var queue = await CreateQueueAsync(commands);
+        Assert.Equal(2, AllOf(await ExchangeAsync(Batch(8))).Count);
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var before = await SnapshotAsync();
+
+        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Rebooted(commands[1].Id)));
+
+        Assert.Equal("missing-results", refused.Code);
+        Assert.Equal([commands[0].Id], refused.Missing!);
+        Assert.Equal(before, await SnapshotAsync());
+        var complete = Rebooted(commands[1].Id) with { Results = [Succeeded(commands[0].Id)], Inquire = true };
+        AssertCommand(commands[2], await ExchangeAsync(complete));
+        Assert.Equal(2, (await QueueAsync(queue.Id)).Position);
+    }
+
+    [Fact]
+    public async Task Results_already_recorded_are_replays_and_do_not_break_the_order_check()
+    {
+        // An agent that lost its "reported" marks reports an old failure again together with a new queue's results.
+        var first = new List<NewCommand> { WriteFile("/etc/a", "a") };
+        var failedQueue = await CreateQueueAsync(first);
+        AssertCommand(first[0], await ExchangeAsync(Inquiry()));
+        AssertNoCommand(await ExchangeAsync(Report(Failed(first[0].Id, "disk on fire"))));
+        var second = Writes(2);
+        var queue = await CreateQueueAsync(second);
+        Assert.Equal(2, AllOf(await ExchangeAsync(Batch(8))).Count);
+
+        AssertNoCommand(await ExchangeAsync(Batch(8, Failed(first[0].Id, "disk on fire"), Succeeded(second[0].Id), Succeeded(second[1].Id))));
+
+        Assert.Equal(QueueStatus.Failed, (await QueueAsync(failedQueue.Id)).Status);
+        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
+    }
+
+    [Fact]
     public async Task A_reboot_is_the_last_command_of_an_answer()
     {
         var commands = new List<NewCommand> { WriteFile("/etc/a", "a"), Reboot(), WriteFile("/etc/b", "b") };
