@@ -1,6 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Rig.Agent.Runtime;
+using Rig.Testing;
 using Rig.Protocol.Messages;
 
 namespace Rig.Agent.Tests;
@@ -81,13 +82,11 @@ public sealed class JournalTests : IDisposable
     }
 
     [Fact]
-    public void Results_held_for_the_commit_are_not_on_disk_before_it_and_are_after_it()
+    public void An_answers_results_are_on_disk_after_its_commit_and_not_before()
     {
         using var journal = Open();
         journal.Begin("c1", "write-file");
-        journal.EndAtCommit("c1", Succeeded("c1"));
         journal.Begin("c2", "write-file");
-        journal.EndAtCommit("c2", Succeeded("c2"));
 
         using (var before = AfterCrash())
         {
@@ -95,17 +94,75 @@ public sealed class JournalTests : IDisposable
             Assert.False(before.TryGetResult("c1", out _));
             Assert.False(before.TryGetResult("c2", out _));
         }
-        Assert.False(journal.TryGetResult("c1", out _));
 
-        journal.Commit();
+        journal.Commit([Succeeded("c1"), Succeeded("c2")]);
 
         using var after = AfterCrash();
         Assert.True(after.TryGetResult("c1", out var first));
         Assert.Equal("done c1", first.Output);
         Assert.True(after.TryGetResult("c2", out _));
         Assert.True(journal.TryGetResult("c2", out _));
-        journal.Commit(); // nothing held: nothing written twice
+        journal.Commit([]); // nothing to journal: nothing written
         Assert.Equal(2, File.ReadAllLines(JournalPath).Count(l => l.Contains("\"end\"", StringComparison.Ordinal)));
+    }
+
+    [Fact]
+    public void Results_not_marked_reported_are_reported_again_after_a_crash_in_the_order_they_finished()
+    {
+        using (var journal = Open())
+        {
+            journal.Commit([Succeeded("c1"), Succeeded("c2")]);
+            journal.Reported(["c1", "c2"]);
+            journal.Commit([Succeeded("c3"), Succeeded("c4"), Rebooting("r1")]);
+            // killed here: the answer is journaled, the gateway never saw it
+        }
+        using var reopened = AfterCrash();
+
+        Assert.Equal(["c3", "c4", "r1"], reopened.Unreported.Select(r => r.CommandId));
+        Assert.Equal(["c1", "c4"], reopened.ResultsOf(["c4", "c1", "nope"]).Select(r => r.CommandId));
+        reopened.Reported(["c3", "c4"]);
+        reopened.RebootStarted("r1", null); // acknowledged by the gateway
+        Assert.Empty(reopened.Unreported);
+    }
+
+    [Fact]
+    public void A_journal_of_an_agent_that_did_not_mark_reported_results_counts_them_reported_except_an_unacknowledged_reboot()
+    {
+        // As an older agent left it: results (all reported, or it would still be reporting them) and a reboot it
+        // accepted but the gateway never acknowledged.
+        File.WriteAllLines(JournalPath,
+        [
+            """{"id":"c1","event":"end","at":1,"result":{"commandId":"c1","outcome":"succeeded","output":"done c1"}}""",
+            """{"id":"r1","event":"end","at":2,"result":{"commandId":"r1","outcome":"rebooting","output":"going down"}}""",
+        ]);
+
+        using (var journal = Open())
+            Assert.Equal(["r1"], journal.Unreported.Select(r => r.CommandId));
+        using (var again = Open())
+            Assert.Equal(["r1"], again.Unreported.Select(r => r.CommandId));
+    }
+
+    [Fact]
+    public void A_commit_that_fails_on_a_full_disk_journals_nothing_and_leaves_no_torn_line()
+    {
+        using var disk = SmallDisk.Mount(64 * 1024);
+        var path = Path.Combine(disk.Path, "journal.jsonl");
+        using var journal = new Journal(path, TimeProvider.System);
+        journal.Commit([Succeeded("c0")]);
+        disk.Fill();
+        var big = Enumerable.Range(1, 200).Select(i => new CommandResult { CommandId = $"c{i}", Outcome = CommandOutcome.Succeeded, Output = new string('x', 2000) }).ToList();
+
+        var e = Assert.ThrowsAny<IOException>(() => journal.Commit(big));
+
+        Assert.True(Rig.Agent.Platform.DiskFull.Is(e), e.ToString());
+        Assert.False(journal.TryGetResult("c1", out _));
+        disk.Free();
+        journal.Commit([Succeeded("c201")]);
+        using var reopened = new Journal(path, TimeProvider.System);
+        Assert.True(reopened.TryGetResult("c0", out _));
+        Assert.True(reopened.TryGetResult("c201", out _));
+        Assert.False(reopened.TryGetResult("c1", out _));
+        Assert.All(File.ReadAllLines(path), line => Assert.StartsWith("{", line, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -201,10 +258,10 @@ public sealed class JournalTests : IDisposable
         journal.Begin("r1", "reboot");
         journal.End("r1", Rebooting("r1"));
         Assert.Null(journal.PendingReboot); // accepted, but the gateway has not acknowledged: no reboot yet
-        Assert.Equal("r1", journal.UnacknowledgedReboot!.CommandId);
+        Assert.Equal(["c1", "r1"], journal.Unreported.Select(r => r.CommandId));
 
         journal.RebootStarted("r1", null);
-        Assert.Null(journal.UnacknowledgedReboot);
+        Assert.Equal(["c1"], journal.Unreported.Select(r => r.CommandId));
         Assert.Equal("r1", journal.PendingReboot);
         Assert.Null(journal.RebootToReport);
         Assert.True(journal.TryGetResult("r1", out var result));

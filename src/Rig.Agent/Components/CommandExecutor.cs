@@ -12,18 +12,24 @@ namespace Rig.Agent.Components;
 /// <summary>Runs one command through the generic components (fetch-and-verify, install, remove, write-file,
 /// delete-file, service, inventory) over the platform. Never throws for a command's own failure: the result
 /// says what was wrong. Reboot is the runtime's business (it ends the process).</summary>
-public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLimits limits)
+public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLimits limits, Backoff? backoff = null, AgentLog? log = null)
 {
-    /// <summary>Execute <paramref name="command"/>; <paramref name="client"/> fetches blobs from the agent's own gateway.</summary>
-    public async Task<CommandResult> ExecuteAsync(Command command, GatewayClient client, CancellationToken ct)
+    private readonly Backoff _backoff = backoff ?? new Backoff(limits);
+    private readonly AgentLog _log = log ?? new AgentLog("-", verbose: false);
+
+    /// <summary>Execute <paramref name="command"/>; <paramref name="client"/> fetches blobs from the agent's own gateway.
+    /// <paramref name="stop"/> ends only the fetch of a package (retried while the gateway is away), before anything
+    /// changed on the device: then <see cref="OperationCanceledException"/> is thrown and the command has no result.</summary>
+    public async Task<CommandResult> ExecuteAsync(Command command, GatewayClient client, CancellationToken stop)
     {
+        var ct = CancellationToken.None; // a command that started changing the device runs to its end
         ArgumentNullException.ThrowIfNull(command);
         var watch = Stopwatch.StartNew();
         try
         {
             var (output, inventory) = command.Spec switch
             {
-                InstallCommand install => (await InstallAsync(command.Id, install, client, ct).ConfigureAwait(false), null),
+                InstallCommand install => (await InstallAsync(command.Id, install, client, stop).ConfigureAwait(false), null),
                 RemoveCommand remove => (await RemoveAsync(remove, ct).ConfigureAwait(false), null),
                 WriteFileCommand write => (WriteFile(write), null),
                 DeleteFileCommand delete => (DeleteFile(delete), null),
@@ -40,7 +46,9 @@ public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLim
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            return Failed(command, "io-error", $"{command.Spec.Describe()} failed: {e.Message}", watch);
+            return DiskFull.Is(e)
+                ? Failed(command, DiskFull.Code, $"{command.Spec.Describe()} failed: the device's disk is full ({e.Message}); free space on the device, then converge it again.", watch)
+                : Failed(command, "io-error", $"{command.Spec.Describe()} failed: {e.Message}", watch);
         }
     }
 
@@ -56,15 +64,16 @@ public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLim
 
     /// <summary>Fetch-and-verify, then install. The blob is checked (length and SHA-256) before anything is
     /// unpacked; verified blobs are cached by digest so a re-install does not download again.</summary>
-    private async Task<string> InstallAsync(string commandId, InstallCommand install, GatewayClient client, CancellationToken ct)
+    private async Task<string> InstallAsync(string commandId, InstallCommand install, GatewayClient client, CancellationToken stop)
     {
+        var ct = CancellationToken.None;
         var package = install.Package;
         if (!Names.IsValidPackageName(package.Name) || !Names.IsValidVersion(package.Version) || !Names.IsValidSha256(package.Sha256))
             throw new CommandFailedException("bad-package", $"Refusing package '{package.Name}' '{package.Version}' ({package.Sha256}): name, version or digest is not allowed.");
         var installer = InstallerFor(package.Format);
         var cached = Path.Combine(paths.Cache, package.Sha256);
         if (!File.Exists(cached) || !await DigestMatchesAsync(cached, package.Sha256, ct).ConfigureAwait(false))
-            await FetchAsync(package, client, cached, ct).ConfigureAwait(false);
+            await FetchAsync(package, client, cached, stop).ConfigureAwait(false);
         var work = platform.Files.Internal($"/var/lib/rig/staging/{commandId}");
         return await installer.InstallAsync(package, cached, work, ct).ConfigureAwait(false);
     }
@@ -80,28 +89,24 @@ public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLim
         return InstallerFor(remove.Format).RemoveAsync(remove.Name, ct);
     }
 
-    private async Task FetchAsync(PackageRef package, GatewayClient client, string cached, CancellationToken ct)
+    /// <summary>Download a blob, retrying while the gateway is away (a restart takes seconds) with the one retry
+    /// policy of every agent request (<see cref="Backoff"/>); a partial download resumes by range where it stopped. The
+    /// command fails only for what retrying cannot fix: the gateway refuses the blob (404: it does not have it), the
+    /// blob is not the one announced (size or digest), or the device's disk is full.</summary>
+    private async Task FetchAsync(PackageRef package, GatewayClient client, string cached, CancellationToken stop)
     {
         var partial = Path.Combine(paths.Downloads, package.Sha256 + ".part");
-        for (var attempt = 0; ; attempt++)
+        try
         {
-            try
+            await _backoff.RetryAsync(async ct =>
             {
                 await client.DownloadBlobAsync(package.Sha256, package.Size, partial, cached, ct).ConfigureAwait(false);
-                return;
-            }
-            catch (GatewayUnavailableException) when (attempt < 4)
-            {
-                await Task.Delay(limits.RetryDelay(attempt, Random.Shared), ct).ConfigureAwait(false);
-            }
-            catch (GatewayUnavailableException e)
-            {
-                throw new CommandFailedException("download-failed", $"Could not download {package.Name} {package.Version} ({package.Sha256}): {e.Message}");
-            }
-            catch (GatewayRefusedException e)
-            {
-                throw new CommandFailedException("download-refused", $"The gateway refused blob {package.Sha256} of {package.Name} {package.Version}: {e.Message}");
-            }
+                return true;
+            }, _log, $"downloading {package.Name} {package.Version}", stop).ConfigureAwait(false);
+        }
+        catch (GatewayRefusedException e)
+        {
+            throw new CommandFailedException("download-refused", $"The gateway refused blob {package.Sha256} of {package.Name} {package.Version}: {e.Message}");
         }
     }
 

@@ -58,18 +58,18 @@ public sealed class PackageDatabase
         }
     }
 
-    /// <summary>Change the state and save it atomically (inside <see cref="Deferred"/>: when the scope ends).</summary>
+    /// <summary>Change the state and save it atomically (inside <see cref="Deferred"/>: when the scope ends). The state
+    /// in memory is the device's as it is now, also when saving fails (disk full): the change happened on the device,
+    /// so it is kept and saved with the next save (<see cref="Deferred"/>'s end saves whatever is unsaved).</summary>
     public void Update(Func<State, State> change)
     {
         ArgumentNullException.ThrowIfNull(change);
         lock (_gate)
         {
-            var next = change(_state);
+            _state = change(_state);
+            _dirty = true;
             if (_deferring == 0)
-                Save(next);
-            else
-                _dirty = true;
-            _state = next;
+                SaveDirty();
         }
     }
 
@@ -84,20 +84,33 @@ public sealed class PackageDatabase
         return new Scope(this);
     }
 
+    /// <summary>Changes not saved yet (a save failed).</summary>
+    public bool Unsaved
+    {
+        get
+        {
+            lock (_gate)
+                return _dirty;
+        }
+    }
+
     private void EndDeferred()
     {
         lock (_gate)
         {
-            if (--_deferring == 0 && _dirty)
-            {
-                Save(_state);
-                _dirty = false;
-            }
+            if (--_deferring == 0)
+                SaveDirty();
         }
     }
 
-    private void Save(State state) =>
-        DeviceFileSystem.WriteAtomically(_path, JsonSerializer.SerializeToUtf8Bytes(state, AgentJson.Default.State), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+    /// <summary>Save if anything is unsaved; on failure (IOException: disk full) it stays unsaved and the exception is thrown.</summary>
+    private void SaveDirty()
+    {
+        if (!_dirty)
+            return;
+        DeviceFileSystem.WriteAtomically(_path, JsonSerializer.SerializeToUtf8Bytes(_state, AgentJson.Default.State), UnixFileMode.UserRead | UnixFileMode.UserWrite);
+        _dirty = false;
+    }
 
     private sealed class Scope(PackageDatabase database) : IDisposable
     {

@@ -81,9 +81,12 @@ public sealed class AgentPaths(string stateDirectory)
 }
 
 /// <summary>One journal line. Events: <c>begin</c> (about to run), <c>end</c> (finished, with result),
+/// <c>reported</c> (with <c>ids</c>: the gateway answered a request carrying these results, so it has them),
 /// <c>rebooted</c> (the device came back after a reboot command), <c>acknowledged</c> (the gateway recorded it),
-/// <c>reboot-started</c> (with <c>boot</c>: the kernel's boot id then, where the device has one).</summary>
-public sealed record JournalEntry(string Id, string Event, long At, string? Kind = null, CommandResult? Result = null, string? Boot = null);
+/// <c>reboot-started</c> (with <c>boot</c>: the kernel's boot id then, where the device has one), <c>tracks-reports</c>
+/// (every result finished before this line counts as reported: the first line of a journal written by an agent that
+/// marks reported results, and the line an older journal gets when such an agent first opens it).</summary>
+public sealed record JournalEntry(string Id, string Event, long At, string? Kind = null, CommandResult? Result = null, string? Boot = null, IReadOnlyList<string>? Ids = null);
 
 /// <summary>Source-generated JSON for the agent's own files (Native AOT).</summary>
 [JsonSourceGenerationOptions(

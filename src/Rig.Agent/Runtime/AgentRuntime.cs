@@ -42,6 +42,7 @@ public sealed class AgentRuntime : IAsyncDisposable
     private readonly SelfImage _self = SelfImage.Capture();
     private bool _replaced; // an install replaced this agent's program: report, then exit to be restarted
     private readonly Channel<InquiryReason> _triggers = Channel.CreateBounded<InquiryReason>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+    private readonly Backoff _backoff;
     private PokeListener? _pokes;
     private IReadOnlyList<CommandResult>? _unreported;
     private int _emptyPokes;
@@ -69,7 +70,8 @@ public sealed class AgentRuntime : IAsyncDisposable
             _ => throw new AgentException($"Platform '{_config.Platform}' is not available in this agent; use 'sandbox' or 'linux'."),
         };
         _journal = new Journal(paths.Journal, TimeProvider.System);
-        _executor = new CommandExecutor(_platform, paths, limits);
+        _backoff = new Backoff(limits);
+        _executor = new CommandExecutor(_platform, paths, limits, _backoff, _log);
         Directory.CreateDirectory(paths.Cache);
         Directory.CreateDirectory(paths.Downloads);
     }
@@ -92,21 +94,33 @@ public sealed class AgentRuntime : IAsyncDisposable
         }
         if (_journal.PendingReboot is { } rebootedId)
         {
-            // The process is back after the reboot it was asked for: record the boot once, then report it.
-            _journal.Rebooted(rebootedId);
-            _platform.RecordBoot();
+            // The process is back after the reboot it was asked for: record the boot once, then report it. On a full
+            // disk this waits (retrying) instead of crashing: nothing else may happen before the boot is recorded.
+            for (var attempt = 0; ; attempt++)
+            {
+                try
+                {
+                    _platform.RecordBoot();
+                    _journal.Rebooted(rebootedId);
+                    break;
+                }
+                catch (IOException e)
+                {
+                    _log.Warn(DiskFull.Is(e) ? DiskFull.Code : "io-error", $"could not record the return from reboot command {rebootedId}: {e.Message}; retrying");
+                    await _backoff.DelayAsync(attempt, stop).ConfigureAwait(false);
+                }
+            }
             _log.Info("rebooted", $"back after reboot command {rebootedId} (boot {_platform.BootCount})");
         }
-        else if (_journal.UnacknowledgedReboot is { } unacknowledged)
-        {
-            // The agent stopped after accepting a reboot but before the gateway acknowledged it: no reboot has
-            // happened. Report "rebooting" again; the reboot follows the acknowledgement.
-            _unreported = [unacknowledged];
-        }
+        // Every result journaled but not seen recorded goes first: the agent may have died between journaling an
+        // answer and reporting it (an unacknowledged "rebooting" among them: no reboot happened yet, the reboot
+        // follows the acknowledgement).
+        if (_journal.Unreported is { Count: > 0 } unreported)
+            _unreported = unreported;
 
         if (!_config.Poll)
         {
-            _pokes = new PokeListener(IPAddress.Parse(_config.PokeAddress), _config.PokePort, _triggers.Writer, _log);
+            _pokes = new PokeListener(IPAddress.Parse(_config.PokeAddress), _config.PokePort, _triggers.Writer, _log, _backoff.Wake);
             _pokes.Start();
             _log.Info("listening", $"pokes on {_config.PokeAddress}:{_pokes.Port}, gateway {_gateway}");
         }
@@ -185,6 +199,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         {
             var request = NewRequest(reason, _unreported) with { Inventory = InventoryDue(reason) ? await CollectInventoryAsync(stop).ConfigureAwait(false) : null };
             var attempt = 0;
+            var askedFor = false;
             while (true)
             {
                 ExchangeResponse response;
@@ -194,18 +209,32 @@ public sealed class AgentRuntime : IAsyncDisposable
                 }
                 catch (GatewayUnavailableException e)
                 {
-                    var delay = _limits.RetryDelay(attempt++, Random.Shared);
-                    _log.Warn("gateway-unavailable", $"{e.Message}; retry {attempt} in {delay.TotalMilliseconds:0} ms");
-                    await Task.Delay(delay, stop).ConfigureAwait(false);
+                    _log.Warn("gateway-unavailable", $"{e.Message}; retry {attempt + 1}");
+                    await _backoff.DelayAsync(attempt++, stop).ConfigureAwait(false);
                     client.Dispose();
                     client = new GatewayClient(_gateway, _certificate, _ca, _limits);
                     continue;
                 }
-                catch (GatewayRefusedException e) when (e.Code is "unknown-command" or "foreign-command" && request.Results is { Count: > 0 })
+                catch (GatewayRefusedException e) when (e.Code == "missing-results" && !askedFor)
+                {
+                    // The gateway needs results before it can record a reboot (the agent died before reporting them and
+                    // lost its "reported" marks, or an older gateway recorded only part): add those the journal has.
+                    askedFor = true;
+                    var found = _journal.ResultsOf(e.Missing ?? []).Where(r => request.Results?.All(x => x.CommandId != r.CommandId) ?? true).ToList();
+                    _log.Warn("missing-results", $"{e.Message} (the journal has {found.Count} of them)");
+                    if (found.Count > 0)
+                    {
+                        request = request with { Results = [.. found, .. request.Results ?? []] };
+                        continue;
+                    }
+                    return SessionOutcome.Refused;
+                }
+                catch (GatewayRefusedException e) when (e.Code is "unknown-command" or "foreign-command" && request.Results is { Count: > 0 } dropped)
                 {
                     // The gateway does not know this command (its database was restored, or the agent was re-enrolled
                     // with an old state directory): the result can never be recorded. Drop it and ask afresh.
                     _log.Warn("dropped-result", $"{e.Code}: {e.Message}");
+                    MarkReported(dropped);
                     _unreported = null;
                     request = NewRequest(reason, null);
                     continue;
@@ -217,6 +246,8 @@ public sealed class AgentRuntime : IAsyncDisposable
                 }
                 attempt = 0;
                 _unreported = null;
+                if (request.Results is { Count: > 0 } recorded)
+                    MarkReported(recorded);
                 if (request.Rebooted is { } acknowledged)
                     _journal.Acknowledged(acknowledged);
 
@@ -235,45 +266,28 @@ public sealed class AgentRuntime : IAsyncDisposable
                         _log.Debug("idle", "no command");
                         return SessionOutcome.Done;
                     case ExchangeAnswer.RebootAcknowledged when request.Results is [.., { Outcome: CommandOutcome.Rebooting } rebooting]:
-                        _journal.RebootStarted(rebooting.CommandId, _platform.BootId);
+                        try
+                        {
+                            _journal.RebootStarted(rebooting.CommandId, _platform.BootId);
+                        }
+                        catch (IOException e)
+                        {
+                            // Without this line the agent would not know after the reboot that it rebooted: do not reboot.
+                            // The "rebooting" result is reported again (the gateway answers a replay the same way).
+                            _log.Warn(DiskFull.Is(e) ? DiskFull.Code : "io-error", $"could not journal the start of the reboot: {e.Message}; retrying");
+                            _unreported = [rebooting];
+                            return SessionOutcome.Refused;
+                        }
                         _log.Info("rebooting", "the gateway recorded the reboot; rebooting now");
                         return SessionOutcome.Reboot;
                     case ExchangeAnswer.Command when response.Command is { } first:
-                        // Run the commands of the answer in order, each with its own "begin"; stop at the first that
-                        // does not succeed (a failure, or a reboot: always the last of an answer). The device's database
-                        // is saved once for the answer, then the answer's results are journaled with one fsync: both are
-                        // on disk before anything is reported (also when a command throws).
-                        var results = new List<CommandResult>();
-                        try
-                        {
-                            using (_platform.Database.Deferred())
-                            {
-                                foreach (var command in (response.More ?? []).Prepend(first))
-                                {
-                                    var result = await RunOnceAsync(command, client).ConfigureAwait(false);
-                                    results.Add(result);
-                                    _unreported = results;
-                                    _commandsThisSession++;
-                                    // A plan ends with an inventory command: its result already tells the gateway what
-                                    // the device has, so no extra exchange is needed after such a queue.
-                                    _commandsSinceInventory = command.Spec is InventoryCommand && result.Outcome == CommandOutcome.Succeeded ? 0 : _commandsSinceInventory + 1;
-                                    if (result.Outcome != CommandOutcome.Succeeded)
-                                        break;
-                                    if (command.Spec is InstallCommand && _self.Replaced)
-                                    {
-                                        // Checked after installs only (one readlink, not one per exchange). The rest of
-                                        // the answer runs in the new version, which asks again at start-up.
-                                        _replaced = true;
-                                        break;
-                                    }
-                                }
-                            }
-                        }
-                        finally
-                        {
-                            _journal.Commit();
-                        }
+                        var results = await RunAnswerAsync([first, .. response.More ?? []], client, stop).ConfigureAwait(false);
+                        if (results.Count == 0)
+                            return SessionOutcome.Stopped; // stopped while fetching the first command's package: nothing ran
                         request = NewRequest(InquiryReason.Continue, results);
+                        _unreported = results;
+                        if (stop.IsCancellationRequested)
+                            return SessionOutcome.Stopped; // journaled; reported at the next start
                         break;
                     default:
                         _log.Warn("bad-answer", $"the gateway answered {response.Answer} without a command");
@@ -289,6 +303,109 @@ public sealed class AgentRuntime : IAsyncDisposable
         {
             client.Dispose();
         }
+    }
+
+    /// <summary>Mark results as recorded by the gateway (not reported again after a restart). A failure to write the
+    /// mark (disk full) only means they would be reported again, which the gateway takes as a replay.</summary>
+    private void MarkReported(IReadOnlyList<CommandResult> results)
+    {
+        try
+        {
+            _journal.Reported([.. results.Select(r => r.CommandId)]);
+        }
+        catch (IOException e)
+        {
+            _log.Debug("journal", $"could not mark {results.Count} result(s) reported: {e.Message}");
+        }
+    }
+
+    /// <summary>Run the commands of one answer in order, each with its own "begin"; stop at the first that does not
+    /// succeed (a failure, or a reboot: always the last of an answer). Then the device's record (package database) is
+    /// saved once, and only then are the answer's results journaled with one fsync: a journaled result is never ahead
+    /// of the device's record. When the record cannot be saved (disk full), the first result that needed it is reported
+    /// failed with <c>disk-full</c> and the rest of the answer is not reported (the gateway sends it again after the
+    /// failure is dealt with); the record is saved with the next answer. A stop while a package is being fetched ends
+    /// the answer before that command changed anything (it runs again when delivered again).</summary>
+    private async Task<List<CommandResult>> RunAnswerAsync(IReadOnlyList<Command> commands, GatewayClient client, CancellationToken stop)
+    {
+        var results = new List<CommandResult>();
+        var scope = _platform.Database.Deferred();
+        try
+        {
+            foreach (var command in commands)
+            {
+                CommandResult result;
+                try
+                {
+                    result = await RunOnceAsync(command, client, stop).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (stop.IsCancellationRequested)
+                {
+                    break;
+                }
+                results.Add(result);
+                _commandsThisSession++;
+                // A plan ends with an inventory command: its result already tells the gateway what the device has, so
+                // no extra exchange is needed after such a queue.
+                _commandsSinceInventory = command.Spec is InventoryCommand && result.Outcome == CommandOutcome.Succeeded ? 0 : _commandsSinceInventory + 1;
+                if (result.Outcome != CommandOutcome.Succeeded)
+                    break;
+                if (command.Spec is InstallCommand && _self.Replaced)
+                {
+                    // Checked after installs only (one readlink, not one per exchange). The rest of the answer runs in
+                    // the new version, which asks again at start-up.
+                    _replaced = true;
+                    break;
+                }
+            }
+        }
+        finally
+        {
+            results = SaveAndJournal(scope, results);
+        }
+        return results;
+    }
+
+    private List<CommandResult> SaveAndJournal(IDisposable databaseScope, List<CommandResult> results)
+    {
+        try
+        {
+            databaseScope.Dispose(); // saves the device's record
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            results = FailFirstNew(results, e, "the device's record (package database) could not be saved");
+        }
+        var fresh = results.Where(r => !r.FromJournal).ToList();
+        try
+        {
+            _journal.Commit(fresh);
+        }
+        catch (IOException e)
+        {
+            // Nothing of this answer is journaled: report its first new result as failed (if it was redelivered it would
+            // run again, which is what a failed command does anyway).
+            results = FailFirstNew(results, e, "the journal could not be written");
+        }
+        return results;
+    }
+
+    /// <summary>The results up to the first new one, which becomes a failure saying why (disk full or another I/O
+    /// error); what followed it in the answer is not reported.</summary>
+    private List<CommandResult> FailFirstNew(List<CommandResult> results, Exception e, string what)
+    {
+        var index = results.FindIndex(r => !r.FromJournal);
+        if (index < 0)
+            return results;
+        var code = DiskFull.Is(e) ? DiskFull.Code : "io-error";
+        _log.Warn(code, $"{what}: {e.Message}; reporting command {results[index].CommandId} as failed");
+        var failed = results[index] with
+        {
+            Outcome = CommandOutcome.Failed,
+            ErrorCode = code,
+            Error = $"{what}: {e.Message}. The command's changes may be on the device but are not recorded there; free space on the device, then converge it again.",
+        };
+        return [.. results.Take(index), failed];
     }
 
     /// <summary>The inventory goes with the start-up inquiry (the gateway has it right after enrollment), with each
@@ -333,28 +450,31 @@ public sealed class AgentRuntime : IAsyncDisposable
         MaxCommands = _config.Batch > 0 ? _config.Batch : _limits.MaxCommandsPerExchange,
     };
 
-    /// <summary>Run a command at most once: a command already in the journal is answered from it (a
-    /// re-delivery); otherwise "begin" is journaled, the command runs, and its result is journaled at the
-    /// answer's commit (flushed before it is reported).</summary>
-    private async Task<CommandResult> RunOnceAsync(Command command, GatewayClient client)
+    /// <summary>Run a command at most once: a command already in the journal is answered from it (a re-delivery);
+    /// otherwise "begin" is journaled and the command runs; its result is journaled with the answer's (see
+    /// <see cref="RunAnswerAsync"/>). <paramref name="stop"/> can end only the fetch of a package, before anything changed.</summary>
+    private async Task<CommandResult> RunOnceAsync(Command command, GatewayClient client, CancellationToken stop)
     {
         if (_journal.TryGetResult(command.Id, out var known))
         {
             _log.Info("replayed", $"{command.Spec.Describe()} ({command.Id}) already ran: answering from the journal");
             return known with { FromJournal = true };
         }
-        _journal.Begin(command.Id, command.Spec.Kind);
-        CommandResult result;
-        if (command.Spec is RebootCommand reboot)
+        try
         {
-            result = new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Rebooting, Output = $"rebooting: {reboot.Reason}" };
+            _journal.Begin(command.Id, command.Spec.Kind);
         }
-        else
+        catch (IOException e)
         {
-            // Commands are not cancelled by a stop signal: a half-written step is worse than a late stop.
-            result = await _executor.ExecuteAsync(command, client, CancellationToken.None).ConfigureAwait(false);
+            // Not even "begin" fits on the disk: do not start what could not be recorded.
+            var code = DiskFull.Is(e) ? DiskFull.Code : "io-error";
+            return new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Failed, ErrorCode = code, Error = $"{command.Spec.Describe()} was not started: the agent's journal could not be written ({e.Message}); free space on the device, then converge it again." };
         }
-        _journal.EndAtCommit(command.Id, result);
+        // Commands are not cancelled by a stop signal once they change the device: a half-written step is worse than
+        // a late stop. Only the fetch stage (nothing changed yet) ends on a stop.
+        var result = command.Spec is RebootCommand reboot
+            ? new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Rebooting, Output = $"rebooting: {reboot.Reason}" }
+            : await _executor.ExecuteAsync(command, client, stop).ConfigureAwait(false);
         _log.Info(result.Outcome == CommandOutcome.Failed ? "failed" : "done",
             $"[{command.Sequence + 1}/{command.QueueLength}] {command.Spec.Describe()}: {(result.Outcome == CommandOutcome.Failed ? result.Error : result.Output)}");
         return result;

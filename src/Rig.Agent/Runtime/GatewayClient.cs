@@ -20,6 +20,8 @@ public sealed class GatewayRefusedException(int status, string code, string mess
     public int Status { get; } = status;
     /// <summary>Gateway's error code.</summary>
     public string Code { get; } = code;
+    /// <summary>With <c>missing-results</c>: the commands whose results the gateway needs first.</summary>
+    public IReadOnlyList<string>? Missing { get; init; }
 }
 
 /// <summary>One session's connection to the gateway: mutual TLS with the device's certificate, the gateway's
@@ -126,38 +128,48 @@ public sealed class GatewayClient : IDisposable
                 while ((r = await existing.ReadAsync(chunk, ct).ConfigureAwait(false)) > 0)
                     hash.AppendData(chunk, 0, r);
             }
-            await using (var output = new FileStream(partialPath, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+            try
             {
-                await using var input = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-                var buffer = new byte[1 << 16];
-                var written = append ? offset : 0;
-                while (true)
+                await using (var output = new FileStream(partialPath, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
                 {
-                    idle.CancelAfter(_limits.DownloadIdleTimeout); // a peer sending one byte a minute is cut off
-                    int n;
-                    try
+                    await using var input = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+                    var buffer = new byte[1 << 16];
+                    var written = append ? offset : 0;
+                    while (true)
                     {
-                        n = await input.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+                        idle.CancelAfter(_limits.DownloadIdleTimeout); // a peer sending one byte a minute is cut off
+                        int n;
+                        try
+                        {
+                            n = await input.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+                        }
+                        catch (Exception e) when (e is IOException or HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+                        {
+                            throw new GatewayUnavailableException($"Downloading blob {sha256} stalled or broke at byte {written}: {e.Message}", e);
+                        }
+                        if (n == 0)
+                            break;
+                        written += n;
+                        if (written > size)
+                        {
+                            output.Close();
+                            File.Delete(partialPath);
+                            throw new Platform.CommandFailedException("size-mismatch", $"Blob {sha256} is longer than the {size} bytes the command announced; nothing was installed.");
+                        }
+                        hash.AppendData(buffer, 0, n);
+                        await output.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
                     }
-                    catch (Exception e) when (e is IOException or HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
-                    {
-                        throw new GatewayUnavailableException($"Downloading blob {sha256} stalled or broke at byte {written}: {e.Message}", e);
-                    }
-                    if (n == 0)
-                        break;
-                    written += n;
-                    if (written > size)
-                    {
-                        output.Close();
-                        File.Delete(partialPath);
-                        throw new Platform.CommandFailedException("size-mismatch", $"Blob {sha256} is longer than the {size} bytes the command announced; nothing was installed.");
-                    }
-                    hash.AppendData(buffer, 0, n);
-                    await output.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                    output.Flush(flushToDisk: true);
+                    if (written != size)
+                        throw new GatewayUnavailableException($"Blob {sha256} download ended at {written} of {size} bytes (truncated); resuming.");
                 }
-                output.Flush(flushToDisk: true);
-                if (written != size)
-                    throw new GatewayUnavailableException($"Blob {sha256} download ended at {written} of {size} bytes (truncated); resuming.");
+            }
+            catch (IOException e) when (Platform.DiskFull.Is(e))
+            {
+                // Free what the partial download took (also when the buffer's last write failed at close); the command
+                // fails with disk-full, which retrying does not fix.
+                File.Delete(partialPath);
+                throw;
             }
             actual = Convert.ToHexStringLower(hash.GetHashAndReset());
         }
@@ -195,11 +207,12 @@ public sealed class GatewayClient : IDisposable
             return;
         var status = (int)response.StatusCode;
         string code = "http-" + status, message = $"The gateway answered {status} {response.ReasonPhrase}";
+        IReadOnlyList<string>? missing = null;
         try
         {
             var bytes = await response.Content.ReadAsByteArrayAsync(ct).ConfigureAwait(false);
             var error = RigJson.Parse(bytes, RigJson.Default.ErrorResponse, "error");
-            (code, message) = (error.Code, error.Message);
+            (code, message, missing) = (error.Code, error.Message, error.Missing);
         }
         catch (ProtocolException)
         {
@@ -207,7 +220,7 @@ public sealed class GatewayClient : IDisposable
         }
         if (status >= 500 || status == 429)
             throw new GatewayUnavailableException($"{message} ({code})");
-        throw new GatewayRefusedException(status, code, message);
+        throw new GatewayRefusedException(status, code, message) { Missing = missing };
     }
 
     /// <inheritdoc />

@@ -13,10 +13,11 @@ public sealed class Journal : IDisposable
     public const int KeepEntries = 20_000;
 
     private readonly Dictionary<string, CommandResult> _finished = new(StringComparer.Ordinal);
+    private readonly List<string> _finishOrder = [];
+    private readonly HashSet<string> _reported = new(StringComparer.Ordinal);
     private readonly HashSet<string> _rebooted = new(StringComparer.Ordinal);
     private readonly HashSet<string> _acknowledged = new(StringComparer.Ordinal);
     private readonly Dictionary<string, string?> _rebootStarted = new(StringComparer.Ordinal);
-    private readonly List<JournalEntry> _pending = [];
     private readonly FileStream _stream;
     private readonly TimeProvider _clock;
     private readonly Lock _gate = new();
@@ -28,6 +29,7 @@ public sealed class Journal : IDisposable
         _clock = clock;
         var lines = File.Exists(path) ? File.ReadAllLines(path) : [];
         var valid = new List<string>();
+        var tracksReports = false;
         foreach (var line in lines)
         {
             JournalEntry? entry;
@@ -43,13 +45,44 @@ public sealed class Journal : IDisposable
                 continue;
             valid.Add(line);
             Replay(entry);
+            tracksReports |= entry.Event == TracksReports;
         }
         // A last line cut just before its newline parses, but the next entry would be glued onto it: rewrite.
         if (valid.Count > KeepEntries * 2 || valid.Count != lines.Length || !EndsWithNewline(path))
-            Rewrite(path, valid.Skip(Math.Max(0, valid.Count - KeepEntries)));
-        _stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, 4096, FileOptions.None);
+        {
+            // A compacted journal that marks reported results starts with the marker again (the old one may be cut
+            // off): at the start it covers nothing, and the lines kept say the rest.
+            var kept = valid.Skip(Math.Max(0, valid.Count - KeepEntries));
+            try
+            {
+                Rewrite(path, tracksReports ? kept.Prepend(Line(new JournalEntry("-", TracksReports, Now)).TrimEnd('\n')) : kept);
+            }
+            catch (IOException)
+            {
+                // Disk full: the journal stays as it is (a torn line is skipped again next time) and is compacted later.
+            }
+        }
+        // Unbuffered: every write is one write(2), so a write that fails (disk full) leaves nothing behind in a buffer
+        // to be glued onto the next line; the failed write itself is cut off again (see Write).
+        _stream = new FileStream(path, FileMode.Append, FileAccess.Write, FileShare.Read, bufferSize: 0, FileOptions.None);
+        if (!tracksReports)
+        {
+            // A new journal, or one written by an agent that did not mark reported results: those results were all
+            // reported (such an agent kept reporting one until the gateway answered), except an unacknowledged reboot.
+            var marker = new JournalEntry("-", TracksReports, Now);
+            try
+            {
+                Write(Line(marker), durable: true);
+            }
+            catch (IOException)
+            {
+                // Disk full: the marker holds in memory and is written when the journal is opened next time.
+            }
+            Replay(marker);
+        }
     }
 
+    private const string TracksReports = "tracks-reports";
 
     /// <summary>The result of a finished command, if it finished.</summary>
     public bool TryGetResult(string commandId, out CommandResult result)
@@ -69,15 +102,37 @@ public sealed class Journal : IDisposable
         }
     }
 
-    /// <summary>A "rebooting" result the gateway never acknowledged: no reboot happened yet (the agent died before
-    /// the acknowledgement), so the result must be reported again, not taken for a reboot.</summary>
-    public CommandResult? UnacknowledgedReboot
+    /// <summary>Every finished result the gateway has not been seen to record, in the order the commands finished:
+    /// what the agent reports when it starts (it may have died between journaling an answer and reporting it). A
+    /// result may be reported twice this way (the gateway recorded it but the "reported" mark was lost); the gateway
+    /// takes a result of a finished command as a replay.</summary>
+    public IReadOnlyList<CommandResult> Unreported
     {
         get
         {
             lock (_gate)
-                return _finished.Where(f => f.Value.Outcome == CommandOutcome.Rebooting && !_rebootStarted.ContainsKey(f.Key)).Select(f => f.Value).FirstOrDefault();
+                return [.. _finishOrder.Where(id => !_reported.Contains(id) && !_rebootStarted.ContainsKey(id)).Select(id => _finished[id])];
         }
+    }
+
+    /// <summary>The journaled results of <paramref name="commandIds"/> that the journal has, in the order they finished
+    /// (the gateway asked for them: <c>missing-results</c>).</summary>
+    public IReadOnlyList<CommandResult> ResultsOf(IEnumerable<string> commandIds)
+    {
+        lock (_gate)
+        {
+            var wanted = commandIds.ToHashSet(StringComparer.Ordinal);
+            return [.. _finishOrder.Where(wanted.Contains).Select(id => _finished[id])];
+        }
+    }
+
+    /// <summary>Record that the gateway answered a request carrying these results (it recorded them). Not forced to
+    /// disk: a lost mark only makes the agent report those results again after a crash, which the gateway ignores.</summary>
+    public void Reported(IReadOnlyList<string> commandIds)
+    {
+        ArgumentNullException.ThrowIfNull(commandIds);
+        if (commandIds.Count > 0)
+            Append(new JournalEntry(commandIds[0], "reported", Now, Ids: commandIds), durable: false);
     }
 
     /// <summary>Record that the gateway acknowledged the reboot and the device is going down now;
@@ -113,30 +168,24 @@ public sealed class Journal : IDisposable
     /// <summary>Record a command's result (flushed before this returns).</summary>
     public void End(string commandId, CommandResult result) => Append(new JournalEntry(commandId, "end", Now, null, result));
 
-    /// <summary>Record a command's result at the next <see cref="Commit"/>, which the agent calls once per answer,
-    /// before it reports (a result never leaves before its "end" is on disk). The line is held in memory, not
-    /// written, so it cannot reach the disk before the device's package database that the command changed.</summary>
-    public void EndAtCommit(string commandId, CommandResult result)
+    /// <summary>Journal the results of one answer with one fsync. The agent calls it once per answer, after the
+    /// device's record (package database) is saved and before it reports: a journaled result is never ahead of the
+    /// device's record, and a result never leaves before its "end" is on disk. Throws <see cref="IOException"/> (disk
+    /// full) with nothing journaled.</summary>
+    public void Commit(IReadOnlyList<CommandResult> results)
     {
-        lock (_gate)
-            _pending.Add(new JournalEntry(commandId, "end", Now, null, result));
-    }
-
-    /// <summary>Write every result held by <see cref="EndAtCommit"/> and force them to disk with one fsync.</summary>
-    public void Commit()
-    {
+        ArgumentNullException.ThrowIfNull(results);
+        if (results.Count == 0)
+            return;
+        var entries = results.Select(r => new JournalEntry(r.CommandId, "end", Now, null, r)).ToList();
+        var text = new StringBuilder();
+        foreach (var entry in entries)
+            text.Append(Line(entry));
         lock (_gate)
         {
-            if (_pending.Count == 0)
-                return;
-            var text = new StringBuilder();
-            foreach (var entry in _pending)
-                text.Append(JsonSerializer.Serialize(entry, AgentJson.Default.JournalEntry)).Append('\n');
-            _stream.Write(Encoding.UTF8.GetBytes(text.ToString()));
-            _stream.Flush(flushToDisk: true);
-            foreach (var entry in _pending)
+            Write(text.ToString(), durable: true);
+            foreach (var entry in entries)
                 Replay(entry);
-            _pending.Clear();
         }
     }
 
@@ -145,15 +194,39 @@ public sealed class Journal : IDisposable
 
     private long Now => _clock.GetUtcNow().ToUnixTimeMilliseconds();
 
+    private static string Line(JournalEntry entry) => JsonSerializer.Serialize(entry, AgentJson.Default.JournalEntry) + "\n";
+
     private void Append(JournalEntry entry, bool durable = true)
     {
-        var line = JsonSerializer.Serialize(entry, AgentJson.Default.JournalEntry) + "\n";
-        var bytes = Encoding.UTF8.GetBytes(line);
         lock (_gate)
         {
-            _stream.Write(bytes);
-            _stream.Flush(flushToDisk: durable);
+            Write(Line(entry), durable);
             Replay(entry);
+        }
+    }
+
+    /// <summary>Append whole lines; when the write fails (disk full, I/O error) whatever part of it reached the file is
+    /// cut off again, so the journal never holds a torn line in the middle, and the exception is thrown.</summary>
+    private void Write(string lines, bool durable)
+    {
+        var length = _stream.Length;
+        try
+        {
+            _stream.Write(Encoding.UTF8.GetBytes(lines));
+            if (durable)
+                _stream.Flush(flushToDisk: true);
+        }
+        catch (IOException)
+        {
+            try
+            {
+                _stream.SetLength(length);
+            }
+            catch (IOException)
+            {
+                // a torn last line is skipped when the journal is read again
+            }
+            throw;
         }
     }
 
@@ -162,7 +235,20 @@ public sealed class Journal : IDisposable
         switch (entry.Event)
         {
             case "end" when entry.Result is not null:
-                _finished[entry.Id] = entry.Result;
+                if (_finished.TryAdd(entry.Id, entry.Result))
+                    _finishOrder.Add(entry.Id);
+                else
+                    _finished[entry.Id] = entry.Result;
+                break;
+            case "reported" when entry.Ids is not null:
+                _reported.UnionWith(entry.Ids);
+                break;
+            case TracksReports:
+                foreach (var (id, result) in _finished)
+                {
+                    if (result.Outcome != CommandOutcome.Rebooting || _rebootStarted.ContainsKey(id))
+                        _reported.Add(id);
+                }
                 break;
             case "rebooted":
                 _rebooted.Add(entry.Id);
@@ -192,15 +278,23 @@ public sealed class Journal : IDisposable
     private static void Rewrite(string path, IEnumerable<string> lines)
     {
         var temp = path + ".tmp";
-        using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
-        using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
+        try
         {
-            foreach (var line in lines)
-                writer.Write(line + "\n");
-            writer.Flush();
-            stream.Flush(flushToDisk: true);
+            using (var stream = new FileStream(temp, FileMode.Create, FileAccess.Write))
+            using (var writer = new StreamWriter(stream, new UTF8Encoding(false)))
+            {
+                foreach (var line in lines)
+                    writer.Write(line + "\n");
+                writer.Flush();
+                stream.Flush(flushToDisk: true);
+            }
+            File.Move(temp, path, overwrite: true);
         }
-        File.Move(temp, path, overwrite: true);
+        catch (IOException)
+        {
+            File.Delete(temp);
+            throw;
+        }
     }
 
     /// <inheritdoc />

@@ -15,13 +15,15 @@ public sealed class PokeListener : IAsyncDisposable
     private readonly TcpListener _listener;
     private readonly ChannelWriter<InquiryReason> _triggers;
     private readonly AgentLog _log;
+    private readonly Action? _poked; // cuts a retry wait short (Backoff.Wake): the gateway that pokes is up
     private readonly SemaphoreSlim _handlers = new(MaxConcurrentHandlers, MaxConcurrentHandlers);
     private readonly CancellationTokenSource _stop = new();
     private Task? _accepting;
 
     /// <summary>Bind the listener.</summary>
-    public PokeListener(IPAddress address, int port, ChannelWriter<InquiryReason> triggers, AgentLog log)
+    public PokeListener(IPAddress address, int port, ChannelWriter<InquiryReason> triggers, AgentLog log, Action? poked = null)
     {
+        _poked = poked;
         _listener = new TcpListener(address, port);
         _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
         _listener.Start(backlog: 64);
@@ -84,6 +86,7 @@ public sealed class PokeListener : IAsyncDisposable
                 if (read == buffer.Length && buffer.AsSpan().SequenceEqual(expected))
                 {
                     _triggers.TryWrite(InquiryReason.Poke);
+                    _poked?.Invoke();
                     _log.Debug("poked", $"from {socket.RemoteEndPoint}");
                 }
             }

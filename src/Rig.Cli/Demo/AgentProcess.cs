@@ -33,10 +33,11 @@ public sealed record RigLauncher(string FileName, IReadOnlyList<string> BaseArgu
     }
 }
 
-/// <summary>Supervises one agent process like a device's init system: a process that exits with
-/// <see cref="ProtocolInfo.RebootExitCode"/> rebooted, one that exits with <see cref="ProtocolInfo.RestartExitCode"/>
-/// upgraded itself; both are started again. Any other exit ends supervision.
-/// The agent's log goes to <c>agent.log</c> in its state directory.</summary>
+/// <summary>Supervises one agent process like a device's init system (the shipped unit has <c>Restart=always</c>): a
+/// process that exits with <see cref="ProtocolInfo.RebootExitCode"/> rebooted, one that exits with
+/// <see cref="ProtocolInfo.RestartExitCode"/> upgraded itself; both are started again at once. Any other exit is a crash:
+/// it is counted and the agent is started again after a growing pause (200 ms doubling up to 5 s; a run of a minute
+/// resets it), so a crash-looping agent does not spin. The agent's log goes to <c>agent.log</c> in its state directory.</summary>
 public sealed partial class AgentProcess : IAsyncDisposable
 {
     private readonly RigLauncher _launcher;
@@ -67,8 +68,14 @@ public sealed partial class AgentProcess : IAsyncDisposable
     /// <summary>Restarts after the agent upgraded itself (exit code 76).</summary>
     public int Restarts { get; private set; }
 
-    /// <summary>The exit code that ended supervision, if it ended on its own.</summary>
+    /// <summary>The exit code of the last crash (any exit but a reboot, a restart or a stop), or null.</summary>
     public int? UnexpectedExit { get; private set; }
+
+    /// <summary>Crashes after which the demo gives up on an agent (it would keep crashing).</summary>
+    public const int CrashLoop = 3;
+
+    /// <summary>Crashes so far; the agent was started again after each.</summary>
+    public int Crashes { get; private set; }
 
     /// <summary>Path of the agent's log.</summary>
     public string LogPath => Path.Combine(_stateDirectory, "agent.log");
@@ -78,8 +85,10 @@ public sealed partial class AgentProcess : IAsyncDisposable
 
     private async Task SuperviseAsync(CancellationToken stop)
     {
+        var pause = TimeSpan.FromMilliseconds(200);
         while (!stop.IsCancellationRequested)
         {
+            var started = Stopwatch.StartNew();
             var process = Process.Start(_launcher.StartInfo([.. _agentCommand, "run", "--state", _stateDirectory, "--verbose"]))!;
             lock (_gate)
                 _current = process;
@@ -101,7 +110,18 @@ public sealed partial class AgentProcess : IAsyncDisposable
                 continue;
             }
             UnexpectedExit = process.ExitCode;
-            return;
+            Crashes++;
+            if (started.Elapsed > TimeSpan.FromMinutes(1))
+                pause = TimeSpan.FromMilliseconds(200);
+            try
+            {
+                await Task.Delay(pause, stop).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            pause = TimeSpan.FromTicks(Math.Min(pause.Ticks * 2, TimeSpan.FromSeconds(5).Ticks));
         }
     }
 

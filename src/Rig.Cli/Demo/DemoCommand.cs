@@ -120,7 +120,7 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
             if (agent.Reboots != 1)
                 list.Add($"expected one reboot (os role), saw {agent.Reboots}");
             if (agent.UnexpectedExit is { } code)
-                list.Add($"agent exited with code {code}; see {agent.LogPath}");
+                list.Add($"agent crashed {agent.Crashes} time(s), last exit code {code}; see {agent.LogPath}");
             rows.Add(DemoScenarios.Row(model, device, queued[device], agent.Reboots, list));
         }
         var lbConfig = DemoVerifier.FileText(session.Root("lb-1"), "/etc/haproxy/haproxy.cfg") ?? "";

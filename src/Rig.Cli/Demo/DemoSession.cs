@@ -94,8 +94,8 @@ internal sealed class DemoSession : IAsyncDisposable
             var detail = await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}", ct).ConfigureAwait(false);
             if (detail.Status.LastSeenAt is not null)
                 return;
-            if (agent.UnexpectedExit is { } code)
-                throw new CliException($"Agent {device} exited with code {code}; see {agent.LogPath}.");
+            if (agent.Crashes >= AgentProcess.CrashLoop)
+                throw new CliException($"Agent {device} keeps crashing ({agent.Crashes} times, last exit code {agent.UnexpectedExit}); see {agent.LogPath}.");
             await Task.Delay(50, ct).ConfigureAwait(false);
         }
     }

@@ -47,8 +47,8 @@ internal sealed class DemoUi(bool json)
                     }
                     if (finals.Count == tasks.Count)
                         return;
-                    if (agents.FirstOrDefault(a => a.UnexpectedExit is not null) is { } dead)
-                        throw new CliException($"Agent {dead.Device} exited with code {dead.UnexpectedExit}; see {dead.LogPath}.");
+                    if (agents.FirstOrDefault(a => a.Crashes >= AgentProcess.CrashLoop) is { } dead)
+                        throw new CliException($"Agent {dead.Device} keeps crashing ({dead.Crashes} times, last exit code {dead.UnexpectedExit}); see {dead.LogPath}.");
                     await Task.Delay(100, ct).ConfigureAwait(false);
                 }
             }).ConfigureAwait(false);
