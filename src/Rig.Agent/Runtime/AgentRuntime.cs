@@ -282,6 +282,8 @@ public sealed class AgentRuntime : IAsyncDisposable
                         return SessionOutcome.Reboot;
                     case ExchangeAnswer.Command when response.Command is { } first:
                         var results = await RunAnswerAsync([first, .. response.More ?? []], client, stop).ConfigureAwait(false);
+                        if (results is [.., { Outcome: CommandOutcome.Rebooting }])
+                            Failpoint.Hit(Failpoint.RebootAnswerJournaled, _paths);
                         if (results.Count == 0)
                             return SessionOutcome.Stopped; // stopped while fetching the first command's package: nothing ran
                         request = NewRequest(InquiryReason.Continue, results);

@@ -43,6 +43,7 @@ public sealed partial class AgentProcess : IAsyncDisposable
     private readonly RigLauncher _launcher;
     private readonly IReadOnlyList<string> _agentCommand;
     private readonly string _stateDirectory;
+    private readonly IReadOnlyDictionary<string, string> _environment;
     private readonly CancellationTokenSource _stop = new();
     private readonly Lock _gate = new();
     private Process? _current;
@@ -51,8 +52,9 @@ public sealed partial class AgentProcess : IAsyncDisposable
     /// <summary>An agent for <paramref name="device"/> with its state in <paramref name="stateDirectory"/>, run as
     /// <c>rig agent run</c>, or, with <paramref name="agentCommand"/> empty, as <paramref name="launcher"/> <c>run</c>
     /// (the <c>rig-agent</c> binary).</summary>
-    public AgentProcess(string device, string stateDirectory, RigLauncher launcher, IReadOnlyList<string>? agentCommand = null)
+    public AgentProcess(string device, string stateDirectory, RigLauncher launcher, IReadOnlyList<string>? agentCommand = null, IReadOnlyDictionary<string, string>? environment = null)
     {
+        _environment = environment ?? new Dictionary<string, string>();
         Device = device;
         _stateDirectory = stateDirectory;
         _launcher = launcher;
@@ -89,7 +91,10 @@ public sealed partial class AgentProcess : IAsyncDisposable
         while (!stop.IsCancellationRequested)
         {
             var started = Stopwatch.StartNew();
-            var process = Process.Start(_launcher.StartInfo([.. _agentCommand, "run", "--state", _stateDirectory, "--verbose"]))!;
+            var info = _launcher.StartInfo([.. _agentCommand, "run", "--state", _stateDirectory, "--verbose"]);
+            foreach (var (name, value) in _environment)
+                info.Environment[name] = value;
+            var process = Process.Start(info)!;
             lock (_gate)
                 _current = process;
             var log = CopyOutputAsync(process);

@@ -69,7 +69,8 @@ public sealed class TestSite : IAsyncDisposable
     /// <summary>Enroll a device's agent (real <c>rig agent enroll</c> process) with <paramref name="token"/> (default: a
     /// new one from the API) and start it under a supervisor. <paramref name="platform"/> replaces the sandbox
     /// arguments (e.g. <c>--platform linux --root DIR</c>).</summary>
-    public async Task<AgentProcess> StartAgentAsync(string device, bool poll = false, EnrollmentToken? token = null, int? batch = null, IReadOnlyList<string>? platform = null)
+    public async Task<AgentProcess> StartAgentAsync(string device, bool poll = false, EnrollmentToken? token = null, int? batch = null, IReadOnlyList<string>? platform = null,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         token ??= await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null);
         var args = new List<string> { "agent", "enroll", "--state", State(device), "--gateway", AgentUrl.ToString(), "--device", device, "--token", token.Token,
@@ -81,7 +82,7 @@ public sealed class TestSite : IAsyncDisposable
             args.AddRange(["--batch", b.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
         var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), [.. args]);
         Assert.True(code == 0, $"enroll failed ({code}): {stderr}{stdout}");
-        var agent = new AgentProcess(device, State(device), Launch.Rig);
+        var agent = new AgentProcess(device, State(device), Launch.Rig, environment: environment);
         agent.Start();
         _agents.Add(agent);
         await WaitUntilAsync(async () => (await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}")).Status.LastSeenAt is not null, TimeSpan.FromSeconds(60), $"{device} to check in");
