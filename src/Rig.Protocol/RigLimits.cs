@@ -133,6 +133,19 @@ public sealed record RigLimits
     /// nics, a nic...); deeper input is refused before it is read, so it cannot exhaust the stack.</summary>
     public int MaxModelFileDepth { get; init; } = 64;
 
+    // ---- Operator API ---------------------------------------------------------------------
+
+    /// <summary>Largest model sent whole to the operator API (PUT /model, POST /plan, POST /apply): a model directory's
+    /// files are capped at <see cref="MaxModelFileBytes"/> each, and real configuration templates are kilobytes, so a
+    /// model of thousands of devices and their templates stays far below this; a body beyond it is refused (413)
+    /// before it is buffered.</summary>
+    public int MaxModelBodyBytes { get; init; } = 16 * 1024 * 1024;
+
+    /// <summary>Largest body of every other operator request (rollouts, converges, scripts, lifecycle): a few hundred
+    /// bytes of JSON, a stored script with its commands a few KiB. Packages have their own limit
+    /// (<see cref="MaxPackageBytes"/>).</summary>
+    public int MaxOperatorRequestBytes { get; init; } = 1024 * 1024;
+
     // ---- Trust -----------------------------------------------------------------------------
 
     /// <summary>How long an enrollment token can be used (once).</summary>

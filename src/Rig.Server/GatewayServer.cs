@@ -171,7 +171,7 @@ public sealed class GatewayServer : IAsyncDisposable
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
-            k.Limits.MaxRequestBodySize = 64L * 1024 * 1024;
+            k.Limits.MaxRequestBodySize = options.Limits.MaxOperatorRequestBytes; // raised per endpoint (OperatorApi.BodyLimit)
             k.Listen(IPAddress.Parse(options.ApiListenAddress), options.ApiPort, listen => listen.UseHttps(https =>
             {
                 https.ServerCertificate = certificate;

@@ -116,7 +116,7 @@ internal static partial class OperatorApi
 
     private static async Task<(RigModel? Model, IResult? Error)> ReadModelAsync(HttpContext context, CancellationToken ct)
     {
-        var body = await ReadBodyAsync(context, MaxModelBytes, ct).ConfigureAwait(false);
+        var body = await ReadBodyAsync(context, ct).ConfigureAwait(false);
         try
         {
             var model = JsonSerializer.Deserialize(body, ModelJson.Default.RigModel) ?? throw new JsonException("the body is JSON null");

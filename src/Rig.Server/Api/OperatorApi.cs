@@ -17,7 +17,6 @@ namespace Rig.Server.Api;
 /// operator token: <c>Authorization: Bearer rigop_...</c>.</summary>
 internal static partial class OperatorApi
 {
-    private const long MaxModelBytes = 64L * 1024 * 1024;
 
     public static void Map(WebApplication app, Gateway.Gateway gateway, PackageImporter importer, string agentUrl)
     {
@@ -25,6 +24,9 @@ internal static partial class OperatorApi
 
         app.Use(async (context, next) =>
         {
+            // One body limit per kind of request, set before anything reads the body (Kestrel refuses more with 413).
+            if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
+                size.MaxRequestBodySize = BodyLimit(context.Request, gateway.Limits);
             var header = context.Request.Headers.Authorization.ToString();
             const string scheme = "Bearer ";
             string? operatorName = null;
@@ -37,7 +39,26 @@ internal static partial class OperatorApi
                 return;
             }
             context.Items["rig.operator"] = operatorName;
-            await next(context).ConfigureAwait(false);
+            if (context.Request.ContentLength is { } length && length > BodyLimit(context.Request, gateway.Limits))
+            {
+                // Announced too large: refused before a byte of it is read (a client sending Expect: 100-continue
+                // never sends it).
+                await TooLarge(context, gateway.Limits).ExecuteAsync(context).ConfigureAwait(false);
+                return;
+            }
+            try
+            {
+                await next(context).ConfigureAwait(false);
+            }
+            catch (BadHttpRequestException e) when (!context.Response.HasStarted)
+            {
+                // A body over its limit, cut short or malformed (bad chunking): the client's fault, answered as such
+                // and not logged as a server error.
+                var result = e.StatusCode == StatusCodes.Status413PayloadTooLarge
+                    ? TooLarge(context, gateway.Limits)
+                    : Results.Json(new ApiError("bad-request", $"The request could not be read: {e.Message}; nothing was changed."), statusCode: e.StatusCode);
+                await result.ExecuteAsync(context).ConfigureAwait(false);
+            }
         });
 
         var api = app.MapGroup("/api/v1");
@@ -59,7 +80,7 @@ internal static partial class OperatorApi
 
         api.MapPut("/model", async (HttpContext context, string? message, CancellationToken ct) =>
         {
-            var body = await ReadBodyAsync(context, MaxModelBytes, ct).ConfigureAwait(false);
+            var body = await ReadBodyAsync(context, ct).ConfigureAwait(false);
             RigModel model;
             try
             {
@@ -79,9 +100,6 @@ internal static partial class OperatorApi
 
         api.MapPost("/packages", async (HttpContext context, string? filename, CancellationToken ct) =>
         {
-            var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
-            if (sizeFeature is { IsReadOnly: false })
-                sizeFeature.MaxRequestBodySize = gateway.Limits.MaxPackageBytes;
             try
             {
                 var result = await importer.ImportAsync(context.Request.Body, filename ?? "upload", ct).ConfigureAwait(false);
@@ -169,11 +187,20 @@ internal static partial class OperatorApi
         return new DeviceStatus(name, device?.Site, device?.Tier, device is not null, runtime?.LastSeenAt, runtime?.AgentVersion, queue);
     }
 
-    private static async Task<byte[]> ReadBodyAsync(HttpContext context, long max, CancellationToken ct)
+    /// <summary>The body limit of a request: packages are streamed up to the package limit, whole models up to the
+    /// model limit, everything else is small JSON.</summary>
+    private static long BodyLimit(HttpRequest request, RigLimits limits) => request.Path.Value switch
     {
-        var sizeFeature = context.Features.Get<IHttpMaxRequestBodySizeFeature>();
-        if (sizeFeature is { IsReadOnly: false })
-            sizeFeature.MaxRequestBodySize = max;
+        "/api/v1/packages" => limits.MaxPackageBytes,
+        "/api/v1/model" or "/api/v1/plan" or "/api/v1/apply" => limits.MaxModelBodyBytes,
+        _ => limits.MaxOperatorRequestBytes,
+    };
+
+    private static IResult TooLarge(HttpContext context, RigLimits limits) =>
+        Results.Json(new ApiError("too-large", $"The request body is larger than the {BodyLimit(context.Request, limits)} bytes this endpoint accepts; nothing was changed."), statusCode: StatusCodes.Status413PayloadTooLarge);
+
+    private static async Task<byte[]> ReadBodyAsync(HttpContext context, CancellationToken ct)
+    {
         using var buffer = new MemoryStream();
         await context.Request.Body.CopyToAsync(buffer, ct).ConfigureAwait(false);
         return buffer.ToArray();

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
+using Microsoft.Net.Http.Headers;
 using Rig.Protocol;
 using Rig.Protocol.Messages;
 using Rig.Server.Store;
@@ -97,9 +98,16 @@ internal static class AgentEndpoints
         }
     }
 
-    /// <summary>Read and parse a bounded JSON body; on bad input answer 400/413 and return null.</summary>
+    /// <summary>Read and parse a bounded JSON body; on bad input answer 400/413/415 and return null. Only
+    /// <c>application/json</c> is read; a body over the limit, cut short or badly chunked is the client's fault
+    /// (Kestrel logs it at debug level), never an unhandled server error.</summary>
     private static async Task<T?> ReadAsync<T>(HttpContext context, JsonTypeInfo<T> info, string what) where T : class
     {
+        if (!MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var type) || !string.Equals(type.MediaType.Value, ProtocolInfo.JsonContentType, StringComparison.OrdinalIgnoreCase))
+        {
+            await WriteErrorAsync(context, 415, new ErrorResponse("unsupported-media-type", $"The {what} must be sent as {ProtocolInfo.JsonContentType}, not '{context.Request.ContentType}'; nothing was read.", false)).ConfigureAwait(false);
+            return null;
+        }
         byte[] body;
         try
         {
@@ -110,6 +118,11 @@ internal static class AgentEndpoints
         catch (BadHttpRequestException e) when (e.StatusCode == StatusCodes.Status413PayloadTooLarge)
         {
             await WriteErrorAsync(context, 413, new ErrorResponse("too-large", $"The {what} is larger than the limit; this is never a valid message.", false)).ConfigureAwait(false);
+            return null;
+        }
+        catch (BadHttpRequestException e)
+        {
+            await WriteErrorAsync(context, e.StatusCode, new ErrorResponse("bad-request", $"The {what} could not be read: {e.Message}", false)).ConfigureAwait(false);
             return null;
         }
         try
