@@ -172,6 +172,10 @@ public sealed record RigLimits
     /// failed with <c>reboot-timeout</c> (a re-imaged device or a lost journal must not keep it busy forever).</summary>
     public TimeSpan RebootTimeout { get; init; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>How long enrollment (run once, by an operator or an installer) keeps retrying a gateway that is away,
+    /// with the same backoff as every other agent request, before it gives up and says so.</summary>
+    public TimeSpan EnrollRetryWindow { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>Largest enrollment request (a token and a CSR are a few KiB).</summary>
     public int MaxEnrollBodyBytes { get; init; } = 64 * 1024;
 

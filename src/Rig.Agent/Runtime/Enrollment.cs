@@ -24,24 +24,37 @@ public static class Enrollment
         if (!caPin.StartsWith("sha256:", StringComparison.Ordinal) || !Names.IsValidSha256(caPin["sha256:".Length..]))
             throw new AgentException($"'{caPin}' is not a CA pin: it looks like sha256:<64 hex digits>, as printed with the enrollment token.");
 
-        var ca = await FetchPinnedCaAsync(gateway, caPin, limits, ct).ConfigureAwait(false);
-        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
-        var csr = new CertificateRequest($"CN={config.Device}", key, HashAlgorithmName.SHA256).CreateSigningRequestPem();
+        // A gateway that is away (restarting, still starting) is retried with the agent's one retry policy for a
+        // bounded time: enrollment is run once, by a person or an installer waiting for it.
+        var log = new AgentLog(config.Device, verbose: false);
+        var backoff = new Backoff(limits);
+        using var window = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        window.CancelAfter(limits.EnrollRetryWindow);
+        var attempts = 0;
+        X509Certificate2 ca;
         EnrollResponse response;
-        using (var client = new GatewayClient(gateway, null, ca, limits))
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        try
         {
-            try
+            ca = await backoff.RetryAsync(_ => FetchPinnedCaAsync(gateway, caPin, limits, window.Token), log, "fetching the CA", window.Token).ConfigureAwait(false);
+            var csr = new CertificateRequest($"CN={config.Device}", key, HashAlgorithmName.SHA256).CreateSigningRequestPem();
+            using var client = new GatewayClient(gateway, null, ca, limits);
+            response = await backoff.RetryAsync(async _ =>
             {
-                response = await client.EnrollAsync(new EnrollRequest { ProtocolVersion = ProtocolInfo.Version, Token = token, Device = config.Device, CsrPem = csr, AgentVersion = AgentInfo.Version }, ct).ConfigureAwait(false);
-            }
-            catch (GatewayRefusedException e)
-            {
-                throw new AgentException($"The gateway refused the enrollment: {e.Message}");
-            }
-            catch (GatewayUnavailableException e)
-            {
-                throw new AgentException($"Enrollment failed: {e.Message}");
-            }
+                attempts++;
+                return await client.EnrollAsync(new EnrollRequest { ProtocolVersion = ProtocolInfo.Version, Token = token, Device = config.Device, CsrPem = csr, AgentVersion = AgentInfo.Version }, window.Token).ConfigureAwait(false);
+            }, log, "enrolling", window.Token).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new AgentException($"Enrollment failed: the gateway at {gateway} could not be reached for {limits.EnrollRetryWindow.TotalSeconds:0} s. Check the gateway URL and that the gateway runs, then enroll again.");
+        }
+        catch (GatewayRefusedException e)
+        {
+            // A token is used once: if an earlier attempt reached the gateway but its answer was lost, the retry finds
+            // the token used.
+            var retried = attempts > 1 ? $" An earlier attempt may have reached the gateway and used the token: create a new one with `rig device token {config.Device}`." : "";
+            throw new AgentException($"The gateway refused the enrollment: {e.Message}{retried}");
         }
         using var issued = X509Certificate2.CreateFromPem(response.CertificatePem);
         if (!issued.GetECDsaPublicKey()!.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
@@ -75,9 +88,9 @@ public static class Enrollment
         {
             pem = await http.GetStringAsync(ProtocolInfo.CaPath, ct).ConfigureAwait(false);
         }
-        catch (HttpRequestException e)
+        catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !ct.IsCancellationRequested))
         {
-            throw new AgentException($"Could not fetch the CA from {gateway}: {e.Message}. Check the gateway URL and that the gateway runs.");
+            throw new GatewayUnavailableException($"Could not fetch the CA from {gateway}: {e.Message}. Check the gateway URL and that the gateway runs.", e);
         }
         var ca = X509Certificate2.CreateFromPem(pem);
         var actual = "sha256:" + Convert.ToHexStringLower(SHA256.HashData(ca.RawData));
