@@ -55,6 +55,23 @@ public sealed class BackoffTests
         Assert.Equal(1, Volatile.Read(ref woken));
     }
 
+    public static TheoryData<Exception, bool> Failures => new()
+    {
+        { new SocketException((int)SocketError.NotConnected), true }, // HttpClient lets this through unwrapped after a reset
+        { new HttpRequestException("connection refused"), true },
+        { new IOException("reset by peer"), true },
+        { new TaskCanceledException("timeout"), true },
+        { new InvalidOperationException("a bug"), false },
+    };
+
+    [Theory]
+    [MemberData(nameof(Failures))]
+    public void Connection_failures_of_every_shape_are_retried_and_other_errors_are_not(Exception failure, bool retried)
+    {
+        Assert.Equal(retried, GatewayClient.IsTransportFailure(failure, CancellationToken.None));
+        Assert.False(GatewayClient.IsTransportFailure(new OperationCanceledException(), new CancellationToken(canceled: true))); // a stop is not a failure
+    }
+
     private static async Task SendAsync(int port, byte[] bytes)
     {
         using var client = new TcpClient();

@@ -105,6 +105,22 @@ public sealed class BlobDownloadTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_blob_shorter_than_announced_fails_at_once_with_size_mismatch_instead_of_retrying_for_ever()
+    {
+        await StartGatewayAsync();
+        var (executor, platform, client) = Agent(_dir.Sub("state"));
+        using var _ = client;
+        var longer = _package with { Size = _package.Size + 1000 }; // the gateway's copy is shorter than the catalog says
+
+        var result = await executor.ExecuteAsync(Command(new InstallCommand(longer, "web")), client, CancellationToken.None).WaitAsync(TimeSpan.FromSeconds(30));
+
+        Assert.Equal((CommandOutcome.Failed, "size-mismatch"), (result.Outcome, result.ErrorCode));
+        Assert.Contains($"announced {longer.Size}", result.Error, StringComparison.Ordinal);
+        Assert.Empty(Directory.GetFiles(Path.Combine(_dir.Path, "state", "downloads")));
+        Assert.Empty(platform.Database.Snapshot.Packages);
+    }
+
+    [Fact]
     public async Task A_download_onto_a_full_disk_fails_with_disk_full_and_leaves_no_partial_file()
     {
         await StartGatewayAsync();

@@ -88,7 +88,7 @@ public static class Enrollment
         {
             pem = await http.GetStringAsync(ProtocolInfo.CaPath, ct).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HttpRequestException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        catch (Exception e) when (GatewayClient.IsTransportFailure(e, ct))
         {
             throw new GatewayUnavailableException($"Could not fetch the CA from {gateway}: {e.Message}. Check the gateway URL and that the gateway runs.", e);
         }

@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Net.Security;
+using System.Net.Sockets;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -105,7 +106,7 @@ public sealed class GatewayClient : IDisposable
         {
             response = await _http.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, idle.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+        catch (Exception e) when (IsTransportFailure(e, ct))
         {
             throw new GatewayUnavailableException($"Downloading blob {sha256} failed: {e.Message}", e);
         }
@@ -118,6 +119,14 @@ public sealed class GatewayClient : IDisposable
             }
             await ThrowIfErrorAsync(response, ct).ConfigureAwait(false);
             var append = offset > 0 && response.StatusCode == HttpStatusCode.PartialContent;
+            // The gateway says how long its blob is (Content-Length of a whole answer, the total of a Content-Range):
+            // a blob of another length than the command announced is not the right blob, and no retry changes that.
+            var served = append ? response.Content.Headers.ContentRange?.Length : response.Content.Headers.ContentLength;
+            if (served is { } length && length != size)
+            {
+                File.Delete(partialPath);
+                throw new Platform.CommandFailedException("size-mismatch", $"The gateway's blob {sha256} is {length} bytes, but the command announced {size}; nothing was installed. Import the package again.");
+            }
             // Hash while writing (one pass over the data); a resumed download hashes what it already has first.
             using var hash = IncrementalHash.CreateHash(HashAlgorithmName.SHA256);
             if (append)
@@ -143,7 +152,7 @@ public sealed class GatewayClient : IDisposable
                         {
                             n = await input.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
                         }
-                        catch (Exception e) when (e is IOException or HttpRequestException or OperationCanceledException && !ct.IsCancellationRequested)
+                        catch (Exception e) when (IsTransportFailure(e, ct))
                         {
                             throw new GatewayUnavailableException($"Downloading blob {sha256} stalled or broke at byte {written}: {e.Message}", e);
                         }
@@ -195,11 +204,18 @@ public sealed class GatewayClient : IDisposable
             await ThrowIfErrorAsync(response, timeout.Token).ConfigureAwait(false);
             return await response.Content.ReadAsByteArrayAsync(timeout.Token).ConfigureAwait(false);
         }
-        catch (Exception e) when (e is HttpRequestException or IOException || (e is OperationCanceledException && !ct.IsCancellationRequested))
+        catch (Exception e) when (IsTransportFailure(e, ct))
         {
             throw new GatewayUnavailableException($"The gateway at {_http.BaseAddress} could not be reached: {e.Message}", e);
         }
     }
+
+    /// <summary>A failure of the connection, not an answer of the gateway: retrying is safe. HttpClient usually wraps
+    /// socket errors in <see cref="HttpRequestException"/>, but a connection reset right after it was accepted can
+    /// surface as a bare <see cref="SocketException"/> (ENOTCONN from the socket's remote end point); a timeout is an
+    /// <see cref="OperationCanceledException"/> that the caller did not ask for.</summary>
+    public static bool IsTransportFailure(Exception e, CancellationToken ct) =>
+        e is HttpRequestException or IOException or SocketException || (e is OperationCanceledException && !ct.IsCancellationRequested);
 
     private static async Task ThrowIfErrorAsync(HttpResponseMessage response, CancellationToken ct)
     {
