@@ -14,6 +14,18 @@ public sealed class FaultInjector(NemesisSite site, Action<string> log)
 {
     private readonly Dictionary<string, SemaphoreSlim> _targets = new(StringComparer.Ordinal);
     private readonly Stopwatch _clock = Stopwatch.StartNew();
+    private readonly List<string> _gatewayStartFailures = [];
+
+    /// <summary>Gateway starts after a kill that failed (the gateway exited at start-up), with the reason; each was
+    /// followed by another start, as a service manager would do.</summary>
+    public IReadOnlyList<string> GatewayStartFailures
+    {
+        get
+        {
+            lock (_gatewayStartFailures)
+                return [.. _gatewayStartFailures];
+        }
+    }
 
     /// <summary>Run every fault of <paramref name="plan"/>; returns what happened to each, in plan order.</summary>
     public async Task<IReadOnlyList<InjectedFault>> RunAsync(IReadOnlyList<PlannedFault> plan, CancellationToken ct)
@@ -189,8 +201,10 @@ public sealed class FaultInjector(NemesisSite site, Action<string> log)
                 await site.Gateway.StartAsync(ct).ConfigureAwait(false);
                 return;
             }
-            catch (InvalidOperationException) when (attempt < 3)
+            catch (InvalidOperationException e) when (attempt < 5)
             {
+                lock (_gatewayStartFailures)
+                    _gatewayStartFailures.Add($"{e.Message} {site.Gateway.LastError}".Trim());
                 await site.Gateway.KillAsync().ConfigureAwait(false);
                 await Task.Delay(500, ct).ConfigureAwait(false);
             }

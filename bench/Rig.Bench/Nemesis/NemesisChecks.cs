@@ -126,11 +126,13 @@ public static class NemesisChecks
                 var failed = detail.Commands.FirstOrDefault(c => c.Status == CommandStatus.Failed);
                 var why = new List<string>
                 {
-                    $"rollout {rollout.Status}{(rolloutFinished ? "" : " (still active)")}, device {inRollout?.Status ?? "not in the rollout"}{(inRollout?.Detail is { } d ? $" ({d})" : "")}",
-                    queue is null ? "no queue" : $"queue {queue.Status} at {queue.Position}/{queue.Length}{(queue.Error is { } qe ? $" ({qe})" : "")}",
+                    $"rollout {rollout.Status}{(rolloutFinished ? "" : " (still active)")}, device {inRollout?.Status ?? "not in the rollout"}",
+                    queue is null ? "no queue" : $"queue {queue.Status} at {queue.Position}/{queue.Length}",
                 };
                 if (failed is not null)
                     why.Add($"{failed.Kind} #{failed.Sequence} ({failed.Spec.Describe()}) failed after {failed.Deliveries} deliveries: {failed.Result?.ErrorCode} {failed.Result?.Error}");
+                else if ((queue?.Error ?? inRollout?.Detail) is { } reason)
+                    why.Add(reason);
                 if (abandoned.TryGetValue(device, out var code))
                     why.Add($"its agent exited with code {code} and its supervisor stopped supervising");
                 findings.Incomplete.Add($"{device}: {string.Join("; ", why)}");
