@@ -129,7 +129,7 @@ public sealed class NemesisBenchmark : IBenchmark
     }
 
     /// <summary>Wait until the rollout has finished, or is paused with no queue of it still running, or every device
-    /// still at work has lost its agent for good, or <paramref name="timeout"/> passed.</summary>
+    /// at work has lost its agent for good (its supervisor gave up), or <paramref name="timeout"/> passed.</summary>
     private static async Task<RolloutInfo> SettleAsync(NemesisSite site, string id, TimeSpan timeout, CancellationToken ct)
     {
         var deadline = Stopwatch.StartNew();
@@ -146,9 +146,14 @@ public sealed class NemesisBenchmark : IBenchmark
                 var active = rollout.Devices.Where(d => RolloutDeviceStatus.IsActive(d.Status)).ToList();
                 if (rollout.Status == RolloutStatus.Paused && active.All(d => d.Status != RolloutDeviceStatus.Queued))
                     return rollout;
+                // Devices at work whose agent is gone for good hold their wave, and the waves after it, for ever.
                 var abandoned = site.Abandoned;
-                if (active.Count > 0 && active.All(d => abandoned.ContainsKey(d.Device)))
+                var working = active.Where(d => d.Status is RolloutDeviceStatus.Queued or RolloutDeviceStatus.Blocked).ToList();
+                if (working.Count > 0 && working.All(d => abandoned.ContainsKey(d.Device)))
+                {
+                    Log($"every device at work lost its agent for good ({string.Join(", ", working.Select(d => $"{d.Device}: exit code {abandoned[d.Device]}"))}); the rollout cannot finish");
                     return rollout;
+                }
                 if (deadline.Elapsed.TotalSeconds - lastReport >= 10)
                 {
                     lastReport = deadline.Elapsed.TotalSeconds;

@@ -77,7 +77,7 @@ public static class FaultPlan
         for (var i = 0; i < order.Length; i++)
         {
             // Every fault draws the same numbers whatever its kind, so one kind's parameters never shift another's.
-            var gap = quick ? Between(0.3, 1.2) : Between(0.5, 3.0);
+            var gap = quick ? Between(0.3, 1.2) : Between(1.0, 5.0);
             var device = devices[random.Next(devices.Count)];
             var span = random.NextDouble();
             var delay = 10 + random.Next(140);
