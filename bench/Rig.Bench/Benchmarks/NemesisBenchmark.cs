@@ -21,7 +21,7 @@ public sealed class NemesisBenchmark : IBenchmark
 
     private sealed record Run(string Engine, int Seed, int Devices, int PackageBytes, IReadOnlyList<InjectedFault> Faults, NemesisFindings Findings,
         string RolloutStatus, double ProvisionSeconds, double InjectSeconds, double SettleSeconds, double TotalSeconds, int Reboots, long ProxyConnections,
-        IReadOnlyList<string> GatewayStartFailures, string? KeptAt);
+        IReadOnlyList<string> GatewayStartFailures, int AgentCrashes, IReadOnlyList<string> CrashReasons, string? KeptAt);
 
     /// <inheritdoc />
     public async Task<BenchReport> RunAsync(BenchOptions options, CancellationToken ct)
@@ -91,11 +91,16 @@ public sealed class NemesisBenchmark : IBenchmark
             {
                 AnsiConsole.MarkupLine($"  [red]{Markup.Escape(line)}[/]");
             }
+            foreach (var line in site.CrashReasons())
+                AnsiConsole.MarkupLine($"  [yellow]{Markup.Escape("AGENT CRASH " + line)}[/]");
+            foreach (var line in injector.GatewayStartFailures)
+                AnsiConsole.MarkupLine($"  [yellow]{Markup.Escape("GATEWAY START FAILED " + line)}[/]");
             keep = !findings.Clean;
             if (keep)
                 PreserveSmallDisk(site);
             return new Run(engine, seed, deviceCount, packageBytes, injected, findings, final.Status, provision, injectSeconds, settleSeconds,
-                total.Elapsed.TotalSeconds, site.Reboots, site.Proxy.Accepted, injector.GatewayStartFailures, keep ? directory : null);
+                total.Elapsed.TotalSeconds, site.Reboots, site.Proxy.Accepted, injector.GatewayStartFailures,
+                site.Crashes.Values.Sum(c => c.Crashes), site.CrashReasons(), keep ? directory : null);
         }
         finally
         {
@@ -129,7 +134,7 @@ public sealed class NemesisBenchmark : IBenchmark
     }
 
     /// <summary>Wait until the rollout has finished, or is paused with no queue of it still running, or every device
-    /// at work has lost its agent for good (its supervisor gave up), or <paramref name="timeout"/> passed.</summary>
+    /// at work has an agent in a crash loop, or <paramref name="timeout"/> passed.</summary>
     private static async Task<RolloutInfo> SettleAsync(NemesisSite site, string id, TimeSpan timeout, CancellationToken ct)
     {
         var deadline = Stopwatch.StartNew();
@@ -146,12 +151,12 @@ public sealed class NemesisBenchmark : IBenchmark
                 var active = rollout.Devices.Where(d => RolloutDeviceStatus.IsActive(d.Status)).ToList();
                 if (rollout.Status == RolloutStatus.Paused && active.All(d => d.Status != RolloutDeviceStatus.Queued))
                     return rollout;
-                // Devices at work whose agent is gone for good hold their wave, and the waves after it, for ever.
-                var abandoned = site.Abandoned;
+                // Devices at work whose agent keeps crashing hold their wave, and the waves after it, for ever.
+                var looping = site.CrashLooping;
                 var working = active.Where(d => d.Status is RolloutDeviceStatus.Queued or RolloutDeviceStatus.Blocked).ToList();
-                if (working.Count > 0 && working.All(d => abandoned.ContainsKey(d.Device)))
+                if (working.Count > 0 && working.All(d => looping.Contains(d.Device)))
                 {
-                    Log($"every device at work lost its agent for good ({string.Join(", ", working.Select(d => $"{d.Device}: exit code {abandoned[d.Device]}"))}); the rollout cannot finish");
+                    Log($"every device at work has an agent in a crash loop ({string.Join(", ", working.Select(d => d.Device))}); the rollout cannot finish");
                     return rollout;
                 }
                 if (deadline.Elapsed.TotalSeconds - lastReport >= 10)
@@ -202,6 +207,7 @@ public sealed class NemesisBenchmark : IBenchmark
         Row("answered from the journal", r => r.Findings.FromJournal.ToString(CultureInfo.InvariantCulture));
         Row("reboots", r => r.Reboots.ToString(CultureInfo.InvariantCulture));
         Row("gateway starts that failed (retried)", r => r.GatewayStartFailures.Count.ToString(CultureInfo.InvariantCulture));
+        Row("agent crashes (restarted by the supervisor)", r => r.AgentCrashes.ToString(CultureInfo.InvariantCulture));
         Row("executed twice", r => r.Findings.Duplicates.Count.ToString(CultureInfo.InvariantCulture));
         Row("results lost", r => r.Findings.Lost.Count.ToString(CultureInfo.InvariantCulture));
         Row("queues incomplete", r => r.Findings.Incomplete.Count.ToString(CultureInfo.InvariantCulture));
@@ -237,6 +243,7 @@ public sealed class NemesisBenchmark : IBenchmark
             measurements.Add(Measurement.Single($"{e}: answered from the journal", "commands", run.Findings.FromJournal));
             measurements.Add(Measurement.Single($"{e}: reboots", "reboots", run.Reboots));
             measurements.Add(Measurement.Single($"{e}: gateway starts that failed (retried)", "starts", run.GatewayStartFailures.Count));
+            measurements.Add(Measurement.Single($"{e}: agent crashes (restarted)", "crashes", run.AgentCrashes));
             measurements.Add(Measurement.Single($"{e}: executed twice", "commands", run.Findings.Duplicates.Count));
             measurements.Add(Measurement.Single($"{e}: results lost", "commands", run.Findings.Lost.Count));
             measurements.Add(Measurement.Single($"{e}: queues incomplete", "devices", run.Findings.Incomplete.Count));
@@ -249,6 +256,7 @@ public sealed class NemesisBenchmark : IBenchmark
             notes.AddRange(run.Faults.Select(f => string.Create(CultureInfo.InvariantCulture,
                 $"{e} fault {f.Plan.Index} at {f.StartedAt:0.0} s: {f.Plan.Describe()}{(f.Injected ? "" : " -- not injected")}{(f.Detail.Length > 0 ? $" ({f.Detail})" : "")}")));
             notes.AddRange(run.GatewayStartFailures.Select(l => $"{e} gateway start failed (started again): {l}"));
+            notes.AddRange(run.CrashReasons.Select(l => $"{e} agent crash {l}"));
             notes.AddRange(run.Findings.Duplicates.Select(l => $"{e} EXECUTED TWICE {l}"));
             notes.AddRange(run.Findings.Lost.Select(l => $"{e} LOST {l}"));
             notes.AddRange(run.Findings.Incomplete.Select(l => $"{e} INCOMPLETE {l}"));

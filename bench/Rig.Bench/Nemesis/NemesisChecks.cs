@@ -51,7 +51,7 @@ public static class NemesisChecks
         var findings = new NemesisFindings();
         var model = await site.ModelAsync(ct).ConfigureAwait(false);
         var builder = new DesiredStateBuilder(new ModelIndex(model));
-        var abandoned = site.Abandoned;
+        var crashes = site.Crashes;
         var rolloutFinished = !RolloutStatus.IsActive(rollout.Status);
 
         foreach (var device in site.Workload.Devices)
@@ -133,8 +133,8 @@ public static class NemesisChecks
                     why.Add($"{failed.Kind} #{failed.Sequence} ({failed.Spec.Describe()}) failed after {failed.Deliveries} deliveries: {failed.Result?.ErrorCode} {failed.Result?.Error}");
                 else if ((queue?.Error ?? inRollout?.Detail) is { } reason)
                     why.Add(reason);
-                if (abandoned.TryGetValue(device, out var code))
-                    why.Add($"its agent exited with code {code} and its supervisor stopped supervising");
+                if (crashes.TryGetValue(device, out var crashed))
+                    why.Add($"its agent crashed {crashed.Crashes} time(s), last exit code {crashed.LastExit}");
                 findings.Incomplete.Add($"{device}: {string.Join("; ", why)}");
             }
 

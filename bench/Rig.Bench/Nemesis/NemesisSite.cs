@@ -202,15 +202,53 @@ public sealed class NemesisSite : IAsyncDisposable
         }
     }
 
-    /// <summary>Devices whose supervisor stopped supervising on its own (the agent exited with another code than
-    /// reboot or restart), with the exit code.</summary>
-    public IReadOnlyDictionary<string, int> Abandoned
+    /// <summary>Crashes of each device's agent (any exit but a reboot, a restart or the nemesis' kill; its supervisor
+    /// starts it again after a pause) with the last exit code, for devices whose agent crashed.</summary>
+    public IReadOnlyDictionary<string, (int Crashes, int LastExit)> Crashes
     {
         get
         {
             lock (_gate)
-                return _agents.Values.Where(a => a.UnexpectedExit is not null).ToDictionary(a => a.Device, a => a.UnexpectedExit!.Value, StringComparer.Ordinal);
+            {
+                return _agents.Values.Concat(_retired).Where(a => a.Crashes > 0).GroupBy(a => a.Device, StringComparer.Ordinal)
+                    .ToDictionary(g => g.Key, g => (g.Sum(a => a.Crashes), g.Last(a => a.UnexpectedExit is not null).UnexpectedExit!.Value), StringComparer.Ordinal);
+            }
         }
+    }
+
+    /// <summary>Devices whose current agent crashed <see cref="AgentProcess.CrashLoop"/> times or more: it keeps crashing.</summary>
+    public IReadOnlySet<string> CrashLooping
+    {
+        get
+        {
+            lock (_gate)
+                return _agents.Values.Where(a => a.Crashes >= AgentProcess.CrashLoop).Select(a => a.Device).ToHashSet(StringComparer.Ordinal);
+        }
+    }
+
+    /// <summary>Why agents crashed: the distinct "Unhandled exception." lines of every agent log, with a count.</summary>
+    public IReadOnlyList<string> CrashReasons()
+    {
+        var reasons = new Dictionary<string, (int Count, SortedSet<string> Devices)>(StringComparer.Ordinal);
+        foreach (var device in Workload.Devices)
+        {
+            var log = Path.Combine(State(device), "agent.log");
+            if (!File.Exists(log))
+                continue;
+            using var stream = new FileStream(log, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
+            using var reader = new StreamReader(stream);
+            while (reader.ReadLine() is { } line)
+            {
+                if (!line.StartsWith("Unhandled exception.", StringComparison.Ordinal))
+                    continue;
+                var reason = line.Length > 200 ? line[..200] : line;
+                if (!reasons.TryGetValue(reason, out var seen))
+                    reasons[reason] = seen = (0, new SortedSet<string>(StringComparer.Ordinal));
+                seen.Devices.Add(device);
+                reasons[reason] = (seen.Count + 1, seen.Devices);
+            }
+        }
+        return [.. reasons.Select(r => $"{r.Value.Count} x on {string.Join(",", r.Value.Devices)}: {r.Key}")];
     }
 
     /// <summary>The central model as the gateway has it (package catalog filled).</summary>
