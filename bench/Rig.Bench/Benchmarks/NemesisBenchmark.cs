@@ -85,12 +85,25 @@ public sealed class NemesisBenchmark : IBenchmark
             var settleSeconds = settleWatch.Elapsed.TotalSeconds;
             Log($"rollout {final.Status} {settleSeconds:0.0} s after the last fault; checking journals, database and roots");
 
-            var findings = await NemesisChecks.RunAsync(site, final, ct).ConfigureAwait(false);
+            var findings = await NemesisChecks.RunAsync(site, final, site.Disk?.Device, ct).ConfigureAwait(false);
+            if (findings.DiskFullStops.Count > 0 && site.Disk is { } disk)
+            {
+                // By design (CHECKLIST 21) a full disk stops the queue with the real cause; the error tells the operator
+                // to free space and converge again. The nemesis does exactly that, then checks the device once more.
+                Log($"{disk.Device}: the full disk stopped its queue as designed; converging it again (the operator's remedy)");
+                var queue = await site.ConvergeAgainAsync(disk.Device, TimeSpan.FromSeconds(quick ? 45 : 120), ct).ConfigureAwait(false);
+                var again = new NemesisFindings();
+                await NemesisChecks.RecheckAsync(site, disk.Device, again, ct).ConfigureAwait(false);
+                findings.Merge(again);
+                Log($"{disk.Device}: the converge after the full disk {(queue is null ? "did not finish" : queue.Status)}");
+            }
             foreach (var line in findings.Duplicates.Select(l => "EXECUTED TWICE " + l).Concat(findings.Lost.Select(l => "LOST " + l))
                 .Concat(findings.Incomplete.Select(l => "INCOMPLETE " + l)).Concat(findings.RootsWrong.Select(l => "ROOT " + l)))
             {
                 AnsiConsole.MarkupLine($"  [red]{Markup.Escape(line)}[/]");
             }
+            foreach (var line in findings.DiskFullStops)
+                AnsiConsole.MarkupLine($"  [yellow]{Markup.Escape("STOPPED BY THE FULL DISK (by design) " + line)}[/]");
             foreach (var line in site.CrashReasons())
                 AnsiConsole.MarkupLine($"  [yellow]{Markup.Escape("AGENT CRASH " + line)}[/]");
             foreach (var line in injector.GatewayStartFailures)
@@ -211,6 +224,7 @@ public sealed class NemesisBenchmark : IBenchmark
         Row("executed twice", r => r.Findings.Duplicates.Count.ToString(CultureInfo.InvariantCulture));
         Row("results lost", r => r.Findings.Lost.Count.ToString(CultureInfo.InvariantCulture));
         Row("queues incomplete", r => r.Findings.Incomplete.Count.ToString(CultureInfo.InvariantCulture));
+        Row("queues stopped by the full disk (by design)", r => r.Findings.DiskFullStops.Count.ToString(CultureInfo.InvariantCulture));
         Row("roots wrong (files checked)", r => $"{r.Findings.DevicesWithWrongRoots} ({r.Findings.FilesChecked})");
         Row("rollout", r => r.RolloutStatus);
         Row("seconds: set-up / faults / settle / total", r => string.Create(CultureInfo.InvariantCulture, $"{r.ProvisionSeconds:0.0} / {r.InjectSeconds:0.0} / {r.SettleSeconds:0.0} / {r.TotalSeconds:0.0}"));
@@ -247,6 +261,7 @@ public sealed class NemesisBenchmark : IBenchmark
             measurements.Add(Measurement.Single($"{e}: executed twice", "commands", run.Findings.Duplicates.Count));
             measurements.Add(Measurement.Single($"{e}: results lost", "commands", run.Findings.Lost.Count));
             measurements.Add(Measurement.Single($"{e}: queues incomplete", "devices", run.Findings.Incomplete.Count));
+            measurements.Add(Measurement.Single($"{e}: queues stopped by the full disk (by design)", "devices", run.Findings.DiskFullStops.Count, "then converged again and checked"));
             measurements.Add(Measurement.Single($"{e}: roots wrong", "devices", run.Findings.DevicesWithWrongRoots, $"{run.Findings.FilesChecked} files checked"));
             measurements.Add(Measurement.Single($"{e}: set-up", "s", run.ProvisionSeconds));
             measurements.Add(Measurement.Single($"{e}: faults", "s", run.InjectSeconds));
@@ -260,6 +275,7 @@ public sealed class NemesisBenchmark : IBenchmark
             notes.AddRange(run.Findings.Duplicates.Select(l => $"{e} EXECUTED TWICE {l}"));
             notes.AddRange(run.Findings.Lost.Select(l => $"{e} LOST {l}"));
             notes.AddRange(run.Findings.Incomplete.Select(l => $"{e} INCOMPLETE {l}"));
+            notes.AddRange(run.Findings.DiskFullStops.Select(l => $"{e} stopped by the full disk (CHECKLIST 21), converged again: {l}"));
             notes.AddRange(run.Findings.RootsWrong.Select(l => $"{e} ROOT {l}"));
             if (run.KeptAt is not null)
                 notes.Add($"{e}: journals, agent logs and device roots kept in {run.KeptAt}");

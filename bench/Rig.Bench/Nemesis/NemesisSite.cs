@@ -259,8 +259,27 @@ public sealed class NemesisSite : IAsyncDisposable
     }
 
     /// <summary>Start a rollout of the current revision to every device.</summary>
+    /// <remarks>With a small disk, one device may fail by design (a full disk stops its queue, CHECKLIST 21): the
+    /// failure threshold allows that one, so the other devices' waves go on.</remarks>
     public Task<RolloutInfo> StartRolloutAsync(int canary, string batch, CancellationToken ct) =>
-        Api.PostAsync<RolloutInfo>("api/v1/rollouts", new RolloutRequest(null, null, Canary: canary, Batch: batch, Reason: "nemesis"), ct);
+        Api.PostAsync<RolloutInfo>("api/v1/rollouts", new RolloutRequest(null, null, Canary: canary, Batch: batch, MaxFailures: Disk is null ? 0 : 1, Reason: "nemesis"), ct);
+
+    /// <summary>What an operator does after a full disk stopped a device's queue: (space is free again) converge the
+    /// device, and wait for that queue; returns its final state, or null when it did not finish in time.</summary>
+    public async Task<QueueInfo?> ConvergeAgainAsync(string device, TimeSpan timeout, CancellationToken ct)
+    {
+        var response = await Api.PostAsync<ConvergeResponse>("api/v1/converge", new ConvergeRequest([device], "nemesis: the disk is free again, converge (CHECKLIST 21)"), ct).ConfigureAwait(false);
+        var queueId = response.Devices.Single(d => d.Device == device).QueueId;
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            var queue = (await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}", ct).ConfigureAwait(false)).Status.Queue;
+            if (queue is not null && (queueId is null || queue.Id == queueId) && !QueueStatus.IsActive(queue.Status))
+                return queue;
+            await Task.Delay(250, ct).ConfigureAwait(false);
+        }
+        return null;
+    }
 
     /// <summary>The rollout, or null when the gateway does not answer within <paramref name="timeout"/>.</summary>
     public async Task<RolloutInfo?> TryRolloutAsync(string id, TimeSpan timeout, CancellationToken ct)
