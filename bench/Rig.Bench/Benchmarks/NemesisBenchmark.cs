@@ -34,7 +34,7 @@ public sealed class NemesisBenchmark : IBenchmark
         // Quick (CI): one engine per run to stay well under two minutes, taken from the seed (odd: SQLite, even:
         // PostgreSQL with its crash-restarts), so CI runs cover both; the replay line names it.
         IReadOnlyList<string> engines = options.EngineGiven ? options.Engines : options.Quick ? [seed % 2 == 1 ? "sqlite" : "postgres"] : ["sqlite", "postgres"];
-        AnsiConsole.MarkupLine($"  [bold]seed {seed}[/] (replay: [grey]dotnet run -c Release --project bench/Rig.Bench -- nemesis{(options.Quick ? " --quick" : "")} --seed {seed} --devices {devices} --faults {perKind} --engine {string.Join(",", engines)}[/])");
+        AnsiConsole.MarkupLine($"  [bold]seed {seed}[/] (replay: [grey]dotnet run -c Release --project bench/Rig.Bench -- nemesis{(options.Quick ? " --quick" : "")} --seed {seed} --devices {devices} --faults {perKind} --engine {(engines.Count > 1 ? "both" : engines[0])}[/])");
 
         var runs = new List<Run>();
         foreach (var engine in engines)
