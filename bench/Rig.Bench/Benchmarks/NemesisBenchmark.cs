@@ -289,7 +289,7 @@ public sealed class NemesisBenchmark : IBenchmark
             ["packages per device"] = NemesisWorkload.PackageCount.ToString(CultureInfo.InvariantCulture),
             ["package KiB"] = (first.PackageBytes / 1024).ToString(CultureInfo.InvariantCulture),
             ["files per device"] = NemesisWorkload.FileCount.ToString(CultureInfo.InvariantCulture),
-            ["faults planned"] = first.Faults.Count.ToString(CultureInfo.InvariantCulture),
+            ["faults planned"] = string.Join(", ", runs.Select(r => r.Faults.Count.ToString(CultureInfo.InvariantCulture))),
             ["agent"] = "JIT (dotnet rig.dll agent), sandbox platform, under AgentProcess",
         };
         return new BenchReport("nemesis", DateTimeOffset.UtcNow, BenchReport.Revision(), options.Quick, MachineInfo.Current(Path.GetTempPath()), parameters, measurements, notes);
