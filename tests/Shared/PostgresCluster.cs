@@ -83,6 +83,11 @@ public sealed class PostgresCluster : IAsyncDisposable
     public string ConnectionString(string database) =>
         $"Host=127.0.0.1;Port={Port};Username={User};Database={database};Timeout=15;Command Timeout=30";
 
+    /// <summary>Crash and restart the server (<c>pg_ctl restart -m immediate</c>, as a power cut would): every
+    /// connection is cut, no shutdown checkpoint, crash recovery on start, the same port and options.</summary>
+    public Task RestartImmediateAsync() =>
+        RunServerToolAsync("pg_ctl", ["-D", DataDirectory, "-l", LogFile, "-m", "immediate", "-w", "-t", "60", "restart"]);
+
     private async Task ExecuteAdminAsync(string sql)
     {
         if (_admin is null)

@@ -2,8 +2,8 @@ using System.Globalization;
 
 namespace Rig.Bench.Common;
 
-/// <summary>Command line of rig-bench: <c>rig-bench [dispatch|converge|distribution|plan|footprint|micro|all] [--quick]
-/// [--out DIR] [--engine sqlite|postgres|both] [--agents 100,1000,10000] [--runs N]</c>.</summary>
+/// <summary>Command line of rig-bench: <c>rig-bench [dispatch|converge|distribution|plan|footprint|micro|nemesis|all] [--quick]
+/// [--out DIR] [--engine sqlite|postgres|both] [--agents 100,1000,10000] [--runs N] [--seed N] [--devices N] [--faults N]</c>.</summary>
 public sealed record BenchOptions
 {
     /// <summary>Benchmarks to run.</summary>
@@ -24,8 +24,20 @@ public sealed record BenchOptions
     /// <summary>Repetitions per measurement (null: defaults by mode).</summary>
     public int? Runs { get; init; }
 
+    /// <summary>Seed of the nemesis' fault schedule (null: a new one, printed).</summary>
+    public int? Seed { get; init; }
+
+    /// <summary>Devices of the nemesis' site (null: defaults by mode).</summary>
+    public int? Devices { get; init; }
+
+    /// <summary>Faults of each kind the nemesis injects (null: defaults by mode).</summary>
+    public int? Faults { get; init; }
+
+    /// <summary>True when <c>--engine</c> was given (the nemesis then runs on those engines, else on one by mode).</summary>
+    public bool EngineGiven { get; init; }
+
     /// <summary>Every benchmark name.</summary>
-    public static readonly string[] All = ["plan", "dispatch", "distribution", "footprint", "converge", "micro"];
+    public static readonly string[] All = ["plan", "dispatch", "distribution", "footprint", "converge", "micro", "nemesis"];
 
     /// <summary>True when <paramref name="name"/> should run.</summary>
     public bool Wants(string name) => Benchmarks.Contains("all") || Benchmarks.Contains(name);
@@ -48,7 +60,7 @@ public sealed record BenchOptions
                     break;
                 case "--engine":
                     var engine = Next();
-                    options = options with { Engines = engine == "both" ? ["sqlite", "postgres"] : [engine] };
+                    options = options with { Engines = engine == "both" ? ["sqlite", "postgres"] : [engine], EngineGiven = true };
                     if (options.Engines.Any(e => e is not ("sqlite" or "postgres")))
                         throw new FormatException($"--engine '{engine}': use sqlite, postgres or both.");
                     break;
@@ -58,13 +70,28 @@ public sealed record BenchOptions
                 case "--runs":
                     options = options with { Runs = int.Parse(Next(), NumberStyles.None, CultureInfo.InvariantCulture) };
                     break;
+                case "--seed":
+                    options = options with { Seed = int.Parse(Next(), NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture) };
+                    break;
+                case "--devices":
+                    options = options with { Devices = Positive("--devices", Next()) };
+                    break;
+                case "--faults":
+                    options = options with { Faults = Positive("--faults", Next()) };
+                    break;
                 case var name when All.Contains(name) || name == "all":
                     benchmarks.Add(name);
                     break;
                 default:
-                    throw new FormatException($"Unknown argument '{args[i]}'. Benchmarks: {string.Join(", ", All)}, all; options: --quick --out DIR --engine sqlite|postgres|both --agents N,N --runs N.");
+                    throw new FormatException($"Unknown argument '{args[i]}'. Benchmarks: {string.Join(", ", All)}, all; options: --quick --out DIR --engine sqlite|postgres|both --agents N,N --runs N --seed N --devices N --faults N.");
             }
         }
         return benchmarks.Count == 0 ? options : options with { Benchmarks = benchmarks };
+    }
+
+    private static int Positive(string option, string value)
+    {
+        var n = int.Parse(value, NumberStyles.None, CultureInfo.InvariantCulture);
+        return n >= 1 ? n : throw new FormatException($"{option} {value}: at least 1.");
     }
 }

@@ -40,6 +40,9 @@ public sealed class GatewayUnderTest : IAsyncDisposable
     public X509Certificate2 Ca => X509Certificate2.CreateFromPem(File.ReadAllText(Path.Combine(DataDirectory, "ca", "ca.crt")));
     /// <summary>The CA pin.</summary>
     public string CaPin => Server.Security.CertificateAuthority.PinOf(Ca);
+    /// <summary>The first "Unhandled exception" line the current (or last) gateway process wrote, if any.</summary>
+    public string? LastError { get; private set; }
+
     /// <summary>The gateway's process id.</summary>
     public int Pid => _process?.Id ?? throw new InvalidOperationException("The gateway is not running.");
 
@@ -68,6 +71,7 @@ public sealed class GatewayUnderTest : IAsyncDisposable
         info.Environment["DOTNET_gcServer"] = "0";
         if (Environment.GetEnvironmentVariable("RIG_BENCH_PERFMAP") == "1")
             info.Environment["DOTNET_PerfMapEnabled"] = "1"; // lets `perf` name JIT-compiled frames
+        LastError = null;
         _process = Process.Start(info)!;
         _exitGuard?.Dispose();
         _exitGuard = ExitCleanup.KillOnExit(_process.Id); // a benchmark killed by a signal must not leave its gateway running
@@ -80,7 +84,11 @@ public sealed class GatewayUnderTest : IAsyncDisposable
         _process.ErrorDataReceived += (_, e) =>
         {
             if (e.Data is { Length: > 0 })
+            {
+                if (LastError is null && e.Data.StartsWith("Unhandled exception.", StringComparison.Ordinal))
+                    LastError = e.Data;
                 Console.Error.WriteLine($"[gateway] {e.Data}");
+            }
         };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
