@@ -172,6 +172,11 @@ public sealed record RigLimits
     /// failed with <c>reboot-timeout</c> (a re-imaged device or a lost journal must not keep it busy forever).</summary>
     public TimeSpan RebootTimeout { get; init; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>How long a starting gateway keeps trying to open its database while the database is not reachable or
+    /// still recovering (PostgreSQL started at the same time, or restarting after a crash answers 57P03 for seconds),
+    /// with the retry delays above, before it gives up and exits with the error.</summary>
+    public TimeSpan DatabaseStartupWindow { get; init; } = TimeSpan.FromMinutes(2);
+
     /// <summary>How long enrollment (run once, by an operator or an installer) keeps retrying a gateway that is away,
     /// with the same backoff as every other agent request, before it gives up and says so.</summary>
     public TimeSpan EnrollRetryWindow { get; init; } = TimeSpan.FromMinutes(2);

@@ -98,7 +98,7 @@ public sealed class GatewayServer : IAsyncDisposable
             o.TimestampFormat = "HH:mm:ss.fff ";
         }));
 
-        var store = await RigStore.OpenAsync(options.EffectiveConnectionString, clock, ct).ConfigureAwait(false);
+        var store = await OpenStoreAsync(options, clock, loggerFactory.CreateLogger("Rig.Server.Startup"), ct).ConfigureAwait(false);
         var ca = CertificateAuthority.LoadOrCreate(Path.Combine(options.DataDirectory, "ca"), limits, clock);
         var serverCertificate = ca.LoadOrIssueServerCertificate(Path.Combine(options.DataDirectory, "tls"), options.DnsNames, options.ParsedIpAddresses());
         var blobs = new BlobStore(Path.Combine(options.DataDirectory, "blobs"));
@@ -119,6 +119,29 @@ public sealed class GatewayServer : IAsyncDisposable
         var rollouts = new Gateway.RolloutEngine(gateway, loggerFactory.CreateLogger<Gateway.RolloutEngine>());
         rollouts.Start(); // persisted rollouts continue where they were
         return new GatewayServer(options, store, gateway, ca, importer, agentApp, apiApp, loggerFactory, agentUrl, apiUrl, rollouts);
+    }
+
+    /// <summary>Open the database, waiting for it while it cannot be reached or is still recovering (a gateway and its
+    /// PostgreSQL started together, or PostgreSQL restarting after a crash): a service manager should not have to
+    /// restart the gateway for that. Errors that waiting cannot fix (a wrong password, a bad connection string) end the
+    /// start at once.</summary>
+    private static async Task<RigStore> OpenStoreAsync(ServerOptions options, TimeProvider clock, ILogger logger, CancellationToken ct)
+    {
+        var limits = options.Limits;
+        var started = System.Diagnostics.Stopwatch.StartNew();
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await RigStore.OpenAsync(options.EffectiveConnectionString, clock, ct).ConfigureAwait(false);
+            }
+            catch (Exception e) when (RigStore.IsTransient(e) && started.Elapsed < limits.DatabaseStartupWindow && !ct.IsCancellationRequested)
+            {
+                var delay = limits.RetryDelay(attempt, Random.Shared);
+                logger.LogWarning(1601, "The database is not available yet ({Error}); retry {Attempt} in {Delay} ms", e.Message, attempt + 1, (int)delay.TotalMilliseconds);
+                await Task.Delay(delay, ct).ConfigureAwait(false);
+            }
+        }
     }
 
     private static WebApplication BuildAgentApp(ServerOptions options, Gateway.Gateway gateway, CertificateAuthority ca, X509Certificate2 certificate, ILoggerFactory loggerFactory)

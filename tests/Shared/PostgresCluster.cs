@@ -88,6 +88,21 @@ public sealed class PostgresCluster : IAsyncDisposable
     public Task RestartImmediateAsync() =>
         RunServerToolAsync("pg_ctl", ["-D", DataDirectory, "-l", LogFile, "-m", "immediate", "-w", "-t", "60", "restart"]);
 
+    /// <summary>Stop the server at once (<c>pg_ctl stop -m immediate</c>): nothing listens on its port until
+    /// <see cref="StartAgainAsync"/>.</summary>
+    public Task StopImmediateAsync() =>
+        RunServerToolAsync("pg_ctl", ["-D", DataDirectory, "-m", "immediate", "-w", "-t", "60", "stop"]);
+
+    /// <summary>Start a server stopped by <see cref="StopImmediateAsync"/> (crash recovery, same port and options).</summary>
+    public async Task StartAgainAsync()
+    {
+        var durability = Durable ? "" : " -c fsync=off -c synchronous_commit=off -c full_page_writes=off";
+        var options = $"-p {Port} -k {SocketDirectory} -c listen_addresses=127.0.0.1 -c max_connections=300{durability}";
+        var (exitCode, stdout, stderr) = await RunServerToolRawAsync("pg_ctl", ["-D", DataDirectory, "-l", LogFile, "-o", options, "-w", "-t", "60", "start"]);
+        if (exitCode != 0)
+            throw new InvalidOperationException($"pg_ctl start on port {Port} exited with {exitCode}\n{stdout}{stderr}\nserver log:\n{ReadLog()}");
+    }
+
     private async Task ExecuteAdminAsync(string sql)
     {
         if (_admin is null)

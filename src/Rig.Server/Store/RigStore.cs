@@ -69,6 +69,21 @@ public sealed partial class RigStore : IAsyncDisposable
         }
     }
 
+    /// <summary>True for a database error that waiting can fix: the server cannot be reached, cut the connection, or
+    /// is starting up or recovering (SQLSTATE 57P03, and what Npgsql marks transient). Not for SQL errors, bad
+    /// credentials or a bad connection string.</summary>
+    public static bool IsTransient(Exception e)
+    {
+        for (var inner = e; inner is not null; inner = inner.InnerException)
+        {
+            if (inner is PostgresException postgres)
+                return postgres.IsTransient || postgres.SqlState is "57P03" or "57P01" or "57P02";
+            if (inner is NpgsqlException { IsTransient: true } or System.Net.Sockets.SocketException or TimeoutException)
+                return true;
+        }
+        return false;
+    }
+
     /// <summary>PostgreSQL when the connection string names a host, else SQLite.</summary>
     public static StoreEngine DetectEngine(string connectionString)
     {
