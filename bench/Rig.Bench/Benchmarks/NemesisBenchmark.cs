@@ -34,11 +34,11 @@ public sealed class NemesisBenchmark : IBenchmark
         // Quick (CI): one engine per run to stay well under two minutes, taken from the seed (odd: SQLite, even:
         // PostgreSQL with its crash-restarts), so CI runs cover both; the replay line names it.
         IReadOnlyList<string> engines = options.EngineGiven ? options.Engines : options.Quick ? [seed % 2 == 1 ? "sqlite" : "postgres"] : ["sqlite", "postgres"];
-        AnsiConsole.MarkupLine($"  [bold]seed {seed}[/] (replay: [grey]dotnet run -c Release --project bench/Rig.Bench -- nemesis{(options.Quick ? " --quick" : "")} --seed {seed} --devices {devices} --faults {perKind} --engine {(engines.Count > 1 ? "both" : engines[0])}[/])");
+        AnsiConsole.MarkupLine($"  [bold]seed {seed}[/] (replay: [grey]dotnet run -c Release --project bench/Rig.Bench -- nemesis{(options.Quick ? " --quick" : "")} --seed {seed} --devices {devices} --faults {perKind}{(options.FaultMix.Count > 0 ? " --mix " + FaultPlan.Describe(options.FaultMix) : "")} --engine {(engines.Count > 1 ? "both" : engines[0])}[/])");
 
         var runs = new List<Run>();
         foreach (var engine in engines)
-            runs.Add(await RunEngineAsync(engine, seed, devices, perKind, packageBytes, options.Quick, ct).ConfigureAwait(false));
+            runs.Add(await RunEngineAsync(engine, seed, devices, perKind, options.FaultMix, packageBytes, options.Quick, ct).ConfigureAwait(false));
 
         PrintTable(runs);
         var report = Report(options, runs);
@@ -55,12 +55,12 @@ public sealed class NemesisBenchmark : IBenchmark
         return report;
     }
 
-    private static async Task<Run> RunEngineAsync(string engine, int seed, int deviceCount, int perKind, int packageBytes, bool quick, CancellationToken ct)
+    private static async Task<Run> RunEngineAsync(string engine, int seed, int deviceCount, int perKind, IReadOnlyDictionary<FaultKind, int> mix, int packageBytes, bool quick, CancellationToken ct)
     {
         var total = Stopwatch.StartNew();
         var workload = NemesisWorkload.Create(deviceCount, packageBytes);
         var kinds = Enum.GetValues<FaultKind>().Where(k => k != FaultKind.DatabaseRestart || engine == "postgres").ToList();
-        var (diskDevice, plan) = FaultPlan.Create(seed, workload.Devices, kinds, perKind, quick);
+        var (diskDevice, plan) = FaultPlan.Create(seed, workload.Devices, kinds, perKind, quick, mix);
         Log($"{engine}: {deviceCount} devices x ({NemesisWorkload.PackageCount} packages of {packageBytes >> 10} KiB, {NemesisWorkload.FileCount} files, a service, a reboot); {plan.Count} faults");
 
         var directory = Path.Combine(Path.GetTempPath(), "rig-nemesis-" + Guid.NewGuid().ToString("n")[..10]);
@@ -290,6 +290,7 @@ public sealed class NemesisBenchmark : IBenchmark
             ["package KiB"] = (first.PackageBytes / 1024).ToString(CultureInfo.InvariantCulture),
             ["files per device"] = NemesisWorkload.FileCount.ToString(CultureInfo.InvariantCulture),
             ["faults planned"] = string.Join(", ", runs.Select(r => r.Faults.Count.ToString(CultureInfo.InvariantCulture))),
+            ["mix"] = options.FaultMix.Count > 0 ? FaultPlan.Describe(options.FaultMix) : "uniform",
             ["agent"] = "JIT (dotnet rig.dll agent), sandbox platform, under AgentProcess",
         };
         return new BenchReport("nemesis", DateTimeOffset.UtcNow, BenchReport.Revision(), options.Quick, MachineInfo.Current(Path.GetTempPath()), parameters, measurements, notes);

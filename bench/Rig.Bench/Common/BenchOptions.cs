@@ -33,6 +33,9 @@ public sealed record BenchOptions
     /// <summary>Faults of each kind the nemesis injects (null: defaults by mode).</summary>
     public int? Faults { get; init; }
 
+    /// <summary>Faults of the named kinds, overriding <see cref="Faults"/> for them (<c>--mix gateway-kill=50,agent-kill=50</c>).</summary>
+    public IReadOnlyDictionary<Nemesis.FaultKind, int> FaultMix { get; init; } = new Dictionary<Nemesis.FaultKind, int>();
+
     /// <summary>True when <c>--engine</c> was given (the nemesis then runs on those engines, else on one by mode).</summary>
     public bool EngineGiven { get; init; }
 
@@ -79,11 +82,14 @@ public sealed record BenchOptions
                 case "--faults":
                     options = options with { Faults = Positive("--faults", Next()) };
                     break;
+                case "--mix":
+                    options = options with { FaultMix = Nemesis.FaultPlan.ParseMix(Next()) };
+                    break;
                 case var name when All.Contains(name) || name == "all":
                     benchmarks.Add(name);
                     break;
                 default:
-                    throw new FormatException($"Unknown argument '{args[i]}'. Benchmarks: {string.Join(", ", All)}, all; options: --quick --out DIR --engine sqlite|postgres|both --agents N,N --runs N --seed N --devices N --faults N.");
+                    throw new FormatException($"Unknown argument '{args[i]}'. Benchmarks: {string.Join(", ", All)}, all; options: --quick --out DIR --engine sqlite|postgres|both --agents N,N --runs N --seed N --devices N --faults N --mix KIND=N,...");
             }
         }
         return benchmarks.Count == 0 ? options : options with { Benchmarks = benchmarks };

@@ -63,14 +63,38 @@ public sealed record PlannedFault(int Index, FaultKind Kind, double Gap, string?
 /// seed and options give the same faults in the same order with the same gaps, targets and durations.</summary>
 public static class FaultPlan
 {
-    /// <summary>The small-disk device and <paramref name="perKind"/> faults of each of <paramref name="kinds"/>, shuffled.</summary>
-    public static (string DiskDevice, IReadOnlyList<PlannedFault> Faults) Create(int seed, IReadOnlyList<string> devices, IReadOnlyList<FaultKind> kinds, int perKind, bool quick)
+    /// <summary>A kind's name on the command line: <c>gateway-kill</c>, <c>proxy-cut</c>, <c>database-restart</c>...</summary>
+    public static string Name(FaultKind kind) => string.Concat(kind.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+
+    /// <summary>Parse <c>--mix gateway-kill=50,agent-kill=50</c>; an unknown kind or a count below 0 is refused.</summary>
+    public static IReadOnlyDictionary<FaultKind, int> ParseMix(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var names = Enum.GetValues<FaultKind>().ToDictionary(Name, k => k, StringComparer.Ordinal);
+        var mix = new Dictionary<FaultKind, int>();
+        foreach (var part in text.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var pair = part.Split('=', 2);
+            if (pair.Length != 2 || !names.TryGetValue(pair[0], out var kind) || !int.TryParse(pair[1], NumberStyles.None, CultureInfo.InvariantCulture, out var count))
+                throw new FormatException($"--mix '{part}': use KIND=N with KIND one of {string.Join(", ", names.Keys)}.");
+            mix[kind] = count;
+        }
+        return mix;
+    }
+
+    /// <summary>The mix as it is given on the command line (empty when none).</summary>
+    public static string Describe(IReadOnlyDictionary<FaultKind, int> mix) => string.Join(',', mix.OrderBy(m => m.Key).Select(m => $"{Name(m.Key)}={m.Value}"));
+
+    /// <summary>The small-disk device and, of each of <paramref name="kinds"/>, <paramref name="perKind"/> faults (or as many
+    /// as <paramref name="mix"/> names), shuffled.</summary>
+    public static (string DiskDevice, IReadOnlyList<PlannedFault> Faults) Create(int seed, IReadOnlyList<string> devices, IReadOnlyList<FaultKind> kinds, int perKind, bool quick,
+        IReadOnlyDictionary<FaultKind, int>? mix = null)
     {
         ArgumentNullException.ThrowIfNull(devices);
         ArgumentNullException.ThrowIfNull(kinds);
         var random = new Random(seed);
         var diskDevice = devices[random.Next(devices.Count)];
-        var order = kinds.SelectMany(k => Enumerable.Repeat(k, perKind)).ToArray();
+        var order = kinds.SelectMany(k => Enumerable.Repeat(k, mix is not null && mix.TryGetValue(k, out var n) ? n : perKind)).ToArray();
         random.Shuffle(order);
         double Between(double min, double max) => min + random.NextDouble() * (max - min);
         var faults = new List<PlannedFault>();
