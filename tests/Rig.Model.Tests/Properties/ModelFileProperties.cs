@@ -105,7 +105,7 @@ public sealed class ModelFileProperties
     [
         "web-1", "shop", "web", "os", "app", "8080", "-1", "0", "65536", "true", "no", "null", "~", "''", "\"\"", "0644", "1.24.0", "/etc/motd", "*a", "&a x",
         "!!int 3", "!!binary aGk=", "'it''s'", "\"a\\tb\"", "\"\\x00\"", "1e999", "99999999999999999999", "a: b", "[1, [2, [3]]]", "{a: {b: c}}", "|", ">-",
-        "2026-01-01", "0x10", ".inf", "\u00e9t\u00e9", "{{ device.name }}", "{% if x %}",
+        "2026-01-01", "0x10", ".inf", "\u00e9t\u00e9", "{{ device.name }}", "{% if x %}", "!<> x", "!<a:b> x", "!e!x y", "%TAG ! x",
     ];
 
     private static Gen<Node> NodeGen(int depth) => depth == 0
