@@ -30,6 +30,8 @@ command -v afl-fuzz >/dev/null || { echo "afl-fuzz is missing: apt-get install -
 
 rm -rf "$out/publish"
 mkdir -p "$out"
+# afl-fuzz refuses an output directory holding an earlier run: keep it (its crashes) under a dated name.
+[ ! -d "$out/findings" ] || mv "$out/findings" "$out/findings.$(date -u +%Y%m%dT%H%M%SZ)"
 dotnet publish "$here/Rig.Fuzz.csproj" -c Release -o "$out/publish" --nologo -v quiet
 for assembly in Rig.Protocol.dll Rig.Model.dll Rig.Server.dll "${extra[@]}"; do
   "$tools/sharpfuzz" "$out/publish/$assembly"
