@@ -87,6 +87,13 @@ internal static partial class YamlTree
             errors.Add(new ModelFileError(ModelFileCodes.YamlSyntax, Location(last), "",
                 "This is not valid YAML: the parser stopped after this position. Look for an unclosed '[', '{' or quote."));
         }
+        catch (ArgumentException e)
+        {
+            // YamlDotNet's parser throws this for a malformed tag (an empty verbatim tag `!<>`, a global tag that is
+            // not a URI); found by fuzzing. The tag is at or just after the last event read.
+            errors.Add(new ModelFileError(ModelFileCodes.YamlSyntax, Location(last), "",
+                $"This is not valid YAML: a tag here cannot be read ({Clean(e.Message.Replace($" (Parameter '{e.ParamName}')", "", StringComparison.Ordinal))}). Model files need no tags: remove the '!...' before the value."));
+        }
         catch (TooDeepException e)
         {
             errors.Add(new ModelFileError(ModelFileCodes.TooDeep, Location((e.Line, e.Column)), "",

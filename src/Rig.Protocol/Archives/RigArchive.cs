@@ -169,11 +169,13 @@ public sealed class RigArchive
             var seen = new HashSet<string>(StringComparer.Ordinal);
             var files = new HashSet<string>(StringComparer.Ordinal);
             var links = new HashSet<string>(StringComparer.Ordinal);
+            var directories = new HashSet<string>(StringComparer.Ordinal); // every parent of an entry so far
+            var nonDirectories = new HashSet<string>(StringComparer.Ordinal); // files and links so far
             long unpacked = 0;
             var count = 0;
             var sawManifest = false;
             TarEntry? entry;
-            while ((entry = tar.GetNextEntry(copyData: false)) is not null)
+            while ((entry = NextEntry(tar)) is not null)
             {
                 if (entry.EntryType is TarEntryType.GlobalExtendedAttributes)
                     continue;
@@ -199,6 +201,20 @@ public sealed class RigArchive
                     TarEntryType.HardLink => ArchiveEntryKind.HardLink,
                     _ => throw new ArchiveRejectedException("special-file", $"Archive entry '{name}' is a {entry.EntryType}; Rig archives hold only files, directories and links."),
                 };
+                // An entry beneath a file, or a file or link where earlier entries made a directory, cannot be extracted
+                // (ExtractTo would stop half-way with an I/O error): refuse it here too, so that Inspect alone decides.
+                for (var slash = name.LastIndexOf('/'); slash > 0; slash = name.LastIndexOf('/', slash - 1))
+                {
+                    if (nonDirectories.Contains(name[..slash]))
+                        throw new ArchiveRejectedException("bad-format", $"Archive entry '{name}' lies beneath '{name[..slash]}', which is not a directory; rebuild the archive.");
+                    directories.Add(name[..slash]);
+                }
+                if (kind != ArchiveEntryKind.Directory)
+                {
+                    if (directories.Contains(name))
+                        throw new ArchiveRejectedException("bad-format", $"Archive entry '{name}' is a {kind} but earlier entries lie beneath it as in a directory; rebuild the archive.");
+                    nonDirectories.Add(name);
+                }
                 var mode = (int)entry.Mode;
                 if ((mode & 0xC00) != 0) // 04000 setuid, 02000 setgid
                     throw new ArchiveRejectedException("setuid", $"Archive entry '{name}' has the setuid or setgid bit (mode {Convert.ToString(mode, 8)}); Rig refuses such files.");
@@ -243,6 +259,10 @@ public sealed class RigArchive
             }
             if (!sawManifest && count == 0)
                 throw new ArchiveRejectedException("bad-format", "The archive is empty.");
+            // Read the gzip stream to its end (still under the ratio guard): only there are its CRC-32 and length
+            // checked, and without them damage that deflate's back-references spread alike over rig.json and the tar
+            // headers (every "demo" of the paths turned into "d5mo") reads as another, self-consistent package.
+            ratio.CopyTo(Stream.Null);
         }
         catch (InvalidDataException e)
         {
@@ -255,6 +275,22 @@ public sealed class RigArchive
         catch (EndOfStreamException e)
         {
             throw new ArchiveRejectedException("bad-format", $"The archive is truncated: {e.Message}");
+        }
+    }
+
+    /// <summary>The next tar entry. Besides <see cref="FormatException"/> (caught in <see cref="Walk"/>), TarReader reports
+    /// some damaged headers as <see cref="InvalidOperationException"/> (a PAX size field larger than its data),
+    /// <see cref="OverflowException"/> (a base-256 number too large) or <see cref="ArgumentException"/>: all mean a
+    /// damaged archive, never a fault of Rig's.</summary>
+    private static TarEntry? NextEntry(TarReader tar)
+    {
+        try
+        {
+            return tar.GetNextEntry(copyData: false);
+        }
+        catch (Exception e) when (e is InvalidOperationException or OverflowException or ArgumentException)
+        {
+            throw new ArchiveRejectedException("bad-format", $"The tar stream is damaged: {e.Message}");
         }
     }
 

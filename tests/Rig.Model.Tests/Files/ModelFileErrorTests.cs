@@ -39,6 +39,23 @@ public class ModelFileErrorTests
         AssertError(error, ModelFileCodes.YamlSyntax, "site.yaml", 3, 22, "", "not valid YAML", "quoting");
     }
 
+    // Found by fuzzing the model reader (bench/Rig.Fuzz, target model): YamlDotNet throws ArgumentException for these
+    // tags, which escaped ModelFiles.Read instead of becoming an error with file and line.
+    [Theory]
+    [InlineData("!<>\n", 1)]
+    [InlineData("!<d:d>\n", 1)]
+    [InlineData("sites:\n  - name: !<> shop\n", 2)]
+    [InlineData("sites: [!<a:b> x]\n", 1)]
+    public void A_malformed_yaml_tag_is_reported_as_invalid_yaml_with_file_and_line(string text, int line)
+    {
+        var error = SingleError(("site.yaml", text));
+
+        Assert.Equal(ModelFileCodes.YamlSyntax, error.Code);
+        Assert.Equal("site.yaml", error.Location.File);
+        Assert.Equal(line, error.Location.Line);
+        Assert.Contains("tag", error.Message, StringComparison.OrdinalIgnoreCase);
+    }
+
     [Fact]
     public void Unknown_key_is_reported_with_the_closest_known_key()
     {
