@@ -96,11 +96,18 @@ public sealed class AgentRuntime : IAsyncDisposable
         {
             // The process is back after the reboot it was asked for: record the boot once, then report it. On a full
             // disk this waits (retrying) instead of crashing: nothing else may happen before the boot is recorded.
+            var counted = false;
             for (var attempt = 0; ; attempt++)
             {
                 try
                 {
-                    _platform.RecordBoot();
+                    // Counted once; the scope's end saves the record (again, after a save that failed).
+                    using (_platform.Database.Deferred())
+                    {
+                        if (!counted)
+                            _platform.RecordBoot();
+                        counted = true;
+                    }
                     _journal.Rebooted(rebootedId);
                     break;
                 }
