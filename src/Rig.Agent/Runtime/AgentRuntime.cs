@@ -256,7 +256,17 @@ public sealed class AgentRuntime : IAsyncDisposable
                 if (request.Results is { Count: > 0 } recorded)
                     MarkReported(recorded);
                 if (request.Rebooted is { } acknowledged)
-                    _journal.Acknowledged(acknowledged);
+                {
+                    try
+                    {
+                        _journal.Acknowledged(acknowledged);
+                    }
+                    catch (IOException e)
+                    {
+                        // Unrecorded, "rebooted" is sent again with the next request: the gateway takes it as a replay.
+                        _log.Warn(DiskFull.Is(e) ? DiskFull.Code : "io-error", $"could not journal the acknowledgement of reboot {acknowledged}: {e.Message}");
+                    }
+                }
 
                 switch (response.Answer)
                 {
