@@ -10,6 +10,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Rig.Protocol;
 using Rig.Server.Api;
 using Rig.Server.Packages;
 using Rig.Server.Security;
@@ -98,7 +99,8 @@ public sealed class GatewayServer : IAsyncDisposable
             o.TimestampFormat = "HH:mm:ss.fff ";
         }));
 
-        var store = await OpenStoreAsync(options, clock, loggerFactory.CreateLogger("Rig.Server.Startup"), ct).ConfigureAwait(false);
+        var startup = loggerFactory.CreateLogger("Rig.Server.Startup");
+        var store = await WhileDatabaseStartsAsync(() => RigStore.OpenAsync(options.EffectiveConnectionString, clock, ct), limits, startup, ct).ConfigureAwait(false);
         var ca = CertificateAuthority.LoadOrCreate(Path.Combine(options.DataDirectory, "ca"), limits, clock);
         var serverCertificate = ca.LoadOrIssueServerCertificate(Path.Combine(options.DataDirectory, "tls"), options.DnsNames, options.ParsedIpAddresses());
         var blobs = new BlobStore(Path.Combine(options.DataDirectory, "blobs"));
@@ -115,25 +117,25 @@ public sealed class GatewayServer : IAsyncDisposable
         var apiHost = IPAddress.Parse(options.ApiListenAddress) is var ip && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)) ? "localhost" : options.ApiListenAddress;
         var apiUrl = new Uri($"https://{(apiHost.Contains(':', StringComparison.Ordinal) ? $"[{apiHost}]" : apiHost)}:{BoundPort(apiApp)}");
         gateway.Pokes = new Gateway.PokeScheduler(gateway);
-        await gateway.PokeUnfinishedAsync(ct).ConfigureAwait(false); // pokes in flight died with the previous process
+        // Pokes in flight died with the previous process. The database may restart right now too (a crash of both).
+        await WhileDatabaseStartsAsync(() => gateway.PokeUnfinishedAsync(ct), limits, startup, ct).ConfigureAwait(false);
         var rollouts = new Gateway.RolloutEngine(gateway, loggerFactory.CreateLogger<Gateway.RolloutEngine>());
         rollouts.Start(); // persisted rollouts continue where they were
         return new GatewayServer(options, store, gateway, ca, importer, agentApp, apiApp, loggerFactory, agentUrl, apiUrl, rollouts);
     }
 
-    /// <summary>Open the database, waiting for it while it cannot be reached or is still recovering (a gateway and its
-    /// PostgreSQL started together, or PostgreSQL restarting after a crash): a service manager should not have to
-    /// restart the gateway for that. Errors that waiting cannot fix (a wrong password, a bad connection string) end the
-    /// start at once.</summary>
-    private static async Task<RigStore> OpenStoreAsync(ServerOptions options, TimeProvider clock, ILogger logger, CancellationToken ct)
+    /// <summary>Run a start-up step that needs the database, waiting for the database while it cannot be reached or is
+    /// still recovering (a gateway and its PostgreSQL started together, or PostgreSQL restarting after a crash): a
+    /// service manager should not have to restart the gateway for that. Errors that waiting cannot fix (a wrong
+    /// password, a bad connection string, SQL errors) end the start at once; so does <see cref="RigLimits.DatabaseStartupWindow"/>.</summary>
+    private static async Task<T> WhileDatabaseStartsAsync<T>(Func<Task<T>> step, RigLimits limits, ILogger logger, CancellationToken ct)
     {
-        var limits = options.Limits;
         var started = System.Diagnostics.Stopwatch.StartNew();
         for (var attempt = 0; ; attempt++)
         {
             try
             {
-                return await RigStore.OpenAsync(options.EffectiveConnectionString, clock, ct).ConfigureAwait(false);
+                return await step().ConfigureAwait(false);
             }
             catch (Exception e) when (RigStore.IsTransient(e) && started.Elapsed < limits.DatabaseStartupWindow && !ct.IsCancellationRequested)
             {
