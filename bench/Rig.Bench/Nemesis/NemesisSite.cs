@@ -268,9 +268,22 @@ public sealed class NemesisSite : IAsyncDisposable
     /// device, and wait for that queue; returns its final state, or null when it did not finish in time.</summary>
     public async Task<QueueInfo?> ConvergeAgainAsync(string device, TimeSpan timeout, CancellationToken ct)
     {
-        var response = await Api.PostAsync<ConvergeResponse>("api/v1/converge", new ConvergeRequest([device], "nemesis: the disk is free again, converge (CHECKLIST 21)"), ct).ConfigureAwait(false);
-        var queueId = response.Devices.Single(d => d.Device == device).QueueId;
+        // The operator's remedy as the error states it: the space is free again; refresh the device's inventory (the
+        // gateway plans with the free space it last reported, 0 while the disk was full), then converge.
         var deadline = DateTime.UtcNow + timeout;
+        await Api.PutJsonTextAsync<JsonElement>("api/v1/scripts/nemesis-inventory", "{\"description\":\"fresh inventory\",\"commands\":[{\"kind\":\"inventory\"}]}", ct).ConfigureAwait(false);
+        var refresh = await Api.PostAsync<LifecycleResult>("api/v1/scripts/nemesis-inventory/run", new ScriptRunRequest(device), ct).ConfigureAwait(false);
+        if (await WaitForQueueAsync(device, refresh.Queues.SingleOrDefault()?.QueueId, deadline, ct).ConfigureAwait(false) is not { Status: QueueStatus.Succeeded })
+            return null;
+        var response = await Api.PostAsync<ConvergeResponse>("api/v1/converge", new ConvergeRequest([device], "nemesis: the disk is free again, converge (CHECKLIST 21)"), ct).ConfigureAwait(false);
+        var converge = response.Devices.Single(d => d.Device == device);
+        if (converge.QueueId is null)
+            throw new InvalidOperationException($"The converge of {device} after its disk was freed and its inventory refreshed queued nothing ({converge.Outcome}: {string.Join("; ", converge.Errors.Select(e => e.Message))}).");
+        return await WaitForQueueAsync(device, converge.QueueId, deadline, ct).ConfigureAwait(false);
+    }
+
+    private async Task<QueueInfo?> WaitForQueueAsync(string device, string? queueId, DateTime deadline, CancellationToken ct)
+    {
         while (DateTime.UtcNow < deadline)
         {
             var queue = (await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}", ct).ConfigureAwait(false)).Status.Queue;

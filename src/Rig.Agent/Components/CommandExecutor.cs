@@ -47,7 +47,7 @@ public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLim
         catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
             return DiskFull.Is(e)
-                ? Failed(command, DiskFull.Code, $"{command.Spec.Describe()} failed: the device's disk is full ({e.Message}); free space on the device, then converge it again.", watch)
+                ? Failed(command, DiskFull.Code, $"{command.Spec.Describe()} failed: the device's disk is full ({e.Message}); {DiskFull.Remedy}.", watch)
                 : Failed(command, "io-error", $"{command.Spec.Describe()} failed: {e.Message}", watch);
         }
     }

@@ -7,6 +7,10 @@ public static class DiskFull
     /// <summary>The error code results carry.</summary>
     public const string Code = "disk-full";
 
+    /// <summary>What the operator does about it. The gateway plans with the free space of the device's last inventory,
+    /// so after freeing space that inventory must be fresh before a converge passes the disk check.</summary>
+    public const string Remedy = "free space on the device, refresh its inventory (run a stored script with an inventory command, or wait for its next check-in), then converge it again";
+
     private const int Enospc = 28;
     private const int Edquot = 122;
 

@@ -422,7 +422,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         {
             Outcome = CommandOutcome.Failed,
             ErrorCode = code,
-            Error = $"{what}: {e.Message}. The command's changes may be on the device but are not recorded there; free space on the device, then converge it again.",
+            Error = $"{what}: {e.Message}. The command's changes may be on the device but are not recorded there; {DiskFull.Remedy}.",
         };
         return [.. results.Take(index), failed];
     }
@@ -487,7 +487,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         {
             // Not even "begin" fits on the disk: do not start what could not be recorded.
             var code = DiskFull.Is(e) ? DiskFull.Code : "io-error";
-            return new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Failed, ErrorCode = code, Error = $"{command.Spec.Describe()} was not started: the agent's journal could not be written ({e.Message}); free space on the device, then converge it again." };
+            return new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Failed, ErrorCode = code, Error = $"{command.Spec.Describe()} was not started: the agent's journal could not be written ({e.Message}); {DiskFull.Remedy}." };
         }
         // Commands are not cancelled by a stop signal once they change the device: a half-written step is worse than
         // a late stop. Only the fetch stage (nothing changed yet) ends on a stop.

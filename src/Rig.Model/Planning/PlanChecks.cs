@@ -31,7 +31,7 @@ public static class PlanChecks
         if (freeBytes is { } free)
         {
             if (need > free)
-                errors.Add(new ModelError("disk.insufficient", $"devices/{device.Name}", $"Device '{device.Name}' has {Mib(free)} MiB free (last inventory) but the plan needs about {Mib(need)} MiB ({DiskFactor}x the {Mib(need / DiskFactor)} MiB of packages); free space or give the device a bigger disk."));
+                errors.Add(new ModelError("disk.insufficient", $"devices/{device.Name}", $"Device '{device.Name}' has {Mib(free)} MiB free (last inventory) but the plan needs about {Mib(need)} MiB ({DiskFactor}x the {Mib(need / DiskFactor)} MiB of packages); free space or give the device a bigger disk, then refresh its inventory (a stored script with an inventory command, or its next check-in) and plan again."));
         }
         else if (device.Hardware.Disks.Count > 0)
         {
