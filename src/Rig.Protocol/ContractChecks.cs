@@ -87,6 +87,8 @@ public static class ContractChecks
             {
                 if ((Ident(p.Name, 256, "inventory native package name") ?? Ident(p.Version, 256, "inventory native package version") ?? Ident(p.Architecture, 32, "inventory native package architecture") ?? Ident(p.Format, 32, "inventory native package format")) is { } problem)
                     return problem;
+                if ((Relations(p.Depends, "depends") ?? Relations(p.Provides, "provides") ?? Relations(p.Conflicts, "conflicts")) is { } badRelation)
+                    return $"inventory native package '{Shorten(Visible(p.Name))}': {badRelation}";
             }
         }
         if (inventory.Os is { } os && (Ident(os.Id, 64, "inventory.os.id") ?? Ident(os.IdLike, 256, "inventory.os.idLike") ?? Ident(os.VersionId, 64, "inventory.os.versionId")
@@ -118,6 +120,22 @@ public static class ContractChecks
                 if (Ident(address, 64, "inventory nic address") is { } problem2)
                     return problem2;
             }
+        }
+        return null;
+    }
+
+    /// <summary>Relation lists of a native package: at most <see cref="InventoryLimits.MaxRelations"/> entries of at
+    /// most 4 KiB each, no nulls, no control characters (their syntax is checked where they are used).</summary>
+    private static string? Relations(IReadOnlyList<string>? list, string what)
+    {
+        if (list is null)
+            return null;
+        if (Count(list, InventoryLimits.MaxRelations, what) is { } tooMany)
+            return tooMany;
+        foreach (var relation in list)
+        {
+            if (Ident(relation, 4096, what) is { } problem)
+                return problem;
         }
         return null;
     }

@@ -212,6 +212,21 @@ public sealed record PackageInfo
     /// <summary>The device must reboot after installing this package.</summary>
     public bool Reboot { get; init; }
 
+    /// <summary>What the package needs installed first (Debian Pre-Depends and Depends, RPM Requires): one canonical
+    /// group of alternatives per entry (<c>libc6 (&gt;= 2.34)</c>, <c>default-mta | mail-transport-agent</c>), read
+    /// from the package file at import (<see cref="Rig.Protocol.Packaging.PackageRelations"/>).</summary>
+    public IReadOnlyList<string> Depends { get; set; } = [];
+
+    /// <summary>Virtual packages and capabilities it provides (Debian Provides; RPM Provides and the files it installs
+    /// in bin directories and /etc, which other packages may require by path).</summary>
+    public IReadOnlyList<string> Provides { get; set; } = [];
+
+    /// <summary>What it cannot be installed beside (Debian Conflicts and Breaks, RPM Conflicts and Obsoletes).</summary>
+    public IReadOnlyList<string> Conflicts { get; set; } = [];
+
+    /// <summary>Debian's <c>Essential: yes</c>: never removed by a plan.</summary>
+    public bool Essential { get; init; }
+
     /// <summary>The catalog key, <c>name@version</c>.</summary>
     public string Key => PackageKey(Name, Version);
 

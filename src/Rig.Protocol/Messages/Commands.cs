@@ -73,15 +73,34 @@ public sealed record PackageRef(string Name, string Version, string Format, stri
 /// <summary>Fetch the blob by digest from the agent's own gateway, verify it, install it (upgrading any other version).</summary>
 public sealed record InstallCommand(PackageRef Package, string Role) : CommandSpec
 {
+    /// <summary>Packages installed in the same run of the package manager as <see cref="Package"/> (after it in this
+    /// list), because they depend on each other in a cycle no one-at-a-time order can satisfy (Debian's libc6 and
+    /// libgcc-s1); null for the usual single package. Each is fetched and verified like <see cref="Package"/>.</summary>
+    public IReadOnlyList<PackageRef>? With { get; init; }
+
+    /// <summary>Every package the command installs, <see cref="Package"/> first.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<PackageRef> All => With is { Count: > 0 } with ? [Package, .. with] : [Package];
+
     /// <inheritdoc />
-    public override string Describe() => $"install {Package.Name} {Package.Version}";
+    public override string Describe() => With is { Count: > 0 } with
+        ? $"install {Package.Name} {Package.Version} with {string.Join(", ", with.Select(p => $"{p.Name} {p.Version}"))}"
+        : $"install {Package.Name} {Package.Version}";
 }
 
 /// <summary>Remove an installed package.</summary>
 public sealed record RemoveCommand(string Name, string Format) : CommandSpec
 {
+    /// <summary>Packages (same format) removed in the same run of the package manager as <see cref="Name"/>, because
+    /// they depend on each other in a cycle; null for the usual single package.</summary>
+    public IReadOnlyList<string>? With { get; init; }
+
+    /// <summary>Every package the command removes, <see cref="Name"/> first.</summary>
+    [JsonIgnore]
+    public IReadOnlyList<string> All => With is { Count: > 0 } with ? [Name, .. with] : [Name];
+
     /// <inheritdoc />
-    public override string Describe() => $"remove {Name}";
+    public override string Describe() => With is { Count: > 0 } with ? $"remove {Name} with {string.Join(", ", with)}" : $"remove {Name}";
 }
 
 /// <summary>Write a rendered configuration file: to a temp file, then renamed into place.</summary>

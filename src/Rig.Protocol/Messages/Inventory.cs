@@ -60,6 +60,10 @@ public static class InventoryLimits
     /// the request body limit (<see cref="RigLimits.MaxRequestBodyBytes"/>, 4 MiB, at ~100 bytes a package).</summary>
     public const int MaxNativePackages = 20_000;
 
+    /// <summary>Most entries of one native package's Depends, Provides or Conflicts list: real packages have a few
+    /// dozen (perl-base provides a few hundred modules in RPM form); a longer list is not a package manager's.</summary>
+    public const int MaxRelations = 4_096;
+
     /// <summary>Packages, files and services Rig manages on one device: far more than any role set installs.</summary>
     public const int MaxManagedItems = 10_000;
 
@@ -158,4 +162,18 @@ public sealed record OsReport(string? Id = null, string? IdLike = null, string? 
 /// <param name="Version">Full version (deb: with epoch and revision; rpm: [epoch:]version-release).</param>
 /// <param name="Architecture">Package architecture (<c>amd64</c>, <c>all</c>, <c>x86_64</c>, <c>noarch</c>).</param>
 /// <param name="Format"><c>deb</c> or <c>rpm</c>.</param>
-public sealed record NativePackage(string Name, string Version, string Architecture, string Format);
+public sealed record NativePackage(string Name, string Version, string Architecture, string Format)
+{
+    /// <summary>What the package needs (Debian Pre-Depends and Depends, RPM Requires) as canonical groups
+    /// (<see cref="Packaging.PackageRelations"/>); null when the agent did not report it (older agents).</summary>
+    public IReadOnlyList<string>? Depends { get; init; }
+
+    /// <summary>Virtual packages and capabilities it provides (canonical relations).</summary>
+    public IReadOnlyList<string>? Provides { get; init; }
+
+    /// <summary>What it cannot be installed beside (Debian Conflicts and Breaks, RPM Conflicts and Obsoletes).</summary>
+    public IReadOnlyList<string>? Conflicts { get; init; }
+
+    /// <summary>Debian's <c>Essential: yes</c>: the package manager refuses to remove it.</summary>
+    public bool Essential { get; init; }
+}

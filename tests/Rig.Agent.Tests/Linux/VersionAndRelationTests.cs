@@ -1,3 +1,4 @@
+using Rig.Protocol.Packaging;
 using Rig.Agent.Platform.Linux;
 
 namespace Rig.Agent.Tests.Linux;

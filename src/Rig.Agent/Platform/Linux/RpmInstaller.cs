@@ -1,3 +1,4 @@
+using Rig.Protocol.Packaging;
 using System.Text.RegularExpressions;
 using Rig.Protocol.Messages;
 

@@ -1,4 +1,4 @@
-namespace Rig.Agent.Platform.Linux;
+namespace Rig.Protocol.Packaging;
 
 /// <summary>RPM's version ordering (<c>rpmvercmp</c> over epoch, version and release), to tell an upgrade from
 /// a downgrade before choosing <c>rpm -U --oldpackage</c>.</summary>
