@@ -25,6 +25,7 @@ namespace Rig.Protocol;
 [JsonSerializable(typeof(CommandSpec))]
 [JsonSerializable(typeof(CommandResult))]
 [JsonSerializable(typeof(InventoryReport))]
+[JsonSerializable(typeof(IReadOnlyList<NativePackage>))]
 [JsonSerializable(typeof(List<CommandSpec>))]
 [JsonSerializable(typeof(RigArchiveManifest))]
 public sealed partial class RigJson : JsonSerializerContext

@@ -106,6 +106,12 @@ public sealed class GatewayServer : IAsyncDisposable
         var blobs = new BlobStore(Path.Combine(options.DataDirectory, "blobs"));
         var gateway = new Gateway.Gateway(store, blobs, ca, limits, loggerFactory.CreateLogger<Gateway.Gateway>(), clock);
         var importer = new PackageImporter(blobs, store, limits);
+        // Native packages imported before the catalog kept their relations get them from their files, once.
+        var (filled, unreadable) = await WhileDatabaseStartsAsync(() => importer.FillMissingRelationsAsync(ct), limits, startup, ct).ConfigureAwait(false);
+        if (filled > 0)
+            startup.LogInformation("Read the dependencies of {Count} package(s) imported before the catalog kept them.", filled);
+        foreach (var failure in unreadable)
+            startup.LogWarning("Could not read the dependencies of {Package}; plans check nothing for it. Re-import it with `rig package add`.", failure);
 
         var agentApp = BuildAgentApp(options, gateway, ca, serverCertificate, loggerFactory);
         await agentApp.StartAsync(ct).ConfigureAwait(false);

@@ -56,6 +56,13 @@ public sealed class ModelIndex
         return int.MaxValue;
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<(string OsFamily, string Architecture), Planning.PackageUniverse> _universes = new();
+
+    /// <summary>The package catalog as a device of <paramref name="osFamily"/> and <paramref name="architecture"/> can use
+    /// it, indexed for dependency resolution; built once per kind of device.</summary>
+    public Planning.PackageUniverse UniverseFor(string osFamily, string architecture) =>
+        _universes.GetOrAdd((osFamily, architecture), key => Planning.PackageUniverse.For(Model.Packages, key.OsFamily, key.Architecture));
+
     /// <summary>Roles assigned to a device, in kind order.</summary>
     public IReadOnlyList<Role> RolesFor(string device) => RolesOf.GetValueOrDefault(device) ?? [];
 

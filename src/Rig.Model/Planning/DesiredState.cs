@@ -7,6 +7,12 @@ public sealed record DesiredState(string Device, IReadOnlyList<DesiredRole> Role
 {
     /// <summary>The device's network section as commands, one per interface (empty when the model has none).</summary>
     public IReadOnlyList<Rig.Protocol.Messages.NetworkCommand> Network { get; init; } = [];
+
+    /// <summary>The package catalog as this device can use it (dependencies are chosen from it).</summary>
+    public PackageUniverse Catalog { get; init; } = PackageUniverse.Empty;
+
+    /// <summary>Pins of the device's role versions (<c>name@version</c> to digest): dependencies resolve to them.</summary>
+    public IReadOnlyDictionary<string, string> Pins { get; init; } = new Dictionary<string, string>();
 }
 
 /// <summary>One assigned role with its steps in install order.</summary>

@@ -45,7 +45,18 @@ public sealed class DesiredStateBuilder
             }
             roles.Add(new DesiredRole(role.Name, role.Kind, role.Version, steps));
         }
-        return new DesiredState(deviceName, roles, errors) { Network = NetworkCommands(device) };
+        var pins = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var role in _index.RolesFor(deviceName))
+        {
+            foreach (var (key, digest) in role.Pins)
+                pins.TryAdd(key, digest);
+        }
+        return new DesiredState(deviceName, roles, errors)
+        {
+            Network = NetworkCommands(device),
+            Catalog = _index.UniverseFor(device.OsFamily, device.Architecture),
+            Pins = pins,
+        };
     }
 
     /// <summary>One configure-network command per interface of the device's network section.</summary>

@@ -65,12 +65,20 @@ public static class Planner
         if (errors.Count > 0)
             return new DevicePlan(desired.Device, [], errors);
 
+        var resolution = Resolve(desired, recorded);
+        if (resolution.Errors.Count > 0)
+            return new DevicePlan(desired.Device, [], resolution.Errors);
+        var removals = PackageRemovals.Plan(desired.Device, recorded, kindOrder, resolution, errors);
+        if (errors.Count > 0)
+            return new DevicePlan(desired.Device, [], errors);
+
         PlanNetwork(desired, recorded, commands);
-        PlanRemovals(recorded, kindOrder, wantedPackages, wantedFiles, wantedServices, commands);
+        PlanRemovals(recorded, kindOrder, removals, wantedFiles, wantedServices, commands);
 
         var done = new PlanMemory();
+        var installs = resolution.Installs.GroupBy(i => i.Root, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         foreach (var role in desired.Roles)
-            PlanRole(role, recorded, commands, done);
+            PlanRole(role, recorded, commands, done, installs);
 
         if (commands.Count > 0)
             commands.Add(new PlannedCommand(new InventoryCommand(), "", "record what the device now has"));
@@ -90,9 +98,36 @@ public static class Planner
         }
     }
 
-    private static void PlanRemovals(RecordedState recorded, IReadOnlyList<string> kindOrder,
-        Dictionary<string, (DesiredPackage Step, string Role)> wantedPackages, Dictionary<string, string> wantedFiles, HashSet<string> wantedServices,
-        List<PlannedCommand> commands)
+    /// <summary>What the roles need, resolved against the catalog and what the device has (<see cref="DependencyResolver"/>).</summary>
+    private static DependencyResolution Resolve(DesiredState desired, RecordedState recorded)
+    {
+        var requests = new List<PackageRequest>();
+        foreach (var role in desired.Roles)
+        {
+            foreach (var step in role.Steps.OfType<DesiredPackage>())
+                requests.Add(new PackageRequest(step.Package, role.Name, role.Kind));
+        }
+        return DependencyResolver.Resolve(requests, desired.Catalog, desired.Pins, Present(recorded));
+    }
+
+    /// <summary>What the device has: its native packages (last inventory) and what Rig recorded installing.</summary>
+    public static IReadOnlyList<PresentPackage> Present(RecordedState recorded)
+    {
+        ArgumentNullException.ThrowIfNull(recorded);
+        var present = new Dictionary<string, PresentPackage>(StringComparer.Ordinal);
+        foreach (var n in recorded.Native ?? [])
+            present[n.Name] = new PresentPackage(n.Name, n.Version, n.Format, n.Depends, n.Provides, n.Conflicts, n.Essential, Managed: false);
+        foreach (var r in recorded.Packages.Values)
+        {
+            present[r.Name] = present.TryGetValue(r.Name, out var native)
+                ? native with { Version = r.Version, Managed = true, Sha256 = r.Sha256, Auto = r.Auto }
+                : new PresentPackage(r.Name, r.Version, r.Format, null, null, null, false, Managed: true, r.Sha256, r.Auto);
+        }
+        return [.. present.Values];
+    }
+
+    private static void PlanRemovals(RecordedState recorded, IReadOnlyList<string> kindOrder, IReadOnlyList<IReadOnlyList<RecordedPackage>> removals,
+        Dictionary<string, string> wantedFiles, HashSet<string> wantedServices, List<PlannedCommand> commands)
     {
         int Rank(string? kind)
         {
@@ -104,8 +139,14 @@ public static class Planner
             commands.Add(new PlannedCommand(new ServiceCommand(service.Name, ServiceAction.Stop), "", "no longer in the model"));
         foreach (var file in recorded.Files.Values.Where(f => !wantedFiles.ContainsKey(f.Path)).OrderByDescending(f => Rank(f.Kind)).ThenByDescending(f => f.Path, StringComparer.Ordinal))
             commands.Add(new PlannedCommand(new DeleteFileCommand(file.Path), "", "no longer in the model"));
-        foreach (var package in recorded.Packages.Values.Where(p => !wantedPackages.ContainsKey(p.Name)).OrderByDescending(p => Rank(p.Kind)).ThenByDescending(p => p.Name, StringComparer.Ordinal))
-            commands.Add(new PlannedCommand(new RemoveCommand(package.Name, package.Format), "", $"{package.Name} {package.Version} is no longer in the model"));
+        foreach (var group in removals)
+        {
+            var lead = group[0];
+            var what = string.Join(", ", group.Select(p => $"{p.Name} {p.Version}"));
+            var reason = group.Count > 1 ? $"{what} are no longer needed; they depend on each other: removed together"
+                : lead.Auto ? $"{what} was installed as a dependency and nothing needs it any more" : $"{what} is no longer in the model";
+            commands.Add(new PlannedCommand(new RemoveCommand(lead.Name, lead.Format) { With = group.Count > 1 ? [.. group.Skip(1).Select(p => p.Name)] : null }, "", reason));
+        }
     }
 
     /// <summary>What earlier roles of the same plan already did, so an item repeated (the same bundle in two
@@ -117,7 +158,7 @@ public static class Planner
         public HashSet<string> Services { get; } = new(StringComparer.Ordinal);
     }
 
-    private static void PlanRole(DesiredRole role, RecordedState recorded, List<PlannedCommand> commands, PlanMemory done)
+    private static void PlanRole(DesiredRole role, RecordedState recorded, List<PlannedCommand> commands, PlanMemory done, Dictionary<string, List<ResolvedInstall>> installs)
     {
         // A service acts after the last step of its scope (its bundle, or the role), so that it restarts for a
         // file or package of the scope even when the model lists the service first.
@@ -140,21 +181,29 @@ public static class Planner
             switch (role.Steps[i])
             {
                 case DesiredPackage { Package: var p } dp:
-                    if (!done.Packages.Add(p.Name))
-                        break;
-                    recorded.Packages.TryGetValue(p.Name, out var have);
-                    if (have is not null && have.Sha256 == p.Sha256)
-                        break;
-                    var reason = have is null ? "not installed" : have.Version == p.Version ? $"content differs from {have.Version}" : $"upgrade from {have.Version}";
-                    commands.Add(new PlannedCommand(new InstallCommand(new PackageRef(p.Name, p.Version, p.Format, p.Sha256, p.Size), role.Name), role.Name, reason));
-                    changedScopes.Add(dp.Scope);
-                    if (p.Service is { } hinted && !explicitServices.Contains(hinted))
-                        pendingServices.Add((dp.Scope, hinted, true, true));
-                    if (p.Reboot)
+                    // The package with the dependencies it brings, dependencies first; each install once per plan.
+                    foreach (var install in installs.GetValueOrDefault(p.Name) ?? [])
                     {
-                        rebootPending = true;
-                        rebootReason = $"{p.Name} {p.Version} requires a reboot";
+                        if (install.Packages.All(x => done.Packages.Contains(x.Name)))
+                            continue;
+                        foreach (var x in install.Packages)
+                            done.Packages.Add(x.Name);
+                        var refs = install.Packages.Select(x => new PackageRef(x.Name, x.Version, x.Format, x.Sha256, x.Size)).ToList();
+                        var spec = new InstallCommand(refs[0], role.Name) { With = refs.Count > 1 ? refs[1..] : null, Dependency = install.Dependency ? true : null };
+                        commands.Add(new PlannedCommand(spec, role.Name, InstallReason(install, recorded)));
+                        changedScopes.Add(dp.Scope);
+                        foreach (var x in install.Packages)
+                        {
+                            if (x.Service is { } hinted && !explicitServices.Contains(hinted))
+                                pendingServices.Add((dp.Scope, hinted, true, true));
+                            if (x.Reboot)
+                            {
+                                rebootPending = true;
+                                rebootReason = $"{x.Name} {x.Version} requires a reboot";
+                            }
+                        }
                     }
+                    done.Packages.Add(p.Name);
                     break;
 
                 case DesiredFile f:
@@ -190,6 +239,23 @@ public static class Planner
 
         if (rebootPending)
             commands.Add(new PlannedCommand(new RebootCommand(rebootReason), role.Name, rebootReason));
+    }
+
+    /// <summary>Why an install is planned: new, an upgrade, damaged; and for a dependency, what needs it.</summary>
+    private static string InstallReason(ResolvedInstall install, RecordedState recorded)
+    {
+        var parts = new List<string>();
+        foreach (var p in install.Packages)
+        {
+            recorded.Packages.TryGetValue(p.Name, out var have);
+            var native = have is null ? recorded.Native?.FirstOrDefault(n => n.Name == p.Name) : null;
+            var state = have is not null
+                ? have.Version == p.Version ? $"content differs from {have.Version}" : $"upgrade from {have.Version}"
+                : native is not null ? $"upgrade from {native.Version} (installed outside Rig)" : "not installed";
+            parts.Add(install.Packages.Count == 1 ? state : $"{p.Name}: {state}");
+        }
+        var status = string.Join("; ", parts);
+        return install.Dependency || install.Packages.Count > 1 ? $"{status}; {install.Reason}" : status;
     }
 
     private static void FlushServices(List<(string Scope, string Name, bool Running, bool Enabled)> pending, Func<(string Scope, string Name, bool Running, bool Enabled), bool> due,

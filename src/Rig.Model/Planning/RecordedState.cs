@@ -18,6 +18,12 @@ public sealed record RecordedState
     /// <summary>Network configuration applied by configure-network, by interface. Kept across inventories (the agent
     /// does not report it): a command that succeeded is what the device has.</summary>
     public IReadOnlyDictionary<string, RecordedNetwork> Network { get; set; } = new Dictionary<string, RecordedNetwork>();
+
+    /// <summary>Every package of the device's native package manager at its last inventory, with their relations:
+    /// what dependency resolution counts as present. Null when unknown (no inventory yet, or a platform without one);
+    /// not part of the recorded items (it comes with the inventory).</summary>
+    [System.Text.Json.Serialization.JsonIgnore]
+    public IReadOnlyList<Rig.Protocol.Messages.NativePackage>? Native { get; init; }
 }
 
 /// <summary>The configuration a configure-network command applied to one interface.</summary>
@@ -37,7 +43,12 @@ public sealed record RecordedNetwork(string Interface, bool Dhcp, IReadOnlyList<
 }
 
 /// <summary>An installed package and the role kind that installed it.</summary>
-public sealed record RecordedPackage(string Name, string Version, string Format, string Sha256, string? Kind = null);
+public sealed record RecordedPackage(string Name, string Version, string Format, string Sha256, string? Kind = null)
+{
+    /// <summary>Installed as a dependency no role lists: removed again when nothing needs it, and kept (not an error)
+    /// when a package from outside Rig needs it.</summary>
+    public bool Auto { get; init; }
+}
 
 /// <summary>A written file and the role kind that wrote it.</summary>
 public sealed record RecordedFile(string Path, string Sha256, string Mode, string Owner, string Group, string? Kind = null);

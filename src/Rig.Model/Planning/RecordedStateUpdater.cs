@@ -17,9 +17,19 @@ public static class RecordedStateUpdater
         switch (spec)
         {
             case InstallCommand i:
-                return state with { Packages = With(state.Packages, i.Package.Name, new RecordedPackage(i.Package.Name, i.Package.Version, i.Package.Format, i.Package.Sha256, roleKind)) };
+            {
+                var packages = new Dictionary<string, RecordedPackage>(state.Packages, StringComparer.Ordinal);
+                foreach (var p in i.All)
+                    packages[p.Name] = new RecordedPackage(p.Name, p.Version, p.Format, p.Sha256, roleKind) { Auto = i.Dependency == true };
+                return state with { Packages = packages };
+            }
             case RemoveCommand r:
-                return state with { Packages = Without(state.Packages, r.Name) };
+            {
+                var packages = new Dictionary<string, RecordedPackage>(state.Packages, StringComparer.Ordinal);
+                foreach (var name in r.All)
+                    packages.Remove(name);
+                return state with { Packages = packages };
+            }
             case WriteFileCommand w:
                 return state with { Files = With(state.Files, w.Path, new RecordedFile(w.Path, w.Sha256, w.Mode, w.Owner, w.Group, roleKind)) };
             case DeleteFileCommand d:
@@ -60,14 +70,17 @@ public static class RecordedStateUpdater
         // inside the gateway's transaction).
         var packages = new Dictionary<string, RecordedPackage>(StringComparer.Ordinal);
         foreach (var p in inventory.Packages)
-            packages[p.Name] = new RecordedPackage(p.Name, p.Version, p.Format, p.Problem is null ? p.Sha256 : Damaged, state.Packages.GetValueOrDefault(p.Name)?.Kind);
+            packages[p.Name] = new RecordedPackage(p.Name, p.Version, p.Format, p.Problem is null ? p.Sha256 : Damaged, state.Packages.GetValueOrDefault(p.Name)?.Kind)
+            {
+                Auto = state.Packages.GetValueOrDefault(p.Name)?.Auto ?? false,
+            };
         var files = new Dictionary<string, RecordedFile>(StringComparer.Ordinal);
         foreach (var f in inventory.Files)
             files[f.Path] = new RecordedFile(f.Path, f.Sha256, f.Mode, f.Owner, f.Group, state.Files.GetValueOrDefault(f.Path)?.Kind);
         var services = new Dictionary<string, RecordedService>(StringComparer.Ordinal);
         foreach (var s in inventory.Services)
             services[s.Name] = new RecordedService(s.Name, s.Running, s.Enabled, state.Services.GetValueOrDefault(s.Name)?.Kind);
-        return new RecordedState { Packages = packages, Files = files, Services = services, Network = state.Network };
+        return new RecordedState { Packages = packages, Files = files, Services = services, Network = state.Network, Native = inventory.NativePackages ?? state.Native };
     }
 
     private static Dictionary<string, T> With<T>(IReadOnlyDictionary<string, T> map, string key, T value) =>

@@ -78,6 +78,10 @@ public sealed record InstallCommand(PackageRef Package, string Role) : CommandSp
     /// libgcc-s1); null for the usual single package. Each is fetched and verified like <see cref="Package"/>.</summary>
     public IReadOnlyList<PackageRef>? With { get; init; }
 
+    /// <summary>True when no role lists the package(s): the plan added them because a listed package needs them. The
+    /// gateway records it, so they are removed again when nothing needs them; the agent installs them the same way.</summary>
+    public bool? Dependency { get; init; }
+
     /// <summary>Every package the command installs, <see cref="Package"/> first.</summary>
     [JsonIgnore]
     public IReadOnlyList<PackageRef> All => With is { Count: > 0 } with ? [Package, .. with] : [Package];

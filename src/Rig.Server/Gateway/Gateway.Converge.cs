@@ -29,7 +29,7 @@ public sealed partial class Gateway
             return [.. targets.Select(d => new ConvergeDeviceResult(d, "invalid", null, 0, modelErrors, false))];
 
         // Plan every device at once (all cores), then create every queue in one transaction.
-        var runtimes = (await store.ListDeviceRuntimeAsync(targets, withInventory: false, ct).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
+        var runtimes = (await store.ListDeviceRuntimeAsync(targets, withInventory: false, ct, withNative: true).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
         var plans = new DevicePlan[targets.Count];
         Parallel.For(0, targets.Count, i => plans[i] = PlanService.Plan(snapshot, targets[i], runtimes.GetValueOrDefault(targets[i])));
         var results = new ConvergeDeviceResult[targets.Count];

@@ -79,7 +79,7 @@ public sealed class PlanService(RigStore store)
     public async Task<IReadOnlyList<DevicePlanReport>> PlanDevicesAsync(ModelSnapshot snapshot, IReadOnlyList<string>? devices, bool includeRemoved, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        var runtimes = (await store.ListDeviceRuntimeAsync(devices, withInventory: false, ct).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
+        var runtimes = (await store.ListDeviceRuntimeAsync(devices, withInventory: false, ct, withNative: true).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
         var names = devices ?? [.. snapshot.Model.Devices.Select(d => d.Name).Concat(includeRemoved ? runtimes.Keys : []).Distinct().Order(StringComparer.Ordinal)];
         var plans = names.Select(name => (Name: name, Plan: Plan(snapshot, name, runtimes.GetValueOrDefault(name)))).ToList();
         var digests = plans.SelectMany(p => OldDigests(p.Plan, runtimes.GetValueOrDefault(p.Name))).ToList();
@@ -91,7 +91,7 @@ public sealed class PlanService(RigStore store)
     public static DevicePlan Plan(ModelSnapshot snapshot, string device, DeviceRuntime? runtime)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        var recorded = runtime?.Recorded ?? RecordedState.Empty;
+        var recorded = runtime is null ? RecordedState.Empty : runtime.Recorded with { Native = runtime.Native };
         if (!snapshot.Index.Devices.TryGetValue(device, out var model))
         {
             if (runtime is null)

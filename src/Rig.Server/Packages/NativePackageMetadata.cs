@@ -7,5 +7,17 @@ namespace Rig.Server.Packages;
 /// <param name="OsFamily"><c>debian</c> or <c>rhel</c>.</param>
 /// <param name="Architecture">As the package says (<c>amd64</c>, <c>all</c>, <c>x86_64</c>, <c>noarch</c>...).</param>
 /// <param name="Description">One-line summary.</param>
-/// <param name="Depends">Dependencies as written by the package (Debian Depends / RPM Requires), for display and later checks.</param>
-public sealed record NativePackageMetadata(string Name, string Version, string Format, string OsFamily, string Architecture, string? Description, IReadOnlyList<string> Depends);
+/// <param name="Depends">What it needs (Debian Pre-Depends then Depends, RPM Requires) as canonical groups of
+/// alternatives (<see cref="Rig.Protocol.Packaging.PackageRelations"/>).</param>
+public sealed record NativePackageMetadata(string Name, string Version, string Format, string OsFamily, string Architecture, string? Description, IReadOnlyList<string> Depends)
+{
+    /// <summary>Virtual packages and capabilities it provides (Debian Provides; RPM Provides plus its files in bin
+    /// directories and /etc), canonical relations.</summary>
+    public IReadOnlyList<string> Provides { get; init; } = [];
+
+    /// <summary>What it cannot be installed beside: Debian Conflicts and Breaks, RPM Conflicts and Obsoletes.</summary>
+    public IReadOnlyList<string> Conflicts { get; init; } = [];
+
+    /// <summary>Debian's <c>Essential: yes</c>.</summary>
+    public bool Essential { get; init; }
+}

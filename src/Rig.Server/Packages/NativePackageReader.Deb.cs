@@ -3,6 +3,7 @@ using System.Globalization;
 using System.IO.Compression;
 using System.Text;
 using Rig.Protocol;
+using Rig.Protocol.Packaging;
 using System.Numerics;
 using SharpCompress.Compressors.Xz;
 using SharpCompress.Compressors.ZStandard;
@@ -241,14 +242,32 @@ public static partial class NativePackageReader
             throw BadFormat($"The architecture of .deb package '{name}' (control field Architecture) is {Quote(architecture)}; " +
                 $"it must be a Debian architecture such as 'amd64' or 'all' ({Names.PackageNameRule}). Fix the field and rebuild the package.");
         var description = fields.GetValueOrDefault("Description") is { } d ? d.Split('\n')[0] : null;
-        var depends = new List<string>();
-        foreach (var field in (string[])["Pre-Depends", "Depends"])
+        var depends = Relations(name!, fields, "Pre-Depends", "Depends").Select(PackageRelations.Format).ToList();
+        var provides = Relations(name!, fields, "Provides").SelectMany(g => g).Select(r => r.ToString()).ToList();
+        var conflicts = Relations(name!, fields, "Conflicts", "Breaks").SelectMany(g => g).Select(r => r.ToString()).ToList();
+        return new NativePackageMetadata(name!, version!, "deb", "debian", architecture!, string.IsNullOrEmpty(description) ? null : description, depends)
         {
-            if (fields.GetValueOrDefault(field) is not { } list)
-                continue;
-            foreach (var item in list.Replace('\n', ' ').Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
-                depends.Add(item);
+            Provides = provides,
+            Conflicts = conflicts,
+            Essential = string.Equals(fields.GetValueOrDefault("Essential"), "yes", StringComparison.OrdinalIgnoreCase),
+        };
+    }
+
+    /// <summary>The groups of the named relationship fields in order; a field dpkg itself would not accept is refused.</summary>
+    private static IEnumerable<IReadOnlyList<PackageRelation>> Relations(string name, Dictionary<string, string> fields, params string[] names)
+    {
+        var groups = new List<IReadOnlyList<PackageRelation>>();
+        foreach (var field in names)
+        {
+            try
+            {
+                groups.AddRange(PackageRelations.ParseDebianField(fields.GetValueOrDefault(field)));
+            }
+            catch (FormatException e)
+            {
+                throw BadFormat($"The {field} field of .deb package '{name}' cannot be read: {e.Message}. Fix the field and rebuild the package.");
+            }
         }
-        return new NativePackageMetadata(name!, version!, "deb", "debian", architecture!, string.IsNullOrEmpty(description) ? null : description, depends);
+        return groups;
     }
 }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using Rig.Protocol;
+using Rig.Protocol.Packaging;
 
 namespace Rig.Server.Packages;
 
@@ -43,6 +44,25 @@ public static partial class NativePackageReader
     private const int RpmTagSummary = 1004;
     private const int RpmTagArch = 1022;
     private const int RpmTagRequireName = 1049;
+    private const int RpmTagRequireFlags = 1048;
+    private const int RpmTagRequireVersion = 1050;
+    private const int RpmTagProvideName = 1047;
+    private const int RpmTagProvideFlags = 1112;
+    private const int RpmTagProvideVersion = 1113;
+    private const int RpmTagConflictName = 1054;
+    private const int RpmTagConflictFlags = 1053;
+    private const int RpmTagConflictVersion = 1055;
+    private const int RpmTagObsoleteName = 1090;
+    private const int RpmTagObsoleteFlags = 1114;
+    private const int RpmTagObsoleteVersion = 1115;
+    private const int RpmTagOldFileNames = 1027;
+    private const int RpmTagDirIndexes = 1116;
+    private const int RpmTagBaseNames = 1117;
+    private const int RpmTagDirNames = 1118;
+
+    /// <summary>Most files of one package listed as capabilities (those in bin directories and /etc, which other
+    /// packages require by path, as a repository's primary metadata lists them).</summary>
+    private const int MaxRpmFileProvides = 4_096;
 
     // Tags of the signature header: size of main header plus payload.
     private const int RpmSigTagSize = 1000;
@@ -120,17 +140,67 @@ public static partial class NativePackageReader
 
         var requires = new List<string>();
         var seen = new HashSet<string>(StringComparer.Ordinal);
-        foreach (var require in header.StringArray(RpmTagRequireName))
+        foreach (var require in RpmRelations(header, name!, RpmTagRequireName, RpmTagRequireFlags, RpmTagRequireVersion))
         {
-            // rpmlib(...) entries are features of rpm itself that rpmbuild adds, not dependencies on packages.
-            if (require.StartsWith("rpmlib(", StringComparison.Ordinal) || !seen.Add(require))
+            // rpmlib(...) entries are features of rpm itself that rpmbuild adds, not dependencies on packages; a rich
+            // dependency ("(a or b)") is left to rpm on the device.
+            if (require.Name.StartsWith("rpmlib(", StringComparison.Ordinal) || require.Name.StartsWith('(') || !seen.Add(require.ToString()))
                 continue;
-            if (require.Length == 0 || HasControlCharacter(require))
-                throw BadFormat($"RPM package '{name}' has the requirement {Quote(require)}, which is empty or holds a control character. {RpmHint}");
-            requires.Add(require);
+            requires.Add(require.ToString());
         }
+        var provides = RpmRelations(header, name!, RpmTagProvideName, RpmTagProvideFlags, RpmTagProvideVersion).Select(r => r.ToString()).ToList();
+        provides.AddRange(FileProvides(header).Except(provides, StringComparer.Ordinal).Take(MaxRpmFileProvides));
+        var conflicts = RpmRelations(header, name!, RpmTagConflictName, RpmTagConflictFlags, RpmTagConflictVersion)
+            .Concat(RpmRelations(header, name!, RpmTagObsoleteName, RpmTagObsoleteFlags, RpmTagObsoleteVersion))
+            .Where(r => !r.Name.StartsWith('(')).Select(r => r.ToString()).Distinct(StringComparer.Ordinal).ToList();
 
-        return new NativePackageMetadata(name!, fullVersion, "rpm", "rhel", architecture!, string.IsNullOrEmpty(summary) ? null : summary, requires);
+        return new NativePackageMetadata(name!, fullVersion, "rpm", "rhel", architecture!, string.IsNullOrEmpty(summary) ? null : summary, requires)
+        {
+            Provides = provides,
+            Conflicts = conflicts,
+        };
+    }
+
+    /// <summary>One relation tag set (names, sense flags, versions) as canonical relations. Names with blanks or
+    /// control characters are refused: rpm itself never writes them.</summary>
+    private static IEnumerable<PackageRelation> RpmRelations(RpmHeader header, string package, int nameTag, int flagsTag, int versionTag)
+    {
+        var names = header.StringArray(nameTag);
+        if (names.Count == 0)
+            yield break;
+        var flags = header.Int32Array(flagsTag);
+        var versions = header.StringArray(versionTag);
+        for (var i = 0; i < names.Count; i++)
+        {
+            var relationName = names[i];
+            if (relationName.Length == 0 || HasControlCharacter(relationName) || (!relationName.StartsWith('(') && relationName.Any(char.IsWhiteSpace)))
+                throw BadFormat($"RPM package '{package}' has the relation {Quote(relationName)} (tag {nameTag}), which is empty or holds a blank or control character. {RpmHint}");
+            var op = i < flags.Count ? PackageRelations.RpmOperator(flags[i]) : null;
+            var version = i < versions.Count && versions[i].Length > 0 ? versions[i] : null;
+            if (op is null || version is null || version.Any(c => char.IsWhiteSpace(c) || c is '(' or ')' or '|' or ',') || HasControlCharacter(version))
+                yield return new PackageRelation(relationName);
+            else
+                yield return new PackageRelation(relationName, op, version);
+        }
+    }
+
+    /// <summary>The package's files that other packages may require by path: those in bin directories and /etc.</summary>
+    private static IEnumerable<string> FileProvides(RpmHeader header)
+    {
+        IEnumerable<string> files;
+        var baseNames = header.StringArray(RpmTagBaseNames);
+        if (baseNames.Count > 0)
+        {
+            var dirNames = header.StringArray(RpmTagDirNames);
+            var dirIndexes = header.Int32Array(RpmTagDirIndexes);
+            files = baseNames.Select((b, i) => i < dirIndexes.Count && dirIndexes[i] >= 0 && dirIndexes[i] < dirNames.Count ? dirNames[dirIndexes[i]] + b : null).OfType<string>();
+        }
+        else
+        {
+            files = header.StringArray(RpmTagOldFileNames);
+        }
+        return files.Where(f => f.StartsWith('/') && (f.StartsWith("/etc/", StringComparison.Ordinal) || f.Contains("bin/", StringComparison.Ordinal))
+            && !f.Any(c => char.IsWhiteSpace(c) || c is '|' or ',') && !HasControlCharacter(f));
     }
 
     /// <summary>One RPM header structure (signature or main): index entries and their data store.</summary>
@@ -208,6 +278,19 @@ public static partial class NativePackageReader
                 values.Add(StringAt(tag, offset, out var next));
                 offset = next;
             }
+            return values;
+        }
+
+        /// <summary>The values of an INT32 tag; empty when absent.</summary>
+        public IReadOnlyList<int> Int32Array(int tag)
+        {
+            if (!_entries.TryGetValue(tag, out var e))
+                return [];
+            if (e.Type != RpmTypeInt32 || e.Count > (_store.Length - e.Offset) / 4)
+                throw Damaged(tag, $"type {e.Type} with count {e.Count} at offset {e.Offset}, where an array of 32-bit integers was expected");
+            var values = new int[e.Count];
+            for (var i = 0; i < e.Count; i++)
+                values[i] = BinaryPrimitives.ReadInt32BigEndian(_store.AsSpan(e.Offset + (4 * i)));
             return values;
         }
 

@@ -32,8 +32,37 @@ public sealed partial class PackageImporter
             Architecture = metadata.Architecture,
             Sha256 = staged.Sha256,
             Size = staged.Size,
+            Depends = metadata.Depends,
+            Provides = metadata.Provides,
+            Conflicts = metadata.Conflicts,
+            Essential = metadata.Essential,
         };
         return (package, JsonSerializer.Serialize(metadata, NativeJson.Default.NativePackageMetadata));
+    }
+
+    /// <summary>Read the relations of native packages imported before the catalog kept them (schema v5) from their
+    /// files, once, at start-up. A package whose blob is missing or unreadable is logged by the caller and left
+    /// without relations (its plans check nothing for it, as before).</summary>
+    public async Task<(int Filled, IReadOnlyList<string> Failed)> FillMissingRelationsAsync(CancellationToken ct = default)
+    {
+        var failed = new List<string>();
+        var filled = 0;
+        foreach (var package in await store.PackagesWithoutRelationsAsync(ct).ConfigureAwait(false))
+        {
+            try
+            {
+                NativePackageMetadata metadata;
+                await using (var stream = File.OpenRead(blobs.PathFor(package.Sha256)))
+                    metadata = package.Format == Protocol.Messages.PackageFormats.Deb ? NativePackageReader.ReadDeb(stream, limits) : NativePackageReader.ReadRpm(stream, limits);
+                await store.SetPackageRelationsAsync(package with { Depends = metadata.Depends, Provides = metadata.Provides, Conflicts = metadata.Conflicts, Essential = metadata.Essential }, ct).ConfigureAwait(false);
+                filled++;
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException or PackageRejectedException)
+            {
+                failed.Add($"{package.Name} {package.Version}: {e.Message}");
+            }
+        }
+        return (filled, failed);
     }
 }
 

@@ -16,6 +16,10 @@ public sealed record DeviceRuntime(string Device, string? PokeHost, int? PokePor
     /// <summary>Free bytes on the device root at the last inventory (kept apart: a plan needs it without the inventory).</summary>
     public long? FreeBytes { get; init; }
 
+    /// <summary>The device's native packages with their relations (last inventory), or null when unknown; read for
+    /// plans without the rest of the inventory (<see cref="RigStore.ListDeviceRuntimeAsync(IReadOnlyCollection{string}?, bool, CancellationToken, bool)"/>).</summary>
+    public IReadOnlyList<NativePackage>? Native { get; init; }
+
     /// <summary>Why the last inventory the device sent was dropped (over the limits, control characters), or null
     /// when the last one was stored.</summary>
     public string? InventoryNote { get; init; }
@@ -42,6 +46,7 @@ internal sealed record DeviceRuntimeRow(string Device, string? PokeHost, long? P
         {
             FreeBytes = FreeBytes ?? inventory?.FreeBytes,
             InventoryNote = InventoryNote,
+            Native = inventory?.NativePackages,
         };
     }
 }
@@ -80,7 +85,7 @@ public sealed partial class RigStore
     /// know are left out). Without <paramref name="withInventory"/> the inventories (a few hundred KB each on real
     /// devices) are not read: <see cref="DeviceRuntime.Inventory"/> is null, <see cref="DeviceRuntime.FreeBytes"/>
     /// is still there. Plans need only the recorded state; drift needs the inventories of the devices it compares.</summary>
-    public Task<IReadOnlyList<DeviceRuntime>> ListDeviceRuntimeAsync(IReadOnlyCollection<string>? devices, bool withInventory, CancellationToken ct = default) => ReadAsync<IReadOnlyList<DeviceRuntime>>(async c =>
+    public Task<IReadOnlyList<DeviceRuntime>> ListDeviceRuntimeAsync(IReadOnlyCollection<string>? devices, bool withInventory, CancellationToken ct = default, bool withNative = false) => ReadAsync<IReadOnlyList<DeviceRuntime>>(async c =>
     {
         var filter = devices is not { Count: <= MaxDeviceFilter } ? "" : Engine == StoreEngine.Postgres ? " WHERE device = ANY(@devices)" : " WHERE device IN @devices";
         var param = new { devices = devices?.Distinct(StringComparer.Ordinal).ToArray() ?? [] };
@@ -89,8 +94,21 @@ public sealed partial class RigStore
         var rows = (await c.QueryAsync<DeviceRuntimeRow>(new CommandDefinition($"SELECT {RuntimeColumns}{(withInventory ? ", inventory" : "")} FROM device_runtime{filter} ORDER BY device", param, cancellationToken: ct)).ConfigureAwait(false))
             .ToDictionary(r => r.Device, StringComparer.Ordinal);
         var wanted = devices is null ? null : new HashSet<string>(devices, StringComparer.Ordinal);
+        var native = new Dictionary<string, IReadOnlyList<NativePackage>>(StringComparer.Ordinal);
+        if (withNative)
+        {
+            // Devices of one kind report the same package set: each distinct list is parsed once.
+            var parsed = new Dictionary<string, IReadOnlyList<NativePackage>>(StringComparer.Ordinal);
+            var nativeFilter = filter.Length == 0 ? " WHERE native_packages IS NOT NULL" : filter + " AND native_packages IS NOT NULL";
+            foreach (var (device, json) in await c.QueryAsync<(string, string)>(new CommandDefinition($"SELECT device, native_packages FROM device_runtime{nativeFilter}", param, cancellationToken: ct)).ConfigureAwait(false))
+            {
+                if (!parsed.TryGetValue(json, out var list))
+                    parsed[json] = list = JsonSerializer.Deserialize(json, RigJson.Default.IReadOnlyListNativePackage) ?? [];
+                native[device] = list;
+            }
+        }
         return [.. rows.Keys.Union(items.Keys).Where(d => wanted is null || wanted.Contains(d)).Order(StringComparer.Ordinal)
-            .Select(d => (rows.GetValueOrDefault(d) ?? DeviceRuntimeRow.Empty(d)).ToRuntime(items.GetValueOrDefault(d) ?? RecordedState.Empty))];
+            .Select(d => (rows.GetValueOrDefault(d) ?? DeviceRuntimeRow.Empty(d)).ToRuntime(items.GetValueOrDefault(d) ?? RecordedState.Empty) with { Native = native.GetValueOrDefault(d) })];
     }, ct);
 
     /// <summary>The recorded state of a device, from its item rows.</summary>

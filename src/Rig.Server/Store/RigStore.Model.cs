@@ -131,6 +131,6 @@ public sealed partial class RigStore
 
     private static async Task<IReadOnlyList<PackageInfo>> PackagesAsync(DbConnection c, CancellationToken ct) =>
         [.. (await c.QueryAsync<PackageRow>(new CommandDefinition(
-                "SELECT name, version, format, os_family AS OsFamily, architecture, sha256, size, service, reboot FROM packages ORDER BY name, version", cancellationToken: ct)).ConfigureAwait(false))
+                $"SELECT {PackageRow.Columns} FROM packages ORDER BY name, version", cancellationToken: ct)).ConfigureAwait(false))
             .Select(r => r.ToInfo())];
 }

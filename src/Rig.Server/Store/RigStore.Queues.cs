@@ -421,10 +421,15 @@ public sealed partial class RigStore
         switch (spec)
         {
             case InstallCommand i:
-                await UpsertItemAsync(s, device, "package", i.Package.Name, JsonSerializer.Serialize(new RecordedPackage(i.Package.Name, i.Package.Version, i.Package.Format, i.Package.Sha256, command.RoleKind), ModelJson.Default.RecordedPackage), ct).ConfigureAwait(false);
+                foreach (var p in i.All)
+                {
+                    var recorded = new RecordedPackage(p.Name, p.Version, p.Format, p.Sha256, command.RoleKind) { Auto = i.Dependency == true };
+                    await UpsertItemAsync(s, device, "package", p.Name, JsonSerializer.Serialize(recorded, ModelJson.Default.RecordedPackage), ct).ConfigureAwait(false);
+                }
                 break;
             case RemoveCommand r:
-                await DeleteItemAsync(s, device, "package", r.Name, ct).ConfigureAwait(false);
+                foreach (var name in r.All)
+                    await DeleteItemAsync(s, device, "package", name, ct).ConfigureAwait(false);
                 break;
             case WriteFileCommand w:
                 await UpsertItemAsync(s, device, "file", w.Path, JsonSerializer.Serialize(new RecordedFile(w.Path, w.Sha256, w.Mode, w.Owner, w.Group, command.RoleKind), ModelJson.Default.RecordedFile), ct).ConfigureAwait(false);
@@ -467,11 +472,12 @@ public sealed partial class RigStore
             await s.ExecuteAsync("UPDATE device_runtime SET inventory_collected_at = @collectedAt, inventory_free_bytes = @freeBytes, inventory_note = NULL WHERE device = @device", new { device, collectedAt, freeBytes = inventory.FreeBytes }, ct).ConfigureAwait(false);
             return;
         }
+        var native = inventory.NativePackages is { } list ? JsonSerializer.Serialize(list, RigJson.Default.IReadOnlyListNativePackage) : null;
         await s.ExecuteAsync(
-            "INSERT INTO device_runtime (device, inventory, inventory_digest, inventory_collected_at, inventory_free_bytes, inventory_version, inventory_note, updated_at) VALUES (@device, @json, @digest, @collectedAt, @freeBytes, 1, NULL, @now) " +
+            "INSERT INTO device_runtime (device, inventory, inventory_digest, inventory_collected_at, inventory_free_bytes, inventory_version, inventory_note, native_packages, updated_at) VALUES (@device, @json, @digest, @collectedAt, @freeBytes, 1, NULL, @native, @now) " +
             "ON CONFLICT (device) DO UPDATE SET inventory = excluded.inventory, inventory_digest = excluded.inventory_digest, inventory_collected_at = excluded.inventory_collected_at, inventory_free_bytes = excluded.inventory_free_bytes, " +
-            "inventory_version = device_runtime.inventory_version + 1, inventory_note = NULL, updated_at = excluded.updated_at",
-            new { device, json, digest, collectedAt, freeBytes = inventory.FreeBytes, now }, ct).ConfigureAwait(false);
+            "inventory_version = device_runtime.inventory_version + 1, inventory_note = NULL, native_packages = excluded.native_packages, updated_at = excluded.updated_at",
+            new { device, json, digest, collectedAt, freeBytes = inventory.FreeBytes, native, now }, ct).ConfigureAwait(false);
     }
 
     /// <summary>Keep why the device's last inventory was dropped; its last good inventory stays.</summary>

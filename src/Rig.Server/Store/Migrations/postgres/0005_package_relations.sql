@@ -1,0 +1,10 @@
+-- Rig schema v5 (postgres): a package's relations (Depends, Provides, Conflicts, Essential) in canonical form, as JSON,
+-- read with the catalog so plans resolve dependencies without parsing each package's full metadata. NULL for a
+-- native package imported before v5: the gateway fills it at start-up from the package file. Keep in step with
+-- sqlite/0005.
+ALTER TABLE packages ADD COLUMN relations TEXT NULL;
+
+-- The device's native packages (with their relations) apart from the rest of its inventory: plans read them for
+-- dependency resolution without loading whole inventories.
+ALTER TABLE device_runtime ADD COLUMN native_packages TEXT NULL;
+UPDATE device_runtime SET native_packages = (inventory::jsonb -> 'nativePackages')::text WHERE inventory IS NOT NULL AND inventory::jsonb ? 'nativePackages';
