@@ -21,7 +21,8 @@ internal static class PackageRemovals
         {
             changed = false;
             var satisfies = new HashSet<string>(candidates.Keys.SelectMany(n => final.TryGetValue(n, out var f) ? f.Provides.Select(p => p.Name).Append(n) : [n]), StringComparer.Ordinal);
-            foreach (var staying in final.Values.Where(p => p.Present is { Managed: false } && p.Known && !candidates.ContainsKey(p.Name)).OrderBy(p => p.Name, StringComparer.Ordinal))
+            // Everything that stays counts: a package from outside Rig, and a dependency kept for one (with its own needs).
+            foreach (var staying in final.Values.Where(p => p.Known && !candidates.ContainsKey(p.Name)).OrderBy(p => p.Name, StringComparer.Ordinal))
             {
                 foreach (var group in staying.Depends.Where(g => g.Any(r => satisfies.Contains(r.Name))))
                 {
@@ -36,7 +37,8 @@ internal static class PackageRemovals
                         if (!package.Auto)
                         {
                             errors.Add(new ModelError("package.removal-breaks", $"devices/{device}",
-                                $"Removing {package.Name} {package.Version} (no role lists it any more) would break {staying}, which device '{device}' has from outside Rig " +
+                                $"Removing {package.Name} {package.Version} (no role lists it any more) would break {staying}, which stays on device '{device}' " +
+                                (staying.Present is { Managed: false } ? "(installed from outside Rig) " : "") +
                                 $"and which needs {Protocol.Packaging.PackageRelations.Format(group)}. Remove {staying.Name} from the device first, or keep {package.Name} in a role."));
                         }
                     }

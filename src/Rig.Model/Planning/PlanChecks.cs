@@ -45,16 +45,21 @@ public static class PlanChecks
     private static long Mib(long bytes) => bytes / (1024 * 1024);
 }
 
-/// <summary>The exact package digests a role version installs (its lock file).</summary>
+/// <summary>The exact package digests a role version installs (its lock file): the packages it lists and the
+/// dependencies they need that the catalog has, resolved as for a device that has nothing yet.</summary>
 public static class RolePins
 {
-    /// <summary>Pins of <paramref name="role"/>: every package it reaches directly or through bundles, by <c>name@version</c>.</summary>
-    public static IReadOnlyDictionary<string, string> Compute(ModelIndex index, Role role)
+    /// <summary>Pins of <paramref name="role"/> by <c>name@version</c>: every package it reaches directly or through
+    /// bundles, and their dependency closure from the catalog. With <paramref name="previous"/> (the pins this role
+    /// version was applied with), dependencies resolve to the versions pinned then, so importing a newer dependency
+    /// does not change what an applied role version installs.</summary>
+    public static IReadOnlyDictionary<string, string> Compute(ModelIndex index, Role role, IReadOnlyDictionary<string, string>? previous = null)
     {
         ArgumentNullException.ThrowIfNull(index);
         ArgumentNullException.ThrowIfNull(role);
         var pins = new SortedDictionary<string, string>(StringComparer.Ordinal);
         var seen = new HashSet<string>(StringComparer.Ordinal);
+        var listed = new List<PackageInfo>();
         void Walk(IEnumerable<Item> items)
         {
             foreach (var item in items)
@@ -63,6 +68,7 @@ public static class RolePins
                 {
                     case PackageItem p when index.Packages.TryGetValue(p.Key, out var package):
                         pins[p.Key] = package.Sha256;
+                        listed.Add(package);
                         break;
                     case BundleItem b when seen.Add(b.Name) && index.Bundles.TryGetValue(b.Name, out var bundle):
                         Walk(bundle.Items);
@@ -71,6 +77,20 @@ public static class RolePins
             }
         }
         Walk(role.Items);
+
+        // The closure, per package format the role lists (a role of .deb files resolves against the .deb catalog).
+        foreach (var format in listed.Where(p => p.Depends.Count > 0).Select(p => p.Format).Distinct(StringComparer.Ordinal))
+        {
+            var roots = listed.Where(p => p.Format == format).ToList();
+            var family = roots[0].OsFamily;
+            var architecture = roots.Select(p => p.Architecture).FirstOrDefault(a => a is not ("all" or "noarch" or "any"))
+                ?? index.Model.Packages.Where(p => p.Format == format).Select(p => p.Architecture).FirstOrDefault(a => a is not ("all" or "noarch" or "any"))
+                ?? "amd64";
+            var resolution = DependencyResolver.Resolve([.. roots.Select(p => new PackageRequest(p, role.Name, role.Kind))],
+                index.UniverseFor(family, architecture), previous ?? new Dictionary<string, string>(), []);
+            foreach (var package in resolution.Installs.SelectMany(i => i.Packages))
+                pins[package.Key] = package.Sha256;
+        }
         return pins;
     }
 }

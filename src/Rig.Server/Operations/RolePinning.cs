@@ -19,10 +19,11 @@ public static class RolePinning
         var pinned = new List<Role>();
         foreach (var role in model.Roles)
         {
-            var pins = RolePins.Compute(index, role);
-            if (currentRoles.TryGetValue(role.Name, out var before) && before.Version == role.Version && before.Pins.Count > 0 && !SamePins(before.Pins, pins))
+            var sameVersion = currentRoles.TryGetValue(role.Name, out var before) && before.Version == role.Version && before.Pins.Count > 0;
+            var pins = RolePins.Compute(index, role, sameVersion ? before!.Pins : null);
+            if (sameVersion && !KeepsPins(before!.Pins, pins))
             {
-                var changed = pins.Keys.Union(before.Pins.Keys).Where(k => before.Pins.GetValueOrDefault(k) != pins.GetValueOrDefault(k)).Order(StringComparer.Ordinal);
+                var changed = before!.Pins.Keys.Where(k => before.Pins.GetValueOrDefault(k) != pins.GetValueOrDefault(k)).Order(StringComparer.Ordinal);
                 errors.Add(new ModelError("role.version-reused", $"roles/{role.Name}/version",
                     $"Role '{role.Name}' version {role.Version} was applied with other packages ({string.Join(", ", changed)}); a role version pins exact package digests: give the changed role a new version."));
             }
@@ -31,6 +32,9 @@ public static class RolePinning
         return (model with { Roles = pinned }, errors);
     }
 
-    private static bool SamePins(IReadOnlyDictionary<string, string> a, IReadOnlyDictionary<string, string> b) =>
-        a.Count == b.Count && a.All(kv => b.TryGetValue(kv.Key, out var v) && v == kv.Value);
+    /// <summary>Every package the role version was applied with is still pinned to the same digest. New entries are
+    /// dependencies the catalog did not have then (or that older versions of Rig did not pin): adding them changes
+    /// nothing a device already had installed under this version.</summary>
+    private static bool KeepsPins(IReadOnlyDictionary<string, string> before, IReadOnlyDictionary<string, string> now) =>
+        before.All(kv => now.TryGetValue(kv.Key, out var v) && v == kv.Value);
 }
