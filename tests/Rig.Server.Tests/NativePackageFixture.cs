@@ -18,6 +18,9 @@ public sealed class NativePackageFixture : IAsyncLifetime
         Pre-Depends: dpkg (>= 1.19)
         Depends: bash (>= 5), coreutils | busybox,
          libc6
+        Provides: rig-virtual (= 1.0), other-virtual
+        Conflicts: old-rig
+        Breaks: rig-legacy (<< 1:2)
         Description: Rig test package
          A package built by the Rig tests.
          .
@@ -34,16 +37,22 @@ public sealed class NativePackageFixture : IAsyncLifetime
         License: MIT
         BuildArch: noarch
         Requires: bash
+        Requires: coreutils >= 8.0
+        Provides: rigtest-virtual = 1.0
+        Conflicts: oldrig < 1.0
+        Obsoletes: rigtest-legacy
 
         %description
         A package built by the Rig tests.
 
         %install
-        mkdir -p %{buildroot}/opt/rigtest
+        mkdir -p %{buildroot}/opt/rigtest %{buildroot}/usr/bin
         echo hello > %{buildroot}/opt/rigtest/hello.txt
+        echo '#!/bin/sh' > %{buildroot}/usr/bin/rigtest
 
         %files
         /opt/rigtest/hello.txt
+        /usr/bin/rigtest
 
         """;
 

@@ -271,8 +271,34 @@ public sealed class NativePackageReaderTests(NativePackageFixture packages) : IC
         Assert.Equal("rhel", metadata.OsFamily);
         Assert.Equal("noarch", metadata.Architecture);
         Assert.Equal("Rig test package", metadata.Description);
-        Assert.Equal(["bash"], metadata.Depends);
+        Assert.Equal(["bash", "coreutils (>= 8.0)"], metadata.Depends);
+        Assert.Equal(["rigtest (= 2:1.2.3-4)", "rigtest-virtual (= 1.0)", "/usr/bin/rigtest"], metadata.Provides);
+        Assert.Equal(["oldrig (<< 1.0)", "rigtest-legacy"], metadata.Conflicts);
         await AssertMatchesRpmQueryAsync(packages.Paths["rpm-epoch"], metadata);
+    }
+
+    [Fact]
+    public void Deb_relations_are_kept_canonical_with_Breaks_as_conflicts()
+    {
+        var metadata = NativePackageReader.ReadDeb(new MemoryStream(packages.Debs["xz"]), Limits);
+
+        Assert.Equal(["rig-virtual (= 1.0)", "other-virtual"], metadata.Provides);
+        Assert.Equal(["old-rig", "rig-legacy (<< 1:2)"], metadata.Conflicts);
+        Assert.False(metadata.Essential);
+        var essential = NativePackageReader.ReadDeb(new MemoryStream(HandBuiltDeb.WithControl(
+            "Package: base\nVersion: 1\nArchitecture: amd64\nEssential: yes\nDepends: libc6:any (> 2.3), perl:native\nDescription: d\n")), Limits);
+        Assert.True(essential.Essential);
+        Assert.Equal(["libc6 (>= 2.3)", "perl"], essential.Depends); // arch qualifiers dropped, the obsolete '>' is '>='
+    }
+
+    [Fact]
+    public void Deb_with_a_relation_dpkg_would_refuse_is_refused_with_the_field()
+    {
+        var e = Assert.Throws<PackageRejectedException>(() => NativePackageReader.ReadDeb(new MemoryStream(HandBuiltDeb.WithControl(
+            "Package: bad\nVersion: 1\nArchitecture: amd64\nDepends: libc6 (>= 2.3\nDescription: d\n")), Limits));
+
+        Assert.Equal("bad-format", e.Code);
+        Assert.Contains("Depends field of .deb package 'bad'", e.Message, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -558,11 +584,14 @@ public sealed class NativePackageReaderTests(NativePackageFixture packages) : IC
 
     private static async Task AssertMatchesRpmQueryAsync(string path, NativePackageMetadata metadata)
     {
-        var output = await Tools.RunAsync("rpm", ["-qp", "--queryformat", "%{NAME}\n%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n%{ARCH}\n%{SUMMARY}\n[%{REQUIRENAME}\n]", path]);
+        var output = await Tools.RunAsync("rpm", ["-qp", "--queryformat", "%{NAME}\n%|EPOCH?{%{EPOCH}:}:{}|%{VERSION}-%{RELEASE}\n%{ARCH}\n%{SUMMARY}\n[%{REQUIRENAME}\t%{REQUIREFLAGS:depflags}\t%{REQUIREVERSION}\n]", path]);
         var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         string[] actual = [metadata.Name, metadata.Version, metadata.Architecture, metadata.Description ?? ""];
         Assert.Equal(lines[..4], actual);
-        Assert.Equal(lines[4..].Where(r => !r.StartsWith("rpmlib(", StringComparison.Ordinal)).Distinct(), metadata.Depends);
+        // rpm's own view of the requirements, written canonically (its '<' and '>' are strict).
+        var requires = lines[4..].Select(l => l.Split('\t')).Where(r => !r[0].StartsWith("rpmlib(", StringComparison.Ordinal))
+            .Select(r => r[1].Trim().Length == 0 ? r[0] : $"{r[0]} ({r[1].Trim() switch { "<" => "<<", ">" => ">>", var op => op }} {r[2]})").Distinct();
+        Assert.Equal(requires, metadata.Depends);
     }
 
     /// <summary>A copy of the RPM with the first occurrence of <paramref name="from"/> in the main header's store
