@@ -54,6 +54,50 @@ public static class DebianRoot
         return Directory.GetFiles(dir, package + "_*.deb").Single();
     }
 
+    /// <summary>The .deb files of <paramref name="packages"/> downloaded together (<c>apt-get download</c>, one run, so
+    /// their versions fit each other), cached under <see cref="CacheDirectory"/>/sets/<paramref name="set"/>; the whole
+    /// set is downloaded again when any file is missing. Returns the paths by package name.</summary>
+    public static async Task<IReadOnlyDictionary<string, string>> DownloadSetAsync(string set, IReadOnlyList<string> packages)
+    {
+        var dir = Path.Combine(CacheDirectory, "sets", set);
+        Dictionary<string, string>? Cached()
+        {
+            if (!Directory.Exists(dir))
+                return null;
+            var found = new Dictionary<string, string>(StringComparer.Ordinal);
+            foreach (var package in packages)
+            {
+                if (Directory.GetFiles(dir, package + "_*.deb") is not [var path])
+                    return null;
+                found[package] = path;
+            }
+            return found;
+        }
+        if (Cached() is { } cached)
+            return cached;
+        if (Directory.Exists(dir))
+            Directory.Delete(dir, recursive: true);
+        Directory.CreateDirectory(dir);
+        var (code, output) = await TryRunAsync("apt-get", ["download", .. packages], dir, TimeSpan.FromMinutes(10));
+        if (code != 0)
+        {
+            await RunAsync("apt-get", ["update"], TimeSpan.FromMinutes(5));
+            (code, output) = await TryRunAsync("apt-get", ["download", .. packages], dir, TimeSpan.FromMinutes(10));
+        }
+        if (code != 0 || Cached() is not { } downloaded)
+            throw new InvalidOperationException($"apt-get download {string.Join(' ', packages)} failed ({code}); the tests need the Debian mirror in the apt sources.\n{output}");
+        return downloaded;
+    }
+
+    /// <summary>Every package dpkg has installed in <paramref name="root"/>, as <c>name version</c> lines, sorted.</summary>
+    public static async Task<IReadOnlyList<string>> InstalledAsync(string root)
+    {
+        var (code, output) = await TryRunAsync("dpkg-query", ["--root=" + root, "--show", "--showformat", "${db:Status-Status} ${Package} ${Version}\n"], null, TimeSpan.FromMinutes(1));
+        if (code != 0)
+            throw new InvalidOperationException($"dpkg-query in {root} failed ({code}): {output}");
+        return [.. output.Split('\n', StringSplitOptions.RemoveEmptyEntries).Where(l => l.StartsWith("installed ", StringComparison.Ordinal)).Select(l => l["installed ".Length..]).Order(StringComparer.Ordinal)];
+    }
+
     /// <summary>Fail with the fix unless the tests run as root.</summary>
     public static void RequireRoot(string what)
     {

@@ -410,9 +410,15 @@ public static class DependencyResolver
                     }
                 }
             }
-            _errors.Add(Unsatisfiable(node, group));
+            // Groups of one package naming the same packages (a version range is two groups) make one error.
+            var names = string.Join(" ", group.Select(r => r.Name).Distinct(StringComparer.Ordinal));
+            if (!_missing.TryGetValue((node, names), out var groups))
+                _missing[(node, names)] = groups = [];
+            groups.Add(group);
             return null;
         }
+
+        private readonly Dictionary<(Node Node, string Names), List<IReadOnlyList<PackageRelation>>> _missing = [];
 
         private IEnumerable<Node> Candidates(PackageRelation relation)
         {
@@ -431,10 +437,11 @@ public static class DependencyResolver
             ? $"{node.Package} (a dependency of {node.Root}, role {node.Role})"
             : $"{node.Package} (role {node.Role})";
 
-        private ModelError Unsatisfiable(Node node, IReadOnlyList<PackageRelation> group)
+        private ModelError Unsatisfiable(Node node, IReadOnlyList<IReadOnlyList<PackageRelation>> groups)
         {
             var notes = new List<string>();
-            foreach (var relation in group)
+            var group = groups[0];
+            foreach (var relation in group.DistinctBy(r => r.Name))
             {
                 var versions = context.Universe.Named(relation.Name).Select(p => p.Version).ToList();
                 if (versions.Count > 0)
@@ -449,7 +456,7 @@ public static class DependencyResolver
             var names = string.Join(" ", group.Select(r => r.Name).Distinct(StringComparer.Ordinal));
             var fetch = node.Package.Format == Protocol.Messages.PackageFormats.Deb ? $"`rig package fetch {names}`" : $"`rig package add` with the .{node.Package.Format} file of {names}";
             return new ModelError("package.missing-dependency", $"roles/{node.Role}",
-                $"{Describe(node)} needs {PackageRelations.Format(group)}, which neither the device nor the package catalog has" +
+                $"{Describe(node)} needs {string.Join(" and ", groups.Select(PackageRelations.Format))}, which neither the device nor the package catalog has" +
                 (notes.Count > 0 ? $" ({string.Join("; ", notes)})" : "") + $"; import it with {fetch}, then plan again.");
         }
 
@@ -528,6 +535,8 @@ public static class DependencyResolver
 
         public DependencyResolution Result()
         {
+            foreach (var ((node, _), groups) in _missing)
+                _errors.Add(Unsatisfiable(node, groups));
             var installs = new List<ResolvedInstall>();
             var index = new Dictionary<Node, int>();
             var low = new Dictionary<Node, int>();
