@@ -106,11 +106,46 @@ public sealed class DebianDependencyTests
         Assert.Equal(setup.Base, await DebianRoot.InstalledAsync(setup.Root));
     }
 
+    [Fact]
+    public async Task A_device_side_missing_dependency_shows_its_code_and_message_in_rollout_status_and_device_show()
+    {
+        using var dir = new TempDirectory();
+        await using var setup = await SetUpAsync(dir, byHand: "libmnl0");
+        var site = setup.Site;
+
+        // Behind Rig's back, while the agent is down: a library the gateway's last inventory says the device has (installed
+        // by hand before the agent came, so the plan does not add it) goes. iproute2 needs it: the agent refuses to install.
+        await site.Agents.Single().StopAsync(TimeSpan.FromSeconds(10));
+        var purge = await DebianRoot.RunToolAsync("dpkg", "--root=" + setup.Root, "--purge", "libmnl0");
+        Assert.True(purge.ExitCode == 0, purge.Output);
+        var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null));
+        site.RestartAgent("deb-1");
+        var done = await site.WaitForRolloutToFinishAsync(rollout.Id, TimeSpan.FromMinutes(5));
+        Assert.Equal(RolloutStatus.Failed, done.Status);
+        static string Flat(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ");
+
+        var connection = new[] { "--server", setup.Gateway.ApiUrl.ToString(), "--token", setup.Gateway.Token, "--ca", setup.Gateway.CaPath };
+        var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["rollout", "status", rollout.Id, .. connection]);
+        Assert.True(code == 1, $"rig rollout status exited {code}: {stderr}{stdout}");
+        Assert.True(Flat(stdout).Contains("(install iproute2 6.1.0-3) failed [missing-dependency]: iproute2 6.1.0-3 needs libmnl0", StringComparison.Ordinal), stdout);
+
+        (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["device", "show", "deb-1", .. connection]);
+        Assert.True(code == 1, $"rig device show exited {code}: {stderr}{stdout}");
+        Assert.True(Flat(stdout).Contains("(install iproute2 6.1.0-3) failed missing-dependency: iproute2 6.1.0-3 needs libmnl0", StringComparison.Ordinal), stdout);
+
+        (code, stdout, _) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["device", "show", "deb-1", .. connection, "--json"]);
+        Assert.Equal(1, code);
+        var failed = System.Text.Json.JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement.GetProperty("commands").EnumerateArray()
+            .Single(c => c.GetProperty("status").GetString() == "failed");
+        Assert.Equal("missing-dependency", failed.GetProperty("result").GetProperty("errorCode").GetString());
+    }
+
     // ---- helpers -------------------------------------------------------------------------------
 
     private sealed class Setup(TempDirectory dir, GatewayProcess gateway, TestSite site, string root, IReadOnlyList<string> basePackages, IReadOnlyDictionary<string, string> catalog) : IAsyncDisposable
     {
         public TempDirectory Dir { get; } = dir;
+        public GatewayProcess Gateway { get; } = gateway;
         public TestSite Site { get; } = site;
         public string Root { get; } = root;
         public IReadOnlyList<string> Base { get; } = basePackages;
@@ -121,15 +156,20 @@ public sealed class DebianDependencyTests
         public async ValueTask DisposeAsync()
         {
             await Site.DisposeAsync();
-            await gateway.DisposeAsync();
+            await Gateway.DisposeAsync();
         }
     }
 
-    private static async Task<Setup> SetUpAsync(TempDirectory dir, string? leaveOut = null)
+    private static async Task<Setup> SetUpAsync(TempDirectory dir, string? leaveOut = null, string? byHand = null)
     {
         var root = await DebianRoot.CreateAsync(Path.Combine(dir.Path, "debian-root"));
-        var basePackages = await DebianRoot.InstalledAsync(root);
         var debs = await DebianRoot.DownloadSetAsync("nginx-light", [.. Closure, "hello"]);
+        if (byHand is not null)
+        {
+            var install = await DebianRoot.RunToolAsync("dpkg", "--root=" + root, "--install", debs[byHand]);
+            Assert.True(install.ExitCode == 0, install.Output);
+        }
+        var basePackages = await DebianRoot.InstalledAsync(root);
         var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
         var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
 

@@ -102,6 +102,52 @@ public sealed class DeviceListCommand : AsyncCommand<ConnectionSettings>
     }
 }
 
+/// <summary><c>rig device show DEVICE</c>: what the gateway knows about one device, and its latest queue command by
+/// command with each failure's error code and message.</summary>
+public sealed class DeviceShowCommand : AsyncCommand<DeviceSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, DeviceSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var detail = await client.GetAsync<DeviceDetail>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}", cancellationToken).ConfigureAwait(false);
+        if (settings.Json)
+        {
+            Output.JsonLine(detail);
+            return detail.Status.Queue?.Status == "failed" ? 1 : 0;
+        }
+        var d = detail.Status;
+        var facts = new Grid().AddColumns(2);
+        facts.AddRow("[bold]device[/]", Markup.Escape(d.Name) + (d.InModel ? "" : " [yellow](not in the model)[/]"));
+        facts.AddRow("site / tier", Markup.Escape($"{d.Site ?? "-"} / {d.Tier ?? "-"}"));
+        facts.AddRow("agent", d.LastSeenAt is { } seen ? Markup.Escape($"{d.AgentVersion ?? "?"}, last seen {seen.ToLocalTime():yyyy-MM-dd HH:mm:ss}") : "[grey]never checked in[/]");
+        if (detail.Inventory is { } inventory)
+            facts.AddRow("inventory", Markup.Escape($"{inventory.Platform}, {inventory.Packages.Count} Rig package(s), {inventory.NativePackages?.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no"} native package(s), {inventory.Files.Count} file(s)"));
+        if (detail.InventoryNote is { } note)
+            facts.AddRow("[yellow]inventory note[/]", Markup.Escape(note));
+        facts.AddRow("recorded", Markup.Escape($"{detail.Recorded.Packages.Count} package(s), {detail.Recorded.Files.Count} file(s), {detail.Recorded.Services.Count} service(s)"));
+        if (d.Queue is { } q)
+            facts.AddRow("queue", $"{Markup.Escape(q.Id)} {RolloutView.Colour(q.Status)} {q.Position}/{q.Length}: {Markup.Escape(q.Reason)}");
+        AnsiConsole.Write(facts);
+        if (detail.Commands.Count > 0)
+        {
+            var table = new Table().AddColumns("#", "command", "status", "code", "message / output");
+            foreach (var c in detail.Commands)
+            {
+                var text = c.Result?.Error ?? c.Result?.Output ?? c.Reason;
+                table.AddRow((c.Sequence + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(c.Spec.Describe()),
+                    c.Status == "failed" ? $"[red]{c.Status}[/]" : Markup.Escape(c.Status), Markup.Escape(c.Result?.ErrorCode ?? ""), Markup.Escape(text.Trim()));
+            }
+            AnsiConsole.Write(table);
+        }
+        // The table may wrap or cut: each failure in full on its own line.
+        foreach (var c in detail.Commands.Where(c => c.Status == "failed"))
+            AnsiConsole.MarkupLine($"[red]command {c.Sequence + 1} ({Markup.Escape(c.Spec.Describe())}) failed[/] [bold]{Markup.Escape(c.Result?.ErrorCode ?? "")}[/]: {Markup.Escape(c.Result?.Error ?? "")}");
+        return d.Queue?.Status == "failed" ? 1 : 0;
+    }
+}
+
 /// <summary>Options naming one device.</summary>
 public sealed class DeviceSettings : ConnectionSettings
 {

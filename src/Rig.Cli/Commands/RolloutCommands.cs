@@ -225,6 +225,15 @@ public static class RolloutView
         foreach (var d in rollout.Devices)
             table.AddRow(d.Device, d.Wave.ToString(CultureInfo.InvariantCulture), Colour(d.Status), Markup.Escape(d.Detail ?? ""));
         AnsiConsole.Write(table);
+        // The table may cut long details: each failure in full, with its error code, and where to look next.
+        var failed = rollout.Devices.Where(d => d.Status is RolloutDeviceStatus.Failed or RolloutDeviceStatus.Blocked && d.Detail is not null).ToList();
+        if (failed.Count > 0)
+        {
+            AnsiConsole.MarkupLine("[red]Failures[/]:");
+            foreach (var d in failed)
+                AnsiConsole.MarkupLine($"  [bold]{Markup.Escape(d.Device)}[/]: {Markup.Escape(d.Detail!)}");
+            AnsiConsole.MarkupLine($"[grey]Every command of a device, with output: rig device show {Markup.Escape(failed[0].Device)}[/]");
+        }
         if (rollout.Error is { } error)
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(error)}[/]");
     }

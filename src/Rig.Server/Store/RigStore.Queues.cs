@@ -300,7 +300,7 @@ public sealed partial class RigStore
                         await FinishCommandAsync(s, command, CommandStatus.Failed, reported, ct).ConfigureAwait(false);
                         if (ownQueue)
                         {
-                            await FinishQueueAsync(s, queue!.Id, QueueStatus.Failed, $"command {command.Seq + 1} ({command.ParseSpec().Describe()}) failed: {reported.Error}", ct).ConfigureAwait(false);
+                            await FinishQueueAsync(s, queue!.Id, QueueStatus.Failed, $"command {command.Seq + 1} ({command.ParseSpec().Describe()}) failed{(reported.ErrorCode is { } code ? $" [{code}]" : "")}: {reported.Error}", ct).ConfigureAwait(false);
                             // Commands sent in the same answer after the failed one never ran: they are pending again.
                             await s.ExecuteAsync("UPDATE commands SET status = @pending WHERE queue_id = @id AND seq > @seq AND status = @sent",
                                 new { pending = CommandStatus.Pending, sent = CommandStatus.Sent, id = queue.Id, seq = command.Seq }, ct).ConfigureAwait(false);
