@@ -18,7 +18,7 @@ internal sealed partial class ModelFileReader
     private static readonly string[] BundleKeys = ["name", "items"];
     private static readonly string[] RoleKeys = ["name", "kind", "version", "items", "parameters", "pins"];
     private static readonly string[] AssignmentKeys = ["device", "role"];
-    private static readonly string[] PackageKeys = ["name", "version", "sha256", "format", "osFamily", "architecture", "size", "service", "reboot"];
+    private static readonly string[] PackageKeys = ["name", "version", "sha256", "format", "osFamily", "architecture", "size", "service", "reboot", "depends", "provides", "conflicts", "essential"];
 
     private static readonly Device DefaultDevice = new() { Name = "", Site = "" };
     private static readonly Role DefaultRole = new() { Name = "", Kind = "" };
@@ -236,7 +236,27 @@ internal sealed partial class ModelFileReader
             Size = f.Long("size") ?? 0,
             Service = f.String("service"),
             Reboot = f.Bool("reboot") ?? false,
+            Depends = Relations(f, "depends", "libc6 (>= 2.34)", group: true),
+            Provides = Relations(f, "provides", "httpd", group: false),
+            Conflicts = Relations(f, "conflicts", "nginx-full", group: false),
+            Essential = f.Bool("essential") ?? false,
         });
+    }
+
+    /// <summary>A relation list of a catalog entry in the canonical form the gateway keeps (one group of alternatives
+    /// per entry for depends: <c>a (&gt;= 1) | b</c>); an entry that is not is an error naming it.</summary>
+    private IReadOnlyList<string> Relations(Fields f, string key, string example, bool group)
+    {
+        var values = new List<string>();
+        foreach (var (value, node) in f.StringList(key, example))
+        {
+            if (group ? Protocol.Packaging.PackageRelations.IsValidGroup(value) : Protocol.Packaging.PackageRelations.IsValid(value))
+                values.Add(value.Trim());
+            else
+                Error("package.relation-invalid", node, $"{f.Path}/{key}",
+                    $"'{value}' is not a package relation; write `name` or `name (op version)` with op one of << <= = >= >>{(group ? ", alternatives separated by ' | '" : "")}, e.g. `{example}`.");
+        }
+        return values;
     }
 
     private static string Capital(string text) => text.Length == 0 ? text : char.ToUpperInvariant(text[0]) + text[1..];

@@ -242,6 +242,14 @@ internal static class ModelFileWriter
         y.Field("service", p.Service);
         if (p.Reboot)
             y.Field("reboot", true);
+        if (p.Depends.Count > 0)
+            y.List("depends", p.Depends);
+        if (p.Provides.Count > 0)
+            y.List("provides", p.Provides);
+        if (p.Conflicts.Count > 0)
+            y.List("conflicts", p.Conflicts);
+        if (p.Essential)
+            y.Field("essential", true);
         y.EndMap();
     }
 

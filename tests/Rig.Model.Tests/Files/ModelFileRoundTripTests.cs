@@ -46,6 +46,28 @@ public class ModelFileRoundTripTests
     }
 
     [Fact]
+    public void Catalog_entries_with_relations_read_back_equal_and_a_malformed_relation_is_an_error_with_its_line()
+    {
+        var model = SampleModel.Build().WithPackage(SampleModel.Package("nginx-light", "1.22.1-9", format: "deb") with
+        {
+            OsFamily = "debian",
+            Depends = ["nginx (>= 1.22.1-9)", "default-mta | mail-transport-agent"],
+            Provides = ["httpd", "nginx-abi-1.22.1-7 (= 1)"],
+            Conflicts = ["nginx-full"],
+            Essential = true,
+        });
+
+        Assert.Equal(Json(model), Json(RoundTrip(model)));
+
+        var result = ModelFiles.Read([new ModelSourceFile("packages.yaml",
+            $"packages:\n  - name: bad\n    version: '1'\n    sha256: {SampleModel.Digest("bad")}\n    depends: ['libc6 (>= 2.34', 'ok']\n")]);
+        var error = Assert.Single(result.Errors);
+        Assert.Equal("package.relation-invalid", error.Code);
+        Assert.Equal(5, error.Location.Line);
+        Assert.Contains("'libc6 (>= 2.34' is not a package relation", error.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Template_texts_of_every_shape_read_back_exactly_from_files_or_inline()
     {
         string[] texts = ["", "\n", "no final newline", "a\r\nb\r\n", "  leading spaces\nx\n", "trailing spaces  \n", "tabs\there\n", "x\n\n\n", "{{ a }}: # b\n- c\n", "ünïcødé ✓\n"];
