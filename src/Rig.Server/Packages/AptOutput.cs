@@ -102,7 +102,7 @@ internal static partial class AptOutput
     /// <summary>True when apt's message says the metadata or a file did not verify (signature, key, hashes, dates).</summary>
     public static bool IsVerificationFailure(string text) =>
         text.Contains("GPG error", StringComparison.Ordinal) || text.Contains("NO_PUBKEY", StringComparison.Ordinal)
-        || text.Contains("BADSIG", StringComparison.Ordinal) || text.Contains("is not signed", StringComparison.Ordinal)
+        || text.Contains("BADSIG", StringComparison.Ordinal) || text.Contains("not signed", StringComparison.Ordinal) || text.Contains("no longer signed", StringComparison.Ordinal)
         || text.Contains("signature", StringComparison.OrdinalIgnoreCase) || text.Contains("Hash Sum mismatch", StringComparison.Ordinal)
         || text.Contains("File has unexpected size", StringComparison.Ordinal) || text.Contains("is not valid yet", StringComparison.Ordinal)
         || text.Contains("expired", StringComparison.Ordinal) || text.Contains("cannot be authenticated", StringComparison.Ordinal);

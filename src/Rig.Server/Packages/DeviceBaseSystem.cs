@@ -21,7 +21,7 @@ internal sealed partial class DeviceBaseSystem
         "Replaces", "Provides", "Depends", "Pre-Depends", "Recommends", "Suggests", "Conflicts", "Breaks", "Enhances",
     };
 
-    private DeviceBaseSystem(IReadOnlyList<string> devices, IReadOnlyList<NativePackage> packages, IReadOnlyList<string> notes)
+    internal DeviceBaseSystem(IReadOnlyList<string> devices, IReadOnlyList<NativePackage> packages, IReadOnlyList<string> notes)
     {
         Devices = devices;
         Packages = packages;
