@@ -38,6 +38,7 @@ public static class RigCli
                 package.SetDescription("The package store.");
                 package.AddCommand<PackageAddCommand>("add").WithDescription("Import .rig.tar.gz, .deb or .rpm files (metadata is read from the files).");
                 package.AddCommand<PackageListCommand>("list").WithDescription("List the package catalog.");
+                package.AddCommand<PackageFetchCommand>("fetch").WithDescription("Download Debian packages and the dependencies the devices lack from the distribution's mirror (verified) into the store.");
             });
             config.AddBranch("device", device =>
             {

@@ -211,6 +211,8 @@ public sealed class GatewayServer : IAsyncDisposable
         });
         var app = builder.Build();
         OperatorApi.Map(app, gateway, importer, agentUrl);
+        OperatorApi.MapPackageFetch(app, new PackageFetcher(gateway.Store, importer, Path.Combine(options.DataDirectory, "fetch"), options.FetchMirror,
+            options.FetchSecurityMirror, loggerFactory.CreateLogger<PackageFetcher>(), TimeProvider.System));
         app.MapOpenApi("/openapi/{documentName}.json");
         return app;
     }

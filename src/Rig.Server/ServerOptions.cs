@@ -36,6 +36,14 @@ public sealed record ServerOptions
     /// <summary>Log level of the console logger (Warning by default; Information shows every queue and enrollment).</summary>
     public string LogLevel { get; init; } = "Warning";
 
+    /// <summary>The Debian archive `rig package fetch` uses unless the request names one; null: the host's apt sources,
+    /// else http://deb.debian.org/debian.</summary>
+    public string? FetchMirror { get; init; }
+
+    /// <summary>The Debian security archive for `rig package fetch`; null: the host's apt sources, else
+    /// http://deb.debian.org/debian-security.</summary>
+    public string? FetchSecurityMirror { get; init; }
+
     /// <summary>Timeouts and limits (not saved; defaults unless a test changes them).</summary>
     [JsonIgnore]
     public RigLimits Limits { get; init; } = RigLimits.Default;
