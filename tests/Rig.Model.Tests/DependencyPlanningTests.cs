@@ -300,6 +300,23 @@ public sealed class DependencyPlanningTests
     }
 
     [Fact]
+    public void A_base_system_package_Rig_upgraded_for_a_dependency_is_never_removed()
+    {
+        var model = Model(["app@1"]) with { Packages = [Deb("app", "1", depends: ["zlib1g (>= 1:1.3)"]), Deb("zlib1g", "1:1.3.1-1")] };
+        var plan = model.Plan("deb-1", Device());
+        var upgrade = plan.Commands.Select(c => c.Spec).OfType<InstallCommand>().First();
+        Assert.Equal("zlib1g", upgrade.Package.Name);
+        Assert.Equal(["zlib1g"], upgrade.Replaces!);
+        Assert.StartsWith("upgrade from 1:1.2.13.dfsg-1 (installed outside Rig)", plan.Commands[0].Reason, StringComparison.Ordinal);
+        var installed = Apply(model, plan, Device());
+        Assert.True(installed.Packages["zlib1g"].Preinstalled);
+
+        var removal = (model with { Assignments = [] }).Plan("deb-1", installed);
+
+        Assert.Equal(["remove app", "inventory"], removal.Commands.Select(c => c.Spec.Describe()));
+    }
+
+    [Fact]
     public void Essential_packages_are_never_removed()
     {
         var model = Model(["dpkg@1.22.0"]) with { Packages = [Deb("dpkg", "1.22.0", essential: true)] };

@@ -12,8 +12,10 @@ internal static class PackageRemovals
         if (candidates.Count == 0)
             return [];
         var final = resolution.Final;
-        foreach (var name in candidates.Keys.Where(n => final.TryGetValue(n, out var f) && f.Essential).ToList())
-            candidates.Remove(name); // dpkg refuses, and the system would not survive it
+        // Never an Essential package (dpkg refuses, and the system would not survive it), never one the device had
+        // before Rig installed another version over it (its base system).
+        foreach (var name in candidates.Where(c => c.Value.Preinstalled || (final.TryGetValue(c.Key, out var f) && f.Essential)).Select(c => c.Key).ToList())
+            candidates.Remove(name);
 
         // Packages from outside Rig that need a candidate (by name or by what it provides) when nothing else meets it.
         var changed = true;

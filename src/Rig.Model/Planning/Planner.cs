@@ -189,7 +189,13 @@ public static class Planner
                         foreach (var x in install.Packages)
                             done.Packages.Add(x.Name);
                         var refs = install.Packages.Select(x => new PackageRef(x.Name, x.Version, x.Format, x.Sha256, x.Size)).ToList();
-                        var spec = new InstallCommand(refs[0], role.Name) { With = refs.Count > 1 ? refs[1..] : null, Dependency = install.Dependency ? true : null };
+                        var replaces = install.Packages.Where(x => !recorded.Packages.ContainsKey(x.Name) && recorded.Native?.Any(n => n.Name == x.Name) == true).Select(x => x.Name).ToList();
+                        var spec = new InstallCommand(refs[0], role.Name)
+                        {
+                            With = refs.Count > 1 ? refs[1..] : null,
+                            Dependency = install.Dependency ? true : null,
+                            Replaces = replaces.Count > 0 ? replaces : null,
+                        };
                         commands.Add(new PlannedCommand(spec, role.Name, InstallReason(install, recorded)));
                         changedScopes.Add(dp.Scope);
                         foreach (var x in install.Packages)

@@ -48,6 +48,10 @@ public sealed record RecordedPackage(string Name, string Version, string Format,
     /// <summary>Installed as a dependency no role lists: removed again when nothing needs it, and kept (not an error)
     /// when a package from outside Rig needs it.</summary>
     public bool Auto { get; init; }
+
+    /// <summary>The device had this package from outside Rig before Rig installed another version over it: part of
+    /// its base system, never removed by a plan.</summary>
+    public bool Preinstalled { get; init; }
 }
 
 /// <summary>A written file and the role kind that wrote it.</summary>

@@ -20,7 +20,11 @@ public static class RecordedStateUpdater
             {
                 var packages = new Dictionary<string, RecordedPackage>(state.Packages, StringComparer.Ordinal);
                 foreach (var p in i.All)
-                    packages[p.Name] = new RecordedPackage(p.Name, p.Version, p.Format, p.Sha256, roleKind) { Auto = i.Dependency == true };
+                    packages[p.Name] = new RecordedPackage(p.Name, p.Version, p.Format, p.Sha256, roleKind)
+                    {
+                        Auto = i.Dependency == true,
+                        Preinstalled = i.Replaces?.Contains(p.Name) == true || state.Packages.GetValueOrDefault(p.Name)?.Preinstalled == true,
+                    };
                 return state with { Packages = packages };
             }
             case RemoveCommand r:
@@ -73,6 +77,7 @@ public static class RecordedStateUpdater
             packages[p.Name] = new RecordedPackage(p.Name, p.Version, p.Format, p.Problem is null ? p.Sha256 : Damaged, state.Packages.GetValueOrDefault(p.Name)?.Kind)
             {
                 Auto = state.Packages.GetValueOrDefault(p.Name)?.Auto ?? false,
+                Preinstalled = state.Packages.GetValueOrDefault(p.Name)?.Preinstalled ?? false,
             };
         var files = new Dictionary<string, RecordedFile>(StringComparer.Ordinal);
         foreach (var f in inventory.Files)

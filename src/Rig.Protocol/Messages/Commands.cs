@@ -82,6 +82,10 @@ public sealed record InstallCommand(PackageRef Package, string Role) : CommandSp
     /// gateway records it, so they are removed again when nothing needs them; the agent installs them the same way.</summary>
     public bool? Dependency { get; init; }
 
+    /// <summary>Names (of <see cref="All"/>) the device had from outside Rig before this install upgrades them: the
+    /// gateway records them as part of the device's base system, never removed by a later plan.</summary>
+    public IReadOnlyList<string>? Replaces { get; init; }
+
     /// <summary>Every package the command installs, <see cref="Package"/> first.</summary>
     [JsonIgnore]
     public IReadOnlyList<PackageRef> All => With is { Count: > 0 } with ? [Package, .. with] : [Package];
