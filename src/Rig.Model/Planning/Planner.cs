@@ -107,6 +107,19 @@ public static class Planner
             foreach (var step in role.Steps.OfType<DesiredPackage>())
                 requests.Add(new PackageRequest(step.Package, role.Name, role.Kind));
         }
+        if (!desired.Catalog.HasRelations && recorded.Native is null)
+        {
+            // Nothing in the catalog depends on or conflicts with anything, and the device reports no native packages
+            // (a Rig-archive fleet): every listed package is all there is, as fast as before resolution existed.
+            var installs = new List<ResolvedInstall>();
+            var needed = new HashSet<string>(StringComparer.Ordinal);
+            foreach (var request in requests)
+            {
+                if (needed.Add(request.Package.Name) && (!recorded.Packages.TryGetValue(request.Package.Name, out var have) || have.Sha256 != request.Package.Sha256))
+                    installs.Add(new ResolvedInstall([request.Package], request.Package.Name, request.Role, request.Kind, Dependency: false, $"listed by role {request.Role}"));
+            }
+            return new DependencyResolution(installs, needed, []);
+        }
         return DependencyResolver.Resolve(requests, desired.Catalog, desired.Pins, Present(recorded));
     }
 

@@ -480,7 +480,7 @@ public abstract partial class StoreSuite
 
         var failed = await QueueAsync(queue.Id);
         Assert.Equal(QueueStatus.Failed, failed.Status);
-        Assert.Contains("command 2 (write /etc/rig/f1) failed: disk full", failed.Error, StringComparison.Ordinal);
+        Assert.Contains("command 2 (write /etc/rig/f1) failed [test-failure]: disk full", failed.Error, StringComparison.Ordinal); // the code, so operators see it in every view
         Assert.Equal([(CommandStatus.Succeeded, 1), (CommandStatus.Failed, 1), (CommandStatus.Pending, 1), (CommandStatus.Pending, 1)],
             (await Store.GetCommandsAsync(queue.Id)).Select(c => (c.Status, c.Deliveries)));
         Assert.Equal(["/etc/rig/f0"], (await RecordedAsync()).Files.Keys);
