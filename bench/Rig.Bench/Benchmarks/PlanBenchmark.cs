@@ -13,6 +13,12 @@ public sealed class PlanBenchmark : IBenchmark
     /// <inheritdoc />
     public string Name => "plan";
 
+    private static double Median(List<double> values)
+    {
+        var sorted = values.Order().ToList();
+        return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
+    }
+
     /// <inheritdoc />
     public Task<BenchReport> RunAsync(BenchOptions options, CancellationToken ct)
     {
@@ -40,6 +46,23 @@ public sealed class PlanBenchmark : IBenchmark
                 throw new InvalidOperationException($"Planning {size} devices gave {commands} commands, expected {size * 11}.");
             measurements.Add(Measurement.Of($"plan {size:N0} devices", "s", seconds, $"{commands:N0} commands"));
             measurements.Add(Measurement.Of($"allocated, {size:N0} devices", "MiB", allocated));
+
+            // The same fleet as Debian packages with dependencies, against devices that report a base system: every
+            // plan resolves (adds 5 dependencies, checks conflicts), measured beside the plans above.
+            var (debModel, recorded) = FleetModel.BuildWithDependencies(size);
+            var resolved = new List<double>();
+            for (var run = 0; run < runs; run++)
+            {
+                GC.Collect();
+                GC.WaitForPendingFinalizers();
+                var watch = Stopwatch.StartNew();
+                commands = FleetPlanner.PlanAll(debModel, _ => recorded).Sum(p => p.IsValid ? (long)p.Commands.Count : throw new InvalidOperationException(string.Join("; ", p.Errors)));
+                watch.Stop();
+                resolved.Add(watch.Elapsed.TotalSeconds);
+            }
+            if (commands != size * 16L)
+                throw new InvalidOperationException($"Planning {size} devices with dependencies gave {commands} commands, expected {size * 16}.");
+            measurements.Add(Measurement.Of($"plan {size:N0} devices, resolving dependencies", "s", resolved, $"{commands:N0} commands; median x{Median(resolved) / Median(seconds):0.00} of the plan without"));
         }
         measurements.Add(Measurement.Single("peak working set", "MiB", Environment.WorkingSet / 1024.0 / 1024.0));
         return Task.FromResult(new BenchReport(Name, DateTimeOffset.UtcNow, BenchReport.Revision(), options.Quick, MachineInfo.Current(Path.GetTempPath()),
@@ -51,6 +74,36 @@ public sealed class PlanBenchmark : IBenchmark
 /// <summary>A synthetic fleet for planning benchmarks.</summary>
 public static class FleetModel
 {
+    /// <summary><see cref="Build"/> with Debian packages: base, web and content need 5 packages the devices
+    /// lack (alternatives, versions, a virtual package, two versions of one library) and on libc6, which the devices'
+    /// 200-package base system has; every device reports that base system.</summary>
+    public static (RigModel Model, RecordedState Recorded) BuildWithDependencies(int devices)
+    {
+        static string Digest(string text) => Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(System.Text.Encoding.UTF8.GetBytes(text)));
+        static PackageInfo Deb(string name, string version, string[] depends, string[]? provides = null) => new()
+        {
+            Name = name, Version = version, Format = "deb", OsFamily = "debian", Architecture = "amd64", Sha256 = Digest(name + version), Size = 200_000,
+            Depends = depends, Provides = provides ?? [],
+        };
+        var model = Build(devices);
+        var catalog = new List<PackageInfo>
+        {
+            Deb("base", "1.0", ["libc6 (>= 2.34)", "libbase1 (>= 1.2)", "libcommon"]),
+            Deb("web", "1.0", ["libc6 (>= 2.34)", "libweb1 | libweb-alt", "libssl (>= 3.0)", "libcommon (>= 2)"]),
+            Deb("content", "1.0", ["www-data-virtual", "libbase1"]),
+            Deb("libbase1", "1.1", ["libc6"]), Deb("libbase1", "1.3", ["libc6"]),
+            Deb("libcommon", "1", ["libc6"]), Deb("libcommon", "2", ["libc6"]),
+            Deb("libweb1", "1.0", ["libc6", "libssl"]), Deb("libweb-alt", "1.0", ["libc6"]),
+            Deb("libssl", "3.0.11", ["libc6"]), Deb("libssl", "3.0.15", ["libc6"]),
+            Deb("site-data", "1", [], ["www-data-virtual"]),
+        };
+        var native = Enumerable.Range(0, 200).Select(i => new Rig.Protocol.Messages.NativePackage($"base-pkg-{i}", "1.0", "amd64", "deb")
+        {
+            Depends = ["libc6 (>= 2.17)", $"base-pkg-{(i + 1) % 200}"], Provides = [], Conflicts = [],
+        }).Append(new Rig.Protocol.Messages.NativePackage("libc6", "2.36-9", "amd64", "deb") { Depends = [], Provides = [], Conflicts = [] }).ToList();
+        return (model with { Packages = catalog, Devices = [.. model.Devices.Select(d => d with { OsFamily = "debian" })] }, RecordedState.Empty with { Native = native });
+    }
+
     /// <summary>N devices in sites of 100, each with os, app and content roles; in each site the first device is a
     /// load balancer linked to the others (its template lists them).</summary>
     public static RigModel Build(int devices)

@@ -22,8 +22,11 @@ public sealed record ResolvedInstall(IReadOnlyList<PackageInfo> Packages, string
 /// depended upon, installed or present: what a plan must not remove), and the problems.</summary>
 public sealed record DependencyResolution(IReadOnlyList<ResolvedInstall> Installs, IReadOnlySet<string> Needed, IReadOnlyList<ModelError> Errors)
 {
-    /// <summary>The packages on the device after the installs and before removals, by name (for removal checks).</summary>
-    internal IReadOnlyDictionary<string, ResolverPackage> Final { get; init; } = new Dictionary<string, ResolverPackage>();
+    /// <summary>The packages on the device after the installs and before removals, by name (for removal checks; built
+    /// only when a plan removes something).</summary>
+    internal IReadOnlyDictionary<string, ResolverPackage> Final => LazyFinal.Value;
+
+    internal Lazy<IReadOnlyDictionary<string, ResolverPackage>> LazyFinal { get; init; } = new(() => new Dictionary<string, ResolverPackage>());
 }
 
 /// <summary>A package with its relations parsed: a catalog entry or a package on the device.</summary>
@@ -76,14 +79,16 @@ internal sealed class ResolverPackage
         Essential = package.Essential,
     };
 
-    public static ResolverPackage From(PresentPackage package, PackageInfo? catalog)
+    public static ResolverPackage From(PresentPackage package, ResolverPackage? catalog)
     {
         if (catalog is not null && (package.Depends is null || package.Managed))
-            return From(catalog) is var fromCatalog ? new ResolverPackage
+        {
+            return new ResolverPackage
             {
-                Name = fromCatalog.Name, Version = fromCatalog.Version, Format = fromCatalog.Format, Catalog = catalog, Present = package,
-                Depends = fromCatalog.Depends, Provides = fromCatalog.Provides, Conflicts = fromCatalog.Conflicts, Essential = fromCatalog.Essential || package.Essential,
-            } : throw new InvalidOperationException();
+                Name = catalog.Name, Version = catalog.Version, Format = catalog.Format, Catalog = catalog.Catalog, Present = package,
+                Depends = catalog.Depends, Provides = catalog.Provides, Conflicts = catalog.Conflicts, Essential = catalog.Essential || package.Essential,
+            };
+        }
         var depends = ParseGroups(package.Depends);
         return new ResolverPackage
         {
@@ -215,10 +220,26 @@ public static class DependencyResolver
     /// <param name="present">What the device has now (native and recorded packages).</param>
     public static DependencyResolution Resolve(IReadOnlyList<PackageRequest> requests, PackageUniverse universe, IReadOnlyDictionary<string, string> pins, IReadOnlyList<PresentPackage> present)
     {
-        ArgumentNullException.ThrowIfNull(requests);
-        ArgumentNullException.ThrowIfNull(universe);
-        ArgumentNullException.ThrowIfNull(pins);
         ArgumentNullException.ThrowIfNull(present);
+        ArgumentNullException.ThrowIfNull(universe);
+        var native = NativeIndex.Of(present.Where(p => !p.Managed).Select(p => ResolverPackage.From(p, p.Depends is null ? universe.Get(PackageInfo.PackageKey(p.Name, p.Version)) : null)));
+        return Resolve(requests, universe, pins, new PresentPackages(native, present.Where(p => p.Managed), universe));
+    }
+
+    /// <summary>Resolve for one device whose native packages are <paramref name="native"/> (indexed once per list and
+    /// shared by devices that report the same list) and whose Rig-installed packages are <paramref name="managed"/>.</summary>
+    public static DependencyResolution Resolve(IReadOnlyList<PackageRequest> requests, PackageUniverse universe, IReadOnlyDictionary<string, string> pins,
+        IReadOnlyList<Protocol.Messages.NativePackage>? native, IEnumerable<PresentPackage> managed)
+    {
+        ArgumentNullException.ThrowIfNull(universe);
+        ArgumentNullException.ThrowIfNull(managed);
+        return Resolve(requests, universe, pins, new PresentPackages(NativeIndex.For(native), managed, universe));
+    }
+
+    private static DependencyResolution Resolve(IReadOnlyList<PackageRequest> requests, PackageUniverse universe, IReadOnlyDictionary<string, string> pins, PresentPackages present)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        ArgumentNullException.ThrowIfNull(pins);
         var context = new Context(universe, pins, present);
         Attempt? attempt = null;
         for (var i = 0; i < MaxAttempts; i++)
@@ -235,9 +256,10 @@ public static class DependencyResolver
     /// <summary>What stays the same across attempts, and what attempts learned.</summary>
     private sealed class Context
     {
-        public Context(PackageUniverse universe, IReadOnlyDictionary<string, string> pins, IReadOnlyList<PresentPackage> present)
+        public Context(PackageUniverse universe, IReadOnlyDictionary<string, string> pins, PresentPackages present)
         {
             Universe = universe;
+            Present = present;
             foreach (var key in pins.Keys)
             {
                 var at = key.IndexOf('@', StringComparison.Ordinal);
@@ -247,37 +269,12 @@ public static class DependencyResolver
                     PinnedVersions[key[..at]] = versions = new HashSet<string>(StringComparer.Ordinal);
                 versions.Add(key[(at + 1)..]);
             }
-            foreach (var package in present)
-            {
-                var parsed = ResolverPackage.From(package, package.Managed || package.Depends is null ? universe.Get(PackageInfo.PackageKey(package.Name, package.Version))?.Catalog : null);
-                Present[package.Name] = parsed; // one version per name on a device; the last report wins
-            }
         }
 
-        /// <summary>Packages the device has whose name or provides is <paramref name="name"/>.</summary>
-        public IEnumerable<ResolverPackage> PresentMeeting(string name)
-        {
-            if (_presentProviding is null)
-            {
-                _presentProviding = new Dictionary<string, List<ResolverPackage>>(StringComparer.Ordinal);
-                foreach (var package in Present.Values)
-                {
-                    foreach (var key in package.Provides.Select(p => p.Name).Append(package.Name).Distinct(StringComparer.Ordinal))
-                    {
-                        if (!_presentProviding.TryGetValue(key, out var list))
-                            _presentProviding[key] = list = [];
-                        list.Add(package);
-                    }
-                }
-            }
-            return _presentProviding.TryGetValue(name, out var found) ? found : [];
-        }
-
-        private Dictionary<string, List<ResolverPackage>>? _presentProviding;
+        public PresentPackages Present { get; }
 
         public PackageUniverse Universe { get; }
         public Dictionary<string, HashSet<string>> PinnedVersions { get; } = new(StringComparer.Ordinal);
-        public Dictionary<string, ResolverPackage> Present { get; } = new(StringComparer.Ordinal);
         public HashSet<string> Avoid { get; } = new(StringComparer.Ordinal);
         public Dictionary<string, List<PackageRelation>> Forced { get; } = new(StringComparer.Ordinal);
 
@@ -315,7 +312,7 @@ public static class DependencyResolver
                 var package = context.Universe.Parsed(request.Package);
                 if (_selected.ContainsKey(package.Name))
                     continue; // listed twice (or in two roles): the planner reports a version clash
-                var have = context.Present.GetValueOrDefault(package.Name);
+                var have = context.Present.Get(package.Name);
                 var install = have?.Present is not { Managed: true, Sha256: var sha } || sha != request.Package.Sha256;
                 var node = new Node(package, install, request.Role, request.Kind, package.Name, dependency: false, $"listed by role {request.Role}");
                 _selected[package.Name] = node;
@@ -358,7 +355,7 @@ public static class DependencyResolver
             }
             foreach (var relation in group)
             {
-                var present = context.PresentMeeting(relation.Name).Where(p => !_selected.ContainsKey(p.Name) && context.Allowed(p) && p.Meets(relation))
+                var present = context.Present.Meeting(relation.Name).Where(p => !_selected.ContainsKey(p.Name) && context.Allowed(p) && p.Meets(relation))
                     .OrderBy(p => p.Name == relation.Name ? 0 : 1).ThenBy(p => p.Name, StringComparer.Ordinal).FirstOrDefault();
                 if (present is null)
                     continue;
@@ -396,7 +393,7 @@ public static class DependencyResolver
                         }
                         continue;
                     }
-                    if (context.Universe.Named(relation.Name).Any(p => relation.Allows(p.Version, p.Format) && context.Allowed(p)) || context.Present.GetValueOrDefault(relation.Name) is { } have && relation.Allows(have.Version, have.Format))
+                    if (context.Universe.Named(relation.Name).Any(p => relation.Allows(p.Version, p.Format) && context.Allowed(p)) || context.Present.Get(relation.Name) is { } have && relation.Allows(have.Version, have.Format))
                     {
                         var name = relation.Name;
                         var learned = relation;
@@ -448,7 +445,7 @@ public static class DependencyResolver
                     notes.Add($"the catalog has {relation.Name} {string.Join(", ", versions)}");
                 if (context.PinnedVersions.TryGetValue(relation.Name, out var pinned))
                     notes.Add($"the role versions pin {relation.Name} to {string.Join(", ", pinned.Order(StringComparer.Ordinal))}");
-                if (context.Present.TryGetValue(relation.Name, out var have))
+                if (context.Present.Get(relation.Name) is { } have)
                     notes.Add($"the device has {have}");
                 if (context.Forced.TryGetValue(relation.Name, out var forced))
                     notes.Add($"other packages need {string.Join(" and ", forced)}");
@@ -465,17 +462,17 @@ public static class DependencyResolver
         /// package installed outside Rig, it is an error.</summary>
         private void CheckConflicts()
         {
-            var final = Final(removeUnneeded: true);
             foreach (var node in _selected.Values.Where(n => n.Install).OrderBy(n => n.Package.Name, StringComparer.Ordinal))
             {
-                foreach (var other in final.Values)
+                // What it conflicts with, and what conflicts with it (by its name or anything it provides).
+                var against = node.Package.Conflicts
+                    .SelectMany(c => FinalMeeting(c.Name).Where(other => other.Name != node.Package.Name && other.Meets(c)).Select(other => (By: node.Package, Other: other, Relation: c)))
+                    .Concat(node.Package.Provides.Select(p => p.Name).Append(node.Package.Name).Distinct(StringComparer.Ordinal)
+                        .SelectMany(FinalConflictMentioning)
+                        .Where(other => other.Name != node.Package.Name)
+                        .SelectMany(other => other.Conflicts.Where(node.Package.Meets).Select(c => (By: other, Other: other, Relation: c))));
+                foreach (var (by, other, relation) in against)
                 {
-                    if (other.Name == node.Package.Name)
-                        continue;
-                    var relation = node.Package.Conflicts.FirstOrDefault(other.Meets) is { } forward ? (By: node.Package, Against: other, Relation: forward)
-                        : other.Conflicts.FirstOrDefault(node.Package.Meets) is { } backward ? (By: other, Against: node.Package, Relation: backward) : default;
-                    if (relation.Relation is null)
-                        continue;
                     var otherNode = _selected.GetValueOrDefault(other.Name);
                     var drop = node.Dependency ? node : otherNode is { Dependency: true, Install: true } ? otherNode : null;
                     if (drop is not null)
@@ -486,29 +483,43 @@ public static class DependencyResolver
                     }
                     var where = $"roles/{node.Role}";
                     var message = otherNode is null
-                        ? $"{Describe(node)} cannot be installed beside {other}, which the device has from outside Rig: {relation.By.Name} conflicts with {relation.Relation}. Remove {other.Name} from the device (or take {node.Package.Name} out of the role)."
-                        : $"{Describe(node)} cannot be installed beside {Describe(otherNode)}: {relation.By.Name} conflicts with {relation.Relation}. A device can have only one of them: change one of the roles.";
+                        ? $"{Describe(node)} cannot be installed beside {other}, which the device has from outside Rig: {by.Name} conflicts with {relation}. Remove {other.Name} from the device (or take {node.Package.Name} out of the role)."
+                        : $"{Describe(node)} cannot be installed beside {Describe(otherNode)}: {by.Name} conflicts with {relation}. A device can have only one of them: change one of the roles.";
                     _errors.Add(new ModelError("package.conflict", where, message));
                     return;
                 }
             }
         }
 
+        /// <summary>Packages the device will have (selected, or present and neither replaced nor removed) meeting <paramref name="name"/>.</summary>
+        private IEnumerable<ResolverPackage> FinalMeeting(string name) =>
+            _selected.Values.Select(n => n.Package).Where(p => p.Name == name || p.Provides.Any(x => x.Name == name))
+                .Concat(context.Present.Meeting(name).Where(Stays));
+
+        private IEnumerable<ResolverPackage> FinalConflictMentioning(string name) =>
+            _selected.Values.Select(n => n.Package).Where(p => p.Conflicts.Any(c => c.Name == name))
+                .Concat(context.Present.ConflictMentioning(name).Where(Stays));
+
+        /// <summary>A present package stays: not replaced by a selected version, not a managed package nothing needs.</summary>
+        private bool Stays(ResolverPackage present) => !_selected.ContainsKey(present.Name) && present.Present is not { Managed: true };
+
         /// <summary>An upgrade must not break a package the device keeps from outside Rig (one that needs the old version).</summary>
         private void CheckStaying()
         {
-            var upgrades = _selected.Values.Where(n => n.Install && context.Present.TryGetValue(n.Package.Name, out var old) && old.Version != n.Package.Version).ToList();
-            if (upgrades.Count == 0)
-                return; // new packages add what they provide and take nothing away
-            var final = Final(removeUnneeded: false);
-            foreach (var upgrade in upgrades)
+            foreach (var upgrade in _selected.Values.Where(n => n.Install).OrderBy(n => n.Package.Name, StringComparer.Ordinal))
             {
-                var old = context.Present[upgrade.Package.Name];
-                foreach (var staying in context.Present.Values.Where(p => p.Present is { Managed: false } && p.Known && !_selected.ContainsKey(p.Name)).OrderBy(p => p.Name, StringComparer.Ordinal))
+                // New packages add what they provide and take nothing away: only a version replacing another can break.
+                if (context.Present.Get(upgrade.Package.Name) is not { } old || old.Version == upgrade.Package.Version)
+                    continue;
+                var dependents = old.Provides.Select(p => p.Name).Append(old.Name).Distinct(StringComparer.Ordinal)
+                    .SelectMany(context.Present.DependsMentioning)
+                    .Where(p => p.Present is { Managed: false } && p.Known && !_selected.ContainsKey(p.Name))
+                    .DistinctBy(p => p.Name).OrderBy(p => p.Name, StringComparer.Ordinal);
+                foreach (var staying in dependents)
                 {
                     foreach (var group in staying.Depends.Where(g => g.Any(old.Meets)))
                     {
-                        if (group.Any(r => r.Name == staying.Name || final.Values.Any(p => p.Meets(r))))
+                        if (group.Any(r => r.Name == staying.Name || FinalMeeting(r.Name).Any(p => p.Meets(r))))
                             continue;
                         _errors.Add(new ModelError("package.breaks-installed", $"roles/{upgrade.Role}",
                             $"Installing {Describe(upgrade)} in place of {old} would break {staying}, which the device has from outside Rig and which needs {PackageRelations.Format(group)}. " +
@@ -518,16 +529,12 @@ public static class DependencyResolver
             }
         }
 
-        /// <summary>The device after the installs: what it has (without managed packages nothing needs, when asked),
-        /// with the selected versions in place.</summary>
-        private Dictionary<string, ResolverPackage> Final(bool removeUnneeded)
+        /// <summary>The device after the installs, before removals: what it has, with the selected versions in place.</summary>
+        private Dictionary<string, ResolverPackage> Final()
         {
             var final = new Dictionary<string, ResolverPackage>(StringComparer.Ordinal);
-            foreach (var (name, package) in context.Present)
-            {
-                if (!removeUnneeded || package.Present is not { Managed: true } || _selected.ContainsKey(name))
-                    final[name] = package;
-            }
+            foreach (var package in context.Present.All)
+                final[package.Name] = package;
             foreach (var node in _selected.Values)
                 final[node.Package.Name] = node.Package;
             return final;
@@ -589,7 +596,7 @@ public static class DependencyResolver
             foreach (var node in _selected.Values.Where(n => n.Install && !index.ContainsKey(n)))
                 Visit(node); // needed by a kept package only
 
-            return new DependencyResolution(installs, new HashSet<string>(_selected.Keys, StringComparer.Ordinal), _errors) { Final = Final(removeUnneeded: false) };
+            return new DependencyResolution(installs, new HashSet<string>(_selected.Keys, StringComparer.Ordinal), _errors) { LazyFinal = new Lazy<IReadOnlyDictionary<string, ResolverPackage>>(Final) };
         }
     }
 }

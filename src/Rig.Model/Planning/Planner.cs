@@ -120,23 +120,8 @@ public static class Planner
             }
             return new DependencyResolution(installs, needed, []);
         }
-        return DependencyResolver.Resolve(requests, desired.Catalog, desired.Pins, Present(recorded));
-    }
-
-    /// <summary>What the device has: its native packages (last inventory) and what Rig recorded installing.</summary>
-    public static IReadOnlyList<PresentPackage> Present(RecordedState recorded)
-    {
-        ArgumentNullException.ThrowIfNull(recorded);
-        var present = new Dictionary<string, PresentPackage>(StringComparer.Ordinal);
-        foreach (var n in recorded.Native ?? [])
-            present[n.Name] = new PresentPackage(n.Name, n.Version, n.Format, n.Depends, n.Provides, n.Conflicts, n.Essential, Managed: false);
-        foreach (var r in recorded.Packages.Values)
-        {
-            present[r.Name] = present.TryGetValue(r.Name, out var native)
-                ? native with { Version = r.Version, Managed = true, Sha256 = r.Sha256, Auto = r.Auto }
-                : new PresentPackage(r.Name, r.Version, r.Format, null, null, null, false, Managed: true, r.Sha256, r.Auto);
-        }
-        return [.. present.Values];
+        var managed = recorded.Packages.Values.Select(r => new PresentPackage(r.Name, r.Version, r.Format, null, null, null, false, Managed: true, r.Sha256, r.Auto));
+        return DependencyResolver.Resolve(requests, desired.Catalog, desired.Pins, recorded.Native, managed);
     }
 
     private static void PlanRemovals(RecordedState recorded, IReadOnlyList<string> kindOrder, IReadOnlyList<IReadOnlyList<RecordedPackage>> removals,
@@ -202,7 +187,8 @@ public static class Planner
                         foreach (var x in install.Packages)
                             done.Packages.Add(x.Name);
                         var refs = install.Packages.Select(x => new PackageRef(x.Name, x.Version, x.Format, x.Sha256, x.Size)).ToList();
-                        var replaces = install.Packages.Where(x => !recorded.Packages.ContainsKey(x.Name) && recorded.Native?.Any(n => n.Name == x.Name) == true).Select(x => x.Name).ToList();
+                        var native = NativeIndex.For(recorded.Native).ByName;
+                        var replaces = install.Packages.Where(x => !recorded.Packages.ContainsKey(x.Name) && native.ContainsKey(x.Name)).Select(x => x.Name).ToList();
                         var spec = new InstallCommand(refs[0], role.Name)
                         {
                             With = refs.Count > 1 ? refs[1..] : null,
@@ -267,7 +253,7 @@ public static class Planner
         foreach (var p in install.Packages)
         {
             recorded.Packages.TryGetValue(p.Name, out var have);
-            var native = have is null ? recorded.Native?.FirstOrDefault(n => n.Name == p.Name) : null;
+            var native = have is null ? NativeIndex.For(recorded.Native).ByName.GetValueOrDefault(p.Name) : null;
             var state = have is not null
                 ? have.Version == p.Version ? $"content differs from {have.Version}" : $"upgrade from {have.Version}"
                 : native is not null ? $"upgrade from {native.Version} (installed outside Rig)" : "not installed";
