@@ -34,6 +34,9 @@ public static class PlanView
                     table.AddRow((i + 1).ToString(CultureInfo.InvariantCulture), Markup.Escape(c.Description), Markup.Escape(c.Role), Markup.Escape(c.Reason));
                 }
                 AnsiConsole.Write(table);
+                var added = device.Commands.Count(c => c.Kind == "install" && c.Reason.Contains("needed by ", StringComparison.Ordinal));
+                if (added > 0)
+                    AnsiConsole.MarkupLine($"  [grey]{added} install(s) of dependencies no role lists: the catalog's packages the listed ones need and the device lacks (see why).[/]");
             }
             foreach (var diff in device.Diffs)
                 WriteDiff(diff.Diff);
