@@ -317,6 +317,16 @@ public sealed class DependencyPlanningTests
     }
 
     [Fact]
+    public void A_device_that_meets_a_dependency_keeps_its_version_even_when_the_role_version_pins_another()
+    {
+        var model = (Model(["app@1"]) with { Packages = [Deb("app", "1", depends: ["libfoo (>= 1)"]), Deb("libfoo", "1.0"), Deb("libfoo", "2.0")] })
+            .WithRole("web", r => r with { Pins = new Dictionary<string, string> { ["app@1"] = Digest("app@1"), ["libfoo@2.0"] = Digest("libfoo@2.0") } });
+
+        Assert.Equal(["install app 1", "inventory"], model.Plan("deb-1", Device(extra: Native("libfoo", "1.0"))).Commands.Select(c => c.Spec.Describe()));
+        Assert.Equal(["install libfoo 2.0", "install app 1", "inventory"], model.Plan("deb-1", Device()).Commands.Select(c => c.Spec.Describe()));
+    }
+
+    [Fact]
     public void Essential_packages_are_never_removed()
     {
         var model = Model(["dpkg@1.22.0"]) with { Packages = [Deb("dpkg", "1.22.0", essential: true)] };

@@ -278,6 +278,10 @@ public static class DependencyResolver
         public HashSet<string> Avoid { get; } = new(StringComparer.Ordinal);
         public Dictionary<string, List<PackageRelation>> Forced { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>A package meets every constraint learned so far for its name.</summary>
+        public bool Fits(ResolverPackage package) =>
+            !Forced.TryGetValue(package.Name, out var constraints) || constraints.All(c => c.Allows(package.Version, package.Format));
+
         public bool Allowed(ResolverPackage candidate) =>
             !Avoid.Contains(candidate.Key)
             && (!PinnedVersions.TryGetValue(candidate.Name, out var versions) || versions.Contains(candidate.Version))
@@ -355,7 +359,8 @@ public static class DependencyResolver
             }
             foreach (var relation in group)
             {
-                var present = context.Present.Meeting(relation.Name).Where(p => !_selected.ContainsKey(p.Name) && context.Allowed(p) && p.Meets(relation))
+                // Pins choose what the plan installs, not what the device may keep: a device that meets a dependency keeps it.
+                var present = context.Present.Meeting(relation.Name).Where(p => !_selected.ContainsKey(p.Name) && context.Fits(p) && p.Meets(relation))
                     .OrderBy(p => p.Name == relation.Name ? 0 : 1).ThenBy(p => p.Name, StringComparer.Ordinal).FirstOrDefault();
                 if (present is null)
                     continue;
