@@ -241,16 +241,22 @@ public static class DependencyResolver
         ArgumentNullException.ThrowIfNull(requests);
         ArgumentNullException.ThrowIfNull(pins);
         var context = new Context(universe, pins, present);
-        Attempt? attempt = null;
         for (var i = 0; i < MaxAttempts; i++)
         {
-            attempt = new Attempt(context, requests);
+            var attempt = new Attempt(context, requests);
             attempt.Run();
             if (attempt.Retry is null)
-                break;
+                return attempt.Result();
             attempt.Retry(context);
         }
-        return attempt!.Result();
+        // Every attempt learned something new and none finished: a catalog this tangled is refused, never half-planned.
+        var names = string.Join(", ", requests.Select(r => r.Package.Key));
+        return new DependencyResolution([], new HashSet<string>(requests.Select(r => r.Package.Name), StringComparer.Ordinal),
+        [
+            new ModelError("package.unresolvable", requests.Count > 0 ? $"roles/{requests[0].Role}" : "roles",
+                $"The dependencies of {names} could not be resolved within {MaxAttempts} attempts (each found a version or conflict that ruled out an earlier choice). " +
+                "List the versions you want of the packages named in the plan's other errors in the roles, or remove conflicting versions from the catalog."),
+        ]);
     }
 
     /// <summary>What stays the same across attempts, and what attempts learned.</summary>
@@ -398,7 +404,9 @@ public static class DependencyResolver
                         }
                         continue;
                     }
-                    if (context.Universe.Named(relation.Name).Any(p => relation.Allows(p.Version, p.Format) && context.Allowed(p)) || context.Present.Get(relation.Name) is { } have && relation.Allows(have.Version, have.Format))
+                    var known = context.Forced.TryGetValue(relation.Name, out var learnedBefore) && learnedBefore.Contains(relation);
+                    if (!known && (context.Universe.Named(relation.Name).Any(p => relation.Allows(p.Version, p.Format) && context.Allowed(p))
+                        || (context.Present.Get(relation.Name) is { } have && relation.Allows(have.Version, have.Format) && context.Fits(have))))
                     {
                         var name = relation.Name;
                         var learned = relation;
