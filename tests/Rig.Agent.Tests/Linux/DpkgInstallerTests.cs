@@ -36,7 +36,8 @@ public sealed class DpkgInstallerTests(DebianRootFixture fixture) : IClassFixtur
         Assert.Contains("/usr/bin/hello", record.Files);
         Assert.DoesNotContain("/usr/bin", record.Files); // directories are shared, not owned
         var listed = Assert.Single((await new Components.Discovery(fixture.Root, runningSystem: false).NativePackagesAsync(CancellationToken.None))!, p => p.Name == "hello");
-        Assert.Equal(new Protocol.Messages.NativePackage("hello", version, (await Native.RunAsync("dpkg", "--print-architecture")).Trim(), "deb"), listed);
+        Assert.Equal(("hello", version, (await Native.RunAsync("dpkg", "--print-architecture")).Trim(), "deb"), (listed.Name, listed.Version, listed.Architecture, listed.Format));
+        Assert.Contains(listed.Depends!, d => d.StartsWith("libc6 (>= ", StringComparison.Ordinal));
 
         Assert.Equal($"hello {version} is already installed; nothing to do", await Deb.InstallAsync(hello, blob, Work, CancellationToken.None));
 

@@ -23,12 +23,18 @@ public sealed class RpmFixture : IAsyncLifetime
         await BuildAsync("rigtest-user", "1.0", "1", "Requires: rigtest-virtual");
         await BuildAsync("rigtest-needy", "1.0", "1", "Requires: rigtest-app >= 1.0\nRequires: rig-no-such-package >= 1");
         await BuildAsync("rigtest-waits", "1.0", "1", "");
+        // Relations of every kind, and files in bin directories and /etc (provided) beside others (not provided).
+        await BuildAsync("rigtest-rel", "1.0", "1", "Requires: rigtest-lib >= 1.0\nRequires: (rigtest-app or rigtest-lib)\nRequires(post): /bin/sh\n" +
+            "Provides: rigtest-rel-virtual = 2.0\nProvides: rigtest-plain\nConflicts: rigtest-old < 3\nObsoletes: rigtest-older <= 1:2.0-1",
+            ["/usr/bin/rigtest-rel", "/usr/sbin/rigtest-reld", "/etc/rigtest-rel/rel.conf", "/opt/rigtest-rel/data.txt", "/usr/share/rigtest-rel/readme"]);
     }
 
-    private async Task BuildAsync(string name, string version, string release, string extra)
+    private async Task BuildAsync(string name, string version, string release, string extra, string[]? paths = null)
     {
         var top = _dir.Sub($"build-{name}-{version}");
         var spec = Path.Combine(top, name + ".spec");
+        paths ??= [$"/opt/{name}/version.txt"];
+        var install = string.Join("\n", paths.Select(p => $"mkdir -p %{{buildroot}}{Path.GetDirectoryName(p)}\necho {version} > %{{buildroot}}{p}"));
         await File.WriteAllTextAsync(spec, $"""
             Name: {name}
             Version: {version}
@@ -42,11 +48,10 @@ public sealed class RpmFixture : IAsyncLifetime
             A package built by the Rig agent tests.
 
             %install
-            mkdir -p %{"{"}buildroot{"}"}/opt/{name}
-            echo {version} > %{"{"}buildroot{"}"}/opt/{name}/version.txt
+            {install}
 
             %files
-            /opt/{name}/version.txt
+            {string.Join("\n", paths)}
 
             """);
         await Native.RunAsync("rpmbuild", "-bb", "--quiet", "--define", "_topdir " + top, "--define", "_rpmdir " + Path.Combine(top, "out"), spec);
@@ -93,7 +98,8 @@ public sealed class RpmInstallerTests(RpmFixture fixture) : IClassFixture<RpmFix
     {
         Assert.Equal("installed rigtest-app 1.0-1 with rpm", await InstallAsync("rigtest-app", "1.0-1"));
         Assert.Equal("rigtest-app-1.0-1", await QueryAllAsync());
-        Assert.Equal([new Protocol.Messages.NativePackage("rigtest-app", "1.0-1", "noarch", "rpm")], await new Components.Discovery(Root, runningSystem: false).NativePackagesAsync(CancellationToken.None));
+        Assert.Equal([new Protocol.Messages.NativePackage("rigtest-app", "1.0-1", "noarch", "rpm") { Depends = [], Provides = ["rigtest-app (= 1.0-1)"], Conflicts = [] }],
+            await new Components.Discovery(Root, runningSystem: false).NativePackagesAsync(CancellationToken.None));
         var record = Assert.Single(_platform.Database.Snapshot.Packages);
         Assert.Equal(("rigtest-app", "1.0-1", "rpm"), (record.Name, record.Version, record.Format));
         Assert.Equal(["/opt/rigtest-app/version.txt"], record.Files);
@@ -218,6 +224,29 @@ public sealed class RpmInstallerTests(RpmFixture fixture) : IClassFixture<RpmFix
         Assert.Contains($"rpm --root {Root} --dbpath /var/lib/rpm --rebuilddb", remove.Message, StringComparison.Ordinal);
         Assert.Contains(_platform.Database.Snapshot.Packages, p => p.Name == "rigtest-app"); // not forgotten
         Assert.True(File.Exists(Path.Combine(Root, "opt/rigtest-app/version.txt")), "nothing was removed");
+    }
+
+    [Fact]
+    public async Task Discovery_reports_requires_provides_primary_files_conflicts_and_obsoletes_from_the_rpm_database()
+    {
+        // --nodeps: /bin/sh and rigtest-lib are not in this root; the database records the relations all the same.
+        await Native.RunAsync("rpm", "--root", Root, "--dbpath", "/var/lib/rpm", "-i", "--nodeps", "--noscripts", "--", fixture.Rpms["rigtest-rel-1.0-1"]);
+
+        var packages = await new Components.Discovery(Root, runningSystem: false).NativePackagesAsync(CancellationToken.None);
+
+        var rel = Assert.Single(packages!);
+        Assert.Equal(("rigtest-rel", "1.0-1", "noarch", "rpm", false), (rel.Name, rel.Version, rel.Architecture, rel.Format, rel.Essential));
+        // rpmlib() requirements and the rich "(rigtest-app or rigtest-lib)" are left out; Requires(post) is a requirement.
+        Assert.Equal(["/bin/sh", "rigtest-lib (>= 1.0)"], rel.Depends!.Order(StringComparer.Ordinal));
+        // Files in bin directories and under /etc are provided (createrepo's primary list); /opt and /usr/share are not.
+        Assert.Equal(["/etc/rigtest-rel/rel.conf", "/usr/bin/rigtest-rel", "/usr/sbin/rigtest-reld", "rigtest-plain", "rigtest-rel (= 1.0-1)", "rigtest-rel-virtual (= 2.0)"],
+            rel.Provides!.Order(StringComparer.Ordinal));
+        Assert.Equal(["rigtest-old (<< 3)", "rigtest-older (<= 1:2.0-1)"], rel.Conflicts!.Order(StringComparer.Ordinal));
+        // rpm's own view of the same package, for comparison.
+        var requires = await Native.RunAsync("rpm", "--root", Root, "--dbpath", "/var/lib/rpm", "-q", "--requires", "rigtest-rel");
+        Assert.Contains("rigtest-lib >= 1.0", requires, StringComparison.Ordinal);
+        Assert.Contains("rpmlib(", requires, StringComparison.Ordinal);
+        Assert.Null(Protocol.ContractChecks.InventoryProblem(new InventoryReport { NativePackages = packages }));
     }
 
     [Fact]
