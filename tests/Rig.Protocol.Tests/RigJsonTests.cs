@@ -308,6 +308,11 @@ public sealed class RigJsonTests
         Assert.NotEqual(package, package with { Conflicts = ["nscd (<< 2.37)"] });
         Assert.NotEqual(package, package with { Provides = null });
         Assert.NotEqual(package, package with { Essential = true });
+        var json = Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(new InventoryReport { NativePackages = [package, package with { Name = "dpkg", Essential = true }] }, RigJson.Default.InventoryReport));
+        Assert.Contains("""{"name":"libc6","version":"2.36-9","architecture":"amd64","format":"deb","depends":["libgcc-s1"],"provides":[],"conflicts":["nscd (\u003C\u003C 2.36)"]}""", json, StringComparison.Ordinal);
+        Assert.Contains("\"name\":\"dpkg\"", json, StringComparison.Ordinal);
+        Assert.Contains("\"essential\":true", json, StringComparison.Ordinal); // false is left out, true is not
+        Assert.True(RigJson.Parse(Encoding.UTF8.GetBytes(json), RigJson.Default.InventoryReport, "inventory").NativePackages![1].Essential);
     }
 
     [Fact]

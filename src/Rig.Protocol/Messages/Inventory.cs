@@ -234,7 +234,9 @@ public sealed record NativePackage(string Name, string Version, string Architect
     /// <summary>What it cannot be installed beside (Debian Conflicts and Breaks, RPM Conflicts and Obsoletes).</summary>
     public IReadOnlyList<string>? Conflicts { get; init; }
 
-    /// <summary>Debian's <c>Essential: yes</c>: the package manager refuses to remove it.</summary>
+    /// <summary>Debian's <c>Essential: yes</c>: the package manager refuses to remove it. Left out of the JSON when false
+    /// (nearly every package; an inventory lists thousands).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public bool Essential { get; init; }
 
     /// <summary>Equal when every member is, the relation lists compared entry by entry (a record alone would compare
