@@ -99,6 +99,12 @@ public sealed record RigLimits
 
     // ---- Packages and archives (CHECKLIST 10-13) ------------------------------------------
 
+    /// <summary>Most packages an install or remove command's <c>With</c> may list beside its own package. With is for
+    /// dependency cycles (Debian's libc6 and libgcc-s1: two; the largest real cycles a dozen), so 64 is ample; the
+    /// agent refuses a longer list before it downloads anything, and every package of the set is one more blob that
+    /// must be fetched and verified before the package manager runs.</summary>
+    public int MaxWithPackages { get; init; } = 64;
+
     /// <summary>Largest package the store accepts and the agent unpacks.</summary>
     public long MaxPackageBytes { get; init; } = 4L * 1024 * 1024 * 1024;
 

@@ -367,6 +367,42 @@ public sealed class CommandExecutorTests : IDisposable
         Assert.Empty(_platform.Database.Snapshot.Packages);
     }
 
+    [Fact]
+    public async Task Rig_archives_sent_together_are_refused_before_anything_is_installed_or_removed()
+    {
+        var app = Cached("app", "1.0", new ArchiveInput("/opt/app/app.txt", Utf8("app")));
+        var tool = Cached("tool", "1.0", new ArchiveInput("/opt/tool/tool.txt", Utf8("tool")));
+
+        var install = await RunAsync(new InstallCommand(app, "web") { With = [tool] });
+
+        AssertFailed("unsupported", install);
+        Assert.Contains("installs 'rig' packages one at a time; refusing install app 1.0 with tool 1.0", install.Error, StringComparison.Ordinal);
+        Assert.False(Directory.Exists(Host(_root, "/opt")));
+        Assert.Empty(_platform.Database.Snapshot.Packages);
+
+        AssertSucceeded(await RunAsync(new InstallCommand(app, "web")));
+        AssertSucceeded(await RunAsync(new InstallCommand(tool, "web")));
+        var remove = await RunAsync(new RemoveCommand("app", PackageFormats.RigArchive) { With = ["tool"] });
+
+        AssertFailed("unsupported", remove);
+        Assert.True(File.Exists(Host(_root, "/opt/app/app.txt")) && File.Exists(Host(_root, "/opt/tool/tool.txt")), "nothing was removed");
+        Assert.Equal(["app", "tool"], _platform.Database.Snapshot.Packages.Select(p => p.Name).Order(StringComparer.Ordinal));
+        var direct = await Assert.ThrowsAsync<CommandFailedException>(() => _platform.Installers[PackageFormats.RigArchive].RemoveAsync(["app", "tool"], CancellationToken.None));
+        Assert.Equal("unsupported", direct.Code);
+        Assert.Equal(2, _platform.Database.Snapshot.Packages.Count);
+    }
+
+    [Fact]
+    public async Task An_empty_with_is_the_single_package_command()
+    {
+        var app = Cached("app", "1.0", new ArchiveInput("/opt/app/app.txt", Utf8("app")));
+
+        AssertSucceeded(await RunAsync(new InstallCommand(app, "web") { With = [] }));
+        AssertSucceeded(await RunAsync(new RemoveCommand("app", PackageFormats.RigArchive) { With = [] }));
+
+        Assert.Empty(_platform.Database.Snapshot.Packages);
+    }
+
     // ---- inventory -------------------------------------------------------------------------
 
     [Fact]

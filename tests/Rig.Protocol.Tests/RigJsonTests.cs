@@ -262,6 +262,60 @@ public sealed class RigJsonTests
     }
 
     [Fact]
+    public void Trim_leaves_out_relations_the_gateway_would_refuse_and_those_beyond_the_byte_budget_never_shortening_a_list()
+    {
+        // 3,000 packages of ~600 bytes of relations each (~1.8 MB, '>' escaped on the wire): over the 1 MiB budget.
+        var depends = Enumerable.Range(0, 20).Select(i => $"libdep{i} (>= 1.{i})").ToList();
+        var native = Enumerable.Range(0, 3_000).Select(i => new NativePackage($"p{i:0000}", "1", "amd64", "deb") { Depends = depends, Provides = [$"v{i}"], Conflicts = [] }).ToList();
+        native[5] = native[5] with { Provides = [.. Enumerable.Range(0, InventoryLimits.MaxRelations + 1).Select(i => $"x{i}")] };
+        native[6] = native[6] with { Conflicts = ["bad\u001b[2J"], Essential = true };
+        var report = new InventoryReport { NativePackages = native };
+        Assert.NotNull(ContractChecks.InventoryProblem(report));
+
+        var trimmed = InventoryLimits.Trim(report);
+
+        Assert.Null(ContractChecks.InventoryProblem(trimmed));
+        var packages = trimmed.NativePackages!;
+        Assert.Equal(3_000, packages.Count); // every package stays
+        Assert.Null(packages[5].Provides);
+        Assert.Equal(depends, packages[5].Depends); // only the unusable list goes
+        Assert.Null(packages[6].Conflicts);
+        Assert.True(packages[6].Essential);
+        var kept = packages.Where(p => p.Depends is not null).ToList();
+        Assert.All(kept, p => Assert.Equal(depends, p.Depends)); // whole or not at all
+        Assert.All(packages.Where(p => p.Depends is null), p => Assert.True(p.Provides is null && p.Conflicts is null));
+        int Json(IEnumerable<NativePackage> list) => JsonSerializer.SerializeToUtf8Bytes(new InventoryReport { NativePackages = [.. list] }, RigJson.Default.InventoryReport).Length;
+        var bytes = Json(packages) - Json(packages.Select(p => p with { Depends = null, Provides = null, Conflicts = null }));
+        Assert.InRange(bytes, InventoryLimits.MaxRelationBytes * 8 / 10, InventoryLimits.MaxRelationBytes);
+        Assert.Contains("relations: left out for", trimmed.Truncated, StringComparison.Ordinal);
+        Assert.Contains("over 4096 entries or with unusable entries left out for 2 packages", trimmed.Truncated, StringComparison.Ordinal);
+        var json = JsonSerializer.SerializeToUtf8Bytes(new ExchangeRequest { ProtocolVersion = 1, Device = "d", RequestId = "r", Inventory = trimmed }, RigJson.Default.ExchangeRequest);
+        Assert.True(json.Length < RigLimits.Default.MaxRequestBodyBytes / 2, $"{json.Length} bytes");
+        var whole = new InventoryReport { NativePackages = [new NativePackage("a", "1", "all", "deb") { Depends = ["b (>= 1)"], Provides = [], Conflicts = [] }] };
+        Assert.Same(whole, InventoryLimits.Trim(whole));
+    }
+
+    [Fact]
+    public void Native_packages_are_equal_when_their_relations_are_read_back_from_json()
+    {
+        var package = new NativePackage("libc6", "2.36-9", "amd64", "deb") { Depends = ["libgcc-s1"], Provides = [], Conflicts = ["nscd (<< 2.36)"], Essential = false };
+        var report = new InventoryReport { NativePackages = [package] };
+
+        var back = RigJson.Parse(JsonSerializer.SerializeToUtf8Bytes(report, RigJson.Default.InventoryReport), RigJson.Default.InventoryReport, "inventory");
+
+        Assert.Equal(package, Assert.Single(back.NativePackages!));
+        Assert.Equal(package.GetHashCode(), back.NativePackages![0].GetHashCode());
+        Assert.NotEqual(package, package with { Conflicts = ["nscd (<< 2.37)"] });
+        Assert.NotEqual(package, package with { Provides = null });
+        Assert.NotEqual(package, package with { Essential = true });
+        var json = Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(new InventoryReport { NativePackages = [package, package with { Name = "dpkg", Essential = true }] }, RigJson.Default.InventoryReport));
+        Assert.Contains("""{"name":"libc6","version":"2.36-9","architecture":"amd64","format":"deb","depends":["libgcc-s1"],"provides":[],"conflicts":["nscd (\u003C\u003C 2.36)"]}""", json, StringComparison.Ordinal);
+        Assert.Contains("\"name\":\"dpkg\"", json, StringComparison.Ordinal);
+        Assert.Contains("\"essential\":true", json, StringComparison.Ordinal); // false is left out, true is not
+        Assert.True(RigJson.Parse(Encoding.UTF8.GetBytes(json), RigJson.Default.InventoryReport, "inventory").NativePackages![1].Essential);
+    }
+
+    [Fact]
     public void Null_members_are_left_out_of_the_wire_format()
     {
         var json = Encoding.UTF8.GetString(JsonSerializer.SerializeToUtf8Bytes(new ExchangeResponse { Answer = ExchangeAnswer.NoCommand }, RigJson.Default.ExchangeResponse));

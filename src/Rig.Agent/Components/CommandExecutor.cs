@@ -62,31 +62,85 @@ public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLim
             ? installer
             : throw new CommandFailedException("unsupported-format", $"The {platform.Name} platform cannot install '{format}' packages.");
 
-    /// <summary>Fetch-and-verify, then install. The blob is checked (length and SHA-256) before anything is
-    /// unpacked; verified blobs are cached by digest so a re-install does not download again.</summary>
+    /// <summary>Fetch-and-verify, then install. Every package of the command (<see cref="InstallCommand.All"/>) is checked
+    /// first, then every blob is fetched and verified (length and SHA-256) before the installer sees any of them, so a
+    /// set installed together never starts with one package missing. Verified blobs are cached by digest so a
+    /// re-install does not download again.</summary>
     private async Task<string> InstallAsync(string commandId, InstallCommand install, GatewayClient client, CancellationToken stop)
     {
         var ct = CancellationToken.None;
         var package = install.Package;
         if (!Names.IsValidPackageName(package.Name) || !Names.IsValidVersion(package.Version) || !Names.IsValidSha256(package.Sha256))
             throw new CommandFailedException("bad-package", $"Refusing package '{package.Name}' '{package.Version}' ({package.Sha256}): name, version or digest is not allowed.");
+        CheckWith(install);
         var installer = InstallerFor(package.Format);
-        var cached = Path.Combine(paths.Cache, package.Sha256);
-        if (!File.Exists(cached) || !await DigestMatchesAsync(cached, package.Sha256, ct).ConfigureAwait(false))
-            await FetchAsync(package, client, cached, stop).ConfigureAwait(false);
+        var packages = install.All;
+        if (packages.Count > 1 && !installer.InstallsTogether)
+            throw new CommandFailedException("unsupported", $"The {platform.Name} platform installs '{package.Format}' packages one at a time; refusing {install.Describe()}. Nothing was downloaded or installed.");
+        var blobs = new List<PackageBlob>(packages.Count);
+        foreach (var each in packages)
+        {
+            var cached = Path.Combine(paths.Cache, each.Sha256);
+            if (!File.Exists(cached) || new FileInfo(cached).Length != each.Size || !await DigestMatchesAsync(cached, each.Sha256, ct).ConfigureAwait(false))
+                await FetchAsync(each, client, cached, stop).ConfigureAwait(false);
+            blobs.Add(new PackageBlob(each, cached));
+        }
         var work = platform.Files.Internal($"/var/lib/rig/staging/{commandId}");
-        return await installer.InstallAsync(package, cached, work, ct).ConfigureAwait(false);
+        return await installer.InstallAsync(blobs, work, ct).ConfigureAwait(false);
     }
 
-    /// <summary>Remove a package; its name and format are checked before any package manager sees them (a name
-    /// like <c>-a</c> or <c>--eval=...</c> would be an option run as root).</summary>
+    /// <summary>The packages of <see cref="InstallCommand.With"/>, before anything is downloaded: each a valid name,
+    /// version and digest in the format of the command's own package, no name twice, at most
+    /// <see cref="RigLimits.MaxWithPackages"/>.</summary>
+    private void CheckWith(InstallCommand install)
+    {
+        if (install.With is not { Count: > 0 } with)
+            return;
+        var main = install.Package;
+        string Refuse(string why) => $"Refusing to install {main.Name} {main.Version} with {with.Count} other package(s): {why}. Nothing was downloaded or installed; fix the plan.";
+        if (with.Count > limits.MaxWithPackages)
+            throw new CommandFailedException("bad-package", Refuse($"at most {limits.MaxWithPackages} packages may be installed together"));
+        var seen = new HashSet<string>(StringComparer.Ordinal) { main.Name };
+        foreach (var other in with)
+        {
+            if (other is null)
+                throw new CommandFailedException("bad-package", Refuse("'with' holds a null entry"));
+            if (!Names.IsValidPackageName(other.Name) || !Names.IsValidVersion(other.Version) || !Names.IsValidSha256(other.Sha256))
+                throw new CommandFailedException("bad-package", Refuse($"package '{other.Name}' '{other.Version}' ({other.Sha256}): name, version or digest is not allowed"));
+            if (other.Format != main.Format)
+                throw new CommandFailedException("bad-package", Refuse($"{other.Name} is a '{other.Format}' package, {main.Name} a '{main.Format}' one; one package manager run installs one format"));
+            if (!seen.Add(other.Name))
+                throw new CommandFailedException("bad-package", Refuse($"{other.Name} is named twice"));
+        }
+    }
+
+    /// <summary>Remove a package (and those of <see cref="RemoveCommand.With"/> in the same run); every name and the format
+    /// are checked before any package manager sees them (a name like <c>-a</c> or <c>--eval=...</c> would be an option
+    /// run as root).</summary>
     private Task<string> RemoveAsync(RemoveCommand remove, CancellationToken ct)
     {
         if (!Names.IsValidPackageName(remove.Name))
             throw new CommandFailedException("bad-package", $"Refusing to remove package '{remove.Name}': a package name is {Names.PackageNameRule}; nothing was run. Fix the name in the model.");
         if (!PackageFormats.IsKnown(remove.Format))
             throw new CommandFailedException("bad-package", $"Refusing to remove {remove.Name}: '{remove.Format}' is not a package format Rig knows (rig, deb, rpm); nothing was run.");
-        return InstallerFor(remove.Format).RemoveAsync(remove.Name, ct);
+        if (remove.With is { Count: > 0 } with)
+        {
+            string Refuse(string why) => $"Refusing to remove {remove.Name} with {with.Count} other package(s): {why}. Nothing was run; fix the plan.";
+            if (with.Count > limits.MaxWithPackages)
+                throw new CommandFailedException("bad-package", Refuse($"at most {limits.MaxWithPackages} packages may be removed together"));
+            var seen = new HashSet<string>(StringComparer.Ordinal) { remove.Name };
+            foreach (var name in with)
+            {
+                if (!Names.IsValidPackageName(name))
+                    throw new CommandFailedException("bad-package", Refuse($"'{name}' is not a package name (a package name is {Names.PackageNameRule})"));
+                if (!seen.Add(name))
+                    throw new CommandFailedException("bad-package", Refuse($"{name} is named twice"));
+            }
+        }
+        var installer = InstallerFor(remove.Format);
+        if (remove.All.Count > 1 && !installer.InstallsTogether)
+            throw new CommandFailedException("unsupported", $"The {platform.Name} platform removes '{remove.Format}' packages one at a time; refusing {remove.Describe()}. Nothing was removed.");
+        return installer.RemoveAsync(remove.All, ct);
     }
 
     /// <summary>Download a blob, retrying while the gateway is away (a restart takes seconds) with the one retry

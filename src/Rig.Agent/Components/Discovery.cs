@@ -5,6 +5,7 @@ using System.Runtime.InteropServices;
 using Rig.Agent.Platform;
 using Rig.Agent.Platform.Linux;
 using Rig.Protocol.Messages;
+using Rig.Protocol.Packaging;
 
 namespace Rig.Agent.Components;
 
@@ -15,7 +16,9 @@ namespace Rig.Agent.Components;
 /// failing the inventory: a device without /sys still reports its packages.</summary>
 public sealed class Discovery
 {
-    private static readonly TimeSpan RpmTimeout = TimeSpan.FromMinutes(1);
+    /// <summary>One <c>rpm -qa</c> listing every package with its relations and file list: seconds for a few thousand
+    /// packages; it runs only when the database changed.</summary>
+    private static readonly TimeSpan RpmTimeout = TimeSpan.FromMinutes(2);
     private readonly string _root;
     private readonly string _proc;
     private readonly string _sys;
@@ -111,10 +114,14 @@ public sealed class Discovery
         try
         {
             RpmQueries++;
-            var outcome = await ProcessRunner.RunAsync("rpm", ["--root", _root, "--dbpath", dbPath, "-qa", "--qf", "%{NAME}\\t%{EPOCHNUM}:%{VERSION}-%{RELEASE}\\t%{ARCH}\\n"], RpmTimeout, ct).ConfigureAwait(false);
+            // Streamed: with every package's relations and files the output runs to megabytes, far more than a
+            // process's kept output; only what the inventory reports is kept.
+            var reader = new RpmQueryReader();
+            var outcome = await ProcessRunner.RunAsync("rpm", ["--root", _root, "--dbpath", dbPath, "-qa", "--qf", RpmQueryReader.QueryFormat], RpmTimeout, ct,
+                outputLines: reader.Add).ConfigureAwait(false);
             if (outcome.ExitCode != 0)
                 return null;
-            var packages = ParseRpmQuery(outcome.StandardOutput);
+            var packages = reader.Finish();
             if (stamp is { } taken)
             {
                 lock (_gate)
@@ -145,51 +152,101 @@ public sealed class Discovery
         }
     }
 
-    /// <summary>Installed packages of a dpkg status file: paragraphs whose <c>Status</c> ends in <c>installed</c>.</summary>
+    /// <summary>Installed packages of a dpkg status file: paragraphs whose <c>Status</c> ends in <c>installed</c>, with
+    /// their relations in Rig's canonical form (<see cref="PackageRelations"/>): Depends holds the Pre-Depends groups,
+    /// then the Depends groups; Conflicts holds Conflicts and Breaks; Essential is <c>Essential: yes</c>. A relation
+    /// field Rig cannot read leaves that list null (unknown) and the rest of the package as it is.</summary>
     public static IReadOnlyList<NativePackage> ParseDpkgStatus(string text)
     {
         ArgumentNullException.ThrowIfNull(text);
         var packages = new List<NativePackage>();
-        string? name = null, version = null, arch = null, status = null;
+        var fields = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+        string? last = null;
         foreach (var raw in text.Split('\n').Append(""))
         {
             var line = raw.TrimEnd('\r');
             if (line.Length == 0)
             {
-                if (name is not null && version is not null && status is not null && status.Split(' ', StringSplitOptions.RemoveEmptyEntries) is [_, _, "installed"])
-                    packages.Add(new NativePackage(name, version, arch ?? "", "deb"));
-                name = version = arch = status = null;
+                if (StatusPackage(fields) is { } package)
+                    packages.Add(package);
+                fields.Clear();
+                last = null;
                 continue;
             }
             if (line[0] is ' ' or '\t')
-                continue; // a continuation line (Description, Conffiles)
+            {
+                // A continuation line: Description and Conffiles are not kept; a relation field folded over lines is.
+                if (last is not null && RelationFields.Contains(last))
+                    fields[last] += " " + line.Trim();
+                continue;
+            }
             var colon = line.IndexOf(':', StringComparison.Ordinal);
             if (colon <= 0)
-                continue;
-            var value = line[(colon + 1)..].Trim();
-            switch (line[..colon])
             {
-                case "Package": name = value; break;
-                case "Version": version = value; break;
-                case "Architecture": arch = value; break;
-                case "Status": status = value; break;
+                last = null;
+                continue;
             }
+            last = line[..colon];
+            if (last is "Package" or "Version" or "Architecture" or "Status" or "Essential" || RelationFields.Contains(last))
+                fields[last] = line[(colon + 1)..].Trim();
+            else
+                last = null;
         }
         return packages;
     }
 
-    /// <summary>Lines of <c>NAME\tEPOCH:VERSION-RELEASE\tARCH</c>; an epoch of 0 is left out, as rpm prints it.</summary>
+    private static readonly HashSet<string> RelationFields = new(["Pre-Depends", "Depends", "Provides", "Conflicts", "Breaks"], StringComparer.OrdinalIgnoreCase);
+
+    private static NativePackage? StatusPackage(Dictionary<string, string> fields)
+    {
+        if (fields.GetValueOrDefault("Package") is not { } name || fields.GetValueOrDefault("Version") is not { } version
+            || fields.GetValueOrDefault("Status") is not { } status || status.Split(' ', StringSplitOptions.RemoveEmptyEntries) is not [_, _, "installed"])
+            return null;
+        var preDepends = DebianGroups(fields.GetValueOrDefault("Pre-Depends"));
+        var depends = DebianGroups(fields.GetValueOrDefault("Depends"));
+        var conflicts = DebianSingles(fields.GetValueOrDefault("Conflicts"));
+        var breaks = DebianSingles(fields.GetValueOrDefault("Breaks"));
+        return new NativePackage(name, version, fields.GetValueOrDefault("Architecture") ?? "", PackageFormats.Deb)
+        {
+            Depends = preDepends is null || depends is null ? null : Distinct([.. preDepends, .. depends]),
+            Provides = DebianSingles(fields.GetValueOrDefault("Provides")),
+            Conflicts = conflicts is null || breaks is null ? null : Distinct([.. conflicts, .. breaks]),
+            Essential = string.Equals(fields.GetValueOrDefault("Essential"), "yes", StringComparison.OrdinalIgnoreCase),
+        };
+    }
+
+    /// <summary>The canonical groups of a Debian relation field, or null when it cannot be read.</summary>
+    private static List<string>? DebianGroups(string? field)
+    {
+        try
+        {
+            var groups = PackageRelations.ParseDebianField(field).Select(PackageRelations.Format).ToList();
+            return groups.All(PackageRelations.IsValidGroup) ? groups : null;
+        }
+        catch (FormatException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>The canonical relations of a field without alternatives (Provides, Conflicts, Breaks), or null when it
+    /// cannot be read or holds alternatives (dpkg itself refuses those there).</summary>
+    private static List<string>? DebianSingles(string? field)
+    {
+        var groups = DebianGroups(field);
+        return groups is null || groups.Any(g => g.Contains(" | ", StringComparison.Ordinal)) ? null : groups;
+    }
+
+    private static List<string> Distinct(IEnumerable<string> relations) => [.. relations.Distinct(StringComparer.Ordinal)];
+
+    /// <summary>Packages of <c>rpm -qa --qf <see cref="RpmQueryReader.QueryFormat"/></c> output.</summary>
     public static IReadOnlyList<NativePackage> ParseRpmQuery(string output)
     {
         ArgumentNullException.ThrowIfNull(output);
-        var packages = new List<NativePackage>();
-        foreach (var line in output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-        {
-            if (line.Split('\t') is not [var name, var version, var arch] || name == "gpg-pubkey")
-                continue; // gpg-pubkey: imported signing keys, not packages
-            packages.Add(new NativePackage(name, version.StartsWith("0:", StringComparison.Ordinal) ? version[2..] : version, arch, "rpm"));
-        }
-        return packages;
+        var reader = new RpmQueryReader();
+        foreach (var line in output.Split('\n'))
+            reader.Add(line);
+        return reader.Finish();
     }
 
     /// <summary>KEY=value lines; values may be quoted ("..." or '...') with backslash escapes.</summary>

@@ -44,14 +44,43 @@ public interface IPlatform
     string Hostname { get; }
 }
 
+/// <summary>A package whose blob was fetched and verified (size and SHA-256) before an install.</summary>
+/// <param name="Package">The package as the command names it.</param>
+/// <param name="Path">The verified blob.</param>
+public sealed record PackageBlob(PackageRef Package, string Path);
+
 /// <summary>Installs and removes packages of one format.</summary>
 public interface IPackageInstaller
 {
+    /// <summary>True when one run of the package manager can install or remove several packages together
+    /// (<see cref="InstallCommand.With"/>, <see cref="RemoveCommand.With"/>: packages that depend on each other in a
+    /// cycle). False for Rig archives, which have no dependencies: a set is refused before anything is fetched.</summary>
+    bool InstallsTogether { get; }
+
+    /// <summary>Install (or upgrade to) the packages of <paramref name="packages"/>, the command's own package first,
+    /// in one run of the package manager; every blob is verified already.</summary>
+    Task<string> InstallAsync(IReadOnlyList<PackageBlob> packages, string workDirectory, CancellationToken ct);
+
+    /// <summary>Remove the installed packages of <paramref name="names"/> in one run of the package manager.</summary>
+    Task<string> RemoveAsync(IReadOnlyList<string> names, CancellationToken ct);
+}
+
+/// <summary>The single-package forms of <see cref="IPackageInstaller"/>'s calls.</summary>
+public static class PackageInstallerExtensions
+{
     /// <summary>Install (or upgrade to) the package in the verified blob at <paramref name="blobPath"/>.</summary>
-    Task<string> InstallAsync(PackageRef package, string blobPath, string workDirectory, CancellationToken ct);
+    public static Task<string> InstallAsync(this IPackageInstaller installer, PackageRef package, string blobPath, string workDirectory, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(installer);
+        return installer.InstallAsync([new PackageBlob(package, blobPath)], workDirectory, ct);
+    }
 
     /// <summary>Remove an installed package.</summary>
-    Task<string> RemoveAsync(string name, CancellationToken ct);
+    public static Task<string> RemoveAsync(this IPackageInstaller installer, string name, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(installer);
+        return installer.RemoveAsync([name], ct);
+    }
 }
 
 /// <summary>Service control.</summary>

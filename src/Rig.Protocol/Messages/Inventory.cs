@@ -64,6 +64,14 @@ public static class InventoryLimits
     /// dozen (perl-base provides a few hundred modules in RPM form); a longer list is not a package manager's.</summary>
     public const int MaxRelations = 4_096;
 
+    /// <summary>Most bytes the Depends, Provides and Conflicts of all native packages may take in one inventory's JSON
+    /// (escapes counted: the wire escapes <c>&lt; &gt; +</c>). A Debian server's 800 packages take ~0.1 MiB, 3,000 about
+    /// 0.4 MiB; an RPM system reports more (every Requires, file provides). 1 MiB keeps an exchange carrying two
+    /// inventories (a check-in's and an inventory command's result) within <see cref="RigLimits.MaxRequestBodyBytes"/>,
+    /// 4 MiB, beside their package lists. Beyond it the relations of the packages that do not fit are left out (null:
+    /// unknown), never cut within a list.</summary>
+    public const int MaxRelationBytes = 1024 * 1024;
+
     /// <summary>Packages, files and services Rig manages on one device: far more than any role set installs.</summary>
     public const int MaxManagedItems = 10_000;
 
@@ -83,7 +91,7 @@ public static class InventoryLimits
         var packages = Cut(report.Packages, MaxManagedItems, "packages", cut);
         var files = Cut(report.Files, MaxManagedItems, "files", cut);
         var services = Cut(report.Services, MaxManagedItems, "services", cut);
-        var native = report.NativePackages is null ? null : Cut(report.NativePackages, MaxNativePackages, "nativePackages", cut);
+        var native = report.NativePackages is null ? null : CutRelations(Cut(report.NativePackages, MaxNativePackages, "nativePackages", cut), cut);
         var hardware = report.Hardware;
         if (hardware is not null)
         {
@@ -98,6 +106,58 @@ public static class InventoryLimits
         if (cut.Count == 0)
             return report;
         return report with { Packages = packages, Files = files, Services = services, NativePackages = native, Hardware = hardware, Truncated = string.Join("; ", cut) };
+    }
+
+    /// <summary>Relation lists that the gateway would refuse (over <see cref="MaxRelations"/> entries, an entry over 4 KiB
+    /// or holding a control character) are left out, and so are the relations of every package that no longer fits in
+    /// <see cref="MaxRelationBytes"/>; a list is never shortened, since a partial Depends or Conflicts would be read
+    /// as the whole truth.</summary>
+    private static IReadOnlyList<NativePackage> CutRelations(IReadOnlyList<NativePackage> packages, List<string> cut)
+    {
+        if (packages.All(p => p.Depends is null && p.Provides is null && p.Conflicts is null))
+            return packages;
+        var result = new List<NativePackage>(packages.Count);
+        long budget = MaxRelationBytes;
+        int refused = 0, over = 0;
+        foreach (var package in packages)
+        {
+            var p = package;
+            if (!Acceptable(p.Depends) || !Acceptable(p.Provides) || !Acceptable(p.Conflicts))
+            {
+                refused++;
+                p = p with { Depends = Acceptable(p.Depends) ? p.Depends : null, Provides = Acceptable(p.Provides) ? p.Provides : null, Conflicts = Acceptable(p.Conflicts) ? p.Conflicts : null };
+            }
+            var size = JsonBytes(p.Depends) + JsonBytes(p.Provides) + JsonBytes(p.Conflicts);
+            if (size > budget)
+            {
+                over++;
+                p = p with { Depends = null, Provides = null, Conflicts = null };
+            }
+            else
+            {
+                budget -= size;
+            }
+            result.Add(p);
+        }
+        if (refused > 0)
+            cut.Add($"nativePackages relations: lists over {MaxRelations} entries or with unusable entries left out for {refused} packages");
+        if (over > 0)
+            cut.Add($"nativePackages relations: left out for {over} of {packages.Count} packages (over {MaxRelationBytes / 1024} KiB)");
+        return refused == 0 && over == 0 ? packages : result;
+    }
+
+    private static bool Acceptable(IReadOnlyList<string>? list) =>
+        list is null || (list.Count <= MaxRelations && list.All(r => r is { Length: <= 4096 } && ContractChecks.ControlCharacterAt(r) < 0));
+
+    /// <summary>The bytes <paramref name="list"/> takes as a JSON array, with the wire's escaping.</summary>
+    private static long JsonBytes(IReadOnlyList<string>? list)
+    {
+        if (list is null)
+            return 0;
+        long bytes = 16; // the member name and brackets
+        foreach (var relation in list)
+            bytes += System.Text.Json.JsonEncodedText.Encode(relation).EncodedUtf8Bytes.Length + 3;
+        return bytes;
     }
 
     private static IReadOnlyList<T> Cut<T>(IReadOnlyList<T> list, int max, string what, List<string> cut)
@@ -174,6 +234,20 @@ public sealed record NativePackage(string Name, string Version, string Architect
     /// <summary>What it cannot be installed beside (Debian Conflicts and Breaks, RPM Conflicts and Obsoletes).</summary>
     public IReadOnlyList<string>? Conflicts { get; init; }
 
-    /// <summary>Debian's <c>Essential: yes</c>: the package manager refuses to remove it.</summary>
+    /// <summary>Debian's <c>Essential: yes</c>: the package manager refuses to remove it. Left out of the JSON when false
+    /// (nearly every package; an inventory lists thousands).</summary>
+    [System.Text.Json.Serialization.JsonIgnore(Condition = System.Text.Json.Serialization.JsonIgnoreCondition.WhenWritingDefault)]
     public bool Essential { get; init; }
+
+    /// <summary>Equal when every member is, the relation lists compared entry by entry (a record alone would compare
+    /// the lists by reference, so a package read back from JSON would differ from itself).</summary>
+    public bool Equals(NativePackage? other) =>
+        other is not null && Name == other.Name && Version == other.Version && Architecture == other.Architecture && Format == other.Format
+        && Essential == other.Essential && SameList(Depends, other.Depends) && SameList(Provides, other.Provides) && SameList(Conflicts, other.Conflicts);
+
+    /// <inheritdoc />
+    public override int GetHashCode() => HashCode.Combine(Name, Version, Architecture, Format, Essential, Depends?.Count, Provides?.Count, Conflicts?.Count);
+
+    private static bool SameList(IReadOnlyList<string>? a, IReadOnlyList<string>? b) =>
+        a is null ? b is null : b is not null && a.SequenceEqual(b, StringComparer.Ordinal);
 }

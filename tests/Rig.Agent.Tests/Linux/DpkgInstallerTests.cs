@@ -36,7 +36,8 @@ public sealed class DpkgInstallerTests(DebianRootFixture fixture) : IClassFixtur
         Assert.Contains("/usr/bin/hello", record.Files);
         Assert.DoesNotContain("/usr/bin", record.Files); // directories are shared, not owned
         var listed = Assert.Single((await new Components.Discovery(fixture.Root, runningSystem: false).NativePackagesAsync(CancellationToken.None))!, p => p.Name == "hello");
-        Assert.Equal(new Protocol.Messages.NativePackage("hello", version, (await Native.RunAsync("dpkg", "--print-architecture")).Trim(), "deb"), listed);
+        Assert.Equal(("hello", version, (await Native.RunAsync("dpkg", "--print-architecture")).Trim(), "deb"), (listed.Name, listed.Version, listed.Architecture, listed.Format));
+        Assert.Contains(listed.Depends!, d => d.StartsWith("libc6 (>= ", StringComparison.Ordinal));
 
         Assert.Equal($"hello {version} is already installed; nothing to do", await Deb.InstallAsync(hello, blob, Work, CancellationToken.None));
 
@@ -326,6 +327,153 @@ public sealed class DpkgInstallerTests(DebianRootFixture fixture) : IClassFixtur
         {
             return false;
         }
+    }
+
+    // ---- packages installed and removed together (InstallCommand.With, RemoveCommand.With) ----------------------
+
+    [Fact]
+    public async Task A_dependency_cycle_is_installed_by_one_dpkg_run_and_removed_together()
+    {
+        using var executor = new OfflineExecutor(_platform);
+        var a = executor.Cached("rig-cycle-a", "1.0", "deb", await Native.BuildDebAsync(fixture.Scratch, "rig-cycle-a", "1.0", depends: "rig-cycle-b (>= 1.0)"));
+        var b = executor.Cached("rig-cycle-b", "1.0", "deb", await Native.BuildDebAsync(fixture.Scratch, "rig-cycle-b", "1.0", depends: "rig-cycle-a (= 1.0), libc6"));
+
+        // Alone, neither can go first.
+        var alone = await executor.RunAsync(new InstallCommand(a, "app"));
+        Assert.Equal((CommandOutcome.Failed, "missing-dependency"), (alone.Outcome, alone.ErrorCode));
+        Assert.Contains("rig-cycle-b (>= 1.0) (not installed)", alone.Error, StringComparison.Ordinal);
+
+        var together = await executor.RunAsync(new InstallCommand(a, "app") { With = [b] });
+
+        Assert.True(together.Outcome == CommandOutcome.Succeeded, together.Error);
+        Assert.Equal("installed rig-cycle-a 1.0; installed rig-cycle-b 1.0; with dpkg in one run", together.Output);
+        Assert.Equal("install ok installed 1.0", await Native.DpkgStatusAsync(fixture.Root, "rig-cycle-a"));
+        Assert.Equal("install ok installed 1.0", await Native.DpkgStatusAsync(fixture.Root, "rig-cycle-b"));
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
+        Assert.Equal([(a.Name, a.Sha256), (b.Name, b.Sha256)], _platform.Database.Snapshot.Packages.Where(p => p.Name.StartsWith("rig-cycle-", StringComparison.Ordinal))
+            .OrderBy(p => p.Name, StringComparer.Ordinal).Select(p => (p.Name, p.Sha256)));
+        Assert.Contains("/usr/share/rig-cycle-b/version.txt", _platform.Database.Snapshot.Packages.Single(p => p.Name == "rig-cycle-b").Files);
+        var native = (await new Components.Discovery(fixture.Root, runningSystem: false).NativePackagesAsync(CancellationToken.None))!;
+        Assert.Equal(["rig-cycle-b (>= 1.0)"], native.Single(p => p.Name == "rig-cycle-a").Depends);
+        Assert.Equal(["rig-cycle-a (= 1.0)", "libc6"], native.Single(p => p.Name == "rig-cycle-b").Depends);
+
+        var again = await executor.RunAsync(new InstallCommand(a, "app") { With = [b] });
+        Assert.Equal("rig-cycle-a 1.0 and rig-cycle-b 1.0 are already installed; nothing to do", again.Output);
+
+        // Removing one leaves the other broken: refused, nothing removed.
+        var one = await executor.RunAsync(new RemoveCommand("rig-cycle-b", "deb"));
+        Assert.Equal((CommandOutcome.Failed, "dependency-conflict"), (one.Outcome, one.ErrorCode));
+        Assert.Contains("(rig-cycle-a)", one.Error, StringComparison.Ordinal);
+        Assert.Equal("install ok installed 1.0", await Native.DpkgStatusAsync(fixture.Root, "rig-cycle-b"));
+
+        var both = await executor.RunAsync(new RemoveCommand("rig-cycle-a", "deb") { With = ["rig-cycle-b"] });
+
+        Assert.True(both.Outcome == CommandOutcome.Succeeded, both.Error);
+        Assert.Equal("removed rig-cycle-a 1.0, rig-cycle-b 1.0 with dpkg in one run (purged, configuration files included)", both.Output);
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-cycle-a"));
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-cycle-b"));
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
+        Assert.DoesNotContain(_platform.Database.Snapshot.Packages, p => p.Name.StartsWith("rig-cycle-", StringComparison.Ordinal));
+        Assert.False(Directory.Exists(Path.Combine(fixture.Root, "usr/share/rig-cycle-a")));
+    }
+
+    [Fact]
+    public async Task A_set_whose_member_fails_to_configure_is_purged_again_whole_and_the_error_names_what_was_purged()
+    {
+        using var executor = new OfflineExecutor(_platform);
+        var a = executor.Cached("rig-cyfail-a", "1.0", "deb", await Native.BuildDebAsync(fixture.Scratch, "rig-cyfail-a", "1.0", depends: "rig-cyfail-b"));
+        var b = executor.Cached("rig-cyfail-b", "1.0", "deb", await Native.BuildDebAsync(fixture.Scratch, "rig-cyfail-b", "1.0", depends: "rig-cyfail-a",
+            postinst: "#!/bin/sh\necho 'rig test: b refuses to configure' >&2\nexit 7\n"));
+
+        var result = await executor.RunAsync(new InstallCommand(a, "app") { With = [b] });
+
+        Assert.Equal((CommandOutcome.Failed, "install-failed"), (result.Outcome, result.ErrorCode));
+        Assert.Contains("dpkg could not install rig-cyfail-a 1.0 and rig-cyfail-b 1.0", result.Error, StringComparison.Ordinal);
+        Assert.Contains("rig test: b refuses to configure", result.Error, StringComparison.Ordinal);
+        Assert.Contains("Purged again (they were not installed before): rig-cyfail-a and rig-cyfail-b.", result.Error, StringComparison.Ordinal);
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-cyfail-a"));
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-cyfail-b"));
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
+        Assert.DoesNotContain(_platform.Database.Snapshot.Packages, p => p.Name.StartsWith("rig-cyfail-", StringComparison.Ordinal));
+        Assert.False(Directory.Exists(Path.Combine(fixture.Root, "usr/share/rig-cyfail-a")));
+    }
+
+    [Fact]
+    public async Task A_set_is_checked_against_what_is_installed_plus_the_set_and_a_need_outside_it_installs_nothing()
+    {
+        using var executor = new OfflineExecutor(_platform);
+        var a = executor.Cached("rig-cyneed-a", "1.0", "deb", await Native.BuildDebAsync(fixture.Scratch, "rig-cyneed-a", "1.0", depends: "rig-cyneed-b (>= 2)"));
+        var b = executor.Cached("rig-cyneed-b", "1.0", "deb", await Native.BuildDebAsync(fixture.Scratch, "rig-cyneed-b", "1.0", depends: "rig-cyneed-a, rig-no-such-package"));
+
+        var result = await executor.RunAsync(new InstallCommand(a, "app") { With = [b] });
+
+        Assert.Equal((CommandOutcome.Failed, "missing-dependency"), (result.Outcome, result.ErrorCode));
+        Assert.Contains("rig-cyneed-a 1.0 and rig-cyneed-b 1.0, installed together:", result.Error, StringComparison.Ordinal);
+        Assert.Contains("rig-cyneed-a needs rig-cyneed-b (>= 2) (installed: rig-cyneed-b 1.0)", result.Error, StringComparison.Ordinal); // the set's own version counts
+        Assert.Contains("rig-cyneed-b needs rig-no-such-package (not installed)", result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("needs rig-cyneed-a", result.Error, StringComparison.Ordinal); // met by the set
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-cyneed-a"));
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-cyneed-b"));
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
+    }
+
+    [Fact]
+    public async Task A_pre_dependency_on_another_member_of_the_set_is_refused_since_dpkg_cannot_meet_it_in_one_run()
+    {
+        using var executor = new OfflineExecutor(_platform);
+        var a = executor.Cached("rig-pre-a", "1.0", "deb", await Native.BuildDebAsync(fixture.Scratch, "rig-pre-a", "1.0", preDepends: "rig-pre-b, libc6"));
+        var b = executor.Cached("rig-pre-b", "1.0", "deb", await Native.BuildDebAsync(fixture.Scratch, "rig-pre-b", "1.0", depends: "rig-pre-a"));
+
+        var result = await executor.RunAsync(new InstallCommand(b, "app") { With = [a] });
+
+        Assert.Equal((CommandOutcome.Failed, "missing-dependency"), (result.Outcome, result.ErrorCode));
+        Assert.Contains("rig-pre-a pre-depends on rig-pre-b (not installed), which must be configured before this set is unpacked: install it in an earlier command",
+            result.Error, StringComparison.Ordinal);
+        Assert.DoesNotContain("libc6", result.Error, StringComparison.Ordinal); // configured already: met
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-pre-a"));
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-pre-b"));
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
+    }
+
+    [Fact]
+    public async Task With_lists_that_are_not_a_valid_set_are_refused_before_anything_is_fetched_or_changed()
+    {
+        using var executor = new OfflineExecutor(_platform);
+        var kept = executor.Cached("rig-with-kept", "1.0", "deb", await Native.BuildDebAsync(fixture.Scratch, "rig-with-kept", "1.0"));
+        Assert.Equal(CommandOutcome.Succeeded, (await executor.RunAsync(new InstallCommand(kept, "app"))).Outcome);
+        var main = executor.Cached("rig-with-main", "1.0", "deb", await Native.BuildDebAsync(fixture.Scratch, "rig-with-main", "1.0"));
+        // Never cached: fetching it would wait for the absent gateway until the stop below.
+        var other = Native.Ref("rig-with-other", "1.0", "deb", await Native.BuildDebAsync(fixture.Scratch, "rig-with-other", "1.0"));
+        var before = _platform.Database.Snapshot.Packages.Select(p => p.Name).Order(StringComparer.Ordinal).ToList();
+
+        (CommandSpec Spec, string Why)[] refused =
+        [
+            (new InstallCommand(main, "app") { With = [other with { Format = "rpm" }] }, "a 'rpm' package, rig-with-main a 'deb' one"),
+            (new InstallCommand(main, "app") { With = [other, other] }, "rig-with-other is named twice"),
+            (new InstallCommand(main, "app") { With = [other, main] }, "rig-with-main is named twice"),
+            (new InstallCommand(main, "app") { With = [other with { Name = "--force-all" }] }, "package '--force-all' '1.0'"),
+            (new InstallCommand(main, "app") { With = [other with { Sha256 = "../../etc/passwd" }] }, "name, version or digest is not allowed"),
+            (new InstallCommand(main, "app") { With = [.. Enumerable.Range(0, 65).Select(i => other with { Name = $"rig-with-{i}" })] }, "at most 64 packages"),
+            (new RemoveCommand("rig-with-kept", "deb") { With = ["-a"] }, "'-a' is not a package name"),
+            (new RemoveCommand("rig-with-kept", "deb") { With = ["rig-with-kept"] }, "rig-with-kept is named twice"),
+            (new RemoveCommand("rig-with-kept", "deb") { With = [.. Enumerable.Range(0, 65).Select(i => $"rig-with-{i}")] }, "at most 64 packages"),
+        ];
+        foreach (var (spec, why) in refused)
+        {
+            using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            var result = await executor.RunAsync(spec, stop.Token); // a download attempt would end in OperationCanceledException
+
+            Assert.Equal((CommandOutcome.Failed, "bad-package"), (result.Outcome, result.ErrorCode));
+            Assert.Contains(why, result.Error, StringComparison.Ordinal);
+            Assert.Contains("Nothing was", result.Error, StringComparison.Ordinal);
+        }
+
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-with-main"));
+        Assert.Null(await Native.DpkgStatusAsync(fixture.Root, "rig-with-other"));
+        Assert.Equal("install ok installed 1.0", await Native.DpkgStatusAsync(fixture.Root, "rig-with-kept"));
+        Assert.Equal(before, _platform.Database.Snapshot.Packages.Select(p => p.Name).Order(StringComparer.Ordinal));
+        Assert.False(File.Exists(Path.Combine(executor.Paths.Cache, other.Sha256)), "nothing was downloaded");
+        Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
     }
 
     [Fact]

@@ -1,7 +1,10 @@
 using System.Diagnostics;
 using System.Security.Cryptography;
+using System.Security.Cryptography.X509Certificates;
+using Rig.Agent.Components;
 using Rig.Agent.Platform;
 using Rig.Agent.Platform.Linux;
+using Rig.Agent.Runtime;
 using Rig.Protocol;
 using Rig.Protocol.Messages;
 using Rig.Testing;
@@ -61,13 +64,14 @@ public static class Native
 
     /// <summary>Build a .deb with dpkg-deb: the given control fields, an optional postinst script, and one file
     /// /usr/share/NAME/version.txt. Returns the .deb's path.</summary>
-    public static async Task<string> BuildDebAsync(string scratch, string name, string version, string? depends = null, string? provides = null, string? postinst = null)
+    public static async Task<string> BuildDebAsync(string scratch, string name, string version, string? depends = null, string? provides = null, string? postinst = null,
+        string? preDepends = null)
     {
         var tree = Path.Combine(scratch, $"{name}-{version}-tree");
         var debian = Directory.CreateDirectory(Path.Combine(tree, "DEBIAN")).FullName;
         var share = Directory.CreateDirectory(Path.Combine(tree, "usr", "share", name)).FullName;
         var control = $"Package: {name}\nVersion: {version}\nArchitecture: all\nMaintainer: Rig Tests <tests@example.invalid>\n" +
-            (depends is null ? "" : $"Depends: {depends}\n") + (provides is null ? "" : $"Provides: {provides}\n") +
+            (depends is null ? "" : $"Depends: {depends}\n") + (preDepends is null ? "" : $"Pre-Depends: {preDepends}\n") + (provides is null ? "" : $"Provides: {provides}\n") +
             "Description: Rig test package\n A package built by the Rig agent tests.\n";
         await File.WriteAllTextAsync(Path.Combine(debian, "control"), control);
         await File.WriteAllTextAsync(Path.Combine(share, "version.txt"), version + "\n");
@@ -99,6 +103,58 @@ public static class Native
     {
         var outcome = await TryRunAsync("dpkg", "--root=" + root, "--audit");
         return (outcome.StandardOutput + outcome.StandardError).Trim();
+    }
+}
+
+/// <summary>The command executor over a platform, with blobs put in its cache (as a download would) and a gateway
+/// that is never reached: a command that tried to download would wait for it until <c>stop</c>.</summary>
+public sealed class OfflineExecutor : IDisposable
+{
+    private readonly TempDirectory _state = new();
+    private readonly X509Certificate2 _ca;
+    private readonly GatewayClient _gateway;
+    private readonly CommandExecutor _executor;
+    private int _commands;
+
+    public OfflineExecutor(IPlatform platform)
+    {
+        Paths = new AgentPaths(_state.Path);
+        _executor = new CommandExecutor(platform, Paths, RigLimits.Default);
+        using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
+        _ca = new CertificateRequest("CN=unused test CA", key, HashAlgorithmName.SHA256).CreateSelfSigned(DateTimeOffset.UtcNow.AddMinutes(-1), DateTimeOffset.UtcNow.AddHours(1));
+        _gateway = new GatewayClient(new Uri($"https://127.0.0.1:{UnusedPort()}"), null, _ca, RigLimits.Default);
+    }
+
+    /// <summary>The agent's state directory (its blob cache is <see cref="AgentPaths.Cache"/>).</summary>
+    public AgentPaths Paths { get; }
+
+    /// <summary>A package file put in the cache under its digest; its reference.</summary>
+    public PackageRef Cached(string name, string version, string format, string path)
+    {
+        var package = Native.Ref(name, version, format, path);
+        Directory.CreateDirectory(Paths.Cache);
+        File.Copy(path, System.IO.Path.Combine(Paths.Cache, package.Sha256), overwrite: true);
+        return package;
+    }
+
+    /// <summary>Run one command; <paramref name="stop"/> ends a download that waits for the absent gateway.</summary>
+    public Task<CommandResult> RunAsync(CommandSpec spec, CancellationToken stop = default) =>
+        _executor.ExecuteAsync(new Command { Id = $"cmd-{++_commands}", QueueId = "q1", Sequence = _commands - 1, QueueLength = 10, Spec = spec }, _gateway, stop);
+
+    public void Dispose()
+    {
+        _gateway.Dispose();
+        _ca.Dispose();
+        _state.Dispose();
+    }
+
+    private static int UnusedPort()
+    {
+        var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        listener.Stop();
+        return port;
     }
 }
 

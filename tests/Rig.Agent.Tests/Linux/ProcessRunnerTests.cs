@@ -67,6 +67,34 @@ public sealed class ProcessRunnerTests
     }
 
     [Fact]
+    public async Task Streamed_output_reaches_the_reader_whole_however_long_it_is()
+    {
+        // 200,000 lines, ~1.3 MB: twenty times what a run keeps of its output.
+        var lines = new List<string>();
+        var outcome = await ProcessRunner.RunAsync("seq", ["200000"], TimeSpan.FromMinutes(1), CancellationToken.None, outputLines: lines.Add);
+
+        Assert.Equal(0, outcome.ExitCode);
+        Assert.Equal(200_000, lines.Count);
+        Assert.Equal(("1", "200000"), (lines[0], lines[^1]));
+        Assert.Equal("", outcome.StandardOutput); // nothing kept besides
+
+        var kept = await ProcessRunner.RunAsync("seq", ["200000"], TimeSpan.FromMinutes(1), CancellationToken.None);
+        Assert.True(kept.StandardOutput.Length <= ProcessRunner.MaxCapturedChars, "without a reader only the tail is kept");
+        Assert.EndsWith("200000\n", kept.StandardOutput, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_failing_output_reader_fails_the_run_after_the_program_exited()
+    {
+        var seen = 0;
+        var error = await Assert.ThrowsAsync<FormatException>(() => ProcessRunner.RunAsync("seq", ["1000"], TimeSpan.FromMinutes(1), CancellationToken.None,
+            outputLines: line => { seen++; if (line == "10") throw new FormatException("line 10 is unreadable"); }));
+
+        Assert.Equal("line 10 is unreadable", error.Message);
+        Assert.Equal(10, seen); // no line after the failure reached the reader
+    }
+
+    [Fact]
     public async Task A_missing_program_is_tool_missing()
     {
         var error = await Assert.ThrowsAsync<CommandFailedException>(() => ProcessRunner.RunAsync("rig-no-such-tool", [], TimeSpan.FromSeconds(5), CancellationToken.None));

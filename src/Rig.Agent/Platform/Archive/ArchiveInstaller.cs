@@ -11,9 +11,35 @@ namespace Rig.Agent.Platform.Archive;
 public sealed class ArchiveInstaller(DeviceFileSystem files, PackageDatabase database, RigLimits limits) : IPackageInstaller
 {
     /// <inheritdoc />
-    public Task<string> InstallAsync(PackageRef package, string blobPath, string workDirectory, CancellationToken ct)
+    /// <remarks>Rig archives have no dependencies, so there is never a cycle to install together.</remarks>
+    public bool InstallsTogether => false;
+
+    /// <inheritdoc />
+    public Task<string> InstallAsync(IReadOnlyList<PackageBlob> packages, string workDirectory, CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(package);
+        ArgumentNullException.ThrowIfNull(packages);
+        if (packages is not [var only])
+        {
+            if (Directory.Exists(workDirectory))
+                Directory.Delete(workDirectory, recursive: true);
+            throw NotTogether(packages.Select(p => p.Package.Name));
+        }
+        return InstallAsync(only.Package, only.Path, workDirectory, ct);
+    }
+
+    /// <inheritdoc />
+    public Task<string> RemoveAsync(IReadOnlyList<string> names, CancellationToken ct)
+    {
+        ArgumentNullException.ThrowIfNull(names);
+        return names is [var only] ? RemoveAsync(only) : throw NotTogether(names);
+    }
+
+    private static CommandFailedException NotTogether(IEnumerable<string> names) => new("unsupported",
+        $"Rig archives are installed and removed one at a time ({string.Join(", ", names)} were sent together): they have no dependencies, so " +
+        "none needs another in the same run. Send one command per archive; nothing was changed.");
+
+    private Task<string> InstallAsync(PackageRef package, string blobPath, string workDirectory, CancellationToken ct)
+    {
         RigArchive archive;
         try
         {
@@ -117,8 +143,7 @@ public sealed class ArchiveInstaller(DeviceFileSystem files, PackageDatabase dat
         }
     }
 
-    /// <inheritdoc />
-    public Task<string> RemoveAsync(string name, CancellationToken ct)
+    private Task<string> RemoveAsync(string name)
     {
         var record = database.Snapshot.Packages.FirstOrDefault(p => p.Name == name);
         if (record is null)

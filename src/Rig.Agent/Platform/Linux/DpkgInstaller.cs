@@ -1,13 +1,16 @@
 using System.Text.RegularExpressions;
 using Rig.Protocol.Messages;
+using Rig.Protocol.Packaging;
 
 namespace Rig.Agent.Platform.Linux;
 
 /// <summary>The Debian plug-in: installs, upgrades and removes <c>.deb</c> packages with the device's dpkg.
-/// Stages of an install: read the blob's control file (it must be the package the command names) -> take dpkg's
-/// frontend lock (bounded wait) -> same version installed: done -> every Pre-Depends/Depends satisfied by what is
-/// installed (else nothing is unpacked) -> <c>dpkg --install</c> -> on failure, a package that was not installed
-/// before is purged again so dpkg's database stays consistent -> record in Rig's database.</summary>
+/// Stages of an install (of one package, or of a set that depends on itself in a cycle, <see cref="InstallCommand.With"/>):
+/// read each blob's control file (it must be the package the command names) -> take dpkg's frontend lock (bounded
+/// wait) -> every package at its version already: done -> every Pre-Depends/Depends satisfied by what is installed
+/// plus the set (else nothing is unpacked) -> one <c>dpkg --install</c> of the packages not at their version yet ->
+/// on failure, those that were not installed before are purged again so dpkg's database stays consistent -> record
+/// every package of the set in Rig's database.</summary>
 /// <remarks>
 /// <para>A root other than <c>/</c> is a device root prepared offline: dpkg runs with <c>--root</c> (maintainer
 /// scripts run chrooted into it) and a <c>policy-rc.d</c> that forbids starting services is in place for the
@@ -39,32 +42,58 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
     private string[] RootArguments => Offline ? ["--root=" + files.Root] : [];
 
     /// <inheritdoc />
-    public async Task<string> InstallAsync(PackageRef package, string blobPath, string workDirectory, CancellationToken ct)
+    public bool InstallsTogether => true;
+
+    /// <inheritdoc />
+    /// <remarks>A set (<see cref="InstallCommand.With"/>) goes to one <c>dpkg --install</c>, which unpacks every package
+    /// before it configures any, so packages that depend on each other in a cycle are installed together; the
+    /// dependency check counts the whole set as installed. Members already at their version are left alone.</remarks>
+    public async Task<string> InstallAsync(IReadOnlyList<PackageBlob> packages, string workDirectory, CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(package);
+        ArgumentNullException.ThrowIfNull(packages);
         try
         {
-            NativeTool.RequireValidName(package.Name, "dpkg");
+            if (packages.Count == 0)
+                throw new ArgumentException("No package to install.", nameof(packages));
+            foreach (var blob in packages)
+                NativeTool.RequireValidName(blob.Package.Name, "dpkg");
             RequireDatabase();
-            var control = await ReadControlAsync(package, blobPath, ct).ConfigureAwait(false);
+            var controls = new List<Dictionary<string, string>>(packages.Count);
+            foreach (var blob in packages)
+                controls.Add(await ReadControlAsync(blob.Package, blob.Path, ct).ConfigureAwait(false));
             using var held = await LockAsync(ct).ConfigureAwait(false);
             var entries = await QueryAsync(ct).ConfigureAwait(false);
-            var current = entries.FirstOrDefault(e => e.Name == package.Name && e.IsInstalled);
-            if (current is not null && current.Version == package.Version)
+            var before = packages.Select(b => entries.FirstOrDefault(e => e.Name == b.Package.Name && e.IsInstalled)).ToList();
+            var pending = Enumerable.Range(0, packages.Count).Where(i => before[i]?.Version != packages[i].Package.Version).ToList();
+            if (pending.Count == 0)
             {
-                await RecordAsync(package, ct).ConfigureAwait(false);
-                return $"{package.Name} {package.Version} is already installed; nothing to do";
+                foreach (var blob in packages)
+                    await RecordAsync(blob.Package, ct).ConfigureAwait(false);
+                return packages.Count == 1
+                    ? $"{packages[0].Package.Name} {packages[0].Package.Version} is already installed; nothing to do"
+                    : $"{NativeTool.Listing(packages.Select(b => $"{b.Package.Name} {b.Package.Version}"))} are already installed; nothing to do";
             }
-            await CheckDependenciesAsync(package, control, entries, ct).ConfigureAwait(false);
+            await CheckDependenciesAsync([.. pending.Select(i => (packages[i].Package, controls[i]))], entries, ct).ConfigureAwait(false);
 
-            var outcome = await RunDpkgChangeAsync(package.Name, ["--force-confdef", "--force-confold", "--install", "--", blobPath], ct).ConfigureAwait(false);
+            var toInstall = pending.Select(i => packages[i]).ToList();
+            var outcome = await RunDpkgChangeAsync([.. toInstall.Select(b => b.Package.Name)],
+                ["--force-confdef", "--force-confold", "--install", "--", .. toInstall.Select(b => b.Path)], ct).ConfigureAwait(false);
             if (outcome.ExitCode != 0)
-                await FailInstallAsync(package, current, outcome, ct).ConfigureAwait(false);
-            await RecordAsync(package, ct).ConfigureAwait(false);
-            if (current is null)
-                return $"installed {package.Name} {package.Version} with dpkg";
-            var verb = await CompareAsync(package.Version, "gt", current.Version, ct).ConfigureAwait(false) ? "upgraded" : "downgraded";
-            return $"{verb} {package.Name} from {current.Version} to {package.Version} with dpkg";
+                await FailInstallAsync(toInstall.Select(b => b.Package).ToList(), pending.Select(i => before[i]).ToList(), outcome, ct).ConfigureAwait(false);
+            foreach (var blob in packages)
+                await RecordAsync(blob.Package, ct).ConfigureAwait(false);
+            var done = new List<string>();
+            for (var i = 0; i < packages.Count; i++)
+            {
+                var (package, current) = (packages[i].Package, before[i]);
+                if (!pending.Contains(i))
+                    done.Add($"{package.Name} {package.Version} was already installed");
+                else if (current is null)
+                    done.Add($"installed {package.Name} {package.Version}");
+                else
+                    done.Add($"{(await CompareAsync(package.Version, "gt", current.Version, ct).ConfigureAwait(false) ? "upgraded" : "downgraded")} {package.Name} from {current.Version} to {package.Version}");
+            }
+            return packages.Count == 1 ? $"{done[0]} with dpkg" : $"{string.Join("; ", done)}; with dpkg in one run";
         }
         finally
         {
@@ -74,21 +103,31 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
     }
 
     /// <inheritdoc />
-    public async Task<string> RemoveAsync(string name, CancellationToken ct)
+    /// <remarks>Every name present goes to one <c>dpkg --purge</c> (after the same purge as a dry run), so packages that
+    /// depend on each other are removed together.</remarks>
+    public async Task<string> RemoveAsync(IReadOnlyList<string> names, CancellationToken ct)
     {
-        NativeTool.RequireValidName(name, "dpkg");
+        ArgumentNullException.ThrowIfNull(names);
+        if (names.Count == 0)
+            throw new ArgumentException("No package to remove.", nameof(names));
+        foreach (var name in names)
+            NativeTool.RequireValidName(name, "dpkg");
         RequireDatabase();
         using var held = await LockAsync(ct).ConfigureAwait(false);
-        var entry = (await QueryAsync(ct).ConfigureAwait(false)).FirstOrDefault(e => e.Name == name && e.State != "not-installed");
-        if (entry is null)
+        var entries = await QueryAsync(ct).ConfigureAwait(false);
+        var present = names.Select(n => entries.FirstOrDefault(e => e.Name == n && e.State != "not-installed")).OfType<DpkgEntry>().ToList();
+        var what = NativeTool.Listing(names);
+        if (present.Count == 0)
         {
-            Forget(name);
-            return $"{name} is not installed; nothing to remove";
+            foreach (var name in names)
+                Forget(name);
+            return names.Count == 1 ? $"{what} is not installed; nothing to remove" : $"{what} are not installed; nothing to remove";
         }
-        // A refused purge would still mark the package for purging in dpkg's selections: try it first.
-        var outcome = await RunDpkgAsync(["--dry-run", "--purge", "--", name], ct).ConfigureAwait(false);
+        string[] purge = ["--purge", "--", .. present.Select(e => e.Name)];
+        // A refused purge would still mark the packages for purging in dpkg's selections: try it first.
+        var outcome = await RunDpkgAsync(["--dry-run", .. purge], ct).ConfigureAwait(false);
         if (outcome.ExitCode == 0)
-            outcome = await RunDpkgChangeAsync(name, ["--purge", "--", name], ct).ConfigureAwait(false);
+            outcome = await RunDpkgChangeAsync([.. present.Select(e => e.Name)], purge, ct).ConfigureAwait(false);
         if (outcome.ExitCode != 0)
         {
             var text = outcome.StandardError + "\n" + outcome.StandardOutput;
@@ -96,15 +135,22 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
             if (dependents.Count > 0)
             {
                 throw new CommandFailedException("dependency-conflict",
-                    $"Cannot remove {name}: installed packages depend on it ({string.Join(", ", dependents)}). Remove them first (take them out of the model " +
-                    $"too) or keep {name} in the model; nothing was removed.");
+                    $"Cannot remove {what}: installed packages depend on {(names.Count == 1 ? "it" : "them")} ({string.Join(", ", dependents)}). Remove them first (take them out of the model " +
+                    $"too) or keep {what} in the model; nothing was removed.");
             }
-            throw new CommandFailedException("remove-failed", $"dpkg could not remove {name}: {NativeTool.Brief(outcome.Message)}. Check the device with 'dpkg --audit'.");
+            throw new CommandFailedException("remove-failed", $"dpkg could not remove {what}: {NativeTool.Brief(outcome.Message)}. Check the device with 'dpkg --audit'.");
         }
-        Forget(name);
-        return entry.IsInstalled
-            ? $"removed {name} {entry.Version} with dpkg (purged, configuration files included)"
-            : $"{name} was not installed; purged its leftover configuration files";
+        foreach (var name in names)
+            Forget(name);
+        var removed = present.Select(e => e.IsInstalled ? $"{e.Name} {e.Version}" : $"{e.Name} (configuration files only)").ToList();
+        if (names.Count == 1)
+        {
+            return present[0].IsInstalled
+                ? $"removed {present[0].Name} {present[0].Version} with dpkg (purged, configuration files included)"
+                : $"{present[0].Name} was not installed; purged its leftover configuration files";
+        }
+        var absent = names.Except(present.Select(e => e.Name), StringComparer.Ordinal).ToList();
+        return $"removed {string.Join(", ", removed)} with dpkg in one run (purged, configuration files included)" + (absent.Count > 0 ? $"; {NativeTool.Listing(absent)} not installed" : "");
     }
 
     private void RequireDatabase()
@@ -122,7 +168,7 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
         var outcome = await ProcessRunner.RunAsync("dpkg-deb", ["--field", "--", blobPath], timeouts.Query, ct).ConfigureAwait(false);
         if (outcome.ExitCode != 0)
             throw new CommandFailedException("bad-package", $"The blob {package.Sha256} of {package.Name} {package.Version} is not a .deb dpkg can read: {NativeTool.Brief(outcome.Message)}. Re-import the package.");
-        var control = DebianDependencies.ParseControl(outcome.StandardOutput);
+        var control = DebianControl.ParseControl(outcome.StandardOutput);
         var name = control.GetValueOrDefault("Package");
         var version = control.GetValueOrDefault("Version");
         if (name != package.Name || version != package.Version)
@@ -130,39 +176,57 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
         return control;
     }
 
-    /// <summary>Every Pre-Depends and Depends group needs one alternative installed (by name or Provides) in a
-    /// version that satisfies it; checked before dpkg unpacks anything, because <c>dpkg --install</c> with an
-    /// unmet dependency leaves the package unpacked but not configured.</summary>
-    private async Task CheckDependenciesAsync(PackageRef package, Dictionary<string, string> control, List<DpkgEntry> entries, CancellationToken ct)
+    /// <summary>Every Pre-Depends and Depends group of every package being installed needs one alternative installed
+    /// (by name or Provides) in a version that satisfies it; checked before dpkg unpacks anything, because
+    /// <c>dpkg --install</c> with an unmet dependency leaves the package unpacked but not configured. Depends count the
+    /// packages of the set as installed in their new version (dpkg configures them together, after unpacking them
+    /// all); Pre-Depends count only what is configured now, since dpkg needs that before it unpacks the package (a
+    /// Pre-Depends on another member of the set cannot be met in one run).</summary>
+    private async Task CheckDependenciesAsync(IReadOnlyList<(PackageRef Package, Dictionary<string, string> Control)> set, List<DpkgEntry> entries, CancellationToken ct)
     {
-        var installed = entries.Where(e => e.IsInstalled).ToList();
+        var incoming = set.Select(p => p.Package.Name).ToHashSet(StringComparer.Ordinal);
+        var now = entries.Where(e => e.IsInstalled).ToList();
+        var after = now.Where(e => !incoming.Contains(e.Name))
+            .Concat(set.Select(p => new DpkgEntry(p.Package.Name, p.Package.Version, p.Control.GetValueOrDefault("Architecture") ?? "", "installed", p.Control.GetValueOrDefault("Provides") ?? "")))
+            .ToList();
         var missing = new List<string>();
-        foreach (var field in (string[])["Pre-Depends", "Depends"])
+        foreach (var (package, control) in set)
         {
-            IReadOnlyList<IReadOnlyList<DebianRelation>> groups;
-            try
+            foreach (var field in (string[])["Pre-Depends", "Depends"])
             {
-                groups = DebianDependencies.Parse(control.GetValueOrDefault(field));
-            }
-            catch (FormatException e)
-            {
-                throw new CommandFailedException("bad-package", $"{package.Name} {package.Version} has a {field} field Rig cannot read: {e.Message}. Fix the package and re-import it.");
-            }
-            foreach (var group in groups)
-            {
-                if (!await AnySatisfiedAsync(group, installed, ct).ConfigureAwait(false))
-                    missing.Add(string.Join(" | ", group) + Found(group, installed));
+                IReadOnlyList<IReadOnlyList<PackageRelation>> groups;
+                try
+                {
+                    groups = PackageRelations.ParseDebianField(control.GetValueOrDefault(field));
+                }
+                catch (FormatException e)
+                {
+                    throw new CommandFailedException("bad-package", $"{package.Name} {package.Version} has a {field} field Rig cannot read: {e.Message}. Fix the package and re-import it.");
+                }
+                var pool = field == "Pre-Depends" ? now : after;
+                foreach (var group in groups)
+                {
+                    if (await AnySatisfiedAsync(group, pool, ct).ConfigureAwait(false))
+                        continue;
+                    var who = set.Count == 1 ? "" : field == "Pre-Depends" ? $"{package.Name} pre-depends on " : $"{package.Name} needs ";
+                    var note = set.Count > 1 && field == "Pre-Depends" && await AnySatisfiedAsync(group, after, ct).ConfigureAwait(false)
+                        ? ", which must be configured before this set is unpacked: install it in an earlier command"
+                        : "";
+                    missing.Add(who + PackageRelations.Format(group) + Found(group, pool) + note);
+                }
             }
         }
         if (missing.Count > 0)
         {
+            var first = set[0].Package;
+            var what = set.Count == 1 ? $"{first.Name} {first.Version} needs " : $"{NativeTool.Listing(set.Select(p => $"{p.Package.Name} {p.Package.Version}"))}, installed together: ";
             throw new CommandFailedException("missing-dependency",
-                $"{package.Name} {package.Version} needs {string.Join("; ", missing)}. Add the missing package(s) to the model's bundle before " +
-                $"{package.Name} (or to a role that comes earlier); nothing was installed.");
+                $"{what}{string.Join("; ", missing)}. Add the missing package(s) to the model's bundle before " +
+                $"{first.Name} (or to a role that comes earlier); nothing was installed.");
         }
     }
 
-    private async Task<bool> AnySatisfiedAsync(IReadOnlyList<DebianRelation> group, List<DpkgEntry> installed, CancellationToken ct)
+    private async Task<bool> AnySatisfiedAsync(IReadOnlyList<PackageRelation> group, List<DpkgEntry> installed, CancellationToken ct)
     {
         foreach (var relation in group)
         {
@@ -183,36 +247,42 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
         return false;
     }
 
-    private static string Found(IReadOnlyList<DebianRelation> group, List<DpkgEntry> installed)
+    private static string Found(IReadOnlyList<PackageRelation> group, List<DpkgEntry> installed)
     {
         var present = group.SelectMany(r => installed.Where(e => e.Name == r.Name)).Select(e => $"{e.Name} {e.Version}").ToList();
         return present.Count == 0 ? " (not installed)" : $" (installed: {string.Join(", ", present)})";
     }
 
-    private async Task FailInstallAsync(PackageRef package, DpkgEntry? before, ProcessOutcome outcome, CancellationToken ct)
+    /// <summary>After a failed <c>dpkg --install</c> of <paramref name="packages"/>: those that were not installed before
+    /// are purged again (together, since they may depend on each other), so dpkg's database holds no half-installed
+    /// package Rig put there; the error says what each package is now.</summary>
+    private async Task FailInstallAsync(IReadOnlyList<PackageRef> packages, IReadOnlyList<DpkgEntry?> before, ProcessOutcome outcome, CancellationToken ct)
     {
-        var after = (await QueryAsync(ct).ConfigureAwait(false)).FirstOrDefault(e => e.Name == package.Name);
-        string state;
-        if (after is null || after.State == "not-installed")
+        var entries = await QueryAsync(ct).ConfigureAwait(false);
+        var after = packages.Select(p => entries.FirstOrDefault(e => e.Name == p.Name)).ToList();
+        var states = new List<string>();
+        var newcomers = Enumerable.Range(0, packages.Count).Where(i => before[i] is null && after[i] is { State: not "not-installed" }).Select(i => packages[i].Name).ToList();
+        if (newcomers.Count > 0)
         {
-            state = "Nothing was installed.";
+            var purge = await RunDpkgAsync(["--purge", "--", .. newcomers], ct).ConfigureAwait(false);
+            states.Add(purge.ExitCode == 0
+                ? (packages.Count == 1 ? "The partly installed package was purged again; dpkg's database is as before." : $"Purged again (they were not installed before): {NativeTool.Listing(newcomers)}.")
+                : $"Purging {NativeTool.Listing(newcomers)} (partly installed) failed too ({NativeTool.Brief(purge.Message)}); check the device with 'dpkg --audit'.");
         }
-        else if (before is null)
+        for (var i = 0; i < packages.Count; i++)
         {
-            var purge = await RunDpkgAsync(["--purge", "--", package.Name], ct).ConfigureAwait(false);
-            state = purge.ExitCode == 0
-                ? "The partly installed package was purged again; dpkg's database is as before."
-                : $"Purging the partly installed package failed too ({NativeTool.Brief(purge.Message)}); check the device with 'dpkg --audit'.";
+            var (package, was, now) = (packages[i], before[i], after[i]);
+            if (newcomers.Contains(package.Name))
+                continue;
+            if (now is null || now.State == "not-installed")
+                states.Add(packages.Count == 1 ? "Nothing was installed." : $"{package.Name} was not installed.");
+            else if (now.IsInstalled)
+                states.Add($"{package.Name} {now.Version} stays installed.");
+            else
+                states.Add($"{package.Name} is left '{now.State}' ({now.Version}){(was is null ? "" : $", it was {was.Version} before")}; check the device with 'dpkg --audit' and fix the cause before running the command again.");
         }
-        else if (after.IsInstalled)
-        {
-            state = $"{package.Name} {after.Version} stays installed.";
-        }
-        else
-        {
-            state = $"{package.Name} is left '{after.State}' ({after.Version}); check the device with 'dpkg --audit' and fix the cause before running the command again.";
-        }
-        throw new CommandFailedException("install-failed", $"dpkg could not install {package.Name} {package.Version}: {NativeTool.Brief(outcome.Message)} {state}");
+        var what = NativeTool.Listing(packages.Select(p => $"{p.Name} {p.Version}"));
+        throw new CommandFailedException("install-failed", $"dpkg could not install {what}: {NativeTool.Brief(outcome.Message)} {string.Join(" ", states)}");
     }
 
     private async Task RecordAsync(PackageRef package, CancellationToken ct)
@@ -234,9 +304,9 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
     private async Task<PackageManagerLock> LockAsync(CancellationToken ct) =>
         await PackageManagerLock.AcquireAsync(Path.Combine(AdminDirectory, "lock-frontend"), new LockDeadline(timeouts.LockWait), timeouts.LockPoll, ct).ConfigureAwait(false);
 
-    /// <summary>A dpkg run that changes <paramref name="name"/> (install, purge). One stopped at its timeout is
+    /// <summary>A dpkg run that changes <paramref name="names"/> (install, purge). One stopped at its timeout is
     /// reported with what dpkg's database says now and how to finish or undo it.</summary>
-    private async Task<ProcessOutcome> RunDpkgChangeAsync(string name, string[] arguments, CancellationToken ct)
+    private async Task<ProcessOutcome> RunDpkgChangeAsync(IReadOnlyList<string> names, string[] arguments, CancellationToken ct)
     {
         try
         {
@@ -247,18 +317,19 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
             string state;
             try
             {
-                state = (await QueryAsync(ct).ConfigureAwait(false)).FirstOrDefault(p => p.Name == name) is { } entry
+                var entries = await QueryAsync(ct).ConfigureAwait(false);
+                state = string.Join(", ", names.Select(name => entries.FirstOrDefault(p => p.Name == name) is { } entry
                     ? $"{name} {entry.Version} is '{entry.State}'"
-                    : $"{name} is not installed";
+                    : $"{name} is not installed"));
             }
             catch (CommandFailedException query)
             {
-                state = $"the state of {name} is unknown ({query.Message})";
+                state = $"the state of {NativeTool.Listing(names)} is unknown ({query.Message})";
             }
             var dpkg = Offline ? $"dpkg --root={files.Root}" : "dpkg";
             throw new CommandFailedException("timeout",
                 $"{e.Message} dpkg's database now says: {state}. Check the device with '{dpkg} --audit', then finish the interrupted run with " +
-                $"'{dpkg} --configure -a' (or purge {name}) before running the command again.");
+                $"'{dpkg} --configure -a' (or purge {NativeTool.Listing(names)}) before running the command again.");
         }
     }
 
@@ -368,13 +439,13 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
     {
         public bool IsInstalled => State == "installed";
 
-        public IEnumerable<DebianRelation> ProvidedRelations
+        public IEnumerable<PackageRelation> ProvidedRelations
         {
             get
             {
                 try
                 {
-                    return DebianDependencies.Parse(Provides).SelectMany(g => g);
+                    return PackageRelations.ParseDebianField(Provides).SelectMany(g => g);
                 }
                 catch (FormatException)
                 {

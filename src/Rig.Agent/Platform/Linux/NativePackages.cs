@@ -60,6 +60,13 @@ internal static class NativeTool
         }
     }
 
+    /// <summary><c>a</c>, <c>a and b</c>, <c>a, b and c</c>: packages named in a message.</summary>
+    public static string Listing(IEnumerable<string> names)
+    {
+        var list = names.ToList();
+        return list.Count <= 1 ? string.Concat(list) : $"{string.Join(", ", list[..^1])} and {list[^1]}";
+    }
+
     /// <summary>At most the last 2,000 characters of a tool's message, for a command's error.</summary>
     public static string Brief(string message)
     {

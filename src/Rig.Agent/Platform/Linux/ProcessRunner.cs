@@ -41,10 +41,14 @@ public static partial class ProcessRunner
     /// English) plus <paramref name="environment"/> (a null value removes a variable). A program still running
     /// after <paramref name="timeout"/> gets SIGTERM, then after <paramref name="stopGrace"/> (default
     /// <see cref="DefaultStopGrace"/>) SIGKILL, with its children.</summary>
+    /// <remarks>With <paramref name="outputLines"/>, every line of standard output goes to it as it arrives (in order,
+    /// one at a time) instead of being kept: for output of any size (<c>rpm -qa</c> with every package's relations).
+    /// An exception it throws ends nothing early; the first one is thrown again once the program has exited.</remarks>
     /// <exception cref="CommandFailedException"><c>tool-missing</c> when the program is not installed,
-    /// <c>timeout</c> when it ran longer than <paramref name="timeout"/> (it was stopped).</exception>
+    /// <c>timeout</c> when it ran longer than <paramref name="timeout"/> (it was stopped), <c>incomplete-output</c>
+    /// when <paramref name="outputLines"/> did not see the end of the output (a child of the program holds it open).</exception>
     public static async Task<ProcessOutcome> RunAsync(string program, IEnumerable<string> arguments, TimeSpan timeout, CancellationToken ct,
-        IReadOnlyDictionary<string, string?>? environment = null, string? standardInput = null, TimeSpan? stopGrace = null)
+        IReadOnlyDictionary<string, string?>? environment = null, string? standardInput = null, TimeSpan? stopGrace = null, Action<string>? outputLines = null)
     {
         ArgumentNullException.ThrowIfNull(arguments);
         var path = Find(program) ?? throw new CommandFailedException("tool-missing",
@@ -78,7 +82,25 @@ public static partial class ProcessRunner
         // Process.WaitForExitAsync also waits for the end of redirected output: the exit is watched on its own.
         var exited = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         process.Exited += (_, _) => exited.TrySetResult();
-        process.OutputDataReceived += (_, e) => output.Add(e.Data);
+        Exception? lineFailure = null;
+        process.OutputDataReceived += (_, e) =>
+        {
+            if (outputLines is null || e.Data is null)
+            {
+                output.Add(e.Data);
+                return;
+            }
+            if (lineFailure is not null)
+                return;
+            try
+            {
+                outputLines(e.Data);
+            }
+            catch (Exception failure)
+            {
+                lineFailure = failure; // thrown on the event's thread it would end the agent
+            }
+        };
         process.ErrorDataReceived += (_, e) => error.Add(e.Data);
         try
         {
@@ -119,6 +141,13 @@ public static partial class ProcessRunner
                 $"still running after {Seconds(stopGrace ?? DefaultStopGrace)}). Last output: {Last(error, output)}");
         }
         await DrainAsync(output, error).ConfigureAwait(false);
+        if (lineFailure is not null)
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(lineFailure);
+        if (outputLines is not null && !output.Closed.IsCompleted)
+        {
+            throw new CommandFailedException("incomplete-output",
+                $"'{program}' exited but its output did not end within {Seconds(OutputDrainWait)} (a process it started holds it open); what it printed is incomplete.");
+        }
         return new ProcessOutcome(process.ExitCode, output.ToString(), error.ToString());
     }
 

@@ -5,9 +5,10 @@ using Rig.Protocol.Messages;
 namespace Rig.Agent.Platform.Linux;
 
 /// <summary>The RPM plug-in: installs, upgrades and removes <c>.rpm</c> packages with the device's rpm. Stages
-/// of an install: read the blob's header (it must be the package the command names) -> same version installed:
-/// done -> <c>rpm -U --test</c> (unmet Requires are <c>missing-dependency</c>, nothing is touched) ->
-/// <c>rpm -U</c> -> record in Rig's database.</summary>
+/// of an install (of one package, or of a set that requires itself in a cycle, <see cref="InstallCommand.With"/>):
+/// read each blob's header (it must be the package the command names) -> every package at its version already:
+/// done -> <c>rpm -U --test</c> of the rest in one transaction (unmet Requires are <c>missing-dependency</c>,
+/// nothing is touched) -> <c>rpm -U</c> of the same -> record every package of the set in Rig's database.</summary>
 /// <remarks>
 /// <para>The database is always <c>/var/lib/rpm</c> inside the device root (<c>--dbpath</c>), whatever the
 /// machine running the agent would use by default (Debian's own rpm keeps it in <c>~/.rpmdb</c>); on Fedora it
@@ -36,37 +37,64 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
     private string[] RootArguments => ["--root", files.Root, "--dbpath", DatabasePath];
 
     /// <inheritdoc />
-    public async Task<string> InstallAsync(PackageRef package, string blobPath, string workDirectory, CancellationToken ct)
+    public bool InstallsTogether => true;
+
+    /// <inheritdoc />
+    /// <remarks>A set (<see cref="InstallCommand.With"/>) is one rpm transaction (<c>rpm -U a.rpm b.rpm</c>, tested first
+    /// with <c>--test</c>), which rpm orders itself, so packages that require each other in a cycle are installed
+    /// together. Members already at their version are left out of it; <c>--oldpackage</c> is given only when a member
+    /// of the set is a downgrade the command asks for.</remarks>
+    public async Task<string> InstallAsync(IReadOnlyList<PackageBlob> packages, string workDirectory, CancellationToken ct)
     {
-        ArgumentNullException.ThrowIfNull(package);
+        ArgumentNullException.ThrowIfNull(packages);
         try
         {
-            NativeTool.RequireValidName(package.Name, "rpm");
+            if (packages.Count == 0)
+                throw new ArgumentException("No package to install.", nameof(packages));
+            foreach (var blob in packages)
+                NativeTool.RequireValidName(blob.Package.Name, "rpm");
             RequireDatabase();
-            await CheckBlobAsync(package, blobPath, ct).ConfigureAwait(false);
+            foreach (var blob in packages)
+                await CheckBlobAsync(blob.Package, blob.Path, ct).ConfigureAwait(false);
             using var held = await LockAsync(ct).ConfigureAwait(false);
-            var current = await InstalledVersionAsync(package.Name, ct).ConfigureAwait(false);
-            if (current == package.Version)
+            var before = new List<string?>(packages.Count);
+            foreach (var blob in packages)
+                before.Add(await InstalledVersionAsync(blob.Package.Name, ct).ConfigureAwait(false));
+            var pending = Enumerable.Range(0, packages.Count).Where(i => before[i] != packages[i].Package.Version).ToList();
+            if (pending.Count == 0)
             {
-                await RecordAsync(package, ct).ConfigureAwait(false);
-                return $"{package.Name} {package.Version} is already installed; nothing to do";
+                foreach (var blob in packages)
+                    await RecordAsync(blob.Package, ct).ConfigureAwait(false);
+                return packages.Count == 1
+                    ? $"{packages[0].Package.Name} {packages[0].Package.Version} is already installed; nothing to do"
+                    : $"{NativeTool.Listing(packages.Select(b => $"{b.Package.Name} {b.Package.Version}"))} are already installed; nothing to do";
             }
-            var downgrade = current is not null && RpmVersion.Compare(package.Version, current) < 0;
-            string[] upgrade = downgrade ? ["-U", "--oldpackage"] : ["-U"];
+            bool IsDowngrade(int i) => before[i] is { } current && RpmVersion.Compare(packages[i].Package.Version, current) < 0;
+            string[] upgrade = pending.Any(IsDowngrade) ? ["-U", "--oldpackage"] : ["-U"];
+            var set = pending.Select(i => packages[i]).ToList();
+            var names = set.Select(b => b.Package.Name).ToList();
 
-            var test = await RunRpmChangeAsync(package.Name, [.. upgrade, "--test", "--", blobPath], ct).ConfigureAwait(false);
+            var test = await RunRpmChangeAsync(names, [.. upgrade, "--test", "--", .. set.Select(b => b.Path)], ct).ConfigureAwait(false);
             if (test.ExitCode != 0)
-                throw Refused(package, test, "nothing was installed");
-            var outcome = await RunRpmChangeAsync(package.Name, [.. upgrade, "--", blobPath], ct).ConfigureAwait(false);
+                throw Refused(packages, test, "nothing was installed");
+            var outcome = await RunRpmChangeAsync(names, [.. upgrade, "--", .. set.Select(b => b.Path)], ct).ConfigureAwait(false);
             if (outcome.ExitCode != 0)
             {
-                var now = await InstalledVersionAsync(package.Name, ct).ConfigureAwait(false);
-                throw Refused(package, outcome, now is null ? "nothing is installed" : $"{package.Name} {now} is installed; check the device with '{Hint($"-Va {package.Name}")}'");
+                var now = new List<string>();
+                foreach (var name in names)
+                    now.Add(await InstalledVersionAsync(name, ct).ConfigureAwait(false) is { } version ? $"{name} {version} is installed" : $"{name} is not installed");
+                throw Refused(packages, outcome, $"{string.Join(", ", now)}; check the device with '{Hint($"-Va {string.Join(' ', names)}")}'");
             }
-            await RecordAsync(package, ct).ConfigureAwait(false);
-            return current is null
-                ? $"installed {package.Name} {package.Version} with rpm"
-                : $"{(downgrade ? "downgraded" : "upgraded")} {package.Name} from {current} to {package.Version} with rpm";
+            foreach (var blob in packages)
+                await RecordAsync(blob.Package, ct).ConfigureAwait(false);
+            var done = Enumerable.Range(0, packages.Count).Select(i =>
+            {
+                var package = packages[i].Package;
+                return !pending.Contains(i) ? $"{package.Name} {package.Version} was already installed"
+                    : before[i] is not { } current ? $"installed {package.Name} {package.Version}"
+                    : $"{(IsDowngrade(i) ? "downgraded" : "upgraded")} {package.Name} from {current} to {package.Version}";
+            }).ToList();
+            return packages.Count == 1 ? $"{done[0]} with rpm" : $"{string.Join("; ", done)}; with rpm in one transaction";
         }
         finally
         {
@@ -76,18 +104,32 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
     }
 
     /// <inheritdoc />
-    public async Task<string> RemoveAsync(string name, CancellationToken ct)
+    /// <remarks>Every name installed goes to one <c>rpm -e</c>, so packages that require each other are erased
+    /// together.</remarks>
+    public async Task<string> RemoveAsync(IReadOnlyList<string> names, CancellationToken ct)
     {
-        NativeTool.RequireValidName(name, "rpm");
+        ArgumentNullException.ThrowIfNull(names);
+        if (names.Count == 0)
+            throw new ArgumentException("No package to remove.", nameof(names));
+        foreach (var name in names)
+            NativeTool.RequireValidName(name, "rpm");
         RequireDatabase();
         using var held = await LockAsync(ct).ConfigureAwait(false);
-        var current = await InstalledVersionAsync(name, ct).ConfigureAwait(false);
-        if (current is null)
+        var present = new List<(string Name, string Version)>();
+        foreach (var name in names)
         {
-            Forget(name);
-            return $"{name} is not installed; nothing to remove";
+            if (await InstalledVersionAsync(name, ct).ConfigureAwait(false) is { } version)
+                present.Add((name, version));
         }
-        var outcome = await RunRpmChangeAsync(name, ["-e", "--", name], ct).ConfigureAwait(false);
+        var what = NativeTool.Listing(names);
+        if (present.Count == 0)
+        {
+            foreach (var name in names)
+                Forget(name);
+            return names.Count == 1 ? $"{what} is not installed; nothing to remove" : $"{what} are not installed; nothing to remove";
+        }
+        var erase = present.Select(p => p.Name).ToList();
+        var outcome = await RunRpmChangeAsync(erase, ["-e", "--", .. erase], ct).ConfigureAwait(false);
         if (outcome.ExitCode != 0)
         {
             var text = Clean(outcome.StandardError + "\n" + outcome.StandardOutput);
@@ -95,13 +137,18 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
             if (needs.Count > 0)
             {
                 throw new CommandFailedException("dependency-conflict",
-                    $"Cannot remove {name}: installed packages depend on it ({string.Join(", ", needs.Select(n => $"{n.By} needs {n.What}").Distinct(StringComparer.Ordinal))}). " +
-                    $"Remove them first (take them out of the model too) or keep {name} in the model; nothing was removed.");
+                    $"Cannot remove {what}: installed packages depend on {(names.Count == 1 ? "it" : "them")} ({string.Join(", ", needs.Select(n => $"{n.By} needs {n.What}").Distinct(StringComparer.Ordinal))}). " +
+                    $"Remove them first (take them out of the model too) or keep {what} in the model; nothing was removed.");
             }
-            throw new CommandFailedException("remove-failed", $"rpm could not remove {name} {current}: {NativeTool.Brief(text)}. Check the device with '{Hint($"-V {name}")}'.");
+            var installed = string.Join(", ", present.Select(p => $"{p.Name} {p.Version}"));
+            throw new CommandFailedException("remove-failed", $"rpm could not remove {installed}: {NativeTool.Brief(text)}. Check the device with '{Hint($"-V {string.Join(' ', erase)}")}'.");
         }
-        Forget(name);
-        return $"removed {name} {current} with rpm";
+        foreach (var name in names)
+            Forget(name);
+        if (names.Count == 1)
+            return $"removed {present[0].Name} {present[0].Version} with rpm";
+        var absent = names.Except(erase, StringComparer.Ordinal).ToList();
+        return $"removed {string.Join(", ", present.Select(p => $"{p.Name} {p.Version}"))} with rpm in one transaction" + (absent.Count > 0 ? $"; {NativeTool.Listing(absent)} not installed" : "");
     }
 
     private void RequireDatabase()
@@ -144,18 +191,20 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
     }
 
     /// <summary><c>missing-dependency</c> when rpm names unmet Requires, else <c>install-failed</c> with rpm's message.</summary>
-    private static CommandFailedException Refused(PackageRef package, ProcessOutcome outcome, string state)
+    private static CommandFailedException Refused(IReadOnlyList<PackageBlob> packages, ProcessOutcome outcome, string state)
     {
         var text = Clean(outcome.StandardError + "\n" + outcome.StandardOutput);
+        var first = packages[0].Package;
+        var what = NativeTool.Listing(packages.Select(b => $"{b.Package.Name} {b.Package.Version}"));
         var needed = NeededByRegex().Matches(text).Where(m => !m.Groups["by"].Value.Contains("(installed)", StringComparison.Ordinal))
             .Select(m => m.Groups["what"].Value.Trim()).Distinct(StringComparer.Ordinal).ToList();
         if (needed.Count > 0)
         {
             return new CommandFailedException("missing-dependency",
-                $"{package.Name} {package.Version} needs {string.Join("; ", needed)}, which the device does not have. Add the missing package(s) to the " +
-                $"model's bundle before {package.Name} (or to a role that comes earlier); {state}.");
+                $"{what}{(packages.Count > 1 ? " (installed together)" : "")} {(packages.Count > 1 ? "need" : "needs")} {string.Join("; ", needed)}, which the device does not have. " +
+                $"Add the missing package(s) to the model's bundle before {first.Name} (or to a role that comes earlier); {state}.");
         }
-        return new CommandFailedException("install-failed", $"rpm could not install {package.Name} {package.Version}: {NativeTool.Brief(text)} ({state}).");
+        return new CommandFailedException("install-failed", $"rpm could not install {what}: {NativeTool.Brief(text)} ({state}).");
     }
 
     private async Task RecordAsync(PackageRef package, CancellationToken ct)
@@ -188,10 +237,10 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
         return await PackageManagerLock.AcquireAsync(path, new LockDeadline(timeouts.LockWait), timeouts.LockPoll, ct).ConfigureAwait(false);
     }
 
-    /// <summary>A transaction (-U, -e) on <paramref name="name"/> (Rig's lock held by the caller): first wait,
+    /// <summary>A transaction (-U, -e) on <paramref name="names"/> (Rig's lock held by the caller): first wait,
     /// bounded, until no other rpm holds the transaction lock. A run stopped at its timeout is reported with
     /// what the database says now.</summary>
-    private async Task<ProcessOutcome> RunRpmChangeAsync(string name, string[] arguments, CancellationToken ct)
+    private async Task<ProcessOutcome> RunRpmChangeAsync(IReadOnlyList<string> names, string[] arguments, CancellationToken ct)
     {
         await PackageManagerLock.WaitUntilFreeAsync(Path.Combine(files.Internal(DatabasePath), ".rpm.lock"), new LockDeadline(timeouts.LockWait), timeouts.LockPoll, ct).ConfigureAwait(false);
         try
@@ -200,18 +249,20 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
         }
         catch (CommandFailedException e) when (e.Code == "timeout")
         {
-            string state;
+            var states = new List<string>();
             try
             {
-                state = await InstalledVersionAsync(name, ct).ConfigureAwait(false) is { } version ? $"{name} {version} is installed" : $"{name} is not installed";
+                foreach (var name in names)
+                    states.Add(await InstalledVersionAsync(name, ct).ConfigureAwait(false) is { } version ? $"{name} {version} is installed" : $"{name} is not installed");
             }
             catch (CommandFailedException query)
             {
-                state = $"its state is unknown ({query.Message})";
+                states.Add($"the state of the rest is unknown ({query.Message})");
             }
+            var all = string.Join(' ', names);
             throw new CommandFailedException("timeout",
-                $"{e.Message} The rpm database now says: {state}; the transaction may be incomplete. Check the device with '{Hint($"-Va {name}")}' and " +
-                $"'{Hint($"-q {name}")}', fix what the scriptlets left, then run the command again.");
+                $"{e.Message} The rpm database now says: {string.Join(", ", states)}; the transaction may be incomplete. Check the device with '{Hint($"-Va {all}")}' and " +
+                $"'{Hint($"-q {all}")}', fix what the scriptlets left, then run the command again.");
         }
     }
 
