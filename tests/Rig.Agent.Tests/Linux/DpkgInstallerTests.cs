@@ -138,6 +138,7 @@ public sealed class DpkgInstallerTests(DebianRootFixture fixture) : IClassFixtur
 
         Assert.Equal("dependency-conflict", error.Code);
         Assert.Contains("(rig-uses-lib)", error.Message, StringComparison.Ordinal);
+        Assert.Contains("came from outside Rig since the device's last inventory: remove them on the device (or keep rig-base-lib in a role)", error.Message, StringComparison.Ordinal);
         Assert.Equal("install ok installed 1.0", await Native.DpkgStatusAsync(fixture.Root, "rig-base-lib"));
         Assert.Equal("", await Native.DpkgAuditAsync(fixture.Root));
         Assert.Contains(_platform.Database.Snapshot.Packages, p => p.Name == "rig-base-lib");

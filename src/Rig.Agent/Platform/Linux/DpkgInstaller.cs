@@ -135,8 +135,8 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
             if (dependents.Count > 0)
             {
                 throw new CommandFailedException("dependency-conflict",
-                    $"Cannot remove {what}: installed packages depend on {(names.Count == 1 ? "it" : "them")} ({string.Join(", ", dependents)}). Remove them first (take them out of the model " +
-                    $"too) or keep {what} in the model; nothing was removed.");
+                    $"Cannot remove {what}: installed packages depend on {(names.Count == 1 ? "it" : "them")} ({string.Join(", ", dependents)}). Nothing was removed. " +
+                    DependentsAdvice(what));
             }
             throw new CommandFailedException("remove-failed", $"dpkg could not remove {what}: {NativeTool.Brief(outcome.Message)}. Check the device with 'dpkg --audit'.");
         }
@@ -152,6 +152,13 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
         var absent = names.Except(present.Select(e => e.Name), StringComparer.Ordinal).ToList();
         return $"removed {string.Join(", ", removed)} with dpkg in one run (purged, configuration files included)" + (absent.Count > 0 ? $"; {NativeTool.Listing(absent)} not installed" : "");
     }
+
+    /// <summary>What to do when the package manager refuses a removal because installed packages need what goes.
+    /// Plans remove dependents first and see every package the last inventory reported, so those packages came from
+    /// outside Rig after it.</summary>
+    internal static string DependentsAdvice(string what) =>
+        $"Rig's plans remove dependents first, so these came from outside Rig since the device's last inventory: remove them on the device " +
+        $"(or keep {what} in a role); the next inventory shows them to the plan, which then refuses the removal with package.removal-breaks.";
 
     private void RequireDatabase()
     {

@@ -138,7 +138,7 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
             {
                 throw new CommandFailedException("dependency-conflict",
                     $"Cannot remove {what}: installed packages depend on {(names.Count == 1 ? "it" : "them")} ({string.Join(", ", needs.Select(n => $"{n.By} needs {n.What}").Distinct(StringComparer.Ordinal))}). " +
-                    $"Remove them first (take them out of the model too) or keep {what} in the model; nothing was removed.");
+                    "Nothing was removed. " + DpkgInstaller.DependentsAdvice(what));
             }
             var installed = string.Join(", ", present.Select(p => $"{p.Name} {p.Version}"));
             throw new CommandFailedException("remove-failed", $"rpm could not remove {installed}: {NativeTool.Brief(text)}. Check the device with '{Hint($"-V {string.Join(' ', erase)}")}'.");
