@@ -327,6 +327,18 @@ public sealed class DependencyPlanningTests
     }
 
     [Fact]
+    public void A_dependency_met_by_the_device_is_met_again_when_another_dependency_replaces_that_package()
+    {
+        // The device's d 2:0.1 meets "d (>> 1.0) | e", but "d (<< 1.5)" replaces it with d 1.0: then e must come too.
+        // Found by DependencyResolutionProperties (seed 0sWg1mlMxfC1): a was installed with neither d (>> 1.0) nor e.
+        var model = Model(["a@1"]) with { Packages = [Deb("a", "1", depends: ["d (>> 1.0) | e", "d (<< 1.5)"]), Deb("d", "1.0"), Deb("e", "2.0")] };
+
+        var plan = model.Plan("deb-1", Device(extra: Native("d", "2:0.1")));
+
+        Assert.Equal(["install e 2.0", "install d 1.0", "install a 1", "inventory"], plan.Commands.Select(c => c.Spec.Describe()));
+    }
+
+    [Fact]
     public void Essential_packages_are_never_removed()
     {
         var model = Model(["dpkg@1.22.0"]) with { Packages = [Deb("dpkg", "1.22.0", essential: true)] };

@@ -284,6 +284,9 @@ public static class DependencyResolver
         public HashSet<string> Avoid { get; } = new(StringComparer.Ordinal);
         public Dictionary<string, List<PackageRelation>> Forced { get; } = new(StringComparer.Ordinal);
 
+        /// <summary>Dependency groups (package key, group index) that may not count on what the device has.</summary>
+        public HashSet<(string Key, int Group)> NoPresent { get; } = [];
+
         /// <summary>A package meets every constraint learned so far for its name.</summary>
         public bool Fits(ResolverPackage package) =>
             !Forced.TryGetValue(package.Name, out var constraints) || constraints.All(c => c.Allows(package.Version, package.Format));
@@ -332,9 +335,10 @@ public static class DependencyResolver
             while (work.Count > 0 && Retry is null)
             {
                 var node = work.Dequeue();
-                foreach (var group in node.Package.Depends)
+                for (var g = 0; g < node.Package.Depends.Count; g++)
                 {
-                    var met = Satisfy(node, group);
+                    var group = node.Package.Depends[g];
+                    var met = Satisfy(node, group, g);
                     if (met is null)
                         continue;
                     node.Needs.Add(met.Value.Node);
@@ -345,15 +349,42 @@ public static class DependencyResolver
                 }
             }
             if (Retry is null)
+                CheckKeptStillMeet();
+            if (Retry is null)
                 CheckConflicts();
             if (Retry is null)
                 CheckStaying();
         }
 
+        /// <summary>Groups met by a package the device has, checked again now that every choice is made: a later choice may
+        /// have replaced that package with a version that no longer meets them. Then that group may not count on what the
+        /// device has (its other alternatives or another version are chosen), and resolution starts again.</summary>
+        private void CheckKeptStillMeet()
+        {
+            foreach (var (node, g) in _metByPresent)
+            {
+                var group = node.Package.Depends[g];
+                if (group.Any(r => FinalMeeting(r.Name).Any(p => p.Meets(r))))
+                    continue;
+                var key = (node.Package.Key, g);
+                if (context.NoPresent.Contains(key))
+                {
+                    _errors.Add(new ModelError("package.unresolvable", $"roles/{node.Role}",
+                        $"{Describe(node)} needs {PackageRelations.Format(group)}, which the device has, but other packages need another version of it; " +
+                        "list the versions you want in the roles."));
+                    continue;
+                }
+                Retry = c => c.NoPresent.Add(key);
+                return;
+            }
+        }
+
+        private readonly List<(Node Node, int Group)> _metByPresent = [];
+
         /// <summary>The node meeting <paramref name="group"/> of <paramref name="node"/>: one already selected, a
         /// managed package the device has (kept, and its own needs followed), or a new choice from the catalog.
         /// Null when only a native package meets it, or when nothing does (an error is recorded).</summary>
-        private (Node Node, bool New)? Satisfy(Node node, IReadOnlyList<PackageRelation> group)
+        private (Node Node, bool New)? Satisfy(Node node, IReadOnlyList<PackageRelation> group, int groupIndex)
         {
             foreach (var relation in group)
             {
@@ -363,7 +394,7 @@ public static class DependencyResolver
                         return (selected, false);
                 }
             }
-            foreach (var relation in group)
+            foreach (var relation in context.NoPresent.Contains((node.Package.Key, groupIndex)) ? [] : group)
             {
                 // Pins choose what the plan installs, not what the device may keep: a device that meets a dependency keeps it.
                 var present = context.Present.Meeting(relation.Name).Where(p => !_selected.ContainsKey(p.Name) && context.Fits(p) && p.Meets(relation))
@@ -371,7 +402,10 @@ public static class DependencyResolver
                 if (present is null)
                     continue;
                 if (present.Present is not { Managed: true })
-                    return null; // the base system has it: nothing to do, nothing to keep
+                {
+                    _metByPresent.Add((node, groupIndex));
+                    return null; // the base system has it: nothing to do, nothing to keep (checked again at the end)
+                }
                 var kept = new Node(present, install: false, node.Role, node.Kind, node.Root, dependency: true, Why(node, group));
                 _selected[present.Name] = kept;
                 return (kept, true);

@@ -12,6 +12,7 @@ public sealed class DesiredStateBuilder
 {
     private readonly ModelIndex _index;
     private readonly TemplateRenderer _renderer;
+    private static readonly IReadOnlyDictionary<string, string> NoPins = new Dictionary<string, string>();
 
     /// <summary>A builder over an indexed model.</summary>
     public DesiredStateBuilder(ModelIndex index)
@@ -45,11 +46,13 @@ public sealed class DesiredStateBuilder
             }
             roles.Add(new DesiredRole(role.Name, role.Kind, role.Version, steps));
         }
-        var pins = new Dictionary<string, string>(StringComparer.Ordinal);
-        foreach (var role in _index.RolesFor(deviceName))
+        IReadOnlyDictionary<string, string> pins = NoPins;
+        foreach (var role in _index.RolesFor(deviceName).Where(r => r.Pins.Count > 0))
         {
+            var merged = pins as Dictionary<string, string> ?? new Dictionary<string, string>(StringComparer.Ordinal);
             foreach (var (key, digest) in role.Pins)
-                pins.TryAdd(key, digest);
+                merged.TryAdd(key, digest);
+            pins = merged;
         }
         return new DesiredState(deviceName, roles, errors)
         {

@@ -8,6 +8,8 @@ internal static class PackageRemovals
 {
     public static IReadOnlyList<IReadOnlyList<RecordedPackage>> Plan(string device, RecordedState recorded, IReadOnlyList<string> kindOrder, DependencyResolution resolution, List<ModelError> errors)
     {
+        if (recorded.Packages.Count == 0)
+            return [];
         var candidates = recorded.Packages.Values.Where(p => !resolution.Needed.Contains(p.Name)).ToDictionary(p => p.Name, StringComparer.Ordinal);
         if (candidates.Count == 0)
             return [];

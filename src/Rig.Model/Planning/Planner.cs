@@ -76,9 +76,8 @@ public static class Planner
         PlanRemovals(recorded, kindOrder, removals, wantedFiles, wantedServices, commands);
 
         var done = new PlanMemory();
-        var installs = resolution.Installs.GroupBy(i => i.Root, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.ToList(), StringComparer.Ordinal);
         foreach (var role in desired.Roles)
-            PlanRole(role, recorded, commands, done, installs);
+            PlanRole(role, recorded, commands, done, resolution.Installs);
 
         if (commands.Count > 0)
             commands.Add(new PlannedCommand(new InventoryCommand(), "", "record what the device now has"));
@@ -156,7 +155,7 @@ public static class Planner
         public HashSet<string> Services { get; } = new(StringComparer.Ordinal);
     }
 
-    private static void PlanRole(DesiredRole role, RecordedState recorded, List<PlannedCommand> commands, PlanMemory done, Dictionary<string, List<ResolvedInstall>> installs)
+    private static void PlanRole(DesiredRole role, RecordedState recorded, List<PlannedCommand> commands, PlanMemory done, IReadOnlyList<ResolvedInstall> installs)
     {
         // A service acts after the last step of its scope (its bundle, or the role), so that it restarts for a
         // file or package of the scope even when the model lists the service first.
@@ -180,8 +179,10 @@ public static class Planner
             {
                 case DesiredPackage { Package: var p } dp:
                     // The package with the dependencies it brings, dependencies first; each install once per plan.
-                    foreach (var install in installs.GetValueOrDefault(p.Name) ?? [])
+                    foreach (var install in installs)
                     {
+                        if (install.Root != p.Name)
+                            continue;
                         if (install.Packages.All(x => done.Packages.Contains(x.Name)))
                             continue;
                         foreach (var x in install.Packages)
