@@ -26,7 +26,9 @@ public sealed record DependencyResolution(IReadOnlyList<ResolvedInstall> Install
     /// only when a plan removes something).</summary>
     internal IReadOnlyDictionary<string, ResolverPackage> Final => LazyFinal.Value;
 
-    internal Lazy<IReadOnlyDictionary<string, ResolverPackage>> LazyFinal { get; init; } = new(() => new Dictionary<string, ResolverPackage>());
+    internal Lazy<IReadOnlyDictionary<string, ResolverPackage>> LazyFinal { get; init; } = NoFinal;
+
+    private static readonly Lazy<IReadOnlyDictionary<string, ResolverPackage>> NoFinal = new(() => new Dictionary<string, ResolverPackage>());
 }
 
 /// <summary>A package with its relations parsed: a catalog entry or a package on the device.</summary>

@@ -188,8 +188,8 @@ public static class Planner
                         foreach (var x in install.Packages)
                             done.Packages.Add(x.Name);
                         var refs = install.Packages.Select(x => new PackageRef(x.Name, x.Version, x.Format, x.Sha256, x.Size)).ToList();
-                        var native = NativeIndex.For(recorded.Native).ByName;
-                        var replaces = install.Packages.Where(x => !recorded.Packages.ContainsKey(x.Name) && native.ContainsKey(x.Name)).Select(x => x.Name).ToList();
+                        var native = recorded.Native is null ? null : NativeIndex.For(recorded.Native).ByName;
+                        var replaces = native is null ? [] : install.Packages.Where(x => !recorded.Packages.ContainsKey(x.Name) && native.ContainsKey(x.Name)).Select(x => x.Name).ToList();
                         var spec = new InstallCommand(refs[0], role.Name)
                         {
                             With = refs.Count > 1 ? refs[1..] : null,
@@ -250,18 +250,17 @@ public static class Planner
     /// <summary>Why an install is planned: new, an upgrade, damaged; and for a dependency, what needs it.</summary>
     private static string InstallReason(ResolvedInstall install, RecordedState recorded)
     {
-        var parts = new List<string>();
-        foreach (var p in install.Packages)
+        string State(Domain.PackageInfo p)
         {
             recorded.Packages.TryGetValue(p.Name, out var have);
-            var native = have is null ? NativeIndex.For(recorded.Native).ByName.GetValueOrDefault(p.Name) : null;
-            var state = have is not null
+            var native = have is null && recorded.Native is not null ? NativeIndex.For(recorded.Native).ByName.GetValueOrDefault(p.Name) : null;
+            return have is not null
                 ? have.Version == p.Version ? $"content differs from {have.Version}" : $"upgrade from {have.Version}"
                 : native is not null ? $"upgrade from {native.Version} (installed outside Rig)" : "not installed";
-            parts.Add(install.Packages.Count == 1 ? state : $"{p.Name}: {state}");
         }
-        var status = string.Join("; ", parts);
-        return install.Dependency || install.Packages.Count > 1 ? $"{status}; {install.Reason}" : status;
+        if (install.Packages.Count == 1)
+            return install.Dependency ? $"{State(install.Packages[0])}; {install.Reason}" : State(install.Packages[0]);
+        return $"{string.Join("; ", install.Packages.Select(p => $"{p.Name}: {State(p)}"))}; {install.Reason}";
     }
 
     private static void FlushServices(List<(string Scope, string Name, bool Running, bool Enabled)> pending, Func<(string Scope, string Name, bool Running, bool Enabled), bool> due,
