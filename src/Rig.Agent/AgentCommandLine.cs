@@ -5,7 +5,8 @@ namespace Rig.Agent;
 
 /// <summary>The agent's command line (also used by <c>rig agent</c>):
 /// <c>enroll --state DIR --gateway URL --device NAME --token TOKEN --ca-pin PIN [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--network-live] [--poke-port N] [--poll SECONDS] [--batch N]</c>
-/// and <c>run --state DIR [--verbose]</c>. Exit codes: 0 stopped, 75 reboot requested (sandbox), 1 error, 2 usage.</summary>
+/// and <c>run --state DIR [--verbose]</c>. Exit codes: 0 stopped, 75 reboot requested (sandbox), 1 error, 64 usage (an
+/// unknown command or option, a missing value: nothing is done).</summary>
 public static class AgentCommandLine
 {
     /// <summary>Usage text.</summary>
@@ -22,6 +23,20 @@ public static class AgentCommandLine
                    (--image: into a system image mounted at DIR, started when it boots)
         """;
 
+    /// <summary>Exit code of a usage error (BSD's EX_USAGE), the same as <c>rig</c>'s.</summary>
+    public const int UsageExit = 64;
+
+    private static readonly string[] EnrollOptions =
+        ["state", "gateway", "device", "token", "token-file", "ca-pin", "platform", "sandbox-root", "root", "network-live", "poke-address", "poke-port", "poke-host", "poll", "batch"];
+
+    /// <summary>The options each command takes; anything else is refused, never silently ignored.</summary>
+    private static readonly Dictionary<string, HashSet<string>> Allowed = new(StringComparer.Ordinal)
+    {
+        ["enroll"] = [.. EnrollOptions],
+        ["run"] = ["state", "verbose"],
+        ["install"] = [.. EnrollOptions, "image", "exec", "no-start"],
+    };
+
     /// <summary>Run the agent command line.</summary>
     /// <param name="args">The arguments after the program name.</param>
     /// <param name="invocation">Leading arguments that select the agent in the program running this (e.g.
@@ -32,16 +47,33 @@ public static class AgentCommandLine
         if (args.Length == 0 || args[0] is "-h" or "--help" or "help")
         {
             Console.Error.WriteLine(Usage);
-            return args.Length == 0 ? 2 : 0;
+            return args.Length == 0 ? UsageExit : 0;
+        }
+        if (args[0] is "--version" or "version")
+        {
+            Console.WriteLine(AgentInfo.Version);
+            return 0;
+        }
+        if (!Allowed.TryGetValue(args[0], out var allowed))
+        {
+            Console.Error.WriteLine($"error: unknown command '{args[0]}'; the commands are enroll, run and install (see --help).");
+            Console.Error.WriteLine(Usage);
+            return UsageExit;
         }
         var options = ParseOptions(args.AsSpan(1));
+        if (options?.Keys.FirstOrDefault(k => !allowed.Contains(k)) is { } unknown)
+        {
+            Console.Error.WriteLine($"error: unknown option '--{unknown}' for '{args[0]}'; nothing was done. See --help for the options.");
+            Console.Error.WriteLine(Usage);
+            return UsageExit;
+        }
         if (options is not null && args[0] == "install" && !options.ContainsKey("state"))
             options["state"] = ServiceInstall.DefaultState;
         if (options is null || !options.TryGetValue("state", out var state))
         {
             Console.Error.WriteLine("error: --state DIR is required and options take a value.");
             Console.Error.WriteLine(Usage);
-            return 2;
+            return UsageExit;
         }
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
@@ -60,7 +92,7 @@ public static class AgentCommandLine
             {
                 case "enroll":
                     if (await EnrollFromOptionsAsync(new AgentPaths(state), options, "sandbox", stop.Token).ConfigureAwait(false) is not { } enrolled)
-                        return 2;
+                        return UsageExit;
                     Console.Error.WriteLine($"enrolled {enrolled.Device} at {enrolled.GatewayUrl}; start it with: rig-agent run --state {state}");
                     return 0;
                 case "install":
@@ -71,7 +103,7 @@ public static class AgentCommandLine
                 default:
                     Console.Error.WriteLine($"error: unknown command '{args[0]}'.");
                     Console.Error.WriteLine(Usage);
-                    return 2;
+                    return UsageExit;
             }
         }
         catch (AgentException e)
@@ -138,7 +170,7 @@ public static class AgentCommandLine
         else
         {
             if (await EnrollFromOptionsAsync(paths, options, "linux", ct).ConfigureAwait(false) is not { } enrolled)
-                return 2;
+                return UsageExit;
             Console.Error.WriteLine($"enrolled {enrolled.Device} at {enrolled.GatewayUrl} (state {paths.Root})");
         }
         foreach (var line in await install.InstallUnitAsync(invocation, ct).ConfigureAwait(false))

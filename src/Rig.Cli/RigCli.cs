@@ -10,6 +10,17 @@ namespace Rig.Cli;
 /// <summary>The <c>rig</c> command line.</summary>
 public static class RigCli
 {
+    /// <summary>Exit code of a usage error: an unknown command or option, a missing argument (BSD's EX_USAGE). Nothing
+    /// was done.</summary>
+    public const int UsageExit = 64;
+
+    private static void Usage(string message, string[] args)
+    {
+        var command = string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')).Take(2));
+        Console.Error.WriteLine($"error: {message}");
+        Console.Error.WriteLine($"Nothing was done. See `rig {(command.Length == 0 ? "" : command + " ")}--help` for the usage.");
+    }
+
     /// <summary>Run <c>rig</c> with <paramref name="args"/>.</summary>
     public static async Task<int> RunAsync(string[] args)
     {
@@ -26,6 +37,8 @@ public static class RigCli
         app.Configure(config =>
         {
             config.SetApplicationName("rig");
+            config.SetApplicationVersion(Rig.Agent.Runtime.AgentInfo.Version);
+            config.UseStrictParsing(); // an unknown option is an error, never silently ignored (`--bacth 25%` rolled out to 100%)
             config.PropagateExceptions();
             config.AddBranch("server", server =>
             {
@@ -104,13 +117,13 @@ public static class RigCli
         }
         catch (CommandParseException e)
         {
-            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
-            return 2;
+            Usage(e.Message, args);
+            return UsageExit;
         }
         catch (CommandRuntimeException e)
         {
-            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
-            return 2;
+            Usage(e.Message, args);
+            return UsageExit;
         }
     }
 }

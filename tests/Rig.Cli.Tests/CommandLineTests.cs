@@ -75,12 +75,51 @@ public sealed class CommandLineTests : IDisposable
     [Fact]
     public async Task Unknown_commands_and_missing_agent_options_are_usage_errors()
     {
-        Assert.NotEqual(0, (await RigAsync("frobnicate")).Code);
+        Assert.Equal(64, (await RigAsync("frobnicate")).Code);
         var (code, _, stderr) = await RigAsync("agent", "enroll", "--state", _dir);
-        Assert.Equal(2, code);
+        Assert.Equal(64, code);
         Assert.Contains("--gateway", stderr, StringComparison.Ordinal);
         (code, _, stderr) = await RigAsync("agent", "run", "--state", Path.Combine(_dir, "never-enrolled"));
         Assert.Equal(1, code);
         Assert.Contains("rig agent enroll", stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("rollout", "2", "--bacth", "25%")] // the testers' typo: rolled out to 100% and exited 0
+    [InlineData("plan", "--devcies", "web-1")]
+    [InlineData("device", "list", "--jsn")]
+    [InlineData("rolout", "2")]
+    [InlineData("package", "ad", "x.deb")]
+    public async Task An_unknown_command_or_option_is_refused_with_usage_and_exit_code_64_before_anything_is_sent(params string[] args)
+    {
+        // A gateway address nothing listens on: a command that ran would fail to connect (exit 69 or 1), not 64.
+        var (code, stdout, stderr) = await RigAsync([.. args, "--server", "https://127.0.0.1:9", "--token", "rigop_x"]);
+
+        Assert.True(code == 64, $"exit {code}\n{stdout}{stderr}");
+        var text = stdout + stderr;
+        var offending = args.First(a => a is "rolout" or "ad" || a.StartsWith("--", StringComparison.Ordinal)).TrimStart('-');
+        Assert.Contains($"'{offending}'", text, StringComparison.Ordinal); // the offending value, named
+        Assert.Contains("--help", text, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("enroll", "--state", "/tmp/x", "--gatway", "https://g:1")]
+    [InlineData("run", "--state", "/tmp/x", "--verbsoe", "yes")]
+    [InlineData("enrol", "--state", "/tmp/x")]
+    public async Task The_agent_refuses_an_unknown_command_or_option_with_exit_code_64(params string[] args)
+    {
+        var (code, stdout, stderr) = await RigAsync(["agent", .. args]);
+
+        Assert.True(code == 64, $"exit {code}\n{stdout}{stderr}");
+        Assert.Contains("unknown", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Rig_version_prints_the_version_and_exits_0()
+    {
+        var (code, stdout, stderr) = await RigAsync("--version");
+
+        Assert.True(code == 0, stderr + stdout);
+        Assert.Matches(@"^\d+\.\d+\.\d+", stdout.Trim());
     }
 }
