@@ -22,6 +22,21 @@ internal static partial class OperatorApi
     {
         var store = gateway.Store;
 
+        // Health for load balancers and service managers, without a token and revealing nothing else: /healthz says the
+        // process answers, /readyz that it can serve (the store answers; migrations ran before the listener opened).
+        app.Use(async (context, next) =>
+        {
+            var path = context.Request.Path.Value;
+            if (path is not ("/healthz" or "/readyz") || !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
+            {
+                await next(context).ConfigureAwait(false);
+                return;
+            }
+            context.Response.Headers.CacheControl = "no-store";
+            var ready = path == "/healthz" || await store.IsReachableAsync(context.RequestAborted).ConfigureAwait(false);
+            await Results.Text(ready ? "ok\n" : "not ready: the database does not answer\n", "text/plain", statusCode: ready ? 200 : 503).ExecuteAsync(context).ConfigureAwait(false);
+        });
+
         app.Use(async (context, next) =>
         {
             // One body limit per kind of request, set before anything reads the body (Kestrel refuses more with 413).

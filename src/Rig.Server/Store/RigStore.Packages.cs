@@ -87,6 +87,19 @@ public sealed partial class RigStore
             new { relations = PackageRelationsColumn.For(package) ?? "{}", package.Name, package.Version, package.Sha256 }, tx, cancellationToken: ct)), ct);
     }
 
+    /// <summary>True when the database answers a trivial query (readiness); false, never an exception, when it does not.</summary>
+    public async Task<bool> IsReachableAsync(CancellationToken ct = default)
+    {
+        try
+        {
+            return await ReadAsync(async c => await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT 1", cancellationToken: ct)).ConfigureAwait(false) == 1, ct).ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or TimeoutException or IOException)
+        {
+            return false;
+        }
+    }
+
     /// <summary>True when some package has this digest (the blob may be served).</summary>
     public Task<bool> IsKnownBlobAsync(string sha256, CancellationToken ct = default) => ReadAsync(async c =>
         await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COUNT(*) FROM packages WHERE sha256 = @sha256", new { sha256 }, cancellationToken: ct)).ConfigureAwait(false) > 0, ct);

@@ -61,6 +61,24 @@ public sealed class OperatorApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Health_and_readiness_answer_without_a_token_and_reveal_nothing_else()
+    {
+        using var client = Client(null);
+        foreach (var path in new[] { "healthz", "readyz" })
+        {
+            using var response = await client.GetAsync(path);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.Equal("ok\n", await response.Content.ReadAsStringAsync());
+            using var head = await client.SendAsync(new HttpRequestMessage(HttpMethod.Head, path));
+            Assert.Equal(HttpStatusCode.OK, head.StatusCode);
+        }
+        // Only those two, only GET and HEAD: anything else still wants a token.
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.PostAsync("readyz", new StringContent(""))).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("healthz/x")).StatusCode);
+        Assert.Equal(HttpStatusCode.Unauthorized, (await client.GetAsync("api/v1/status")).StatusCode);
+    }
+
+    [Fact]
     public async Task A_device_whose_inventory_was_dropped_shows_why_in_its_detail()
     {
         using var client = Client(_token);

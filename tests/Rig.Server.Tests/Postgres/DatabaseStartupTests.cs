@@ -39,4 +39,41 @@ public sealed class DatabaseStartupTests : IAsyncLifetime
         await using var server = await starting.WaitAsync(TimeSpan.FromSeconds(90));
         Assert.Null(await server.Store.GetLatestQueueAsync("web-1")); // the store answers: migrated and connected
     }
+
+    [Fact]
+    public async Task Readiness_says_not_ready_while_postgresql_is_down_and_ready_again_when_it_is_back()
+    {
+        var database = await _cluster.CreateDatabaseAsync();
+        var options = new ServerOptions
+        {
+            DataDirectory = _dir, AgentListenAddress = "127.0.0.1", AgentPort = 0, ApiPort = 0, LogLevel = "None",
+            ConnectionString = _cluster.ConnectionString(database),
+        };
+        await GatewayServer.InitializeAsync(options);
+        await using var server = await GatewayServer.StartAsync(options);
+        var ca = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificate(server.Authority.Certificate.RawData);
+        var policy = new System.Security.Cryptography.X509Certificates.X509ChainPolicy
+        {
+            TrustMode = System.Security.Cryptography.X509Certificates.X509ChainTrustMode.CustomRootTrust,
+            RevocationMode = System.Security.Cryptography.X509Certificates.X509RevocationMode.NoCheck,
+        };
+        policy.CustomTrustStore.Add(ca);
+        using var client = new HttpClient(new SocketsHttpHandler { SslOptions = new() { CertificateChainPolicy = policy } }) { BaseAddress = server.ApiUrl };
+
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync("readyz")).StatusCode);
+        await _cluster.StopImmediateAsync();
+        using (var down = await client.GetAsync("readyz"))
+        {
+            Assert.Equal(System.Net.HttpStatusCode.ServiceUnavailable, down.StatusCode);
+            Assert.Equal("not ready: the database does not answer\n", await down.Content.ReadAsStringAsync());
+        }
+        Assert.Equal(System.Net.HttpStatusCode.OK, (await client.GetAsync("healthz")).StatusCode); // the process itself answers
+        await _cluster.StartAgainAsync();
+        var deadline = DateTime.UtcNow + TimeSpan.FromSeconds(60);
+        while ((await client.GetAsync("readyz")).StatusCode != System.Net.HttpStatusCode.OK)
+        {
+            Assert.True(DateTime.UtcNow < deadline, "not ready 60 s after PostgreSQL is back");
+            await Task.Delay(200);
+        }
+    }
 }
