@@ -227,8 +227,11 @@ public sealed class OperationsTests
         await using var live = await LiveSite.StartAsync();
         var site = live.Site;
         string[] devices = ["web-1", "web-2", "web-3"];
-        await site.SaveModelAsync(Models.Site(devices, osFiles: 150));
-        await site.StartAgentsAsync(devices);
+        await site.SaveModelAsync(Models.Site(devices, osFiles: 300));
+        // One command per answer: the queue takes 300+ round trips, so the cancel lands mid-queue on any machine
+        // (with 32 per answer a fast run finished the whole queue before the cancel arrived).
+        foreach (var device in devices)
+            await site.StartAgentAsync(device, batch: 1);
 
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null, MaxParallel: 1));
         await TestSite.WaitUntilAsync(() => Task.FromResult(site.Ends("web-1").Count >= 3), TimeSpan.FromSeconds(30), "web-1 to run some commands");
