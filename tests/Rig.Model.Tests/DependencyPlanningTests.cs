@@ -311,6 +311,14 @@ public sealed class DependencyPlanningTests
         var installed = Apply(model, plan, Device());
         Assert.True(installed.Packages["zlib1g"].Preinstalled);
 
+        // A later version installed over it keeps the mark.
+        var upgraded = model with { Packages = [.. model.Packages, Deb("zlib1g", "1:1.3.2-1")] };
+        upgraded = upgraded.WithRole("web", r => r with { Items = [new PackageItem("app", "1"), new PackageItem("zlib1g", "1:1.3.2-1")] });
+        var again = upgraded.Plan("deb-1", installed);
+        Assert.Equal(["zlib1g"], again.Commands.Select(c => c.Spec).OfType<InstallCommand>().Single().Replaces!);
+        installed = Apply(upgraded, again, installed);
+        Assert.True(installed.Packages["zlib1g"].Preinstalled);
+
         var removal = (model with { Assignments = [] }).Plan("deb-1", installed);
 
         Assert.Equal(["remove app", "inventory"], removal.Commands.Select(c => c.Spec.Describe()));

@@ -188,8 +188,12 @@ public static class Planner
                         foreach (var x in install.Packages)
                             done.Packages.Add(x.Name);
                         var refs = install.Packages.Select(x => new PackageRef(x.Name, x.Version, x.Format, x.Sha256, x.Size)).ToList();
+                        // Part of the device's base system: it had the package before Rig installed over it, or Rig's
+                        // record already says so (the mark is carried by every later install of the package).
                         var native = recorded.Native is null ? null : NativeIndex.For(recorded.Native).ByName;
-                        var replaces = native is null ? [] : install.Packages.Where(x => !recorded.Packages.ContainsKey(x.Name) && native.ContainsKey(x.Name)).Select(x => x.Name).ToList();
+                        var replaces = install.Packages.Where(x => recorded.Packages.TryGetValue(x.Name, out var had)
+                            ? had.Preinstalled
+                            : native?.ContainsKey(x.Name) == true).Select(x => x.Name).ToList();
                         var spec = new InstallCommand(refs[0], role.Name)
                         {
                             With = refs.Count > 1 ? refs[1..] : null,

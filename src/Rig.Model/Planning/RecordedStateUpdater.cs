@@ -23,7 +23,7 @@ public static class RecordedStateUpdater
                     packages[p.Name] = new RecordedPackage(p.Name, p.Version, p.Format, p.Sha256, roleKind)
                     {
                         Auto = i.Dependency == true,
-                        Preinstalled = i.Replaces?.Contains(p.Name) == true || state.Packages.GetValueOrDefault(p.Name)?.Preinstalled == true,
+                        Preinstalled = i.Replaces?.Contains(p.Name) == true,
                     };
                 return state with { Packages = packages };
             }

@@ -82,8 +82,9 @@ public sealed record InstallCommand(PackageRef Package, string Role) : CommandSp
     /// gateway records it, so they are removed again when nothing needs them; the agent installs them the same way.</summary>
     public bool? Dependency { get; init; }
 
-    /// <summary>Names (of <see cref="All"/>) the device had from outside Rig before this install upgrades them: the
-    /// gateway records them as part of the device's base system, never removed by a later plan.</summary>
+    /// <summary>Names (of <see cref="All"/>) that are part of the device's base system: it had them from outside Rig
+    /// before Rig first installed over them (and every later install keeps saying so). The gateway records them so;
+    /// a later plan never removes them.</summary>
     public IReadOnlyList<string>? Replaces { get; init; }
 
     /// <summary>Every package the command installs, <see cref="Package"/> first.</summary>

@@ -423,11 +423,8 @@ public sealed partial class RigStore
             case InstallCommand i:
                 foreach (var p in i.All)
                 {
-                    // Once part of the base system, always: a later install of another version keeps the mark.
-                    var preinstalled = i.Replaces?.Contains(p.Name) == true || (await s.QuerySingleOrDefaultAsync<string?>(
-                        "SELECT body FROM recorded_items WHERE device = @device AND kind = 'package' AND key = @key", new { device, key = p.Name }, ct).ConfigureAwait(false)) is { } old
-                        && JsonSerializer.Deserialize(old, ModelJson.Default.RecordedPackage)?.Preinstalled == true;
-                    var recorded = new RecordedPackage(p.Name, p.Version, p.Format, p.Sha256, command.RoleKind) { Auto = i.Dependency == true, Preinstalled = preinstalled };
+                    // The plan says which packages are the device's base system (Replaces), so no read is needed here.
+                    var recorded = new RecordedPackage(p.Name, p.Version, p.Format, p.Sha256, command.RoleKind) { Auto = i.Dependency == true, Preinstalled = i.Replaces?.Contains(p.Name) == true };
                     await UpsertItemAsync(s, device, "package", p.Name, JsonSerializer.Serialize(recorded, ModelJson.Default.RecordedPackage), ct).ConfigureAwait(false);
                 }
                 break;

@@ -69,9 +69,7 @@ public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabas
             {
                 foreach (var blob in packages)
                     await RecordAsync(blob.Package, ct).ConfigureAwait(false);
-                return packages.Count == 1
-                    ? $"{packages[0].Package.Name} {packages[0].Package.Version} is already installed; nothing to do"
-                    : $"{NativeTool.Listing(packages.Select(b => $"{b.Package.Name} {b.Package.Version}"))} are already installed; nothing to do";
+                return NativeTool.AlreadyInstalled([.. packages.Select(b => b.Package)]);
             }
             await CheckDependenciesAsync([.. pending.Select(i => (packages[i].Package, controls[i]))], entries, ct).ConfigureAwait(false);
 

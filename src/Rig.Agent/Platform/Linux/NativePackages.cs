@@ -1,4 +1,5 @@
 using Rig.Protocol;
+using Rig.Protocol.Messages;
 
 namespace Rig.Agent.Platform.Linux;
 
@@ -61,6 +62,11 @@ internal static class NativeTool
     }
 
     /// <summary><c>a</c>, <c>a and b</c>, <c>a, b and c</c>: packages named in a message.</summary>
+    public static string AlreadyInstalled(IReadOnlyList<PackageRef> packages) => packages.Count == 1
+        ? $"{packages[0].Name} {packages[0].Version} is already installed; nothing to do"
+        : $"{Listing(packages.Select(p => $"{p.Name} {p.Version}"))} are already installed; nothing to do";
+
+    /// <summary>Names joined for a message.</summary>
     public static string Listing(IEnumerable<string> names)
     {
         var list = names.ToList();

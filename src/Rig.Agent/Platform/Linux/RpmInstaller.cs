@@ -65,9 +65,7 @@ public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase
             {
                 foreach (var blob in packages)
                     await RecordAsync(blob.Package, ct).ConfigureAwait(false);
-                return packages.Count == 1
-                    ? $"{packages[0].Package.Name} {packages[0].Package.Version} is already installed; nothing to do"
-                    : $"{NativeTool.Listing(packages.Select(b => $"{b.Package.Name} {b.Package.Version}"))} are already installed; nothing to do";
+                return NativeTool.AlreadyInstalled([.. packages.Select(b => b.Package)]);
             }
             bool IsDowngrade(int i) => before[i] is { } current && RpmVersion.Compare(packages[i].Package.Version, current) < 0;
             string[] upgrade = pending.Any(IsDowngrade) ? ["-U", "--oldpackage"] : ["-U"];
