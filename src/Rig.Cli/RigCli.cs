@@ -12,14 +12,7 @@ public static class RigCli
 {
     /// <summary>Exit code of a usage error: an unknown command or option, a missing argument (BSD's EX_USAGE). Nothing
     /// was done.</summary>
-    public const int UsageExit = 64;
-
-    private static void Usage(string message, string[] args)
-    {
-        var command = string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')).Take(2));
-        Console.Error.WriteLine($"error: {message}");
-        Console.Error.WriteLine($"Nothing was done. See `rig {(command.Length == 0 ? "" : command + " ")}--help` for the usage.");
-    }
+    public const int UsageExit = ExitCodes.Usage;
 
     /// <summary>Run <c>rig</c> with <paramref name="args"/>.</summary>
     public static async Task<int> RunAsync(string[] args)
@@ -33,6 +26,7 @@ public static class RigCli
         if (args.Length > 1 && args[0] == "rollout" && args[1] is not ("start" or "status" or "list" or "pause" or "resume" or "cancel" or "-h" or "--help"))
             args = ["rollout", "start", .. args[1..]];
 
+        Output.Unwrapped(AnsiConsole.Console, Console.IsOutputRedirected);
         var app = new CommandApp();
         app.Configure(config =>
         {
@@ -99,31 +93,45 @@ public static class RigCli
             config.AddExample("demo");
             config.AddExample("server", "init", "--data", "/var/lib/rig");
         });
+        var json = args.Contains("--json");
         try
         {
             return await app.RunAsync(args).ConfigureAwait(false);
         }
         catch (CliException e)
         {
-            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
-            return 1;
+            return CliErrors.Report(json, e.ExitCode, e.Code, e.Message, e.Hint);
         }
         catch (OperatorApiException e)
         {
-            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
-            foreach (var error in e.Error.Errors ?? [])
-                AnsiConsole.MarkupLine($"  [yellow]{Markup.Escape(error.Where)}[/]: {Markup.Escape(error.Message)} [grey]({Markup.Escape(error.Code)})[/]");
-            return 1;
+            if (!json)
+            {
+                foreach (var error in e.Error.Errors ?? [])
+                    CliErrors.Stderr.MarkupLine($"  [yellow]{Markup.Escape(error.Where)}[/]: {Markup.Escape(error.Message)} [grey]({Markup.Escape(error.Code)})[/]");
+            }
+            return CliErrors.Report(json, ExitCodes.Error, e.Error.Code, e.Message, e.Hint, e.Error.Errors);
         }
-        catch (CommandParseException e)
+        catch (ModelFileException e)
         {
-            Usage(e.Message, args);
-            return UsageExit;
+            if (!json)
+                ModelInput.Print(e.Errors, CliErrors.Stderr);
+            return CliErrors.Report(json, ExitCodes.Error, "invalid-model-files", e.Message, "Fix the files at the positions shown; nothing was sent or saved.",
+                e.Errors.Select(x => new { x.Code, x.Location.File, x.Location.Line, x.Location.Column, Where = x.Key, x.Message }).ToList());
         }
-        catch (CommandRuntimeException e)
+        catch (Exception e) when (e is CommandParseException or CommandRuntimeException or UsageException)
         {
-            Usage(e.Message, args);
-            return UsageExit;
+            return Usage(json, e, args);
         }
+        catch (Exception e)
+        {
+            return CliErrors.Unexpected(json, e, args);
+        }
+    }
+
+    private static int Usage(bool json, Exception e, string[] args)
+    {
+        var command = string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')).Take(2));
+        var hint = (e as UsageException)?.Hint ?? $"Nothing was done. See `rig {(command.Length == 0 ? "" : command + " ")}--help` for the usage.";
+        return CliErrors.Report(json, ExitCodes.Usage, "usage", e.Message, hint);
     }
 }

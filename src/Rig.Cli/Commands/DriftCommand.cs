@@ -50,7 +50,7 @@ public sealed class DriftCommand : AsyncCommand<DriftSettings>
                 _ => "[red]cannot be compared[/]",
             };
             var when = device.CollectedAt is { } at ? $" [grey](inventory of {at.ToLocalTime():yyyy-MM-dd HH:mm:ss})[/]" : "";
-            AnsiConsole.Write(new Rule($"[bold]{Safe(device.Device)}[/] {header}{when}").LeftJustified());
+            Output.Heading($"[bold]{Safe(device.Device)}[/] {header}{when}");
             if (device.Note is { } note)
                 AnsiConsole.MarkupLine($"  [{(device.Outcome == DriftOutcome.Drift ? "grey" : "red")}]{Safe(note)}[/]");
             if (device.Items.Count == 0)
