@@ -271,6 +271,35 @@ public sealed class CommandLineTests : IDisposable
     }
 
     [Fact]
+    public async Task Zsh_completion_loads_in_zsh_and_offers_each_commands_own_subcommands_and_options()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_dir, "fpath")).FullName;
+        var (code, stdout, stderr) = await RigAsync("completion", "zsh");
+        Assert.True(code == 0, stderr);
+        File.WriteAllText(Path.Combine(dir, "_rig"), stdout);
+        // compadd is zsh's own: replaced here by one that prints what it is given (zsh filters by prefix itself).
+        var test = $$"""
+            fpath=('{{dir}}' $fpath)
+            autoload -U compinit && compinit -u
+            source '{{dir}}/_rig'
+            compadd() { shift; print -r -- "$*"; }
+            words=(rig rollout st); CURRENT=3; _rig
+            words=(rig apply --); CURRENT=3; _rig
+            """;
+        var info = new ProcessStartInfo("zsh") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        info.ArgumentList.Add("-f");
+        using var zsh = Process.Start(info)!;
+        await zsh.StandardInput.WriteAsync(test);
+        zsh.StandardInput.Close();
+        var output = (await zsh.StandardOutput.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        await zsh.WaitForExitAsync();
+        Assert.True(zsh.ExitCode == 0, await zsh.StandardError.ReadToEndAsync());
+        Assert.Contains("status", output[0].Split(' '));
+        Assert.Contains("--message", output[1].Split(' '));
+        Assert.DoesNotContain("--batch", output[1].Split(' '));
+    }
+
+    [Fact]
     public async Task Completion_for_an_unknown_shell_is_a_usage_error()
     {
         var (code, _, stderr) = await RigAsync("completion", "fish");
