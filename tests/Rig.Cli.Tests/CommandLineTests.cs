@@ -306,4 +306,44 @@ public sealed class CommandLineTests : IDisposable
         Assert.Equal(64, code);
         Assert.Contains("'fish'", stderr, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public async Task A_model_directory_with_file_errors_and_model_errors_reports_all_of_them_in_one_run()
+    {
+        var repo = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(repo.FullName, "Rig.slnx")))
+            repo = repo.Parent!;
+        var model = Directory.CreateDirectory(Path.Combine(_dir, "shop")).FullName;
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(repo.FullName, "examples", "shop"), "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(model, Path.GetRelativePath(Path.Combine(repo.FullName, "examples", "shop"), file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        var devices = Path.Combine(model, "devices.yaml");
+        var text = File.ReadAllText(devices);
+        static string First(string s, string from, string to) => s.IndexOf(from, StringComparison.Ordinal) is var i and >= 0 ? s[..i] + to + s[(i + from.Length)..] : throw new InvalidOperationException(from);
+        text = First(text, "memoryMiB: 4096", "memoryMiB: [4096]"); // a wrong type (lb-1)
+        text = First(text, "    tier: web\n", "    tier: web\n    tier: app\n"); // a duplicate key (web-1)
+        text = text.Replace("to: web-2", "to: web-9", StringComparison.Ordinal); // a link to a device that does not exist
+        File.WriteAllText(devices, text);
+
+        // No gateway is needed: file errors stop the command before it connects, and the model-level checks of what
+        // could be read run here too.
+        var (code, stdout, stderr) = await RigAsync("plan", model, "--server", "https://127.0.0.1:9", "--token", "rigop_x", "--json");
+
+        Assert.True(code == 1, $"exit {code}\n{stdout}{stderr}");
+        var errors = OneErrorDocument("plan", stdout).GetProperty("errors").EnumerateArray()
+            .Select(e => (Code: e.GetProperty("code").GetString(), File: e.GetProperty("file").GetString(), Line: e.GetProperty("line").GetInt32(), Message: e.GetProperty("message").GetString()!)).ToList();
+        Assert.Contains(errors, e => e.Code is "file.wrong-type" or "file.not-a-number" && e.File == "devices.yaml");
+        Assert.Contains(errors, e => e.Code == "file.duplicate-key" && e.File == "devices.yaml");
+        Assert.Contains(errors, e => e.Code == "link.unknown-device" && e.Message.Contains("web-9", StringComparison.Ordinal) && e.Line > 0);
+
+        // The same for people, on standard error, each with file:line:col.
+        (code, stdout, stderr) = await RigAsync("plan", model, "--server", "https://127.0.0.1:9", "--token", "rigop_x");
+        Assert.Equal(1, code);
+        Assert.Contains("link.unknown-device", stderr, StringComparison.Ordinal);
+        Assert.Contains("file.duplicate-key", stderr, StringComparison.Ordinal);
+        Assert.Matches(@"devices\.yaml:\d+:\d+", stderr);
+    }
 }

@@ -26,7 +26,7 @@ public static class ModelInput
         {
             var result = ModelFiles.Read(ModelDirectory.Load(path));
             if (result.Model is null)
-                throw new ModelFileException(result.Errors);
+                throw new ModelFileException(WithModelErrors(result));
             return new LoadedModel(result.Model, result.Map);
         }
         if (!File.Exists(path))
@@ -39,6 +39,18 @@ public static class ModelInput
         {
             throw new CliException($"'{path}' is not a JSON model: {e.Message} (a model directory of YAML files is the usual form; see docs/MODEL.md).");
         }
+    }
+
+    /// <summary>File errors, and the model-level errors of what could be read (a link to an unknown device), all in
+    /// one run, by file and line.</summary>
+    private static IReadOnlyList<ModelFileError> WithModelErrors(ModelFileResult result)
+    {
+        if (result.Partial is null)
+            return result.Errors;
+        var modelErrors = ModelFiles.Locate(Rig.Model.Validation.ModelValidator.Validate(result.Partial, renderTemplates: false), result.Map);
+        return [.. result.Errors.Concat(modelErrors)
+            .DistinctBy(e => (e.Code, e.Location, e.Key))
+            .OrderBy(e => e.Location.File, StringComparer.Ordinal).ThenBy(e => e.Location.Line).ThenBy(e => e.Location.Column)];
     }
 
     /// <summary>Model errors with their file positions where known.</summary>
@@ -100,19 +112,7 @@ public sealed class PlanCommand : AsyncCommand<PlanSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, PlanSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        LoadedModel? loaded;
-        try
-        {
-            loaded = settings.Path is null ? null : ModelInput.Load(settings.Path, settings.Json);
-        }
-        catch (ModelFileException e)
-        {
-            if (settings.Json)
-                Output.JsonLine(new { errors = e.Errors.Select(x => new { x.Code, x.Location.File, x.Location.Line, x.Location.Column, Where = x.Key, x.Message }) });
-            else
-                ModelInput.Print(e.Errors);
-            return 1;
-        }
+        var loaded = settings.Path is null ? null : ModelInput.Load(settings.Path, settings.Json);
         using var client = settings.Connect();
         var query = settings.Devices is null ? "" : $"?devices={Uri.EscapeDataString(settings.Devices)}";
         var plan = loaded is null
@@ -160,19 +160,7 @@ public sealed class ApplyCommand : AsyncCommand<ApplySettings>
         ArgumentNullException.ThrowIfNull(settings);
         if (string.IsNullOrWhiteSpace(settings.Message))
             throw new CliException("Say why with -m \"...\": the reason is recorded with the revision for whoever reads the history later.");
-        LoadedModel loaded;
-        try
-        {
-            loaded = ModelInput.Load(settings.Path, settings.Json);
-        }
-        catch (ModelFileException e)
-        {
-            if (settings.Json)
-                Output.JsonLine(new { errors = e.Errors.Select(x => new { x.Code, x.Location.File, x.Location.Line, x.Location.Column, Where = x.Key, x.Message }) });
-            else
-                ModelInput.Print(e.Errors);
-            return 1;
-        }
+        var loaded = ModelInput.Load(settings.Path, settings.Json);
         using var client = settings.Connect();
         ApplyResponse applied;
         try
