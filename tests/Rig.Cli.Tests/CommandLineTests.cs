@@ -346,4 +346,48 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("file.duplicate-key", stderr, StringComparison.Ordinal);
         Assert.Matches(@"devices\.yaml:\d+:\d+", stderr);
     }
+
+    [Fact]
+    public async Task Cli_md_documents_every_command_and_option()
+    {
+        var repo = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(repo.FullName, "Rig.slnx")))
+            repo = repo.Parent!;
+        var doc = File.ReadAllText(Path.Combine(repo.FullName, "docs", "CLI.md"));
+        var (code, stdout, stderr) = await RigAsync("cli", "xmldoc");
+        Assert.True(code == 0, stderr);
+        var missing = new List<string>();
+        void Walk(System.Xml.Linq.XElement element, string path)
+        {
+            foreach (var command in element.Elements("Command"))
+            {
+                var name = (string)command.Attribute("Name")!;
+                if (name.StartsWith("__", StringComparison.Ordinal))
+                    continue;
+                var here = path.Length == 0 ? name : $"{path} {name}";
+                if ((string?)command.Attribute("IsBranch") == "true")
+                {
+                    Walk(command, here);
+                    continue;
+                }
+                var heading = doc.IndexOf($"### `rig {here}", StringComparison.Ordinal);
+                if (heading < 0)
+                {
+                    missing.Add($"command `rig {here}`");
+                    continue;
+                }
+                var next = doc.IndexOf("\n### ", heading + 4, StringComparison.Ordinal);
+                var section = doc[heading..(next < 0 ? doc.Length : next)];
+                foreach (var option in command.Element("Parameters")?.Elements("Option") ?? [])
+                {
+                    var longName = ((string?)option.Attribute("Long") ?? "").Split(',')[0];
+                    if (longName.Length > 0 && longName is not ("server" or "token" or "token-file" or "ca" or "data" or "context" or "json")
+                        && !section.Contains($"--{longName}", StringComparison.Ordinal))
+                        missing.Add($"option --{longName} of `rig {here}`");
+                }
+            }
+        }
+        Walk(System.Xml.Linq.XDocument.Parse(stdout).Root!, "");
+        Assert.True(missing.Count == 0, "docs/CLI.md does not document: " + string.Join(", ", missing));
+    }
 }
