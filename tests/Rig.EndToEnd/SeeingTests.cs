@@ -73,6 +73,15 @@ public sealed class SeeingTests
         // The cursor resumes: after the last command nothing is left but the end.
         var resumed = await site.Api.GetAsync<DeviceLog>($"api/v1/devices/web-1/log?cursor={Uri.EscapeDataString(log.Cursor)}");
         Assert.Empty(resumed.Commands);
+        // The stream resumes the same way: from the last command on, then the end (the queue has finished).
+        var streamed = new List<DeviceLogEvent>();
+        await foreach (var line in site.Api.StreamLinesAsync($"api/v1/devices/web-1/log?follow=true&cursor={Uri.EscapeDataString($"{done.Status.Queue.Id}:{done.Commands.Count - 1}")}"))
+            streamed.Add(JsonSerializer.Deserialize<DeviceLogEvent>(line, OperatorClient.Json)!);
+        Assert.Equal(["queue", "command", "end"], streamed.Select(e => e.Type));
+        Assert.Equal(done.Commands[^1].Id, streamed[1].Command!.Id);
+        Assert.Equal(log.Cursor, streamed[^1].Cursor);
+        var badCursor = await Assert.ThrowsAsync<OperatorApiException>(() => site.Api.GetAsync<DeviceLog>("api/v1/devices/web-1/log?cursor=nonsense"));
+        Assert.Equal((400, "bad-cursor"), (badCursor.Status, badCursor.Error.Code));
         var unknown = await Assert.ThrowsAsync<OperatorApiException>(() => site.Api.GetAsync<DeviceLog>("api/v1/devices/web-9/log"));
         Assert.Equal((404, "unknown-device"), (unknown.Status, unknown.Error.Code));
     }

@@ -33,7 +33,7 @@ public sealed class DeviceLogSettings : ConnectionSettings
 public sealed class DeviceLogCommand : AsyncCommand<DeviceLogSettings>
 {
     /// <summary>Reconnections after a broken stream before giving up (each resumes at the last cursor read).</summary>
-    private const int MaxReconnects = 5;
+    private const int MaxReconnects = 10;
 
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, DeviceLogSettings settings, CancellationToken cancellationToken)
@@ -94,13 +94,14 @@ public sealed class DeviceLogCommand : AsyncCommand<DeviceLogSettings>
                     headerShown |= evt.Type == "queue";
                 }
             }
-            catch (Exception e) when (e is IOException or HttpRequestException && attempt < MaxReconnects && !cancellationToken.IsCancellationRequested)
+            catch (Exception e) when ((e is IOException or HttpRequestException || (e is CliException && cursor is not null)) && attempt < MaxReconnects && !cancellationToken.IsCancellationRequested)
             {
-                // The connection broke mid-stream: resume after the last line read.
+                // The connection broke mid-stream, or the gateway is restarting (cannot be reached for now): resume after
+                // the last line read.
             }
             if (attempt >= MaxReconnects)
                 throw new CliException($"The log stream of '{settings.Device}' kept breaking ({MaxReconnects + 1} attempts); run `rig device log {settings.Device} --follow` again.");
-            await Task.Delay(TimeSpan.FromMilliseconds(200 * (attempt + 1)), cancellationToken).ConfigureAwait(false);
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(500 * (attempt + 1), 5_000)), cancellationToken).ConfigureAwait(false);
         }
     }
 

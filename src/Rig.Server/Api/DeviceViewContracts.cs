@@ -6,7 +6,8 @@ namespace Rig.Server.Api;
 /// exactly one state, the first that applies in this order.</summary>
 public static class DeviceStates
 {
-    /// <summary>No certificate was ever issued for it and its agent never came: enroll it (<c>rig device token</c>).</summary>
+    /// <summary>It has no valid certificate (none issued, or all revoked) and its agent never came (or the gateway forgot
+    /// it for a rebuild): enroll it (<c>rig device token</c>).</summary>
     public const string NeverEnrolled = "never-enrolled";
 
     /// <summary>Enrolled, but its agent's last request is older than the seen window (or it never came after enrolling).</summary>
@@ -24,7 +25,7 @@ public static class DeviceStates
     /// <summary>It never had a queue, or its latest queue was cancelled.</summary>
     public const string NotConverged = "not-converged";
 
-    /// <summary>The state of one device.</summary>
+    /// <summary>The state of one device; <paramref name="enrolled"/>: it has a certificate that is not revoked.</summary>
     public static string Of(bool enrolled, DateTimeOffset? lastSeenAt, QueueInfo? queue, DateTimeOffset now, TimeSpan window)
     {
         if (!enrolled && lastSeenAt is null)

@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Rig.Model.Domain;
 using Rig.Model.Planning;
@@ -40,13 +41,13 @@ internal static partial class OperatorApi
                 ActiveRollouts = [.. rollouts.Select(r => new RolloutSummary(r.Id, r.Rev, r.Status, r.Reason, r.CreatedBy, r.CreatedAt, r.Devices.Count,
                     r.Devices.Count(d => d.Status is "succeeded" or "unchanged"), r.Devices.Count(d => d.Status == "failed"), r.Error))],
             });
-        }).WithSummary("The gateway at a glance: version, store, devices by state, agents seen recently, active rollouts.");
+        }).Produces<StatusResponse>().WithSummary("The gateway at a glance: version, store, devices by state, agents seen recently, active rollouts.");
 
         api.MapGet("/devices", async (CancellationToken ct) =>
         {
             var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
             return Results.Json(await ListStatusesAsync(gateway, model, ct).ConfigureAwait(false));
-        }).WithSummary("Every device: state, last seen, agent version, latest queue.");
+        }).Produces<List<DeviceStatus>>().WithSummary("Every device: state, last seen, agent version, latest queue.");
 
         api.MapGet("/devices/{name}", async (string name, CancellationToken ct) =>
         {
@@ -61,7 +62,7 @@ internal static partial class OperatorApi
             var previous = queues.Count > 1 ? queues[1] : null;
             var status = new DeviceStatus(name, device?.Site, device?.Tier, device is not null, runtime?.LastSeenAt, runtime?.AgentVersion, queue)
             {
-                State = DeviceStates.Of(certificate is not null, runtime?.LastSeenAt, queue, gateway.Clock.GetUtcNow(), SeenWindow(gateway)),
+                State = DeviceStates.Of(certificate is { RevokedAt: null }, runtime?.LastSeenAt, queue, gateway.Clock.GetUtcNow(), SeenWindow(gateway)),
             };
             var commands = queue is null ? [] : await store.GetCommandsAsync(queue.Id, ct).ConfigureAwait(false);
             var previousCommands = previous is null ? [] : await store.GetCommandsAsync(previous.Id, ct).ConfigureAwait(false);
@@ -76,13 +77,13 @@ internal static partial class OperatorApi
                 PreviousQueue = previous,
                 PreviousCommands = previousCommands,
             });
-        }).WithSummary("One device: model and discovered facts, roles, agent and certificate, recorded state, inventory, its latest two queues command by command.");
+        }).Produces<DeviceDetail>().WithSummary("One device: model and discovered facts, roles, agent and certificate, recorded state, inventory, its latest two queues command by command.");
 
         api.MapGet("/queues/{id}", async (string id, CancellationToken ct) =>
             await store.GetQueueAsync(id, ct).ConfigureAwait(false) is { } queue
                 ? Results.Json(new QueueDetail(queue, await store.GetCommandsAsync(queue.Id, ct).ConfigureAwait(false)))
                 : Results.Json(new ApiError("unknown-queue", $"There is no queue '{id}'; `rig device show DEVICE` lists a device's queues."), statusCode: 404))
-            .WithSummary("One queue with its commands and their results.");
+            .Produces<QueueDetail>().WithSummary("One queue with its commands and their results.");
 
         api.MapGet("/devices/{name}/log", async (string name, string? queue, string? cursor, bool? follow, HttpContext context, CancellationToken ct) =>
         {
@@ -97,7 +98,7 @@ internal static partial class OperatorApi
             }
             await FollowAsync(gateway, context, name, q, next, ct).ConfigureAwait(false);
             return Results.Empty;
-        }).WithSummary("A device's command output: the finished commands of its latest queue (or `queue`, or after `cursor`); with follow=true an NDJSON stream, live, until the queue ends.");
+        }).Produces<DeviceLog>().Produces<DeviceLogEvent>(StatusCodes.Status200OK, "application/x-ndjson").WithSummary("A device's command output: the finished commands of its latest queue (or `queue`, or after `cursor`); with follow=true an NDJSON stream, live, until the queue ends.");
     }
 
     /// <summary>Every device in the model or known to the gateway with its state: one query per list (model, agents,
@@ -118,7 +119,7 @@ internal static partial class OperatorApi
             var queue = queues.GetValueOrDefault(name);
             return new DeviceStatus(name, device?.Site, device?.Tier, device is not null, agent?.LastSeenAt, agent?.AgentVersion, queue)
             {
-                State = DeviceStates.Of(certificates.ContainsKey(name), agent?.LastSeenAt, queue, now, window),
+                State = DeviceStates.Of(certificates.GetValueOrDefault(name) is { RevokedAt: null }, agent?.LastSeenAt, queue, now, window),
             };
         })];
     }
@@ -139,7 +140,8 @@ internal static partial class OperatorApi
         Add("architecture", device?.Architecture, os?.Architecture);
         Add("os", null, os?.PrettyName);
         Add("kernel", null, os?.KernelRelease);
-        Add("addresses", device is { Addresses.Count: > 0 } ? string.Join(", ", device.Addresses) : null, null);
+        Add("addresses", device is { Addresses.Count: > 0 } ? string.Join(", ", device.Addresses) : null,
+            hardware is null ? null : string.Join(", ", hardware.Nics.SelectMany(n => n.Addresses).Select(a => a.Split('/')[0])));
         Add("cpuCount", device is { Hardware.CpuCount: > 0 } ? $"{device.Hardware.CpuCount}" : null, hardware is null ? null : $"{hardware.CpuCount}");
         Add("memoryMiB", device is { Hardware.MemoryMiB: > 0 } ? $"{device.Hardware.MemoryMiB} MiB" : null, hardware is null ? null : $"{hardware.MemoryMiB} MiB");
         var disks = (device?.Hardware.Disks.Select(d => d.Name) ?? []).Union(hardware?.Disks.Select(d => d.Name) ?? [], StringComparer.Ordinal);
@@ -225,6 +227,10 @@ internal static partial class OperatorApi
     private static async Task FollowAsync(Gateway.Gateway gateway, HttpContext context, string device, QueueInfo queue, int next, CancellationToken ct)
     {
         var json = context.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
+        // A gateway that stops ends its streams (without an `end` line) instead of waiting for their queues: the
+        // client resumes with its cursor.
+        using var stopping = CancellationTokenSource.CreateLinkedTokenSource(ct, context.RequestServices.GetRequiredService<IHostApplicationLifetime>().ApplicationStopping);
+        ct = stopping.Token;
         var response = context.Response;
         response.ContentType = "application/x-ndjson; charset=utf-8";
         response.Headers.CacheControl = "no-store";
@@ -255,7 +261,7 @@ internal static partial class OperatorApi
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            // The client went away; it resumes with the last cursor it read.
+            // The client went away, or the gateway stops; the client resumes with the last cursor it read.
         }
     }
 }

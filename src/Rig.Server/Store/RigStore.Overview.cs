@@ -41,7 +41,7 @@ public sealed partial class RigStore
     public Task<IReadOnlyDictionary<string, CertificateRecord>> ListLatestCertificatesAsync(string? device = null, CancellationToken ct = default) => ReadAsync<IReadOnlyDictionary<string, CertificateRecord>>(async c =>
         (await c.QueryAsync<CertificateRow>(new CommandDefinition(
             "SELECT thumbprint, device, serial, issued_at AS IssuedAt, not_after AS NotAfter, revoked_at AS RevokedAt FROM certificates c " +
-            "WHERE (@device IS NULL OR c.device = @device) AND NOT EXISTS (SELECT 1 FROM certificates n WHERE n.device = c.device AND (n.issued_at > c.issued_at OR (n.issued_at = c.issued_at AND n.thumbprint > c.thumbprint)))",
+            $"WHERE {(device is null ? "" : "c.device = @device AND ")}NOT EXISTS (SELECT 1 FROM certificates n WHERE n.device = c.device AND (n.issued_at > c.issued_at OR (n.issued_at = c.issued_at AND n.thumbprint > c.thumbprint)))",
             new { device }, cancellationToken: ct)).ConfigureAwait(false))
             .ToDictionary(r => r.Device, r => new CertificateRecord(r.Thumbprint, r.Device, r.Serial, DateTimeOffset.FromUnixTimeMilliseconds(r.IssuedAt),
                 DateTimeOffset.FromUnixTimeMilliseconds(r.NotAfter), r.RevokedAt is { } rv ? DateTimeOffset.FromUnixTimeMilliseconds(rv) : null), StringComparer.Ordinal), ct);
