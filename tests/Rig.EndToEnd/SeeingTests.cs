@@ -222,6 +222,11 @@ public sealed class SeeingTests
         Assert.True(code == 0, stderr + stdout);
         Assert.Matches(@"never enrolled\s*[│|]\s*1\s", stdout);
         Assert.Matches(@"in sync\s*[│|]\s*2\s", stdout);
+
+        // The OpenAPI document still builds and describes the endpoints behind these commands.
+        var paths = (await site.Api.GetAsync<JsonElement>("openapi/v1.json")).GetProperty("paths");
+        foreach (var path in new[] { "/api/v1/status", "/api/v1/devices/{name}", "/api/v1/devices/{name}/log", "/api/v1/queues/{id}" })
+            Assert.True(paths.TryGetProperty(path, out var operations) && operations.GetProperty("get").GetProperty("responses").TryGetProperty("200", out _), path);
     }
 }
 
