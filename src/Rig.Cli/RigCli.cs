@@ -39,7 +39,8 @@ public static class RigCli
         {
             device.SetDescription("Devices and their agents.");
             device.AddCommand<DeviceListCommand>("list").WithDescription("Devices with their last check-in and queue.");
-            device.AddCommand<DeviceShowCommand>("show").WithDescription("One device: agent, inventory, recorded state and its latest queue command by command, with each failure's code and message.");
+            device.AddCommand<DeviceShowCommand>("show").WithDescription("One device: model and discovered facts side by side, roles, agent and certificate, inventory, and its latest two queues command by command with output and errors.");
+            device.AddCommand<DeviceLogCommand>("log").WithDescription("Each finished command of a device's queue with its output; --follow prints them as they arrive until the queue ends.");
             device.AddCommand<DeviceTokenCommand>("token").WithDescription("Create a one-time enrollment token for a device.");
             device.AddCommand<DeviceRevokeCommand>("revoke").WithDescription("Revoke a device's agent certificates.");
             device.AddCommand<DeviceCloneCommand>("clone").WithDescription("Scale out: a new device like another (roles, interconnections), as a new revision; shows its plan.");
@@ -69,7 +70,7 @@ public static class RigCli
             script.SetDescription("Stored scripts: named, ordered service/reboot/inventory steps.");
             script.AddCommand<ScriptAddCommand>("add").WithDescription("Store a script.");
             script.AddCommand<ScriptListCommand>("list").WithDescription("List stored scripts.");
-            script.AddCommand<ScriptRunCommand>("run").WithDescription("Run a script on a device or selector.");
+            script.AddCommand<ScriptRunCommand>("run").WithDescription("Run a script on a device or selector (--wait: wait and print each device's result).");
         });
         config.AddBranch("context", ctx =>
         {
@@ -80,6 +81,7 @@ public static class RigCli
             ctx.AddCommand<ContextRemoveCommand>("remove").WithDescription("Forget a context (its token file is left alone).");
         });
         config.AddCommand<CompletionCommand>("completion").WithDescription("Print a shell completion script: `source <(rig completion bash)`, or for zsh into a file on $fpath.");
+        config.AddCommand<StatusCommand>("status").WithDescription("The gateway at a glance: version, store, devices by state, agents seen recently, active rollouts.");
         config.AddCommand<PlanCommand>("plan").WithDescription("What a model would change on each device, with diffs; nothing is sent. Exit 0 none, 2 changes, 1 errors.");
         config.AddCommand<DriftCommand>("drift").WithDescription("What differs between the model and what devices report (packages, files, services, hardware, OS). Exit 0 none, 2 drift, 1 errors.");
         config.AddCommand<ApplyCommand>("apply").WithDescription("Record a model directory as a new revision (author, time, why). Nothing is sent.");

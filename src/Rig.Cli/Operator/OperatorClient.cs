@@ -88,12 +88,28 @@ public sealed class OperatorClient : IDisposable
         return (await response.Content.ReadFromJsonAsync<PackageAddResponse>(Json, ct).ConfigureAwait(false))!;
     }
 
-    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+    /// <summary>GET a stream of lines (NDJSON), each as it arrives; ends when the server ends the response. A broken
+    /// connection throws <see cref="IOException"/> or <see cref="HttpRequestException"/>.</summary>
+    public async IAsyncEnumerable<string> StreamLinesAsync(string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        // Headers only: the client's overall timeout must not cut a stream that follows a long queue.
+        using var response = await SendAsync(request, ct, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
+        await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        using var reader = new StreamReader(body, System.Text.Encoding.UTF8);
+        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        {
+            if (line.Length > 0)
+                yield return line;
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
     {
         HttpResponseMessage response;
         try
         {
-            response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+            response = await _http.SendAsync(request, completion, ct).ConfigureAwait(false);
         }
         catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException)
         {
