@@ -141,7 +141,7 @@ public sealed class GatewayServer : IAsyncDisposable
             o.IncludeScopes = false;
             o.UseUtcTimestamp = true;
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
-            o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
+            o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
         })),
         "text" => LoggerFactory.Create(b => b.SetMinimumLevel(level).AddSimpleConsole(o =>
         {
@@ -204,14 +204,14 @@ public sealed class GatewayServer : IAsyncDisposable
                 // Agent sessions: connections open once their TLS handshake succeeded (rig.gateway.agent.sessions).
                 listen.Use(next => async connection =>
                 {
-                    Rig.Server.Gateway.GatewayTelemetry.AgentSessions.Add(1);
+                    Rig.Server.Gateway.GatewayTelemetry.AgentSession(+1);
                     try
                     {
                         await next(connection).ConfigureAwait(false);
                     }
                     finally
                     {
-                        Rig.Server.Gateway.GatewayTelemetry.AgentSessions.Add(-1);
+                        Rig.Server.Gateway.GatewayTelemetry.AgentSession(-1);
                     }
                 });
             });

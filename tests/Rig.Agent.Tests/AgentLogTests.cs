@@ -20,5 +20,6 @@ public sealed class AgentLogTests
         Assert.Equal("command-failed", json.GetProperty("event").GetString());
         Assert.Equal("dpkg said:\n\"E: broken\"\r\n\ttab \u0001 end", json.GetProperty("message").GetString());
         Assert.Equal(5, json.EnumerateObject().Count());
+        Assert.Contains("\\\"E: broken\\\"", line, StringComparison.Ordinal); // quotes escaped as \", not \u0022
     }
 }

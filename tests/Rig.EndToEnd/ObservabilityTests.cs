@@ -30,9 +30,9 @@ public sealed class ObservabilityTests
         // The agent's side by hand: take the first command, report it failed, then report the same result again as an
         // agent does after a crash between the gateway's commit and its own journal entry saying "reported".
         using var agent = new RawAgentClient(live.Gateway.AgentUrl, RawAgentClient.AgentCertificate(site.State("web-1")), X509CertificateLoader.LoadCertificateFromFile(live.Gateway.CaPath));
-        var (status, body) = await agent.ExchangeAsync(RawAgentClient.Inquiry("web-1"));
-        Assert.Equal(HttpStatusCode.OK, status);
-        var command = JsonSerializer.Deserialize(body, Rig.Protocol.RigJson.Default.ExchangeResponse)!.Command!;
+        var (answered, answer) = await agent.ExchangeAsync(RawAgentClient.Inquiry("web-1"));
+        Assert.Equal(HttpStatusCode.OK, answered);
+        var command = JsonSerializer.Deserialize(answer, Rig.Protocol.RigJson.Default.ExchangeResponse)!.Command!;
         var failed = new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Failed, Error = "the disk is on fire", ErrorCode = "test-failure" };
         Assert.Equal(HttpStatusCode.OK, (await agent.ExchangeAsync(RawAgentClient.Inquiry("web-1", failed))).Status);
         Assert.Equal(HttpStatusCode.OK, (await agent.ExchangeAsync(RawAgentClient.Inquiry("web-1", failed))).Status);
@@ -43,6 +43,15 @@ public sealed class ObservabilityTests
         await TestSite.WaitUntilAsync(() => Task.FromResult(ReplayLine() || FailedLines() >= 2), TimeSpan.FromSeconds(30), "the gateway to log the replayed result", () => live.Gateway.Output);
         Assert.True(ReplayLine(), $"no line says the replayed result of {command.Id} was ignored:\n{live.Gateway.Output}");
         Assert.Equal(1, FailedLines());
+
+        // Counted the same way: one failure, one replay; the raw client's connection is still open (keep-alive).
+        using var http = Https(live.Gateway);
+        var (status, body) = await GetAsync(http, "/metrics", live.Gateway.Token);
+        Assert.True(status == HttpStatusCode.OK, $"{status}: {body}");
+        var metrics = PrometheusText.Parse(body);
+        Assert.Equal(1, metrics.Value("rig_gateway_results_total", ("outcome", "Failed")));
+        Assert.Equal(1, metrics.Value("rig_gateway_results_replayed_total"));
+        Assert.True(metrics.Value("rig_gateway_agent_sessions") >= 1, body);
     }
 
     [Fact]

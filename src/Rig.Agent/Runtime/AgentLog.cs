@@ -39,11 +39,12 @@ public sealed class AgentLog(string device, bool verbose, bool json = false)
             Console.Error.WriteLine(line);
     }
 
-    /// <summary>One JSON log line (no line break inside: control characters are escaped).</summary>
+    /// <summary>One JSON log line (no line break inside: control characters and quotes are escaped; a log is not HTML,
+    /// so quotes and back-ticks in messages are left readable).</summary>
     public static string JsonLine(DateTimeOffset time, string level, string device, string evt, string message)
     {
         var buffer = new ArrayBufferWriter<byte>(256);
-        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false }))
+        using (var writer = new Utf8JsonWriter(buffer, new JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
         {
             writer.WriteStartObject();
             writer.WriteString("time", time.UtcDateTime.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture));

@@ -35,9 +35,16 @@ internal static class GatewayTelemetry
     /// <summary>Time to answer one exchange (database transaction included).</summary>
     public static readonly Histogram<double> ExchangeDuration = Meter.CreateHistogram<double>("rig.gateway.exchange.duration", unit: "ms", description: "Time to answer an exchange");
 
+    private static long _agentSessions;
+
     /// <summary>Agent connections open on the agent listener (a session: one mutual-TLS connection carrying an agent's
-    /// exchanges and downloads until it is idle for KeepAliveIdle).</summary>
-    public static readonly UpDownCounter<long> AgentSessions = Meter.CreateUpDownCounter<long>("rig.gateway.agent.sessions", description: "Agent connections open (TLS established)");
+    /// exchanges and downloads until it is idle for KeepAliveIdle). Observed from a count kept here, so it is right even
+    /// for connections opened before a meter listener started.</summary>
+    public static readonly ObservableUpDownCounter<long> AgentSessions = Meter.CreateObservableUpDownCounter("rig.gateway.agent.sessions",
+        () => Interlocked.Read(ref _agentSessions), description: "Agent connections open (TLS established)");
+
+    /// <summary>An agent connection opened (+1) or closed (-1).</summary>
+    public static void AgentSession(int change) => Interlocked.Add(ref _agentSessions, change);
 
     /// <summary>One group commit of the store: the transaction of a batch of exchanges, commit included (what every
     /// exchange in it waited for), by path (fast, careful after a failure).</summary>
