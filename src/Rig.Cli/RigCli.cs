@@ -27,6 +27,7 @@ public static class RigCli
             server.SetDescription("Run the gateway (database, package store, CA, agent endpoint, operator API).");
             server.AddCommand<ServerInitCommand>("init").WithDescription("Prepare a data directory and print the admin token once.");
             server.AddCommand<ServerRunCommand>("run").WithDescription("Run the gateway on an initialised data directory.");
+            server.AddCommand<ServerMetricsTokenCommand>("metrics-token").WithDescription("Make a read-only token for /metrics and print it once (the previous one stops working).");
         });
         config.AddBranch("package", package =>
         {

@@ -84,7 +84,7 @@ internal static partial class OperatorApi
             }
         });
 
-        var api = app.MapGroup("/api/v1");
+        var api = app.MapGroup("/api/v1").AddEndpointFilter(OperatorAudit.FilterAsync); // every action logged once
 
         api.MapGet("/model", async (string? at, CancellationToken ct) =>
         {
