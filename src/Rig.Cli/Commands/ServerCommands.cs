@@ -107,6 +107,22 @@ public sealed class ServerRunSettings : CommandSettings
     [CommandOption("--log-level <LEVEL>")]
     [Description("Trace, Debug, Information, Warning (default from server.json)")]
     public string? LogLevel { get; init; }
+
+    /// <summary>Agent endpoint port for this run.</summary>
+    [CommandOption("--agent-port <PORT>")]
+    [Description("Listen for agents on this port instead of server.json's agentPort (agents keep the port they enrolled with)")]
+    public int? AgentPort { get; init; }
+
+    /// <summary>Operator API port for this run.</summary>
+    [CommandOption("--api-port <PORT>")]
+    [Description("Listen for operators on this port instead of server.json's apiPort")]
+    public int? ApiPort { get; init; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate() =>
+        AgentPort is < 1 or > 65535 ? ValidationResult.Error($"--agent-port {AgentPort} is not a port (1-65535).")
+        : ApiPort is < 1 or > 65535 ? ValidationResult.Error($"--api-port {ApiPort} is not a port (1-65535).")
+        : ValidationResult.Success();
 }
 
 /// <summary><c>rig server run</c></summary>
@@ -127,6 +143,7 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
         }
         if (settings.LogLevel is not null)
             options = options with { LogLevel = settings.LogLevel };
+        options = options with { AgentPort = settings.AgentPort ?? options.AgentPort, ApiPort = settings.ApiPort ?? options.ApiPort };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Console.CancelKeyPress += (_, e) =>
         {
@@ -138,7 +155,16 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
             c.Cancel = true;
             stop.Cancel();
         });
-        await using var server = await GatewayServer.StartAsync(options, stop.Token).ConfigureAwait(false);
+        GatewayServer started;
+        try
+        {
+            started = await GatewayServer.StartAsync(options, stop.Token).ConfigureAwait(false);
+        }
+        catch (ListenerBindException e)
+        {
+            throw new Operator.CliException(ListenerMessage(e, options.DataDirectory));
+        }
+        await using var server = started;
         // Tests and scripts read this line to learn the bound ports.
         Console.Out.WriteLine($"rig gateway listening: agents {server.AgentUrl} operators {server.ApiUrl}");
         Console.Out.Flush();
@@ -150,6 +176,19 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
         {
         }
         return 0;
+    }
+
+    /// <summary>One line: the port, which listener, and the option that moves it (this run, or server.json for good).</summary>
+    internal static string ListenerMessage(ListenerBindException e, string data)
+    {
+        var (option, key) = e.Listener == ListenerBindException.AgentEndpoint ? ("--agent-port", "agentPort") : ("--api-port", "apiPort");
+        var where = $"{option} N (or {key} in {ServerOptions.ConfigPath(data)})";
+        return e.Problem switch
+        {
+            ListenerProblem.InUse => $"port {e.Port} ({e.Listener}) is in use by another process; choose {where}, or stop that process (`ss -ltnp 'sport = :{e.Port}'` shows it).",
+            ListenerProblem.Forbidden => $"port {e.Port} ({e.Listener}) needs privileges this user lacks (ports below 1024); choose {where} above 1023.",
+            _ => $"the {e.Listener} cannot listen on {e.Address}: this host has no such address; change {(key == "agentPort" ? "agentListenAddress" : "apiListenAddress")} in {ServerOptions.ConfigPath(data)} (0.0.0.0 listens on every address).",
+        };
     }
 }
 
