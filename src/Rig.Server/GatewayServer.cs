@@ -97,7 +97,10 @@ public sealed class GatewayServer : IAsyncDisposable
         {
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss.fff ";
-        }));
+        })
+            // The host logs a listener that cannot start with its whole stack trace; StartAsync reports it instead, in one
+            // line (ListenerBindException), and anything else that stops the start reaches the caller as an exception.
+            .AddFilter("Microsoft.Extensions.Hosting.Internal.Host", LogLevel.Critical));
 
         var startup = loggerFactory.CreateLogger("Rig.Server.Startup");
         var store = await WhileDatabaseStartsAsync(() => RigStore.OpenAsync(options.EffectiveConnectionString, clock, ct), limits, startup, ct).ConfigureAwait(false);
