@@ -60,10 +60,10 @@ public static class ModelInput
     }
 
     /// <summary>Print file errors.</summary>
-    public static void Print(IReadOnlyList<ModelFileError> errors)
+    public static void Print(IReadOnlyList<ModelFileError> errors, IAnsiConsole? console = null)
     {
         foreach (var e in errors)
-            AnsiConsole.MarkupLine($"[red]error[/] [yellow]{Markup.Escape(e.Location.ToString())}[/]: {Markup.Escape(e.Message)} [grey]({Markup.Escape(e.Code)}, {Markup.Escape(e.Key)})[/]");
+            (console ?? AnsiConsole.Console).MarkupLine($"[red]error[/] [yellow]{Markup.Escape(e.Location.ToString())}[/]: {Markup.Escape(e.Message)} [grey]({Markup.Escape(e.Code)}, {Markup.Escape(e.Key)})[/]");
     }
 }
 
@@ -250,7 +250,7 @@ public sealed class ModelShowCommand : AsyncCommand<ModelShowSettings>
         {
             foreach (var file in ModelFiles.Write(asOf.Model))
             {
-                AnsiConsole.Write(new Rule($"[grey]{Markup.Escape(file.Path)}[/]").LeftJustified());
+                Output.Heading($"[grey]{Markup.Escape(file.Path)}[/]");
                 Console.Out.Write(file.Text.EndsWith('\n') ? file.Text : file.Text + "\n");
             }
         }
@@ -258,7 +258,7 @@ public sealed class ModelShowCommand : AsyncCommand<ModelShowSettings>
         {
             foreach (var file in device.Files)
             {
-                AnsiConsole.Write(new Rule($"[bold]{Markup.Escape(device.Device)}[/]:{Markup.Escape(file.Path)} [grey]{file.Mode} {Markup.Escape(file.Owner)}:{Markup.Escape(file.Group)} {file.Sha256[..12]}[/]").LeftJustified());
+                Output.Heading($"[bold]{Markup.Escape(device.Device)}[/]:{Markup.Escape(file.Path)} [grey]{file.Mode} {Markup.Escape(file.Owner)}:{Markup.Escape(file.Group)} {file.Sha256[..12]}[/]");
                 Console.Out.Write(file.Content.EndsWith('\n') ? file.Content : file.Content + "\n");
             }
             foreach (var error in device.Errors)

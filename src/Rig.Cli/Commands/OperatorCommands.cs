@@ -65,7 +65,7 @@ public sealed class PackageListCommand : AsyncCommand<ConnectionSettings>
         var packages = await client.GetAsync<List<PackageInfo>>("api/v1/packages", cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
-            Output.JsonLine(new { packages });
+            Output.JsonLine(packages);
             return 0;
         }
         var table = new Table().AddColumns("name", "version", "format", "os/arch", "sha256", "size");
@@ -87,7 +87,7 @@ public sealed class DeviceListCommand : AsyncCommand<ConnectionSettings>
         var devices = await client.GetAsync<List<DeviceStatus>>("api/v1/devices", cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
-            Output.JsonLine(new { devices });
+            Output.JsonLine(devices);
             return 0;
         }
         var table = new Table().AddColumns("device", "site", "tier", "last seen", "agent", "queue", "progress");

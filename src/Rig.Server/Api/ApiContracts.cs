@@ -7,7 +7,11 @@ using Rig.Server.Store;
 namespace Rig.Server.Api;
 
 /// <summary>An API error: what went wrong, the offending value, what to do.</summary>
-public sealed record ApiError(string Code, string Message, IReadOnlyList<ModelError>? Errors = null);
+public sealed record ApiError(string Code, string Message, IReadOnlyList<ModelError>? Errors = null)
+{
+    /// <summary>What to do next, when the message does not say it.</summary>
+    public string? Hint { get; init; }
+}
 
 /// <summary>Gateway status.</summary>
 public sealed record StatusResponse(string Version, string AgentUrl, string CaPin, long ModelRevision, int Devices, int Packages, StoreStats Store, string Engine);

@@ -17,6 +17,8 @@ namespace Rig.Server.Api;
 /// operator token: <c>Authorization: Bearer rigop_...</c>.</summary>
 internal static partial class OperatorApi
 {
+    /// <summary>Where the operator listener serves the CA certificate without a token (checked by its pin).</summary>
+    public const string CaPath = "/ca.crt";
 
     public static void Map(WebApplication app, Gateway.Gateway gateway, PackageImporter importer, string agentUrl)
     {
@@ -27,9 +29,15 @@ internal static partial class OperatorApi
         app.Use(async (context, next) =>
         {
             var path = context.Request.Path.Value;
-            if (path is not ("/healthz" or "/readyz") || !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
+            if (path is not ("/healthz" or "/readyz" or CaPath) || !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
             {
                 await next(context).ConfigureAwait(false);
+                return;
+            }
+            if (path == CaPath)
+            {
+                // The CA certificate is public; a workstation checks it against the pin it was given (`rig context add`).
+                await Results.Text(gateway.Authority.Certificate.ExportCertificatePem(), "application/x-pem-file").ExecuteAsync(context).ConfigureAwait(false);
                 return;
             }
             context.Response.Headers.CacheControl = "no-store";
@@ -134,7 +142,12 @@ internal static partial class OperatorApi
         });
 
         api.MapPost("/devices/{name}/revoke", async (string name, CancellationToken ct) =>
-            Results.Json(new { device = name, revoked = await gateway.RevokeAsync(name, ct).ConfigureAwait(false) }));
+        {
+            var revoked = await gateway.RevokeAsync(name, ct).ConfigureAwait(false);
+            if (revoked == 0 && await store.GetDeviceAsync(name, ct).ConfigureAwait(false) is null && await store.GetDeviceRuntimeAsync(name, ct).ConfigureAwait(false) is null)
+                return Results.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway; nothing was revoked.") { Hint = "See `rig device list` for the devices' names." }, statusCode: 404);
+            return Results.Json(new { device = name, revoked });
+        });
 
         api.MapPost("/devices/{name}/poke", async (string name, CancellationToken ct) =>
             Results.Json(new { device = name, poked = await gateway.PokeAsync(name, ct).ConfigureAwait(false) }));
