@@ -162,7 +162,7 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
         }
         catch (ListenerBindException e)
         {
-            throw new Operator.CliException(ListenerMessage(e, options.DataDirectory));
+            throw ListenerError(e, options.DataDirectory);
         }
         await using var server = started;
         // Tests and scripts read this line to learn the bound ports.
@@ -178,16 +178,22 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
         return 0;
     }
 
-    /// <summary>One line: the port, which listener, and the option that moves it (this run, or server.json for good).</summary>
-    internal static string ListenerMessage(ListenerBindException e, string data)
+    /// <summary>One line: the port, which listener, and the option that moves it (this run, or server.json for good); the
+    /// hint says how to find the other process and what moving the port means for enrolled agents.</summary>
+    internal static CliException ListenerError(ListenerBindException e, string data)
     {
-        var (option, key) = e.Listener == ListenerBindException.AgentEndpoint ? ("--agent-port", "agentPort") : ("--api-port", "apiPort");
+        var agents = e.Listener == ListenerBindException.AgentEndpoint;
+        var (option, key) = agents ? ("--agent-port", "agentPort") : ("--api-port", "apiPort");
         var where = $"{option} N (or {key} in {ServerOptions.ConfigPath(data)})";
+        var moving = agents ? " Agents keep the port they enrolled with: moving it for good means enrolling them again." : "";
         return e.Problem switch
         {
-            ListenerProblem.InUse => $"port {e.Port} ({e.Listener}) is in use by another process; choose {where}, or stop that process (`ss -ltnp 'sport = :{e.Port}'` shows it).",
-            ListenerProblem.Forbidden => $"port {e.Port} ({e.Listener}) needs privileges this user lacks (ports below 1024); choose {where} above 1023.",
-            _ => $"the {e.Listener} cannot listen on {e.Address}: this host has no such address; change {(key == "agentPort" ? "agentListenAddress" : "apiListenAddress")} in {ServerOptions.ConfigPath(data)} (0.0.0.0 listens on every address).",
+            ListenerProblem.InUse => new CliException($"port {e.Port} ({e.Listener}) is in use by another process; choose {where}", "port-in-use",
+                $"Or stop that process: `ss -ltnp 'sport = :{e.Port}'` shows which it is.{moving}"),
+            ListenerProblem.Forbidden => new CliException($"port {e.Port} ({e.Listener}) needs privileges this user lacks (ports below 1024); choose {where}", "port-forbidden",
+                $"Use a port above 1023.{moving}"),
+            _ => new CliException($"the {e.Listener} cannot listen on {e.Address}: this host has no such address", "no-such-address",
+                $"Change {(agents ? "agentListenAddress" : "apiListenAddress")} in {ServerOptions.ConfigPath(data)} to one of this host's addresses (0.0.0.0: all of them)."),
         };
     }
 }

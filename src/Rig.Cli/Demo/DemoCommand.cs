@@ -92,17 +92,17 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
             kept = true;
-            throw new CliException($"The demo did not finish within {settings.TimeoutSeconds} s (a machine this busy may need more: --timeout SECONDS); "
-                + $"the directory is kept: look at {dir}/agents/*/agent.log.");
+            throw new CliException($"The demo did not finish within {settings.TimeoutSeconds} s.", "demo-timeout",
+                $"A machine this busy may need more: run it again with --timeout SECONDS. The directory is kept: look at {dir}/agents/*/agent.log.");
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            throw new CliException("The demo was interrupted; nothing outside its directory was changed.");
+            throw new CliException("The demo was interrupted.", "interrupted", "Nothing outside its directory was changed; run `rig demo` again.");
         }
         catch (CliException e)
         {
             kept = true;
-            throw new CliException($"{e.Message} The directory is kept: {dir}.");
+            throw new CliException(e.Message, e.Code, $"{(e.Hint is null ? "" : e.Hint + " ")}The directory is kept: {dir}.", e.ExitCode);
         }
         catch (OperatorApiException)
         {
@@ -122,8 +122,8 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
             {
                 log = "(could not be written)";
             }
-            throw new CliException($"The demo failed: {e.GetType().Name}: {e.Message.Split('\n')[0].TrimEnd()}. The directory is kept: the details are in {log}, "
-                + $"the agents' logs in {dir}/agents/*/agent.log; run `rig demo` again, and report it with those files if it fails again.");
+            throw new CliException($"The demo failed: {e.GetType().Name}: {e.Message.Split('\n')[0].TrimEnd()}", "demo-failed",
+                $"The directory is kept: the details are in {log}, the agents' logs in {dir}/agents/*/agent.log. Run `rig demo` again, and report it with those files if it fails again.");
         }
         finally
         {

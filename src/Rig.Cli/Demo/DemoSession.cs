@@ -199,7 +199,7 @@ internal sealed class DemoSession : IAsyncDisposable
         {
             var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             var error = lines.FirstOrDefault(l => l.StartsWith("error:", StringComparison.Ordinal)) ?? lines.LastOrDefault() ?? "no output";
-            throw new CliException($"`rig {string.Join(' ', args.Take(2))}` failed (exit code {process.ExitCode}): {error} (all its output: {logPath})");
+            throw new CliException($"`rig {string.Join(' ', args.Take(2))}` failed (exit code {process.ExitCode}): {error}", "demo-step-failed", $"All its output is in {logPath}.");
         }
     }
 
