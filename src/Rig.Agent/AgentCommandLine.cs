@@ -6,7 +6,8 @@ namespace Rig.Agent;
 /// <summary>The agent's command line (also used by <c>rig agent</c>):
 /// <c>enroll --state DIR --gateway URL --device NAME --token TOKEN --ca-pin PIN [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--network-live] [--poke-port N] [--poll SECONDS] [--batch N]</c>
 /// and <c>run --state DIR [--verbose] [--log-format text|json]</c>. Exit codes: 0 stopped, 75 reboot requested (sandbox), 1 error, 64 usage (an
-/// unknown command or option, a missing value: nothing is done).</summary>
+/// unknown command or option, a missing value: nothing is done), 69 the gateway could not be reached (enroll, install).
+/// Every failure is one line on standard error; an unexpected one also writes its details to a file it names.</summary>
 public static class AgentCommandLine
 {
     /// <summary>Usage text.</summary>
@@ -14,7 +15,7 @@ public static class AgentCommandLine
         usage: rig-agent enroll --state DIR --gateway https://HOST:PORT --device NAME --ca-pin sha256:HEX
                                 (--token TOKEN | --token-file FILE | env RIG_ENROLL_TOKEN)
                                 [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--network-live] [--poke-address ADDR] [--poke-port N] [--poke-host HOST] [--poll SECONDS]
-                                [--batch N]
+                                [--batch N] [--wait-for-gateway SECONDS]
                rig-agent run --state DIR [--verbose] [--log-format text|json]
                rig-agent install --gateway https://HOST:PORT --device NAME --ca-pin sha256:HEX
                                  (--token TOKEN | --token-file FILE | env RIG_ENROLL_TOKEN)
@@ -26,8 +27,11 @@ public static class AgentCommandLine
     /// <summary>Exit code of a usage error (BSD's EX_USAGE), the same as <c>rig</c>'s.</summary>
     public const int UsageExit = 64;
 
+    /// <summary>Exit code when the gateway could not be reached (BSD's EX_UNAVAILABLE), the same as <c>rig</c>'s.</summary>
+    public const int UnavailableExit = 69;
+
     private static readonly string[] EnrollOptions =
-        ["state", "gateway", "device", "token", "token-file", "ca-pin", "platform", "sandbox-root", "root", "network-live", "poke-address", "poke-port", "poke-host", "poll", "batch"];
+        ["state", "gateway", "device", "token", "token-file", "ca-pin", "platform", "sandbox-root", "root", "network-live", "poke-address", "poke-port", "poke-host", "poll", "batch", "wait-for-gateway"];
 
     /// <summary>The options each command takes; anything else is refused, never silently ignored.</summary>
     private static readonly Dictionary<string, HashSet<string>> Allowed = new(StringComparer.Ordinal)
@@ -118,6 +122,60 @@ public static class AgentCommandLine
             Console.Error.WriteLine(json ? AgentLog.JsonLine(DateTimeOffset.UtcNow, "error", options.GetValueOrDefault("device", "-"), "agent-error", e.Message) : $"error: {e.Message}");
             return 1;
         }
+        catch (GatewayUnreachableException e)
+        {
+            Console.Error.WriteLine($"error: {e.Message}");
+            return UnavailableExit;
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            Console.Error.WriteLine($"error: stopped (signal) before '{args[0]}' finished.");
+            return 1;
+        }
+        catch (Exception e)
+        {
+            return Unexpected(e, args, state);
+        }
+    }
+
+    /// <summary>An exception nobody expected: one line naming a file with the details (the stack trace), never the stack
+    /// trace itself on the console.</summary>
+    private static int Unexpected(Exception e, string[] args, string state)
+    {
+        var name = $"rig-agent-error-{DateTime.UtcNow:yyyyMMdd-HHmmss}-{Environment.ProcessId}.log";
+        var text = $"rig-agent {AgentInfo.Version} {DateTimeOffset.UtcNow:O}\nargs: {string.Join(' ', Redact(args))}\n\n{e}\n";
+        string? path = null;
+        foreach (var directory in new[] { state, Path.GetTempPath() })
+        {
+            try
+            {
+                Directory.CreateDirectory(directory);
+                path = Path.Combine(directory, name);
+                Trust.WritePrivateFile(path, text);
+                break;
+            }
+            catch (Exception write) when (write is IOException or UnauthorizedAccessException)
+            {
+                path = null;
+            }
+        }
+        Console.Error.WriteLine($"error: rig-agent failed unexpectedly: {e.GetType().Name}: {e.Message.Split('\n')[0].TrimEnd()}");
+        Console.Error.WriteLine(path is null ? "This is a bug in rig-agent; please report it with the command you ran." : $"This is a bug in rig-agent; the details are in {path}; please report it with that file.");
+        return 1;
+    }
+
+    /// <summary>Arguments with the token's value replaced.</summary>
+    private static IEnumerable<string> Redact(string[] args)
+    {
+        for (var i = 0; i < args.Length; i++)
+        {
+            yield return args[i];
+            if (args[i] == "--token" && i + 1 < args.Length)
+            {
+                yield return "***";
+                i++;
+            }
+        }
     }
 
     /// <summary>Enroll with the options of <c>enroll</c>; null (after printing why) when a required one is missing.</summary>
@@ -125,7 +183,16 @@ public static class AgentCommandLine
     {
         // The token may come from a file or the environment so it never shows in `ps` or shell history.
         if (!options.ContainsKey("token") && options.TryGetValue("token-file", out var tokenFile))
-            options["token"] = File.ReadAllText(tokenFile).Trim();
+        {
+            try
+            {
+                options["token"] = File.ReadAllText(tokenFile).Trim();
+            }
+            catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+            {
+                throw new AgentException($"cannot read --token-file '{tokenFile}': {e.Message} Write the token `rig device token` printed into that file (readable by root only).");
+            }
+        }
         if (!options.ContainsKey("token") && Environment.GetEnvironmentVariable("RIG_ENROLL_TOKEN") is { Length: > 0 } fromEnvironment)
             options["token"] = fromEnvironment.Trim();
         foreach (var required in new[] { "gateway", "device", "token", "ca-pin" })
@@ -151,7 +218,10 @@ public static class AgentCommandLine
             PollSeconds = options.TryGetValue("poll", out var poll) ? ParseInt(poll, "poll") : 0,
             Batch = options.TryGetValue("batch", out var batch) ? ParseBatch(batch) : 0,
         };
-        await Enrollment.EnrollAsync(paths, config, options["token"], options["ca-pin"], RigLimits.Default, ct).ConfigureAwait(false);
+        var limits = options.TryGetValue("wait-for-gateway", out var wait)
+            ? RigLimits.Default with { GatewayUnreachableDeadline = TimeSpan.FromSeconds(ParseWait(wait)) }
+            : RigLimits.Default;
+        await Enrollment.EnrollAsync(paths, config, options["token"], options["ca-pin"], limits, ct).ConfigureAwait(false);
         return config;
     }
 
@@ -189,6 +259,11 @@ public static class AgentCommandLine
         int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is >= 0 and <= 65535
             ? n
             : throw new AgentException($"--{name} '{value}' is not a number between 0 and 65535.");
+
+    private static int ParseWait(string value) =>
+        int.TryParse(value, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var n) && n is >= 1 and <= 86_400
+            ? n
+            : throw new AgentException($"--wait-for-gateway '{value}' is not a number of seconds between 1 and 86400 (how long to keep trying to reach the gateway; the default is {RigLimits.Default.GatewayUnreachableDeadline.TotalSeconds:0}).");
 
     private static string ParsePlatform(string value) =>
         value is "sandbox" or "linux"

@@ -12,9 +12,13 @@ public sealed record RigLimits
 
     // ---- Transport -------------------------------------------------------------------------
 
-    /// <summary>TCP connect to the gateway. Loopback and LAN connect in well under a second; longer means the
-    /// gateway is down or unreachable and the retry loop (backoff below) should take over.</summary>
-    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(5);
+    /// <summary>Opening a connection to the gateway: the TCP connect and the TLS handshake (the handler's connect
+    /// timeout covers both). Loopback and LAN connect in well under a second and a handshake takes milliseconds, but on a
+    /// machine whose CPU is saturated (the demo's six agents and gateway starting cold beside a build) a first handshake
+    /// has taken over 5 s; a timeout shorter than the handshake needs fails every retry the same way, so this is
+    /// generous. A refused connection fails at once whatever it is; only a silent network (a firewall dropping SYNs) waits
+    /// this long before the retry loop (backoff below) takes over.</summary>
+    public TimeSpan ConnectTimeout { get; init; } = TimeSpan.FromSeconds(20);
 
     /// <summary>One request/response on the agent endpoint (exchange or enroll). Commands are not run inside a
     /// request, so a request is only I/O plus one database commit; 30 s is generous even for a loaded gateway.</summary>
@@ -183,9 +187,14 @@ public sealed record RigLimits
     /// with the retry delays above, before it gives up and exits with the error.</summary>
     public TimeSpan DatabaseStartupWindow { get; init; } = TimeSpan.FromMinutes(2);
 
-    /// <summary>How long enrollment (run once, by an operator or an installer) keeps retrying a gateway that is away,
-    /// with the same backoff as every other agent request, before it gives up and says so.</summary>
-    public TimeSpan EnrollRetryWindow { get; init; } = TimeSpan.FromMinutes(2);
+    /// <summary>How long an agent keeps trying to reach a gateway that does not answer (connection refused, reset, timed
+    /// out) before it says so in one line naming the gateway and what to check. Enrollment (<c>rig-agent enroll</c> and
+    /// <c>install</c>, run once by an operator or an installer) then gives up with exit code 69 (<c>--wait-for-gateway</c>
+    /// changes it); a running agent logs that line once per outage and keeps retrying, since it must be there when the
+    /// gateway comes back. Five minutes: longer than a gateway's own start-up wait for its database
+    /// (<see cref="DatabaseStartupWindow"/>, so a device and its gateway booting together enroll), and short enough that an
+    /// installer with a wrong URL or a closed firewall hears about it while someone still watches.</summary>
+    public TimeSpan GatewayUnreachableDeadline { get; init; } = TimeSpan.FromMinutes(5);
 
     /// <summary>Largest enrollment request (a token and a CSR are a few KiB).</summary>
     public int MaxEnrollBodyBytes { get; init; } = 64 * 1024;

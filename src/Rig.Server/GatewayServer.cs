@@ -115,13 +115,39 @@ public sealed class GatewayServer : IAsyncDisposable
             startup.LogWarning("Could not read the dependencies of {Package}; plans check nothing for it. Re-import it with `rig package add`.", failure);
 
         var agentApp = BuildAgentApp(options, gateway, ca, serverCertificate, loggerFactory);
-        await agentApp.StartAsync(ct).ConfigureAwait(false);
+        WebApplication? apiApp = null;
+        try
+        {
+            await StartListenerAsync(agentApp, ListenerBindException.AgentEndpoint, options.AgentListenAddress, options.AgentPort, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            await agentApp.DisposeAsync().ConfigureAwait(false);
+            await store.DisposeAsync().ConfigureAwait(false);
+            ca.Dispose();
+            loggerFactory.Dispose();
+            throw;
+        }
         var agentPort = BoundPort(agentApp);
         var agentUrl = new Uri($"https://{options.DnsNames.FirstOrDefault() ?? "localhost"}:{agentPort}");
 
         var gauges = new Gateway.GatewayMetrics(store, limits, clock, loggerFactory.CreateLogger<Gateway.GatewayMetrics>());
-        var apiApp = BuildApiApp(options, gateway, importer, serverCertificate, loggerFactory, agentUrl.ToString(), gauges, traces);
-        await apiApp.StartAsync(ct).ConfigureAwait(false);
+        try
+        {
+            apiApp = BuildApiApp(options, gateway, importer, serverCertificate, loggerFactory, agentUrl.ToString(), gauges, traces);
+            await StartListenerAsync(apiApp, ListenerBindException.OperatorApi, options.ApiListenAddress, options.ApiPort, ct).ConfigureAwait(false);
+        }
+        catch
+        {
+            if (apiApp is not null)
+                await apiApp.DisposeAsync().ConfigureAwait(false);
+            await agentApp.StopAsync(CancellationToken.None).ConfigureAwait(false);
+            await agentApp.DisposeAsync().ConfigureAwait(false);
+            await store.DisposeAsync().ConfigureAwait(false);
+            ca.Dispose();
+            loggerFactory.Dispose();
+            throw;
+        }
         var apiHost = IPAddress.Parse(options.ApiListenAddress) is var ip && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)) ? "localhost" : options.ApiListenAddress;
         var apiUrl = new Uri($"https://{(apiHost.Contains(':', StringComparison.Ordinal) ? $"[{apiHost}]" : apiHost)}:{BoundPort(apiApp)}");
         gateway.Pokes = new Gateway.PokeScheduler(gateway);
@@ -132,8 +158,13 @@ public sealed class GatewayServer : IAsyncDisposable
         return new GatewayServer(options, store, gateway, ca, importer, agentApp, apiApp, loggerFactory, agentUrl, apiUrl, rollouts) { _gauges = gauges };
     }
 
+    // The host logs a listener that cannot start with its whole stack trace; StartAsync reports it instead, in one line
+    // (ListenerBindException), and anything else that stops the start reaches the caller as an exception.
+    private const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
+
     /// <summary>The console logger: one line of text per event, or with <c>json</c> one JSON object per line (UTC
     /// timestamps, event id, level, category, message and each field of the message under <c>State</c>).</summary>
+
     public static ILoggerFactory CreateLoggerFactory(LogLevel level, string format) => format switch
     {
         "json" => LoggerFactory.Create(b => b.SetMinimumLevel(level).AddJsonConsole(o =>
@@ -142,12 +173,12 @@ public sealed class GatewayServer : IAsyncDisposable
             o.UseUtcTimestamp = true;
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
             o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        })),
+        }).AddFilter(HostCategory, LogLevel.Critical)),
         "text" => LoggerFactory.Create(b => b.SetMinimumLevel(level).AddSimpleConsole(o =>
         {
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss.fff ";
-        })),
+        }).AddFilter(HostCategory, LogLevel.Critical)),
         _ => throw new ArgumentException($"The log format '{format}' is unknown: use {string.Join(" or ", ServerOptions.LogFormats)}.", nameof(format)),
     };
 
@@ -267,6 +298,20 @@ public sealed class GatewayServer : IAsyncDisposable
         return app;
     }
 
+    /// <summary>Start a listener; a port another process holds (or that this user may not use, or an address this host
+    /// does not have) becomes a <see cref="ListenerBindException"/> naming the listener, not Kestrel's stack trace.</summary>
+    private static async Task StartListenerAsync(WebApplication app, string listener, string address, int port, CancellationToken ct)
+    {
+        try
+        {
+            await app.StartAsync(ct).ConfigureAwait(false);
+        }
+        catch (IOException e) when (ListenerBindException.Reason(e) is { } reason)
+        {
+            throw new ListenerBindException(listener, address, port, reason, e);
+        }
+    }
+
     private static int BoundPort(WebApplication app)
     {
         var addresses = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses;
@@ -288,4 +333,65 @@ public sealed class GatewayServer : IAsyncDisposable
         Authority.Dispose();
         _loggerFactory.Dispose();
     }
+}
+
+/// <summary>A gateway listener could not bind its address and port: <see cref="Problem"/> says why (another process holds
+/// the port, the port needs privileges, the host has no such address). The CLI turns it into one line naming the option
+/// to change.</summary>
+public sealed class ListenerBindException(string listener, string address, int port, ListenerProblem problem, Exception inner)
+    : Exception($"{listener} cannot listen on {address}:{port}: {problem switch
+    {
+        ListenerProblem.InUse => "the port is in use by another process",
+        ListenerProblem.Forbidden => "this user may not use the port",
+        _ => "this host has no such address",
+    }}", inner)
+{
+    /// <summary>The agent endpoint's name in messages.</summary>
+    public const string AgentEndpoint = "agent endpoint";
+
+    /// <summary>The operator API's name in messages.</summary>
+    public const string OperatorApi = "operator API";
+
+    /// <summary><see cref="AgentEndpoint"/> or <see cref="OperatorApi"/>.</summary>
+    public string Listener { get; } = listener;
+
+    /// <summary>The listen address.</summary>
+    public string Address { get; } = address;
+
+    /// <summary>The port.</summary>
+    public int Port { get; } = port;
+
+    /// <summary>Why it could not listen.</summary>
+    public ListenerProblem Problem { get; } = problem;
+
+    /// <summary>Why Kestrel could not bind, or null when the failure is something else.</summary>
+    public static ListenerProblem? Reason(Exception failure)
+    {
+        for (var e = failure; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case Microsoft.AspNetCore.Connections.AddressInUseException:
+                    return ListenerProblem.InUse;
+                case System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressAlreadyInUse }:
+                    return ListenerProblem.InUse;
+                case System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AccessDenied }:
+                    return ListenerProblem.Forbidden;
+                case System.Net.Sockets.SocketException { SocketErrorCode: System.Net.Sockets.SocketError.AddressNotAvailable }:
+                    return ListenerProblem.NoSuchAddress;
+            }
+        }
+        return null;
+    }
+}
+
+/// <summary>Why a listener could not bind.</summary>
+public enum ListenerProblem
+{
+    /// <summary>Another process holds the port.</summary>
+    InUse,
+    /// <summary>A port below 1024 without the privilege.</summary>
+    Forbidden,
+    /// <summary>The listen address is not one of this host's.</summary>
+    NoSuchAddress,
 }

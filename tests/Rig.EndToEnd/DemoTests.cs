@@ -7,9 +7,9 @@ namespace Rig.EndToEnd;
 public sealed class DemoTests
 {
     [Fact]
-    public async Task Rig_demo_json_provisions_the_three_tier_site()
+    public async Task Rig_demo_json_provisions_the_three_tier_site_and_names_the_directory_it_keeps()
     {
-        var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(4), "demo", "--json");
+        var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(15), "demo", "--json", "--keep");
         Assert.True(code == 0, $"rig demo failed ({code}):\n{stdout}\n{stderr}");
         var lines = stdout.TrimEnd().Split('\n');
         var summary = JsonDocument.Parse(lines[^1]).RootElement;
@@ -20,6 +20,15 @@ public sealed class DemoTests
         Assert.True(summary.GetProperty("commands").GetInt32() >= 6 * 8);
         Assert.True(summary.GetProperty("seconds").GetDouble() > 0);
         Assert.Single(lines); // --json: the JSON object is all of standard output
+        var kept = summary.GetProperty("directory").GetString()!;
+        try
+        {
+            Assert.True(File.Exists(Path.Combine(kept, "agents", "web-1", "agent.log")), $"--keep must keep {kept}");
+        }
+        finally
+        {
+            Directory.Delete(kept, recursive: true);
+        }
     }
 
     [Theory]
@@ -29,7 +38,7 @@ public sealed class DemoTests
     [InlineData("disaster-recovery", new[] { "web-1" })]
     public async Task Rig_demo_scenario_runs_the_lifecycle_step_and_checks_it(string scenario, string[] changed)
     {
-        var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(4), "demo", "--scenario", scenario, "--json");
+        var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(15), "demo", "--scenario", scenario, "--json");
         Assert.True(code == 0, $"rig demo --scenario {scenario} failed ({code}):\n{stdout}\n{stderr}");
         var summary = JsonDocument.Parse(stdout.TrimEnd().Split('\n')[^1]).RootElement;
         Assert.Equal(scenario, summary.GetProperty("scenario").GetString());

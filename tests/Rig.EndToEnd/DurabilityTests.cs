@@ -41,27 +41,6 @@ public sealed class DurabilityTests
     }
 
     [Fact]
-    public async Task Enrollment_started_while_the_gateway_is_down_completes_once_the_gateway_is_back()
-    {
-        await using var live = await LiveSite.StartAsync();
-        var site = live.Site;
-        await site.SaveModelAsync(Models.Site(["web-1"]));
-        var token = await site.Api.PostAsync<EnrollmentToken>("api/v1/devices/web-1/enrollment-token", null);
-        await live.Gateway.KillAsync();
-
-        var enroll = Launch.RunAsync(TimeSpan.FromMinutes(2), "agent", "enroll", "--state", site.State("web-1"), "--gateway", site.AgentUrl.ToString(), "--device", "web-1",
-            "--token", token.Token, "--ca-pin", token.CaPin, "--poke-address", "127.0.0.1", "--poke-port", "0", "--sandbox-root", site.Root("web-1"));
-        await Task.Delay(TimeSpan.FromSeconds(3)); // down longer than one attempt and its first retries
-        Assert.False(enroll.IsCompleted, "enrollment must wait for the gateway");
-        await live.Gateway.StartAsync();
-
-        var (code, stdout, stderr) = await enroll;
-        Assert.True(code == 0, $"enroll failed ({code}): {stderr}{stdout}");
-        Assert.Contains("gateway-unavailable", stderr, StringComparison.Ordinal);
-        Assert.True(File.Exists(Path.Combine(site.State("web-1"), "agent.crt")));
-    }
-
-    [Fact]
     public async Task A_full_disk_when_the_device_record_is_saved_fails_the_command_with_disk_full_and_the_agent_stays_up()
     {
         await using var live = await LiveSite.StartAsync();

@@ -96,7 +96,7 @@ public sealed class SeeingTests
         await supervised.StopAsync(TimeSpan.FromSeconds(5)); // enrolled, checked in, now down
         await site.ConvergeAsync("web-1");
 
-        await using var follow = RunningRig.Start([.. new[] { "device", "log", "web-1", "--follow" }, .. Connection(live)]);
+        await using var follow = FollowedRig.Start([.. new[] { "device", "log", "web-1", "--follow" }, .. Connection(live)]);
         await follow.WaitForOutputAsync("queue ", TimeSpan.FromSeconds(60)); // the queue's header: the stream is open
 
         // The agent runs the queue up to its reboot point and goes down (a sandbox reboot: exit 75) with no supervisor to
@@ -231,20 +231,20 @@ public sealed class SeeingTests
 }
 
 /// <summary>A <c>rig</c> process whose output is read as it comes (for commands that keep running).</summary>
-internal sealed class RunningRig : IAsyncDisposable
+internal sealed class FollowedRig : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly StringBuilder _stdout = new();
     private readonly StringBuilder _stderr = new();
     private readonly Task _pumps;
 
-    private RunningRig(Process process)
+    private FollowedRig(Process process)
     {
         _process = process;
         _pumps = Task.WhenAll(PumpAsync(process.StandardOutput, _stdout), PumpAsync(process.StandardError, _stderr));
     }
 
-    public static RunningRig Start(string[] args) => new(Process.Start(Launch.Rig.StartInfo(args))!);
+    public static FollowedRig Start(string[] args) => new(Process.Start(Launch.Rig.StartInfo(args))!);
 
     public string Stdout
     {

@@ -49,6 +49,8 @@ public sealed class AgentRuntime : IAsyncDisposable
     private int _commandsThisSession;
     private int _commandsSinceInventory;
     private long _lastInventoryAt = long.MinValue;
+    private long _unreachableSince; // Stopwatch timestamp of the first failed attempt of the current outage, or 0
+    private bool _unreachableSaid;
 
     /// <summary>Load an enrolled agent from its state directory.</summary>
     /// <param name="paths">The state directory.</param>
@@ -221,6 +223,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                 catch (GatewayUnavailableException e)
                 {
                     _log.Warn("gateway-unavailable", $"{e.Message}; retry {attempt + 1}");
+                    NoteUnreachable(e);
                     await _backoff.DelayAsync(attempt++, stop).ConfigureAwait(false);
                     client.Dispose();
                     client = new GatewayClient(_gateway, _certificate, _ca, _limits);
@@ -256,6 +259,9 @@ public sealed class AgentRuntime : IAsyncDisposable
                     return SessionOutcome.Refused;
                 }
                 attempt = 0;
+                if (_unreachableSaid)
+                    _log.Info("gateway-reachable", $"the gateway at {_gateway} answers again after {Stopwatch.GetElapsedTime(_unreachableSince).TotalSeconds:0} s");
+                (_unreachableSince, _unreachableSaid) = (0, false);
                 _unreported = null;
                 if (request.Results is { Count: > 0 } recorded)
                     MarkReported(recorded);
@@ -326,6 +332,20 @@ public sealed class AgentRuntime : IAsyncDisposable
         {
             client.Dispose();
         }
+    }
+
+    /// <summary>A running agent never gives up on its gateway (it must be there when the gateway comes back), but once the
+    /// gateway has not answered for <see cref="RigLimits.GatewayUnreachableDeadline"/> it says so, once per outage, in one
+    /// line naming the gateway and what to check.</summary>
+    private void NoteUnreachable(GatewayUnavailableException e)
+    {
+        if (_unreachableSince == 0)
+            _unreachableSince = Stopwatch.GetTimestamp();
+        if (_unreachableSaid || Stopwatch.GetElapsedTime(_unreachableSince) < _limits.GatewayUnreachableDeadline)
+            return;
+        _unreachableSaid = true;
+        var cause = e.InnerException is { } inner ? GatewayUnreachableException.Cause(inner) : e.Message;
+        _log.Warn("gateway-unreachable", GatewayUnreachableException.Describe(_gateway, _limits.GatewayUnreachableDeadline, cause, "the agent keeps trying"));
     }
 
     /// <summary>Mark results as recorded by the gateway (not reported again after a restart). A failure to write the

@@ -24,30 +24,31 @@ public static class Enrollment
         if (!caPin.StartsWith("sha256:", StringComparison.Ordinal) || !Names.IsValidSha256(caPin["sha256:".Length..]))
             throw new AgentException($"'{caPin}' is not a CA pin: it looks like sha256:<64 hex digits>, as printed with the enrollment token.");
 
-        // A gateway that is away (restarting, still starting) is retried with the agent's one retry policy for a
-        // bounded time: enrollment is run once, by a person or an installer waiting for it.
+        // A gateway that is away (restarting, still starting, a firewall rule not yet opened) is retried with the agent's
+        // one retry policy for a bounded time: enrollment is run once, by a person or an installer waiting for it.
         var log = new AgentLog(config.Device, verbose: false);
         var backoff = new Backoff(limits);
         using var window = CancellationTokenSource.CreateLinkedTokenSource(ct);
-        window.CancelAfter(limits.EnrollRetryWindow);
+        window.CancelAfter(limits.GatewayUnreachableDeadline);
         var attempts = 0;
+        string? lastFailure = null;
         X509Certificate2 ca;
         EnrollResponse response;
         using var key = ECDsa.Create(ECCurve.NamedCurves.nistP256);
         try
         {
-            ca = await backoff.RetryAsync(_ => FetchPinnedCaAsync(gateway, caPin, limits, window.Token), log, "fetching the CA", window.Token).ConfigureAwait(false);
+            ca = await backoff.RetryAsync(_ => Noting(FetchPinnedCaAsync(gateway, caPin, limits, window.Token)), log, "fetching the CA", window.Token).ConfigureAwait(false);
             var csr = new CertificateRequest($"CN={config.Device}", key, HashAlgorithmName.SHA256).CreateSigningRequestPem();
             using var client = new GatewayClient(gateway, null, ca, limits);
-            response = await backoff.RetryAsync(async _ =>
+            response = await backoff.RetryAsync(_ =>
             {
                 attempts++;
-                return await client.EnrollAsync(new EnrollRequest { ProtocolVersion = ProtocolInfo.Version, Token = token, Device = config.Device, CsrPem = csr, AgentVersion = AgentInfo.Version }, window.Token).ConfigureAwait(false);
+                return Noting(client.EnrollAsync(new EnrollRequest { ProtocolVersion = ProtocolInfo.Version, Token = token, Device = config.Device, CsrPem = csr, AgentVersion = AgentInfo.Version }, window.Token));
             }, log, "enrolling", window.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!ct.IsCancellationRequested)
         {
-            throw new AgentException($"Enrollment failed: the gateway at {gateway} could not be reached for {limits.EnrollRetryWindow.TotalSeconds:0} s. Check the gateway URL and that the gateway runs, then enroll again.");
+            throw new GatewayUnreachableException(gateway, limits.GatewayUnreachableDeadline, lastFailure);
         }
         catch (GatewayRefusedException e)
         {
@@ -56,6 +57,21 @@ public static class Enrollment
             var retried = attempts > 1 ? $" An earlier attempt may have reached the gateway and used the token: create a new one with `rig device token {config.Device}`." : "";
             throw new AgentException($"The gateway refused the enrollment: {e.Message}{retried}");
         }
+
+        // Await a request, remembering why the last transport failure happened (for the final message).
+        async Task<T> Noting<T>(Task<T> request)
+        {
+            try
+            {
+                return await request.ConfigureAwait(false);
+            }
+            catch (GatewayUnavailableException e)
+            {
+                lastFailure = (e.InnerException is { } inner ? GatewayUnreachableException.Cause(inner) : null) ?? e.Message;
+                throw;
+            }
+        }
+
         using var issued = X509Certificate2.CreateFromPem(response.CertificatePem);
         if (!issued.GetECDsaPublicKey()!.ExportSubjectPublicKeyInfo().AsSpan().SequenceEqual(key.ExportSubjectPublicKeyInfo()))
             throw new AgentException("The gateway returned a certificate for another key; enrollment aborted.");

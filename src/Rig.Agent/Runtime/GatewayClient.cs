@@ -14,6 +14,44 @@ namespace Rig.Agent.Runtime;
 /// Retrying is safe because every exchange is idempotent (command ids, journal).</summary>
 public sealed class GatewayUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
 
+/// <summary>The gateway could not be reached for <see cref="RigLimits.GatewayUnreachableDeadline"/>: the message is one line
+/// naming the gateway, the last failure and what to check. The agent's command line exits with 69 (EX_UNAVAILABLE).</summary>
+public sealed class GatewayUnreachableException(Uri gateway, TimeSpan triedFor, string? lastFailure)
+    : Exception(Describe(gateway, triedFor, lastFailure, "then run this command again"))
+{
+    /// <summary>One line: the gateway, for how long and why it did not answer, what to check, and <paramref name="then"/>.</summary>
+    public static string Describe(Uri gateway, TimeSpan triedFor, string? lastFailure, string then)
+    {
+        ArgumentNullException.ThrowIfNull(gateway);
+        return $"Cannot reach the gateway at {gateway} (tried for {triedFor.TotalSeconds:0} s; last error: {lastFailure ?? "none"}). "
+            + $"Check that '{gateway.Host}' resolves on this device (DNS), that port {gateway.Port} is reachable from here (firewall), and that "
+            + $"`rig server run` is running on the gateway; {then}.";
+    }
+
+    /// <summary>The gateway's URL.</summary>
+    public Uri Gateway { get; } = gateway;
+
+    /// <summary>The most telling reason of a transport failure, in a few words: the socket's error ("Connection refused",
+    /// "Name or service not known"), a timeout, a TLS failure; otherwise the exception's first line.</summary>
+    public static string Cause(Exception failure)
+    {
+        ArgumentNullException.ThrowIfNull(failure);
+        for (var e = failure; e is not null; e = e.InnerException)
+        {
+            switch (e)
+            {
+                case SocketException socket:
+                    return socket.Message;
+                case TimeoutException:
+                    return "no answer in time (the connection or TLS handshake timed out)";
+                case System.Security.Authentication.AuthenticationException tls:
+                    return $"the TLS handshake failed ({tls.Message.Split('\n')[0].TrimEnd()})";
+            }
+        }
+        return failure.Message.Split('\n')[0].TrimEnd();
+    }
+}
+
 /// <summary>The gateway refused the request (4xx): retrying the same request will not help.</summary>
 public sealed class GatewayRefusedException(int status, string code, string message) : Exception(message)
 {

@@ -26,7 +26,22 @@ public sealed class PokeListener : IAsyncDisposable
         _poked = poked;
         _listener = new TcpListener(address, port);
         _listener.Server.SetSocketOption(SocketOptionLevel.Socket, SocketOptionName.ReuseAddress, true);
-        _listener.Start(backlog: 64);
+        try
+        {
+            _listener.Start(backlog: 64);
+        }
+        catch (SocketException e) when (e.SocketErrorCode is SocketError.AddressAlreadyInUse or SocketError.AddressNotAvailable or SocketError.AccessDenied)
+        {
+            _listener.Dispose();
+            throw new AgentException(e.SocketErrorCode switch
+            {
+                SocketError.AddressAlreadyInUse => $"port {port} (poke listener, {address}) is in use by another process; choose another with --poke-port N "
+                    + "when enrolling (or pokePort in the state directory's agent.json), or stop the other process (`ss -ltnp 'sport = :" + port + "'` shows it).",
+                SocketError.AddressNotAvailable => $"the poke listener cannot listen on {address}:{port}: this device has no such address; choose --poke-address when "
+                    + "enrolling (or pokeAddress in agent.json), e.g. 0.0.0.0.",
+                _ => $"the poke listener may not listen on port {port} ({e.Message}); choose a port above 1023 with --poke-port or run the agent as root.",
+            });
+        }
         _triggers = triggers;
         _log = log;
     }

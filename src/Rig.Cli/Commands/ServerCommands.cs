@@ -118,9 +118,23 @@ public sealed class ServerRunSettings : CommandSettings
     [Description("Export traces by OTLP over HTTP/protobuf, e.g. http://collector:4318 (default from server.json: none, no traces)")]
     public string? OtlpEndpoint { get; init; }
 
+    /// <summary>Agent endpoint port for this run.</summary>
+    [CommandOption("--agent-port <PORT>")]
+    [Description("Listen for agents on this port instead of server.json's agentPort (agents keep the port they enrolled with)")]
+    public int? AgentPort { get; init; }
+
+    /// <summary>Operator API port for this run.</summary>
+    [CommandOption("--api-port <PORT>")]
+    [Description("Listen for operators on this port instead of server.json's apiPort")]
+    public int? ApiPort { get; init; }
+
     /// <inheritdoc />
     public override ValidationResult Validate()
     {
+        if (AgentPort is < 1 or > 65535)
+            return ValidationResult.Error($"--agent-port {AgentPort} is not a port (1-65535).");
+        if (ApiPort is < 1 or > 65535)
+            return ValidationResult.Error($"--api-port {ApiPort} is not a port (1-65535).");
         if (LogFormat is not null && !ServerOptions.LogFormats.Contains(LogFormat))
             return ValidationResult.Error($"--log-format '{LogFormat}' is unknown: use {string.Join(" or ", ServerOptions.LogFormats)}.");
         if (OtlpEndpoint is not null)
@@ -173,6 +187,7 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
                 throw new CliException($"otlpEndpoint in {ServerOptions.ConfigPath(options.DataDirectory)}: {e.Message}");
             }
         }
+        options = options with { AgentPort = settings.AgentPort ?? options.AgentPort, ApiPort = settings.ApiPort ?? options.ApiPort };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Console.CancelKeyPress += (_, e) =>
         {
@@ -184,7 +199,16 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
             c.Cancel = true;
             stop.Cancel();
         });
-        await using var server = await GatewayServer.StartAsync(options, stop.Token).ConfigureAwait(false);
+        GatewayServer started;
+        try
+        {
+            started = await GatewayServer.StartAsync(options, stop.Token).ConfigureAwait(false);
+        }
+        catch (ListenerBindException e)
+        {
+            throw ListenerError(e, options.DataDirectory);
+        }
+        await using var server = started;
         // Tests and scripts read this line to learn the bound ports; with JSON logs it is a JSON object like every line.
         var listening = $"rig gateway listening: agents {server.AgentUrl} operators {server.ApiUrl}";
         Console.Out.WriteLine(options.LogFormat == "json"
@@ -207,6 +231,25 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
         {
         }
         return 0;
+    }
+
+    /// <summary>One line: the port, which listener, and the option that moves it (this run, or server.json for good); the
+    /// hint says how to find the other process and what moving the port means for enrolled agents.</summary>
+    internal static CliException ListenerError(ListenerBindException e, string data)
+    {
+        var agents = e.Listener == ListenerBindException.AgentEndpoint;
+        var (option, key) = agents ? ("--agent-port", "agentPort") : ("--api-port", "apiPort");
+        var where = $"{option} N (or {key} in {ServerOptions.ConfigPath(data)})";
+        var moving = agents ? " Agents keep the port they enrolled with: moving it for good means enrolling them again." : "";
+        return e.Problem switch
+        {
+            ListenerProblem.InUse => new CliException($"port {e.Port} ({e.Listener}) is in use by another process; choose {where}", "port-in-use",
+                $"Or stop that process: `ss -ltnp 'sport = :{e.Port}'` shows which it is.{moving}"),
+            ListenerProblem.Forbidden => new CliException($"port {e.Port} ({e.Listener}) needs privileges this user lacks (ports below 1024); choose {where}", "port-forbidden",
+                $"Use a port above 1023.{moving}"),
+            _ => new CliException($"the {e.Listener} cannot listen on {e.Address}: this host has no such address", "no-such-address",
+                $"Change {(agents ? "agentListenAddress" : "apiListenAddress")} in {ServerOptions.ConfigPath(data)} to one of this host's addresses (0.0.0.0: all of them)."),
+        };
     }
 }
 

@@ -31,19 +31,29 @@ public sealed class DemoSettings : CommandSettings
     [Description("Run in this directory instead of a new temporary one")]
     public string? Directory { get; init; }
 
+    /// <summary>The demo's whole-run deadline unless <c>--timeout</c> says otherwise. The demo takes about 10 s on an idle
+    /// machine; on two cores shared with builds (load average 30) it has taken 95 s. Every step inside it waits without a
+    /// short deadline of its own (enrollment retries for <see cref="Rig.Protocol.RigLimits.GatewayUnreachableDeadline"/>),
+    /// so this is the one bound, generous enough for a machine several times slower than that.</summary>
+    public const int DefaultTimeoutSeconds = 900;
+
     /// <summary>Overall deadline.</summary>
     [CommandOption("--timeout <SECONDS>")]
-    [Description("Give up after this many seconds (default 240)")]
-    public int TimeoutSeconds { get; init; } = 240;
+    [Description("Give up after this many seconds (default 900)")]
+    public int TimeoutSeconds { get; init; } = DefaultTimeoutSeconds;
 
     /// <inheritdoc />
     public override ValidationResult Validate() =>
-        DemoScenarios.Names.Contains(Scenario) ? ValidationResult.Success() : ValidationResult.Error($"Unknown scenario '{Scenario}'; use one of {string.Join(", ", DemoScenarios.Names)}.");
+        !DemoScenarios.Names.Contains(Scenario) ? ValidationResult.Error($"Unknown scenario '{Scenario}'; use one of {string.Join(", ", DemoScenarios.Names)}.")
+        : TimeoutSeconds < 1 ? ValidationResult.Error($"--timeout {TimeoutSeconds} is not a number of seconds (1 or more).")
+        : ValidationResult.Success();
 }
 
-/// <summary>The summary <c>rig demo --json</c> prints: the site's figures, and for a lifecycle scenario what it changed.</summary>
+/// <summary>The summary <c>rig demo --json</c> prints: the site's figures, for a lifecycle scenario what it changed, and
+/// with <c>--keep</c> (or <c>--dir</c>) the directory that was kept.</summary>
 public sealed record DemoSummary(int Devices, int Succeeded, int Failed, int Commands, int Reboots, double Seconds,
-    string Scenario, long? Revision = null, IReadOnlyList<string>? Changed = null, IReadOnlyList<string>? Unchanged = null, string? Detail = null);
+    string Scenario, long? Revision = null, IReadOnlyList<string>? Changed = null, IReadOnlyList<string>? Unchanged = null, string? Detail = null,
+    string? Directory = null);
 
 /// <summary><c>rig demo</c>: a gateway on loopback with SQLite and the local store, sample packages, 6 agent
 /// processes for a three-tier site, the whole site provisioned through the real protocol, every device root
@@ -61,6 +71,7 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         deadline.CancelAfter(TimeSpan.FromSeconds(settings.TimeoutSeconds));
         var ui = new DemoUi(settings.Json);
         var session = new DemoSession(dir, ui);
+        var kept = settings.Keep || settings.Directory is not null;
         try
         {
             await session.StartAsync(deadline.Token).ConfigureAwait(false);
@@ -71,21 +82,53 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
 
             var final = outcome.Rows;
             var summary = new DemoSummary(final.Count, final.Count(r => r.Problems.Count == 0), final.Count(r => r.Problems.Count > 0), session.Commands, session.Reboots,
-                Math.Round(watch.Elapsed.TotalSeconds, 2), settings.Scenario, outcome.Revision, outcome.Changed, outcome.Unchanged, outcome.Detail);
+                Math.Round(watch.Elapsed.TotalSeconds, 2), settings.Scenario, outcome.Revision, outcome.Changed, outcome.Unchanged, outcome.Detail, kept ? dir : null);
             var lbConfig = DemoVerifier.FileText(session.Root("lb-1"), "/etc/haproxy/haproxy.cfg") ?? "";
-            ui.Summary(final, summary, lbConfig, dir, settings.Keep);
+            ui.Summary(final, summary, lbConfig, dir, kept);
             if (settings.Json)
                 Output.JsonLine(summary);
             return summary.Failed == 0 ? 0 : 1;
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
         {
-            throw new CliException($"The demo did not finish within {settings.TimeoutSeconds} s; run with --keep and look at {dir}/agents/*/agent.log.");
+            kept = true;
+            throw new CliException($"The demo did not finish within {settings.TimeoutSeconds} s.", "demo-timeout",
+                $"A machine this busy may need more: run it again with --timeout SECONDS. The directory is kept: look at {dir}/agents/*/agent.log.");
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw new CliException("The demo was interrupted.", "interrupted", "Nothing outside its directory was changed; run `rig demo` again.");
+        }
+        catch (CliException e)
+        {
+            kept = true;
+            throw new CliException(e.Message, e.Code, $"{(e.Hint is null ? "" : e.Hint + " ")}The directory is kept: {dir}.", e.ExitCode);
+        }
+        catch (OperatorApiException)
+        {
+            kept = true;
+            throw;
+        }
+        catch (Exception e)
+        {
+            // Whatever went wrong, the operator gets one line and where to look, never a stack trace; the details go to a file.
+            kept = true;
+            var log = Path.Combine(dir, "demo-error.log");
+            try
+            {
+                await File.WriteAllTextAsync(log, $"rig demo {DateTimeOffset.UtcNow:O}\n\n{e}\n", CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (IOException)
+            {
+                log = "(could not be written)";
+            }
+            throw new CliException($"The demo failed: {e.GetType().Name}: {e.Message.Split('\n')[0].TrimEnd()}", "demo-failed",
+                $"The directory is kept: the details are in {log}, the agents' logs in {dir}/agents/*/agent.log. Run `rig demo` again, and report it with those files if it fails again.");
         }
         finally
         {
             await session.DisposeAsync().ConfigureAwait(false);
-            if (!settings.Keep && settings.Directory is null)
+            if (!kept)
             {
                 try
                 {

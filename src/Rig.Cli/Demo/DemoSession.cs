@@ -83,12 +83,13 @@ internal sealed class DemoSession : IAsyncDisposable
         var caPin = Server.Authority.Pin;
         token ??= (await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null, ct).ConfigureAwait(false)).Token;
         var state = Path.Combine(Directory, "agents", device);
-        await RunToEndAsync(ct, "agent", "enroll", "--state", state, "--gateway", Server.AgentUrl.ToString(), "--device", device,
+        await RunToEndAsync(Path.Combine(state, "enroll.log"), ct, "agent", "enroll", "--state", state, "--gateway", Server.AgentUrl.ToString(), "--device", device,
             "--token", token, "--ca-pin", caPin, "--sandbox-root", Root(device), "--poke-address", "127.0.0.1", "--poke-port", "0").ConfigureAwait(false);
         var agent = new AgentProcess(device, state, _launcher);
         lock (_agents)
             _agents[device] = agent;
         agent.Start();
+        var poll = TimeSpan.FromMilliseconds(50);
         while (true)
         {
             var detail = await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}", ct).ConfigureAwait(false);
@@ -96,7 +97,8 @@ internal sealed class DemoSession : IAsyncDisposable
                 return;
             if (agent.Crashes >= AgentProcess.CrashLoop)
                 throw new CliException($"Agent {device} keeps crashing ({agent.Crashes} times, last exit code {agent.UnexpectedExit}); see {agent.LogPath}.");
-            await Task.Delay(50, ct).ConfigureAwait(false);
+            await Task.Delay(poll, ct).ConfigureAwait(false);
+            poll = TimeSpan.FromTicks(Math.Min(poll.Ticks * 2, TimeSpan.FromSeconds(1).Ticks)); // quick on an idle machine, light on a busy one
         }
     }
 
@@ -174,14 +176,31 @@ internal sealed class DemoSession : IAsyncDisposable
         return result;
     }
 
-    public async Task RunToEndAsync(CancellationToken ct, params string[] args)
+    /// <summary>Run <c>rig ARGS</c> to its end; its output goes to <paramref name="logPath"/>. A failure is one line: the
+    /// child's own error line (never its whole output) and where the rest is.</summary>
+    public async Task RunToEndAsync(string logPath, CancellationToken ct, params string[] args)
     {
         using var process = Process.Start(_launcher.StartInfo(args))!;
         var stderr = process.StandardError.ReadToEndAsync(ct);
         var stdout = process.StandardOutput.ReadToEndAsync(ct);
-        await process.WaitForExitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            await process.WaitForExitAsync(ct).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            process.Kill(entireProcessTree: true); // the demo gave up: leave no enrollment running behind it
+            throw;
+        }
+        var output = (await stderr.ConfigureAwait(false)) + (await stdout.ConfigureAwait(false));
+        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
+        await File.WriteAllTextAsync(logPath, output, CancellationToken.None).ConfigureAwait(false);
         if (process.ExitCode != 0)
-            throw new CliException($"`rig {string.Join(' ', args.Take(2))}` failed ({process.ExitCode}): {(await stderr.ConfigureAwait(false)).Trim()} {(await stdout.ConfigureAwait(false)).Trim()}");
+        {
+            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            var error = lines.FirstOrDefault(l => l.StartsWith("error:", StringComparison.Ordinal)) ?? lines.LastOrDefault() ?? "no output";
+            throw new CliException($"`rig {string.Join(' ', args.Take(2))}` failed (exit code {process.ExitCode}): {error}", "demo-step-failed", $"All its output is in {logPath}.");
+        }
     }
 
     public async ValueTask DisposeAsync()

@@ -107,7 +107,11 @@ internal sealed class DemoUi(bool json)
                 _console.MarkupLine(Markup.Escape(detail) + ".");
         }
         _console.MarkupLine($"{summary.Succeeded}/{summary.Devices} devices match the model; {summary.Commands} commands, {summary.Reboots} reboots in {summary.Seconds:0.0} s.");
-        if (kept)
-            _console.MarkupLine($"Kept [bold]{Markup.Escape(directory)}[/]: gateway/ (data), agents/*/ (state, journal, agent.log), devices/*/ (device roots).");
+        if (kept && !json)
+        {
+            // Plain text, not the console's markup: a path must never be wrapped or split when output is not a terminal.
+            Console.Out.WriteLine($"Kept {directory}");
+            Console.Out.WriteLine("  gateway/ (data), agents/*/ (state, journal, agent.log), devices/*/ (device roots)");
+        }
     }
 }
