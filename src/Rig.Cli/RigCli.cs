@@ -113,6 +113,8 @@ public static class RigCli
             AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(e.Message)}");
             foreach (var error in e.Error.Errors ?? [])
                 AnsiConsole.MarkupLine($"  [yellow]{Markup.Escape(error.Where)}[/]: {Markup.Escape(error.Message)} [grey]({Markup.Escape(error.Code)})[/]");
+            if (e.Error.Hint is { } hint)
+                AnsiConsole.MarkupLine($"[grey]hint:[/] {Markup.Escape(hint)}");
             return 1;
         }
         catch (CommandParseException e)
