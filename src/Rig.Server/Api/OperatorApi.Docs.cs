@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.Metadata;
 using Microsoft.AspNetCore.OpenApi;
+using Microsoft.AspNetCore.Routing;
 using Microsoft.OpenApi;
 using Scalar.AspNetCore;
 
@@ -19,6 +20,24 @@ internal static partial class OperatorApi
 
     /// <summary>Errors of an operation that reads a JSON body: unreadable or invalid (400), over its limit (413), not JSON (415).</summary>
     private static readonly int[] JsonBodyErrors = [StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge, StatusCodes.Status415UnsupportedMediaType];
+
+    /// <summary>Tag each operation of <paramref name="api"/> with its area, from its path (<c>/api/v1/rollouts/...</c>:
+    /// <c>Rollouts</c>), so the reference page and generated clients group them; a new endpoint is tagged too.</summary>
+    private static void TagByArea(RouteGroupBuilder api) => ((IEndpointConventionBuilder)api).Add(endpoint =>
+    {
+        if (endpoint is RouteEndpointBuilder route)
+            endpoint.Metadata.Add(new TagsAttribute(AreaOf(route.RoutePattern.RawText ?? "")));
+    });
+
+    private static string AreaOf(string pattern) => pattern.Split('/', StringSplitOptions.RemoveEmptyEntries).Skip(2).FirstOrDefault() switch
+    {
+        "model" or "plan" or "apply" or "revisions" or "drift" => "Model",
+        "devices" or "converge" => "Devices",
+        "packages" => "Packages",
+        "rollouts" => "Rollouts",
+        "scripts" => "Scripts",
+        _ => "Gateway",
+    };
 
     /// <summary>Document an operation: its operationId, its success answer with <typeparamref name="T"/>'s schema, 401
     /// (every operation needs a token) and the other errors it can answer, each with the one error schema

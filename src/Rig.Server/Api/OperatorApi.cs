@@ -76,6 +76,7 @@ internal static partial class OperatorApi
         });
 
         var api = app.MapGroup("/api/v1");
+        TagByArea(api);
 
         api.MapGet("/status", async (CancellationToken ct) =>
         {

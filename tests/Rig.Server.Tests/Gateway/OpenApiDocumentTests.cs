@@ -78,6 +78,8 @@ public sealed class OpenApiDocumentTests : IAsyncLifetime
                 }
                 if (!operation.TryGetProperty("operationId", out var id) || !operationIds.Add(id.GetString()!))
                     problems.Add($"{where}: no operationId, or one already used");
+                if (!operation.TryGetProperty("tags", out var tags) || tags.EnumerateArray().Any(t => t.GetString() == "rig-api"))
+                    problems.Add($"{where}: not tagged with its area");
                 var responses = operation.GetProperty("responses").EnumerateObject().ToList();
                 var success = responses.Where(r => r.Name.StartsWith('2')).ToList();
                 if (success.Count == 0)
