@@ -62,8 +62,8 @@ internal static partial class OperatorApi
         options.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Rig operator API";
-            document.Info.Description = "Every operation requires 'Authorization: Bearer <operator token>' (printed once by `rig server init`). " +
-                "Every error answer is {\"error\":{\"code\",\"message\",\"hint\"?,\"errors\"?}} (ApiErrorResponse). See docs/API.md.";
+            document.Info.Description = "Every operation requires `Authorization: Bearer TOKEN`, an operator token (printed once by `rig server init`). " +
+                "Every error answer is `{\"error\":{\"code\",\"message\",\"hint\"?,\"errors\"?}}` (ApiErrorResponse) with a 4xx or 5xx status. See docs/API.md.";
             document.Components ??= new OpenApiComponents();
             document.Components.SecuritySchemes ??= new Dictionary<string, IOpenApiSecurityScheme>();
             document.Components.SecuritySchemes[BearerScheme] = new OpenApiSecurityScheme
@@ -79,7 +79,7 @@ internal static partial class OperatorApi
 
     /// <summary>The API reference page (Scalar), <c>/openapi/</c> (or <c>/openapi/v1</c>), beside the document it reads,
     /// <c>/openapi/v1.json</c>: one directory, so a browser that logged in to one sends the same credentials to the other.
-    /// Everything it needs is served by the gateway (no fonts, proxy or telemetry from elsewhere).</summary>
+    /// Everything it needs is served by the gateway (no fonts, proxy, telemetry or AI agent from elsewhere).</summary>
     internal static void MapReference(WebApplication app) =>
         app.MapScalarApiReference("/openapi", o =>
         {
@@ -89,6 +89,10 @@ internal static partial class OperatorApi
             o.Telemetry = false;
             o.PersistentAuthentication = false;
             o.DisableAgent();
+            o.Mcp = new ScalarMcpOptions { Disabled = true };
+            // No toolbar: its Share, Generate SDK and Deploy buttons would send the document to Scalar's services.
+            o.ShowDeveloperTools = DeveloperToolsVisibility.Never;
+            o.OperationTitleSource = OperationTitleSource.Path;
             o.AddPreferredSecuritySchemes([BearerScheme]);
         });
 }
