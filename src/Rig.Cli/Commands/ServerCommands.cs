@@ -73,7 +73,7 @@ public sealed class ServerInitCommand : AsyncCommand<ServerInitSettings>
         }
         catch (InvalidOperationException e)
         {
-            throw new Operator.CliException(e.Message);
+            throw new CliException(e.Message);
         }
         var pin = Security.PinOfFile(Path.Combine(options.DataDirectory, "ca", "ca.crt"));
         if (settings.Json)
@@ -123,7 +123,7 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
         }
         catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
         {
-            throw new Operator.CliException(e.Message);
+            throw new CliException(e.Message);
         }
         if (settings.LogLevel is not null)
             options = options with { LogLevel = settings.LogLevel };

@@ -75,6 +75,19 @@ internal static partial class OperatorApi
             document.Security = [new OpenApiSecurityRequirement { [new OpenApiSecuritySchemeReference(BearerScheme, document)] = [] }];
             return Task.CompletedTask;
         });
+        // One status with two bodies (the device log: a JSON document, or with follow=true an NDJSON stream): the
+        // generator keeps the last declared; put the others back beside it.
+        options.AddOperationTransformer(async (operation, context, ct) =>
+        {
+            foreach (var produces in context.Description.ActionDescriptor.EndpointMetadata.OfType<IProducesResponseTypeMetadata>())
+            {
+                if (produces.Type is null || operation.Responses?.TryGetValue(produces.StatusCode.ToString(System.Globalization.CultureInfo.InvariantCulture), out var response) != true
+                    || response is not OpenApiResponse { Content: { } content })
+                    continue;
+                foreach (var type in produces.ContentTypes.Where(t => !content.ContainsKey(t)))
+                    content[type] = new OpenApiMediaType { Schema = await context.GetOrCreateSchemaAsync(produces.Type, null, ct).ConfigureAwait(false) };
+            }
+        });
     }
 
     /// <summary>The API reference page (Scalar), <c>/openapi/</c> (or <c>/openapi/v1</c>), beside the document it reads,

@@ -17,6 +17,8 @@ namespace Rig.Server.Api;
 /// operator token: <c>Authorization: Bearer rigop_...</c>.</summary>
 internal static partial class OperatorApi
 {
+    /// <summary>Where the operator listener serves the CA certificate without a token (checked by its pin).</summary>
+    public const string CaPath = "/ca.crt";
 
     public static void Map(WebApplication app, Gateway.Gateway gateway, PackageImporter importer, string agentUrl)
     {
@@ -27,9 +29,15 @@ internal static partial class OperatorApi
         app.Use(async (context, next) =>
         {
             var path = context.Request.Path.Value;
-            if (path is not ("/healthz" or "/readyz") || !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
+            if (path is not ("/healthz" or "/readyz" or CaPath) || !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
             {
                 await next(context).ConfigureAwait(false);
+                return;
+            }
+            if (path == CaPath)
+            {
+                // The CA certificate is public; a workstation checks it against the pin it was given (`rig context add`).
+                await Results.Text(gateway.Authority.Certificate.ExportCertificatePem(), "application/x-pem-file").ExecuteAsync(context).ConfigureAwait(false);
                 return;
             }
             context.Response.Headers.CacheControl = "no-store";
@@ -77,12 +85,6 @@ internal static partial class OperatorApi
 
         var api = app.MapGroup("/api/v1");
         TagByArea(api);
-
-        api.MapGet("/status", async (CancellationToken ct) =>
-        {
-            var (rev, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
-            return Results.Json(new StatusResponse(typeof(OperatorApi).Assembly.GetName().Version?.ToString() ?? "0", agentUrl, gateway.Authority.Pin, rev, model.Devices.Count, model.Packages.Count, store.Stats, store.Engine.ToString()));
-        }).Documented<StatusResponse>("getStatus", 200).WithSummary("The gateway at a glance: version, agent URL, CA pin, model revision, counts, store.");
 
         api.MapGet("/model", async (string? at, CancellationToken ct) =>
         {
@@ -139,8 +141,12 @@ internal static partial class OperatorApi
         }).Documented<EnrollmentToken>("createEnrollmentToken", 200, StatusCodes.Status404NotFound).WithSummary("A one-time enrollment token for the device's agent, with the CA pin.");
 
         api.MapPost("/devices/{name}/revoke", async (string name, CancellationToken ct) =>
-            Results.Json(new DeviceRevokeResponse(name, await gateway.RevokeAsync(name, ct).ConfigureAwait(false))))
-            .Documented<DeviceRevokeResponse>("revokeDevice", 200).WithSummary("Revoke every certificate of the device's agent (0 when it had none).");
+        {
+            var revoked = await gateway.RevokeAsync(name, ct).ConfigureAwait(false);
+            if (revoked == 0 && await store.GetDeviceAsync(name, ct).ConfigureAwait(false) is null && await store.GetDeviceRuntimeAsync(name, ct).ConfigureAwait(false) is null)
+                return ApiErrors.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway; nothing was revoked.", Hint: "See `rig device list` for the devices' names."), statusCode: 404);
+            return Results.Json(new DeviceRevokeResponse(name, revoked));
+        }).Documented<DeviceRevokeResponse>("revokeDevice", 200, StatusCodes.Status404NotFound).WithSummary("Revoke every certificate of the device's agent.");
 
         api.MapPost("/devices/{name}/poke", async (string name, CancellationToken ct) =>
             Results.Json(new DevicePokeResponse(name, await gateway.PokeAsync(name, ct).ConfigureAwait(false))))
@@ -149,6 +155,7 @@ internal static partial class OperatorApi
         api.MapPost("/devices/{name}/cancel", async (string name, CancellationToken ct) =>
         {
             var cancelled = await store.CancelQueueAsync(name, "cancelled by operator", ct).ConfigureAwait(false);
+            gateway.Activity.Signal(name);
             return cancelled is null
                 ? ApiErrors.Json(new ApiError("no-active-queue", $"Device '{name}' has no active queue.", Hint: $"See its latest queue with `rig device show {name}`."), statusCode: 404)
                 : Results.Json(cancelled);
@@ -163,29 +170,7 @@ internal static partial class OperatorApi
         MapModelHistory(api, gateway);
         MapRollouts(api, gateway);
         MapLifecycle(api, gateway);
-
-        api.MapGet("/devices", async (CancellationToken ct) =>
-        {
-            var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
-            var runtimes = (await store.ListDeviceRuntimeAsync(null, withInventory: false, ct).ConfigureAwait(false)).ToDictionary(r => r.Device);
-            var names = model.Devices.Select(d => d.Name).Union(runtimes.Keys).Order(StringComparer.Ordinal);
-            var list = new List<DeviceStatus>();
-            var devices = model.Devices.ToDictionary(d => d.Name, StringComparer.Ordinal);
-            foreach (var name in names)
-                list.Add(await StatusOfAsync(store, devices.GetValueOrDefault(name), runtimes.GetValueOrDefault(name), name, ct).ConfigureAwait(false));
-            return Results.Json(list);
-        }).Documented<IReadOnlyList<DeviceStatus>>("listDevices", 200).WithSummary("Every device, in the model or known to the gateway: last seen, agent version, latest queue.");
-
-        api.MapGet("/devices/{name}", async (string name, CancellationToken ct) =>
-        {
-            var device = await store.GetDeviceAsync(name, ct).ConfigureAwait(false);
-            var runtime = await store.GetDeviceRuntimeAsync(name, ct).ConfigureAwait(false);
-            if (runtime is null && device is null)
-                return ApiErrors.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway.", Hint: "See the devices with `rig device list`."), statusCode: 404);
-            var status = await StatusOfAsync(store, device, runtime, name, ct).ConfigureAwait(false);
-            var commands = status.Queue is null ? [] : await store.GetCommandsAsync(status.Queue.Id, ct).ConfigureAwait(false);
-            return Results.Json(new DeviceDetail(status, runtime?.Recorded ?? Model.Planning.RecordedState.Empty, runtime?.Inventory, commands) { InventoryNote = runtime?.InventoryNote });
-        }).Documented<DeviceDetail>("getDevice", 200, StatusCodes.Status404NotFound).WithSummary("One device: status, recorded state, last inventory, the commands of its latest queue.");
+        MapDevices(api, gateway, agentUrl);
     }
 
     /// <summary>Parse <c>at</c> (a revision number or a date) into a revision; 0 means current, null means unparseable.</summary>
@@ -201,12 +186,6 @@ internal static partial class OperatorApi
             return found == 0 ? -1 : found;
         }
         return null;
-    }
-
-    private static async Task<DeviceStatus> StatusOfAsync(RigStore store, Device? device, DeviceRuntime? runtime, string name, CancellationToken ct)
-    {
-        var queue = await store.GetLatestQueueAsync(name, ct).ConfigureAwait(false);
-        return new DeviceStatus(name, device?.Site, device?.Tier, device is not null, runtime?.LastSeenAt, runtime?.AgentVersion, queue);
     }
 
     /// <summary>The body limit of a request: packages are streamed up to the package limit, whole models up to the

@@ -62,6 +62,7 @@ public sealed partial class Gateway
         try
         {
             var response = await store.ExchangeAsync(device, request, limits.MaxCommandDeliveries, ct).ConfigureAwait(false);
+            Activity.Signal(device); // results were recorded: a log stream sends them now
             // Only an exchange the store accepted changes what the gateway knows of the device: a refused one (unknown
             // command, bad result) leaves its poke address, agent version and last-seen time as they were.
             if (request.Reason != InquiryReason.Continue)
