@@ -70,6 +70,10 @@ public sealed class GatewayServer : IAsyncDisposable
             .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>()
             .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(m => (m, e.RoutePattern.RawText ?? "")))];
 
+    /// <summary>The operator listener's endpoints with their metadata, for the test that holds them against the OpenAPI document.</summary>
+    internal IEnumerable<Microsoft.AspNetCore.Routing.RouteEndpoint> OperatorRouteEndpoints =>
+        _apiApp.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints.OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>();
+
     /// <summary>Prepare a data directory: CA, TLS certificate, database, first operator token (returned, shown once).</summary>
     public static async Task<string> InitializeAsync(ServerOptions options, CancellationToken ct = default)
     {
@@ -273,12 +277,10 @@ public sealed class GatewayServer : IAsyncDisposable
         }
         builder.Services.AddRouting();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.AllowDuplicateProperties = false);
-        builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer((document, _, _) =>
-        {
-            document.Info.Title = "Rig operator API";
-            document.Info.Description = "Every endpoint requires 'Authorization: Bearer <operator token>'. See docs/API.md.";
-            return Task.CompletedTask;
-        }));
+        // A body or query value an endpoint cannot read is thrown to the operator middleware, which answers it in the
+        // one error shape (otherwise minimal APIs answer an empty 400).
+        builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
+        builder.Services.AddOpenApi("v1", OperatorApi.DescribeDocument);
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -295,6 +297,7 @@ public sealed class GatewayServer : IAsyncDisposable
         OperatorApi.MapPackageFetch(app, new PackageFetcher(gateway.Store, importer, Path.Combine(options.DataDirectory, "fetch"), options.FetchMirror,
             options.FetchSecurityMirror, loggerFactory.CreateLogger<PackageFetcher>(), TimeProvider.System));
         app.MapOpenApi("/openapi/{documentName}.json");
+        OperatorApi.MapReference(app);
         return app;
     }
 

@@ -7,7 +7,7 @@ using Rig.Server.Api;
 
 namespace Rig.Cli.Operator;
 
-/// <summary>An error from the operator API, with the server's message.</summary>
+/// <summary>An error from the operator API, with the server's message (and its hint, <see cref="ApiError.Hint"/>).</summary>
 public sealed class OperatorApiException(int status, ApiError error) : Exception(error.Message)
 {
     /// <summary>HTTP status.</summary>
@@ -133,10 +133,12 @@ public sealed class OperatorClient : IDisposable
             ApiError? error = null;
             try
             {
-                error = await response.Content.ReadFromJsonAsync<ApiError>(Json, ct).ConfigureAwait(false);
+                // The operator API's one error shape: {"error":{"code","message","hint"?,"errors"?}}.
+                error = (await response.Content.ReadFromJsonAsync<ApiErrorResponse>(Json, ct).ConfigureAwait(false))?.Error;
             }
-            catch (JsonException)
+            catch (Exception e) when (e is JsonException or NotSupportedException)
             {
+                // Not JSON (a proxy's page, an empty body): the status says it all.
             }
             throw new OperatorApiException((int)response.StatusCode, error ?? new ApiError("http-" + (int)response.StatusCode, $"The operator API answered {(int)response.StatusCode} {response.ReasonPhrase}."));
         }

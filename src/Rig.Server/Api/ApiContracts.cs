@@ -1,3 +1,4 @@
+using System.Text.Json.Serialization;
 using Rig.Model.Domain;
 using Rig.Model.Planning;
 using Rig.Protocol.Messages;
@@ -6,12 +7,22 @@ using Rig.Server.Store;
 
 namespace Rig.Server.Api;
 
-/// <summary>An API error: what went wrong, the offending value, what to do.</summary>
-public sealed record ApiError(string Code, string Message, IReadOnlyList<ModelError>? Errors = null)
-{
-    /// <summary>What to do next, when the message does not say it.</summary>
-    public string? Hint { get; init; }
-}
+/// <summary>An API error: what went wrong, the offending value, what to do. It never travels alone: every error
+/// answer of the operator API is <see cref="ApiErrorResponse"/> (<c>{"error":{...}}</c>), written by
+/// <see cref="ApiErrors.Json"/>.</summary>
+/// <param name="Code">Stable, machine-readable (<c>unknown-device</c>, <c>invalid-model</c>, <c>token-refused</c>).</param>
+/// <param name="Message">What was wrong, naming the offending value.</param>
+/// <param name="Errors">Every model error, when the request was a model, script or lifecycle change that did not validate.</param>
+/// <param name="Hint">The next step, when there is a useful one: a command to run, a value to change.</param>
+public sealed record ApiError(
+    string Code,
+    string Message,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] IReadOnlyList<ModelError>? Errors = null,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Hint = null);
+
+/// <summary>The one error shape of the operator API: <c>{"error":{"code","message","hint"?,"errors"?}}</c>, with a 4xx or
+/// 5xx status.</summary>
+public sealed record ApiErrorResponse(ApiError Error);
 
 /// <summary>Gateway status: what it is, and the fleet at a glance (<c>rig status</c>).</summary>
 public sealed record StatusResponse(string Version, string AgentUrl, string CaPin, long ModelRevision, int Devices, int Packages, StoreStats Store, string Engine)
@@ -69,6 +80,16 @@ public sealed record DeviceDetail(DeviceStatus Status, RecordedState Recorded, I
     /// <summary>The commands of <see cref="PreviousQueue"/>, with their results.</summary>
     public IReadOnlyList<CommandInfo> PreviousCommands { get; init; } = [];
 }
+
+/// <summary>Result of revoking a device's agent certificates.</summary>
+/// <param name="Device">The device.</param>
+/// <param name="Revoked">Certificates revoked (0: the device had none, or no such device).</param>
+public sealed record DeviceRevokeResponse(string Device, int Revoked);
+
+/// <summary>Result of poking a device's agent.</summary>
+/// <param name="Device">The device.</param>
+/// <param name="Poked">True when the poke reached the agent (false: the gateway knows no poke address for it, or nothing answered there).</param>
+public sealed record DevicePokeResponse(string Device, bool Poked);
 
 /// <summary>Result of importing a package.</summary>
 public sealed record PackageAddResponse(PackageInfo Package, bool AlreadyPresent);

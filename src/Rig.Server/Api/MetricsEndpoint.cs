@@ -24,13 +24,13 @@ internal static class MetricsEndpoint
                 if (!(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
                 {
                     context.Response.Headers.Allow = "GET, HEAD";
-                    await Results.Json(new ApiError("method-not-allowed", $"{context.Request.Method} {Path} is not allowed: scrape it with GET."), statusCode: 405).ExecuteAsync(context).ConfigureAwait(false);
+                    await ApiErrors.Json(new ApiError("method-not-allowed", $"{context.Request.Method} {Path} is not allowed: scrape it with GET."), statusCode: 405).ExecuteAsync(context).ConfigureAwait(false);
                     return;
                 }
                 if (!await AuthorizedAsync(context, store, token).ConfigureAwait(false))
                 {
                     context.Response.Headers.WWWAuthenticate = "Bearer";
-                    await Results.Json(new ApiError("unauthorized",
+                    await ApiErrors.Json(new ApiError("unauthorized",
                         $"{Path} requires a token: send 'Authorization: Bearer <token>' with the metrics token (`rig server metrics-token`) or an operator token."), statusCode: 401)
                         .ExecuteAsync(context).ConfigureAwait(false);
                     return;

@@ -41,13 +41,13 @@ internal static partial class OperatorApi
                 ActiveRollouts = [.. rollouts.Select(r => new RolloutSummary(r.Id, r.Rev, r.Status, r.Reason, r.CreatedBy, r.CreatedAt, r.Devices.Count,
                     r.Devices.Count(d => d.Status is "succeeded" or "unchanged"), r.Devices.Count(d => d.Status == "failed"), r.Error))],
             });
-        }).Produces<StatusResponse>().WithSummary("The gateway at a glance: version, store, devices by state, agents seen recently, active rollouts.");
+        }).Documented<StatusResponse>("getStatus", 200).WithSummary("The gateway at a glance: version, store, devices by state, agents seen recently, active rollouts.");
 
         api.MapGet("/devices", async (CancellationToken ct) =>
         {
             var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
             return Results.Json(await ListStatusesAsync(gateway, model, ct).ConfigureAwait(false));
-        }).Produces<List<DeviceStatus>>().WithSummary("Every device: state, last seen, agent version, latest queue.");
+        }).Documented<IReadOnlyList<DeviceStatus>>("listDevices", 200).WithSummary("Every device: state, last seen, agent version, latest queue.");
 
         api.MapGet("/devices/{name}", async (string name, CancellationToken ct) =>
         {
@@ -55,7 +55,7 @@ internal static partial class OperatorApi
             var device = model.Devices.FirstOrDefault(d => d.Name == name);
             var runtime = await store.GetDeviceRuntimeAsync(name, ct).ConfigureAwait(false);
             if (runtime is null && device is null)
-                return Results.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway; see `rig device list`."), statusCode: 404);
+                return UnknownDevice(name);
             var queues = await store.ListRecentQueuesAsync(name, 2, ct).ConfigureAwait(false);
             var certificate = (await store.ListLatestCertificatesAsync(name, ct).ConfigureAwait(false)).GetValueOrDefault(name);
             var queue = queues.Count > 0 ? queues[0] : null;
@@ -77,13 +77,13 @@ internal static partial class OperatorApi
                 PreviousQueue = previous,
                 PreviousCommands = previousCommands,
             });
-        }).Produces<DeviceDetail>().WithSummary("One device: model and discovered facts, roles, agent and certificate, recorded state, inventory, its latest two queues command by command.");
+        }).Documented<DeviceDetail>("getDevice", 200, StatusCodes.Status404NotFound).WithSummary("One device: model and discovered facts, roles, agent and certificate, recorded state, inventory, its latest two queues command by command.");
 
         api.MapGet("/queues/{id}", async (string id, CancellationToken ct) =>
             await store.GetQueueAsync(id, ct).ConfigureAwait(false) is { } queue
                 ? Results.Json(new QueueDetail(queue, await store.GetCommandsAsync(queue.Id, ct).ConfigureAwait(false)))
-                : Results.Json(new ApiError("unknown-queue", $"There is no queue '{id}'; `rig device show DEVICE` lists a device's queues."), statusCode: 404))
-            .Produces<QueueDetail>().WithSummary("One queue with its commands and their results.");
+                : ApiErrors.Json(new ApiError("unknown-queue", $"There is no queue '{id}'.", Hint: "`rig device show DEVICE` lists a device's queues."), statusCode: 404))
+            .Documented<QueueDetail>("getQueue", 200, StatusCodes.Status404NotFound).WithSummary("One queue with its commands and their results.");
 
         api.MapGet("/devices/{name}/log", async (string name, string? queue, string? cursor, bool? follow, HttpContext context, CancellationToken ct) =>
         {
@@ -98,8 +98,12 @@ internal static partial class OperatorApi
             }
             await FollowAsync(gateway, context, name, q, next, ct).ConfigureAwait(false);
             return Results.Empty;
-        }).Produces<DeviceLog>().Produces<DeviceLogEvent>(StatusCodes.Status200OK, "application/x-ndjson").WithSummary("A device's command output: the finished commands of its latest queue (or `queue`, or after `cursor`); with follow=true an NDJSON stream, live, until the queue ends.");
+        }).Produces<DeviceLogEvent>(StatusCodes.Status200OK, "application/x-ndjson") // follow=true; the JSON answer below is the one a generated client reads
+        .Documented<DeviceLog>("getDeviceLog", 200, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound).WithSummary("A device's command output: the finished commands of its latest queue (or `queue`, or after `cursor`); with follow=true an NDJSON stream, live, until the queue ends.");
     }
+
+    private static IResult UnknownDevice(string name) =>
+        ApiErrors.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway.", Hint: "See the devices with `rig device list`."), statusCode: 404);
 
     /// <summary>Every device in the model or known to the gateway with its state: one query per list (model, agents,
     /// latest queues, certificates), none per device.</summary>
@@ -184,7 +188,7 @@ internal static partial class OperatorApi
             if (colon <= 0 || !int.TryParse(cursor.AsSpan(colon + 1), System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out next)
                 || (queueId is not null && queueId != cursor[..colon]))
             {
-                return (null, Results.Json(new ApiError("bad-cursor", $"Cursor '{cursor}' is not one this endpoint gave (QUEUE:NEXT, and the same queue as `queue`); pass the `cursor` of the last line or document you read, or none to start at the beginning."), statusCode: 400));
+                return (null, ApiErrors.Json(new ApiError("bad-cursor", $"Cursor '{cursor}' is not one this endpoint gave (QUEUE:NEXT, and the same queue as `queue`).", Hint: "Pass the `cursor` of the last line or document you read, or none to start at the beginning."), statusCode: 400));
             }
             queueId = cursor[..colon];
         }
@@ -193,7 +197,7 @@ internal static partial class OperatorApi
         {
             queue = await store.GetQueueAsync(queueId, ct).ConfigureAwait(false);
             if (queue is null || queue.Device != name)
-                return (null, Results.Json(new ApiError("unknown-queue", $"Device '{name}' has no queue '{queueId}'; `rig device show {name}` lists its queues."), statusCode: 404));
+                return (null, ApiErrors.Json(new ApiError("unknown-queue", $"Device '{name}' has no queue '{queueId}'.", Hint: $"`rig device show {name}` lists its queues."), statusCode: 404));
             return ((queue, next), null);
         }
         queue = await store.GetLatestQueueAsync(name, ct).ConfigureAwait(false);
@@ -201,8 +205,8 @@ internal static partial class OperatorApi
             return ((queue, 0), null);
         var known = await store.GetDeviceAsync(name, ct).ConfigureAwait(false) is not null || await store.GetDeviceRuntimeAsync(name, ct).ConfigureAwait(false) is not null;
         return (null, known
-            ? Results.Json(new ApiError("no-queue", $"Device '{name}' has had no queue yet, so there is no output to show; `rig converge {name}` or a rollout gives it one."), statusCode: 404)
-            : Results.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway; see `rig device list`."), statusCode: 404));
+            ? ApiErrors.Json(new ApiError("no-queue", $"Device '{name}' has had no queue yet, so there is no output to show.", Hint: $"`rig converge {name}` or a rollout gives it one."), statusCode: 404)
+            : UnknownDevice(name));
     }
 
     /// <summary>The finished commands of <paramref name="queue"/> from <paramref name="next"/> on, in order, stopping

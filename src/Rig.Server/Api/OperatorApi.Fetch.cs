@@ -23,7 +23,7 @@ internal static partial class OperatorApi
             }
             catch (PackageFetchException e)
             {
-                return Results.Json(new ApiError(e.Code, e.Message), statusCode: e.Kind switch
+                return ApiErrors.Json(new ApiError(e.Code, e.Message), statusCode: e.Kind switch
                 {
                     PackageFetchErrorKind.BadRequest => StatusCodes.Status400BadRequest,
                     PackageFetchErrorKind.UnknownDevice or PackageFetchErrorKind.NotFound => StatusCodes.Status404NotFound,
@@ -32,5 +32,7 @@ internal static partial class OperatorApi
                     _ => StatusCodes.Status503ServiceUnavailable,
                 });
             }
-        }).AddEndpointFilter(OperatorAudit.FilterAsync);
+        }).Documented<PackageFetchResponse>("fetchPackages", 200, [.. JsonBodyErrors, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable])
+        .AddEndpointFilter(OperatorAudit.FilterAsync)
+        .WithTags("Packages").WithSummary("Fetch Debian packages and the dependencies the devices lack from the distribution's mirror, verified, into the package store.");
 }

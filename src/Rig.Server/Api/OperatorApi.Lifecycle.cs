@@ -3,6 +3,7 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Rig.Protocol.Messages;
 using Rig.Server.Gateway;
+using Rig.Server.Store;
 
 namespace Rig.Server.Api;
 
@@ -21,7 +22,7 @@ internal static partial class OperatorApi
 
         api.MapPost("/devices/{name}/clone", async (string name, CloneRequest request, HttpContext context, CancellationToken ct) =>
             Lifecycle(await gateway.CloneAsync(name, request, Operator(context), ct).ConfigureAwait(false), 201))
-            .WithSummary("Scale out: a new device with the source's roles and interconnections, as a new revision.");
+            .Documented<LifecycleResult>("cloneDevice", 201, [.. JsonBodyErrors, StatusCodes.Status404NotFound]).WithSummary("Scale out: a new device with the source's roles and interconnections, as a new revision.");
 
         api.MapPost("/devices/{name}/decommission", async (string name, string? message, HttpContext context, CancellationToken ct) =>
         {
@@ -31,43 +32,48 @@ internal static partial class OperatorApi
             }
             catch (RolloutRefusedException e)
             {
-                return Results.Json(new ApiError(e.Code, e.Message), statusCode: e.StatusCode);
+                return ApiErrors.Json(new ApiError(e.Code, e.Message), statusCode: e.StatusCode);
             }
-        }).WithSummary("Remove the device's software (reverse role order) and interconnections, then free it.");
+        }).Documented<LifecycleResult>("decommissionDevice", 202, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
+        .WithSummary("Remove the device's software (reverse role order) and interconnections, then free it.");
 
         api.MapPost("/devices/{name}/rebuild", async (string name, HttpContext context, CancellationToken ct) =>
             Lifecycle(await gateway.RebuildAsync(name, Operator(context), ct).ConfigureAwait(false), 202))
-            .WithSummary("Disaster recovery: forget the lost device, queue a full install, return an enrollment token for its fresh agent.");
+            .Documented<LifecycleResult>("rebuildDevice", 202, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound).WithSummary("Disaster recovery: forget the lost device, queue a full install, return an enrollment token for its fresh agent.");
 
-        api.MapGet("/scripts", async (CancellationToken ct) => Results.Json(await store.ListScriptsAsync(ct).ConfigureAwait(false))).WithSummary("Stored scripts.");
+        api.MapGet("/scripts", async (CancellationToken ct) => Results.Json(await store.ListScriptsAsync(ct).ConfigureAwait(false)))
+            .Documented<IReadOnlyList<StoredScript>>("listScripts", 200).WithSummary("Stored scripts.");
 
         api.MapGet("/scripts/{name}", async (string name, CancellationToken ct) =>
             await store.GetScriptAsync(name, ct).ConfigureAwait(false) is { } script
                 ? Results.Json(script)
-                : Results.Json(new ApiError("unknown-script", $"There is no stored script '{name}'."), statusCode: 404)).WithSummary("One stored script.");
+                : UnknownScript(name)).Documented<StoredScript>("getScript", 200, StatusCodes.Status404NotFound).WithSummary("One stored script.");
 
         api.MapPut("/scripts/{name}", async (string name, ScriptRequest request, HttpContext context, CancellationToken ct) =>
         {
             var errors = await gateway.SaveScriptAsync(name, request.Description ?? "", request.Commands ?? [], Operator(context), ct).ConfigureAwait(false);
             return errors.Count == 0
                 ? Results.Json(await store.GetScriptAsync(name, ct).ConfigureAwait(false))
-                : Results.Json(new ApiError("invalid-script", $"The script has {errors.Count} error(s); nothing was saved.", errors), statusCode: 400);
-        }).WithSummary("Create or replace a stored script (service, reboot and inventory commands).");
+                : ApiErrors.Json(new ApiError("invalid-script", $"The script has {errors.Count} error(s); nothing was saved.", errors, Hint: "Fix every error listed in 'errors' and send the script again."), statusCode: 400);
+        }).Documented<StoredScript>("putScript", 200, JsonBodyErrors).WithSummary("Create or replace a stored script (service, reboot and inventory commands).");
 
         api.MapDelete("/scripts/{name}", async (string name, CancellationToken ct) =>
             await store.DeleteScriptAsync(name, ct).ConfigureAwait(false)
                 ? Results.NoContent()
-                : Results.Json(new ApiError("unknown-script", $"There is no stored script '{name}'."), statusCode: 404)).WithSummary("Delete a stored script.");
+                : UnknownScript(name)).DocumentedNoContent("deleteScript", StatusCodes.Status404NotFound).WithSummary("Delete a stored script.");
 
         api.MapPost("/scripts/{name}/run", async (string name, ScriptRunRequest request, HttpContext context, CancellationToken ct) =>
             Lifecycle(await gateway.RunScriptAsync(name, request.Devices, Operator(context), ct).ConfigureAwait(false), 202))
-            .WithSummary("Run a stored script on a device or selector: one queue per device.");
+            .Documented<LifecycleResult>("runScript", 202, [.. JsonBodyErrors, StatusCodes.Status404NotFound]).WithSummary("Run a stored script on a device or selector: one queue per device.");
     }
+
+    private static IResult UnknownScript(string name) =>
+        ApiErrors.Json(new ApiError("unknown-script", $"There is no stored script '{name}'.", Hint: "See the stored scripts with `rig script list`."), statusCode: 404);
 
     private static string Operator(HttpContext context) => (string)context.Items["rig.operator"]!;
 
     private static IResult Lifecycle(LifecycleResult result, int success) =>
         result.Errors.Count > 0 && result.Rollout is null && result.Queues.Count == 0
-            ? Results.Json(new ApiError(result.Errors[0].Code, result.Errors[0].Message, result.Errors), statusCode: result.Errors[0].Code.EndsWith(".unknown", StringComparison.Ordinal) ? 404 : 400)
+            ? ApiErrors.Json(new ApiError(result.Errors[0].Code, result.Errors[0].Message, result.Errors), statusCode: result.Errors[0].Code.EndsWith(".unknown", StringComparison.Ordinal) ? 404 : 400)
             : Results.Json(result, statusCode: success);
 }

@@ -29,19 +29,20 @@ internal static partial class OperatorApi
             if (targets.Error is not null)
                 return targets.Error;
             return Results.Json(await gateway.Plans.PlanProposedAsync(model, targets.Names, ct).ConfigureAwait(false));
-        }).WithSummary("Plan a proposed model: per device the commands that would run and diffs of configuration files. Nothing is saved or sent.");
+        }).Accepts<RigModel>("application/json").Documented<PlanReport>("planProposed", 200, StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge)
+        .WithSummary("Plan a proposed model: per device the commands that would run and diffs of configuration files. Nothing is saved or sent.");
 
         api.MapGet("/plan", async (string? at, string? devices, CancellationToken ct) =>
         {
             var rev = await ResolveRevisionAsync(store, at, ct).ConfigureAwait(false);
             if (rev is null or < 0)
-                return Results.Json(new ApiError("bad-revision", $"'{at}' is not a revision or a date with a revision at or before it."), statusCode: 400);
+                return ApiErrors.Json(new ApiError("bad-revision", $"'{at}' is not a revision or a date with a revision at or before it.", Hint: "See the revisions with `rig history`."), statusCode: 400);
             var (_, model) = await store.LoadModelAsync(rev == 0 ? null : rev, ct).ConfigureAwait(false);
             var targets = await SelectAsync(model, devices).ConfigureAwait(false);
             if (targets.Error is not null)
                 return targets.Error;
             return Results.Json(await gateway.Plans.PlanStoredAsync(rev == 0 ? null : rev, targets.Names, ct).ConfigureAwait(false));
-        }).WithSummary("Plan a stored revision (default: current) against what devices have now. Nothing is sent.");
+        }).Documented<PlanReport>("planStored", 200, QueryErrors).WithSummary("Plan a stored revision (default: current) against what devices have now. Nothing is sent.");
 
         api.MapGet("/drift", async (string? devices, CancellationToken ct) =>
         {
@@ -50,7 +51,7 @@ internal static partial class OperatorApi
             if (targets.Error is not null)
                 return targets.Error;
             return Results.Json(await gateway.Drift.CompareAsync(targets.Names, ct).ConfigureAwait(false));
-        }).WithSummary("Model vs reality: per device the packages, files, services, hardware and OS facts that differ from the current model, from the inventory the agent last reported. Nothing is sent.");
+        }).Documented<DriftReport>("getDrift", 200, QueryErrors).WithSummary("Model vs reality: per device the packages, files, services, hardware and OS facts that differ from the current model, from the inventory the agent last reported. Nothing is sent.");
 
         api.MapPost("/apply", async (HttpContext context, string? message, CancellationToken ct) =>
         {
@@ -60,9 +61,11 @@ internal static partial class OperatorApi
             var author = (string)context.Items["rig.operator"]!;
             var applied = await gateway.ApplyAsync(model, author, message ?? "", ct).ConfigureAwait(false);
             if (applied.Saved is not { } saved)
-                return Results.Json(new ApiError("invalid-model", $"The model has {applied.Errors.Count} error(s); nothing was saved.", applied.Errors), statusCode: 400);
+                return InvalidModel(applied.Errors);
             return Results.Json(new ApplyResponse(saved.Rev, saved.Changed, applied.Changes), statusCode: saved.Changed ? 201 : 200);
-        }).WithSummary("Record a new model revision (author, time, message). Nothing is sent to devices: roll it out next.");
+        }).Accepts<RigModel>("application/json").Documented<ApplyResponse>("apply", 201, StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge)
+        .Produces<ApplyResponse>(200, "application/json")
+        .WithSummary("Record a new model revision (201; 200 when nothing changed) (author, time, message). Nothing is sent to devices: roll it out next.");
 
         api.MapGet("/revisions", async (int? limit, CancellationToken ct) =>
         {
@@ -71,24 +74,24 @@ internal static partial class OperatorApi
             foreach (var r in revisions.Take(Math.Clamp(limit ?? 100, 1, 10_000)))
                 list.Add(new RevisionView(r.Rev, r.Author, r.Message, r.CreatedAt, await store.RevisionChangeCountAsync(r.Rev, ct).ConfigureAwait(false)));
             return Results.Json(list);
-        }).WithSummary("The append-only history of model revisions, newest first.");
+        }).Documented<IReadOnlyList<RevisionView>>("listRevisions", 200, QueryErrors).WithSummary("The append-only history of model revisions, newest first.");
 
         api.MapGet("/revisions/diff", async (long from, long to, CancellationToken ct) =>
         {
             var current = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
             if (from < 0 || to < 0 || from > current || to > current)
-                return Results.Json(new ApiError("unknown-revision", $"Revisions must be between 0 and {current}; see `rig history`."), statusCode: 404);
+                return ApiErrors.Json(new ApiError("unknown-revision", $"Revisions must be between 0 and {current}; got from={from}, to={to}.", Hint: "See the revisions with `rig history`."), statusCode: 404);
             var changes = await store.DiffAsync(from, to, ct).ConfigureAwait(false);
             return Results.Json(changes.Select(c => new ModelDiffEntry(c.Kind, c.Name, c.Change,
                 UnifiedDiff.Create(Pretty(c.Before), Pretty(c.After), $"r{from}/{c.Kind}/{c.Name}", $"r{to}/{c.Kind}/{c.Name}"))).ToList());
-        }).WithSummary("What differs between two revisions, object by object, as unified diffs.");
+        }).Documented<IReadOnlyList<ModelDiffEntry>>("diffRevisions", 200, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound).WithSummary("What differs between two revisions, object by object, as unified diffs.");
 
         api.MapGet("/model/as-of", async (string at, CancellationToken ct) =>
         {
             var rev = await ResolveRevisionAsync(store, at, ct).ConfigureAwait(false);
             var current = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
             if (rev is null or < 1 || rev > current)
-                return Results.Json(new ApiError("bad-revision", $"'{at}' names no revision (there are {current}; dates before the first revision have none)."), statusCode: 404);
+                return ApiErrors.Json(new ApiError("bad-revision", $"'{at}' names no revision (there are {current}; dates before the first revision have none).", Hint: "See the revisions with `rig history`."), statusCode: 404);
             var snapshot = await gateway.Plans.SnapshotAsync(rev, ct).ConfigureAwait(false);
             var created = (await store.RevisionsAsync(ct).ConfigureAwait(false)).FirstOrDefault(r => r.Rev == rev)?.CreatedAt;
             var devices = snapshot.Model.Devices.Select(d =>
@@ -98,7 +101,7 @@ internal static partial class OperatorApi
                 return new RenderedDevice(d.Name, files, desired.Errors);
             }).ToList();
             return Results.Json(new ModelAsOf(snapshot.Rev, created, snapshot.Model with { Packages = [] }, devices));
-        }).WithSummary("The full model and every device's rendered configuration as of a revision or date.");
+        }).Documented<ModelAsOf>("getModelAsOf", 200, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound).WithSummary("The full model and every device's rendered configuration as of a revision or date.");
     }
 
     /// <summary>A stored model object's JSON, indented, for line diffs. Written with a plain writer: the model's
@@ -124,7 +127,7 @@ internal static partial class OperatorApi
         }
         catch (JsonException e)
         {
-            return (null, Results.Json(new ApiError("bad-model", $"The model is not valid JSON for Rig's model: {e.Message}"), statusCode: 400));
+            return (null, BadModel(e));
         }
     }
 
@@ -139,7 +142,7 @@ internal static partial class OperatorApi
         }
         catch (FormatException e)
         {
-            return Task.FromResult<(IReadOnlyList<string>?, IResult?)>((null, Results.Json(new ApiError("bad-selector", e.Message), statusCode: 400)));
+            return Task.FromResult<(IReadOnlyList<string>?, IResult?)>((null, ApiErrors.Json(new ApiError("bad-selector", e.Message), statusCode: 400)));
         }
     }
 }

@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Rig.Server.Gateway;
+using Rig.Server.Store;
 
 namespace Rig.Server.Api;
 
@@ -21,31 +22,37 @@ internal static partial class OperatorApi
             }
             catch (RolloutRefusedException e)
             {
-                return Results.Json(new ApiError(e.Code, e.Message), statusCode: e.StatusCode);
+                return ApiErrors.Json(new ApiError(e.Code, e.Message), statusCode: e.StatusCode);
             }
-        }).WithSummary("Roll a revision out in waves: canary first, then batches; pauses itself past the failure threshold.");
+        }).Documented<RolloutInfo>("startRollout", 201, [.. JsonBodyErrors, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict])
+        .WithSummary("Roll a revision out in waves: canary first, then batches; pauses itself past the failure threshold.");
 
         api.MapGet("/rollouts", async (bool? active, CancellationToken ct) =>
-            Results.Json(await store.ListRolloutsAsync(active ?? false, 50, ct).ConfigureAwait(false))).WithSummary("Rollouts, newest first.");
+            Results.Json(await store.ListRolloutsAsync(active ?? false, 50, ct).ConfigureAwait(false)))
+            .Documented<IReadOnlyList<RolloutInfo>>("listRollouts", 200, QueryErrors).WithSummary("Rollouts, newest first (the last 50; active=true: running or paused ones).");
 
         api.MapGet("/rollouts/{id}", async (string id, CancellationToken ct) =>
             await store.GetRolloutAsync(id, ct).ConfigureAwait(false) is { } rollout
                 ? Results.Json(rollout)
-                : Results.Json(new ApiError("unknown-rollout", $"There is no rollout '{id}'; see `rig rollout list`."), statusCode: 404)).WithSummary("One rollout with every device's state.");
+                : ApiErrors.Json(new ApiError("unknown-rollout", $"There is no rollout '{id}'.", Hint: "See the rollouts with `rig rollout list`."), statusCode: 404))
+            .Documented<RolloutInfo>("getRollout", 200, StatusCodes.Status404NotFound).WithSummary("One rollout with every device's state.");
 
         api.MapPost("/rollouts/{id}/pause", async (string id, CancellationToken ct) =>
             await gateway.PauseRolloutAsync(id, ct).ConfigureAwait(false)
                 ? Results.Json(await store.GetRolloutAsync(id, ct).ConfigureAwait(false))
-                : Results.Json(new ApiError("not-running", $"Rollout '{id}' is not running."), statusCode: 409)).WithSummary("Pause: running queues finish, nothing new starts.");
+                : ApiErrors.Json(new ApiError("not-running", $"Rollout '{id}' is not running.", Hint: $"See its state with `rig rollout status {id}`."), statusCode: 409))
+            .Documented<RolloutInfo>("pauseRollout", 200, StatusCodes.Status409Conflict).WithSummary("Pause: running queues finish, nothing new starts.");
 
         api.MapPost("/rollouts/{id}/resume", async (string id, int? maxFailures, CancellationToken ct) =>
             await gateway.ResumeRolloutAsync(id, maxFailures, ct).ConfigureAwait(false)
                 ? Results.Json(await store.GetRolloutAsync(id, ct).ConfigureAwait(false))
-                : Results.Json(new ApiError("not-paused", $"Rollout '{id}' is not paused."), statusCode: 409)).WithSummary("Resume a paused rollout, optionally with a higher failure threshold.");
+                : ApiErrors.Json(new ApiError("not-paused", $"Rollout '{id}' is not paused.", Hint: $"See its state with `rig rollout status {id}`."), statusCode: 409))
+            .Documented<RolloutInfo>("resumeRollout", 200, StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict).WithSummary("Resume a paused rollout, optionally with a higher failure threshold.");
 
         api.MapPost("/rollouts/{id}/cancel", async (string id, CancellationToken ct) =>
             await gateway.CancelRolloutAsync(id, ct).ConfigureAwait(false)
                 ? Results.Json(await store.GetRolloutAsync(id, ct).ConfigureAwait(false))
-                : Results.Json(new ApiError("not-active", $"Rollout '{id}' is not running or paused."), statusCode: 409)).WithSummary("Cancel: running commands finish, nothing new starts.");
+                : ApiErrors.Json(new ApiError("not-active", $"Rollout '{id}' is not running or paused.", Hint: $"See its state with `rig rollout status {id}`."), statusCode: 409))
+            .Documented<RolloutInfo>("cancelRollout", 200, StatusCodes.Status409Conflict).WithSummary("Cancel: running commands finish, nothing new starts.");
     }
 }

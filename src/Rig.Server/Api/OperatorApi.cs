@@ -50,15 +50,10 @@ internal static partial class OperatorApi
             // One body limit per kind of request, set before anything reads the body (Kestrel refuses more with 413).
             if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
                 size.MaxRequestBodySize = BodyLimit(context.Request, gateway.Limits);
-            var header = context.Request.Headers.Authorization.ToString();
-            const string scheme = "Bearer ";
-            string? operatorName = null;
-            if (header.StartsWith(scheme, StringComparison.Ordinal) && header.Length > scheme.Length)
-                operatorName = await store.FindOperatorAsync(Tokens.Hash(header[scheme.Length..].Trim()), context.RequestAborted).ConfigureAwait(false);
+            var (operatorName, refusal) = await AuthenticateAsync(context, store).ConfigureAwait(false);
             if (operatorName is null)
             {
-                context.Response.Headers.WWWAuthenticate = "Bearer";
-                await Results.Json(new ApiError("unauthorized", "An operator token is required: send 'Authorization: Bearer <token>' (printed once by `rig server init`)."), statusCode: 401).ExecuteAsync(context).ConfigureAwait(false);
+                await refusal!.ExecuteAsync(context).ConfigureAwait(false);
                 return;
             }
             context.Items["rig.operator"] = operatorName;
@@ -72,6 +67,10 @@ internal static partial class OperatorApi
             try
             {
                 await next(context).ConfigureAwait(false);
+                // No endpoint (404), a method the path does not take (405): routing answers those without a body; they
+                // get the one error shape too.
+                if (!context.Response.HasStarted && context.Response.StatusCode >= 400 && context.Response.ContentType is null)
+                    await Bodiless(context).ExecuteAsync(context).ConfigureAwait(false);
             }
             catch (BadHttpRequestException e) when (!context.Response.HasStarted)
             {
@@ -79,21 +78,22 @@ internal static partial class OperatorApi
                 // and not logged as a server error.
                 var result = e.StatusCode == StatusCodes.Status413PayloadTooLarge
                     ? TooLarge(context, gateway.Limits)
-                    : Results.Json(new ApiError("bad-request", $"The request could not be read: {e.Message}; nothing was changed."), statusCode: e.StatusCode);
+                    : Unreadable(e);
                 await result.ExecuteAsync(context).ConfigureAwait(false);
             }
         });
 
         var api = app.MapGroup("/api/v1").AddEndpointFilter(OperatorAudit.FilterAsync); // every action logged once
+        TagByArea(api);
 
         api.MapGet("/model", async (string? at, CancellationToken ct) =>
         {
             var rev = await ResolveRevisionAsync(store, at, ct).ConfigureAwait(false);
             if (rev is null)
-                return Results.Json(new ApiError("bad-revision", $"'{at}' is neither a revision number nor a date (e.g. 2026-11-24T12:00:00Z); see `rig history`."), statusCode: 400);
+                return ApiErrors.Json(new ApiError("bad-revision", $"'{at}' is neither a revision number nor a date (e.g. 2026-11-24T12:00:00Z).", Hint: "See the revisions with `rig history`."), statusCode: 400);
             var (_, model) = await store.LoadModelAsync(rev == 0 ? null : rev, ct).ConfigureAwait(false);
             return Results.Text(JsonSerializer.Serialize(model, ModelJson.Default.RigModel), "application/json");
-        });
+        }).Documented<RigModel>("getModel", 200, QueryErrors).WithSummary("The model as of a revision or date (default: current).");
 
         api.MapPut("/model", async (HttpContext context, string? message, CancellationToken ct) =>
         {
@@ -105,15 +105,17 @@ internal static partial class OperatorApi
             }
             catch (JsonException e)
             {
-                return Results.Json(new ApiError("bad-model", $"The model is not valid JSON for Rig's model: {e.Message}"), statusCode: 400);
+                return BadModel(e);
             }
             var applied = await gateway.ApplyAsync(model, (string)context.Items["rig.operator"]!, message ?? "", ct).ConfigureAwait(false);
             if (applied.Saved is not { } saved)
-                return Results.Json(new ApiError("invalid-model", $"The model has {applied.Errors.Count} error(s); nothing was saved.", applied.Errors), statusCode: 400);
+                return InvalidModel(applied.Errors);
             return Results.Json(new ModelPutResponse(saved.Rev, saved.Changed, saved.Added, saved.Modified, saved.Removed));
-        });
+        }).Accepts<RigModel>("application/json").Documented<ModelPutResponse>("putModel", 200, StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge)
+        .WithSummary("Replace the model as a new revision (validated first: nothing is saved on errors).");
 
-        api.MapGet("/packages", async (CancellationToken ct) => Results.Json(await store.ListPackagesAsync(ct).ConfigureAwait(false)));
+        api.MapGet("/packages", async (CancellationToken ct) => Results.Json(await store.ListPackagesAsync(ct).ConfigureAwait(false)))
+            .Documented<IReadOnlyList<PackageInfo>>("listPackages", 200).WithSummary("The package catalog.");
 
         api.MapPost("/packages", async (HttpContext context, string? filename, CancellationToken ct) =>
         {
@@ -124,42 +126,46 @@ internal static partial class OperatorApi
             }
             catch (PackageRejectedException e)
             {
-                return Results.Json(new ApiError(e.Code, e.Message), statusCode: e.Code == "conflict" ? 409 : 400);
+                return ApiErrors.Json(new ApiError(e.Code, e.Message, Hint: e.Code == "conflict" ? "A name and version never change content: give the changed package a new version." : null),
+                    statusCode: e.Code == "conflict" ? 409 : 400);
             }
-        });
+        }).Accepts<Stream>("application/octet-stream").Documented<PackageAddResponse>("addPackage", 201, StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge)
+        .Produces<PackageAddResponse>(200, "application/json")
+        .WithSummary("Import a package file (.rig.tar.gz, .deb, .rpm; metadata read from the file): 201 added, 200 already there.");
 
         api.MapPost("/devices/{name}/enrollment-token", async (string name, CancellationToken ct) =>
         {
             if (await store.GetDeviceAsync(name, ct).ConfigureAwait(false) is null)
-                return Results.Json(new ApiError("unknown-device", $"Device '{name}' is not in the model; add it to the model first."), statusCode: 404);
+                return ApiErrors.Json(new ApiError("unknown-device", $"Device '{name}' is not in the model.", Hint: "Add the device to the model and `rig apply` it first."), statusCode: 404);
             return Results.Json(await gateway.CreateEnrollmentTokenAsync(name, ct).ConfigureAwait(false));
-        });
+        }).Documented<EnrollmentToken>("createEnrollmentToken", 200, StatusCodes.Status404NotFound).WithSummary("A one-time enrollment token for the device's agent, with the CA pin.");
 
         api.MapPost("/devices/{name}/revoke", async (string name, CancellationToken ct) =>
         {
             var revoked = await gateway.RevokeAsync(name, ct).ConfigureAwait(false);
             if (revoked == 0 && await store.GetDeviceAsync(name, ct).ConfigureAwait(false) is null && await store.GetDeviceRuntimeAsync(name, ct).ConfigureAwait(false) is null)
-                return Results.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway; nothing was revoked.") { Hint = "See `rig device list` for the devices' names." }, statusCode: 404);
-            return Results.Json(new { device = name, revoked });
-        });
+                return ApiErrors.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway; nothing was revoked.", Hint: "See `rig device list` for the devices' names."), statusCode: 404);
+            return Results.Json(new DeviceRevokeResponse(name, revoked));
+        }).Documented<DeviceRevokeResponse>("revokeDevice", 200, StatusCodes.Status404NotFound).WithSummary("Revoke every certificate of the device's agent.");
 
         api.MapPost("/devices/{name}/poke", async (string name, CancellationToken ct) =>
-            Results.Json(new { device = name, poked = await gateway.PokeAsync(name, ct).ConfigureAwait(false) }));
+            Results.Json(new DevicePokeResponse(name, await gateway.PokeAsync(name, ct).ConfigureAwait(false))))
+            .Documented<DevicePokeResponse>("pokeDevice", 200).WithSummary("Ask the device's agent to connect now.");
 
         api.MapPost("/devices/{name}/cancel", async (string name, CancellationToken ct) =>
         {
             var cancelled = await store.CancelQueueAsync(name, "cancelled by operator", ct).ConfigureAwait(false);
             gateway.Activity.Signal(name);
             return cancelled is null
-                ? Results.Json(new ApiError("no-active-queue", $"Device '{name}' has no active queue."), statusCode: 404)
+                ? ApiErrors.Json(new ApiError("no-active-queue", $"Device '{name}' has no active queue.", Hint: $"See its latest queue with `rig device show {name}`."), statusCode: 404)
                 : Results.Json(cancelled);
-        });
+        }).Documented<QueueInfo>("cancelDeviceQueue", 200, StatusCodes.Status404NotFound).WithSummary("Cancel the device's active queue (a running command finishes).");
 
         api.MapPost("/converge", async (ConvergeRequest request, HttpContext context, CancellationToken ct) =>
         {
             var results = await gateway.ConvergeAsync(request.Devices ?? [], request.Reason ?? $"converge by {context.Items["rig.operator"]}", ct).ConfigureAwait(false);
             return Results.Json(new ConvergeResponse(results));
-        });
+        }).Documented<ConvergeResponse>("converge", 200, JsonBodyErrors).WithSummary("Plan the current model for devices (all when none are named), queue the changes and poke their agents now, without waves.");
 
         MapModelHistory(api, gateway);
         MapRollouts(api, gateway);
@@ -192,7 +198,14 @@ internal static partial class OperatorApi
     };
 
     private static IResult TooLarge(HttpContext context, RigLimits limits) =>
-        Results.Json(new ApiError("too-large", $"The request body is larger than the {BodyLimit(context.Request, limits)} bytes this endpoint accepts; nothing was changed."), statusCode: StatusCodes.Status413PayloadTooLarge);
+        ApiErrors.Json(new ApiError("too-large", $"The body of {context.Request.Method} {context.Request.Path} is larger than the {BodyLimit(context.Request, limits)} bytes this endpoint accepts; nothing was changed."), statusCode: StatusCodes.Status413PayloadTooLarge);
+
+    private static IResult BadModel(JsonException e) =>
+        ApiErrors.Json(new ApiError("bad-model", $"The model is not valid JSON for Rig's model: {e.Message}",
+            Hint: "Send Rig's JSON model (docs/MODEL.md); `rig plan DIR` and `rig apply DIR` convert a YAML model directory."), statusCode: 400);
+
+    private static IResult InvalidModel(IReadOnlyList<Model.Planning.ModelError> errors) =>
+        ApiErrors.Json(new ApiError("invalid-model", $"The model has {errors.Count} error(s); nothing was saved.", errors, Hint: "Fix every error listed in 'errors' and send the model again."), statusCode: 400);
 
     private static async Task<byte[]> ReadBodyAsync(HttpContext context, CancellationToken ct)
     {

@@ -60,6 +60,113 @@ public sealed class OperatorApiTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("bearer")]
+    [InlineData("BEARER")]
+    [InlineData("Bearer")]
+    public async Task The_bearer_scheme_name_is_case_insensitive(string scheme)
+    {
+        using var client = Client(null);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "api/v1/status");
+        request.Headers.TryAddWithoutValidation("Authorization", $"{scheme} {_token}");
+        using var response = await client.SendAsync(request);
+        Assert.True(response.StatusCode == HttpStatusCode.OK, $"'{scheme} <token>' answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync()}");
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    public async Task Head_without_a_token_is_refused_with_401_over_each_http_version(int major)
+    {
+        using var client = Client(null);
+        foreach (var path in new[] { "api/v1/status", "api/v1/devices/web-1", "openapi/v1.json" })
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Head, path) { Version = new Version(major, major == 1 ? 1 : 0), VersionPolicy = HttpVersionPolicy.RequestVersionExact };
+            using var response = await client.SendAsync(request);
+            Assert.Equal(major, response.Version.Major);
+            Assert.True(response.StatusCode == HttpStatusCode.Unauthorized, $"HEAD {path} over HTTP/{request.Version} answered {(int)response.StatusCode}");
+            Assert.Contains(response.Headers.WwwAuthenticate, c => c.Scheme == "Bearer");
+        }
+    }
+
+    [Fact]
+    public async Task A_wrong_token_is_refused_as_such_while_a_missing_one_is_asked_for()
+    {
+        using (var client = Client(null))
+        {
+            using var response = await client.GetAsync("api/v1/status");
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            var error = await ErrorOfAsync(response);
+            Assert.Equal("unauthorized", error.GetProperty("code").GetString());
+            Assert.StartsWith("An operator token is required", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+        }
+        using (var client = Client("rigop_wrong"))
+        {
+            using var response = await client.GetAsync("api/v1/status");
+            Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+            var error = await ErrorOfAsync(response);
+            Assert.Equal("token-refused", error.GetProperty("code").GetString());
+            Assert.StartsWith("The token was refused", error.GetProperty("message").GetString(), StringComparison.Ordinal);
+            Assert.Contains("RIG_TOKEN", error.GetProperty("hint").GetString(), StringComparison.Ordinal);
+        }
+    }
+
+    [Theory]
+    [InlineData("GET", "api/v1/devices/ghost", null, null, 404, "unknown-device")]
+    [InlineData("GET", "api/v1/rollouts/nope", null, null, 404, "unknown-rollout")]
+    [InlineData("GET", "api/v1/no-such-thing", null, null, 404, "not-found")]
+    [InlineData("DELETE", "api/v1/status", null, null, 405, "method-not-allowed")]
+    [InlineData("GET", "api/v1/revisions?limit=many", null, null, 400, "bad-request")]
+    [InlineData("GET", "api/v1/model/as-of", null, null, 400, "bad-request")]
+    [InlineData("GET", "api/v1/model?at=yesterday", null, null, 400, "bad-revision")]
+    [InlineData("POST", "api/v1/converge", "application/json", "{\"devices\":7}", 400, "bad-request")]
+    [InlineData("POST", "api/v1/converge", "application/json", "", 400, "bad-request")]
+    [InlineData("POST", "api/v1/converge", "text/plain", "{}", 415, "unsupported-media-type")]
+    [InlineData("POST", "api/v1/rollouts", "application/json", "{\"revision\":99}", 404, "unknown-revision")]
+    [InlineData("PUT", "api/v1/model", "application/json", "{\"sites\":[],\"colour\":\"red\"}", 400, "bad-model")]
+    public async Task Every_error_answer_has_the_one_error_shape(string method, string path, string? contentType, string? body, int status, string code)
+    {
+        using var client = Client(_token);
+        using var request = new HttpRequestMessage(new HttpMethod(method), path);
+        if (contentType is not null)
+            request.Content = new StringContent(body ?? "", Encoding.UTF8, contentType);
+        using var response = await client.SendAsync(request);
+
+        Assert.Equal(status, (int)response.StatusCode);
+        var error = await ErrorOfAsync(response);
+        Assert.Equal(code, error.GetProperty("code").GetString());
+        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()));
+        if (error.TryGetProperty("hint", out var hint))
+            Assert.False(string.IsNullOrWhiteSpace(hint.GetString()));
+    }
+
+    [Fact]
+    public async Task An_invalid_model_error_carries_every_model_error_and_a_hint_inside_the_error()
+    {
+        using var client = Client(_token);
+        var model = new RigModel { Sites = [new Site { Name = "s" }], Devices = [new Device { Name = "web-1", Site = "nowhere" }] };
+        using var response = await client.PostAsync("api/v1/apply?message=x", new StringContent(JsonSerializer.Serialize(model, ModelJson.Default.RigModel), Encoding.UTF8, "application/json"));
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        var error = await ErrorOfAsync(response);
+        Assert.Equal("invalid-model", error.GetProperty("code").GetString());
+        var first = error.GetProperty("errors").EnumerateArray().First();
+        Assert.Equal("site.unknown", first.GetProperty("code").GetString());
+        Assert.Equal("devices/web-1/site", first.GetProperty("where").GetString());
+        Assert.Contains("errors", error.GetProperty("hint").GetString(), StringComparison.Ordinal);
+    }
+
+    /// <summary>The <c>error</c> object of the one error shape, <c>{"error":{"code","message","hint"?,"errors"?}}</c>.</summary>
+    private static async Task<JsonElement> ErrorOfAsync(HttpResponseMessage response)
+    {
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        var root = JsonDocument.Parse(body).RootElement;
+        Assert.True(root.TryGetProperty("error", out var error) && error.ValueKind == JsonValueKind.Object, $"not the error shape: {body}");
+        Assert.Single(root.EnumerateObject());
+        return error.Clone();
+    }
+
     [Fact]
     public async Task Health_and_readiness_answer_without_a_token_and_reveal_nothing_else()
     {
@@ -111,8 +218,9 @@ public sealed class OperatorApiTests : IAsyncLifetime
         using var response = await client.PutAsync("api/v1/model", new StringContent(JsonSerializer.Serialize(model, ModelJson.Default.RigModel), Encoding.UTF8, "application/json"));
 
         Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-        var body = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
-        var codes = body.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("code").GetString()).ToList();
+        var error = await ErrorOfAsync(response);
+        Assert.Equal("invalid-model", error.GetProperty("code").GetString());
+        var codes = error.GetProperty("errors").EnumerateArray().Select(e => e.GetProperty("code").GetString()).ToList();
         Assert.Contains("site.unknown", codes);
         Assert.Contains("name.duplicate", codes);
         Assert.Contains("link.unknown-device", codes);
@@ -127,7 +235,7 @@ public sealed class OperatorApiTests : IAsyncLifetime
         {
             using var response = await client.PutAsync("api/v1/model", new StringContent(json, Encoding.UTF8, "application/json"));
             Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
-            Assert.Contains("bad-model", await response.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+            Assert.Equal("bad-model", (await ErrorOfAsync(response)).GetProperty("code").GetString());
         }
         Assert.Empty(await _server.Store.RevisionsAsync());
     }

@@ -49,7 +49,7 @@ public sealed class RequestLimitsTests : IAsyncLifetime
         using var response = await client.SendAsync(request);
 
         Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
-        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement;
+        var error = JsonDocument.Parse(await response.Content.ReadAsStringAsync()).RootElement.GetProperty("error");
         Assert.Equal("too-large", error.GetProperty("code").GetString());
         Assert.Contains("bytes this endpoint accepts", error.GetProperty("message").GetString(), StringComparison.Ordinal);
         Assert.Equal(revisionsBefore, await client.GetStringAsync("api/v1/revisions"));
