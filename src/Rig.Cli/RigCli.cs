@@ -49,6 +49,7 @@ public static class RigCli
             config.AddBranch("package", package =>
             {
                 package.SetDescription("The package store.");
+                package.AddCommand<PackageBuildCommand>("build").WithDescription("Build a .rig.tar.gz from a package directory (package.yaml + files/); offline, reproducible.");
                 package.AddCommand<PackageAddCommand>("add").WithDescription("Import .rig.tar.gz, .deb or .rpm files (metadata is read from the files).");
                 package.AddCommand<PackageListCommand>("list").WithDescription("List the package catalog.");
                 package.AddCommand<PackageFetchCommand>("fetch").WithDescription("Download Debian packages and the dependencies the devices lack from the distribution's mirror (verified) into the store.");

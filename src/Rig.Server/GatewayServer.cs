@@ -117,6 +117,7 @@ public sealed class GatewayServer : IAsyncDisposable
         await agentApp.StartAsync(ct).ConfigureAwait(false);
         var agentPort = BoundPort(agentApp);
         var agentUrl = new Uri($"https://{options.DnsNames.FirstOrDefault() ?? "localhost"}:{agentPort}");
+        gateway.AgentUrl = agentUrl;
 
         var apiApp = BuildApiApp(options, gateway, importer, serverCertificate, loggerFactory, agentUrl.ToString());
         await apiApp.StartAsync(ct).ConfigureAwait(false);
