@@ -282,7 +282,7 @@ public static partial class PackageBuilder
                     inputs.Add(new ArchiveInput(devicePath, File.ReadAllBytes(hostPath), mode));
                     break;
                 default:
-                    throw new PackageBuildException("special-file", $"'{hostPath}' is a {stat.Type.ToString().ToLowerInvariant()}; a package holds only files, directories and symbolic links: remove it.");
+                    throw new PackageBuildException("special-file", $"'{hostPath}' is a {Describe(stat.Type)}; a package holds only files, directories and symbolic links: remove it.");
             }
         }
     }
@@ -300,6 +300,15 @@ public static partial class PackageBuilder
 
     private static string Printable(string value) =>
         string.Concat(value.Select(c => c switch { '\n' => "\\n", '\r' => "\\r", '\t' => "\\t", _ when char.IsControl(c) => $"\\u{(int)c:x4}", _ => c.ToString() }));
+
+    private static string Describe(FileType type) => type switch
+    {
+        FileType.CharacterDevice => "character device",
+        FileType.BlockDevice => "block device",
+        FileType.Fifo => "fifo (named pipe)",
+        FileType.Socket => "socket",
+        _ => "file of unknown type",
+    };
 
     private enum FileType { Regular, Directory, Link, CharacterDevice, BlockDevice, Fifo, Socket, Unknown }
 
