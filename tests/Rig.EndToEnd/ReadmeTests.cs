@@ -43,7 +43,7 @@ public sealed partial class ReadmeTests
         var block = Block(File.ReadAllText(Path.Combine(repo, "README.md")), "## Running it for real");
         using var dir = new TempDirectory();
         var work = Directory.CreateDirectory(Path.Combine(dir.Path, "checkout")).FullName;
-        CopyTree(Path.Combine(repo, "examples"), Path.Combine(work, "examples"));
+        CopyCheckout(repo, "examples", work);
         var ports = Rig.Testing.LoopbackPorts.Free(2);
         var (agentPort, apiPort) = (ports[0], ports[1]);
         var run = new BlockRun(work, Path.Combine(dir.Path, "var-lib-rig"), agentPort, apiPort, dir.Path);
@@ -58,6 +58,7 @@ public sealed partial class ReadmeTests
             foreach (var device in new[] { "web-1", "web-2" })
                 Assert.Equal(File.ReadAllText(index), File.ReadAllText(Path.Combine(run.Site!.Root(device), "srv/www/index.html")));
             Assert.Equal("nginx", new FileInfo(Path.Combine(run.Site!.Root("web-1"), "usr/sbin/nginx-lite")).LinkTarget);
+            Assert.True(File.Exists(Path.Combine(run.Site.Root("app-1"), "opt/shop/bin/shop-app")), "app-1 has no /opt/shop/bin/shop-app: is examples/packages/shop-app/files/opt/shop/bin/shop-app tracked by git?");
         }
         finally
         {
@@ -331,6 +332,45 @@ public sealed partial class ReadmeTests
         while (dir is not null && !File.Exists(Path.Combine(dir.FullName, "Rig.slnx")))
             dir = dir.Parent;
         return dir?.FullName ?? throw new InvalidOperationException("Rig.slnx not found above the test directory.");
+    }
+
+    /// <summary>Copy <paramref name="folder"/> as a fresh clone would have it: only the files git tracks (a file a
+    /// .gitignore hides, such as a package's bin/ directory, is not there for a new user either), or the whole tree
+    /// when the tests run outside a git checkout.</summary>
+    private static void CopyCheckout(string repo, string folder, string to)
+    {
+        var git = new ProcessStartInfo("git") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in new[] { "-C", repo, "ls-files", "-z", "--", folder })
+            git.ArgumentList.Add(a);
+        string listed;
+        try
+        {
+            using var process = Process.Start(git)!;
+            listed = process.StandardOutput.ReadToEnd();
+            process.WaitForExit();
+            if (process.ExitCode != 0)
+                listed = "";
+        }
+        catch (System.ComponentModel.Win32Exception)
+        {
+            listed = ""; // no git
+        }
+        var files = listed.Split('\0', StringSplitOptions.RemoveEmptyEntries);
+        if (files.Length == 0)
+        {
+            CopyTree(Path.Combine(repo, folder), Path.Combine(to, folder));
+            return;
+        }
+        foreach (var file in files)
+        {
+            var source = Path.Combine(repo, file);
+            var target = Path.Combine(to, file);
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            if (new FileInfo(source).LinkTarget is { } link)
+                File.CreateSymbolicLink(target, link);
+            else
+                File.Copy(source, target);
+        }
     }
 
     /// <summary>Copy a tree as git checks it out: files with their executable bits, symbolic links as links.</summary>
