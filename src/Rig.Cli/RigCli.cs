@@ -59,7 +59,7 @@ public static class RigCli
                 device.SetDescription("Devices and their agents.");
                 device.AddCommand<DeviceListCommand>("list").WithDescription("Devices with their last check-in and queue.");
                 device.AddCommand<DeviceShowCommand>("show").WithDescription("One device: agent, inventory, recorded state and its latest queue command by command, with each failure's code and message.");
-                device.AddCommand<DeviceTokenCommand>("token").WithDescription("Create a one-time enrollment token for a device.");
+                device.AddCommand<DeviceTokenCommand>("token").WithDescription("Create a one-time enrollment token for a device in DEVICE.token (mode 0600) and print the agent's install line.");
                 device.AddCommand<DeviceRevokeCommand>("revoke").WithDescription("Revoke a device's agent certificates.");
                 device.AddCommand<DeviceCloneCommand>("clone").WithDescription("Scale out: a new device like another (roles, interconnections), as a new revision; shows its plan.");
                 device.AddCommand<DeviceDecommissionCommand>("decommission").WithDescription("Remove a device's software and interconnections, then free it.");

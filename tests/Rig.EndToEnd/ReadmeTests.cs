@@ -304,7 +304,7 @@ public sealed partial class ReadmeTests
             var (folder, pattern) = slash < 0 ? ("", word) : (word[..slash], word[(slash + 1)..]);
             var full = Path.Combine(work, folder);
             var matches = Directory.Exists(full)
-                ? Directory.EnumerateFileSystemEntries(full, pattern).Select(Path.GetFileName).Order(StringComparer.Ordinal).Select(n => folder.Length == 0 ? n! : $"{folder}/{n}").ToList()
+                ? Directory.EnumerateFileSystemEntries(full, pattern).Select(Path.GetFileName).Where(n => !n!.StartsWith('.')).Order(StringComparer.Ordinal).Select(n => folder.Length == 0 ? n! : $"{folder}/{n}").ToList()
                 : [];
             Assert.True(matches.Count > 0, $"README's '{word}' matches nothing in the working directory.");
             return matches;

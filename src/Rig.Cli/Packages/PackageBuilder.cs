@@ -41,6 +41,8 @@ public static partial class PackageBuilder
     {
         ArgumentNullException.ThrowIfNull(directory);
         ArgumentNullException.ThrowIfNull(limits);
+        if (File.Exists(directory))
+            throw new PackageBuildException("no-directory", $"'{directory}' is a file, not a package directory; give the directory that holds {ManifestFile} and {PayloadDirectory}/.");
         if (!Directory.Exists(directory))
             throw new PackageBuildException("no-directory", $"Package directory '{directory}' does not exist; give the directory that holds {ManifestFile} and {PayloadDirectory}/.");
         var manifestPath = Path.Combine(directory, ManifestFile);
