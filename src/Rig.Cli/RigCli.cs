@@ -32,6 +32,7 @@ public static class RigCli
         config.AddBranch("package", package =>
         {
             package.SetDescription("The package store.");
+            package.AddCommand<PackageBuildCommand>("build").WithDescription("Build a .rig.tar.gz from a package directory (package.yaml + files/); offline, reproducible.");
             package.AddCommand<PackageAddCommand>("add").WithDescription("Import .rig.tar.gz, .deb or .rpm files (metadata is read from the files).");
             package.AddCommand<PackageListCommand>("list").WithDescription("List the package catalog.");
             package.AddCommand<PackageFetchCommand>("fetch").WithDescription("Download Debian packages and the dependencies the devices lack from the distribution's mirror (verified) into the store.");
@@ -42,7 +43,7 @@ public static class RigCli
             device.AddCommand<DeviceListCommand>("list").WithDescription("Devices with their last check-in and queue.");
             device.AddCommand<DeviceShowCommand>("show").WithDescription("One device: model and discovered facts side by side, roles, agent and certificate, inventory, and its latest two queues command by command with output and errors.");
             device.AddCommand<DeviceLogCommand>("log").WithDescription("Each finished command of a device's queue with its output; --follow prints them as they arrive until the queue ends.");
-            device.AddCommand<DeviceTokenCommand>("token").WithDescription("Create a one-time enrollment token for a device.");
+            device.AddCommand<DeviceTokenCommand>("token").WithDescription("Create a one-time enrollment token for a device in DEVICE.token (mode 0600) and print the agent's install line.");
             device.AddCommand<DeviceRevokeCommand>("revoke").WithDescription("Revoke a device's agent certificates.");
             device.AddCommand<DeviceCloneCommand>("clone").WithDescription("Scale out: a new device like another (roles, interconnections), as a new revision; shows its plan.");
             device.AddCommand<DeviceDecommissionCommand>("decommission").WithDescription("Remove a device's software and interconnections, then free it.");

@@ -134,6 +134,7 @@ public sealed class GatewayServer : IAsyncDisposable
         }
         var agentPort = BoundPort(agentApp);
         var agentUrl = new Uri($"https://{options.DnsNames.FirstOrDefault() ?? "localhost"}:{agentPort}");
+        gateway.AgentUrl = agentUrl;
 
         var gauges = new Gateway.GatewayMetrics(store, limits, clock, loggerFactory.CreateLogger<Gateway.GatewayMetrics>());
         try

@@ -120,8 +120,9 @@ public sealed class DeviceRebuildCommand : AsyncCommand<DeviceSettings>
         }
         var queue = result.Queues.FirstOrDefault();
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(settings.Device)}[/]: old certificates revoked, recorded state forgotten, {queue?.Commands ?? 0} commands queued from revision {result.Revision}.");
-        AnsiConsole.MarkupLine("Enroll the fresh agent (it finds the queue waiting):");
-        AnsiConsole.MarkupLine($"  [grey]RIG_ENROLL_TOKEN={result.Token!.Token} rig-agent install --gateway https://GATEWAY:7443 --device {Markup.Escape(settings.Device)} --ca-pin {result.Token.CaPin}[/]");
+        var file = EnrollmentTokenFile.Write(result.Token!, null);
+        AnsiConsole.MarkupLine($"Enroll the fresh agent (it finds the queue waiting); its one-time token is in [bold]{Markup.Escape(file)}[/] (mode 0600).");
+        await EnrollmentTokenFile.PrintInstallLineAsync(client, result.Token!, file, cancellationToken).ConfigureAwait(false);
         return 0;
     }
 }

@@ -195,25 +195,66 @@ public sealed class DeviceSettings : ConnectionSettings
     public string Device { get; init; } = "";
 }
 
-/// <summary><c>rig device token DEVICE</c></summary>
-public sealed class DeviceTokenCommand : AsyncCommand<DeviceSettings>
+/// <summary>Options of <c>rig device token</c>.</summary>
+public sealed class DeviceTokenSettings : ConnectionSettings
+{
+    /// <summary>The device.</summary>
+    [CommandArgument(0, "<DEVICE>")]
+    public string Device { get; init; } = "";
+
+    /// <summary>Where the token goes.</summary>
+    [CommandOption("-o|--output <FILE>")]
+    [Description("File to write the token to, readable only by you (mode 0600; default ./DEVICE.token)")]
+    public string? Output { get; init; }
+}
+
+/// <summary><c>rig device token DEVICE [-o FILE]</c>: a one-time enrollment token, written to a file only its owner
+/// can read (never printed for a command line, where `ps` and shell history show it), and the <c>rig-agent install</c>
+/// line with the gateway's real agent URL and CA pin.</summary>
+public sealed class DeviceTokenCommand : AsyncCommand<DeviceTokenSettings>
 {
     /// <inheritdoc />
-    public override async Task<int> ExecuteAsync(CommandContext context, DeviceSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, DeviceTokenSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
         var token = await client.PostAsync<EnrollmentToken>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/enrollment-token", null, cancellationToken).ConfigureAwait(false);
+        var file = EnrollmentTokenFile.Write(token, settings.Output);
         if (settings.Json)
         {
             Output.JsonLine(token);
             return 0;
         }
-        AnsiConsole.MarkupLine($"One-time token for [bold]{Markup.Escape(token.Device)}[/] (valid until {token.ExpiresAt:u}):");
-        AnsiConsole.MarkupLine($"  [yellow]{token.Token}[/]");
-        // The token goes in the environment (or --token-file), never on the command line where `ps` shows it.
-        AnsiConsole.MarkupLine($"On the device: [grey]RIG_ENROLL_TOKEN={token.Token} rig-agent install --gateway https://GATEWAY:7443 --device {Markup.Escape(token.Device)} --ca-pin {token.CaPin}[/]");
+        AnsiConsole.MarkupLine($"One-time enrollment token for [bold]{Markup.Escape(token.Device)}[/] (valid until {token.ExpiresAt:u}) written to [bold]{Markup.Escape(file)}[/] (mode 0600).");
+        await EnrollmentTokenFile.PrintInstallLineAsync(client, token, file, cancellationToken).ConfigureAwait(false);
         return 0;
+    }
+}
+
+/// <summary>The enrollment token file and the agent command line that reads it, shared by <c>rig device token</c> and
+/// <c>rig device rebuild</c>.</summary>
+internal static class EnrollmentTokenFile
+{
+    /// <summary>Write the token to <paramref name="output"/> (default <c>DEVICE.token</c> in the current directory),
+    /// mode 0600, replacing any older file; returns the path as the operator will type it.</summary>
+    public static string Write(EnrollmentToken token, string? output)
+    {
+        var file = output ?? $"{token.Device}.token";
+        if (Directory.Exists(file))
+            throw new CliException($"Token file '{file}' is a directory; give a file name with --output.");
+        var parent = Path.GetDirectoryName(Path.GetFullPath(file))!;
+        if (!Directory.Exists(parent))
+            throw new CliException($"Cannot write the token to '{file}': directory '{parent}' does not exist; create it or choose another --output.");
+        Rig.Protocol.Trust.WritePrivateFile(file, token.Token + "\n");
+        return file;
+    }
+
+    /// <summary>Print the <c>rig-agent install</c> line on a line of its own (never wrapped, so it can be copied).</summary>
+    public static async Task PrintInstallLineAsync(OperatorClient client, EnrollmentToken token, string file, CancellationToken ct)
+    {
+        var agentUrl = token.AgentUrl ?? (await client.GetAsync<StatusResponse>("api/v1/status", ct).ConfigureAwait(false)).AgentUrl.TrimEnd('/');
+        AnsiConsole.MarkupLine($"Copy [bold]{Markup.Escape(file)}[/] to the device, then run there:");
+        Console.Out.WriteLine($"  rig-agent install --gateway {agentUrl} --device {token.Device} --token-file {file} --ca-pin {token.CaPin}");
     }
 }
 

@@ -5,10 +5,13 @@ using System.Text.Json;
 
 namespace Rig.Protocol.Archives;
 
-/// <summary>A file to put in a Rig archive: its device path (e.g. <c>/etc/app.conf</c>), content and mode.</summary>
-public sealed record ArchiveInput(string Path, byte[] Content, string Mode = "0644");
+/// <summary>A file to put in a Rig archive: its device path (e.g. <c>/etc/app.conf</c>), content and mode; or, with
+/// <see cref="LinkTarget"/>, a symbolic link (relative, staying inside the install root; content and mode unused).</summary>
+public sealed record ArchiveInput(string Path, byte[] Content, string Mode = "0644", string? LinkTarget = null);
 
-/// <summary>Builds Rig archives deterministically (fixed times and owners): the same inputs give the same digest.</summary>
+/// <summary>Builds Rig archives deterministically (sorted entries, fixed times and owners, GNU tar headers): the same
+/// inputs give the same digest, in any process. (PAX headers would not: .NET names each extended header
+/// <c>PaxHeaders.PID/NAME</c>, after the writing process.)</summary>
 public static class RigArchiveWriter
 {
     private static readonly DateTimeOffset FixedTime = new(2000, 1, 1, 0, 0, 0, TimeSpan.Zero);
@@ -23,10 +26,10 @@ public static class RigArchiveWriter
         var inputs = files.OrderBy(f => f.Path, StringComparer.Ordinal).ToList();
         var complete = manifest with
         {
-            Files = inputs.Select(f => new RigArchiveFile(f.Path, Convert.ToHexStringLower(SHA256.HashData(f.Content)), f.Mode)).ToList(),
+            Files = inputs.Where(f => f.LinkTarget is null).Select(f => new RigArchiveFile(f.Path, Convert.ToHexStringLower(SHA256.HashData(f.Content)), f.Mode)).ToList(),
         };
         using (var gzip = new GZipStream(output, CompressionLevel.Optimal, leaveOpen: true))
-        using (var tar = new TarWriter(gzip, TarEntryFormat.Pax, leaveOpen: true))
+        using (var tar = new TarWriter(gzip, TarEntryFormat.Gnu, leaveOpen: true))
         {
             var manifestBytes = JsonSerializer.SerializeToUtf8Bytes(complete, RigJson.Default.RigArchiveManifest);
             tar.WriteEntry(FileEntry("rig.json", manifestBytes, "0644"));
@@ -38,19 +41,34 @@ public static class RigArchiveWriter
                     dirs.Add("files/" + string.Join('/', segments.Take(i)));
             }
             foreach (var dir in dirs)
-                tar.WriteEntry(new PaxTarEntry(TarEntryType.Directory, dir + "/") { Mode = (UnixFileMode)0x1ED, ModificationTime = FixedTime, Uid = 0, Gid = 0 });
+                tar.WriteEntry(Fixed(new GnuTarEntry(TarEntryType.Directory, dir + "/") { Mode = (UnixFileMode)0x1ED }));
             foreach (var input in inputs)
-                tar.WriteEntry(FileEntry("files" + input.Path, input.Content, input.Mode));
+            {
+                if (input.LinkTarget is { } target)
+                    tar.WriteEntry(Fixed(new GnuTarEntry(TarEntryType.SymbolicLink, "files" + input.Path) { LinkName = target, Mode = (UnixFileMode)0x1FF }));
+                else
+                    tar.WriteEntry(FileEntry("files" + input.Path, input.Content, input.Mode));
+            }
         }
         return complete;
     }
 
-    private static PaxTarEntry FileEntry(string name, byte[] content, string mode) => new(TarEntryType.RegularFile, name)
+    private static GnuTarEntry FileEntry(string name, byte[] content, string mode) => Fixed(new GnuTarEntry(TarEntryType.RegularFile, name)
     {
         DataStream = new MemoryStream(content, writable: false),
         Mode = (UnixFileMode)Convert.ToInt32(mode, 8),
-        ModificationTime = FixedTime,
-        Uid = 0,
-        Gid = 0,
-    };
+    });
+
+    /// <summary>Every time field fixed, owner root, no user or group names: nothing of the building machine or moment.</summary>
+    private static GnuTarEntry Fixed(GnuTarEntry entry)
+    {
+        entry.ModificationTime = FixedTime;
+        entry.AccessTime = FixedTime;
+        entry.ChangeTime = FixedTime;
+        entry.Uid = 0;
+        entry.Gid = 0;
+        entry.UserName = "";
+        entry.GroupName = "";
+        return entry;
+    }
 }

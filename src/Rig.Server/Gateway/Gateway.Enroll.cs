@@ -5,8 +5,8 @@ using Rig.Server.Store;
 
 namespace Rig.Server.Gateway;
 
-/// <summary>A new enrollment token, shown once.</summary>
-public sealed record EnrollmentToken(string Device, string Token, string CaPin, DateTimeOffset ExpiresAt);
+/// <summary>A new enrollment token, shown once, with what an agent needs beside it: the gateway's agent URL and the CA pin.</summary>
+public sealed record EnrollmentToken(string Device, string Token, string CaPin, DateTimeOffset ExpiresAt, string? AgentUrl = null);
 
 public sealed partial class Gateway
 {
@@ -18,7 +18,7 @@ public sealed partial class Gateway
         var token = Tokens.Create("rigenroll_");
         var expires = clock.GetUtcNow().Add(limits.EnrollmentTokenLifetime);
         await store.AddEnrollmentTokenAsync(Tokens.Hash(token), device, expires, ct).ConfigureAwait(false);
-        return new EnrollmentToken(device, token, ca.Pin, expires);
+        return new EnrollmentToken(device, token, ca.Pin, expires, AgentUrl?.ToString().TrimEnd('/'));
     }
 
     private GatewayRefusedException BadToken(string device)

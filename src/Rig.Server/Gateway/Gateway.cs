@@ -43,6 +43,10 @@ public sealed partial class Gateway(RigStore store, BlobStore blobs, Certificate
 
     /// <summary>Paced pokes for many devices (set by the host).</summary>
     public PokeScheduler? Pokes { get; set; }
+
+    /// <summary>Where agents reach this gateway (its certificate's first DNS name and the bound agent port; set by the
+    /// host once the agent listener is up), handed out with every enrollment token.</summary>
+    public Uri? AgentUrl { get; set; }
 }
 
 /// <summary>Source-generated log messages with stable event ids (operators grep them).</summary>
