@@ -7,7 +7,7 @@ namespace Rig.Server.Api;
 
 internal static partial class OperatorApi
 {
-    /// <summary>Rollouts: start, list, follow, pause, resume, cancel.</summary>
+    /// <summary>Rollouts: start, list, follow, pause, resume, cancel, retry.</summary>
     private static void MapRollouts(RouteGroupBuilder api, Gateway.Gateway gateway)
     {
         var store = gateway.Store;
@@ -47,5 +47,17 @@ internal static partial class OperatorApi
             await gateway.CancelRolloutAsync(id, ct).ConfigureAwait(false)
                 ? Results.Json(await store.GetRolloutAsync(id, ct).ConfigureAwait(false))
                 : Results.Json(new ApiError("not-active", $"Rollout '{id}' is not running or paused."), statusCode: 409)).WithSummary("Cancel: running commands finish, nothing new starts.");
+
+        api.MapPost("/rollouts/{id}/retry", async (string id, CancellationToken ct) =>
+        {
+            try
+            {
+                return Results.Json(await gateway.RetryRolloutAsync(id, ct).ConfigureAwait(false));
+            }
+            catch (RolloutRefusedException e)
+            {
+                return Results.Json(new ApiError(e.Code, e.Message), statusCode: e.StatusCode);
+            }
+        }).WithSummary("Retry a finished or paused rollout's failed devices: back into their waves, with the rollout's settings.");
     }
 }
