@@ -298,7 +298,7 @@ public static class RolloutView
                 AnsiConsole.MarkupLine($"  [bold]{Markup.Escape(d.Device)}[/]: {Markup.Escape(d.Detail!)}");
             AnsiConsole.MarkupLine($"[grey]Every command of a device, with output: rig device show {Markup.Escape(failed[0].Device)}[/]");
             if (rollout.Status is RolloutStatus.Failed or RolloutStatus.Paused && rollout.Devices.Any(d => d.Status == RolloutDeviceStatus.Failed))
-                AnsiConsole.MarkupLine($"[grey]Once the cause is fixed, run the failed devices again: rig rollout retry {Markup.Escape(rollout.Id)}[/]");
+                AnsiConsole.MarkupLine($"[grey]Cause fixed? Run them again: rig rollout retry {Markup.Escape(rollout.Id)}[/]");
         }
         if (rollout.Error is { } error)
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(error)}[/]");

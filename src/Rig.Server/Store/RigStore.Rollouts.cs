@@ -162,7 +162,7 @@ internal sealed record RolloutRow(string Id, long Rev, string Selector, long Can
     string CreatedBy, string? Error, long CreatedAt, long UpdatedAt, long? FinishedAt, string? Purpose, long DeviceTimeoutMs);
 
 internal sealed record RolloutDeviceRow(string RolloutId, string Device, long Position, long Wave, string Status, string? QueueId, string? Detail,
-    string? QueueStatus, long? LastSeenAt, long? EnrolledAt, long ValidCertificates);
+    string? QueueStatus, long? LastSeenAt, long EnrolledAt, long ValidCertificates);
 
 public sealed partial class RigStore
 {
@@ -171,7 +171,8 @@ public sealed partial class RigStore
     // A device's row with what its state is computed from: its queue's status and its agent (enrolled, certificates, last seen).
     private const string RolloutDeviceSql =
         "SELECT d.rollout_id AS RolloutId, d.device, d.position, d.wave, d.status, d.queue_id AS QueueId, d.detail, q.status AS QueueStatus, r.last_seen_at AS LastSeenAt, " +
-        "(SELECT MIN(c.issued_at) FROM certificates c WHERE c.device = d.device) AS EnrolledAt, " +
+        // COALESCE: SQLite reports an untyped NULL as a blob, which Dapper cannot map to a number (0: never enrolled).
+        "COALESCE((SELECT MIN(c.issued_at) FROM certificates c WHERE c.device = d.device), 0) AS EnrolledAt, " +
         "(SELECT COUNT(*) FROM certificates c WHERE c.device = d.device AND c.revoked_at IS NULL) AS ValidCertificates " +
         "FROM rollout_devices d LEFT JOIN queues q ON q.id = d.queue_id LEFT JOIN device_runtime r ON r.device = d.device WHERE d.rollout_id = @id ORDER BY d.position";
 
@@ -289,7 +290,7 @@ public sealed partial class RigStore
     private static RolloutDeviceInfo ToInfo(RolloutDeviceRow d, DateTimeOffset now)
     {
         static DateTimeOffset? At(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
-        var agent = new AgentPresence(At(d.EnrolledAt), d.ValidCertificates > 0, At(d.LastSeenAt));
+        var agent = new AgentPresence(d.EnrolledAt > 0 ? At(d.EnrolledAt) : null, d.ValidCertificates > 0, At(d.LastSeenAt));
         var (state, detail) = RolloutDeviceState.Classify(d.Status, d.Detail, d.QueueStatus, agent, now, Rig.Protocol.RigLimits.Default.AgentAbsentAfter);
         return new RolloutDeviceInfo(d.Device, (int)d.Position, d.Wave == NoWave ? null : (int)d.Wave, d.Status, d.QueueId, detail, state, agent.LastSeenAt);
     }
