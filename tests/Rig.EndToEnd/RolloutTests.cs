@@ -177,6 +177,7 @@ public sealed class RolloutTests
         Assert.Equal(("rollout-running", 409), (refused.Error.Code, refused.Status));
         Assert.Contains($"Rollout {running.Id} is still running", refused.Error.Message, StringComparison.Ordinal);
         (code, stdout, _) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["rollout", "status", running.Id, .. Connection(live)]);
+        Assert.Equal(0, code); // running: the status was read (the table's exit codes have none for "still running")
         Assert.Contains("waiting-for-agent", stdout, StringComparison.Ordinal);
         Assert.Contains("waiting for agent: never enrolled", stdout, StringComparison.Ordinal);
         await site.RolloutActionAsync(running.Id, "cancel");

@@ -304,12 +304,12 @@ public static class RolloutView
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(error)}[/]");
     }
 
-    /// <summary>0 succeeded, 1 failed or cancelled, 3 paused, 4 still running.</summary>
+    /// <summary>The CLI's exit codes for a rollout: 0 succeeded (or still running, for `rig rollout status` without
+    /// --follow: its `status` says so), 1 failed or cancelled, 3 paused. (Running was 4, a code the CLI's table does not have.)</summary>
     public static int ExitCode(RolloutInfo rollout) => rollout?.Status switch
     {
-        RolloutStatus.Succeeded => 0,
+        RolloutStatus.Succeeded or RolloutStatus.Running => 0,
         RolloutStatus.Paused => 3,
-        RolloutStatus.Running => 4,
         _ => 1,
     };
 
