@@ -66,14 +66,14 @@ public sealed class RolloutEngine : IAsyncDisposable
             foreach (var device in await store.FailStaleRebootsAsync(_gateway.Limits.RebootTimeout, ct).ConfigureAwait(false))
                 _logger.LogWarning(1504, "Queue of {Device} failed: no return from its reboot within {Timeout}", device, _gateway.Limits.RebootTimeout);
         }
-        foreach (var listed in await store.ListRolloutsAsync(activeOnly: true, limit: 1000, ct).ConfigureAwait(false))
+        foreach (var id in await store.ListActiveRolloutIdsAsync(ct).ConfigureAwait(false))
         {
             // One rollout at a time with the operator's pause/resume/cancel, read afresh under the gate: a step
             // never starts a queue for a rollout an operator has just cancelled or paused (CHECKLIST 28).
             await _gateway.RolloutGate.WaitAsync(ct).ConfigureAwait(false);
             try
             {
-                if (await store.GetRolloutAsync(listed.Id, ct).ConfigureAwait(false) is { } rollout && RolloutStatus.IsActive(rollout.Status))
+                if (await store.GetRolloutAsync(id, ct).ConfigureAwait(false) is { } rollout && RolloutStatus.IsActive(rollout.Status))
                     await StepAsync(rollout, ct).ConfigureAwait(false);
             }
             finally

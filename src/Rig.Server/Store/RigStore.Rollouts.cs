@@ -229,6 +229,10 @@ public sealed partial class RigStore
         return list;
     }, ct);
 
+    /// <summary>Ids of the running and paused rollouts, oldest first (the engine reads each one afresh).</summary>
+    public Task<IReadOnlyList<string>> ListActiveRolloutIdsAsync(CancellationToken ct = default) => ReadAsync<IReadOnlyList<string>>(async c =>
+        [.. await c.QueryAsync<string>(new CommandDefinition("SELECT id FROM rollouts WHERE status IN ('running', 'paused') ORDER BY created_at, id", cancellationToken: ct)).ConfigureAwait(false)], ct);
+
     /// <summary>Set a rollout's status (and error); finished states stamp the finish time. Returns false when the
     /// rollout is unknown or already finished.</summary>
     public Task<bool> SetRolloutStatusAsync(string id, string status, string? error, CancellationToken ct = default) => WriteAsync(async (c, tx) =>
