@@ -289,11 +289,12 @@ public static class RolloutView
             table.AddRow(Markup.Escape(d.Device), d.Wave?.ToString(CultureInfo.InvariantCulture) ?? "-", Colour(d.State ?? d.Status), Markup.Escape(d.Detail ?? ""));
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine(Markup.Escape(rollout.Summary) + ".");
-        // The table may cut long details: each failure in full, with its error code, and where to look next.
+        // The table may cut long details: each device that needs an operator (failed, blocked, waiting for its agent) in
+        // full, with its error code, and where to look next.
         var failed = rollout.Devices.Where(d => (d.State ?? d.Status) is RolloutDeviceState.Failed or RolloutDeviceState.Blocked or RolloutDeviceState.WaitingForAgent && d.Detail is not null).ToList();
         if (failed.Count > 0)
         {
-            AnsiConsole.MarkupLine("[red]Failures[/]:");
+            AnsiConsole.MarkupLine("[red]Needs attention[/]:");
             foreach (var d in failed)
                 AnsiConsole.MarkupLine($"  [bold]{Markup.Escape(d.Device)}[/]: {Markup.Escape(d.Detail!)}");
             AnsiConsole.MarkupLine($"[grey]Every command of a device, with output: rig device show {Markup.Escape(failed[0].Device)}[/]");

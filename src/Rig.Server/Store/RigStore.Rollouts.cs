@@ -20,7 +20,8 @@ public static class RolloutStatus
     public static bool IsActive(string status) => status is Running or Paused;
 }
 
-/// <summary>States of one device in a rollout. Active: waiting, blocked, queued.</summary>
+/// <summary>States of one device in a rollout as the engine keeps them (operators see <see cref="RolloutDeviceState"/>).
+/// Active: waiting, blocked, queued.</summary>
 public static class RolloutDeviceStatus
 {
     /// <summary>Its wave has not started yet.</summary>
@@ -33,7 +34,7 @@ public static class RolloutDeviceStatus
     public const string Succeeded = "succeeded";
     /// <summary>Nothing to do: the device already matches the revision.</summary>
     public const string Unchanged = "unchanged";
-    /// <summary>Queue failed, or the plan had errors.</summary>
+    /// <summary>Queue failed, the plan had errors, or the agent did not ask for its queue within the device timeout.</summary>
     public const string Failed = "failed";
     /// <summary>Cancelled before or while running.</summary>
     public const string Cancelled = "cancelled";
