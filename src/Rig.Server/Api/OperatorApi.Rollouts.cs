@@ -2,6 +2,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Rig.Server.Gateway;
+using Rig.Server.Store;
 
 namespace Rig.Server.Api;
 
@@ -58,6 +59,6 @@ internal static partial class OperatorApi
             {
                 return Results.Json(new ApiError(e.Code, e.Message), statusCode: e.StatusCode);
             }
-        }).WithSummary("Retry a finished or paused rollout's failed devices: back into their waves, with the rollout's settings.");
+        }).Produces<RolloutInfo>().WithSummary("Retry a failed or paused rollout's failed devices: back into their waves, with the rollout's settings.");
     }
 }
