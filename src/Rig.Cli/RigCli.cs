@@ -66,6 +66,7 @@ public static class RigCli
             rollout.AddCommand<RolloutActionCommand>("pause").WithDescription("Pause: running queues finish, nothing new starts.");
             rollout.AddCommand<RolloutActionCommand>("resume").WithDescription("Resume a paused rollout (--max-failures to raise the threshold).");
             rollout.AddCommand<RolloutActionCommand>("cancel").WithDescription("Cancel: running commands finish, nothing new starts.");
+            rollout.AddCommand<RolloutRetryCommand>("retry").WithDescription("Retry the failed devices of a finished or paused rollout (default: the newest), with its settings.");
         });
         config.AddBranch("script", script =>
         {
@@ -104,7 +105,7 @@ public static class RigCli
             return await AgentCommandLine.RunAsync(args[1..], ["agent"]).ConfigureAwait(false);
 
         // `rig rollout REV [options]` is `rig rollout start REV [options]`.
-        if (args.Length > 1 && args[0] == "rollout" && args[1] is not ("start" or "status" or "list" or "pause" or "resume" or "cancel" or "-h" or "--help"))
+        if (args.Length > 1 && args[0] == "rollout" && args[1] is not ("start" or "status" or "list" or "pause" or "resume" or "cancel" or "retry" or "-h" or "--help"))
             args = ["rollout", "start", .. args[1..]];
 
         Output.Unwrapped(AnsiConsole.Console, Console.IsOutputRedirected);

@@ -182,6 +182,26 @@ public sealed record RigLimits
     /// failed with <c>reboot-timeout</c> (a re-imaged device or a lost journal must not keep it busy forever).</summary>
     public TimeSpan RebootTimeout { get; init; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>How long a rollout waits, by default, for a device's agent to ask for the queue the rollout made for it
+    /// (<c>--device-timeout</c>) before it gives up on the device: its queue is failed before anything was sent and the
+    /// device counts as a failure. 30 minutes is six check-ins (<see cref="CheckInInterval"/>): an agent that is up asks
+    /// within seconds of its poke, or at its next check-in when the poke is lost, so a device still silent after
+    /// that is down, unenrolled or unreachable and needs an operator, not more waiting.</summary>
+    public TimeSpan RolloutDeviceTimeout { get; init; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>Shortest <c>--device-timeout</c>: a poked agent on a loaded machine may need a few seconds to connect
+    /// (TLS handshake, poke window), and a shorter wait would fail healthy devices.</summary>
+    public TimeSpan MinRolloutDeviceTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Longest <c>--device-timeout</c>: a week covers a device shipped to a site and plugged in later; longer
+    /// is almost always a typo (30d for 30m).</summary>
+    public TimeSpan MaxRolloutDeviceTimeout { get; init; } = TimeSpan.FromDays(7);
+
+    /// <summary>An enrolled agent not seen for longer than this is shown as "waiting for agent: not seen since T" in a
+    /// rollout: two check-in intervals (plus the last-seen write resolution) without a word means it is not running or
+    /// cannot reach the gateway.</summary>
+    public TimeSpan AgentAbsentAfter { get; init; } = TimeSpan.FromMinutes(10);
+
     /// <summary>How long a starting gateway keeps trying to open its database while the database is not reachable or
     /// still recovering (PostgreSQL started at the same time, or restarting after a crash answers 57P03 for seconds),
     /// with the retry delays above, before it gives up and exits with the error.</summary>

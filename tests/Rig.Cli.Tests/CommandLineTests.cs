@@ -76,6 +76,20 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("rig server run", stdout + stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("rollout", "1", "--device-timeout", "5x", "unknown unit 'x'")]
+    [InlineData("rollout", "start", "--device-timeout", "30", "'30' is not a duration")]
+    [InlineData("rollout", "start", "--device-timeout", "1s", "--device-timeout 1s is out of range: give 5s to 7d (default 30m)")]
+    [InlineData("rollout", "start", "--device-timeout", "30d", "--device-timeout 30d is out of range")]
+    public async Task A_bad_device_timeout_is_a_usage_error_naming_the_value_and_nothing_is_sent(string command, string sub, string option, string value, string expected)
+    {
+        // No gateway is listening at --server: the value is refused before anything is sent.
+        var (code, stdout, stderr) = await RigAsync(command, sub, option, value, "--server", "https://localhost:1", "--token", "rigop_x");
+        Assert.True(code == 64, $"exit {code}: {stdout}{stderr}");
+        Assert.Contains(expected, stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("localhost:1", stdout + stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Unknown_commands_and_missing_agent_options_are_usage_errors()
     {

@@ -148,7 +148,7 @@ public sealed class OperationsTests
         await site.StartAgentsAsync(devices);
 
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null, Canary: 1, Batch: "2"));
-        Assert.Equal(new Dictionary<string, int> { ["lb-1"] = 0, ["web-1"] = 1, ["web-2"] = 1, ["web-3"] = 2, ["web-4"] = 2 },
+        Assert.Equal(new Dictionary<string, int?> { ["lb-1"] = 0, ["web-1"] = 1, ["web-2"] = 1, ["web-3"] = 2, ["web-4"] = 2 },
             rollout.Devices.ToDictionary(d => d.Device, d => d.Wave));
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id);
         Assert.Equal(RolloutStatus.Succeeded, done.Status);

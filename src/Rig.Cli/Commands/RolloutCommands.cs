@@ -45,10 +45,21 @@ public sealed class RolloutStartSettings : ConnectionSettings
     [CommandOption("-m|--reason <TEXT>")]
     public string? Reason { get; init; }
 
+    /// <summary>How long a device's agent may take to ask for its queue.</summary>
+    [CommandOption("--device-timeout <DURATION>")]
+    [Description("How long to wait for a device's agent to ask for its queue before the device fails (e.g. 90s, 30m, 2h; default 30m)")]
+    public string? DeviceTimeout { get; init; }
+
     /// <summary>Do not follow.</summary>
     [CommandOption("--no-wait")]
     [Description("Start it and return; follow it later with `rig rollout status ID --follow`")]
     public bool NoWait { get; init; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate() =>
+        DeviceTimeout is not null && Rig.Server.Gateway.Gateway.DeviceTimeoutProblem(DeviceTimeout, Rig.Protocol.RigLimits.Default) is { } problem
+            ? ValidationResult.Error(problem)
+            : ValidationResult.Success();
 }
 
 /// <summary><c>rig rollout start [REV]</c></summary>
@@ -60,16 +71,55 @@ public sealed class RolloutStartCommand : AsyncCommand<RolloutStartSettings>
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
         var rollout = await client.PostAsync<RolloutInfo>("api/v1/rollouts",
-            new RolloutRequest(settings.Revision, settings.Devices, settings.Canary, settings.Batch, settings.MaxParallel, settings.MaxFailures, settings.Reason), cancellationToken).ConfigureAwait(false);
+            new RolloutRequest(settings.Revision, settings.Devices, settings.Canary, settings.Batch, settings.MaxParallel, settings.MaxFailures, settings.Reason, settings.DeviceTimeout), cancellationToken).ConfigureAwait(false);
         if (settings.NoWait)
         {
             if (settings.Json)
                 Output.JsonLine(rollout);
             else
-                AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/] of revision {rollout.Rev} started: {rollout.Devices.Count} devices in {rollout.Waves} wave(s).");
+                AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/] of revision {rollout.Rev} started: {Markup.Escape(RolloutView.Shape(rollout))}.");
             return 0;
         }
         return await RolloutView.FollowAsync(client, rollout.Id, settings.Json, cancellationToken).ConfigureAwait(false);
+    }
+}
+
+/// <summary>Options of <c>rig rollout retry [ID]</c>.</summary>
+public sealed class RolloutRetrySettings : ConnectionSettings
+{
+    /// <summary>Rollout id (default: the newest).</summary>
+    [CommandArgument(0, "[ID]")]
+    [Description("Rollout whose failed devices to retry (default: the newest rollout)")]
+    public string? Id { get; init; }
+
+    /// <summary>Do not follow.</summary>
+    [CommandOption("--no-wait")]
+    [Description("Re-queue them and return; follow it later with `rig rollout status ID --follow`")]
+    public bool NoWait { get; init; }
+}
+
+/// <summary><c>rig rollout retry [ID]</c>: the failed devices of a finished or paused rollout go back into their waves
+/// and the rollout runs again with its settings.</summary>
+public sealed class RolloutRetryCommand : AsyncCommand<RolloutRetrySettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, RolloutRetrySettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var id = await new RolloutIdSettings { Id = settings.Id }.ResolveAsync(client, cancellationToken).ConfigureAwait(false);
+        var before = await client.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", cancellationToken).ConfigureAwait(false);
+        var failed = before.Devices.Where(d => d.Status == RolloutDeviceStatus.Failed).Select(d => d.Device).ToList();
+        var rollout = await client.PostAsync<RolloutInfo>($"api/v1/rollouts/{id}/retry", null, cancellationToken).ConfigureAwait(false);
+        if (!settings.Json)
+            AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/]: retrying {failed.Count} failed device(s): {Markup.Escape(string.Join(", ", failed))}.");
+        if (settings.NoWait)
+        {
+            if (settings.Json)
+                Output.JsonLine(rollout);
+            return 0;
+        }
+        return await RolloutView.FollowAsync(client, rollout.Id, settings.Json, cancellationToken, announce: false).ConfigureAwait(false);
     }
 }
 
@@ -171,7 +221,7 @@ public sealed class RolloutListCommand : AsyncCommand<ConnectionSettings>
 public static class RolloutView
 {
     /// <summary>Follow a rollout until it is finished or paused; the exit code says how it ended.</summary>
-    public static async Task<int> FollowAsync(OperatorClient client, string id, bool json, CancellationToken ct)
+    public static async Task<int> FollowAsync(OperatorClient client, string id, bool json, CancellationToken ct, bool announce = true)
     {
         ArgumentNullException.ThrowIfNull(client);
         RolloutInfo rollout = await client.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
@@ -185,7 +235,8 @@ public static class RolloutView
             Output.JsonLine(rollout);
             return ExitCode(rollout);
         }
-        AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/] of revision {rollout.Rev}: {rollout.Devices.Count} devices, {rollout.Waves} wave(s), at most {rollout.MaxParallel} at once, {rollout.MaxFailures} failure(s) tolerated.");
+        if (announce)
+            AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/] of revision {rollout.Rev}: {Markup.Escape(Shape(rollout))}, at most {rollout.MaxParallel} at once, {rollout.MaxFailures} failure(s) tolerated, device timeout {rollout.DeviceTimeout}.");
         await AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
             .StartAsync(async progress =>
@@ -212,47 +263,63 @@ public static class RolloutView
     {
         var devices = rollout.Devices.Where(d => d.Wave == wave).ToList();
         var failed = devices.Count(d => d.Status == RolloutDeviceStatus.Failed);
-        var running = devices.Count(d => d.Status == RolloutDeviceStatus.Queued);
+        var running = devices.Count(d => d.State is RolloutDeviceState.Running or RolloutDeviceState.Rebooting);
+        var waiting = devices.Count(d => d.State == RolloutDeviceState.WaitingForAgent);
         var name = wave == 0 && rollout.Canary > 0 ? "canary" : $"wave {wave}";
-        return $"{name,-7} {devices.Count(d => RolloutDeviceStatus.IsFinished(d.Status)),3}/{devices.Count,-3} {(running > 0 ? $"[blue]{running} running[/] " : "")}{(failed > 0 ? $"[red]{failed} failed[/]" : "")}";
+        return $"{name,-7} {devices.Count(d => RolloutDeviceStatus.IsFinished(d.Status)),3}/{devices.Count,-3} {(running > 0 ? $"[blue]{running} running[/] " : "")}" +
+            $"{(waiting > 0 ? $"[yellow]{waiting} waiting for agent[/] " : "")}{(failed > 0 ? $"[red]{failed} failed[/]" : "")}";
+    }
+
+    /// <summary>"5 devices: 3 to change in 2 wave(s), 2 unchanged" (devices with nothing to do are in no wave).</summary>
+    public static string Shape(RolloutInfo rollout)
+    {
+        ArgumentNullException.ThrowIfNull(rollout);
+        var unchanged = rollout.Devices.Count(d => d.Wave is null);
+        if (unchanged == rollout.Devices.Count)
+            return rollout.Summary;
+        return $"{rollout.Devices.Count} device(s): {rollout.Devices.Count - unchanged} to change in {rollout.Waves} wave(s){(unchanged > 0 ? $", {unchanged} unchanged (nothing to do)" : "")}";
     }
 
     /// <summary>A rollout as a table.</summary>
     public static void Print(RolloutInfo rollout)
     {
         ArgumentNullException.ThrowIfNull(rollout);
-        var table = new Table().Title($"Rollout {rollout.Id} of revision {rollout.Rev}: {Colour(rollout.Status)}").AddColumns("device", "wave", "status", "detail");
+        var table = new Table().Title($"Rollout {rollout.Id} of revision {rollout.Rev}: {Colour(rollout.Status)}").AddColumns("device", "wave", "state", "detail");
         foreach (var d in rollout.Devices)
-            table.AddRow(d.Device, d.Wave.ToString(CultureInfo.InvariantCulture), Colour(d.Status), Markup.Escape(d.Detail ?? ""));
+            table.AddRow(Markup.Escape(d.Device), d.Wave?.ToString(CultureInfo.InvariantCulture) ?? "-", Colour(d.State ?? d.Status), Markup.Escape(d.Detail ?? ""));
         AnsiConsole.Write(table);
-        // The table may cut long details: each failure in full, with its error code, and where to look next.
-        var failed = rollout.Devices.Where(d => d.Status is RolloutDeviceStatus.Failed or RolloutDeviceStatus.Blocked && d.Detail is not null).ToList();
+        AnsiConsole.MarkupLine(Markup.Escape(rollout.Summary) + ".");
+        // The table may cut long details: each device that needs an operator (failed, blocked, waiting for its agent) in
+        // full, with its error code, and where to look next.
+        var failed = rollout.Devices.Where(d => (d.State ?? d.Status) is RolloutDeviceState.Failed or RolloutDeviceState.Blocked or RolloutDeviceState.WaitingForAgent && d.Detail is not null).ToList();
         if (failed.Count > 0)
         {
-            AnsiConsole.MarkupLine("[red]Failures[/]:");
+            AnsiConsole.MarkupLine("[red]Needs attention[/]:");
             foreach (var d in failed)
                 AnsiConsole.MarkupLine($"  [bold]{Markup.Escape(d.Device)}[/]: {Markup.Escape(d.Detail!)}");
             AnsiConsole.MarkupLine($"[grey]Every command of a device, with output: rig device show {Markup.Escape(failed[0].Device)}[/]");
+            if (rollout.Status is RolloutStatus.Failed or RolloutStatus.Paused && rollout.Devices.Any(d => d.Status == RolloutDeviceStatus.Failed))
+                AnsiConsole.MarkupLine($"[grey]Cause fixed? Run them again: rig rollout retry {Markup.Escape(rollout.Id)}[/]");
         }
         if (rollout.Error is { } error)
             AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(error)}[/]");
     }
 
-    /// <summary>0 succeeded, 1 failed or cancelled, 3 paused, 4 still running.</summary>
+    /// <summary>The CLI's exit codes for a rollout: 0 succeeded (or still running, for `rig rollout status` without
+    /// --follow: its `status` says so), 1 failed or cancelled, 3 paused. (Running was 4, a code the CLI's table does not have.)</summary>
     public static int ExitCode(RolloutInfo rollout) => rollout?.Status switch
     {
-        RolloutStatus.Succeeded => 0,
+        RolloutStatus.Succeeded or RolloutStatus.Running => 0,
         RolloutStatus.Paused => 3,
-        RolloutStatus.Running => 4,
         _ => 1,
     };
 
     /// <summary>A status with its colour.</summary>
     public static string Colour(string status) => status switch
     {
-        RolloutStatus.Succeeded or RolloutDeviceStatus.Unchanged => $"[green]{status}[/]",
+        RolloutStatus.Succeeded or RolloutDeviceState.Unchanged => $"[green]{status}[/]",
         RolloutStatus.Failed or RolloutStatus.Cancelled => $"[red]{status}[/]",
-        RolloutStatus.Paused or RolloutDeviceStatus.Blocked => $"[yellow]{status}[/]",
+        RolloutStatus.Paused or RolloutDeviceState.Blocked or RolloutDeviceState.WaitingForAgent => $"[yellow]{status}[/]",
         _ => $"[blue]{status}[/]",
     };
 }

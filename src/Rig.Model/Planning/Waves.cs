@@ -6,6 +6,19 @@ namespace Rig.Model.Planning;
 /// or P% of all devices (at least one). Pure and deterministic: the order given is kept.</summary>
 public static class Waves
 {
+    /// <summary>Assign waves among the devices that will change, in the order given: the canary is the first device
+    /// that changes and batch sizes (a percentage too) count only devices that change. A device with nothing to do
+    /// gets no wave (null): it is not sent anything, and it does not count towards a batch.</summary>
+    public static IReadOnlyList<(string Device, int? Wave)> AssignChanging(IReadOnlyList<(string Device, bool Changes)> devices, int canary, string batch)
+    {
+        ArgumentNullException.ThrowIfNull(devices);
+        var changing = devices.Where(d => d.Changes).Select(d => d.Device).ToList();
+        var waves = new Dictionary<string, int>(StringComparer.Ordinal);
+        foreach (var (device, wave) in Assign(changing, canary, batch))
+            waves[device] = wave;
+        return [.. devices.Select(d => (d.Device, d.Changes ? waves[d.Device] : (int?)null))];
+    }
+
     /// <summary>Assign a wave to each device.</summary>
     public static IReadOnlyList<(string Device, int Wave)> Assign(IReadOnlyList<string> devices, int canary, string batch)
     {

@@ -8,7 +8,7 @@ namespace Rig.Server.Api;
 
 internal static partial class OperatorApi
 {
-    /// <summary>Rollouts: start, list, follow, pause, resume, cancel.</summary>
+    /// <summary>Rollouts: start, list, follow, pause, resume, cancel, retry.</summary>
     private static void MapRollouts(RouteGroupBuilder api, Gateway.Gateway gateway)
     {
         var store = gateway.Store;
@@ -54,5 +54,17 @@ internal static partial class OperatorApi
                 ? Results.Json(await store.GetRolloutAsync(id, ct).ConfigureAwait(false))
                 : ApiErrors.Json(new ApiError("not-active", $"Rollout '{id}' is not running or paused.", Hint: $"See its state with `rig rollout status {id}`."), statusCode: 409))
             .Documented<RolloutInfo>("cancelRollout", 200, StatusCodes.Status409Conflict).WithSummary("Cancel: running commands finish, nothing new starts.");
+
+        api.MapPost("/rollouts/{id}/retry", async (string id, CancellationToken ct) =>
+        {
+            try
+            {
+                return Results.Json(await gateway.RetryRolloutAsync(id, ct).ConfigureAwait(false));
+            }
+            catch (RolloutRefusedException e)
+            {
+                return ApiErrors.Json(new ApiError(e.Code, e.Message, Hint: $"See the rollout with `rig rollout status {id}`."), statusCode: e.StatusCode);
+            }
+        }).Documented<RolloutInfo>("retryRollout", 200, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict).WithSummary("Retry a failed or paused rollout's failed devices: back into their waves, with the rollout's settings.");
     }
 }

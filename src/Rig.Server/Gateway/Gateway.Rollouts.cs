@@ -1,5 +1,6 @@
 using Rig.Model.Domain;
 using Rig.Model.Planning;
+using Rig.Protocol;
 using Rig.Server.Store;
 
 namespace Rig.Server.Gateway;
@@ -12,7 +13,10 @@ namespace Rig.Server.Gateway;
 /// <param name="MaxParallel">Queues running at once.</param>
 /// <param name="MaxFailures">Failed devices tolerated before the rollout pauses itself.</param>
 /// <param name="Reason">Why (kept with the rollout and its queues).</param>
-public sealed record RolloutRequest(long? Revision, string? Devices, int Canary = 0, string Batch = "100%", int MaxParallel = 50, int MaxFailures = 0, string? Reason = null);
+/// <param name="DeviceTimeout">How long a device's agent may take to ask for its queue before the device fails
+/// (<c>90s</c>, <c>30m</c>, <c>2h</c>; null: <see cref="Rig.Protocol.RigLimits.RolloutDeviceTimeout"/>).</param>
+public sealed record RolloutRequest(long? Revision, string? Devices, int Canary = 0, string Batch = "100%", int MaxParallel = 50, int MaxFailures = 0, string? Reason = null,
+    string? DeviceTimeout = null);
 
 /// <summary>A rollout request that cannot be started: what was wrong and what to do.</summary>
 public sealed class RolloutRefusedException(string code, string message, int statusCode) : Exception(message)
@@ -32,8 +36,9 @@ public sealed partial class Gateway
     /// action never interleaves with a step that is starting queues from an older view of the rollout.</summary>
     internal SemaphoreSlim RolloutGate { get; } = new(1, 1);
 
-    /// <summary>Start a rollout: select devices from the model at the revision, split them into waves, and refuse
-    /// if any of them is already in another active rollout.</summary>
+    /// <summary>Start a rollout: select devices from the model at the revision, plan each of them, split the devices
+    /// that will change into waves (the others are <c>unchanged</c>, in no wave), and refuse if any of them is already
+    /// in another active rollout. A rollout where no device changes is finished at once.</summary>
     public async Task<RolloutInfo> StartRolloutAsync(RolloutRequest request, string createdBy, CancellationToken ct, string? purpose = null)
     {
         ArgumentNullException.ThrowIfNull(request);
@@ -45,6 +50,13 @@ public sealed partial class Gateway
             throw new RolloutRefusedException("bad-rollout", $"--max-parallel {request.MaxParallel} must be at least 1.", 400);
         if (request.MaxFailures < 0)
             throw new RolloutRefusedException("bad-rollout", $"--max-failures {request.MaxFailures} must be 0 or more.", 400);
+        var deviceTimeout = limits.RolloutDeviceTimeout;
+        if (request.DeviceTimeout is not null)
+        {
+            if (DeviceTimeoutProblem(request.DeviceTimeout, limits) is { } problem)
+                throw new RolloutRefusedException("bad-rollout", problem, 400);
+            Rig.Model.Durations.TryParse(request.DeviceTimeout, out deviceTimeout, out _);
+        }
         DeviceSelector selector;
         try
         {
@@ -58,24 +70,95 @@ public sealed partial class Gateway
         var devices = selector.Select(snapshot.Model).Select(d => d.Name).ToList();
         if (devices.Count == 0)
             throw new RolloutRefusedException("no-devices", $"No device of revision {rev} matches '{selector}'.", 400);
-        IReadOnlyList<(string Device, int Wave)> waves;
+
+        // Which devices will change: the canary and the batches are chosen among them only. A plan with errors counts
+        // as a change (its wave reports the errors as a failure); each device is planned again when its wave starts.
+        var runtimes = (await store.ListDeviceRuntimeAsync(devices, withInventory: false, ct, withNative: true).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
+        var changes = new bool[devices.Count];
+        Parallel.For(0, devices.Count, i =>
+        {
+            var plan = Operations.PlanService.Plan(snapshot, devices[i], runtimes.GetValueOrDefault(devices[i]));
+            changes[i] = !plan.IsValid || !plan.IsEmpty;
+        });
+        IReadOnlyList<(string Device, int? Wave)> waves;
         try
         {
-            waves = Waves.Assign(devices, request.Canary, request.Batch);
+            waves = Waves.AssignChanging([.. devices.Select((d, i) => (d, changes[i]))], request.Canary, request.Batch);
         }
         catch (FormatException e)
         {
             throw new RolloutRefusedException("bad-rollout", e.Message, 400);
         }
-        var spec = new RolloutSpec(rev, selector.Text, request.Canary, request.Batch, request.MaxParallel, request.MaxFailures, request.Reason ?? $"rollout of revision {rev}", createdBy, purpose);
+        var spec = new RolloutSpec(rev, selector.Text, request.Canary, request.Batch, request.MaxParallel, request.MaxFailures, request.Reason ?? $"rollout of revision {rev}", createdBy, purpose)
+        {
+            DeviceTimeout = deviceTimeout,
+        };
         var created = await store.CreateRolloutAsync(spec, waves, ct).ConfigureAwait(false);
         if (created.Created is null)
         {
             var list = string.Join(", ", created.Conflicts.Take(10).Select(c => $"{c.Device} (rollout {c.RolloutId})"));
             throw new RolloutRefusedException("devices-busy", $"{created.Conflicts.Count} device(s) are already in an active rollout: {list}; wait for it, or `rig rollout cancel` it.", 409);
         }
+        var rollout = created.Created;
+        // Nothing to change: finished now. (A rollout with a purpose, such as a decommission, is finished by the
+        // engine at its next step, which does the rest of the job.)
+        if (purpose is null && rollout.Devices.All(d => d.Status == RolloutDeviceStatus.Unchanged)
+            && await store.SetRolloutStatusAsync(rollout.Id, RolloutStatus.Succeeded, null, ct).ConfigureAwait(false))
+            rollout = await store.GetRolloutAsync(rollout.Id, ct).ConfigureAwait(false) ?? rollout;
         RolloutSignal.Release();
-        return created.Created;
+        return rollout;
+    }
+
+    /// <summary>What is wrong with a <c>--device-timeout</c> value (with the value and what to give), or null when it
+    /// is a duration within the limits.</summary>
+    public static string? DeviceTimeoutProblem(string value, RigLimits limits)
+    {
+        ArgumentNullException.ThrowIfNull(limits);
+        if (!Rig.Model.Durations.TryParse(value, out var timeout, out var error))
+            return $"--device-timeout: {error}.";
+        if (timeout < limits.MinRolloutDeviceTimeout || timeout > limits.MaxRolloutDeviceTimeout)
+            return $"--device-timeout {value} is out of range: give {Rig.Model.Durations.Format(limits.MinRolloutDeviceTimeout)} to {Rig.Model.Durations.Format(limits.MaxRolloutDeviceTimeout)} (default {Rig.Model.Durations.Format(limits.RolloutDeviceTimeout)}).";
+        return null;
+    }
+
+    /// <summary>Retry a rollout's failed devices: they go back into their waves and the rollout runs again with its
+    /// settings (canary first, parallel limit, failure threshold, device timeout). Refused while the rollout runs, for a
+    /// cancelled rollout, when no device failed, or when a failed device is now in another active rollout.</summary>
+    public async Task<RolloutInfo> RetryRolloutAsync(string id, CancellationToken ct)
+    {
+        RolloutInfo retried;
+        await RolloutGate.WaitAsync(ct).ConfigureAwait(false);
+        try
+        {
+            var rollout = await store.GetRolloutAsync(id, ct).ConfigureAwait(false)
+                ?? throw new RolloutRefusedException("unknown-rollout", $"There is no rollout '{id}'; see `rig rollout list`.", 404);
+            var failed = rollout.Devices.Where(d => d.Status == RolloutDeviceStatus.Failed).Select(d => d.Device).ToList();
+            if (rollout.Status == RolloutStatus.Running)
+            {
+                throw new RolloutRefusedException("rollout-running",
+                    $"Rollout {id} is still running ({rollout.Summary}); its failed devices can be retried once it has finished or paused: follow it with `rig rollout status {id} --follow`, or `rig rollout pause {id}` first.", 409);
+            }
+            if (rollout.Status == RolloutStatus.Cancelled)
+            {
+                throw new RolloutRefusedException("rollout-cancelled",
+                    $"Rollout {id} was cancelled; start a new one for the devices you want (`rig rollout start {rollout.Rev} --devices ...`).", 409);
+            }
+            if (failed.Count == 0)
+                throw new RolloutRefusedException("nothing-to-retry", $"Rollout {id} has no failed devices ({rollout.Summary}); there is nothing to retry.", 409);
+            var result = await store.RetryRolloutAsync(id, ct).ConfigureAwait(false);
+            if (result.Created is null)
+            {
+                var list = string.Join(", ", result.Conflicts.Take(10).Select(c => $"{c.Device} (rollout {c.RolloutId})"));
+                throw new RolloutRefusedException("devices-busy", $"{result.Conflicts.Count} failed device(s) of rollout {id} are now in another active rollout: {list}; wait for it, or `rig rollout cancel` it.", 409);
+            }
+            retried = result.Created;
+        }
+        finally
+        {
+            RolloutGate.Release();
+        }
+        RolloutSignal.Release();
+        return retried;
     }
 
     /// <summary>Pause: running queues finish, nothing new starts.</summary>

@@ -66,14 +66,14 @@ public sealed class RolloutEngine : IAsyncDisposable
             foreach (var device in await store.FailStaleRebootsAsync(_gateway.Limits.RebootTimeout, ct).ConfigureAwait(false))
                 _logger.LogWarning(1504, "Queue of {Device} failed: no return from its reboot within {Timeout}", device, _gateway.Limits.RebootTimeout);
         }
-        foreach (var listed in await store.ListRolloutsAsync(activeOnly: true, limit: 1000, ct).ConfigureAwait(false))
+        foreach (var id in await store.ListActiveRolloutIdsAsync(ct).ConfigureAwait(false))
         {
             // One rollout at a time with the operator's pause/resume/cancel, read afresh under the gate: a step
             // never starts a queue for a rollout an operator has just cancelled or paused (CHECKLIST 28).
             await _gateway.RolloutGate.WaitAsync(ct).ConfigureAwait(false);
             try
             {
-                if (await store.GetRolloutAsync(listed.Id, ct).ConfigureAwait(false) is { } rollout && RolloutStatus.IsActive(rollout.Status))
+                if (await store.GetRolloutAsync(id, ct).ConfigureAwait(false) is { } rollout && RolloutStatus.IsActive(rollout.Status))
                     await StepAsync(rollout, ct).ConfigureAwait(false);
             }
             finally
@@ -88,10 +88,26 @@ public sealed class RolloutEngine : IAsyncDisposable
         var store = _gateway.Store;
         var devices = rollout.Devices.ToDictionary(d => d.Device, StringComparer.Ordinal);
 
-        // 1. What happened to the queues we started.
+        // 1. What happened to the queues we started. A queue whose agent has not asked for it within the rollout's
+        // device timeout is failed before anything is sent (the store decides under the queue's lock, so an agent that
+        // asks at that very moment either gets the whole queue or nothing), and the device fails with the reason.
+        var deviceTimeout = Rig.Model.Durations.TryParse(rollout.DeviceTimeout, out var t, out _) ? t : _gateway.Limits.RolloutDeviceTimeout;
+        var now = _gateway.Clock.GetUtcNow();
         foreach (var device in rollout.Devices.Where(d => d.Status == RolloutDeviceStatus.Queued && d.QueueId is not null))
         {
             var queue = await store.GetQueueAsync(device.QueueId!, ct).ConfigureAwait(false);
+            if (queue is { Status: QueueStatus.Pending } && now - queue.CreatedAt >= deviceTimeout)
+            {
+                var waiting = device.State == RolloutDeviceState.WaitingForAgent && device.Detail is { } d
+                    ? d
+                    : $"waiting for agent: it was poked and did not ask for its queue{(device.LastSeenAt is { } seen ? $" (last seen {seen.UtcDateTime:u})" : "")}";
+                var why = $"{waiting}, gave up after {rollout.DeviceTimeout}";
+                if (await store.FailUndeliveredQueueAsync(queue.Id, why, ct).ConfigureAwait(false))
+                {
+                    _logger.LogWarning(1505, "Rollout {Rollout}: device {Device} failed: {Why}", rollout.Id, device.Device, why);
+                    queue = await store.GetQueueAsync(queue.Id, ct).ConfigureAwait(false);
+                }
+            }
             if (queue is null || QueueStatus.IsActive(queue.Status))
                 continue;
             var status = queue.Status switch

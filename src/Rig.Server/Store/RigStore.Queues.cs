@@ -175,6 +175,20 @@ public sealed partial class RigStore
         return (await c.QuerySingleAsync<QueueRow>(new CommandDefinition($"SELECT {QueueColumns} FROM queues WHERE id = @id", new { id = active.Id }, tx, cancellationToken: ct)).ConfigureAwait(false)).ToInfo();
     }, ct);
 
+    /// <summary>Fail a queue whose agent never asked for it (a rollout's device timeout): only while it is still
+    /// <c>pending</c>, decided under the queue's lock, so it is either delivered (and runs to its end as usual) or
+    /// failed before anything was sent (and the agent gets nothing from it later). Its commands stay pending: none ran.
+    /// Returns false when the agent took it first, or the queue is no longer active.</summary>
+    public Task<bool> FailUndeliveredQueueAsync(string queueId, string error, CancellationToken ct = default) => WriteAsync(async (c, tx) =>
+    {
+        var s = new Statements(c, tx);
+        var status = await s.QuerySingleOrDefaultAsync<string?>($"SELECT status FROM queues WHERE id = @queueId{ForUpdate}", new { queueId }, ct).ConfigureAwait(false);
+        if (status != QueueStatus.Pending)
+            return false;
+        await FinishQueueAsync(s, queueId, QueueStatus.Failed, error, ct).ConfigureAwait(false);
+        return true;
+    }, ct);
+
     /// <summary>Fail queues that have waited in <c>rebooting</c> longer than <paramref name="timeout"/>: the device
     /// acknowledged a reboot and never came back (re-imaged, journal lost). Returns the devices concerned.</summary>
     public Task<IReadOnlyList<string>> FailStaleRebootsAsync(TimeSpan timeout, CancellationToken ct = default) => WriteAsync<IReadOnlyList<string>>(async (c, tx) =>

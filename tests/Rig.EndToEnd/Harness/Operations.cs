@@ -60,7 +60,7 @@ public static class Operations
     /// <summary>A rollout on one line per device, for failure messages.</summary>
     public static string Describe(RolloutInfo? rollout) => rollout is null
         ? "(no rollout read)"
-        : $"rollout {rollout.Id} {rollout.Status} ({rollout.Error})\n" + string.Join("\n", rollout.Devices.Select(d => $"  {d.Device} wave {d.Wave}: {d.Status} {d.QueueId} {d.Detail}"));
+        : $"rollout {rollout.Id} {rollout.Status} ({rollout.Error})\n" + string.Join("\n", rollout.Devices.Select(d => $"  {d.Device} wave {d.Wave}: {d.Status}/{d.State} {d.QueueId} {d.Detail}"));
 
     /// <summary>GET /devices/{name}: status, recorded state, latest queue's commands.</summary>
     public static Task<DeviceDetail> DeviceAsync(this TestSite site, string device) =>

@@ -633,6 +633,29 @@ public abstract partial class StoreSuite
         Assert.Null(await Store.CancelQueueAsync(Device, "again"));
     }
 
+    [Fact]
+    public async Task A_queue_failed_before_its_agent_asked_is_never_delivered_and_one_already_delivered_is_not_failed()
+    {
+        // A rollout's device timeout: the agent never asked. The queue fails with the reason and nothing is sent later.
+        var commands = Writes(2);
+        var queue = await CreateQueueAsync(commands);
+        Assert.True(await Store.FailUndeliveredQueueAsync(queue.Id, "waiting for agent: never enrolled, gave up after 5s"));
+        var failed = await QueueAsync(queue.Id);
+        Assert.Equal((QueueStatus.Failed, "waiting for agent: never enrolled, gave up after 5s"), (failed.Status, failed.Error));
+        AssertNoCommand(await ExchangeAsync(Inquiry()));
+        Assert.All(await Store.GetCommandsAsync(queue.Id), c => Assert.Equal((CommandStatus.Pending, 0), (c.Status, c.Deliveries)));
+        Assert.False(await Store.FailUndeliveredQueueAsync(queue.Id, "again"));
+
+        // The agent asked first: the queue is running and runs to its end; the timeout does not touch it.
+        var next = await CreateQueueAsync(Writes(1));
+        var delivered = await ExchangeAsync(Inquiry());
+        Assert.Equal(ExchangeAnswer.Command, delivered.Answer);
+        Assert.False(await Store.FailUndeliveredQueueAsync(next.Id, "too late"));
+        Assert.Equal(QueueStatus.Running, (await QueueAsync(next.Id)).Status);
+        AssertNoCommand(await ExchangeAsync(Report(Succeeded(delivered.Command!.Id))));
+        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(next.Id)).Status);
+    }
+
     // ---- recorded state ------------------------------------------------------------------------
 
     [Fact]
