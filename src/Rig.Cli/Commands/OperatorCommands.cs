@@ -205,10 +205,14 @@ public sealed class ModelLoadSettings : ConnectionSettings
 
     /// <summary>Why.</summary>
     [CommandOption("-m|--message <TEXT>")]
+    [Description("Why (recorded with the revision; required)")]
     public string? Message { get; init; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate() => RevisionMessage.Require(Message, "model load");
 }
 
-/// <summary><c>rig model load FILE.json</c></summary>
+/// <summary><c>rig model load FILE.json -m WHY</c></summary>
 public sealed class ModelLoadCommand : AsyncCommand<ModelLoadSettings>
 {
     /// <inheritdoc />
@@ -218,7 +222,7 @@ public sealed class ModelLoadCommand : AsyncCommand<ModelLoadSettings>
         if (!System.IO.File.Exists(settings.File))
             throw new CliException($"Model file '{settings.File}' does not exist.");
         using var client = settings.Connect();
-        var saved = await client.PutJsonTextAsync<ModelPutResponse>($"api/v1/model?message={Uri.EscapeDataString(settings.Message ?? "")}", await System.IO.File.ReadAllTextAsync(settings.File, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        var saved = await client.PutJsonTextAsync<ModelPutResponse>($"api/v1/model?message={Uri.EscapeDataString(settings.Message!)}", await System.IO.File.ReadAllTextAsync(settings.File, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
         if (settings.Json)
             Output.JsonLine(saved);
         else
