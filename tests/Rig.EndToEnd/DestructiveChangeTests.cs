@@ -64,6 +64,23 @@ public sealed class DestructiveChangeTests
     }
 
     [Fact]
+    public async Task Model_load_that_removes_a_device_refuses_without_yes_when_not_on_a_terminal()
+    {
+        await using var live = await LiveSite.StartAsync();
+        await live.Site.ApplyAsync(Models.Site(["web-1", "web-2"]), "first");
+        var one = WriteModel(live, "one", Models.Site(["web-1"]));
+
+        var (code, stdout, _) = await RigAsync(["model", "load", one, "-m", "drop web-2", .. Connection(live)]);
+        Assert.Equal(1, code);
+        Assert.Contains("device web-2", stdout, StringComparison.Ordinal);
+        Assert.Single(await RevisionsAsync(live));
+
+        (code, stdout, var stderr) = await RigAsync(["model", "load", one, "-m", "drop web-2", "--yes", .. Connection(live)]);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal(2, (await RevisionsAsync(live))[0].Revision);
+    }
+
+    [Fact]
     public async Task Saved_plan_applies_exactly_when_nothing_moved_and_refuses_after_another_apply()
     {
         await using var live = await LiveSite.StartAsync();
