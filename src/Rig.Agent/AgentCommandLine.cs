@@ -5,7 +5,7 @@ namespace Rig.Agent;
 
 /// <summary>The agent's command line (also used by <c>rig agent</c>):
 /// <c>enroll --state DIR --gateway URL --device NAME --token TOKEN --ca-pin PIN [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--network-live] [--poke-port N] [--poll SECONDS] [--batch N]</c>
-/// and <c>run --state DIR [--verbose]</c>. Exit codes: 0 stopped, 75 reboot requested (sandbox), 1 error, 64 usage (an
+/// and <c>run --state DIR [--verbose] [--log-format text|json]</c>. Exit codes: 0 stopped, 75 reboot requested (sandbox), 1 error, 64 usage (an
 /// unknown command or option, a missing value: nothing is done).</summary>
 public static class AgentCommandLine
 {
@@ -15,7 +15,7 @@ public static class AgentCommandLine
                                 (--token TOKEN | --token-file FILE | env RIG_ENROLL_TOKEN)
                                 [--platform sandbox|linux] [--sandbox-root DIR] [--root DIR] [--network-live] [--poke-address ADDR] [--poke-port N] [--poke-host HOST] [--poll SECONDS]
                                 [--batch N]
-               rig-agent run --state DIR [--verbose]
+               rig-agent run --state DIR [--verbose] [--log-format text|json]
                rig-agent install --gateway https://HOST:PORT --device NAME --ca-pin sha256:HEX
                                  (--token TOKEN | --token-file FILE | env RIG_ENROLL_TOKEN)
                                  [--image DIR] [--state DIR] [--exec PATH] [--no-start] [enroll options]
@@ -33,7 +33,7 @@ public static class AgentCommandLine
     private static readonly Dictionary<string, HashSet<string>> Allowed = new(StringComparer.Ordinal)
     {
         ["enroll"] = [.. EnrollOptions],
-        ["run"] = ["state", "verbose"],
+        ["run"] = ["state", "verbose", "log-format"],
         ["install"] = [.. EnrollOptions, "image", "exec", "no-start"],
     };
 
@@ -75,6 +75,13 @@ public static class AgentCommandLine
             Console.Error.WriteLine(Usage);
             return UsageExit;
         }
+        var logFormat = options.GetValueOrDefault("log-format", "text");
+        if (!AgentLog.Formats.Contains(logFormat))
+        {
+            Console.Error.WriteLine($"error: --log-format '{logFormat}' is unknown: use text or json; nothing was done.");
+            return UsageExit;
+        }
+        var json = logFormat == "json";
         using var stop = new CancellationTokenSource();
         Console.CancelKeyPress += (_, e) =>
         {
@@ -98,7 +105,7 @@ public static class AgentCommandLine
                 case "install":
                     return await InstallAsync(options, state, invocation ?? [], stop.Token).ConfigureAwait(false);
                 case "run":
-                    await using (var runtime = new AgentRuntime(new AgentPaths(state), RigLimits.Default, options.ContainsKey("verbose")))
+                    await using (var runtime = new AgentRuntime(new AgentPaths(state), RigLimits.Default, options.ContainsKey("verbose"), json))
                         return (int)await runtime.RunAsync(stop.Token).ConfigureAwait(false);
                 default:
                     Console.Error.WriteLine($"error: unknown command '{args[0]}'.");
@@ -108,7 +115,7 @@ public static class AgentCommandLine
         }
         catch (AgentException e)
         {
-            Console.Error.WriteLine($"error: {e.Message}");
+            Console.Error.WriteLine(json ? AgentLog.JsonLine(DateTimeOffset.UtcNow, "error", options.GetValueOrDefault("device", "-"), "agent-error", e.Message) : $"error: {e.Message}");
             return 1;
         }
     }

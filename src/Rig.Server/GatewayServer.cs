@@ -10,6 +10,9 @@ using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using OpenTelemetry.Metrics;
+using OpenTelemetry.Resources;
+using OpenTelemetry.Trace;
 using Rig.Protocol;
 using Rig.Server.Api;
 using Rig.Server.Packages;
@@ -27,6 +30,7 @@ public sealed class GatewayServer : IAsyncDisposable
     private readonly WebApplication _apiApp;
     private readonly ILoggerFactory _loggerFactory;
     private readonly Gateway.RolloutEngine _rollouts;
+    private Gateway.GatewayMetrics? _gauges;
 
     private GatewayServer(ServerOptions options, RigStore store, Gateway.Gateway gateway, CertificateAuthority ca, PackageImporter importer,
         WebApplication agentApp, WebApplication apiApp, ILoggerFactory loggerFactory, Uri agentUrl, Uri apiUrl, Gateway.RolloutEngine rollouts)
@@ -93,11 +97,8 @@ public sealed class GatewayServer : IAsyncDisposable
         var clock = TimeProvider.System;
         Directory.CreateDirectory(options.DataDirectory);
         var level = Enum.TryParse<LogLevel>(options.LogLevel, true, out var parsed) ? parsed : LogLevel.Warning;
-        var loggerFactory = LoggerFactory.Create(b => b.SetMinimumLevel(level).AddSimpleConsole(o =>
-        {
-            o.SingleLine = true;
-            o.TimestampFormat = "HH:mm:ss.fff ";
-        }));
+        var traces = options.OtlpEndpoint is { } otlp ? ServerOptions.OtlpTracesUri(otlp) : null; // refused before anything starts
+        var loggerFactory = CreateLoggerFactory(level, options.LogFormat);
 
         var startup = loggerFactory.CreateLogger("Rig.Server.Startup");
         var store = await WhileDatabaseStartsAsync(() => RigStore.OpenAsync(options.EffectiveConnectionString, clock, ct), limits, startup, ct).ConfigureAwait(false);
@@ -118,7 +119,8 @@ public sealed class GatewayServer : IAsyncDisposable
         var agentPort = BoundPort(agentApp);
         var agentUrl = new Uri($"https://{options.DnsNames.FirstOrDefault() ?? "localhost"}:{agentPort}");
 
-        var apiApp = BuildApiApp(options, gateway, importer, serverCertificate, loggerFactory, agentUrl.ToString());
+        var gauges = new Gateway.GatewayMetrics(store, limits, clock, loggerFactory.CreateLogger<Gateway.GatewayMetrics>());
+        var apiApp = BuildApiApp(options, gateway, importer, serverCertificate, loggerFactory, agentUrl.ToString(), gauges, traces);
         await apiApp.StartAsync(ct).ConfigureAwait(false);
         var apiHost = IPAddress.Parse(options.ApiListenAddress) is var ip && (ip.Equals(IPAddress.Any) || ip.Equals(IPAddress.IPv6Any)) ? "localhost" : options.ApiListenAddress;
         var apiUrl = new Uri($"https://{(apiHost.Contains(':', StringComparison.Ordinal) ? $"[{apiHost}]" : apiHost)}:{BoundPort(apiApp)}");
@@ -127,8 +129,27 @@ public sealed class GatewayServer : IAsyncDisposable
         await WhileDatabaseStartsAsync(() => gateway.PokeUnfinishedAsync(ct), limits, startup, ct).ConfigureAwait(false);
         var rollouts = new Gateway.RolloutEngine(gateway, loggerFactory.CreateLogger<Gateway.RolloutEngine>());
         rollouts.Start(); // persisted rollouts continue where they were
-        return new GatewayServer(options, store, gateway, ca, importer, agentApp, apiApp, loggerFactory, agentUrl, apiUrl, rollouts);
+        return new GatewayServer(options, store, gateway, ca, importer, agentApp, apiApp, loggerFactory, agentUrl, apiUrl, rollouts) { _gauges = gauges };
     }
+
+    /// <summary>The console logger: one line of text per event, or with <c>json</c> one JSON object per line (UTC
+    /// timestamps, event id, level, category, message and each field of the message under <c>State</c>).</summary>
+    public static ILoggerFactory CreateLoggerFactory(LogLevel level, string format) => format switch
+    {
+        "json" => LoggerFactory.Create(b => b.SetMinimumLevel(level).AddJsonConsole(o =>
+        {
+            o.IncludeScopes = false;
+            o.UseUtcTimestamp = true;
+            o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
+            o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
+        })),
+        "text" => LoggerFactory.Create(b => b.SetMinimumLevel(level).AddSimpleConsole(o =>
+        {
+            o.SingleLine = true;
+            o.TimestampFormat = "HH:mm:ss.fff ";
+        })),
+        _ => throw new ArgumentException($"The log format '{format}' is unknown: use {string.Join(" or ", ServerOptions.LogFormats)}.", nameof(format)),
+    };
 
     /// <summary>Run a start-up step that needs the database, waiting for the database while it cannot be reached or is
     /// still recovering (a gateway and its PostgreSQL started together, or PostgreSQL restarting after a crash): a
@@ -180,6 +201,19 @@ public sealed class GatewayServer : IAsyncDisposable
                     https.ClientCertificateValidation = (_, _, errors) => errors == SslPolicyErrors.None;
                     https.HandshakeTimeout = limits.RequestHeadersTimeout;
                 });
+                // Agent sessions: connections open once their TLS handshake succeeded (rig.gateway.agent.sessions).
+                listen.Use(next => async connection =>
+                {
+                    Rig.Server.Gateway.GatewayTelemetry.AgentSession(+1);
+                    try
+                    {
+                        await next(connection).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        Rig.Server.Gateway.GatewayTelemetry.AgentSession(-1);
+                    }
+                });
             });
         });
         var app = builder.Build();
@@ -187,10 +221,25 @@ public sealed class GatewayServer : IAsyncDisposable
         return app;
     }
 
-    private static WebApplication BuildApiApp(ServerOptions options, Gateway.Gateway gateway, PackageImporter importer, X509Certificate2 certificate, ILoggerFactory loggerFactory, string agentUrl)
+    private static WebApplication BuildApiApp(ServerOptions options, Gateway.Gateway gateway, PackageImporter importer, X509Certificate2 certificate, ILoggerFactory loggerFactory, string agentUrl,
+        Gateway.GatewayMetrics gauges, Uri? traces)
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = options.DataDirectory, ApplicationName = "rig-api" });
         builder.Services.AddSingleton(loggerFactory);
+        // Metrics (the Rig.Gateway meter, read on scrape by /metrics) always; traces only when an OTLP endpoint is set, so
+        // without one no activity is even created (the ActivitySource has no listener).
+        var telemetry = builder.Services.AddOpenTelemetry()
+            .ConfigureResource(r => r.AddService("rig-gateway", serviceVersion: typeof(GatewayServer).Assembly.GetName().Version?.ToString()))
+            .WithMetrics(m => m.AddMeter(Rig.Server.Gateway.GatewayTelemetry.Name).AddPrometheusExporter(o => o.ScrapeResponseCacheDurationMilliseconds = 0));
+        if (traces is not null)
+        {
+            // The HTTP requests of both listeners are the spans the gateway's own (exchange, operator action) hang under.
+            telemetry.WithTracing(t => t.AddSource(Rig.Server.Gateway.GatewayTelemetry.Name).AddAspNetCoreInstrumentation().AddOtlpExporter(o =>
+            {
+                o.Protocol = OpenTelemetry.Exporter.OtlpExportProtocol.HttpProtobuf;
+                o.Endpoint = traces;
+            }));
+        }
         builder.Services.AddRouting();
         builder.Services.ConfigureHttpJsonOptions(o => o.SerializerOptions.AllowDuplicateProperties = false);
         builder.Services.AddOpenApi("v1", o => o.AddDocumentTransformer((document, _, _) =>
@@ -210,6 +259,7 @@ public sealed class GatewayServer : IAsyncDisposable
             }));
         });
         var app = builder.Build();
+        MetricsEndpoint.Map(app, gateway.Store, gauges, new MetricsToken(options.DataDirectory));
         OperatorApi.Map(app, gateway, importer, agentUrl);
         OperatorApi.MapPackageFetch(app, new PackageFetcher(gateway.Store, importer, Path.Combine(options.DataDirectory, "fetch"), options.FetchMirror,
             options.FetchSecurityMirror, loggerFactory.CreateLogger<PackageFetcher>(), TimeProvider.System));
@@ -234,6 +284,7 @@ public sealed class GatewayServer : IAsyncDisposable
         await _apiApp.DisposeAsync().ConfigureAwait(false);
         await _agentApp.DisposeAsync().ConfigureAwait(false);
         await Store.DisposeAsync().ConfigureAwait(false);
+        _gauges?.Dispose();
         Authority.Dispose();
         _loggerFactory.Dispose();
     }

@@ -36,6 +36,27 @@ public sealed record ServerOptions
     /// <summary>Log level of the console logger (Warning by default; Information shows every queue and enrollment).</summary>
     public string LogLevel { get; init; } = "Warning";
 
+    /// <summary>How log lines are written on standard output: <c>text</c> (one line each, for people) or <c>json</c> (one
+    /// JSON object per line, for log collectors).</summary>
+    public string LogFormat { get; init; } = "text";
+
+    /// <summary>Where traces go (OTLP over HTTP/protobuf, e.g. <c>http://collector:4318</c>); null: no traces are exported and
+    /// nothing is collected for them.</summary>
+    public string? OtlpEndpoint { get; init; }
+
+    /// <summary>The log formats <see cref="LogFormat"/> accepts.</summary>
+    public static readonly IReadOnlyList<string> LogFormats = ["text", "json"];
+
+    /// <summary>The OTLP/HTTP traces URL for <paramref name="endpoint"/>: a base URL gets <c>/v1/traces</c> (as
+    /// OTEL_EXPORTER_OTLP_ENDPOINT does), a URL with a path is used as it is.</summary>
+    public static Uri OtlpTracesUri(string endpoint)
+    {
+        ArgumentNullException.ThrowIfNull(endpoint);
+        if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var uri) || uri.Scheme is not ("http" or "https") || !string.IsNullOrEmpty(uri.UserInfo))
+            throw new ArgumentException($"The OTLP endpoint '{endpoint}' is not an http(s) URL without credentials; give the collector's OTLP/HTTP address, e.g. http://collector:4318.", nameof(endpoint));
+        return uri.AbsolutePath is "" or "/" ? new Uri(uri, "/v1/traces") : uri;
+    }
+
     /// <summary>The Debian archive `rig package fetch` uses unless the request names one; null: the host's apt sources,
     /// else http://deb.debian.org/debian.</summary>
     public string? FetchMirror { get; init; }

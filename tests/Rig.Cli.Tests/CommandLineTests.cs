@@ -12,13 +12,17 @@ public sealed class CommandLineTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static async Task<(int Code, string Stdout, string Stderr)> RigAsync(params string[] args)
+    private static Task<(int Code, string Stdout, string Stderr)> RigAsync(params string[] args) => RigAsync(new Dictionary<string, string?> { ["COLUMNS"] = "200" }, args);
+
+    private static async Task<(int Code, string Stdout, string Stderr)> RigAsync(IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
         var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
         info.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "rig.dll"));
         foreach (var a in args)
             info.ArgumentList.Add(a);
-        info.Environment["COLUMNS"] = "200";
+        info.Environment.Remove("COLUMNS");
+        foreach (var (key, value) in environment)
+            info.Environment[key] = value;
         using var process = Process.Start(info)!;
         var stdout = process.StandardOutput.ReadToEndAsync();
         var stderr = process.StandardError.ReadToEndAsync();
@@ -67,7 +71,7 @@ public sealed class CommandLineTests : IDisposable
         var data = Path.Combine(_dir, "data");
         Assert.Equal(0, (await RigAsync("server", "init", "--data", data, "--api-port", "1", "--json")).Code);
         var (code, stdout, stderr) = await RigAsync("device", "list", "--data", data, "--token", "rigop_x");
-        Assert.Equal(1, code);
+        Assert.Equal(69, code); // EX_UNAVAILABLE: the gateway cannot be reached
         Assert.Contains("https://localhost:1/", stdout + stderr, StringComparison.Ordinal);
         Assert.Contains("rig server run", stdout + stderr, StringComparison.Ordinal);
     }
@@ -150,5 +154,269 @@ public sealed class CommandLineTests : IDisposable
 
         Assert.True(code == 0, stderr + stdout);
         Assert.Matches(@"^\d+\.\d+\.\d+", stdout.Trim());
+    }
+
+    /// <summary>Every command of rig with the arguments it requires, from Spectre's own model of the command tree.</summary>
+    private static async Task<List<(string[] Path, int RequiredArguments, bool Operator, bool Message)>> CommandsAsync()
+    {
+        var (code, stdout, stderr) = await RigAsync("cli", "xmldoc");
+        Assert.True(code == 0, stderr);
+        var commands = new List<(string[], int, bool, bool)>();
+        void Walk(System.Xml.Linq.XElement element, string[] path)
+        {
+            foreach (var command in element.Elements("Command"))
+            {
+                var name = (string)command.Attribute("Name")!;
+                if (name.StartsWith("__", StringComparison.Ordinal))
+                    continue;
+                var here = (string[])[.. path, name];
+                if ((string?)command.Attribute("IsBranch") == "true")
+                    Walk(command, here);
+                else
+                {
+                    var parameters = command.Element("Parameters");
+                    var required = parameters?.Elements("Argument").Count(a => (string?)a.Attribute("Required") == "true") ?? 0;
+                    var isOperator = parameters?.Elements("Option").Any(o => (string?)o.Attribute("Long") == "server") ?? false;
+                    var message = parameters?.Elements("Option").Any(o => (string?)o.Attribute("Long") == "message") ?? false;
+                    commands.Add((here, required, isOperator, message));
+                }
+            }
+        }
+        Walk(System.Xml.Linq.XDocument.Parse(stdout).Root!, []);
+        Assert.True(commands.Count > 30, $"only {commands.Count} commands found");
+        return commands;
+    }
+
+    /// <summary>Standard output is exactly one JSON document, an error with a code and a message.</summary>
+    private static JsonElement OneErrorDocument(string command, string stdout)
+    {
+        JsonElement root;
+        try
+        {
+            root = JsonDocument.Parse(stdout).RootElement; // throws on a second document or anything around it
+        }
+        catch (JsonException e)
+        {
+            throw new Xunit.Sdk.XunitException($"`rig {command} --json` printed more than one JSON document: {e.Message}\n{stdout}");
+        }
+        var error = root.GetProperty("error");
+        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("code").GetString()), command);
+        Assert.False(string.IsNullOrWhiteSpace(error.GetProperty("message").GetString()), command);
+        return error;
+    }
+
+    [Fact]
+    public async Task Every_command_refuses_an_unknown_option_with_exit_64_and_one_json_error_document()
+    {
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        await Parallel.ForEachAsync(await CommandsAsync(), new ParallelOptions { MaxDegreeOfParallelism = 3 }, async (command, _) =>
+        {
+            var name = string.Join(' ', command.Path);
+            var (code, stdout, stderr) = await RigAsync([.. command.Path, .. Enumerable.Repeat("1", command.RequiredArguments), "--json", "--no-such-option"]);
+            if (code != 64)
+                failures.Add($"{name}: exit {code}\n{stdout}{stderr}");
+            else if (OneErrorDocument(name, stdout).GetProperty("code").GetString() != "usage")
+                failures.Add($"{name}: error code is not 'usage': {stdout}");
+        });
+        Assert.True(failures.IsEmpty, string.Join("\n", failures));
+    }
+
+    [Fact]
+    public async Task Every_operator_command_against_an_unreachable_gateway_exits_69_with_one_json_error_document()
+    {
+        // A CA file that exists (any certificate) and a gateway address nothing listens on.
+        var ca = Path.Combine(_dir, "ca.crt");
+        using (var key = System.Security.Cryptography.ECDsa.Create())
+        {
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=test", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1));
+            File.WriteAllText(ca, cert.ExportCertificatePem());
+        }
+        var failures = new System.Collections.Concurrent.ConcurrentBag<string>();
+        var unreachable = 0;
+        var operatorCommands = (await CommandsAsync()).Where(c => c.Operator).ToList();
+        await Parallel.ForEachAsync(operatorCommands, new ParallelOptions { MaxDegreeOfParallelism = 3 }, async (command, _) =>
+        {
+            var name = string.Join(' ', command.Path);
+            var (code, stdout, stderr) = await RigAsync([.. command.Path, .. Enumerable.Repeat("1", command.RequiredArguments), .. (command.Message ? (string[])["-m", "why"] : []), "--server", "https://127.0.0.1:9", "--token", "rigop_x", "--ca", ca, "--json"]);
+            if (code == 0)
+            {
+                failures.Add($"{name}: exit 0\n{stdout}{stderr}");
+                return;
+            }
+            if (stderr.Contains("   at ", StringComparison.Ordinal))
+                failures.Add($"{name}: a stack trace on standard error\n{stderr}");
+            try
+            {
+                var error = OneErrorDocument(name, stdout);
+                if (code == 69 && error.GetProperty("code").GetString() == "gateway-unreachable")
+                    Interlocked.Increment(ref unreachable);
+                else if (code is not (1 or 64)) // a local check that fails first (a file argument that does not exist) is fine
+                    failures.Add($"{name}: exit {code}\n{stdout}");
+            }
+            catch (Exception e) when (e is Xunit.Sdk.XunitException or KeyNotFoundException or InvalidOperationException)
+            {
+                failures.Add($"{name}: {e.Message}\n{stdout}{stderr}");
+            }
+        });
+        Assert.True(failures.IsEmpty, string.Join("\n", failures));
+        Assert.True(unreachable >= operatorCommands.Count - 6, $"only {unreachable} of {operatorCommands.Count} operator commands said the gateway is unreachable with exit 69");
+    }
+
+    [Fact]
+    public async Task Human_errors_are_not_hard_wrapped_when_standard_error_is_not_a_terminal()
+    {
+        // No COLUMNS: Spectre would assume 80 columns for a pipe and split the hint in the middle.
+        var (code, _, stderr) = await RigAsync(new Dictionary<string, string?>(), "device", "list", "--server", "https://127.0.0.1:9", "--token", "rigop_x", "--ca", "/nonexistent.crt");
+        Assert.Equal(1, code);
+        Assert.Contains("hint: Copy DATA/ca/ca.crt from the gateway, or add a context with `rig context add` (it fetches the CA and checks its pin).", stderr.Split('\n').Select(l => l.TrimEnd()), StringComparer.Ordinal);
+    }
+
+    [Fact]
+    public async Task Bash_completion_completes_commands_and_each_commands_own_options()
+    {
+        var script = Path.Combine(_dir, "rig.bash");
+        var (code, stdout, stderr) = await RigAsync("completion", "bash");
+        Assert.True(code == 0, stderr);
+        File.WriteAllText(script, stdout);
+
+        async Task<string> CompleteAsync(params string[] words)
+        {
+            var info = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+            info.ArgumentList.Add("-c");
+            info.ArgumentList.Add($"source '{script}'; COMP_WORDS=({string.Join(' ', words.Select(w => $"'{w}'"))}); COMP_CWORD={words.Length - 1}; _rig; echo \"${{COMPREPLY[*]}}\"");
+            using var bash = Process.Start(info)!;
+            var output = await bash.StandardOutput.ReadToEndAsync();
+            await bash.WaitForExitAsync();
+            Assert.True(bash.ExitCode == 0, await bash.StandardError.ReadToEndAsync());
+            return output.Trim();
+        }
+
+        Assert.Equal("start status", await CompleteAsync("rig", "rollout", "st"));
+        Assert.Equal("--batch", await CompleteAsync("rig", "rollout", "start", "3", "--ba"));
+        Assert.Equal("context converge", await CompleteAsync("rig", "con"));
+        Assert.Contains("--message", (await CompleteAsync("rig", "apply", "--")).Split(' '));
+        Assert.DoesNotContain("--batch", (await CompleteAsync("rig", "apply", "--")).Split(' ')); // apply's options, not rollout's
+    }
+
+    [Fact]
+    public async Task Zsh_completion_loads_in_zsh_and_offers_each_commands_own_subcommands_and_options()
+    {
+        var dir = Directory.CreateDirectory(Path.Combine(_dir, "fpath")).FullName;
+        var (code, stdout, stderr) = await RigAsync("completion", "zsh");
+        Assert.True(code == 0, stderr);
+        File.WriteAllText(Path.Combine(dir, "_rig"), stdout);
+        // compadd is zsh's own: replaced here by one that prints what it is given (zsh filters by prefix itself).
+        var test = $$"""
+            fpath=('{{dir}}' $fpath)
+            autoload -U compinit && compinit -u
+            source '{{dir}}/_rig'
+            compadd() { shift; print -r -- "$*"; }
+            words=(rig rollout st); CURRENT=3; _rig
+            words=(rig apply --); CURRENT=3; _rig
+            """;
+        var info = new ProcessStartInfo("zsh") { RedirectStandardOutput = true, RedirectStandardError = true, RedirectStandardInput = true, UseShellExecute = false };
+        info.ArgumentList.Add("-f");
+        using var zsh = Process.Start(info)!;
+        await zsh.StandardInput.WriteAsync(test);
+        zsh.StandardInput.Close();
+        var output = (await zsh.StandardOutput.ReadToEndAsync()).Split('\n', StringSplitOptions.RemoveEmptyEntries);
+        await zsh.WaitForExitAsync();
+        Assert.True(zsh.ExitCode == 0, await zsh.StandardError.ReadToEndAsync());
+        Assert.Contains("status", output[0].Split(' '));
+        Assert.Contains("--message", output[1].Split(' '));
+        Assert.DoesNotContain("--batch", output[1].Split(' '));
+    }
+
+    [Fact]
+    public async Task Completion_for_an_unknown_shell_is_a_usage_error()
+    {
+        var (code, _, stderr) = await RigAsync("completion", "fish");
+        Assert.Equal(64, code);
+        Assert.Contains("'fish'", stderr, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_model_directory_with_file_errors_and_model_errors_reports_all_of_them_in_one_run()
+    {
+        var repo = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(repo.FullName, "Rig.slnx")))
+            repo = repo.Parent!;
+        var model = Directory.CreateDirectory(Path.Combine(_dir, "shop")).FullName;
+        foreach (var file in Directory.EnumerateFiles(Path.Combine(repo.FullName, "examples", "shop"), "*", SearchOption.AllDirectories))
+        {
+            var target = Path.Combine(model, Path.GetRelativePath(Path.Combine(repo.FullName, "examples", "shop"), file));
+            Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+            File.Copy(file, target);
+        }
+        var devices = Path.Combine(model, "devices.yaml");
+        var text = File.ReadAllText(devices);
+        static string First(string s, string from, string to) => s.IndexOf(from, StringComparison.Ordinal) is var i and >= 0 ? s[..i] + to + s[(i + from.Length)..] : throw new InvalidOperationException(from);
+        text = First(text, "memoryMiB: 4096", "memoryMiB: [4096]"); // a wrong type (lb-1)
+        text = First(text, "    tier: web\n", "    tier: web\n    tier: app\n"); // a duplicate key (web-1)
+        text = text.Replace("to: web-2", "to: web-9", StringComparison.Ordinal); // a link to a device that does not exist
+        File.WriteAllText(devices, text);
+
+        // No gateway is needed: file errors stop the command before it connects, and the model-level checks of what
+        // could be read run here too.
+        var (code, stdout, stderr) = await RigAsync("plan", model, "--server", "https://127.0.0.1:9", "--token", "rigop_x", "--json");
+
+        Assert.True(code == 1, $"exit {code}\n{stdout}{stderr}");
+        var errors = OneErrorDocument("plan", stdout).GetProperty("errors").EnumerateArray()
+            .Select(e => (Code: e.GetProperty("code").GetString(), File: e.GetProperty("file").GetString(), Line: e.GetProperty("line").GetInt32(), Message: e.GetProperty("message").GetString()!)).ToList();
+        Assert.Contains(errors, e => e.Code is "file.wrong-type" or "file.not-a-number" && e.File == "devices.yaml");
+        Assert.Contains(errors, e => e.Code == "file.duplicate-key" && e.File == "devices.yaml");
+        Assert.Contains(errors, e => e.Code == "link.unknown-device" && e.Message.Contains("web-9", StringComparison.Ordinal) && e.Line > 0);
+
+        // The same for people, on standard error, each with file:line:col.
+        (code, stdout, stderr) = await RigAsync("plan", model, "--server", "https://127.0.0.1:9", "--token", "rigop_x");
+        Assert.Equal(1, code);
+        Assert.Contains("link.unknown-device", stderr, StringComparison.Ordinal);
+        Assert.Contains("file.duplicate-key", stderr, StringComparison.Ordinal);
+        Assert.Matches(@"devices\.yaml:\d+:\d+", stderr);
+    }
+
+    [Fact]
+    public async Task Cli_md_documents_every_command_and_option()
+    {
+        var repo = new DirectoryInfo(AppContext.BaseDirectory);
+        while (!File.Exists(Path.Combine(repo.FullName, "Rig.slnx")))
+            repo = repo.Parent!;
+        var doc = File.ReadAllText(Path.Combine(repo.FullName, "docs", "CLI.md"));
+        var (code, stdout, stderr) = await RigAsync("cli", "xmldoc");
+        Assert.True(code == 0, stderr);
+        var missing = new List<string>();
+        void Walk(System.Xml.Linq.XElement element, string path)
+        {
+            foreach (var command in element.Elements("Command"))
+            {
+                var name = (string)command.Attribute("Name")!;
+                if (name.StartsWith("__", StringComparison.Ordinal))
+                    continue;
+                var here = path.Length == 0 ? name : $"{path} {name}";
+                if ((string?)command.Attribute("IsBranch") == "true")
+                {
+                    Walk(command, here);
+                    continue;
+                }
+                var heading = doc.IndexOf($"### `rig {here}", StringComparison.Ordinal);
+                if (heading < 0)
+                {
+                    missing.Add($"command `rig {here}`");
+                    continue;
+                }
+                var next = doc.IndexOf("\n### ", heading + 4, StringComparison.Ordinal);
+                var section = doc[heading..(next < 0 ? doc.Length : next)];
+                foreach (var option in command.Element("Parameters")?.Elements("Option") ?? [])
+                {
+                    var longName = ((string?)option.Attribute("Long") ?? "").Split(',')[0];
+                    if (longName.Length > 0 && longName is not ("server" or "token" or "token-file" or "ca" or "data" or "context" or "json")
+                        && !section.Contains($"--{longName}", StringComparison.Ordinal))
+                        missing.Add($"option --{longName} of `rig {here}`");
+                }
+            }
+        }
+        Walk(System.Xml.Linq.XDocument.Parse(stdout).Root!, "");
+        Assert.True(missing.Count == 0, "docs/CLI.md does not document: " + string.Join(", ", missing));
     }
 }

@@ -63,7 +63,7 @@ public sealed class CliTests
         Assert.False(JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement.GetProperty("changed").GetBoolean());
 
         (code, stdout, _) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["history", .. connection, "--json"]);
-        var revisions = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement.GetProperty("revisions");
+        var revisions = JsonDocument.Parse(stdout).RootElement;
         Assert.Equal(1, revisions.GetArrayLength());
         Assert.Equal("first shop", revisions[0].GetProperty("message").GetString());
 
@@ -76,5 +76,67 @@ public sealed class CliTests
         Assert.True(code == 0, stderr);
         (code, stdout, _) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["apply", exported, "-m", "round trip", .. connection, "--json"]);
         Assert.False(JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement.GetProperty("changed").GetBoolean()); // export -> apply is the same model
+    }
+
+    private static async Task<(int Code, string Stdout, string Stderr)> RigWithConfigAsync(string config, params string[] args)
+    {
+        var info = Launch.Rig.StartInfo(args);
+        info.Environment["XDG_CONFIG_HOME"] = config;
+        foreach (var name in new[] { "RIG_DATA", "RIG_SERVER", "RIG_TOKEN", "RIG_CA", "RIG_TOKEN_FILE", "RIG_CONTEXT" })
+            info.Environment.Remove(name);
+        using var process = System.Diagnostics.Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+        return (process.ExitCode, await stdout, await stderr);
+    }
+
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task A_context_added_with_the_right_pin_lets_operator_commands_run_from_a_workstation_with_no_other_options()
+    {
+        using var dir = new TempDirectory();
+        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        var config = Path.Combine(dir.Path, "config");
+        var tokenFile = Path.Combine(dir.Path, "token");
+        File.WriteAllText(tokenFile, gateway.Token + "\n");
+        using var ca = System.Security.Cryptography.X509Certificates.X509CertificateLoader.LoadCertificateFromFile(gateway.CaPath);
+        var pin = "sha256:" + Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(ca.RawData));
+
+        // Without a context or options: no token, and the message says how to add a context.
+        var (code, stdout, stderr) = await RigWithConfigAsync(config, "device", "list");
+        Assert.True(code == 1, stdout + stderr);
+        Assert.Contains("rig context add", stderr, StringComparison.Ordinal);
+
+        // A wrong pin: refused, nothing saved.
+        var wrong = "sha256:" + new string('0', 64);
+        (code, stdout, stderr) = await RigWithConfigAsync(config, "context", "add", "lab", "--gateway", gateway.ApiUrl.ToString(), "--ca-pin", wrong, "--token-file", tokenFile, "--json");
+        Assert.True(code == 1, stdout + stderr);
+        Assert.Equal("ca-pin-mismatch", JsonDocument.Parse(stdout).RootElement.GetProperty("error").GetProperty("code").GetString());
+        Assert.False(File.Exists(Path.Combine(config, "rig", "contexts.json")));
+
+        (code, stdout, stderr) = await RigWithConfigAsync(config, "context", "add", "lab", "--gateway", gateway.ApiUrl.ToString(), "--ca-pin", pin, "--token-file", tokenFile, "--json");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.True(JsonDocument.Parse(stdout).RootElement.GetProperty("current").GetBoolean());
+        Assert.Equal(UnixFileMode.UserRead | UnixFileMode.UserWrite, File.GetUnixFileMode(Path.Combine(config, "rig", "contexts.json")));
+        Assert.DoesNotContain(gateway.Token, File.ReadAllText(Path.Combine(config, "rig", "contexts.json")), StringComparison.Ordinal);
+
+        // The current context is used with no connection options at all.
+        (code, stdout, stderr) = await RigWithConfigAsync(config, "device", "list", "--json");
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal(JsonValueKind.Array, JsonDocument.Parse(stdout).RootElement.ValueKind);
+
+        // A second context pointing nowhere; `use` switches, --context overrides.
+        (code, _, stderr) = await RigWithConfigAsync(config, "context", "add", "gone", "--gateway", "https://127.0.0.1:9", "--ca-pin", pin, "--token-file", tokenFile);
+        Assert.True(code == 69, stderr); // its CA cannot even be fetched: unreachable
+        (code, _, stderr) = await RigWithConfigAsync(config, "context", "use", "gone");
+        Assert.True(code == 1, stderr);
+        Assert.Contains("no context 'gone'", stderr, StringComparison.Ordinal);
+        (code, stdout, stderr) = await RigWithConfigAsync(config, "device", "list", "--context", "lab", "--json");
+        Assert.True(code == 0, stdout + stderr);
+        (code, stdout, stderr) = await RigWithConfigAsync(config, "device", "list", "--context", "nope", "--json");
+        Assert.True(code == 1, stdout + stderr);
+        Assert.Equal("unknown-context", JsonDocument.Parse(stdout).RootElement.GetProperty("error").GetProperty("code").GetString());
     }
 }

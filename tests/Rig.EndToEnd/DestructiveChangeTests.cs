@@ -44,8 +44,8 @@ public sealed class DestructiveChangeTests
         var one = WriteModel(live, "one", Models.Site(["web-1"]));
         (code, stdout, stderr) = await RigAsync(["apply", one, "-m", "drop web-2", .. Connection(live)]);
         Assert.Equal(1, code);
-        Assert.Contains("device web-2", stdout, StringComparison.Ordinal);
-        Assert.Contains("--yes", stdout, StringComparison.Ordinal);
+        Assert.Contains("device web-2", stdout + stderr, StringComparison.Ordinal);
+        Assert.Contains("--yes", stdout + stderr, StringComparison.Ordinal);
         Assert.Single(await RevisionsAsync(live));
 
         (code, stdout, _) = await RigAsync(["apply", one, "-m", "drop web-2", .. Connection(live), "--json"]);
@@ -70,12 +70,12 @@ public sealed class DestructiveChangeTests
         await live.Site.ApplyAsync(Models.Site(["web-1", "web-2"]), "first");
         var one = WriteModel(live, "one", Models.Site(["web-1"]));
 
-        var (code, stdout, _) = await RigAsync(["model", "load", one, "-m", "drop web-2", .. Connection(live)]);
+        var (code, stdout, stderr) = await RigAsync(["model", "load", one, "-m", "drop web-2", .. Connection(live)]);
         Assert.Equal(1, code);
-        Assert.Contains("device web-2", stdout, StringComparison.Ordinal);
+        Assert.Contains("device web-2", stdout + stderr, StringComparison.Ordinal);
         Assert.Single(await RevisionsAsync(live));
 
-        (code, stdout, var stderr) = await RigAsync(["model", "load", one, "-m", "drop web-2", "--yes", .. Connection(live)]);
+        (code, stdout, stderr) = await RigAsync(["model", "load", one, "-m", "drop web-2", "--yes", .. Connection(live)]);
         Assert.True(code == 0, stdout + stderr);
         Assert.Equal(2, (await RevisionsAsync(live))[0].Revision);
     }
@@ -152,13 +152,13 @@ public sealed class DestructiveChangeTests
         await using var live = await LiveSite.StartAsync();
         await live.Site.ApplyAsync(Models.Site(["web-1", "web-2"]), "first");
 
-        var (code, stdout, _) = await RigAsync(["device", "decommission", "web-2", "-m", "retire", .. Connection(live)]);
+        var (code, stdout, stderr) = await RigAsync(["device", "decommission", "web-2", "-m", "retire", .. Connection(live)]);
         Assert.Equal(1, code);
-        Assert.Contains("device web-2", stdout, StringComparison.Ordinal);
-        Assert.Contains("--yes", stdout, StringComparison.Ordinal);
+        Assert.Contains("device web-2", stdout + stderr, StringComparison.Ordinal);
+        Assert.Contains("--yes", stdout + stderr, StringComparison.Ordinal);
         Assert.Single(await RevisionsAsync(live));
 
-        (code, stdout, var stderr) = await RigAsync(["device", "decommission", "web-2", "-m", "retire", "--yes", "--no-wait", .. Connection(live)]);
+        (code, stdout, stderr) = await RigAsync(["device", "decommission", "web-2", "-m", "retire", "--yes", "--no-wait", .. Connection(live)]);
         Assert.True(code == 0, stdout + stderr);
         var revisions = await RevisionsAsync(live);
         Assert.Equal((2, "retire"), (revisions[0].Revision, revisions[0].Message));

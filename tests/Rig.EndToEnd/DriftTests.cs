@@ -49,7 +49,7 @@ public sealed class DriftTests
         await WaitForDriftAsync(site, "web-1", DriftOutcome.Drift);
         (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["drift", "web-1", .. connection]);
         Assert.True(code == 2, $"drift should exit 2, got {code}: {stdout}{stderr}");
-        var items = LastJson(stdout).GetProperty("drift").GetProperty("devices")[0].GetProperty("items").EnumerateArray()
+        var items = LastJson(stdout).GetProperty("devices")[0].GetProperty("items").EnumerateArray()
             .Select(i => $"{i.GetProperty("kind").GetString()} {i.GetProperty("item").GetString()} {i.GetProperty("change").GetString()}").ToList();
         Assert.Equal(["package tool changed", "file /etc/base/f000.conf changed", "file /etc/tool/tool.conf missing"], items);
         Assert.Contains("files-missing: /usr/bin/tool", stdout, StringComparison.Ordinal);
@@ -57,6 +57,14 @@ public sealed class DriftTests
         Assert.True(code == 2, $"drift should exit 2, got {code}: {stdout}{stderr}");
         Assert.Contains("3 difference(s)", stdout, StringComparison.Ordinal);
         Assert.Contains("1 device(s): 1 drifted", stdout, StringComparison.Ordinal);
+
+        // A name that matches nothing is an error (exit 1, one JSON error document), not "no drift"; so is revoking it.
+        (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["drift", "web-9", .. connection]);
+        Assert.True(code == 1, $"drift of an unknown device should exit 1, got {code}: {stdout}{stderr}");
+        Assert.Equal("no-match", JsonDocument.Parse(stdout).RootElement.GetProperty("error").GetProperty("code").GetString());
+        (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["device", "revoke", "web-9", .. connection]);
+        Assert.True(code == 1, $"revoking an unknown device should exit 1, got {code}: {stdout}{stderr}");
+        Assert.Equal("unknown-device", JsonDocument.Parse(stdout).RootElement.GetProperty("error").GetProperty("code").GetString());
 
         // The plan repairs exactly that.
         (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["plan", "--devices", "web-1", .. connection]);

@@ -51,13 +51,17 @@ public sealed class AgentRuntime : IAsyncDisposable
     private long _lastInventoryAt = long.MinValue;
 
     /// <summary>Load an enrolled agent from its state directory.</summary>
-    public AgentRuntime(AgentPaths paths, RigLimits limits, bool verbose)
+    /// <param name="paths">The state directory.</param>
+    /// <param name="limits">Timeouts and limits.</param>
+    /// <param name="verbose">Log debug lines too.</param>
+    /// <param name="jsonLog">Log one JSON object per line instead of text.</param>
+    public AgentRuntime(AgentPaths paths, RigLimits limits, bool verbose, bool jsonLog = false)
     {
         ArgumentNullException.ThrowIfNull(paths);
         _paths = paths;
         _limits = limits;
         _config = AgentJson.LoadConfig(paths);
-        _log = new AgentLog(_config.Device, verbose);
+        _log = new AgentLog(_config.Device, verbose, jsonLog);
         if (!paths.IsEnrolled)
             throw new AgentException($"The state directory '{paths.Root}' has no certificate; run `rig agent enroll` first.");
         _certificate = X509Certificate2.CreateFromPemFile(paths.Certificate, paths.Key);

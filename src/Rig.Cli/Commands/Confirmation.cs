@@ -20,7 +20,7 @@ public static class RevisionMessage
 public static class Confirmation
 {
     /// <summary>Exit code of a change refused because it removes something and was not confirmed (nothing was done).</summary>
-    public const int Refused = 1;
+    public const int Refused = ExitCodes.Error;
 
     /// <summary>True when both standard input and standard output are a terminal, so a person can be asked.</summary>
     public static bool Interactive => !Console.IsInputRedirected && !Console.IsOutputRedirected;
@@ -42,11 +42,8 @@ public static class Confirmation
             AnsiConsole.MarkupLine("Nothing was done.");
             return false;
         }
-        var message = $"This change removes {what}; nothing was done. Pass --yes to {action.ToLowerInvariant()} without being asked (no terminal to ask on).";
-        if (json)
-            Output.JsonLine(new { error = new { code = "confirmation-required", message, hint = "pass --yes to confirm the removals" } });
-        else
-            AnsiConsole.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
+        CliErrors.Report(json, ExitCodes.Error, "confirmation-required",
+            $"This change removes {what}; nothing was done.", $"Pass --yes to {action.ToLowerInvariant()} without being asked (there is no terminal to ask on).");
         return false;
     }
 }

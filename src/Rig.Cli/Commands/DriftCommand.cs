@@ -31,14 +31,16 @@ public sealed class DriftCommand : AsyncCommand<DriftSettings>
         using var client = settings.Connect();
         var query = string.IsNullOrWhiteSpace(settings.Devices) ? "" : $"?devices={Uri.EscapeDataString(settings.Devices)}";
         var report = await client.GetAsync<DriftReport>($"api/v1/drift{query}", cancellationToken).ConfigureAwait(false);
-        var code = report.HasErrors ? 1 : report.HasDrift ? 2 : 0;
+        if (report.Devices.Count == 0 && !string.IsNullOrWhiteSpace(settings.Devices))
+            throw new CliException($"No device matches '{settings.Devices}'.", "no-match", "See `rig device list` for the devices' names; a selector is names, globs or key=value terms.");
+        var code = report.HasErrors ? ExitCodes.Error : report.HasDrift ? ExitCodes.Pending : ExitCodes.Ok;
         if (settings.Json)
         {
-            Output.JsonLine(new { exitCode = code, drift = report });
+            Output.JsonLine(report);
             return code;
         }
         if (report.Devices.Count == 0)
-            AnsiConsole.MarkupLine($"[yellow]No device matches '{Markup.Escape(settings.Devices ?? "all")}'.[/]");
+            AnsiConsole.MarkupLine("[yellow]The model has no devices.[/]");
         foreach (var device in report.Devices)
         {
             if (device.Outcome == DriftOutcome.None && !settings.All)
@@ -50,7 +52,7 @@ public sealed class DriftCommand : AsyncCommand<DriftSettings>
                 _ => "[red]cannot be compared[/]",
             };
             var when = device.CollectedAt is { } at ? $" [grey](inventory of {at.ToLocalTime():yyyy-MM-dd HH:mm:ss})[/]" : "";
-            AnsiConsole.Write(new Rule($"[bold]{Safe(device.Device)}[/] {header}{when}").LeftJustified());
+            Output.Heading($"[bold]{Safe(device.Device)}[/] {header}{when}");
             if (device.Note is { } note)
                 AnsiConsole.MarkupLine($"  [{(device.Outcome == DriftOutcome.Drift ? "grey" : "red")}]{Safe(note)}[/]");
             if (device.Items.Count == 0)

@@ -26,7 +26,7 @@ public sealed class HistoryCommand : AsyncCommand<HistorySettings>
         var revisions = await client.GetAsync<List<RevisionView>>($"api/v1/revisions?limit={settings.Limit}", cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
-            Output.JsonLine(new { revisions });
+            Output.JsonLine(revisions);
             return 0;
         }
         var table = new Table().AddColumns("rev", "when", "who", "objects", "why");

@@ -245,9 +245,32 @@ public sealed class ScriptRunSettings : ConnectionSettings
     [CommandOption("--devices <SELECTOR>")]
     [Description("Devices: names, globs or key=value terms (required)")]
     public string? Devices { get; init; }
+
+    /// <summary>Wait for every device's queue to end.</summary>
+    [CommandOption("--wait")]
+    [Description("Wait until every device's queue has ended and print each device's result (exit 1 if any failed, was cancelled or did not end within --timeout)")]
+    public bool Wait { get; init; }
+
+    /// <summary>How long --wait waits.</summary>
+    [CommandOption("--timeout <SECONDS>")]
+    [Description("With --wait: give up waiting after this many seconds (default 600); devices still running are reported 'waiting'")]
+    public int Timeout { get; init; } = 600;
+
+    /// <inheritdoc />
+    public override ValidationResult Validate() =>
+        Timeout is < 1 or > 86_400 ? ValidationResult.Error($"--timeout {Timeout} is out of range: give 1 to 86400 seconds.")
+        : !Wait && Timeout != 600 ? ValidationResult.Error("--timeout only applies with --wait.")
+        : ValidationResult.Success();
 }
 
-/// <summary><c>rig script run NAME --devices SELECTOR</c></summary>
+/// <summary>One device's result of <c>rig script run --wait</c>.</summary>
+/// <param name="Result"><c>succeeded</c>, <c>failed</c>, <c>cancelled</c>, <c>waiting</c> (still running at the timeout) or
+/// the run's outcome when nothing was queued (<c>busy</c>, <c>invalid</c>...).</param>
+/// <param name="Error">For a failed device: its failed command's error (or the queue's).</param>
+/// <param name="Queue">The device's queue with every command and its result (output included), or null when none was queued.</param>
+public sealed record ScriptDeviceResult(string Device, string Result, string? ErrorCode, string? Error, QueueDetail? Queue);
+
+/// <summary><c>rig script run NAME --devices SELECTOR [--wait]</c></summary>
 public sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
 {
     /// <inheritdoc />
@@ -258,6 +281,8 @@ public sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
             throw new CliException("Say where with --devices (e.g. --devices web-1 or --devices tier=web).");
         using var client = settings.Connect();
         var result = await client.PostAsync<LifecycleResult>($"api/v1/scripts/{Uri.EscapeDataString(settings.Name)}/run", new ScriptRunRequest(settings.Devices), cancellationToken).ConfigureAwait(false);
+        if (settings.Wait)
+            return await WaitAsync(client, settings, result, cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
             Output.JsonLine(result);
@@ -270,6 +295,64 @@ public sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
             AnsiConsole.Write(table);
         }
         return result.Queues.All(q => q.Outcome == "queued") ? 0 : 1;
+    }
+
+    /// <summary>Wait for every queued device's queue to end (one device list per round, not one request per device),
+    /// then read each queue once and print every device's result.</summary>
+    private static async Task<int> WaitAsync(OperatorClient client, ScriptRunSettings settings, LifecycleResult run, CancellationToken ct)
+    {
+        var pending = run.Queues.Where(q => q.QueueId is not null).ToDictionary(q => q.Device, q => q.QueueId!, StringComparer.Ordinal);
+        var deadline = DateTimeOffset.UtcNow.AddSeconds(settings.Timeout);
+        if (!settings.Json)
+            AnsiConsole.MarkupLine($"Waiting for {pending.Count} device(s) to run script [bold]{Markup.Escape(settings.Name)}[/]...");
+        var waiting = new HashSet<string>(pending.Keys, StringComparer.Ordinal);
+        while (waiting.Count > 0 && DateTimeOffset.UtcNow < deadline)
+        {
+            var devices = await client.GetAsync<List<DeviceStatus>>("api/v1/devices", ct).ConfigureAwait(false);
+            foreach (var d in devices.Where(d => waiting.Contains(d.Name)))
+            {
+                // Its queue ended when it is no longer active, or a newer queue replaced it as the latest.
+                if (d.Queue is not { } q || q.Id != pending[d.Name] || !QueueStatus.IsActive(q.Status))
+                    waiting.Remove(d.Name);
+            }
+            if (waiting.Count > 0)
+                await Task.Delay(TimeSpan.FromMilliseconds(500), ct).ConfigureAwait(false);
+        }
+
+        var results = new List<ScriptDeviceResult>();
+        foreach (var queued in run.Queues)
+        {
+            if (queued.QueueId is null)
+            {
+                results.Add(new ScriptDeviceResult(queued.Device, queued.Outcome, queued.Errors.FirstOrDefault()?.Code, queued.Errors.FirstOrDefault()?.Message, null));
+                continue;
+            }
+            var detail = await client.GetAsync<QueueDetail>($"api/v1/queues/{Uri.EscapeDataString(queued.QueueId)}", ct).ConfigureAwait(false);
+            var failed = detail.Commands.FirstOrDefault(c => c.Status == CommandStatus.Failed);
+            var outcome = QueueStatus.IsActive(detail.Queue.Status) ? "waiting" : detail.Queue.Status;
+            results.Add(new ScriptDeviceResult(queued.Device, outcome, failed?.Result?.ErrorCode,
+                failed?.Result?.Error ?? detail.Queue.Error ?? (outcome == "waiting" ? $"still {detail.Queue.Status} after {settings.Timeout} s ({detail.Queue.Position}/{detail.Queue.Length})" : null), detail));
+        }
+        var ok = results.All(r => r.Result == QueueStatus.Succeeded);
+        if (settings.Json)
+        {
+            Output.JsonLine(new { run, results });
+            return ok ? 0 : 1;
+        }
+        var table = new Table().AddColumns("device", "result", "queue", "commands", "error / last output");
+        foreach (var r in results)
+        {
+            var lastOutput = r.Queue?.Commands.LastOrDefault(c => c.Result?.Output is { Length: > 0 })?.Result?.Output?.Trim();
+            var text = r.Error is { } error ? $"[red]{Markup.Escape(r.ErrorCode ?? "error")}[/]: {Markup.Escape(DeviceLogCommand.Clean(error))}" : Markup.Escape(DeviceLogCommand.Clean(lastOutput ?? ""));
+            var colour = r.Result == QueueStatus.Succeeded ? "green" : r.Result == "waiting" ? "yellow" : "red";
+            table.AddRow(Markup.Escape(r.Device), $"[{colour}]{Markup.Escape(r.Result)}[/]", Markup.Escape(r.Queue?.Queue.Id ?? "-"),
+                r.Queue is { } q ? $"{q.Commands.Count(c => c.Status == CommandStatus.Succeeded)}/{q.Queue.Length}" : "-", text);
+        }
+        AnsiConsole.Write(table);
+        // The table may cut long text: each failure in full on its own line.
+        foreach (var r in results.Where(r => r.Result != QueueStatus.Succeeded && r.Error is not null))
+            AnsiConsole.MarkupLine($"[red]{Markup.Escape(r.Device)} {Markup.Escape(r.Result)}[/] [bold]{Markup.Escape(r.ErrorCode ?? "")}[/]: {Markup.Escape(DeviceLogCommand.Clean(r.Error!))}");
+        return ok ? 0 : 1;
     }
 }
 

@@ -26,7 +26,7 @@ public static class ModelInput
         {
             var result = ModelFiles.Read(ModelDirectory.Load(path));
             if (result.Model is null)
-                throw new ModelFileException(result.Errors);
+                throw new ModelFileException(WithModelErrors(result));
             return new LoadedModel(result.Model, result.Map);
         }
         if (!File.Exists(path))
@@ -39,6 +39,18 @@ public static class ModelInput
         {
             throw new CliException($"'{path}' is not a JSON model: {e.Message} (a model directory of YAML files is the usual form; see docs/MODEL.md).");
         }
+    }
+
+    /// <summary>File errors, and the model-level errors of what could be read (a link to an unknown device), all in
+    /// one run, by file and line.</summary>
+    private static IReadOnlyList<ModelFileError> WithModelErrors(ModelFileResult result)
+    {
+        if (result.Partial is null)
+            return result.Errors;
+        var modelErrors = ModelFiles.Locate(Rig.Model.Validation.ModelValidator.Validate(result.Partial, renderTemplates: false), result.Map);
+        return [.. result.Errors.Concat(modelErrors)
+            .DistinctBy(e => (e.Code, e.Location, e.Key))
+            .OrderBy(e => e.Location.File, StringComparer.Ordinal).ThenBy(e => e.Location.Line).ThenBy(e => e.Location.Column)];
     }
 
     /// <summary>Model errors with their file positions where known.</summary>
@@ -60,10 +72,10 @@ public static class ModelInput
     }
 
     /// <summary>Print file errors.</summary>
-    public static void Print(IReadOnlyList<ModelFileError> errors)
+    public static void Print(IReadOnlyList<ModelFileError> errors, IAnsiConsole? console = null)
     {
         foreach (var e in errors)
-            AnsiConsole.MarkupLine($"[red]error[/] [yellow]{Markup.Escape(e.Location.ToString())}[/]: {Markup.Escape(e.Message)} [grey]({Markup.Escape(e.Code)}, {Markup.Escape(e.Key)})[/]");
+            (console ?? AnsiConsole.Console).MarkupLine($"[red]error[/] [yellow]{Markup.Escape(e.Location.ToString())}[/]: {Markup.Escape(e.Message)} [grey]({Markup.Escape(e.Code)}, {Markup.Escape(e.Key)})[/]");
     }
 }
 
@@ -115,19 +127,7 @@ public sealed class PlanCommand : AsyncCommand<PlanSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, PlanSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        LoadedModel? loaded;
-        try
-        {
-            loaded = settings.Path is null ? null : ModelInput.Load(settings.Path, settings.Json);
-        }
-        catch (ModelFileException e)
-        {
-            if (settings.Json)
-                Output.JsonLine(new { errors = e.Errors.Select(x => new { x.Code, x.Location.File, x.Location.Line, x.Location.Column, Where = x.Key, x.Message }) });
-            else
-                ModelInput.Print(e.Errors);
-            return 1;
-        }
+        var loaded = settings.Path is null ? null : ModelInput.Load(settings.Path, settings.Json);
         using var client = settings.Connect();
         var query = settings.Devices is null ? "" : $"?devices={Uri.EscapeDataString(settings.Devices)}";
         var plan = loaded is null
@@ -195,19 +195,7 @@ public sealed class ApplyCommand : AsyncCommand<ApplySettings>
         ArgumentNullException.ThrowIfNull(settings);
         if (SavedPlans.TryRead(settings.Path) is { } saved)
             return await ApplySavedAsync(settings, saved, cancellationToken).ConfigureAwait(false);
-        LoadedModel loaded;
-        try
-        {
-            loaded = ModelInput.Load(settings.Path, settings.Json);
-        }
-        catch (ModelFileException e)
-        {
-            if (settings.Json)
-                Output.JsonLine(new { errors = e.Errors.Select(x => new { x.Code, x.Location.File, x.Location.Line, x.Location.Column, Where = x.Key, x.Message }) });
-            else
-                ModelInput.Print(e.Errors);
-            return 1;
-        }
+        var loaded = ModelInput.Load(settings.Path, settings.Json);
         using var client = settings.Connect();
         // The plan the gateway makes of it is what is shown, confirmed and then applied: the apply carries what the plan
         // saw and is refused if anything moved in between.
@@ -231,7 +219,7 @@ public sealed class ApplyCommand : AsyncCommand<ApplySettings>
         }
         catch (OperatorApiException e) when (e.Error.Code == "plan-stale")
         {
-            throw new CliException($"The model or a device changed while this apply was being confirmed; nothing was recorded. {string.Join(" ", (e.Error.Errors ?? []).Select(m => m.Message))} Run `rig apply` again to see the new impact.");
+            throw new CliException($"The model or a device changed while this apply was being confirmed; nothing was recorded. {string.Join(" ", (e.Error.Errors ?? []).Select(m => m.Message))} Run `rig apply` again to see the new impact.", "plan-stale");
         }
         return Applied(settings.Json, applied);
     }
@@ -393,7 +381,7 @@ public sealed class ModelShowCommand : AsyncCommand<ModelShowSettings>
         {
             foreach (var file in ModelFiles.Write(asOf.Model))
             {
-                AnsiConsole.Write(new Rule($"[grey]{Markup.Escape(file.Path)}[/]").LeftJustified());
+                Output.Heading($"[grey]{Markup.Escape(file.Path)}[/]");
                 Console.Out.Write(file.Text.EndsWith('\n') ? file.Text : file.Text + "\n");
             }
         }
@@ -401,7 +389,7 @@ public sealed class ModelShowCommand : AsyncCommand<ModelShowSettings>
         {
             foreach (var file in device.Files)
             {
-                AnsiConsole.Write(new Rule($"[bold]{Markup.Escape(device.Device)}[/]:{Markup.Escape(file.Path)} [grey]{file.Mode} {Markup.Escape(file.Owner)}:{Markup.Escape(file.Group)} {file.Sha256[..12]}[/]").LeftJustified());
+                Output.Heading($"[bold]{Markup.Escape(device.Device)}[/]:{Markup.Escape(file.Path)} [grey]{file.Mode} {Markup.Escape(file.Owner)}:{Markup.Escape(file.Group)} {file.Sha256[..12]}[/]");
                 Console.Out.Write(file.Content.EndsWith('\n') ? file.Content : file.Content + "\n");
             }
             foreach (var error in device.Errors)

@@ -1,8 +1,10 @@
 using System.ComponentModel;
+using System.Globalization;
 using Rig.Cli.Operator;
 using Rig.Model.Domain;
 using Rig.Server.Api;
 using Rig.Server.Gateway;
+using Rig.Server.Store;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -65,7 +67,7 @@ public sealed class PackageListCommand : AsyncCommand<ConnectionSettings>
         var packages = await client.GetAsync<List<PackageInfo>>("api/v1/packages", cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
-            Output.JsonLine(new { packages });
+            Output.JsonLine(packages);
             return 0;
         }
         var table = new Table().AddColumns("name", "version", "format", "os/arch", "sha256", "size");
@@ -87,13 +89,13 @@ public sealed class DeviceListCommand : AsyncCommand<ConnectionSettings>
         var devices = await client.GetAsync<List<DeviceStatus>>("api/v1/devices", cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
-            Output.JsonLine(new { devices });
+            Output.JsonLine(devices);
             return 0;
         }
-        var table = new Table().AddColumns("device", "site", "tier", "last seen", "agent", "queue", "progress");
+        var table = new Table().AddColumns("device", "state", "site", "tier", "last seen", "agent", "queue", "progress");
         foreach (var d in devices)
         {
-            table.AddRow(Markup.Escape(d.Name), Markup.Escape(d.Site ?? "-"), Markup.Escape(d.Tier ?? "-"),
+            table.AddRow(Markup.Escape(d.Name), Markup.Escape(d.State), Markup.Escape(d.Site ?? "-"), Markup.Escape(d.Tier ?? "-"),
                 d.LastSeenAt is { } seen ? seen.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) : "[grey]never[/]",
                 Markup.Escape(d.AgentVersion ?? "-"), Markup.Escape(d.Queue?.Status ?? "-"), d.Queue is { } q ? $"{q.Position}/{q.Length}" : "-");
         }
@@ -102,8 +104,9 @@ public sealed class DeviceListCommand : AsyncCommand<ConnectionSettings>
     }
 }
 
-/// <summary><c>rig device show DEVICE</c>: what the gateway knows about one device, and its latest queue command by
-/// command with each failure's error code and message.</summary>
+/// <summary><c>rig device show DEVICE</c>: what the gateway knows about one device: model and discovered facts side by
+/// side, roles, agent and certificate, inventory, and its latest two queues command by command with each command's
+/// output and each failure's error code and message.</summary>
 public sealed class DeviceShowCommand : AsyncCommand<DeviceSettings>
 {
     /// <inheritdoc />
@@ -120,31 +123,67 @@ public sealed class DeviceShowCommand : AsyncCommand<DeviceSettings>
         var d = detail.Status;
         var facts = new Grid().AddColumns(2);
         facts.AddRow("[bold]device[/]", Markup.Escape(d.Name) + (d.InModel ? "" : " [yellow](not in the model)[/]"));
+        facts.AddRow("state", Markup.Escape(d.State));
         facts.AddRow("site / tier", Markup.Escape($"{d.Site ?? "-"} / {d.Tier ?? "-"}"));
-        facts.AddRow("agent", d.LastSeenAt is { } seen ? Markup.Escape($"{d.AgentVersion ?? "?"}, last seen {seen.ToLocalTime():yyyy-MM-dd HH:mm:ss}") : "[grey]never checked in[/]");
-        if (detail.Inventory is { } inventory)
-            facts.AddRow("inventory", Markup.Escape($"{inventory.Platform}, {inventory.Packages.Count} Rig package(s), {inventory.NativePackages?.Count.ToString(System.Globalization.CultureInfo.InvariantCulture) ?? "no"} native package(s), {inventory.Files.Count} file(s)"));
+        facts.AddRow("roles", detail.Roles.Count == 0 ? "[grey]none[/]" : Markup.Escape(string.Join(", ", detail.Roles.Select(r => $"{r.Name} ({r.Kind}) v{r.Version}"))));
+        facts.AddRow("agent", d.LastSeenAt is { } seen ? Markup.Escape($"{d.AgentVersion ?? "?"}, last seen {Time(seen)}") : "[grey]never checked in[/]");
+        facts.AddRow("certificate", detail.Agent?.Certificate is { } cert ? Certificate(cert) : "[yellow]none issued: the device never enrolled (rig device token NAME)[/]");
+        facts.AddRow("inventory", detail.Inventory is { } inventory
+            ? Markup.Escape($"collected {(detail.LastInventoryAt is { } at ? Time(at) : "?")}: {inventory.Platform}, {inventory.Packages.Count} Rig package(s), {inventory.NativePackages?.Count.ToString(CultureInfo.InvariantCulture) ?? "no"} native package(s), {inventory.Files.Count} file(s)")
+            : "[grey]none yet[/]");
         if (detail.InventoryNote is { } note)
             facts.AddRow("[yellow]inventory note[/]", Markup.Escape(note));
         facts.AddRow("recorded", Markup.Escape($"{detail.Recorded.Packages.Count} package(s), {detail.Recorded.Files.Count} file(s), {detail.Recorded.Services.Count} service(s)"));
-        if (d.Queue is { } q)
-            facts.AddRow("queue", $"{Markup.Escape(q.Id)} {RolloutView.Colour(q.Status)} {q.Position}/{q.Length}: {Markup.Escape(q.Reason)}");
         AnsiConsole.Write(facts);
-        if (detail.Commands.Count > 0)
+
+        if (detail.Facts.Any(f => f.Model is not null || f.Discovered is not null))
         {
-            var table = new Table().AddColumns("#", "command", "status", "code", "message / output");
-            foreach (var c in detail.Commands)
+            var table = new Table().AddColumns("fact", "model", "discovered");
+            foreach (var f in detail.Facts.Where(f => f.Model is not null || f.Discovered is not null))
             {
-                var text = c.Result?.Error ?? c.Result?.Output ?? c.Reason;
-                table.AddRow((c.Sequence + 1).ToString(System.Globalization.CultureInfo.InvariantCulture), Markup.Escape(c.Spec.Describe()),
-                    c.Status == "failed" ? $"[red]{c.Status}[/]" : Markup.Escape(c.Status), Markup.Escape(c.Result?.ErrorCode ?? ""), Markup.Escape(text.Trim()));
+                var discovered = Markup.Escape(DeviceLogCommand.Clean(f.Discovered ?? "-"));
+                table.AddRow(f.Differs ? $"[red]{Markup.Escape(f.Fact)}[/]" : Markup.Escape(f.Fact), Markup.Escape(f.Model ?? "-"), f.Differs ? $"[red]{discovered}[/] [red](differs)[/]" : discovered);
             }
             AnsiConsole.Write(table);
         }
-        // The table may wrap or cut: each failure in full on its own line.
-        foreach (var c in detail.Commands.Where(c => c.Status == "failed"))
-            AnsiConsole.MarkupLine($"[red]command {c.Sequence + 1} ({Markup.Escape(c.Spec.Describe())}) failed[/] [bold]{Markup.Escape(c.Result?.ErrorCode ?? "")}[/]: {Markup.Escape(c.Result?.Error ?? "")}");
+
+        if (d.Queue is { } q)
+            Queue("latest queue", q, detail.Commands);
+        if (detail.PreviousQueue is { } previous)
+            Queue("previous queue", previous, detail.PreviousCommands);
         return d.Queue?.Status == "failed" ? 1 : 0;
+    }
+
+    private static string Time(DateTimeOffset at) => at.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture);
+
+    private static string Certificate(DeviceCertificateView cert)
+    {
+        var text = Markup.Escape($"serial {cert.Serial}, issued {Time(cert.IssuedAt)}, expires {Time(cert.NotAfter)}");
+        if (cert.RevokedAt is { } revoked)
+            return text + $" [red]revoked {Markup.Escape(Time(revoked))}[/]";
+        var left = cert.NotAfter - DateTimeOffset.UtcNow;
+        return left <= TimeSpan.Zero ? text + " [red](expired)[/]"
+            : left < TimeSpan.FromDays(30) ? text + $" [yellow](in {(int)left.TotalDays} days: renew it)[/]"
+            : text + $" [grey](in {(int)left.TotalDays} days)[/]";
+    }
+
+    /// <summary>A queue and every command with its status and output (each failure in full after the table, which may
+    /// cut long text).</summary>
+    private static void Queue(string title, QueueInfo q, IReadOnlyList<CommandInfo> commands)
+    {
+        AnsiConsole.MarkupLine($"[bold]{title}[/] {Markup.Escape(q.Id)} {RolloutView.Colour(q.Status)} {q.Position}/{q.Length}: {Markup.Escape(q.Reason)}, created {Time(q.CreatedAt)}{(q.FinishedAt is { } f ? $", finished {Time(f)}" : "")}");
+        if (commands.Count == 0)
+            return;
+        var table = new Table().AddColumns("#", "command", "status", "code", "message / output");
+        foreach (var c in commands)
+        {
+            var text = c.Result?.Error ?? c.Result?.Output ?? "";
+            table.AddRow((c.Sequence + 1).ToString(CultureInfo.InvariantCulture), Markup.Escape(c.Spec.Describe()),
+                c.Status == "failed" ? $"[red]{c.Status}[/]" : Markup.Escape(c.Status), Markup.Escape(c.Result?.ErrorCode ?? ""), Markup.Escape(DeviceLogCommand.Clean(text.Trim())));
+        }
+        AnsiConsole.Write(table);
+        foreach (var c in commands.Where(c => c.Status == "failed"))
+            AnsiConsole.MarkupLine($"[red]command {c.Sequence + 1} ({Markup.Escape(c.Spec.Describe())}) failed[/] [bold]{Markup.Escape(c.Result?.ErrorCode ?? "")}[/]: {Markup.Escape(DeviceLogCommand.Clean(c.Result?.Error ?? ""))}");
     }
 }
 

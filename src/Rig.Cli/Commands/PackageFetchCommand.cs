@@ -77,18 +77,9 @@ public sealed class PackageFetchCommand : AsyncCommand<PackageFetchSettings>
         using var client = settings.Connect();
         var request = new PackageFetchRequest(settings.Packages, settings.Distro, settings.Architecture, settings.Devices, settings.Mirror, settings.SecurityMirror,
             settings.Components, settings.Format, settings.Refresh);
-        PackageFetchResponse response;
-        try
-        {
-            response = settings.Json
-                ? await client.PostAsync<PackageFetchResponse>("api/v1/packages/fetch", request, cancellationToken).ConfigureAwait(false)
-                : await WithProgressAsync(client, request, settings, cancellationToken).ConfigureAwait(false);
-        }
-        catch (OperatorApiException e) when (settings.Json)
-        {
-            Output.JsonLine(new { error = e.Error, status = e.Status });
-            return 1;
-        }
+        var response = settings.Json
+            ? await client.PostAsync<PackageFetchResponse>("api/v1/packages/fetch", request, cancellationToken).ConfigureAwait(false)
+            : await WithProgressAsync(client, request, settings, cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
             Output.JsonLine(response);

@@ -22,7 +22,7 @@ public static class PlanView
                 "removed" => $"[yellow]no longer in the model: {device.Commands.Count} command(s)[/]",
                 _ => $"[blue]{device.Commands.Count} command(s)[/]{(device.DownloadBytes > 0 ? $", {Output.Size(device.DownloadBytes)} to download" : "")}",
             };
-            AnsiConsole.Write(new Rule($"[bold]{Markup.Escape(device.Device)}[/] {header}").LeftJustified());
+            Output.Heading($"[bold]{Markup.Escape(device.Device)}[/] {header}");
             foreach (var error in device.Errors)
                 AnsiConsole.MarkupLine($"  [red]error[/] {Markup.Escape(error.Message)} [grey]({Markup.Escape(error.Code)}, {Markup.Escape(error.Where)})[/]");
             if (device.Commands.Count > 0)

@@ -73,7 +73,7 @@ public sealed class ServerInitCommand : AsyncCommand<ServerInitSettings>
         }
         catch (InvalidOperationException e)
         {
-            throw new Operator.CliException(e.Message);
+            throw new CliException(e.Message);
         }
         var pin = Security.PinOfFile(Path.Combine(options.DataDirectory, "ca", "ca.crt"));
         if (settings.Json)
@@ -107,6 +107,35 @@ public sealed class ServerRunSettings : CommandSettings
     [CommandOption("--log-level <LEVEL>")]
     [Description("Trace, Debug, Information, Warning (default from server.json)")]
     public string? LogLevel { get; init; }
+
+    /// <summary>Log format.</summary>
+    [CommandOption("--log-format <FORMAT>")]
+    [Description("text (default) or json: one JSON object per line on standard output (default from server.json)")]
+    public string? LogFormat { get; init; }
+
+    /// <summary>OTLP endpoint for traces.</summary>
+    [CommandOption("--otlp-endpoint <URL>")]
+    [Description("Export traces by OTLP over HTTP/protobuf, e.g. http://collector:4318 (default from server.json: none, no traces)")]
+    public string? OtlpEndpoint { get; init; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate()
+    {
+        if (LogFormat is not null && !ServerOptions.LogFormats.Contains(LogFormat))
+            return ValidationResult.Error($"--log-format '{LogFormat}' is unknown: use {string.Join(" or ", ServerOptions.LogFormats)}.");
+        if (OtlpEndpoint is not null)
+        {
+            try
+            {
+                ServerOptions.OtlpTracesUri(OtlpEndpoint);
+            }
+            catch (ArgumentException e)
+            {
+                return ValidationResult.Error($"--otlp-endpoint: {e.Message}");
+            }
+        }
+        return ValidationResult.Success();
+    }
 }
 
 /// <summary><c>rig server run</c></summary>
@@ -123,10 +152,27 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
         }
         catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
         {
-            throw new Operator.CliException(e.Message);
+            throw new CliException(e.Message);
         }
         if (settings.LogLevel is not null)
             options = options with { LogLevel = settings.LogLevel };
+        if (settings.LogFormat is not null)
+            options = options with { LogFormat = settings.LogFormat };
+        if (settings.OtlpEndpoint is not null)
+            options = options with { OtlpEndpoint = settings.OtlpEndpoint };
+        if (!ServerOptions.LogFormats.Contains(options.LogFormat))
+            throw new CliException($"logFormat '{options.LogFormat}' in {ServerOptions.ConfigPath(options.DataDirectory)} is unknown: use {string.Join(" or ", ServerOptions.LogFormats)}.");
+        if (options.OtlpEndpoint is { } otlp)
+        {
+            try
+            {
+                ServerOptions.OtlpTracesUri(otlp);
+            }
+            catch (ArgumentException e)
+            {
+                throw new CliException($"otlpEndpoint in {ServerOptions.ConfigPath(options.DataDirectory)}: {e.Message}");
+            }
+        }
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         Console.CancelKeyPress += (_, e) =>
         {
@@ -139,8 +185,19 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
             stop.Cancel();
         });
         await using var server = await GatewayServer.StartAsync(options, stop.Token).ConfigureAwait(false);
-        // Tests and scripts read this line to learn the bound ports.
-        Console.Out.WriteLine($"rig gateway listening: agents {server.AgentUrl} operators {server.ApiUrl}");
+        // Tests and scripts read this line to learn the bound ports; with JSON logs it is a JSON object like every line.
+        var listening = $"rig gateway listening: agents {server.AgentUrl} operators {server.ApiUrl}";
+        Console.Out.WriteLine(options.LogFormat == "json"
+            ? System.Text.Json.JsonSerializer.Serialize(new // the fields of Microsoft.Extensions.Logging's JSON console lines
+            {
+                Timestamp = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
+                EventId = 1000,
+                LogLevel = "Information",
+                Category = "Rig.Server",
+                Message = listening,
+                State = new { AgentUrl = server.AgentUrl.ToString(), ApiUrl = server.ApiUrl.ToString() },
+            })
+            : listening);
         Console.Out.Flush();
         try
         {
@@ -149,6 +206,48 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
         catch (OperationCanceledException)
         {
         }
+        return 0;
+    }
+}
+
+/// <summary>Options of <c>rig server metrics-token</c>.</summary>
+public sealed class ServerMetricsTokenSettings : CommandSettings
+{
+    /// <summary>Data directory.</summary>
+    [CommandOption("--data <DIR>")]
+    [Description("An initialised data directory")]
+    public string Data { get; init; } = "rig-data";
+
+    /// <summary>JSON output.</summary>
+    [CommandOption("--json")]
+    public bool Json { get; init; }
+}
+
+/// <summary><c>rig server metrics-token</c>: a new read-only token for <c>/metrics</c> (the previous one stops working),
+/// printed once; the running gateway takes it at once.</summary>
+public sealed class ServerMetricsTokenCommand : Command<ServerMetricsTokenSettings>
+{
+    /// <inheritdoc />
+    public override int Execute(CommandContext context, ServerMetricsTokenSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        try
+        {
+            ServerOptions.Load(settings.Data);
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+        {
+            throw new CliException(e.Message);
+        }
+        var metrics = new Server.Api.MetricsToken(Path.GetFullPath(settings.Data));
+        var token = metrics.Create();
+        if (settings.Json)
+        {
+            Output.JsonLine(new { metricsToken = token, file = metrics.FilePath });
+            return 0;
+        }
+        AnsiConsole.MarkupLine($"[bold]Metrics token[/] (shown once; it reads /metrics and nothing else; the previous one no longer works): [yellow]{token}[/]");
+        AnsiConsole.MarkupLine($"Its hash is in {Markup.Escape(metrics.FilePath)}. Give the token to Prometheus in a file: [grey]authorization: {{ credentials_file: /etc/prometheus/rig-metrics.token }}[/]");
         return 0;
     }
 }

@@ -14,6 +14,13 @@ public sealed class OperatorApiException(int status, ApiError error) : Exception
     public int Status { get; } = status;
     /// <summary>The error body.</summary>
     public ApiError Error { get; } = error;
+
+    /// <summary>What to do next.</summary>
+    public string? Hint => Error.Hint ?? Status switch
+    {
+        401 => "Check --token / RIG_TOKEN (or the context's token file): the gateway did not accept it.",
+        _ => null,
+    };
 }
 
 /// <summary>Talks to the gateway's operator API over HTTPS with a bearer token, trusting only Rig's CA.</summary>
@@ -81,16 +88,43 @@ public sealed class OperatorClient : IDisposable
         return (await response.Content.ReadFromJsonAsync<PackageAddResponse>(Json, ct).ConfigureAwait(false))!;
     }
 
-    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct)
+    /// <summary>GET a stream of lines (NDJSON), each as it arrives; ends when the server ends the response. A broken
+    /// connection throws <see cref="IOException"/> or <see cref="HttpRequestException"/>.</summary>
+    public async IAsyncEnumerable<string> StreamLinesAsync(string path, [System.Runtime.CompilerServices.EnumeratorCancellation] CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(HttpMethod.Get, path);
+        // Headers only: the client's overall timeout must not cut a stream that follows a long queue.
+        using var response = await SendAsync(request, ct, HttpCompletionOption.ResponseHeadersRead).ConfigureAwait(false);
+        await using var body = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        using var reader = new StreamReader(body, System.Text.Encoding.UTF8);
+        while (await reader.ReadLineAsync(ct).ConfigureAwait(false) is { } line)
+        {
+            if (line.Length > 0)
+                yield return line;
+        }
+    }
+
+    private async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken ct, HttpCompletionOption completion = HttpCompletionOption.ResponseContentRead)
     {
         HttpResponseMessage response;
         try
         {
-            response = await _http.SendAsync(request, ct).ConfigureAwait(false);
+            response = await _http.SendAsync(request, completion, ct).ConfigureAwait(false);
+        }
+        catch (HttpRequestException e) when (e.InnerException is System.Security.Authentication.AuthenticationException)
+        {
+            throw new CliException($"The gateway at {_http.BaseAddress} did not prove it is the gateway of the CA you trust: {e.InnerException.Message}",
+                "untrusted-gateway", "Check --ca (or the context's CA pin): it must be the gateway's DATA/ca/ca.crt.");
         }
         catch (HttpRequestException e)
         {
-            throw new CliException($"Cannot reach the gateway's operator API at {_http.BaseAddress}: {e.Message}. Is `rig server run` running, and are --server and --ca right?");
+            throw new CliException($"Cannot reach the gateway's operator API at {_http.BaseAddress}: {e.Message}.",
+                "gateway-unreachable", "Is `rig server run` running there, and are --server (or the context) and the port right?", ExitCodes.Unavailable);
+        }
+        catch (TaskCanceledException) when (!ct.IsCancellationRequested)
+        {
+            throw new CliException($"The gateway's operator API at {_http.BaseAddress} did not answer within {_http.Timeout.TotalMinutes:0} minutes.",
+                "gateway-timeout", "Check the gateway's log and `rig status`; the request may still complete on the gateway.", ExitCodes.Unavailable);
         }
         if (response.IsSuccessStatusCode)
             return response;
@@ -111,6 +145,3 @@ public sealed class OperatorClient : IDisposable
     /// <inheritdoc />
     public void Dispose() => _http.Dispose();
 }
-
-/// <summary>A user-facing CLI error: the message says what was wrong and what to do.</summary>
-public sealed class CliException(string message) : Exception(message);

@@ -89,8 +89,6 @@ internal sealed partial class ModelFileReader
         var errors = _errors
             .OrderBy(e => e.Location.File, StringComparer.Ordinal).ThenBy(e => e.Location.Line).ThenBy(e => e.Location.Column)
             .ToList();
-        if (errors.Count > 0)
-            return new ModelFileResult(null, _map, errors);
         var model = new RigModel
         {
             Parameters = _parameters,
@@ -104,7 +102,9 @@ internal sealed partial class ModelFileReader
             Assignments = assignments,
             Packages = _packages,
         };
-        return new ModelFileResult(model, _map, []);
+        // With errors, the model is still returned as far as it could be read, so that model-level checks (a link to an
+        // unknown device) can be reported in the same run as the file errors.
+        return errors.Count > 0 ? new ModelFileResult(null, _map, errors) { Partial = model } : new ModelFileResult(model, _map, []);
     }
 
     private void ReadDocument(YNode document)

@@ -26,7 +26,12 @@ public sealed record ModelFileError(string Code, SourceLocation Location, string
 
 /// <summary>What reading a model directory gave: the model (null when there is any error, so nothing half-read
 /// is ever applied), the positions of everything read, and every error.</summary>
-public sealed record ModelFileResult(RigModel? Model, SourceMap Map, IReadOnlyList<ModelFileError> Errors);
+public sealed record ModelFileResult(RigModel? Model, SourceMap Map, IReadOnlyList<ModelFileError> Errors)
+{
+    /// <summary>When there are errors: the model as far as the files could be read (objects with errors left out), for
+    /// model-level checks in the same run; null otherwise.</summary>
+    public RigModel? Partial { get; init; }
+}
 
 /// <summary>The codes of the errors found while reading model files (the validator's codes are in docs/MODEL.md).</summary>
 public static class ModelFileCodes

@@ -89,17 +89,26 @@ public static class Drift
         CompareFiles(files, inventory, items);
         CompareServices(services, inventory, items);
         if (device is not null)
-        {
-            if (inventory.Hardware is { } hardware)
-            {
-                CompareHardware(device.Hardware, hardware, items);
-                if (device.Network is { } network)
-                    CompareNetwork(network, hardware, items);
-            }
-            if (inventory.Os is { } os)
-                CompareOs(device, os, items);
-        }
+            items.AddRange(CompareFacts(device, inventory));
         return [.. items.OrderBy(i => KindRank(i.Kind)).ThenBy(i => i.Item, StringComparer.Ordinal)];
+    }
+
+    /// <summary>The hardware, network and OS differences alone (what <c>rig device show</c> highlights): only facts the
+    /// model sets and the device reported.</summary>
+    public static IReadOnlyList<DriftItem> CompareFacts(Device device, InventoryReport inventory)
+    {
+        ArgumentNullException.ThrowIfNull(device);
+        ArgumentNullException.ThrowIfNull(inventory);
+        var items = new List<DriftItem>();
+        if (inventory.Hardware is { } hardware)
+        {
+            CompareHardware(device.Hardware, hardware, items);
+            if (device.Network is { } network)
+                CompareNetwork(network, hardware, items);
+        }
+        if (inventory.Os is { } os)
+            CompareOs(device, os, items);
+        return items;
     }
 
     private static void ComparePackages(Dictionary<string, PackageInfo> wanted, InventoryReport inventory, IReadOnlyList<PackageInfo> catalog, List<DriftItem> items)

@@ -8,10 +8,27 @@ using Rig.Server.Store;
 namespace Rig.Server.Api;
 
 /// <summary>An API error: what went wrong, the offending value, what to do.</summary>
-public sealed record ApiError(string Code, string Message, IReadOnlyList<ModelError>? Errors = null);
+public sealed record ApiError(string Code, string Message, IReadOnlyList<ModelError>? Errors = null)
+{
+    /// <summary>What to do next, when the message does not say it.</summary>
+    public string? Hint { get; init; }
+}
 
-/// <summary>Gateway status.</summary>
-public sealed record StatusResponse(string Version, string AgentUrl, string CaPin, long ModelRevision, int Devices, int Packages, StoreStats Store, string Engine);
+/// <summary>Gateway status: what it is, and the fleet at a glance (<c>rig status</c>).</summary>
+public sealed record StatusResponse(string Version, string AgentUrl, string CaPin, long ModelRevision, int Devices, int Packages, StoreStats Store, string Engine)
+{
+    /// <summary>Devices (in the model or known to the gateway) by state; see <see cref="DeviceStates"/>.</summary>
+    public DeviceStateCounts DeviceStates { get; init; } = new(0, 0, 0, 0, 0, 0);
+
+    /// <summary>Agents whose last request came within the last <see cref="SeenWindowSeconds"/>.</summary>
+    public int AgentsSeen { get; init; }
+
+    /// <summary>The window of <see cref="AgentsSeen"/> and of the <c>not-seen</c> state: two check-in intervals.</summary>
+    public int SeenWindowSeconds { get; init; }
+
+    /// <summary>Running and paused rollouts, newest first.</summary>
+    public IReadOnlyList<RolloutSummary> ActiveRollouts { get; init; } = [];
+}
 
 /// <summary>Result of saving the model.</summary>
 public sealed record ModelPutResponse(long Revision, bool Changed, int Added, int Modified, int Removed);
@@ -23,13 +40,35 @@ public sealed record ConvergeRequest(IReadOnlyList<string>? Devices, string? Rea
 public sealed record ConvergeResponse(IReadOnlyList<ConvergeDeviceResult> Devices);
 
 /// <summary>One device as the operator sees it.</summary>
-public sealed record DeviceStatus(string Name, string? Site, string? Tier, bool InModel, DateTimeOffset? LastSeenAt, string? AgentVersion, QueueInfo? Queue);
+public sealed record DeviceStatus(string Name, string? Site, string? Tier, bool InModel, DateTimeOffset? LastSeenAt, string? AgentVersion, QueueInfo? Queue)
+{
+    /// <summary>One of <see cref="DeviceStates"/>.</summary>
+    public string State { get; init; } = Api.DeviceStates.NotConverged;
+}
 
 /// <summary>One device with its recorded state and latest queue's commands.</summary>
 public sealed record DeviceDetail(DeviceStatus Status, RecordedState Recorded, InventoryReport? Inventory, IReadOnlyList<CommandInfo> Commands)
 {
     /// <summary>Why the agent's last inventory was dropped (over the limits, control characters), or null.</summary>
     public string? InventoryNote { get; init; }
+
+    /// <summary>When the agent collected the inventory the gateway has (its clock), or null when it has none.</summary>
+    public DateTimeOffset? LastInventoryAt { get; init; }
+
+    /// <summary>The model's facts beside what the agent discovered, one row per fact.</summary>
+    public IReadOnlyList<DeviceFact> Facts { get; init; } = [];
+
+    /// <summary>The roles the model assigns, in install order, with their versions.</summary>
+    public IReadOnlyList<DeviceRoleView> Roles { get; init; } = [];
+
+    /// <summary>The agent: version, last request, certificate.</summary>
+    public DeviceAgentView? Agent { get; init; }
+
+    /// <summary>The queue before the latest (<see cref="DeviceStatus.Queue"/>), or null.</summary>
+    public QueueInfo? PreviousQueue { get; init; }
+
+    /// <summary>The commands of <see cref="PreviousQueue"/>, with their results.</summary>
+    public IReadOnlyList<CommandInfo> PreviousCommands { get; init; } = [];
 }
 
 /// <summary>Result of importing a package.</summary>

@@ -32,5 +32,5 @@ internal static partial class OperatorApi
                     _ => StatusCodes.Status503ServiceUnavailable,
                 });
             }
-        });
+        }).AddEndpointFilter(OperatorAudit.FilterAsync);
 }

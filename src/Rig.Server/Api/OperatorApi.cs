@@ -17,6 +17,8 @@ namespace Rig.Server.Api;
 /// operator token: <c>Authorization: Bearer rigop_...</c>.</summary>
 internal static partial class OperatorApi
 {
+    /// <summary>Where the operator listener serves the CA certificate without a token (checked by its pin).</summary>
+    public const string CaPath = "/ca.crt";
 
     public static void Map(WebApplication app, Gateway.Gateway gateway, PackageImporter importer, string agentUrl)
     {
@@ -27,9 +29,15 @@ internal static partial class OperatorApi
         app.Use(async (context, next) =>
         {
             var path = context.Request.Path.Value;
-            if (path is not ("/healthz" or "/readyz") || !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
+            if (path is not ("/healthz" or "/readyz" or CaPath) || !(HttpMethods.IsGet(context.Request.Method) || HttpMethods.IsHead(context.Request.Method)))
             {
                 await next(context).ConfigureAwait(false);
+                return;
+            }
+            if (path == CaPath)
+            {
+                // The CA certificate is public; a workstation checks it against the pin it was given (`rig context add`).
+                await Results.Text(gateway.Authority.Certificate.ExportCertificatePem(), "application/x-pem-file").ExecuteAsync(context).ConfigureAwait(false);
                 return;
             }
             context.Response.Headers.CacheControl = "no-store";
@@ -76,13 +84,7 @@ internal static partial class OperatorApi
             }
         });
 
-        var api = app.MapGroup("/api/v1");
-
-        api.MapGet("/status", async (CancellationToken ct) =>
-        {
-            var (rev, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
-            return Results.Json(new StatusResponse(typeof(OperatorApi).Assembly.GetName().Version?.ToString() ?? "0", agentUrl, gateway.Authority.Pin, rev, model.Devices.Count, model.Packages.Count, store.Stats, store.Engine.ToString()));
-        });
+        var api = app.MapGroup("/api/v1").AddEndpointFilter(OperatorAudit.FilterAsync); // every action logged once
 
         api.MapGet("/model", async (string? at, CancellationToken ct) =>
         {
@@ -134,7 +136,12 @@ internal static partial class OperatorApi
         });
 
         api.MapPost("/devices/{name}/revoke", async (string name, CancellationToken ct) =>
-            Results.Json(new { device = name, revoked = await gateway.RevokeAsync(name, ct).ConfigureAwait(false) }));
+        {
+            var revoked = await gateway.RevokeAsync(name, ct).ConfigureAwait(false);
+            if (revoked == 0 && await store.GetDeviceAsync(name, ct).ConfigureAwait(false) is null && await store.GetDeviceRuntimeAsync(name, ct).ConfigureAwait(false) is null)
+                return Results.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway; nothing was revoked.") { Hint = "See `rig device list` for the devices' names." }, statusCode: 404);
+            return Results.Json(new { device = name, revoked });
+        });
 
         api.MapPost("/devices/{name}/poke", async (string name, CancellationToken ct) =>
             Results.Json(new { device = name, poked = await gateway.PokeAsync(name, ct).ConfigureAwait(false) }));
@@ -142,6 +149,7 @@ internal static partial class OperatorApi
         api.MapPost("/devices/{name}/cancel", async (string name, CancellationToken ct) =>
         {
             var cancelled = await store.CancelQueueAsync(name, "cancelled by operator", ct).ConfigureAwait(false);
+            gateway.Activity.Signal(name);
             return cancelled is null
                 ? Results.Json(new ApiError("no-active-queue", $"Device '{name}' has no active queue."), statusCode: 404)
                 : Results.Json(cancelled);
@@ -156,29 +164,7 @@ internal static partial class OperatorApi
         MapModelHistory(api, gateway);
         MapRollouts(api, gateway);
         MapLifecycle(api, gateway);
-
-        api.MapGet("/devices", async (CancellationToken ct) =>
-        {
-            var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
-            var runtimes = (await store.ListDeviceRuntimeAsync(null, withInventory: false, ct).ConfigureAwait(false)).ToDictionary(r => r.Device);
-            var names = model.Devices.Select(d => d.Name).Union(runtimes.Keys).Order(StringComparer.Ordinal);
-            var list = new List<DeviceStatus>();
-            var devices = model.Devices.ToDictionary(d => d.Name, StringComparer.Ordinal);
-            foreach (var name in names)
-                list.Add(await StatusOfAsync(store, devices.GetValueOrDefault(name), runtimes.GetValueOrDefault(name), name, ct).ConfigureAwait(false));
-            return Results.Json(list);
-        });
-
-        api.MapGet("/devices/{name}", async (string name, CancellationToken ct) =>
-        {
-            var device = await store.GetDeviceAsync(name, ct).ConfigureAwait(false);
-            var runtime = await store.GetDeviceRuntimeAsync(name, ct).ConfigureAwait(false);
-            if (runtime is null && device is null)
-                return Results.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway."), statusCode: 404);
-            var status = await StatusOfAsync(store, device, runtime, name, ct).ConfigureAwait(false);
-            var commands = status.Queue is null ? [] : await store.GetCommandsAsync(status.Queue.Id, ct).ConfigureAwait(false);
-            return Results.Json(new DeviceDetail(status, runtime?.Recorded ?? Model.Planning.RecordedState.Empty, runtime?.Inventory, commands) { InventoryNote = runtime?.InventoryNote });
-        });
+        MapDevices(api, gateway, agentUrl);
     }
 
     /// <summary>Parse <c>at</c> (a revision number or a date) into a revision; 0 means current, null means unparseable.</summary>
@@ -194,12 +180,6 @@ internal static partial class OperatorApi
             return found == 0 ? -1 : found;
         }
         return null;
-    }
-
-    private static async Task<DeviceStatus> StatusOfAsync(RigStore store, Device? device, DeviceRuntime? runtime, string name, CancellationToken ct)
-    {
-        var queue = await store.GetLatestQueueAsync(name, ct).ConfigureAwait(false);
-        return new DeviceStatus(name, device?.Site, device?.Tier, device is not null, runtime?.LastSeenAt, runtime?.AgentVersion, queue);
     }
 
     /// <summary>The body limit of a request: packages are streamed up to the package limit, whole models up to the

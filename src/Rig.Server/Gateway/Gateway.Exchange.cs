@@ -61,7 +61,8 @@ public sealed partial class Gateway
         var started = System.Diagnostics.Stopwatch.GetTimestamp();
         try
         {
-            var response = await store.ExchangeAsync(device, request, limits.MaxCommandDeliveries, ct).ConfigureAwait(false);
+            var (response, replayed) = await store.RecordExchangeAsync(device, request, limits.MaxCommandDeliveries, ct).ConfigureAwait(false);
+            Activity.Signal(device); // results were recorded: a log stream sends them now
             // Only an exchange the store accepted changes what the gateway knows of the device: a refused one (unknown
             // command, bad result) leaves its poke address, agent version and last-seen time as they were.
             if (request.Reason != InquiryReason.Continue)
@@ -85,6 +86,14 @@ public sealed partial class Gateway
             }
             foreach (var result in request.AllResults)
             {
+                // A result for a command already finished was recorded before (the agent repeats what it has not seen
+                // acknowledged): the store ignored it, so it is neither counted nor logged as a new failure.
+                if (replayed.Contains(result.CommandId))
+                {
+                    GatewayTelemetry.ResultsReplayed.Add(1);
+                    Log.ResultReplayed(logger, device, result.CommandId, result.Outcome.ToString());
+                    continue;
+                }
                 GatewayTelemetry.Results.Add(1, new KeyValuePair<string, object?>("outcome", result.Outcome.ToString()));
                 if (result.Outcome == CommandOutcome.Failed)
                     Log.CommandFailed(logger, device, result.CommandId, result.Error);

@@ -63,6 +63,9 @@ internal static partial class Log
     [LoggerMessage(1103, LogLevel.Warning, "Command {CommandId} on {Device} failed: {Error}")]
     public static partial void CommandFailed(ILogger logger, string device, string commandId, string? error);
 
+    [LoggerMessage(1105, LogLevel.Information, "Result of command {CommandId} on {Device} ({Outcome}) is a replay of one already recorded: ignored")]
+    public static partial void ResultReplayed(ILogger logger, string device, string commandId, string outcome);
+
     [LoggerMessage(1104, LogLevel.Warning, "Inventory from {Device} dropped (the rest of the exchange is processed): {Problem}")]
     public static partial void InventoryDropped(ILogger logger, string device, string problem);
 
@@ -77,6 +80,9 @@ internal static partial class Log
 
     [LoggerMessage(1303, LogLevel.Information, "Poking {Count} devices whose queues were unfinished when the gateway started")]
     public static partial void PokingUnfinished(ILogger logger, int count);
+
+    [LoggerMessage(1901, LogLevel.Debug, "Gauges for /metrics not refreshed (the previous values are reported): {Error}")]
+    public static partial void GaugesStale(ILogger logger, string error);
 
     [LoggerMessage(1401, LogLevel.Warning, "Client certificate refused: {Reason}")]
     public static partial void CertificateRefused(ILogger logger, string reason);

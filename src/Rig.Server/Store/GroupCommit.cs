@@ -27,7 +27,7 @@ internal sealed class GroupCommit : IAsyncDisposable
     private long _batches;
     private long _largest;
 
-    private sealed record Work(string Device, ExchangeRequest Request, int MaxDeliveries, TaskCompletionSource<ExchangeResponse> Done);
+    private sealed record Work(string Device, ExchangeRequest Request, int MaxDeliveries, TaskCompletionSource<ExchangeOutcome> Done);
 
     public GroupCommit(RigStore store, int lanes)
     {
@@ -44,9 +44,9 @@ internal sealed class GroupCommit : IAsyncDisposable
     /// <summary>Count a commit made outside the group writer.</summary>
     public void CountCommit() => Interlocked.Increment(ref _commits);
 
-    public Task<ExchangeResponse> SubmitAsync(string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct)
+    public Task<ExchangeOutcome> SubmitAsync(string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct)
     {
-        var done = new TaskCompletionSource<ExchangeResponse>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var done = new TaskCompletionSource<ExchangeOutcome>(TaskCreationOptions.RunContinuationsAsynchronously);
         var lane = _lanes[(int)((uint)StringComparer.Ordinal.GetHashCode(device) % (uint)_lanes.Length)];
         if (!lane.Writer.TryWrite(new Work(device, request, maxDeliveries, done)))
             done.SetException(new ObjectDisposedException(nameof(RigStore), "The store is closing."));
@@ -57,7 +57,7 @@ internal sealed class GroupCommit : IAsyncDisposable
     private async Task RunAsync(ChannelReader<Work> queue)
     {
         var batch = new List<Work>(MaxBatch);
-        var results = new List<(Work Work, ExchangeResponse? Response, Exception? Error)>(MaxBatch);
+        var results = new List<(Work Work, ExchangeOutcome? Response, Exception? Error)>(MaxBatch);
         while (await queue.WaitToReadAsync().ConfigureAwait(false))
         {
             batch.Clear();
@@ -99,8 +99,10 @@ internal sealed class GroupCommit : IAsyncDisposable
         }
     }
 
-    private Task RunBatchAsync(List<Work> batch, List<(Work Work, ExchangeResponse? Response, Exception? Error)> results, bool careful) =>
-        _store.WriteAsync(async (c, tx) =>
+    private async Task RunBatchAsync(List<Work> batch, List<(Work Work, ExchangeOutcome? Response, Exception? Error)> results, bool careful)
+    {
+        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        await _store.WriteAsync(async (c, tx) =>
         {
             // The fast path pipelines PostgreSQL's writes (see Statements); the careful path runs each statement at once,
             // so an error belongs to the exchange that caused it.
@@ -109,7 +111,12 @@ internal sealed class GroupCommit : IAsyncDisposable
                 results.Add(careful ? await RunCarefullyAsync(statements, batch[i], i).ConfigureAwait(false) : await RunOneAsync(statements, batch[i]).ConfigureAwait(false));
             await statements.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             return 0;
-        }, CancellationToken.None);
+        }, CancellationToken.None).ConfigureAwait(false);
+        // What every exchange of the batch waited for: the whole transaction, commit (fsync) included.
+        var path = new KeyValuePair<string, object?>("path", careful ? "careful" : "fast");
+        Gateway.GatewayTelemetry.StoreCommitDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds, path);
+        Gateway.GatewayTelemetry.StoreCommitExchanges.Record(batch.Count, path);
+    }
 
     private static void FailAll(List<Work> batch, Exception e)
     {
@@ -118,7 +125,7 @@ internal sealed class GroupCommit : IAsyncDisposable
     }
 
     /// <summary>The fast path: a refusal is raised before the exchange writes anything, so it needs no savepoint.</summary>
-    private async Task<(Work, ExchangeResponse?, Exception?)> RunOneAsync(Statements s, Work work)
+    private async Task<(Work, ExchangeOutcome?, Exception?)> RunOneAsync(Statements s, Work work)
     {
         try
         {
@@ -131,7 +138,7 @@ internal sealed class GroupCommit : IAsyncDisposable
     }
 
     /// <summary>The slow path after an unexpected failure: each exchange under its own savepoint.</summary>
-    private async Task<(Work, ExchangeResponse?, Exception?)> RunCarefullyAsync(Statements s, Work work, int index)
+    private async Task<(Work, ExchangeOutcome?, Exception?)> RunCarefullyAsync(Statements s, Work work, int index)
     {
         var (c, tx) = (s.Connection, s.Transaction);
         var savepoint = $"x{index}";

@@ -43,6 +43,9 @@ public static class CommandStatus
     public const string Failed = "failed";
 }
 
+/// <summary>What an exchange answered, and which results it reported had been recorded before (replays: ignored).</summary>
+internal sealed record ExchangeOutcome(ExchangeResponse Response, IReadOnlyList<string> Replayed);
+
 /// <summary>A command to put in a new queue.</summary>
 public sealed record NewCommand(string Id, CommandSpec Spec, string Role, string? RoleKind, string Reason);
 
@@ -191,7 +194,11 @@ public sealed partial class RigStore
 
     /// <summary>The heart of the gateway: record the agent's result (idempotently), then pick and mark the next
     /// command, all in one transaction. A result is durable before the answer leaves (the commit happens first).</summary>
-    public Task<ExchangeResponse> ExchangeAsync(string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct = default)
+    public async Task<ExchangeResponse> ExchangeAsync(string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct = default) =>
+        (await RecordExchangeAsync(device, request, maxDeliveries, ct).ConfigureAwait(false)).Response;
+
+    /// <summary><see cref="ExchangeAsync"/>, also saying which reported results were replays (already recorded, ignored).</summary>
+    internal Task<ExchangeOutcome> RecordExchangeAsync(string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         return _groupCommit.SubmitAsync(device, request, maxDeliveries, ct);
@@ -199,7 +206,13 @@ public sealed partial class RigStore
 
     /// <summary>One exchange inside a transaction (the group writer runs many in one). Everything that can refuse
     /// the exchange is read and checked first, so a refused exchange has written nothing and needs no savepoint.</summary>
-    internal async Task<ExchangeResponse> ExchangeCoreAsync(Statements s, string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct)
+    internal async Task<ExchangeOutcome> ExchangeCoreAsync(Statements s, string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct)
+    {
+        var replayed = new List<string>();
+        return new ExchangeOutcome(await ExchangeCoreAsync(s, device, request, maxDeliveries, replayed, ct).ConfigureAwait(false), replayed);
+    }
+
+    private async Task<ExchangeResponse> ExchangeCoreAsync(Statements s, string device, ExchangeRequest request, int maxDeliveries, List<string> replayed, CancellationToken ct)
     {
         // ---- read and check ----
         // One round trip: the device's active queue (locked) and every command the request names.
@@ -246,6 +259,10 @@ public sealed partial class RigStore
                 if (result.Outcome == CommandOutcome.Rebooting && command.Kind != "reboot")
                     throw new GatewayRefusedException("bad-result", $"Command {command.Id} is a {command.Kind}, not a reboot; it cannot answer 'rebooting'.", 400);
                 lastFresh = result.Outcome;
+            }
+            else
+            {
+                replayed.Add(result.CommandId);
             }
             reports.Add((result, command));
         }

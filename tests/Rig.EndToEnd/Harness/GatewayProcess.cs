@@ -43,7 +43,7 @@ public sealed class GatewayProcess : IAsyncDisposable
     /// <summary><c>rig server init</c> on free ports, then start. The agent endpoint listens on
     /// <paramref name="agentListen"/> and its certificate names <paramref name="dnsName"/> (agents in a network
     /// namespace reach the gateway on a veth address, by a name their namespace's hosts file resolves).</summary>
-    public static async Task<GatewayProcess> StartNewAsync(string dataDirectory, string agentListen = "127.0.0.1", string dnsName = "localhost")
+    public static async Task<GatewayProcess> StartNewAsync(string dataDirectory, string agentListen = "127.0.0.1", string dnsName = "localhost", IReadOnlyList<string>? runArguments = null)
     {
         var ports = Rig.Testing.LoopbackPorts.Free(2);
         var (agentPort, apiPort) = (ports[0], ports[1]);
@@ -52,15 +52,18 @@ public sealed class GatewayProcess : IAsyncDisposable
             "--agent-listen", agentListen, "--dns", dnsName, "--json");
         Assert.True(code == 0, $"rig server init failed: {stderr}{stdout}");
         var init = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement;
-        var gateway = new GatewayProcess(dataDirectory, agentPort, apiPort, init.GetProperty("adminToken").GetString()!, dnsName);
+        var gateway = new GatewayProcess(dataDirectory, agentPort, apiPort, init.GetProperty("adminToken").GetString()!, dnsName) { RunArguments = runArguments ?? [] };
         await gateway.StartAsync();
         return gateway;
     }
 
+    /// <summary>Options given to <c>rig server run</c> after the data directory and log level (e.g. <c>--log-format json</c>).</summary>
+    public IReadOnlyList<string> RunArguments { get; init; } = [];
+
     /// <summary>Start (or restart) the gateway process and wait until it listens.</summary>
     public async Task StartAsync()
     {
-        var info = Launch.Rig.StartInfo("server", "run", "--data", DataDirectory, "--log-level", "Information");
+        var info = Launch.Rig.StartInfo(["server", "run", "--data", DataDirectory, "--log-level", "Information", .. RunArguments]);
         _process = Process.Start(info)!;
         var ready = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         _process.OutputDataReceived += (_, e) =>
@@ -69,7 +72,8 @@ public sealed class GatewayProcess : IAsyncDisposable
                 return;
             lock (_output)
                 _output.Add(e.Data);
-            if (e.Data.StartsWith("rig gateway listening", StringComparison.Ordinal))
+            // The start-up line, as text or as a JSON log line (--log-format json).
+            if (e.Data.StartsWith("rig gateway listening", StringComparison.Ordinal) || e.Data.Contains("\"Message\":\"rig gateway listening", StringComparison.Ordinal))
                 ready.TrySetResult();
         };
         _process.ErrorDataReceived += (_, e) =>

@@ -1,0 +1,135 @@
+using System.ComponentModel;
+using System.Globalization;
+using System.Text;
+using System.Text.Json;
+using Rig.Cli.Operator;
+using Rig.Server.Api;
+using Rig.Server.Store;
+using Spectre.Console;
+using Spectre.Console.Cli;
+
+namespace Rig.Cli.Commands;
+
+/// <summary>Options of <c>rig device log</c>.</summary>
+public sealed class DeviceLogSettings : ConnectionSettings
+{
+    /// <summary>The device.</summary>
+    [CommandArgument(0, "<DEVICE>")]
+    public string Device { get; init; } = "";
+
+    /// <summary>Keep printing until the queue ends.</summary>
+    [CommandOption("-f|--follow")]
+    [Description("Print each command's output as its result arrives, until the queue ends (exit 0 succeeded, 1 failed or cancelled). With --json: one JSON object per line")]
+    public bool Follow { get; init; }
+
+    /// <summary>Another queue than the latest.</summary>
+    [CommandOption("--queue <ID>")]
+    [Description("A queue of the device other than its latest (ids: rig device show DEVICE)")]
+    public string? Queue { get; init; }
+}
+
+/// <summary><c>rig device log DEVICE [--follow]</c>: each finished command of a device's queue with its output, per
+/// command under a header; <c>--follow</c> streams them as the gateway records them until the queue ends.</summary>
+public sealed class DeviceLogCommand : AsyncCommand<DeviceLogSettings>
+{
+    /// <summary>Reconnections after a broken stream before giving up (each resumes at the last cursor read).</summary>
+    private const int MaxReconnects = 10;
+
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, DeviceLogSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var path = $"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/log";
+        if (!settings.Follow)
+        {
+            var log = await client.GetAsync<DeviceLog>(path + (settings.Queue is null ? "" : $"?queue={Uri.EscapeDataString(settings.Queue)}"), cancellationToken).ConfigureAwait(false);
+            if (settings.Json)
+            {
+                Output.JsonLine(log);
+            }
+            else
+            {
+                QueueHeader(log.Device, log.Queue);
+                foreach (var entry in log.Commands)
+                    Print(entry);
+                if (log.Finished)
+                    QueueFooter(log.Queue);
+                else
+                    AnsiConsole.MarkupLine($"[grey]... the queue is {Markup.Escape(log.Queue.Status)}; `rig device log {Markup.Escape(log.Device)} --follow` prints the rest as it comes.[/]");
+            }
+            return log.Queue.Status == QueueStatus.Failed ? 1 : 0;
+        }
+
+        string? cursor = null;
+        var headerShown = false;
+        for (var attempt = 0; ; attempt++)
+        {
+            var query = cursor is not null ? $"?follow=true&cursor={Uri.EscapeDataString(cursor)}"
+                : settings.Queue is not null ? $"?follow=true&queue={Uri.EscapeDataString(settings.Queue)}" : "?follow=true";
+            try
+            {
+                await foreach (var line in client.StreamLinesAsync(path + query, cancellationToken).ConfigureAwait(false))
+                {
+                    var evt = JsonSerializer.Deserialize<DeviceLogEvent>(line, OperatorClient.Json)
+                        ?? throw new CliException($"The gateway sent a log line that is not an event: {line}");
+                    cursor = evt.Cursor;
+                    if (evt.Type == "queue" && headerShown)
+                        continue; // resumed: the queue was announced already
+                    if (settings.Json)
+                        Output.JsonLine(evt);
+                    switch (evt.Type)
+                    {
+                        case "queue" when !settings.Json:
+                            QueueHeader(evt.Device, evt.Queue!);
+                            break;
+                        case "command" when !settings.Json:
+                            Print(evt.Command!);
+                            break;
+                        case "end":
+                            if (!settings.Json)
+                                QueueFooter(evt.Queue!);
+                            return evt.Queue!.Status == QueueStatus.Succeeded ? 0 : 1;
+                    }
+                    headerShown |= evt.Type == "queue";
+                }
+            }
+            catch (Exception e) when ((e is IOException or HttpRequestException || (e is CliException && cursor is not null)) && attempt < MaxReconnects && !cancellationToken.IsCancellationRequested)
+            {
+                // The connection broke mid-stream, or the gateway is restarting (cannot be reached for now): resume after
+                // the last line read.
+            }
+            if (attempt >= MaxReconnects)
+                throw new CliException($"The log stream of '{settings.Device}' kept breaking ({MaxReconnects + 1} attempts); run `rig device log {settings.Device} --follow` again.");
+            await Task.Delay(TimeSpan.FromMilliseconds(Math.Min(500 * (attempt + 1), 5_000)), cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    private static void QueueHeader(string device, QueueInfo queue) =>
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(device)}[/] queue {Markup.Escape(queue.Id)} ({Markup.Escape(queue.Reason)}), {queue.Length} command(s), {RolloutView.Colour(queue.Status)}, created {queue.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}");
+
+    private static void QueueFooter(QueueInfo queue) =>
+        AnsiConsole.MarkupLine($"queue {RolloutView.Colour(queue.Status)}{(queue.Error is { } error ? ": " + Markup.Escape(error) : "")}");
+
+    /// <summary>One finished command: a header line, then its output (and error) indented, as the device sent it.</summary>
+    public static void Print(CommandLogEntry entry)
+    {
+        ArgumentNullException.ThrowIfNull(entry);
+        var status = entry.Status == "failed" ? "[red]failed[/]" : "[green]succeeded[/]";
+        AnsiConsole.MarkupLine($"[bold]== [[{entry.Sequence + 1}/{entry.Of}]] {Markup.Escape(entry.Description)}[/] {status} [grey]{entry.DurationMs} ms{(entry.FromJournal ? ", from the agent's journal" : "")}[/]");
+        if (entry.Error is { } error)
+            AnsiConsole.MarkupLine($"   [red]{Markup.Escape(entry.ErrorCode ?? "error")}[/]: {Markup.Escape(Clean(error))}");
+        foreach (var line in (entry.Output ?? "").TrimEnd('\n', '\r').Split('\n').Where(l => l.Length > 0))
+            Console.Out.WriteLine("   " + Clean(line.TrimEnd('\r')));
+    }
+
+    /// <summary>Control characters from a device are shown as '?', never sent to the terminal.</summary>
+    public static string Clean(string text)
+    {
+        ArgumentNullException.ThrowIfNull(text);
+        var builder = new StringBuilder(text.Length);
+        foreach (var c in text)
+            builder.Append(char.IsControl(c) && c != '\t' && c != '\n' ? '?' : c);
+        return builder.ToString();
+    }
+}
