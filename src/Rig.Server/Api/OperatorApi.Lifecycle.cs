@@ -27,7 +27,7 @@ internal static partial class OperatorApi
             await gateway.PlanDecommissionAsync(name, ct).ConfigureAwait(false) is { } plan
                 ? Results.Json(plan)
                 : Results.Json(new ApiError("unknown-device", $"Device '{name}' is not in the model; nothing to decommission."), statusCode: 404))
-            .WithSummary("What decommissioning the device would do, per device (it and its neighbours); nothing is saved or sent.");
+            .Produces<PlanReport>().WithSummary("What decommissioning the device would do, per device (it and its neighbours); nothing is saved or sent.");
 
         api.MapPost("/devices/{name}/decommission", async (string name, string? message, long? baseRevision, HttpContext context, CancellationToken ct) =>
         {

@@ -79,7 +79,7 @@ internal static partial class OperatorApi
             if (applied.Saved is not { } saved)
                 return Results.Json(new ApiError("invalid-model", $"The model has {applied.Errors.Count} error(s); nothing was saved.", applied.Errors), statusCode: 400);
             return Results.Json(new ApplyResponse(saved.Rev, saved.Changed, applied.Changes), statusCode: saved.Changed ? 201 : 200);
-        }).WithSummary("Apply a saved plan (`rig plan -o`): record exactly its model, only while the current revision is the plan's base revision and every device it changes has the recorded state it had (checked atomically with the save); 409 plan-stale naming what moved otherwise.");
+        }).Produces<ApplyResponse>(StatusCodes.Status201Created).Produces<ApplyResponse>().WithSummary("Apply a saved plan (`rig plan -o`): record exactly its model, only while the current revision is the plan's base revision and every device it changes has the recorded state it had (checked atomically with the save); 409 plan-stale naming what moved otherwise.");
 
         api.MapGet("/revisions", async (int? limit, CancellationToken ct) =>
         {
