@@ -132,6 +132,35 @@ public sealed class CommandLineTests : IDisposable
         Assert.Contains("unknown", stderr, StringComparison.Ordinal);
     }
 
+    [Theory]
+    [InlineData("apply", "model")]
+    [InlineData("apply", "model", "-m", " ")]
+    [InlineData("apply", "plan.json", "--yes")]
+    [InlineData("model", "load", "model.json")]
+    [InlineData("device", "clone", "web-3", "--from", "web-1", "--address", "10.0.0.3")]
+    [InlineData("device", "decommission", "web-2", "--yes")]
+    [InlineData("device", "rebuild", "web-1")]
+    public async Task A_command_that_records_a_revision_without_a_message_is_a_usage_error_with_exit_code_64(params string[] args)
+    {
+        // A gateway address nothing listens on: a command that ran would fail to connect (exit 69 or 1), not 64.
+        var (code, stdout, stderr) = await RigAsync([.. args, "--server", "https://127.0.0.1:9", "--token", "rigop_x"]);
+
+        Assert.True(code == 64, $"exit {code}\n{stdout}{stderr}");
+        Assert.Contains("-m/--message", stdout + stderr, StringComparison.Ordinal);
+        Assert.Contains("Nothing was done", stdout + stderr, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("plan", "-o", "plan.json")]
+    [InlineData("plan", "model", "-o", "plan.json", "--devices", "web-1")]
+    public async Task Saving_a_plan_without_a_model_or_of_some_devices_only_is_a_usage_error(params string[] args)
+    {
+        var (code, stdout, stderr) = await RigAsync([.. args, "--server", "https://127.0.0.1:9", "--token", "rigop_x"]);
+
+        Assert.True(code == 64, $"exit {code}\n{stdout}{stderr}");
+        Assert.Contains("-o/--out", stdout + stderr, StringComparison.Ordinal);
+    }
+
     [Fact]
     public async Task Rig_version_prints_the_version_and_exits_0()
     {

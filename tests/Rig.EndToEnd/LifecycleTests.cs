@@ -146,13 +146,14 @@ public sealed class LifecycleTests
             TimeSpan.FromSeconds(20), "web-2's decommission queue");
         Assert.Equal(
         [
-            "service: service tool stop",
-            $"delete-file: delete {OperationsModels.ContentConfig}", // content first ...
-            "delete-file: delete /etc/tool/tool.conf",               // ... then app ...
+            $"delete-file: delete {OperationsModels.ContentConfig}", // content first, the whole role ...
+            "remove: remove site",
+            "service: service tool stop",                            // ... then app: stopped and disabled ...
+            "service: service tool disable",
+            "delete-file: delete /etc/tool/tool.conf",
+            "remove: remove tool",
             "delete-file: delete /etc/base/f001.conf",               // ... then os
             "delete-file: delete /etc/base/f000.conf",
-            "remove: remove site",
-            "remove: remove tool",
             "inventory: inventory",
         ], Operations.Lines(pending.Commands));
 
@@ -166,8 +167,10 @@ public sealed class LifecycleTests
         var lbConfig = site.ReadDeviceFile("lb-1", OperationsModels.ToolConfig);
         Assert.DoesNotContain("web-2", lbConfig, StringComparison.Ordinal);
         Assert.Contains("peer web-1", lbConfig, StringComparison.Ordinal);
-        // Nothing of Rig's is left on it.
+        // Nothing of Rig's is left on it, and its service would not start again at boot.
         Assert.Empty(site.FileDigests("web-2"));
+        var sandbox = JsonSerializer.Deserialize(File.ReadAllText(Path.Combine(site.Root("web-2"), "var", "lib", "rig", "state.json")), Rig.Agent.Runtime.AgentJson.Default.State)!;
+        Assert.Equal(new Rig.Agent.Platform.ServiceRecord("tool", Running: false, Enabled: false), sandbox.Services.Single(s => s.Name == "tool"));
 
         // Then the device leaves the model, its certificate is refused, and what was recorded about it is forgotten.
         await TestSite.WaitUntilAsync(async () => !(await site.Api.GetAsync<JsonElement>("api/v1/model")).GetRawText().Contains("web-2", StringComparison.Ordinal),

@@ -179,9 +179,9 @@ public class PlannerTests
 
         Assert.Equal(
             [
-                "service nginx stop",
-                "delete /var/www/index.html", "delete /etc/nginx/nginx.conf", "delete /etc/motd",
-                "remove shop-content", "remove nginx", "remove base-tools",
+                "delete /var/www/index.html", "remove shop-content",                                         // content
+                "service nginx stop", "service nginx disable", "delete /etc/nginx/nginx.conf", "remove nginx", // app
+                "delete /etc/motd", "remove base-tools",                                                     // os
                 "install chrony 4.5", "service chronyd enable", "service chronyd start", "reboot (base system installed)",
                 "inventory",
             ],
@@ -201,16 +201,56 @@ public class PlannerTests
     }
 
     [Fact]
-    public void Service_no_longer_in_the_model_is_stopped_only_when_it_runs()
+    public void Service_no_longer_in_the_model_is_stopped_when_it_runs_and_disabled_when_it_starts_at_boot()
     {
         var model = SampleModel.Build();
         var recorded = WithService(model.RecordedAfter("web-1"), new RecordedService("apache2", Running: true, Enabled: true, "app"));
         recorded = WithService(recorded, new RecordedService("old-cron", Running: false, Enabled: false, "os"));
+        recorded = WithService(recorded, new RecordedService("old-timer", Running: false, Enabled: true, "os"));
 
         var plan = model.Plan("web-1", recorded);
 
-        Assert.Equal(["service apache2 stop", "inventory"], Steps(plan));
-        Assert.Equal("no longer in the model", plan.Commands[0].Reason);
+        Assert.Equal(["service apache2 stop", "service apache2 disable", "service old-timer disable", "inventory"], Steps(plan));
+        Assert.All(plan.Commands.SkipLast(1), c => Assert.StartsWith("no longer in the model", c.Reason, StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public void Decommissioned_device_loses_each_role_whole_in_reverse_role_order_content_then_app_then_os()
+    {
+        var before = SampleModel.Build();
+        var after = before with { Assignments = [.. before.Assignments.Where(a => a.Device != "web-1")], Links = [.. before.Links.Where(l => l.From != "web-1" && l.To != "web-1")] };
+
+        var plan = after.Plan("web-1", before.RecordedAfter("web-1"));
+
+        Assert.Equal(
+            [
+                "delete /var/www/index.html", "remove shop-content",
+                "service nginx stop", "service nginx disable", "delete /etc/nginx/nginx.conf", "remove nginx",
+                "delete /etc/motd", "remove base-tools",
+                "inventory",
+            ],
+            Steps(plan));
+        // Each command says which kind of role it undoes, in that order.
+        Assert.Equal(["content", "content", "app", "app", "app", "app", "os", "os"],
+            plan.Commands.SkipLast(1).Select(c => System.Text.RegularExpressions.Regex.Match(c.Reason, @"\((\w+) role\)$").Groups[1].Value));
+    }
+
+    [Fact]
+    public void Gone_device_is_emptied_in_reverse_role_order_too()
+    {
+        var model = SampleModel.Build();
+        var recorded = model.RecordedAfter("web-1");
+
+        var plan = Planner.Plan(new DesiredState("web-1", [], []), recorded, model.KindOrder());
+
+        Assert.Equal(
+            [
+                "delete /var/www/index.html", "remove shop-content",
+                "service nginx stop", "service nginx disable", "delete /etc/nginx/nginx.conf", "remove nginx",
+                "delete /etc/motd", "remove base-tools",
+                "inventory",
+            ],
+            Steps(plan));
     }
 
     // ---- reboot ------------------------------------------------------------------------------------

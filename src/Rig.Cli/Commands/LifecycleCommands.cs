@@ -38,7 +38,11 @@ public sealed class DeviceCloneSettings : ConnectionSettings
 
     /// <summary>Why.</summary>
     [CommandOption("-m|--message <TEXT>")]
+    [Description("Why (recorded with the revision; required)")]
     public string? Message { get; init; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate() => RevisionMessage.Require(Message, "device clone");
 }
 
 /// <summary><c>rig device clone NEW --from EXISTING</c>: a new revision, then its plan.</summary>
@@ -75,14 +79,24 @@ public sealed class DeviceDecommissionSettings : ConnectionSettings
 
     /// <summary>Why.</summary>
     [CommandOption("-m|--message <TEXT>")]
+    [Description("Why (recorded with the revision; required)")]
     public string? Message { get; init; }
 
     /// <summary>Do not follow.</summary>
     [CommandOption("--no-wait")]
     public bool NoWait { get; init; }
+
+    /// <summary>Confirm without asking.</summary>
+    [CommandOption("-y|--yes")]
+    [Description("Decommission without asking (required without a terminal)")]
+    public bool Yes { get; init; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate() => RevisionMessage.Require(Message, "device decommission");
 }
 
-/// <summary><c>rig device decommission DEVICE</c></summary>
+/// <summary><c>rig device decommission DEVICE -m WHY</c>: shows what it would remove (the device's software in reverse
+/// role order, its neighbours re-configured), asks (or wants <c>--yes</c>), then records the revision and rolls it out.</summary>
 public sealed class DeviceDecommissionCommand : AsyncCommand<DeviceDecommissionSettings>
 {
     /// <inheritdoc />
@@ -90,7 +104,18 @@ public sealed class DeviceDecommissionCommand : AsyncCommand<DeviceDecommissionS
     {
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
-        var result = await client.PostAsync<LifecycleResult>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/decommission?message={Uri.EscapeDataString(settings.Message ?? "")}", null, cancellationToken).ConfigureAwait(false);
+        var device = Uri.EscapeDataString(settings.Device);
+        var plan = await client.GetAsync<PlanReport>($"api/v1/devices/{device}/decommission-plan", cancellationToken).ConfigureAwait(false);
+        if (!settings.Json)
+        {
+            AnsiConsole.MarkupLine($"Decommissioning [bold]{Markup.Escape(settings.Device)}[/] records a revision where it has no roles and no interconnections, rolls it out, then removes it from the model and revokes its certificates. What the rollout would do:");
+            PlanView.Print(plan, showUnchanged: false);
+        }
+        var planned = PlanRemovals.Of(plan);
+        var removals = planned with { Devices = [.. planned.Devices.Append(settings.Device).Distinct(StringComparer.Ordinal)] };
+        if (!Confirmation.Confirm(removals, settings.Yes, settings.Json, $"Decommission {settings.Device}"))
+            return Confirmation.Refused;
+        var result = await client.PostAsync<LifecycleResult>($"api/v1/devices/{device}/decommission?message={Uri.EscapeDataString(settings.Message!)}&baseRevision={plan.BaseRevision}", null, cancellationToken).ConfigureAwait(false);
         var rollout = result.Rollout!;
         if (!settings.Json)
             AnsiConsole.MarkupLine($"Revision [bold]{result.Revision}[/]: {Markup.Escape(settings.Device)} has no roles and no interconnections. Rollout [bold]{rollout.Id}[/] removes its software and re-plans {rollout.Devices.Count - 1} neighbour(s); then the device leaves the model and its certificates are revoked.");
@@ -104,15 +129,31 @@ public sealed class DeviceDecommissionCommand : AsyncCommand<DeviceDecommissionS
     }
 }
 
-/// <summary><c>rig device rebuild DEVICE</c></summary>
-public sealed class DeviceRebuildCommand : AsyncCommand<DeviceSettings>
+/// <summary>Options of <c>rig device rebuild</c>.</summary>
+public sealed class DeviceRebuildSettings : ConnectionSettings
+{
+    /// <summary>The device.</summary>
+    [CommandArgument(0, "<DEVICE>")]
+    public string Device { get; init; } = "";
+
+    /// <summary>Why.</summary>
+    [CommandOption("-m|--message <TEXT>")]
+    [Description("Why (kept as the reason of the rebuild's queue; required)")]
+    public string? Message { get; init; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate() => RevisionMessage.Require(Message, "device rebuild");
+}
+
+/// <summary><c>rig device rebuild DEVICE -m WHY</c></summary>
+public sealed class DeviceRebuildCommand : AsyncCommand<DeviceRebuildSettings>
 {
     /// <inheritdoc />
-    public override async Task<int> ExecuteAsync(CommandContext context, DeviceSettings settings, CancellationToken cancellationToken)
+    public override async Task<int> ExecuteAsync(CommandContext context, DeviceRebuildSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
-        var result = await client.PostAsync<LifecycleResult>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/rebuild", null, cancellationToken).ConfigureAwait(false);
+        var result = await client.PostAsync<LifecycleResult>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/rebuild?message={Uri.EscapeDataString(settings.Message!)}", null, cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
             Output.JsonLine(result);

@@ -102,6 +102,21 @@ public sealed class PlanSettings : ConnectionSettings
     /// <summary>Show unchanged devices too.</summary>
     [CommandOption("--all")]
     public bool All { get; init; }
+
+    /// <summary>Where to save the plan.</summary>
+    [CommandOption("-o|--out <FILE>")]
+    [Description("Save the plan to FILE; `rig apply FILE -m WHY` then records exactly that plan, and refuses if the model or a device it changes moved since")]
+    public string? Out { get; init; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate()
+    {
+        if (Out is not null && Path is null)
+            return ValidationResult.Error("-o/--out saves the plan of a model: give the model directory or file (rig plan PATH -o FILE).");
+        if (Out is not null && Devices is not null)
+            return ValidationResult.Error("-o/--out saves the plan of the whole model (apply records all of it): leave out --devices.");
+        return ValidationResult.Success();
+    }
 }
 
 /// <summary><c>rig plan PATH</c>: what the model would change on each device; nothing is saved or sent.
@@ -120,9 +135,15 @@ public sealed class PlanCommand : AsyncCommand<PlanSettings>
             : await client.PostJsonTextAsync<PlanReport>($"api/v1/plan{query}", JsonSerializer.Serialize(loaded.Model, ModelJson.Default.RigModel), cancellationToken).ConfigureAwait(false);
         var errors = plan.Errors.Concat(plan.Devices.SelectMany(d => d.Errors)).ToList();
         var code = errors.Count > 0 ? 1 : plan.HasChanges ? 2 : 0;
+        string? saved = null;
+        if (settings.Out is { } file && loaded is not null && errors.Count == 0)
+        {
+            SavedPlans.Write(file, SavedPlan.Of(plan, SavedPlans.ModelElement(loaded.Model), DateTimeOffset.UtcNow));
+            saved = System.IO.Path.GetFullPath(file);
+        }
         if (settings.Json)
         {
-            Output.JsonLine(new { exitCode = code, errors = ModelInput.Located(errors, loaded?.Map), plan });
+            Output.JsonLine(new { exitCode = code, errors = ModelInput.Located(errors, loaded?.Map), plan, saved });
             return code;
         }
         ModelInput.Print(plan.Errors, loaded?.Map);
@@ -133,6 +154,10 @@ public sealed class PlanCommand : AsyncCommand<PlanSettings>
             PlanView.Print(plan, settings.All);
             ModelInput.Print([.. plan.Devices.SelectMany(d => d.Errors)], loaded?.Map);
         }
+        if (saved is not null)
+            AnsiConsole.MarkupLine($"Plan saved to [bold]{Markup.Escape(saved)}[/] (made on revision {plan.BaseRevision}). Record exactly this plan: [grey]rig apply {Markup.Escape(settings.Out!)} -m WHY[/]");
+        else if (settings.Out is not null)
+            AnsiConsole.MarkupLine("[red]The plan has errors: it was not saved.[/]");
         return code;
     }
 }
@@ -140,45 +165,104 @@ public sealed class PlanCommand : AsyncCommand<PlanSettings>
 /// <summary>Options of <c>rig apply</c>.</summary>
 public sealed class ApplySettings : ConnectionSettings
 {
-    /// <summary>Model path.</summary>
+    /// <summary>Model path or saved plan.</summary>
     [CommandArgument(0, "<PATH>")]
-    [Description("A model directory (YAML) or JSON file")]
+    [Description("A model directory (YAML) or JSON file, or a plan saved by `rig plan PATH -o FILE`")]
     public string Path { get; init; } = "";
 
     /// <summary>Why.</summary>
     [CommandOption("-m|--message <TEXT>")]
     [Description("Why this change (recorded in the history; required)")]
     public string? Message { get; init; }
+
+    /// <summary>Confirm removals without asking.</summary>
+    [CommandOption("-y|--yes")]
+    [Description("Apply a change that removes devices, role assignments or packages without asking (required without a terminal)")]
+    public bool Yes { get; init; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate() => RevisionMessage.Require(Message, "apply");
 }
 
-/// <summary><c>rig apply PATH -m WHY</c>: record a new model revision. Nothing is sent: roll it out next.</summary>
+/// <summary><c>rig apply PATH -m WHY</c>: show what the change does to each device, ask before anything is removed,
+/// then record a new model revision. Nothing is sent: roll it out next. PATH may be a saved plan
+/// (<c>rig plan PATH -o FILE</c>): exactly its model is recorded, and only while nothing it planned on moved.</summary>
 public sealed class ApplyCommand : AsyncCommand<ApplySettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ApplySettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
-        if (string.IsNullOrWhiteSpace(settings.Message))
-            throw new CliException("Say why with -m \"...\": the reason is recorded with the revision for whoever reads the history later.");
+        if (SavedPlans.TryRead(settings.Path) is { } saved)
+            return await ApplySavedAsync(settings, saved, cancellationToken).ConfigureAwait(false);
         var loaded = ModelInput.Load(settings.Path, settings.Json);
         using var client = settings.Connect();
+        // The plan the gateway makes of it is what is shown, confirmed and then applied: the apply carries what the plan
+        // saw and is refused if anything moved in between.
+        var model = SavedPlans.ModelElement(loaded.Model);
+        var plan = await client.PostJsonTextAsync<PlanReport>("api/v1/plan", model.GetRawText(), cancellationToken).ConfigureAwait(false);
+        if (plan.Errors.Count > 0)
+            return InvalidModel(settings.Json, plan.Errors, loaded.Map);
+        if (!settings.Json && plan.ModelChanges.Count > 0)
+            PlanView.PrintImpact(plan);
+        if (!Confirmation.Confirm(PlanRemovals.Of(plan), settings.Yes, settings.Json, "Record this revision"))
+            return Confirmation.Refused;
         ApplyResponse applied;
         try
         {
-            applied = await client.PostJsonTextAsync<ApplyResponse>($"api/v1/apply?message={Uri.EscapeDataString(settings.Message)}", JsonSerializer.Serialize(loaded.Model, ModelJson.Default.RigModel), cancellationToken).ConfigureAwait(false);
+            applied = await client.PostJsonTextAsync<ApplyResponse>($"api/v1/plans/apply?message={Uri.EscapeDataString(settings.Message!)}",
+                SavedPlans.Request(SavedPlan.Of(plan, model, DateTimeOffset.UtcNow)), cancellationToken).ConfigureAwait(false);
         }
-        catch (OperatorApiException e) when (e.Error.Errors is { Count: > 0 } errors)
+        catch (OperatorApiException e) when (e.Error.Code == "invalid-model" && e.Error.Errors is { Count: > 0 } errors)
         {
-            if (settings.Json)
-                Output.JsonLine(new { errors = ModelInput.Located(errors, loaded.Map) });
-            else
-            {
-                AnsiConsole.MarkupLine($"[red]{Markup.Escape(e.Message)}[/]");
-                ModelInput.Print(errors, loaded.Map);
-            }
+            return InvalidModel(settings.Json, errors, loaded.Map, e.Message);
+        }
+        catch (OperatorApiException e) when (e.Error.Code == "plan-stale")
+        {
+            throw new CliException($"The model or a device changed while this apply was being confirmed; nothing was recorded. {string.Join(" ", (e.Error.Errors ?? []).Select(m => m.Message))} Run `rig apply` again to see the new impact.", "plan-stale");
+        }
+        return Applied(settings.Json, applied);
+    }
+
+    private static async Task<int> ApplySavedAsync(ApplySettings settings, SavedPlan saved, CancellationToken ct)
+    {
+        if (saved.Plan.HasErrors)
+            throw new CliException($"The saved plan '{settings.Path}' has errors; it cannot be applied. Fix the model and plan again.");
+        using var client = settings.Connect();
+        if (!settings.Json)
+        {
+            AnsiConsole.MarkupLine($"Saved plan [bold]{Markup.Escape(settings.Path)}[/], made {saved.CreatedAt.ToLocalTime():yyyy-MM-dd HH:mm:ss} on revision {saved.BaseRevision}, {saved.Devices.Count} device(s) to change:");
+            PlanView.PrintImpact(saved.Plan);
+        }
+        if (!Confirmation.Confirm(PlanRemovals.Of(saved.Plan), settings.Yes, settings.Json, "Record this revision"))
+            return Confirmation.Refused;
+        ApplyResponse applied;
+        try
+        {
+            applied = await client.PostJsonTextAsync<ApplyResponse>($"api/v1/plans/apply?message={Uri.EscapeDataString(settings.Message!)}", SavedPlans.Request(saved), ct).ConfigureAwait(false);
+        }
+        catch (OperatorApiException e) when (e.Error.Code == "invalid-model" && e.Error.Errors is { Count: > 0 } errors)
+        {
+            return InvalidModel(settings.Json, errors, null, e.Message);
+        }
+        return Applied(settings.Json, applied);
+    }
+
+    private static int InvalidModel(bool json, IReadOnlyList<ModelError> errors, SourceMap? map, string? message = null)
+    {
+        if (json)
+        {
+            Output.JsonLine(new { errors = ModelInput.Located(errors, map) });
             return 1;
         }
-        if (settings.Json)
+        AnsiConsole.MarkupLine($"[red]{Markup.Escape(message ?? $"The model has {errors.Count} error(s); nothing was saved.")}[/]");
+        ModelInput.Print(errors, map);
+        return 1;
+    }
+
+    private static int Applied(bool json, ApplyResponse applied)
+    {
+        if (json)
         {
             Output.JsonLine(applied);
             return 0;
@@ -194,6 +278,65 @@ public sealed class ApplyCommand : AsyncCommand<ApplySettings>
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"Revision [bold]{applied.Revision}[/] recorded. Nothing was sent; next: [grey]rig rollout {applied.Revision}[/]");
         return 0;
+    }
+}
+
+/// <summary>Saved plan files (<see cref="SavedPlan"/>): written by <c>rig plan -o</c>, read by <c>rig apply</c>.</summary>
+public static class SavedPlans
+{
+    private static readonly JsonSerializerOptions FileJson = new(OperatorClient.Json) { WriteIndented = true };
+
+    /// <summary>The model as the operator API's JSON.</summary>
+    public static JsonElement ModelElement(RigModel model)
+    {
+        using var document = JsonDocument.Parse(JsonSerializer.Serialize(model, ModelJson.Default.RigModel));
+        return document.RootElement.Clone();
+    }
+
+    /// <summary>Write <paramref name="plan"/> to <paramref name="path"/> (replaced whole: temp file, then rename).</summary>
+    public static void Write(string path, SavedPlan plan)
+    {
+        var full = System.IO.Path.GetFullPath(path);
+        var temp = full + ".tmp";
+        File.WriteAllText(temp, JsonSerializer.Serialize(plan, FileJson) + "\n");
+        File.Move(temp, full, overwrite: true);
+    }
+
+    /// <summary>The saved plan in <paramref name="path"/>, or null when it is not one (a model directory or model
+    /// file). A saved plan of another format version is refused with what to do.</summary>
+    public static SavedPlan? TryRead(string path)
+    {
+        if (!File.Exists(path))
+            return null;
+        JsonElement root;
+        try
+        {
+            using var document = JsonDocument.Parse(File.ReadAllText(path));
+            root = document.RootElement.Clone();
+        }
+        catch (JsonException)
+        {
+            return null; // not JSON: the model reader says what is wrong with it
+        }
+        if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format", out var format) || format.ValueKind != JsonValueKind.String || format.GetString() != SavedPlan.FormatName)
+            return null;
+        if (!root.TryGetProperty("version", out var version) || !version.TryGetInt32(out var v) || v != SavedPlan.CurrentVersion)
+            throw new CliException($"'{path}' is a saved plan of format version {(root.TryGetProperty("version", out var given) ? given.GetRawText() : "(none)")}; this rig reads version {SavedPlan.CurrentVersion}. Make the plan again: rig plan PATH -o FILE.");
+        try
+        {
+            return root.Deserialize<SavedPlan>(OperatorClient.Json) ?? throw new JsonException("null");
+        }
+        catch (JsonException e)
+        {
+            throw new CliException($"'{path}' is not a complete saved plan ({e.Message}); make it again with rig plan PATH -o FILE.");
+        }
+    }
+
+    /// <summary>What the gateway needs to apply <paramref name="plan"/>: the plan without the report shown to people.</summary>
+    public static string Request(SavedPlan plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        return JsonSerializer.Serialize(new { plan.Format, plan.Version, plan.CreatedAt, plan.BaseRevision, plan.Model, plan.Devices }, OperatorClient.Json);
     }
 }
 

@@ -285,10 +285,19 @@ public sealed class ModelLoadSettings : ConnectionSettings
 
     /// <summary>Why.</summary>
     [CommandOption("-m|--message <TEXT>")]
+    [Description("Why (recorded with the revision; required)")]
     public string? Message { get; init; }
+
+    /// <summary>Confirm removals without asking.</summary>
+    [CommandOption("-y|--yes")]
+    [Description("Load a model that removes devices, role assignments or packages without asking (required without a terminal)")]
+    public bool Yes { get; init; }
+
+    /// <inheritdoc />
+    public override ValidationResult Validate() => RevisionMessage.Require(Message, "model load");
 }
 
-/// <summary><c>rig model load FILE.json</c></summary>
+/// <summary><c>rig model load FILE.json -m WHY</c></summary>
 public sealed class ModelLoadCommand : AsyncCommand<ModelLoadSettings>
 {
     /// <inheritdoc />
@@ -298,7 +307,18 @@ public sealed class ModelLoadCommand : AsyncCommand<ModelLoadSettings>
         if (!System.IO.File.Exists(settings.File))
             throw new CliException($"Model file '{settings.File}' does not exist.");
         using var client = settings.Connect();
-        var saved = await client.PutJsonTextAsync<ModelPutResponse>($"api/v1/model?message={Uri.EscapeDataString(settings.Message ?? "")}", await System.IO.File.ReadAllTextAsync(settings.File, cancellationToken).ConfigureAwait(false), cancellationToken).ConfigureAwait(false);
+        var json = await System.IO.File.ReadAllTextAsync(settings.File, cancellationToken).ConfigureAwait(false);
+        // Like apply: what would be removed is shown and confirmed before the model is replaced.
+        var plan = await client.PostJsonTextAsync<PlanReport>("api/v1/plan", json, cancellationToken).ConfigureAwait(false);
+        if (plan.Errors.Count == 0)
+        {
+            var removals = PlanRemovals.Of(plan);
+            if (!settings.Json && !removals.IsEmpty)
+                PlanView.PrintImpact(plan);
+            if (!Confirmation.Confirm(removals, settings.Yes, settings.Json, "Load this model"))
+                return Confirmation.Refused;
+        }
+        var saved = await client.PutJsonTextAsync<ModelPutResponse>($"api/v1/model?message={Uri.EscapeDataString(settings.Message!)}", json, cancellationToken).ConfigureAwait(false);
         if (settings.Json)
             Output.JsonLine(saved);
         else

@@ -46,6 +46,46 @@ public static class PlanView
         AnsiConsole.MarkupLine($"{plan.Devices.Count} device(s): {changed} would change, {plan.Devices.Count - changed - invalid} unchanged, {invalid} with errors. Nothing was sent.");
     }
 
+    /// <summary>The device-level impact of a plan, before anything is recorded: devices added to and removed from the
+    /// model, then one row per device that would change with what is installed, removed, written or deleted and what
+    /// happens to services (<c>rig plan</c> shows every command and diff).</summary>
+    public static void PrintImpact(PlanReport plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var added = plan.ModelChanges.Where(c => c.Kind == "device" && c.Change == "added").Select(c => c.Name).ToList();
+        var removed = plan.ModelChanges.Where(c => c.Kind == "device" && c.Change == "removed").Select(c => c.Name).ToList();
+        var counts = plan.ModelChanges.GroupBy(c => c.Change).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}");
+        AnsiConsole.MarkupLine($"Model (revision {plan.BaseRevision} now): {(plan.ModelChanges.Count == 0 ? "no change" : Markup.Escape(string.Join(", ", counts)) + " object(s)")}.");
+        if (added.Count > 0)
+            AnsiConsole.MarkupLine($"  devices added: [green]{Markup.Escape(string.Join(", ", added))}[/]");
+        if (removed.Count > 0)
+            AnsiConsole.MarkupLine($"  devices removed: [red]{Markup.Escape(string.Join(", ", removed))}[/]");
+        var unassigned = plan.ModelChanges.Where(c => c.Kind == "assignment" && c.Change == "removed").Select(c => c.Name.Replace("|", ": ", StringComparison.Ordinal)).ToList();
+        if (unassigned.Count > 0)
+            AnsiConsole.MarkupLine($"  role assignments removed: [red]{Markup.Escape(string.Join(", ", unassigned))}[/]");
+
+        var affected = plan.Devices.Where(d => d.Commands.Count > 0 || d.Errors.Count > 0).ToList();
+        if (affected.Count > 0)
+        {
+            static string Objects(DevicePlanReport d, string kind) =>
+                Markup.Escape(string.Join(", ", d.Commands.Where(c => c.Kind == kind).Select(c => c.Description.Split(' ', 2) is [_, var rest] ? rest : c.Description)));
+            var table = new Table().AddColumns("device", "impact", "install", "remove", "write", "delete", "services");
+            foreach (var d in affected)
+            {
+                var impact = d.Errors.Count > 0 ? $"[red]{d.Errors.Count} error(s)[/]"
+                    : d.Outcome == "removed" ? "[red]removed: everything goes[/]"
+                    : added.Contains(d.Device, StringComparer.Ordinal) ? $"[green]new[/], {d.Commands.Count} command(s)"
+                    : $"{d.Commands.Count} command(s)";
+                var removals = Objects(d, "remove");
+                table.AddRow(Markup.Escape(d.Device), impact, Objects(d, "install"), removals.Length == 0 ? "" : $"[red]{removals}[/]",
+                    Objects(d, "write-file"), Objects(d, "delete-file"), Objects(d, "service"));
+            }
+            AnsiConsole.Write(table);
+        }
+        var unchanged = plan.Devices.Count - affected.Count;
+        AnsiConsole.MarkupLine($"{affected.Count} device(s) would change when this revision is rolled out, {unchanged} unchanged. [grey]`rig plan` shows every command and diff.[/]");
+    }
+
     /// <summary>Write a unified diff with colours.</summary>
     public static void WriteDiff(string diff)
     {

@@ -16,8 +16,9 @@ public sealed record DevicePlan(string Device, IReadOnlyList<PlannedCommand> Com
 }
 
 /// <summary>Desired state vs recorded state -> the ordered primitive commands for one device. Pure.
-/// Order: first the network section (configure-network per changed interface), then what the model no longer wants (services stopped, files deleted, packages removed, in
-/// reverse role order: content, app, os), then each role in kind order (os -> app -> content) with its
+/// Order: first the network section (configure-network per changed interface), then what the model no longer wants, role
+/// by role in reverse role order (content, app, os: each role's services stopped and disabled, files deleted, packages
+/// removed), then each role in kind order (os -> app -> content) with its
 /// steps in item order; unchanged items are skipped; a service restarts when its bundle changed; a reboot
 /// point fires only when its role changed; an inventory closes every non-empty plan.</summary>
 public static class Planner
@@ -123,6 +124,11 @@ public static class Planner
         return DependencyResolver.Resolve(requests, desired.Catalog, desired.Pins, recorded.Native, managed);
     }
 
+    /// <summary>What the model no longer wants leaves role by role in reverse role order (content, then app, then os;
+    /// kinds the model does not declare first): each role's services are stopped and disabled, its files deleted and
+    /// its packages removed before the next role's, so a role's software never loses what it runs on while it
+    /// runs. Packages keep their dependents-first order (<see cref="PackageRemovals"/>): a package that something
+    /// of an earlier role still needs leaves with the role that needs it, never before.</summary>
     private static void PlanRemovals(RecordedState recorded, IReadOnlyList<string> kindOrder, IReadOnlyList<IReadOnlyList<RecordedPackage>> removals,
         Dictionary<string, string> wantedFiles, HashSet<string> wantedServices, List<PlannedCommand> commands)
     {
@@ -132,17 +138,39 @@ public static class Planner
             return i < 0 ? int.MaxValue : i; // unknown kinds are removed first
         }
 
-        foreach (var service in recorded.Services.Values.Where(s => !wantedServices.Contains(s.Name) && s.Running).OrderByDescending(s => Rank(s.Kind)).ThenBy(s => s.Name, StringComparer.Ordinal))
-            commands.Add(new PlannedCommand(new ServiceCommand(service.Name, ServiceAction.Stop), "", "no longer in the model"));
-        foreach (var file in recorded.Files.Values.Where(f => !wantedFiles.ContainsKey(f.Path)).OrderByDescending(f => Rank(f.Kind)).ThenByDescending(f => f.Path, StringComparer.Ordinal))
-            commands.Add(new PlannedCommand(new DeleteFileCommand(file.Path), "", "no longer in the model"));
+        static string Of(string? kind) => kind is null ? "" : $" ({kind} role)";
+
+        var services = recorded.Services.Values.Where(s => !wantedServices.Contains(s.Name) && (s.Running || s.Enabled)).ToLookup(s => Rank(s.Kind));
+        var files = recorded.Files.Values.Where(f => !wantedFiles.ContainsKey(f.Path)).ToLookup(f => Rank(f.Kind));
+        // The phase of each package group: its role's rank, or an earlier phase when a group before it (a dependent)
+        // belongs to one, so the sequence (dependents first) is kept as it is.
+        var packages = new List<(int Phase, IReadOnlyList<RecordedPackage> Group)>();
+        var phase = int.MaxValue;
         foreach (var group in removals)
         {
-            var lead = group[0];
-            var what = string.Join(", ", group.Select(p => $"{p.Name} {p.Version}"));
-            var reason = group.Count > 1 ? $"{what} are no longer needed; they depend on each other: removed together"
-                : lead.Auto ? $"{what} was installed as a dependency and nothing needs it any more" : $"{what} is no longer in the model";
-            commands.Add(new PlannedCommand(new RemoveCommand(lead.Name, lead.Format) { With = group.Count > 1 ? [.. group.Skip(1).Select(p => p.Name)] : null }, "", reason));
+            phase = Math.Min(phase, Rank(group[0].Kind));
+            packages.Add((phase, group));
+        }
+        var phases = services.Select(g => g.Key).Concat(files.Select(g => g.Key)).Concat(packages.Select(p => p.Phase)).Distinct().OrderDescending();
+        foreach (var rank in phases)
+        {
+            foreach (var service in services[rank].OrderBy(s => s.Name, StringComparer.Ordinal))
+            {
+                if (service.Running)
+                    commands.Add(new PlannedCommand(new ServiceCommand(service.Name, ServiceAction.Stop), "", "no longer in the model" + Of(service.Kind)));
+                if (service.Enabled)
+                    commands.Add(new PlannedCommand(new ServiceCommand(service.Name, ServiceAction.Disable), "", "no longer in the model" + Of(service.Kind)));
+            }
+            foreach (var file in files[rank].OrderByDescending(f => f.Path, StringComparer.Ordinal))
+                commands.Add(new PlannedCommand(new DeleteFileCommand(file.Path), "", "no longer in the model" + Of(file.Kind)));
+            foreach (var (_, group) in packages.Where(p => p.Phase == rank))
+            {
+                var lead = group[0];
+                var what = string.Join(", ", group.Select(p => $"{p.Name} {p.Version}"));
+                var reason = group.Count > 1 ? $"{what} are no longer needed; they depend on each other: removed together"
+                    : lead.Auto ? $"{what} was installed as a dependency and nothing needs it any more" : $"{what} is no longer in the model";
+                commands.Add(new PlannedCommand(new RemoveCommand(lead.Name, lead.Format) { With = group.Count > 1 ? [.. group.Skip(1).Select(p => p.Name)] : null }, "", reason + Of(lead.Kind)));
+            }
         }
     }
 

@@ -1,4 +1,5 @@
 using System.Text.Json.Serialization;
+using System.Text.Json;
 using Rig.Model.Domain;
 using Rig.Model.Planning;
 using Rig.Protocol.Messages;
@@ -107,7 +108,12 @@ public sealed record PlanFileDiff(string Path, string Change, string Diff);
 /// <param name="Diffs">Unified diffs of rendered configuration files.</param>
 /// <param name="Errors">Why the device cannot be planned.</param>
 /// <param name="DownloadBytes">Package bytes the plan downloads.</param>
-public sealed record DevicePlanReport(string Device, string Outcome, IReadOnlyList<PlanCommandView> Commands, IReadOnlyList<PlanFileDiff> Diffs, IReadOnlyList<ModelError> Errors, long DownloadBytes);
+public sealed record DevicePlanReport(string Device, string Outcome, IReadOnlyList<PlanCommandView> Commands, IReadOnlyList<PlanFileDiff> Diffs, IReadOnlyList<ModelError> Errors, long DownloadBytes)
+{
+    /// <summary>The fingerprint of what the gateway had recorded for the device when it was planned
+    /// (<see cref="RigStore.Fingerprint"/>): a saved plan is applied only while it is still the same.</summary>
+    public string? Fingerprint { get; init; }
+}
 
 /// <summary>A whole plan: model errors, per-device plans, and the model objects that change.</summary>
 public sealed record PlanReport(long BaseRevision, IReadOnlyList<ModelError> Errors, IReadOnlyList<DevicePlanReport> Devices, IReadOnlyList<ModelChange> ModelChanges)
@@ -117,6 +123,65 @@ public sealed record PlanReport(long BaseRevision, IReadOnlyList<ModelError> Err
 
     /// <summary>True when any device would change.</summary>
     public bool HasChanges => Devices.Any(d => d.Commands.Count > 0);
+}
+
+/// <summary>What a plan removes: devices leaving the model, role assignments, packages from devices. Applying such a
+/// plan from the CLI asks first (or wants <c>--yes</c>).</summary>
+/// <param name="Devices">Devices leaving the model.</param>
+/// <param name="Assignments">Role assignments removed, as <c>device|role</c>.</param>
+/// <param name="Packages">Packages removed from devices, as <c>device: package</c>.</param>
+public sealed record PlanRemovals(IReadOnlyList<string> Devices, IReadOnlyList<string> Assignments, IReadOnlyList<string> Packages)
+{
+    /// <summary>True when nothing is removed.</summary>
+    public bool IsEmpty => Devices.Count + Assignments.Count + Packages.Count == 0;
+
+    /// <summary>What <paramref name="plan"/> removes.</summary>
+    public static PlanRemovals Of(PlanReport plan)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var devices = plan.ModelChanges.Where(c => c.Kind == "device" && c.Change == "removed").Select(c => c.Name)
+            .Concat(plan.Devices.Where(d => d.Outcome == "removed").Select(d => d.Device)).Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
+        var assignments = plan.ModelChanges.Where(c => c.Kind == "assignment" && c.Change == "removed").Select(c => c.Name).Order(StringComparer.Ordinal).ToList();
+        var packages = plan.Devices.SelectMany(d => d.Commands.Where(c => c.Kind == "remove").Select(c => $"{d.Device}: {c.Description}")).ToList();
+        return new PlanRemovals(devices, assignments, packages);
+    }
+
+    /// <summary>One line for people: "device web-2; role assignment web-1|shop-content; web-1: remove nginx".</summary>
+    public override string ToString() =>
+        string.Join("; ", Devices.Select(d => $"device {d}").Concat(Assignments.Select(a => $"role assignment {a}")).Concat(Packages));
+}
+
+/// <summary>A device's recorded state as a saved plan saw it.</summary>
+public sealed record DeviceFingerprint(string Device, string Fingerprint);
+
+/// <summary>A plan saved to a file by <c>rig plan PATH -o FILE</c> and applied by <c>rig apply FILE</c> (or
+/// <c>POST /api/v1/plans/apply</c>): exactly this model is recorded, and only while the current revision is still
+/// <see cref="BaseRevision"/> and every device in <see cref="Devices"/> (those the plan changes) has the recorded
+/// state it had. The format is versioned (<see cref="Format"/>, <see cref="Version"/>): a gateway refuses a version
+/// it does not know rather than guess; fields may be added within a version, never renamed or removed.</summary>
+/// <param name="Format">Always <c>rig-plan</c>.</param>
+/// <param name="Version">The format version (<see cref="CurrentVersion"/>).</param>
+/// <param name="CreatedAt">When the plan was made.</param>
+/// <param name="BaseRevision">The model revision the plan was made on.</param>
+/// <param name="Model">The model to record (the operator API's model JSON, docs/MODEL.md).</param>
+/// <param name="Devices">The fingerprint of every device the plan changes or removes.</param>
+/// <param name="Plan">The plan as it was shown, for people and for <c>rig apply</c> to show again.</param>
+public sealed record SavedPlan(string Format, int Version, DateTimeOffset CreatedAt, long BaseRevision, JsonElement Model, IReadOnlyList<DeviceFingerprint> Devices, PlanReport Plan)
+{
+    /// <summary>The <see cref="Format"/> of every saved plan.</summary>
+    public const string FormatName = "rig-plan";
+
+    /// <summary>The format version this build writes and reads.</summary>
+    public const int CurrentVersion = 1;
+
+    /// <summary>A saved plan of <paramref name="model"/> (its JSON) from the plan the gateway made of it.</summary>
+    public static SavedPlan Of(PlanReport plan, JsonElement model, DateTimeOffset now)
+    {
+        ArgumentNullException.ThrowIfNull(plan);
+        var devices = plan.Devices.Where(d => d.Outcome is "changes" or "removed" && d.Fingerprint is not null)
+            .Select(d => new DeviceFingerprint(d.Device, d.Fingerprint!)).ToList();
+        return new SavedPlan(FormatName, CurrentVersion, now, plan.BaseRevision, model, devices, plan);
+    }
 }
 
 /// <summary>Result of an apply: the new revision and what changed.</summary>

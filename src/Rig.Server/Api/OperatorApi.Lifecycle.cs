@@ -24,11 +24,20 @@ internal static partial class OperatorApi
             Lifecycle(await gateway.CloneAsync(name, request, Operator(context), ct).ConfigureAwait(false), 201))
             .Documented<LifecycleResult>("cloneDevice", 201, [.. JsonBodyErrors, StatusCodes.Status404NotFound]).WithSummary("Scale out: a new device with the source's roles and interconnections, as a new revision.");
 
-        api.MapPost("/devices/{name}/decommission", async (string name, string? message, HttpContext context, CancellationToken ct) =>
+        api.MapGet("/devices/{name}/decommission-plan", async (string name, CancellationToken ct) =>
+            await gateway.PlanDecommissionAsync(name, ct).ConfigureAwait(false) is { } plan
+                ? Results.Json(plan)
+                : ApiErrors.Json(new ApiError("unknown-device", $"Device '{name}' is not in the model; nothing to decommission."), statusCode: 404))
+            .Documented<PlanReport>("planDecommission", 200, StatusCodes.Status404NotFound).WithSummary("What decommissioning the device would do, per device (it and its neighbours); nothing is saved or sent.");
+
+        api.MapPost("/devices/{name}/decommission", async (string name, string? message, long? baseRevision, HttpContext context, CancellationToken ct) =>
         {
             try
             {
-                return Lifecycle(await gateway.DecommissionAsync(name, Operator(context), message, ct).ConfigureAwait(false), 202);
+                var result = await gateway.DecommissionAsync(name, Operator(context), message, baseRevision, ct).ConfigureAwait(false);
+                if (result.Errors is [{ Code: "plan.revision-moved" } moved, ..])
+                    return ApiErrors.Json(new ApiError("plan-stale", $"Nothing was decommissioned: {moved.Message}", result.Errors), statusCode: 409);
+                return Lifecycle(result, 202);
             }
             catch (RolloutRefusedException e)
             {
@@ -37,8 +46,8 @@ internal static partial class OperatorApi
         }).Documented<LifecycleResult>("decommissionDevice", 202, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
         .WithSummary("Remove the device's software (reverse role order) and interconnections, then free it.");
 
-        api.MapPost("/devices/{name}/rebuild", async (string name, HttpContext context, CancellationToken ct) =>
-            Lifecycle(await gateway.RebuildAsync(name, Operator(context), ct).ConfigureAwait(false), 202))
+        api.MapPost("/devices/{name}/rebuild", async (string name, string? message, HttpContext context, CancellationToken ct) =>
+            Lifecycle(await gateway.RebuildAsync(name, Operator(context), message, ct).ConfigureAwait(false), 202))
             .Documented<LifecycleResult>("rebuildDevice", 202, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound).WithSummary("Disaster recovery: forget the lost device, queue a full install, return an enrollment token for its fresh agent.");
 
         api.MapGet("/scripts", async (CancellationToken ct) => Results.Json(await store.ListScriptsAsync(ct).ConfigureAwait(false)))

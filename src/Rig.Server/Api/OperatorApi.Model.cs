@@ -67,6 +67,24 @@ internal static partial class OperatorApi
         .Produces<ApplyResponse>(200, "application/json")
         .WithSummary("Record a new model revision (201; 200 when nothing changed) (author, time, message). Nothing is sent to devices: roll it out next.");
 
+        api.MapPost("/plans/apply", async (HttpContext context, string? message, CancellationToken ct) =>
+        {
+            var (plan, error) = await ReadSavedPlanAsync(context, ct).ConfigureAwait(false);
+            if (plan is null)
+                return error!;
+            var author = (string)context.Items["rig.operator"]!;
+            var applied = await gateway.ApplyAsync(plan.Value.Model, author, message ?? "", plan.Value.Expect, ct).ConfigureAwait(false);
+            if (applied.Moved.Count > 0)
+            {
+                return ApiErrors.Json(new ApiError("plan-stale",
+                    $"The saved plan is out of date; nothing was recorded. {string.Join(" ", applied.Moved.Select(m => m.Message))}", applied.Moved), statusCode: 409);
+            }
+            if (applied.Saved is not { } saved)
+                return ApiErrors.Json(new ApiError("invalid-model", $"The model has {applied.Errors.Count} error(s); nothing was saved.", applied.Errors), statusCode: 400);
+            return Results.Json(new ApplyResponse(saved.Rev, saved.Changed, applied.Changes), statusCode: saved.Changed ? 201 : 200);
+        }).Accepts<SavedPlan>("application/json").Documented<ApplyResponse>("applySavedPlan", 201, StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge)
+        .Produces<ApplyResponse>(200, "application/json").WithSummary("Apply a saved plan (`rig plan -o`): record exactly its model, only while the current revision is the plan's base revision and every device it changes has the recorded state it had (checked atomically with the save); 409 plan-stale naming what moved otherwise.");
+
         api.MapGet("/revisions", async (int? limit, CancellationToken ct) =>
         {
             var revisions = await store.RevisionsAsync(ct).ConfigureAwait(false);
@@ -128,6 +146,50 @@ internal static partial class OperatorApi
         catch (JsonException e)
         {
             return (null, BadModel(e));
+        }
+    }
+
+    /// <summary>Read a saved plan (<see cref="SavedPlan"/>): its model and what it expects to find.</summary>
+    private static async Task<((RigModel Model, ModelSaveExpectation Expect)? Plan, IResult? Error)> ReadSavedPlanAsync(HttpContext context, CancellationToken ct)
+    {
+        var body = await ReadBodyAsync(context, ct).ConfigureAwait(false);
+        static IResult Bad(string message) => ApiErrors.Json(new ApiError("bad-plan", message), statusCode: 400);
+        try
+        {
+            using var document = JsonDocument.Parse(body);
+            var root = document.RootElement;
+            if (root.ValueKind != JsonValueKind.Object || !root.TryGetProperty("format", out var format) || format.ValueKind != JsonValueKind.String || format.GetString() != SavedPlan.FormatName)
+                return (null, Bad($"This is not a saved plan: a saved plan is a JSON object with \"format\": \"{SavedPlan.FormatName}\" (written by `rig plan PATH -o FILE`)."));
+            if (!root.TryGetProperty("version", out var version) || !version.TryGetInt32(out var v) || v != SavedPlan.CurrentVersion)
+            {
+                return (null, ApiErrors.Json(new ApiError("unsupported-plan-version",
+                    $"The saved plan is format version {(root.TryGetProperty("version", out var given) ? given.GetRawText() : "(none)")}; this gateway reads version {SavedPlan.CurrentVersion}. Make the plan again with this gateway's `rig plan -o`."), statusCode: 400));
+            }
+            if (!root.TryGetProperty("baseRevision", out var baseRevision) || !baseRevision.TryGetInt64(out var rev) || rev < 0)
+                return (null, Bad("The saved plan has no valid \"baseRevision\" (the revision it was made on)."));
+            if (!root.TryGetProperty("model", out var modelJson) || modelJson.ValueKind != JsonValueKind.Object)
+                return (null, Bad("The saved plan has no \"model\" object."));
+            var model = JsonSerializer.Deserialize(modelJson.GetRawText(), ModelJson.Default.RigModel)!;
+            var devices = new Dictionary<string, string>(StringComparer.Ordinal);
+            if (root.TryGetProperty("devices", out var list) && list.ValueKind == JsonValueKind.Array)
+            {
+                foreach (var entry in list.EnumerateArray())
+                {
+                    if (entry.ValueKind != JsonValueKind.Object || !entry.TryGetProperty("device", out var name) || name.ValueKind != JsonValueKind.String
+                        || !entry.TryGetProperty("fingerprint", out var fingerprint) || fingerprint.ValueKind != JsonValueKind.String)
+                        return (null, Bad("Every entry of the saved plan's \"devices\" needs a \"device\" and a \"fingerprint\" string."));
+                    devices[name.GetString()!] = fingerprint.GetString()!;
+                }
+            }
+            else
+            {
+                return (null, Bad("The saved plan has no \"devices\" array (the fingerprints of the devices it changes)."));
+            }
+            return ((model, new ModelSaveExpectation(rev, devices)), null);
+        }
+        catch (JsonException e)
+        {
+            return (null, Bad($"The saved plan is not valid JSON or its model is not Rig's model: {e.Message}"));
         }
     }
 

@@ -193,7 +193,7 @@ internal static partial class OperatorApi
     private static long BodyLimit(HttpRequest request, RigLimits limits) => request.Path.Value switch
     {
         "/api/v1/packages" => limits.MaxPackageBytes,
-        "/api/v1/model" or "/api/v1/plan" or "/api/v1/apply" => limits.MaxModelBodyBytes,
+        "/api/v1/model" or "/api/v1/plan" or "/api/v1/apply" or "/api/v1/plans/apply" => limits.MaxModelBodyBytes,
         _ => limits.MaxOperatorRequestBytes,
     };
 

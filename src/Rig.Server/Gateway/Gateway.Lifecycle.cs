@@ -3,6 +3,7 @@ using Rig.Model.Domain;
 using Rig.Model.Planning;
 using Rig.Protocol;
 using Rig.Protocol.Messages;
+using Rig.Server.Api;
 using Rig.Server.Store;
 
 namespace Rig.Server.Gateway;
@@ -70,24 +71,52 @@ public sealed partial class Gateway
     /// <summary>Decommission, step 1: a revision where the device has no roles and no interconnections, rolled out
     /// to the device (its software is removed in reverse role order) and to its former neighbours (re-planned
     /// without it). When that rollout succeeds the engine finishes the job (<see cref="FinishDecommissionAsync"/>).</summary>
-    public async Task<LifecycleResult> DecommissionAsync(string device, string author, string? message, CancellationToken ct)
+    public async Task<LifecycleResult> DecommissionAsync(string device, string author, string? message, CancellationToken ct) =>
+        await DecommissionAsync(device, author, message, null, ct).ConfigureAwait(false);
+
+    /// <summary><see cref="DecommissionAsync(string, string, string?, CancellationToken)"/>, refused with
+    /// <c>plan.revision-moved</c> unless the current revision is still <paramref name="baseRevision"/> (the one its
+    /// plan, <see cref="PlanDecommissionAsync"/>, was shown on).</summary>
+    public async Task<LifecycleResult> DecommissionAsync(string device, string author, string? message, long? baseRevision, CancellationToken ct)
     {
         var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
         if (!model.Devices.Any(d => d.Name == device))
             return Refused("device.unknown", $"devices/{device}", $"Device '{device}' is not in the model.");
-        var neighbours = model.Links.Where(l => l.From == device || l.To == device).Select(l => l.From == device ? l.To : l.From).Distinct().Order(StringComparer.Ordinal).ToList();
-        var changed = model with
-        {
-            Links = [.. model.Links.Where(l => l.From != device && l.To != device)],
-            Assignments = [.. model.Assignments.Where(a => a.Device != device)],
-        };
-        var applied = await ApplyAsync(changed, author, message ?? $"decommission {device}", ct).ConfigureAwait(false);
+        var (changed, neighbours) = Emptied(model, device);
+        var expect = baseRevision is { } rev ? new ModelSaveExpectation(rev, new Dictionary<string, string>()) : null;
+        var applied = await ApplyAsync(changed, author, message ?? $"decommission {device}", expect, ct).ConfigureAwait(false);
+        if (applied.Moved.Count > 0)
+            return new LifecycleResult(0, [], applied.Moved, null, [], null);
         if (applied.Saved is null)
             return new LifecycleResult(0, [], applied.Errors, null, [], null);
         var rollout = await StartRolloutAsync(
             new RolloutRequest(applied.Saved.Rev, string.Join(',', neighbours.Prepend(device)), Reason: $"decommission {device}"),
             author, ct, DecommissionPurpose + device).ConfigureAwait(false);
         return new LifecycleResult(applied.Saved.Rev, applied.Changes, [], rollout, [], null);
+    }
+
+    /// <summary>What decommissioning <paramref name="device"/> would do (nothing is saved or sent): the plan of the
+    /// revision it would record, for the device (everything removed, reverse role order) and its neighbours
+    /// (re-configured without it). Null when the device is not in the model.</summary>
+    public async Task<PlanReport?> PlanDecommissionAsync(string device, CancellationToken ct)
+    {
+        var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+        if (!model.Devices.Any(d => d.Name == device))
+            return null;
+        var (changed, neighbours) = Emptied(model, device);
+        return await Plans.PlanProposedAsync(changed, [device, .. neighbours], ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The model with <paramref name="device"/> left without roles and interconnections, and its former neighbours.</summary>
+    private static (RigModel Model, IReadOnlyList<string> Neighbours) Emptied(RigModel model, string device)
+    {
+        var neighbours = model.Links.Where(l => l.From == device || l.To == device).Select(l => l.From == device ? l.To : l.From).Distinct().Order(StringComparer.Ordinal).ToList();
+        var changed = model with
+        {
+            Links = [.. model.Links.Where(l => l.From != device && l.To != device)],
+            Assignments = [.. model.Assignments.Where(a => a.Device != device)],
+        };
+        return (changed, neighbours);
     }
 
     /// <summary>Decommission, step 2 (after the emptying rollout succeeded): the device leaves the model, its
@@ -112,7 +141,12 @@ public sealed partial class Gateway
     /// <summary>Disaster recovery: the device lost everything. Its old agent identity is revoked, what the gateway
     /// recorded about it is forgotten, and a full install of the current revision is queued; the returned token
     /// enrolls the fresh agent, which then finds the queue waiting. The rebuilt device is the model's, file by file.</summary>
-    public async Task<LifecycleResult> RebuildAsync(string device, string author, CancellationToken ct)
+    public async Task<LifecycleResult> RebuildAsync(string device, string author, CancellationToken ct) =>
+        await RebuildAsync(device, author, null, ct).ConfigureAwait(false);
+
+    /// <summary><see cref="RebuildAsync(string, string, CancellationToken)"/> with the operator's reason, kept as the
+    /// reason of the queue it creates.</summary>
+    public async Task<LifecycleResult> RebuildAsync(string device, string author, string? message, CancellationToken ct)
     {
         var snapshot = await Plans.SnapshotAsync(null, ct).ConfigureAwait(false);
         if (!snapshot.Index.Devices.ContainsKey(device))
@@ -120,7 +154,7 @@ public sealed partial class Gateway
         await store.CancelQueueAsync(device, $"rebuild requested by {author}", ct).ConfigureAwait(false);
         await RevokeAsync(device, ct).ConfigureAwait(false);
         await store.ForgetDeviceAsync(device, ct).ConfigureAwait(false);
-        var queued = await PlanAndQueueAsync(snapshot, device, $"rebuild of {device} by {author}", ct).ConfigureAwait(false);
+        var queued = await PlanAndQueueAsync(snapshot, device, string.IsNullOrWhiteSpace(message) ? $"rebuild of {device} by {author}" : $"rebuild of {device} by {author}: {message}", ct).ConfigureAwait(false);
         var token = await CreateEnrollmentTokenAsync(device, ct).ConfigureAwait(false);
         return new LifecycleResult(snapshot.Rev, [], queued.Errors, null, [queued], token);
     }

@@ -119,8 +119,9 @@ public sealed class PlanService(RigStore store)
 
     private static DevicePlanReport Report(string device, DevicePlan plan, DeviceRuntime? runtime, IReadOnlyDictionary<string, string> contents, bool removed)
     {
+        var fingerprint = RigStore.Fingerprint(runtime?.Recorded ?? RecordedState.Empty, runtime?.Native);
         if (!plan.IsValid)
-            return new DevicePlanReport(device, "invalid", [], [], plan.Errors, 0);
+            return new DevicePlanReport(device, "invalid", [], [], plan.Errors, 0) { Fingerprint = fingerprint };
         var diffs = new List<PlanFileDiff>();
         foreach (var spec in plan.Commands.Select(c => c.Spec))
         {
@@ -148,6 +149,6 @@ public sealed class PlanService(RigStore store)
         }
         var commands = plan.Commands.Select(c => new PlanCommandView(c.Spec.Kind, c.Spec.Describe(), c.Role, c.Reason)).ToList();
         var outcome = removed ? "removed" : commands.Count == 0 ? "unchanged" : "changes";
-        return new DevicePlanReport(device, outcome, commands, diffs, [], PlanChecks.DownloadBytes(plan));
+        return new DevicePlanReport(device, outcome, commands, diffs, [], PlanChecks.DownloadBytes(plan)) { Fingerprint = fingerprint };
     }
 }

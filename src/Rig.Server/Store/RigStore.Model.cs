@@ -3,6 +3,9 @@ using System.Text.Json;
 using Dapper;
 using Rig.Model;
 using Rig.Model.Domain;
+using Rig.Model.Planning;
+using Rig.Protocol;
+using Rig.Protocol.Messages;
 
 namespace Rig.Server.Store;
 
@@ -12,29 +15,47 @@ public sealed record ModelRevision(long Rev, string Author, string Message, Date
 /// <summary>What saving a model did.</summary>
 public sealed record ModelSaveResult(long Rev, bool Changed, int Added, int Modified, int Removed);
 
+/// <summary>What a plan saw, checked when it is applied (in the transaction that saves the model): the revision it
+/// was made on and the fingerprint (<see cref="RigStore.Fingerprint"/>) of each affected device's recorded state.</summary>
+public sealed record ModelSaveExpectation(long BaseRevision, IReadOnlyDictionary<string, string> Devices);
+
 public sealed partial class RigStore
 {
     /// <summary>Save <paramref name="model"/> as the new current model. Only objects that differ get new rows;
     /// old rows are closed (append-only history). Returns the revision (unchanged models keep the current one).
     /// The package catalog is not part of a revision: it lives in the package store.</summary>
-    public Task<ModelSaveResult> SaveModelAsync(RigModel model, string author, string message, CancellationToken ct = default)
+    public async Task<ModelSaveResult> SaveModelAsync(RigModel model, string author, string message, CancellationToken ct = default) =>
+        (await SaveModelAsync(model, author, message, null, ct).ConfigureAwait(false)).Saved!;
+
+    /// <summary>Save <paramref name="model"/> as <see cref="SaveModelAsync(RigModel, string, string, CancellationToken)"/>
+    /// does, but only when what <paramref name="expect"/> says a plan saw is still so: the current revision is its base
+    /// revision and every device it names has the recorded state it fingerprinted. Checked in the transaction that
+    /// saves (model saves are serialised: SQLite's write lock, PostgreSQL's advisory lock), so nothing can move between
+    /// the check and the save. Otherwise nothing is saved and <c>Moved</c> says what moved.</summary>
+    public Task<(ModelSaveResult? Saved, IReadOnlyList<ModelError> Moved)> SaveModelAsync(RigModel model, string author, string message, ModelSaveExpectation? expect, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(model);
         var wanted = Entities(model);
-        return WriteAsync(async (c, tx) =>
+        return WriteAsync<(ModelSaveResult?, IReadOnlyList<ModelError>)>(async (c, tx) =>
         {
             if (Engine == StoreEngine.Postgres)
                 await c.ExecuteAsync("SELECT pg_advisory_xact_lock(7353412)", transaction: tx).ConfigureAwait(false);
+            var currentRev = await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COALESCE(MAX(rev), 0) FROM model_revisions", transaction: tx, cancellationToken: ct)).ConfigureAwait(false);
+            if (expect is not null)
+            {
+                var moved = await MovedSinceAsync(c, tx, currentRev, expect, ct).ConfigureAwait(false);
+                if (moved.Count > 0)
+                    return (null, moved);
+            }
             var current = (await c.QueryAsync<(string Kind, string Name, string Body)>(
                     new CommandDefinition("SELECT kind, name, body FROM model_entities WHERE rev_to IS NULL", transaction: tx, cancellationToken: ct)).ConfigureAwait(false))
                 .ToDictionary(r => (r.Kind, r.Name), r => r.Body);
-            var currentRev = await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COALESCE(MAX(rev), 0) FROM model_revisions", transaction: tx, cancellationToken: ct)).ConfigureAwait(false);
 
             var added = wanted.Where(w => !current.ContainsKey(w.Key)).ToList();
             var changed = wanted.Where(w => current.TryGetValue(w.Key, out var body) && body != w.Value).ToList();
             var removed = current.Keys.Where(k => !wanted.ContainsKey(k)).ToList();
             if (added.Count + changed.Count + removed.Count == 0 && currentRev > 0)
-                return new ModelSaveResult(currentRev, false, 0, 0, 0);
+                return (new ModelSaveResult(currentRev, false, 0, 0, 0), []);
 
             var rev = currentRev + 1;
             await c.ExecuteAsync(new CommandDefinition("INSERT INTO model_revisions (rev, author, message, created_at) VALUES (@rev, @author, @message, @now)",
@@ -49,8 +70,47 @@ public sealed partial class RigStore
                 await c.ExecuteAsync(new CommandDefinition("INSERT INTO model_entities (kind, name, rev_from, rev_to, body) VALUES (@kind, @name, @rev, NULL, @body)",
                     new { kind = key.Kind, name = key.Name, rev, body }, tx, cancellationToken: ct)).ConfigureAwait(false);
             }
-            return new ModelSaveResult(rev, true, added.Count, changed.Count, removed.Count);
+            return (new ModelSaveResult(rev, true, added.Count, changed.Count, removed.Count), []);
         }, ct);
+    }
+
+    private static async Task<IReadOnlyList<ModelError>> MovedSinceAsync(DbConnection c, DbTransaction tx, long currentRev, ModelSaveExpectation expect, CancellationToken ct)
+    {
+        var moved = new List<ModelError>();
+        if (currentRev != expect.BaseRevision)
+            moved.Add(RevisionMoved(currentRev, expect.BaseRevision));
+        var statements = new Statements(c, tx);
+        foreach (var device in expect.Devices.Keys.Order(StringComparer.Ordinal))
+        {
+            var recorded = await RecordedStateAsync(statements, device, ct).ConfigureAwait(false);
+            var json = await c.QuerySingleOrDefaultAsync<string?>(new CommandDefinition(
+                "SELECT native_packages FROM device_runtime WHERE device = @device", new { device }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            var native = json is null ? null : JsonSerializer.Deserialize(json, RigJson.Default.IReadOnlyListNativePackage);
+            if (Fingerprint(recorded, native) != expect.Devices[device])
+            {
+                moved.Add(new ModelError("plan.device-moved", $"devices/{device}",
+                    $"What the gateway has recorded for device '{device}' changed since the plan (a queue ran on it, or its agent reported another inventory), so the plan no longer says what the revision would do there. Plan again."));
+            }
+        }
+        return moved;
+    }
+
+    /// <summary>The model moved on since a plan made on <paramref name="baseRevision"/>.</summary>
+    public static ModelError RevisionMoved(long currentRevision, long baseRevision) =>
+        new("plan.revision-moved", "model",
+            $"The model is at revision {currentRevision} now; the plan was made on revision {baseRevision}. `rig history` shows what was recorded since; plan again.");
+
+    /// <summary>A digest of what the gateway has recorded for a device (packages, files, services, network) and of the
+    /// native packages of its last inventory: everything a plan reads about the device but its free space. Equal
+    /// fingerprints plan alike; <c>sha256:</c> and 64 hex digits.</summary>
+    public static string Fingerprint(RecordedState recorded, IReadOnlyList<NativePackage>? native)
+    {
+        ArgumentNullException.ThrowIfNull(recorded);
+        using var hash = System.Security.Cryptography.IncrementalHash.CreateHash(System.Security.Cryptography.HashAlgorithmName.SHA256);
+        foreach (var row in Rows("", recorded).OrderBy(r => r.Kind, StringComparer.Ordinal).ThenBy(r => r.Key, StringComparer.Ordinal))
+            hash.AppendData(System.Text.Encoding.UTF8.GetBytes($"{row.Kind}\0{row.Key}\0{row.Body}\n"));
+        hash.AppendData(System.Text.Encoding.UTF8.GetBytes(native is null ? "native\0none\n" : "native\0" + JsonSerializer.Serialize(native, RigJson.Default.IReadOnlyListNativePackage) + "\n"));
+        return "sha256:" + Convert.ToHexStringLower(hash.GetHashAndReset());
     }
 
     /// <summary>The model as of <paramref name="rev"/> (default: current), with the package catalog.</summary>

@@ -1,4 +1,5 @@
 using Rig.Model.Domain;
+using Rig.Model.Planning;
 using Rig.Server.Store;
 using static Rig.Server.Tests.Store.StoreTestData;
 
@@ -78,6 +79,41 @@ public abstract partial class StoreSuite
         Assert.Equal(new ModelSaveResult(1, false, 0, 0, 0), again);
         Assert.Single(await Store.RevisionsAsync());
         Assert.Equal(18, await ScalarAsync("SELECT COUNT(*) FROM model_entities"));
+    }
+
+    [Fact]
+    public async Task A_save_expecting_a_plans_revision_and_device_states_saves_nothing_when_either_moved_and_names_it()
+    {
+        var model = SampleModel();
+        await Store.SaveModelAsync(model, "alice", "initial import");
+        RigModel Tier(string tier) => model with { Devices = [.. model.Devices.Select(d => d.Name == "web-2" ? d with { Tier = tier } : d)] };
+        var empty = RigStore.Fingerprint(RecordedState.Empty, null);
+        var planned = new ModelSaveExpectation(1, new Dictionary<string, string> { ["web-1"] = empty, ["web-2"] = empty });
+
+        // web-1's recorded state changes after the plan.
+        await Store.SetRecordedStateAsync("web-1", new RecordedState
+        {
+            Files = new Dictionary<string, RecordedFile> { ["/etc/motd"] = new("/etc/motd", new string('a', 64), "0644", "root", "root", "os") },
+        });
+        var (saved, moved) = await Store.SaveModelAsync(Tier("canary"), "bob", "planned", planned);
+        Assert.Null(saved);
+        Assert.Equal([("plan.device-moved", "devices/web-1")], moved.Select(m => (m.Code, m.Where)));
+        Assert.Single(await Store.RevisionsAsync());
+
+        // Another save moves the model on.
+        await Store.SaveModelAsync(Tier("other"), "carol", "in between");
+        var web1 = RigStore.Fingerprint((await Store.GetDeviceRuntimeAsync("web-1"))!.Recorded, null);
+        (saved, moved) = await Store.SaveModelAsync(Tier("canary"), "bob", "planned", new ModelSaveExpectation(1, new Dictionary<string, string> { ["web-1"] = web1 }));
+        Assert.Null(saved);
+        var error = Assert.Single(moved);
+        Assert.Equal("plan.revision-moved", error.Code);
+        Assert.Contains("revision 2 now", error.Message, StringComparison.Ordinal);
+        Assert.Equal(2, (await Store.RevisionsAsync()).Count);
+
+        // Nothing moved since: saved.
+        (saved, moved) = await Store.SaveModelAsync(Tier("canary"), "bob", "planned", new ModelSaveExpectation(2, new Dictionary<string, string> { ["web-1"] = web1, ["web-2"] = empty }));
+        Assert.Empty(moved);
+        Assert.Equal(new ModelSaveResult(3, true, 0, 1, 0), saved);
     }
 
     [Fact]
