@@ -38,7 +38,7 @@ public sealed class CliTests
         var shop = Path.Combine(RepoRoot(), "examples", "shop");
         (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["plan", shop, .. connection, "--json"]);
         Assert.True(code == 2, $"changes pending should exit 2, got {code}: {stderr}");
-        var plan = JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement.GetProperty("plan");
+        var plan = JsonDocument.Parse(stdout).RootElement;
         Assert.Equal(6, plan.GetProperty("devices").GetArrayLength());
         Assert.Contains("server web-2 10.20.0.22:80 check", stdout, StringComparison.Ordinal);
 

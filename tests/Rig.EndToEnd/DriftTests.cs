@@ -69,7 +69,7 @@ public sealed class DriftTests
         // The plan repairs exactly that.
         (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["plan", "--devices", "web-1", .. connection]);
         Assert.True(code == 2, $"a plan with repairs should exit 2, got {code}: {stdout}{stderr}");
-        var commands = LastJson(stdout).GetProperty("plan").GetProperty("devices")[0].GetProperty("commands").EnumerateArray()
+        var commands = LastJson(stdout).GetProperty("devices")[0].GetProperty("commands").EnumerateArray()
             .Select(c => c.GetProperty("description").GetString()!).ToList();
         Assert.Contains(commands, c => c.StartsWith("install tool 1.0.0", StringComparison.Ordinal));
         Assert.Contains(commands, c => c.Contains("/etc/base/f000.conf", StringComparison.Ordinal));

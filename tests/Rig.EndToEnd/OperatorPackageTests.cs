@@ -46,7 +46,7 @@ public sealed class OperatorPackageTests
         Assert.Equal(Path.Combine(dir.Path, "hello-web_1.0.0.rig.tar.gz"), built.GetProperty("file").GetString());
         (code, stdout, stderr) = await RigIn.RunAsync(dir.Path, null, CommandTimeout, ["package", "add", "hello-web_1.0.0.rig.tar.gz", .. Connection(gateway), "--json"]);
         Assert.True(code == 0, stdout + stderr);
-        var added = JsonDocument.Parse(stdout).RootElement.GetProperty("packages")[0].GetProperty("package");
+        var added = JsonDocument.Parse(stdout).RootElement[0].GetProperty("package");
         Assert.Equal(built.GetProperty("sha256").GetString(), added.GetProperty("sha256").GetString());
         Assert.Equal("hello-web", added.GetProperty("service").GetString());
 

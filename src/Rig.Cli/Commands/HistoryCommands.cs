@@ -60,7 +60,7 @@ public sealed class DiffCommand : AsyncCommand<DiffSettings>
         var entries = await client.GetAsync<List<ModelDiffEntry>>($"api/v1/revisions/diff?from={settings.From}&to={settings.To}", cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
-            Output.JsonLine(new { from = settings.From, to = settings.To, changes = entries });
+            Output.JsonLine(entries);
             return 0;
         }
         if (entries.Count == 0)

@@ -57,12 +57,12 @@ public sealed class DeviceCloneCommand : AsyncCommand<DeviceCloneSettings>
         using var client = settings.Connect();
         var result = await client.PostAsync<LifecycleResult>($"api/v1/devices/{Uri.EscapeDataString(settings.From)}/clone",
             new CloneRequest(settings.Name, settings.Hostname, settings.Addresses, settings.Macs, settings.Message), cancellationToken).ConfigureAwait(false);
-        var plan = await client.GetAsync<PlanReport>("api/v1/plan", cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
-            Output.JsonLine(new { revision = result.Revision, changes = result.Changes, plan });
+            Output.JsonLine(result); // the API's LifecycleResult; `rig plan --json` gives the plan
             return 0;
         }
+        var plan = await client.GetAsync<PlanReport>("api/v1/plan", cancellationToken).ConfigureAwait(false);
         AnsiConsole.MarkupLine($"Revision [bold]{result.Revision}[/]: {Markup.Escape(settings.Name)} added like {Markup.Escape(settings.From)} ({result.Changes.Count} model objects). What rolling it out would do:");
         PlanView.Print(plan, showUnchanged: false);
         AnsiConsole.MarkupLine($"Next: [grey]rig rollout start {result.Revision}[/]");
@@ -368,7 +368,7 @@ public sealed class ScriptListCommand : AsyncCommand<ConnectionSettings>
         var scripts = await client.GetAsync<List<StoredScript>>("api/v1/scripts", cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
-            Output.JsonLine(new { scripts });
+            Output.JsonLine(scripts);
             return 0;
         }
         var table = new Table().AddColumns("name", "steps", "description", "by");

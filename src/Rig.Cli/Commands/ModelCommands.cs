@@ -143,7 +143,12 @@ public sealed class PlanCommand : AsyncCommand<PlanSettings>
         }
         if (settings.Json)
         {
-            Output.JsonLine(new { exitCode = code, errors = ModelInput.Located(errors, loaded?.Map), plan, saved });
+            // The API's PlanReport as it is (exit 0 or 2); a plan with errors is a failure: one error document with every
+            // error, at its file and line when the model came from files.
+            if (errors.Count > 0)
+                return CliErrors.Report(true, ExitCodes.Error, "invalid-model", $"The plan has {errors.Count} error(s); nothing was saved.",
+                    "Fix the errors shown (each names its object and, for model files, its file and line), then plan again.", ModelInput.Located(errors, loaded?.Map));
+            Output.JsonLine(plan);
             return code;
         }
         ModelInput.Print(plan.Errors, loaded?.Map);
@@ -251,10 +256,8 @@ public sealed class ApplyCommand : AsyncCommand<ApplySettings>
     private static int InvalidModel(bool json, IReadOnlyList<ModelError> errors, SourceMap? map, string? message = null)
     {
         if (json)
-        {
-            Output.JsonLine(new { errors = ModelInput.Located(errors, map) });
-            return 1;
-        }
+            return CliErrors.Report(true, ExitCodes.Error, "invalid-model", message ?? $"The model has {errors.Count} error(s); nothing was saved.",
+                "Fix the errors shown (each names its object and, for model files, its file and line), then apply again.", ModelInput.Located(errors, map));
         AnsiConsole.MarkupLine($"[red]{Markup.Escape(message ?? $"The model has {errors.Count} error(s); nothing was saved.")}[/]");
         ModelInput.Print(errors, map);
         return 1;

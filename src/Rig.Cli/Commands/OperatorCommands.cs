@@ -27,7 +27,8 @@ public sealed class PackageAddCommand : AsyncCommand<PackageAddSettings>
     {
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
-        var results = new List<object>();
+        var results = new List<PackageAddResponse>();
+        var refused = new List<object>();
         var table = new Table().AddColumns("file", "package", "version", "format", "sha256", "size", "result");
         var failed = 0;
         foreach (var file in settings.Files)
@@ -38,20 +39,23 @@ public sealed class PackageAddCommand : AsyncCommand<PackageAddSettings>
             {
                 var added = await client.AddPackageAsync(file, cancellationToken).ConfigureAwait(false);
                 var p = added.Package;
-                results.Add(new { file, package = p, alreadyPresent = added.AlreadyPresent });
+                results.Add(added);
                 table.AddRow(Markup.Escape(Path.GetFileName(file)), Markup.Escape(p.Name), Markup.Escape(p.Version), p.Format, Output.Short(p.Sha256), Output.Size(p.Size), added.AlreadyPresent ? "[grey]already present[/]" : "[green]added[/]");
             }
             catch (OperatorApiException e)
             {
                 failed++;
-                results.Add(new { file, error = e.Error });
+                refused.Add(new { file, e.Error.Code, e.Error.Message });
                 table.AddRow(Markup.Escape(Path.GetFileName(file)), "", "", "", "", "", $"[red]{Markup.Escape(e.Message)}[/]");
             }
         }
-        if (settings.Json)
-            Output.JsonLine(new { packages = results, failed });
-        else
+        if (!settings.Json)
             AnsiConsole.Write(table);
+        else if (failed == 0)
+            Output.JsonLine(results); // the API's PackageAddResponse per file
+        else
+            return CliErrors.Report(true, ExitCodes.Error, "package-refused", $"{failed} of {settings.Files.Length} file(s) were refused; the others were imported.",
+                "Each refusal names its file and why; fix or drop those files and add them again.", refused);
         return failed == 0 ? 0 : 1;
     }
 }

@@ -203,7 +203,7 @@ public sealed class RolloutListCommand : AsyncCommand<ConnectionSettings>
         var rollouts = await client.GetAsync<List<RolloutInfo>>("api/v1/rollouts", cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
-            Output.JsonLine(new { rollouts });
+            Output.JsonLine(rollouts);
             return 0;
         }
         var table = new Table().AddColumns("id", "rev", "devices", "waves", "status", "by", "started", "reason");
