@@ -146,6 +146,7 @@ public sealed class GatewayServer : IAsyncDisposable
         {
             if (apiApp is not null)
                 await apiApp.DisposeAsync().ConfigureAwait(false);
+            gauges.Dispose();
             await agentApp.StopAsync(CancellationToken.None).ConfigureAwait(false);
             await agentApp.DisposeAsync().ConfigureAwait(false);
             await store.DisposeAsync().ConfigureAwait(false);

@@ -433,4 +433,39 @@ public sealed class CommandLineTests : IDisposable
         Walk(System.Xml.Linq.XDocument.Parse(stdout).Root!, "");
         Assert.True(missing.Count == 0, "docs/CLI.md does not document: " + string.Join(", ", missing));
     }
+
+    [Fact]
+    public async Task A_contexts_token_is_never_sent_to_a_gateway_named_on_the_command_line()
+    {
+        // A current context with a token file, and a command that names another gateway with --server.
+        var config = Directory.CreateDirectory(Path.Combine(_dir, "config", "rig")).FullName;
+        var tokenFile = Path.Combine(_dir, "prod.token");
+        File.WriteAllText(tokenFile, "rigop_production_secret");
+        var ca = Path.Combine(config, "prod.ca.crt");
+        using (var key = System.Security.Cryptography.ECDsa.Create())
+        {
+            var request = new System.Security.Cryptography.X509Certificates.CertificateRequest("CN=test", key, System.Security.Cryptography.HashAlgorithmName.SHA256);
+            using var cert = request.CreateSelfSigned(DateTimeOffset.UtcNow, DateTimeOffset.UtcNow.AddDays(1));
+            File.WriteAllText(ca, cert.ExportCertificatePem());
+        }
+        File.WriteAllText(Path.Combine(config, "contexts.json"), JsonSerializer.Serialize(new
+        {
+            current = "prod",
+            contexts = new Dictionary<string, object> { ["prod"] = new { server = "https://127.0.0.1:9/", caPin = "sha256:" + new string('0', 64), caFile = ca, tokenFile } },
+        }));
+        var environment = new Dictionary<string, string?> { ["COLUMNS"] = "200", ["XDG_CONFIG_HOME"] = Path.Combine(_dir, "config") };
+
+        // With the context alone, its token is used (the gateway is unreachable here: 69 proves the request was tried).
+        var (code, stdout, stderr) = await RigAsync(environment, "device", "list", "--json");
+        Assert.True(code == 69, $"exit {code}\n{stdout}{stderr}");
+
+        // Naming another gateway: the context's token and CA are not used for it.
+        (code, stdout, stderr) = await RigAsync(environment, "device", "list", "--server", "https://127.0.0.2:9", "--ca", ca, "--json");
+        Assert.True(code == 1, $"exit {code}\n{stdout}{stderr}");
+        Assert.Equal("no-token", OneErrorDocument("device list", stdout).GetProperty("code").GetString());
+
+        // And --context with --server is a contradiction, refused before anything is sent.
+        (code, stdout, stderr) = await RigAsync(environment, "device", "list", "--context", "prod", "--server", "https://127.0.0.2:9", "--json");
+        Assert.True(code == 64, $"exit {code}\n{stdout}{stderr}");
+    }
 }

@@ -154,6 +154,7 @@ public sealed class DeviceRebuildCommand : AsyncCommand<DeviceRebuildSettings>
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
         var result = await client.PostAsync<LifecycleResult>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/rebuild?message={Uri.EscapeDataString(settings.Message!)}", null, cancellationToken).ConfigureAwait(false);
+        var file = EnrollmentTokenFile.Write(result.Token!, null); // the token file is written with --json too
         if (settings.Json)
         {
             Output.JsonLine(result);
@@ -161,7 +162,6 @@ public sealed class DeviceRebuildCommand : AsyncCommand<DeviceRebuildSettings>
         }
         var queue = result.Queues.FirstOrDefault();
         AnsiConsole.MarkupLine($"[bold]{Markup.Escape(settings.Device)}[/]: old certificates revoked, recorded state forgotten, {queue?.Commands ?? 0} commands queued from revision {result.Revision}.");
-        var file = EnrollmentTokenFile.Write(result.Token!, null);
         AnsiConsole.MarkupLine($"Enroll the fresh agent (it finds the queue waiting); its one-time token is in [bold]{Markup.Escape(file)}[/] (mode 0600).");
         await EnrollmentTokenFile.PrintInstallLineAsync(client, result.Token!, file, cancellationToken).ConfigureAwait(false);
         return 0;

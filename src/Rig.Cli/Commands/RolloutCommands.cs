@@ -156,6 +156,8 @@ public sealed class RolloutStatusCommand : AsyncCommand<RolloutIdSettings>
     public override async Task<int> ExecuteAsync(CommandContext context, RolloutIdSettings settings, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(settings);
+        if (settings.MaxFailures is not null)
+            throw new UsageException("--max-failures is an option of `rig rollout resume`, not of `rig rollout status`; nothing was done.");
         using var client = settings.Connect();
         var id = await settings.ResolveAsync(client, cancellationToken).ConfigureAwait(false);
         if (settings.Follow)
@@ -180,14 +182,20 @@ public sealed class RolloutActionCommand : AsyncCommand<RolloutIdSettings>
         using var client = settings.Connect();
         var id = await settings.ResolveAsync(client, cancellationToken).ConfigureAwait(false);
         var action = context.Name;
+        if (action != "resume" && (settings.Follow || settings.MaxFailures is not null))
+            throw new UsageException($"{(settings.Follow ? "--follow" : "--max-failures")} is an option of `rig rollout resume`, not of `rig rollout {action}`; nothing was done.");
         var query = action == "resume" && settings.MaxFailures is { } max ? $"?maxFailures={max.ToString(CultureInfo.InvariantCulture)}" : "";
         var rollout = await client.PostAsync<RolloutInfo>($"api/v1/rollouts/{id}/{action}{query}", null, cancellationToken).ConfigureAwait(false);
+        if (action == "resume" && settings.Follow)
+        {
+            if (!settings.Json) // with --json the followed rollout's final state is the one document
+                AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/]: {rollout.Status}.");
+            return await RolloutView.FollowAsync(client, id, settings.Json, cancellationToken).ConfigureAwait(false);
+        }
         if (settings.Json)
             Output.JsonLine(rollout);
         else
             AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/]: {rollout.Status}{(rollout.Error is null ? "" : $" ({Markup.Escape(rollout.Error)})")}.");
-        if (action == "resume" && settings.Follow)
-            return await RolloutView.FollowAsync(client, id, settings.Json, cancellationToken).ConfigureAwait(false);
         return 0;
     }
 }

@@ -131,6 +131,8 @@ public sealed class ServerRunSettings : CommandSettings
     /// <inheritdoc />
     public override ValidationResult Validate()
     {
+        if (LogLevel is not null && !Enum.TryParse<Microsoft.Extensions.Logging.LogLevel>(LogLevel, ignoreCase: true, out _))
+            return ValidationResult.Error($"--log-level '{LogLevel}' is unknown: use Trace, Debug, Information, Warning, Error or Critical.");
         if (AgentPort is < 1 or > 65535)
             return ValidationResult.Error($"--agent-port {AgentPort} is not a port (1-65535).");
         if (ApiPort is < 1 or > 65535)
@@ -207,6 +209,10 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
         catch (ListenerBindException e)
         {
             throw ListenerError(e, options.DataDirectory);
+        }
+        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        {
+            return 0; // stopped (Ctrl+C, SIGTERM) while starting, e.g. while waiting for the database
         }
         await using var server = started;
         // Tests and scripts read this line to learn the bound ports; with JSON logs it is a JSON object like every line.

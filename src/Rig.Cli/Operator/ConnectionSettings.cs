@@ -49,10 +49,17 @@ public class ConnectionSettings : CommandSettings
     /// <summary>Build a client from options, environment, the data directory and the context.</summary>
     public OperatorClient Connect()
     {
-        var data = Data ?? Environment.GetEnvironmentVariable("RIG_DATA");
+        if (Context is not null && Data is not null)
+            throw new UsageException("--context and --data both say where the gateway is; give one of them.");
+        // An explicit --context wins over RIG_DATA; a context is never used for another gateway than its own (its token
+        // must not be sent to a --server given on the command line or in RIG_SERVER).
+        var data = Context is null ? Data ?? Environment.GetEnvironmentVariable("RIG_DATA") : null;
         ServerOptions? local = data is not null && File.Exists(ServerOptions.ConfigPath(data)) ? ServerOptions.Load(data) : null;
-        var context = data is null ? SelectedContext() : null;
-        var server = Server ?? Environment.GetEnvironmentVariable("RIG_SERVER") ?? (local is not null ? $"https://localhost:{local.ApiPort}" : context?.Context.Server) ?? "https://localhost:7444";
+        var explicitServer = Server ?? Environment.GetEnvironmentVariable("RIG_SERVER");
+        if (Context is not null && explicitServer is not null)
+            throw new UsageException("--context and --server (or RIG_SERVER) both say where the gateway is; give one of them.");
+        var context = data is null && explicitServer is null ? SelectedContext() : null;
+        var server = explicitServer ?? (local is not null ? $"https://localhost:{local.ApiPort}" : context?.Context.Server) ?? "https://localhost:7444";
         var token = Token ?? Environment.GetEnvironmentVariable("RIG_TOKEN")
             ?? ReadTokenFile(TokenFile ?? Environment.GetEnvironmentVariable("RIG_TOKEN_FILE") ?? context?.Context.TokenFile)
             ?? throw new CliException("No operator token.", "no-token",

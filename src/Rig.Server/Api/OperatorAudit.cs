@@ -19,6 +19,7 @@ internal static partial class OperatorAudit
     {
         ["PUT /api/v1/model"] = "model.put",
         ["POST /api/v1/apply"] = "model.apply",
+        ["POST /api/v1/plans/apply"] = "model.apply-plan",
         ["POST /api/v1/packages"] = "package.add",
         ["POST /api/v1/packages/fetch"] = "package.fetch",
         ["POST /api/v1/devices/{name}/enrollment-token"] = "device.token",
@@ -33,6 +34,7 @@ internal static partial class OperatorAudit
         ["POST /api/v1/rollouts/{id}/pause"] = "rollout.pause",
         ["POST /api/v1/rollouts/{id}/resume"] = "rollout.resume",
         ["POST /api/v1/rollouts/{id}/cancel"] = "rollout.cancel",
+        ["POST /api/v1/rollouts/{id}/retry"] = "rollout.retry",
         ["PUT /api/v1/scripts/{name}"] = "script.add",
         ["DELETE /api/v1/scripts/{name}"] = "script.delete",
         ["POST /api/v1/scripts/{name}/run"] = "script.run",
