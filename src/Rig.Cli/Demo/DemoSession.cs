@@ -51,7 +51,7 @@ internal sealed class DemoSession : IAsyncDisposable
             AgentPort = 0,
             ApiPort = 0,
             DnsNames = ["localhost"],
-            LogLevel = "Error",
+            LogLevel = Ui.Json ? "None" : "Error", // the gateway logs to standard output: with --json it carries only the JSON line
         };
         var token = await GatewayServer.InitializeAsync(options, ct).ConfigureAwait(false);
         _server = await GatewayServer.StartAsync(options, ct).ConfigureAwait(false);

@@ -10,6 +10,9 @@ namespace Rig.Cli.Demo;
 /// <c>--json</c> mode (standard output then carries only the JSON line).</summary>
 internal sealed class DemoUi(bool json)
 {
+    /// <summary>True with <c>--json</c>: standard output carries only the JSON line.</summary>
+    public bool Json => json;
+
     private readonly IAnsiConsole _console = json
         ? AnsiConsole.Create(new AnsiConsoleSettings { Out = new AnsiConsoleOutput(TextWriter.Null) })
         : AnsiConsole.Console;
