@@ -78,18 +78,13 @@ public sealed class CliTests
         Assert.False(JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement.GetProperty("changed").GetBoolean()); // export -> apply is the same model
     }
 
-    private static async Task<(int Code, string Stdout, string Stderr)> RigWithConfigAsync(string config, params string[] args)
+    private static Task<(int ExitCode, string Stdout, string Stderr)> RigWithConfigAsync(string config, params string[] args)
     {
         var info = Launch.Rig.StartInfo(args);
         info.Environment["XDG_CONFIG_HOME"] = config;
         foreach (var name in new[] { "RIG_DATA", "RIG_SERVER", "RIG_TOKEN", "RIG_CA", "RIG_TOKEN_FILE", "RIG_CONTEXT" })
             info.Environment.Remove(name);
-        using var process = System.Diagnostics.Process.Start(info)!;
-        var stdout = process.StandardOutput.ReadToEndAsync();
-        var stderr = process.StandardError.ReadToEndAsync();
-        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
-        await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await stdout, await stderr);
+        return Launch.RunAsync(info, TimeSpan.FromMinutes(1));
     }
 
     [Fact]

@@ -16,10 +16,18 @@ public static class Launch
     public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(TimeSpan timeout, params string[] args) => RunAsync(Rig, timeout, args);
 
     /// <summary>Run <c>rig ARGS</c> through <paramref name="launcher"/> (e.g. inside a network namespace) to completion.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(RigLauncher launcher, TimeSpan timeout, params string[] args)
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(RigLauncher launcher, TimeSpan timeout, params string[] args)
     {
         ArgumentNullException.ThrowIfNull(launcher);
-        using var process = Process.Start(launcher.StartInfo(args))!;
+        return RunAsync(launcher.StartInfo(args), timeout);
+    }
+
+    /// <summary>Run a prepared <c>rig</c> start-info (a working directory, an environment) to completion; killed with its
+    /// children after <paramref name="timeout"/>.</summary>
+    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(ProcessStartInfo info, TimeSpan timeout)
+    {
+        ArgumentNullException.ThrowIfNull(info);
+        using var process = Process.Start(info)!;
         using var cts = new CancellationTokenSource(timeout);
         var stdout = process.StandardOutput.ReadToEndAsync(cts.Token);
         var stderr = process.StandardError.ReadToEndAsync(cts.Token);
@@ -30,7 +38,7 @@ public static class Launch
         catch (OperationCanceledException)
         {
             process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"`rig {string.Join(' ', args)}` did not finish within {timeout}.");
+            throw new TimeoutException($"`rig {string.Join(' ', info.ArgumentList)}` did not finish within {timeout}.");
         }
         return (process.ExitCode, await stdout, await stderr);
     }

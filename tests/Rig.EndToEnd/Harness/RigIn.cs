@@ -7,23 +7,8 @@ namespace Rig.EndToEnd.Harness;
 public static class RigIn
 {
     /// <summary>Run <c>rig ARGS</c> in <paramref name="workingDirectory"/> with <paramref name="environment"/> added.</summary>
-    public static async Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string workingDirectory, IReadOnlyDictionary<string, string>? environment, TimeSpan timeout, params string[] args)
-    {
-        using var process = Process.Start(StartInfo(workingDirectory, environment, args))!;
-        using var cts = new CancellationTokenSource(timeout);
-        var stdout = process.StandardOutput.ReadToEndAsync(cts.Token);
-        var stderr = process.StandardError.ReadToEndAsync(cts.Token);
-        try
-        {
-            await process.WaitForExitAsync(cts.Token);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true);
-            throw new TimeoutException($"`rig {string.Join(' ', args)}` did not finish within {timeout}.");
-        }
-        return (process.ExitCode, await stdout, await stderr);
-    }
+    public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string workingDirectory, IReadOnlyDictionary<string, string>? environment, TimeSpan timeout, params string[] args) =>
+        Launch.RunAsync(StartInfo(workingDirectory, environment, args), timeout);
 
     /// <summary>A start-info for <c>rig ARGS</c> in <paramref name="workingDirectory"/>; output redirected, lines
     /// never wrapped (COLUMNS=250).</summary>
