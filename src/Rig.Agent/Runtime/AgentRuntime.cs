@@ -8,6 +8,7 @@ using Rig.Agent.Platform.Linux;
 using Rig.Agent.Platform.Sandbox;
 using Rig.Protocol;
 using Rig.Protocol.Messages;
+using Rig.Protocol.Errors;
 
 namespace Rig.Agent.Runtime;
 
@@ -229,7 +230,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                     client = new GatewayClient(_gateway, _certificate, _ca, _limits);
                     continue;
                 }
-                catch (GatewayRefusedException e) when (e.Code == "missing-results" && !askedFor)
+                catch (GatewayRefusalException e) when (e.Refusal == RefusalCode.MissingResults && !askedFor)
                 {
                     // The gateway needs results before it can record a reboot (the agent died before reporting them and
                     // lost its "reported" marks, or an older gateway recorded only part): add those the journal has.
@@ -243,7 +244,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                     }
                     return SessionOutcome.Refused;
                 }
-                catch (GatewayRefusedException e) when (e.Code is "unknown-command" or "foreign-command" && request.Results is { Count: > 0 } dropped)
+                catch (GatewayRefusalException e) when (e.Refusal is RefusalCode.UnknownCommand or RefusalCode.ForeignCommand && request.Results is { Count: > 0 } dropped)
                 {
                     // The gateway does not know this command (its database was restored, or the agent was re-enrolled
                     // with an old state directory): the result can never be recorded. Drop it and ask afresh.
@@ -253,7 +254,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                     request = NewRequest(reason, null);
                     continue;
                 }
-                catch (GatewayRefusedException e)
+                catch (GatewayRefusalException e)
                 {
                     _log.Warn("refused", $"{e.Code}: {e.Message}");
                     return SessionOutcome.Refused;

@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 using Rig.Protocol;
+using Rig.Protocol.Errors;
 using Rig.Protocol.Messages;
 using Rig.Server.Store;
 
@@ -35,9 +36,9 @@ internal static class AgentEndpoints
             {
                 context.Items[DeviceItem] = await gateway.AuthenticateAsync(certificate, context.RequestAborted).ConfigureAwait(false);
             }
-            catch (GatewayRefusedException e)
+            catch (ExchangeRefusedException e)
             {
-                await WriteErrorAsync(context, e.StatusCode, new ErrorResponse(e.Code, e.Message, false)).ConfigureAwait(false);
+                await WriteErrorAsync(context, StatusOf(e.Refusal), new ErrorResponse(e.Code, e.Message, false)).ConfigureAwait(false);
                 return;
             }
             await next(context).ConfigureAwait(false);
@@ -92,11 +93,28 @@ internal static class AgentEndpoints
         {
             await work().ConfigureAwait(false);
         }
-        catch (GatewayRefusedException e)
+        catch (ExchangeRefusedException e)
         {
-            await WriteErrorAsync(context, e.StatusCode, new ErrorResponse(e.Code, e.Message, false, e.Missing)).ConfigureAwait(false);
+            await WriteErrorAsync(context, StatusOf(e.Refusal), new ErrorResponse(e.Code, e.Message, false, e.Missing)).ConfigureAwait(false);
+        }
+        catch (GatewayRefusedException e) // the store's refusals until it throws ExchangeRefusedException too
+        {
+            var status = RefusalCodes.Parse(e.Code) is { } refusal ? StatusOf(refusal) : e.StatusCode;
+            await WriteErrorAsync(context, status, new ErrorResponse(e.Code, e.Message, false, e.Missing)).ConfigureAwait(false);
         }
     }
+
+    /// <summary>The HTTP status of a refusal, chosen here only: 400 for a request that is malformed or of another
+    /// protocol, 403 for one the caller may not make (its certificate, another device's queue, a bad token), 409 for one
+    /// that conflicts with what the gateway has recorded (a command it does not know, results it needs first).</summary>
+    internal static int StatusOf(RefusalCode refusal) => refusal switch
+    {
+        RefusalCode.ProtocolVersion or RefusalCode.BadResult or RefusalCode.BadDevice or RefusalCode.BadCsr or RefusalCode.BadRequest => StatusCodes.Status400BadRequest,
+        RefusalCode.OtherDevice or RefusalCode.UnknownCertificate or RefusalCode.RevokedCertificate or RefusalCode.ExpiredCertificate
+            or RefusalCode.ForeignCommand or RefusalCode.BadToken => StatusCodes.Status403Forbidden,
+        RefusalCode.UnknownCommand or RefusalCode.MissingResults => StatusCodes.Status409Conflict,
+        _ => throw new ArgumentOutOfRangeException(nameof(refusal), refusal, "A refusal code without an HTTP status."),
+    };
 
     /// <summary>Read and parse a bounded JSON body; on bad input answer 400/413/415 and return null. Only
     /// <c>application/json</c> is read; a body over the limit, cut short or badly chunked is the client's fault

@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Rig.Protocol;
+using Rig.Protocol.Errors;
 using Rig.Protocol.Messages;
 using Rig.Server.Security;
 using Rig.Server.Store;
@@ -19,18 +20,18 @@ public sealed partial class Gateway
             return cached.Device;
         var record = await store.FindCertificateAsync(thumbprint, ct).ConfigureAwait(false);
         if (record is null)
-            throw Refuse("unknown-certificate", $"Client certificate {thumbprint[..16]}... was not issued to any device by this gateway; enroll the agent again.");
+            throw Refuse(RefusalCode.UnknownCertificate, $"Client certificate {thumbprint[..16]}... was not issued to any device by this gateway; enroll the agent again.");
         if (record.RevokedAt is not null)
-            throw Refuse("revoked-certificate", $"Client certificate of device '{record.Device}' was revoked at {record.RevokedAt:u}; enroll the agent again with a new token.");
+            throw Refuse(RefusalCode.RevokedCertificate, $"Client certificate of device '{record.Device}' was revoked at {record.RevokedAt:u}; enroll the agent again with a new token.");
         if (record.NotAfter <= clock.GetUtcNow())
-            throw Refuse("expired-certificate", $"Client certificate of device '{record.Device}' expired at {record.NotAfter:u}; enroll the agent again.");
+            throw Refuse(RefusalCode.ExpiredCertificate, $"Client certificate of device '{record.Device}' expired at {record.NotAfter:u}; enroll the agent again.");
         _certificates[thumbprint] = (record.Device, record.NotAfter, clock.GetTimestamp());
         return record.Device;
 
-        GatewayRefusedException Refuse(string code, string message)
+        ExchangeRefusedException Refuse(RefusalCode refusal, string message)
         {
             Log.CertificateRefused(logger, message);
-            return new GatewayRefusedException(code, message, 403);
+            return new ExchangeRefusedException(refusal, message);
         }
     }
 
@@ -49,11 +50,11 @@ public sealed partial class Gateway
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.ProtocolVersion != ProtocolInfo.Version)
-            throw new GatewayRefusedException("protocol-version", $"The agent speaks protocol {request.ProtocolVersion}; this gateway speaks {ProtocolInfo.Version}. Upgrade the agent or the gateway.", 400);
+            throw new ExchangeRefusedException(RefusalCode.ProtocolVersion, $"The agent speaks protocol {request.ProtocolVersion}; this gateway speaks {ProtocolInfo.Version}. Upgrade the agent or the gateway.");
         if (request.Device != device)
         {
-            Log.ExchangeRefused(logger, device, "other-device", request.Device);
-            throw new GatewayRefusedException("other-device", $"The request claims device '{request.Device}' but the client certificate names '{device}'; a device can only read and answer its own queue.", 403);
+            Log.ExchangeRefused(logger, device, RefusalCode.OtherDevice.Wire(), request.Device);
+            throw new ExchangeRefusedException(RefusalCode.OtherDevice, $"The request claims device '{request.Device}' but the client certificate names '{device}'; a device can only read and answer its own queue.");
         }
         using var activity = GatewayTelemetry.Activities.StartActivity("exchange");
         activity?.SetTag("rig.device", device);
@@ -104,11 +105,12 @@ public sealed partial class Gateway
             activity?.SetTag("rig.command", response.Command?.Id);
             return response;
         }
-        catch (GatewayRefusedException e)
+        catch (Exception e) when (e is ExchangeRefusedException or GatewayRefusedException) // the store still throws the old type
         {
-            Log.ExchangeRefused(logger, device, e.Code, e.Message);
+            var code = e is RigException rig ? rig.Code : ((GatewayRefusedException)e).Code;
+            Log.ExchangeRefused(logger, device, code, e.Message);
             GatewayTelemetry.Exchanges.Add(1, new KeyValuePair<string, object?>("answer", "refused"));
-            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.Code);
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, code);
             throw;
         }
         finally
