@@ -24,7 +24,7 @@ public sealed partial class Gateway
 
     private ExchangeRefusedException BadToken(string device)
     {
-        Log.EnrollRefused(logger, device, "token unknown, used, expired or for another device");
+        ServerLog.EnrollRefused(logger, device, "token unknown, used, expired or for another device");
         GatewayTelemetry.Enrollments.Add(1, new KeyValuePair<string, object?>("result", "refused"));
         return new ExchangeRefusedException(RefusalCode.BadToken, $"The enrollment token is unknown, already used, expired, or not for device '{device}'; create a new one with `rig device token {device}`.");
     }
@@ -45,7 +45,7 @@ public sealed partial class Gateway
         {
             if (!await store.ConsumeEnrollmentTokenAsync(tokenHash, request.Device, record, ct).ConfigureAwait(false))
                 throw BadToken(request.Device); // used by a concurrent enrollment in the meantime
-            Log.Enrolled(logger, request.Device, record.Thumbprint);
+            ServerLog.Enrolled(logger, request.Device, record.Thumbprint);
             GatewayTelemetry.Enrollments.Add(1, new KeyValuePair<string, object?>("result", "enrolled"));
             return new EnrollResponse
             {

@@ -30,7 +30,7 @@ public sealed partial class Gateway
 
         ExchangeRefusedException Refuse(RefusalCode refusal, string message)
         {
-            Log.CertificateRefused(logger, message);
+            ServerLog.CertificateRefused(logger, message);
             return new ExchangeRefusedException(refusal, message);
         }
     }
@@ -53,7 +53,7 @@ public sealed partial class Gateway
             throw new ExchangeRefusedException(RefusalCode.ProtocolVersion, $"The agent speaks protocol {request.ProtocolVersion}; this gateway speaks {ProtocolInfo.Version}. Upgrade the agent or the gateway.");
         if (request.Device != device)
         {
-            Log.ExchangeRefused(logger, device, RefusalCode.OtherDevice.Wire(), request.Device);
+            ServerLog.ExchangeRefused(logger, device, RefusalCode.OtherDevice.Wire(), request.Device);
             throw new ExchangeRefusedException(RefusalCode.OtherDevice, $"The request claims device '{request.Device}' but the client certificate names '{device}'; a device can only read and answer its own queue.");
         }
         using var activity = GatewayTelemetry.Activities.StartActivity("exchange");
@@ -83,7 +83,7 @@ public sealed partial class Gateway
             foreach (var inventory in request.AllResults.Select(r => r.Inventory).Append(request.Inventory).OfType<InventoryReport>())
             {
                 if (ContractChecks.InventoryProblem(inventory) is { } problem)
-                    Log.InventoryDropped(logger, device, problem); // the store kept the reason on the device (drift shows it)
+                    ServerLog.InventoryDropped(logger, device, problem); // the store kept the reason on the device (drift shows it)
             }
             foreach (var result in request.AllResults)
             {
@@ -92,14 +92,14 @@ public sealed partial class Gateway
                 if (replayed.Contains(result.CommandId))
                 {
                     GatewayTelemetry.ResultsReplayed.Add(1);
-                    Log.ResultReplayed(logger, device, result.CommandId, result.Outcome.ToString());
+                    ServerLog.ResultReplayed(logger, device, result.CommandId, result.Outcome.ToString());
                     continue;
                 }
                 GatewayTelemetry.Results.Add(1, new KeyValuePair<string, object?>("outcome", result.Outcome.ToString()));
                 if (result.Outcome == CommandOutcome.Failed)
-                    Log.CommandFailed(logger, device, result.CommandId, result.Error);
+                    ServerLog.CommandFailed(logger, device, result.CommandId, result.Error);
             }
-            Log.Exchanged(logger, device, request.Reason.ToString(), response.Answer.ToString(), response.Command?.Id);
+            ServerLog.Exchanged(logger, device, request.Reason.ToString(), response.Answer.ToString(), response.Command?.Id);
             GatewayTelemetry.Exchanges.Add(1, new KeyValuePair<string, object?>("answer", response.Answer.ToString()));
             activity?.SetTag("rig.answer", response.Answer.ToString());
             activity?.SetTag("rig.command", response.Command?.Id);
@@ -108,7 +108,7 @@ public sealed partial class Gateway
         catch (Exception e) when (e is ExchangeRefusedException or GatewayRefusedException) // the store still throws the old type
         {
             var code = e is RigException rig ? rig.Code : ((GatewayRefusedException)e).Code;
-            Log.ExchangeRefused(logger, device, code, e.Message);
+            ServerLog.ExchangeRefused(logger, device, code, e.Message);
             GatewayTelemetry.Exchanges.Add(1, new KeyValuePair<string, object?>("answer", "refused"));
             activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, code);
             throw;
