@@ -86,3 +86,11 @@ internal static partial class ServerLog
     [LoggerMessage(1901, LogLevel.Debug, "Gauges for /metrics not refreshed (the previous values are reported): {Error}")]
     public static partial void GaugesStale(ILogger logger, string error);
 }
+
+/// <summary>Event ids of the gateway's lines that are not written through <see cref="ServerLog"/>.</summary>
+public static class ServerEventIds
+{
+    /// <summary>The start-up line <c>rig gateway listening: ...</c>, written by <c>rig server run</c> at every log level
+    /// (tests and scripts read the bound ports from it).</summary>
+    public const int Listening = 1000;
+}

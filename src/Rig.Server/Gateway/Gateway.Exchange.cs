@@ -59,7 +59,7 @@ public sealed partial class Gateway
         using var activity = GatewayTelemetry.Activities.StartActivity("exchange");
         activity?.SetTag("rig.device", device);
         activity?.SetTag("rig.reason", request.Reason.ToString());
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = clock.GetTimestamp();
         try
         {
             var (response, replayed) = await store.RecordExchangeAsync(device, request, limits.MaxCommandDeliveries, ct).ConfigureAwait(false);
@@ -115,7 +115,7 @@ public sealed partial class Gateway
         }
         finally
         {
-            GatewayTelemetry.ExchangeDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            GatewayTelemetry.ExchangeDuration.Record(clock.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 }
