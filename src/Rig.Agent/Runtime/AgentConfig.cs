@@ -128,5 +128,5 @@ public sealed partial class AgentJson : JsonSerializerContext
 public sealed class AgentException(string message) : Rig.Protocol.Errors.RigException(ErrorCode, message, retrySafe: false)
 {
     /// <summary>The code of every <see cref="AgentException"/> (the agent's JSON log names it).</summary>
-    public const string ErrorCode = "agent-error";
+    public const string ErrorCode = AgentEvents.AgentError;
 }

@@ -91,12 +91,12 @@ public sealed class AgentRuntime : IAsyncDisposable
     {
         // A network change the agent died during (crash, power loss, kill during the probe) is rolled back first.
         if (await _platform.Network.RecoverAsync(stop).ConfigureAwait(false) is { } recovered)
-            _log.Warn("network-recovered", recovered);
+            _log.Warn(AgentEvents.NetworkRecovered, recovered);
         if (_journal.PendingReboot is { } notRebooted && _journal.BootAtRebootStart(notRebooted) is { } bootBefore && bootBefore == _platform.BootId)
         {
             // The agent was restarted (a crash, systemd) but the machine did not reboot: same kernel boot. Reboot now
             // instead of reporting a reboot that never happened.
-            _log.Warn("not-rebooted", $"the reboot of command {notRebooted} has not happened yet (boot {bootBefore}); rebooting now");
+            _log.Warn(AgentEvents.NotRebooted, $"the reboot of command {notRebooted} has not happened yet (boot {bootBefore}); rebooting now");
             return await _platform.RebootAsync(_log).ConfigureAwait(false) ? AgentExit.Stopped : AgentExit.Reboot;
         }
         if (_journal.PendingReboot is { } rebootedId)
@@ -120,11 +120,11 @@ public sealed class AgentRuntime : IAsyncDisposable
                 }
                 catch (IOException e)
                 {
-                    _log.Warn(DiskFull.Is(e) ? DiskFull.Code : "io-error", $"could not record the return from reboot command {rebootedId}: {e.Message}; retrying");
+                    _log.Warn(DiskFull.Is(e) ? AgentEvents.DiskFull : AgentEvents.IoError, $"could not record the return from reboot command {rebootedId}: {e.Message}; retrying");
                     await _backoff.DelayAsync(attempt, stop).ConfigureAwait(false);
                 }
             }
-            _log.Info("rebooted", $"back after reboot command {rebootedId} (boot {_platform.BootCount})");
+            _log.Info(AgentEvents.Rebooted, $"back after reboot command {rebootedId} (boot {_platform.BootCount})");
         }
         // Every result journaled but not seen recorded goes first: the agent may have died between journaling an
         // answer and reporting it (an unacknowledged "rebooting" among them: no reboot happened yet, the reboot
@@ -136,11 +136,11 @@ public sealed class AgentRuntime : IAsyncDisposable
         {
             _pokes = new PokeListener(IPAddress.Parse(_config.PokeAddress), _config.PokePort, _triggers.Writer, _log, _backoff.Wake);
             _pokes.Start();
-            _log.Info("listening", $"pokes on {_config.PokeAddress}:{_pokes.Port}, gateway {_gateway}");
+            _log.Info(AgentEvents.Listening, $"pokes on {_config.PokeAddress}:{_pokes.Port}, gateway {_gateway}");
         }
         else
         {
-            _log.Info("polling", $"every {PollInterval.TotalSeconds:0}s, gateway {_gateway}");
+            _log.Info(AgentEvents.Polling, $"every {PollInterval.TotalSeconds:0}s, gateway {_gateway}");
         }
 
         var reason = InquiryReason.Startup;
@@ -161,7 +161,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                 return await _platform.RebootAsync(_log).ConfigureAwait(false) ? AgentExit.Stopped : AgentExit.Reboot;
             if (outcome == SessionOutcome.Restart)
             {
-                _log.Info("restarting", $"this agent's program was replaced ({_self.Describe()}); exiting so the new version starts");
+                _log.Info(AgentEvents.Restarting, $"this agent's program was replaced ({_self.Describe()}); exiting so the new version starts");
                 return AgentExit.Restart;
             }
             try
@@ -223,7 +223,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                 }
                 catch (GatewayUnavailableException e)
                 {
-                    _log.Warn("gateway-unavailable", $"{e.Message}; retry {attempt + 1}");
+                    _log.Warn(AgentEvents.GatewayUnavailable, $"{e.Message}; retry {attempt + 1}");
                     NoteUnreachable(e);
                     await _backoff.DelayAsync(attempt++, stop).ConfigureAwait(false);
                     client.Dispose();
@@ -236,7 +236,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                     // lost its "reported" marks, or an older gateway recorded only part): add those the journal has.
                     askedFor = true;
                     var found = _journal.ResultsOf(e.Missing ?? []).Where(r => request.Results?.All(x => x.CommandId != r.CommandId) ?? true).ToList();
-                    _log.Warn("missing-results", $"{e.Message} (the journal has {found.Count} of them)");
+                    _log.Warn(AgentEvents.MissingResults, $"{e.Message} (the journal has {found.Count} of them)");
                     if (found.Count > 0)
                     {
                         request = request with { Results = [.. found, .. request.Results ?? []] };
@@ -248,7 +248,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                 {
                     // The gateway does not know this command (its database was restored, or the agent was re-enrolled
                     // with an old state directory): the result can never be recorded. Drop it and ask afresh.
-                    _log.Warn("dropped-result", $"{e.Code}: {e.Message}");
+                    _log.Warn(AgentEvents.DroppedResult, $"{e.Code}: {e.Message}");
                     MarkReported(dropped);
                     _unreported = null;
                     request = NewRequest(reason, null);
@@ -256,12 +256,12 @@ public sealed class AgentRuntime : IAsyncDisposable
                 }
                 catch (GatewayRefusalException e)
                 {
-                    _log.Warn("refused", $"{e.Code}: {e.Message}");
+                    _log.Warn(AgentEvents.Refused, $"{e.Code}: {e.Message}");
                     return SessionOutcome.Refused;
                 }
                 attempt = 0;
                 if (_unreachableSaid)
-                    _log.Info("gateway-reachable", $"the gateway at {_gateway} answers again after {Stopwatch.GetElapsedTime(_unreachableSince).TotalSeconds:0} s");
+                    _log.Info(AgentEvents.GatewayReachable, $"the gateway at {_gateway} answers again after {Stopwatch.GetElapsedTime(_unreachableSince).TotalSeconds:0} s");
                 (_unreachableSince, _unreachableSaid) = (0, false);
                 _unreported = null;
                 if (request.Results is { Count: > 0 } recorded)
@@ -275,7 +275,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                     catch (IOException e)
                     {
                         // Unrecorded, "rebooted" is sent again with the next request: the gateway takes it as a replay.
-                        _log.Warn(DiskFull.Is(e) ? DiskFull.Code : "io-error", $"could not journal the acknowledgement of reboot {acknowledged}: {e.Message}");
+                        _log.Warn(DiskFull.Is(e) ? AgentEvents.DiskFull : AgentEvents.IoError, $"could not journal the acknowledgement of reboot {acknowledged}: {e.Message}");
                     }
                 }
 
@@ -291,7 +291,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                             return SessionOutcome.Done;
                         break;
                     case ExchangeAnswer.NoCommand:
-                        _log.Debug("idle", "no command");
+                        _log.Debug(AgentEvents.Idle, "no command");
                         return SessionOutcome.Done;
                     case ExchangeAnswer.RebootAcknowledged when request.Results is [.., { Outcome: CommandOutcome.Rebooting } rebooting]:
                         try
@@ -302,11 +302,11 @@ public sealed class AgentRuntime : IAsyncDisposable
                         {
                             // Without this line the agent would not know after the reboot that it rebooted: do not reboot.
                             // The "rebooting" result is reported again (the gateway answers a replay the same way).
-                            _log.Warn(DiskFull.Is(e) ? DiskFull.Code : "io-error", $"could not journal the start of the reboot: {e.Message}; retrying");
+                            _log.Warn(DiskFull.Is(e) ? AgentEvents.DiskFull : AgentEvents.IoError, $"could not journal the start of the reboot: {e.Message}; retrying");
                             _unreported = [rebooting];
                             return SessionOutcome.Refused;
                         }
-                        _log.Info("rebooting", "the gateway recorded the reboot; rebooting now");
+                        _log.Info(AgentEvents.Rebooting, "the gateway recorded the reboot; rebooting now");
                         return SessionOutcome.Reboot;
                     case ExchangeAnswer.Command when response.Command is { } first:
                         var results = await RunAnswerAsync([first, .. response.More ?? []], client, stop).ConfigureAwait(false);
@@ -320,7 +320,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                             return SessionOutcome.Stopped; // journaled; reported at the next start
                         break;
                     default:
-                        _log.Warn("bad-answer", $"the gateway answered {response.Answer} without a command");
+                        _log.Warn(AgentEvents.BadAnswer, $"the gateway answered {response.Answer} without a command");
                         return SessionOutcome.Done;
                 }
             }
@@ -346,7 +346,7 @@ public sealed class AgentRuntime : IAsyncDisposable
             return;
         _unreachableSaid = true;
         var cause = e.InnerException is { } inner ? GatewayUnreachableException.Cause(inner) : e.Message;
-        _log.Warn("gateway-unreachable", GatewayUnreachableException.Describe(_gateway, _limits.GatewayUnreachableDeadline, cause, "the agent keeps trying"));
+        _log.Warn(AgentEvents.GatewayUnreachable, GatewayUnreachableException.Describe(_gateway, _limits.GatewayUnreachableDeadline, cause, "the agent keeps trying"));
     }
 
     /// <summary>Mark results as recorded by the gateway (not reported again after a restart). A failure to write the
@@ -359,7 +359,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         }
         catch (IOException e)
         {
-            _log.Debug("journal", $"could not mark {results.Count} result(s) reported: {e.Message}");
+            _log.Debug(AgentEvents.Journal, $"could not mark {results.Count} result(s) reported: {e.Message}");
         }
     }
 
@@ -441,7 +441,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         var index = results.FindIndex(r => !r.FromJournal);
         if (index < 0)
             return results;
-        var code = DiskFull.Is(e) ? DiskFull.Code : "io-error";
+        var code = DiskFull.Is(e) ? AgentEvents.DiskFull : AgentEvents.IoError;
         _log.Warn(code, $"{what}: {e.Message}; reporting command {results[index].CommandId} as failed");
         var failed = results[index] with
         {
@@ -473,7 +473,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CommandFailedException)
         {
-            _log.Warn("inventory-failed", $"could not collect the inventory: {e.Message}; it is sent with the next check-in");
+            _log.Warn(AgentEvents.InventoryFailed, $"could not collect the inventory: {e.Message}; it is sent with the next check-in");
             return null;
         }
     }
@@ -501,7 +501,7 @@ public sealed class AgentRuntime : IAsyncDisposable
     {
         if (_journal.TryGetResult(command.Id, out var known))
         {
-            _log.Info("replayed", $"{command.Spec.Describe()} ({command.Id}) already ran: answering from the journal");
+            _log.Info(AgentEvents.Replayed, $"{command.Spec.Describe()} ({command.Id}) already ran: answering from the journal");
             return known with { FromJournal = true };
         }
         try
@@ -511,7 +511,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         catch (IOException e)
         {
             // Not even "begin" fits on the disk: do not start what could not be recorded.
-            var code = DiskFull.Is(e) ? DiskFull.Code : "io-error";
+            var code = DiskFull.Is(e) ? AgentEvents.DiskFull : AgentEvents.IoError;
             return new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Failed, ErrorCode = code, Error = $"{command.Spec.Describe()} was not started: the agent's journal could not be written ({e.Message}); {DiskFull.Remedy}." };
         }
         // Commands are not cancelled by a stop signal once they change the device: a half-written step is worse than
@@ -519,7 +519,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         var result = command.Spec is RebootCommand reboot
             ? new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Rebooting, Output = $"rebooting: {reboot.Reason}" }
             : await _executor.ExecuteAsync(command, client, stop).ConfigureAwait(false);
-        _log.Info(result.Outcome == CommandOutcome.Failed ? "failed" : "done",
+        _log.Info(result.Outcome == CommandOutcome.Failed ? AgentEvents.Failed : AgentEvents.Done,
             $"[{command.Sequence + 1}/{command.QueueLength}] {command.Spec.Describe()}: {(result.Outcome == CommandOutcome.Failed ? result.Error : result.Output)}");
         return result;
     }
