@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading.Channels;
@@ -40,6 +39,7 @@ public sealed class AgentRuntime : IAsyncDisposable
     private readonly X509Certificate2 _certificate;
     private readonly X509Certificate2 _ca;
     private readonly Uri _gateway;
+    private readonly TimeProvider _clock;
     private readonly SelfImage _self = SelfImage.Capture();
     private bool _replaced; // an install replaced this agent's program: report, then exit to be restarted
     private readonly Channel<InquiryReason> _triggers = Channel.CreateBounded<InquiryReason>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
@@ -50,7 +50,7 @@ public sealed class AgentRuntime : IAsyncDisposable
     private int _commandsThisSession;
     private int _commandsSinceInventory;
     private long _lastInventoryAt = long.MinValue;
-    private long _unreachableSince; // Stopwatch timestamp of the first failed attempt of the current outage, or 0
+    private long _unreachableSince; // clock timestamp of the first failed attempt of the current outage, or 0
     private bool _unreachableSaid;
 
     /// <summary>Load an enrolled agent from its state directory.</summary>
@@ -58,9 +58,11 @@ public sealed class AgentRuntime : IAsyncDisposable
     /// <param name="limits">Timeouts and limits.</param>
     /// <param name="verbose">Log debug lines too.</param>
     /// <param name="jsonLog">Log one JSON object per line instead of text.</param>
-    public AgentRuntime(AgentPaths paths, RigLimits limits, bool verbose, bool jsonLog = false)
+    /// <param name="clock">Where the agent's timing comes from (inventory due, poke spacing, outages); the system's by default.</param>
+    public AgentRuntime(AgentPaths paths, RigLimits limits, bool verbose, bool jsonLog = false, TimeProvider? clock = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
+        _clock = clock ?? TimeProvider.System;
         _paths = paths;
         _limits = limits;
         _config = AgentJson.LoadConfig(paths);
@@ -76,7 +78,7 @@ public sealed class AgentRuntime : IAsyncDisposable
             "linux" => new LinuxPlatform(_config.Root, null, _config.AllowedRoots, limits, _gateway, _config.NetworkLive),
             _ => throw new AgentException($"Platform '{_config.Platform}' is not available in this agent; use 'sandbox' or 'linux'."),
         };
-        _journal = new Journal(paths.Journal, TimeProvider.System);
+        _journal = new Journal(paths.Journal, _clock);
         _backoff = new Backoff(limits);
         _executor = new CommandExecutor(_platform, paths, limits, _backoff, _log);
         Directory.CreateDirectory(paths.Cache);
@@ -144,16 +146,16 @@ public sealed class AgentRuntime : IAsyncDisposable
         }
 
         var reason = InquiryReason.Startup;
-        var lastSession = Stopwatch.StartNew();
+        var lastSession = _clock.GetTimestamp();
         while (!stop.IsCancellationRequested)
         {
-            var since = lastSession.Elapsed;
+            var since = _clock.GetElapsedTime(lastSession);
             // Pokes are rate-limited, and pokes that keep finding nothing to do (forged, or a confused gateway) back
             // off exponentially up to the retry ceiling, so nobody can turn the poke port into a gateway load.
             var spacing = TimeSpan.FromTicks(Math.Min(_limits.RetryMaxDelay.Ticks, _limits.PokeMinInterval.Ticks << Math.Min(_emptyPokes, 20)));
             if (reason == InquiryReason.Poke && since < spacing)
-                await Task.Delay(spacing - since, stop).ConfigureAwait(false);
-            lastSession.Restart();
+                await Task.Delay(spacing - since, _clock, stop).ConfigureAwait(false);
+            lastSession = _clock.GetTimestamp();
             _commandsThisSession = 0;
             var outcome = await RunSessionAsync(reason, stop).ConfigureAwait(false);
             _emptyPokes = reason == InquiryReason.Poke && _commandsThisSession == 0 ? _emptyPokes + 1 : 0;
@@ -261,7 +263,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                 }
                 attempt = 0;
                 if (_unreachableSaid)
-                    _log.Info(AgentEvents.GatewayReachable, $"the gateway at {_gateway} answers again after {Stopwatch.GetElapsedTime(_unreachableSince).TotalSeconds:0} s");
+                    _log.Info(AgentEvents.GatewayReachable, $"the gateway at {_gateway} answers again after {_clock.GetElapsedTime(_unreachableSince).TotalSeconds:0} s");
                 (_unreachableSince, _unreachableSaid) = (0, false);
                 _unreported = null;
                 if (request.Results is { Count: > 0 } recorded)
@@ -341,8 +343,8 @@ public sealed class AgentRuntime : IAsyncDisposable
     private void NoteUnreachable(GatewayUnavailableException e)
     {
         if (_unreachableSince == 0)
-            _unreachableSince = Stopwatch.GetTimestamp();
-        if (_unreachableSaid || Stopwatch.GetElapsedTime(_unreachableSince) < _limits.GatewayUnreachableDeadline)
+            _unreachableSince = _clock.GetTimestamp();
+        if (_unreachableSaid || _clock.GetElapsedTime(_unreachableSince) < _limits.GatewayUnreachableDeadline)
             return;
         _unreachableSaid = true;
         var cause = e.InnerException is { } inner ? GatewayUnreachableException.Cause(inner) : e.Message;
@@ -457,7 +459,7 @@ public sealed class AgentRuntime : IAsyncDisposable
     private bool InventoryDue(InquiryReason reason) => reason switch
     {
         InquiryReason.Startup or InquiryReason.CheckIn => true,
-        InquiryReason.Poll => _lastInventoryAt == long.MinValue || Stopwatch.GetElapsedTime(_lastInventoryAt) >= _limits.CheckInInterval,
+        InquiryReason.Poll => _lastInventoryAt == long.MinValue || _clock.GetElapsedTime(_lastInventoryAt) >= _limits.CheckInInterval,
         _ => false,
     };
 
@@ -467,7 +469,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         try
         {
             var report = await Inventory.CollectAsync(_platform, stop).ConfigureAwait(false);
-            _lastInventoryAt = Stopwatch.GetTimestamp();
+            _lastInventoryAt = _clock.GetTimestamp();
             _commandsSinceInventory = 0;
             return report;
         }
