@@ -119,7 +119,7 @@ public static class AgentCommandLine
         }
         catch (AgentException e)
         {
-            Console.Error.WriteLine(json ? AgentLog.JsonLine(DateTimeOffset.UtcNow, "error", options.GetValueOrDefault("device", "-"), "agent-error", e.Message) : $"error: {e.Message}");
+            Console.Error.WriteLine(json ? AgentLog.JsonLine(DateTimeOffset.UtcNow, "error", options.GetValueOrDefault("device", "-"), AgentException.ErrorCode, e.Message) : $"error: {e.Message}");
             return 1;
         }
         catch (GatewayUnreachableException e)

@@ -2,6 +2,7 @@ using System.Text.Json;
 using System.Text.Json.Serialization;
 using Rig.Cli.Operator;
 using Spectre.Console;
+using Rig.Protocol.Errors;
 
 namespace Rig.Cli;
 
@@ -23,10 +24,10 @@ public static class ExitCodes
 }
 
 /// <summary>A user-facing CLI error: what was wrong (with the offending value), a stable code, and what to do.</summary>
-public sealed class CliException(string message, string code = "failed", string? hint = null, int exitCode = ExitCodes.Error) : Exception(message)
+/// <remarks>Retry-safe only when the gateway could not be reached (<see cref="ExitCodes.Unavailable"/>).</remarks>
+public sealed class CliException(string message, string code = "failed", string? hint = null, int exitCode = ExitCodes.Error)
+    : RigException(code, message, retrySafe: exitCode == ExitCodes.Unavailable)
 {
-    /// <summary>A stable, machine-readable code (kebab-case).</summary>
-    public string Code { get; } = code;
     /// <summary>What to do next, or null when the message says it.</summary>
     public string? Hint { get; } = hint;
     /// <summary>The exit code (<see cref="ExitCodes"/>).</summary>
@@ -34,8 +35,11 @@ public sealed class CliException(string message, string code = "failed", string?
 }
 
 /// <summary>A usage error found by a command itself (a malformed option value): exit 64, nothing done.</summary>
-public sealed class UsageException(string message, string? hint = null) : Exception(message)
+public sealed class UsageException(string message, string? hint = null) : RigException(ErrorCode, message, retrySafe: false)
 {
+    /// <summary>The code of a usage error in <c>--json</c> output.</summary>
+    public const string ErrorCode = "usage";
+
     /// <summary>What to do next.</summary>
     public string? Hint { get; } = hint;
 }

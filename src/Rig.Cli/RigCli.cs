@@ -133,7 +133,7 @@ public static class RigCli
         {
             if (!json)
                 ModelInput.Print(e.Errors, CliErrors.Stderr);
-            return CliErrors.Report(json, ExitCodes.Error, "invalid-model-files", e.Message, "Fix the files at the positions shown; nothing was sent or saved.",
+            return CliErrors.Report(json, ExitCodes.Error, ModelFileException.ErrorCode, e.Message, "Fix the files at the positions shown; nothing was sent or saved.",
                 e.Errors.Select(x => new { x.Code, x.Location.File, x.Location.Line, x.Location.Column, Where = x.Key, x.Message }).ToList());
         }
         catch (Exception e) when (e is CommandParseException or CommandRuntimeException or UsageException)
@@ -150,6 +150,6 @@ public static class RigCli
     {
         var command = string.Join(' ', args.TakeWhile(a => !a.StartsWith('-')).Take(2));
         var hint = (e as UsageException)?.Hint ?? $"Nothing was done. See `rig {(command.Length == 0 ? "" : command + " ")}--help` for the usage.";
-        return CliErrors.Report(json, ExitCodes.Usage, "usage", e.Message, hint);
+        return CliErrors.Report(json, ExitCodes.Usage, UsageException.ErrorCode, e.Message, hint);
     }
 }

@@ -55,9 +55,6 @@ public sealed partial class RigJson : JsonSerializerContext
     }
 }
 
-/// <summary>A message that breaks the contract: garbled, truncated, wrong types, duplicate keys, too deep.</summary>
-public sealed class ProtocolException(string code, string message, Exception? inner = null) : Exception(message, inner)
-{
-    /// <summary>Stable error code.</summary>
-    public string Code { get; } = code;
-}
+/// <summary>A message that breaks the contract: garbled, truncated, wrong types, duplicate keys, too deep. Not
+/// retry-safe: the same message breaks it again.</summary>
+public sealed class ProtocolException(string code, string message, Exception? inner = null) : Errors.RigException(code, message, retrySafe: false, inner);

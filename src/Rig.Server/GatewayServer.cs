@@ -114,9 +114,9 @@ public sealed class GatewayServer : IAsyncDisposable
         // Native packages imported before the catalog kept their relations get them from their files, once.
         var (filled, unreadable) = await WhileDatabaseStartsAsync(() => importer.FillMissingRelationsAsync(ct), limits, startup, ct).ConfigureAwait(false);
         if (filled > 0)
-            startup.LogInformation("Read the dependencies of {Count} package(s) imported before the catalog kept them.", filled);
+            ServerLog.PackageRelationsFilled(startup, filled);
         foreach (var failure in unreadable)
-            startup.LogWarning("Could not read the dependencies of {Package}; plans check nothing for it. Re-import it with `rig package add`.", failure);
+            ServerLog.PackageRelationsUnreadable(startup, failure);
 
         var agentApp = BuildAgentApp(options, gateway, ca, serverCertificate, loggerFactory);
         WebApplication? apiApp = null;
@@ -204,7 +204,7 @@ public sealed class GatewayServer : IAsyncDisposable
             catch (Exception e) when (RigStore.IsTransient(e) && started.Elapsed < limits.DatabaseStartupWindow && !ct.IsCancellationRequested)
             {
                 var delay = limits.RetryDelay(attempt, Random.Shared);
-                logger.LogWarning(1601, "The database is not available yet ({Error}); retry {Attempt} in {Delay} ms", e.Message, attempt + 1, (int)delay.TotalMilliseconds);
+                ServerLog.DatabaseNotReady(logger, e.Message, attempt + 1, (int)delay.TotalMilliseconds);
                 await Task.Delay(delay, ct).ConfigureAwait(false);
             }
         }

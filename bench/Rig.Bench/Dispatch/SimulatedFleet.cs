@@ -94,7 +94,7 @@ public sealed class SimulatedAgent(string name, X509Certificate2 certificate, IP
                     client = new GatewayClient(fleet.GatewayUrl, Certificate, fleet.Ca, fleet.Limits);
                     continue;
                 }
-                catch (Exception e) when (e is GatewayRefusedException or ProtocolException)
+                catch (Exception e) when (e is GatewayRefusalException or ProtocolException)
                 {
                     Interlocked.Increment(ref Failures);
                     LastFailure = e.Message;

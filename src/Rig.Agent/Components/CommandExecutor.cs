@@ -158,7 +158,7 @@ public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLim
                 return true;
             }, _log, $"downloading {package.Name} {package.Version}", stop).ConfigureAwait(false);
         }
-        catch (GatewayRefusedException e)
+        catch (GatewayRefusalException e)
         {
             throw new CommandFailedException("download-refused", $"The gateway refused blob {package.Sha256} of {package.Name} {package.Version}: {e.Message}");
         }

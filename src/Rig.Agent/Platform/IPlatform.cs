@@ -93,9 +93,6 @@ public interface IServiceManager
     Task<IReadOnlyList<ServiceState>> ListAsync(CancellationToken ct);
 }
 
-/// <summary>A command failed for a reason the operator can act on; <see cref="Code"/> is stable.</summary>
-public sealed class CommandFailedException(string code, string message) : Exception(message)
-{
-    /// <summary>Stable error code.</summary>
-    public string Code { get; } = code;
-}
+/// <summary>A command failed for a reason the operator can act on; <see cref="Rig.Protocol.Errors.RigException.Code"/> is
+/// stable. Not retry-safe: the agent reports the failure, it does not run the command again by itself.</summary>
+public sealed class CommandFailedException(string code, string message) : Rig.Protocol.Errors.RigException(code, message, retrySafe: false);

@@ -124,5 +124,9 @@ public sealed partial class AgentJson : JsonSerializerContext
     }
 }
 
-/// <summary>An error the agent reports to its operator and stops on.</summary>
-public sealed class AgentException(string message) : Exception(message);
+/// <summary>An error the agent reports to its operator and stops on (bad configuration, a refused enrollment): not retry-safe.</summary>
+public sealed class AgentException(string message) : Rig.Protocol.Errors.RigException(ErrorCode, message, retrySafe: false)
+{
+    /// <summary>The code of every <see cref="AgentException"/> (the agent's JSON log names it).</summary>
+    public const string ErrorCode = AgentEvents.AgentError;
+}

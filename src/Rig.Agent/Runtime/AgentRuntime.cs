@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Net;
 using System.Security.Cryptography.X509Certificates;
 using System.Threading.Channels;
@@ -8,6 +7,7 @@ using Rig.Agent.Platform.Linux;
 using Rig.Agent.Platform.Sandbox;
 using Rig.Protocol;
 using Rig.Protocol.Messages;
+using Rig.Protocol.Errors;
 
 namespace Rig.Agent.Runtime;
 
@@ -39,6 +39,7 @@ public sealed class AgentRuntime : IAsyncDisposable
     private readonly X509Certificate2 _certificate;
     private readonly X509Certificate2 _ca;
     private readonly Uri _gateway;
+    private readonly TimeProvider _clock;
     private readonly SelfImage _self = SelfImage.Capture();
     private bool _replaced; // an install replaced this agent's program: report, then exit to be restarted
     private readonly Channel<InquiryReason> _triggers = Channel.CreateBounded<InquiryReason>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
@@ -49,7 +50,7 @@ public sealed class AgentRuntime : IAsyncDisposable
     private int _commandsThisSession;
     private int _commandsSinceInventory;
     private long _lastInventoryAt = long.MinValue;
-    private long _unreachableSince; // Stopwatch timestamp of the first failed attempt of the current outage, or 0
+    private long _unreachableSince; // clock timestamp of the first failed attempt of the current outage, or 0
     private bool _unreachableSaid;
 
     /// <summary>Load an enrolled agent from its state directory.</summary>
@@ -57,9 +58,11 @@ public sealed class AgentRuntime : IAsyncDisposable
     /// <param name="limits">Timeouts and limits.</param>
     /// <param name="verbose">Log debug lines too.</param>
     /// <param name="jsonLog">Log one JSON object per line instead of text.</param>
-    public AgentRuntime(AgentPaths paths, RigLimits limits, bool verbose, bool jsonLog = false)
+    /// <param name="clock">Where the agent's timing comes from (inventory due, poke spacing, outages); the system's by default.</param>
+    public AgentRuntime(AgentPaths paths, RigLimits limits, bool verbose, bool jsonLog = false, TimeProvider? clock = null)
     {
         ArgumentNullException.ThrowIfNull(paths);
+        _clock = clock ?? TimeProvider.System;
         _paths = paths;
         _limits = limits;
         _config = AgentJson.LoadConfig(paths);
@@ -75,7 +78,7 @@ public sealed class AgentRuntime : IAsyncDisposable
             "linux" => new LinuxPlatform(_config.Root, null, _config.AllowedRoots, limits, _gateway, _config.NetworkLive),
             _ => throw new AgentException($"Platform '{_config.Platform}' is not available in this agent; use 'sandbox' or 'linux'."),
         };
-        _journal = new Journal(paths.Journal, TimeProvider.System);
+        _journal = new Journal(paths.Journal, _clock);
         _backoff = new Backoff(limits);
         _executor = new CommandExecutor(_platform, paths, limits, _backoff, _log);
         Directory.CreateDirectory(paths.Cache);
@@ -90,12 +93,12 @@ public sealed class AgentRuntime : IAsyncDisposable
     {
         // A network change the agent died during (crash, power loss, kill during the probe) is rolled back first.
         if (await _platform.Network.RecoverAsync(stop).ConfigureAwait(false) is { } recovered)
-            _log.Warn("network-recovered", recovered);
+            _log.Warn(AgentEvents.NetworkRecovered, recovered);
         if (_journal.PendingReboot is { } notRebooted && _journal.BootAtRebootStart(notRebooted) is { } bootBefore && bootBefore == _platform.BootId)
         {
             // The agent was restarted (a crash, systemd) but the machine did not reboot: same kernel boot. Reboot now
             // instead of reporting a reboot that never happened.
-            _log.Warn("not-rebooted", $"the reboot of command {notRebooted} has not happened yet (boot {bootBefore}); rebooting now");
+            _log.Warn(AgentEvents.NotRebooted, $"the reboot of command {notRebooted} has not happened yet (boot {bootBefore}); rebooting now");
             return await _platform.RebootAsync(_log).ConfigureAwait(false) ? AgentExit.Stopped : AgentExit.Reboot;
         }
         if (_journal.PendingReboot is { } rebootedId)
@@ -119,11 +122,11 @@ public sealed class AgentRuntime : IAsyncDisposable
                 }
                 catch (IOException e)
                 {
-                    _log.Warn(DiskFull.Is(e) ? DiskFull.Code : "io-error", $"could not record the return from reboot command {rebootedId}: {e.Message}; retrying");
+                    _log.Warn(DiskFull.Is(e) ? AgentEvents.DiskFull : AgentEvents.IoError, $"could not record the return from reboot command {rebootedId}: {e.Message}; retrying");
                     await _backoff.DelayAsync(attempt, stop).ConfigureAwait(false);
                 }
             }
-            _log.Info("rebooted", $"back after reboot command {rebootedId} (boot {_platform.BootCount})");
+            _log.Info(AgentEvents.Rebooted, $"back after reboot command {rebootedId} (boot {_platform.BootCount})");
         }
         // Every result journaled but not seen recorded goes first: the agent may have died between journaling an
         // answer and reporting it (an unacknowledged "rebooting" among them: no reboot happened yet, the reboot
@@ -135,24 +138,24 @@ public sealed class AgentRuntime : IAsyncDisposable
         {
             _pokes = new PokeListener(IPAddress.Parse(_config.PokeAddress), _config.PokePort, _triggers.Writer, _log, _backoff.Wake);
             _pokes.Start();
-            _log.Info("listening", $"pokes on {_config.PokeAddress}:{_pokes.Port}, gateway {_gateway}");
+            _log.Info(AgentEvents.Listening, $"pokes on {_config.PokeAddress}:{_pokes.Port}, gateway {_gateway}");
         }
         else
         {
-            _log.Info("polling", $"every {PollInterval.TotalSeconds:0}s, gateway {_gateway}");
+            _log.Info(AgentEvents.Polling, $"every {PollInterval.TotalSeconds:0}s, gateway {_gateway}");
         }
 
         var reason = InquiryReason.Startup;
-        var lastSession = Stopwatch.StartNew();
+        var lastSession = _clock.GetTimestamp();
         while (!stop.IsCancellationRequested)
         {
-            var since = lastSession.Elapsed;
+            var since = _clock.GetElapsedTime(lastSession);
             // Pokes are rate-limited, and pokes that keep finding nothing to do (forged, or a confused gateway) back
             // off exponentially up to the retry ceiling, so nobody can turn the poke port into a gateway load.
             var spacing = TimeSpan.FromTicks(Math.Min(_limits.RetryMaxDelay.Ticks, _limits.PokeMinInterval.Ticks << Math.Min(_emptyPokes, 20)));
             if (reason == InquiryReason.Poke && since < spacing)
-                await Task.Delay(spacing - since, stop).ConfigureAwait(false);
-            lastSession.Restart();
+                await Task.Delay(spacing - since, _clock, stop).ConfigureAwait(false);
+            lastSession = _clock.GetTimestamp();
             _commandsThisSession = 0;
             var outcome = await RunSessionAsync(reason, stop).ConfigureAwait(false);
             _emptyPokes = reason == InquiryReason.Poke && _commandsThisSession == 0 ? _emptyPokes + 1 : 0;
@@ -160,7 +163,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                 return await _platform.RebootAsync(_log).ConfigureAwait(false) ? AgentExit.Stopped : AgentExit.Reboot;
             if (outcome == SessionOutcome.Restart)
             {
-                _log.Info("restarting", $"this agent's program was replaced ({_self.Describe()}); exiting so the new version starts");
+                _log.Info(AgentEvents.Restarting, $"this agent's program was replaced ({_self.Describe()}); exiting so the new version starts");
                 return AgentExit.Restart;
             }
             try
@@ -222,20 +225,20 @@ public sealed class AgentRuntime : IAsyncDisposable
                 }
                 catch (GatewayUnavailableException e)
                 {
-                    _log.Warn("gateway-unavailable", $"{e.Message}; retry {attempt + 1}");
+                    _log.Warn(AgentEvents.GatewayUnavailable, $"{e.Message}; retry {attempt + 1}");
                     NoteUnreachable(e);
                     await _backoff.DelayAsync(attempt++, stop).ConfigureAwait(false);
                     client.Dispose();
                     client = new GatewayClient(_gateway, _certificate, _ca, _limits);
                     continue;
                 }
-                catch (GatewayRefusedException e) when (e.Code == "missing-results" && !askedFor)
+                catch (GatewayRefusalException e) when (e.Refusal == RefusalCode.MissingResults && !askedFor)
                 {
                     // The gateway needs results before it can record a reboot (the agent died before reporting them and
                     // lost its "reported" marks, or an older gateway recorded only part): add those the journal has.
                     askedFor = true;
                     var found = _journal.ResultsOf(e.Missing ?? []).Where(r => request.Results?.All(x => x.CommandId != r.CommandId) ?? true).ToList();
-                    _log.Warn("missing-results", $"{e.Message} (the journal has {found.Count} of them)");
+                    _log.Warn(AgentEvents.MissingResults, $"{e.Message} (the journal has {found.Count} of them)");
                     if (found.Count > 0)
                     {
                         request = request with { Results = [.. found, .. request.Results ?? []] };
@@ -243,24 +246,24 @@ public sealed class AgentRuntime : IAsyncDisposable
                     }
                     return SessionOutcome.Refused;
                 }
-                catch (GatewayRefusedException e) when (e.Code is "unknown-command" or "foreign-command" && request.Results is { Count: > 0 } dropped)
+                catch (GatewayRefusalException e) when (e.Refusal is RefusalCode.UnknownCommand or RefusalCode.ForeignCommand && request.Results is { Count: > 0 } dropped)
                 {
                     // The gateway does not know this command (its database was restored, or the agent was re-enrolled
                     // with an old state directory): the result can never be recorded. Drop it and ask afresh.
-                    _log.Warn("dropped-result", $"{e.Code}: {e.Message}");
+                    _log.Warn(AgentEvents.DroppedResult, $"{e.Code}: {e.Message}");
                     MarkReported(dropped);
                     _unreported = null;
                     request = NewRequest(reason, null);
                     continue;
                 }
-                catch (GatewayRefusedException e)
+                catch (GatewayRefusalException e)
                 {
-                    _log.Warn("refused", $"{e.Code}: {e.Message}");
+                    _log.Warn(AgentEvents.Refused, $"{e.Code}: {e.Message}");
                     return SessionOutcome.Refused;
                 }
                 attempt = 0;
                 if (_unreachableSaid)
-                    _log.Info("gateway-reachable", $"the gateway at {_gateway} answers again after {Stopwatch.GetElapsedTime(_unreachableSince).TotalSeconds:0} s");
+                    _log.Info(AgentEvents.GatewayReachable, $"the gateway at {_gateway} answers again after {_clock.GetElapsedTime(_unreachableSince).TotalSeconds:0} s");
                 (_unreachableSince, _unreachableSaid) = (0, false);
                 _unreported = null;
                 if (request.Results is { Count: > 0 } recorded)
@@ -274,7 +277,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                     catch (IOException e)
                     {
                         // Unrecorded, "rebooted" is sent again with the next request: the gateway takes it as a replay.
-                        _log.Warn(DiskFull.Is(e) ? DiskFull.Code : "io-error", $"could not journal the acknowledgement of reboot {acknowledged}: {e.Message}");
+                        _log.Warn(DiskFull.Is(e) ? AgentEvents.DiskFull : AgentEvents.IoError, $"could not journal the acknowledgement of reboot {acknowledged}: {e.Message}");
                     }
                 }
 
@@ -290,7 +293,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                             return SessionOutcome.Done;
                         break;
                     case ExchangeAnswer.NoCommand:
-                        _log.Debug("idle", "no command");
+                        _log.Debug(AgentEvents.Idle, "no command");
                         return SessionOutcome.Done;
                     case ExchangeAnswer.RebootAcknowledged when request.Results is [.., { Outcome: CommandOutcome.Rebooting } rebooting]:
                         try
@@ -301,11 +304,11 @@ public sealed class AgentRuntime : IAsyncDisposable
                         {
                             // Without this line the agent would not know after the reboot that it rebooted: do not reboot.
                             // The "rebooting" result is reported again (the gateway answers a replay the same way).
-                            _log.Warn(DiskFull.Is(e) ? DiskFull.Code : "io-error", $"could not journal the start of the reboot: {e.Message}; retrying");
+                            _log.Warn(DiskFull.Is(e) ? AgentEvents.DiskFull : AgentEvents.IoError, $"could not journal the start of the reboot: {e.Message}; retrying");
                             _unreported = [rebooting];
                             return SessionOutcome.Refused;
                         }
-                        _log.Info("rebooting", "the gateway recorded the reboot; rebooting now");
+                        _log.Info(AgentEvents.Rebooting, "the gateway recorded the reboot; rebooting now");
                         return SessionOutcome.Reboot;
                     case ExchangeAnswer.Command when response.Command is { } first:
                         var results = await RunAnswerAsync([first, .. response.More ?? []], client, stop).ConfigureAwait(false);
@@ -319,7 +322,7 @@ public sealed class AgentRuntime : IAsyncDisposable
                             return SessionOutcome.Stopped; // journaled; reported at the next start
                         break;
                     default:
-                        _log.Warn("bad-answer", $"the gateway answered {response.Answer} without a command");
+                        _log.Warn(AgentEvents.BadAnswer, $"the gateway answered {response.Answer} without a command");
                         return SessionOutcome.Done;
                 }
             }
@@ -340,12 +343,12 @@ public sealed class AgentRuntime : IAsyncDisposable
     private void NoteUnreachable(GatewayUnavailableException e)
     {
         if (_unreachableSince == 0)
-            _unreachableSince = Stopwatch.GetTimestamp();
-        if (_unreachableSaid || Stopwatch.GetElapsedTime(_unreachableSince) < _limits.GatewayUnreachableDeadline)
+            _unreachableSince = _clock.GetTimestamp();
+        if (_unreachableSaid || _clock.GetElapsedTime(_unreachableSince) < _limits.GatewayUnreachableDeadline)
             return;
         _unreachableSaid = true;
         var cause = e.InnerException is { } inner ? GatewayUnreachableException.Cause(inner) : e.Message;
-        _log.Warn("gateway-unreachable", GatewayUnreachableException.Describe(_gateway, _limits.GatewayUnreachableDeadline, cause, "the agent keeps trying"));
+        _log.Warn(AgentEvents.GatewayUnreachable, GatewayUnreachableException.Describe(_gateway, _limits.GatewayUnreachableDeadline, cause, "the agent keeps trying"));
     }
 
     /// <summary>Mark results as recorded by the gateway (not reported again after a restart). A failure to write the
@@ -358,7 +361,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         }
         catch (IOException e)
         {
-            _log.Debug("journal", $"could not mark {results.Count} result(s) reported: {e.Message}");
+            _log.Debug(AgentEvents.Journal, $"could not mark {results.Count} result(s) reported: {e.Message}");
         }
     }
 
@@ -440,7 +443,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         var index = results.FindIndex(r => !r.FromJournal);
         if (index < 0)
             return results;
-        var code = DiskFull.Is(e) ? DiskFull.Code : "io-error";
+        var code = DiskFull.Is(e) ? AgentEvents.DiskFull : AgentEvents.IoError;
         _log.Warn(code, $"{what}: {e.Message}; reporting command {results[index].CommandId} as failed");
         var failed = results[index] with
         {
@@ -456,7 +459,7 @@ public sealed class AgentRuntime : IAsyncDisposable
     private bool InventoryDue(InquiryReason reason) => reason switch
     {
         InquiryReason.Startup or InquiryReason.CheckIn => true,
-        InquiryReason.Poll => _lastInventoryAt == long.MinValue || Stopwatch.GetElapsedTime(_lastInventoryAt) >= _limits.CheckInInterval,
+        InquiryReason.Poll => _lastInventoryAt == long.MinValue || _clock.GetElapsedTime(_lastInventoryAt) >= _limits.CheckInInterval,
         _ => false,
     };
 
@@ -466,13 +469,13 @@ public sealed class AgentRuntime : IAsyncDisposable
         try
         {
             var report = await Inventory.CollectAsync(_platform, stop).ConfigureAwait(false);
-            _lastInventoryAt = Stopwatch.GetTimestamp();
+            _lastInventoryAt = _clock.GetTimestamp();
             _commandsSinceInventory = 0;
             return report;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or CommandFailedException)
         {
-            _log.Warn("inventory-failed", $"could not collect the inventory: {e.Message}; it is sent with the next check-in");
+            _log.Warn(AgentEvents.InventoryFailed, $"could not collect the inventory: {e.Message}; it is sent with the next check-in");
             return null;
         }
     }
@@ -500,7 +503,7 @@ public sealed class AgentRuntime : IAsyncDisposable
     {
         if (_journal.TryGetResult(command.Id, out var known))
         {
-            _log.Info("replayed", $"{command.Spec.Describe()} ({command.Id}) already ran: answering from the journal");
+            _log.Info(AgentEvents.Replayed, $"{command.Spec.Describe()} ({command.Id}) already ran: answering from the journal");
             return known with { FromJournal = true };
         }
         try
@@ -510,7 +513,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         catch (IOException e)
         {
             // Not even "begin" fits on the disk: do not start what could not be recorded.
-            var code = DiskFull.Is(e) ? DiskFull.Code : "io-error";
+            var code = DiskFull.Is(e) ? AgentEvents.DiskFull : AgentEvents.IoError;
             return new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Failed, ErrorCode = code, Error = $"{command.Spec.Describe()} was not started: the agent's journal could not be written ({e.Message}); {DiskFull.Remedy}." };
         }
         // Commands are not cancelled by a stop signal once they change the device: a half-written step is worse than
@@ -518,7 +521,7 @@ public sealed class AgentRuntime : IAsyncDisposable
         var result = command.Spec is RebootCommand reboot
             ? new CommandResult { CommandId = command.Id, Outcome = CommandOutcome.Rebooting, Output = $"rebooting: {reboot.Reason}" }
             : await _executor.ExecuteAsync(command, client, stop).ConfigureAwait(false);
-        _log.Info(result.Outcome == CommandOutcome.Failed ? "failed" : "done",
+        _log.Info(result.Outcome == CommandOutcome.Failed ? AgentEvents.Failed : AgentEvents.Done,
             $"[{command.Sequence + 1}/{command.QueueLength}] {command.Spec.Describe()}: {(result.Outcome == CommandOutcome.Failed ? result.Error : result.Output)}");
         return result;
     }

@@ -41,7 +41,7 @@ public sealed class Backoff(RigLimits limits)
             }
             catch (GatewayUnavailableException e) when (!ct.IsCancellationRequested)
             {
-                log.Warn("gateway-unavailable", $"{what}: {e.Message}; retry {attempt + 1}");
+                log.Warn(AgentEvents.GatewayUnavailable, $"{what}: {e.Message}; retry {attempt + 1}");
                 await DelayAsync(attempt, ct).ConfigureAwait(false);
             }
         }

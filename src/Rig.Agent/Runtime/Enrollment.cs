@@ -50,7 +50,7 @@ public static class Enrollment
         {
             throw new GatewayUnreachableException(gateway, limits.GatewayUnreachableDeadline, lastFailure);
         }
-        catch (GatewayRefusedException e)
+        catch (GatewayRefusalException e)
         {
             // A token is used once: if an earlier attempt reached the gateway but its answer was lost, the retry finds
             // the token used.

@@ -7,17 +7,18 @@ using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
 using Rig.Protocol;
 using Rig.Protocol.Messages;
+using Rig.Protocol.Errors;
 
 namespace Rig.Agent.Runtime;
 
 /// <summary>A transport failure: the request may not have reached the gateway, or its answer was lost.
 /// Retrying is safe because every exchange is idempotent (command ids, journal).</summary>
-public sealed class GatewayUnavailableException(string message, Exception? inner = null) : Exception(message, inner);
+public sealed class GatewayUnavailableException(string message, Exception? inner = null) : RigException("gateway-unavailable", message, retrySafe: true, inner);
 
 /// <summary>The gateway could not be reached for <see cref="RigLimits.GatewayUnreachableDeadline"/>: the message is one line
 /// naming the gateway, the last failure and what to check. The agent's command line exits with 69 (EX_UNAVAILABLE).</summary>
 public sealed class GatewayUnreachableException(Uri gateway, TimeSpan triedFor, string? lastFailure)
-    : Exception(Describe(gateway, triedFor, lastFailure, "then run this command again"))
+    : RigException("gateway-unreachable", Describe(gateway, triedFor, lastFailure, "then run this command again"), retrySafe: true)
 {
     /// <summary>One line: the gateway, for how long and why it did not answer, what to check, and <paramref name="then"/>.</summary>
     public static string Describe(Uri gateway, TimeSpan triedFor, string? lastFailure, string then)
@@ -52,14 +53,15 @@ public sealed class GatewayUnreachableException(Uri gateway, TimeSpan triedFor, 
     }
 }
 
-/// <summary>The gateway refused the request (4xx): retrying the same request will not help.</summary>
-public sealed class GatewayRefusedException(int status, string code, string message) : Exception(message)
+/// <summary>The gateway refused the request (4xx): retrying the same request will not help. The agent decides what to
+/// do from <see cref="Refusal"/>; <see cref="RigException.Code"/> keeps the wire code also when this agent does not know it.</summary>
+public sealed class GatewayRefusalException(int status, string code, string message) : RigException(code, message, retrySafe: false)
 {
-    /// <summary>HTTP status.</summary>
+    /// <summary>HTTP status (for messages; decisions use <see cref="Refusal"/>).</summary>
     public int Status { get; } = status;
-    /// <summary>Gateway's error code.</summary>
-    public string Code { get; } = code;
-    /// <summary>With <c>missing-results</c>: the commands whose results the gateway needs first.</summary>
+    /// <summary>The refusal, or null for a code this agent does not know (a newer gateway, a proxy's <c>http-403</c>).</summary>
+    public RefusalCode? Refusal { get; } = RefusalCodes.Parse(code);
+    /// <summary>With <see cref="RefusalCode.MissingResults"/>: the commands whose results the gateway needs first.</summary>
     public IReadOnlyList<string>? Missing { get; init; }
 }
 
@@ -274,7 +276,7 @@ public sealed class GatewayClient : IDisposable
         }
         if (status >= 500 || status == 429)
             throw new GatewayUnavailableException($"{message} ({code})");
-        throw new GatewayRefusedException(status, code, message) { Missing = missing };
+        throw new GatewayRefusalException(status, code, message) { Missing = missing };
     }
 
     /// <inheritdoc />

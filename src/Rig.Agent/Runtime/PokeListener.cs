@@ -67,7 +67,7 @@ public sealed class PokeListener : IAsyncDisposable
             }
             catch (SocketException e)
             {
-                _log.Warn("poke-accept", e.Message);
+                _log.Warn(AgentEvents.PokeAccept, e.Message);
                 await Task.Delay(TimeSpan.FromMilliseconds(200), ct).ConfigureAwait(false); // e.g. out of descriptors: do not spin
                 continue;
             }
@@ -102,7 +102,7 @@ public sealed class PokeListener : IAsyncDisposable
                 {
                     _triggers.TryWrite(InquiryReason.Poke);
                     _poked?.Invoke();
-                    _log.Debug("poked", $"from {socket.RemoteEndPoint}");
+                    _log.Debug(AgentEvents.Poked, $"from {socket.RemoteEndPoint}");
                 }
             }
         }

@@ -80,8 +80,12 @@ public static class ModelInput
 }
 
 /// <summary>Model files that do not parse: every error with its position.</summary>
-public sealed class ModelFileException(IReadOnlyList<ModelFileError> errors) : Exception($"{errors.Count} error(s) in the model files")
+public sealed class ModelFileException(IReadOnlyList<ModelFileError> errors)
+    : Rig.Protocol.Errors.RigException(ErrorCode, $"{errors.Count} error(s) in the model files", retrySafe: false)
 {
+    /// <summary>The code of model files that do not parse, in <c>--json</c> output.</summary>
+    public const string ErrorCode = "invalid-model-files";
+
     /// <summary>The errors.</summary>
     public IReadOnlyList<ModelFileError> Errors { get; } = errors;
 }

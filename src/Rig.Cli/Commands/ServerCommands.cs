@@ -221,7 +221,7 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
             ? System.Text.Json.JsonSerializer.Serialize(new // the fields of Microsoft.Extensions.Logging's JSON console lines
             {
                 Timestamp = DateTimeOffset.UtcNow.ToString("yyyy-MM-ddTHH:mm:ss.fffZ", System.Globalization.CultureInfo.InvariantCulture),
-                EventId = 1000,
+                EventId = ServerEventIds.Listening,
                 LogLevel = "Information",
                 Category = "Rig.Server",
                 Message = listening,

@@ -8,7 +8,9 @@ using Rig.Server.Api;
 namespace Rig.Cli.Operator;
 
 /// <summary>An error from the operator API, with the server's message (and its hint, <see cref="ApiError.Hint"/>).</summary>
-public sealed class OperatorApiException(int status, ApiError error) : Exception(error.Message)
+/// <remarks>Retry-safe when the gateway or a proxy in front of it was unavailable (502, 503, 504) or asked to slow down (429).</remarks>
+public sealed class OperatorApiException(int status, ApiError error)
+    : Rig.Protocol.Errors.RigException(error.Code, error.Message, retrySafe: status is 429 or 502 or 503 or 504)
 {
     /// <summary>HTTP status.</summary>
     public int Status { get; } = status;

@@ -8,13 +8,10 @@ using YamlDotNet.RepresentationModel;
 namespace Rig.Cli.Packages;
 
 /// <summary>A package directory refused by <c>rig package build</c>: what was wrong, the offending value, what to do.</summary>
-public sealed class PackageBuildException(string code, string message) : Exception(message)
-{
-    /// <summary>Stable reason code: <c>no-directory</c>, <c>no-manifest</c>, <c>bad-manifest</c>, <c>bad-name</c>,
-    /// <c>bad-version</c>, <c>link-escape</c>, <c>special-file</c>, <c>setuid</c>, <c>too-large</c>, <c>bad-path</c>,
-    /// <c>refused</c> (the built archive failed the importer's own check).</summary>
-    public string Code { get; } = code;
-}
+/// <remarks>Codes: <c>no-directory</c>, <c>no-manifest</c>, <c>bad-manifest</c>, <c>bad-name</c>, <c>bad-version</c>,
+/// <c>link-escape</c>, <c>special-file</c>, <c>setuid</c>, <c>too-large</c>, <c>bad-path</c>, <c>refused</c> (the built archive
+/// failed the importer's own check). Not retry-safe: the directory is wrong.</remarks>
+public sealed class PackageBuildException(string code, string message) : Rig.Protocol.Errors.RigException(code, message, retrySafe: false);
 
 /// <summary>What <see cref="PackageBuilder.Read"/> found in a package directory: the manifest for <c>rig.json</c> and
 /// the payload, ready for <see cref="RigArchiveWriter"/>.</summary>

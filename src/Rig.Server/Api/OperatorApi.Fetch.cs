@@ -23,14 +23,7 @@ internal static partial class OperatorApi
             }
             catch (PackageFetchException e)
             {
-                return ApiErrors.Json(new ApiError(e.Code, e.Message), statusCode: e.Kind switch
-                {
-                    PackageFetchErrorKind.BadRequest => StatusCodes.Status400BadRequest,
-                    PackageFetchErrorKind.UnknownDevice or PackageFetchErrorKind.NotFound => StatusCodes.Status404NotFound,
-                    PackageFetchErrorKind.DeviceNotUsable or PackageFetchErrorKind.Unresolvable or PackageFetchErrorKind.Busy => StatusCodes.Status409Conflict,
-                    PackageFetchErrorKind.Repository => StatusCodes.Status502BadGateway,
-                    _ => StatusCodes.Status503ServiceUnavailable,
-                });
+                return ApiErrors.Refused(e);
             }
         }).Documented<PackageFetchResponse>("fetchPackages", 200, [.. JsonBodyErrors, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable])
         .AddEndpointFilter(OperatorAudit.FilterAsync)

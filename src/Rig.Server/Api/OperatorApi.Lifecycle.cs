@@ -41,7 +41,7 @@ internal static partial class OperatorApi
             }
             catch (RolloutRefusedException e)
             {
-                return ApiErrors.Json(new ApiError(e.Code, e.Message), statusCode: e.StatusCode);
+                return ApiErrors.Refused(e);
             }
         }).Documented<LifecycleResult>("decommissionDevice", 202, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
         .WithSummary("Remove the device's software (reverse role order) and interconnections, then free it.");

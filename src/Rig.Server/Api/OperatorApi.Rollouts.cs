@@ -22,7 +22,7 @@ internal static partial class OperatorApi
             }
             catch (RolloutRefusedException e)
             {
-                return ApiErrors.Json(new ApiError(e.Code, e.Message), statusCode: e.StatusCode);
+                return ApiErrors.Refused(e);
             }
         }).Documented<RolloutInfo>("startRollout", 201, [.. JsonBodyErrors, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict])
         .WithSummary("Roll a revision out in waves: canary first, then batches; pauses itself past the failure threshold.");
@@ -63,7 +63,7 @@ internal static partial class OperatorApi
             }
             catch (RolloutRefusedException e)
             {
-                return ApiErrors.Json(new ApiError(e.Code, e.Message, Hint: $"See the rollout with `rig rollout status {id}`."), statusCode: e.StatusCode);
+                return ApiErrors.Refused(e, hint: $"See the rollout with `rig rollout status {id}`.");
             }
         }).Documented<RolloutInfo>("retryRollout", 200, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict).WithSummary("Retry a failed or paused rollout's failed devices: back into their waves, with the rollout's settings.");
     }

@@ -126,8 +126,7 @@ internal static partial class OperatorApi
             }
             catch (PackageRejectedException e)
             {
-                return ApiErrors.Json(new ApiError(e.Code, e.Message, Hint: e.Code == "conflict" ? "A name and version never change content: give the changed package a new version." : null),
-                    statusCode: e.Code == "conflict" ? 409 : 400);
+                return ApiErrors.Refused(e, hint: e.Code == PackageRejectedException.Conflict ? "A name and version never change content: give the changed package a new version." : null);
             }
         }).Accepts<Stream>("application/octet-stream").Documented<PackageAddResponse>("addPackage", 201, StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge)
         .Produces<PackageAddResponse>(200, "application/json")

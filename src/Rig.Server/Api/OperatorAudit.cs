@@ -72,7 +72,7 @@ internal static partial class OperatorAudit
             var (revision, rollout, error) = Read((result as IValueHttpResult)?.Value, route);
             var message = http.Request.Query["message"].ToString();
             var logger = http.RequestServices.GetRequiredService<ILoggerFactory>().CreateLogger("Rig.Server.Operator");
-            Log.Action(logger, who, action, target.Length == 0 ? "-" : target, status, revision ?? "-", rollout ?? "-", error ?? "-", message.Length == 0 ? "-" : message);
+            ServerLog.OperatorAction(logger, who, action, target.Length == 0 ? "-" : target, status, revision ?? "-", rollout ?? "-", error ?? "-", message.Length == 0 ? "-" : message);
             GatewayTelemetry.OperatorActions.Add(1, new KeyValuePair<string, object?>("action", action), new KeyValuePair<string, object?>("status", status));
             activity?.SetTag("rig.status", status);
             activity?.SetTag("rig.revision", revision);
@@ -112,10 +112,4 @@ internal static partial class OperatorAudit
             JsonValueKind.String => v.GetString(),
             _ => null,
         } : null;
-
-    private static partial class Log
-    {
-        [LoggerMessage(1801, LogLevel.Information, "Operator {OperatorName} {Action} {Target}: {Status} revision={Revision} rollout={Rollout} error={Error} message={Message}")]
-        public static partial void Action(ILogger logger, string operatorName, string action, string target, int status, string revision, string rollout, string error, string message);
-    }
 }

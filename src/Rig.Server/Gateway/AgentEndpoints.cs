@@ -36,9 +36,9 @@ internal static class AgentEndpoints
             {
                 context.Items[DeviceItem] = await gateway.AuthenticateAsync(certificate, context.RequestAborted).ConfigureAwait(false);
             }
-            catch (GatewayRefusedException e)
+            catch (ExchangeRefusedException e)
             {
-                await WriteErrorAsync(context, e.StatusCode, new ErrorResponse(e.Code, e.Message, false)).ConfigureAwait(false);
+                await WriteErrorAsync(context, StatusOf(e.Refusal), new ErrorResponse(e.Code, e.Message, false)).ConfigureAwait(false);
                 return;
             }
             await next(context).ConfigureAwait(false);
@@ -93,23 +93,22 @@ internal static class AgentEndpoints
         {
             await work().ConfigureAwait(false);
         }
-        catch (GatewayRefusedException e)
-        {
-            await WriteErrorAsync(context, e.StatusCode, new ErrorResponse(e.Code, e.Message, false, e.Missing)).ConfigureAwait(false);
-        }
         catch (ExchangeRefusedException e)
         {
             await WriteErrorAsync(context, StatusOf(e.Refusal), new ErrorResponse(e.Code, e.Message, false, e.Missing)).ConfigureAwait(false);
         }
     }
 
-    /// <summary>The HTTP status of each refusal: chosen here, once.</summary>
-    internal static int StatusOf(RefusalCode code) => code switch
+    /// <summary>The HTTP status of a refusal, chosen here only: 400 for a request that is malformed or of another
+    /// protocol, 403 for one the caller may not make (its certificate, another device's queue, a bad token), 409 for one
+    /// that conflicts with what the gateway has recorded (a command it does not know, results it needs first).</summary>
+    internal static int StatusOf(RefusalCode refusal) => refusal switch
     {
-        RefusalCode.OtherDevice or RefusalCode.ForeignCommand or RefusalCode.UnknownCertificate or RefusalCode.RevokedCertificate
-            or RefusalCode.ExpiredCertificate or RefusalCode.BadToken => StatusCodes.Status403Forbidden,
+        RefusalCode.ProtocolVersion or RefusalCode.BadResult or RefusalCode.BadDevice or RefusalCode.BadCsr or RefusalCode.BadRequest => StatusCodes.Status400BadRequest,
+        RefusalCode.OtherDevice or RefusalCode.UnknownCertificate or RefusalCode.RevokedCertificate or RefusalCode.ExpiredCertificate
+            or RefusalCode.ForeignCommand or RefusalCode.BadToken => StatusCodes.Status403Forbidden,
         RefusalCode.UnknownCommand or RefusalCode.MissingResults => StatusCodes.Status409Conflict,
-        _ => StatusCodes.Status400BadRequest,
+        _ => throw new ArgumentOutOfRangeException(nameof(refusal), refusal, "A refusal code without an HTTP status."),
     };
 
     /// <summary>Read and parse a bounded JSON body; on bad input answer 400/413/415 and return null. Only

@@ -87,7 +87,7 @@ public sealed partial class Gateway
             return new ConvergeDeviceResult(device, "busy", blocking.Id, 0,
                 [new ModelError("device.busy", $"devices/{device}", $"Device '{device}' is busy with queue {blocking.Id} ({blocking.Status}, {blocking.Position}/{blocking.Length}: {blocking.Reason}); wait for it or cancel it with `rig device cancel {device}`.")], false);
         }
-        Log.QueueCreated(logger, device, created.Created.Id, commands);
+        ServerLog.QueueCreated(logger, device, created.Created.Id, commands);
         GatewayTelemetry.Queues.Add(1);
         return new ConvergeDeviceResult(device, "queued", created.Created.Id, commands, [], false);
     }

@@ -1,4 +1,5 @@
 using Rig.Protocol;
+using Rig.Protocol.Errors;
 using Rig.Protocol.Messages;
 using Rig.Server.Security;
 using Rig.Server.Store;
@@ -14,18 +15,18 @@ public sealed partial class Gateway
     public async Task<EnrollmentToken> CreateEnrollmentTokenAsync(string device, CancellationToken ct)
     {
         if (!Names.IsValidObjectName(device))
-            throw new GatewayRefusedException("bad-device", $"'{device}' is not a valid device name: use {Names.ObjectNameRule}.", 400);
+            throw new ExchangeRefusedException(RefusalCode.BadDevice, $"'{device}' is not a valid device name: use {Names.ObjectNameRule}.");
         var token = Tokens.Create("rigenroll_");
         var expires = clock.GetUtcNow().Add(limits.EnrollmentTokenLifetime);
         await store.AddEnrollmentTokenAsync(Tokens.Hash(token), device, expires, ct).ConfigureAwait(false);
         return new EnrollmentToken(device, token, ca.Pin, expires, AgentUrl?.ToString().TrimEnd('/'));
     }
 
-    private GatewayRefusedException BadToken(string device)
+    private ExchangeRefusedException BadToken(string device)
     {
-        Log.EnrollRefused(logger, device, "token unknown, used, expired or for another device");
+        ServerLog.EnrollRefused(logger, device, "token unknown, used, expired or for another device");
         GatewayTelemetry.Enrollments.Add(1, new KeyValuePair<string, object?>("result", "refused"));
-        return new GatewayRefusedException("bad-token", $"The enrollment token is unknown, already used, expired, or not for device '{device}'; create a new one with `rig device token {device}`.", 403);
+        return new ExchangeRefusedException(RefusalCode.BadToken, $"The enrollment token is unknown, already used, expired, or not for device '{device}'; create a new one with `rig device token {device}`.");
     }
 
     /// <summary>Enroll an agent: check and use its token once, sign its key, record the certificate.</summary>
@@ -33,9 +34,9 @@ public sealed partial class Gateway
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.ProtocolVersion != ProtocolInfo.Version)
-            throw new GatewayRefusedException("protocol-version", $"The agent speaks protocol {request.ProtocolVersion}; this gateway speaks {ProtocolInfo.Version}.", 400);
+            throw new ExchangeRefusedException(RefusalCode.ProtocolVersion, $"The agent speaks protocol {request.ProtocolVersion}; this gateway speaks {ProtocolInfo.Version}.");
         if (!Names.IsValidObjectName(request.Device))
-            throw new GatewayRefusedException("bad-device", $"'{request.Device}' is not a valid device name: use {Names.ObjectNameRule}.", 400);
+            throw new ExchangeRefusedException(RefusalCode.BadDevice, $"'{request.Device}' is not a valid device name: use {Names.ObjectNameRule}.");
         var tokenHash = Tokens.Hash(request.Token);
         if (!await store.IsEnrollmentTokenUsableAsync(tokenHash, request.Device, ct).ConfigureAwait(false))
             throw BadToken(request.Device);
@@ -44,7 +45,7 @@ public sealed partial class Gateway
         {
             if (!await store.ConsumeEnrollmentTokenAsync(tokenHash, request.Device, record, ct).ConfigureAwait(false))
                 throw BadToken(request.Device); // used by a concurrent enrollment in the meantime
-            Log.Enrolled(logger, request.Device, record.Thumbprint);
+            ServerLog.Enrolled(logger, request.Device, record.Thumbprint);
             GatewayTelemetry.Enrollments.Add(1, new KeyValuePair<string, object?>("result", "enrolled"));
             return new EnrollResponse
             {

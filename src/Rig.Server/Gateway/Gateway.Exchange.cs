@@ -1,5 +1,6 @@
 using System.Security.Cryptography.X509Certificates;
 using Rig.Protocol;
+using Rig.Protocol.Errors;
 using Rig.Protocol.Messages;
 using Rig.Server.Security;
 using Rig.Server.Store;
@@ -19,18 +20,18 @@ public sealed partial class Gateway
             return cached.Device;
         var record = await store.FindCertificateAsync(thumbprint, ct).ConfigureAwait(false);
         if (record is null)
-            throw Refuse("unknown-certificate", $"Client certificate {thumbprint[..16]}... was not issued to any device by this gateway; enroll the agent again.");
+            throw Refuse(RefusalCode.UnknownCertificate, $"Client certificate {thumbprint[..16]}... was not issued to any device by this gateway; enroll the agent again.");
         if (record.RevokedAt is not null)
-            throw Refuse("revoked-certificate", $"Client certificate of device '{record.Device}' was revoked at {record.RevokedAt:u}; enroll the agent again with a new token.");
+            throw Refuse(RefusalCode.RevokedCertificate, $"Client certificate of device '{record.Device}' was revoked at {record.RevokedAt:u}; enroll the agent again with a new token.");
         if (record.NotAfter <= clock.GetUtcNow())
-            throw Refuse("expired-certificate", $"Client certificate of device '{record.Device}' expired at {record.NotAfter:u}; enroll the agent again.");
+            throw Refuse(RefusalCode.ExpiredCertificate, $"Client certificate of device '{record.Device}' expired at {record.NotAfter:u}; enroll the agent again.");
         _certificates[thumbprint] = (record.Device, record.NotAfter, clock.GetTimestamp());
         return record.Device;
 
-        GatewayRefusedException Refuse(string code, string message)
+        ExchangeRefusedException Refuse(RefusalCode refusal, string message)
         {
-            Log.CertificateRefused(logger, message);
-            return new GatewayRefusedException(code, message, 403);
+            ServerLog.CertificateRefused(logger, message);
+            return new ExchangeRefusedException(refusal, message);
         }
     }
 
@@ -49,16 +50,16 @@ public sealed partial class Gateway
     {
         ArgumentNullException.ThrowIfNull(request);
         if (request.ProtocolVersion != ProtocolInfo.Version)
-            throw new GatewayRefusedException("protocol-version", $"The agent speaks protocol {request.ProtocolVersion}; this gateway speaks {ProtocolInfo.Version}. Upgrade the agent or the gateway.", 400);
+            throw new ExchangeRefusedException(RefusalCode.ProtocolVersion, $"The agent speaks protocol {request.ProtocolVersion}; this gateway speaks {ProtocolInfo.Version}. Upgrade the agent or the gateway.");
         if (request.Device != device)
         {
-            Log.ExchangeRefused(logger, device, "other-device", request.Device);
-            throw new GatewayRefusedException("other-device", $"The request claims device '{request.Device}' but the client certificate names '{device}'; a device can only read and answer its own queue.", 403);
+            ServerLog.ExchangeRefused(logger, device, RefusalCode.OtherDevice.Wire(), request.Device);
+            throw new ExchangeRefusedException(RefusalCode.OtherDevice, $"The request claims device '{request.Device}' but the client certificate names '{device}'; a device can only read and answer its own queue.");
         }
         using var activity = GatewayTelemetry.Activities.StartActivity("exchange");
         activity?.SetTag("rig.device", device);
         activity?.SetTag("rig.reason", request.Reason.ToString());
-        var started = System.Diagnostics.Stopwatch.GetTimestamp();
+        var started = clock.GetTimestamp();
         try
         {
             var (response, replayed) = await store.RecordExchangeAsync(device, request, limits.MaxCommandDeliveries, ct).ConfigureAwait(false);
@@ -82,7 +83,7 @@ public sealed partial class Gateway
             foreach (var inventory in request.AllResults.Select(r => r.Inventory).Append(request.Inventory).OfType<InventoryReport>())
             {
                 if (ContractChecks.InventoryProblem(inventory) is { } problem)
-                    Log.InventoryDropped(logger, device, problem); // the store kept the reason on the device (drift shows it)
+                    ServerLog.InventoryDropped(logger, device, problem); // the store kept the reason on the device (drift shows it)
             }
             foreach (var result in request.AllResults)
             {
@@ -91,30 +92,30 @@ public sealed partial class Gateway
                 if (replayed.Contains(result.CommandId))
                 {
                     GatewayTelemetry.ResultsReplayed.Add(1);
-                    Log.ResultReplayed(logger, device, result.CommandId, result.Outcome.ToString());
+                    ServerLog.ResultReplayed(logger, device, result.CommandId, result.Outcome.ToString());
                     continue;
                 }
                 GatewayTelemetry.Results.Add(1, new KeyValuePair<string, object?>("outcome", result.Outcome.ToString()));
                 if (result.Outcome == CommandOutcome.Failed)
-                    Log.CommandFailed(logger, device, result.CommandId, result.Error);
+                    ServerLog.CommandFailed(logger, device, result.CommandId, result.Error);
             }
-            Log.Exchanged(logger, device, request.Reason.ToString(), response.Answer.ToString(), response.Command?.Id);
+            ServerLog.Exchanged(logger, device, request.Reason.ToString(), response.Answer.ToString(), response.Command?.Id);
             GatewayTelemetry.Exchanges.Add(1, new KeyValuePair<string, object?>("answer", response.Answer.ToString()));
             activity?.SetTag("rig.answer", response.Answer.ToString());
             activity?.SetTag("rig.command", response.Command?.Id);
             return response;
         }
-        catch (Exception e) when (e is GatewayRefusedException or ExchangeRefusedException)
+        catch (ExchangeRefusedException e)
         {
-            var code = e is ExchangeRefusedException x ? x.Code : ((GatewayRefusedException)e).Code;
-            Log.ExchangeRefused(logger, device, code, e.Message);
+            var code = e.Code;
+            ServerLog.ExchangeRefused(logger, device, code, e.Message);
             GatewayTelemetry.Exchanges.Add(1, new KeyValuePair<string, object?>("answer", "refused"));
             activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, code);
             throw;
         }
         finally
         {
-            GatewayTelemetry.ExchangeDuration.Record(System.Diagnostics.Stopwatch.GetElapsedTime(started).TotalMilliseconds);
+            GatewayTelemetry.ExchangeDuration.Record(clock.GetElapsedTime(started).TotalMilliseconds);
         }
     }
 }

@@ -25,13 +25,13 @@ public sealed partial class Gateway
             await client.ConnectAsync(host, port, timeout.Token).ConfigureAwait(false);
             await client.GetStream().WriteAsync(ProtocolInfo.PokeBytes.ToArray(), timeout.Token).ConfigureAwait(false);
             client.Client.Shutdown(SocketShutdown.Both);
-            Log.Poked(logger, device, endpoint);
+            ServerLog.Poked(logger, device, endpoint);
             GatewayTelemetry.Pokes.Add(1, new KeyValuePair<string, object?>("result", "sent"));
             return true;
         }
         catch (Exception e) when (e is SocketException or OperationCanceledException or IOException or ArgumentException)
         {
-            Log.PokeFailed(logger, device, endpoint, e.Message);
+            ServerLog.PokeFailed(logger, device, endpoint, e.Message);
             GatewayTelemetry.Pokes.Add(1, new KeyValuePair<string, object?>("result", "unreachable"));
             return false;
         }
@@ -52,7 +52,7 @@ public sealed partial class Gateway
         foreach (var device in devices)
             pokes.Schedule(device);
         if (devices.Count > 0)
-            Log.PokingUnfinished(logger, devices.Count);
+            ServerLog.PokingUnfinished(logger, devices.Count);
         return devices.Count;
     }
 }

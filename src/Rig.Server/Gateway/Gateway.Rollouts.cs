@@ -18,15 +18,6 @@ namespace Rig.Server.Gateway;
 public sealed record RolloutRequest(long? Revision, string? Devices, int Canary = 0, string Batch = "100%", int MaxParallel = 50, int MaxFailures = 0, string? Reason = null,
     string? DeviceTimeout = null);
 
-/// <summary>A rollout request that cannot be started: what was wrong and what to do.</summary>
-public sealed class RolloutRefusedException(string code, string message, int statusCode) : Exception(message)
-{
-    /// <summary>Stable code.</summary>
-    public string Code { get; } = code;
-    /// <summary>HTTP status.</summary>
-    public int StatusCode { get; } = statusCode;
-}
-
 public sealed partial class Gateway
 {
     /// <summary>Signalled when rollouts change, so the engine acts at once instead of at its next tick.</summary>
@@ -45,16 +36,16 @@ public sealed partial class Gateway
         var current = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
         var rev = request.Revision ?? current;
         if (rev < 1 || rev > current)
-            throw new RolloutRefusedException("unknown-revision", $"Revision {rev} does not exist (the newest is {current}); see `rig history`.", 404);
+            throw new RolloutRefusedException("unknown-revision", $"Revision {rev} does not exist (the newest is {current}); see `rig history`.", OperatorRefusal.NotFound);
         if (request.MaxParallel < 1)
-            throw new RolloutRefusedException("bad-rollout", $"--max-parallel {request.MaxParallel} must be at least 1.", 400);
+            throw new RolloutRefusedException("bad-rollout", $"--max-parallel {request.MaxParallel} must be at least 1.", OperatorRefusal.Invalid);
         if (request.MaxFailures < 0)
-            throw new RolloutRefusedException("bad-rollout", $"--max-failures {request.MaxFailures} must be 0 or more.", 400);
+            throw new RolloutRefusedException("bad-rollout", $"--max-failures {request.MaxFailures} must be 0 or more.", OperatorRefusal.Invalid);
         var deviceTimeout = limits.RolloutDeviceTimeout;
         if (request.DeviceTimeout is not null)
         {
             if (DeviceTimeoutProblem(request.DeviceTimeout, limits) is { } problem)
-                throw new RolloutRefusedException("bad-rollout", problem, 400);
+                throw new RolloutRefusedException("bad-rollout", problem, OperatorRefusal.Invalid);
             Rig.Model.Durations.TryParse(request.DeviceTimeout, out deviceTimeout, out _);
         }
         DeviceSelector selector;
@@ -64,12 +55,12 @@ public sealed partial class Gateway
         }
         catch (FormatException e)
         {
-            throw new RolloutRefusedException("bad-selector", e.Message, 400);
+            throw new RolloutRefusedException("bad-selector", e.Message, OperatorRefusal.Invalid);
         }
         var snapshot = await Plans.SnapshotAsync(rev, ct).ConfigureAwait(false);
         var devices = selector.Select(snapshot.Model).Select(d => d.Name).ToList();
         if (devices.Count == 0)
-            throw new RolloutRefusedException("no-devices", $"No device of revision {rev} matches '{selector}'.", 400);
+            throw new RolloutRefusedException("no-devices", $"No device of revision {rev} matches '{selector}'.", OperatorRefusal.Invalid);
 
         // Which devices will change: the canary and the batches are chosen among them only. A plan with errors counts
         // as a change (its wave reports the errors as a failure); each device is planned again when its wave starts.
@@ -87,7 +78,7 @@ public sealed partial class Gateway
         }
         catch (FormatException e)
         {
-            throw new RolloutRefusedException("bad-rollout", e.Message, 400);
+            throw new RolloutRefusedException("bad-rollout", e.Message, OperatorRefusal.Invalid);
         }
         var spec = new RolloutSpec(rev, selector.Text, request.Canary, request.Batch, request.MaxParallel, request.MaxFailures, request.Reason ?? $"rollout of revision {rev}", createdBy, purpose)
         {
@@ -97,7 +88,7 @@ public sealed partial class Gateway
         if (created.Created is null)
         {
             var list = string.Join(", ", created.Conflicts.Take(10).Select(c => $"{c.Device} (rollout {c.RolloutId})"));
-            throw new RolloutRefusedException("devices-busy", $"{created.Conflicts.Count} device(s) are already in an active rollout: {list}; wait for it, or `rig rollout cancel` it.", 409);
+            throw new RolloutRefusedException("devices-busy", $"{created.Conflicts.Count} device(s) are already in an active rollout: {list}; wait for it, or `rig rollout cancel` it.", OperatorRefusal.Conflict);
         }
         var rollout = created.Created;
         // Nothing to change: finished now. (A rollout with a purpose, such as a decommission, is finished by the
@@ -131,25 +122,25 @@ public sealed partial class Gateway
         try
         {
             var rollout = await store.GetRolloutAsync(id, ct).ConfigureAwait(false)
-                ?? throw new RolloutRefusedException("unknown-rollout", $"There is no rollout '{id}'; see `rig rollout list`.", 404);
+                ?? throw new RolloutRefusedException("unknown-rollout", $"There is no rollout '{id}'; see `rig rollout list`.", OperatorRefusal.NotFound);
             var failed = rollout.Devices.Where(d => d.Status == RolloutDeviceStatus.Failed).Select(d => d.Device).ToList();
             if (rollout.Status == RolloutStatus.Running)
             {
                 throw new RolloutRefusedException("rollout-running",
-                    $"Rollout {id} is still running ({rollout.Summary}); its failed devices can be retried once it has finished or paused: follow it with `rig rollout status {id} --follow`, or `rig rollout pause {id}` first.", 409);
+                    $"Rollout {id} is still running ({rollout.Summary}); its failed devices can be retried once it has finished or paused: follow it with `rig rollout status {id} --follow`, or `rig rollout pause {id}` first.", OperatorRefusal.Conflict);
             }
             if (rollout.Status == RolloutStatus.Cancelled)
             {
                 throw new RolloutRefusedException("rollout-cancelled",
-                    $"Rollout {id} was cancelled; start a new one for the devices you want (`rig rollout start {rollout.Rev} --devices ...`).", 409);
+                    $"Rollout {id} was cancelled; start a new one for the devices you want (`rig rollout start {rollout.Rev} --devices ...`).", OperatorRefusal.Conflict);
             }
             if (failed.Count == 0)
-                throw new RolloutRefusedException("nothing-to-retry", $"Rollout {id} has no failed devices ({rollout.Summary}); there is nothing to retry.", 409);
+                throw new RolloutRefusedException("nothing-to-retry", $"Rollout {id} has no failed devices ({rollout.Summary}); there is nothing to retry.", OperatorRefusal.Conflict);
             var result = await store.RetryRolloutAsync(id, ct).ConfigureAwait(false);
             if (result.Created is null)
             {
                 var list = string.Join(", ", result.Conflicts.Take(10).Select(c => $"{c.Device} (rollout {c.RolloutId})"));
-                throw new RolloutRefusedException("devices-busy", $"{result.Conflicts.Count} failed device(s) of rollout {id} are now in another active rollout: {list}; wait for it, or `rig rollout cancel` it.", 409);
+                throw new RolloutRefusedException("devices-busy", $"{result.Conflicts.Count} failed device(s) of rollout {id} are now in another active rollout: {list}; wait for it, or `rig rollout cancel` it.", OperatorRefusal.Conflict);
             }
             retried = result.Created;
         }

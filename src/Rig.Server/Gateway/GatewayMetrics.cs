@@ -60,7 +60,7 @@ internal sealed class GatewayMetrics : IDisposable
         }
         catch (Exception e) when (e is DbException or TimeoutException or InvalidOperationException && !ct.IsCancellationRequested)
         {
-            Log.GaugesStale(_logger, e.Message);
+            ServerLog.GaugesStale(_logger, e.Message);
         }
         finally
         {

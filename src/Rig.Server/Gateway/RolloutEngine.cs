@@ -43,7 +43,7 @@ public sealed class RolloutEngine : IAsyncDisposable
             }
             catch (Exception e) when (e is System.Data.Common.DbException or InvalidOperationException or IOException)
             {
-                _logger.LogWarning(1501, e, "Rollout step failed; retrying at the next tick");
+                ServerLog.RolloutStepFailed(_logger, e);
             }
             try
             {
@@ -64,7 +64,7 @@ public sealed class RolloutEngine : IAsyncDisposable
         {
             _lastSweep = Environment.TickCount64;
             foreach (var device in await store.FailStaleRebootsAsync(_gateway.Limits.RebootTimeout, ct).ConfigureAwait(false))
-                _logger.LogWarning(1504, "Queue of {Device} failed: no return from its reboot within {Timeout}", device, _gateway.Limits.RebootTimeout);
+                ServerLog.RebootTimedOut(_logger, device, _gateway.Limits.RebootTimeout);
         }
         foreach (var id in await store.ListActiveRolloutIdsAsync(ct).ConfigureAwait(false))
         {
@@ -104,7 +104,7 @@ public sealed class RolloutEngine : IAsyncDisposable
                 var why = $"{waiting}, gave up after {rollout.DeviceTimeout}";
                 if (await store.FailUndeliveredQueueAsync(queue.Id, why, ct).ConfigureAwait(false))
                 {
-                    _logger.LogWarning(1505, "Rollout {Rollout}: device {Device} failed: {Why}", rollout.Id, device.Device, why);
+                    ServerLog.RolloutDeviceFailed(_logger, rollout.Id, device.Device, why);
                     queue = await store.GetQueueAsync(queue.Id, ct).ConfigureAwait(false);
                 }
             }
@@ -128,7 +128,7 @@ public sealed class RolloutEngine : IAsyncDisposable
         {
             var why = $"{failed} device(s) failed, more than --max-failures {rollout.MaxFailures}; running queues finish, nothing new starts. Fix the cause, then `rig rollout resume {rollout.Id}` (optionally with a higher --max-failures) or `rig rollout cancel {rollout.Id}`.";
             await store.SetRolloutStatusAsync(rollout.Id, RolloutStatus.Paused, why, ct).ConfigureAwait(false);
-            _logger.LogWarning(1502, "Rollout {Rollout} paused: {Why}", rollout.Id, why);
+            ServerLog.RolloutPaused(_logger, rollout.Id, why);
             return;
         }
 
@@ -140,7 +140,7 @@ public sealed class RolloutEngine : IAsyncDisposable
             {
                 var device = purpose[Gateway.DecommissionPurpose.Length..];
                 await _gateway.FinishDecommissionAsync(device, rollout.CreatedBy, ct).ConfigureAwait(false);
-                _logger.LogInformation(1503, "Device {Device} decommissioned: removed from the model, certificates revoked", device);
+                ServerLog.Decommissioned(_logger, device);
             }
             return;
         }

@@ -23,11 +23,11 @@ public enum PackageFetchErrorKind
 }
 
 /// <summary>A fetch that failed before anything was imported: what was wrong, the offending value, what to do.</summary>
-public sealed class PackageFetchException(PackageFetchErrorKind kind, string code, string message) : Exception(message)
+/// <remarks>Codes: <c>bad-name</c>, <c>unknown-package</c>, <c>repository-unverified</c>, ... Retry-safe when the mirror
+/// failed or another fetch was running (<see cref="PackageFetchErrorKind.Repository"/>, <see cref="PackageFetchErrorKind.Busy"/>).</remarks>
+public sealed class PackageFetchException(PackageFetchErrorKind kind, string code, string message)
+    : Rig.Protocol.Errors.RigException(code, message, retrySafe: kind is PackageFetchErrorKind.Repository or PackageFetchErrorKind.Busy)
 {
     /// <summary>What kind of failure it is.</summary>
     public PackageFetchErrorKind Kind { get; } = kind;
-
-    /// <summary>Stable reason code (<c>bad-name</c>, <c>unknown-package</c>, <c>repository-unverified</c>, ...).</summary>
-    public string Code { get; } = code;
 }

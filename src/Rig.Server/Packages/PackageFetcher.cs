@@ -85,11 +85,11 @@ internal sealed partial class PackageFetcher(RigStore store, PackageImporter imp
         using var deadline = CancellationTokenSource.CreateLinkedTokenSource(ct);
         deadline.CancelAfter(_limits.Total);
         var started = clock.GetTimestamp();
-        LogFetchStarted(logger, string.Join(' ', requested.Select(r => r.Argument)), spec.Distro, spec.Architecture, baseSystem.Devices.Count, spec.Archive);
+        ServerLog.FetchStarted(logger, string.Join(' ', requested.Select(r => r.Argument)), spec.Distro, spec.Architecture, baseSystem.Devices.Count, spec.Archive);
         try
         {
             var result = await FetchLockedAsync(spec, requested, baseSystem, order.Refresh, deadline.Token).ConfigureAwait(false);
-            LogFetchFinished(logger, spec.Distro, spec.Architecture, result.Packages.Count(p => p.Outcome == FetchOutcomes.Added),
+            ServerLog.FetchFinished(logger, spec.Distro, spec.Architecture, result.Packages.Count(p => p.Outcome == FetchOutcomes.Added),
                 result.Packages.Count(p => p.Outcome == FetchOutcomes.AlreadyPresent), result.Packages.Count(p => p.Error is not null), (long)clock.GetElapsedTime(started).TotalMilliseconds);
             return result;
         }
@@ -97,12 +97,12 @@ internal sealed partial class PackageFetcher(RigStore store, PackageImporter imp
         {
             var e = new PackageFetchException(PackageFetchErrorKind.Repository, "timeout",
                 $"The fetch did not finish within {_limits.Total.TotalMinutes:0} minutes and was stopped; nothing more was imported. Check the gateway's connection to {spec.Archive}, or fetch fewer packages at a time.");
-            LogFetchFailed(logger, spec.Distro, spec.Architecture, e.Code, e.Message);
+            ServerLog.FetchFailed(logger, spec.Distro, spec.Architecture, e.Code, e.Message);
             throw e;
         }
         catch (PackageFetchException e)
         {
-            LogFetchFailed(logger, spec.Distro, spec.Architecture, e.Code, e.Message);
+            ServerLog.FetchFailed(logger, spec.Distro, spec.Architecture, e.Code, e.Message);
             throw;
         }
     }
@@ -116,7 +116,7 @@ internal sealed partial class PackageFetcher(RigStore store, PackageImporter imp
         {
             var refreshed = await tree.RefreshAsync(refresh, clock, ct).ConfigureAwait(false);
             if (refreshed)
-                LogListsRefreshed(logger, spec.Distro, spec.Architecture, spec.Archive);
+                ServerLog.FetchListsRefreshed(logger, spec.Distro, spec.Architecture, spec.Archive);
             while (true)
             {
                 var plan = await PlanAsync(tree, work, requested, baseSystem, ct).ConfigureAwait(false);
@@ -422,16 +422,4 @@ internal sealed partial class PackageFetcher(RigStore store, PackageImporter imp
 
     [GeneratedRegex(@"^[a-z][a-z0-9-]{1,31}\z", RegexOptions.CultureInvariant)]
     private static partial Regex ComponentRegex();
-
-    [LoggerMessage(1701, LogLevel.Information, "Package fetch of {Packages} for {Distro}/{Architecture} over {Devices} device(s) from {Mirror}")]
-    private static partial void LogFetchStarted(ILogger logger, string packages, string distro, string architecture, int devices, string mirror);
-
-    [LoggerMessage(1702, LogLevel.Information, "Package lists of {Distro}/{Architecture} refreshed from {Mirror}")]
-    private static partial void LogListsRefreshed(ILogger logger, string distro, string architecture, string mirror);
-
-    [LoggerMessage(1703, LogLevel.Information, "Package fetch for {Distro}/{Architecture} done: {Added} added, {Present} already present, {Failed} not imported, {Milliseconds} ms")]
-    private static partial void LogFetchFinished(ILogger logger, string distro, string architecture, int added, int present, int failed, long milliseconds);
-
-    [LoggerMessage(1704, LogLevel.Warning, "Package fetch for {Distro}/{Architecture} failed ({Code}): {Message}")]
-    private static partial void LogFetchFailed(ILogger logger, string distro, string architecture, string code, string message);
 }

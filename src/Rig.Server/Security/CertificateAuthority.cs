@@ -2,6 +2,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using Rig.Protocol;
+using Rig.Protocol.Errors;
 using Rig.Server.Store;
 
 namespace Rig.Server.Security;
@@ -125,7 +126,7 @@ public sealed class CertificateAuthority : IDisposable
         }
         catch (Exception e) when (e is CryptographicException or ArgumentException)
         {
-            throw new GatewayRefusedException("bad-csr", $"The certificate signing request is not valid PKCS#10 with a valid signature: {e.Message}", 400);
+            throw new Rig.Server.Gateway.ExchangeRefusedException(RefusalCode.BadCsr, $"The certificate signing request is not valid PKCS#10 with a valid signature: {e.Message}");
         }
         var request = new CertificateRequest(new X500DistinguishedName($"CN={device}, OU={AgentOu}, O=Rig"), csr.PublicKey, HashAlgorithmName.SHA256);
         request.CertificateExtensions.Add(new X509BasicConstraintsExtension(false, false, 0, true));

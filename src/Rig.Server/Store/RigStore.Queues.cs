@@ -60,17 +60,6 @@ public sealed record CommandInfo(string Id, string QueueId, int Sequence, string
 /// <summary>Creating a queue: the queue, or the active queue that blocks it.</summary>
 public sealed record QueueCreateResult(QueueInfo? Created, QueueInfo? Blocking);
 
-/// <summary>The gateway refuses a request (the agent's fault or a security problem).</summary>
-public sealed class GatewayRefusedException(string code, string message, int statusCode) : Exception(message)
-{
-    /// <summary>Stable error code.</summary>
-    public string Code { get; } = code;
-    /// <summary>HTTP status to answer with.</summary>
-    public int StatusCode { get; } = statusCode;
-    /// <summary>With <c>missing-results</c>: the commands whose results the gateway needs first.</summary>
-    public IReadOnlyList<string>? Missing { get; init; }
-}
-
 internal sealed record QueueRow(string Id, string Device, string Status, long Position, long Length, string Reason, string? Error, long? ModelRev, long CreatedAt, long UpdatedAt, long? FinishedAt)
 {
     public QueueInfo ToInfo() => new(Id, Device, Status, (int)Position, (int)Length, Reason, Error, ModelRev,

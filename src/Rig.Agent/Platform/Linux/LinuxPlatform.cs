@@ -89,7 +89,7 @@ public sealed class LinuxPlatform : IPlatform
         var outcome = await ProcessRunner.RunAsync(program, arguments, TimeSpan.FromMinutes(1), CancellationToken.None).ConfigureAwait(false);
         if (outcome.ExitCode != 0)
             throw new Runtime.AgentException($"'{program} {string.Join(' ', arguments)}' failed ({outcome.ExitCode}): {outcome.Message}. Reboot the device by hand; the agent reports the reboot when it starts again.");
-        log.Info("rebooting", $"{program} {string.Join(' ', arguments)} started");
+        log.Info(Runtime.AgentEvents.Rebooting, $"{program} {string.Join(' ', arguments)} started");
         return true;
     }
 
