@@ -232,16 +232,13 @@ public sealed partial class Gateway
         var rollout = await store.GetRolloutAsync(id, ct).ConfigureAwait(false);
         if (rollout is null || !await store.SetRolloutStatusAsync(id, RolloutStatus.Cancelled, "cancelled by an operator", ct).ConfigureAwait(false))
             return false;
-        foreach (var device in rollout.Devices.Where(d => RolloutDeviceStatus.IsActive(d.Status)))
-        {
-            if (device.Status == RolloutDeviceStatus.Queued && device.QueueId is { } queueId)
-            {
-                var active = await store.GetActiveQueueAsync(device.Device, ct).ConfigureAwait(false);
-                if (active?.Id == queueId)
-                    await store.CancelQueueAsync(device.Device, $"rollout {id} cancelled", ct).ConfigureAwait(false);
-            }
-            await store.UpdateRolloutDeviceAsync(id, device.Device, RolloutDeviceStatus.Cancelled, null, "rollout cancelled", ct).ConfigureAwait(false);
-        }
+        var open = rollout.Devices.Where(d => RolloutDeviceStatus.IsActive(d.Status)).ToList();
+        var queued = open.Where(d => d.Status == RolloutDeviceStatus.Queued && d.QueueId is not null).ToList();
+        var active = (await store.GetQueuesAsync([.. queued.Select(d => d.QueueId!)], ct).ConfigureAwait(false))
+            .Where(q => QueueStatus.IsActive(q.Status)).Select(q => q.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var device in queued.Where(d => active.Contains(d.QueueId!)))
+            await store.CancelQueueAsync(device.Device, $"rollout {id} cancelled", ct).ConfigureAwait(false);
+        await store.UpdateRolloutDevicesAsync(id, [.. open.Select(d => new RolloutDeviceUpdate(d.Device, RolloutDeviceStatus.Cancelled, null, "rollout cancelled"))], ct).ConfigureAwait(false);
         RolloutSignal.Release();
         return true;
     }
