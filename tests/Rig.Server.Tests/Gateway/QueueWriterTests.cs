@@ -107,9 +107,10 @@ public sealed class QueueWriterTests : IAsyncLifetime
         Assert.Equal((7L, "converge by test"), (queue.ModelRev, queue.Reason));
         var commands = await _store.GetCommandsAsync(queue.Id);
         Assert.Equal(result.Commands, commands.Count);
-        var write = Assert.IsType<WriteFileCommand>(commands.Select(c => c.Spec).First(c => c is WriteFileCommand));
-        Assert.Equal(("/etc/motd", "managed by rig: web-1\n"), (write.Path, write.Content));
-        Assert.All(commands, c => Assert.Equal("base", c.Role));
+        var file = commands.Single(c => c.Spec is WriteFileCommand);
+        var write = (WriteFileCommand)file.Spec;
+        Assert.Equal(("/etc/motd", "managed by rig: web-1\n", "base"), (write.Path, write.Content, file.Role));
+        Assert.IsType<InventoryCommand>(commands[^1].Spec); // a plan ends by recording what the device now has
     }
 }
 
