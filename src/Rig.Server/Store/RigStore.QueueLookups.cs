@@ -18,12 +18,15 @@ public sealed partial class RigStore
         ArgumentNullException.ThrowIfNull(ids);
         if (ids.Count == 0)
             return Task.FromResult<IReadOnlyList<QueueInfo>>([]);
+        // PostgreSQL takes the ids as one array parameter (Dapper passes arrays to Npgsql as they are); SQLite gets the
+        // list expanded into one parameter per id.
+        var match = Engine == StoreEngine.Postgres ? "= ANY(@chunk)" : "IN @chunk";
         return ReadAsync<IReadOnlyList<QueueInfo>>(async c =>
         {
             var queues = new List<QueueInfo>(ids.Count);
             foreach (var chunk in ids.Chunk(QueueIdsPerQuery))
             {
-                queues.AddRange((await c.QueryAsync<QueueRow>(new CommandDefinition($"SELECT {QueueColumns} FROM queues WHERE id IN @chunk", new { chunk }, cancellationToken: ct)).ConfigureAwait(false))
+                queues.AddRange((await c.QueryAsync<QueueRow>(new CommandDefinition($"SELECT {QueueColumns} FROM queues WHERE id {match}", new { chunk }, cancellationToken: ct)).ConfigureAwait(false))
                     .Select(r => r.ToInfo()));
             }
             return queues;
