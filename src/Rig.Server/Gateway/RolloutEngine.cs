@@ -191,6 +191,9 @@ public sealed class RolloutEngine : IAsyncDisposable
                 {
                     QueueOutcome.Queued => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Queued, result.Queue!.Id, null),
                     QueueOutcome.Unchanged => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Unchanged, null, "already matches the revision"),
+                    // Its own queue from an earlier step whose bookkeeping was lost (the gateway stopped between the two
+                    // transactions): adopt it rather than wait for it as if it were another's.
+                    QueueOutcome.Blocked when result.Queue!.Reason == order.Reason => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Queued, result.Queue.Id, null),
                     QueueOutcome.Blocked when device.Status == RolloutDeviceStatus.Blocked => null, // still waiting for the same kind of thing
                     QueueOutcome.Blocked => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Blocked, null, detail),
                     _ => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Failed, null, detail),
@@ -199,7 +202,7 @@ public sealed class RolloutEngine : IAsyncDisposable
                     continue;
                 updates.Add(update);
                 devices[device.Device] = device with { Status = update.Status, QueueId = update.QueueId ?? device.QueueId, Detail = update.Detail };
-                if (result.Outcome == QueueOutcome.Queued)
+                if (update.Status == RolloutDeviceStatus.Queued)
                     running++;
             }
             await store.UpdateRolloutDevicesAsync(rollout.Id, updates, ct).ConfigureAwait(false);

@@ -189,4 +189,21 @@ public sealed class RolloutEngineTests : IAsyncLifetime
         Assert.Equal(RolloutDeviceStatus.Succeeded, next.Devices.Single(d => d.Device == canary).Status);
         Assert.Equal(RolloutDeviceStatus.Queued, next.Devices.Single(d => d.Device != canary).Status);
     }
+
+    [Fact]
+    public async Task A_device_whose_rollout_queue_was_written_but_not_recorded_is_given_that_queue_not_left_blocked_by_it()
+    {
+        await _server.Store.SaveModelAsync(FileFleet.Model(["web-1"]), "test", "one web server");
+        var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null), "test", CancellationToken.None);
+        var queued = await WaitForAsync(rollout.Id, r => r.Devices.Single().Status == RolloutDeviceStatus.Queued, "the device to be queued");
+        var queueId = queued.Devices.Single().QueueId;
+
+        // As a gateway stopped between writing the wave's queues and recording them leaves it: the device still waiting.
+        Assert.True(await _server.Gateway.PauseRolloutAsync(rollout.Id, CancellationToken.None));
+        await _server.Store.UpdateRolloutDevicesAsync(rollout.Id, [new RolloutDeviceUpdate("web-1", RolloutDeviceStatus.Waiting, null, null)]);
+        Assert.True(await _server.Gateway.ResumeRolloutAsync(rollout.Id, null, CancellationToken.None));
+
+        var next = await WaitForAsync(rollout.Id, r => r.Devices.Single().Status != RolloutDeviceStatus.Waiting, "the device to be looked at again");
+        Assert.Equal((RolloutDeviceStatus.Queued, queueId), (next.Devices.Single().Status, next.Devices.Single().QueueId));
+    }
 }
