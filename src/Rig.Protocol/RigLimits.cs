@@ -189,6 +189,20 @@ public sealed record RigLimits
     /// that is down, unenrolled or unreachable and needs an operator, not more waiting.</summary>
     public TimeSpan RolloutDeviceTimeout { get; init; } = TimeSpan.FromMinutes(30);
 
+    /// <summary>The rollout engine wakes when a queue of one of its devices ends and on every operator action; between
+    /// those it looks again at this interval, for what no signal reports: a device timeout passing, a queue cancelled
+    /// by another gateway. Well under <see cref="MinRolloutDeviceTimeout"/>, so a timeout is seen within half its length.</summary>
+    public TimeSpan RolloutFallbackPoll { get; init; } = TimeSpan.FromSeconds(2);
+
+    /// <summary>How often queues stuck in <c>rebooting</c> are looked for (<see cref="RebootTimeout"/>): a sweep is one
+    /// indexed query, and a failure noticed up to this much late costs nothing against a 30-minute timeout.</summary>
+    public TimeSpan RebootSweepInterval { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Devices whose queues one transaction writes (a converge, a rollout wave, a script run): a batch of 500
+    /// full installs (~11 commands each, ~6,000 rows) commits in tens of milliseconds, short enough that agents'
+    /// exchanges waiting for the write lock (SQLite) do not notice, and large enough that a fleet is a few commits.</summary>
+    public int QueueWriteBatch { get; init; } = 500;
+
     /// <summary>Shortest <c>--device-timeout</c>: a poked agent on a loaded machine may need a few seconds to connect
     /// (TLS handshake, poke window), and a shorter wait would fail healthy devices.</summary>
     public TimeSpan MinRolloutDeviceTimeout { get; init; } = TimeSpan.FromSeconds(5);

@@ -3,13 +3,21 @@ using System.Globalization;
 using Rig.Bench.Common;
 using Rig.Model.Domain;
 using Rig.Model.Planning;
+using Rig.Protocol;
+using Rig.Server.Gateway;
+using Rig.Server.Operations;
+using Rig.Server.Store;
 
 namespace Rig.Bench.Benchmarks;
 
-/// <summary>Time and memory to plan a whole fleet: N devices with 3 roles each (os, app, content), each role a
-/// bundle of a package, a templated configuration file reading parameters and interconnections, and a service.</summary>
+/// <summary>Time and memory to plan a whole fleet, and to plan and queue it, through the path converge and rollout
+/// waves run (<see cref="QueueWriter"/>): N devices with 3 roles each (os, app, content), each role a bundle of a
+/// package, a templated configuration file reading parameters and interconnections, and a service.</summary>
 public sealed class PlanBenchmark : IBenchmark
 {
+    /// <summary>Largest fleet also written to a store: beyond it a run takes minutes and measures SQLite's inserts.</summary>
+    private const int MaxQueuedFleet = 10_000;
+
     /// <inheritdoc />
     public string Name => "plan";
 
@@ -19,8 +27,16 @@ public sealed class PlanBenchmark : IBenchmark
         return sorted.Count % 2 == 1 ? sorted[sorted.Count / 2] : (sorted[(sorted.Count / 2) - 1] + sorted[sorted.Count / 2]) / 2;
     }
 
+    /// <summary>Plan every device of <paramref name="model"/> as converge and rollouts do: a snapshot (index, templates
+    /// parsed once), then <see cref="QueueWriter.Plan"/> against the devices' recorded state.</summary>
+    private static IReadOnlyList<DevicePlan> PlanFleet(RigModel model, IReadOnlyDictionary<string, DeviceRuntime> runtimes)
+    {
+        var snapshot = new ModelSnapshot(1, model);
+        return QueueWriter.Plan(snapshot, [.. model.Devices.Select(d => d.Name)], runtimes);
+    }
+
     /// <inheritdoc />
-    public Task<BenchReport> RunAsync(BenchOptions options, CancellationToken ct)
+    public async Task<BenchReport> RunAsync(BenchOptions options, CancellationToken ct)
     {
         int[] sizes = options.Quick ? [100, 1_000] : [1_000, 10_000, 100_000];
         var measurements = new List<Measurement>();
@@ -37,7 +53,7 @@ public sealed class PlanBenchmark : IBenchmark
                 GC.WaitForPendingFinalizers();
                 var before = GC.GetTotalAllocatedBytes(precise: true);
                 var watch = Stopwatch.StartNew();
-                commands = FleetPlanner.PlanAll(model, _ => RecordedState.Empty).Sum(p => (long)p.Commands.Count);
+                commands = PlanFleet(model, new Dictionary<string, DeviceRuntime>()).Sum(p => (long)p.Commands.Count);
                 watch.Stop();
                 seconds.Add(watch.Elapsed.TotalSeconds);
                 allocated.Add((GC.GetTotalAllocatedBytes(precise: true) - before) / 1024.0 / 1024.0);
@@ -50,24 +66,61 @@ public sealed class PlanBenchmark : IBenchmark
             // The same fleet as Debian packages with dependencies, against devices that report a base system: every
             // plan resolves (adds 5 dependencies, checks conflicts), measured beside the plans above.
             var (debModel, recorded) = FleetModel.BuildWithDependencies(size);
+            var debRuntimes = debModel.Devices.ToDictionary(d => d.Name, d => new DeviceRuntime(d.Name, null, null, null, null, recorded, null) { Native = recorded.Native }, StringComparer.Ordinal);
             var resolved = new List<double>();
             for (var run = 0; run < runs; run++)
             {
                 GC.Collect();
                 GC.WaitForPendingFinalizers();
                 var watch = Stopwatch.StartNew();
-                commands = FleetPlanner.PlanAll(debModel, _ => recorded).Sum(p => p.IsValid ? (long)p.Commands.Count : throw new InvalidOperationException(string.Join("; ", p.Errors)));
+                commands = PlanFleet(debModel, debRuntimes).Sum(p => p.IsValid ? (long)p.Commands.Count : throw new InvalidOperationException(string.Join("; ", p.Errors)));
                 watch.Stop();
                 resolved.Add(watch.Elapsed.TotalSeconds);
             }
             if (commands != size * 16L)
                 throw new InvalidOperationException($"Planning {size} devices with dependencies gave {commands} commands, expected {size * 16}.");
             measurements.Add(Measurement.Of($"plan {size:N0} devices, resolving dependencies", "s", resolved, $"{commands:N0} commands; median x{Median(resolved) / Median(seconds):0.00} of the plan without"));
+
+            // Plan and queue: what `rig converge` and a rollout wave do, into a fresh SQLite store per run.
+            if (size <= MaxQueuedFleet)
+                measurements.Add(await PlanAndQueueAsync(model, size, runs, ct).ConfigureAwait(false));
         }
         measurements.Add(Measurement.Single("peak working set", "MiB", Environment.WorkingSet / 1024.0 / 1024.0));
-        return Task.FromResult(new BenchReport(Name, DateTimeOffset.UtcNow, BenchReport.Revision(), options.Quick, MachineInfo.Current(Path.GetTempPath()),
+        return new BenchReport(Name, DateTimeOffset.UtcNow, BenchReport.Revision(), options.Quick, MachineInfo.Current(Path.GetTempPath()),
             new Dictionary<string, string> { ["roles per device"] = "3", ["sizes"] = string.Join(", ", sizes.Select(s => s.ToString("N0", CultureInfo.InvariantCulture))) },
-            measurements, ["Full plans from an empty recorded state: every device gets 11 commands (3 installs, 3 files, 4 service actions, inventory)."]));
+            measurements, ["Full plans from an empty recorded state: every device gets 11 commands (3 installs, 3 files, 4 service actions, inventory).",
+                $"Plan and queue: QueueWriter (converge and rollout waves) into a fresh SQLite store, {RigLimits.Default.QueueWriteBatch} devices per transaction; fleets up to {MaxQueuedFleet:N0} devices."]);
+    }
+
+    private static async Task<Measurement> PlanAndQueueAsync(RigModel model, int size, int runs, CancellationToken ct)
+    {
+        var seconds = new List<double>();
+        var commits = 0L;
+        for (var run = 0; run < runs; run++)
+        {
+            var dir = Path.Combine(Path.GetTempPath(), $"rig-bench-plan-{Guid.NewGuid():n}");
+            try
+            {
+                await using var store = await RigStore.OpenAsync($"Data Source={Path.Combine(dir, "rig.db")}", ct: ct).ConfigureAwait(false);
+                var writer = new QueueWriter(store, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance, RigLimits.Default.QueueWriteBatch);
+                var before = store.Stats.Commits;
+                var watch = Stopwatch.StartNew();
+                var snapshot = new ModelSnapshot(1, model);
+                var results = await writer.WriteAsync(QueueOrder.Converge(snapshot, [.. model.Devices.Select(d => d.Name)], "plan benchmark"), ct).ConfigureAwait(false);
+                watch.Stop();
+                if (results.Count(r => r.Outcome == QueueOutcome.Queued) != size)
+                    throw new InvalidOperationException($"Queuing {size} devices queued {results.Count(r => r.Outcome == QueueOutcome.Queued)}.");
+                seconds.Add(watch.Elapsed.TotalSeconds);
+                commits = store.Stats.Commits - before;
+            }
+            finally
+            {
+                Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+                if (Directory.Exists(dir))
+                    Directory.Delete(dir, recursive: true);
+            }
+        }
+        return Measurement.Of($"plan and queue {size:N0} devices (SQLite)", "s", seconds, $"{commits} commit(s), {size * 11L:N0} commands");
     }
 }
 

@@ -64,6 +64,8 @@ public sealed partial class Gateway
         {
             var (response, replayed) = await store.RecordExchangeAsync(device, request, limits.MaxCommandDeliveries, ct).ConfigureAwait(false);
             Activity.Signal(device); // results were recorded: a log stream sends them now
+            if (response.Answer == ExchangeAnswer.NoCommand)
+                QueueEnded(device); // nothing left to send: its queue succeeded, failed or was cancelled
             // Only an exchange the store accepted changes what the gateway knows of the device: a refused one (unknown
             // command, bad result) leaves its poke address, agent version and last-seen time as they were.
             if (request.Reason != InquiryReason.Continue)

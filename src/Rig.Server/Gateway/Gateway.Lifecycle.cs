@@ -152,9 +152,11 @@ public sealed partial class Gateway
         if (!snapshot.Index.Devices.ContainsKey(device))
             return Refused("device.unknown", $"devices/{device}", $"Device '{device}' is not in the model; only modelled devices can be rebuilt from it.");
         await store.CancelQueueAsync(device, $"rebuild requested by {author}", ct).ConfigureAwait(false);
+        QueueEnded(device);
         await RevokeAsync(device, ct).ConfigureAwait(false);
         await store.ForgetDeviceAsync(device, ct).ConfigureAwait(false);
-        var queued = await PlanAndQueueAsync(snapshot, device, string.IsNullOrWhiteSpace(message) ? $"rebuild of {device} by {author}" : $"rebuild of {device} by {author}: {message}", ct).ConfigureAwait(false);
+        var reason = string.IsNullOrWhiteSpace(message) ? $"rebuild of {device} by {author}" : $"rebuild of {device} by {author}: {message}";
+        var queued = ConvergeDeviceResult.From((await Queues.WriteAsync(QueueOrder.Converge(snapshot, [device], reason), ct).ConfigureAwait(false))[0], poked: false);
         var token = await CreateEnrollmentTokenAsync(device, ct).ConfigureAwait(false);
         return new LifecycleResult(snapshot.Rev, [], queued.Errors, null, [queued], token);
     }
@@ -179,17 +181,10 @@ public sealed partial class Gateway
         var targets = selector.Select(model);
         if (targets.Count == 0)
             return Refused("no-devices", "devices", $"No device matches '{selector}'.");
-        var results = new List<ConvergeDeviceResult>();
-        foreach (var device in targets)
-        {
-            var commands = script.Commands.Select(c => new NewCommand(Guid.CreateVersion7().ToString("n"), c, $"script:{name}", null, $"script {name} run by {author}")).ToList();
-            var created = await store.CreateQueueAsync(device.Name, commands, $"script {name} by {author}", rev, ct).ConfigureAwait(false);
-            results.Add(created.Created is { } q
-                ? new ConvergeDeviceResult(device.Name, "queued", q.Id, commands.Count, [], false)
-                : new ConvergeDeviceResult(device.Name, "busy", created.Blocking!.Id, 0, [new ModelError("device.busy", $"devices/{device.Name}", $"Device '{device.Name}' is busy with queue {created.Blocking.Id}; the script was not queued there.")], false));
-        }
-        var poked = await Task.WhenAll(results.Select(r => r.Outcome == "queued" ? PokeAsync(r.Device, ct) : Task.FromResult(false))).ConfigureAwait(false);
-        return new LifecycleResult(rev, [], [], null, [.. results.Select((r, i) => r with { Poked = poked[i] })], null);
+        var order = QueueOrder.Run(rev, [.. targets.Select(d => d.Name)], script.Commands, $"script:{name}", $"script {name} run by {author}", $"script {name} by {author}");
+        var results = await Queues.WriteAsync(order, ct).ConfigureAwait(false);
+        var poked = await PokeAsync(results, nudgeBlocked: false, ct).ConfigureAwait(false);
+        return new LifecycleResult(rev, [], [], null, [.. results.Select((r, i) => ConvergeDeviceResult.From(r, poked[i]))], null);
     }
 
     /// <summary>Check and store a script: only service, reboot and inventory commands (a script never changes what

@@ -23,6 +23,21 @@ public sealed partial class Gateway
     /// <summary>Signalled when rollouts change, so the engine acts at once instead of at its next tick.</summary>
     internal SemaphoreSlim RolloutSignal { get; } = new(0, int.MaxValue);
 
+    // The devices whose queue ending the rollout engine waits for (queued or blocked in an active rollout), replaced
+    // by the engine at every step; read on every exchange that ends a queue, so a plain reference swap, no lock.
+    private volatile IReadOnlySet<string> _rolloutWaitsFor = new HashSet<string>();
+
+    /// <summary>The rollout engine waits for the queues of <paramref name="devices"/> to end.</summary>
+    internal void WatchQueuesOf(IReadOnlySet<string> devices) => _rolloutWaitsFor = devices;
+
+    /// <summary><paramref name="device"/>'s queue ended (or it has none left to run): wake the rollout engine when it
+    /// waits for that device, so the next device of a wave starts now rather than at the fallback poll.</summary>
+    internal void QueueEnded(string device)
+    {
+        if (_rolloutWaitsFor.Contains(device))
+            RolloutSignal.Release();
+    }
+
     /// <summary>Held by the rollout engine while it steps a rollout and by pause, resume and cancel, so an operator's
     /// action never interleaves with a step that is starting queues from an older view of the rollout.</summary>
     internal SemaphoreSlim RolloutGate { get; } = new(1, 1);
@@ -65,12 +80,7 @@ public sealed partial class Gateway
         // Which devices will change: the canary and the batches are chosen among them only. A plan with errors counts
         // as a change (its wave reports the errors as a failure); each device is planned again when its wave starts.
         var runtimes = (await store.ListDeviceRuntimeAsync(devices, withInventory: false, ct, withNative: true).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
-        var changes = new bool[devices.Count];
-        Parallel.For(0, devices.Count, i =>
-        {
-            var plan = Operations.PlanService.Plan(snapshot, devices[i], runtimes.GetValueOrDefault(devices[i]));
-            changes[i] = !plan.IsValid || !plan.IsEmpty;
-        });
+        var changes = QueueWriter.Plan(snapshot, devices, runtimes).Select(plan => !plan.IsValid || !plan.IsEmpty).ToList();
         IReadOnlyList<(string Device, int? Wave)> waves;
         try
         {
@@ -213,16 +223,13 @@ public sealed partial class Gateway
         var rollout = await store.GetRolloutAsync(id, ct).ConfigureAwait(false);
         if (rollout is null || !await store.SetRolloutStatusAsync(id, RolloutStatus.Cancelled, "cancelled by an operator", ct).ConfigureAwait(false))
             return false;
-        foreach (var device in rollout.Devices.Where(d => RolloutDeviceStatus.IsActive(d.Status)))
-        {
-            if (device.Status == RolloutDeviceStatus.Queued && device.QueueId is { } queueId)
-            {
-                var active = await store.GetActiveQueueAsync(device.Device, ct).ConfigureAwait(false);
-                if (active?.Id == queueId)
-                    await store.CancelQueueAsync(device.Device, $"rollout {id} cancelled", ct).ConfigureAwait(false);
-            }
-            await store.UpdateRolloutDeviceAsync(id, device.Device, RolloutDeviceStatus.Cancelled, null, "rollout cancelled", ct).ConfigureAwait(false);
-        }
+        var open = rollout.Devices.Where(d => RolloutDeviceStatus.IsActive(d.Status)).ToList();
+        var queued = open.Where(d => d.Status == RolloutDeviceStatus.Queued && d.QueueId is not null).ToList();
+        var active = (await store.GetQueuesAsync([.. queued.Select(d => d.QueueId!)], ct).ConfigureAwait(false))
+            .Where(q => QueueStatus.IsActive(q.Status)).Select(q => q.Id).ToHashSet(StringComparer.Ordinal);
+        foreach (var device in queued.Where(d => active.Contains(d.QueueId!)))
+            await store.CancelQueueAsync(device.Device, $"rollout {id} cancelled", ct).ConfigureAwait(false);
+        await store.UpdateRolloutDevicesAsync(id, [.. open.Select(d => new RolloutDeviceUpdate(d.Device, RolloutDeviceStatus.Cancelled, null, "rollout cancelled"))], ct).ConfigureAwait(false);
         RolloutSignal.Release();
         return true;
     }

@@ -4,20 +4,20 @@ using Rig.Server.Store;
 
 namespace Rig.Server.Gateway;
 
-/// <summary>Drives rollouts from their persisted state, so a gateway restart loses nothing: on every tick (and
-/// whenever an operator acts) it refreshes each active rollout's devices from their queues, pauses a rollout
-/// whose failures pass its threshold, starts the devices of the first unfinished wave up to the parallel limit,
-/// and finishes rollouts whose devices are all done. Waves never overlap: a wave starts when the previous one
-/// is finished.</summary>
+/// <summary>Drives rollouts from their persisted state, so a gateway restart loses nothing: at every step it
+/// refreshes each active rollout's devices from their queues (one query per rollout), pauses a rollout whose failures
+/// pass its threshold, starts the devices of the first unfinished wave up to the parallel limit (one transaction per
+/// batch of devices, through <see cref="QueueWriter"/>), and finishes rollouts whose devices are all done. Waves never
+/// overlap: a wave starts when the previous one is finished. It steps when an operator acts, when a queue of a device
+/// it waits for ends (<see cref="Gateway.QueueEnded"/>), and otherwise every <see cref="Rig.Protocol.RigLimits.RolloutFallbackPoll"/>.</summary>
 public sealed class RolloutEngine : IAsyncDisposable
 {
-    private static readonly TimeSpan Tick = TimeSpan.FromMilliseconds(250);
     private readonly Gateway _gateway;
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stop = new();
     private readonly Dictionary<long, ModelSnapshot> _snapshots = [];
     private Task? _loop;
-    private long _lastSweep;
+    private long? _lastSweep;
 
     /// <summary>An engine for <paramref name="gateway"/>.</summary>
     public RolloutEngine(Gateway gateway, ILogger logger)
@@ -45,27 +45,40 @@ public sealed class RolloutEngine : IAsyncDisposable
             {
                 ServerLog.RolloutStepFailed(_logger, e);
             }
+            using var poll = new CancellationTokenSource(_gateway.Limits.RolloutFallbackPoll, _gateway.Clock);
+            using var wake = CancellationTokenSource.CreateLinkedTokenSource(stop, poll.Token);
             try
             {
-                await _gateway.RolloutSignal.WaitAsync(Tick, stop).ConfigureAwait(false);
+                await _gateway.RolloutSignal.WaitAsync(wake.Token).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!stop.IsCancellationRequested)
+            {
+                // the fallback poll
             }
             catch (OperationCanceledException)
             {
                 return;
             }
+            // Signals that came while stepping or waiting are all answered by the next step.
+            while (_gateway.RolloutSignal.Wait(0))
+            {
+            }
         }
     }
 
-    /// <summary>One pass over every active rollout (and, every few seconds, over queues stuck in a reboot).</summary>
+    /// <summary>One pass over every active rollout (and, every <see cref="Rig.Protocol.RigLimits.RebootSweepInterval"/>,
+    /// over queues stuck in a reboot).</summary>
     public async Task StepAsync(CancellationToken ct)
     {
         var store = _gateway.Store;
-        if (Environment.TickCount64 - _lastSweep > 10_000)
+        var clock = _gateway.Clock;
+        if (_lastSweep is not { } last || clock.GetElapsedTime(last) >= _gateway.Limits.RebootSweepInterval)
         {
-            _lastSweep = Environment.TickCount64;
+            _lastSweep = clock.GetTimestamp();
             foreach (var device in await store.FailStaleRebootsAsync(_gateway.Limits.RebootTimeout, ct).ConfigureAwait(false))
                 ServerLog.RebootTimedOut(_logger, device, _gateway.Limits.RebootTimeout);
         }
+        var waitingFor = new HashSet<string>(StringComparer.Ordinal);
         foreach (var id in await store.ListActiveRolloutIdsAsync(ct).ConfigureAwait(false))
         {
             // One rollout at a time with the operator's pause/resume/cancel, read afresh under the gate: a step
@@ -74,28 +87,34 @@ public sealed class RolloutEngine : IAsyncDisposable
             try
             {
                 if (await store.GetRolloutAsync(id, ct).ConfigureAwait(false) is { } rollout && RolloutStatus.IsActive(rollout.Status))
-                    await StepAsync(rollout, ct).ConfigureAwait(false);
+                    waitingFor.UnionWith(await StepAsync(rollout, ct).ConfigureAwait(false));
             }
             finally
             {
                 _gateway.RolloutGate.Release();
             }
         }
+        _gateway.WatchQueuesOf(waitingFor);
     }
 
-    private async Task StepAsync(RolloutInfo rollout, CancellationToken ct)
+    /// <summary>Step one rollout; returns the devices whose queue ending should wake the engine (queued and blocked).</summary>
+    private async Task<IEnumerable<string>> StepAsync(RolloutInfo rollout, CancellationToken ct)
     {
         var store = _gateway.Store;
         var devices = rollout.Devices.ToDictionary(d => d.Device, StringComparer.Ordinal);
+        IEnumerable<string> WaitingFor() => devices.Values.Where(d => d.Status is RolloutDeviceStatus.Queued or RolloutDeviceStatus.Blocked).Select(d => d.Device);
 
-        // 1. What happened to the queues we started. A queue whose agent has not asked for it within the rollout's
-        // device timeout is failed before anything is sent (the store decides under the queue's lock, so an agent that
-        // asks at that very moment either gets the whole queue or nothing), and the device fails with the reason.
+        // 1. What happened to the queues we started, read in one query. A queue whose agent has not asked for it within
+        // the rollout's device timeout is failed before anything is sent (the store decides under the queue's lock, so an
+        // agent that asks at that very moment either gets the whole queue or nothing), and the device fails with the reason.
         var deviceTimeout = Rig.Model.Durations.TryParse(rollout.DeviceTimeout, out var t, out _) ? t : _gateway.Limits.RolloutDeviceTimeout;
         var now = _gateway.Clock.GetUtcNow();
-        foreach (var device in rollout.Devices.Where(d => d.Status == RolloutDeviceStatus.Queued && d.QueueId is not null))
+        var started = rollout.Devices.Where(d => d.Status == RolloutDeviceStatus.Queued && d.QueueId is not null).ToList();
+        var queues = (await store.GetQueuesAsync([.. started.Select(d => d.QueueId!)], ct).ConfigureAwait(false)).ToDictionary(q => q.Id, StringComparer.Ordinal);
+        var finished = new List<RolloutDeviceUpdate>();
+        foreach (var device in started)
         {
-            var queue = await store.GetQueueAsync(device.QueueId!, ct).ConfigureAwait(false);
+            var queue = queues.GetValueOrDefault(device.QueueId!);
             if (queue is { Status: QueueStatus.Pending } && now - queue.CreatedAt >= deviceTimeout)
             {
                 var waiting = device.State == RolloutDeviceState.WaitingForAgent && device.Detail is { } d
@@ -116,9 +135,10 @@ public sealed class RolloutEngine : IAsyncDisposable
                 QueueStatus.Cancelled => RolloutDeviceStatus.Cancelled,
                 _ => RolloutDeviceStatus.Failed,
             };
-            await store.UpdateRolloutDeviceAsync(rollout.Id, device.Device, status, null, queue.Error, ct).ConfigureAwait(false);
+            finished.Add(new RolloutDeviceUpdate(device.Device, status, null, queue.Error));
             devices[device.Device] = device with { Status = status, Detail = queue.Error };
         }
+        await store.UpdateRolloutDevicesAsync(rollout.Id, finished, ct).ConfigureAwait(false);
 
         // 2. The failure threshold, while there is something left to protect: devices not started yet. (With only
         // running queues left, a pause would stop nothing and flicker to "failed" at the next tick.)
@@ -129,61 +149,66 @@ public sealed class RolloutEngine : IAsyncDisposable
             var why = $"{failed} device(s) failed, more than --max-failures {rollout.MaxFailures}; running queues finish, nothing new starts. Fix the cause, then `rig rollout resume {rollout.Id}` (optionally with a higher --max-failures) or `rig rollout cancel {rollout.Id}`.";
             await store.SetRolloutStatusAsync(rollout.Id, RolloutStatus.Paused, why, ct).ConfigureAwait(false);
             ServerLog.RolloutPaused(_logger, rollout.Id, why);
-            return;
+            return WaitingFor();
         }
 
         // 3. Finished?
         if (open.Count == 0)
         {
-            var finished = await store.SetRolloutStatusAsync(rollout.Id, failed > 0 ? RolloutStatus.Failed : RolloutStatus.Succeeded, failed > 0 ? $"{failed} device(s) failed" : null, ct).ConfigureAwait(false);
-            if (finished && failed == 0 && rollout.Purpose is { } purpose && purpose.StartsWith(Gateway.DecommissionPurpose, StringComparison.Ordinal))
+            var done = await store.SetRolloutStatusAsync(rollout.Id, failed > 0 ? RolloutStatus.Failed : RolloutStatus.Succeeded, failed > 0 ? $"{failed} device(s) failed" : null, ct).ConfigureAwait(false);
+            if (done && failed == 0 && rollout.Purpose is { } purpose && purpose.StartsWith(Gateway.DecommissionPurpose, StringComparison.Ordinal))
             {
                 var device = purpose[Gateway.DecommissionPurpose.Length..];
                 await _gateway.FinishDecommissionAsync(device, rollout.CreatedBy, ct).ConfigureAwait(false);
                 ServerLog.Decommissioned(_logger, device);
             }
-            return;
+            return [];
         }
         if (rollout.Status != RolloutStatus.Running)
-            return;
+            return WaitingFor();
 
-        // 4. Start devices of the first unfinished wave, up to the parallel limit.
+        // 4. Start devices of the first unfinished wave, up to the parallel limit: each batch planned at once and written
+        // in one transaction, its devices' new states in another. A device that turns out unchanged, blocked or invalid
+        // takes no slot, so the next devices of the wave are tried in the same step.
         var wave = open.Min(d => d.Wave);
         var running = devices.Values.Count(d => d.Status == RolloutDeviceStatus.Queued);
-        var snapshot = await SnapshotAsync(rollout.Rev, ct).ConfigureAwait(false);
-        var started = new List<string>();
-        foreach (var device in devices.Values.Where(d => d.Wave == wave && d.Status is RolloutDeviceStatus.Waiting or RolloutDeviceStatus.Blocked).OrderBy(d => d.Position))
+        var candidates = new Queue<RolloutDeviceInfo>(devices.Values.Where(d => d.Wave == wave && d.Status is RolloutDeviceStatus.Waiting or RolloutDeviceStatus.Blocked).OrderBy(d => d.Position));
+        ModelSnapshot? snapshot = null;
+        while (running < rollout.MaxParallel && candidates.Count > 0)
         {
-            if (running >= rollout.MaxParallel)
-                break;
-            var result = await _gateway.PlanAndQueueAsync(snapshot, device.Device, $"rollout {rollout.Id} of revision {rollout.Rev}", ct).ConfigureAwait(false);
-            var detail = result.Errors.Count == 0 ? null : string.Join("; ", result.Errors.Select(e => e.Message));
-            switch (result.Outcome)
+            var batch = new List<RolloutDeviceInfo>();
+            while (batch.Count < rollout.MaxParallel - running && candidates.Count > 0)
+                batch.Add(candidates.Dequeue());
+            snapshot ??= await SnapshotAsync(rollout.Rev, ct).ConfigureAwait(false);
+            var order = QueueOrder.Converge(snapshot, [.. batch.Select(d => d.Device)], $"rollout {rollout.Id} of revision {rollout.Rev}");
+            var results = await _gateway.Queues.WriteAsync(order, ct).ConfigureAwait(false);
+            var updates = new List<RolloutDeviceUpdate>(batch.Count);
+            for (var i = 0; i < batch.Count; i++)
             {
-                case "queued":
-                    await store.UpdateRolloutDeviceAsync(rollout.Id, device.Device, RolloutDeviceStatus.Queued, result.QueueId, null, ct).ConfigureAwait(false);
-                    started.Add(device.Device);
+                var (device, result) = (batch[i], results[i]);
+                var detail = result.Errors.Count == 0 ? null : string.Join("; ", result.Errors.Select(e => e.Message));
+                var update = result.Outcome switch
+                {
+                    QueueOutcome.Queued => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Queued, result.Queue!.Id, null),
+                    QueueOutcome.Unchanged => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Unchanged, null, "already matches the revision"),
+                    // Its own queue from an earlier step whose bookkeeping was lost (the gateway stopped between the two
+                    // transactions): adopt it rather than wait for it as if it were another's.
+                    QueueOutcome.Blocked when result.Queue!.Reason == order.Reason => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Queued, result.Queue.Id, null),
+                    QueueOutcome.Blocked when device.Status == RolloutDeviceStatus.Blocked => null, // still waiting for the same kind of thing
+                    QueueOutcome.Blocked => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Blocked, null, detail),
+                    _ => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Failed, null, detail),
+                };
+                if (update is null)
+                    continue;
+                updates.Add(update);
+                devices[device.Device] = device with { Status = update.Status, QueueId = update.QueueId ?? device.QueueId, Detail = update.Detail };
+                if (update.Status == RolloutDeviceStatus.Queued)
                     running++;
-                    break;
-                case "unchanged":
-                    await store.UpdateRolloutDeviceAsync(rollout.Id, device.Device, RolloutDeviceStatus.Unchanged, null, "already matches the revision", ct).ConfigureAwait(false);
-                    break;
-                case "busy":
-                    if (device.Status != RolloutDeviceStatus.Blocked)
-                        await store.UpdateRolloutDeviceAsync(rollout.Id, device.Device, RolloutDeviceStatus.Blocked, null, detail, ct).ConfigureAwait(false);
-                    break;
-                default:
-                    await store.UpdateRolloutDeviceAsync(rollout.Id, device.Device, RolloutDeviceStatus.Failed, null, detail, ct).ConfigureAwait(false);
-                    break;
             }
+            await store.UpdateRolloutDevicesAsync(rollout.Id, updates, ct).ConfigureAwait(false);
+            await _gateway.PokeAsync(results, nudgeBlocked: false, ct).ConfigureAwait(false);
         }
-        foreach (var device in started)
-        {
-            if (_gateway.Pokes is { } pokes)
-                pokes.Schedule(device);
-            else
-                await _gateway.PokeAsync(device, ct).ConfigureAwait(false);
-        }
+        return WaitingFor();
     }
 
     private async Task<ModelSnapshot> SnapshotAsync(long rev, CancellationToken ct)

@@ -81,29 +81,24 @@ public sealed class PlanService(RigStore store)
         ArgumentNullException.ThrowIfNull(snapshot);
         var runtimes = (await store.ListDeviceRuntimeAsync(devices, withInventory: false, ct, withNative: true).ConfigureAwait(false)).ToDictionary(r => r.Device, StringComparer.Ordinal);
         var names = devices ?? [.. snapshot.Model.Devices.Select(d => d.Name).Concat(includeRemoved ? runtimes.Keys : []).Distinct().Order(StringComparer.Ordinal)];
-        var plans = names.Select(name => (Name: name, Plan: Plan(snapshot, name, runtimes.GetValueOrDefault(name)))).ToList();
+        var planned = FleetPlanner.PlanAll(snapshot.Index, snapshot.Builder, names, name => Recorded(runtimes.GetValueOrDefault(name)));
+        var plans = names.Select((name, i) => (Name: name, Plan: planned[i])).ToList();
         var digests = plans.SelectMany(p => OldDigests(p.Plan, runtimes.GetValueOrDefault(p.Name))).ToList();
         var contents = digests.Count == 0 ? new Dictionary<string, string>() : await store.RenderedContentsAsync(digests, ct).ConfigureAwait(false);
         return [.. plans.Select(p => Report(p.Name, p.Plan, runtimes.GetValueOrDefault(p.Name), contents, removed: !snapshot.Index.Devices.ContainsKey(p.Name)))];
     }
 
-    /// <summary>The plan of one device (facts checked), without diffs.</summary>
+    /// <summary>The plan of one device (facts checked), without diffs: <see cref="FleetPlanner.Plan"/> with what the
+    /// gateway recorded of it.</summary>
     public static DevicePlan Plan(ModelSnapshot snapshot, string device, DeviceRuntime? runtime)
     {
         ArgumentNullException.ThrowIfNull(snapshot);
-        var recorded = runtime is null ? RecordedState.Empty : runtime.Recorded with { Native = runtime.Native };
-        if (!snapshot.Index.Devices.TryGetValue(device, out var model))
-        {
-            if (runtime is null)
-                return new DevicePlan(device, [], [new ModelError("device.unknown", $"devices/{device}", $"Device '{device}' is neither in the model nor known to the gateway.")]);
-            return Planner.Plan(new DesiredState(device, [], []), recorded, snapshot.Index.KindOrder); // gone from the model: remove everything
-        }
-        var plan = Planner.Plan(snapshot.Builder.Build(device), recorded, snapshot.Index.KindOrder);
-        if (!plan.IsValid)
-            return plan;
-        var factErrors = PlanChecks.Check(plan, model, runtime?.FreeBytes);
-        return factErrors.Count == 0 ? plan : plan with { Errors = factErrors };
+        return FleetPlanner.Plan(snapshot.Index, snapshot.Builder, device, Recorded(runtime));
     }
+
+    /// <summary>What a plan reads of a device's runtime row (null when the gateway knows nothing of it).</summary>
+    public static RecordedDevice? Recorded(DeviceRuntime? runtime) =>
+        runtime is null ? null : new RecordedDevice(runtime.Recorded with { Native = runtime.Native }, runtime.FreeBytes);
 
     private static IEnumerable<string> OldDigests(DevicePlan plan, DeviceRuntime? runtime)
     {
