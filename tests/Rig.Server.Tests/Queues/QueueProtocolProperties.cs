@@ -18,13 +18,23 @@ internal static class PropertyCases
     /// <summary>Steps per run before the drain (the drain adds the deliveries needed to finish).</summary>
     public const int MaxSteps = 40;
 
-    /// <summary>Play <paramref name="cases"/> runs, one after another, each against a target from <paramref name="target"/>.</summary>
-    public static Task PlayAsync(long cases, Func<Task<IExchangeTarget>> target, int threads = 1) =>
+    /// <summary>Play <paramref name="cases"/> runs, each against a new target from <paramref name="target"/>.</summary>
+    public static Task PlayAsync(long cases, Func<IExchangeTarget> target, int threads) =>
         QueueRunGen.Runs(MaxSteps).SampleAsync(async run =>
         {
-            await using var t = await target();
+            await using var t = target();
             await new QueueRunner(run, t).RunAsync();
         }, iter: cases, threads: threads, print: run => run.ToString());
+
+    /// <summary>Play <paramref name="cases"/> runs one after another against one shared target (a store over one database:
+    /// each run has its own devices and command ids; a gateway crash in one run restarts the store for the next ones too).</summary>
+    public static async Task PlayAsync(long cases, IExchangeTarget shared)
+    {
+        await using (shared)
+        {
+            await QueueRunGen.Runs(MaxSteps).SampleAsync(run => new QueueRunner(run, shared).RunAsync(), iter: cases, threads: 1, print: run => run.ToString());
+        }
+    }
 }
 
 /// <summary>The reference model with simulated agents under every fault: the spec itself keeps its promises (no command
@@ -33,7 +43,7 @@ public sealed class QueueModelProperties
 {
     [Fact]
     public Task The_reference_model_keeps_every_promise_under_duplicates_replays_reorders_and_crashes() =>
-        PropertyCases.PlayAsync(PropertyCases.Count(1_000), () => Task.FromResult<IExchangeTarget>(new ModelTarget()), threads: 2);
+        PropertyCases.PlayAsync(PropertyCases.Count(1_000), () => new ModelTarget(), threads: 2);
 }
 
 /// <summary>The real store on SQLite (group commit, transactions, restarts that dispose and reopen it), run for run
@@ -41,14 +51,16 @@ public sealed class QueueModelProperties
 /// /dev/shm where there is one, since what is tested is the logic, not the disk.</summary>
 public sealed class SqliteQueueProperties : IDisposable
 {
-    private readonly string _directory = Directory.CreateTempSubdirectory(Directory.Exists("/dev/shm") ? "/dev/shm/rig-props-" : "rig-props-").FullName;
+    private readonly string _directory = Directory.Exists("/dev/shm")
+        ? Directory.CreateDirectory(Path.Combine("/dev/shm", $"rig-props-{Guid.NewGuid():n}")).FullName
+        : Directory.CreateTempSubdirectory("rig-props-").FullName;
     private readonly ManualClock _clock = new(new DateTimeOffset(2026, 3, 1, 12, 0, 0, TimeSpan.Zero));
 
     [Fact]
     public async Task The_sqlite_store_answers_as_the_model_and_keeps_every_promise_under_faults()
     {
         var connection = $"Data Source={Path.Combine(_directory, "rig.db")}";
-        await PropertyCases.PlayAsync(PropertyCases.Count(200), async () => await StoreTarget.OpenAsync(connection, _clock));
+        await PropertyCases.PlayAsync(PropertyCases.Count(150), await StoreTarget.OpenAsync(connection, _clock));
     }
 
     public void Dispose()
@@ -79,6 +91,6 @@ public sealed class PostgresQueueProperties(PostgresServer server) : IAsyncLifet
     public async Task The_postgres_store_answers_as_the_model_and_keeps_every_promise_under_faults()
     {
         var connection = server.ConnectionString(_database!);
-        await PropertyCases.PlayAsync(PropertyCases.Count(30), async () => await StoreTarget.OpenAsync(connection, _clock));
+        await PropertyCases.PlayAsync(PropertyCases.Count(25), await StoreTarget.OpenAsync(connection, _clock));
     }
 }
