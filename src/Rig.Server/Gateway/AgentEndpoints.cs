@@ -4,6 +4,7 @@ using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Net.Http.Headers;
 using Rig.Protocol;
+using Rig.Protocol.Errors;
 using Rig.Protocol.Messages;
 using Rig.Server.Store;
 
@@ -96,7 +97,20 @@ internal static class AgentEndpoints
         {
             await WriteErrorAsync(context, e.StatusCode, new ErrorResponse(e.Code, e.Message, false, e.Missing)).ConfigureAwait(false);
         }
+        catch (ExchangeRefusedException e)
+        {
+            await WriteErrorAsync(context, StatusOf(e.Refusal), new ErrorResponse(e.Code, e.Message, false, e.Missing)).ConfigureAwait(false);
+        }
     }
+
+    /// <summary>The HTTP status of each refusal: chosen here, once.</summary>
+    internal static int StatusOf(RefusalCode code) => code switch
+    {
+        RefusalCode.OtherDevice or RefusalCode.ForeignCommand or RefusalCode.UnknownCertificate or RefusalCode.RevokedCertificate
+            or RefusalCode.ExpiredCertificate or RefusalCode.BadToken => StatusCodes.Status403Forbidden,
+        RefusalCode.UnknownCommand or RefusalCode.MissingResults => StatusCodes.Status409Conflict,
+        _ => StatusCodes.Status400BadRequest,
+    };
 
     /// <summary>Read and parse a bounded JSON body; on bad input answer 400/413/415 and return null. Only
     /// <c>application/json</c> is read; a body over the limit, cut short or badly chunked is the client's fault

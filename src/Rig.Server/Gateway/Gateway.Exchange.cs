@@ -104,11 +104,12 @@ public sealed partial class Gateway
             activity?.SetTag("rig.command", response.Command?.Id);
             return response;
         }
-        catch (GatewayRefusedException e)
+        catch (Exception e) when (e is GatewayRefusedException or ExchangeRefusedException)
         {
-            Log.ExchangeRefused(logger, device, e.Code, e.Message);
+            var code = e is ExchangeRefusedException x ? x.Code : ((GatewayRefusedException)e).Code;
+            Log.ExchangeRefused(logger, device, code, e.Message);
             GatewayTelemetry.Exchanges.Add(1, new KeyValuePair<string, object?>("answer", "refused"));
-            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, e.Code);
+            activity?.SetStatus(System.Diagnostics.ActivityStatusCode.Error, code);
             throw;
         }
         finally

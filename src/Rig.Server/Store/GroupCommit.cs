@@ -2,6 +2,7 @@ using System.Data.Common;
 using System.Threading.Channels;
 using Dapper;
 using Rig.Protocol.Messages;
+using Rig.Server.Gateway;
 
 namespace Rig.Server.Store;
 
@@ -131,7 +132,7 @@ internal sealed class GroupCommit : IAsyncDisposable
         {
             return (work, await _store.ExchangeCoreAsync(s, work.Device, work.Request, work.MaxDeliveries, CancellationToken.None).ConfigureAwait(false), null);
         }
-        catch (GatewayRefusedException e)
+        catch (ExchangeRefusedException e)
         {
             return (work, null, e);
         }
@@ -149,7 +150,7 @@ internal sealed class GroupCommit : IAsyncDisposable
             await c.ExecuteAsync($"RELEASE SAVEPOINT {savepoint}", transaction: tx).ConfigureAwait(false);
             return (work, response, null);
         }
-        catch (Exception e) when (e is GatewayRefusedException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException or DbException)
+        catch (Exception e) when (e is ExchangeRefusedException or ArgumentException or InvalidOperationException or System.Text.Json.JsonException or DbException)
         {
             await c.ExecuteAsync($"ROLLBACK TO SAVEPOINT {savepoint}", transaction: tx).ConfigureAwait(false);
             await c.ExecuteAsync($"RELEASE SAVEPOINT {savepoint}", transaction: tx).ConfigureAwait(false);

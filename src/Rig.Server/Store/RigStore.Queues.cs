@@ -5,6 +5,7 @@ using Rig.Model;
 using Rig.Model.Planning;
 using Rig.Protocol;
 using Rig.Protocol.Messages;
+using Rig.Server.Gateway;
 
 namespace Rig.Server.Store;
 
@@ -76,6 +77,11 @@ internal sealed record QueueRow(string Id, string Device, string Status, long Po
         DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt), DateTimeOffset.FromUnixTimeMilliseconds(UpdatedAt), FinishedAt is { } f ? DateTimeOffset.FromUnixTimeMilliseconds(f) : null);
 }
 
+internal sealed record ExchangeCommandRow(string Id, string QueueId, long Seq, string Kind, string? RoleKind, string Spec, string Status, long Deliveries, string Device)
+{
+    public CommandRecord ToRecord() => new(Id, QueueId, Device, (int)Seq, Kind, RoleKind, QueueStates.ParseCommand(Status), (int)Deliveries, Spec);
+}
+
 internal sealed record CommandRow(string Id, string QueueId, long Seq, string Kind, string Role, string? RoleKind, string Reason, string Spec, string Status, long Deliveries, string? Result, string Device)
 {
     public CommandSpec ParseSpec() => JsonSerializer.Deserialize(Spec, RigJson.Default.CommandSpec)!;
@@ -86,6 +92,7 @@ internal sealed record CommandRow(string Id, string QueueId, long Seq, string Ki
 public sealed partial class RigStore
 {
     private const string QueueColumns = "id, device, status, position, length, reason, error, model_rev AS ModelRev, created_at AS CreatedAt, updated_at AS UpdatedAt, finished_at AS FinishedAt";
+    private const string ExchangeColumns = "c.id, c.queue_id AS QueueId, c.seq, c.kind, c.role_kind AS RoleKind, c.spec, c.status, c.deliveries, q.device";
     private const string CommandColumns = "c.id, c.queue_id AS QueueId, c.seq, c.kind, c.role, c.role_kind AS RoleKind, c.reason, c.spec, c.status, c.deliveries, c.result, q.device";
 
     /// <summary>Create a device's queue, unless it already has an active one (then that one is returned as blocking).</summary>
@@ -149,7 +156,7 @@ public sealed partial class RigStore
     /// <summary>Devices whose active queue still has commands to send (pending or running, not waiting for a
     /// reboot): after a gateway restart these are poked again, since pokes in flight were lost with the process.</summary>
     public Task<IReadOnlyList<string>> ListDevicesWithWorkAsync(CancellationToken ct = default) => ReadAsync<IReadOnlyList<string>>(async c =>
-        [.. await c.QueryAsync<string>(new CommandDefinition("SELECT device FROM queues WHERE status IN ('pending', 'running') ORDER BY device", cancellationToken: ct)).ConfigureAwait(false)], ct);
+        [.. await c.QueryAsync<string>(new CommandDefinition($"SELECT device FROM queues WHERE status IN {QueueStates.WorkSql} ORDER BY device", cancellationToken: ct)).ConfigureAwait(false)], ct);
 
     /// <summary>The device's newest queue (active or finished), or null.</summary>
     public Task<QueueInfo?> GetLatestQueueAsync(string device, CancellationToken ct = default) => ReadAsync(async c =>
@@ -218,213 +225,80 @@ public sealed partial class RigStore
         return _groupCommit.SubmitAsync(device, request, maxDeliveries, ct);
     }
 
-    /// <summary>One exchange inside a transaction (the group writer runs many in one). Everything that can refuse
-    /// the exchange is read and checked first, so a refused exchange has written nothing and needs no savepoint.</summary>
+    /// <summary>One exchange inside a transaction (the group writer runs many in one): read what it needs in one round
+    /// trip, let <see cref="QueueMachine"/> decide, write the decision. A refused exchange has written nothing (the
+    /// machine decides before anything is written), so it needs no savepoint.</summary>
     internal async Task<ExchangeOutcome> ExchangeCoreAsync(Statements s, string device, ExchangeRequest request, int maxDeliveries, CancellationToken ct)
     {
-        var replayed = new List<string>();
-        return new ExchangeOutcome(await ExchangeCoreAsync(s, device, request, maxDeliveries, replayed, ct).ConfigureAwait(false), replayed);
+        var snapshot = await ReadExchangeAsync(s, device, request, ct).ConfigureAwait(false);
+        var decision = QueueMachine.Decide(snapshot, new AnswerLimits(maxDeliveries, _answerBudget, _installsPerAnswer));
+        if (decision.Refusal is { } refusal)
+            throw refusal;
+        await WriteDecisionAsync(s, device, decision, ct).ConfigureAwait(false);
+        return new ExchangeOutcome(decision.Response!, decision.Replayed);
     }
 
-    private async Task<ExchangeResponse> ExchangeCoreAsync(Statements s, string device, ExchangeRequest request, int maxDeliveries, List<string> replayed, CancellationToken ct)
+    /// <summary>The exchange's reads, in one round trip: the device's active queue (locked), then the commands the request
+    /// names together with the active queue's commands from its position on.</summary>
+    private async Task<ExchangeSnapshot> ReadExchangeAsync(Statements s, string device, ExchangeRequest request, CancellationToken ct)
     {
-        // ---- read and check ----
-        // One round trip: the device's active queue (locked) and every command the request names.
-        var ids = request.AllResults.Select(r => r.CommandId).ToList();
-        if (request.Rebooted is { } rebootedId)
-            ids.Add(rebootedId);
-        var named = ids.Distinct(StringComparer.Ordinal).Select((id, i) => (Name: $"id{i}", Id: id)).ToList();
-        var (queues, rows) = await s.QueryAsync<QueueRow, CommandRow>(
-            ActiveQueueSql(s), new { device },
-            named.Count == 0 ? null : $"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.id IN ({string.Join(", ", named.Select(n => "@" + n.Name))})",
-            named.ToDictionary(n => n.Name, n => (object?)n.Id), ct).ConfigureAwait(false);
-        var queue = queues.SingleOrDefault();
-        var known = rows.ToDictionary(r => r.Id, StringComparer.Ordinal);
-        // An unknown "rebooted" id (restored database, re-enrolled agent with an old journal) is ignored: refusing it
-        // would lock the device out, since the agent reports it until acknowledged.
-        var rebooted = request.Rebooted is { } rid && known.TryGetValue(rid, out var r) && r.Device == device ? r : null;
-        var reports = new List<(CommandResult Result, CommandRow Command)>();
-        // A bad inventory (over the limits, control characters) is dropped, never the exchange carrying it: start-up
-        // and check-in always carry one, so refusing them would refuse the device for ever. Why it was dropped is
-        // kept on the device (drift shows it) until a good one arrives.
-        string? dropped = null;
-        CommandOutcome? lastFresh = null;
-        foreach (var raw in request.AllResults)
-        {
-            var result = raw;
-            if (result.Inventory is { } carried && ContractChecks.InventoryProblem(carried) is { } bad)
-            {
-                dropped ??= bad;
-                result = result with { Inventory = null };
-            }
-            if (reports.Any(x => x.Command.Id == result.CommandId))
-                throw new GatewayRefusedException("bad-result", $"The request reports command {result.CommandId} twice; report each command once.", 400);
-            if (!known.TryGetValue(result.CommandId, out var command))
-                throw new GatewayRefusedException("unknown-command", $"Command '{result.CommandId}' is not known to this gateway; the agent's result is not recorded.", 409);
-            if (command.Device != device)
-                throw new GatewayRefusedException("foreign-command", $"Command '{result.CommandId}' belongs to another device's queue; device '{device}' cannot answer it.", 403);
-            // A result for a command already finished is a replay (an agent reports every result it has not seen
-            // acknowledged, so after a crash it may repeat recorded ones): it is ignored below and takes no part in
-            // the order check, which applies to the results that are new.
-            if (command.Status is CommandStatus.Pending or CommandStatus.Sent)
-            {
-                if (lastFresh is { } previous && previous != CommandOutcome.Succeeded)
-                    throw new GatewayRefusedException("bad-result", $"The result for command {result.CommandId} follows a result that did not succeed ({reports.Last(x => x.Command.Status is CommandStatus.Pending or CommandStatus.Sent).Result.CommandId}: {previous}); an agent stops at the first command that does not succeed.", 400);
-                if (result.Outcome == CommandOutcome.Rebooting && command.Kind != "reboot")
-                    throw new GatewayRefusedException("bad-result", $"Command {command.Id} is a {command.Kind}, not a reboot; it cannot answer 'rebooting'.", 400);
-                lastFresh = result.Outcome;
-            }
-            else
-            {
-                replayed.Add(result.CommandId);
-            }
-            reports.Add((result, command));
-        }
-
-        // A reboot is accepted ("rebooting") or finished ("rebooted") only when every command before it in its queue
-        // has its result, recorded or in this request: otherwise the queue would move past commands whose results were
-        // never recorded (an agent that crashed between journaling an answer and reporting it, then reported only the
-        // reboot). The agent is told which results are missing and nothing changes.
-        var reboot = reports.FirstOrDefault(x => x.Result.Outcome == CommandOutcome.Rebooting && x.Command.Status is CommandStatus.Pending or CommandStatus.Sent).Command
-            ?? (rebooted is { Status: CommandStatus.Rebooting or CommandStatus.Sent, Kind: "reboot" } ? rebooted : null);
-        if (reboot is not null)
-        {
-            var unfinished = await s.QueryAsync<string>("SELECT id FROM commands WHERE queue_id = @queueId AND seq < @seq AND status IN ('pending', 'sent') ORDER BY seq",
-                new { queueId = reboot.QueueId, seq = reboot.Seq }, ct).ConfigureAwait(false);
-            var missing = unfinished.Where(id => !reports.Any(x => x.Command.Id == id && x.Result.Outcome == CommandOutcome.Succeeded)).ToList();
-            if (missing.Count > 0)
-            {
-                throw new GatewayRefusedException("missing-results",
-                    $"Command {reboot.Id} (reboot) cannot be recorded before the results of the {missing.Count} command(s) before it in its queue ({string.Join(", ", missing.Take(5))}{(missing.Count > 5 ? ", ..." : "")}); report them first. Nothing was recorded.", 409)
-                {
-                    Missing = missing,
-                };
-            }
-        }
-
-        // ---- write ----
-        // Sent also counts: the agent may have rebooted before its "rebooting" report was recorded.
-        if (rebooted is { Status: CommandStatus.Rebooting or CommandStatus.Sent, Kind: "reboot" })
-        {
-            var result = new CommandResult { CommandId = rebooted.Id, Outcome = CommandOutcome.Succeeded, Output = "device rebooted" };
-            await FinishCommandAsync(s, rebooted, CommandStatus.Succeeded, result, ct).ConfigureAwait(false);
-            if (queue is not null && queue.Id == rebooted.QueueId)
-                queue = await AdvanceAsync(s, queue, (int)rebooted.Seq + 1, ct).ConfigureAwait(false);
-        }
-
-        foreach (var (reported, command) in reports)
-        {
-            if (rebooted is { Status: CommandStatus.Rebooting or CommandStatus.Sent, Kind: "reboot" } && command.Id == rebooted.Id)
-                continue; // finished just above by "rebooted" (the rows were read before any write)
-            if (command.Status is CommandStatus.Pending or CommandStatus.Sent)
-            {
-                var ownQueue = queue is not null && queue.Id == command.QueueId;
-                switch (reported.Outcome)
-                {
-                    case CommandOutcome.Succeeded:
-                        await FinishCommandAsync(s, command, CommandStatus.Succeeded, reported, ct).ConfigureAwait(false);
-                        await ApplyToRecordedStateAsync(s, device, command, reported, ct).ConfigureAwait(false);
-                        if (ownQueue)
-                            queue = await AdvanceAsync(s, queue!, (int)command.Seq + 1, ct).ConfigureAwait(false);
-                        break;
-                    case CommandOutcome.Failed:
-                        await FinishCommandAsync(s, command, CommandStatus.Failed, reported, ct).ConfigureAwait(false);
-                        if (ownQueue)
-                        {
-                            await FinishQueueAsync(s, queue!.Id, QueueStatus.Failed, $"command {command.Seq + 1} ({command.ParseSpec().Describe()}) failed{(reported.ErrorCode is { } code ? $" [{code}]" : "")}: {reported.Error}", ct).ConfigureAwait(false);
-                            // Commands sent in the same answer after the failed one never ran: they are pending again.
-                            await s.ExecuteAsync("UPDATE commands SET status = @pending WHERE queue_id = @id AND seq > @seq AND status = @sent",
-                                new { pending = CommandStatus.Pending, sent = CommandStatus.Sent, id = queue.Id, seq = command.Seq }, ct).ConfigureAwait(false);
-                            queue = null;
-                        }
-                        break;
-                    case CommandOutcome.Rebooting:
-                        await s.ExecuteAsync("UPDATE commands SET status = @status, result = @result WHERE id = @id",
-                            new { status = CommandStatus.Rebooting, result = JsonSerializer.Serialize(reported, RigJson.Default.CommandResult), id = command.Id }, ct).ConfigureAwait(false);
-                        if (ownQueue)
-                        {
-                            await s.ExecuteAsync("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
-                                new { status = QueueStatus.Rebooting, now = NowMs, id = queue!.Id }, ct).ConfigureAwait(false);
-                        }
-                        return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged };
-                }
-            }
-            else if (command.Status == CommandStatus.Rebooting && reported.Outcome == CommandOutcome.Rebooting)
-            {
-                return new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged }; // a replay: same answer, nothing applied twice
-            }
-        }
-
-        // An inventory sent with an inquiry (start-up, check-in, after a queue) is the device's actual state. It is
-        // applied only when no queue is under way (none, or one not delivered yet): while commands are in flight the
-        // report may predate their effects, and replacing the recorded state with it would lose them. The agent sends
-        // one again right after the queue, and every check-in.
-        if (request.Inventory is { } actual && ContractChecks.InventoryProblem(actual) is { } badInventory)
-            dropped ??= badInventory;
-        else if (request.Inventory is { } good && (queue is null || queue.Status == QueueStatus.Pending))
-            await StoreInventoryAsync(s, device, good, ct).ConfigureAwait(false);
-        if (dropped is not null)
-            await NoteDroppedInventoryAsync(s, device, dropped, ct).ConfigureAwait(false);
-
-        if (!request.Inquire || queue is null || queue.Status == QueueStatus.Rebooting)
-            return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
-        return await NextCommandsAsync(s, queue, maxDeliveries, Math.Clamp(request.MaxCommands ?? 1, 1, 256), ct).ConfigureAwait(false);
+        var named = QueueMachine.NamedIds(request).Select((id, i) => (Name: $"id{i}", Id: id)).ToList();
+        var parameters = named.ToDictionary(n => n.Name, n => (object?)n.Id);
+        parameters["device"] = device;
+        parameters["window"] = QueueMachine.WindowSize(request);
+        var window = $"SELECT * FROM (SELECT {ExchangeColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE q.device = @device AND q.status IN {QueueStates.ActiveSql} AND c.seq >= q.position ORDER BY c.seq LIMIT @window) w";
+        var commands = named.Count == 0 ? window
+            : $"SELECT {ExchangeColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.id IN ({string.Join(", ", named.Select(n => "@" + n.Name))}) UNION ALL {window}";
+        var (queues, rows) = await s.QueryAsync<QueueRow, ExchangeCommandRow>(ActiveQueueSql(s), new { device }, commands, parameters, ct).ConfigureAwait(false);
+        var active = queues.SingleOrDefault();
+        var records = rows.Select(r => r.ToRecord()).DistinctBy(r => r.Id).ToList();
+        // A named command of the active queue at or past its position is part of the window too.
+        return new ExchangeSnapshot(device, request,
+            active is null ? null : new QueueRecord(active.Id, active.Device, QueueStates.ParseQueue(active.Status), (int)active.Position, (int)active.Length),
+            records, [.. records.Where(r => active is not null && r.QueueId == active.Id && r.Seq >= active.Position).OrderBy(r => r.Seq)]);
     }
 
-    /// <summary>The next command(s) of the queue, marked sent: one, or up to <paramref name="max"/> when the agent takes
-    /// several (stopping after a reboot, which must be the last of an answer, and past the answer's byte budget).</summary>
-    private async Task<ExchangeResponse> NextCommandsAsync(Statements s, QueueRow queue, int maxDeliveries, int max, CancellationToken ct)
+    /// <summary>Write what the machine decided, in its order: results, their effect on the device's recorded state,
+    /// commands that never ran, the delivery, the queue, the inventory.</summary>
+    private async Task WriteDecisionAsync(Statements s, string device, ExchangeDecision decision, CancellationToken ct)
     {
-        var rows = (await s.QueryAsync<CommandRow>($"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.queue_id = @id AND c.seq >= @position ORDER BY c.seq LIMIT @max",
-            new { id = queue.Id, position = queue.Position, max }, ct).ConfigureAwait(false)).ToList();
-        if (rows.Count == 0)
-        {
-            await FinishQueueAsync(s, queue.Id, QueueStatus.Succeeded, null, ct).ConfigureAwait(false);
-            return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
-        }
-        var first = rows[0];
-        if (first.Deliveries >= maxDeliveries)
-        {
-            var error = $"command {first.Seq + 1} ({first.ParseSpec().Describe()}) was delivered {first.Deliveries} times without a result; the agent may crash on it";
-            await FinishCommandAsync(s, first, CommandStatus.Failed, new CommandResult { CommandId = first.Id, Outcome = CommandOutcome.Failed, Error = error, ErrorCode = "too-many-deliveries" }, ct).ConfigureAwait(false);
-            await FinishQueueAsync(s, queue.Id, QueueStatus.Failed, error, ct).ConfigureAwait(false);
-            return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
-        }
-        var send = new List<Command>(rows.Count);
-        var bytes = 0L;
-        var installs = 0;
-        foreach (var row in rows)
-        {
-            if (send.Count > 0 && (row.Deliveries >= maxDeliveries || bytes + row.Spec.Length > _answerBudget))
-                break; // the cap is judged when it is first; the budget keeps answers small
-            var spec = row.ParseSpec();
-            if (spec is InstallCommand && ++installs > _installsPerAnswer && send.Count > 0)
-                break; // installs are slow: few per answer, so a cancel takes effect soon
-            bytes += row.Spec.Length;
-            send.Add(new Command { Id = row.Id, QueueId = queue.Id, Sequence = (int)row.Seq, QueueLength = (int)queue.Length, Spec = spec });
-            if (spec is RebootCommand)
-                break;
-        }
         var now = NowMs;
-        await s.ExecuteAsync("UPDATE commands SET status = @status, deliveries = deliveries + 1, sent_at = @now WHERE queue_id = @id AND seq >= @from AND seq <= @to",
-            new { status = CommandStatus.Sent, now, id = queue.Id, from = send[0].Sequence, to = send[^1].Sequence }, ct).ConfigureAwait(false);
-        if (queue.Status == QueueStatus.Pending)
+        foreach (var end in decision.Ends)
         {
-            await s.ExecuteAsync("UPDATE queues SET status = @status, updated_at = @now WHERE id = @id",
-                new { status = QueueStatus.Running, now, id = queue.Id }, ct).ConfigureAwait(false);
+            var result = JsonSerializer.Serialize(ForHistory(end.Result), RigJson.Default.CommandResult);
+            if (end.State == CommandState.Rebooting)
+                await s.ExecuteAsync("UPDATE commands SET status = @status, result = @result WHERE id = @id", new { status = end.State.Name(), result, id = end.Command.Id }, ct).ConfigureAwait(false);
+            else
+                await s.ExecuteAsync("UPDATE commands SET status = @status, result = @result, finished_at = @now WHERE id = @id", new { status = end.State.Name(), result, now, id = end.Command.Id }, ct).ConfigureAwait(false);
         }
-        return new ExchangeResponse { Answer = ExchangeAnswer.Command, Command = send[0], More = send.Count > 1 ? send[1..] : null };
+        foreach (var applied in decision.Applied)
+            await ApplyToRecordedStateAsync(s, device, applied.Command, applied.Result, ct).ConfigureAwait(false);
+        if (decision.Unsend is var (unsendQueue, afterSeq))
+        {
+            await s.ExecuteAsync("UPDATE commands SET status = @pending WHERE queue_id = @id AND seq > @seq AND status = @sent",
+                new { pending = CommandState.Pending.Name(), sent = CommandState.Sent.Name(), id = unsendQueue, seq = afterSeq }, ct).ConfigureAwait(false);
+        }
+        if (decision.Delivery is { } delivery)
+        {
+            await s.ExecuteAsync("UPDATE commands SET status = @status, deliveries = deliveries + 1, sent_at = @now WHERE queue_id = @id AND seq >= @from AND seq <= @to",
+                new { status = CommandState.Sent.Name(), now, id = delivery.QueueId, from = delivery.From, to = delivery.To }, ct).ConfigureAwait(false);
+        }
+        if (decision.Queue is { } queue)
+        {
+            await s.ExecuteAsync("UPDATE queues SET status = @status, position = @position, error = @error, updated_at = @now, finished_at = @finished WHERE id = @id",
+                new { status = queue.State.Name(), position = queue.Position, error = queue.Error, now, finished = queue.State.IsActive() ? (long?)null : now, id = queue.QueueId }, ct).ConfigureAwait(false);
+        }
+        if (decision.Inventory is { } inventory)
+            await StoreInventoryAsync(s, device, inventory, ct).ConfigureAwait(false);
+        if (decision.DroppedInventory is { } dropped)
+            await NoteDroppedInventoryAsync(s, device, dropped, ct).ConfigureAwait(false);
     }
 
     private string ActiveQueueSql(Statements s) =>
-        $"SELECT {QueueColumns} FROM queues WHERE device = @device AND status IN ('pending', 'running', 'rebooting'){(s.Transaction is null ? "" : ForUpdate)}";
+        $"SELECT {QueueColumns} FROM queues WHERE device = @device AND status IN {QueueStates.ActiveSql}{(s.Transaction is null ? "" : ForUpdate)}";
 
     private async Task<QueueRow?> ActiveQueueAsync(Statements s, string device, CancellationToken ct) =>
         await s.QuerySingleOrDefaultAsync<QueueRow>(ActiveQueueSql(s), new { device }, ct).ConfigureAwait(false);
-
-    private async Task FinishCommandAsync(Statements s, CommandRow command, string status, CommandResult result, CancellationToken ct) =>
-        await s.ExecuteAsync("UPDATE commands SET status = @status, result = @result, finished_at = @now WHERE id = @id",
-            new { status, result = JsonSerializer.Serialize(ForHistory(result), RigJson.Default.CommandResult), now = NowMs, id = command.Id }, ct).ConfigureAwait(false);
 
     /// <summary>What a command's row keeps of its result. An inventory's list of every native package (a few hundred
     /// entries, ~100-200 KB on a real device) is kept once per device, in the device's latest inventory; the
@@ -432,21 +306,13 @@ public sealed partial class RigStore
     private static CommandResult ForHistory(CommandResult result) =>
         result.Inventory is { NativePackages: not null } inventory ? result with { Inventory = inventory with { NativePackages = null } } : result;
 
-    private async Task<QueueRow> AdvanceAsync(Statements s, QueueRow queue, int position, CancellationToken ct)
-    {
-        var next = Math.Max((int)queue.Position, position);
-        await s.ExecuteAsync("UPDATE queues SET position = @next, status = @status, updated_at = @now WHERE id = @id",
-            new { next, status = QueueStatus.Running, now = NowMs, id = queue.Id }, ct).ConfigureAwait(false);
-        return queue with { Position = next, Status = QueueStatus.Running };
-    }
-
     private async Task FinishQueueAsync(Statements s, string queueId, string status, string? error, CancellationToken ct) =>
         await s.ExecuteAsync("UPDATE queues SET status = @status, error = @error, updated_at = @now, finished_at = @now WHERE id = @queueId",
             new { status, error, now = NowMs, queueId }, ct).ConfigureAwait(false);
 
     /// <summary>Record what a succeeded command changed on the device: one row per package, file or service; an
     /// inventory replaces the device's rows (role kinds kept where names match).</summary>
-    private async Task ApplyToRecordedStateAsync(Statements s, string device, CommandRow command, CommandResult result, CancellationToken ct)
+    private async Task ApplyToRecordedStateAsync(Statements s, string device, CommandRecord command, CommandResult result, CancellationToken ct)
     {
         var spec = command.ParseSpec();
         switch (spec)

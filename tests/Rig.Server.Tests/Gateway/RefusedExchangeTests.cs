@@ -1,5 +1,6 @@
 using Rig.Protocol;
 using Rig.Protocol.Messages;
+using Rig.Server.Gateway;
 using Rig.Server.Store;
 
 namespace Rig.Server.Tests.Gateway;
@@ -42,7 +43,7 @@ public sealed class RefusedExchangeTests : IAsyncLifetime
         await Task.Delay(20); // a touch would now write a later last-seen time
 
         var unknown = new CommandResult { CommandId = "0193aaaabbbbccccddddeeeeffff0001", Outcome = CommandOutcome.Succeeded };
-        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() =>
+        var refused = await Assert.ThrowsAsync<ExchangeRefusedException>(() =>
             _server.Gateway.ExchangeAsync("web-1", CheckIn(pokePort, "9.9.9", unknown), "127.0.0.2", CancellationToken.None));
 
         Assert.Equal("unknown-command", refused.Code);

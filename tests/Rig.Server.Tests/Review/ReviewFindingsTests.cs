@@ -1,5 +1,6 @@
 using Rig.Protocol;
 using Rig.Protocol.Messages;
+using Rig.Server.Gateway;
 using Rig.Server.Store;
 
 namespace Rig.Server.Tests.Review;
@@ -85,7 +86,7 @@ public sealed class ReviewPoisonResultTests : IAsyncLifetime
             Result = new CommandResult { CommandId = id, Outcome = CommandOutcome.Succeeded, Inventory = inventory },
         };
         var e = await Record.ExceptionAsync(() => _store.ExchangeAsync("web-1", report, 5));
-        Assert.True(e is null or GatewayRefusedException, $"escaped as {e?.GetType().Name}: {e?.Message} (the endpoint answers 500; the agent retries forever)");
+        Assert.True(e is null or ExchangeRefusedException, $"escaped as {e?.GetType().Name}: {e?.Message} (the endpoint answers 500; the agent retries forever)");
     }
 }
 

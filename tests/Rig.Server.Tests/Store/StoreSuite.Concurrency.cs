@@ -1,4 +1,5 @@
 using Rig.Protocol.Messages;
+using Rig.Server.Gateway;
 using Rig.Server.Store;
 using static Rig.Server.Tests.Store.StoreTestData;
 
@@ -65,7 +66,7 @@ public abstract partial class StoreSuite
         var inquiries = names.Select(n => Store.ExchangeAsync(n, Inquiry(n), MaxDeliveries)).ToList();
         var forged = Store.ExchangeAsync(names[1], Report(Succeeded(commands[0][0].Id), names[1]), MaxDeliveries); // node-01 answering node-00's command
         var answers = await Task.WhenAll(inquiries);
-        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => forged);
+        var refused = await Assert.ThrowsAsync<ExchangeRefusedException>(() => forged);
 
         Assert.Equal("foreign-command", refused.Code);
         for (var i = 0; i < devices; i++)

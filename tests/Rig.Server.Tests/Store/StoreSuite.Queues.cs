@@ -3,6 +3,7 @@ using System.Text;
 using Dapper;
 using Rig.Model.Planning;
 using Rig.Protocol.Messages;
+using Rig.Server.Gateway;
 using Rig.Server.Store;
 using static Rig.Server.Tests.Store.StoreTestData;
 
@@ -221,12 +222,12 @@ public abstract partial class StoreSuite
         Clock.Advance(TimeSpan.FromMinutes(1));
         var before = await SnapshotAsync();
 
-        var result = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Report(Succeeded(mine[0].Id), OtherDevice)));
-        var failed = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Report(Failed(mine[0].Id, "sabotage"), OtherDevice)));
+        var result = await Assert.ThrowsAsync<ExchangeRefusedException>(() => ExchangeAsync(Report(Succeeded(mine[0].Id), OtherDevice)));
+        var failed = await Assert.ThrowsAsync<ExchangeRefusedException>(() => ExchangeAsync(Report(Failed(mine[0].Id, "sabotage"), OtherDevice)));
         // "rebooted" naming another device's command is ignored, not refused (refusing would lock the sender out):
         var rebooted = await ExchangeAsync(Rebooted(mine[0].Id, OtherDevice) with { Inquire = false });
 
-        Assert.All([result, failed], e => Assert.Equal(("foreign-command", 403), (e.Code, e.StatusCode)));
+        Assert.All([result, failed], e => Assert.Equal(("foreign-command", 403), (e.Code, AgentEndpoints.StatusOf(e.Refusal))));
         Assert.Equal(ExchangeAnswer.NoCommand, rebooted.Answer);
         Assert.Contains(mine[0].Id, result.Message, StringComparison.Ordinal);
         Assert.Equal(before, await SnapshotAsync());
@@ -241,11 +242,11 @@ public abstract partial class StoreSuite
         Clock.Advance(TimeSpan.FromMinutes(1));
         var before = await SnapshotAsync();
 
-        var result = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Report(Succeeded("no-such-command"))));
+        var result = await Assert.ThrowsAsync<ExchangeRefusedException>(() => ExchangeAsync(Report(Succeeded("no-such-command"))));
         // An unknown "rebooted" id (restored database, re-enrolled agent with an old journal) is ignored, not refused:
         var rebooted = await ExchangeAsync(Rebooted("no-such-command") with { Inquire = false });
 
-        Assert.Equal(("unknown-command", 409), (result.Code, result.StatusCode));
+        Assert.Equal(("unknown-command", 409), (result.Code, AgentEndpoints.StatusOf(result.Refusal)));
         Assert.Equal(ExchangeAnswer.NoCommand, rebooted.Answer);
         Assert.Contains("no-such-command", result.Message, StringComparison.Ordinal);
         Assert.Equal(before, await SnapshotAsync());
@@ -347,9 +348,9 @@ public abstract partial class StoreSuite
         Clock.Advance(TimeSpan.FromMinutes(1));
         var before = await SnapshotAsync();
 
-        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Report(Rebooting(commands[0].Id))));
+        var refused = await Assert.ThrowsAsync<ExchangeRefusedException>(() => ExchangeAsync(Report(Rebooting(commands[0].Id))));
 
-        Assert.Equal(("bad-result", 400), (refused.Code, refused.StatusCode));
+        Assert.Equal(("bad-result", 400), (refused.Code, AgentEndpoints.StatusOf(refused.Refusal)));
         Assert.Equal(before, await SnapshotAsync());
     }
 
@@ -401,10 +402,10 @@ public abstract partial class StoreSuite
         Clock.Advance(TimeSpan.FromMinutes(1));
         var before = await SnapshotAsync();
 
-        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Report(Rebooting(commands[2].Id))));
-        var withOne = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Batch(8, Succeeded(commands[0].Id), Rebooting(commands[2].Id))));
+        var refused = await Assert.ThrowsAsync<ExchangeRefusedException>(() => ExchangeAsync(Report(Rebooting(commands[2].Id))));
+        var withOne = await Assert.ThrowsAsync<ExchangeRefusedException>(() => ExchangeAsync(Batch(8, Succeeded(commands[0].Id), Rebooting(commands[2].Id))));
 
-        Assert.Equal(("missing-results", 409), (refused.Code, refused.StatusCode));
+        Assert.Equal(("missing-results", 409), (refused.Code, AgentEndpoints.StatusOf(refused.Refusal)));
         Assert.Equal([commands[0].Id, commands[1].Id], refused.Missing!);
         Assert.Equal([commands[1].Id], withOne.Missing!);
         Assert.Equal(before, await SnapshotAsync());
@@ -413,6 +414,30 @@ public abstract partial class StoreSuite
         Assert.Equal(ExchangeAnswer.RebootAcknowledged, (await ExchangeAsync(Batch(8, Succeeded(commands[0].Id), Succeeded(commands[1].Id), Rebooting(commands[2].Id)))).Answer);
         AssertCommand(commands[3], await ExchangeAsync(Rebooted(commands[2].Id)));
         Assert.Equal([CommandStatus.Succeeded, CommandStatus.Succeeded, CommandStatus.Succeeded, CommandStatus.Sent], (await Store.GetCommandsAsync(queue.Id)).Select(c => c.Status));
+    }
+
+    [Fact]
+    public async Task A_result_that_skips_a_command_without_a_result_is_refused_naming_it_and_changes_nothing()
+    {
+        // The same hole as with a reboot, for any command: an agent that lost its "reported" marks and reports only a
+        // later result must not move the queue past the commands before it, whose results would then never be recorded.
+        var commands = new List<NewCommand> { WriteFile("/etc/a", "a"), WriteFile("/etc/b", "b"), WriteFile("/etc/c", "c"), WriteFile("/etc/d", "d") };
+        var queue = await CreateQueueAsync(commands);
+        Assert.Equal(commands.Take(3).Select(c => c.Id), AllOf(await ExchangeAsync(Batch(3))).Select(c => c.Id));
+        Clock.Advance(TimeSpan.FromMinutes(1));
+        var before = await SnapshotAsync();
+
+        var skipped = await Assert.ThrowsAsync<ExchangeRefusedException>(() => ExchangeAsync(Report(Succeeded(commands[2].Id))));
+        var failedAhead = await Assert.ThrowsAsync<ExchangeRefusedException>(() => ExchangeAsync(Batch(3, Succeeded(commands[0].Id), Failed(commands[2].Id, "boom"))));
+
+        Assert.Equal(("missing-results", 409), (skipped.Code, AgentEndpoints.StatusOf(skipped.Refusal)));
+        Assert.Equal([commands[0].Id, commands[1].Id], skipped.Missing!);
+        Assert.Equal([commands[1].Id], failedAhead.Missing!);
+        Assert.Equal(before, await SnapshotAsync());
+
+        // In order, the same results are recorded and the queue goes on.
+        AssertCommand(commands[3], await ExchangeAsync(Batch(1, Succeeded(commands[0].Id), Succeeded(commands[1].Id), Succeeded(commands[2].Id))));
+        Assert.Equal((QueueStatus.Running, 3), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
     }
 
     [Fact]
@@ -425,7 +450,7 @@ public abstract partial class StoreSuite
         Clock.Advance(TimeSpan.FromMinutes(1));
         var before = await SnapshotAsync();
 
-        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Rebooted(commands[1].Id)));
+        var refused = await Assert.ThrowsAsync<ExchangeRefusedException>(() => ExchangeAsync(Rebooted(commands[1].Id)));
 
         Assert.Equal("missing-results", refused.Code);
         Assert.Equal([commands[0].Id], refused.Missing!);
@@ -495,9 +520,9 @@ public abstract partial class StoreSuite
         Clock.Advance(TimeSpan.FromMinutes(1));
         var before = await SnapshotAsync();
 
-        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Batch(3, Failed(commands[0].Id, "boom"), Succeeded(commands[1].Id))));
+        var refused = await Assert.ThrowsAsync<ExchangeRefusedException>(() => ExchangeAsync(Batch(3, Failed(commands[0].Id, "boom"), Succeeded(commands[1].Id))));
 
-        Assert.Equal(("bad-result", 400), (refused.Code, refused.StatusCode));
+        Assert.Equal(("bad-result", 400), (refused.Code, AgentEndpoints.StatusOf(refused.Refusal)));
         Assert.Contains(commands[1].Id, refused.Message, StringComparison.Ordinal);
         Assert.Equal(before, await SnapshotAsync());
     }
@@ -511,9 +536,9 @@ public abstract partial class StoreSuite
         Clock.Advance(TimeSpan.FromMinutes(1));
         var before = await SnapshotAsync();
 
-        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(Batch(2, Succeeded(commands[0].Id), Succeeded(commands[0].Id))));
+        var refused = await Assert.ThrowsAsync<ExchangeRefusedException>(() => ExchangeAsync(Batch(2, Succeeded(commands[0].Id), Succeeded(commands[0].Id))));
 
-        Assert.Equal(("bad-result", 400), (refused.Code, refused.StatusCode));
+        Assert.Equal(("bad-result", 400), (refused.Code, AgentEndpoints.StatusOf(refused.Refusal)));
         Assert.Equal(before, await SnapshotAsync());
     }
 

@@ -1,5 +1,6 @@
 using System.Data.Common;
 using Rig.Model.Planning;
+using Rig.Server.Gateway;
 using Rig.Server.Store;
 using static Rig.Server.Tests.Store.StoreTestData;
 
@@ -40,7 +41,7 @@ public abstract partial class StoreSuite
         var before = await SnapshotAsync();
         var mixed = Rebooted(commands[0].Id) with { Result = Succeeded(theirs[0].Id) };
 
-        var refused = await Assert.ThrowsAsync<GatewayRefusedException>(() => ExchangeAsync(mixed));
+        var refused = await Assert.ThrowsAsync<ExchangeRefusedException>(() => ExchangeAsync(mixed));
 
         Assert.Equal("foreign-command", refused.Code);
         Assert.Equal(before, await SnapshotAsync());
