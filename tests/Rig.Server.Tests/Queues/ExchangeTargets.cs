@@ -1,4 +1,5 @@
 using Rig.Protocol.Messages;
+using Rig.Server.Gateway;
 using Rig.Server.Store;
 
 namespace Rig.Server.Tests.Queues;
@@ -21,10 +22,10 @@ internal sealed record ExchangeReply(ExchangeResponse? Response, string? Refusal
 }
 
 /// <summary>A command's state as the gateway holds it.</summary>
-internal sealed record CommandState(string Id, string Status, int Deliveries, CommandOutcome? Outcome, string? ErrorCode);
+internal sealed record CommandView(string Id, string Status, int Deliveries, CommandOutcome? Outcome, string? ErrorCode);
 
 /// <summary>A queue's state as the gateway holds it, with its commands in order.</summary>
-internal sealed record QueueState(string Id, string Status, int Position, IReadOnlyList<CommandState> Commands);
+internal sealed record QueueView(string Id, string Status, int Position, IReadOnlyList<CommandView> Commands);
 
 /// <summary>Something that holds queues and answers agents' exchanges: the real store on SQLite or PostgreSQL, the
 /// reference model, and (once it exists) the pure queue state machine over in-memory tables. The property runs drive
@@ -44,7 +45,7 @@ internal interface IExchangeTarget : IAsyncDisposable
     Task RestartAsync();
 
     /// <summary>Read a queue back.</summary>
-    Task<QueueState> ReadQueueAsync(string queueId);
+    Task<QueueView> ReadQueueAsync(string queueId);
 }
 
 /// <summary>The real <see cref="RigStore"/>: group commit, SQL, transactions. A gateway crash disposes the store and
@@ -72,7 +73,7 @@ internal sealed class StoreTarget : IExchangeTarget
         {
             return ExchangeReply.Answered(await _store.ExchangeAsync(device, request, maxDeliveries));
         }
-        catch (GatewayRefusedException e)
+        catch (ExchangeRefusedException e)
         {
             return ExchangeReply.Refused(e.Code, e.Missing, e.Message);
         }
@@ -86,12 +87,12 @@ internal sealed class StoreTarget : IExchangeTarget
         _store = await RigStore.OpenAsync(_connectionString, _clock);
     }
 
-    public async Task<QueueState> ReadQueueAsync(string queueId)
+    public async Task<QueueView> ReadQueueAsync(string queueId)
     {
         var queue = await _store.GetQueueAsync(queueId) ?? throw new InvalidOperationException($"queue {queueId} is not in the store");
         var commands = await _store.GetCommandsAsync(queueId);
-        return new QueueState(queue.Id, queue.Status, queue.Position,
-            [.. commands.Select(c => new CommandState(c.Id, c.Status, c.Deliveries, c.Result?.Outcome, c.Result?.ErrorCode))]);
+        return new QueueView(queue.Id, queue.Status, queue.Position,
+            [.. commands.Select(c => new CommandView(c.Id, c.Status, c.Deliveries, c.Result?.Outcome, c.Result?.ErrorCode))]);
     }
 
     public ValueTask DisposeAsync() => _store.DisposeAsync();
@@ -113,7 +114,81 @@ internal sealed class ModelTarget : IExchangeTarget
 
     public Task RestartAsync() => Task.CompletedTask;
 
-    public Task<QueueState> ReadQueueAsync(string queueId) => Task.FromResult(_model.Read(queueId));
+    public Task<QueueView> ReadQueueAsync(string queueId) => Task.FromResult(_model.Read(queueId));
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
+}
+
+/// <summary>The pure <see cref="QueueMachine"/> over in-memory tables: this adapter does what the store does around it
+/// (read the snapshot: the active queue, the named commands, the window from the queue's position; write the decision:
+/// ends, commands that never ran, the delivery, the queue's change), without SQL, so many more runs fit in the time.</summary>
+internal sealed class MachineTarget : IExchangeTarget
+{
+    private sealed record Row(string Id, string QueueId, int Seq, CommandSpec Spec, CommandState State, int Deliveries, CommandResult? Result);
+
+    private readonly Dictionary<string, (string Device, QueueState State, int Position, int Length)> _queues = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Row> _commands = new(StringComparer.Ordinal);
+    private int _created;
+
+    private string? ActiveId(string device) => _queues.Where(q => q.Value.Device == device && q.Value.State.IsActive()).Select(q => q.Key).SingleOrDefault();
+
+    public Task<(string? Created, string? Blocking)> CreateQueueAsync(string device, IReadOnlyList<NewCommand> commands)
+    {
+        if (ActiveId(device) is { } blocking)
+            return Task.FromResult<(string?, string?)>((null, blocking));
+        var id = $"machine-q{_created++}";
+        _queues[id] = (device, QueueState.Pending, 0, commands.Count);
+        for (var i = 0; i < commands.Count; i++)
+            _commands.Add(commands[i].Id, new Row(commands[i].Id, id, i, commands[i].Spec, CommandState.Pending, 0, null));
+        return Task.FromResult<(string?, string?)>((id, null));
+    }
+
+    public Task<ExchangeReply> ExchangeAsync(string device, ExchangeRequest request, int maxDeliveries)
+    {
+        var activeId = ActiveId(device);
+        var active = activeId is null ? null : _queues[activeId] is var q ? new QueueRecord(activeId, q.Device, q.State, q.Position, q.Length) : null;
+        var named = QueueMachine.NamedIds(request).Where(_commands.ContainsKey).Select(id => Record(_commands[id])).ToList();
+        var window = active is null ? [] : _commands.Values.Where(c => c.QueueId == active.Id && c.Seq >= active.Position).OrderBy(c => c.Seq)
+            .Take(QueueMachine.WindowSize(request)).Select(Record).ToList();
+        var decision = QueueMachine.Decide(new ExchangeSnapshot(device, request, active, named, window), AnswerLimits.From(Rig.Protocol.RigLimits.Default, maxDeliveries));
+        if (decision.Refusal is { } refusal)
+            return Task.FromResult(ExchangeReply.Refused(refusal.Code, refusal.Missing, refusal.Message));
+        foreach (var end in decision.Ends)
+            _commands[end.Command.Id] = _commands[end.Command.Id] with { State = end.State, Result = end.Result };
+        if (decision.Unsend is var (unsendQueue, afterSeq))
+        {
+            foreach (var row in _commands.Values.Where(c => c.QueueId == unsendQueue && c.Seq > afterSeq && c.State == CommandState.Sent).ToList())
+                _commands[row.Id] = row with { State = CommandState.Pending };
+        }
+        if (decision.Delivery is { } delivery)
+        {
+            foreach (var row in _commands.Values.Where(c => c.QueueId == delivery.QueueId && c.Seq >= delivery.From && c.Seq <= delivery.To).ToList())
+                _commands[row.Id] = row with { State = CommandState.Sent, Deliveries = row.Deliveries + 1 };
+        }
+        if (decision.Queue is { } change)
+            _queues[change.QueueId] = _queues[change.QueueId] with { State = change.State, Position = change.Position };
+        return Task.FromResult(ExchangeReply.Answered(decision.Response!));
+
+        CommandRecord Record(Row row) => new(row.Id, row.QueueId, _queues[row.QueueId].Device, row.Seq, row.Spec.Kind, null, row.State, row.Deliveries,
+            System.Text.Json.JsonSerializer.Serialize(row.Spec, Rig.Protocol.RigJson.Default.CommandSpec));
+    }
+
+    public Task<bool> CancelAsync(string device)
+    {
+        if (ActiveId(device) is not { } id)
+            return Task.FromResult(false);
+        _queues[id] = _queues[id] with { State = QueueState.Cancelled };
+        return Task.FromResult(true);
+    }
+
+    public Task RestartAsync() => Task.CompletedTask;
+
+    public Task<QueueView> ReadQueueAsync(string queueId)
+    {
+        var queue = _queues[queueId];
+        return Task.FromResult(new QueueView(queueId, queue.State.Name(), queue.Position,
+            [.. _commands.Values.Where(c => c.QueueId == queueId).OrderBy(c => c.Seq).Select(c => new CommandView(c.Id, c.State.Name(), c.Deliveries, c.Result?.Outcome, c.Result?.ErrorCode))]));
+    }
 
     public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 }

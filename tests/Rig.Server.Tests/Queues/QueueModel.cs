@@ -82,11 +82,11 @@ internal sealed class QueueModel
     /// <summary>The status of a command by id.</summary>
     public string CommandStatusOf(string commandId) => _commands[commandId].Status;
 
-    public QueueState Read(string queueId)
+    public QueueView Read(string queueId)
     {
         var queue = _queues.Single(q => q.Id == queueId);
-        return new QueueState(queue.Id, queue.Status, queue.Position,
-            [.. queue.Commands.Select(c => new CommandState(c.Id, c.Status, c.Deliveries, c.Result?.Outcome, c.Result?.ErrorCode))]);
+        return new QueueView(queue.Id, queue.Status, queue.Position,
+            [.. queue.Commands.Select(c => new CommandView(c.Id, c.Status, c.Deliveries, c.Result?.Outcome, c.Result?.ErrorCode))]);
     }
 
     public Outcome Exchange(string device, ExchangeRequest request, int maxDeliveries)
@@ -117,15 +117,20 @@ internal sealed class QueueModel
         var rebooted = request.Rebooted is { } rid && _commands.TryGetValue(rid, out var named) && named.Queue.Device == device ? named : null;
         var rebootDone = rebooted is { IsReboot: true, Status: CommandStatus.Rebooting or CommandStatus.Sent } ? rebooted : null;
 
-        // A reboot is accepted (rebooting) or finished (rebooted) only when every command before it has its result.
-        var reboot = reports.FirstOrDefault(r => r.New && r.Result.Outcome == CommandOutcome.Rebooting).Command ?? rebootDone;
-        if (reboot is not null)
+        // The active queue never moves past a command without its result: its new results (and a reboot being finished)
+        // must follow one another from its position, else the commands skipped are asked for. (A reboot is accepted or
+        // finished only when every command before it has its result: the same rule.)
+        if (Active(device) is { } current)
         {
-            var missing = reboot.Queue.Commands
-                .Where(c => c.Seq < reboot.Seq && c.Open && !reports.Any(r => r.Command == c && r.Result.Outcome == CommandOutcome.Succeeded))
-                .Select(c => c.Id).ToList();
-            if (missing.Count > 0)
-                return new Outcome(ExchangeReply.Refused("missing-results", missing, $"results missing before reboot {reboot.Id}"), []);
+            var covered = reports.Where(r => r.New && r.Command.Queue == current).Select(r => r.Command.Seq).ToHashSet();
+            if (rebootDone is not null && rebootDone.Queue == current)
+                covered.Add(rebootDone.Seq);
+            if (covered.Count > 0 && covered.Max() >= current.Position)
+            {
+                var missing = current.Commands.Where(c => c.Seq >= current.Position && c.Seq < covered.Max() && !covered.Contains(c.Seq) && c.Open).Select(c => c.Id).ToList();
+                if (missing.Count > 0)
+                    return new Outcome(ExchangeReply.Refused("missing-results", missing, $"results missing before {covered.Max()}"), []);
+            }
         }
 
         // ---- apply ----

@@ -94,3 +94,12 @@ public sealed class PostgresQueueProperties(PostgresServer server) : IAsyncLifet
         await PropertyCases.PlayAsync(PropertyCases.Count(25), await StoreTarget.OpenAsync(connection, _clock));
     }
 }
+
+/// <summary>The pure <see cref="Rig.Server.Gateway.QueueMachine"/> over in-memory tables, run for run against the reference
+/// model: many more runs than the stores, since nothing touches a database.</summary>
+public sealed class QueueMachineProperties
+{
+    [Fact]
+    public Task The_queue_machine_answers_as_the_model_and_keeps_every_promise_under_faults() =>
+        PropertyCases.PlayAsync(PropertyCases.Count(2_000), () => new MachineTarget(), threads: 2);
+}

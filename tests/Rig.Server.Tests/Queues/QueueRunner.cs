@@ -367,7 +367,7 @@ internal sealed class QueueRunner
         }
     }
 
-    private void CheckQueue(Device device, int q, QueueState queue, string label)
+    private void CheckQueue(Device device, int q, QueueView queue, string label)
     {
         if (QueueStatus.IsActive(queue.Status))
             throw Broken($"{label} is still {queue.Status} after the run settled");
