@@ -3,6 +3,7 @@ using CsCheck;
 using Microsoft.Data.Sqlite;
 using Rig.Server.Tests.Postgres;
 using Rig.Server.Tests.Store;
+using Xunit.Abstractions;
 
 namespace Rig.Server.Tests.Queues;
 
@@ -43,7 +44,7 @@ public sealed class QueueModelProperties
 {
     [Fact]
     public Task The_reference_model_keeps_every_promise_under_duplicates_replays_reorders_and_crashes() =>
-        PropertyCases.PlayAsync(PropertyCases.Count(1_000), () => new ModelTarget(), threads: 2);
+        PropertyCases.PlayAsync(PropertyCases.Count(500), () => new ModelTarget(), threads: 2);
 }
 
 /// <summary>The real store on SQLite (group commit, transactions, restarts that dispose and reopen it), run for run
@@ -60,7 +61,7 @@ public sealed class SqliteQueueProperties : IDisposable
     public async Task The_sqlite_store_answers_as_the_model_and_keeps_every_promise_under_faults()
     {
         var connection = $"Data Source={Path.Combine(_directory, "rig.db")}";
-        await PropertyCases.PlayAsync(PropertyCases.Count(150), await StoreTarget.OpenAsync(connection, _clock));
+        await PropertyCases.PlayAsync(PropertyCases.Count(100), await StoreTarget.OpenAsync(connection, _clock));
     }
 
     public void Dispose()
@@ -91,15 +92,24 @@ public sealed class PostgresQueueProperties(PostgresServer server) : IAsyncLifet
     public async Task The_postgres_store_answers_as_the_model_and_keeps_every_promise_under_faults()
     {
         var connection = server.ConnectionString(_database!);
-        await PropertyCases.PlayAsync(PropertyCases.Count(25), await StoreTarget.OpenAsync(connection, _clock));
+        await PropertyCases.PlayAsync(PropertyCases.Count(20), await StoreTarget.OpenAsync(connection, _clock));
     }
 }
 
 /// <summary>The pure <see cref="Rig.Server.Gateway.QueueMachine"/> over in-memory tables, run for run against the reference
 /// model: many more runs than the stores, since nothing touches a database.</summary>
-public sealed class QueueMachineProperties
+public sealed class QueueMachineProperties(ITestOutputHelper output)
 {
     [Fact]
-    public Task The_queue_machine_answers_as_the_model_and_keeps_every_promise_under_faults() =>
-        PropertyCases.PlayAsync(PropertyCases.Count(2_000), () => new MachineTarget(), threads: 2);
+    public async Task The_queue_machine_answers_as_the_model_and_keeps_every_promise_under_faults()
+    {
+        await PropertyCases.PlayAsync(PropertyCases.Count(2_000), () => new MachineTarget(), threads: 2);
+
+        // The runs must reach the paths the promises depend on (F2's missing results, the delivery cap, reboots,
+        // failures, cancels); the tally is of every run in this process, so other tests' runs only add to it.
+        var tally = QueueRunner.Tally;
+        output.WriteLine(string.Join(Environment.NewLine, tally.OrderBy(t => t.Key, StringComparer.Ordinal).Select(t => $"{t.Key}: {t.Value}")));
+        Assert.All(["refused missing-results", "answer RebootAcknowledged", "queue failed", "queue failed (delivery cap)", "queue cancelled", "queue succeeded"],
+            what => Assert.True(tally.GetValueOrDefault(what) > 0, $"no run reached '{what}'"));
+    }
 }

@@ -22,6 +22,12 @@ internal sealed class QueueRunner
 {
     private static int _runs;
 
+    /// <summary>What the runs of this process exercised (answers and refusals by kind, queue ends by state), so a test can
+    /// prove its generator still reaches the paths that matter (a generator that never reaches them proves nothing).</summary>
+    public static System.Collections.Concurrent.ConcurrentDictionary<string, int> Tally { get; } = new(StringComparer.Ordinal);
+
+    private static void Count(string what) => Tally.AddOrUpdate(what, 1, (_, n) => n + 1);
+
     private readonly QueueRun _run;
     private readonly IExchangeTarget _target;
     private readonly QueueModel _model = new();
@@ -215,6 +221,7 @@ internal sealed class QueueRunner
         var expected = _model.Exchange(device.Name, request, _run.MaxDeliveries);
         var reply = await _target.ExchangeAsync(device.Name, request, _run.MaxDeliveries);
         _trace.Add($"{device.Name}: {how}: {Describe(request)} -> {reply.Describe(Name)}");
+        Count(reply.Refusal is { } refused ? $"refused {refused}" : $"answer {reply.Response!.Answer}");
         if (!Same(reply, expected.Reply))
             throw Broken($"the gateway answered {reply.Describe(Name)} ({reply.Message}) where the model answers {expected.Reply.Describe(Name)} ({expected.Reply.Message})");
         if (reply.Response is null)
@@ -350,6 +357,7 @@ internal sealed class QueueRunner
                         throw Broken($"{label}: the gateway has {Name(a.Id)} {a.Status} ({a.Outcome}, {a.ErrorCode}, {a.Deliveries} deliveries), the model {Name(e.Id)} {e.Status} ({e.Outcome}, {e.ErrorCode}, {e.Deliveries} deliveries)");
                 }
                 CheckQueue(device, q, actual, label);
+                Count($"queue {actual.Status}{(actual.Commands.Any(c => c.ErrorCode == "too-many-deliveries") ? " (delivery cap)" : "")}");
             }
         }
         foreach (var (id, outcome) in _acknowledged)
