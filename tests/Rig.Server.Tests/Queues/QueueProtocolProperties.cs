@@ -112,4 +112,18 @@ public sealed class QueueMachineProperties(ITestOutputHelper output)
         Assert.All(["refused missing-results", "answer RebootAcknowledged", "queue failed", "queue failed (delivery cap)", "queue cancelled", "queue succeeded"],
             what => Assert.True(tally.GetValueOrDefault(what) > 0, $"no run reached '{what}'"));
     }
+
+    [Fact]
+    public async Task An_agent_that_journaled_an_answer_ending_in_a_reboot_and_lost_its_report_marks_is_asked_for_the_results_before_the_reboot()
+    {
+        // F2 as the fault runs found it (issue 9): the answer [install, write, reboot] is run and journaled, the agent dies
+        // before reporting, and its journal (an older agent's, without report marks) reports only the reboot.
+        var run = new QueueRun([[[PlannedCommand.Install, PlannedCommand.Write, PlannedCommand.Reboot, PlannedCommand.Write]]], Batch: 32, MaxDeliveries: 5,
+            [new Step(StepKind.AgentCrashAfterJournalWithoutReportMarks, 0, 0)]);
+        var runner = new QueueRunner(run, new MachineTarget());
+
+        await runner.RunAsync();
+
+        Assert.Contains(runner.Trace, line => line.EndsWith("results d0q0c2-reboot=Rebooting, report only -> refused missing-results [d0q0c0-install, d0q0c1-write]", StringComparison.Ordinal));
+    }
 }

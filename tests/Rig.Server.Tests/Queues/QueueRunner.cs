@@ -81,6 +81,9 @@ internal sealed class QueueRunner
         }
     }
 
+    /// <summary>What happened, one line per event (the last lines go into a failure's message).</summary>
+    public IReadOnlyList<string> Trace => _trace;
+
     /// <summary>Play the run and check it; throws <see cref="QueuePropertyException"/> with the trace when a promise is broken.</summary>
     public async Task RunAsync()
     {
