@@ -7,7 +7,8 @@ using Rig.Server.Gateway;
 namespace Rig.Server.Store;
 
 /// <summary>Counters of the store, for benchmarks and the status endpoint.</summary>
-public sealed record StoreStats(long Exchanges, long Commits, long Batches, long LargestBatch);
+/// <paramref name="RetriedBatches"/>: batches that failed on the fast path and were run again exchange by exchange.
+public sealed record StoreStats(long Exchanges, long Commits, long Batches, long LargestBatch, long RetriedBatches = 0);
 
 /// <summary>Group commit for exchanges: a writer drains whatever exchanges are waiting into one transaction, commits
 /// once, then answers them all. There is no fixed wait: a lone exchange is committed at once; under load, batches grow
@@ -27,6 +28,7 @@ internal sealed class GroupCommit : IAsyncDisposable
     private long _commits;
     private long _batches;
     private long _largest;
+    private long _retried;
 
     private sealed record Work(string Device, ExchangeRequest Request, int MaxDeliveries, TaskCompletionSource<ExchangeOutcome> Done);
 
@@ -40,7 +42,7 @@ internal sealed class GroupCommit : IAsyncDisposable
     /// <summary>Writers running side by side.</summary>
     public int Lanes => _lanes.Length;
 
-    public StoreStats Stats => new(Interlocked.Read(ref _exchanges), Interlocked.Read(ref _commits), Interlocked.Read(ref _batches), Interlocked.Read(ref _largest));
+    public StoreStats Stats => new(Interlocked.Read(ref _exchanges), Interlocked.Read(ref _commits), Interlocked.Read(ref _batches), Interlocked.Read(ref _largest), Interlocked.Read(ref _retried));
 
     /// <summary>Count a commit made outside the group writer.</summary>
     public void CountCommit() => Interlocked.Increment(ref _commits);
@@ -77,6 +79,7 @@ internal sealed class GroupCommit : IAsyncDisposable
                 // again with a savepoint per exchange, so that only a failing exchange is undone; if the database
                 // itself fails again, nothing of the batch is durable and nobody is told it was.
                 results.Clear();
+                Interlocked.Increment(ref _retried);
                 try
                 {
                     await RunBatchAsync(batch, results, careful: true).ConfigureAwait(false);
@@ -108,8 +111,18 @@ internal sealed class GroupCommit : IAsyncDisposable
             // The fast path pipelines PostgreSQL's writes (see Statements); the careful path runs each statement at once,
             // so an error belongs to the exchange that caused it.
             var statements = new Statements(c, tx, pipelined: !careful && _store.Engine == StoreEngine.Postgres);
-            for (var i = 0; i < batch.Count; i++)
-                results.Add(careful ? await RunCarefullyAsync(statements, batch[i], i).ConfigureAwait(false) : await RunOneAsync(statements, batch[i]).ConfigureAwait(false));
+            if (!careful && _store.Engine == StoreEngine.Postgres)
+            {
+                // One round trip reads for the whole batch, one carries its writes (with the commit's).
+                var outcomes = await _store.ExchangeBatchAsync(statements, [.. batch.Select(w => (w.Device, w.Request, w.MaxDeliveries))], CancellationToken.None).ConfigureAwait(false);
+                for (var i = 0; i < batch.Count; i++)
+                    results.Add((batch[i], outcomes[i].Outcome, outcomes[i].Refusal));
+            }
+            else
+            {
+                for (var i = 0; i < batch.Count; i++)
+                    results.Add(careful ? await RunCarefullyAsync(statements, batch[i], i).ConfigureAwait(false) : await RunOneAsync(statements, batch[i]).ConfigureAwait(false));
+            }
             await statements.FlushAsync(CancellationToken.None).ConfigureAwait(false);
             return 0;
         }, CancellationToken.None).ConfigureAwait(false);

@@ -77,6 +77,8 @@ internal sealed record QueueRow(string Id, string Device, string Status, long Po
         DateTimeOffset.FromUnixTimeMilliseconds(CreatedAt), DateTimeOffset.FromUnixTimeMilliseconds(UpdatedAt), FinishedAt is { } f ? DateTimeOffset.FromUnixTimeMilliseconds(f) : null);
 }
 
+internal sealed record ServiceItemRow(string Device, string Key, string Body);
+
 internal sealed record ExchangeCommandRow(string Id, string QueueId, long Seq, string Kind, string? RoleKind, string Spec, string Status, long Deliveries, string Device)
 {
     public CommandRecord ToRecord() => new(Id, QueueId, Device, (int)Seq, Kind, RoleKind, QueueStates.ParseCommand(Status), (int)Deliveries, Spec);
@@ -234,8 +236,80 @@ public sealed partial class RigStore
         var decision = QueueMachine.Decide(snapshot, new AnswerLimits(maxDeliveries, _answerBudget, _installsPerAnswer));
         if (decision.Refusal is { } refusal)
             throw refusal;
-        await WriteDecisionAsync(s, device, decision, ct).ConfigureAwait(false);
+        var writes = new ExchangeWrites(unnest: false);
+        await WriteDecisionAsync(s, device, decision, [], false, writes, ct).ConfigureAwait(false);
+        await writes.FlushAsync(s, NowMs, ct).ConfigureAwait(false);
         return new ExchangeOutcome(decision.Response!, decision.Replayed);
+    }
+
+    /// <summary>A whole group-commit batch on PostgreSQL: the reads of every exchange in ONE round trip (the active queues of
+    /// all its devices, locked; the commands the requests name; each active queue's window; the recorded services the
+    /// results may change), then each exchange decided by <see cref="QueueMachine"/> and its writes held back, to go with the
+    /// next round trip. A device that appears twice in a batch (an agent re-sending) has its second exchange in a second
+    /// round, after the first one's writes. Returns one outcome or refusal per exchange, in order; any other error
+    /// escapes (the group writer then runs the batch again exchange by exchange, each under a savepoint).</summary>
+    internal async Task<IReadOnlyList<(ExchangeOutcome? Outcome, ExchangeRefusedException? Refusal)>> ExchangeBatchAsync(Statements s, IReadOnlyList<(string Device, ExchangeRequest Request, int MaxDeliveries)> batch, CancellationToken ct)
+    {
+        var results = new (ExchangeOutcome?, ExchangeRefusedException?)[batch.Count];
+        var writes = new ExchangeWrites(unnest: true);
+        var rounds = batch.Select((work, index) => (work, index)).GroupBy(x => x.work.Device, StringComparer.Ordinal)
+            .SelectMany(g => g.Select((x, occurrence) => (x.work, x.index, occurrence))).GroupBy(x => x.occurrence).OrderBy(g => g.Key);
+        foreach (var round in rounds)
+        {
+            var works = round.ToList();
+            var devices = works.Select(x => x.work.Device).ToArray();
+            var windows = works.Select(x => QueueMachine.WindowSize(x.work.Request)).ToArray();
+            var ids = works.SelectMany(x => QueueMachine.NamedIds(x.work.Request)).Distinct(StringComparer.Ordinal).ToArray();
+            var reporting = works.Where(x => x.work.Request.AllResults.Any()).Select(x => x.work.Device).ToArray();
+            var queues = new List<QueueRow>();
+            var named = new List<ExchangeCommandRow>();
+            var windowRows = new List<ExchangeCommandRow>();
+            var services = new Dictionary<(string Device, string Name), string?>();
+            var reads = new List<(string Sql, object? Param)>
+            {
+                ($"SELECT {QueueColumns} FROM queues WHERE device = ANY(@devices) AND status IN {QueueStates.ActiveSql} ORDER BY id FOR UPDATE", new { devices }),
+                ($"SELECT w.* FROM unnest(@devices, @windows) AS d(device, n) CROSS JOIN LATERAL (SELECT {ExchangeColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE q.device = d.device AND q.status IN {QueueStates.ActiveSql} AND c.seq >= q.position ORDER BY c.seq LIMIT d.n) w", new { devices, windows }),
+            };
+            if (ids.Length > 0)
+                reads.Add(($"SELECT {ExchangeColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.id = ANY(@ids)", new { ids }));
+            if (reporting.Length > 0)
+                reads.Add(("SELECT device, key, body FROM recorded_items WHERE kind = 'service' AND device = ANY(@reporting)", new { reporting }));
+            await s.ReadManyAsync(reads, (i, reader) =>
+            {
+                switch (i)
+                {
+                    case 0: queues.AddRange(Statements.Rows<QueueRow>(reader)); break;
+                    case 1: windowRows.AddRange(Statements.Rows<ExchangeCommandRow>(reader)); break;
+                    case 2 when ids.Length > 0: named.AddRange(Statements.Rows<ExchangeCommandRow>(reader)); break;
+                    default:
+                        foreach (var item in Statements.Rows<ServiceItemRow>(reader))
+                            services[(item.Device, item.Key)] = item.Body;
+                        break;
+                }
+            }, ct).ConfigureAwait(false);
+            var activeOf = queues.ToDictionary(q => q.Device, StringComparer.Ordinal);
+            var windowOf = windowRows.Select(r => r.ToRecord()).GroupBy(r => r.Device, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.OrderBy(r => r.Seq).ToList(), StringComparer.Ordinal);
+            var namedById = named.Select(r => r.ToRecord()).ToDictionary(r => r.Id, StringComparer.Ordinal);
+            foreach (var (work, index, _) in works)
+            {
+                var active = activeOf.GetValueOrDefault(work.Device);
+                var window = windowOf.GetValueOrDefault(work.Device) ?? [];
+                var mine = QueueMachine.NamedIds(work.Request).Select(id => namedById.GetValueOrDefault(id)).OfType<CommandRecord>().ToList();
+                var snapshot = new ExchangeSnapshot(work.Device, work.Request,
+                    active is null ? null : new QueueRecord(active.Id, active.Device, QueueStates.ParseQueue(active.Status), (int)active.Position, (int)active.Length),
+                    mine, window);
+                var decision = QueueMachine.Decide(snapshot, new AnswerLimits(work.MaxDeliveries, _answerBudget, _installsPerAnswer));
+                if (decision.Refusal is { } refusal)
+                {
+                    results[index] = (null, refusal);
+                    continue;
+                }
+                await WriteDecisionAsync(s, work.Device, decision, services, true, writes, ct).ConfigureAwait(false);
+                results[index] = (new ExchangeOutcome(decision.Response!, decision.Replayed), null);
+            }
+            await writes.FlushAsync(s, NowMs, ct).ConfigureAwait(false); // before the next round reads
+        }
+        return results;
     }
 
     /// <summary>The exchange's reads, in one round trip: the device's active queue (locked), then the commands the request
@@ -258,38 +332,29 @@ public sealed partial class RigStore
             records, [.. records.Where(r => active is not null && r.QueueId == active.Id && r.Seq >= active.Position).OrderBy(r => r.Seq)]);
     }
 
-    /// <summary>Write what the machine decided, in its order: results, their effect on the device's recorded state,
-    /// commands that never ran, the delivery, the queue, the inventory.</summary>
-    private async Task WriteDecisionAsync(Statements s, string device, ExchangeDecision decision, CancellationToken ct)
+    /// <summary>Gather what the machine decided into <paramref name="writes"/>: results, their effect on the device's
+    /// recorded state, the delivery, the queue; commands that never ran are put back at once; an inventory (which reads
+    /// the recorded state) first sends what was gathered.</summary>
+    private async Task WriteDecisionAsync(Statements s, string device, ExchangeDecision decision, Dictionary<(string Device, string Name), string?> services, bool servicesComplete, ExchangeWrites writes, CancellationToken ct)
     {
-        var now = NowMs;
         foreach (var end in decision.Ends)
-        {
-            var result = JsonSerializer.Serialize(ForHistory(end.Result), RigJson.Default.CommandResult);
-            if (end.State == CommandState.Rebooting)
-                await s.ExecuteAsync("UPDATE commands SET status = @status, result = @result WHERE id = @id", new { status = end.State.Name(), result, id = end.Command.Id }, ct).ConfigureAwait(false);
-            else
-                await s.ExecuteAsync("UPDATE commands SET status = @status, result = @result, finished_at = @now WHERE id = @id", new { status = end.State.Name(), result, now, id = end.Command.Id }, ct).ConfigureAwait(false);
-        }
+            writes.End(end.Command.Id, end.State, JsonSerializer.Serialize(ForHistory(end.Result), RigJson.Default.CommandResult));
         foreach (var applied in decision.Applied)
-            await ApplyToRecordedStateAsync(s, device, applied.Command, applied.Result, ct).ConfigureAwait(false);
+            await ApplyToRecordedStateAsync(s, device, applied.Command, applied.Result, services, servicesComplete, writes, ct).ConfigureAwait(false);
         if (decision.Unsend is var (unsendQueue, afterSeq))
         {
             await s.ExecuteAsync("UPDATE commands SET status = @pending WHERE queue_id = @id AND seq > @seq AND status = @sent",
                 new { pending = CommandState.Pending.Name(), sent = CommandState.Sent.Name(), id = unsendQueue, seq = afterSeq }, ct).ConfigureAwait(false);
         }
         if (decision.Delivery is { } delivery)
-        {
-            await s.ExecuteAsync("UPDATE commands SET status = @status, deliveries = deliveries + 1, sent_at = @now WHERE queue_id = @id AND seq >= @from AND seq <= @to",
-                new { status = CommandState.Sent.Name(), now, id = delivery.QueueId, from = delivery.From, to = delivery.To }, ct).ConfigureAwait(false);
-        }
+            writes.Deliver(delivery);
         if (decision.Queue is { } queue)
-        {
-            await s.ExecuteAsync("UPDATE queues SET status = @status, position = @position, error = @error, updated_at = @now, finished_at = @finished WHERE id = @id",
-                new { status = queue.State.Name(), position = queue.Position, error = queue.Error, now, finished = queue.State.IsActive() ? (long?)null : now, id = queue.QueueId }, ct).ConfigureAwait(false);
-        }
+            writes.Queue(queue);
         if (decision.Inventory is { } inventory)
+        {
+            await writes.FlushAsync(s, NowMs, ct).ConfigureAwait(false);
             await StoreInventoryAsync(s, device, inventory, ct).ConfigureAwait(false);
+        }
         if (decision.DroppedInventory is { } dropped)
             await NoteDroppedInventoryAsync(s, device, dropped, ct).ConfigureAwait(false);
     }
@@ -312,7 +377,7 @@ public sealed partial class RigStore
 
     /// <summary>Record what a succeeded command changed on the device: one row per package, file or service; an
     /// inventory replaces the device's rows (role kinds kept where names match).</summary>
-    private async Task ApplyToRecordedStateAsync(Statements s, string device, CommandRecord command, CommandResult result, CancellationToken ct)
+    private async Task ApplyToRecordedStateAsync(Statements s, string device, CommandRecord command, CommandResult result, Dictionary<(string Device, string Name), string?> services, bool servicesComplete, ExchangeWrites writes, CancellationToken ct)
     {
         var spec = command.ParseSpec();
         switch (spec)
@@ -322,30 +387,35 @@ public sealed partial class RigStore
                 {
                     // The plan says which packages are the device's base system (Replaces), so no read is needed here.
                     var recorded = new RecordedPackage(p.Name, p.Version, p.Format, p.Sha256, command.RoleKind) { Auto = i.Dependency == true, Preinstalled = i.Replaces?.Contains(p.Name) == true };
-                    await UpsertItemAsync(s, device, "package", p.Name, JsonSerializer.Serialize(recorded, ModelJson.Default.RecordedPackage), ct).ConfigureAwait(false);
+                    writes.Item(device, "package", p.Name, JsonSerializer.Serialize(recorded, ModelJson.Default.RecordedPackage));
                 }
                 break;
             case RemoveCommand r:
                 foreach (var name in r.All)
-                    await DeleteItemAsync(s, device, "package", name, ct).ConfigureAwait(false);
+                    writes.Item(device, "package", name, null);
                 break;
             case WriteFileCommand w:
-                await UpsertItemAsync(s, device, "file", w.Path, JsonSerializer.Serialize(new RecordedFile(w.Path, w.Sha256, w.Mode, w.Owner, w.Group, command.RoleKind), ModelJson.Default.RecordedFile), ct).ConfigureAwait(false);
+                writes.Item(device, "file", w.Path, JsonSerializer.Serialize(new RecordedFile(w.Path, w.Sha256, w.Mode, w.Owner, w.Group, command.RoleKind), ModelJson.Default.RecordedFile));
                 break;
             case DeleteFileCommand d:
-                await DeleteItemAsync(s, device, "file", d.Path, ct).ConfigureAwait(false);
+                writes.Item(device, "file", d.Path, null);
                 break;
             case ServiceCommand svc:
-                var body = await s.QuerySingleOrDefaultAsync<string?>("SELECT body FROM recorded_items WHERE device = @device AND kind = 'service' AND key = @key",
-                    new { device, key = svc.Name }, ct).ConfigureAwait(false);
+                // The batched path read every service of the reporting devices; the single path reads on a miss. Both
+                // keep what they wrote, so a second result for the same service in one exchange builds on the first.
+                if (!services.TryGetValue((device, svc.Name), out var body) && !servicesComplete)
+                    body = await s.QuerySingleOrDefaultAsync<string?>("SELECT body FROM recorded_items WHERE device = @device AND kind = 'service' AND key = @key",
+                        new { device, key = svc.Name }, ct).ConfigureAwait(false);
                 var before = new RecordedState { Services = body is null ? new Dictionary<string, RecordedService>() : new Dictionary<string, RecordedService> { [svc.Name] = JsonSerializer.Deserialize(body, ModelJson.Default.RecordedService)! } };
-                var after = RecordedStateUpdater.Apply(before, svc, command.RoleKind, result).Services[svc.Name];
-                await UpsertItemAsync(s, device, "service", svc.Name, JsonSerializer.Serialize(after, ModelJson.Default.RecordedService), ct).ConfigureAwait(false);
+                var after = JsonSerializer.Serialize(RecordedStateUpdater.Apply(before, svc, command.RoleKind, result).Services[svc.Name], ModelJson.Default.RecordedService);
+                services[(device, svc.Name)] = after;
+                writes.Item(device, "service", svc.Name, after);
                 break;
             case NetworkCommand n:
-                await UpsertItemAsync(s, device, "network", n.Interface, JsonSerializer.Serialize(RecordedNetwork.From(n), ModelJson.Default.RecordedNetwork), ct).ConfigureAwait(false);
+                writes.Item(device, "network", n.Interface, JsonSerializer.Serialize(RecordedNetwork.From(n), ModelJson.Default.RecordedNetwork));
                 break;
             case InventoryCommand when result.Inventory is { } inventory:
+                await writes.FlushAsync(s, NowMs, ct).ConfigureAwait(false); // the inventory reads the recorded state
                 await StoreInventoryAsync(s, device, inventory, ct).ConfigureAwait(false);
                 break;
         }
@@ -383,11 +453,4 @@ public sealed partial class RigStore
         await s.ExecuteAsync(
             "INSERT INTO device_runtime (device, inventory_note, updated_at) VALUES (@device, @note, @now) ON CONFLICT (device) DO UPDATE SET inventory_note = excluded.inventory_note",
             new { device, note = $"{DateTimeOffset.FromUnixTimeMilliseconds(NowMs):u}: the inventory the agent sent was dropped: {problem}", now = NowMs }, ct).ConfigureAwait(false);
-
-    private static Task UpsertItemAsync(Statements s, string device, string kind, string key, string body, CancellationToken ct) =>
-        s.ExecuteAsync("INSERT INTO recorded_items (device, kind, key, body) VALUES (@device, @kind, @key, @body) ON CONFLICT (device, kind, key) DO UPDATE SET body = excluded.body",
-            new { device, kind, key, body }, ct);
-
-    private static Task DeleteItemAsync(Statements s, string device, string kind, string key, CancellationToken ct) =>
-        s.ExecuteAsync("DELETE FROM recorded_items WHERE device = @device AND kind = @kind AND key = @key", new { device, kind, key }, ct);
 }

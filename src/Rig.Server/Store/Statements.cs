@@ -98,6 +98,40 @@ internal sealed class Statements(DbConnection connection, DbTransaction? transac
         return rows;
     }
 
+    /// <summary>Several reads in one round trip, after any writes held back; <paramref name="each"/> gets each read's
+    /// index and its result set, in order. PostgreSQL only (the batched exchange path).</summary>
+    public async Task ReadManyAsync(IReadOnlyList<(string Sql, object? Param)> reads, Action<int, DbDataReader> each, CancellationToken ct)
+    {
+        await using var batch = new NpgsqlBatch((NpgsqlConnection)connection, (NpgsqlTransaction?)transaction);
+        foreach (var write in _pending)
+            batch.BatchCommands.Add(write);
+        _pending.Clear();
+        foreach (var (sql, param) in reads)
+            batch.BatchCommands.Add(Batched(sql, param));
+        await using var reader = await batch.ExecuteReaderAsync(ct).ConfigureAwait(false);
+        for (var i = 0; i < reads.Count; i++)
+        {
+            while (reader.FieldCount == 0)
+            {
+                if (!await reader.NextResultAsync(ct).ConfigureAwait(false))
+                    throw new InvalidOperationException($"Read {i + 1} of {reads.Count} of a batch returned no result set.");
+            }
+            each(i, reader);
+            if (!await reader.NextResultAsync(ct).ConfigureAwait(false) && i < reads.Count - 1)
+                throw new InvalidOperationException($"Read {i + 2} of {reads.Count} of a batch returned no result set.");
+        }
+    }
+
+    /// <summary>The rows of the reader's current result set (synchronously: the batch's rows are already buffered).</summary>
+    public static List<T> Rows<T>(DbDataReader reader)
+    {
+        var rows = new List<T>();
+        var parse = reader.GetRowParser<T>();
+        while (reader.Read())
+            rows.Add(parse(reader));
+        return rows;
+    }
+
     /// <summary>One row or none (more than one is a bug in the query).</summary>
     public async Task<T?> QuerySingleOrDefaultAsync<T>(string sql, object? param, CancellationToken ct)
     {

@@ -31,6 +31,7 @@ public abstract partial class StoreSuite
         var commands = names.Select(_ => Writes(3)).ToArray();
         var created = await TogetherAsync(devices, i => Store.CreateQueueAsync(names[i], commands[i], "fleet rollout", 1));
         Assert.All(created, c => Assert.NotNull(c.Created));
+        var before = Store.Stats;
 
         var handedOut = await TogetherAsync(devices, async i =>
         {
@@ -50,6 +51,7 @@ public abstract partial class StoreSuite
             Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(created[i].Created!.Id)).Status);
             Assert.Equal(3, (await RecordedAsync(names[i])).Files.Count);
         }
+        Assert.Equal(before.RetriedBatches, Store.Stats.RetriedBatches); // every batch went through the fast path
     }
 
     [Fact]
@@ -75,6 +77,7 @@ public abstract partial class StoreSuite
         Assert.Equal(devices + 1, after.Exchanges - before.Exchanges);
         Assert.True(after.Batches - before.Batches < devices, $"{after.Batches - before.Batches} transactions for {devices} waiting exchanges");
         Assert.True(after.LargestBatch > 1);
+        Assert.Equal(before.RetriedBatches, after.RetriedBatches); // a refusal is an answer, not an error: no batch ran twice
         // The refused one undid nothing of the others: every command was delivered exactly once.
         Assert.Equal(devices, await ScalarAsync("SELECT COUNT(*) FROM commands WHERE status = 'sent' AND deliveries = 1"));
     }

@@ -417,6 +417,21 @@ public abstract partial class StoreSuite
     }
 
     [Fact]
+    public async Task Two_results_for_one_service_in_one_request_both_reach_the_recorded_state()
+    {
+        // The second result builds on the first: restart (running) then enable (enabled) is a running, enabled service,
+        // though both are recorded in the same exchange before anything is sent to the database.
+        var commands = new List<NewCommand> { Service("nginx", ServiceAction.Restart), Service("nginx", ServiceAction.Enable), WriteFile("/etc/x", "x") };
+        await CreateQueueAsync(commands);
+        Assert.Equal(commands.Take(2).Select(c => c.Id), AllOf(await ExchangeAsync(Batch(2))).Select(c => c.Id));
+
+        AssertCommand(commands[2], await ExchangeAsync(Batch(1, Succeeded(commands[0].Id), Succeeded(commands[1].Id))));
+
+        var nginx = (await RecordedAsync()).Services["nginx"];
+        Assert.Equal((true, true), (nginx.Running, nginx.Enabled));
+    }
+
+    [Fact]
     public async Task A_result_that_skips_a_command_without_a_result_is_refused_naming_it_and_changes_nothing()
     {
         // The same hole as with a reboot, for any command: an agent that lost its "reported" marks and reports only a
