@@ -92,11 +92,24 @@ public sealed class FloorProcess : IAsyncDisposable
             var sessions = new List<Task>(agents.Count);
             foreach (var agent in agents)
             {
-                await starting.WaitAsync().ConfigureAwait(false);
+                while (!await starting.WaitAsync(200).ConfigureAwait(false))
+                {
+                    if (_process.HasExited)
+                        throw new InvalidOperationException($"The floor server exited with {_process.ExitCode} during a round.");
+                }
                 agent.PokedAt = Stopwatch.GetTimestamp();
                 sessions.Add(Task.Run(() => agent.SessionAsync(fleet, InquiryReason.Poke, () => starting.Release())));
             }
-            await Task.WhenAll(sessions).ConfigureAwait(false);
+            var all = Task.WhenAll(sessions);
+            while (!all.IsCompleted)
+            {
+                if (_process.HasExited)
+                    throw new InvalidOperationException($"The floor server exited with {_process.ExitCode} during a round.");
+                if (Stopwatch.GetElapsedTime(start) > TimeSpan.FromMinutes(10))
+                    throw new TimeoutException("A floor round did not finish in 10 minutes.");
+                await Task.WhenAny(all, Task.Delay(200)).ConfigureAwait(false);
+            }
+            await all.ConfigureAwait(false);
             var seconds = Stopwatch.GetElapsedTime(start).TotalSeconds;
             var cpu = ProcessProbe.CpuSeconds(_process.Id) - cpuBefore;
             var failed = agents.FirstOrDefault(a => a.Failures > 0);

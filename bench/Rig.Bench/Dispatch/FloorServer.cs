@@ -58,7 +58,19 @@ public static class FloorServer
         var lanes = postgres.Length > 0 ? Math.Clamp(2 * Environment.ProcessorCount, 2, 16) : 1;
         var channels = Enumerable.Range(0, lanes).Select(_ => Channel.CreateUnbounded<Row>(new UnboundedChannelOptions { SingleReader = true })).ToArray();
         Func<Channel<Row>, Task> writer = postgres.Length > 0 ? await PostgresWriterAsync(postgres).ConfigureAwait(false) : await SqliteWriterAsync(sqlite).ConfigureAwait(false);
-        var writers = channels.Select(c => Task.Run(() => writer(c))).ToArray();
+        var writers = channels.Select(c => Task.Run(async () =>
+        {
+            try
+            {
+                await writer(c).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                // A writer that died would leave every request of its lane waiting: end the process, the benchmark reports it.
+                await Console.Error.WriteLineAsync($"floor writer failed: {e}").ConfigureAwait(false);
+                Environment.Exit(3);
+            }
+        })).ToArray();
 
         var sessions = new ConcurrentDictionary<string, int>(StringComparer.Ordinal);
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ApplicationName = "rig-floor" });
@@ -161,8 +173,8 @@ public static class FloorServer
             var batch = new List<Row>(MaxBatch);
             await using var connection = await source.OpenConnectionAsync().ConfigureAwait(false);
             await using var insert = new NpgsqlCommand("INSERT INTO floor (device, request, sequence, at) SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[])", connection);
-            for (var i = 0; i < 4; i++)
-                insert.Parameters.Add(new NpgsqlParameter());
+            foreach (var type in new[] { NpgsqlTypes.NpgsqlDbType.Text, NpgsqlTypes.NpgsqlDbType.Text, NpgsqlTypes.NpgsqlDbType.Integer, NpgsqlTypes.NpgsqlDbType.Bigint })
+                insert.Parameters.Add(new NpgsqlParameter { NpgsqlDbType = NpgsqlTypes.NpgsqlDbType.Array | type });
             await insert.PrepareAsync().ConfigureAwait(false);
             while (await Drain(channel.Reader, batch).ConfigureAwait(false))
             {
