@@ -214,6 +214,21 @@ public sealed class DispatchBenchmark : IBenchmark
                 measurements.Add(Measurement.Single($"all work done after a gateway restart ({label})", "s", r.AfterRestartSeconds, $"the second half of the round; {r.Retries} retries with jittered backoff, {r.Failures} failures"));
                 if (r.Failures > 0)
                     throw new InvalidOperationException($"{r.Failures} agents failed across a gateway restart: {fleet.Agents.First(a => a.Failures > 0).LastFailure}");
+                if (r.Reconnecting > 0)
+                {
+                    // The floor for the same work: as many new mTLS sessions as agents were cut off, each with the commands
+                    // left per agent, against the floor server (no process start, no backoff: what the machine can do).
+                    var perAgent = (int)Math.Ceiling(r.LeftAtKill / (double)r.Reconnecting);
+                    var restartDb = postgres is null ? null : postgres.ConnectionString(await postgres.CreateDatabaseAsync().ConfigureAwait(false));
+                    await using var restartFloor = await FloorProcess.StartAsync(gateway.DataDirectory, restartDb, Path.Combine(dir, "floor-restart.db"), perAgent, ct).ConfigureAwait(false);
+                    var cutOff = fleet.Agents.Take(r.Reconnecting).ToList();
+                    await restartFloor.RoundAsync(fleet, cutOff.Take(Math.Min(cutOff.Count, 100)).ToList(), fleet.Limits.PokeWindow).ConfigureAwait(false); // warm-up
+                    var f = await restartFloor.RoundAsync(fleet, cutOff, fleet.Limits.PokeWindow).ConfigureAwait(false);
+                    measurements.Add(Measurement.Single($"floor: {r.Reconnecting:N0} new mTLS sessions with {perAgent} commands each ({label})", "s", f.Seconds,
+                        $"the restart's work ({r.LeftAtKill:N0} commands left at the kill) on the floor server"));
+                    measurements.Add(Measurement.Single($"all work done after a gateway restart / floor ({label})", "ratio", r.AfterRestartSeconds / f.Seconds,
+                        "target <= 1.5; Rig's time includes the gateway's process start and the agents' backoff"));
+                }
             }
             var failures = fleet.Agents.Sum(a => a.Failures);
             if (failures > 0)
@@ -232,7 +247,11 @@ public sealed class DispatchBenchmark : IBenchmark
         }
     }
 
-    private sealed record Round(long Commands, long Exchanges, double DispatchSeconds, (double P50, double P99) PokeToFirstCommandMs, double ConvergeSeconds, double GatewayCpuSeconds, double Commits, double AfterRestartSeconds, double AllAnsweredSeconds, int Reconnecting, int Retries, int Failures);
+    private sealed record Round(long Commands, long Exchanges, double DispatchSeconds, (double P50, double P99) PokeToFirstCommandMs, double ConvergeSeconds, double GatewayCpuSeconds, double Commits, double AfterRestartSeconds, double AllAnsweredSeconds, int Reconnecting, int Retries, int Failures)
+    {
+        /// <summary>Commands still to answer when the gateway was killed.</summary>
+        public long LeftAtKill { get; init; }
+    }
 
     private static async Task<Round> RoundAsync(OperatorClient api, GatewayUnderTest gateway, SimulatedFleet fleet, string[] names, int round, bool killMidway, CancellationToken ct)
     {
@@ -251,12 +270,14 @@ public sealed class DispatchBenchmark : IBenchmark
             throw new InvalidOperationException($"Converge round {round}: {string.Join("; ", converge.Devices.Where(d => d.Outcome != "queued").Take(3).Select(d => $"{d.Device} {d.Outcome} {string.Join(' ', d.Errors.Select(e => e.Message))}"))}");
 
         double afterRestart = 0, allAnswered = 0;
+        long leftAtKill = 0;
         var reconnecting = 0;
         if (killMidway)
         {
             var half = expected - (long)names.Length * (FilesPerDevice + 1) / 2;
             await WaitAsync(() => Interlocked.Read(ref fleet.TotalCommands) >= half, TimeSpan.FromMinutes(5), "half of the commands", ct).ConfigureAwait(false);
             await gateway.KillAsync().ConfigureAwait(false);
+            leftAtKill = expected - Interlocked.Read(ref fleet.TotalCommands);
             var cutOff = fleet.Agents.Where(a => a.DoneAt == 0).ToList(); // work left: each must be answered again
             foreach (var agent in fleet.Agents)
                 Interlocked.Exchange(ref agent.AnsweredAt, 0);
@@ -282,7 +303,10 @@ public sealed class DispatchBenchmark : IBenchmark
         var commands = (long)names.Length * (FilesPerDevice + 1);
         return new Round(commands, Interlocked.Read(ref fleet.TotalExchanges) - exchangesBefore, Stopwatch.GetElapsedTime(firstPoke, lastDone).TotalSeconds,
             (Stats.Percentile(latencies, 50), Stats.Percentile(latencies, 99)), convergeSeconds, cpu,
-            killMidway ? 0 : after.Store.Commits - before.Store.Commits, afterRestart, allAnswered, reconnecting, fleet.Agents.Sum(a => a.Retries) - retriesBefore, fleet.Agents.Sum(a => a.Failures));
+            killMidway ? 0 : after.Store.Commits - before.Store.Commits, afterRestart, allAnswered, reconnecting, fleet.Agents.Sum(a => a.Retries) - retriesBefore, fleet.Agents.Sum(a => a.Failures))
+        {
+            LeftAtKill = leftAtKill,
+        };
     }
 
     private static string Progress(SimulatedFleet fleet, long expected)
