@@ -181,12 +181,12 @@ public sealed class GatewayClient : IDisposable
             }
             try
             {
-                // A new download reserves its whole size at once (one extent allocation instead of one per write, and a full
-                // disk is found before any byte is fetched); a resumed one appends.
+                // Unbuffered: every write is a whole chunk. (Preallocating the blob's size was tried: on a full disk .NET reports
+                // it as an IOException without ENOSPC, which would turn disk-full into io-error.)
                 var options = new FileStreamOptions
                 {
                     Mode = append ? FileMode.Append : FileMode.Create, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0,
-                    Options = FileOptions.Asynchronous, PreallocationSize = append ? 0 : size,
+                    Options = FileOptions.Asynchronous,
                 };
                 await using (var output = new FileStream(partialPath, options))
                 {
@@ -212,7 +212,9 @@ public sealed class GatewayClient : IDisposable
                                 }
                                 catch (Exception e) when (IsTransportFailure(e, ct))
                                 {
+                                    // Keep what arrived, so the retry resumes after it (it hashes the partial file again).
                                     await pending.ConfigureAwait(false); // a write that failed (disk full) says so first
+                                    await output.WriteAsync(buffer.AsMemory(0, filled), ct).ConfigureAwait(false);
                                     throw new GatewayUnavailableException($"Downloading blob {sha256} stalled or broke at byte {written + filled}: {e.Message}", e);
                                 }
                                 if (n == 0)
@@ -245,8 +247,6 @@ public sealed class GatewayClient : IDisposable
                     await pending.ConfigureAwait(false);
                     if (written != size)
                     {
-                        output.SetLength(written); // drop the preallocated tail, so a resume starts at the real end
-                        output.Flush(flushToDisk: true);
                         throw new GatewayUnavailableException($"Blob {sha256} download ended at {written} of {size} bytes (truncated); resuming.");
                     }
                     output.Flush(flushToDisk: true);
