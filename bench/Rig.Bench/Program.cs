@@ -3,6 +3,9 @@ using Rig.Bench.Benchmarks;
 using Rig.Bench.Common;
 using Spectre.Console;
 
+if (args is [Rig.Bench.Dispatch.FloorServer.Verb, ..])
+    return await Rig.Bench.Dispatch.FloorServer.RunAsync(args[1..]); // a child process of the dispatch benchmark
+
 BenchOptions options;
 try
 {

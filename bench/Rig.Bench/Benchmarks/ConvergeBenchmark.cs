@@ -32,10 +32,20 @@ public sealed class ConvergeBenchmark : IBenchmark
         var cfAgent = await ExternalTool.RequireAsync("cf-agent", "cfengine3", "--version", ct).ConfigureAwait(false);
         var tar = await ExternalTool.RequireAsync("tar", "tar", "--version", ct).ConfigureAwait(false);
 
-        var workload = ConvergeWorkload.Create(options.Quick);
-        var expected = workload.ExpectedFiles(); // also proves the benchmark's reference rendering is Rig's, byte for byte
+        // Two workloads: the original one (many small templated files and ~200 KiB archives: per-file and per-exchange
+        // work dominates) and one with few templates and archives of several MiB, where moving packages dominates.
+        // RIG_BENCH_CONVERGE_VARIANT=templates|packages runs one of them (development); default both.
+        var only = Environment.GetEnvironmentVariable("RIG_BENCH_CONVERGE_VARIANT");
+        var variants = new List<(string Prefix, ConvergeWorkload Workload)>();
+        if (only is null or "" or "templates")
+            variants.Add(("", ConvergeWorkload.Create(options.Quick)));
+        if (only is null or "" or "packages")
+            variants.Add(("packages variant: ", ConvergeWorkload.CreatePackageHeavy(options.Quick)));
+        if (variants.Count == 0)
+            throw new ArgumentException($"RIG_BENCH_CONVERGE_VARIANT={only}: use templates or packages (or leave it unset for both).");
 
-        await using var fs = await LoopFilesystem.CreateAsync(options.Quick ? 512 : 2048).ConfigureAwait(false);
+        var imageMiB = (options.Quick ? 512 : 2048) + variants.Sum(v => (int)(v.Workload.Devices.Count * v.Workload.Archives.Sum(a => (long)a.PayloadBytes) * 10 / (1024 * 1024)));
+        await using var fs = await LoopFilesystem.CreateAsync(imageMiB).ConfigureAwait(false);
         var work = fs.Path;
         var filesystem = Filesystems.Describe(work) + (fs.Note is null ? ", a journaled ext4 loop image made by the benchmark" : $" ({fs.Note})");
         var fsync = FsyncProbe.Measure(work, options.Quick ? 50 : 200);
@@ -52,6 +62,36 @@ public sealed class ConvergeBenchmark : IBenchmark
             agent = AgentProgram.Aot(await AgentProgram.PublishAotAsync(Path.Combine(work, "aot"), ct).ConfigureAwait(false));
         }
 
+        var measurements = new List<Measurement>();
+        var notes = new List<string>();
+        var parameters = new Dictionary<string, string>();
+        foreach (var (prefix, workload) in variants)
+        {
+            var (m, n, p) = await RunVariantAsync(prefix, workload, Path.Combine(work, prefix.Length == 0 ? "templates" : "packages"), runs, agent, ansible, cfAgent, tar, filesystem, options.Quick, ct).ConfigureAwait(false);
+            measurements.AddRange(m);
+            notes.AddRange(n);
+            foreach (var (key, value) in p)
+                parameters[prefix + key] = value;
+        }
+        measurements.Add(Measurement.Single("work file system: write + fsync + rename", "ms", fsync * 1000, "median of small files, before the runs"));
+        measurements.Add(Measurement.Single("benchmark wall time", "s", total.Elapsed.TotalSeconds));
+        if (fs.Note is not null)
+            notes.Add($"No loop file system ({fs.Note}): the figures were measured on the temp directory's file system.");
+        parameters["rig agent"] = agent.Kind;
+        parameters["ansible"] = ansible.Version;
+        parameters["ansible forks"] = AnsibleRunner.Forks.ToString(CultureInfo.InvariantCulture);
+        parameters["cf-agent"] = cfAgent.Version;
+        parameters["filesystem"] = filesystem;
+        parameters["runs"] = runs.ToString(CultureInfo.InvariantCulture);
+        return new BenchReport(Name, DateTimeOffset.UtcNow, BenchReport.Revision(), options.Quick, MachineInfo.Current(work), parameters, measurements, notes);
+    }
+
+    /// <summary>One workload: every tool, <paramref name="runs"/> times; measurement names start with <paramref name="prefix"/>.</summary>
+    private static async Task<(List<Measurement>, List<string>, Dictionary<string, string>)> RunVariantAsync(string prefix, ConvergeWorkload workload, string work, int runs,
+        AgentProgram agent, ExternalTool ansible, ExternalTool cfAgent, ExternalTool tar, string filesystem, bool quick, CancellationToken ct)
+    {
+        Directory.CreateDirectory(work);
+        var expected = workload.ExpectedFiles(); // also proves the benchmark's reference rendering is Rig's, byte for byte
         var tarballs = workload.WriteTarballs(Path.Combine(work, "packages", "tar"));
         var context = new Context(workload, expected, work, runs,
             new ScriptRunner(Path.Combine(work, "script"), workload, tarballs),
@@ -61,20 +101,16 @@ public sealed class ConvergeBenchmark : IBenchmark
         for (var run = 0; run < runs; run++)
         {
             // One tool at a time; Ansible last so its minutes do not sit between the others.
-            var tag = $"run {run + 1}/{runs}";
+            var tag = $"{prefix}run {run + 1}/{runs}";
             await RunScriptAsync(context, tag, ct).ConfigureAwait(false);
             await RunCfEngineAsync(context, tag, ct).ConfigureAwait(false);
             await RunRigAsync(context, tag, Path.Combine(work, "rig", $"run{run + 1}"), ct).ConfigureAwait(false);
             await RunAnsibleAsync(context, tag, ct).ConfigureAwait(false);
         }
-
-        var measurements = Measurements(context);
-        measurements.Add(Measurement.Single("work file system: write + fsync + rename", "ms", fsync * 1000, "median of small files, before the runs"));
-        measurements.Add(Measurement.Single("benchmark wall time", "s", total.Elapsed.TotalSeconds));
-        var notes = Notes(context, ansible, cfAgent, tar, filesystem, options.Quick);
-        if (fs.Note is not null)
-            notes.Add($"No loop file system ({fs.Note}): the figures were measured on the temp directory's file system.");
-
+        var measurements = Measurements(context).Select(m => m with { Name = prefix + m.Name }).ToList();
+        var notes = Notes(context, ansible, cfAgent, tar, filesystem, quick).Select(n => prefix + n).ToList();
+        if (prefix.Length > 0)
+            notes = [notes[0], .. notes.Where(n => n.Contains("Targets (issue)", StringComparison.Ordinal))]; // the rest is as for the first workload
         var parameters = new Dictionary<string, string>
         {
             ["devices"] = workload.Devices.Count.ToString(CultureInfo.InvariantCulture),
@@ -82,14 +118,8 @@ public sealed class ConvergeBenchmark : IBenchmark
             ["archives per device"] = workload.Archives.Count.ToString(CultureInfo.InvariantCulture),
             ["archive payload KiB"] = (workload.Archives.Average(a => a.PayloadBytes) / 1024).ToString("0", CultureInfo.InvariantCulture),
             ["files per run"] = context.FilesPerRun.ToString(CultureInfo.InvariantCulture),
-            ["runs"] = runs.ToString(CultureInfo.InvariantCulture),
-            ["rig agent"] = agent.Kind,
-            ["ansible"] = ansible.Version,
-            ["ansible forks"] = AnsibleRunner.Forks.ToString(CultureInfo.InvariantCulture),
-            ["cf-agent"] = cfAgent.Version,
-            ["filesystem"] = filesystem,
         };
-        return new BenchReport(Name, DateTimeOffset.UtcNow, BenchReport.Revision(), options.Quick, MachineInfo.Current(work), parameters, measurements, notes);
+        return (measurements, notes, parameters);
     }
 
     /// <summary>Everything the runs share and what they measured.</summary>

@@ -148,6 +148,10 @@ public sealed class ConvergeWorkload
     /// <summary>The full workload (20 x (30 + 5 x ~200 KB)) or the quick one (2 x (3 + 1 small)).</summary>
     public static ConvergeWorkload Create(bool quick) => quick ? Create(2, 3, 1, 24 * 1024) : Create(20, 30, 5, 200 * 1024);
 
+    /// <summary>The package-heavy variant: few templates and archives of several MiB, so moving packages (download,
+    /// digest check, extraction) dominates a first run rather than per-file and per-exchange work.</summary>
+    public static ConvergeWorkload CreatePackageHeavy(bool quick) => quick ? Create(2, 2, 2, 512 * 1024) : Create(10, 3, 4, 4 * 1024 * 1024);
+
     /// <summary>M devices, K templates, P archives of about <paramref name="archiveBytes"/> bytes each.</summary>
     public static ConvergeWorkload Create(int devices, int files, int archives, int archiveBytes)
     {

@@ -73,7 +73,7 @@ public sealed class SimulatedAgent(string name, X509Certificate2 certificate, IP
 
     /// <summary>One session: new connection, inquire, answer commands until "no command"; transport failures are
     /// retried with the protocol's jittered backoff (the same request again).</summary>
-    public async Task SessionAsync(SimulatedFleet fleet, InquiryReason reason)
+    public async Task SessionAsync(SimulatedFleet fleet, InquiryReason reason, Action? firstAnswer = null)
     {
         var client = new GatewayClient(fleet.GatewayUrl, Certificate, fleet.Ca, fleet.Limits);
         try
@@ -101,6 +101,11 @@ public sealed class SimulatedAgent(string name, X509Certificate2 certificate, IP
                     return;
                 }
                 attempt = 0;
+                if (firstAnswer is not null)
+                {
+                    firstAnswer();
+                    firstAnswer = null;
+                }
                 Interlocked.CompareExchange(ref AnsweredAt, Stopwatch.GetTimestamp(), 0);
                 Interlocked.Increment(ref fleet.TotalExchanges);
                 if (response.Answer != ExchangeAnswer.Command || response.Command is not { } command)
@@ -171,8 +176,8 @@ public sealed class SimulatedFleet : IAsyncDisposable
         _listener.Start(backlog: 4096);
     }
 
-    /// <summary>Gateway agent endpoint.</summary>
-    public Uri GatewayUrl { get; }
+    /// <summary>Gateway agent endpoint (the floor server's while the floor is measured).</summary>
+    public Uri GatewayUrl { get; set; }
     /// <summary>Pinned CA.</summary>
     public X509Certificate2 Ca { get; }
     /// <summary>The agents.</summary>

@@ -9,8 +9,13 @@ namespace Rig.Bench.Dispatch;
 /// once, so the group commit batches them as under real load. What is left above this ceiling is transport.</summary>
 public static class StoreCeiling
 {
+    /// <summary>What one run of the store alone measured: exchanges per second, and the database work per exchange and
+    /// per group-commit batch (statements and round trips through <see cref="StoreCounters"/>).</summary>
+    public sealed record Result(double PerSecond, double CommitsPerExchange, double StatementsPerExchange, double RoundTripsPerExchange,
+        double StatementsPerBatch, double RoundTripsPerBatch, double ExchangesPerBatch);
+
     /// <summary>Exchanges per second for <paramref name="devices"/> devices with <paramref name="commands"/> each.</summary>
-    public static async Task<(double PerSecond, double CommitsPerExchange)> MeasureAsync(string connectionString, int devices, int commands, CancellationToken ct)
+    public static async Task<Result> MeasureAsync(string connectionString, int devices, int commands, CancellationToken ct)
     {
         await using var store = await RigStore.OpenAsync(connectionString, ct: ct).ConfigureAwait(false);
         var names = Enumerable.Range(0, devices).Select(i => $"c{i:00000}").ToArray();
@@ -18,6 +23,7 @@ public static class StoreCeiling
             new NewCommand(Guid.CreateVersion7().ToString("n"), new ServiceCommand($"svc{i}", ServiceAction.Restart), "bench", "os", "bench"))])).ToList();
         await store.CreateQueuesAsync(queues, "store ceiling", 1, ct).ConfigureAwait(false);
         var before = store.Stats;
+        var (statementsBefore, roundTripsBefore) = (StoreCounters.Statements, StoreCounters.RoundTrips);
         var watch = Stopwatch.StartNew();
         await Task.WhenAll(names.Select(async device =>
         {
@@ -33,7 +39,11 @@ public static class StoreCeiling
         var seconds = watch.Elapsed.TotalSeconds;
         var after = store.Stats;
         var exchanges = after.Exchanges - before.Exchanges;
-        return (exchanges / seconds, (after.Commits - before.Commits) / (double)exchanges);
+        var statements = (double)(StoreCounters.Statements - statementsBefore);
+        var roundTrips = (double)(StoreCounters.RoundTrips - roundTripsBefore);
+        var batches = Math.Max(1, after.Batches - before.Batches);
+        return new Result(exchanges / seconds, (after.Commits - before.Commits) / (double)exchanges, statements / exchanges, roundTrips / exchanges,
+            statements / batches, roundTrips / batches, exchanges / (double)batches);
     }
 
     private static ExchangeRequest Request(string device, CommandResult? result) => new()

@@ -70,6 +70,10 @@ public sealed class GatewayRefusalException(int status, string code, string mess
 /// session the connection is kept alive until the queue answers "no command" (docs/PROTOCOL.md).</summary>
 public sealed class GatewayClient : IDisposable
 {
+    /// <summary>Bytes a download receives before it hashes and writes them: large enough that the disk sees few large
+    /// writes and the hash runs over long stretches; two such buffers per download in flight.</summary>
+    private const int DownloadChunkBytes = 1 << 20;
+
     private readonly HttpClient _http;
     private readonly RigLimits _limits;
 
@@ -179,38 +183,75 @@ public sealed class GatewayClient : IDisposable
             }
             try
             {
-                await using (var output = new FileStream(partialPath, append ? FileMode.Append : FileMode.Create, FileAccess.Write, FileShare.None, 1 << 16, FileOptions.Asynchronous))
+                // Unbuffered: every write is a whole chunk. (Preallocating the blob's size was tried: on a full disk .NET reports
+                // it as an IOException without ENOSPC, which would turn disk-full into io-error.)
+                var options = new FileStreamOptions
+                {
+                    Mode = append ? FileMode.Append : FileMode.Create, Access = FileAccess.Write, Share = FileShare.None, BufferSize = 0,
+                    Options = FileOptions.Asynchronous,
+                };
+                await using (var output = new FileStream(partialPath, options))
                 {
                     await using var input = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
-                    var buffer = new byte[1 << 16];
+                    // Two large buffers: while one chunk is written to disk (on the thread pool), the next is received and
+                    // hashed. A TLS read returns one record (16 KiB) at most, so each chunk is filled by several reads.
+                    var buffers = new[] { new byte[DownloadChunkBytes], new byte[DownloadChunkBytes] };
+                    var pending = Task.CompletedTask;
                     var written = append ? offset : 0;
-                    while (true)
+                    try
                     {
-                        idle.CancelAfter(_limits.DownloadIdleTimeout); // a peer sending one byte a minute is cut off
-                        int n;
-                        try
+                        for (var current = 0; ; current ^= 1)
                         {
-                            n = await input.ReadAsync(buffer, idle.Token).ConfigureAwait(false);
+                            var buffer = buffers[current];
+                            var filled = 0;
+                            while (filled < buffer.Length)
+                            {
+                                idle.CancelAfter(_limits.DownloadIdleTimeout); // a peer sending one byte a minute is cut off
+                                int n;
+                                try
+                                {
+                                    n = await input.ReadAsync(buffer.AsMemory(filled), idle.Token).ConfigureAwait(false);
+                                }
+                                catch (Exception e) when (IsTransportFailure(e, ct))
+                                {
+                                    // Keep what arrived, so the retry resumes after it (it hashes the partial file again).
+                                    await pending.ConfigureAwait(false); // a write that failed (disk full) says so first
+                                    await output.WriteAsync(buffer.AsMemory(0, filled), ct).ConfigureAwait(false);
+                                    throw new GatewayUnavailableException($"Downloading blob {sha256} stalled or broke at byte {written + filled}: {e.Message}", e);
+                                }
+                                if (n == 0)
+                                    break;
+                                filled += n;
+                            }
+                            if (filled == 0)
+                                break;
+                            written += filled;
+                            if (written > size)
+                            {
+                                await pending.ConfigureAwait(false);
+                                output.Close();
+                                File.Delete(partialPath);
+                                throw new Platform.CommandFailedException("size-mismatch", $"Blob {sha256} is longer than the {size} bytes the command announced; nothing was installed.");
+                            }
+                            hash.AppendData(buffer, 0, filled);
+                            await pending.ConfigureAwait(false);
+                            pending = output.WriteAsync(buffer.AsMemory(0, filled), ct).AsTask();
+                            if (filled < buffer.Length)
+                                break; // the stream ended inside this chunk
                         }
-                        catch (Exception e) when (IsTransportFailure(e, ct))
-                        {
-                            throw new GatewayUnavailableException($"Downloading blob {sha256} stalled or broke at byte {written}: {e.Message}", e);
-                        }
-                        if (n == 0)
-                            break;
-                        written += n;
-                        if (written > size)
-                        {
-                            output.Close();
-                            File.Delete(partialPath);
-                            throw new Platform.CommandFailedException("size-mismatch", $"Blob {sha256} is longer than the {size} bytes the command announced; nothing was installed.");
-                        }
-                        hash.AppendData(buffer, 0, n);
-                        await output.WriteAsync(buffer.AsMemory(0, n), ct).ConfigureAwait(false);
+                    }
+                    finally
+                    {
+                        // Never leave a write running on a file about to be closed (or deleted); its own failure, if any,
+                        // surfaces from the await below or from the catch that already awaited it.
+                        await pending.ConfigureAwait(ConfigureAwaitOptions.SuppressThrowing);
+                    }
+                    await pending.ConfigureAwait(false);
+                    if (written != size)
+                    {
+                        throw new GatewayUnavailableException($"Blob {sha256} download ended at {written} of {size} bytes (truncated); resuming.");
                     }
                     output.Flush(flushToDisk: true);
-                    if (written != size)
-                        throw new GatewayUnavailableException($"Blob {sha256} download ended at {written} of {size} bytes (truncated); resuming.");
                 }
             }
             catch (IOException e) when (Platform.DiskFull.Is(e))

@@ -55,6 +55,15 @@ internal static class GatewayTelemetry
     public static readonly Histogram<long> StoreCommitExchanges = Meter.CreateHistogram<long>("rig.store.commit.exchanges", description: "Exchanges in one group commit",
         advice: new InstrumentAdvice<long> { HistogramBucketBoundaries = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512] });
 
+    /// <summary>SQL statements the store ran (<see cref="Store.StoreCounters"/>): with round trips and group commits, how much
+    /// database work an exchange costs.</summary>
+    public static readonly ObservableCounter<long> StoreStatements = Meter.CreateObservableCounter("rig.store.statements",
+        () => Store.StoreCounters.Statements, description: "SQL statements run by the store's exchange and queue paths");
+
+    /// <summary>Database round trips of those statements (a pipelined PostgreSQL batch is one).</summary>
+    public static readonly ObservableCounter<long> StoreRoundTrips = Meter.CreateObservableCounter("rig.store.round_trips",
+        () => Store.StoreCounters.RoundTrips, description: "Database round trips of the store's statements");
+
     /// <summary>Operator actions through the API, by action and HTTP status.</summary>
     public static readonly Counter<long> OperatorActions = Meter.CreateCounter<long>("rig.gateway.operator.actions", description: "Operator actions through the API");
 }

@@ -27,6 +27,8 @@ internal sealed class Statements(DbConnection connection, DbTransaction? transac
     /// <summary>Run a write; <paramref name="param"/> may be a list (one execution per element, as in Dapper).</summary>
     public Task ExecuteAsync(string sql, object? param, CancellationToken ct)
     {
+        var count = param is IEnumerable many and not string and not IDictionary<string, object?> ? many.Cast<object?>().Count() : 1;
+        StoreCounters.Statement(count, pipelined ? 0 : count); // Dapper runs a list one execution (one round trip) per element
         if (!pipelined)
             return connection.ExecuteAsync(new CommandDefinition(sql, param, transaction, cancellationToken: ct));
         if (param is IEnumerable list and not string and not IDictionary<string, object?>)
@@ -44,6 +46,7 @@ internal sealed class Statements(DbConnection connection, DbTransaction? transac
     /// <summary>Run a read (after any writes held back, in the same round trip).</summary>
     public async Task<List<T>> QueryAsync<T>(string sql, object? param, CancellationToken ct)
     {
+        StoreCounters.Statement(1, 1); // pipelined: the writes held back ride in this round trip
         if (!pipelined)
             return (await connection.QueryAsync<T>(new CommandDefinition(sql, param, transaction, cancellationToken: ct)).ConfigureAwait(false)).AsList();
         await using var batch = new NpgsqlBatch((NpgsqlConnection)connection, (NpgsqlTransaction?)transaction);
@@ -68,6 +71,7 @@ internal sealed class Statements(DbConnection connection, DbTransaction? transac
             var one = await QueryAsync<T1>(first, firstParam, ct).ConfigureAwait(false);
             return (one, second is null ? [] : await QueryAsync<T2>(second, secondParam, ct).ConfigureAwait(false));
         }
+        StoreCounters.Statement(2, 1);
         await using var batch = new NpgsqlBatch((NpgsqlConnection)connection, (NpgsqlTransaction?)transaction);
         foreach (var write in _pending)
             batch.BatchCommands.Add(write);
@@ -149,6 +153,7 @@ internal sealed class Statements(DbConnection connection, DbTransaction? transac
     {
         if (_pending.Count == 0)
             return;
+        StoreCounters.Statement(0, 1);
         await using var batch = new NpgsqlBatch((NpgsqlConnection)connection, (NpgsqlTransaction?)transaction);
         foreach (var write in _pending)
             batch.BatchCommands.Add(write);
@@ -171,5 +176,29 @@ internal sealed class Statements(DbConnection connection, DbTransaction? transac
         foreach (var property in ParameterProperties.GetOrAdd(param.GetType(), t => t.GetProperties(BindingFlags.Public | BindingFlags.Instance)))
             command.Parameters.Add(new NpgsqlParameter(property.Name, property.GetValue(param) ?? DBNull.Value));
         return command;
+    }
+}
+
+/// <summary>Statements and database round trips run through <see cref="Statements"/> since the process started (every
+/// exchange and group commit goes through it; operator paths that use Dapper directly are not counted). For SQLite,
+/// in-process, a "round trip" is one call into the engine. The commit of a transaction is not counted here: it is
+/// <see cref="StoreStats.Commits"/>. Read by the dispatch benchmark (per exchange, per group-commit batch) and exported
+/// as <c>rig.store.statements</c> and <c>rig.store.round_trips</c>.</summary>
+public static class StoreCounters
+{
+    private static long _statements;
+    private static long _roundTrips;
+
+    /// <summary>SQL statements executed (a write of a list counts each element).</summary>
+    public static long Statements => Interlocked.Read(ref _statements);
+
+    /// <summary>Database round trips (a pipelined batch of statements is one).</summary>
+    public static long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    internal static void Statement(int statements, int roundTrips)
+    {
+        Interlocked.Add(ref _statements, statements);
+        if (roundTrips != 0)
+            Interlocked.Add(ref _roundTrips, roundTrips);
     }
 }
