@@ -85,7 +85,7 @@ public sealed class DispatchBenchmark : IBenchmark
         try
         {
             var connection = postgres is null ? null : postgres.ConnectionString(await postgres.CreateDatabaseAsync().ConfigureAwait(false));
-            await using var gateway = await GatewayUnderTest.StartAsync(Path.Combine(dir, "gateway"), connection, ct).ConfigureAwait(false);
+            await using var gateway = await BenchGateway.StartAsync(Path.Combine(dir, "gateway"), connection, ct).ConfigureAwait(false);
             using var api = gateway.Api();
             var names = Enumerable.Range(0, n).Select(i => $"n{i:00000}").ToArray();
             await SaveModelAsync(api, names, 0, ct).ConfigureAwait(false);
@@ -163,7 +163,7 @@ public sealed class DispatchBenchmark : IBenchmark
 
     private sealed record Round(long Commands, long Exchanges, double DispatchSeconds, (double P50, double P99) PokeToFirstCommandMs, double ConvergeSeconds, double GatewayCpuSeconds, double Commits, double AfterRestartSeconds, double AllAnsweredSeconds, int Reconnecting, int Retries, int Failures);
 
-    private static async Task<Round> RoundAsync(OperatorClient api, GatewayUnderTest gateway, SimulatedFleet fleet, string[] names, int round, bool killMidway, CancellationToken ct)
+    private static async Task<Round> RoundAsync(OperatorClient api, GatewayHarness gateway, SimulatedFleet fleet, string[] names, int round, bool killMidway, CancellationToken ct)
     {
         await SaveModelAsync(api, names, round, ct).ConfigureAwait(false);
         foreach (var agent in fleet.Agents)

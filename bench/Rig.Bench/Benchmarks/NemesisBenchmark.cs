@@ -141,8 +141,7 @@ public sealed class NemesisBenchmark : IBenchmark
         site.Disk?.Disk.Free();
         foreach (var device in site.Workload.Devices)
         {
-            foreach (var pid in Signals.AgentPids(site.State(device)))
-                Signals.Send(pid, Signals.Continue);
+            site.Agent(device).Signal(Signals.Continue);
         }
     }
 

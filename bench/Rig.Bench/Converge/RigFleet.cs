@@ -46,7 +46,7 @@ public sealed class RigFleet : IAsyncDisposable
     private readonly string _directory;
     private readonly List<FleetAgent> _agents = [];
     private readonly AgentProgram _program;
-    private GatewayUnderTest? _gateway;
+    private GatewayHarness? _gateway;
     private OperatorClient? _api;
 
     private RigFleet(string directory, IReadOnlyList<string> devices, AgentProgram program)
@@ -87,7 +87,7 @@ public sealed class RigFleet : IAsyncDisposable
     private async Task StartAsync(ConvergeWorkload workload, IReadOnlyList<string> archives, CancellationToken ct)
     {
         Directory.CreateDirectory(_directory);
-        _gateway = await GatewayUnderTest.StartAsync(Path.Combine(_directory, "gateway"), null, ct).ConfigureAwait(false);
+        _gateway = await BenchGateway.StartAsync(Path.Combine(_directory, "gateway"), null, ct).ConfigureAwait(false);
         _api = _gateway.Api();
         foreach (var archive in archives)
             await Api.AddPackageAsync(archive, ct).ConfigureAwait(false);
@@ -120,12 +120,10 @@ public sealed class RigFleet : IAsyncDisposable
     {
         var token = await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null, ct).ConfigureAwait(false);
         var state = Path.Combine(_directory, "agents", device);
-        var launcher = _program.Launcher;
-        var (code, stdout, stderr) = await ExternalTool.RunAsync(launcher.FileName, [.. launcher.BaseArguments, "enroll", "--state", state, "--gateway", _gateway!.AgentUrl.ToString(),
-            "--device", device, "--token", token.Token, "--ca-pin", token.CaPin, "--sandbox-root", RootOf(device),
-            "--poke-address", "127.0.0.1", "--poke-port", "0"], null, null, TimeSpan.FromMinutes(2), ct).ConfigureAwait(false);
-        if (code != 0)
-            throw new InvalidOperationException($"agent enroll {device} ({_program.Kind}) failed ({code}): {stderr}{stdout}");
+        await AgentSupervisor.EnrollAsync(_program.Launcher, new AgentEnrollment(device, state, _gateway!.AgentUrl, token.Token, token.CaPin)
+        {
+            Platform = AgentEnrollment.Sandbox(RootOf(device)),
+        }, ct).ConfigureAwait(false);
         var agent = new FleetAgent(device, state, _program) { Finished = _finished };
         lock (_agents)
             _agents.Add(agent);
