@@ -96,19 +96,8 @@ public sealed class RigFleet : IAsyncDisposable
             """{"description":"fresh inventory from every device (converge benchmark, verified re-run)","commands":[{"kind":"inventory"}]}""", ct).ConfigureAwait(false);
 
         // Enrollment is a `rig agent enroll` process per device (a .NET start-up each): a few at a time.
-        using var gate = new SemaphoreSlim(Math.Max(2, Environment.ProcessorCount));
-        await Task.WhenAll(Devices.Select(async device =>
-        {
-            await gate.WaitAsync(ct).ConfigureAwait(false);
-            try
-            {
-                await EnrollAsync(device, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                gate.Release();
-            }
-        })).ConfigureAwait(false);
+        var enrolling = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = ct };
+        await Parallel.ForEachAsync(Devices, enrolling, EnrollAsync).ConfigureAwait(false);
         await WaitAsync("every agent to check in", async () =>
         {
             var devices = await Api.GetAsync<List<DeviceStatus>>("api/v1/devices", ct).ConfigureAwait(false);
@@ -116,7 +105,7 @@ public sealed class RigFleet : IAsyncDisposable
         }, TimeSpan.FromMinutes(2), ct).ConfigureAwait(false);
     }
 
-    private async Task EnrollAsync(string device, CancellationToken ct)
+    private async ValueTask EnrollAsync(string device, CancellationToken ct)
     {
         var token = await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null, ct).ConfigureAwait(false);
         var state = Path.Combine(_directory, "agents", device);

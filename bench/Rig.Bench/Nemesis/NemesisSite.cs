@@ -114,19 +114,9 @@ public sealed class NemesisSite : IAsyncDisposable
             }
         }
 
-        using var gate = new SemaphoreSlim(Math.Max(2, Environment.ProcessorCount));
-        await Task.WhenAll(Workload.Devices.Select(async device =>
-        {
-            await gate.WaitAsync(ct).ConfigureAwait(false);
-            try
-            {
-                await EnrollAsync(device, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                gate.Release();
-            }
-        })).ConfigureAwait(false);
+        // Enrollment is an `agent enroll` process per device (a .NET start-up each): a few at a time.
+        var enrolling = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = ct };
+        await Parallel.ForEachAsync(Workload.Devices, enrolling, EnrollAsync).ConfigureAwait(false);
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while (true)
         {
@@ -139,7 +129,7 @@ public sealed class NemesisSite : IAsyncDisposable
         }
     }
 
-    private async Task EnrollAsync(string device, CancellationToken ct)
+    private async ValueTask EnrollAsync(string device, CancellationToken ct)
     {
         var token = await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null, ct).ConfigureAwait(false);
         await AgentSupervisor.EnrollAsync(_agent, new AgentEnrollment(device, State(device), new Uri($"https://localhost:{Proxy.Port}/"), token.Token, token.CaPin)
