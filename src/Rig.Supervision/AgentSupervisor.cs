@@ -302,7 +302,8 @@ public sealed record AgentEnrollment(string Device, string StateDirectory, Uri G
     /// <summary>More <c>agent enroll</c> options (e.g. <c>--poll 1</c>, <c>--batch N</c>).</summary>
     public IReadOnlyList<string> Options { get; init; } = [];
 
-    /// <summary>How long the enrollment may take (a .NET start-up and one round trip; long on a busy machine).</summary>
+    /// <summary>How long the enrollment may take (a .NET start-up and one round trip; long on a busy machine);
+    /// <see cref="System.Threading.Timeout.InfiniteTimeSpan"/>: only the cancellation token bounds it.</summary>
     public TimeSpan Timeout { get; init; } = TimeSpan.FromMinutes(2);
 
     /// <summary>The sandbox platform, confined under <paramref name="root"/>.</summary>

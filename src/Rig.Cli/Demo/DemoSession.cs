@@ -80,7 +80,11 @@ internal sealed class DemoSession : IAsyncDisposable
         var state = Path.Combine(Directory, "agents", device);
         try
         {
-            await AgentSupervisor.EnrollAsync(_agent, new AgentEnrollment(device, state, Server.AgentUrl, token, Server.Authority.Pin) { Platform = AgentEnrollment.Sandbox(Root(device)) }, ct).ConfigureAwait(false);
+            await AgentSupervisor.EnrollAsync(_agent, new AgentEnrollment(device, state, Server.AgentUrl, token, Server.Authority.Pin)
+            {
+                Platform = AgentEnrollment.Sandbox(Root(device)),
+                Timeout = Timeout.InfiniteTimeSpan, // the demo's own --timeout (ct) bounds it
+            }, ct).ConfigureAwait(false);
         }
         catch (AgentEnrollmentException e)
         {
