@@ -1,5 +1,4 @@
 using System.Diagnostics;
-using Rig.Cli.Demo;
 using Rig.EndToEnd.Harness;
 using Rig.Model.Domain;
 using Rig.Server.Api;
@@ -26,7 +25,7 @@ public sealed class AgentPackageTests(AgentDebFixture debs) : IClassFixture<Agen
         Assert.Contains("ExecStart=/usr/lib/rig-agent/rig-agent run --state /var/lib/rig-agent\n", unit, StringComparison.Ordinal);
         Assert.Contains("Restart=always\n", unit, StringComparison.Ordinal);
 
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         var api = gateway.Api();
         await using var site = new TestSite(dir.Path, api, gateway.AgentUrl);
         await site.SaveModelAsync(new RigModel { Sites = [new Site { Name = "t" }], Devices = [new Device { Name = "img-1", Site = "t", OsFamily = "debian" }] });
@@ -84,7 +83,7 @@ public sealed class AgentPackageTests(AgentDebFixture debs) : IClassFixture<Agen
         var root = await PreparedRootAsync(dir, debs.Old);
         var binary = Path.Combine(root, "usr/lib/rig-agent/rig-agent");
 
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         var api = gateway.Api();
         await using var site = new TestSite(dir.Path, api, gateway.AgentUrl);
         var added = (await api.AddPackageAsync(debs.New)).Package;
@@ -108,7 +107,7 @@ public sealed class AgentPackageTests(AgentDebFixture debs) : IClassFixture<Agen
             "--ca-pin", token.CaPin, "--platform", "linux", "--root", root, "--poke-address", "127.0.0.1", "--poke-port", "0");
         Assert.True(code == 0, $"enroll failed ({code}): {output}");
         // Supervised like systemd's Restart=always: started from the installed path, started again after exit 76.
-        await using var agent = new AgentProcess("dev-1", state, new RigLauncher(binary, []), agentCommand: []);
+        await using var agent = new AgentSupervisor("dev-1", state, new RigLauncher(binary, []));
         agent.Start();
         await TestSite.WaitUntilAsync(async () => (await api.GetAsync<DeviceDetail>("api/v1/devices/dev-1")).Status.AgentVersion == AgentDebFixture.OldVersion,
             TimeSpan.FromSeconds(60), "the old agent to check in", () => File.Exists(agent.LogPath) ? File.ReadAllText(agent.LogPath) : "");

@@ -29,7 +29,7 @@ public sealed class CliTests
     public async Task Plan_and_apply_a_model_directory_with_exit_codes_and_errors_at_file_and_line()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         string[] connection = ["--server", gateway.ApiUrl.ToString(), "--token", gateway.Token, "--ca", gateway.CaPath];
         var packages = DemoSite.WritePackages(Path.Combine(dir.Path, "packages"));
         var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["package", "add", .. packages, .. connection, "--json"]);
@@ -92,7 +92,7 @@ public sealed class CliTests
     public async Task A_context_added_with_the_right_pin_lets_operator_commands_run_from_a_workstation_with_no_other_options()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         var config = Path.Combine(dir.Path, "config");
         var tokenFile = Path.Combine(dir.Path, "token");
         File.WriteAllText(tokenFile, gateway.Token + "\n");

@@ -142,10 +142,10 @@ public sealed class DebianDependencyTests
 
     // ---- helpers -------------------------------------------------------------------------------
 
-    private sealed class Setup(TempDirectory dir, GatewayProcess gateway, TestSite site, string root, IReadOnlyList<string> basePackages, IReadOnlyDictionary<string, string> catalog) : IAsyncDisposable
+    private sealed class Setup(TempDirectory dir, GatewayHarness gateway, TestSite site, string root, IReadOnlyList<string> basePackages, IReadOnlyDictionary<string, string> catalog) : IAsyncDisposable
     {
         public TempDirectory Dir { get; } = dir;
-        public GatewayProcess Gateway { get; } = gateway;
+        public GatewayHarness Gateway { get; } = gateway;
         public TestSite Site { get; } = site;
         public string Root { get; } = root;
         public IReadOnlyList<string> Base { get; } = basePackages;
@@ -170,7 +170,7 @@ public sealed class DebianDependencyTests
             Assert.True(install.ExitCode == 0, install.Output);
         }
         var basePackages = await DebianRoot.InstalledAsync(root);
-        var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
 
         var files = debs.Where(d => d.Key != leaveOut).Select(d => d.Value).ToArray();

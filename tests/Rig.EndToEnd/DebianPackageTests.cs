@@ -18,7 +18,7 @@ public sealed class DebianPackageTests
         using var dir = new TempDirectory();
         var root = await DebianRoot.CreateAsync(Path.Combine(dir.Path, "debian-root"));
         var deb = await DebianRoot.DownloadAsync("hello");
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
 
         var (exit, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), "package", "add", deb, "--server", gateway.ApiUrl.ToString(), "--token", gateway.Token, "--ca", gateway.CaPath, "--json");

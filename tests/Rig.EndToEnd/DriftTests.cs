@@ -17,7 +17,7 @@ public sealed class DriftTests
     public async Task Drift_behind_rigs_back_is_reported_planned_and_repaired()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         string[] connection = ["--server", gateway.ApiUrl.ToString(), "--token", gateway.Token, "--ca", gateway.CaPath, "--json"];
         await site.AddPackageAsync(Models.Tool, Models.ToolFiles);

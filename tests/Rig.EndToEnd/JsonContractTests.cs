@@ -20,7 +20,7 @@ public sealed class JsonContractTests
     public async Task Every_commands_json_output_has_the_fields_of_its_operations_schema_in_the_openapi_document()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         string[] connection = ["--server", gateway.ApiUrl.ToString(), "--token", gateway.Token, "--ca", gateway.CaPath, "--json"];
         JsonElement openApi;
         using (var api = gateway.Api())

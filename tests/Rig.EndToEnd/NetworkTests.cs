@@ -1,4 +1,3 @@
-using Rig.Cli.Demo;
 using Rig.EndToEnd.Harness;
 using Rig.Model.Domain;
 using Rig.Server.Api;
@@ -19,7 +18,7 @@ public sealed class NetworkTests
     {
         await using var ns = await NetworkNamespace.CreateAsync();
         using var directory = new TempDirectory("rig-net");
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(directory.Path, "gateway"), ns.HostAddress, ns.GatewayName);
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(directory.Path, "gateway"), ns.HostAddress, ns.GatewayName);
         await using var site = new TestSite(directory.Path, gateway.Api(), gateway.AgentUrl);
         var root = Path.Combine(directory.Path, "device-root");
         Directory.CreateDirectory(Path.Combine(root, "etc"));
@@ -88,7 +87,7 @@ public sealed class NetworkTests
         ],
     };
 
-    private static async Task<AgentProcess> StartAgentInNamespaceAsync(TestSite site, NetworkNamespace ns, string root)
+    private static async Task<AgentSupervisor> StartAgentInNamespaceAsync(TestSite site, NetworkNamespace ns, string root)
     {
         var token = await site.Api.PostAsync<EnrollmentToken>($"api/v1/devices/{Device}/enrollment-token", null);
         var state = site.State(Device);
@@ -96,7 +95,7 @@ public sealed class NetworkTests
             "--gateway", site.AgentUrl.ToString(), "--device", Device, "--token", token.Token, "--ca-pin", token.CaPin,
             "--platform", "linux", "--root", root, "--network-live", "--poll", "1");
         Assert.True(code == 0, $"enroll inside namespace {ns.Name} failed ({code}): {stderr}{stdout}");
-        var agent = new AgentProcess(Device, state, ns.Launcher);
+        var agent = new AgentSupervisor(Device, state, ns.Launcher.Agent());
         agent.Start();
         await TestSite.WaitUntilAsync(async () => (await site.Api.GetAsync<DeviceDetail>($"api/v1/devices/{Device}")).Status.LastSeenAt is not null,
             TimeSpan.FromSeconds(60), $"{Device} to check in from namespace {ns.Name}", () => site.AgentLog(Device));

@@ -124,7 +124,7 @@ public sealed class ObservabilityTests
     public async Task Gateway_json_logs_are_one_object_per_line_and_log_an_operator_action_once_with_who_and_the_revision()
     {
         using var directory = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(directory.Path, "gateway"), runArguments: ["--log-format", "json"]);
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(directory.Path, "gateway"), runArguments: ["--log-format", "json"]);
         await using var site = new TestSite(directory.Path, gateway.Api(), gateway.AgentUrl);
         await site.AddPackageAsync(Models.Tool, Models.ToolFiles);
         var saved = await site.SaveModelAsync(Models.Site(["web-1"]));
@@ -201,7 +201,7 @@ public sealed class ObservabilityTests
     {
         using var collector = new OtlpCollector();
         using var directory = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(directory.Path, "gateway"), runArguments: ["--otlp-endpoint", collector.Url]);
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(directory.Path, "gateway"), runArguments: ["--otlp-endpoint", collector.Url]);
         await using var site = new TestSite(directory.Path, gateway.Api(), gateway.AgentUrl);
         await site.AddPackageAsync(Models.Tool, Models.ToolFiles);
         await site.SaveModelAsync(Models.Site(["web-1"]));
@@ -236,7 +236,7 @@ public sealed class ObservabilityTests
         }
     }
 
-    private static HttpClient Https(GatewayProcess gateway)
+    private static HttpClient Https(GatewayHarness gateway)
     {
         var ca = X509CertificateLoader.LoadCertificateFromFile(gateway.CaPath);
         var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };

@@ -15,13 +15,13 @@ public sealed class OperatorPackageTests
 {
     private static readonly TimeSpan CommandTimeout = TimeSpan.FromMinutes(2);
 
-    private static string[] Connection(GatewayProcess gateway) => ["--server", gateway.ApiUrl.ToString(), "--token", gateway.Token, "--ca", gateway.CaPath];
+    private static string[] Connection(GatewayHarness gateway) => ["--server", gateway.ApiUrl.ToString(), "--token", gateway.Token, "--ca", gateway.CaPath];
 
     [Fact]
     public async Task A_built_package_imports_with_package_add_and_installs_through_a_role_with_its_modes_link_and_service()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         var source = Path.Combine(dir.Path, "hello-web");
         Directory.CreateDirectory(Path.Combine(source, "files/usr/bin"));
@@ -75,7 +75,7 @@ public sealed class OperatorPackageTests
     public async Task Device_token_goes_to_an_owner_only_file_and_the_printed_agent_line_with_the_real_url_enrolls_an_agent()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         await site.AddPackageAsync(Models.Tool, Models.ToolFiles);
         await site.SaveModelAsync(Models.Site(["web-1"]));

@@ -24,7 +24,7 @@ public sealed class PackageFetchTests
     public async Task Fetch_without_devices_imports_the_whole_closure_with_the_digests_of_the_signed_lists_and_again_finds_it_present()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
 
         var (exit, fetch, _, output) = await FetchAsync(gateway, "nginx-light", "--distro", "bookworm", "--arch", "amd64");
 
@@ -62,7 +62,7 @@ public sealed class PackageFetchTests
     {
         using var dir = new TempDirectory();
         var root = await DebianRoot.CreateAsync(Path.Combine(dir.Path, "debian-root"));
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         await site.SaveModelAsync(Model([]));
         await site.StartAgentAsync("deb-1", platform: ["--platform", "linux", "--root", root]);
@@ -112,7 +112,7 @@ public sealed class PackageFetchTests
     public async Task A_package_or_version_the_distribution_lacks_is_named_in_the_error_and_nothing_is_imported()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
 
         var (exit, stdout, stderr) = await Launch.RunAsync(FetchTimeout, ["package", "fetch", "rig-no-such-package", "hello", "--distro", "bookworm", "--arch", "amd64", .. Connection(gateway)]);
         var text = Flat(stdout + stderr);
@@ -135,7 +135,7 @@ public sealed class PackageFetchTests
     public async Task Names_versions_and_options_starting_with_a_dash_are_refused_before_apt_runs_and_rpm_is_refused_with_the_reason()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         using var api = gateway.Api();
         var good = new PackageFetchRequest(["hello"], "bookworm", "amd64");
         var refused = new (PackageFetchRequest Request, string Code, string Offending)[]
@@ -176,7 +176,7 @@ public sealed class PackageFetchTests
     public async Task A_mirror_whose_signature_does_not_verify_or_is_missing_fails_the_fetch_even_with_good_lists_from_before()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var mirror = new MirrorProxy("http://deb.debian.org");
         var local = $"http://127.0.0.1:{mirror.Port}/debian";
 
@@ -205,11 +205,11 @@ public sealed class PackageFetchTests
 
     // ---- helpers -----------------------------------------------------------------------------------------------
 
-    private static string[] Connection(GatewayProcess gateway) => ["--server", gateway.ApiUrl.ToString(), "--token", gateway.Token, "--ca", gateway.CaPath];
+    private static string[] Connection(GatewayHarness gateway) => ["--server", gateway.ApiUrl.ToString(), "--token", gateway.Token, "--ca", gateway.CaPath];
 
     /// <summary><c>rig package fetch ARGS --json</c>: exit code, the parsed response (null on an error), the JSON line,
     /// and everything printed (with the gateway's log) for failure messages.</summary>
-    private static async Task<(int Exit, PackageFetchResponse? Response, JsonElement Json, string Output)> FetchAsync(GatewayProcess gateway, params string[] args)
+    private static async Task<(int Exit, PackageFetchResponse? Response, JsonElement Json, string Output)> FetchAsync(GatewayHarness gateway, params string[] args)
     {
         var watch = Stopwatch.StartNew();
         var (exit, stdout, stderr) = await Launch.RunAsync(FetchTimeout, ["package", "fetch", .. args, .. Connection(gateway), "--json"]);

@@ -19,7 +19,7 @@ public sealed class PackageTests
     public async Task Blob_with_the_wrong_digest_is_refused_and_nothing_is_installed()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         var package = await site.AddPackageAsync(Models.Tool, Models.ToolFiles);
         await site.SaveModelAsync(Models.Site(["web-1"]));
@@ -59,7 +59,7 @@ public sealed class PackageTests
     public async Task Hostile_archive_is_refused_at_import_and_by_the_agent_and_nothing_is_written(string kind, string code)
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         var archive = HostileArchive(kind);
         var file = Path.Combine(dir.Path, $"evil_{kind}.rig.tar.gz");

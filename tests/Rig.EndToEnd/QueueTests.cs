@@ -16,7 +16,7 @@ public sealed class QueueTests
     public async Task Full_queue_runs_every_command_once_and_the_device_matches_the_model()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         await site.AddPackageAsync(Models.Tool, Models.ToolFiles);
         var model = Models.Site(["lb-1", "web-1"]);
@@ -62,7 +62,7 @@ public sealed class QueueTests
     public async Task Reboot_mid_queue_resumes_at_the_next_command()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         await site.AddPackageAsync(Models.Tool, Models.ToolFiles);
         await site.SaveModelAsync(Models.Site(["web-1"], osFiles: 3, reboot: true));
@@ -94,7 +94,7 @@ public sealed class QueueTests
     public async Task Gateway_killed_mid_queue_restarts_and_the_queue_completes_with_every_command_run_once()
     {
         using var dir = new TempDirectory();
-        var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using (gateway)
         {
             await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
@@ -126,7 +126,7 @@ public sealed class QueueTests
     public async Task Redelivered_command_is_answered_from_the_journal_and_not_run_again()
     {
         using var dir = new TempDirectory();
-        var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using (gateway)
         {
             await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
@@ -171,7 +171,7 @@ public sealed class QueueTests
     public async Task Polling_agent_gets_its_queue_without_being_poked()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         await site.AddPackageAsync(Models.Tool, Models.ToolFiles);
         await site.SaveModelAsync(Models.Site(["web-1"]));

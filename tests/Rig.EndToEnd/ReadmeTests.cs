@@ -2,7 +2,6 @@ using System.Diagnostics;
 using System.Security.Cryptography.X509Certificates;
 using System.Text;
 using System.Text.RegularExpressions;
-using Rig.Cli.Demo;
 using Rig.Cli.Operator;
 using Rig.EndToEnd.Harness;
 using Rig.Server.Api;
@@ -44,7 +43,7 @@ public sealed partial class ReadmeTests
         using var dir = new TempDirectory();
         var work = Directory.CreateDirectory(Path.Combine(dir.Path, "checkout")).FullName;
         CopyCheckout(repo, "examples", work);
-        var ports = Rig.Testing.LoopbackPorts.Free(2);
+        var ports = LoopbackPorts.Free(2);
         var (agentPort, apiPort) = (ports[0], ports[1]);
         var run = new BlockRun(work, Path.Combine(dir.Path, "var-lib-rig"), agentPort, apiPort, dir.Path);
         try

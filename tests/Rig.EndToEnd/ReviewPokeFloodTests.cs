@@ -13,7 +13,7 @@ public sealed class ReviewPokeFloodTests
     public async Task Forged_pokes_do_not_turn_into_a_gateway_write_storm()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         await site.AddPackageAsync(Models.Tool, Models.ToolFiles);
         await site.SaveModelAsync(Models.Site(["web-1"]));

@@ -27,7 +27,7 @@ public sealed class RpmDependencyTests
             await BuildRpmAsync(dir.Path, "riglib", "2.0", "Requires: rig-base-capability >= 1.0\nRequires: /usr/bin/rigbase-tool"),
             await BuildRpmAsync(dir.Path, "rigapp", "1.0", "Requires: riglib >= 2.0"),
         };
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         var (exit, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["package", "add", .. rpms, "--server", gateway.ApiUrl.ToString(), "--token", gateway.Token, "--ca", gateway.CaPath, "--json"]);
         Assert.True(exit == 0, $"rig package add failed ({exit}): {stderr}{stdout}");
@@ -64,7 +64,7 @@ public sealed class RpmDependencyTests
             await BuildRpmAsync(dir.Path, "riglib", "2.0", "Requires: rig-base-capability >= 1.0"),
             await BuildRpmAsync(dir.Path, "rigapp", "1.0", "Requires: riglib >= 2.0"),
         };
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         await using var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         var (exit, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["package", "add", .. rpms, "--server", gateway.ApiUrl.ToString(), "--token", gateway.Token, "--ca", gateway.CaPath, "--json"]);
         Assert.True(exit == 0, $"rig package add failed ({exit}): {stderr}{stdout}");

@@ -16,10 +16,10 @@ namespace Rig.EndToEnd;
 /// <summary>Trust: mTLS on every agent exchange, one certificate = one device, pinned CA, forged pokes gain nothing.</summary>
 public sealed class TrustTests
 {
-    private static async Task<(GatewayProcess Gateway, TestSite Site, TempDirectory Dir)> TwoDevicesAsync()
+    private static async Task<(GatewayHarness Gateway, TestSite Site, TempDirectory Dir)> TwoDevicesAsync()
     {
         var dir = new TempDirectory();
-        var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         var site = new TestSite(dir.Path, gateway.Api(), gateway.AgentUrl);
         await site.AddPackageAsync(Models.Tool, Models.ToolFiles);
         await site.SaveModelAsync(Models.Site(["web-1", "web-2"]));
@@ -28,7 +28,7 @@ public sealed class TrustTests
         return (gateway, site, dir);
     }
 
-    private static X509Certificate2 Ca(GatewayProcess gateway) => X509Certificate2.CreateFromPem(File.ReadAllText(gateway.CaPath));
+    private static X509Certificate2 Ca(GatewayHarness gateway) => X509Certificate2.CreateFromPem(File.ReadAllText(gateway.CaPath));
 
     [Fact]
     public async Task Forged_poke_leads_only_to_an_inquiry_answered_no_command()
@@ -148,8 +148,8 @@ public sealed class TrustTests
     public async Task Agent_refuses_a_gateway_whose_certificate_is_not_from_the_pinned_ca()
     {
         using var dir = new TempDirectory();
-        await using var real = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "real"));
-        await using var impostor = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "impostor"));
+        await using var real = await TestGateway.StartAsync(Path.Combine(dir.Path, "real"));
+        await using var impostor = await TestGateway.StartAsync(Path.Combine(dir.Path, "impostor"));
         await using var site = new TestSite(dir.Path, real.Api(), real.AgentUrl);
         await site.SaveModelAsync(Models.Site(["web-1"]) with { Roles = [], Assignments = [], Bundles = [] });
         var token = await site.Api.PostAsync<EnrollmentToken>("api/v1/devices/web-1/enrollment-token", null);

@@ -59,7 +59,7 @@ public sealed partial class UnreachableAndBusyPortTests
     public async Task Enrollment_that_never_reaches_a_gateway_exits_69_with_one_line_naming_the_gateway_and_what_to_check()
     {
         using var dir = new TempDirectory();
-        var port = Rig.Testing.LoopbackPorts.Free(1)[0]; // nobody listens there
+        var port = LoopbackPorts.Free(1)[0]; // nobody listens there
         var url = $"https://localhost:{port}/";
 
         var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(3), "agent", "enroll", "--state", Path.Combine(dir.Path, "state"), "--gateway", url,
@@ -81,7 +81,7 @@ public sealed partial class UnreachableAndBusyPortTests
     public async Task A_refused_enrollment_token_fails_at_once_with_exit_1_and_is_not_retried()
     {
         using var dir = new TempDirectory();
-        await using var gateway = await GatewayProcess.StartNewAsync(Path.Combine(dir.Path, "gateway"));
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
         var pin = Rig.Server.Security.CertificateAuthority.PinOf(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(gateway.CaPath)));
 
         var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(3), "agent", "enroll", "--state", Path.Combine(dir.Path, "state"), "--gateway", gateway.AgentUrl.ToString(),
@@ -102,7 +102,7 @@ public sealed partial class UnreachableAndBusyPortTests
     {
         using var dir = new TempDirectory();
         var data = Path.Combine(dir.Path, "gateway");
-        var ports = Rig.Testing.LoopbackPorts.Free(2);
+        var ports = LoopbackPorts.Free(2);
         var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(2), "server", "init", "--data", data, "--agent-listen", "127.0.0.1",
             "--agent-port", ports[0].ToString(System.Globalization.CultureInfo.InvariantCulture), "--api-port", ports[1].ToString(System.Globalization.CultureInfo.InvariantCulture), "--json");
         Assert.True(code == 0, stderr + stdout);
@@ -125,7 +125,7 @@ public sealed partial class UnreachableAndBusyPortTests
         var site = live.Site;
         await site.SaveModelAsync(Models.Site(["web-1"]));
         var token = await site.Api.PostAsync<EnrollmentToken>("api/v1/devices/web-1/enrollment-token", null);
-        var poke = Rig.Testing.LoopbackPorts.Free(1)[0];
+        var poke = LoopbackPorts.Free(1)[0];
         var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(3), "agent", "enroll", "--state", site.State("web-1"), "--gateway", site.AgentUrl.ToString(),
             "--device", "web-1", "--token", token.Token, "--ca-pin", token.CaPin, "--poke-address", "127.0.0.1", "--poke-port", poke.ToString(System.Globalization.CultureInfo.InvariantCulture),
             "--sandbox-root", site.Root("web-1"));

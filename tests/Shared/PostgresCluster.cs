@@ -3,6 +3,7 @@ using System.Net;
 using System.Net.Sockets;
 using System.Text;
 using Npgsql;
+using Rig.Supervision;
 
 namespace Rig.Testing;
 

@@ -93,7 +93,7 @@ public sealed class DispatchBenchmark : IBenchmark
         try
         {
             var connection = postgres is null ? null : postgres.ConnectionString(await postgres.CreateDatabaseAsync().ConfigureAwait(false));
-            await using var gateway = await GatewayUnderTest.StartAsync(Path.Combine(dir, "gateway"), connection, ct).ConfigureAwait(false);
+            await using var gateway = await BenchGateway.StartAsync(Path.Combine(dir, "gateway"), connection, ct).ConfigureAwait(false);
             using var api = gateway.Api();
             var names = Enumerable.Range(0, n).Select(i => $"n{i:00000}").ToArray();
             await SaveModelAsync(api, names, 0, ct).ConfigureAwait(false);
@@ -253,7 +253,7 @@ public sealed class DispatchBenchmark : IBenchmark
         public long LeftAtKill { get; init; }
     }
 
-    private static async Task<Round> RoundAsync(OperatorClient api, GatewayUnderTest gateway, SimulatedFleet fleet, string[] names, int round, bool killMidway, CancellationToken ct)
+    private static async Task<Round> RoundAsync(OperatorClient api, GatewayHarness gateway, SimulatedFleet fleet, string[] names, int round, bool killMidway, CancellationToken ct)
     {
         await SaveModelAsync(api, names, round, ct).ConfigureAwait(false);
         foreach (var agent in fleet.Agents)

@@ -17,7 +17,7 @@ namespace Rig.Bench.Benchmarks;
 
 /// <summary>Package distribution: many agents fetching and verifying the same large blob at once, in GB/s, against
 /// a plain file copy on the same disk. One large Rig archive of incompressible data is imported into a real
-/// gateway (<see cref="GatewayUnderTest"/>); N agents are enrolled for real (CSR signed by the gateway); all N
+/// gateway (<see cref="GatewayHarness"/>); N agents are enrolled for real (CSR signed by the gateway); all N
 /// then run the agent's own fetch-and-verify (<see cref="GatewayClient.DownloadBlobAsync"/>: mTLS, stream to a
 /// temp file, fsync, check length and SHA-256, rename) at the same moment, each into its own state directory.
 /// The downloaders are in-process clients, each with its own certificate and connection. The baselines copy the
@@ -75,7 +75,7 @@ public sealed partial class DistributionBenchmark : IBenchmark
         Progress($"archive of {sizeMiB} MiB written in {archiveSeconds:0.0} s");
         GC.Collect();
 
-        await using var gateway = await GatewayUnderTest.StartAsync(Path.Combine(root, "gateway"), null, ct).ConfigureAwait(false);
+        await using var gateway = await BenchGateway.StartAsync(Path.Combine(root, "gateway"), null, ct).ConfigureAwait(false);
         using var gatewayGuard = ExitCleanup.KillOnExit(gateway.Pid);
         using var api = gateway.Api();
         watch.Restart();
@@ -227,7 +227,7 @@ public sealed partial class DistributionBenchmark : IBenchmark
     }
 
     /// <summary>N agents download the blob at once; returns what the peak RSS figure means.</summary>
-    private static async Task<string> DownloadAsync(GatewayUnderTest gateway, IReadOnlyList<Agent> agents, string digest, long size, FleetResults results, CancellationToken ct)
+    private static async Task<string> DownloadAsync(GatewayHarness gateway, IReadOnlyList<Agent> agents, string digest, long size, FleetResults results, CancellationToken ct)
     {
         foreach (var agent in agents)
         {

@@ -52,7 +52,7 @@ public sealed partial class FootprintBenchmark : IBenchmark
         using var workCleanup = ExitCleanup.Add(() => Directory.Delete(work, recursive: true));
         try
         {
-            var dotnet = GatewayUnderTest.Rig.FileName;
+            var dotnet = RigLauncher.BuiltAlongside().FileName;
             var jitDll = Path.Combine(AppContext.BaseDirectory, "rig-agent.dll");
             if (!File.Exists(jitDll))
                 throw new InvalidOperationException($"{jitDll} is missing: build bench/Rig.Bench (it references the agent).");
@@ -90,7 +90,7 @@ public sealed partial class FootprintBenchmark : IBenchmark
             }
 
             // A real gateway, a device per variant, enrolled by the agent itself; then runs until the first check-in.
-            await using var gateway = await GatewayUnderTest.StartAsync(Path.Combine(work, "gateway"), null, ct).ConfigureAwait(false);
+            await using var gateway = await BenchGateway.StartAsync(Path.Combine(work, "gateway"), null, ct).ConfigureAwait(false);
             using var gatewayGuard = ExitCleanup.KillOnExit(gateway.Pid);
             using var api = gateway.Api();
             var model = new RigModel { Sites = [new Site { Name = "bench" }], Devices = [new Device { Name = "fp-warm-up", Site = "bench" }, .. variants.Select(v => new Device { Name = v.Device, Site = "bench" })] };
@@ -160,7 +160,7 @@ public sealed partial class FootprintBenchmark : IBenchmark
 
     /// <summary>One enrollment and one start-up exchange in-process, so neither measured agent pays for the gateway's
     /// own first-request costs (JIT, connection pools).</summary>
-    private static async Task WarmUpGatewayAsync(GatewayUnderTest gateway, Rig.Cli.Operator.OperatorClient api, string state, CancellationToken ct)
+    private static async Task WarmUpGatewayAsync(GatewayHarness gateway, Rig.Cli.Operator.OperatorClient api, string state, CancellationToken ct)
     {
         var token = (await api.PostAsync<EnrollmentToken>("api/v1/devices/fp-warm-up/enrollment-token", null, ct).ConfigureAwait(false)).Token;
         var paths = new AgentPaths(state);

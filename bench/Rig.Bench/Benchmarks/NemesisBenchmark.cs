@@ -141,8 +141,7 @@ public sealed class NemesisBenchmark : IBenchmark
         site.Disk?.Disk.Free();
         foreach (var device in site.Workload.Devices)
         {
-            foreach (var pid in Signals.AgentPids(site.State(device)))
-                Signals.Send(pid, Signals.Continue);
+            site.Agent(device).Signal(Signals.Continue);
         }
     }
 
@@ -291,7 +290,7 @@ public sealed class NemesisBenchmark : IBenchmark
             ["files per device"] = NemesisWorkload.FileCount.ToString(CultureInfo.InvariantCulture),
             ["faults planned"] = string.Join(", ", runs.Select(r => r.Faults.Count.ToString(CultureInfo.InvariantCulture))),
             ["mix"] = options.FaultMix.Count > 0 ? FaultPlan.Describe(options.FaultMix) : "uniform",
-            ["agent"] = "JIT (dotnet rig.dll agent), sandbox platform, under AgentProcess",
+            ["agent"] = "JIT (dotnet rig.dll agent), sandbox platform, under AgentSupervisor",
         };
         return new BenchReport("nemesis", DateTimeOffset.UtcNow, BenchReport.Revision(), options.Quick, MachineInfo.Current(Path.GetTempPath()), parameters, measurements, notes);
     }

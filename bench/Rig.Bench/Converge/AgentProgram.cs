@@ -1,6 +1,4 @@
-using System.Diagnostics;
 using Rig.Bench.Common;
-using Rig.Cli.Demo;
 
 namespace Rig.Bench.Converge;
 
@@ -9,7 +7,7 @@ namespace Rig.Bench.Converge;
 public sealed record AgentProgram(string Kind, RigLauncher Launcher)
 {
     /// <summary>The JIT agent: <c>dotnet rig.dll agent ARGS</c>.</summary>
-    public static AgentProgram Jit { get; } = new("JIT (dotnet rig.dll agent)", GatewayUnderTest.Rig with { BaseArguments = [.. GatewayUnderTest.Rig.BaseArguments, "agent"] });
+    public static AgentProgram Jit { get; } = new("JIT (dotnet rig.dll agent)", RigLauncher.BuiltAlongside().Agent());
 
     /// <summary>A Native AOT <c>rig-agent</c> binary.</summary>
     public static AgentProgram Aot(string binary) => new($"Native AOT ({binary})", new RigLauncher(binary, []));
@@ -48,34 +46,33 @@ public sealed record AgentProgram(string Kind, RigLauncher Launcher)
     }
 }
 
-/// <summary>Supervises one agent process of a fleet like a device's init system (as <see cref="AgentProcess"/> does
-/// for <c>rig demo</c>, for any <see cref="AgentProgram"/>): exit code 75 is a reboot and the agent is started
-/// again; any other exit ends supervision. Output goes to <c>agent.log</c> in the state directory.</summary>
-public sealed partial class FleetAgent : IAsyncDisposable
+/// <summary>One agent of a fleet under an <see cref="AgentSupervisor"/> (started again after a reboot; a crash shows in
+/// <see cref="UnexpectedExit"/> and fails the benchmark), counting the queues it has seen to their end.</summary>
+public sealed class FleetAgent : IAsyncDisposable
 {
-    private readonly AgentProgram _program;
-    private readonly string _state;
-    private readonly CancellationTokenSource _stop = new();
-    private readonly Lock _gate = new();
-    private Process? _current;
-    private Task? _loop;
+    private readonly AgentSupervisor _supervisor;
+    private int _finishedQueues;
+    private bool _queueEnded;
 
     /// <summary>An agent for <paramref name="device"/> with its state in <paramref name="state"/>.</summary>
     public FleetAgent(string device, string state, AgentProgram program)
     {
-        Device = device;
-        _state = state;
-        _program = program;
+        ArgumentNullException.ThrowIfNull(program);
+        // Killed should a signal end the benchmark: no agent is left running behind it.
+        _supervisor = new AgentSupervisor(device, state, program.Launcher) { OnLine = Observe, WhileRunning = ExitCleanup.KillOnExit };
     }
 
     /// <summary>The device.</summary>
-    public string Device { get; }
+    public string Device => _supervisor.Device;
 
-    /// <summary>The exit code that ended supervision, if the agent stopped on its own.</summary>
-    public int? UnexpectedExit { get; private set; }
+    /// <summary>The exit code of the agent's last crash, if it crashed.</summary>
+    public int? UnexpectedExit => _supervisor.UnexpectedExit;
 
     /// <summary>The agent's log.</summary>
-    public string LogPath => Path.Combine(_state, "agent.log");
+    public string LogPath => _supervisor.LogPath;
+
+    /// <summary>The running agent's process id, or null.</summary>
+    public int? Pid => _supervisor.Pid;
 
     /// <summary>Queues this agent has seen to their end: a session that ran the last command of its queue (its log
     /// line "done: [N/N] ..." or "failed: [k/N] ...") and was then answered "no command" ("idle"). The gateway
@@ -83,58 +80,11 @@ public sealed partial class FleetAgent : IAsyncDisposable
     /// is finished in the database: this tells completion without polling the gateway while it works.</summary>
     public int FinishedQueues => Volatile.Read(ref _finishedQueues);
 
-    private int _finishedQueues;
-    private bool _queueEnded;
-
     /// <summary>Signalled on every <see cref="FinishedQueues"/> increment (any agent of the fleet).</summary>
     public SemaphoreSlim? Finished { get; init; }
 
-    /// <summary>The running agent's process id, or null.</summary>
-    public int? Pid
-    {
-        get
-        {
-            lock (_gate)
-                return _current is { HasExited: false } p ? p.Id : null;
-        }
-    }
-
     /// <summary>Start supervising.</summary>
-    public void Start() => _loop = SuperviseAsync(_stop.Token);
-
-    private async Task SuperviseAsync(CancellationToken stop)
-    {
-        while (!stop.IsCancellationRequested)
-        {
-            var info = _program.Launcher.StartInfo("run", "--state", _state, "--verbose");
-            var process = Process.Start(info)!;
-            lock (_gate)
-                _current = process;
-            using var cleanup = ExitCleanup.KillOnExit(process.Id);
-            await using (var log = new StreamWriter(LogPath, append: true) { AutoFlush = true })
-            {
-                await Task.WhenAll(PumpAsync(process.StandardError, log, Observe), PumpAsync(process.StandardOutput, log, null), process.WaitForExitAsync(CancellationToken.None)).ConfigureAwait(false);
-            }
-            lock (_gate)
-                _current = null;
-            if (stop.IsCancellationRequested)
-                return;
-            if (process.ExitCode == Rig.Protocol.ProtocolInfo.RebootExitCode)
-                continue;
-            UnexpectedExit = process.ExitCode;
-            return;
-        }
-    }
-
-    private static async Task PumpAsync(StreamReader reader, StreamWriter writer, Action<string>? observe)
-    {
-        while (await reader.ReadLineAsync().ConfigureAwait(false) is { } line)
-        {
-            observe?.Invoke(line);
-            lock (writer)
-                writer.WriteLine(line);
-        }
-    }
+    public void Start() => _supervisor.Start();
 
     /// <summary>Follow the agent's log (AgentLog: "HH:mm:ss.fff level device event: message").</summary>
     private void Observe(string line)
@@ -156,37 +106,6 @@ public sealed partial class FleetAgent : IAsyncDisposable
         }
     }
 
-    /// <summary>Stop: SIGTERM, SIGKILL after <paramref name="grace"/>.</summary>
-    public async Task StopAsync(TimeSpan grace)
-    {
-        await _stop.CancelAsync().ConfigureAwait(false);
-        Process? current;
-        lock (_gate)
-            current = _current;
-        if (current is { HasExited: false })
-        {
-            _ = Kill(current.Id, 15); // SIGTERM: the agent finishes the command it runs and exits
-            using var wait = new CancellationTokenSource(grace);
-            try
-            {
-                await current.WaitForExitAsync(wait.Token).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                current.Kill(entireProcessTree: true);
-            }
-        }
-        if (_loop is not null)
-            await _loop.ConfigureAwait(false);
-    }
-
     /// <inheritdoc />
-    public async ValueTask DisposeAsync()
-    {
-        await StopAsync(TimeSpan.FromSeconds(5)).ConfigureAwait(false);
-        _stop.Dispose();
-    }
-
-    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
-    private static partial int Kill(int pid, int signal);
+    public ValueTask DisposeAsync() => _supervisor.DisposeAsync();
 }

@@ -46,7 +46,7 @@ public sealed class RigFleet : IAsyncDisposable
     private readonly string _directory;
     private readonly List<FleetAgent> _agents = [];
     private readonly AgentProgram _program;
-    private GatewayUnderTest? _gateway;
+    private GatewayHarness? _gateway;
     private OperatorClient? _api;
 
     private RigFleet(string directory, IReadOnlyList<string> devices, AgentProgram program)
@@ -87,7 +87,7 @@ public sealed class RigFleet : IAsyncDisposable
     private async Task StartAsync(ConvergeWorkload workload, IReadOnlyList<string> archives, CancellationToken ct)
     {
         Directory.CreateDirectory(_directory);
-        _gateway = await GatewayUnderTest.StartAsync(Path.Combine(_directory, "gateway"), null, ct).ConfigureAwait(false);
+        _gateway = await BenchGateway.StartAsync(Path.Combine(_directory, "gateway"), null, ct).ConfigureAwait(false);
         _api = _gateway.Api();
         foreach (var archive in archives)
             await Api.AddPackageAsync(archive, ct).ConfigureAwait(false);
@@ -96,19 +96,8 @@ public sealed class RigFleet : IAsyncDisposable
             """{"description":"fresh inventory from every device (converge benchmark, verified re-run)","commands":[{"kind":"inventory"}]}""", ct).ConfigureAwait(false);
 
         // Enrollment is a `rig agent enroll` process per device (a .NET start-up each): a few at a time.
-        using var gate = new SemaphoreSlim(Math.Max(2, Environment.ProcessorCount));
-        await Task.WhenAll(Devices.Select(async device =>
-        {
-            await gate.WaitAsync(ct).ConfigureAwait(false);
-            try
-            {
-                await EnrollAsync(device, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                gate.Release();
-            }
-        })).ConfigureAwait(false);
+        var enrolling = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = ct };
+        await Parallel.ForEachAsync(Devices, enrolling, EnrollAsync).ConfigureAwait(false);
         await WaitAsync("every agent to check in", async () =>
         {
             var devices = await Api.GetAsync<List<DeviceStatus>>("api/v1/devices", ct).ConfigureAwait(false);
@@ -116,16 +105,14 @@ public sealed class RigFleet : IAsyncDisposable
         }, TimeSpan.FromMinutes(2), ct).ConfigureAwait(false);
     }
 
-    private async Task EnrollAsync(string device, CancellationToken ct)
+    private async ValueTask EnrollAsync(string device, CancellationToken ct)
     {
         var token = await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null, ct).ConfigureAwait(false);
         var state = Path.Combine(_directory, "agents", device);
-        var launcher = _program.Launcher;
-        var (code, stdout, stderr) = await ExternalTool.RunAsync(launcher.FileName, [.. launcher.BaseArguments, "enroll", "--state", state, "--gateway", _gateway!.AgentUrl.ToString(),
-            "--device", device, "--token", token.Token, "--ca-pin", token.CaPin, "--sandbox-root", RootOf(device),
-            "--poke-address", "127.0.0.1", "--poke-port", "0"], null, null, TimeSpan.FromMinutes(2), ct).ConfigureAwait(false);
-        if (code != 0)
-            throw new InvalidOperationException($"agent enroll {device} ({_program.Kind}) failed ({code}): {stderr}{stdout}");
+        await AgentSupervisor.EnrollAsync(_program.Launcher, new AgentEnrollment(device, state, _gateway!.AgentUrl, token.Token, token.CaPin)
+        {
+            Platform = AgentEnrollment.Sandbox(RootOf(device)),
+        }, ct).ConfigureAwait(false);
         var agent = new FleetAgent(device, state, _program) { Finished = _finished };
         lock (_agents)
             _agents.Add(agent);

@@ -97,38 +97,27 @@ public sealed class FaultInjector(NemesisSite site, Action<string> log)
             {
                 var device = fault.Device!;
                 var agent = site.Agent(device);
-                var pids = Signals.AgentPids(site.State(device));
-                await agent.KillAsync().ConfigureAwait(false);
-                // A supervisor caught between a reboot's exit and its next start can start one more process: no two
-                // agents may ever share a state directory, so whatever still runs on it is killed too.
-                for (var i = 0; i < 50 && Signals.AgentPids(site.State(device)) is { Count: > 0 } left; i++)
-                {
-                    foreach (var pid in left)
-                        Signals.Send(pid, Signals.Kill);
-                    await Task.Delay(100, ct).ConfigureAwait(false);
-                }
+                var pid = agent.Pid;
+                await agent.KillAsync().ConfigureAwait(false); // a supervisor between a reboot's exit and its next start starts nothing more
                 await Task.Delay(hold, ct).ConfigureAwait(false);
                 site.StartAgent(device);
-                return (true, pids.Count == 0 ? "it was between processes (rebooting)" : $"pid {string.Join(',', pids)}");
+                return (true, pid is null ? "it was between processes (rebooting)" : $"pid {pid}");
             }
 
             case FaultKind.AgentPause:
             {
-                var pids = Signals.AgentPids(site.State(fault.Device!));
-                if (pids.Count == 0)
+                if (site.Agent(fault.Device!).Pid is not { } pid)
                     return (false, "no agent process (rebooting or gone)");
-                foreach (var pid in pids)
-                    Signals.Send(pid, Signals.Stop);
+                Signals.Send(pid, Signals.Stop);
                 try
                 {
                     await Task.Delay(hold, ct).ConfigureAwait(false);
                 }
                 finally
                 {
-                    foreach (var pid in pids)
-                        Signals.Send(pid, Signals.Continue);
+                    Signals.Send(pid, Signals.Continue);
                 }
-                return (true, $"pid {string.Join(',', pids)}");
+                return (true, $"pid {pid}");
             }
 
             case FaultKind.ProxyPause:

@@ -1,6 +1,5 @@
 using System.Text.Json;
 using Rig.Bench.Common;
-using Rig.Cli.Demo;
 using Rig.Cli.Operator;
 using Rig.Model;
 using Rig.Model.Domain;
@@ -15,14 +14,14 @@ namespace Rig.Bench.Nemesis;
 
 /// <summary>The site under attack: a real gateway process (<c>rig server run</c>, SQLite or a PostgreSQL cluster
 /// started for the run) behind a <see cref="FaultProxy"/>, the workload's packages imported and model saved, and one
-/// real agent process per device (sandbox platform, <c>rig agent run</c>) under <see cref="AgentProcess"/>, enrolled
+/// real agent process per device (sandbox platform, <c>rig agent run</c>) under <see cref="AgentSupervisor"/>, enrolled
 /// against the proxy's port. One device may keep its root and state on a <see cref="SmallDisk"/>.</summary>
 public sealed class NemesisSite : IAsyncDisposable
 {
-    private readonly Dictionary<string, AgentProcess> _agents = new(StringComparer.Ordinal);
-    private readonly List<AgentProcess> _retired = [];
+    private readonly Dictionary<string, AgentSupervisor> _agents = new(StringComparer.Ordinal);
+    private readonly List<AgentSupervisor> _retired = [];
     private readonly Lock _gate = new();
-    private IDisposable? _agentCleanup;
+    private readonly RigLauncher _agent = RigLauncher.BuiltAlongside().Agent();
 
     private NemesisSite(string directory, NemesisWorkload workload)
     {
@@ -37,7 +36,7 @@ public sealed class NemesisSite : IAsyncDisposable
     public NemesisWorkload Workload { get; }
 
     /// <summary>The gateway.</summary>
-    public GatewayUnderTest Gateway { get; private set; } = null!;
+    public GatewayHarness Gateway { get; private set; } = null!;
 
     /// <summary>The PostgreSQL cluster (postgres mode), else null.</summary>
     public PostgresCluster? Postgres { get; private set; }
@@ -87,7 +86,7 @@ public sealed class NemesisSite : IAsyncDisposable
             connection = Postgres.ConnectionString(await Postgres.CreateDatabaseAsync().ConfigureAwait(false));
             log($"PostgreSQL {Postgres.ServerVersion} on 127.0.0.1:{Postgres.Port} (fsync on)");
         }
-        Gateway = await GatewayUnderTest.StartAsync(Path.Combine(Directory, "gateway"), connection, ct).ConfigureAwait(false);
+        Gateway = await BenchGateway.StartAsync(Path.Combine(Directory, "gateway"), connection, ct).ConfigureAwait(false);
         Api = Gateway.Api();
         Proxy = FaultProxy.Start(LoopbackPorts.Free(1)[0], Gateway.AgentPort);
         log($"gateway pid {Gateway.Pid}: agents on :{Gateway.AgentPort} behind the fault proxy on :{Proxy.Port}, operators on :{Gateway.ApiPort}");
@@ -115,32 +114,9 @@ public sealed class NemesisSite : IAsyncDisposable
             }
         }
 
-        // A benchmark stopped by a signal must not leave agent processes behind (AgentProcess does not register them).
-        _agentCleanup = ExitCleanup.Add(() =>
-        {
-            foreach (var device in Workload.Devices)
-            {
-                foreach (var pid in Signals.AgentPids(State(device)))
-                {
-                    Signals.Send(pid, Signals.Continue);
-                    Signals.Send(pid, Signals.Kill);
-                }
-            }
-        });
-
-        using var gate = new SemaphoreSlim(Math.Max(2, Environment.ProcessorCount));
-        await Task.WhenAll(Workload.Devices.Select(async device =>
-        {
-            await gate.WaitAsync(ct).ConfigureAwait(false);
-            try
-            {
-                await EnrollAsync(device, ct).ConfigureAwait(false);
-            }
-            finally
-            {
-                gate.Release();
-            }
-        })).ConfigureAwait(false);
+        // Enrollment is an `agent enroll` process per device (a .NET start-up each): a few at a time.
+        var enrolling = new ParallelOptions { MaxDegreeOfParallelism = Math.Max(2, Environment.ProcessorCount), CancellationToken = ct };
+        await Parallel.ForEachAsync(Workload.Devices, enrolling, EnrollAsync).ConfigureAwait(false);
         var deadline = DateTime.UtcNow.AddMinutes(2);
         while (true)
         {
@@ -153,13 +129,13 @@ public sealed class NemesisSite : IAsyncDisposable
         }
     }
 
-    private async Task EnrollAsync(string device, CancellationToken ct)
+    private async ValueTask EnrollAsync(string device, CancellationToken ct)
     {
         var token = await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null, ct).ConfigureAwait(false);
-        var (code, stdout, stderr) = await GatewayUnderTest.RunAsync(["agent", "enroll", "--state", State(device), "--gateway", $"https://localhost:{Proxy.Port}/",
-            "--device", device, "--token", token.Token, "--ca-pin", token.CaPin, "--sandbox-root", Root(device), "--poke-address", "127.0.0.1", "--poke-port", "0"], ct).ConfigureAwait(false);
-        if (code != 0)
-            throw new InvalidOperationException($"rig agent enroll {device} failed ({code}): {stderr}{stdout}");
+        await AgentSupervisor.EnrollAsync(_agent, new AgentEnrollment(device, State(device), new Uri($"https://localhost:{Proxy.Port}/"), token.Token, token.CaPin)
+        {
+            Platform = AgentEnrollment.Sandbox(Root(device)),
+        }, ct).ConfigureAwait(false);
         if (Disk is { } disk && disk.Device == device)
         {
             // The supervisor appends the agent's output to agent.log in the state directory. That log stands for the
@@ -175,7 +151,8 @@ public sealed class NemesisSite : IAsyncDisposable
     /// <summary>Start a new supervisor on the device's agent state (after enrollment, or after a kill).</summary>
     public void StartAgent(string device)
     {
-        var agent = new AgentProcess(device, State(device), GatewayUnderTest.Rig);
+        // A benchmark stopped by a signal must not leave agent processes behind.
+        var agent = new AgentSupervisor(device, State(device), _agent) { WhileRunning = ExitCleanup.KillOnExit };
         lock (_gate)
         {
             if (_agents.Remove(device, out var old))
@@ -186,7 +163,7 @@ public sealed class NemesisSite : IAsyncDisposable
     }
 
     /// <summary>The device's current supervisor.</summary>
-    public AgentProcess Agent(string device)
+    public AgentSupervisor Agent(string device)
     {
         lock (_gate)
             return _agents[device];
@@ -216,13 +193,13 @@ public sealed class NemesisSite : IAsyncDisposable
         }
     }
 
-    /// <summary>Devices whose current agent crashed <see cref="AgentProcess.CrashLoop"/> times or more: it keeps crashing.</summary>
+    /// <summary>Devices whose current agent crashed <see cref="AgentSupervisor.CrashLoop"/> times or more: it keeps crashing.</summary>
     public IReadOnlySet<string> CrashLooping
     {
         get
         {
             lock (_gate)
-                return _agents.Values.Where(a => a.Crashes >= AgentProcess.CrashLoop).Select(a => a.Device).ToHashSet(StringComparer.Ordinal);
+                return _agents.Values.Where(a => a.Crashes >= AgentSupervisor.CrashLoop).Select(a => a.Device).ToHashSet(StringComparer.Ordinal);
         }
     }
 
@@ -309,17 +286,12 @@ public sealed class NemesisSite : IAsyncDisposable
         }
     }
 
-    /// <summary>Stop every agent (SIGCONT first, in case one is still stopped).</summary>
+    /// <summary>Stop every agent (the supervisor continues one the nemesis left stopped).</summary>
     public async Task StopAgentsAsync()
     {
-        List<AgentProcess> agents;
+        List<AgentSupervisor> agents;
         lock (_gate)
             agents = [.. _agents.Values];
-        foreach (var device in Workload.Devices)
-        {
-            foreach (var pid in Signals.AgentPids(State(device)))
-                Signals.Send(pid, Signals.Continue);
-        }
         await Task.WhenAll(agents.Select(async a =>
         {
             try
@@ -342,7 +314,6 @@ public sealed class NemesisSite : IAsyncDisposable
         }
         finally
         {
-            _agentCleanup?.Dispose();
             try
             {
                 if (Proxy is not null)

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Security.Cryptography;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
@@ -11,6 +10,7 @@ using Rig.Server;
 using Rig.Server.Api;
 using Rig.Server.Gateway;
 using Rig.Server.Store;
+using Rig.Supervision;
 using Spectre.Console;
 
 namespace Rig.Cli.Demo;
@@ -19,9 +19,9 @@ namespace Rig.Cli.Demo;
 /// supervisors, with the steps the scenarios are made of.</summary>
 internal sealed class DemoSession : IAsyncDisposable
 {
-    private readonly Dictionary<string, AgentProcess> _agents = new(StringComparer.Ordinal);
-    private readonly RigLauncher _launcher = RigLauncher.Current();
-    private GatewayServer? _server;
+    private readonly Dictionary<string, AgentSupervisor> _agents = new(StringComparer.Ordinal);
+    private readonly RigLauncher _agent = RigLauncher.Current().Agent();
+    private GatewayHarness? _gateway;
     private OperatorClient? _api;
 
     public DemoSession(string directory, DemoUi ui)
@@ -33,8 +33,8 @@ internal sealed class DemoSession : IAsyncDisposable
     public string Directory { get; }
     public DemoUi Ui { get; }
     public OperatorClient Api => _api!;
-    public GatewayServer Server => _server!;
-    public IReadOnlyDictionary<string, AgentProcess> Agents => _agents;
+    public GatewayServer Server => _gateway!.Server!;
+    public IReadOnlyDictionary<string, AgentSupervisor> Agents => _agents;
     public Dictionary<string, RigArchiveManifest> Manifests { get; } = new(StringComparer.Ordinal);
 
     /// <summary>Commands run on devices so far (all queues).</summary>
@@ -44,19 +44,15 @@ internal sealed class DemoSession : IAsyncDisposable
 
     public async Task StartAsync(CancellationToken ct)
     {
-        var options = new ServerOptions
+        _gateway = await GatewayHarness.StartNewAsync(new GatewaySetup(Path.Combine(Directory, "gateway"))
         {
-            DataDirectory = Path.Combine(Directory, "gateway"),
-            AgentListenAddress = "127.0.0.1",
+            InProcess = true,
             AgentPort = 0,
             ApiPort = 0,
-            DnsNames = ["localhost"],
             LogLevel = Ui.Json ? "None" : "Error", // the gateway logs to standard output: with --json it carries only the JSON line
-        };
-        var token = await GatewayServer.InitializeAsync(options, ct).ConfigureAwait(false);
-        _server = await GatewayServer.StartAsync(options, ct).ConfigureAwait(false);
-        _api = new OperatorClient(_server.ApiUrl, token, X509CertificateLoader.LoadCertificate(_server.Authority.Certificate.RawData));
-        Ui.Step($"Gateway on [bold]{_server.AgentUrl}[/] (agents, mTLS) and [bold]{_server.ApiUrl}[/] (operators), SQLite in {Markup.Escape(options.DataDirectory)}");
+        }, ct).ConfigureAwait(false);
+        _api = new OperatorClient(Server.ApiUrl, _gateway.Token, X509CertificateLoader.LoadCertificate(Server.Authority.Certificate.RawData));
+        Ui.Step($"Gateway on [bold]{Server.AgentUrl}[/] (agents, mTLS) and [bold]{Server.ApiUrl}[/] (operators), SQLite in {Markup.Escape(_gateway.DataDirectory)}");
 
         foreach (var file in DemoSite.WritePackages(Path.Combine(Directory, "packages")))
             await ImportAsync(file, ct).ConfigureAwait(false);
@@ -80,12 +76,21 @@ internal sealed class DemoSession : IAsyncDisposable
     /// <summary>Enroll a device's agent with a one-time token and start it under a supervisor.</summary>
     public async Task EnrollAsync(string device, CancellationToken ct, string? token = null)
     {
-        var caPin = Server.Authority.Pin;
         token ??= (await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null, ct).ConfigureAwait(false)).Token;
         var state = Path.Combine(Directory, "agents", device);
-        await RunToEndAsync(Path.Combine(state, "enroll.log"), ct, "agent", "enroll", "--state", state, "--gateway", Server.AgentUrl.ToString(), "--device", device,
-            "--token", token, "--ca-pin", caPin, "--sandbox-root", Root(device), "--poke-address", "127.0.0.1", "--poke-port", "0").ConfigureAwait(false);
-        var agent = new AgentProcess(device, state, _launcher);
+        try
+        {
+            await AgentSupervisor.EnrollAsync(_agent, new AgentEnrollment(device, state, Server.AgentUrl, token, Server.Authority.Pin)
+            {
+                Platform = AgentEnrollment.Sandbox(Root(device)),
+                Timeout = Timeout.InfiniteTimeSpan, // the demo's own --timeout (ct) bounds it
+            }, ct).ConfigureAwait(false);
+        }
+        catch (AgentEnrollmentException e)
+        {
+            throw new CliException(e.Message, "demo-step-failed", $"All its output is in {e.LogPath}.");
+        }
+        var agent = new AgentSupervisor(device, state, _agent);
         lock (_agents)
             _agents[device] = agent;
         agent.Start();
@@ -95,7 +100,7 @@ internal sealed class DemoSession : IAsyncDisposable
             var detail = await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}", ct).ConfigureAwait(false);
             if (detail.Status.LastSeenAt is not null)
                 return;
-            if (agent.Crashes >= AgentProcess.CrashLoop)
+            if (agent.Crashes >= AgentSupervisor.CrashLoop)
                 throw new CliException($"Agent {device} keeps crashing ({agent.Crashes} times, last exit code {agent.UnexpectedExit}); see {agent.LogPath}.");
             await Task.Delay(poll, ct).ConfigureAwait(false);
             poll = TimeSpan.FromTicks(Math.Min(poll.Ticks * 2, TimeSpan.FromSeconds(1).Ticks)); // quick on an idle machine, light on a busy one
@@ -176,38 +181,11 @@ internal sealed class DemoSession : IAsyncDisposable
         return result;
     }
 
-    /// <summary>Run <c>rig ARGS</c> to its end; its output goes to <paramref name="logPath"/>. A failure is one line: the
-    /// child's own error line (never its whole output) and where the rest is.</summary>
-    public async Task RunToEndAsync(string logPath, CancellationToken ct, params string[] args)
-    {
-        using var process = Process.Start(_launcher.StartInfo(args))!;
-        var stderr = process.StandardError.ReadToEndAsync(ct);
-        var stdout = process.StandardOutput.ReadToEndAsync(ct);
-        try
-        {
-            await process.WaitForExitAsync(ct).ConfigureAwait(false);
-        }
-        catch (OperationCanceledException)
-        {
-            process.Kill(entireProcessTree: true); // the demo gave up: leave no enrollment running behind it
-            throw;
-        }
-        var output = (await stderr.ConfigureAwait(false)) + (await stdout.ConfigureAwait(false));
-        System.IO.Directory.CreateDirectory(Path.GetDirectoryName(logPath)!);
-        await File.WriteAllTextAsync(logPath, output, CancellationToken.None).ConfigureAwait(false);
-        if (process.ExitCode != 0)
-        {
-            var lines = output.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
-            var error = lines.FirstOrDefault(l => l.StartsWith("error:", StringComparison.Ordinal)) ?? lines.LastOrDefault() ?? "no output";
-            throw new CliException($"`rig {string.Join(' ', args.Take(2))}` failed (exit code {process.ExitCode}): {error}", "demo-step-failed", $"All its output is in {logPath}.");
-        }
-    }
-
     public async ValueTask DisposeAsync()
     {
         await Task.WhenAll(_agents.Values.Select(a => a.StopAsync(TimeSpan.FromSeconds(5)))).ConfigureAwait(false);
         _api?.Dispose();
-        if (_server is not null)
-            await _server.DisposeAsync().ConfigureAwait(false);
+        if (_gateway is not null)
+            await _gateway.DisposeAsync().ConfigureAwait(false);
     }
 }

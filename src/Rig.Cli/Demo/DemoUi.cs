@@ -2,6 +2,7 @@ using Rig.Cli.Operator;
 using Rig.Server.Api;
 using Rig.Server.Store;
 using Rig.Server.Gateway;
+using Rig.Supervision;
 using Spectre.Console;
 
 namespace Rig.Cli.Demo;
@@ -20,7 +21,7 @@ internal sealed class DemoUi(bool json)
     public void Step(string markup) => _console.MarkupLine($"[green]✓[/] {markup}");
 
     /// <summary>Follow every device's queue until all are finished; returns the final status of each.</summary>
-    public async Task<Dictionary<string, DeviceStatus>> TrackAsync(OperatorClient api, IReadOnlyDictionary<string, int> queued, IReadOnlyList<AgentProcess> agents, CancellationToken ct)
+    public async Task<Dictionary<string, DeviceStatus>> TrackAsync(OperatorClient api, IReadOnlyDictionary<string, int> queued, IReadOnlyList<AgentSupervisor> agents, CancellationToken ct)
     {
         var finals = new Dictionary<string, DeviceStatus>(StringComparer.Ordinal);
         await _console.Progress()
@@ -50,7 +51,7 @@ internal sealed class DemoUi(bool json)
                     }
                     if (finals.Count == tasks.Count)
                         return;
-                    if (agents.FirstOrDefault(a => a.Crashes >= AgentProcess.CrashLoop) is { } dead)
+                    if (agents.FirstOrDefault(a => a.Crashes >= AgentSupervisor.CrashLoop) is { } dead)
                         throw new CliException($"Agent {dead.Device} keeps crashing ({dead.Crashes} times, last exit code {dead.UnexpectedExit}); see {dead.LogPath}.");
                     await Task.Delay(100, ct).ConfigureAwait(false);
                 }

@@ -4,7 +4,7 @@ namespace Rig.EndToEnd.Harness;
 /// disposed in reverse order (agents, gateway, directory).</summary>
 public sealed class LiveSite : IAsyncDisposable
 {
-    private LiveSite(TempDirectory directory, GatewayProcess gateway, TestSite site)
+    private LiveSite(TempDirectory directory, GatewayHarness gateway, TestSite site)
     {
         Directory = directory;
         Gateway = gateway;
@@ -14,7 +14,7 @@ public sealed class LiveSite : IAsyncDisposable
     /// <summary>The working directory.</summary>
     public TempDirectory Directory { get; }
     /// <summary>The gateway process.</summary>
-    public GatewayProcess Gateway { get; }
+    public GatewayHarness Gateway { get; }
     /// <summary>The site (API, agents, journals).</summary>
     public TestSite Site { get; }
 
@@ -22,10 +22,10 @@ public sealed class LiveSite : IAsyncDisposable
     public static async Task<LiveSite> StartAsync()
     {
         var directory = new TempDirectory();
-        GatewayProcess gateway;
+        GatewayHarness gateway;
         try
         {
-            gateway = await GatewayProcess.StartNewAsync(Path.Combine(directory.Path, "gateway"));
+            gateway = await TestGateway.StartAsync(Path.Combine(directory.Path, "gateway"));
         }
         catch
         {

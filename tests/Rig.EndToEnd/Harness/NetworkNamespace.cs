@@ -1,6 +1,5 @@
 using System.Diagnostics;
 using System.Text.Json;
-using Rig.Cli.Demo;
 
 namespace Rig.EndToEnd.Harness;
 

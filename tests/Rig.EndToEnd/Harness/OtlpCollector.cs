@@ -14,7 +14,7 @@ public sealed class OtlpCollector : IDisposable
     /// <summary>Listen on a free loopback port.</summary>
     public OtlpCollector()
     {
-        var port = Rig.Testing.LoopbackPorts.Free(1)[0];
+        var port = LoopbackPorts.Free(1)[0];
         Url = $"http://127.0.0.1:{port}";
         _listener.Prefixes.Add(Url + "/");
         _listener.Start();

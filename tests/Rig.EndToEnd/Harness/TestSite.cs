@@ -1,6 +1,5 @@
 using System.Text;
 using System.Text.Json;
-using Rig.Cli.Demo;
 using Rig.Cli.Operator;
 using Rig.Model;
 using Rig.Model.Domain;
@@ -15,7 +14,7 @@ namespace Rig.EndToEnd.Harness;
 /// real agent processes, waits for queues, reads journals.</summary>
 public sealed class TestSite : IAsyncDisposable
 {
-    private readonly List<AgentProcess> _agents = [];
+    private readonly List<AgentSupervisor> _agents = [];
 
     /// <summary>A site under <paramref name="directory"/> using <paramref name="api"/>.</summary>
     public TestSite(string directory, OperatorClient api, Uri agentUrl)
@@ -32,7 +31,7 @@ public sealed class TestSite : IAsyncDisposable
     /// <summary>Agent endpoint.</summary>
     public Uri AgentUrl { get; }
     /// <summary>Running agents.</summary>
-    public IReadOnlyList<AgentProcess> Agents => _agents;
+    public IReadOnlyList<AgentSupervisor> Agents => _agents;
 
     /// <summary>Device root of a sandboxed device.</summary>
     public string Root(string device) => Path.Combine(Directory, "devices", device);
@@ -69,20 +68,22 @@ public sealed class TestSite : IAsyncDisposable
     /// <summary>Enroll a device's agent (real <c>rig agent enroll</c> process) with <paramref name="token"/> (default: a
     /// new one from the API) and start it under a supervisor. <paramref name="platform"/> replaces the sandbox
     /// arguments (e.g. <c>--platform linux --root DIR</c>).</summary>
-    public async Task<AgentProcess> StartAgentAsync(string device, bool poll = false, EnrollmentToken? token = null, int? batch = null, IReadOnlyList<string>? platform = null,
+    public async Task<AgentSupervisor> StartAgentAsync(string device, bool poll = false, EnrollmentToken? token = null, int? batch = null, IReadOnlyList<string>? platform = null,
         IReadOnlyDictionary<string, string>? environment = null)
     {
         token ??= await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null);
-        var args = new List<string> { "agent", "enroll", "--state", State(device), "--gateway", AgentUrl.ToString(), "--device", device, "--token", token.Token,
-            "--ca-pin", token.CaPin, "--poke-address", "127.0.0.1", "--poke-port", "0" };
-        args.AddRange(platform ?? ["--sandbox-root", Root(device)]);
+        var options = new List<string>();
         if (poll)
-            args.AddRange(["--poll", "1"]);
+            options.AddRange(["--poll", "1"]);
         if (batch is { } b)
-            args.AddRange(["--batch", b.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
-        var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), [.. args]);
-        Assert.True(code == 0, $"enroll failed ({code}): {stderr}{stdout}");
-        var agent = new AgentProcess(device, State(device), Launch.Rig, environment: environment);
+            options.AddRange(["--batch", b.ToString(System.Globalization.CultureInfo.InvariantCulture)]);
+        await AgentSupervisor.EnrollAsync(Launch.Rig.Agent(), new AgentEnrollment(device, State(device), AgentUrl, token.Token, token.CaPin)
+        {
+            Platform = platform ?? AgentEnrollment.Sandbox(Root(device)),
+            Options = options,
+            Timeout = TimeSpan.FromMinutes(1),
+        }, CancellationToken.None);
+        var agent = new AgentSupervisor(device, State(device), Launch.Rig.Agent()) { Environment = environment ?? new Dictionary<string, string>() };
         agent.Start();
         _agents.Add(agent);
         await WaitUntilAsync(async () => (await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}")).Status.LastSeenAt is not null, TimeSpan.FromSeconds(60), $"{device} to check in");
@@ -90,9 +91,9 @@ public sealed class TestSite : IAsyncDisposable
     }
 
     /// <summary>Start another supervisor on an existing agent state (after the previous one was killed).</summary>
-    public AgentProcess RestartAgent(string device)
+    public AgentSupervisor RestartAgent(string device)
     {
-        var agent = new AgentProcess(device, State(device), Launch.Rig);
+        var agent = new AgentSupervisor(device, State(device), Launch.Rig.Agent());
         agent.Start();
         _agents.Add(agent);
         return agent;
@@ -115,39 +116,13 @@ public sealed class TestSite : IAsyncDisposable
     }
 
     /// <summary>The agent's journal entries.</summary>
-    public IReadOnlyList<JsonElement> Journal(string device)
-    {
-        var path = Path.Combine(State(device), "journal.jsonl");
-        if (!File.Exists(path))
-            return [];
-        var entries = new List<JsonElement>();
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        using var reader = new StreamReader(stream);
-        while (reader.ReadLine() is { } line)
-        {
-            try
-            {
-                entries.Add(JsonDocument.Parse(line).RootElement.Clone());
-            }
-            catch (JsonException)
-            {
-            }
-        }
-        return entries;
-    }
+    public IReadOnlyList<JsonElement> Journal(string device) => AgentSupervisor.ReadJournal(State(device));
 
     /// <summary>Journal entries of one event kind.</summary>
     public IReadOnlyList<JsonElement> Journal(string device, string evt) => [.. Journal(device).Where(e => e.GetProperty("event").GetString() == evt)];
 
     /// <summary>The agent's log.</summary>
-    public string AgentLog(string device)
-    {
-        var path = Path.Combine(State(device), "agent.log");
-        if (!File.Exists(path))
-            return "(no agent log)";
-        using var stream = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite);
-        return new StreamReader(stream).ReadToEnd();
-    }
+    public string AgentLog(string device) => AgentSupervisor.ReadLog(State(device));
 
     /// <summary>Poll <paramref name="condition"/> until true or fail with what was awaited.</summary>
     public static async Task WaitUntilAsync(Func<Task<bool>> condition, TimeSpan timeout, string what, Func<string>? diagnostics = null)

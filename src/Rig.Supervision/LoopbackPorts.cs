@@ -1,7 +1,7 @@
 using System.Net;
 using System.Net.Sockets;
 
-namespace Rig.Testing;
+namespace Rig.Supervision;
 
 /// <summary>Free TCP ports on loopback for servers that tests and benchmarks start (and restart) themselves.</summary>
 public static class LoopbackPorts
