@@ -154,7 +154,7 @@ public sealed class OperationsTests
         Assert.Equal(RolloutStatus.Succeeded, done.Status);
         Assert.All(done.Devices, d => Assert.Equal(RolloutDeviceStatus.Succeeded, d.Status));
 
-        var queues = new Dictionary<string, QueueInfo>();
+        var queues = new Dictionary<string, QueueView>();
         foreach (var device in done.Devices)
         {
             var queue = (await site.DeviceAsync(device.Device)).Status.Queue!;

@@ -40,7 +40,7 @@ public sealed class RolloutTests
         Assert.Equal([RolloutDeviceState.Unchanged, RolloutDeviceState.Succeeded, RolloutDeviceState.Succeeded], done.Devices.Select(d => d.State));
         Assert.Equal("2 succeeded, 1 unchanged", done.Summary);
         // The canary's queue is the first queue of this rollout; lb-1 was sent nothing.
-        var queues = new Dictionary<string, QueueInfo>();
+        var queues = new Dictionary<string, QueueView>();
         foreach (var device in devices)
             queues[device] = (await site.DeviceAsync(device)).Status.Queue!;
         Assert.Equal(lbQueue, queues["lb-1"].Id);
