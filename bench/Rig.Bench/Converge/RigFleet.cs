@@ -157,7 +157,7 @@ public sealed class RigFleet : IAsyncDisposable
         var (agents, cpu, agentCpu) = CpuNow();
         var watch = Stopwatch.StartNew();
         var baseline = Baseline();
-        var inventory = await Api.PostAsync<LifecycleResult>($"api/v1/scripts/{InventoryScript}/run", new ScriptRunRequest("all"), ct).ConfigureAwait(false);
+        var inventory = await Api.PostAsync<LifecycleResponse>($"api/v1/scripts/{InventoryScript}/run", new ScriptRunRequest("all"), ct).ConfigureAwait(false);
         var notQueued = inventory.Queues.Where(q => q.Outcome != "queued").ToList();
         if (notQueued.Count > 0 || inventory.Queues.Count != Devices.Count)
             throw new InvalidOperationException($"The inventory script was queued on {inventory.Queues.Count - notQueued.Count} of {Devices.Count} devices: " + string.Join("; ", notQueued.Select(q => $"{q.Device} {q.Outcome} {string.Join(' ', q.Errors.Select(e => e.Message))}")));
@@ -282,7 +282,7 @@ public sealed class RigFleet : IAsyncDisposable
     /// <summary>Wait until every queued device's agent has ended its queue (from the agents' logs, so the gateway
     /// is not polled while it works), then confirm through the API that each queue succeeded; should the API still
     /// show a queue active, keep waiting on the API.</summary>
-    private async Task WaitForQueuesAsync(IReadOnlyList<ConvergeDeviceResult> queued, Dictionary<string, int> baseline, CancellationToken ct)
+    private async Task WaitForQueuesAsync(IReadOnlyList<ConvergeDeviceView> queued, Dictionary<string, int> baseline, CancellationToken ct)
     {
         Dictionary<string, FleetAgent> agents;
         lock (_agents)

@@ -205,7 +205,7 @@ public static class NemesisChecks
     /// <summary>The agent's error code for a full disk (CHECKLIST 21).</summary>
     public const string DiskFullCode = "disk-full";
 
-    private static string Describe(Dictionary<string, CommandInfo> commands, string id) =>
+    private static string Describe(Dictionary<string, CommandView> commands, string id) =>
         commands.TryGetValue(id, out var c) ? $"#{c.Sequence} {c.Spec.Describe()}, {c.Deliveries} deliveries" : "not in the queue";
 
     /// <summary>Files under the root that the model does not put there (Rig's own /var/lib/rig left out).</summary>

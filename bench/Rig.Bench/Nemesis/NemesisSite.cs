@@ -266,7 +266,7 @@ public sealed class NemesisSite : IAsyncDisposable
 
     /// <summary>What an operator does after a full disk stopped a device's queue: (space is free again) converge the
     /// device, and wait for that queue; returns its final state, or null when it did not finish in time.</summary>
-    public async Task<QueueInfo?> ConvergeAgainAsync(string device, TimeSpan timeout, CancellationToken ct)
+    public async Task<QueueView?> ConvergeAgainAsync(string device, TimeSpan timeout, CancellationToken ct)
     {
         // The operator's remedy as the error states it: the space is free again; refresh the device's inventory (the
         // gateway plans with the free space it last reported, 0 while the disk was full), then converge.
@@ -282,7 +282,7 @@ public sealed class NemesisSite : IAsyncDisposable
         return await WaitForQueueAsync(device, converge.QueueId, deadline, ct).ConfigureAwait(false);
     }
 
-    private async Task<QueueInfo?> WaitForQueueAsync(string device, string? queueId, DateTime deadline, CancellationToken ct)
+    private async Task<QueueView?> WaitForQueueAsync(string device, string? queueId, DateTime deadline, CancellationToken ct)
     {
         while (DateTime.UtcNow < deadline)
         {
