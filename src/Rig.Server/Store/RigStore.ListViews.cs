@@ -7,7 +7,16 @@ public sealed record RevisionSummary(long Rev, string Author, string Message, Da
 
 internal sealed record RevisionRow(long Rev, string Author, string Message, long CreatedAt);
 
-internal sealed record RevisionSummaryRow(long Rev, string Author, string Message, long CreatedAt, long Changes);
+/// <summary>Settable properties, not a constructor: with no rows SQLite reports the computed count's type as a blob, and
+/// Dapper matches a constructor by the reported types.</summary>
+internal sealed class RevisionSummaryRow
+{
+    public long Rev { get; set; }
+    public string Author { get; set; } = "";
+    public string Message { get; set; } = "";
+    public long CreatedAt { get; set; }
+    public long Changes { get; set; }
+}
 
 /// <summary>The reads behind the operator API's lists: each list is a fixed number of statements whatever its length
 /// (never one per revision, rollout or queue).</summary>
