@@ -294,10 +294,12 @@ public sealed class GatewayServer : IAsyncDisposable
             }));
         });
         var app = builder.Build();
-        MetricsEndpoint.Map(app, gateway.Store, gauges, new MetricsToken(options.DataDirectory));
-        OperatorApi.Map(app, gateway, importer, agentUrl);
-        OperatorApi.MapPackageFetch(app, new PackageFetcher(gateway.Store, importer, Path.Combine(options.DataDirectory, "fetch"), options.FetchMirror,
-            options.FetchSecurityMirror, loggerFactory.CreateLogger<PackageFetcher>(), TimeProvider.System));
+        var fetcher = new PackageFetcher(gateway.Store, importer, Path.Combine(options.DataDirectory, "fetch"), options.FetchMirror,
+            options.FetchSecurityMirror, loggerFactory.CreateLogger<PackageFetcher>(), TimeProvider.System);
+        var services = new Services.OperatorServices(gateway, importer, fetcher, new MetricsToken(options.DataDirectory), agentUrl);
+        MetricsEndpoint.Map(app, services.Trust, gauges);
+        OperatorApi.Map(app, services);
+        OperatorApi.MapPackageFetch(app, services);
         app.MapOpenApi("/openapi/{documentName}.json");
         OperatorApi.MapReference(app);
         return app;

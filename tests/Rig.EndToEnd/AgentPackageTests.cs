@@ -115,7 +115,7 @@ public sealed class AgentPackageTests(AgentDebFixture debs) : IClassFixture<Agen
         await site.ConvergeAsync("dev-1");
         var detail = await site.WaitForQueueAsync("dev-1", TimeSpan.FromMinutes(2));
         var log = File.ReadAllText(agent.LogPath);
-        Assert.True(detail.Status.Queue!.Status == QueueStatus.Succeeded, $"queue {detail.Status.Queue.Status}: {log}");
+        Assert.True(detail.Status.Queue!.Status == QueueStates.Succeeded, $"queue {detail.Status.Queue.Status}: {log}");
         Assert.Equal(1, agent.Restarts);
         Assert.Null(agent.UnexpectedExit);
         Assert.Contains("program was replaced", log, StringComparison.Ordinal);

@@ -31,7 +31,7 @@ public sealed class DriftTests
 
         // Provision web-1, then wait for the inventory the agent sends after the queue: no drift (exit 0).
         await site.ConvergeAsync("web-1");
-        Assert.Equal(QueueStatus.Succeeded, (await site.WaitForQueueAsync("web-1")).Status.Queue!.Status);
+        Assert.Equal(QueueStates.Succeeded, (await site.WaitForQueueAsync("web-1")).Status.Queue!.Status);
         await WaitForDriftAsync(site, "web-1", DriftOutcome.None);
         (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["drift", "web-1", .. connection]);
         Assert.True(code == 0, $"no drift should exit 0, got {code}: {stdout}{stderr}");
@@ -78,7 +78,7 @@ public sealed class DriftTests
 
         // Converge repairs it; the inventory after the queue shows no drift.
         await site.ConvergeAsync("web-1");
-        Assert.Equal(QueueStatus.Succeeded, (await site.WaitForQueueAsync("web-1")).Status.Queue!.Status);
+        Assert.Equal(QueueStates.Succeeded, (await site.WaitForQueueAsync("web-1")).Status.Queue!.Status);
         await WaitForDriftAsync(site, "web-1", DriftOutcome.None);
         (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["drift", "web-1", .. connection]);
         Assert.True(code == 0, $"repaired: no drift should exit 0, got {code}: {stdout}{stderr}");
@@ -90,7 +90,7 @@ public sealed class DriftTests
         CommandSpec[] stop = [new ServiceCommand("tool", ServiceAction.Stop)];
         await site.Api.PutJsonTextAsync<StoredScript>("api/v1/scripts/stop-tool", JsonSerializer.Serialize(new ScriptRequest("stop the tool", stop), OperatorClient.Json));
         await site.Api.PostAsync<LifecycleResult>("api/v1/scripts/stop-tool/run", new ScriptRunRequest("web-1"));
-        Assert.Equal(QueueStatus.Succeeded, (await site.WaitForQueueAsync("web-1")).Status.Queue!.Status);
+        Assert.Equal(QueueStates.Succeeded, (await site.WaitForQueueAsync("web-1")).Status.Queue!.Status);
         await WaitForDriftAsync(site, "web-1", DriftOutcome.Drift);
         var drift = await site.Api.GetAsync<DriftReport>("api/v1/drift?devices=web-1");
         Assert.Equal(new DriftItem("service", "tool", "changed", "running, enabled", "stopped, enabled"), Assert.Single(drift.Devices.Single().Items));

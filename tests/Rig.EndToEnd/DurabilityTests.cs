@@ -33,7 +33,7 @@ public sealed class DurabilityTests
         Assert.Equal(1, agent.Reboots);
         Assert.True(done.Status == RolloutStatus.Succeeded, $"rollout {done.Status}: {detail.Status.Queue?.Error}\n{log}");
         // Every command has its result: the six writes before the reboot were not skipped by "rebooted".
-        Assert.All(detail.Commands, c => Assert.True(c.Status == CommandStatus.Succeeded, $"{c.Kind} {c.Spec.Describe()} is {c.Status}\n{log}"));
+        Assert.All(detail.Commands, c => Assert.True(c.Status == CommandStates.Succeeded, $"{c.Kind} {c.Spec.Describe()} is {c.Status}\n{log}"));
         var begins = site.Begins("web-1");
         Assert.Equal(begins.Count, begins.Distinct().Count()); // nothing ran twice
         Assert.Equal(detail.Commands.Select(c => c.Id), begins);
@@ -59,7 +59,7 @@ public sealed class DurabilityTests
         var failed = await site.WaitForQueueAsync("web-1");
 
         var command = Assert.Single(failed.Commands);
-        Assert.Equal((QueueStatus.Failed, CommandStatus.Failed, "disk-full"), (failed.Status.Queue!.Status, command.Status, command.Result?.ErrorCode));
+        Assert.Equal((QueueStates.Failed, CommandStates.Failed, "disk-full"), (failed.Status.Queue!.Status, command.Status, command.Result?.ErrorCode));
         Assert.True(agent.Crashes == 0, site.AgentLog("web-1"));
         Assert.Equal(before, File.Exists(stateFile) ? File.ReadAllText(stateFile) : null); // the record is as it was
         var end = site.Journal("web-1", "end").Last();
@@ -69,7 +69,7 @@ public sealed class DurabilityTests
         disk.Free();
         await site.Api.PostAsync<LifecycleResult>("api/v1/scripts/start-tool/run", new ScriptRunRequest("web-1"));
         var succeeded = await site.WaitForQueueAsync("web-1");
-        Assert.Equal(QueueStatus.Succeeded, succeeded.Status.Queue!.Status);
+        Assert.Equal(QueueStates.Succeeded, succeeded.Status.Queue!.Status);
         using var state = JsonDocument.Parse(File.ReadAllText(stateFile));
         Assert.Contains(state.RootElement.GetProperty("services").EnumerateArray(), s => s.GetProperty("name").GetString() == "tool" && s.GetProperty("running").GetBoolean());
         Assert.True(agent.Crashes == 0, site.AgentLog("web-1"));

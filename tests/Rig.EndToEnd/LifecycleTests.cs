@@ -74,7 +74,7 @@ public sealed class LifecycleTests
         var written = new Dictionary<string, Dictionary<string, DateTime>>();
         foreach (var device in devices)
         {
-            Assert.Equal(QueueStatus.Succeeded, (await site.WaitForQueueAsync(device)).Status.Queue!.Status);
+            Assert.Equal(QueueStates.Succeeded, (await site.WaitForQueueAsync(device)).Status.Queue!.Status);
             before[device] = site.FileDigests(device);
             written[device] = before[device].Keys.ToDictionary(p => p, p => File.GetLastWriteTimeUtc(site.DevicePath(device, p)));
         }
@@ -207,7 +207,7 @@ public sealed class LifecycleTests
         await site.SaveModelAsync(OperationsModels.WithContent(Models.Site(["web-1"], osFiles: 4, reboot: true), "1", "1.0.0", ["web-1"]));
         var agent = await site.StartAgentAsync("web-1");
         await site.ConvergeAsync();
-        Assert.Equal(QueueStatus.Succeeded, (await site.WaitForQueueAsync("web-1")).Status.Queue!.Status);
+        Assert.Equal(QueueStates.Succeeded, (await site.WaitForQueueAsync("web-1")).Status.Queue!.Status);
         var before = site.FileDigests("web-1");
         Assert.Equal(9, before.Count); // 4 os files, tool (2 files + config), content (page + config)
         var oldCertificate = RawAgentClient.AgentCertificate(site.State("web-1"));
@@ -228,7 +228,7 @@ public sealed class LifecycleTests
         await site.StartAgentAsync("web-1", token: rebuild.Token);
         var detail = await site.WaitForQueueAsync("web-1");
         Assert.Equal(queued.QueueId, detail.Status.Queue!.Id);
-        Assert.Equal(QueueStatus.Succeeded, detail.Status.Queue.Status);
+        Assert.Equal(QueueStates.Succeeded, detail.Status.Queue.Status);
         Assert.Equal(before, site.FileDigests("web-1"));
         Assert.Equal("unchanged", (await site.StoredPlanAsync()).For("web-1").Outcome);
     }
@@ -259,7 +259,7 @@ public sealed class LifecycleTests
         {
             var detail = await site.WaitForQueueAsync(queue.Device);
             Assert.Equal(queue.QueueId, detail.Status.Queue!.Id);
-            Assert.Equal(QueueStatus.Succeeded, detail.Status.Queue.Status);
+            Assert.Equal(QueueStates.Succeeded, detail.Status.Queue.Status);
             Assert.Equal(["service: service tool restart", "inventory: inventory"], Operations.Lines(detail.Commands));
             Assert.Contains(site.Journal(queue.Device, "end"), e => e.GetProperty("id").GetString() == detail.Commands[0].Id);
         }

@@ -31,7 +31,7 @@ public sealed class NetworkTests
         {
             // 1. Same address, DNS added: connectivity stays, the change is kept.
             var first = await ConvergeAndWaitAsync(site);
-            Assert.True(first.Status.Queue!.Status == QueueStatus.Succeeded, Diagnose(site, first));
+            Assert.True(first.Status.Queue!.Status == QueueStates.Succeeded, Diagnose(site, first));
             var written = await File.ReadAllTextAsync(file);
             Assert.Contains($"Address={ns.DeviceAddress}\n", written, StringComparison.Ordinal);
             Assert.Contains($"DNS={ns.HostAddress}\n", written, StringComparison.Ordinal);
@@ -42,7 +42,7 @@ public sealed class NetworkTests
             var x = ns.Subnet;
             await site.SaveModelAsync(Model(ns, new NetworkInterfaceConfig { Name = "eth0", Address = $"10.232.{x}.2/24", Gateway = $"10.232.{x}.1" }));
             var cut = await ConvergeAndWaitAsync(site);
-            Assert.True(cut.Status.Queue!.Status == QueueStatus.Failed, Diagnose(site, cut));
+            Assert.True(cut.Status.Queue!.Status == QueueStates.Failed, Diagnose(site, cut));
             var failed = Assert.Single(cut.Commands, c => c.Kind == "configure-network");
             Assert.Equal("network-rolled-back", failed.Result!.ErrorCode);
             Assert.Contains($"{ns.GatewayName}:{gateway.AgentPort}", failed.Result.Error, StringComparison.Ordinal);
@@ -56,7 +56,7 @@ public sealed class NetworkTests
             // 3. The agent still talks to its gateway: a change that keeps connectivity goes through.
             await site.SaveModelAsync(Model(ns, keep with { Dns = [ns.HostAddress, $"10.231.{x}.3"] }));
             var after = await ConvergeAndWaitAsync(site);
-            Assert.True(after.Status.Queue!.Status == QueueStatus.Succeeded, Diagnose(site, after));
+            Assert.True(after.Status.Queue!.Status == QueueStates.Succeeded, Diagnose(site, after));
             Assert.Contains($"DNS=10.231.{x}.3\n", await File.ReadAllTextAsync(file), StringComparison.Ordinal);
             Assert.Equal([ns.DeviceAddress], await ns.DeviceAddressesAsync());
 

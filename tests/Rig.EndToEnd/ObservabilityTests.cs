@@ -177,7 +177,7 @@ public sealed class ObservabilityTests
             await TestSite.WaitUntilAsync(async () => (await site.DeviceAsync("web-1")).Status.LastSeenAt is not null, TimeSpan.FromSeconds(60), "web-1 to check in", () => string.Join('\n', Lines()));
             await site.ConvergeAsync("web-1");
             var detail = await site.WaitForQueueAsync("web-1");
-            Assert.Equal(QueueStatus.Succeeded, detail.Status.Queue!.Status);
+            Assert.Equal(QueueStates.Succeeded, detail.Status.Queue!.Status);
         }
         finally
         {

@@ -63,7 +63,7 @@ public sealed class OperationsTests
         {
             var detail = await site.DeviceAsync(device);
             Assert.Equal(queues[device], detail.Status.Queue!.Id); // no new queue
-            Assert.Equal(QueueStatus.Succeeded, detail.Status.Queue.Status);
+            Assert.Equal(QueueStates.Succeeded, detail.Status.Queue.Status);
             Assert.Equal(journals[device], site.Journal(device).Count); // nothing ran
             var after = site.AgentLog(device)[logs[device]..];
             Assert.True(Operations.LogEvents(after).Count == 0, $"{device}'s agent had a session after the plan:\n{after}");
@@ -121,7 +121,7 @@ public sealed class OperationsTests
             var detail = await site.DeviceAsync(device);
             Assert.Equal(done.Devices.Single(d => d.Device == device).QueueId, detail.Status.Queue!.Id);
             Assert.Equal(Operations.Lines(plan.For(device).Commands), Operations.Lines(detail.Commands));
-            Assert.All(detail.Commands, c => Assert.Equal(CommandStatus.Succeeded, c.Status));
+            Assert.All(detail.Commands, c => Assert.Equal(CommandStates.Succeeded, c.Status));
             // The agent ran them in that order, each once.
             var ids = detail.Commands.Select(c => c.Id).ToHashSet();
             Assert.Equal(detail.Commands.Select(c => c.Id), site.Begins(device).Where(ids.Contains));
@@ -154,12 +154,12 @@ public sealed class OperationsTests
         Assert.Equal(RolloutStatus.Succeeded, done.Status);
         Assert.All(done.Devices, d => Assert.Equal(RolloutDeviceStatus.Succeeded, d.Status));
 
-        var queues = new Dictionary<string, QueueInfo>();
+        var queues = new Dictionary<string, QueueView>();
         foreach (var device in done.Devices)
         {
             var queue = (await site.DeviceAsync(device.Device)).Status.Queue!;
             Assert.Equal(device.QueueId, queue.Id);
-            Assert.Equal(QueueStatus.Succeeded, queue.Status);
+            Assert.Equal(QueueStates.Succeeded, queue.Status);
             queues[device.Device] = queue;
         }
         var waves = done.Devices.GroupBy(d => d.Wave).OrderBy(g => g.Key).Select(g => g.Select(d => queues[d.Device]).ToList()).ToList();
@@ -246,7 +246,7 @@ public sealed class OperationsTests
         await TestSite.WaitUntilAsync(async () =>
         {
             detail = await site.DeviceAsync("web-1");
-            return detail.Commands.All(c => c.Status != CommandStatus.Sent);
+            return detail.Commands.All(c => c.Status != CommandStates.Sent);
         }, TimeSpan.FromSeconds(10), "web-1's last command to report", () => site.AgentLog("web-1"));
         await Task.Delay(TimeSpan.FromSeconds(1)); // anything wrongly started would run within this
         detail = await site.DeviceAsync("web-1");
@@ -254,14 +254,14 @@ public sealed class OperationsTests
         var ends = site.Ends("web-1");
 
         Assert.Equal(queueId, detail.Status.Queue!.Id);
-        Assert.Equal(QueueStatus.Cancelled, detail.Status.Queue.Status);
-        var finished = detail.Commands.Where(c => c.Status == CommandStatus.Succeeded).ToList();
+        Assert.Equal(QueueStates.Cancelled, detail.Status.Queue.Status);
+        var finished = detail.Commands.Where(c => c.Status == CommandStates.Succeeded).ToList();
         Assert.True(finished.Count < detail.Commands.Count, "the cancel must land mid-queue");
         // At most the rest of the answer the agent already holds (commands are delivered several per answer).
         Assert.True(begins.Count <= begunAtCancel + Rig.Protocol.RigLimits.Default.MaxCommandsPerExchange, $"{begins.Count - begunAtCancel} commands began after the cancel");
         Assert.Equal(begins, ends); // every command that began, ended
         Assert.Equal(finished.Select(c => c.Id), begins); // ... and its result is recorded, in queue order
-        Assert.All(detail.Commands.Skip(finished.Count), c => Assert.Equal((CommandStatus.Pending, 0), (c.Status, c.Deliveries)));
+        Assert.All(detail.Commands.Skip(finished.Count), c => Assert.Equal((CommandStates.Pending, 0), (c.Status, c.Deliveries)));
 
         // No other device ever got a queue; the rollout and its devices read cancelled.
         foreach (var device in devices.Skip(1))
@@ -297,12 +297,12 @@ public sealed class OperationsTests
         foreach (var device in devices)
         {
             var queue = (await site.DeviceAsync(device)).Status.Queue;
-            Assert.True(queue is null || !QueueStatus.IsActive(queue.Status), $"{device} still has queue {queue?.Id} ({queue?.Status}) after the cancel");
+            Assert.True(queue is null || !QueueStates.IsActive(queue.Status), $"{device} still has queue {queue?.Id} ({queue?.Status}) after the cancel");
         }
         var web01 = await site.DeviceAsync("web-01");
-        Assert.DoesNotContain(web01.Commands, c => c.Status == CommandStatus.Sent);
+        Assert.DoesNotContain(web01.Commands, c => c.Status == CommandStates.Sent);
         Assert.Equal(site.Begins("web-01"), site.Ends("web-01"));
-        Assert.Equal(web01.Commands.Where(c => c.Status == CommandStatus.Succeeded).Select(c => c.Id), site.Begins("web-01"));
+        Assert.Equal(web01.Commands.Where(c => c.Status == CommandStates.Succeeded).Select(c => c.Id), site.Begins("web-01"));
     }
 
     [Fact]
@@ -328,7 +328,7 @@ public sealed class OperationsTests
         Assert.Equal([first.Id], (await site.Api.GetAsync<List<RolloutInfo>>("api/v1/rollouts")).Select(r => r.Id));
         // Nor does any other way in give web-1 a second queue while its rollout queue waits.
         var web1Queue = (await site.DeviceAsync("web-1")).Status.Queue!;
-        Assert.Equal(QueueStatus.Pending, web1Queue.Status);
+        Assert.Equal(QueueStates.Pending, web1Queue.Status);
         var converge = Assert.Single((await site.ConvergeAsync("web-1")).Devices);
         Assert.Equal(("busy", web1Queue.Id), (converge.Outcome, converge.QueueId));
         await site.Api.PutJsonTextAsync<StoredScript>("api/v1/scripts/check", """{"commands":[{"kind":"inventory"}]}""");
@@ -375,7 +375,7 @@ public sealed class OperationsTests
         {
             var detail = await site.DeviceAsync(device);
             Assert.Equal(done.Devices.Single(d => d.Device == device).QueueId, detail.Status.Queue!.Id);
-            Assert.All(detail.Commands, c => Assert.Equal(CommandStatus.Succeeded, c.Status));
+            Assert.All(detail.Commands, c => Assert.Equal(CommandStates.Succeeded, c.Status));
             var begins = site.Begins(device);
             Assert.Equal(begins.Count, begins.Distinct().Count()); // nothing ran twice
             Assert.Equal(detail.Commands.Select(c => c.Id), begins);

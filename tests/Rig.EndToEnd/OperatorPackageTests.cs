@@ -61,7 +61,7 @@ public sealed class OperatorPackageTests
         await site.ConvergeAsync("web-1");
         var detail = await site.WaitForQueueAsync("web-1");
 
-        Assert.True(detail.Status.Queue!.Status == QueueStatus.Succeeded, $"{detail.Status.Queue.Error}\n{site.AgentLog("web-1")}");
+        Assert.True(detail.Status.Queue!.Status == QueueStates.Succeeded, $"{detail.Status.Queue.Error}\n{site.AgentLog("web-1")}");
         var root = site.Root("web-1");
         Assert.Equal("#!/bin/sh\necho hello\n", File.ReadAllText(Path.Combine(root, "usr/bin/hello-web")));
         Assert.Equal((UnixFileMode)Convert.ToInt32("755", 8), File.GetUnixFileMode(Path.Combine(root, "usr/bin/hello-web")));

@@ -35,9 +35,9 @@ public sealed class PackageTests
         await site.ConvergeAsync("web-1");
         var detail = await site.WaitForQueueAsync("web-1");
 
-        Assert.Equal(QueueStatus.Failed, detail.Status.Queue!.Status);
+        Assert.Equal(QueueStates.Failed, detail.Status.Queue!.Status);
         var install = detail.Commands.Single(c => c.Kind == "install");
-        Assert.Equal(CommandStatus.Failed, install.Status);
+        Assert.Equal(CommandStates.Failed, install.Status);
         Assert.Equal("digest-mismatch", install.Result!.ErrorCode);
         Assert.Contains(package.Sha256, install.Result.Error, StringComparison.Ordinal);
         Assert.Contains(served, install.Result.Error, StringComparison.Ordinal);
@@ -45,7 +45,7 @@ public sealed class PackageTests
         Assert.False(File.Exists(Path.Combine(site.Root("web-1"), "usr", "bin", "tool")));
         Assert.Empty(Directory.GetFiles(Path.Combine(site.State("web-1"), "downloads")));
         Assert.Empty(Directory.GetFiles(Path.Combine(site.State("web-1"), "cache")));
-        Assert.All(detail.Commands.Where(c => c.Sequence > install.Sequence), c => Assert.Equal(CommandStatus.Pending, c.Status));
+        Assert.All(detail.Commands.Where(c => c.Sequence > install.Sequence), c => Assert.Equal(CommandStates.Pending, c.Status));
     }
 
     public static TheoryData<string, string> HostileArchives => new()
@@ -94,7 +94,7 @@ public sealed class PackageTests
         await site.ConvergeAsync("web-1");
         var detail = await site.WaitForQueueAsync("web-1");
 
-        Assert.Equal(QueueStatus.Failed, detail.Status.Queue!.Status);
+        Assert.Equal(QueueStates.Failed, detail.Status.Queue!.Status);
         var install = detail.Commands.Single(c => c.Kind == "install");
         Assert.Equal(code, install.Result!.ErrorCode);
         Assert.Contains("nothing was installed", install.Result.Error, StringComparison.Ordinal);

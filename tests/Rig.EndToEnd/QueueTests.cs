@@ -31,8 +31,8 @@ public sealed class QueueTests
         foreach (var device in new[] { "lb-1", "web-1" })
         {
             var detail = await site.WaitForQueueAsync(device);
-            Assert.Equal(QueueStatus.Succeeded, detail.Status.Queue!.Status);
-            Assert.All(detail.Commands, c => Assert.Equal(CommandStatus.Succeeded, c.Status));
+            Assert.Equal(QueueStates.Succeeded, detail.Status.Queue!.Status);
+            Assert.All(detail.Commands, c => Assert.Equal(CommandStates.Succeeded, c.Status));
             Assert.All(detail.Commands, c => Assert.Equal(1, c.Deliveries));
 
             // Exactly once: every command began once and ended once in the agent's journal.
@@ -71,12 +71,12 @@ public sealed class QueueTests
         await site.ConvergeAsync("web-1");
         var detail = await site.WaitForQueueAsync("web-1");
 
-        Assert.Equal(QueueStatus.Succeeded, detail.Status.Queue!.Status);
+        Assert.Equal(QueueStates.Succeeded, detail.Status.Queue!.Status);
         Assert.Equal(1, agent.Reboots);
         var reboot = detail.Commands.Single(c => c.Kind == "reboot");
         Assert.Equal(3, reboot.Sequence); // after the three os files, before the app role
         Assert.True(detail.Commands.Count > reboot.Sequence + 1, "the reboot must be mid-queue");
-        Assert.All(detail.Commands, c => Assert.Equal(CommandStatus.Succeeded, c.Status));
+        Assert.All(detail.Commands, c => Assert.Equal(CommandStates.Succeeded, c.Status));
 
         // Journal order: reboot accepted -> device came back -> the NEXT command ran; nothing before it ran again.
         var journal = site.Journal("web-1");
@@ -112,9 +112,9 @@ public sealed class QueueTests
             await gateway.StartAsync();
 
             var detail = await site.WaitForQueueAsync("web-1");
-            Assert.Equal(QueueStatus.Succeeded, detail.Status.Queue!.Status);
+            Assert.Equal(QueueStates.Succeeded, detail.Status.Queue!.Status);
             Assert.Equal(total, detail.Commands.Count);
-            Assert.All(detail.Commands, c => Assert.Equal(CommandStatus.Succeeded, c.Status));
+            Assert.All(detail.Commands, c => Assert.Equal(CommandStates.Succeeded, c.Status));
             var begins = site.Journal("web-1", "begin").Select(e => e.GetProperty("id").GetString()).ToList();
             Assert.Equal(begins.Count, begins.Distinct().Count()); // nothing ran twice
             Assert.Equal(detail.Commands.Select(c => c.Id).Order(), begins.Order());
@@ -158,7 +158,7 @@ public sealed class QueueTests
             await site.Api.PostAsync<JsonElement>("api/v1/devices/web-1/poke", null);
 
             var after = await site.WaitForQueueAsync("web-1");
-            Assert.Equal(QueueStatus.Succeeded, after.Status.Queue!.Status);
+            Assert.Equal(QueueStates.Succeeded, after.Status.Queue!.Status);
             var redelivered = after.Commands.Where(c => c.Sequence >= install.Sequence).ToList();
             Assert.All(redelivered, c => Assert.True(c.Result!.FromJournal, $"{c.Kind} should be answered from the journal"));
             Assert.All(redelivered, c => Assert.Equal(2, c.Deliveries));
@@ -180,7 +180,7 @@ public sealed class QueueTests
         var converge = await site.ConvergeAsync("web-1");
         Assert.False(converge.Devices.Single().Poked); // no poke listener to reach
         var detail = await site.WaitForQueueAsync("web-1", TimeSpan.FromSeconds(30));
-        Assert.Equal(QueueStatus.Succeeded, detail.Status.Queue!.Status);
+        Assert.Equal(QueueStates.Succeeded, detail.Status.Queue!.Status);
         Assert.DoesNotContain("poked", site.AgentLog("web-1"), StringComparison.Ordinal);
     }
 }

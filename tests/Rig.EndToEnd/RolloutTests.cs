@@ -40,7 +40,7 @@ public sealed class RolloutTests
         Assert.Equal([RolloutDeviceState.Unchanged, RolloutDeviceState.Succeeded, RolloutDeviceState.Succeeded], done.Devices.Select(d => d.State));
         Assert.Equal("2 succeeded, 1 unchanged", done.Summary);
         // The canary's queue is the first queue of this rollout; lb-1 was sent nothing.
-        var queues = new Dictionary<string, QueueInfo>();
+        var queues = new Dictionary<string, QueueView>();
         foreach (var device in devices)
             queues[device] = (await site.DeviceAsync(device)).Status.Queue!;
         Assert.Equal(lbQueue, queues["lb-1"].Id);
@@ -58,7 +58,7 @@ public sealed class RolloutTests
         await site.StartAgentsAsync(devices);
         await site.ConvergeAsync("lb-1", "web-1");
         foreach (var device in new[] { "lb-1", "web-1" })
-            Assert.Equal(QueueStatus.Succeeded, (await site.WaitForQueueAsync(device)).Status.Queue!.Status);
+            Assert.Equal(QueueStates.Succeeded, (await site.WaitForQueueAsync(device)).Status.Queue!.Status);
 
         // 50% of the two devices that change is one device per wave (50% of all four would put both in one wave).
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null, Batch: "50%"));
@@ -114,14 +114,14 @@ public sealed class RolloutTests
 
         // Its queue failed before anything was sent, so an agent enrolled now gets nothing from it.
         var detail = await site.DeviceAsync("web-2");
-        Assert.Equal((web2.QueueId, QueueStatus.Failed, web2.Detail), (detail.Status.Queue!.Id, detail.Status.Queue.Status, detail.Status.Queue.Error));
-        Assert.All(detail.Commands, c => Assert.Equal((CommandStatus.Pending, 0), (c.Status, c.Deliveries)));
+        Assert.Equal((web2.QueueId, QueueStates.Failed, web2.Detail), (detail.Status.Queue!.Id, detail.Status.Queue.Status, detail.Status.Queue.Error));
+        Assert.All(detail.Commands, c => Assert.Equal((CommandStates.Pending, 0), (c.Status, c.Deliveries)));
         await site.StartAgentAsync("web-2");
         await site.WaitForAgentIdleAsync("web-2");
         Assert.Empty(site.Begins("web-2"));
         detail = await site.DeviceAsync("web-2");
-        Assert.Equal((web2.QueueId, QueueStatus.Failed), (detail.Status.Queue!.Id, detail.Status.Queue.Status));
-        Assert.All(detail.Commands, c => Assert.Equal((CommandStatus.Pending, 0), (c.Status, c.Deliveries)));
+        Assert.Equal((web2.QueueId, QueueStates.Failed), (detail.Status.Queue!.Id, detail.Status.Queue.Status));
+        Assert.All(detail.Commands, c => Assert.Equal((CommandStates.Pending, 0), (c.Status, c.Deliveries)));
     }
 
     [Fact]
@@ -159,7 +159,7 @@ public sealed class RolloutTests
         Assert.Equal([RolloutDeviceState.Succeeded, RolloutDeviceState.Succeeded], retried.Devices.Select(d => d.State));
         var web2 = retried.Devices.Single(d => d.Device == "web-2");
         Assert.NotEqual(failed.Devices.Single(d => d.Device == "web-2").QueueId, web2.QueueId);
-        Assert.Equal((web2.QueueId, QueueStatus.Succeeded), ((await site.DeviceAsync("web-2")).Status.Queue!.Id, (await site.DeviceAsync("web-2")).Status.Queue!.Status));
+        Assert.Equal((web2.QueueId, QueueStates.Succeeded), ((await site.DeviceAsync("web-2")).Status.Queue!.Id, (await site.DeviceAsync("web-2")).Status.Queue!.Status));
         Assert.Equal(web1Queue, retried.Devices.Single(d => d.Device == "web-1").QueueId);
         Assert.Equal(web1Ran, site.Begins("web-1").Count); // web-1 was not sent anything again
 

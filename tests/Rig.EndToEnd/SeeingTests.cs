@@ -29,7 +29,7 @@ public sealed class SeeingTests
         await site.StartAgentsAsync("web-1");
         await site.ConvergeAsync("web-1");
         var done = await site.WaitForQueueAsync("web-1");
-        Assert.Equal(QueueStatus.Succeeded, done.Status.Queue!.Status);
+        Assert.Equal(QueueStates.Succeeded, done.Status.Queue!.Status);
         var write = done.Commands.Single(c => c.Spec is WriteFileCommand { Path: "/etc/tool/tool.conf" });
         var wrote = write.Result!.Output!;
         Assert.StartsWith("wrote /etc/tool/tool.conf (", wrote, StringComparison.Ordinal); // what the agent reported
@@ -110,7 +110,7 @@ public sealed class SeeingTests
             Assert.Equal(75, agent.ExitCode);
         }
         var midway = await site.DeviceAsync("web-1");
-        Assert.Equal(QueueStatus.Rebooting, midway.Status.Queue!.Status);
+        Assert.Equal(QueueStates.Rebooting, midway.Status.Queue!.Status);
         var before = midway.Commands.TakeWhile(c => c.Kind != "reboot").ToList();
         Assert.Equal(["wrote /etc/base/f000.conf", "wrote /etc/base/f001.conf"], before.Select(c => c.Result!.Output!.Split(" (")[0]));
 
@@ -125,7 +125,7 @@ public sealed class SeeingTests
         var exit = await follow.WaitForExitAsync(TimeSpan.FromSeconds(90));
         var after = await site.DeviceAsync("web-1");
         Assert.True(exit == 0, $"exit {exit}\n{follow.Stdout}\n{follow.Stderr}");
-        Assert.Equal(QueueStatus.Succeeded, after.Status.Queue!.Status);
+        Assert.Equal(QueueStates.Succeeded, after.Status.Queue!.Status);
         foreach (var command in after.Commands.Where(c => c.Result?.Output is { Length: > 0 }))
             Assert.Contains($"[{command.Sequence + 1}/{after.Commands.Count}] {command.Spec.Describe()}", follow.Stdout, StringComparison.Ordinal);
         Assert.Contains("queue succeeded", follow.Stdout, StringComparison.Ordinal);
@@ -151,7 +151,7 @@ public sealed class SeeingTests
         var events = stdout.Trim().Split('\n').Select(l => JsonSerializer.Deserialize<DeviceLogEvent>(l, OperatorClient.Json)!).ToList();
         Assert.Equal("queue", events[0].Type);
         Assert.Equal("end", events[^1].Type);
-        Assert.Equal(QueueStatus.Failed, events[^1].Queue!.Status);
+        Assert.Equal(QueueStates.Failed, events[^1].Queue!.Status);
         var failed = Assert.Single(events, e => e.Type == "command");
         Assert.Equal(("failed", "disk-full", "service tool start"), (failed.Command!.Status, failed.Command.ErrorCode, failed.Command.Description));
     }

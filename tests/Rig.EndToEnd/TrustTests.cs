@@ -57,7 +57,7 @@ public sealed class TrustTests
             Assert.Equal(journalBefore, site.Journal("web-1").Count); // nothing ran
             Assert.False(File.Exists(Path.Combine(site.Root("web-1"), "etc", "evil")));
             var detail = await site.Api.GetAsync<DeviceDetail>("api/v1/devices/web-1");
-            Assert.Equal(QueueStatus.Succeeded, detail.Status.Queue!.Status); // no new queue appeared
+            Assert.Equal(QueueStates.Succeeded, detail.Status.Queue!.Status); // no new queue appeared
         }
     }
 
@@ -107,7 +107,7 @@ public sealed class TrustTests
                 Assert.Equal(HttpStatusCode.Forbidden, status);
                 Assert.Contains("foreign-command", body, StringComparison.Ordinal);
                 var after = await site.Api.GetAsync<DeviceDetail>("api/v1/devices/web-2");
-                Assert.Equal(CommandStatus.Succeeded, after.Commands[0].Status);
+                Assert.Equal(CommandStates.Succeeded, after.Commands[0].Status);
             }
 
             // A certificate with a valid chain to Rig's CA that was never issued to a device: refused.

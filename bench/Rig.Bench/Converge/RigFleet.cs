@@ -144,7 +144,7 @@ public sealed class RigFleet : IAsyncDisposable
         var (agents, cpu, agentCpu) = CpuNow();
         var watch = Stopwatch.StartNew();
         var baseline = Baseline();
-        var inventory = await Api.PostAsync<LifecycleResult>($"api/v1/scripts/{InventoryScript}/run", new ScriptRunRequest("all"), ct).ConfigureAwait(false);
+        var inventory = await Api.PostAsync<LifecycleResponse>($"api/v1/scripts/{InventoryScript}/run", new ScriptRunRequest("all"), ct).ConfigureAwait(false);
         var notQueued = inventory.Queues.Where(q => q.Outcome != "queued").ToList();
         if (notQueued.Count > 0 || inventory.Queues.Count != Devices.Count)
             throw new InvalidOperationException($"The inventory script was queued on {inventory.Queues.Count - notQueued.Count} of {Devices.Count} devices: " + string.Join("; ", notQueued.Select(q => $"{q.Device} {q.Outcome} {string.Join(' ', q.Errors.Select(e => e.Message))}")));
@@ -269,7 +269,7 @@ public sealed class RigFleet : IAsyncDisposable
     /// <summary>Wait until every queued device's agent has ended its queue (from the agents' logs, so the gateway
     /// is not polled while it works), then confirm through the API that each queue succeeded; should the API still
     /// show a queue active, keep waiting on the API.</summary>
-    private async Task WaitForQueuesAsync(IReadOnlyList<ConvergeDeviceResult> queued, Dictionary<string, int> baseline, CancellationToken ct)
+    private async Task WaitForQueuesAsync(IReadOnlyList<ConvergeDeviceView> queued, Dictionary<string, int> baseline, CancellationToken ct)
     {
         Dictionary<string, FleetAgent> agents;
         lock (_agents)
@@ -288,16 +288,16 @@ public sealed class RigFleet : IAsyncDisposable
         await WaitAsync("every device's queue to finish", async () =>
         {
             statuses = await Api.GetAsync<List<DeviceStatus>>("api/v1/devices", ct).ConfigureAwait(false);
-            return wanted.All(w => statuses.FirstOrDefault(s => s.Name == w.Key)?.Queue is { } q && (q.Id != w.Value || !QueueStatus.IsActive(q.Status)));
+            return wanted.All(w => statuses.FirstOrDefault(s => s.Name == w.Key)?.Queue is { } q && (q.Id != w.Value || !QueueStates.IsActive(q.Status)));
         }, QueueTimeout, ct).ConfigureAwait(false);
-        var failed = statuses.Where(s => wanted.ContainsKey(s.Name) && s.Queue is { } q && (q.Id != wanted[s.Name] || q.Status != QueueStatus.Succeeded)).ToList();
+        var failed = statuses.Where(s => wanted.ContainsKey(s.Name) && s.Queue is { } q && (q.Id != wanted[s.Name] || q.Status != QueueStates.Succeeded)).ToList();
         if (failed.Count > 0)
         {
             var details = new List<string>();
             foreach (var status in failed.Take(3))
             {
                 var detail = await Api.GetAsync<DeviceDetail>($"api/v1/devices/{status.Name}", ct).ConfigureAwait(false);
-                var command = detail.Commands.FirstOrDefault(c => c.Status == CommandStatus.Failed);
+                var command = detail.Commands.FirstOrDefault(c => c.Status == CommandStates.Failed);
                 details.Add($"{status.Name}: queue {status.Queue!.Status} ({status.Queue.Error}){(command is null ? "" : $", {command.Kind} failed: {command.Result?.Error}")}");
             }
             throw new InvalidOperationException($"{failed.Count} Rig queue(s) did not succeed: {string.Join("; ", details)}");

@@ -94,7 +94,7 @@ public static class NemesisChecks
         var detail = await site.Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}", ct).ConfigureAwait(false);
         var journal = ReadJournal(Path.Combine(site.State(device), "journal.jsonl"));
         var queue = detail.Status.Queue;
-        var queueFinished = queue is not null && !QueueStatus.IsActive(queue.Status);
+        var queueFinished = queue is not null && !QueueStates.IsActive(queue.Status);
         var commands = detail.Commands.ToDictionary(c => c.Id, StringComparer.Ordinal);
         findings.Commands += commands.Count;
         findings.FromJournal += commands.Values.Count(c => c.Result?.FromJournal == true);
@@ -138,11 +138,11 @@ public static class NemesisChecks
             }
             var expected = end.Outcome switch
             {
-                CommandOutcome.Succeeded => CommandStatus.Succeeded,
-                CommandOutcome.Failed => CommandStatus.Failed,
-                _ => rebooted.Contains(id) ? CommandStatus.Succeeded : CommandStatus.Rebooting,
+                CommandOutcome.Succeeded => CommandStates.Succeeded,
+                CommandOutcome.Failed => CommandStates.Failed,
+                _ => rebooted.Contains(id) ? CommandStates.Succeeded : CommandStates.Rebooting,
             };
-            var recordedFinal = command.Status is CommandStatus.Succeeded or CommandStatus.Failed;
+            var recordedFinal = command.Status is CommandStates.Succeeded or CommandStates.Failed;
             if (command.Status != expected && (queueFinished || recordedFinal) && lost.Add(id))
                 findings.Lost.Add($"{device}: {command.Kind} #{command.Sequence} {id} ({command.Spec.Describe()}): the journal says {end.Outcome}{(rebooted.Contains(id) ? " then rebooted" : "")}, the database {command.Status}{(command.Result?.Error is { } e ? $" ({e})" : "")} in a {queue?.Status} queue");
         }
@@ -150,18 +150,18 @@ public static class NemesisChecks
         {
             if (lost.Contains(command.Id))
                 continue;
-            if (queueFinished && command.Status is CommandStatus.Sent or CommandStatus.Rebooting)
+            if (queueFinished && command.Status is CommandStates.Sent or CommandStates.Rebooting)
                 findings.Lost.Add($"{device}: {command.Kind} #{command.Sequence} {command.Id} is still {command.Status} in queue {queue!.Id}, which is {queue.Status}");
-            else if (command.Status == CommandStatus.Succeeded && !ends.ContainsKey(command.Id))
+            else if (command.Status == CommandStates.Succeeded && !ends.ContainsKey(command.Id))
                 findings.Lost.Add($"{device}: {command.Kind} #{command.Sequence} {command.Id} is recorded as succeeded but the agent never journaled its end");
         }
 
         // Queues complete without an operator.
         var inRollout = rollout?.Devices.FirstOrDefault(d => d.Device == device);
-        if ((rollout is not null && inRollout?.Status != RolloutDeviceStatus.Succeeded) || queue?.Status != QueueStatus.Succeeded)
+        if ((rollout is not null && inRollout?.Status != RolloutDeviceStatus.Succeeded) || queue?.Status != QueueStates.Succeeded)
         {
-            var failed = detail.Commands.FirstOrDefault(c => c.Status == CommandStatus.Failed);
-            if (mayStopOnFullDisk && queue?.Status == QueueStatus.Failed && failed?.Result?.ErrorCode == DiskFullCode)
+            var failed = detail.Commands.FirstOrDefault(c => c.Status == CommandStates.Failed);
+            if (mayStopOnFullDisk && queue?.Status == QueueStates.Failed && failed?.Result?.ErrorCode == DiskFullCode)
             {
                 findings.DiskFullStops.Add($"{device}: {failed.Kind} #{failed.Sequence} ({failed.Spec.Describe()}) failed: {failed.Result.ErrorCode} {failed.Result.Error}");
                 return;
@@ -205,7 +205,7 @@ public static class NemesisChecks
     /// <summary>The agent's error code for a full disk (CHECKLIST 21).</summary>
     public const string DiskFullCode = "disk-full";
 
-    private static string Describe(Dictionary<string, CommandInfo> commands, string id) =>
+    private static string Describe(Dictionary<string, CommandView> commands, string id) =>
         commands.TryGetValue(id, out var c) ? $"#{c.Sequence} {c.Spec.Describe()}, {c.Deliveries} deliveries" : "not in the queue";
 
     /// <summary>Files under the root that the model does not put there (Rig's own /var/lib/rig left out).</summary>

@@ -243,14 +243,14 @@ public sealed class NemesisSite : IAsyncDisposable
 
     /// <summary>What an operator does after a full disk stopped a device's queue: (space is free again) converge the
     /// device, and wait for that queue; returns its final state, or null when it did not finish in time.</summary>
-    public async Task<QueueInfo?> ConvergeAgainAsync(string device, TimeSpan timeout, CancellationToken ct)
+    public async Task<QueueView?> ConvergeAgainAsync(string device, TimeSpan timeout, CancellationToken ct)
     {
         // The operator's remedy as the error states it: the space is free again; refresh the device's inventory (the
         // gateway plans with the free space it last reported, 0 while the disk was full), then converge.
         var deadline = DateTime.UtcNow + timeout;
         await Api.PutJsonTextAsync<JsonElement>("api/v1/scripts/nemesis-inventory", "{\"description\":\"fresh inventory\",\"commands\":[{\"kind\":\"inventory\"}]}", ct).ConfigureAwait(false);
         var refresh = await Api.PostAsync<LifecycleResult>("api/v1/scripts/nemesis-inventory/run", new ScriptRunRequest(device), ct).ConfigureAwait(false);
-        if (await WaitForQueueAsync(device, refresh.Queues.SingleOrDefault()?.QueueId, deadline, ct).ConfigureAwait(false) is not { Status: QueueStatus.Succeeded })
+        if (await WaitForQueueAsync(device, refresh.Queues.SingleOrDefault()?.QueueId, deadline, ct).ConfigureAwait(false) is not { Status: QueueStates.Succeeded })
             return null;
         var response = await Api.PostAsync<ConvergeResponse>("api/v1/converge", new ConvergeRequest([device], "nemesis: the disk is free again, converge (CHECKLIST 21)"), ct).ConfigureAwait(false);
         var converge = response.Devices.Single(d => d.Device == device);
@@ -259,12 +259,12 @@ public sealed class NemesisSite : IAsyncDisposable
         return await WaitForQueueAsync(device, converge.QueueId, deadline, ct).ConfigureAwait(false);
     }
 
-    private async Task<QueueInfo?> WaitForQueueAsync(string device, string? queueId, DateTime deadline, CancellationToken ct)
+    private async Task<QueueView?> WaitForQueueAsync(string device, string? queueId, DateTime deadline, CancellationToken ct)
     {
         while (DateTime.UtcNow < deadline)
         {
             var queue = (await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}", ct).ConfigureAwait(false)).Status.Queue;
-            if (queue is not null && (queueId is null || queue.Id == queueId) && !QueueStatus.IsActive(queue.Status))
+            if (queue is not null && (queueId is null || queue.Id == queueId) && !QueueStates.IsActive(queue.Status))
                 return queue;
             await Task.Delay(250, ct).ConfigureAwait(false);
         }

@@ -1,4 +1,4 @@
-using Rig.Server.Api;
+using Rig.Contracts;
 using Spectre.Console;
 using Spectre.Console.Cli;
 

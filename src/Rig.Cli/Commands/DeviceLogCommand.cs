@@ -3,8 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using Rig.Cli.Operator;
-using Rig.Server.Api;
-using Rig.Server.Store;
+using Rig.Contracts;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -58,7 +57,7 @@ public sealed class DeviceLogCommand : AsyncCommand<DeviceLogSettings>
                 else
                     AnsiConsole.MarkupLine($"[grey]... the queue is {Markup.Escape(log.Queue.Status)}; `rig device log {Markup.Escape(log.Device)} --follow` prints the rest as it comes.[/]");
             }
-            return log.Queue.Status == QueueStatus.Failed ? 1 : 0;
+            return log.Queue.Status == QueueStates.Failed ? 1 : 0;
         }
 
         string? cursor = null;
@@ -89,7 +88,7 @@ public sealed class DeviceLogCommand : AsyncCommand<DeviceLogSettings>
                         case "end":
                             if (!settings.Json)
                                 QueueFooter(evt.Queue!);
-                            return evt.Queue!.Status == QueueStatus.Succeeded ? 0 : 1;
+                            return evt.Queue!.Status == QueueStates.Succeeded ? 0 : 1;
                     }
                     headerShown |= evt.Type == "queue";
                 }
@@ -105,11 +104,11 @@ public sealed class DeviceLogCommand : AsyncCommand<DeviceLogSettings>
         }
     }
 
-    private static void QueueHeader(string device, QueueInfo queue) =>
-        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(device)}[/] queue {Markup.Escape(queue.Id)} ({Markup.Escape(queue.Reason)}), {queue.Length} command(s), {RolloutView.Colour(queue.Status)}, created {queue.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}");
+    private static void QueueHeader(string device, QueueView queue) =>
+        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(device)}[/] queue {Markup.Escape(queue.Id)} ({Markup.Escape(queue.Reason)}), {queue.Length} command(s), {RolloutDisplay.Colour(queue.Status)}, created {queue.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}");
 
-    private static void QueueFooter(QueueInfo queue) =>
-        AnsiConsole.MarkupLine($"queue {RolloutView.Colour(queue.Status)}{(queue.Error is { } error ? ": " + Markup.Escape(error) : "")}");
+    private static void QueueFooter(QueueView queue) =>
+        AnsiConsole.MarkupLine($"queue {RolloutDisplay.Colour(queue.Status)}{(queue.Error is { } error ? ": " + Markup.Escape(error) : "")}");
 
     /// <summary>One finished command: a header line, then its output (and error) indented, as the device sent it.</summary>
     public static void Print(CommandLogEntry entry)

@@ -1,6 +1,6 @@
 using System.ComponentModel;
 using Rig.Cli.Operator;
-using Rig.Server.Api;
+using Rig.Contracts;
 using Spectre.Console;
 using Spectre.Console.Cli;
 

@@ -2,9 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using Rig.Cli.Operator;
 using Rig.Protocol.Messages;
-using Rig.Server.Api;
-using Rig.Server.Gateway;
-using Rig.Server.Store;
+using Rig.Contracts;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -55,11 +53,11 @@ public sealed class DeviceCloneCommand : AsyncCommand<DeviceCloneSettings>
         if (settings.From.Length == 0)
             throw new CliException("Give the device to copy with --from.");
         using var client = settings.Connect();
-        var result = await client.PostAsync<LifecycleResult>($"api/v1/devices/{Uri.EscapeDataString(settings.From)}/clone",
-            new CloneRequest(settings.Name, settings.Hostname, settings.Addresses, settings.Macs, settings.Message), cancellationToken).ConfigureAwait(false);
+        var result = await client.PostAsync<LifecycleResponse>($"api/v1/devices/{Uri.EscapeDataString(settings.From)}/clone",
+            new CloneDeviceRequest(settings.Name, settings.Hostname, settings.Addresses, settings.Macs, settings.Message), cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
-            Output.JsonLine(result); // the API's LifecycleResult; `rig plan --json` gives the plan
+            Output.JsonLine(result); // the API's LifecycleResponse; `rig plan --json` gives the plan
             return 0;
         }
         var plan = await client.GetAsync<PlanReport>("api/v1/plan", cancellationToken).ConfigureAwait(false);
@@ -115,7 +113,7 @@ public sealed class DeviceDecommissionCommand : AsyncCommand<DeviceDecommissionS
         var removals = planned with { Devices = [.. planned.Devices.Append(settings.Device).Distinct(StringComparer.Ordinal)] };
         if (!Confirmation.Confirm(removals, settings.Yes, settings.Json, $"Decommission {settings.Device}"))
             return Confirmation.Refused;
-        var result = await client.PostAsync<LifecycleResult>($"api/v1/devices/{device}/decommission?message={Uri.EscapeDataString(settings.Message!)}&baseRevision={plan.BaseRevision}", null, cancellationToken).ConfigureAwait(false);
+        var result = await client.PostAsync<LifecycleResponse>($"api/v1/devices/{device}/decommission?message={Uri.EscapeDataString(settings.Message!)}&baseRevision={plan.BaseRevision}", null, cancellationToken).ConfigureAwait(false);
         var rollout = result.Rollout!;
         if (!settings.Json)
             AnsiConsole.MarkupLine($"Revision [bold]{result.Revision}[/]: {Markup.Escape(settings.Device)} has no roles and no interconnections. Rollout [bold]{rollout.Id}[/] removes its software and re-plans {rollout.Devices.Count - 1} neighbour(s); then the device leaves the model and its certificates are revoked.");
@@ -125,7 +123,7 @@ public sealed class DeviceDecommissionCommand : AsyncCommand<DeviceDecommissionS
                 Output.JsonLine(result);
             return 0;
         }
-        return await RolloutView.FollowAsync(client, rollout.Id, settings.Json, cancellationToken).ConfigureAwait(false);
+        return await RolloutDisplay.FollowAsync(client, rollout.Id, settings.Json, cancellationToken).ConfigureAwait(false);
     }
 }
 
@@ -153,7 +151,7 @@ public sealed class DeviceRebuildCommand : AsyncCommand<DeviceRebuildSettings>
     {
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
-        var result = await client.PostAsync<LifecycleResult>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/rebuild?message={Uri.EscapeDataString(settings.Message!)}", null, cancellationToken).ConfigureAwait(false);
+        var result = await client.PostAsync<LifecycleResponse>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/rebuild?message={Uri.EscapeDataString(settings.Message!)}", null, cancellationToken).ConfigureAwait(false);
         var file = EnrollmentTokenFile.Write(result.Token!, null); // the token file is written with --json too
         if (settings.Json)
         {
@@ -176,7 +174,7 @@ public sealed class DeviceCancelCommand : AsyncCommand<DeviceSettings>
     {
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
-        var queue = await client.PostAsync<QueueInfo>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/cancel", null, cancellationToken).ConfigureAwait(false);
+        var queue = await client.PostAsync<QueueView>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/cancel", null, cancellationToken).ConfigureAwait(false);
         if (settings.Json)
             Output.JsonLine(queue);
         else
@@ -211,7 +209,7 @@ public sealed class ScriptAddCommand : AsyncCommand<ScriptAddSettings>
         ArgumentNullException.ThrowIfNull(settings);
         var commands = settings.Steps.Select(ParseStep).ToList();
         using var client = settings.Connect();
-        var script = await client.PutJsonTextAsync<StoredScript>($"api/v1/scripts/{Uri.EscapeDataString(settings.Name)}",
+        var script = await client.PutJsonTextAsync<ScriptView>($"api/v1/scripts/{Uri.EscapeDataString(settings.Name)}",
             System.Text.Json.JsonSerializer.Serialize(new ScriptRequest(settings.Description, commands), OperatorClient.Json), cancellationToken).ConfigureAwait(false);
         if (settings.Json)
             Output.JsonLine(script);
@@ -281,7 +279,7 @@ public sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
         if (string.IsNullOrWhiteSpace(settings.Devices))
             throw new CliException("Say where with --devices (e.g. --devices web-1 or --devices tier=web).");
         using var client = settings.Connect();
-        var result = await client.PostAsync<LifecycleResult>($"api/v1/scripts/{Uri.EscapeDataString(settings.Name)}/run", new ScriptRunRequest(settings.Devices), cancellationToken).ConfigureAwait(false);
+        var result = await client.PostAsync<LifecycleResponse>($"api/v1/scripts/{Uri.EscapeDataString(settings.Name)}/run", new ScriptRunRequest(settings.Devices), cancellationToken).ConfigureAwait(false);
         if (settings.Wait)
             return await WaitAsync(client, settings, result, cancellationToken).ConfigureAwait(false);
         if (settings.Json)
@@ -300,7 +298,7 @@ public sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
 
     /// <summary>Wait for every queued device's queue to end (one device list per round, not one request per device),
     /// then read each queue once and print every device's result.</summary>
-    private static async Task<int> WaitAsync(OperatorClient client, ScriptRunSettings settings, LifecycleResult run, CancellationToken ct)
+    private static async Task<int> WaitAsync(OperatorClient client, ScriptRunSettings settings, LifecycleResponse run, CancellationToken ct)
     {
         var pending = run.Queues.Where(q => q.QueueId is not null).ToDictionary(q => q.Device, q => q.QueueId!, StringComparer.Ordinal);
         var deadline = DateTimeOffset.UtcNow.AddSeconds(settings.Timeout);
@@ -313,7 +311,7 @@ public sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
             foreach (var d in devices.Where(d => waiting.Contains(d.Name)))
             {
                 // Its queue ended when it is no longer active, or a newer queue replaced it as the latest.
-                if (d.Queue is not { } q || q.Id != pending[d.Name] || !QueueStatus.IsActive(q.Status))
+                if (d.Queue is not { } q || q.Id != pending[d.Name] || !QueueStates.IsActive(q.Status))
                     waiting.Remove(d.Name);
             }
             if (waiting.Count > 0)
@@ -329,12 +327,12 @@ public sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
                 continue;
             }
             var detail = await client.GetAsync<QueueDetail>($"api/v1/queues/{Uri.EscapeDataString(queued.QueueId)}", ct).ConfigureAwait(false);
-            var failed = detail.Commands.FirstOrDefault(c => c.Status == CommandStatus.Failed);
-            var outcome = QueueStatus.IsActive(detail.Queue.Status) ? "waiting" : detail.Queue.Status;
+            var failed = detail.Commands.FirstOrDefault(c => c.Status == CommandStates.Failed);
+            var outcome = QueueStates.IsActive(detail.Queue.Status) ? "waiting" : detail.Queue.Status;
             results.Add(new ScriptDeviceResult(queued.Device, outcome, failed?.Result?.ErrorCode,
                 failed?.Result?.Error ?? detail.Queue.Error ?? (outcome == "waiting" ? $"still {detail.Queue.Status} after {settings.Timeout} s ({detail.Queue.Position}/{detail.Queue.Length})" : null), detail));
         }
-        var ok = results.All(r => r.Result == QueueStatus.Succeeded);
+        var ok = results.All(r => r.Result == QueueStates.Succeeded);
         if (settings.Json)
         {
             Output.JsonLine(new { run, results });
@@ -345,13 +343,13 @@ public sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
         {
             var lastOutput = r.Queue?.Commands.LastOrDefault(c => c.Result?.Output is { Length: > 0 })?.Result?.Output?.Trim();
             var text = r.Error is { } error ? $"[red]{Markup.Escape(r.ErrorCode ?? "error")}[/]: {Markup.Escape(DeviceLogCommand.Clean(error))}" : Markup.Escape(DeviceLogCommand.Clean(lastOutput ?? ""));
-            var colour = r.Result == QueueStatus.Succeeded ? "green" : r.Result == "waiting" ? "yellow" : "red";
+            var colour = r.Result == QueueStates.Succeeded ? "green" : r.Result == "waiting" ? "yellow" : "red";
             table.AddRow(Markup.Escape(r.Device), $"[{colour}]{Markup.Escape(r.Result)}[/]", Markup.Escape(r.Queue?.Queue.Id ?? "-"),
-                r.Queue is { } q ? $"{q.Commands.Count(c => c.Status == CommandStatus.Succeeded)}/{q.Queue.Length}" : "-", text);
+                r.Queue is { } q ? $"{q.Commands.Count(c => c.Status == CommandStates.Succeeded)}/{q.Queue.Length}" : "-", text);
         }
         AnsiConsole.Write(table);
         // The table may cut long text: each failure in full on its own line.
-        foreach (var r in results.Where(r => r.Result != QueueStatus.Succeeded && r.Error is not null))
+        foreach (var r in results.Where(r => r.Result != QueueStates.Succeeded && r.Error is not null))
             AnsiConsole.MarkupLine($"[red]{Markup.Escape(r.Device)} {Markup.Escape(r.Result)}[/] [bold]{Markup.Escape(r.ErrorCode ?? "")}[/]: {Markup.Escape(DeviceLogCommand.Clean(r.Error!))}");
         return ok ? 0 : 1;
     }
@@ -365,7 +363,7 @@ public sealed class ScriptListCommand : AsyncCommand<ConnectionSettings>
     {
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
-        var scripts = await client.GetAsync<List<StoredScript>>("api/v1/scripts", cancellationToken).ConfigureAwait(false);
+        var scripts = await client.GetAsync<List<ScriptView>>("api/v1/scripts", cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
             Output.JsonLine(scripts);

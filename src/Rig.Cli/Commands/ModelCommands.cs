@@ -6,7 +6,7 @@ using Rig.Model;
 using Rig.Model.Domain;
 using Rig.Model.Files;
 using Rig.Model.Planning;
-using Rig.Server.Api;
+using Rig.Contracts;
 using Spectre.Console;
 using Spectre.Console.Cli;
 

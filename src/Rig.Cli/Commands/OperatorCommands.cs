@@ -2,9 +2,7 @@ using System.ComponentModel;
 using System.Globalization;
 using Rig.Cli.Operator;
 using Rig.Model.Domain;
-using Rig.Server.Api;
-using Rig.Server.Gateway;
-using Rig.Server.Store;
+using Rig.Contracts;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -173,9 +171,9 @@ public sealed class DeviceShowCommand : AsyncCommand<DeviceSettings>
 
     /// <summary>A queue and every command with its status and output (each failure in full after the table, which may
     /// cut long text).</summary>
-    private static void Queue(string title, QueueInfo q, IReadOnlyList<CommandInfo> commands)
+    private static void Queue(string title, QueueView q, IReadOnlyList<CommandView> commands)
     {
-        AnsiConsole.MarkupLine($"[bold]{title}[/] {Markup.Escape(q.Id)} {RolloutView.Colour(q.Status)} {q.Position}/{q.Length}: {Markup.Escape(q.Reason)}, created {Time(q.CreatedAt)}{(q.FinishedAt is { } f ? $", finished {Time(f)}" : "")}");
+        AnsiConsole.MarkupLine($"[bold]{title}[/] {Markup.Escape(q.Id)} {RolloutDisplay.Colour(q.Status)} {q.Position}/{q.Length}: {Markup.Escape(q.Reason)}, created {Time(q.CreatedAt)}{(q.FinishedAt is { } f ? $", finished {Time(f)}" : "")}");
         if (commands.Count == 0)
             return;
         var table = new Table().AddColumns("#", "command", "status", "code", "message / output");
@@ -222,7 +220,7 @@ public sealed class DeviceTokenCommand : AsyncCommand<DeviceTokenSettings>
     {
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
-        var token = await client.PostAsync<EnrollmentToken>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/enrollment-token", null, cancellationToken).ConfigureAwait(false);
+        var token = await client.PostAsync<EnrollmentTokenView>($"api/v1/devices/{Uri.EscapeDataString(settings.Device)}/enrollment-token", null, cancellationToken).ConfigureAwait(false);
         var file = EnrollmentTokenFile.Write(token, settings.Output);
         if (settings.Json)
         {
@@ -241,7 +239,7 @@ internal static class EnrollmentTokenFile
 {
     /// <summary>Write the token to <paramref name="output"/> (default <c>DEVICE.token</c> in the current directory),
     /// mode 0600, replacing any older file; returns the path as the operator will type it.</summary>
-    public static string Write(EnrollmentToken token, string? output)
+    public static string Write(EnrollmentTokenView token, string? output)
     {
         var file = output ?? $"{token.Device}.token";
         if (Directory.Exists(file))
@@ -254,7 +252,7 @@ internal static class EnrollmentTokenFile
     }
 
     /// <summary>Print the <c>rig-agent install</c> line on a line of its own (never wrapped, so it can be copied).</summary>
-    public static async Task PrintInstallLineAsync(OperatorClient client, EnrollmentToken token, string file, CancellationToken ct)
+    public static async Task PrintInstallLineAsync(OperatorClient client, EnrollmentTokenView token, string file, CancellationToken ct)
     {
         var agentUrl = token.AgentUrl ?? (await client.GetAsync<StatusResponse>("api/v1/status", ct).ConfigureAwait(false)).AgentUrl.TrimEnd('/');
         AnsiConsole.MarkupLine($"Copy [bold]{Markup.Escape(file)}[/] to the device, then run there:");

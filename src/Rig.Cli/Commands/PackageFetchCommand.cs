@@ -1,7 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using Rig.Cli.Operator;
-using Rig.Server.Api;
+using Rig.Contracts;
 using Spectre.Console;
 using Spectre.Console.Cli;
 

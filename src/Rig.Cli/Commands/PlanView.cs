@@ -1,5 +1,5 @@
 using System.Globalization;
-using Rig.Server.Api;
+using Rig.Contracts;
 using Spectre.Console;
 
 namespace Rig.Cli.Commands;

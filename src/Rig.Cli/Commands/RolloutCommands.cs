@@ -1,10 +1,9 @@
 using System.ComponentModel;
 using System.Globalization;
 using Rig.Cli.Operator;
-using Rig.Server.Gateway;
-using Rig.Server.Store;
 using Spectre.Console;
 using Spectre.Console.Cli;
+using Rig.Contracts;
 
 namespace Rig.Cli.Commands;
 
@@ -70,17 +69,17 @@ public sealed class RolloutStartCommand : AsyncCommand<RolloutStartSettings>
     {
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
-        var rollout = await client.PostAsync<RolloutInfo>("api/v1/rollouts",
-            new RolloutRequest(settings.Revision, settings.Devices, settings.Canary, settings.Batch, settings.MaxParallel, settings.MaxFailures, settings.Reason, settings.DeviceTimeout), cancellationToken).ConfigureAwait(false);
+        var rollout = await client.PostAsync<RolloutView>("api/v1/rollouts",
+            new RolloutStartRequest(settings.Revision, settings.Devices, settings.Canary, settings.Batch, settings.MaxParallel, settings.MaxFailures, settings.Reason, settings.DeviceTimeout), cancellationToken).ConfigureAwait(false);
         if (settings.NoWait)
         {
             if (settings.Json)
                 Output.JsonLine(rollout);
             else
-                AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/] of revision {rollout.Rev} started: {Markup.Escape(RolloutView.Shape(rollout))}.");
+                AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/] of revision {rollout.Rev} started: {Markup.Escape(RolloutDisplay.Shape(rollout))}.");
             return 0;
         }
-        return await RolloutView.FollowAsync(client, rollout.Id, settings.Json, cancellationToken).ConfigureAwait(false);
+        return await RolloutDisplay.FollowAsync(client, rollout.Id, settings.Json, cancellationToken).ConfigureAwait(false);
     }
 }
 
@@ -108,9 +107,9 @@ public sealed class RolloutRetryCommand : AsyncCommand<RolloutRetrySettings>
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
         var id = await new RolloutIdSettings { Id = settings.Id }.ResolveAsync(client, cancellationToken).ConfigureAwait(false);
-        var before = await client.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", cancellationToken).ConfigureAwait(false);
-        var failed = before.Devices.Where(d => d.Status == RolloutDeviceStatus.Failed).Select(d => d.Device).ToList();
-        var rollout = await client.PostAsync<RolloutInfo>($"api/v1/rollouts/{id}/retry", null, cancellationToken).ConfigureAwait(false);
+        var before = await client.GetAsync<RolloutView>($"api/v1/rollouts/{id}", cancellationToken).ConfigureAwait(false);
+        var failed = before.Devices.Where(d => d.Status == RolloutDeviceStatuses.Failed).Select(d => d.Device).ToList();
+        var rollout = await client.PostAsync<RolloutView>($"api/v1/rollouts/{id}/retry", null, cancellationToken).ConfigureAwait(false);
         if (!settings.Json)
             AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/]: retrying {failed.Count} failed device(s): {Markup.Escape(string.Join(", ", failed))}.");
         if (settings.NoWait)
@@ -119,7 +118,7 @@ public sealed class RolloutRetryCommand : AsyncCommand<RolloutRetrySettings>
                 Output.JsonLine(rollout);
             return 0;
         }
-        return await RolloutView.FollowAsync(client, rollout.Id, settings.Json, cancellationToken, announce: false).ConfigureAwait(false);
+        return await RolloutDisplay.FollowAsync(client, rollout.Id, settings.Json, cancellationToken, announce: false).ConfigureAwait(false);
     }
 }
 
@@ -144,7 +143,7 @@ public sealed class RolloutIdSettings : ConnectionSettings
     {
         if (Id is not null)
             return Id;
-        var latest = await client.GetAsync<List<RolloutInfo>>("api/v1/rollouts", ct).ConfigureAwait(false);
+        var latest = await client.GetAsync<List<RolloutView>>("api/v1/rollouts", ct).ConfigureAwait(false);
         return latest.FirstOrDefault()?.Id ?? throw new CliException("There are no rollouts yet; start one with `rig rollout start`.");
     }
 }
@@ -161,13 +160,13 @@ public sealed class RolloutStatusCommand : AsyncCommand<RolloutIdSettings>
         using var client = settings.Connect();
         var id = await settings.ResolveAsync(client, cancellationToken).ConfigureAwait(false);
         if (settings.Follow)
-            return await RolloutView.FollowAsync(client, id, settings.Json, cancellationToken).ConfigureAwait(false);
-        var rollout = await client.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", cancellationToken).ConfigureAwait(false);
+            return await RolloutDisplay.FollowAsync(client, id, settings.Json, cancellationToken).ConfigureAwait(false);
+        var rollout = await client.GetAsync<RolloutView>($"api/v1/rollouts/{id}", cancellationToken).ConfigureAwait(false);
         if (settings.Json)
             Output.JsonLine(rollout);
         else
-            RolloutView.Print(rollout);
-        return RolloutView.ExitCode(rollout);
+            RolloutDisplay.Print(rollout);
+        return RolloutDisplay.ExitCode(rollout);
     }
 }
 
@@ -185,12 +184,12 @@ public sealed class RolloutActionCommand : AsyncCommand<RolloutIdSettings>
         if (action != "resume" && (settings.Follow || settings.MaxFailures is not null))
             throw new UsageException($"{(settings.Follow ? "--follow" : "--max-failures")} is an option of `rig rollout resume`, not of `rig rollout {action}`; nothing was done.");
         var query = action == "resume" && settings.MaxFailures is { } max ? $"?maxFailures={max.ToString(CultureInfo.InvariantCulture)}" : "";
-        var rollout = await client.PostAsync<RolloutInfo>($"api/v1/rollouts/{id}/{action}{query}", null, cancellationToken).ConfigureAwait(false);
+        var rollout = await client.PostAsync<RolloutView>($"api/v1/rollouts/{id}/{action}{query}", null, cancellationToken).ConfigureAwait(false);
         if (action == "resume" && settings.Follow)
         {
             if (!settings.Json) // with --json the followed rollout's final state is the one document
                 AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/]: {rollout.Status}.");
-            return await RolloutView.FollowAsync(client, id, settings.Json, cancellationToken).ConfigureAwait(false);
+            return await RolloutDisplay.FollowAsync(client, id, settings.Json, cancellationToken).ConfigureAwait(false);
         }
         if (settings.Json)
             Output.JsonLine(rollout);
@@ -208,7 +207,7 @@ public sealed class RolloutListCommand : AsyncCommand<ConnectionSettings>
     {
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
-        var rollouts = await client.GetAsync<List<RolloutInfo>>("api/v1/rollouts", cancellationToken).ConfigureAwait(false);
+        var rollouts = await client.GetAsync<List<RolloutView>>("api/v1/rollouts", cancellationToken).ConfigureAwait(false);
         if (settings.Json)
         {
             Output.JsonLine(rollouts);
@@ -217,8 +216,8 @@ public sealed class RolloutListCommand : AsyncCommand<ConnectionSettings>
         var table = new Table().AddColumns("id", "rev", "devices", "waves", "status", "by", "started", "reason");
         foreach (var r in rollouts)
         {
-            table.AddRow(r.Id, r.Rev.ToString(CultureInfo.InvariantCulture), $"{r.Devices.Count(d => RolloutDeviceStatus.IsFinished(d.Status))}/{r.Devices.Count}", r.Waves.ToString(CultureInfo.InvariantCulture),
-                RolloutView.Colour(r.Status), Markup.Escape(r.CreatedBy), r.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), Markup.Escape(r.Reason));
+            table.AddRow(r.Id, r.Rev.ToString(CultureInfo.InvariantCulture), $"{r.Devices.Count(d => RolloutDeviceStatuses.IsFinished(d.Status))}/{r.Devices.Count}", r.Waves.ToString(CultureInfo.InvariantCulture),
+                RolloutDisplay.Colour(r.Status), Markup.Escape(r.CreatedBy), r.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), Markup.Escape(r.Reason));
         }
         AnsiConsole.Write(table);
         return 0;
@@ -226,19 +225,19 @@ public sealed class RolloutListCommand : AsyncCommand<ConnectionSettings>
 }
 
 /// <summary>Live progress of a rollout: one bar per wave, then a table per device.</summary>
-public static class RolloutView
+public static class RolloutDisplay
 {
     /// <summary>Follow a rollout until it is finished or paused; the exit code says how it ended.</summary>
     public static async Task<int> FollowAsync(OperatorClient client, string id, bool json, CancellationToken ct, bool announce = true)
     {
         ArgumentNullException.ThrowIfNull(client);
-        RolloutInfo rollout = await client.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
+        RolloutView rollout = await client.GetAsync<RolloutView>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
         if (json)
         {
-            while (rollout.Status == RolloutStatus.Running)
+            while (rollout.Status == RolloutStates.Running)
             {
                 await Task.Delay(250, ct).ConfigureAwait(false);
-                rollout = await client.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
+                rollout = await client.GetAsync<RolloutView>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
             }
             Output.JsonLine(rollout);
             return ExitCode(rollout);
@@ -254,32 +253,32 @@ public static class RolloutView
                 {
                     foreach (var (wave, task) in tasks)
                     {
-                        task.Value = rollout.Devices.Count(d => d.Wave == wave && RolloutDeviceStatus.IsFinished(d.Status));
+                        task.Value = rollout.Devices.Count(d => d.Wave == wave && RolloutDeviceStatuses.IsFinished(d.Status));
                         task.Description = WaveLabel(rollout, wave);
                     }
-                    if (rollout.Status != RolloutStatus.Running)
+                    if (rollout.Status != RolloutStates.Running)
                         return;
                     await Task.Delay(250, ct).ConfigureAwait(false);
-                    rollout = await client.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
+                    rollout = await client.GetAsync<RolloutView>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
                 }
             }).ConfigureAwait(false);
         Print(rollout);
         return ExitCode(rollout);
     }
 
-    private static string WaveLabel(RolloutInfo rollout, int wave)
+    private static string WaveLabel(RolloutView rollout, int wave)
     {
         var devices = rollout.Devices.Where(d => d.Wave == wave).ToList();
-        var failed = devices.Count(d => d.Status == RolloutDeviceStatus.Failed);
-        var running = devices.Count(d => d.State is RolloutDeviceState.Running or RolloutDeviceState.Rebooting);
-        var waiting = devices.Count(d => d.State == RolloutDeviceState.WaitingForAgent);
+        var failed = devices.Count(d => d.Status == RolloutDeviceStatuses.Failed);
+        var running = devices.Count(d => d.State is RolloutDeviceStates.Running or RolloutDeviceStates.Rebooting);
+        var waiting = devices.Count(d => d.State == RolloutDeviceStates.WaitingForAgent);
         var name = wave == 0 && rollout.Canary > 0 ? "canary" : $"wave {wave}";
-        return $"{name,-7} {devices.Count(d => RolloutDeviceStatus.IsFinished(d.Status)),3}/{devices.Count,-3} {(running > 0 ? $"[blue]{running} running[/] " : "")}" +
+        return $"{name,-7} {devices.Count(d => RolloutDeviceStatuses.IsFinished(d.Status)),3}/{devices.Count,-3} {(running > 0 ? $"[blue]{running} running[/] " : "")}" +
             $"{(waiting > 0 ? $"[yellow]{waiting} waiting for agent[/] " : "")}{(failed > 0 ? $"[red]{failed} failed[/]" : "")}";
     }
 
     /// <summary>"5 devices: 3 to change in 2 wave(s), 2 unchanged" (devices with nothing to do are in no wave).</summary>
-    public static string Shape(RolloutInfo rollout)
+    public static string Shape(RolloutView rollout)
     {
         ArgumentNullException.ThrowIfNull(rollout);
         var unchanged = rollout.Devices.Count(d => d.Wave is null);
@@ -289,7 +288,7 @@ public static class RolloutView
     }
 
     /// <summary>A rollout as a table.</summary>
-    public static void Print(RolloutInfo rollout)
+    public static void Print(RolloutView rollout)
     {
         ArgumentNullException.ThrowIfNull(rollout);
         var table = new Table().Title($"Rollout {rollout.Id} of revision {rollout.Rev}: {Colour(rollout.Status)}").AddColumns("device", "wave", "state", "detail");
@@ -299,14 +298,14 @@ public static class RolloutView
         AnsiConsole.MarkupLine(Markup.Escape(rollout.Summary) + ".");
         // The table may cut long details: each device that needs an operator (failed, blocked, waiting for its agent) in
         // full, with its error code, and where to look next.
-        var failed = rollout.Devices.Where(d => (d.State ?? d.Status) is RolloutDeviceState.Failed or RolloutDeviceState.Blocked or RolloutDeviceState.WaitingForAgent && d.Detail is not null).ToList();
+        var failed = rollout.Devices.Where(d => (d.State ?? d.Status) is RolloutDeviceStates.Failed or RolloutDeviceStates.Blocked or RolloutDeviceStates.WaitingForAgent && d.Detail is not null).ToList();
         if (failed.Count > 0)
         {
             AnsiConsole.MarkupLine("[red]Needs attention[/]:");
             foreach (var d in failed)
                 AnsiConsole.MarkupLine($"  [bold]{Markup.Escape(d.Device)}[/]: {Markup.Escape(d.Detail!)}");
             AnsiConsole.MarkupLine($"[grey]Every command of a device, with output: rig device show {Markup.Escape(failed[0].Device)}[/]");
-            if (rollout.Status is RolloutStatus.Failed or RolloutStatus.Paused && rollout.Devices.Any(d => d.Status == RolloutDeviceStatus.Failed))
+            if (rollout.Status is RolloutStates.Failed or RolloutStates.Paused && rollout.Devices.Any(d => d.Status == RolloutDeviceStatuses.Failed))
                 AnsiConsole.MarkupLine($"[grey]Cause fixed? Run them again: rig rollout retry {Markup.Escape(rollout.Id)}[/]");
         }
         if (rollout.Error is { } error)
@@ -315,19 +314,19 @@ public static class RolloutView
 
     /// <summary>The CLI's exit codes for a rollout: 0 succeeded (or still running, for `rig rollout status` without
     /// --follow: its `status` says so), 1 failed or cancelled, 3 paused. (Running was 4, a code the CLI's table does not have.)</summary>
-    public static int ExitCode(RolloutInfo rollout) => rollout?.Status switch
+    public static int ExitCode(RolloutView rollout) => rollout?.Status switch
     {
-        RolloutStatus.Succeeded or RolloutStatus.Running => 0,
-        RolloutStatus.Paused => 3,
+        RolloutStates.Succeeded or RolloutStates.Running => 0,
+        RolloutStates.Paused => 3,
         _ => 1,
     };
 
     /// <summary>A status with its colour.</summary>
     public static string Colour(string status) => status switch
     {
-        RolloutStatus.Succeeded or RolloutDeviceState.Unchanged => $"[green]{status}[/]",
-        RolloutStatus.Failed or RolloutStatus.Cancelled => $"[red]{status}[/]",
-        RolloutStatus.Paused or RolloutDeviceState.Blocked or RolloutDeviceState.WaitingForAgent => $"[yellow]{status}[/]",
+        RolloutStates.Succeeded or RolloutDeviceStates.Unchanged => $"[green]{status}[/]",
+        RolloutStates.Failed or RolloutStates.Cancelled => $"[red]{status}[/]",
+        RolloutStates.Paused or RolloutDeviceStates.Blocked or RolloutDeviceStates.WaitingForAgent => $"[yellow]{status}[/]",
         _ => $"[blue]{status}[/]",
     };
 }

@@ -288,7 +288,7 @@ public sealed class ServerMetricsTokenCommand : Command<ServerMetricsTokenSettin
         {
             throw new CliException(e.Message);
         }
-        var metrics = new Server.Api.MetricsToken(Path.GetFullPath(settings.Data));
+        var metrics = new Server.Security.MetricsToken(Path.GetFullPath(settings.Data));
         var token = metrics.Create();
         if (settings.Json)
         {

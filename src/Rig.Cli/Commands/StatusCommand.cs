@@ -1,6 +1,6 @@
 using System.Globalization;
 using Rig.Cli.Operator;
-using Rig.Server.Api;
+using Rig.Contracts;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -48,7 +48,7 @@ public sealed class StatusCommand : AsyncCommand<ConnectionSettings>
             var rollouts = new Table().AddColumns("rollout", "revision", "status", "done", "failed", "by", "reason");
             foreach (var r in status.ActiveRollouts)
             {
-                rollouts.AddRow(Markup.Escape(r.Id), r.Revision.ToString(CultureInfo.InvariantCulture), RolloutView.Colour(r.Status), $"{r.Done}/{r.Devices}",
+                rollouts.AddRow(Markup.Escape(r.Id), r.Revision.ToString(CultureInfo.InvariantCulture), RolloutDisplay.Colour(r.Status), $"{r.Done}/{r.Devices}",
                     r.Failed > 0 ? $"[red]{r.Failed}[/]" : "0", Markup.Escape(r.CreatedBy), Markup.Escape(r.Error ?? r.Reason));
             }
             AnsiConsole.Write(rollouts);

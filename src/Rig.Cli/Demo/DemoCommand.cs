@@ -1,8 +1,7 @@
 using System.ComponentModel;
 using System.Diagnostics;
 using Rig.Cli.Operator;
-using Rig.Server.Api;
-using Rig.Server.Store;
+using Rig.Contracts;
 using Spectre.Console;
 using Spectre.Console.Cli;
 
@@ -158,7 +157,7 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
         foreach (var (device, agent) in session.Agents.OrderBy(a => DemoSite.Devices.ToList().FindIndex(d => d.Name == a.Key)))
         {
             var list = problems[device];
-            if (finals[device].Queue?.Status != QueueStatus.Succeeded)
+            if (finals[device].Queue?.Status != QueueStates.Succeeded)
                 list.Insert(0, $"queue {finals[device].Queue?.Status ?? "missing"}: {finals[device].Queue?.Error}");
             if (agent.Reboots != 1)
                 list.Add($"expected one reboot (os role), saw {agent.Reboots}");

@@ -3,9 +3,7 @@ using System.Text.Json;
 using Rig.Model;
 using Rig.Model.Domain;
 using Rig.Protocol.Archives;
-using Rig.Server.Api;
-using Rig.Server.Gateway;
-using Rig.Server.Store;
+using Rig.Contracts;
 
 namespace Rig.Cli.Demo;
 
@@ -31,8 +29,8 @@ internal static class DemoScenarios
     /// reads the interconnections), nothing else; rolled out in waves; lb-1 then lists web-3.</summary>
     private static async Task<ScenarioOutcome> ScaleOutAsync(DemoSession session, CancellationToken ct)
     {
-        var clone = await session.Api.PostAsync<LifecycleResult>("api/v1/devices/web-2/clone",
-            new CloneRequest("web-3", null, ["10.20.0.23"], ["52:54:00:20:00:30"], "scale out the web tier"), ct).ConfigureAwait(false);
+        var clone = await session.Api.PostAsync<LifecycleResponse>("api/v1/devices/web-2/clone",
+            new CloneDeviceRequest("web-3", null, ["10.20.0.23"], ["52:54:00:20:00:30"], "scale out the web tier"), ct).ConfigureAwait(false);
         var plan = await session.Api.GetAsync<PlanReport>("api/v1/plan", ct).ConfigureAwait(false);
         var planned = plan.Devices.Where(d => d.Commands.Count > 0).Select(d => d.Device).Order(StringComparer.Ordinal).ToList();
         session.Ui.Step($"Revision {clone.Revision}: web-3 cloned from web-2; the plan changes {string.Join(" and ", planned)} and leaves {plan.Devices.Count - planned.Count} devices alone");
@@ -89,7 +87,7 @@ internal static class DemoScenarios
     /// without it (web servers' upstreams, the database's clients), then it leaves the model.</summary>
     private static async Task<ScenarioOutcome> DecommissionAsync(DemoSession session, CancellationToken ct)
     {
-        var result = await session.Api.PostAsync<LifecycleResult>("api/v1/devices/app-2/decommission?message=retire%20app-2", null, ct).ConfigureAwait(false);
+        var result = await session.Api.PostAsync<LifecycleResponse>("api/v1/devices/app-2/decommission?message=retire%20app-2", null, ct).ConfigureAwait(false);
         session.Ui.Step($"Revision {result.Revision}: app-2 has no roles or interconnections; rollout {result.Rollout!.Id} empties it and re-plans {result.Rollout.Devices.Count - 1} neighbours");
         var rollout = await session.FollowAsync(result.Rollout.Id, ct).ConfigureAwait(false);
         RigModel model;
@@ -121,7 +119,7 @@ internal static class DemoScenarios
         Directory.Delete(Path.Combine(session.Directory, "agents", "web-1"), recursive: true);
         session.Ui.Step($"web-1 lost its disk: {before.Count} files and its agent identity are gone");
 
-        var rebuild = await session.Api.PostAsync<LifecycleResult>("api/v1/devices/web-1/rebuild", null, ct).ConfigureAwait(false);
+        var rebuild = await session.Api.PostAsync<LifecycleResponse>("api/v1/devices/web-1/rebuild", null, ct).ConfigureAwait(false);
         await session.EnrollAsync("web-1", ct, rebuild.Token!.Token).ConfigureAwait(false);
         DeviceDetail detail;
         do
@@ -129,13 +127,13 @@ internal static class DemoScenarios
             await Task.Delay(100, ct).ConfigureAwait(false);
             detail = await session.Api.GetAsync<DeviceDetail>("api/v1/devices/web-1", ct).ConfigureAwait(false);
         }
-        while (detail.Status.Queue is { } q && QueueStatus.IsActive(q.Status));
-        session.Commands += detail.Commands.Count(c => c.Status == CommandStatus.Succeeded);
+        while (detail.Status.Queue is { } q && QueueStates.IsActive(q.Status));
+        session.Commands += detail.Commands.Count(c => c.Status == CommandStates.Succeeded);
         session.Ui.Step($"web-1 rebuilt from revision {rebuild.Revision}: {detail.Commands.Count} commands, queue {detail.Status.Queue?.Status}");
 
         var after = session.Digests("web-1");
         var problems = (await session.VerifyAsync(["web-1"], ct).ConfigureAwait(false))["web-1"];
-        if (detail.Status.Queue?.Status != QueueStatus.Succeeded)
+        if (detail.Status.Queue?.Status != QueueStates.Succeeded)
             problems.Insert(0, $"queue {detail.Status.Queue?.Status}: {detail.Status.Queue?.Error}");
         var differing = before.Keys.Union(after.Keys).Where(k => before.GetValueOrDefault(k) != after.GetValueOrDefault(k)).ToList();
         if (differing.Count > 0)
@@ -151,7 +149,7 @@ internal static class DemoScenarios
     private static Dictionary<string, string> NotContent(Dictionary<string, string> digests) =>
         digests.Where(d => !d.Key.StartsWith("/srv/www/", StringComparison.Ordinal)).ToDictionary(d => d.Key, d => d.Value, StringComparer.Ordinal);
 
-    private static async Task<List<DemoRow>> RowsAsync(DemoSession session, RolloutInfo rollout, CancellationToken ct)
+    private static async Task<List<DemoRow>> RowsAsync(DemoSession session, RolloutView rollout, CancellationToken ct)
     {
         var model = await session.ModelAsync(ct).ConfigureAwait(false);
         var devices = session.Agents.Keys.Where(d => model.Devices.Any(m => m.Name == d)).OrderBy(d => d, StringComparer.Ordinal).ToList();
@@ -160,21 +158,21 @@ internal static class DemoScenarios
         foreach (var device in devices)
         {
             var line = rollout.Devices.FirstOrDefault(d => d.Device == device);
-            if (line is not null && line.Status is not (RolloutDeviceStatus.Succeeded or RolloutDeviceStatus.Unchanged))
+            if (line is not null && line.Status is not (RolloutDeviceStatuses.Succeeded or RolloutDeviceStatuses.Unchanged))
                 problems[device].Insert(0, $"rollout: {line.Status} {line.Detail}");
             var detail = await session.Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}", ct).ConfigureAwait(false);
             var commands = line?.QueueId is { } queue ? detail.Commands.Count(c => c.QueueId == queue) : 0;
             rows.Add(Row(model, device, commands, session.Agents[device].Reboots, problems[device]));
         }
-        if (rollout.Status != RolloutStatus.Succeeded)
+        if (rollout.Status != RolloutStates.Succeeded)
             rows[0].Problems.Add($"rollout {rollout.Id} ended {rollout.Status}: {rollout.Error}");
         return rows;
     }
 
-    private static ScenarioOutcome Outcome(long revision, RolloutInfo rollout, List<DemoRow> rows, string detail) => new(
+    private static ScenarioOutcome Outcome(long revision, RolloutView rollout, List<DemoRow> rows, string detail) => new(
         revision,
-        [.. rollout.Devices.Where(d => d.Status == RolloutDeviceStatus.Succeeded).Select(d => d.Device)],
-        [.. rollout.Devices.Where(d => d.Status == RolloutDeviceStatus.Unchanged).Select(d => d.Device)],
+        [.. rollout.Devices.Where(d => d.Status == RolloutDeviceStatuses.Succeeded).Select(d => d.Device)],
+        [.. rollout.Devices.Where(d => d.Status == RolloutDeviceStatuses.Unchanged).Select(d => d.Device)],
         detail,
         rows);
 

@@ -7,10 +7,9 @@ using Rig.Model.Domain;
 using Rig.Model.Planning;
 using Rig.Protocol.Archives;
 using Rig.Server;
-using Rig.Server.Api;
 using Rig.Server.Gateway;
-using Rig.Server.Store;
 using Rig.Supervision;
+using Rig.Contracts;
 using Spectre.Console;
 
 namespace Rig.Cli.Demo;
@@ -76,7 +75,7 @@ internal sealed class DemoSession : IAsyncDisposable
     /// <summary>Enroll a device's agent with a one-time token and start it under a supervisor.</summary>
     public async Task EnrollAsync(string device, CancellationToken ct, string? token = null)
     {
-        token ??= (await Api.PostAsync<EnrollmentToken>($"api/v1/devices/{device}/enrollment-token", null, ct).ConfigureAwait(false)).Token;
+        token ??= (await Api.PostAsync<EnrollmentTokenView>($"api/v1/devices/{device}/enrollment-token", null, ct).ConfigureAwait(false)).Token;
         var state = Path.Combine(Directory, "agents", device);
         try
         {
@@ -131,13 +130,13 @@ internal sealed class DemoSession : IAsyncDisposable
     }
 
     /// <summary>Roll out the current revision to every device and follow it; returns the finished rollout.</summary>
-    public async Task<RolloutInfo> RolloutAsync(string? devices, string reason, CancellationToken ct)
+    public async Task<RolloutView> RolloutAsync(string? devices, string reason, CancellationToken ct)
     {
-        var rollout = await Api.PostAsync<RolloutInfo>("api/v1/rollouts", new RolloutRequest(null, devices, Canary: 1, Batch: "50%", Reason: reason), ct).ConfigureAwait(false);
+        var rollout = await Api.PostAsync<RolloutView>("api/v1/rollouts", new RolloutStartRequest(null, devices, Canary: 1, Batch: "50%", Reason: reason), ct).ConfigureAwait(false);
         return await FollowAsync(rollout.Id, ct).ConfigureAwait(false);
     }
 
-    public async Task<RolloutInfo> FollowAsync(string rolloutId, CancellationToken ct)
+    public async Task<RolloutView> FollowAsync(string rolloutId, CancellationToken ct)
     {
         var done = await Ui.FollowRolloutAsync(Api, rolloutId, ct).ConfigureAwait(false);
         foreach (var device in done.Devices.Where(d => d.QueueId is not null))
@@ -145,7 +144,7 @@ internal sealed class DemoSession : IAsyncDisposable
             try
             {
                 var detail = await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device.Device}", ct).ConfigureAwait(false);
-                Commands += detail.Commands.Count(c => c.QueueId == device.QueueId && c.Status == CommandStatus.Succeeded);
+                Commands += detail.Commands.Count(c => c.QueueId == device.QueueId && c.Status == CommandStates.Succeeded);
             }
             catch (OperatorApiException e) when (e.Status == 404)
             {

@@ -1,8 +1,7 @@
 using Rig.Cli.Operator;
-using Rig.Server.Api;
-using Rig.Server.Store;
 using Rig.Server.Gateway;
 using Rig.Supervision;
+using Rig.Contracts;
 using Spectre.Console;
 
 namespace Rig.Cli.Demo;
@@ -39,11 +38,11 @@ internal sealed class DemoUi(bool json)
                         var task = tasks[device.Name];
                         var queue = device.Queue;
                         var status = queue?.Status ?? "unchanged";
-                        var done = queue is null ? queued[device.Name] : status == QueueStatus.Succeeded ? queue.Length : queue.Position;
+                        var done = queue is null ? queued[device.Name] : status == QueueStates.Succeeded ? queue.Length : queue.Position;
                         task.Value = done;
                         var reboots = agents.First(a => a.Device == device.Name).Reboots;
                         task.Description = Label(device.Name, status, done, queued[device.Name], reboots);
-                        if (queue is null || !QueueStatus.IsActive(queue.Status))
+                        if (queue is null || !QueueStates.IsActive(queue.Status))
                         {
                             finals[device.Name] = device;
                             task.Value = task.MaxValue;
@@ -60,9 +59,9 @@ internal sealed class DemoUi(bool json)
     }
 
     /// <summary>Follow a rollout with a progress bar per wave; returns it finished (or paused).</summary>
-    public async Task<RolloutInfo> FollowRolloutAsync(OperatorClient api, string id, CancellationToken ct)
+    public async Task<RolloutView> FollowRolloutAsync(OperatorClient api, string id, CancellationToken ct)
     {
-        var rollout = await api.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
+        var rollout = await api.GetAsync<RolloutView>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
         await _console.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
             .StartAsync(async progress =>
@@ -71,11 +70,11 @@ internal sealed class DemoUi(bool json)
                 while (true)
                 {
                     foreach (var (wave, task) in tasks)
-                        task.Value = rollout.Devices.Count(d => d.Wave == wave && RolloutDeviceStatus.IsFinished(d.Status));
-                    if (rollout.Status != RolloutStatus.Running)
+                        task.Value = rollout.Devices.Count(d => d.Wave == wave && RolloutDeviceStatuses.IsFinished(d.Status));
+                    if (rollout.Status != RolloutStates.Running)
                         return;
                     await Task.Delay(150, ct).ConfigureAwait(false);
-                    rollout = await api.GetAsync<RolloutInfo>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
+                    rollout = await api.GetAsync<RolloutView>($"api/v1/rollouts/{id}", ct).ConfigureAwait(false);
                 }
             }).ConfigureAwait(false);
         return rollout;
@@ -85,9 +84,9 @@ internal sealed class DemoUi(bool json)
     {
         var colour = status switch
         {
-            QueueStatus.Succeeded => "green",
-            QueueStatus.Failed or QueueStatus.Cancelled => "red",
-            QueueStatus.Rebooting => "yellow",
+            QueueStates.Succeeded => "green",
+            QueueStates.Failed or QueueStates.Cancelled => "red",
+            QueueStates.Rebooting => "yellow",
             _ => "blue",
         };
         return $"{device,-6} [{colour}]{status,-9}[/] {done,2}/{total,-2} cmds{(reboots > 0 ? $", {reboots} reboot" : "")}";

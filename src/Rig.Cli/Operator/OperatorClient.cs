@@ -3,7 +3,7 @@ using System.Net.Http.Json;
 using System.Net.Security;
 using System.Security.Cryptography.X509Certificates;
 using System.Text.Json;
-using Rig.Server.Api;
+using Rig.Contracts;
 
 namespace Rig.Cli.Operator;
 

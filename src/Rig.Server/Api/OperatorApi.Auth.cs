@@ -1,8 +1,7 @@
 using System.Text;
 using System.Text.Json;
 using Microsoft.AspNetCore.Http;
-using Rig.Server.Security;
-using Rig.Server.Store;
+using Rig.Server.Services;
 
 namespace Rig.Server.Api;
 
@@ -16,7 +15,7 @@ internal static partial class OperatorApi
     /// reference page under <c>/openapi/</c> may carry the same token as the password of HTTP Basic instead, which is
     /// what a browser sends after its login prompt; Basic is refused everywhere else, so credentials a browser caches
     /// and attaches by itself can only read the documentation, never change anything (docs/API.md <em>Security</em>).</summary>
-    private static async Task<(string? Operator, IResult? Refusal)> AuthenticateAsync(HttpContext context, RigStore store)
+    private static async Task<(Caller? Caller, IResult? Refusal)> AuthenticateAsync(HttpContext context, TrustService trust)
     {
         var documentation = IsDocumentation(context.Request);
         var header = context.Request.Headers.Authorization.ToString().Trim();
@@ -38,15 +37,15 @@ internal static partial class OperatorApi
             return (null, ApiErrors.Json(new ApiError("unauthorized", $"An operator token is required: send 'Authorization: Bearer <token>'; {got}.",
                 Hint: "Set RIG_TOKEN (or pass --token) to the operator token `rig server init` printed."), StatusCodes.Status401Unauthorized));
         }
-        var name = await store.FindOperatorAsync(Tokens.Hash(token), context.RequestAborted).ConfigureAwait(false);
-        if (name is null)
+        var caller = await trust.AuthenticateAsync(token, context.RequestAborted).ConfigureAwait(false);
+        if (caller is null)
         {
             Challenge(context, documentation, refused: true);
             return (null, ApiErrors.Json(new ApiError("token-refused", $"The token was refused: {Describe(token)} is not an operator token of this gateway.",
                 Hint: "Check RIG_TOKEN (or --token): it must be the operator token `rig server init` printed for this gateway's data directory."),
                 StatusCodes.Status401Unauthorized));
         }
-        return (name, null);
+        return (caller, null);
     }
 
     /// <summary>GET or HEAD of the OpenAPI document or the reference page (and its scripts).</summary>

@@ -1,56 +1,44 @@
-using System.Text.Encodings.Web;
 using System.Text.Json;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
 using Rig.Model;
 using Rig.Model.Domain;
-using Rig.Model.Planning;
-using Rig.Server.Operations;
-using Rig.Server.Store;
+using Rig.Server.Services;
 
 namespace Rig.Server.Api;
 
 internal static partial class OperatorApi
 {
-    private static readonly JsonWriterOptions PrettyJson = new() { Indented = true, Encoder = JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-
     /// <summary>Plan, apply, history, diff, as-of.</summary>
-    private static void MapModelHistory(RouteGroupBuilder api, Gateway.Gateway gateway)
+    private static void MapModelHistory(RouteGroupBuilder api, OperatorServices services)
     {
-        var store = gateway.Store;
+        var models = services.Model;
 
         api.MapPost("/plan", async (HttpContext context, string? devices, CancellationToken ct) =>
         {
             var (model, error) = await ReadModelAsync(context, ct).ConfigureAwait(false);
             if (model is null)
                 return error!;
-            var targets = await SelectAsync(model, devices).ConfigureAwait(false);
-            if (targets.Error is not null)
-                return targets.Error;
-            return Results.Json(await gateway.Plans.PlanProposedAsync(model, targets.Names, ct).ConfigureAwait(false));
+            var (plan, _, why) = await models.PlanProposedAsync(CallerOf(context), model, devices, ct).ConfigureAwait(false);
+            return plan is not null ? Results.Json(plan) : BadSelector(why);
         }).Accepts<RigModel>("application/json").Documented<PlanReport>("planProposed", 200, StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge)
         .WithSummary("Plan a proposed model: per device the commands that would run and diffs of configuration files. Nothing is saved or sent.");
 
-        api.MapGet("/plan", async (string? at, string? devices, CancellationToken ct) =>
+        api.MapGet("/plan", async (string? at, string? devices, HttpContext context, CancellationToken ct) =>
         {
-            var rev = await ResolveRevisionAsync(store, at, ct).ConfigureAwait(false);
-            if (rev is null or < 0)
-                return ApiErrors.Json(new ApiError("bad-revision", $"'{at}' is not a revision or a date with a revision at or before it.", Hint: "See the revisions with `rig history`."), statusCode: 400);
-            var (_, model) = await store.LoadModelAsync(rev == 0 ? null : rev, ct).ConfigureAwait(false);
-            var targets = await SelectAsync(model, devices).ConfigureAwait(false);
-            if (targets.Error is not null)
-                return targets.Error;
-            return Results.Json(await gateway.Plans.PlanStoredAsync(rev == 0 ? null : rev, targets.Names, ct).ConfigureAwait(false));
+            var (plan, refusal, why) = await models.PlanStoredAsync(CallerOf(context), at, devices, ct).ConfigureAwait(false);
+            if (plan is not null)
+                return Results.Json(plan);
+            return refusal == ModelRefusal.BadRevision
+                ? ApiErrors.Json(new ApiError("bad-revision", $"'{at}' is not a revision or a date with a revision at or before it.", Hint: "See the revisions with `rig history`."), statusCode: 400)
+                : BadSelector(why);
         }).Documented<PlanReport>("planStored", 200, QueryErrors).WithSummary("Plan a stored revision (default: current) against what devices have now. Nothing is sent.");
 
-        api.MapGet("/drift", async (string? devices, CancellationToken ct) =>
+        api.MapGet("/drift", async (string? devices, HttpContext context, CancellationToken ct) =>
         {
-            var (_, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
-            var targets = await SelectAsync(model, devices).ConfigureAwait(false);
-            if (targets.Error is not null)
-                return targets.Error;
-            return Results.Json(await gateway.Drift.CompareAsync(targets.Names, ct).ConfigureAwait(false));
+            var (drift, why) = await models.DriftAsync(CallerOf(context), devices, ct).ConfigureAwait(false);
+            return drift is not null ? Results.Json(drift) : BadSelector(why);
         }).Documented<DriftReport>("getDrift", 200, QueryErrors).WithSummary("Model vs reality: per device the packages, files, services, hardware and OS facts that differ from the current model, from the inventory the agent last reported. Nothing is sent.");
 
         api.MapPost("/apply", async (HttpContext context, string? message, CancellationToken ct) =>
@@ -58,11 +46,10 @@ internal static partial class OperatorApi
             var (model, error) = await ReadModelAsync(context, ct).ConfigureAwait(false);
             if (model is null)
                 return error!;
-            var author = (string)context.Items["rig.operator"]!;
-            var applied = await gateway.ApplyAsync(model, author, message ?? "", ct).ConfigureAwait(false);
+            var applied = await models.SaveAsync(CallerOf(context), model, message, ct).ConfigureAwait(false);
             if (applied.Saved is not { } saved)
                 return InvalidModel(applied.Errors);
-            return Results.Json(new ApplyResponse(saved.Rev, saved.Changed, applied.Changes), statusCode: saved.Changed ? 201 : 200);
+            return Results.Json(new ApplyResponse(saved.Revision, saved.Changed, applied.Changes), statusCode: saved.Changed ? 201 : 200);
         }).Accepts<RigModel>("application/json").Documented<ApplyResponse>("apply", 201, StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge)
         .Produces<ApplyResponse>(200, "application/json")
         .WithSummary("Record a new model revision (201; 200 when nothing changed) (author, time, message). Nothing is sent to devices: roll it out next.");
@@ -72,8 +59,7 @@ internal static partial class OperatorApi
             var (plan, error) = await ReadSavedPlanAsync(context, ct).ConfigureAwait(false);
             if (plan is null)
                 return error!;
-            var author = (string)context.Items["rig.operator"]!;
-            var applied = await gateway.ApplyAsync(plan.Value.Model, author, message ?? "", plan.Value.Expect, ct).ConfigureAwait(false);
+            var applied = await models.ApplySavedPlanAsync(CallerOf(context), plan.Value.Model, plan.Value.BaseRevision, plan.Value.Fingerprints, message, ct).ConfigureAwait(false);
             if (applied.Moved.Count > 0)
             {
                 return ApiErrors.Json(new ApiError("plan-stale",
@@ -81,59 +67,32 @@ internal static partial class OperatorApi
             }
             if (applied.Saved is not { } saved)
                 return ApiErrors.Json(new ApiError("invalid-model", $"The model has {applied.Errors.Count} error(s); nothing was saved.", applied.Errors), statusCode: 400);
-            return Results.Json(new ApplyResponse(saved.Rev, saved.Changed, applied.Changes), statusCode: saved.Changed ? 201 : 200);
+            return Results.Json(new ApplyResponse(saved.Revision, saved.Changed, applied.Changes), statusCode: saved.Changed ? 201 : 200);
         }).Accepts<SavedPlan>("application/json").Documented<ApplyResponse>("applySavedPlan", 201, StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge)
         .Produces<ApplyResponse>(200, "application/json").WithSummary("Apply a saved plan (`rig plan -o`): record exactly its model, only while the current revision is the plan's base revision and every device it changes has the recorded state it had (checked atomically with the save); 409 plan-stale naming what moved otherwise.");
 
-        api.MapGet("/revisions", async (int? limit, CancellationToken ct) =>
-        {
-            var revisions = await store.RevisionsAsync(ct).ConfigureAwait(false);
-            var list = new List<RevisionView>();
-            foreach (var r in revisions.Take(Math.Clamp(limit ?? 100, 1, 10_000)))
-                list.Add(new RevisionView(r.Rev, r.Author, r.Message, r.CreatedAt, await store.RevisionChangeCountAsync(r.Rev, ct).ConfigureAwait(false)));
-            return Results.Json(list);
-        }).Documented<IReadOnlyList<RevisionView>>("listRevisions", 200, QueryErrors).WithSummary("The append-only history of model revisions, newest first.");
+        api.MapGet("/revisions", async (int? limit, HttpContext context, CancellationToken ct) =>
+            Results.Json(await models.ListRevisionsAsync(CallerOf(context), limit, ct).ConfigureAwait(false)))
+            .Documented<IReadOnlyList<RevisionView>>("listRevisions", 200, QueryErrors).WithSummary("The append-only history of model revisions, newest first.");
 
-        api.MapGet("/revisions/diff", async (long from, long to, CancellationToken ct) =>
+        api.MapGet("/revisions/diff", async (long from, long to, HttpContext context, CancellationToken ct) =>
         {
-            var current = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
-            if (from < 0 || to < 0 || from > current || to > current)
-                return ApiErrors.Json(new ApiError("unknown-revision", $"Revisions must be between 0 and {current}; got from={from}, to={to}.", Hint: "See the revisions with `rig history`."), statusCode: 404);
-            var changes = await store.DiffAsync(from, to, ct).ConfigureAwait(false);
-            return Results.Json(changes.Select(c => new ModelDiffEntry(c.Kind, c.Name, c.Change,
-                UnifiedDiff.Create(Pretty(c.Before), Pretty(c.After), $"r{from}/{c.Kind}/{c.Name}", $"r{to}/{c.Kind}/{c.Name}"))).ToList());
+            var (diff, current) = await models.DiffAsync(CallerOf(context), from, to, ct).ConfigureAwait(false);
+            return diff is not null
+                ? Results.Json(diff)
+                : ApiErrors.Json(new ApiError("unknown-revision", $"Revisions must be between 0 and {current}; got from={from}, to={to}.", Hint: "See the revisions with `rig history`."), statusCode: 404);
         }).Documented<IReadOnlyList<ModelDiffEntry>>("diffRevisions", 200, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound).WithSummary("What differs between two revisions, object by object, as unified diffs.");
 
-        api.MapGet("/model/as-of", async (string at, CancellationToken ct) =>
+        api.MapGet("/model/as-of", async (string at, HttpContext context, CancellationToken ct) =>
         {
-            var rev = await ResolveRevisionAsync(store, at, ct).ConfigureAwait(false);
-            var current = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
-            if (rev is null or < 1 || rev > current)
-                return ApiErrors.Json(new ApiError("bad-revision", $"'{at}' names no revision (there are {current}; dates before the first revision have none).", Hint: "See the revisions with `rig history`."), statusCode: 404);
-            var snapshot = await gateway.Plans.SnapshotAsync(rev, ct).ConfigureAwait(false);
-            var created = (await store.RevisionsAsync(ct).ConfigureAwait(false)).FirstOrDefault(r => r.Rev == rev)?.CreatedAt;
-            var devices = snapshot.Model.Devices.Select(d =>
-            {
-                var desired = snapshot.Builder.Build(d.Name);
-                var files = desired.Roles.SelectMany(r => r.Steps).OfType<DesiredFile>().Select(f => new RenderedFile(f.Path, f.Sha256, f.Mode, f.Owner, f.Group, f.Content)).ToList();
-                return new RenderedDevice(d.Name, files, desired.Errors);
-            }).ToList();
-            return Results.Json(new ModelAsOf(snapshot.Rev, created, snapshot.Model with { Packages = [] }, devices));
+            var (asOf, current) = await models.AsOfAsync(CallerOf(context), at, ct).ConfigureAwait(false);
+            return asOf is not null
+                ? Results.Json(asOf)
+                : ApiErrors.Json(new ApiError("bad-revision", $"'{at}' names no revision (there are {current}; dates before the first revision have none).", Hint: "See the revisions with `rig history`."), statusCode: 404);
         }).Documented<ModelAsOf>("getModelAsOf", 200, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound).WithSummary("The full model and every device's rendered configuration as of a revision or date.");
     }
 
-    /// <summary>A stored model object's JSON, indented, for line diffs. Written with a plain writer: the model's
-    /// source-generated options have no metadata for <see cref="JsonElement"/>.</summary>
-    private static string Pretty(string? json)
-    {
-        if (json is null)
-            return "";
-        using var document = JsonDocument.Parse(json);
-        var buffer = new System.Buffers.ArrayBufferWriter<byte>();
-        using (var writer = new Utf8JsonWriter(buffer, PrettyJson))
-            document.RootElement.WriteTo(writer);
-        return System.Text.Encoding.UTF8.GetString(buffer.WrittenSpan) + "\n";
-    }
+    private static IResult BadSelector(string? why) => ApiErrors.Json(new ApiError("bad-selector", why ?? "The device selector does not parse."), statusCode: 400);
 
     private static async Task<(RigModel? Model, IResult? Error)> ReadModelAsync(HttpContext context, CancellationToken ct)
     {
@@ -149,8 +108,8 @@ internal static partial class OperatorApi
         }
     }
 
-    /// <summary>Read a saved plan (<see cref="SavedPlan"/>): its model and what it expects to find.</summary>
-    private static async Task<((RigModel Model, ModelSaveExpectation Expect)? Plan, IResult? Error)> ReadSavedPlanAsync(HttpContext context, CancellationToken ct)
+    /// <summary>Read a saved plan (<see cref="SavedPlan"/>): its model, the revision it was made on and the devices' fingerprints it expects.</summary>
+    private static async Task<((RigModel Model, long BaseRevision, IReadOnlyDictionary<string, string> Fingerprints)? Plan, IResult? Error)> ReadSavedPlanAsync(HttpContext context, CancellationToken ct)
     {
         var body = await ReadBodyAsync(context, ct).ConfigureAwait(false);
         static IResult Bad(string message) => ApiErrors.Json(new ApiError("bad-plan", message), statusCode: 400);
@@ -185,26 +144,11 @@ internal static partial class OperatorApi
             {
                 return (null, Bad("The saved plan has no \"devices\" array (the fingerprints of the devices it changes)."));
             }
-            return ((model, new ModelSaveExpectation(rev, devices)), null);
+            return ((model, rev, devices), null);
         }
         catch (JsonException e)
         {
             return (null, Bad($"The saved plan is not valid JSON or its model is not Rig's model: {e.Message}"));
-        }
-    }
-
-    private static Task<(IReadOnlyList<string>? Names, IResult? Error)> SelectAsync(RigModel model, string? devices)
-    {
-        if (string.IsNullOrWhiteSpace(devices))
-            return Task.FromResult<(IReadOnlyList<string>?, IResult?)>((null, null));
-        try
-        {
-            IReadOnlyList<string> names = [.. DeviceSelector.Parse(devices).Select(model).Select(d => d.Name)];
-            return Task.FromResult<(IReadOnlyList<string>?, IResult?)>((names, null));
-        }
-        catch (FormatException e)
-        {
-            return Task.FromResult<(IReadOnlyList<string>?, IResult?)>((null, ApiErrors.Json(new ApiError("bad-selector", e.Message), statusCode: 400)));
         }
     }
 }

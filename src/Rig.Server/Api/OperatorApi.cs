@@ -6,10 +6,8 @@ using Rig.Model;
 using Rig.Model.Domain;
 using Rig.Model.Validation;
 using Rig.Protocol;
-using Rig.Server.Gateway;
 using Rig.Server.Packages;
-using Rig.Server.Security;
-using Rig.Server.Store;
+using Rig.Server.Services;
 
 namespace Rig.Server.Api;
 
@@ -20,9 +18,9 @@ internal static partial class OperatorApi
     /// <summary>Where the operator listener serves the CA certificate without a token (checked by its pin).</summary>
     public const string CaPath = "/ca.crt";
 
-    public static void Map(WebApplication app, Gateway.Gateway gateway, PackageImporter importer, string agentUrl)
+    public static void Map(WebApplication app, OperatorServices services)
     {
-        var store = gateway.Store;
+        var limits = services.Limits;
 
         // Health for load balancers and service managers, without a token and revealing nothing else: /healthz says the
         // process answers, /readyz that it can serve (the store answers; migrations ran before the listener opened).
@@ -37,11 +35,11 @@ internal static partial class OperatorApi
             if (path == CaPath)
             {
                 // The CA certificate is public; a workstation checks it against the pin it was given (`rig context add`).
-                await Results.Text(gateway.Authority.Certificate.ExportCertificatePem(), "application/x-pem-file").ExecuteAsync(context).ConfigureAwait(false);
+                await Results.Text(services.Trust.CaCertificate.ExportCertificatePem(), "application/x-pem-file").ExecuteAsync(context).ConfigureAwait(false);
                 return;
             }
             context.Response.Headers.CacheControl = "no-store";
-            var ready = path == "/healthz" || await store.IsReachableAsync(context.RequestAborted).ConfigureAwait(false);
+            var ready = path == "/healthz" || await services.Status.IsReadyAsync(context.RequestAborted).ConfigureAwait(false);
             await Results.Text(ready ? "ok\n" : "not ready: the database does not answer\n", "text/plain", statusCode: ready ? 200 : 503).ExecuteAsync(context).ConfigureAwait(false);
         });
 
@@ -49,19 +47,20 @@ internal static partial class OperatorApi
         {
             // One body limit per kind of request, set before anything reads the body (Kestrel refuses more with 413).
             if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
-                size.MaxRequestBodySize = BodyLimit(context.Request, gateway.Limits);
-            var (operatorName, refusal) = await AuthenticateAsync(context, store).ConfigureAwait(false);
-            if (operatorName is null)
+                size.MaxRequestBodySize = BodyLimit(context.Request, limits);
+            var (caller, refusal) = await AuthenticateAsync(context, services.Trust).ConfigureAwait(false);
+            if (caller is null)
             {
                 await refusal!.ExecuteAsync(context).ConfigureAwait(false);
                 return;
             }
-            context.Items["rig.operator"] = operatorName;
-            if (context.Request.ContentLength is { } length && length > BodyLimit(context.Request, gateway.Limits))
+            context.Items[CallerKey] = caller;
+            context.Items["rig.operator"] = caller.Name; // the audit log's "who"
+            if (context.Request.ContentLength is { } length && length > BodyLimit(context.Request, limits))
             {
                 // Announced too large: refused before a byte of it is read (a client sending Expect: 100-continue
                 // never sends it).
-                await TooLarge(context, gateway.Limits).ExecuteAsync(context).ConfigureAwait(false);
+                await TooLarge(context, limits).ExecuteAsync(context).ConfigureAwait(false);
                 return;
             }
             try
@@ -77,7 +76,7 @@ internal static partial class OperatorApi
                 // A body over its limit, cut short or malformed (bad chunking): the client's fault, answered as such
                 // and not logged as a server error.
                 var result = e.StatusCode == StatusCodes.Status413PayloadTooLarge
-                    ? TooLarge(context, gateway.Limits)
+                    ? TooLarge(context, limits)
                     : Unreadable(e);
                 await result.ExecuteAsync(context).ConfigureAwait(false);
             }
@@ -86,12 +85,11 @@ internal static partial class OperatorApi
         var api = app.MapGroup("/api/v1").AddEndpointFilter(OperatorAudit.FilterAsync); // every action logged once
         TagByArea(api);
 
-        api.MapGet("/model", async (string? at, CancellationToken ct) =>
+        api.MapGet("/model", async (string? at, HttpContext context, CancellationToken ct) =>
         {
-            var rev = await ResolveRevisionAsync(store, at, ct).ConfigureAwait(false);
-            if (rev is null)
+            var model = await services.Model.GetAsync(CallerOf(context), at, ct).ConfigureAwait(false);
+            if (model is null)
                 return ApiErrors.Json(new ApiError("bad-revision", $"'{at}' is neither a revision number nor a date (e.g. 2026-11-24T12:00:00Z).", Hint: "See the revisions with `rig history`."), statusCode: 400);
-            var (_, model) = await store.LoadModelAsync(rev == 0 ? null : rev, ct).ConfigureAwait(false);
             return Results.Text(JsonSerializer.Serialize(model, ModelJson.Default.RigModel), "application/json");
         }).Documented<RigModel>("getModel", 200, QueryErrors).WithSummary("The model as of a revision or date (default: current).");
 
@@ -107,22 +105,20 @@ internal static partial class OperatorApi
             {
                 return BadModel(e);
             }
-            var applied = await gateway.ApplyAsync(model, (string)context.Items["rig.operator"]!, message ?? "", ct).ConfigureAwait(false);
-            if (applied.Saved is not { } saved)
-                return InvalidModel(applied.Errors);
-            return Results.Json(new ModelPutResponse(saved.Rev, saved.Changed, saved.Added, saved.Modified, saved.Removed));
+            var saved = await services.Model.SaveAsync(CallerOf(context), model, message, ct).ConfigureAwait(false);
+            return saved.Saved is { } response ? Results.Json(response) : InvalidModel(saved.Errors);
         }).Accepts<RigModel>("application/json").Documented<ModelPutResponse>("putModel", 200, StatusCodes.Status400BadRequest, StatusCodes.Status413PayloadTooLarge)
         .WithSummary("Replace the model as a new revision (validated first: nothing is saved on errors).");
 
-        api.MapGet("/packages", async (CancellationToken ct) => Results.Json(await store.ListPackagesAsync(ct).ConfigureAwait(false)))
+        api.MapGet("/packages", async (HttpContext context, CancellationToken ct) => Results.Json(await services.Packages.ListAsync(CallerOf(context), ct).ConfigureAwait(false)))
             .Documented<IReadOnlyList<PackageInfo>>("listPackages", 200).WithSummary("The package catalog.");
 
         api.MapPost("/packages", async (HttpContext context, string? filename, CancellationToken ct) =>
         {
             try
             {
-                var result = await importer.ImportAsync(context.Request.Body, filename ?? "upload", ct).ConfigureAwait(false);
-                return Results.Json(new PackageAddResponse(result.Package, result.AlreadyPresent), statusCode: result.AlreadyPresent ? 200 : 201);
+                var result = await services.Packages.ImportAsync(CallerOf(context), context.Request.Body, filename ?? "upload", ct).ConfigureAwait(false);
+                return Results.Json(result, statusCode: result.AlreadyPresent ? 200 : 201);
             }
             catch (PackageRejectedException e)
             {
@@ -132,60 +128,43 @@ internal static partial class OperatorApi
         .Produces<PackageAddResponse>(200, "application/json")
         .WithSummary("Import a package file (.rig.tar.gz, .deb, .rpm; metadata read from the file): 201 added, 200 already there.");
 
-        api.MapPost("/devices/{name}/enrollment-token", async (string name, CancellationToken ct) =>
-        {
-            if (await store.GetDeviceAsync(name, ct).ConfigureAwait(false) is null)
-                return ApiErrors.Json(new ApiError("unknown-device", $"Device '{name}' is not in the model.", Hint: "Add the device to the model and `rig apply` it first."), statusCode: 404);
-            return Results.Json(await gateway.CreateEnrollmentTokenAsync(name, ct).ConfigureAwait(false));
-        }).Documented<EnrollmentToken>("createEnrollmentToken", 200, StatusCodes.Status404NotFound).WithSummary("A one-time enrollment token for the device's agent, with the CA pin.");
+        api.MapPost("/devices/{name}/enrollment-token", async (string name, HttpContext context, CancellationToken ct) =>
+            await services.Devices.CreateEnrollmentTokenAsync(CallerOf(context), name, ct).ConfigureAwait(false) is { } token
+                ? Results.Json(token)
+                : ApiErrors.Json(new ApiError("unknown-device", $"Device '{name}' is not in the model.", Hint: "Add the device to the model and `rig apply` it first."), statusCode: 404))
+            .Documented<EnrollmentTokenView>("createEnrollmentToken", 200, StatusCodes.Status404NotFound).WithSummary("A one-time enrollment token for the device's agent, with the CA pin.");
 
-        api.MapPost("/devices/{name}/revoke", async (string name, CancellationToken ct) =>
-        {
-            var revoked = await gateway.RevokeAsync(name, ct).ConfigureAwait(false);
-            if (revoked == 0 && await store.GetDeviceAsync(name, ct).ConfigureAwait(false) is null && await store.GetDeviceRuntimeAsync(name, ct).ConfigureAwait(false) is null)
-                return ApiErrors.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway; nothing was revoked.", Hint: "See `rig device list` for the devices' names."), statusCode: 404);
-            return Results.Json(new DeviceRevokeResponse(name, revoked));
-        }).Documented<DeviceRevokeResponse>("revokeDevice", 200, StatusCodes.Status404NotFound).WithSummary("Revoke every certificate of the device's agent.");
+        api.MapPost("/devices/{name}/revoke", async (string name, HttpContext context, CancellationToken ct) =>
+            await services.Devices.RevokeAsync(CallerOf(context), name, ct).ConfigureAwait(false) is { } revoked
+                ? Results.Json(revoked)
+                : ApiErrors.Json(new ApiError("unknown-device", $"Device '{name}' is neither in the model nor known to the gateway; nothing was revoked.", Hint: "See `rig device list` for the devices' names."), statusCode: 404))
+            .Documented<DeviceRevokeResponse>("revokeDevice", 200, StatusCodes.Status404NotFound).WithSummary("Revoke every certificate of the device's agent.");
 
-        api.MapPost("/devices/{name}/poke", async (string name, CancellationToken ct) =>
-            Results.Json(new DevicePokeResponse(name, await gateway.PokeAsync(name, ct).ConfigureAwait(false))))
+        api.MapPost("/devices/{name}/poke", async (string name, HttpContext context, CancellationToken ct) =>
+            Results.Json(await services.Devices.PokeAsync(CallerOf(context), name, ct).ConfigureAwait(false)))
             .Documented<DevicePokeResponse>("pokeDevice", 200).WithSummary("Ask the device's agent to connect now.");
 
-        api.MapPost("/devices/{name}/cancel", async (string name, CancellationToken ct) =>
-        {
-            var cancelled = await store.CancelQueueAsync(name, "cancelled by operator", ct).ConfigureAwait(false);
-            gateway.Activity.Signal(name);
-            return cancelled is null
-                ? ApiErrors.Json(new ApiError("no-active-queue", $"Device '{name}' has no active queue.", Hint: $"See its latest queue with `rig device show {name}`."), statusCode: 404)
-                : Results.Json(cancelled);
-        }).Documented<QueueInfo>("cancelDeviceQueue", 200, StatusCodes.Status404NotFound).WithSummary("Cancel the device's active queue (a running command finishes).");
+        api.MapPost("/devices/{name}/cancel", async (string name, HttpContext context, CancellationToken ct) =>
+            await services.Devices.CancelQueueAsync(CallerOf(context), name, ct).ConfigureAwait(false) is { } cancelled
+                ? Results.Json(cancelled)
+                : ApiErrors.Json(new ApiError("no-active-queue", $"Device '{name}' has no active queue.", Hint: $"See its latest queue with `rig device show {name}`."), statusCode: 404))
+            .Documented<QueueView>("cancelDeviceQueue", 200, StatusCodes.Status404NotFound).WithSummary("Cancel the device's active queue (a running command finishes).");
 
         api.MapPost("/converge", async (ConvergeRequest request, HttpContext context, CancellationToken ct) =>
-        {
-            var results = await gateway.ConvergeAsync(request.Devices ?? [], request.Reason ?? $"converge by {context.Items["rig.operator"]}", ct).ConfigureAwait(false);
-            return Results.Json(new ConvergeResponse(results));
-        }).Documented<ConvergeResponse>("converge", 200, JsonBodyErrors).WithSummary("Plan the current model for devices (all when none are named), queue the changes and poke their agents now, without waves.");
+            Results.Json(await services.Devices.ConvergeAsync(CallerOf(context), request, ct).ConfigureAwait(false)))
+            .Documented<ConvergeResponse>("converge", 200, JsonBodyErrors).WithSummary("Plan the current model for devices (all when none are named), queue the changes and poke their agents now, without waves.");
 
-        MapModelHistory(api, gateway);
-        MapRollouts(api, gateway);
-        MapLifecycle(api, gateway);
-        MapDevices(api, gateway, agentUrl);
+        MapModelHistory(api, services);
+        MapRollouts(api, services);
+        MapLifecycle(api, services);
+        MapDevices(api, services);
     }
 
-    /// <summary>Parse <c>at</c> (a revision number or a date) into a revision; 0 means current, null means unparseable.</summary>
-    internal static async Task<long?> ResolveRevisionAsync(RigStore store, string? at, CancellationToken ct)
-    {
-        if (string.IsNullOrWhiteSpace(at))
-            return 0;
-        if (long.TryParse(at, System.Globalization.NumberStyles.None, System.Globalization.CultureInfo.InvariantCulture, out var rev))
-            return rev;
-        if (DateTimeOffset.TryParse(at, System.Globalization.CultureInfo.InvariantCulture, System.Globalization.DateTimeStyles.AssumeUniversal, out var date))
-        {
-            var found = await store.RevisionAtAsync(date, ct).ConfigureAwait(false);
-            return found == 0 ? -1 : found;
-        }
-        return null;
-    }
+    /// <summary>Where the authentication middleware leaves the request's <see cref="Caller"/>.</summary>
+    private const string CallerKey = "rig.caller";
+
+    /// <summary>The caller of a request that passed authentication.</summary>
+    private static Caller CallerOf(HttpContext context) => (Caller)context.Items[CallerKey]!;
 
     /// <summary>The body limit of a request: packages are streamed up to the package limit, whole models up to the
     /// model limit, everything else is small JSON.</summary>

@@ -56,7 +56,7 @@ public sealed partial class Gateway
     internal async Task<bool[]> PokeAsync(IReadOnlyList<DeviceQueueResult> results, bool nudgeBlocked, CancellationToken ct)
     {
         var poke = results.Select(r => r.Pokeable && (r.Outcome == QueueOutcome.Queued
-            || (nudgeBlocked && r.Outcome == QueueOutcome.Blocked && r.Queue is { Status: QueueStatus.Pending or QueueStatus.Running }))).ToArray();
+            || (nudgeBlocked && r.Outcome == QueueOutcome.Blocked && r.Queue is { Status: QueueStates.Pending or QueueStates.Running }))).ToArray();
         if (Pokes is { } pokes)
         {
             for (var i = 0; i < results.Count; i++)

@@ -3,7 +3,6 @@ using Rig.Model.Domain;
 using Rig.Model.Planning;
 using Rig.Protocol;
 using Rig.Protocol.Messages;
-using Rig.Server.Api;
 using Rig.Server.Store;
 
 namespace Rig.Server.Gateway;

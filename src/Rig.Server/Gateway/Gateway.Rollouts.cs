@@ -226,7 +226,7 @@ public sealed partial class Gateway
         var open = rollout.Devices.Where(d => RolloutDeviceStatus.IsActive(d.Status)).ToList();
         var queued = open.Where(d => d.Status == RolloutDeviceStatus.Queued && d.QueueId is not null).ToList();
         var active = (await store.GetQueuesAsync([.. queued.Select(d => d.QueueId!)], ct).ConfigureAwait(false))
-            .Where(q => QueueStatus.IsActive(q.Status)).Select(q => q.Id).ToHashSet(StringComparer.Ordinal);
+            .Where(q => QueueStates.IsActive(q.Status)).Select(q => q.Id).ToHashSet(StringComparer.Ordinal);
         foreach (var device in queued.Where(d => active.Contains(d.QueueId!)))
             await store.CancelQueueAsync(device.Device, $"rollout {id} cancelled", ct).ConfigureAwait(false);
         await store.UpdateRolloutDevicesAsync(id, [.. open.Select(d => new RolloutDeviceUpdate(d.Device, RolloutDeviceStatus.Cancelled, null, "rollout cancelled"))], ct).ConfigureAwait(false);

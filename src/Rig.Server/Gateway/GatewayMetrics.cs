@@ -15,8 +15,8 @@ internal sealed class GatewayMetrics : IDisposable
     /// <summary>How old a snapshot may be before a scrape reads a new one: a scrape storm costs one read per 5 s.</summary>
     public static readonly TimeSpan MaxAge = TimeSpan.FromSeconds(5);
 
-    private static readonly string[] QueueStates = [QueueStatus.Pending, QueueStatus.Running, QueueStatus.Rebooting];
-    private static readonly string[] CommandStates = [CommandStatus.Pending, CommandStatus.Sent, CommandStatus.Rebooting];
+    private static readonly string[] ActiveQueueStates = [Rig.Contracts.QueueStates.Pending, Rig.Contracts.QueueStates.Running, Rig.Contracts.QueueStates.Rebooting];
+    private static readonly string[] OpenCommandStates = [Rig.Contracts.CommandStates.Pending, Rig.Contracts.CommandStates.Sent, Rig.Contracts.CommandStates.Rebooting];
     private static readonly string[] RolloutStates = [RolloutStatus.Running, RolloutStatus.Paused, RolloutStatus.Succeeded, RolloutStatus.Failed, RolloutStatus.Cancelled];
 
     private readonly Meter _meter = new(GatewayTelemetry.Name);
@@ -35,9 +35,9 @@ internal sealed class GatewayMetrics : IDisposable
         _logger = logger;
         // An agent checks in every CheckInInterval; its last-seen time is written at most every LastSeenResolution.
         _seenWindow = limits.CheckInInterval + limits.LastSeenResolution;
-        _meter.CreateObservableGauge("rig.gateway.queue.depth", () => ByState(c => c.Commands, CommandStates),
+        _meter.CreateObservableGauge("rig.gateway.queue.depth", () => ByState(c => c.Commands, OpenCommandStates),
             description: "Commands not yet finished in active queues, by state (pending, sent, rebooting)");
-        _meter.CreateObservableGauge("rig.gateway.queues.active", () => ByState(c => c.Queues, QueueStates),
+        _meter.CreateObservableGauge("rig.gateway.queues.active", () => ByState(c => c.Queues, ActiveQueueStates),
             description: "Active queues, by state (pending, running, rebooting)");
         _meter.CreateObservableGauge("rig.gateway.rollouts", () => ByState(c => c.Rollouts, RolloutStates),
             description: "Rollouts, by state");

@@ -33,8 +33,9 @@ public enum CommandState
     Failed,
 }
 
-/// <summary>The states as stored and shown (lower case), and the one list of active queue states the SQL uses.</summary>
-public static class QueueStates
+/// <summary>The states by the names the database stores and the operator API shows (<see cref="Rig.Contracts.QueueStates"/>,
+/// <see cref="Rig.Contracts.CommandStates"/>), and the one list of active queue states the SQL uses.</summary>
+public static class QueueStateNames
 {
     /// <summary>True for pending, running and rebooting.</summary>
     public static bool IsActive(this QueueState state) => state is QueueState.Pending or QueueState.Running or QueueState.Rebooting;
@@ -45,46 +46,46 @@ public static class QueueStates
     /// <summary>Stored name (<c>running</c>).</summary>
     public static string Name(this QueueState state) => state switch
     {
-        QueueState.Pending => "pending",
-        QueueState.Running => "running",
-        QueueState.Rebooting => "rebooting",
-        QueueState.Succeeded => "succeeded",
-        QueueState.Failed => "failed",
-        QueueState.Cancelled => "cancelled",
+        QueueState.Pending => Rig.Contracts.QueueStates.Pending,
+        QueueState.Running => Rig.Contracts.QueueStates.Running,
+        QueueState.Rebooting => Rig.Contracts.QueueStates.Rebooting,
+        QueueState.Succeeded => Rig.Contracts.QueueStates.Succeeded,
+        QueueState.Failed => Rig.Contracts.QueueStates.Failed,
+        QueueState.Cancelled => Rig.Contracts.QueueStates.Cancelled,
         _ => throw new ArgumentOutOfRangeException(nameof(state), state, null),
     };
 
     /// <summary>Stored name (<c>sent</c>).</summary>
     public static string Name(this CommandState state) => state switch
     {
-        CommandState.Pending => "pending",
-        CommandState.Sent => "sent",
-        CommandState.Rebooting => "rebooting",
-        CommandState.Succeeded => "succeeded",
-        CommandState.Failed => "failed",
+        CommandState.Pending => Rig.Contracts.CommandStates.Pending,
+        CommandState.Sent => Rig.Contracts.CommandStates.Sent,
+        CommandState.Rebooting => Rig.Contracts.CommandStates.Rebooting,
+        CommandState.Succeeded => Rig.Contracts.CommandStates.Succeeded,
+        CommandState.Failed => Rig.Contracts.CommandStates.Failed,
         _ => throw new ArgumentOutOfRangeException(nameof(state), state, null),
     };
 
     /// <summary>A queue state from its stored name.</summary>
     public static QueueState ParseQueue(string name) => name switch
     {
-        "pending" => QueueState.Pending,
-        "running" => QueueState.Running,
-        "rebooting" => QueueState.Rebooting,
-        "succeeded" => QueueState.Succeeded,
-        "failed" => QueueState.Failed,
-        "cancelled" => QueueState.Cancelled,
+        Rig.Contracts.QueueStates.Pending => QueueState.Pending,
+        Rig.Contracts.QueueStates.Running => QueueState.Running,
+        Rig.Contracts.QueueStates.Rebooting => QueueState.Rebooting,
+        Rig.Contracts.QueueStates.Succeeded => QueueState.Succeeded,
+        Rig.Contracts.QueueStates.Failed => QueueState.Failed,
+        Rig.Contracts.QueueStates.Cancelled => QueueState.Cancelled,
         _ => throw new InvalidOperationException($"Unknown queue state '{name}' in the database."),
     };
 
     /// <summary>A command state from its stored name.</summary>
     public static CommandState ParseCommand(string name) => name switch
     {
-        "pending" => CommandState.Pending,
-        "sent" => CommandState.Sent,
-        "rebooting" => CommandState.Rebooting,
-        "succeeded" => CommandState.Succeeded,
-        "failed" => CommandState.Failed,
+        Rig.Contracts.CommandStates.Pending => CommandState.Pending,
+        Rig.Contracts.CommandStates.Sent => CommandState.Sent,
+        Rig.Contracts.CommandStates.Rebooting => CommandState.Rebooting,
+        Rig.Contracts.CommandStates.Succeeded => CommandState.Succeeded,
+        Rig.Contracts.CommandStates.Failed => CommandState.Failed,
         _ => throw new InvalidOperationException($"Unknown command state '{name}' in the database."),
     };
 

@@ -115,7 +115,7 @@ public sealed class RolloutEngine : IAsyncDisposable
         foreach (var device in started)
         {
             var queue = queues.GetValueOrDefault(device.QueueId!);
-            if (queue is { Status: QueueStatus.Pending } && now - queue.CreatedAt >= deviceTimeout)
+            if (queue is { Status: QueueStates.Pending } && now - queue.CreatedAt >= deviceTimeout)
             {
                 var waiting = device.State == RolloutDeviceState.WaitingForAgent && device.Detail is { } d
                     ? d
@@ -127,12 +127,12 @@ public sealed class RolloutEngine : IAsyncDisposable
                     queue = await store.GetQueueAsync(queue.Id, ct).ConfigureAwait(false);
                 }
             }
-            if (queue is null || QueueStatus.IsActive(queue.Status))
+            if (queue is null || QueueStates.IsActive(queue.Status))
                 continue;
             var status = queue.Status switch
             {
-                QueueStatus.Succeeded => RolloutDeviceStatus.Succeeded,
-                QueueStatus.Cancelled => RolloutDeviceStatus.Cancelled,
+                QueueStates.Succeeded => RolloutDeviceStatus.Succeeded,
+                QueueStates.Cancelled => RolloutDeviceStatus.Cancelled,
                 _ => RolloutDeviceStatus.Failed,
             };
             finished.Add(new RolloutDeviceUpdate(device.Device, status, null, queue.Error));

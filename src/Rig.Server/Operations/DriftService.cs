@@ -1,6 +1,5 @@
 using Rig.Model.Domain;
 using Rig.Model.Planning;
-using Rig.Server.Api;
 using Rig.Server.Store;
 
 namespace Rig.Server.Operations;

@@ -2,7 +2,7 @@ using Rig.Model.Domain;
 using Rig.Model.Planning;
 using Rig.Model.Validation;
 using Rig.Protocol.Messages;
-using Rig.Server.Api;
+using Rig.Server.Services;
 using Rig.Server.Store;
 
 namespace Rig.Server.Operations;
@@ -50,12 +50,12 @@ public sealed class PlanService(RigStore store)
         var baseRev = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
         var structural = ModelValidator.Validate(model, renderTemplates: false);
         if (structural.Count > 0)
-            return new PlanReport(baseRev, structural, [], await store.DiffWithCurrentAsync(model, ct).ConfigureAwait(false));
+            return new PlanReport(baseRev, structural, [], (await store.DiffWithCurrentAsync(model, ct).ConfigureAwait(false)).ToViews());
         // Pinned as apply would store it, so that the model changes are what apply would record.
         var (_, current) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
         var (pinned, pinErrors) = RolePinning.Pin(model, current);
         model = pinned;
-        var changes = await store.DiffWithCurrentAsync(model, ct).ConfigureAwait(false);
+        var changes = (await store.DiffWithCurrentAsync(model, ct).ConfigureAwait(false)).ToViews();
         if (pinErrors.Count > 0)
             return new PlanReport(baseRev, pinErrors, [], changes);
         var snapshot = new ModelSnapshot(0, model);

@@ -9,41 +9,6 @@ using Rig.Server.Gateway;
 
 namespace Rig.Server.Store;
 
-/// <summary>Queue states. Active: pending, running, rebooting.</summary>
-public static class QueueStatus
-{
-    /// <summary>Created, nothing delivered yet.</summary>
-    public const string Pending = "pending";
-    /// <summary>Commands are being delivered.</summary>
-    public const string Running = "running";
-    /// <summary>A reboot was acknowledged; waiting for "rebooted".</summary>
-    public const string Rebooting = "rebooting";
-    /// <summary>Every command succeeded.</summary>
-    public const string Succeeded = "succeeded";
-    /// <summary>A command failed; the rest was not sent.</summary>
-    public const string Failed = "failed";
-    /// <summary>Cancelled by an operator; nothing new is sent.</summary>
-    public const string Cancelled = "cancelled";
-
-    /// <summary>True for pending, running and rebooting.</summary>
-    public static bool IsActive(string status) => status is Pending or Running or Rebooting;
-}
-
-/// <summary>Command states.</summary>
-public static class CommandStatus
-{
-    /// <summary>Not delivered yet.</summary>
-    public const string Pending = "pending";
-    /// <summary>Delivered; no result yet.</summary>
-    public const string Sent = "sent";
-    /// <summary>A reboot command the agent accepted; done when the agent says "rebooted".</summary>
-    public const string Rebooting = "rebooting";
-    /// <summary>Done.</summary>
-    public const string Succeeded = "succeeded";
-    /// <summary>Failed.</summary>
-    public const string Failed = "failed";
-}
-
 /// <summary>What an exchange answered, and which results it reported had been recorded before (replays: ignored).</summary>
 internal sealed record ExchangeOutcome(ExchangeResponse Response, IReadOnlyList<string> Replayed);
 
@@ -70,7 +35,7 @@ internal sealed record ServiceItemRow(string Device, string Key, string Body);
 
 internal sealed record ExchangeCommandRow(string Id, string QueueId, long Seq, string Kind, string? RoleKind, string Spec, string Status, long Deliveries, string Device)
 {
-    public CommandRecord ToRecord() => new(Id, QueueId, Device, (int)Seq, Kind, RoleKind, QueueStates.ParseCommand(Status), (int)Deliveries, Spec);
+    public CommandRecord ToRecord() => new(Id, QueueId, Device, (int)Seq, Kind, RoleKind, QueueStateNames.ParseCommand(Status), (int)Deliveries, Spec);
 }
 
 internal sealed record CommandRow(string Id, string QueueId, long Seq, string Kind, string Role, string? RoleKind, string Reason, string Spec, string Status, long Deliveries, string? Result, string Device)
@@ -119,13 +84,13 @@ public sealed partial class RigStore
                 var id = Guid.CreateVersion7().ToString("n");
                 await c.ExecuteAsync(new CommandDefinition(
                     "INSERT INTO queues (id, device, status, position, length, model_rev, reason, error, created_at, updated_at, finished_at) VALUES (@id, @device, @status, 0, @length, @modelRev, @reason, NULL, @now, @now, NULL)",
-                    new { id, device, status = QueueStatus.Pending, length = commands.Count, modelRev, reason, now }, tx, cancellationToken: ct)).ConfigureAwait(false);
+                    new { id, device, status = QueueStates.Pending, length = commands.Count, modelRev, reason, now }, tx, cancellationToken: ct)).ConfigureAwait(false);
                 await c.ExecuteAsync(new CommandDefinition(
                     "INSERT INTO commands (id, queue_id, seq, kind, role, role_kind, reason, spec, status, deliveries, sent_at, finished_at, result) VALUES (@Id, @QueueId, @Seq, @Kind, @Role, @RoleKind, @Reason, @Spec, @Status, 0, NULL, NULL, NULL)",
                     commands.Select((command, i) => new
                     {
                         command.Id, QueueId = id, Seq = i, command.Spec.Kind, command.Role, command.RoleKind, command.Reason,
-                        Spec = JsonSerializer.Serialize(command.Spec, RigJson.Default.CommandSpec), Status = CommandStatus.Pending,
+                        Spec = JsonSerializer.Serialize(command.Spec, RigJson.Default.CommandSpec), Status = CommandStates.Pending,
                     }).ToList(), tx, cancellationToken: ct)).ConfigureAwait(false);
                 var writes = commands.Select(x => x.Spec).OfType<WriteFileCommand>().DistinctBy(w => w.Sha256).Select(w => new { w.Sha256, w.Content }).ToList();
                 if (writes.Count > 0)
@@ -133,7 +98,7 @@ public sealed partial class RigStore
                     await c.ExecuteAsync(new CommandDefinition("INSERT INTO rendered_files (sha256, content) VALUES (@Sha256, @Content) ON CONFLICT (sha256) DO NOTHING",
                         writes, tx, cancellationToken: ct)).ConfigureAwait(false);
                 }
-                results.Add(new QueueCreateResult(new QueueInfo(id, device, QueueStatus.Pending, 0, commands.Count, reason, null, modelRev,
+                results.Add(new QueueCreateResult(new QueueInfo(id, device, QueueStates.Pending, 0, commands.Count, reason, null, modelRev,
                     DateTimeOffset.FromUnixTimeMilliseconds(now), DateTimeOffset.FromUnixTimeMilliseconds(now), null), null));
             }
             return results;
@@ -147,7 +112,7 @@ public sealed partial class RigStore
     /// <summary>Devices whose active queue still has commands to send (pending or running, not waiting for a
     /// reboot): after a gateway restart these are poked again, since pokes in flight were lost with the process.</summary>
     public Task<IReadOnlyList<string>> ListDevicesWithWorkAsync(CancellationToken ct = default) => ReadAsync<IReadOnlyList<string>>(async c =>
-        [.. await c.QueryAsync<string>(new CommandDefinition($"SELECT device FROM queues WHERE status IN {QueueStates.WorkSql} ORDER BY device", cancellationToken: ct)).ConfigureAwait(false)], ct);
+        [.. await c.QueryAsync<string>(new CommandDefinition($"SELECT device FROM queues WHERE status IN {QueueStateNames.WorkSql} ORDER BY device", cancellationToken: ct)).ConfigureAwait(false)], ct);
 
     /// <summary>The device's newest queue (active or finished), or null.</summary>
     public Task<QueueInfo?> GetLatestQueueAsync(string device, CancellationToken ct = default) => ReadAsync(async c =>
@@ -169,7 +134,7 @@ public sealed partial class RigStore
         var active = await ActiveQueueAsync(new Statements(c, tx), device, ct).ConfigureAwait(false);
         if (active is null)
             return null;
-        await FinishQueueAsync(new Statements(c, tx), active.Id, QueueStatus.Cancelled, why, ct).ConfigureAwait(false);
+        await FinishQueueAsync(new Statements(c, tx), active.Id, QueueStates.Cancelled, why, ct).ConfigureAwait(false);
         return (await c.QuerySingleAsync<QueueRow>(new CommandDefinition($"SELECT {QueueColumns} FROM queues WHERE id = @id", new { id = active.Id }, tx, cancellationToken: ct)).ConfigureAwait(false)).ToInfo();
     }, ct);
 
@@ -181,9 +146,9 @@ public sealed partial class RigStore
     {
         var s = new Statements(c, tx);
         var status = await s.QuerySingleOrDefaultAsync<string?>($"SELECT status FROM queues WHERE id = @queueId{ForUpdate}", new { queueId }, ct).ConfigureAwait(false);
-        if (status != QueueStatus.Pending)
+        if (status != QueueStates.Pending)
             return false;
-        await FinishQueueAsync(s, queueId, QueueStatus.Failed, error, ct).ConfigureAwait(false);
+        await FinishQueueAsync(s, queueId, QueueStates.Failed, error, ct).ConfigureAwait(false);
         return true;
     }, ct);
 
@@ -193,13 +158,13 @@ public sealed partial class RigStore
     {
         var cutoff = NowMs - (long)timeout.TotalMilliseconds;
         var stale = (await c.QueryAsync<QueueRow>(new CommandDefinition(
-            $"SELECT {QueueColumns} FROM queues WHERE status = @status AND updated_at < @cutoff", new { status = QueueStatus.Rebooting, cutoff }, tx, cancellationToken: ct)).ConfigureAwait(false)).ToList();
+            $"SELECT {QueueColumns} FROM queues WHERE status = @status AND updated_at < @cutoff", new { status = QueueStates.Rebooting, cutoff }, tx, cancellationToken: ct)).ConfigureAwait(false)).ToList();
         foreach (var queue in stale)
         {
             var error = $"reboot-timeout: device {queue.Device} accepted a reboot at {DateTimeOffset.FromUnixTimeMilliseconds(queue.UpdatedAt):u} and did not come back within {timeout.TotalMinutes:0} min; check the device, then rebuild it or converge again";
             await c.ExecuteAsync(new CommandDefinition("UPDATE commands SET status = @failed, finished_at = @now WHERE queue_id = @id AND status = @rebooting",
-                new { failed = CommandStatus.Failed, now = NowMs, id = queue.Id, rebooting = CommandStatus.Rebooting }, tx, cancellationToken: ct)).ConfigureAwait(false);
-            await FinishQueueAsync(new Statements(c, tx), queue.Id, QueueStatus.Failed, error, ct).ConfigureAwait(false);
+                new { failed = CommandStates.Failed, now = NowMs, id = queue.Id, rebooting = CommandStates.Rebooting }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            await FinishQueueAsync(new Statements(c, tx), queue.Id, QueueStates.Failed, error, ct).ConfigureAwait(false);
         }
         return [.. stale.Select(q => q.Device)];
     }, ct);
@@ -256,8 +221,8 @@ public sealed partial class RigStore
             var services = new Dictionary<(string Device, string Name), string?>();
             var reads = new List<(string Sql, object? Param)>
             {
-                ($"SELECT {QueueColumns} FROM queues WHERE device = ANY(@devices) AND status IN {QueueStates.ActiveSql} ORDER BY id FOR UPDATE", new { devices }),
-                ($"SELECT w.* FROM unnest(@devices, @windows) AS d(device, n) CROSS JOIN LATERAL (SELECT {ExchangeColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE q.device = d.device AND q.status IN {QueueStates.ActiveSql} AND c.seq >= q.position ORDER BY c.seq LIMIT d.n) w", new { devices, windows }),
+                ($"SELECT {QueueColumns} FROM queues WHERE device = ANY(@devices) AND status IN {QueueStateNames.ActiveSql} ORDER BY id FOR UPDATE", new { devices }),
+                ($"SELECT w.* FROM unnest(@devices, @windows) AS d(device, n) CROSS JOIN LATERAL (SELECT {ExchangeColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE q.device = d.device AND q.status IN {QueueStateNames.ActiveSql} AND c.seq >= q.position ORDER BY c.seq LIMIT d.n) w", new { devices, windows }),
             };
             if (ids.Length > 0)
                 reads.Add(($"SELECT {ExchangeColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.id = ANY(@ids)", new { ids }));
@@ -285,7 +250,7 @@ public sealed partial class RigStore
                 var window = windowOf.GetValueOrDefault(work.Device) ?? [];
                 var mine = QueueMachine.NamedIds(work.Request).Select(id => namedById.GetValueOrDefault(id)).OfType<CommandRecord>().ToList();
                 var snapshot = new ExchangeSnapshot(work.Device, work.Request,
-                    active is null ? null : new QueueRecord(active.Id, active.Device, QueueStates.ParseQueue(active.Status), (int)active.Position, (int)active.Length),
+                    active is null ? null : new QueueRecord(active.Id, active.Device, QueueStateNames.ParseQueue(active.Status), (int)active.Position, (int)active.Length),
                     mine, window);
                 var decision = QueueMachine.Decide(snapshot, new AnswerLimits(work.MaxDeliveries, _answerBudget, _installsPerAnswer));
                 if (decision.Refusal is { } refusal)
@@ -309,7 +274,7 @@ public sealed partial class RigStore
         var parameters = named.ToDictionary(n => n.Name, n => (object?)n.Id);
         parameters["device"] = device;
         parameters["window"] = QueueMachine.WindowSize(request);
-        var window = $"SELECT * FROM (SELECT {ExchangeColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE q.device = @device AND q.status IN {QueueStates.ActiveSql} AND c.seq >= q.position ORDER BY c.seq LIMIT @window) w";
+        var window = $"SELECT * FROM (SELECT {ExchangeColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE q.device = @device AND q.status IN {QueueStateNames.ActiveSql} AND c.seq >= q.position ORDER BY c.seq LIMIT @window) w";
         var commands = named.Count == 0 ? window
             : $"SELECT {ExchangeColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.id IN ({string.Join(", ", named.Select(n => "@" + n.Name))}) UNION ALL {window}";
         var (queues, rows) = await s.QueryAsync<QueueRow, ExchangeCommandRow>(ActiveQueueSql(s), new { device }, commands, parameters, ct).ConfigureAwait(false);
@@ -317,7 +282,7 @@ public sealed partial class RigStore
         var records = rows.Select(r => r.ToRecord()).DistinctBy(r => r.Id).ToList();
         // A named command of the active queue at or past its position is part of the window too.
         return new ExchangeSnapshot(device, request,
-            active is null ? null : new QueueRecord(active.Id, active.Device, QueueStates.ParseQueue(active.Status), (int)active.Position, (int)active.Length),
+            active is null ? null : new QueueRecord(active.Id, active.Device, QueueStateNames.ParseQueue(active.Status), (int)active.Position, (int)active.Length),
             records, [.. records.Where(r => active is not null && r.QueueId == active.Id && r.Seq >= active.Position).OrderBy(r => r.Seq)]);
     }
 
@@ -349,7 +314,7 @@ public sealed partial class RigStore
     }
 
     private string ActiveQueueSql(Statements s) =>
-        $"SELECT {QueueColumns} FROM queues WHERE device = @device AND status IN {QueueStates.ActiveSql}{(s.Transaction is null ? "" : ForUpdate)}";
+        $"SELECT {QueueColumns} FROM queues WHERE device = @device AND status IN {QueueStateNames.ActiveSql}{(s.Transaction is null ? "" : ForUpdate)}";
 
     private async Task<QueueRow?> ActiveQueueAsync(Statements s, string device, CancellationToken ct) =>
         await s.QuerySingleOrDefaultAsync<QueueRow>(ActiveQueueSql(s), new { device }, ct).ConfigureAwait(false);

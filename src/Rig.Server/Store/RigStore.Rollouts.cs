@@ -90,15 +90,15 @@ public static class RolloutDeviceState
             case RolloutDeviceStatus.Queued:
                 switch (queueStatus)
                 {
-                    case QueueStatus.Running:
+                    case QueueStates.Running:
                         return (Running, detail);
-                    case QueueStatus.Rebooting:
+                    case QueueStates.Rebooting:
                         return (Rebooting, detail);
-                    case QueueStatus.Succeeded:
+                    case QueueStates.Succeeded:
                         return (Succeeded, detail);
-                    case QueueStatus.Failed:
+                    case QueueStates.Failed:
                         return (Failed, detail);
-                    case QueueStatus.Cancelled:
+                    case QueueStates.Cancelled:
                         return (Cancelled, detail);
                 }
                 return WaitingFor(agent, now, absentAfter) is { } waiting ? (WaitingForAgent, waiting) : (Queued, detail);

@@ -74,7 +74,7 @@ public static class Operations
     }
 
     /// <summary>Commands as the operator reads them: <c>kind: description</c>.</summary>
-    public static IReadOnlyList<string> Lines(IEnumerable<CommandInfo> commands) => [.. commands.Select(c => $"{c.Kind}: {c.Spec.Describe()}")];
+    public static IReadOnlyList<string> Lines(IEnumerable<CommandView> commands) => [.. commands.Select(c => $"{c.Kind}: {c.Spec.Describe()}")];
 
     /// <summary>Planned commands as <c>kind: description</c>.</summary>
     public static IReadOnlyList<string> Lines(IEnumerable<PlanCommandView> commands) => [.. commands.Select(c => $"{c.Kind}: {c.Description}")];

@@ -110,7 +110,7 @@ public sealed class TestSite : IAsyncDisposable
         await WaitUntilAsync(async () =>
         {
             detail = await Api.GetAsync<DeviceDetail>($"api/v1/devices/{device}");
-            return detail.Status.Queue is { } q && !QueueStatus.IsActive(q.Status);
+            return detail.Status.Queue is { } q && !QueueStates.IsActive(q.Status);
         }, timeout ?? TimeSpan.FromSeconds(90), $"{device}'s queue to finish", () => AgentLog(device));
         return detail!;
     }

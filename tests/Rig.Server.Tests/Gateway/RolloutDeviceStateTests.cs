@@ -11,7 +11,7 @@ public sealed class RolloutDeviceStateTests
     private static readonly TimeSpan Absent = RigLimits.Default.AgentAbsentAfter;
     private static readonly AgentPresence Alive = new(Now.AddDays(-1), true, Now.AddMinutes(-1));
 
-    private static (string State, string? Detail) Queued(AgentPresence agent, string? queueStatus = QueueStatus.Pending) =>
+    private static (string State, string? Detail) Queued(AgentPresence agent, string? queueStatus = QueueStates.Pending) =>
         RolloutDeviceState.Classify(RolloutDeviceStatus.Queued, null, queueStatus, agent, Now, Absent);
 
     [Fact]
@@ -39,10 +39,10 @@ public sealed class RolloutDeviceStateTests
     public void A_queued_device_whose_agent_was_seen_recently_is_queued_and_running_once_it_took_commands()
     {
         Assert.Equal((RolloutDeviceState.Queued, null), Queued(Alive));
-        Assert.Equal(RolloutDeviceState.Running, Queued(Alive, QueueStatus.Running).State);
-        Assert.Equal(RolloutDeviceState.Rebooting, Queued(Alive, QueueStatus.Rebooting).State);
+        Assert.Equal(RolloutDeviceState.Running, Queued(Alive, QueueStates.Running).State);
+        Assert.Equal(RolloutDeviceState.Rebooting, Queued(Alive, QueueStates.Rebooting).State);
         // Running even when the agent is away now: it took its commands, a reboot or a long install keeps it quiet.
-        Assert.Equal(RolloutDeviceState.Running, Queued(new AgentPresence(null, false, null), QueueStatus.Running).State);
+        Assert.Equal(RolloutDeviceState.Running, Queued(new AgentPresence(null, false, null), QueueStates.Running).State);
     }
 
     [Fact]

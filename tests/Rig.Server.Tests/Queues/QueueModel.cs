@@ -15,7 +15,7 @@ internal sealed class QueueModel
     {
         public string Id { get; } = id;
         public string Device { get; } = device;
-        public string Status { get; set; } = QueueStatus.Pending;
+        public string Status { get; set; } = QueueStates.Pending;
         public int Position { get; set; }
         public IReadOnlyList<Cmd> Commands { get; } = commands;
     }
@@ -26,12 +26,12 @@ internal sealed class QueueModel
         public int Seq { get; } = seq;
         public CommandSpec Spec { get; } = spec;
         public Queue Queue { get; set; } = null!;
-        public string Status { get; set; } = CommandStatus.Pending;
+        public string Status { get; set; } = CommandStates.Pending;
         public int Deliveries { get; set; }
         public CommandResult? Result { get; set; }
         public bool IsReboot => Spec is RebootCommand;
         /// <summary>Pending or sent: a result for it is new, not a replay.</summary>
-        public bool Open => Status is CommandStatus.Pending or CommandStatus.Sent;
+        public bool Open => Status is CommandStates.Pending or CommandStates.Sent;
     }
 
     private readonly List<Queue> _queues = [];
@@ -43,7 +43,7 @@ internal sealed class QueueModel
     /// <summary>The device's active queue (pending, running or rebooting). Two would break the first rule, so that throws.</summary>
     private Queue? Active(string device)
     {
-        var active = _queues.Where(q => q.Device == device && QueueStatus.IsActive(q.Status)).ToList();
+        var active = _queues.Where(q => q.Device == device && QueueStates.IsActive(q.Status)).ToList();
         if (active.Count > 1)
             throw new InvalidOperationException($"device {device} has {active.Count} active queues");
         return active.SingleOrDefault();
@@ -69,7 +69,7 @@ internal sealed class QueueModel
     {
         if (Active(device) is not { } queue)
             return false;
-        queue.Status = QueueStatus.Cancelled;
+        queue.Status = QueueStates.Cancelled;
         return true;
     }
 
@@ -115,7 +115,7 @@ internal sealed class QueueModel
         }
         // "rebooted" naming an unknown or another device's command is ignored (refusing it would lock the agent out).
         var rebooted = request.Rebooted is { } rid && _commands.TryGetValue(rid, out var named) && named.Queue.Device == device ? named : null;
-        var rebootDone = rebooted is { IsReboot: true, Status: CommandStatus.Rebooting or CommandStatus.Sent } ? rebooted : null;
+        var rebootDone = rebooted is { IsReboot: true, Status: CommandStates.Rebooting or CommandStates.Sent } ? rebooted : null;
 
         // The active queue never moves past a command without its result: its new results (and a reboot being finished)
         // must follow one another from its position, else the commands skipped are asked for. (A reboot is accepted or
@@ -138,7 +138,7 @@ internal sealed class QueueModel
         var queue = Active(device);
         if (rebootDone is not null)
         {
-            Finish(rebootDone, CommandStatus.Succeeded, new CommandResult { CommandId = rebootDone.Id, Outcome = CommandOutcome.Succeeded, Output = "device rebooted" });
+            Finish(rebootDone, CommandStates.Succeeded, new CommandResult { CommandId = rebootDone.Id, Outcome = CommandOutcome.Succeeded, Output = "device rebooted" });
             if (queue == rebootDone.Queue)
                 Advance(queue, rebootDone.Seq + 1);
         }
@@ -148,7 +148,7 @@ internal sealed class QueueModel
                 continue;
             if (!isNew)
             {
-                if (command.Status == CommandStatus.Rebooting && result.Outcome == CommandOutcome.Rebooting)
+                if (command.Status == CommandStates.Rebooting && result.Outcome == CommandOutcome.Rebooting)
                     return Answer(ExchangeAnswer.RebootAcknowledged); // a replay gets the same answer
                 continue;
             }
@@ -157,31 +157,31 @@ internal sealed class QueueModel
             switch (result.Outcome)
             {
                 case CommandOutcome.Succeeded:
-                    Finish(command, CommandStatus.Succeeded, result);
+                    Finish(command, CommandStates.Succeeded, result);
                     if (own)
                         Advance(queue!, command.Seq + 1);
                     break;
                 case CommandOutcome.Failed:
-                    Finish(command, CommandStatus.Failed, result);
+                    Finish(command, CommandStates.Failed, result);
                     if (own)
                     {
-                        queue!.Status = QueueStatus.Failed;
+                        queue!.Status = QueueStates.Failed;
                         // The commands sent with it after it never ran.
-                        foreach (var later in queue.Commands.Where(c => c.Seq > command.Seq && c.Status == CommandStatus.Sent))
-                            later.Status = CommandStatus.Pending;
+                        foreach (var later in queue.Commands.Where(c => c.Seq > command.Seq && c.Status == CommandStates.Sent))
+                            later.Status = CommandStates.Pending;
                         queue = null;
                     }
                     break;
                 case CommandOutcome.Rebooting:
-                    command.Status = CommandStatus.Rebooting;
+                    command.Status = CommandStates.Rebooting;
                     command.Result = result;
                     if (own)
-                        queue!.Status = QueueStatus.Rebooting;
+                        queue!.Status = QueueStates.Rebooting;
                     return new Outcome(ExchangeReply.Answered(new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged }), applied);
             }
         }
 
-        if (!request.Inquire || queue is null || queue.Status == QueueStatus.Rebooting)
+        if (!request.Inquire || queue is null || queue.Status == QueueStates.Rebooting)
             return new Outcome(ExchangeReply.Answered(new ExchangeResponse { Answer = ExchangeAnswer.NoCommand }), applied);
         return new Outcome(ExchangeReply.Answered(Next(queue, maxDeliveries, Math.Clamp(request.MaxCommands ?? 1, 1, 256))), applied);
 
@@ -197,13 +197,13 @@ internal sealed class QueueModel
         var rest = queue.Commands.Where(c => c.Seq >= queue.Position).Take(max).ToList();
         if (rest.Count == 0)
         {
-            queue.Status = QueueStatus.Succeeded;
+            queue.Status = QueueStates.Succeeded;
             return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
         }
         if (rest[0].Deliveries >= maxDeliveries)
         {
-            Finish(rest[0], CommandStatus.Failed, new CommandResult { CommandId = rest[0].Id, Outcome = CommandOutcome.Failed, ErrorCode = "too-many-deliveries", Error = "delivered too often" });
-            queue.Status = QueueStatus.Failed;
+            Finish(rest[0], CommandStates.Failed, new CommandResult { CommandId = rest[0].Id, Outcome = CommandOutcome.Failed, ErrorCode = "too-many-deliveries", Error = "delivered too often" });
+            queue.Status = QueueStates.Failed;
             return new ExchangeResponse { Answer = ExchangeAnswer.NoCommand };
         }
         var send = new List<Cmd>();
@@ -220,11 +220,11 @@ internal sealed class QueueModel
         }
         foreach (var command in send)
         {
-            command.Status = CommandStatus.Sent;
+            command.Status = CommandStates.Sent;
             command.Deliveries++;
         }
-        if (queue.Status == QueueStatus.Pending)
-            queue.Status = QueueStatus.Running;
+        if (queue.Status == QueueStates.Pending)
+            queue.Status = QueueStates.Running;
         var wire = send.Select(c => new Command { Id = c.Id, QueueId = queue.Id, Sequence = c.Seq, QueueLength = queue.Commands.Count, Spec = c.Spec }).ToList();
         return new ExchangeResponse { Answer = ExchangeAnswer.Command, Command = wire[0], More = wire.Count > 1 ? wire[1..] : null };
     }
@@ -238,6 +238,6 @@ internal sealed class QueueModel
     private static void Advance(Queue queue, int position)
     {
         queue.Position = Math.Max(queue.Position, position);
-        queue.Status = QueueStatus.Running;
+        queue.Status = QueueStates.Running;
     }
 }

@@ -277,10 +277,10 @@ internal sealed class QueueRunner
             throw Broken($"{Name(command.Id)} of queue q{queue} ran after a command of the newer queue q{device.NewestQueueRun}: queues interleaved");
         for (var older = 0; older < queue && older < device.Created.Count; older++)
         {
-            if (QueueStatus.IsActive(_model.QueueStatusOf(device.Created[older].Model)))
+            if (QueueStates.IsActive(_model.QueueStatusOf(device.Created[older].Model)))
                 throw Broken($"{Name(command.Id)} of queue q{queue} ran while queue q{older} is still active");
         }
-        var earlierFailed = device.Planned[queue].Take(seq).FirstOrDefault(c => _model.CommandStatusOf(c.Id) == CommandStatus.Failed);
+        var earlierFailed = device.Planned[queue].Take(seq).FirstOrDefault(c => _model.CommandStatusOf(c.Id) == CommandStates.Failed);
         if (earlierFailed is not null)
             throw Broken($"{Name(command.Id)} ran after {Name(earlierFailed.Id)} of its queue failed");
         device.NewestQueueRun = queue;
@@ -321,7 +321,7 @@ internal sealed class QueueRunner
             for (var d = 0; d < _devices.Length; d++)
             {
                 var device = _devices[d];
-                var active = device.Created.Any(q => QueueStatus.IsActive(_model.QueueStatusOf(q.Model)));
+                var active = device.Created.Any(q => QueueStates.IsActive(_model.QueueStatusOf(q.Model)));
                 if (!active && device.Agent.Idle)
                 {
                     if (device.Created.Count < device.Planned.Count)
@@ -369,9 +369,9 @@ internal sealed class QueueRunner
             var command = (await _target.ReadQueueAsync(_devices[d].Created[q].Target)).Commands.Single(c => c.Id == id);
             var kept = outcome switch
             {
-                CommandOutcome.Rebooting => command.Status is CommandStatus.Rebooting or CommandStatus.Succeeded,
-                CommandOutcome.Succeeded => command is { Status: CommandStatus.Succeeded, Outcome: CommandOutcome.Succeeded },
-                _ => command is { Status: CommandStatus.Failed, Outcome: CommandOutcome.Failed },
+                CommandOutcome.Rebooting => command.Status is CommandStates.Rebooting or CommandStates.Succeeded,
+                CommandOutcome.Succeeded => command is { Status: CommandStates.Succeeded, Outcome: CommandOutcome.Succeeded },
+                _ => command is { Status: CommandStates.Failed, Outcome: CommandOutcome.Failed },
             };
             if (!kept && !(ToleratesCapGap && command.ErrorCode == "too-many-deliveries"))
                 throw Broken($"the acknowledged result {Name(id)}={outcome} is recorded as {command.Status} ({command.Outcome}): lost or changed");
@@ -380,21 +380,21 @@ internal sealed class QueueRunner
 
     private void CheckQueue(Device device, int q, QueueView queue, string label)
     {
-        if (QueueStatus.IsActive(queue.Status))
+        if (QueueStates.IsActive(queue.Status))
             throw Broken($"{label} is still {queue.Status} after the run settled");
-        var all = queue.Commands.All(c => c.Status == CommandStatus.Succeeded);
-        if (queue.Status == QueueStatus.Succeeded && !all)
-            throw Broken($"{label} succeeded but {string.Join(", ", queue.Commands.Where(c => c.Status != CommandStatus.Succeeded).Select(c => $"{Name(c.Id)} is {c.Status}"))}");
-        if (queue.Status != QueueStatus.Cancelled && all && queue.Status != QueueStatus.Succeeded)
+        var all = queue.Commands.All(c => c.Status == CommandStates.Succeeded);
+        if (queue.Status == QueueStates.Succeeded && !all)
+            throw Broken($"{label} succeeded but {string.Join(", ", queue.Commands.Where(c => c.Status != CommandStates.Succeeded).Select(c => $"{Name(c.Id)} is {c.Status}"))}");
+        if (queue.Status != QueueStates.Cancelled && all && queue.Status != QueueStates.Succeeded)
             throw Broken($"{label} is {queue.Status} although every command succeeded");
-        var failed = queue.Commands.Select((c, i) => (c, i)).Where(x => x.c.Status == CommandStatus.Failed).ToList();
+        var failed = queue.Commands.Select((c, i) => (c, i)).Where(x => x.c.Status == CommandStates.Failed).ToList();
         if (ToleratesCapGap && failed.Any(x => x.c.ErrorCode == "too-many-deliveries"))
             return;
-        if (queue.Status == QueueStatus.Failed && failed.Count != 1)
+        if (queue.Status == QueueStates.Failed && failed.Count != 1)
             throw Broken($"{label} failed with {failed.Count} failed commands recorded (exactly one expected)");
         if (failed.Count > 0)
         {
-            if (queue.Status is not (QueueStatus.Failed or QueueStatus.Cancelled))
+            if (queue.Status is not (QueueStates.Failed or QueueStates.Cancelled))
                 throw Broken($"{label} is {queue.Status} although {Name(failed[0].c.Id)} failed");
             // A command after the failed one never ran: a device failure stops the agent's answer there (and the
             // run's failing commands always fail, so nothing after one can have run at any time); a failure by the
@@ -402,7 +402,7 @@ internal sealed class QueueRunner
             var (failure, at) = failed[0];
             var after = queue.Commands.Skip(at + 1).ToList();
             var capped = failure.ErrorCode == "too-many-deliveries";
-            if (after.FirstOrDefault(c => c.Status is CommandStatus.Succeeded or CommandStatus.Rebooting || _completed.Contains(c.Id) || (!capped && device.Executed.Contains(c.Id))) is { } ran)
+            if (after.FirstOrDefault(c => c.Status is CommandStates.Succeeded or CommandStates.Rebooting || _completed.Contains(c.Id) || (!capped && device.Executed.Contains(c.Id))) is { } ran)
                 throw Broken($"{label}: {Name(ran.Id)} ({ran.Status}) comes after the failed {Name(failure.Id)} ({failure.ErrorCode}) and ran");
         }
     }

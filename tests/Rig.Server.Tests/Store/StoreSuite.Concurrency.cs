@@ -48,7 +48,7 @@ public abstract partial class StoreSuite
         for (var i = 0; i < devices; i++)
         {
             Assert.Equal(commands[i].Select(c => c.Id), handedOut[i]);
-            Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(created[i].Created!.Id)).Status);
+            Assert.Equal(QueueStates.Succeeded, (await QueueAsync(created[i].Created!.Id)).Status);
             Assert.Equal(3, (await RecordedAsync(names[i])).Files.Count);
         }
         Assert.Equal(before.RetriedBatches, Store.Stats.RetriedBatches); // every batch went through the fast path
@@ -102,13 +102,13 @@ public abstract partial class StoreSuite
             if (i == 7 && ExpectedEngine == StoreEngine.Postgres)
             {
                 Assert.IsAssignableFrom<System.Data.Common.DbException>(outcomes[i]);
-                Assert.Equal((CommandStatus.Sent, 1), await StatusAsync(commands[i][0].Id)); // undone: delivered again later
-                Assert.Equal((CommandStatus.Pending, 0), await StatusAsync(commands[i][1].Id));
+                Assert.Equal((CommandStates.Sent, 1), await StatusAsync(commands[i][0].Id)); // undone: delivered again later
+                Assert.Equal((CommandStates.Pending, 0), await StatusAsync(commands[i][1].Id));
                 continue;
             }
             Assert.Null(outcomes[i]);
-            Assert.Equal((CommandStatus.Succeeded, 1), await StatusAsync(commands[i][0].Id));
-            Assert.Equal((CommandStatus.Sent, 1), await StatusAsync(commands[i][1].Id));
+            Assert.Equal((CommandStates.Succeeded, 1), await StatusAsync(commands[i][0].Id));
+            Assert.Equal((CommandStates.Sent, 1), await StatusAsync(commands[i][1].Id));
         }
 
         async Task<(string, long)> StatusAsync(string id)
@@ -157,9 +157,9 @@ public abstract partial class StoreSuite
         }
 
         var finished = await QueueAsync(queue.Id);
-        Assert.Equal((QueueStatus.Succeeded, length), (finished.Status, finished.Position));
+        Assert.Equal((QueueStates.Succeeded, length), (finished.Status, finished.Position));
         var stored = await Store.GetCommandsAsync(queue.Id);
-        Assert.All(stored, c => Assert.Equal((CommandStatus.Succeeded, racers), (c.Status, c.Deliveries)));
+        Assert.All(stored, c => Assert.Equal((CommandStates.Succeeded, racers), (c.Status, c.Deliveries)));
         Assert.Equal(Digest($"step {length - 1}"), (await RecordedAsync()).Files["/etc/rig/sequence"].Sha256);
     }
 
@@ -215,6 +215,6 @@ public abstract partial class StoreSuite
         Assert.Equal(queue.Id, (await second.CreateQueueAsync(Device, Writes(1), "other gateway", 1)).Blocking?.Id);
         AssertCommand(commands[1], await second.ExchangeAsync(Device, Report(Succeeded(commands[0].Id)), MaxDeliveries));
         AssertNoCommand(await Store.ExchangeAsync(Device, Report(Succeeded(commands[1].Id)), MaxDeliveries));
-        Assert.Equal(QueueStatus.Succeeded, (await second.GetQueueAsync(queue.Id))!.Status);
+        Assert.Equal(QueueStates.Succeeded, (await second.GetQueueAsync(queue.Id))!.Status);
     }
 }

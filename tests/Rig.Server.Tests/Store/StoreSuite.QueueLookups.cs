@@ -17,8 +17,8 @@ public abstract partial class StoreSuite
         var queues = (await Store.GetQueuesAsync([first.Id, second.Id, "no-such-queue"])).ToDictionary(q => q.Id);
 
         Assert.Equal(2, queues.Count);
-        Assert.Equal((Device, QueueStatus.Pending, 2), (queues[first.Id].Device, queues[first.Id].Status, queues[first.Id].Length));
-        Assert.Equal(QueueStatus.Cancelled, queues[second.Id].Status);
+        Assert.Equal((Device, QueueStates.Pending, 2), (queues[first.Id].Device, queues[first.Id].Status, queues[first.Id].Length));
+        Assert.Equal(QueueStates.Cancelled, queues[second.Id].Status);
         Assert.Empty(await Store.GetQueuesAsync([]));
     }
 

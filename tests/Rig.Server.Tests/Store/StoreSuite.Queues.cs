@@ -70,7 +70,7 @@ public abstract partial class StoreSuite
     {
         var commands = Writes(2);
         var first = await CreateQueueAsync(commands);
-        Assert.Equal((Device, QueueStatus.Pending, 0, 2, 1L, "test rollout"), (first.Device, first.Status, first.Position, first.Length, first.ModelRev, first.Reason));
+        Assert.Equal((Device, QueueStates.Pending, 0, 2, 1L, "test rollout"), (first.Device, first.Status, first.Position, first.Length, first.ModelRev, first.Reason));
         Clock.Advance(TimeSpan.FromMinutes(1));
         var before = await SnapshotAsync();
 
@@ -83,7 +83,7 @@ public abstract partial class StoreSuite
         AssertCommand(commands[0], await ExchangeAsync(Inquiry()));
         var whileRunning = await Store.CreateQueueAsync(Device, Writes(1), "another rollout", 2);
         Assert.Null(whileRunning.Created);
-        Assert.Equal((first.Id, QueueStatus.Running), (whileRunning.Blocking!.Id, whileRunning.Blocking.Status));
+        Assert.Equal((first.Id, QueueStates.Running), (whileRunning.Blocking!.Id, whileRunning.Blocking.Status));
         Assert.Equal(first.Id, (await Store.GetActiveQueueAsync(Device))!.Id);
     }
 
@@ -106,7 +106,7 @@ public abstract partial class StoreSuite
         var done = await CreateQueueAsync([write]);
         AssertCommand(write, await ExchangeAsync(Inquiry()));
         AssertNoCommand(await ExchangeAsync(Report(Succeeded(write.Id))));
-        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(done.Id)).Status);
+        Assert.Equal(QueueStates.Succeeded, (await QueueAsync(done.Id)).Status);
 
         Clock.Advance(TimeSpan.FromSeconds(1));
         var cancelled = await CreateQueueAsync(Writes(1));
@@ -116,7 +116,7 @@ public abstract partial class StoreSuite
         var third = await CreateQueueAsync(Writes(1));
         Assert.Equal(third, await Store.GetActiveQueueAsync(Device));
         Assert.Equal(third, await Store.GetLatestQueueAsync(Device));
-        Assert.Equal([QueueStatus.Succeeded, QueueStatus.Cancelled, QueueStatus.Pending],
+        Assert.Equal([QueueStates.Succeeded, QueueStates.Cancelled, QueueStates.Pending],
             [(await QueueAsync(done.Id)).Status, (await QueueAsync(cancelled.Id)).Status, (await QueueAsync(third.Id)).Status]);
     }
 
@@ -131,7 +131,7 @@ public abstract partial class StoreSuite
         var response = await ExchangeAsync(Inquiry());
         AssertCommand(commands[0], response);
         Assert.Equal((queue.Id, 0, 3), (response.Command!.QueueId, response.Command.Sequence, response.Command.QueueLength));
-        Assert.Equal((QueueStatus.Running, 0), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+        Assert.Equal((QueueStates.Running, 0), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
 
         for (var i = 0; i < commands.Count; i++)
         {
@@ -141,7 +141,7 @@ public abstract partial class StoreSuite
             {
                 AssertCommand(commands[i + 1], response);
                 Assert.Equal(i + 1, response.Command!.Sequence);
-                Assert.Equal((QueueStatus.Running, i + 1), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+                Assert.Equal((QueueStates.Running, i + 1), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
             }
             else
             {
@@ -150,11 +150,11 @@ public abstract partial class StoreSuite
         }
 
         var finished = await QueueAsync(queue.Id);
-        Assert.Equal((QueueStatus.Succeeded, 3, (string?)null, (DateTimeOffset?)Clock.Now), (finished.Status, finished.Position, finished.Error, finished.FinishedAt));
+        Assert.Equal((QueueStates.Succeeded, 3, (string?)null, (DateTimeOffset?)Clock.Now), (finished.Status, finished.Position, finished.Error, finished.FinishedAt));
         Assert.Null(await Store.GetActiveQueueAsync(Device));
         var stored = await Store.GetCommandsAsync(queue.Id);
         Assert.Equal(commands.Select(c => c.Id), stored.Select(c => c.Id));
-        Assert.All(stored, c => Assert.Equal((CommandStatus.Succeeded, 1), (c.Status, c.Deliveries)));
+        Assert.All(stored, c => Assert.Equal((CommandStates.Succeeded, 1), (c.Status, c.Deliveries)));
         Assert.Equal(commands.Select(c => Succeeded(c.Id)), stored.Select(c => c.Result));
     }
 
@@ -172,7 +172,7 @@ public abstract partial class StoreSuite
         AssertNoCommand(await ExchangeAsync(Inquiry()));
 
         Assert.Equal(before, await SnapshotAsync());
-        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
+        Assert.Equal(QueueStates.Succeeded, (await QueueAsync(queue.Id)).Status);
     }
 
     [Fact]
@@ -207,7 +207,7 @@ public abstract partial class StoreSuite
         var final = Json(await RecordedAsync());
         AssertNoCommand(await ExchangeAsync(Report(Succeeded(commands[2].Id) with { Output = "replayed" })));
         Assert.Equal(final, Json(await RecordedAsync()));
-        Assert.Equal((QueueStatus.Succeeded, 3), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+        Assert.Equal((QueueStates.Succeeded, 3), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
     }
 
     [Fact]
@@ -264,12 +264,12 @@ public abstract partial class StoreSuite
         AssertNoCommand(await ExchangeAsync(Report(Failed(commands[1].Id, "No space left on device writing /etc/rig/f1"))));
 
         var failed = await QueueAsync(queue.Id);
-        Assert.Equal((QueueStatus.Failed, (DateTimeOffset?)Clock.Now), (failed.Status, failed.FinishedAt));
+        Assert.Equal((QueueStates.Failed, (DateTimeOffset?)Clock.Now), (failed.Status, failed.FinishedAt));
         Assert.Contains("No space left on device writing /etc/rig/f1", failed.Error, StringComparison.Ordinal);
         Assert.Contains("command 2 (write /etc/rig/f1)", failed.Error, StringComparison.Ordinal);
         Assert.Null(await Store.GetActiveQueueAsync(Device));
         var stored = await Store.GetCommandsAsync(queue.Id);
-        Assert.Equal([CommandStatus.Succeeded, CommandStatus.Failed, CommandStatus.Pending], stored.Select(c => c.Status));
+        Assert.Equal([CommandStates.Succeeded, CommandStates.Failed, CommandStates.Pending], stored.Select(c => c.Status));
         Assert.Equal(Failed(commands[1].Id, "No space left on device writing /etc/rig/f1"), stored[1].Result);
         Assert.Equal(["/etc/rig/f0"], (await RecordedAsync()).Files.Keys);
 
@@ -288,8 +288,8 @@ public abstract partial class StoreSuite
         var ack = await ExchangeAsync(Report(Rebooting(commands[1].Id)));
 
         Assert.Equal(new ExchangeResponse { Answer = ExchangeAnswer.RebootAcknowledged }, ack);
-        Assert.Equal(QueueStatus.Rebooting, (await QueueAsync(queue.Id)).Status);
-        Assert.Equal(CommandStatus.Rebooting, (await CommandAsync(queue, commands[1])).Status);
+        Assert.Equal(QueueStates.Rebooting, (await QueueAsync(queue.Id)).Status);
+        Assert.Equal(CommandStates.Rebooting, (await CommandAsync(queue, commands[1])).Status);
         Clock.Advance(TimeSpan.FromMinutes(1));
         var before = await SnapshotAsync();
 
@@ -314,9 +314,9 @@ public abstract partial class StoreSuite
 
         AssertCommand(commands[1], next);
         Assert.Equal(1, next.Command!.Sequence);
-        Assert.Equal((QueueStatus.Running, 1), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+        Assert.Equal((QueueStates.Running, 1), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
         var reboot = await CommandAsync(queue, commands[0]);
-        Assert.Equal((CommandStatus.Succeeded, CommandOutcome.Succeeded), (reboot.Status, reboot.Result!.Outcome));
+        Assert.Equal((CommandStates.Succeeded, CommandOutcome.Succeeded), (reboot.Status, reboot.Result!.Outcome));
 
         // A replayed "rebooted" and a late "rebooting" change nothing and do not skip the next command.
         AssertCommand(commands[1], await ExchangeAsync(Rebooted(commands[0].Id)));
@@ -324,7 +324,7 @@ public abstract partial class StoreSuite
         Assert.Equal(1, (await QueueAsync(queue.Id)).Position);
 
         AssertNoCommand(await ExchangeAsync(Report(Succeeded(commands[1].Id))));
-        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
+        Assert.Equal(QueueStates.Succeeded, (await QueueAsync(queue.Id)).Status);
     }
 
     [Fact]
@@ -336,7 +336,7 @@ public abstract partial class StoreSuite
 
         AssertCommand(commands[1], await ExchangeAsync(Rebooted(commands[0].Id)));
 
-        Assert.Equal(CommandStatus.Succeeded, (await CommandAsync(queue, commands[0])).Status);
+        Assert.Equal(CommandStates.Succeeded, (await CommandAsync(queue, commands[0])).Status);
     }
 
     [Fact]
@@ -379,15 +379,15 @@ public abstract partial class StoreSuite
 
         Assert.Equal(commands.Take(3).Select(c => (c.Id, c.Spec)), first.Select(c => (c.Id, c.Spec)));
         Assert.Equal([0, 1, 2], first.Select(c => c.Sequence));
-        Assert.All(await Store.GetCommandsAsync(queue.Id), c => Assert.Equal(c.Id == commands[3].Id || c.Id == commands[4].Id ? (CommandStatus.Pending, 0) : (CommandStatus.Sent, 1), (c.Status, c.Deliveries)));
+        Assert.All(await Store.GetCommandsAsync(queue.Id), c => Assert.Equal(c.Id == commands[3].Id || c.Id == commands[4].Id ? (CommandStates.Pending, 0) : (CommandStates.Sent, 1), (c.Status, c.Deliveries)));
 
         var second = AllOf(await ExchangeAsync(Batch(3, Succeeded(commands[0].Id), Succeeded(commands[1].Id), Succeeded(commands[2].Id))));
 
         Assert.Equal(commands.Skip(3).Select(c => c.Id), second.Select(c => c.Id));
-        Assert.Equal((QueueStatus.Running, 3), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+        Assert.Equal((QueueStates.Running, 3), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
         AssertNoCommand(await ExchangeAsync(Batch(3, Succeeded(commands[3].Id), Succeeded(commands[4].Id))));
-        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
-        Assert.All(await Store.GetCommandsAsync(queue.Id), c => Assert.Equal((CommandStatus.Succeeded, 1), (c.Status, c.Deliveries)));
+        Assert.Equal(QueueStates.Succeeded, (await QueueAsync(queue.Id)).Status);
+        Assert.All(await Store.GetCommandsAsync(queue.Id), c => Assert.Equal((CommandStates.Succeeded, 1), (c.Status, c.Deliveries)));
         Assert.Equal(commands.Select(c => ((WriteFileCommand)c.Spec).Path), (await RecordedAsync()).Files.Keys.Order(StringComparer.Ordinal));
     }
 
@@ -413,7 +413,7 @@ public abstract partial class StoreSuite
         // With every result, the reboot is acknowledged; after it the queue goes on at the command after the reboot.
         Assert.Equal(ExchangeAnswer.RebootAcknowledged, (await ExchangeAsync(Batch(8, Succeeded(commands[0].Id), Succeeded(commands[1].Id), Rebooting(commands[2].Id)))).Answer);
         AssertCommand(commands[3], await ExchangeAsync(Rebooted(commands[2].Id)));
-        Assert.Equal([CommandStatus.Succeeded, CommandStatus.Succeeded, CommandStatus.Succeeded, CommandStatus.Sent], (await Store.GetCommandsAsync(queue.Id)).Select(c => c.Status));
+        Assert.Equal([CommandStates.Succeeded, CommandStates.Succeeded, CommandStates.Succeeded, CommandStates.Sent], (await Store.GetCommandsAsync(queue.Id)).Select(c => c.Status));
     }
 
     [Fact]
@@ -452,7 +452,7 @@ public abstract partial class StoreSuite
 
         // In order, the same results are recorded and the queue goes on.
         AssertCommand(commands[3], await ExchangeAsync(Batch(1, Succeeded(commands[0].Id), Succeeded(commands[1].Id), Succeeded(commands[2].Id))));
-        Assert.Equal((QueueStatus.Running, 3), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+        Assert.Equal((QueueStates.Running, 3), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
     }
 
     [Fact]
@@ -489,8 +489,8 @@ public abstract partial class StoreSuite
 
         AssertNoCommand(await ExchangeAsync(Batch(8, Failed(first[0].Id, "disk on fire"), Succeeded(second[0].Id), Succeeded(second[1].Id))));
 
-        Assert.Equal(QueueStatus.Failed, (await QueueAsync(failedQueue.Id)).Status);
-        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
+        Assert.Equal(QueueStates.Failed, (await QueueAsync(failedQueue.Id)).Status);
+        Assert.Equal(QueueStates.Succeeded, (await QueueAsync(queue.Id)).Status);
     }
 
     [Fact]
@@ -504,8 +504,8 @@ public abstract partial class StoreSuite
         Assert.Equal([commands[0].Id, commands[1].Id], answer.Select(c => c.Id));
         var ack = await ExchangeAsync(Batch(32, Succeeded(commands[0].Id), Rebooting(commands[1].Id)) with { Inquire = false });
         Assert.Equal(ExchangeAnswer.RebootAcknowledged, ack.Answer);
-        Assert.Equal(QueueStatus.Rebooting, (await QueueAsync(queue.Id)).Status);
-        Assert.Equal([CommandStatus.Succeeded, CommandStatus.Rebooting, CommandStatus.Pending], (await Store.GetCommandsAsync(queue.Id)).Select(c => c.Status));
+        Assert.Equal(QueueStates.Rebooting, (await QueueAsync(queue.Id)).Status);
+        Assert.Equal([CommandStates.Succeeded, CommandStates.Rebooting, CommandStates.Pending], (await Store.GetCommandsAsync(queue.Id)).Select(c => c.Status));
         Assert.Equal([commands[2].Id], AllOf(await ExchangeAsync(Rebooted(commands[1].Id) with { MaxCommands = 32 })).Select(c => c.Id));
     }
 
@@ -519,9 +519,9 @@ public abstract partial class StoreSuite
         AssertNoCommand(await ExchangeAsync(Batch(8, Succeeded(commands[0].Id), Failed(commands[1].Id, "disk full"))));
 
         var failed = await QueueAsync(queue.Id);
-        Assert.Equal(QueueStatus.Failed, failed.Status);
+        Assert.Equal(QueueStates.Failed, failed.Status);
         Assert.Contains("command 2 (write /etc/rig/f1) failed [test-failure]: disk full", failed.Error, StringComparison.Ordinal); // the code, so operators see it in every view
-        Assert.Equal([(CommandStatus.Succeeded, 1), (CommandStatus.Failed, 1), (CommandStatus.Pending, 1), (CommandStatus.Pending, 1)],
+        Assert.Equal([(CommandStates.Succeeded, 1), (CommandStates.Failed, 1), (CommandStates.Pending, 1), (CommandStates.Pending, 1)],
             (await Store.GetCommandsAsync(queue.Id)).Select(c => (c.Status, c.Deliveries)));
         Assert.Equal(["/etc/rig/f0"], (await RecordedAsync()).Files.Keys);
     }
@@ -568,8 +568,8 @@ public abstract partial class StoreSuite
         var next = await ExchangeAsync(Rebooted(commands[0].Id) with { Result = Rebooting(commands[0].Id) });
 
         AssertCommand(commands[1], next);
-        Assert.Equal((QueueStatus.Running, 1), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
-        Assert.Equal(CommandStatus.Succeeded, (await CommandAsync(queue, commands[0])).Status);
+        Assert.Equal((QueueStates.Running, 1), ((await QueueAsync(queue.Id)).Status, (await QueueAsync(queue.Id)).Position));
+        Assert.Equal(CommandStates.Succeeded, (await CommandAsync(queue, commands[0])).Status);
     }
 
     [Fact]
@@ -637,10 +637,10 @@ public abstract partial class StoreSuite
         AssertNoCommand(await ExchangeAsync(Inquiry(), max));
 
         var failed = await QueueAsync(queue.Id);
-        Assert.Equal(QueueStatus.Failed, failed.Status);
+        Assert.Equal(QueueStates.Failed, failed.Status);
         Assert.Contains("delivered 3 times without a result", failed.Error, StringComparison.Ordinal);
         var command = await CommandAsync(queue, commands[0]);
-        Assert.Equal((CommandStatus.Failed, max, "too-many-deliveries"), (command.Status, command.Deliveries, command.Result!.ErrorCode));
+        Assert.Equal((CommandStates.Failed, max, "too-many-deliveries"), (command.Status, command.Deliveries, command.Result!.ErrorCode));
         Assert.Equal(0, (await CommandAsync(queue, commands[1])).Deliveries);
         Assert.Null(await Store.GetActiveQueueAsync(Device));
         AssertNoCommand(await ExchangeAsync(Inquiry(), max));
@@ -658,18 +658,18 @@ public abstract partial class StoreSuite
 
         var cancelled = await Store.CancelQueueAsync(Device, "operator stopped the rollout");
 
-        Assert.Equal((queue.Id, QueueStatus.Cancelled, "operator stopped the rollout"), (cancelled!.Id, cancelled.Status, cancelled.Error));
+        Assert.Equal((queue.Id, QueueStates.Cancelled, "operator stopped the rollout"), (cancelled!.Id, cancelled.Status, cancelled.Error));
         AssertNoCommand(await ExchangeAsync(Inquiry()));
         Assert.Equal(1, (await CommandAsync(queue, commands[1])).Deliveries);
 
         AssertNoCommand(await ExchangeAsync(Report(Succeeded(commands[1].Id))));
 
-        Assert.Equal(CommandStatus.Succeeded, (await CommandAsync(queue, commands[1])).Status);
+        Assert.Equal(CommandStates.Succeeded, (await CommandAsync(queue, commands[1])).Status);
         Assert.Equal(["/etc/rig/f0", "/etc/rig/f1"], (await RecordedAsync()).Files.Keys.Order(StringComparer.Ordinal));
         var after = await QueueAsync(queue.Id);
-        Assert.Equal((QueueStatus.Cancelled, 1), (after.Status, after.Position));
+        Assert.Equal((QueueStates.Cancelled, 1), (after.Status, after.Position));
         var never = await CommandAsync(queue, commands[2]);
-        Assert.Equal((CommandStatus.Pending, 0), (never.Status, never.Deliveries));
+        Assert.Equal((CommandStates.Pending, 0), (never.Status, never.Deliveries));
         Assert.Null(await Store.CancelQueueAsync(Device, "again"));
     }
 
@@ -681,9 +681,9 @@ public abstract partial class StoreSuite
         var queue = await CreateQueueAsync(commands);
         Assert.True(await Store.FailUndeliveredQueueAsync(queue.Id, "waiting for agent: never enrolled, gave up after 5s"));
         var failed = await QueueAsync(queue.Id);
-        Assert.Equal((QueueStatus.Failed, "waiting for agent: never enrolled, gave up after 5s"), (failed.Status, failed.Error));
+        Assert.Equal((QueueStates.Failed, "waiting for agent: never enrolled, gave up after 5s"), (failed.Status, failed.Error));
         AssertNoCommand(await ExchangeAsync(Inquiry()));
-        Assert.All(await Store.GetCommandsAsync(queue.Id), c => Assert.Equal((CommandStatus.Pending, 0), (c.Status, c.Deliveries)));
+        Assert.All(await Store.GetCommandsAsync(queue.Id), c => Assert.Equal((CommandStates.Pending, 0), (c.Status, c.Deliveries)));
         Assert.False(await Store.FailUndeliveredQueueAsync(queue.Id, "again"));
 
         // The agent asked first: the queue is running and runs to its end; the timeout does not touch it.
@@ -691,9 +691,9 @@ public abstract partial class StoreSuite
         var delivered = await ExchangeAsync(Inquiry());
         Assert.Equal(ExchangeAnswer.Command, delivered.Answer);
         Assert.False(await Store.FailUndeliveredQueueAsync(next.Id, "too late"));
-        Assert.Equal(QueueStatus.Running, (await QueueAsync(next.Id)).Status);
+        Assert.Equal(QueueStates.Running, (await QueueAsync(next.Id)).Status);
         AssertNoCommand(await ExchangeAsync(Report(Succeeded(delivered.Command!.Id))));
-        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(next.Id)).Status);
+        Assert.Equal(QueueStates.Succeeded, (await QueueAsync(next.Id)).Status);
     }
 
     // ---- recorded state ------------------------------------------------------------------------
@@ -773,7 +773,7 @@ public abstract partial class StoreSuite
         var stale = new InventoryReport { Hostname = "stale" };
         AssertCommand(writes[1], await ExchangeAsync(Report(Succeeded(writes[0].Id)) with { Inventory = stale }));
         AssertNoCommand(await ExchangeAsync(Report(Succeeded(writes[1].Id))));
-        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
+        Assert.Equal(QueueStates.Succeeded, (await QueueAsync(queue.Id)).Status);
         Assert.Equal(["/etc/hand.conf", "/etc/rig/f0", "/etc/rig/f1"], (await RecordedAsync()).Files.Keys.Order(StringComparer.Ordinal));
         Assert.Equal("web-1", (await Store.GetDeviceRuntimeAsync(Device))!.Inventory!.Hostname);
 
@@ -816,7 +816,7 @@ public abstract partial class StoreSuite
 
         AssertCommand(commands[1], await ExchangeAsync(Report(Succeeded(commands[0].Id, containerHost)) with { Inventory = containerHost }));
 
-        Assert.Equal(CommandStatus.Succeeded, (await Store.GetCommandsAsync(queue.Id))[0].Status);
+        Assert.Equal(CommandStates.Succeeded, (await Store.GetCommandsAsync(queue.Id))[0].Status);
         Assert.Null((await Store.GetCommandsAsync(queue.Id))[0].Result!.Inventory); // not kept in the history either
         var runtime = await Store.GetDeviceRuntimeAsync(Device);
         Assert.Null(runtime!.Inventory);
@@ -918,7 +918,7 @@ public abstract partial class StoreSuite
             response = await ExchangeAsync(Report((result ?? (c => Succeeded(c.Id)))(command), device));
         }
         AssertNoCommand(response);
-        Assert.Equal(QueueStatus.Succeeded, (await QueueAsync(queue.Id)).Status);
+        Assert.Equal(QueueStates.Succeeded, (await QueueAsync(queue.Id)).Status);
     }
 
     [Fact]

@@ -45,7 +45,7 @@ public abstract partial class StoreSuite
 
         Assert.Equal("foreign-command", refused.Code);
         Assert.Equal(before, await SnapshotAsync());
-        Assert.Equal(CommandStatus.Sent, (await CommandAsync(queue, commands[0])).Status);
+        Assert.Equal(CommandStates.Sent, (await CommandAsync(queue, commands[0])).Status);
         AssertCommand(commands[1], await ExchangeAsync(Rebooted(commands[0].Id)));
     }
 

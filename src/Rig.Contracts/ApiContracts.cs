@@ -3,14 +3,12 @@ using System.Text.Json;
 using Rig.Model.Domain;
 using Rig.Model.Planning;
 using Rig.Protocol.Messages;
-using Rig.Server.Gateway;
-using Rig.Server.Store;
 
-namespace Rig.Server.Api;
+namespace Rig.Contracts;
 
 /// <summary>An API error: what went wrong, the offending value, what to do. It never travels alone: every error
 /// answer of the operator API is <see cref="ApiErrorResponse"/> (<c>{"error":{...}}</c>), written by
-/// <see cref="ApiErrors.Json"/>.</summary>
+/// the gateway's one error writer.</summary>
 /// <param name="Code">Stable, machine-readable (<c>unknown-device</c>, <c>invalid-model</c>, <c>token-refused</c>).</param>
 /// <param name="Message">What was wrong, naming the offending value.</param>
 /// <param name="Errors">Every model error, when the request was a model, script or lifecycle change that did not validate.</param>
@@ -26,7 +24,7 @@ public sealed record ApiError(
 public sealed record ApiErrorResponse(ApiError Error);
 
 /// <summary>Gateway status: what it is, and the fleet at a glance (<c>rig status</c>).</summary>
-public sealed record StatusResponse(string Version, string AgentUrl, string CaPin, long ModelRevision, int Devices, int Packages, StoreStats Store, string Engine)
+public sealed record StatusResponse(string Version, string AgentUrl, string CaPin, long ModelRevision, int Devices, int Packages, StoreStatsView Store, string Engine)
 {
     /// <summary>Devices (in the model or known to the gateway) by state; see <see cref="DeviceStates"/>.</summary>
     public DeviceStateCounts DeviceStates { get; init; } = new(0, 0, 0, 0, 0, 0);
@@ -48,17 +46,17 @@ public sealed record ModelPutResponse(long Revision, bool Changed, int Added, in
 public sealed record ConvergeRequest(IReadOnlyList<string>? Devices, string? Reason);
 
 /// <summary>Result of a converge.</summary>
-public sealed record ConvergeResponse(IReadOnlyList<ConvergeDeviceResult> Devices);
+public sealed record ConvergeResponse(IReadOnlyList<ConvergeDeviceView> Devices);
 
 /// <summary>One device as the operator sees it.</summary>
-public sealed record DeviceStatus(string Name, string? Site, string? Tier, bool InModel, DateTimeOffset? LastSeenAt, string? AgentVersion, QueueInfo? Queue)
+public sealed record DeviceStatus(string Name, string? Site, string? Tier, bool InModel, DateTimeOffset? LastSeenAt, string? AgentVersion, QueueView? Queue)
 {
     /// <summary>One of <see cref="DeviceStates"/>.</summary>
-    public string State { get; init; } = Api.DeviceStates.NotConverged;
+    public string State { get; init; } = Contracts.DeviceStates.NotConverged;
 }
 
 /// <summary>One device with its recorded state and latest queue's commands.</summary>
-public sealed record DeviceDetail(DeviceStatus Status, RecordedState Recorded, InventoryReport? Inventory, IReadOnlyList<CommandInfo> Commands)
+public sealed record DeviceDetail(DeviceStatus Status, RecordedState Recorded, InventoryReport? Inventory, IReadOnlyList<CommandView> Commands)
 {
     /// <summary>Why the agent's last inventory was dropped (over the limits, control characters), or null.</summary>
     public string? InventoryNote { get; init; }
@@ -76,10 +74,10 @@ public sealed record DeviceDetail(DeviceStatus Status, RecordedState Recorded, I
     public DeviceAgentView? Agent { get; init; }
 
     /// <summary>The queue before the latest (<see cref="DeviceStatus.Queue"/>), or null.</summary>
-    public QueueInfo? PreviousQueue { get; init; }
+    public QueueView? PreviousQueue { get; init; }
 
     /// <summary>The commands of <see cref="PreviousQueue"/>, with their results.</summary>
-    public IReadOnlyList<CommandInfo> PreviousCommands { get; init; } = [];
+    public IReadOnlyList<CommandView> PreviousCommands { get; init; } = [];
 }
 
 /// <summary>Result of revoking a device's agent certificates.</summary>
@@ -110,13 +108,13 @@ public sealed record PlanFileDiff(string Path, string Change, string Diff);
 /// <param name="DownloadBytes">Package bytes the plan downloads.</param>
 public sealed record DevicePlanReport(string Device, string Outcome, IReadOnlyList<PlanCommandView> Commands, IReadOnlyList<PlanFileDiff> Diffs, IReadOnlyList<ModelError> Errors, long DownloadBytes)
 {
-    /// <summary>The fingerprint of what the gateway had recorded for the device when it was planned
-    /// (<see cref="RigStore.Fingerprint"/>): a saved plan is applied only while it is still the same.</summary>
+    /// <summary>The fingerprint of what the gateway had recorded for the device when it was planned: a saved plan is
+    /// applied only while it is still the same.</summary>
     public string? Fingerprint { get; init; }
 }
 
 /// <summary>A whole plan: model errors, per-device plans, and the model objects that change.</summary>
-public sealed record PlanReport(long BaseRevision, IReadOnlyList<ModelError> Errors, IReadOnlyList<DevicePlanReport> Devices, IReadOnlyList<ModelChange> ModelChanges)
+public sealed record PlanReport(long BaseRevision, IReadOnlyList<ModelError> Errors, IReadOnlyList<DevicePlanReport> Devices, IReadOnlyList<ModelChangeView> ModelChanges)
 {
     /// <summary>True when the model or any device plan has errors.</summary>
     public bool HasErrors => Errors.Count > 0 || Devices.Any(d => d.Errors.Count > 0);
@@ -185,7 +183,7 @@ public sealed record SavedPlan(string Format, int Version, DateTimeOffset Create
 }
 
 /// <summary>Result of an apply: the new revision and what changed.</summary>
-public sealed record ApplyResponse(long Revision, bool Changed, IReadOnlyList<ModelChange> Changes);
+public sealed record ApplyResponse(long Revision, bool Changed, IReadOnlyList<ModelChangeView> Changes);
 
 /// <summary>A model revision as listed by history.</summary>
 public sealed record RevisionView(long Revision, string Author, string Message, DateTimeOffset CreatedAt, int Changes);

@@ -1,6 +1,4 @@
-using Rig.Server.Store;
-
-namespace Rig.Server.Api;
+namespace Rig.Contracts;
 
 /// <summary>What a device is doing, as <c>rig status</c> counts it and <c>rig device list</c> shows it. Each device has
 /// exactly one state, the first that applies in this order.</summary>
@@ -24,23 +22,6 @@ public static class DeviceStates
 
     /// <summary>It never had a queue, or its latest queue was cancelled.</summary>
     public const string NotConverged = "not-converged";
-
-    /// <summary>The state of one device; <paramref name="enrolled"/>: it has a certificate that is not revoked.</summary>
-    public static string Of(bool enrolled, DateTimeOffset? lastSeenAt, QueueInfo? queue, DateTimeOffset now, TimeSpan window)
-    {
-        if (!enrolled && lastSeenAt is null)
-            return NeverEnrolled;
-        if (lastSeenAt is null || now - lastSeenAt.Value > window)
-            return NotSeen;
-        return queue?.Status switch
-        {
-            null => NotConverged,
-            QueueStatus.Succeeded => InSync,
-            QueueStatus.Failed => Failed,
-            QueueStatus.Cancelled => NotConverged,
-            _ => Changing,
-        };
-    }
 }
 
 /// <summary>Devices by <see cref="DeviceStates"/>.</summary>
@@ -78,10 +59,10 @@ public sealed record CommandLogEntry(string Id, int Sequence, int Of, string Kin
 /// <summary>A device's queue log: the finished commands after a cursor (<c>GET /api/v1/devices/{name}/log</c>).</summary>
 /// <param name="Cursor">Pass it back as <c>cursor</c> to get only what came after.</param>
 /// <param name="Finished">True when the queue is no longer active: nothing more will come.</param>
-public sealed record DeviceLog(string Device, QueueInfo Queue, IReadOnlyList<CommandLogEntry> Commands, string Cursor, bool Finished);
+public sealed record DeviceLog(string Device, QueueView Queue, IReadOnlyList<CommandLogEntry> Commands, string Cursor, bool Finished);
 
 /// <summary>One line of a followed log (<c>GET /api/v1/devices/{name}/log?follow=true</c>, NDJSON).</summary>
 /// <param name="Type"><c>queue</c> (first: the queue as it is), <c>command</c> (a command finished), <c>end</c> (the queue
 /// finished; the last line).</param>
 /// <param name="Cursor">Resume after this line with <c>cursor</c>.</param>
-public sealed record DeviceLogEvent(string Type, string Device, string Cursor, QueueInfo? Queue, CommandLogEntry? Command);
+public sealed record DeviceLogEvent(string Type, string Device, string Cursor, QueueView? Queue, CommandLogEntry? Command);

@@ -1,4 +1,4 @@
-namespace Rig.Server.Api;
+namespace Rig.Contracts;
 
 /// <summary>Request of <c>POST /api/v1/packages/fetch</c>: Debian packages to fetch with the dependencies the devices lack.</summary>
 /// <param name="Packages"><c>NAME</c> or <c>NAME=VERSION</c> (a pinned version).</param>
