@@ -48,7 +48,7 @@ return 0;
 namespace Rig.Bench
 {
     /// <summary>One benchmark: runs and reports.</summary>
-    public interface IBenchmark
+    internal interface IBenchmark
     {
         /// <summary>Its name on the command line and in results.</summary>
         string Name { get; }

@@ -8,7 +8,7 @@ namespace Rig.Agent;
 /// and <c>run --state DIR [--verbose] [--log-format text|json]</c>. Exit codes: 0 stopped, 75 reboot requested (sandbox), 1 error, 64 usage (an
 /// unknown command or option, a missing value: nothing is done), 69 the gateway could not be reached (enroll, install).
 /// Every failure is one line on standard error; an unexpected one also writes its details to a file it names.</summary>
-public static class AgentCommandLine
+internal static class AgentCommandLine
 {
     /// <summary>Usage text.</summary>
     public const string Usage = """

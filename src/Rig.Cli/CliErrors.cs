@@ -7,7 +7,7 @@ using Rig.Protocol.Errors;
 namespace Rig.Cli;
 
 /// <summary>rig's exit codes: one table (docs/CLI.md); no other meaning reuses them.</summary>
-public static class ExitCodes
+internal static class ExitCodes
 {
     /// <summary>Success.</summary>
     public const int Ok = 0;
@@ -25,7 +25,7 @@ public static class ExitCodes
 
 /// <summary>A user-facing CLI error: what was wrong (with the offending value), a stable code, and what to do.</summary>
 /// <remarks>Retry-safe only when the gateway could not be reached (<see cref="ExitCodes.Unavailable"/>).</remarks>
-public sealed class CliException(string message, string code = "failed", string? hint = null, int exitCode = ExitCodes.Error)
+internal sealed class CliException(string message, string code = "failed", string? hint = null, int exitCode = ExitCodes.Error)
     : RigException(code, message, retrySafe: exitCode == ExitCodes.Unavailable)
 {
     /// <summary>What to do next, or null when the message says it.</summary>
@@ -35,7 +35,7 @@ public sealed class CliException(string message, string code = "failed", string?
 }
 
 /// <summary>A usage error found by a command itself (a malformed option value): exit 64, nothing done.</summary>
-public sealed class UsageException(string message, string? hint = null) : RigException(ErrorCode, message, retrySafe: false)
+internal sealed class UsageException(string message, string? hint = null) : RigException(ErrorCode, message, retrySafe: false)
 {
     /// <summary>The code of a usage error in <c>--json</c> output.</summary>
     public const string ErrorCode = "usage";
@@ -47,7 +47,7 @@ public sealed class UsageException(string message, string? hint = null) : RigExc
 /// <summary>How every failure reaches the operator: one line (plus a hint) on standard error, or with <c>--json</c>
 /// exactly one JSON document <c>{"error":{"code","message","hint"}}</c> on standard output — the operator API's error
 /// shape.</summary>
-public static class CliErrors
+internal static class CliErrors
 {
     private static readonly JsonSerializerOptions Json = new(OperatorClient.Json) { DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull };
 

@@ -5,7 +5,7 @@ using Spectre.Console;
 namespace Rig.Cli;
 
 /// <summary>Machine output: one JSON object as the single last line of standard output.</summary>
-public static class Output
+internal static class Output
 {
     /// <summary>Write <paramref name="value"/> as one JSON line.</summary>
     public static void JsonLine<T>(T value) => Console.Out.WriteLine(JsonSerializer.Serialize(value, OperatorClient.Json));

@@ -8,7 +8,7 @@ using Spectre.Console.Cli;
 namespace Rig.Cli;
 
 /// <summary>The <c>rig</c> command line.</summary>
-public static class RigCli
+internal static class RigCli
 {
     /// <summary>Exit code of a usage error: an unknown command or option, a missing argument (BSD's EX_USAGE). Nothing
     /// was done.</summary>

@@ -24,7 +24,7 @@ namespace Rig.Server;
 /// <summary>A running gateway: the agent endpoint (mTLS) and the operator API, two Kestrel listeners
 /// sharing one store, blob store and CA. Separate listeners (not one with host filtering), so no request
 /// can reach the operator API through the agent port or the other way round.</summary>
-public sealed class GatewayServer : IAsyncDisposable
+internal sealed class GatewayServer : IAsyncDisposable
 {
     private readonly WebApplication _agentApp;
     private readonly WebApplication _apiApp;
@@ -345,7 +345,7 @@ public sealed class GatewayServer : IAsyncDisposable
 /// <summary>A gateway listener could not bind its address and port: <see cref="Problem"/> says why (another process holds
 /// the port, the port needs privileges, the host has no such address). The CLI turns it into one line naming the option
 /// to change.</summary>
-public sealed class ListenerBindException(string listener, string address, int port, ListenerProblem problem, Exception inner)
+internal sealed class ListenerBindException(string listener, string address, int port, ListenerProblem problem, Exception inner)
     : Exception($"{listener} cannot listen on {address}:{port}: {problem switch
     {
         ListenerProblem.InUse => "the port is in use by another process",
@@ -393,7 +393,7 @@ public sealed class ListenerBindException(string listener, string address, int p
 }
 
 /// <summary>Why a listener could not bind.</summary>
-public enum ListenerProblem
+internal enum ListenerProblem
 {
     /// <summary>Another process holds the port.</summary>
     InUse,

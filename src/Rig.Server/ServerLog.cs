@@ -88,7 +88,7 @@ internal static partial class ServerLog
 }
 
 /// <summary>Event ids of the gateway's lines that are not written through <see cref="ServerLog"/>.</summary>
-public static class ServerEventIds
+internal static class ServerEventIds
 {
     /// <summary>The start-up line <c>rig gateway listening: ...</c>, written by <c>rig server run</c> at every log level
     /// (tests and scripts read the bound ports from it).</summary>

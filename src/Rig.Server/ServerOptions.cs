@@ -7,7 +7,7 @@ namespace Rig.Server;
 
 /// <summary>How a gateway runs: data directory, database, listeners. Saved as <c>server.json</c> in the data
 /// directory by <c>rig server init</c>.</summary>
-public sealed record ServerOptions
+internal sealed record ServerOptions
 {
     /// <summary>Data directory: database (SQLite default), blobs, CA, TLS certificate.</summary>
     public required string DataDirectory { get; init; }

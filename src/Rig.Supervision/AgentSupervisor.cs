@@ -10,7 +10,7 @@ namespace Rig.Supervision;
 /// it is counted and the agent is started again after a growing pause (200 ms doubling up to 5 s; a run of a minute
 /// resets it), so a crash-looping agent does not spin. The agent's output is appended to <c>agent.log</c> in its state
 /// directory. Stopping or killing ends supervision; no process is started after either began.</summary>
-public sealed class AgentSupervisor : IAsyncDisposable
+internal sealed class AgentSupervisor : IAsyncDisposable
 {
     /// <summary>Crashes after which a caller gives up on an agent (it would keep crashing).</summary>
     public const int CrashLoop = 3;
@@ -293,7 +293,7 @@ public sealed class AgentSupervisor : IAsyncDisposable
 
 /// <summary>What <c>agent enroll</c> is given: the device, its state directory, the gateway and the one-time token with
 /// the CA pin; the agent listens for pokes on loopback (a free port) and runs on <see cref="Platform"/>.</summary>
-public sealed record AgentEnrollment(string Device, string StateDirectory, Uri Gateway, string Token, string CaPin)
+internal sealed record AgentEnrollment(string Device, string StateDirectory, Uri Gateway, string Token, string CaPin)
 {
     /// <summary>The platform arguments: the sandbox under a root (<see cref="Sandbox"/>), or e.g.
     /// <c>--platform linux --root DIR</c>.</summary>
@@ -316,7 +316,7 @@ public sealed record AgentEnrollment(string Device, string StateDirectory, Uri G
 }
 
 /// <summary><c>agent enroll</c> failed.</summary>
-public sealed class AgentEnrollmentException(string device, int exitCode, string error, string logPath)
+internal sealed class AgentEnrollmentException(string device, int exitCode, string error, string logPath)
     : Exception($"`agent enroll` for {device} failed (exit code {exitCode}): {error}")
 {
     /// <summary>The enrollment's exit code.</summary>

@@ -10,7 +10,7 @@ namespace Rig.Supervision;
 
 /// <summary>How a <see cref="GatewayHarness"/> prepares and runs its gateway.</summary>
 /// <param name="DataDirectory">The gateway's data directory (created and initialised by <see cref="GatewayHarness.StartNewAsync"/>).</param>
-public sealed record GatewaySetup(string DataDirectory)
+internal sealed record GatewaySetup(string DataDirectory)
 {
     /// <summary>Run the gateway in this process (<c>rig demo</c>: no second .NET start-up) instead of as
     /// <c>rig server run</c> (its own CPU and memory, and it can be killed with SIGKILL).</summary>
@@ -59,7 +59,7 @@ public sealed record GatewaySetup(string DataDirectory)
 /// or free loopback ports, started as <c>rig server run</c> or in this process, ready once its operator listener's
 /// <c>/readyz</c> answers 200 (the store answers), and stopped, killed (SIGKILL, child only) and started again on the same
 /// data directory and ports.</summary>
-public sealed class GatewayHarness : IAsyncDisposable
+internal sealed class GatewayHarness : IAsyncDisposable
 {
     private static readonly TimeSpan ReadinessPoll = TimeSpan.FromMilliseconds(50);
     private readonly GatewaySetup _setup;

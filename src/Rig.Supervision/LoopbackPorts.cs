@@ -4,7 +4,7 @@ using System.Net.Sockets;
 namespace Rig.Supervision;
 
 /// <summary>Free TCP ports on loopback for servers that tests and benchmarks start (and restart) themselves.</summary>
-public static class LoopbackPorts
+internal static class LoopbackPorts
 {
     /// <summary><paramref name="count"/> distinct free ports, below the kernel's ephemeral range (32768-60999 by
     /// default). A server restarted on the same port must find it free: a port from the ephemeral range can be taken

@@ -6,7 +6,7 @@ namespace Rig.Supervision;
 /// <summary>How to start a rig program as a child process: <c>rig</c> (its apphost, or <c>dotnet rig.dll</c>), the agent
 /// inside it (<c>rig agent</c>, see <see cref="Agent"/>), or a <c>rig-agent</c> binary. Arguments always go as a vector,
 /// never through a shell.</summary>
-public sealed record RigLauncher(string FileName, IReadOnlyList<string> BaseArguments)
+internal sealed record RigLauncher(string FileName, IReadOnlyList<string> BaseArguments)
 {
     /// <summary>The running <c>rig</c> (what <c>rig demo</c> starts its agents with).</summary>
     public static RigLauncher Current()

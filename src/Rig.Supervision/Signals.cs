@@ -4,7 +4,7 @@ namespace Rig.Supervision;
 
 /// <summary>POSIX signals (Linux numbers) to processes the supervisors started: .NET's <c>Process.Kill</c> only sends
 /// SIGKILL, and a graceful stop (SIGTERM) or a freeze (SIGSTOP, SIGCONT) needs kill(2).</summary>
-public static partial class Signals
+internal static partial class Signals
 {
     /// <summary>SIGKILL.</summary>
     public const int Kill = 9;

@@ -14,7 +14,7 @@ using Rig.Protocol.Messages;
 namespace Rig.Agent.Tests;
 
 /// <summary>A real temporary directory, removed at dispose.</summary>
-public sealed class TempDirectory : IDisposable
+internal sealed class TempDirectory : IDisposable
 {
     public string Path { get; } = Directory.CreateTempSubdirectory("rig-agent-tests-").FullName;
 
@@ -30,7 +30,7 @@ public sealed class TempDirectory : IDisposable
 }
 
 /// <summary>Helpers shared by the agent tests.</summary>
-public static class TestFiles
+internal static class TestFiles
 {
     public static string Sha256(byte[] content) => Convert.ToHexStringLower(SHA256.HashData(content));
 
@@ -127,7 +127,7 @@ public static class TestFiles
 }
 
 /// <summary>Builds tar.gz archives entry by entry, for archives <see cref="RigArchiveWriter"/> would never write.</summary>
-public sealed class HandMadeArchive
+internal sealed class HandMadeArchive
 {
     private readonly List<(PaxTarEntry Entry, byte[]? Content)> _entries = [];
     private readonly List<RigArchiveFile> _manifestFiles = [];

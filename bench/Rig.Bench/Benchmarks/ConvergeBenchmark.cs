@@ -13,7 +13,7 @@ namespace Rig.Bench.Benchmarks;
 /// no-op re-run; every target is checked file by file (SHA-256 against Rig's rendering) after every run. Rig also
 /// gets a "verified" re-run (a fresh inventory from every agent, then the converge) and a first run by a fleet whose
 /// processes have just started ("cold").</summary>
-public sealed class ConvergeBenchmark : IBenchmark
+internal sealed class ConvergeBenchmark : IBenchmark
 {
     /// <inheritdoc />
     public string Name => "converge";

@@ -17,7 +17,7 @@ namespace Rig.Bench.Benchmarks;
 /// process, each with its own enrolled certificate, speaking the real protocol: poke, a new mTLS connection,
 /// inquire, command, result, until "no command". Each round changes the model so every device gets K
 /// write-file commands and an inventory; the gateway plans, queues and pokes (POST /converge).</summary>
-public sealed class DispatchBenchmark : IBenchmark
+internal sealed class DispatchBenchmark : IBenchmark
 {
     private const int FilesPerDevice = 10;
     private const int BatchSize = 32;

@@ -25,7 +25,7 @@ namespace Rig.Bench.Benchmarks;
 /// Everything lives on a journaled ext4 loop image made for the run (<see cref="LoopFilesystem"/>).
 /// Sizes: full 512 MiB and 1, 16, 64 agents, 2 runs; quick 16 MiB and 1, 4 agents, 1 run; <c>--agents</c> and
 /// <c>--runs</c> override, and the environment variable <c>RIG_BENCH_DIST_MIB</c> sets the blob size (development).</summary>
-public sealed partial class DistributionBenchmark : IBenchmark
+internal sealed partial class DistributionBenchmark : IBenchmark
 {
     private const double GB = 1e9;
 

@@ -21,7 +21,7 @@ namespace Rig.Bench.Benchmarks;
 /// real enrollment with the agent's own <c>enroll</c>; then <c>rig-agent run</c> on the enrolled state directory
 /// until its first exchange with a real gateway is answered (the start-up check-in), and its resident memory
 /// once it has sat idle for a few seconds after that.</summary>
-public sealed partial class FootprintBenchmark : IBenchmark
+internal sealed partial class FootprintBenchmark : IBenchmark
 {
     private static readonly TimeSpan IdleWait = TimeSpan.FromSeconds(3);
 

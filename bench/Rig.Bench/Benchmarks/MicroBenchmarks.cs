@@ -15,7 +15,7 @@ namespace Rig.Bench.Benchmarks;
 
 /// <summary>BenchmarkDotNet micro-benchmarks of the hot path's pure parts: the exchange's JSON, one device's
 /// desired state and plan (templates rendered), the contract checks. Quick mode runs them once (dry job).</summary>
-public sealed class MicroBenchmarks : IBenchmark
+internal sealed class MicroBenchmarks : IBenchmark
 {
     /// <inheritdoc />
     public string Name => "micro";

@@ -14,7 +14,7 @@ namespace Rig.Bench.Benchmarks;
 /// action, for the rollout to finish. It then checks every agent's journal against the database (nothing ran twice,
 /// no result lost), that every queue completed, and every device root against the model file by file. Fails on any
 /// of those, never on timings.</summary>
-public sealed class NemesisBenchmark : IBenchmark
+internal sealed class NemesisBenchmark : IBenchmark
 {
     /// <inheritdoc />
     public string Name => "nemesis";

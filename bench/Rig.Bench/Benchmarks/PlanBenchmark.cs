@@ -13,7 +13,7 @@ namespace Rig.Bench.Benchmarks;
 /// <summary>Time and memory to plan a whole fleet, and to plan and queue it, through the path converge and rollout
 /// waves run (<see cref="QueueWriter"/>): N devices with 3 roles each (os, app, content), each role a bundle of a
 /// package, a templated configuration file reading parameters and interconnections, and a service.</summary>
-public sealed class PlanBenchmark : IBenchmark
+internal sealed class PlanBenchmark : IBenchmark
 {
     /// <summary>Largest fleet also written to a store: beyond it a run takes minutes and measures SQLite's inserts.</summary>
     private const int MaxQueuedFleet = 10_000;
@@ -125,7 +125,7 @@ public sealed class PlanBenchmark : IBenchmark
 }
 
 /// <summary>A synthetic fleet for planning benchmarks.</summary>
-public static class FleetModel
+internal static class FleetModel
 {
     /// <summary><see cref="Build"/> with Debian packages: base, web and content need 5 packages the devices
     /// lack (alternatives, versions, a virtual package, two versions of one library) and on libc6, which the devices'

@@ -4,7 +4,7 @@ namespace Rig.Bench.Common;
 
 /// <summary>The gateway under test: a real <c>rig server run</c> process of its own (so its CPU time and memory are its
 /// own, <see cref="GatewayHarness.Pid"/>), on fixed loopback ports so it can be killed and started again.</summary>
-public static class BenchGateway
+internal static class BenchGateway
 {
     /// <summary>Initialise a data directory (SQLite, or <paramref name="connectionString"/>) and start: workstation GC,
     /// errors only (echoed to standard error), killed should a signal end the benchmark.</summary>

@@ -4,7 +4,7 @@ namespace Rig.Bench.Common;
 
 /// <summary>Command line of rig-bench: <c>rig-bench [dispatch|converge|distribution|plan|footprint|micro|nemesis|all] [--quick]
 /// [--out DIR] [--engine sqlite|postgres|both] [--agents 100,1000,10000] [--runs N] [--seed N] [--devices N] [--faults N]</c>.</summary>
-public sealed record BenchOptions
+internal sealed record BenchOptions
 {
     /// <summary>Benchmarks to run.</summary>
     public IReadOnlyList<string> Benchmarks { get; init; } = ["all"];

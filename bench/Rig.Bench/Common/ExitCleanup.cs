@@ -7,7 +7,7 @@ namespace Rig.Bench.Common;
 /// where neither <c>finally</c> nor <c>DisposeAsync</c> runs (.NET does not raise ProcessExit on SIGTERM): kill the
 /// gateway and agent processes it started, unmount its file systems. Actions run newest first (processes before
 /// the file system they use), then the process ends as the signal asks. Dispose the handle once cleaned up normally.</summary>
-public static class ExitCleanup
+internal static class ExitCleanup
 {
     private static readonly Lock Gate = new();
     private static readonly List<Entry> Entries = [];

@@ -8,7 +8,7 @@ namespace Rig.Bench.Common;
 /// is formatted with (tmpfs, overlay, ext4 without a journal). Unmounted and deleted on dispose.
 /// Mounting needs root; when it fails the benchmark gets a plain temporary directory instead (said on standard
 /// error and in <see cref="Note"/>; <see cref="Filesystems.Describe"/> of <see cref="Path"/> tells which).</summary>
-public sealed class LoopFilesystem : IAsyncDisposable
+internal sealed class LoopFilesystem : IAsyncDisposable
 {
     private readonly string _directory;
     private readonly string? _image;

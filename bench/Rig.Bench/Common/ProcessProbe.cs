@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Rig.Bench.Common;
 
 /// <summary>CPU time and memory of a process, from /proc/PID (Linux).</summary>
-public static class ProcessProbe
+internal static class ProcessProbe
 {
     private static readonly double TicksPerSecond = 100; // USER_HZ on Linux
 

@@ -9,7 +9,7 @@ using Spectre.Console;
 namespace Rig.Bench.Common;
 
 /// <summary>The machine a result was measured on.</summary>
-public sealed record MachineInfo(string Cpu, int Cores, double MemoryGiB, string Kernel, string Os, string DotNet, string Filesystem)
+internal sealed record MachineInfo(string Cpu, int Cores, double MemoryGiB, string Kernel, string Os, string DotNet, string Filesystem)
 {
     /// <summary>Read it from /proc.</summary>
     public static MachineInfo Current(string directory)
@@ -29,7 +29,7 @@ public sealed record MachineInfo(string Cpu, int Cores, double MemoryGiB, string
 }
 
 /// <summary>One measured quantity over repeated runs: median and spread.</summary>
-public sealed record Measurement(string Name, string Unit, double Median, double Min, double Max, IReadOnlyList<double> Runs, string? Note = null)
+internal sealed record Measurement(string Name, string Unit, double Median, double Min, double Max, IReadOnlyList<double> Runs, string? Note = null)
 {
     /// <summary>Summarise repeated runs.</summary>
     public static Measurement Of(string name, string unit, IEnumerable<double> runs, string? note = null)
@@ -43,7 +43,7 @@ public sealed record Measurement(string Name, string Unit, double Median, double
 }
 
 /// <summary>A benchmark's results, written as JSON next to the others (bench/results/NAME.json).</summary>
-public sealed record BenchReport(string Benchmark, DateTimeOffset Date, string GitRevision, bool Quick, MachineInfo Machine,
+internal sealed record BenchReport(string Benchmark, DateTimeOffset Date, string GitRevision, bool Quick, MachineInfo Machine,
     IReadOnlyDictionary<string, string> Parameters, IReadOnlyList<Measurement> Measurements, IReadOnlyList<string> Notes)
 {
     private static readonly JsonSerializerOptions Json = new(JsonSerializerDefaults.Web)
@@ -100,7 +100,7 @@ public sealed record BenchReport(string Benchmark, DateTimeOffset Date, string G
 }
 
 /// <summary>Medians and percentiles.</summary>
-public static class Stats
+internal static class Stats
 {
     /// <summary>Median of values.</summary>
     public static double Median(IReadOnlyList<double> values) => Percentile(values, 50);
@@ -118,7 +118,7 @@ public static class Stats
 }
 
 /// <summary>What file system a directory is on (benchmarks state it, ext4 without a journal behaves differently).</summary>
-public static class Filesystems
+internal static class Filesystems
 {
     /// <summary>"ext4 (/dev/vda on /)" and friends, from /proc/mounts.</summary>
     public static string Describe(string directory)

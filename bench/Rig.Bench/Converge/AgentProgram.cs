@@ -4,7 +4,7 @@ namespace Rig.Bench.Converge;
 
 /// <summary>Which agent program a fleet runs: the Native AOT <c>rig-agent</c> binary (the agent as it ships) or
 /// the JIT-compiled agent inside <c>rig</c> (<c>dotnet rig.dll agent ...</c>, as <c>rig demo</c> runs it).</summary>
-public sealed record AgentProgram(string Kind, RigLauncher Launcher)
+internal sealed record AgentProgram(string Kind, RigLauncher Launcher)
 {
     /// <summary>The JIT agent: <c>dotnet rig.dll agent ARGS</c>.</summary>
     public static AgentProgram Jit { get; } = new("JIT (dotnet rig.dll agent)", RigLauncher.BuiltAlongside().Agent());
@@ -48,7 +48,7 @@ public sealed record AgentProgram(string Kind, RigLauncher Launcher)
 
 /// <summary>One agent of a fleet under an <see cref="AgentSupervisor"/> (started again after a reboot; a crash shows in
 /// <see cref="UnexpectedExit"/> and fails the benchmark), counting the queues it has seen to their end.</summary>
-public sealed class FleetAgent : IAsyncDisposable
+internal sealed class FleetAgent : IAsyncDisposable
 {
     private readonly AgentSupervisor _supervisor;
     private int _finishedQueues;

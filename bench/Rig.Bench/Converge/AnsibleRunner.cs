@@ -10,7 +10,7 @@ namespace Rig.Bench.Converge;
 /// group_vars/SITE (site) and host_vars/HOST (device), a playbook with <c>file</c> (directories), <c>template</c>
 /// (the Jinja2 forms of the same templates) and <c>unarchive</c> (the same payload as plain .tar.gz, extracted
 /// when its last file is missing) into a target directory per host, <c>forks=5</c>.</summary>
-public sealed partial class AnsibleRunner
+internal sealed partial class AnsibleRunner
 {
     /// <summary>Parallel hosts (Ansible's own default, as the issue asks).</summary>
     public const int Forks = 5;

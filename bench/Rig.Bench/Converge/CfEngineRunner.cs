@@ -12,7 +12,7 @@ namespace Rig.Bench.Converge;
 /// wins). Archives: a <c>commands</c> promise runs <c>tar -xzf</c> of the same plain .tar.gz into the target only
 /// when the archive's last file is missing (the "creates" idiom). One policy for all M targets: cf-agent is one
 /// process that works through every promise.</summary>
-public sealed class CfEngineRunner
+internal sealed class CfEngineRunner
 {
     private readonly ExternalTool _tool;
     private readonly string _directory;

@@ -10,16 +10,16 @@ using Rig.Protocol.Archives;
 namespace Rig.Bench.Converge;
 
 /// <summary>One piece of a template: literal text or a value looked up for the device.</summary>
-public abstract record TemplatePart;
+internal abstract record TemplatePart;
 
 /// <summary>Literal text.</summary>
-public sealed record LiteralPart(string Text) : TemplatePart;
+internal sealed record LiteralPart(string Text) : TemplatePart;
 
 /// <summary>A value: a device fact, the site's name, or a layered parameter (<see cref="Name"/>).</summary>
-public sealed record ValuePart(ValueKind Kind, string Name = "") : TemplatePart;
+internal sealed record ValuePart(ValueKind Kind, string Name = "") : TemplatePart;
 
 /// <summary>What a <see cref="ValuePart"/> reads.</summary>
-public enum ValueKind
+internal enum ValueKind
 {
     /// <summary>The device's name.</summary>
     DeviceName,
@@ -35,7 +35,7 @@ public enum ValueKind
 
 /// <summary>A configuration template written once and emitted in each tool's dialect: Liquid for Rig (Fluid),
 /// Jinja2 for Ansible, Mustache for CFEngine. Only value substitution, so all three render the same bytes.</summary>
-public sealed record WorkloadTemplate(string Name, string DevicePath, IReadOnlyList<TemplatePart> Parts)
+internal sealed record WorkloadTemplate(string Name, string DevicePath, IReadOnlyList<TemplatePart> Parts)
 {
     /// <summary>Rig's Liquid text: <c>{{ device.hostname }}</c>, <c>{{ site.name }}</c>, <c>{{ params.ntp_server }}</c>.</summary>
     public string Liquid() => Emit(p => p.Kind switch
@@ -90,15 +90,15 @@ public sealed record WorkloadTemplate(string Name, string DevicePath, IReadOnlyL
 }
 
 /// <summary>A device of the workload.</summary>
-public sealed record WorkloadDevice(string Name, string Site, string Hostname, string Address, IReadOnlyDictionary<string, string> Parameters);
+internal sealed record WorkloadDevice(string Name, string Site, string Hostname, string Address, IReadOnlyDictionary<string, string> Parameters);
 
 /// <summary>A site of the workload.</summary>
-public sealed record WorkloadSite(string Name, IReadOnlyDictionary<string, string> Parameters);
+internal sealed record WorkloadSite(string Name, IReadOnlyDictionary<string, string> Parameters);
 
 /// <summary>An archive package: its payload files (device paths) and the two forms it ships in: a Rig archive
 /// (<c>rig.json</c> + <c>files/...</c>) for Rig, a plain <c>.tar.gz</c> of the same payload for Ansible, CFEngine and
 /// the script.</summary>
-public sealed record WorkloadArchive(string Name, string Version, IReadOnlyList<ArchiveInput> Files)
+internal sealed record WorkloadArchive(string Name, string Version, IReadOnlyList<ArchiveInput> Files)
 {
     /// <summary>The payload file extracted last (tar order); its presence marks the archive as installed for the
     /// tools that extract "when missing" (Ansible <c>creates:</c>, CFEngine's <c>commands</c> guard).</summary>
@@ -110,7 +110,7 @@ public sealed record WorkloadArchive(string Name, string Version, IReadOnlyList<
 
 /// <summary>The converge benchmark's desired state: M devices (sites, parameters at three layers), each with K
 /// configuration files rendered from templates and P archive packages. Deterministic (fixed seeds).</summary>
-public sealed class ConvergeWorkload
+internal sealed class ConvergeWorkload
 {
     private static readonly string[] ParameterNames =
     [

@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Rig.Bench.Converge;
 
 /// <summary>A program the benchmark compares against or needs (ansible-playbook, cf-agent, tar), found on PATH.</summary>
-public sealed record ExternalTool(string Name, string Path, string Version)
+internal sealed record ExternalTool(string Name, string Path, string Version)
 {
     /// <summary>Find <paramref name="name"/> on PATH (or in /usr/sbin, /sbin) and read its version; throws with the
     /// Debian package to install when it is missing.</summary>

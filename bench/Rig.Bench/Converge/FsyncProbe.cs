@@ -4,7 +4,7 @@ namespace Rig.Bench.Converge;
 
 /// <summary>How long a durable small-file write takes on a file system right now (write, fsync, rename: what an
 /// agent does for every configuration file). Context for the figures: Rig fsyncs, the other tools do not.</summary>
-public static class FsyncProbe
+internal static class FsyncProbe
 {
     /// <summary>Median seconds of <paramref name="count"/> durable writes of a 1.3 KB file under <paramref name="directory"/>.</summary>
     public static double Measure(string directory, int count)

@@ -17,7 +17,7 @@ namespace Rig.Bench.Converge;
 /// <param name="GatewayCpuSeconds">CPU the gateway process used meanwhile.</param>
 /// <param name="AgentCpuSeconds">CPU all agent processes used meanwhile.</param>
 /// <param name="Timings">Where the devices' time went, from the agents' journals.</param>
-public sealed record RigPhase(double Seconds, int Queued, int Commands, double GatewayCpuSeconds, double AgentCpuSeconds, QueueTimings Timings);
+internal sealed record RigPhase(double Seconds, int Queued, int Commands, double GatewayCpuSeconds, double AgentCpuSeconds, QueueTimings Timings);
 
 /// <summary>Means over every command of a phase, from the agents' journals (each entry is stamped before it is
 /// written and flushed). <paramref name="Install"/>, <paramref name="WriteFile"/>: "begin" to "end" of a command
@@ -25,7 +25,7 @@ public sealed record RigPhase(double Seconds, int Queued, int Commands, double G
 /// of the next (journaling "end", reporting the result, the gateway recording it and answering the next command);
 /// <paramref name="Start"/>: from the converge call to the first "begin" (plan, queue, poke, the agent's session).
 /// All in milliseconds; 0 where there was nothing to measure.</summary>
-public sealed record QueueTimings(double Install, double WriteFile, double Exchange, double Start)
+internal sealed record QueueTimings(double Install, double WriteFile, double Exchange, double Start)
 {
     /// <summary>Nothing measured.</summary>
     public static QueueTimings None { get; } = new(0, 0, 0, 0);
@@ -35,7 +35,7 @@ public sealed record QueueTimings(double Install, double WriteFile, double Excha
 /// directory), the workload's packages imported and model saved, and one real agent process per device in sandbox
 /// mode (device root = target directory), enrolled with one-time tokens and checked in. Built before any timing
 /// starts: the fleet already exists when the operator converges it.</summary>
-public sealed class RigFleet : IAsyncDisposable
+internal sealed class RigFleet : IAsyncDisposable
 {
     /// <summary>Stored script that asks a device for a fresh inventory (the verified re-run).</summary>
     public const string InventoryScript = "bench-inventory";

@@ -9,7 +9,7 @@ namespace Rig.Bench.Converge;
 /// renders each template by plain substitution, compares with what is on disk and writes only what differs (no
 /// fsync, no temp file, no record of anything), and extracts each .tar.gz when its last file is missing. Nothing
 /// checks, records or reports: it is the least work that produces the desired state.</summary>
-public sealed class ScriptRunner
+internal sealed class ScriptRunner
 {
     private readonly string _directory;
     private readonly ConvergeWorkload _workload;

@@ -3,11 +3,11 @@ using System.Security.Cryptography;
 namespace Rig.Bench.Converge;
 
 /// <summary>Identity of a file on disk: a rewrite (new inode by rename, or new data) changes it.</summary>
-public readonly record struct FileStamp(long Inode, DateTime Modified, long Length);
+internal readonly record struct FileStamp(long Inode, DateTime Modified, long Length);
 
 /// <summary>Checks target directories against the workload: every device has every expected file with the expected
 /// SHA-256 (rendered configuration byte for byte, archive payloads), whatever tool wrote it.</summary>
-public static class TargetVerifier
+internal static class TargetVerifier
 {
     /// <summary>Throw with the first problems when any device's target differs from <paramref name="expected"/>.</summary>
     /// <param name="tool">Tool name for the message.</param>

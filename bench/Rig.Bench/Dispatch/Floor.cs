@@ -10,7 +10,7 @@ namespace Rig.Bench.Dispatch;
 
 /// <summary>What one floor round measured: requests answered (each with its durable row), from the first session's
 /// start to the last "no command", the floor server's CPU time, and each agent's time from its start to its first command.</summary>
-public sealed record FloorRound(long Requests, double Seconds, double ServerCpuSeconds, IReadOnlyList<double> FirstCommandMs)
+internal sealed record FloorRound(long Requests, double Seconds, double ServerCpuSeconds, IReadOnlyList<double> FirstCommandMs)
 {
     /// <summary>Requests per second.</summary>
     public double PerSecond => Requests / Seconds;
@@ -22,7 +22,7 @@ public sealed record FloorRound(long Requests, double Seconds, double ServerCpuS
 /// <summary>The floor server (<see cref="FloorServer"/>) as a child process, driven by the dispatch benchmark's simulated
 /// fleet: every agent a session of its own (a new mTLS connection, kept alive), started through a window of
 /// <see cref="RigLimits.PokeWindow"/> sessions not yet answered, as the gateway's poke scheduler starts them.</summary>
-public sealed class FloorProcess : IAsyncDisposable
+internal sealed class FloorProcess : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly IDisposable _guard;
@@ -139,7 +139,7 @@ public sealed class FloorProcess : IAsyncDisposable
 
 /// <summary>The store's counters read from the gateway's <c>/metrics</c> (Prometheus text): statements, round trips and
 /// group-commit batches since the gateway started.</summary>
-public sealed record StoreWork(double Statements, double RoundTrips, double Batches)
+internal sealed record StoreWork(double Statements, double RoundTrips, double Batches)
 {
     /// <summary>Scrape them with an operator token.</summary>
     public static async Task<StoreWork> ReadAsync(OperatorClient api, CancellationToken ct)

@@ -29,7 +29,7 @@ namespace Rig.Bench.Dispatch;
 /// batch one multi-row INSERT in autocommit: one round trip, one fsync) and answers a write-file command until the
 /// device has had <c>--commands</c> of them in the session, then "no command". Runs as its own process
 /// (<c>rig-bench floor-server</c>), so its CPU time is its own, like the gateway's.</summary>
-public static class FloorServer
+internal static class FloorServer
 {
     /// <summary>The command-line verb that runs the server (not a benchmark).</summary>
     public const string Verb = "floor-server";

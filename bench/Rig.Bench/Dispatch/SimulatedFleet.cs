@@ -16,7 +16,7 @@ namespace Rig.Bench.Dispatch;
 /// (a NEW mTLS connection per session, kept alive until "no command"), and commands answered at once
 /// (the point is the gateway, not the work). With <see cref="SimulatedFleet.Batch"/> above 1 it asks for several
 /// commands per answer and reports their results together, as the real agent does.</summary>
-public sealed class SimulatedAgent(string name, X509Certificate2 certificate, IPAddress pokeAddress)
+internal sealed class SimulatedAgent(string name, X509Certificate2 certificate, IPAddress pokeAddress)
 {
     private int _inSession;
     private int _pokedAgain;
@@ -148,7 +148,7 @@ public sealed class SimulatedAgent(string name, X509Certificate2 certificate, IP
 
 /// <summary>N simulated agents in one process. They share one poke listener on 0.0.0.0: each agent reports its
 /// own loopback address (127.1.x.y), so the address the gateway connected to says which agent was poked.</summary>
-public sealed class SimulatedFleet : IAsyncDisposable
+internal sealed class SimulatedFleet : IAsyncDisposable
 {
     private readonly ConcurrentDictionary<IPAddress, SimulatedAgent> _byAddress = new();
     private readonly TcpListener _listener;

@@ -7,7 +7,7 @@ namespace Rig.Bench.Dispatch;
 
 /// <summary>The database's share of dispatch: exchanges straight into the store (no TLS, no HTTP), many devices at
 /// once, so the group commit batches them as under real load. What is left above this ceiling is transport.</summary>
-public static class StoreCeiling
+internal static class StoreCeiling
 {
     /// <summary>What one run of the store alone measured: exchanges per second, and the database work per exchange and
     /// per group-commit batch (statements and round trips through <see cref="StoreCounters"/>).</summary>

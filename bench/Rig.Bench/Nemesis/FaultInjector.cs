@@ -4,13 +4,13 @@ using System.Globalization;
 namespace Rig.Bench.Nemesis;
 
 /// <summary>What became of a planned fault.</summary>
-public sealed record InjectedFault(PlannedFault Plan, double StartedAt, bool Injected, string Detail);
+internal sealed record InjectedFault(PlannedFault Plan, double StartedAt, bool Injected, string Detail);
 
 /// <summary>Runs a <see cref="FaultPlan"/> against a <see cref="NemesisSite"/>: each fault starts its gap after the
 /// previous one started; faults on different targets overlap, faults on the same target wait for each other. Every
 /// fault undoes itself (restart, SIGCONT, resume, free) before it ends, so when <see cref="RunAsync"/> returns
 /// everything the nemesis took down is up again.</summary>
-public sealed class FaultInjector(NemesisSite site, Action<string> log)
+internal sealed class FaultInjector(NemesisSite site, Action<string> log)
 {
     private readonly Dictionary<string, SemaphoreSlim> _targets = new(StringComparer.Ordinal);
     private readonly Stopwatch _clock = Stopwatch.StartNew();

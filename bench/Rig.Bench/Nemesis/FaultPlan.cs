@@ -3,7 +3,7 @@ using System.Globalization;
 namespace Rig.Bench.Nemesis;
 
 /// <summary>What the nemesis does.</summary>
-public enum FaultKind
+internal enum FaultKind
 {
     /// <summary>kill -9 the gateway, start it again after a while.</summary>
     GatewayKill,
@@ -30,7 +30,7 @@ public enum FaultKind
 /// <summary>One planned fault: after <paramref name="Gap"/> seconds (from the previous fault's start), do
 /// <paramref name="Kind"/> to <paramref name="Device"/> (agent faults) for <paramref name="Seconds"/> (faults that
 /// last), with <paramref name="DelayMs"/> per chunk (slow proxy).</summary>
-public sealed record PlannedFault(int Index, FaultKind Kind, double Gap, string? Device, double Seconds, int DelayMs)
+internal sealed record PlannedFault(int Index, FaultKind Kind, double Gap, string? Device, double Seconds, int DelayMs)
 {
     /// <summary>One line for the log.</summary>
     public string Describe() => Kind switch
@@ -61,7 +61,7 @@ public sealed record PlannedFault(int Index, FaultKind Kind, double Gap, string?
 
 /// <summary>The fault schedule, drawn entirely from one seeded <see cref="Random"/> before anything runs: the same
 /// seed and options give the same faults in the same order with the same gaps, targets and durations.</summary>
-public static class FaultPlan
+internal static class FaultPlan
 {
     /// <summary>A kind's name on the command line: <c>gateway-kill</c>, <c>proxy-cut</c>, <c>database-restart</c>...</summary>
     public static string Name(FaultKind kind) => string.Concat(kind.ToString().Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));

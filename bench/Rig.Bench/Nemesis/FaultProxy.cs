@@ -9,7 +9,7 @@ namespace Rig.Bench.Nemesis;
 /// black-holed link), <see cref="CutAll"/> (every open connection is closed with FIN), <see cref="ResetAll"/> (with
 /// RST), <see cref="Slow"/> (every chunk is held back a while). The agents' TLS passes through untouched: they enroll
 /// against the proxy's port as <c>localhost</c>, so SNI and the gateway's certificate are the gateway's own.</summary>
-public sealed class FaultProxy : IAsyncDisposable
+internal sealed class FaultProxy : IAsyncDisposable
 {
     private const int BufferSize = 16 * 1024;
     private readonly Socket _listener;

@@ -9,7 +9,7 @@ using Rig.Server.Store;
 namespace Rig.Bench.Nemesis;
 
 /// <summary>What the checks found. Each list holds one line per problem, naming the device and the command.</summary>
-public sealed class NemesisFindings
+internal sealed class NemesisFindings
 {
     /// <summary>A command begun again after its <c>end</c> was journaled: it ran twice.</summary>
     public List<string> Duplicates { get; } = [];
@@ -61,7 +61,7 @@ public sealed class NemesisFindings
 
 /// <summary>The checks after the storm: every agent's journal against the database (through the operator API),
 /// the rollout's outcome, and every device root against the model file by file.</summary>
-public static class NemesisChecks
+internal static class NemesisChecks
 {
     private sealed record Entry(string Id, string Event, string? Kind, CommandOutcome? Outcome, string? Error);
 

@@ -16,7 +16,7 @@ namespace Rig.Bench.Nemesis;
 /// started for the run) behind a <see cref="FaultProxy"/>, the workload's packages imported and model saved, and one
 /// real agent process per device (sandbox platform, <c>rig agent run</c>) under <see cref="AgentSupervisor"/>, enrolled
 /// against the proxy's port. One device may keep its root and state on a <see cref="SmallDisk"/>.</summary>
-public sealed class NemesisSite : IAsyncDisposable
+internal sealed class NemesisSite : IAsyncDisposable
 {
     private readonly Dictionary<string, AgentSupervisor> _agents = new(StringComparer.Ordinal);
     private readonly List<AgentSupervisor> _retired = [];

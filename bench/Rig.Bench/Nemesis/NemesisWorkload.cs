@@ -9,7 +9,7 @@ namespace Rig.Bench.Nemesis;
 /// files, then a reboot), an app role (four packages, most of the configuration files, a service) and a content role
 /// (a package and a few files). Packages are Rig archives of incompressible random bytes (real download sizes);
 /// templates read device facts and parameters of three layers. Deterministic for a given size.</summary>
-public sealed class NemesisWorkload
+internal sealed class NemesisWorkload
 {
     /// <summary>Packages per device.</summary>
     public const int PackageCount = 6;

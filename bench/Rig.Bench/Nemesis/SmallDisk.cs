@@ -7,7 +7,7 @@ namespace Rig.Bench.Nemesis;
 /// <summary>A small disk of its own for one device: a tmpfs of a few MiB holding the device's sandbox root and its
 /// agent's state directory, which the nemesis fills to the last byte with a filler file and frees again. Mounting
 /// needs root; unmounted (lazily if still busy) on dispose and when a signal stops the benchmark.</summary>
-public sealed class SmallDisk : IAsyncDisposable
+internal sealed class SmallDisk : IAsyncDisposable
 {
     private readonly IDisposable _cleanup;
     private bool _mounted;

@@ -12,7 +12,7 @@ namespace Rig.Agent.Components;
 /// <summary>Runs one command through the generic components (fetch-and-verify, install, remove, write-file,
 /// delete-file, service, inventory) over the platform. Never throws for a command's own failure: the result
 /// says what was wrong. Reboot is the runtime's business (it ends the process).</summary>
-public sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLimits limits, Backoff? backoff = null, AgentLog? log = null)
+internal sealed class CommandExecutor(IPlatform platform, AgentPaths paths, RigLimits limits, Backoff? backoff = null, AgentLog? log = null)
 {
     private readonly Backoff _backoff = backoff ?? new Backoff(limits);
     private readonly AgentLog _log = log ?? new AgentLog("-", verbose: false);

@@ -14,7 +14,7 @@ namespace Rig.Agent.Components;
 /// <c>os-release</c>, native packages from the root's dpkg status file (parsed here, no process) and, when the
 /// root has an rpm database, <c>rpm --root ROOT -qa</c>. Every reader degrades to null ("unknown") rather than
 /// failing the inventory: a device without /sys still reports its packages.</summary>
-public sealed class Discovery
+internal sealed class Discovery
 {
     /// <summary>One <c>rpm -qa</c> listing every package with its relations and file list: seconds for a few thousand
     /// packages; it runs only when the database changed.</summary>

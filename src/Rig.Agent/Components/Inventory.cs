@@ -14,7 +14,7 @@ namespace Rig.Agent.Components;
 /// (<see cref="Discovery"/>). The sandbox reports no hardware, OS or native packages (null: unknown): its device is
 /// simulated, and the host's facts are not the device's. Cheap by design: managed files are hashed, native
 /// packages are only listed.</summary>
-public static class Inventory
+internal static class Inventory
 {
     /// <summary>Missing file marker digest.</summary>
     public const string Missing = "missing";

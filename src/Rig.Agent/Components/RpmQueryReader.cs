@@ -17,7 +17,7 @@ namespace Rig.Agent.Components;
 /// (U+001F) and record (U+001E) separators, which no package name, version or path holds; a record whose value held
 /// a line break arrives over several lines, is recognised by the missing RS, and counts as unusable (a name with a
 /// control character would make the gateway drop the inventory).</remarks>
-public sealed partial class RpmQueryReader
+internal sealed partial class RpmQueryReader
 {
     private const char Unit = '\u001f';
     private const char Record = '\u001e';

@@ -4,7 +4,7 @@ using Rig.Protocol.Archives;
 namespace Rig.Agent.Platform;
 
 /// <summary>What to do when the last component of a path is a symbolic link.</summary>
-public enum FinalLink
+internal enum FinalLink
 {
     /// <summary>Refuse: configuration files are never written through a link (CHECKLIST 16).</summary>
     Refuse,
@@ -17,7 +17,7 @@ public enum FinalLink
 /// <summary>Maps device paths (<c>/etc/app.conf</c>) to host paths under a root (<c>/</c> on a real device, a
 /// directory in the sandbox) and refuses anything that would escape it: <c>..</c>, symbolic links resolving
 /// outside the root (links are followed with chroot semantics), paths outside the allowed roots.</summary>
-public sealed class DeviceFileSystem
+internal sealed class DeviceFileSystem
 {
     private const int MaxLinkHops = 40;
     private readonly IReadOnlyList<string> _allowedRoots;

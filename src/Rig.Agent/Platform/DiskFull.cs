@@ -2,7 +2,7 @@ namespace Rig.Agent.Platform;
 
 /// <summary>Tells a full disk (or an exhausted quota) from other I/O errors, so that a command reports
 /// <c>disk-full</c>, the real cause, instead of a generic <c>io-error</c> (CHECKLIST 21).</summary>
-public static class DiskFull
+internal static class DiskFull
 {
     /// <summary>The error code results carry.</summary>
     public const string Code = "disk-full";

@@ -4,7 +4,7 @@ namespace Rig.Agent.Platform;
 
 /// <summary>The OS abstraction layer: what the generic components need from a device. One plug-in per OS
 /// family; today <c>sandbox</c> (everything confined under a root directory).</summary>
-public interface IPlatform
+internal interface IPlatform
 {
     /// <summary>Plug-in name, reported in inventories.</summary>
     string Name { get; }
@@ -47,10 +47,10 @@ public interface IPlatform
 /// <summary>A package whose blob was fetched and verified (size and SHA-256) before an install.</summary>
 /// <param name="Package">The package as the command names it.</param>
 /// <param name="Path">The verified blob.</param>
-public sealed record PackageBlob(PackageRef Package, string Path);
+internal sealed record PackageBlob(PackageRef Package, string Path);
 
 /// <summary>Installs and removes packages of one format.</summary>
-public interface IPackageInstaller
+internal interface IPackageInstaller
 {
     /// <summary>True when one run of the package manager can install or remove several packages together
     /// (<see cref="InstallCommand.With"/>, <see cref="RemoveCommand.With"/>: packages that depend on each other in a
@@ -66,7 +66,7 @@ public interface IPackageInstaller
 }
 
 /// <summary>The single-package forms of <see cref="IPackageInstaller"/>'s calls.</summary>
-public static class PackageInstallerExtensions
+internal static class PackageInstallerExtensions
 {
     /// <summary>Install (or upgrade to) the package in the verified blob at <paramref name="blobPath"/>.</summary>
     public static Task<string> InstallAsync(this IPackageInstaller installer, PackageRef package, string blobPath, string workDirectory, CancellationToken ct)
@@ -84,7 +84,7 @@ public static class PackageInstallerExtensions
 }
 
 /// <summary>Service control.</summary>
-public interface IServiceManager
+internal interface IServiceManager
 {
     /// <summary>Apply an action to a service.</summary>
     Task<string> ApplyAsync(string name, ServiceAction action, CancellationToken ct);
@@ -95,4 +95,4 @@ public interface IServiceManager
 
 /// <summary>A command failed for a reason the operator can act on; <see cref="Rig.Protocol.Errors.RigException.Code"/> is
 /// stable. Not retry-safe: the agent reports the failure, it does not run the command again by itself.</summary>
-public sealed class CommandFailedException(string code, string message) : Rig.Protocol.Errors.RigException(code, message, retrySafe: false);
+internal sealed class CommandFailedException(string code, string message) : Rig.Protocol.Errors.RigException(code, message, retrySafe: false);

@@ -6,7 +6,7 @@ namespace Rig.Agent.Platform;
 /// <summary>What Rig installed and wrote on a device, kept on the device itself (<c>/var/lib/rig/state.json</c>,
 /// like dpkg's database) so a device that loses its disk loses it too. Saved atomically after every change, or
 /// once for a group of changes (<see cref="Deferred"/>).</summary>
-public sealed class PackageDatabase
+internal sealed class PackageDatabase
 {
     /// <summary>The saved form.</summary>
     public sealed record State
@@ -125,10 +125,10 @@ public sealed class PackageDatabase
 }
 
 /// <summary>An installed package and the device paths it owns.</summary>
-public sealed record InstalledPackageRecord(string Name, string Version, string Format, string Sha256, List<string> Files, string? Service);
+internal sealed record InstalledPackageRecord(string Name, string Version, string Format, string Sha256, List<string> Files, string? Service);
 
 /// <summary>A configuration file Rig wrote.</summary>
-public sealed record ManagedFileRecord(string Path, string Sha256, string Mode, string Owner, string Group);
+internal sealed record ManagedFileRecord(string Path, string Sha256, string Mode, string Owner, string Group);
 
 /// <summary>A service's state.</summary>
-public sealed record ServiceRecord(string Name, bool Running, bool Enabled);
+internal sealed record ServiceRecord(string Name, bool Running, bool Enabled);

@@ -5,7 +5,7 @@ namespace Rig.Agent.Platform;
 
 /// <summary>Services where nothing can be started (the sandbox, a device root that is not the running system):
 /// the requested state is recorded in the device's database and reported in the inventory.</summary>
-public sealed class RecordedServices(PackageDatabase database, string why) : IServiceManager
+internal sealed class RecordedServices(PackageDatabase database, string why) : IServiceManager
 {
     /// <inheritdoc />
     public Task<string> ApplyAsync(string name, ServiceAction action, CancellationToken ct)

@@ -7,7 +7,7 @@ namespace Rig.Agent.Runtime;
 /// <summary>The agent's configuration, <c>agent.json</c> in its state directory, written at enrollment. Members with a
 /// default use <c>set</c>: the JSON source generator passes null/0 for a missing init-only member, so an agent.json
 /// written before a member existed would lose its default.</summary>
-public sealed record AgentConfig
+internal sealed record AgentConfig
 {
     // Members with defaults are `set`, not `init`: for init-only members the JSON source generator passes
     // default(T) when the member is absent, which would overwrite the default (absent must mean the default).
@@ -58,7 +58,7 @@ public sealed record AgentConfig
 }
 
 /// <summary>Paths inside the agent's state directory.</summary>
-public sealed class AgentPaths(string stateDirectory)
+internal sealed class AgentPaths(string stateDirectory)
 {
     /// <summary>The state directory.</summary>
     public string Root { get; } = Path.GetFullPath(stateDirectory);
@@ -86,7 +86,7 @@ public sealed class AgentPaths(string stateDirectory)
 /// <c>reboot-started</c> (with <c>boot</c>: the kernel's boot id then, where the device has one), <c>tracks-reports</c>
 /// (every result finished before this line counts as reported: the first line of a journal written by an agent that
 /// marks reported results, and the line an older journal gets when such an agent first opens it).</summary>
-public sealed record JournalEntry(string Id, string Event, long At, string? Kind = null, CommandResult? Result = null, string? Boot = null, IReadOnlyList<string>? Ids = null);
+internal sealed record JournalEntry(string Id, string Event, long At, string? Kind = null, CommandResult? Result = null, string? Boot = null, IReadOnlyList<string>? Ids = null);
 
 /// <summary>Source-generated JSON for the agent's own files (Native AOT).</summary>
 [JsonSourceGenerationOptions(
@@ -98,7 +98,7 @@ public sealed record JournalEntry(string Id, string Event, long At, string? Kind
 [JsonSerializable(typeof(JournalEntry))]
 [JsonSerializable(typeof(Platform.PackageDatabase.State))]
 [JsonSerializable(typeof(Platform.Linux.Network.PendingNetworkChange))]
-public sealed partial class AgentJson : JsonSerializerContext
+internal sealed partial class AgentJson : JsonSerializerContext
 {
     /// <summary>Load agent.json with a clear error.</summary>
     public static AgentConfig LoadConfig(AgentPaths paths)
@@ -125,7 +125,7 @@ public sealed partial class AgentJson : JsonSerializerContext
 }
 
 /// <summary>An error the agent reports to its operator and stops on (bad configuration, a refused enrollment): not retry-safe.</summary>
-public sealed class AgentException(string message) : Rig.Protocol.Errors.RigException(ErrorCode, message, retrySafe: false)
+internal sealed class AgentException(string message) : Rig.Protocol.Errors.RigException(ErrorCode, message, retrySafe: false)
 {
     /// <summary>The code of every <see cref="AgentException"/> (the agent's JSON log names it).</summary>
     public const string ErrorCode = AgentEvents.AgentError;

@@ -4,7 +4,7 @@ namespace Rig.Agent.Runtime;
 /// for the assembly, as the gateway's <c>ServerLog</c> (the agent writes its own lines without Microsoft.Extensions.Logging,
 /// for Native AOT: <see cref="AgentLog"/>); docs/OPERATIONS.md lists them all, and a test keeps the two in step. A name
 /// never changes meaning. The level in each summary is the one the event is written at.</summary>
-public static class AgentEvents
+internal static class AgentEvents
 {
     /// <summary>Info: the agent listens for pokes (address, port, gateway).</summary>
     public const string Listening = "listening";

@@ -8,7 +8,7 @@ namespace Rig.Agent.Runtime;
 /// (operators grep them), as text or, with <c>--log-format json</c>, as one JSON object per line
 /// (<c>{"time","level","device","event","message"}</c>). Kept dependency-free for Native AOT: the JSON is written by
 /// <see cref="Utf8JsonWriter"/>, no reflection.</summary>
-public sealed class AgentLog(string device, bool verbose, bool json = false)
+internal sealed class AgentLog(string device, bool verbose, bool json = false)
 {
     private static readonly Lock Gate = new();
 

@@ -12,7 +12,7 @@ using Rig.Protocol.Errors;
 namespace Rig.Agent.Runtime;
 
 /// <summary>How a run of the agent ended.</summary>
-public enum AgentExit
+internal enum AgentExit
 {
     /// <summary>Stopped (signal).</summary>
     Stopped = 0,
@@ -27,7 +27,7 @@ public enum AgentExit
 /// runs one session: a NEW mTLS connection to its configured gateway, inquire, run each command once
 /// (journal first), report the result with the next inquiry, until "no command". Transport failures are
 /// retried with jittered exponential backoff; the same result is reported again until acknowledged.</summary>
-public sealed class AgentRuntime : IAsyncDisposable
+internal sealed class AgentRuntime : IAsyncDisposable
 {
     private readonly AgentPaths _paths;
     private readonly AgentConfig _config;

@@ -8,7 +8,7 @@ namespace Rig.Agent.Runtime;
 /// agent stops. A poke (the gateway is back: it pokes the devices with work when it starts) cuts the current wait short;
 /// the next wait still grows, and no wait is shorter than <see cref="RigLimits.RetryInitialDelay"/>, so a flood of
 /// forged pokes cannot turn the agent into a load on a gateway that is down.</summary>
-public sealed class Backoff(RigLimits limits)
+internal sealed class Backoff(RigLimits limits)
 {
     private TaskCompletionSource _wake = new(TaskCreationOptions.RunContinuationsAsynchronously);
 

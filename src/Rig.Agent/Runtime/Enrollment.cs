@@ -9,7 +9,7 @@ namespace Rig.Agent.Runtime;
 /// <summary>Enrolls an agent once: makes its key on the device, fetches the gateway's CA and checks it against
 /// the pin the operator gave, sends a signing request with the one-time token, and saves certificate, CA and
 /// configuration in the state directory.</summary>
-public static class Enrollment
+internal static class Enrollment
 {
     /// <summary>Enroll and write the state directory.</summary>
     public static async Task<AgentConfig> EnrollAsync(AgentPaths paths, AgentConfig config, string token, string caPin, RigLimits limits, CancellationToken ct)
@@ -117,7 +117,7 @@ public static class Enrollment
 }
 
 /// <summary>The agent's version.</summary>
-public static class AgentInfo
+internal static class AgentInfo
 {
     /// <summary>Informational version of this build.</summary>
     public static string Version { get; } = typeof(AgentInfo).Assembly.GetName().Version?.ToString(3) ?? "0.0.0";

@@ -4,7 +4,7 @@ namespace Rig.Agent.Runtime;
 /// the agent kills itself with SIGKILL the first time it reaches the point NAME (once per state directory: a marker file
 /// records it), as a kill -9 or a power cut at the worst moment would. Nothing else reads the variable; an agent started
 /// without it never stops here.</summary>
-public static class Failpoint
+internal static class Failpoint
 {
     /// <summary>After an answer that ends in a reboot is journaled, before its results are reported.</summary>
     public const string RebootAnswerJournaled = "reboot-answer-journaled";

@@ -13,11 +13,11 @@ namespace Rig.Agent.Runtime;
 
 /// <summary>A transport failure: the request may not have reached the gateway, or its answer was lost.
 /// Retrying is safe because every exchange is idempotent (command ids, journal).</summary>
-public sealed class GatewayUnavailableException(string message, Exception? inner = null) : RigException("gateway-unavailable", message, retrySafe: true, inner);
+internal sealed class GatewayUnavailableException(string message, Exception? inner = null) : RigException("gateway-unavailable", message, retrySafe: true, inner);
 
 /// <summary>The gateway could not be reached for <see cref="RigLimits.GatewayUnreachableDeadline"/>: the message is one line
 /// naming the gateway, the last failure and what to check. The agent's command line exits with 69 (EX_UNAVAILABLE).</summary>
-public sealed class GatewayUnreachableException(Uri gateway, TimeSpan triedFor, string? lastFailure)
+internal sealed class GatewayUnreachableException(Uri gateway, TimeSpan triedFor, string? lastFailure)
     : RigException("gateway-unreachable", Describe(gateway, triedFor, lastFailure, "then run this command again"), retrySafe: true)
 {
     /// <summary>One line: the gateway, for how long and why it did not answer, what to check, and <paramref name="then"/>.</summary>
@@ -55,7 +55,7 @@ public sealed class GatewayUnreachableException(Uri gateway, TimeSpan triedFor, 
 
 /// <summary>The gateway refused the request (4xx): retrying the same request will not help. The agent decides what to
 /// do from <see cref="Refusal"/>; <see cref="RigException.Code"/> keeps the wire code also when this agent does not know it.</summary>
-public sealed class GatewayRefusalException(int status, string code, string message) : RigException(code, message, retrySafe: false)
+internal sealed class GatewayRefusalException(int status, string code, string message) : RigException(code, message, retrySafe: false)
 {
     /// <summary>HTTP status (for messages; decisions use <see cref="Refusal"/>).</summary>
     public int Status { get; } = status;
@@ -68,7 +68,7 @@ public sealed class GatewayRefusalException(int status, string code, string mess
 /// <summary>One session's connection to the gateway: mutual TLS with the device's certificate, the gateway's
 /// certificate checked against the pinned CA only. A new client (a NEW connection) per session; within the
 /// session the connection is kept alive until the queue answers "no command" (docs/PROTOCOL.md).</summary>
-public sealed class GatewayClient : IDisposable
+internal sealed class GatewayClient : IDisposable
 {
     /// <summary>Bytes a download receives before it hashes and writes them: large enough that the disk sees few large
     /// writes and the hash runs over long stretches; two such buffers per download in flight.</summary>

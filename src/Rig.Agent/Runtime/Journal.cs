@@ -7,7 +7,7 @@ namespace Rig.Agent.Runtime;
 /// <summary>The agent's journal of commands: append-only JSON lines, flushed to disk before the agent reports
 /// (the results of one answer together, see <see cref="Commit"/>). A command whose <c>end</c> is in the journal is never run again: a re-delivery is answered from
 /// here. A torn last line (power cut mid-write) is ignored.</summary>
-public sealed class Journal : IDisposable
+internal sealed class Journal : IDisposable
 {
     /// <summary>Lines kept when the journal is compacted at start-up.</summary>
     public const int KeepEntries = 20_000;

@@ -9,7 +9,7 @@ namespace Rig.Agent.Runtime;
 /// <summary>Listens for pokes. A poke carries nothing the agent trusts: whatever arrives, the only effect is
 /// that the agent inquires at its own configured gateway over a new mTLS connection (a forged poke gains
 /// nothing, CHECKLIST 4). Pokes are coalesced into at most one pending trigger; handlers are bounded.</summary>
-public sealed class PokeListener : IAsyncDisposable
+internal sealed class PokeListener : IAsyncDisposable
 {
     private const int MaxConcurrentHandlers = 16;
     private readonly TcpListener _listener;

@@ -6,7 +6,7 @@ namespace Rig.Agent.Runtime;
 /// stands at the program's path; an agent run by <c>dotnet rig-agent.dll</c> shows it in the assembly's size and
 /// time. A program that was already gone at start, or that was removed without a successor (the agent's package
 /// purged), is not "replaced": exiting to be restarted would start nothing.</summary>
-public sealed class SelfImage
+internal sealed class SelfImage
 {
     private const string DeletedSuffix = " (deleted)";
     private readonly string? _assembly;

@@ -7,7 +7,7 @@ namespace Rig.Agent.Runtime;
 /// mounted at <see cref="Root"/>): enrolls it when its state directory has no identity yet, writes the unit
 /// <c>/etc/systemd/system/rig-agent.service</c> (unless the rig-agent package already ships the same one), and
 /// enables it (and starts it, when systemd runs and the root is the running system).</summary>
-public sealed class ServiceInstall
+internal sealed class ServiceInstall
 {
     /// <summary>The unit's name.</summary>
     public const string UnitName = "rig-agent.service";

@@ -7,7 +7,7 @@ using Spectre.Console.Cli;
 namespace Rig.Cli.Commands;
 
 /// <summary>Options of <c>rig completion</c>.</summary>
-public sealed class CompletionSettings : CommandSettings
+internal sealed class CompletionSettings : CommandSettings
 {
     /// <summary>The shell.</summary>
     [CommandArgument(0, "<SHELL>")]
@@ -22,7 +22,7 @@ public sealed class CompletionSettings : CommandSettings
 
 /// <summary><c>rig completion bash|zsh</c>: a completion script for commands and options, made from the same command
 /// tree the parser uses (Spectre's model of it), so it cannot fall behind.</summary>
-public sealed class CompletionCommand : Command<CompletionSettings>
+internal sealed class CompletionCommand : Command<CompletionSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, CompletionSettings settings, CancellationToken cancellationToken)

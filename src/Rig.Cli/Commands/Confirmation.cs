@@ -6,7 +6,7 @@ namespace Rig.Cli.Commands;
 
 /// <summary>The reason every command that records a revision must be given (<c>-m</c>): it is what the history
 /// shows whoever reads it later.</summary>
-public static class RevisionMessage
+internal static class RevisionMessage
 {
     /// <summary>A usage error (exit 64) when <paramref name="message"/> is missing or blank.</summary>
     public static ValidationResult Require(string? message, string command) =>
@@ -17,7 +17,7 @@ public static class RevisionMessage
 
 /// <summary>Asking before a change removes something: a device, a role assignment, a package from a device. On a
 /// terminal the operator is asked; otherwise (a script, a pipe, <c>--json</c>) only <c>--yes</c> lets it through.</summary>
-public static class Confirmation
+internal static class Confirmation
 {
     /// <summary>Exit code of a change refused because it removes something and was not confirmed (nothing was done).</summary>
     public const int Refused = ExitCodes.Error;

@@ -7,7 +7,7 @@ using Spectre.Console.Cli;
 namespace Rig.Cli.Commands;
 
 /// <summary>Options of <c>rig context add</c>.</summary>
-public sealed class ContextAddSettings : CommandSettings
+internal sealed class ContextAddSettings : CommandSettings
 {
     /// <summary>Name.</summary>
     [CommandArgument(0, "<NAME>")]
@@ -40,7 +40,7 @@ public sealed class ContextAddSettings : CommandSettings
 
 /// <summary><c>rig context add NAME --gateway URL --ca-pin PIN --token-file FILE</c>: remember a gateway, so operator
 /// commands work from a workstation. The CA is fetched from the gateway and kept only if its pin matches.</summary>
-public sealed class ContextAddCommand : AsyncCommand<ContextAddSettings>
+internal sealed class ContextAddCommand : AsyncCommand<ContextAddSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ContextAddSettings settings, CancellationToken cancellationToken)
@@ -114,10 +114,10 @@ public sealed class ContextAddCommand : AsyncCommand<ContextAddSettings>
 }
 
 /// <summary>A context as listed.</summary>
-public sealed record ContextView(string Name, bool Current, string Server, string CaPin, string TokenFile);
+internal sealed record ContextView(string Name, bool Current, string Server, string CaPin, string TokenFile);
 
 /// <summary>Options naming one context.</summary>
-public sealed class ContextNameSettings : CommandSettings
+internal sealed class ContextNameSettings : CommandSettings
 {
     /// <summary>Name.</summary>
     [CommandArgument(0, "<NAME>")]
@@ -129,7 +129,7 @@ public sealed class ContextNameSettings : CommandSettings
 }
 
 /// <summary><c>rig context use NAME</c>.</summary>
-public sealed class ContextUseCommand : Command<ContextNameSettings>
+internal sealed class ContextUseCommand : Command<ContextNameSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, ContextNameSettings settings, CancellationToken cancellationToken)
@@ -148,7 +148,7 @@ public sealed class ContextUseCommand : Command<ContextNameSettings>
 }
 
 /// <summary><c>rig context remove NAME</c>.</summary>
-public sealed class ContextRemoveCommand : Command<ContextNameSettings>
+internal sealed class ContextRemoveCommand : Command<ContextNameSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, ContextNameSettings settings, CancellationToken cancellationToken)
@@ -170,7 +170,7 @@ public sealed class ContextRemoveCommand : Command<ContextNameSettings>
 }
 
 /// <summary>Options of <c>rig context list</c>.</summary>
-public sealed class ContextListSettings : CommandSettings
+internal sealed class ContextListSettings : CommandSettings
 {
     /// <summary>JSON output.</summary>
     [CommandOption("--json")]
@@ -178,7 +178,7 @@ public sealed class ContextListSettings : CommandSettings
 }
 
 /// <summary><c>rig context list</c>.</summary>
-public sealed class ContextListCommand : Command<ContextListSettings>
+internal sealed class ContextListCommand : Command<ContextListSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, ContextListSettings settings, CancellationToken cancellationToken)

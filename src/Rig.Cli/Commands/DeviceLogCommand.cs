@@ -10,7 +10,7 @@ using Spectre.Console.Cli;
 namespace Rig.Cli.Commands;
 
 /// <summary>Options of <c>rig device log</c>.</summary>
-public sealed class DeviceLogSettings : ConnectionSettings
+internal sealed class DeviceLogSettings : ConnectionSettings
 {
     /// <summary>The device.</summary>
     [CommandArgument(0, "<DEVICE>")]
@@ -29,7 +29,7 @@ public sealed class DeviceLogSettings : ConnectionSettings
 
 /// <summary><c>rig device log DEVICE [--follow]</c>: each finished command of a device's queue with its output, per
 /// command under a header; <c>--follow</c> streams them as the gateway records them until the queue ends.</summary>
-public sealed class DeviceLogCommand : AsyncCommand<DeviceLogSettings>
+internal sealed class DeviceLogCommand : AsyncCommand<DeviceLogSettings>
 {
     /// <summary>Reconnections after a broken stream before giving up (each resumes at the last cursor read).</summary>
     private const int MaxReconnects = 10;

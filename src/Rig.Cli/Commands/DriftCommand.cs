@@ -7,7 +7,7 @@ using Spectre.Console.Cli;
 namespace Rig.Cli.Commands;
 
 /// <summary>Options of <c>rig drift</c>.</summary>
-public sealed class DriftSettings : ConnectionSettings
+internal sealed class DriftSettings : ConnectionSettings
 {
     /// <summary>Selector.</summary>
     [CommandArgument(0, "[DEVICE|SELECTOR]")]
@@ -22,7 +22,7 @@ public sealed class DriftSettings : ConnectionSettings
 
 /// <summary><c>rig drift [DEVICE|SELECTOR]</c>: what differs between the model and what the devices' agents last
 /// reported. Nothing is sent. Exit codes: 0 no drift, 2 drift, 1 errors (a device without an inventory, model errors).</summary>
-public sealed class DriftCommand : AsyncCommand<DriftSettings>
+internal sealed class DriftCommand : AsyncCommand<DriftSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, DriftSettings settings, CancellationToken cancellationToken)

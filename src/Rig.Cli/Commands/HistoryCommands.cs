@@ -8,7 +8,7 @@ using Spectre.Console.Cli;
 namespace Rig.Cli.Commands;
 
 /// <summary>Options of <c>rig history</c>.</summary>
-public sealed class HistorySettings : ConnectionSettings
+internal sealed class HistorySettings : ConnectionSettings
 {
     /// <summary>How many.</summary>
     [CommandOption("--limit <N>")]
@@ -16,7 +16,7 @@ public sealed class HistorySettings : ConnectionSettings
 }
 
 /// <summary><c>rig history</c>: model revisions, newest first.</summary>
-public sealed class HistoryCommand : AsyncCommand<HistorySettings>
+internal sealed class HistoryCommand : AsyncCommand<HistorySettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, HistorySettings settings, CancellationToken cancellationToken)
@@ -38,7 +38,7 @@ public sealed class HistoryCommand : AsyncCommand<HistorySettings>
 }
 
 /// <summary>Options of <c>rig diff</c>.</summary>
-public sealed class DiffSettings : ConnectionSettings
+internal sealed class DiffSettings : ConnectionSettings
 {
     /// <summary>From.</summary>
     [CommandArgument(0, "<REV1>")]
@@ -50,7 +50,7 @@ public sealed class DiffSettings : ConnectionSettings
 }
 
 /// <summary><c>rig diff REV1 REV2</c>: what differs, object by object.</summary>
-public sealed class DiffCommand : AsyncCommand<DiffSettings>
+internal sealed class DiffCommand : AsyncCommand<DiffSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, DiffSettings settings, CancellationToken cancellationToken)

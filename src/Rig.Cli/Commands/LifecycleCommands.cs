@@ -9,7 +9,7 @@ using Spectre.Console.Cli;
 namespace Rig.Cli.Commands;
 
 /// <summary>Options of <c>rig device clone</c>.</summary>
-public sealed class DeviceCloneSettings : ConnectionSettings
+internal sealed class DeviceCloneSettings : ConnectionSettings
 {
     /// <summary>New device.</summary>
     [CommandArgument(0, "<NEW>")]
@@ -44,7 +44,7 @@ public sealed class DeviceCloneSettings : ConnectionSettings
 }
 
 /// <summary><c>rig device clone NEW --from EXISTING</c>: a new revision, then its plan.</summary>
-public sealed class DeviceCloneCommand : AsyncCommand<DeviceCloneSettings>
+internal sealed class DeviceCloneCommand : AsyncCommand<DeviceCloneSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, DeviceCloneSettings settings, CancellationToken cancellationToken)
@@ -69,7 +69,7 @@ public sealed class DeviceCloneCommand : AsyncCommand<DeviceCloneSettings>
 }
 
 /// <summary>Options of <c>rig device decommission</c>.</summary>
-public sealed class DeviceDecommissionSettings : ConnectionSettings
+internal sealed class DeviceDecommissionSettings : ConnectionSettings
 {
     /// <summary>The device.</summary>
     [CommandArgument(0, "<DEVICE>")]
@@ -95,7 +95,7 @@ public sealed class DeviceDecommissionSettings : ConnectionSettings
 
 /// <summary><c>rig device decommission DEVICE -m WHY</c>: shows what it would remove (the device's software in reverse
 /// role order, its neighbours re-configured), asks (or wants <c>--yes</c>), then records the revision and rolls it out.</summary>
-public sealed class DeviceDecommissionCommand : AsyncCommand<DeviceDecommissionSettings>
+internal sealed class DeviceDecommissionCommand : AsyncCommand<DeviceDecommissionSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, DeviceDecommissionSettings settings, CancellationToken cancellationToken)
@@ -128,7 +128,7 @@ public sealed class DeviceDecommissionCommand : AsyncCommand<DeviceDecommissionS
 }
 
 /// <summary>Options of <c>rig device rebuild</c>.</summary>
-public sealed class DeviceRebuildSettings : ConnectionSettings
+internal sealed class DeviceRebuildSettings : ConnectionSettings
 {
     /// <summary>The device.</summary>
     [CommandArgument(0, "<DEVICE>")]
@@ -144,7 +144,7 @@ public sealed class DeviceRebuildSettings : ConnectionSettings
 }
 
 /// <summary><c>rig device rebuild DEVICE -m WHY</c></summary>
-public sealed class DeviceRebuildCommand : AsyncCommand<DeviceRebuildSettings>
+internal sealed class DeviceRebuildCommand : AsyncCommand<DeviceRebuildSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, DeviceRebuildSettings settings, CancellationToken cancellationToken)
@@ -167,7 +167,7 @@ public sealed class DeviceRebuildCommand : AsyncCommand<DeviceRebuildSettings>
 }
 
 /// <summary><c>rig device cancel DEVICE</c></summary>
-public sealed class DeviceCancelCommand : AsyncCommand<DeviceSettings>
+internal sealed class DeviceCancelCommand : AsyncCommand<DeviceSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, DeviceSettings settings, CancellationToken cancellationToken)
@@ -184,7 +184,7 @@ public sealed class DeviceCancelCommand : AsyncCommand<DeviceSettings>
 }
 
 /// <summary>Options of <c>rig script add</c>.</summary>
-public sealed class ScriptAddSettings : ConnectionSettings
+internal sealed class ScriptAddSettings : ConnectionSettings
 {
     /// <summary>Script name.</summary>
     [CommandArgument(0, "<NAME>")]
@@ -201,7 +201,7 @@ public sealed class ScriptAddSettings : ConnectionSettings
 }
 
 /// <summary><c>rig script add NAME --step ...</c></summary>
-public sealed class ScriptAddCommand : AsyncCommand<ScriptAddSettings>
+internal sealed class ScriptAddCommand : AsyncCommand<ScriptAddSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ScriptAddSettings settings, CancellationToken cancellationToken)
@@ -234,7 +234,7 @@ public sealed class ScriptAddCommand : AsyncCommand<ScriptAddSettings>
 }
 
 /// <summary>Options of <c>rig script run</c>.</summary>
-public sealed class ScriptRunSettings : ConnectionSettings
+internal sealed class ScriptRunSettings : ConnectionSettings
 {
     /// <summary>Script name.</summary>
     [CommandArgument(0, "<NAME>")]
@@ -267,10 +267,10 @@ public sealed class ScriptRunSettings : ConnectionSettings
 /// the run's outcome when nothing was queued (<c>busy</c>, <c>invalid</c>...).</param>
 /// <param name="Error">For a failed device: its failed command's error (or the queue's).</param>
 /// <param name="Queue">The device's queue with every command and its result (output included), or null when none was queued.</param>
-public sealed record ScriptDeviceResult(string Device, string Result, string? ErrorCode, string? Error, QueueDetail? Queue);
+internal sealed record ScriptDeviceResult(string Device, string Result, string? ErrorCode, string? Error, QueueDetail? Queue);
 
 /// <summary><c>rig script run NAME --devices SELECTOR [--wait]</c></summary>
-public sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
+internal sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ScriptRunSettings settings, CancellationToken cancellationToken)
@@ -356,7 +356,7 @@ public sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
 }
 
 /// <summary><c>rig script list</c></summary>
-public sealed class ScriptListCommand : AsyncCommand<ConnectionSettings>
+internal sealed class ScriptListCommand : AsyncCommand<ConnectionSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ConnectionSettings settings, CancellationToken cancellationToken)

@@ -13,10 +13,10 @@ using Spectre.Console.Cli;
 namespace Rig.Cli.Commands;
 
 /// <summary>A model read from files, with the map that gives errors their file and line.</summary>
-public sealed record LoadedModel(RigModel Model, SourceMap? Map);
+internal sealed record LoadedModel(RigModel Model, SourceMap? Map);
 
 /// <summary>Reading model files (a YAML directory or a JSON file) and showing errors with their positions.</summary>
-public static class ModelInput
+internal static class ModelInput
 {
     /// <summary>Read PATH: a directory of YAML model files, or a JSON model file. Syntax errors are printed
     /// (file:line:col) and end the command with exit code 1: nothing is sent.</summary>
@@ -80,7 +80,7 @@ public static class ModelInput
 }
 
 /// <summary>Model files that do not parse: every error with its position.</summary>
-public sealed class ModelFileException(IReadOnlyList<ModelFileError> errors)
+internal sealed class ModelFileException(IReadOnlyList<ModelFileError> errors)
     : Rig.Protocol.Errors.RigException(ErrorCode, $"{errors.Count} error(s) in the model files", retrySafe: false)
 {
     /// <summary>The code of model files that do not parse, in <c>--json</c> output.</summary>
@@ -91,7 +91,7 @@ public sealed class ModelFileException(IReadOnlyList<ModelFileError> errors)
 }
 
 /// <summary>Options of <c>rig plan</c>.</summary>
-public sealed class PlanSettings : ConnectionSettings
+internal sealed class PlanSettings : ConnectionSettings
 {
     /// <summary>Model path.</summary>
     [CommandArgument(0, "[PATH]")]
@@ -125,7 +125,7 @@ public sealed class PlanSettings : ConnectionSettings
 
 /// <summary><c>rig plan PATH</c>: what the model would change on each device; nothing is saved or sent.
 /// Exit codes: 0 no changes, 2 changes pending, 1 errors.</summary>
-public sealed class PlanCommand : AsyncCommand<PlanSettings>
+internal sealed class PlanCommand : AsyncCommand<PlanSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, PlanSettings settings, CancellationToken cancellationToken)
@@ -172,7 +172,7 @@ public sealed class PlanCommand : AsyncCommand<PlanSettings>
 }
 
 /// <summary>Options of <c>rig apply</c>.</summary>
-public sealed class ApplySettings : ConnectionSettings
+internal sealed class ApplySettings : ConnectionSettings
 {
     /// <summary>Model path or saved plan.</summary>
     [CommandArgument(0, "<PATH>")]
@@ -196,7 +196,7 @@ public sealed class ApplySettings : ConnectionSettings
 /// <summary><c>rig apply PATH -m WHY</c>: show what the change does to each device, ask before anything is removed,
 /// then record a new model revision. Nothing is sent: roll it out next. PATH may be a saved plan
 /// (<c>rig plan PATH -o FILE</c>): exactly its model is recorded, and only while nothing it planned on moved.</summary>
-public sealed class ApplyCommand : AsyncCommand<ApplySettings>
+internal sealed class ApplyCommand : AsyncCommand<ApplySettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ApplySettings settings, CancellationToken cancellationToken)
@@ -289,7 +289,7 @@ public sealed class ApplyCommand : AsyncCommand<ApplySettings>
 }
 
 /// <summary>Saved plan files (<see cref="SavedPlan"/>): written by <c>rig plan -o</c>, read by <c>rig apply</c>.</summary>
-public static class SavedPlans
+internal static class SavedPlans
 {
     private static readonly JsonSerializerOptions FileJson = new(OperatorClient.Json) { WriteIndented = true };
 
@@ -348,7 +348,7 @@ public static class SavedPlans
 }
 
 /// <summary>Options of <c>rig model show</c>.</summary>
-public sealed class ModelShowSettings : ConnectionSettings
+internal sealed class ModelShowSettings : ConnectionSettings
 {
     /// <summary>Revision or date.</summary>
     [CommandOption("--at <REV|DATE>")]
@@ -367,7 +367,7 @@ public sealed class ModelShowSettings : ConnectionSettings
 }
 
 /// <summary><c>rig model show --at REV|DATE</c>: the model and every device's configuration as of then.</summary>
-public sealed class ModelShowCommand : AsyncCommand<ModelShowSettings>
+internal sealed class ModelShowCommand : AsyncCommand<ModelShowSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ModelShowSettings settings, CancellationToken cancellationToken)
@@ -409,7 +409,7 @@ public sealed class ModelShowCommand : AsyncCommand<ModelShowSettings>
 }
 
 /// <summary>Options of <c>rig model export</c>.</summary>
-public sealed class ModelExportSettings : ConnectionSettings
+internal sealed class ModelExportSettings : ConnectionSettings
 {
     /// <summary>Target directory.</summary>
     [CommandArgument(0, "<DIR>")]
@@ -422,7 +422,7 @@ public sealed class ModelExportSettings : ConnectionSettings
 }
 
 /// <summary><c>rig model export DIR</c>: the stored model as YAML files (e.g. after `rig device clone`).</summary>
-public sealed class ModelExportCommand : AsyncCommand<ModelExportSettings>
+internal sealed class ModelExportCommand : AsyncCommand<ModelExportSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ModelExportSettings settings, CancellationToken cancellationToken)

@@ -9,7 +9,7 @@ using Spectre.Console.Cli;
 namespace Rig.Cli.Commands;
 
 /// <summary>Options of <c>rig package add</c>.</summary>
-public sealed class PackageAddSettings : ConnectionSettings
+internal sealed class PackageAddSettings : ConnectionSettings
 {
     /// <summary>Files to import.</summary>
     [CommandArgument(0, "<FILE>")]
@@ -18,7 +18,7 @@ public sealed class PackageAddSettings : ConnectionSettings
 }
 
 /// <summary><c>rig package add FILE...</c></summary>
-public sealed class PackageAddCommand : AsyncCommand<PackageAddSettings>
+internal sealed class PackageAddCommand : AsyncCommand<PackageAddSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, PackageAddSettings settings, CancellationToken cancellationToken)
@@ -59,7 +59,7 @@ public sealed class PackageAddCommand : AsyncCommand<PackageAddSettings>
 }
 
 /// <summary><c>rig package list</c></summary>
-public sealed class PackageListCommand : AsyncCommand<ConnectionSettings>
+internal sealed class PackageListCommand : AsyncCommand<ConnectionSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ConnectionSettings settings, CancellationToken cancellationToken)
@@ -81,7 +81,7 @@ public sealed class PackageListCommand : AsyncCommand<ConnectionSettings>
 }
 
 /// <summary><c>rig device list</c></summary>
-public sealed class DeviceListCommand : AsyncCommand<ConnectionSettings>
+internal sealed class DeviceListCommand : AsyncCommand<ConnectionSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ConnectionSettings settings, CancellationToken cancellationToken)
@@ -109,7 +109,7 @@ public sealed class DeviceListCommand : AsyncCommand<ConnectionSettings>
 /// <summary><c>rig device show DEVICE</c>: what the gateway knows about one device: model and discovered facts side by
 /// side, roles, agent and certificate, inventory, and its latest two queues command by command with each command's
 /// output and each failure's error code and message.</summary>
-public sealed class DeviceShowCommand : AsyncCommand<DeviceSettings>
+internal sealed class DeviceShowCommand : AsyncCommand<DeviceSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, DeviceSettings settings, CancellationToken cancellationToken)
@@ -190,7 +190,7 @@ public sealed class DeviceShowCommand : AsyncCommand<DeviceSettings>
 }
 
 /// <summary>Options naming one device.</summary>
-public sealed class DeviceSettings : ConnectionSettings
+internal sealed class DeviceSettings : ConnectionSettings
 {
     /// <summary>The device.</summary>
     [CommandArgument(0, "<DEVICE>")]
@@ -198,7 +198,7 @@ public sealed class DeviceSettings : ConnectionSettings
 }
 
 /// <summary>Options of <c>rig device token</c>.</summary>
-public sealed class DeviceTokenSettings : ConnectionSettings
+internal sealed class DeviceTokenSettings : ConnectionSettings
 {
     /// <summary>The device.</summary>
     [CommandArgument(0, "<DEVICE>")]
@@ -213,7 +213,7 @@ public sealed class DeviceTokenSettings : ConnectionSettings
 /// <summary><c>rig device token DEVICE [-o FILE]</c>: a one-time enrollment token, written to a file only its owner
 /// can read (never printed for a command line, where `ps` and shell history show it), and the <c>rig-agent install</c>
 /// line with the gateway's real agent URL and CA pin.</summary>
-public sealed class DeviceTokenCommand : AsyncCommand<DeviceTokenSettings>
+internal sealed class DeviceTokenCommand : AsyncCommand<DeviceTokenSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, DeviceTokenSettings settings, CancellationToken cancellationToken)
@@ -261,7 +261,7 @@ internal static class EnrollmentTokenFile
 }
 
 /// <summary><c>rig device revoke DEVICE</c></summary>
-public sealed class DeviceRevokeCommand : AsyncCommand<DeviceSettings>
+internal sealed class DeviceRevokeCommand : AsyncCommand<DeviceSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, DeviceSettings settings, CancellationToken cancellationToken)
@@ -278,7 +278,7 @@ public sealed class DeviceRevokeCommand : AsyncCommand<DeviceSettings>
 }
 
 /// <summary>Options of <c>rig model load</c>.</summary>
-public sealed class ModelLoadSettings : ConnectionSettings
+internal sealed class ModelLoadSettings : ConnectionSettings
 {
     /// <summary>The model file.</summary>
     [CommandArgument(0, "<FILE>")]
@@ -300,7 +300,7 @@ public sealed class ModelLoadSettings : ConnectionSettings
 }
 
 /// <summary><c>rig model load FILE.json -m WHY</c></summary>
-public sealed class ModelLoadCommand : AsyncCommand<ModelLoadSettings>
+internal sealed class ModelLoadCommand : AsyncCommand<ModelLoadSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ModelLoadSettings settings, CancellationToken cancellationToken)
@@ -330,7 +330,7 @@ public sealed class ModelLoadCommand : AsyncCommand<ModelLoadSettings>
 }
 
 /// <summary>Options of <c>rig converge</c>.</summary>
-public sealed class ConvergeSettings : ConnectionSettings
+internal sealed class ConvergeSettings : ConnectionSettings
 {
     /// <summary>Devices (all when none).</summary>
     [CommandArgument(0, "[DEVICE]")]
@@ -338,7 +338,7 @@ public sealed class ConvergeSettings : ConnectionSettings
 }
 
 /// <summary><c>rig converge [DEVICE...]</c></summary>
-public sealed class ConvergeCommand : AsyncCommand<ConvergeSettings>
+internal sealed class ConvergeCommand : AsyncCommand<ConvergeSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ConvergeSettings settings, CancellationToken cancellationToken)

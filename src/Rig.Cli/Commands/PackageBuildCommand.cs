@@ -8,7 +8,7 @@ using Spectre.Console.Cli;
 namespace Rig.Cli.Commands;
 
 /// <summary>Options of <c>rig package build</c>.</summary>
-public sealed class PackageBuildSettings : CommandSettings
+internal sealed class PackageBuildSettings : CommandSettings
 {
     /// <summary>Package directories.</summary>
     [CommandArgument(0, "<DIR>")]
@@ -33,7 +33,7 @@ public sealed class PackageBuildSettings : CommandSettings
 }
 
 /// <summary><c>rig package build DIR... [-o FILE]</c>: Rig archives from package directories, offline and reproducibly.</summary>
-public sealed class PackageBuildCommand : Command<PackageBuildSettings>
+internal sealed class PackageBuildCommand : Command<PackageBuildSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, PackageBuildSettings settings, CancellationToken cancellationToken)

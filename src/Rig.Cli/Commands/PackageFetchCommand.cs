@@ -8,7 +8,7 @@ using Spectre.Console.Cli;
 namespace Rig.Cli.Commands;
 
 /// <summary>Options of <c>rig package fetch</c>.</summary>
-public sealed class PackageFetchSettings : ConnectionSettings
+internal sealed class PackageFetchSettings : ConnectionSettings
 {
     /// <summary>Packages to fetch.</summary>
     [CommandArgument(0, "<PACKAGE>")]
@@ -68,7 +68,7 @@ public sealed class PackageFetchSettings : ConnectionSettings
 
 /// <summary><c>rig package fetch NAME[=VERSION]... --distro SUITE --arch ARCH [--device DEV]...</c>: the gateway downloads
 /// the packages and the dependencies the devices lack from the distribution's mirror, verified, into the store.</summary>
-public sealed class PackageFetchCommand : AsyncCommand<PackageFetchSettings>
+internal sealed class PackageFetchCommand : AsyncCommand<PackageFetchSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, PackageFetchSettings settings, CancellationToken cancellationToken)

@@ -5,7 +5,7 @@ using Spectre.Console;
 namespace Rig.Cli.Commands;
 
 /// <summary>A plan for people: per device the commands that would run and coloured diffs of configuration files.</summary>
-public static class PlanView
+internal static class PlanView
 {
     /// <summary>Print a plan report.</summary>
     public static void Print(PlanReport plan, bool showUnchanged)

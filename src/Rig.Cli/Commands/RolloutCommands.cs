@@ -8,7 +8,7 @@ using Rig.Contracts;
 namespace Rig.Cli.Commands;
 
 /// <summary>Options of <c>rig rollout start</c>.</summary>
-public sealed class RolloutStartSettings : ConnectionSettings
+internal sealed class RolloutStartSettings : ConnectionSettings
 {
     /// <summary>Revision.</summary>
     [CommandArgument(0, "[REV]")]
@@ -62,7 +62,7 @@ public sealed class RolloutStartSettings : ConnectionSettings
 }
 
 /// <summary><c>rig rollout start [REV]</c></summary>
-public sealed class RolloutStartCommand : AsyncCommand<RolloutStartSettings>
+internal sealed class RolloutStartCommand : AsyncCommand<RolloutStartSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, RolloutStartSettings settings, CancellationToken cancellationToken)
@@ -84,7 +84,7 @@ public sealed class RolloutStartCommand : AsyncCommand<RolloutStartSettings>
 }
 
 /// <summary>Options of <c>rig rollout retry [ID]</c>.</summary>
-public sealed class RolloutRetrySettings : ConnectionSettings
+internal sealed class RolloutRetrySettings : ConnectionSettings
 {
     /// <summary>Rollout id (default: the newest).</summary>
     [CommandArgument(0, "[ID]")]
@@ -99,7 +99,7 @@ public sealed class RolloutRetrySettings : ConnectionSettings
 
 /// <summary><c>rig rollout retry [ID]</c>: the failed devices of a finished or paused rollout go back into their waves
 /// and the rollout runs again with its settings.</summary>
-public sealed class RolloutRetryCommand : AsyncCommand<RolloutRetrySettings>
+internal sealed class RolloutRetryCommand : AsyncCommand<RolloutRetrySettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, RolloutRetrySettings settings, CancellationToken cancellationToken)
@@ -123,7 +123,7 @@ public sealed class RolloutRetryCommand : AsyncCommand<RolloutRetrySettings>
 }
 
 /// <summary>Options naming a rollout.</summary>
-public sealed class RolloutIdSettings : ConnectionSettings
+internal sealed class RolloutIdSettings : ConnectionSettings
 {
     /// <summary>Rollout id (default: the newest).</summary>
     [CommandArgument(0, "[ID]")]
@@ -149,7 +149,7 @@ public sealed class RolloutIdSettings : ConnectionSettings
 }
 
 /// <summary><c>rig rollout status [ID]</c></summary>
-public sealed class RolloutStatusCommand : AsyncCommand<RolloutIdSettings>
+internal sealed class RolloutStatusCommand : AsyncCommand<RolloutIdSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, RolloutIdSettings settings, CancellationToken cancellationToken)
@@ -171,7 +171,7 @@ public sealed class RolloutStatusCommand : AsyncCommand<RolloutIdSettings>
 }
 
 /// <summary><c>rig rollout pause|resume|cancel [ID]</c></summary>
-public sealed class RolloutActionCommand : AsyncCommand<RolloutIdSettings>
+internal sealed class RolloutActionCommand : AsyncCommand<RolloutIdSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, RolloutIdSettings settings, CancellationToken cancellationToken)
@@ -200,7 +200,7 @@ public sealed class RolloutActionCommand : AsyncCommand<RolloutIdSettings>
 }
 
 /// <summary><c>rig rollout list</c></summary>
-public sealed class RolloutListCommand : AsyncCommand<ConnectionSettings>
+internal sealed class RolloutListCommand : AsyncCommand<ConnectionSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ConnectionSettings settings, CancellationToken cancellationToken)
@@ -225,7 +225,7 @@ public sealed class RolloutListCommand : AsyncCommand<ConnectionSettings>
 }
 
 /// <summary>Live progress of a rollout: one bar per wave, then a table per device.</summary>
-public static class RolloutDisplay
+internal static class RolloutDisplay
 {
     /// <summary>Follow a rollout until it is finished or paused; the exit code says how it ended.</summary>
     public static async Task<int> FollowAsync(OperatorClient client, string id, bool json, CancellationToken ct, bool announce = true)

@@ -7,7 +7,7 @@ using Spectre.Console.Cli;
 namespace Rig.Cli.Commands;
 
 /// <summary>Options of <c>rig server init</c>.</summary>
-public sealed class ServerInitSettings : CommandSettings
+internal sealed class ServerInitSettings : CommandSettings
 {
     /// <summary>Data directory.</summary>
     [CommandOption("--data <DIR>")]
@@ -50,7 +50,7 @@ public sealed class ServerInitSettings : CommandSettings
 }
 
 /// <summary><c>rig server init</c></summary>
-public sealed class ServerInitCommand : AsyncCommand<ServerInitSettings>
+internal sealed class ServerInitCommand : AsyncCommand<ServerInitSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ServerInitSettings settings, CancellationToken cancellationToken)
@@ -96,7 +96,7 @@ public sealed class ServerInitCommand : AsyncCommand<ServerInitSettings>
 }
 
 /// <summary>Options of <c>rig server run</c>.</summary>
-public sealed class ServerRunSettings : CommandSettings
+internal sealed class ServerRunSettings : CommandSettings
 {
     /// <summary>Data directory.</summary>
     [CommandOption("--data <DIR>")]
@@ -155,7 +155,7 @@ public sealed class ServerRunSettings : CommandSettings
 }
 
 /// <summary><c>rig server run</c></summary>
-public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
+internal sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ServerRunSettings settings, CancellationToken cancellationToken)
@@ -260,7 +260,7 @@ public sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
 }
 
 /// <summary>Options of <c>rig server metrics-token</c>.</summary>
-public sealed class ServerMetricsTokenSettings : CommandSettings
+internal sealed class ServerMetricsTokenSettings : CommandSettings
 {
     /// <summary>Data directory.</summary>
     [CommandOption("--data <DIR>")]
@@ -274,7 +274,7 @@ public sealed class ServerMetricsTokenSettings : CommandSettings
 
 /// <summary><c>rig server metrics-token</c>: a new read-only token for <c>/metrics</c> (the previous one stops working),
 /// printed once; the running gateway takes it at once.</summary>
-public sealed class ServerMetricsTokenCommand : Command<ServerMetricsTokenSettings>
+internal sealed class ServerMetricsTokenCommand : Command<ServerMetricsTokenSettings>
 {
     /// <inheritdoc />
     public override int Execute(CommandContext context, ServerMetricsTokenSettings settings, CancellationToken cancellationToken)

@@ -8,7 +8,7 @@ namespace Rig.Cli.Commands;
 
 /// <summary><c>rig status</c>: the gateway at a glance (version, store, devices by state, agents seen recently, active
 /// rollouts). <c>--json</c> prints the API's <see cref="StatusResponse"/>.</summary>
-public sealed class StatusCommand : AsyncCommand<ConnectionSettings>
+internal sealed class StatusCommand : AsyncCommand<ConnectionSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, ConnectionSettings settings, CancellationToken cancellationToken)

@@ -8,7 +8,7 @@ using Spectre.Console.Cli;
 namespace Rig.Cli.Demo;
 
 /// <summary>Options of <c>rig demo</c>.</summary>
-public sealed class DemoSettings : CommandSettings
+internal sealed class DemoSettings : CommandSettings
 {
     /// <summary>JSON summary.</summary>
     [CommandOption("--json")]
@@ -50,14 +50,14 @@ public sealed class DemoSettings : CommandSettings
 
 /// <summary>The summary <c>rig demo --json</c> prints: the site's figures, for a lifecycle scenario what it changed, and
 /// with <c>--keep</c> (or <c>--dir</c>) the directory that was kept.</summary>
-public sealed record DemoSummary(int Devices, int Succeeded, int Failed, int Commands, int Reboots, double Seconds,
+internal sealed record DemoSummary(int Devices, int Succeeded, int Failed, int Commands, int Reboots, double Seconds,
     string Scenario, long? Revision = null, IReadOnlyList<string>? Changed = null, IReadOnlyList<string>? Unchanged = null, string? Detail = null,
     string? Directory = null);
 
 /// <summary><c>rig demo</c>: a gateway on loopback with SQLite and the local store, sample packages, 6 agent
 /// processes for a three-tier site, the whole site provisioned through the real protocol, every device root
 /// checked against the model; then, with <c>--scenario</c>, one step of a device's life, checked the same way.</summary>
-public sealed class DemoCommand : AsyncCommand<DemoSettings>
+internal sealed class DemoCommand : AsyncCommand<DemoSettings>
 {
     /// <inheritdoc />
     public override async Task<int> ExecuteAsync(CommandContext context, DemoSettings settings, CancellationToken cancellationToken)
@@ -177,4 +177,4 @@ public sealed class DemoCommand : AsyncCommand<DemoSettings>
 }
 
 /// <summary>One device's line in the demo summary.</summary>
-public sealed record DemoRow(string Device, string Tier, string Roles, int Commands, int Reboots, List<string> Problems);
+internal sealed record DemoRow(string Device, string Tier, string Roles, int Commands, int Reboots, List<string> Problems);

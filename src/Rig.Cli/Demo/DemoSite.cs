@@ -6,7 +6,7 @@ namespace Rig.Cli.Demo;
 
 /// <summary>The demo: a three-tier shop (lb-1 -> web-1/web-2 -> app-1/app-2 -> db-1) with os, app and
 /// content roles, sample Rig archives and templates that read parameters and interconnections.</summary>
-public static class DemoSite
+internal static class DemoSite
 {
     /// <summary>Site name.</summary>
     public const string Site = "shop";

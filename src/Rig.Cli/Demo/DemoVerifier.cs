@@ -11,7 +11,7 @@ namespace Rig.Cli.Demo;
 /// <summary>Checks a sandboxed device's root against the model, file by file: every package recorded with
 /// its digest and every payload file present with the digest its manifest lists, every rendered
 /// configuration file byte-for-byte, services in their wanted state.</summary>
-public static class DemoVerifier
+internal static class DemoVerifier
 {
     /// <summary>Problems found on <paramref name="device"/>'s root (empty when it matches the model).</summary>
     public static IReadOnlyList<string> Verify(DesiredState desired, string root, IReadOnlyDictionary<string, RigArchiveManifest> manifests)

@@ -7,11 +7,11 @@ namespace Rig.Cli.Operator;
 
 /// <summary>A named gateway an operator talks to from a workstation: its operator API URL, the CA it trusts (checked
 /// against a pin when added) and the file holding the token (the token itself is never stored here).</summary>
-public sealed record ClientContext(string Server, string CaPin, string CaFile, string TokenFile);
+internal sealed record ClientContext(string Server, string CaPin, string CaFile, string TokenFile);
 
 /// <summary>The contexts file, <c>$XDG_CONFIG_HOME/rig/contexts.json</c> (else <c>~/.config/rig/contexts.json</c>),
 /// with the CA certificates beside it.</summary>
-public sealed record ClientContexts
+internal sealed record ClientContexts
 {
     /// <summary>The context operator commands use when none is named.</summary>
     public string? Current { get; init; }

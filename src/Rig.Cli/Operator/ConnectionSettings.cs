@@ -9,7 +9,7 @@ namespace Rig.Cli.Operator;
 /// Each setting comes from, in order: its option, its environment variable, the gateway's data directory
 /// (<c>--data</c>/<c>RIG_DATA</c>, on the gateway host), then the context (<c>--context</c>, <c>RIG_CONTEXT</c> or
 /// the one chosen with <c>rig context use</c>).</summary>
-public class ConnectionSettings : CommandSettings
+internal class ConnectionSettings : CommandSettings
 {
     /// <summary>Operator API URL.</summary>
     [CommandOption("--server <URL>")]

@@ -7,7 +7,7 @@ namespace Rig.Cli.Operator;
 /// <summary>The disk side of model files (the format itself, pure, is <see cref="ModelFiles"/>): loads every
 /// <c>*.yaml</c>/<c>*.yml</c> file of a model directory and every file under <c>templates/</c>, and saves an
 /// exported model into a new directory.</summary>
-public static class ModelDirectory
+internal static class ModelDirectory
 {
     private static readonly UTF8Encoding Utf8 = new(encoderShouldEmitUTF8Identifier: false);
 

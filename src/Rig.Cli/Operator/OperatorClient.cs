@@ -9,7 +9,7 @@ namespace Rig.Cli.Operator;
 
 /// <summary>An error from the operator API, with the server's message (and its hint, <see cref="ApiError.Hint"/>).</summary>
 /// <remarks>Retry-safe when the gateway or a proxy in front of it was unavailable (502, 503, 504) or asked to slow down (429).</remarks>
-public sealed class OperatorApiException(int status, ApiError error)
+internal sealed class OperatorApiException(int status, ApiError error)
     : Rig.Protocol.Errors.RigException(error.Code, error.Message, retrySafe: status is 429 or 502 or 503 or 504)
 {
     /// <summary>HTTP status.</summary>
@@ -26,7 +26,7 @@ public sealed class OperatorApiException(int status, ApiError error)
 }
 
 /// <summary>Talks to the gateway's operator API over HTTPS with a bearer token, trusting only Rig's CA.</summary>
-public sealed class OperatorClient : IDisposable
+internal sealed class OperatorClient : IDisposable
 {
     /// <summary>JSON options of the operator API (web defaults: camelCase).</summary>
     public static JsonSerializerOptions Json { get; } = new(JsonSerializerDefaults.Web) { WriteIndented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };

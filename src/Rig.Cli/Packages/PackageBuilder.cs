@@ -11,11 +11,11 @@ namespace Rig.Cli.Packages;
 /// <remarks>Codes: <c>no-directory</c>, <c>no-manifest</c>, <c>bad-manifest</c>, <c>bad-name</c>, <c>bad-version</c>,
 /// <c>link-escape</c>, <c>special-file</c>, <c>setuid</c>, <c>too-large</c>, <c>bad-path</c>, <c>refused</c> (the built archive
 /// failed the importer's own check). Not retry-safe: the directory is wrong.</remarks>
-public sealed class PackageBuildException(string code, string message) : Rig.Protocol.Errors.RigException(code, message, retrySafe: false);
+internal sealed class PackageBuildException(string code, string message) : Rig.Protocol.Errors.RigException(code, message, retrySafe: false);
 
 /// <summary>What <see cref="PackageBuilder.Read"/> found in a package directory: the manifest for <c>rig.json</c> and
 /// the payload, ready for <see cref="RigArchiveWriter"/>.</summary>
-public sealed record PackageSource(RigArchiveManifest Manifest, IReadOnlyList<ArchiveInput> Files);
+internal sealed record PackageSource(RigArchiveManifest Manifest, IReadOnlyList<ArchiveInput> Files);
 
 /// <summary>Reads an operator's package directory (<c>package.yaml</c> and a <c>files/</c> tree, docs/PACKAGES.md) and
 /// builds a Rig archive from it with <see cref="RigArchiveWriter"/>. Everything the importer would refuse is refused
@@ -23,7 +23,7 @@ public sealed record PackageSource(RigArchiveManifest Manifest, IReadOnlyList<Ar
 /// own check) before it is put in place, so a build never leaves a file behind that <c>rig package add</c> refuses.
 /// Modes are normalised (0755 when the owner may execute, else 0644, unless <c>modes:</c> says otherwise), owners and
 /// times are fixed and entries sorted: the same directory gives the same bytes on any checkout.</summary>
-public static partial class PackageBuilder
+internal static partial class PackageBuilder
 {
     /// <summary>The manifest's file name in a package directory.</summary>
     public const string ManifestFile = "package.yaml";

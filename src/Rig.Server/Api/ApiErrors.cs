@@ -8,7 +8,7 @@ namespace Rig.Server.Api;
 /// <summary>The one place an operator API error becomes an HTTP answer, so every error has the same shape
 /// (<see cref="ApiErrorResponse"/>) whichever endpoint or middleware refuses the request. The services below the API
 /// say what kind of refusal it is; the HTTP status is chosen here only.</summary>
-public static class ApiErrors
+internal static class ApiErrors
 {
     /// <summary>Answer <paramref name="error"/> as <c>{"error":{...}}</c> with <paramref name="statusCode"/>.</summary>
     public static IResult Json(ApiError error, int statusCode) => Results.Json(new ApiErrorResponse(error), statusCode: statusCode);

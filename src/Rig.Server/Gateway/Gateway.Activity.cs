@@ -5,7 +5,7 @@ namespace Rig.Server.Gateway;
 /// <summary>Wakes whoever watches a device (a <c>rig device log --follow</c> stream) when something was recorded for
 /// it, so output is sent as it arrives instead of at the next poll. A missed signal only delays: watchers also read
 /// the store again after <see cref="DeviceActivity.WaitAsync"/>'s timeout.</summary>
-public sealed class DeviceActivity
+internal sealed class DeviceActivity
 {
     private readonly ConcurrentDictionary<string, TaskCompletionSource> _waiting = new(StringComparer.Ordinal);
 
@@ -30,7 +30,7 @@ public sealed class DeviceActivity
     }
 }
 
-public sealed partial class Gateway
+internal sealed partial class Gateway
 {
     /// <summary>Signals per device when results or queue changes were recorded.</summary>
     public DeviceActivity Activity { get; } = new();

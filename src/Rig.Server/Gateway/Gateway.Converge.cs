@@ -11,7 +11,7 @@ namespace Rig.Server.Gateway;
 /// <param name="Commands">Number of commands queued.</param>
 /// <param name="Errors">Plan errors when invalid or busy.</param>
 /// <param name="Poked">True when the agent was poked.</param>
-public sealed record ConvergeDeviceResult(string Device, string Outcome, string? QueueId, int Commands, IReadOnlyList<ModelError> Errors, bool Poked)
+internal sealed record ConvergeDeviceResult(string Device, string Outcome, string? QueueId, int Commands, IReadOnlyList<ModelError> Errors, bool Poked)
 {
     /// <summary>The operator's view of what the queue writer did on a device.</summary>
     public static ConvergeDeviceResult From(DeviceQueueResult result, bool poked)
@@ -28,7 +28,7 @@ public sealed record ConvergeDeviceResult(string Device, string Outcome, string?
     }
 }
 
-public sealed partial class Gateway
+internal sealed partial class Gateway
 {
     /// <summary>Plans and writes every queue (converge, rollouts, scripts, rebuild).</summary>
     public QueueWriter Queues { get; } = new(store, logger, limits.QueueWriteBatch);

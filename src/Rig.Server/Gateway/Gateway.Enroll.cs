@@ -7,9 +7,9 @@ using Rig.Server.Store;
 namespace Rig.Server.Gateway;
 
 /// <summary>A new enrollment token, shown once, with what an agent needs beside it: the gateway's agent URL and the CA pin.</summary>
-public sealed record EnrollmentToken(string Device, string Token, string CaPin, DateTimeOffset ExpiresAt, string? AgentUrl = null);
+internal sealed record EnrollmentToken(string Device, string Token, string CaPin, DateTimeOffset ExpiresAt, string? AgentUrl = null);
 
-public sealed partial class Gateway
+internal sealed partial class Gateway
 {
     /// <summary>Create a one-time enrollment token for a device.</summary>
     public async Task<EnrollmentToken> CreateEnrollmentTokenAsync(string device, CancellationToken ct)

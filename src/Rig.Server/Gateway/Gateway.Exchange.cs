@@ -7,7 +7,7 @@ using Rig.Server.Store;
 
 namespace Rig.Server.Gateway;
 
-public sealed partial class Gateway
+internal sealed partial class Gateway
 {
     /// <summary>Map a client certificate (already chained to the CA by the TLS handshake) to exactly one
     /// device. Unknown, revoked or expired certificates are refused.</summary>

@@ -13,7 +13,7 @@ namespace Rig.Server.Gateway;
 /// <param name="Addresses">Its IP addresses (required when the source has addresses).</param>
 /// <param name="Macs">MAC addresses for the source's network interfaces, in order (interfaces without one are left out until discovery reports them).</param>
 /// <param name="Message">Why (recorded with the revision).</param>
-public sealed record CloneRequest(string Name, string? Hostname, IReadOnlyList<string>? Addresses, IReadOnlyList<string>? Macs, string? Message);
+internal sealed record CloneRequest(string Name, string? Hostname, IReadOnlyList<string>? Addresses, IReadOnlyList<string>? Macs, string? Message);
 
 /// <summary>A lifecycle step that changed the model and/or started work.</summary>
 /// <param name="Revision">The model revision it made (0 when the model did not change).</param>
@@ -22,9 +22,9 @@ public sealed record CloneRequest(string Name, string? Hostname, IReadOnlyList<s
 /// <param name="Rollout">The rollout it started, if any.</param>
 /// <param name="Queues">Queues it created directly (rebuild, scripts).</param>
 /// <param name="Token">An enrollment token (rebuild).</param>
-public sealed record LifecycleResult(long Revision, IReadOnlyList<ModelChange> Changes, IReadOnlyList<ModelError> Errors, RolloutInfo? Rollout, IReadOnlyList<ConvergeDeviceResult> Queues, EnrollmentToken? Token);
+internal sealed record LifecycleResult(long Revision, IReadOnlyList<ModelChange> Changes, IReadOnlyList<ModelError> Errors, RolloutInfo? Rollout, IReadOnlyList<ConvergeDeviceResult> Queues, EnrollmentToken? Token);
 
-public sealed partial class Gateway
+internal sealed partial class Gateway
 {
     /// <summary>Purpose prefix of the rollout that empties a device being decommissioned.</summary>
     public const string DecommissionPurpose = "decommission:";

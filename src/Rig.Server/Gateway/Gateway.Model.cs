@@ -8,13 +8,13 @@ namespace Rig.Server.Gateway;
 
 /// <summary>Saving a model: what was saved, or why nothing was (<c>Errors</c>: the model's; <c>Moved</c>: what changed
 /// since the plan the save expected).</summary>
-public sealed record ApplyResult(ModelSaveResult? Saved, IReadOnlyList<ModelError> Errors, IReadOnlyList<ModelChange> Changes)
+internal sealed record ApplyResult(ModelSaveResult? Saved, IReadOnlyList<ModelError> Errors, IReadOnlyList<ModelChange> Changes)
 {
     /// <summary>What moved since the plan (<see cref="ModelSaveExpectation"/>): nothing was saved.</summary>
     public IReadOnlyList<ModelError> Moved { get; init; } = [];
 }
 
-public sealed partial class Gateway
+internal sealed partial class Gateway
 {
     /// <summary>Validate <paramref name="proposed"/> (its package list is replaced by the store's catalog), pin
     /// every role version to the exact digests it installs, refuse a role version that would now install other

@@ -3,7 +3,7 @@ using Rig.Protocol;
 
 namespace Rig.Server.Gateway;
 
-public sealed partial class Gateway
+internal sealed partial class Gateway
 {
     private readonly SemaphoreSlim _pokeSlots = new(64, 64);
 

@@ -15,10 +15,10 @@ namespace Rig.Server.Gateway;
 /// <param name="Reason">Why (kept with the rollout and its queues).</param>
 /// <param name="DeviceTimeout">How long a device's agent may take to ask for its queue before the device fails
 /// (<c>90s</c>, <c>30m</c>, <c>2h</c>; null: <see cref="Rig.Protocol.RigLimits.RolloutDeviceTimeout"/>).</param>
-public sealed record RolloutRequest(long? Revision, string? Devices, int Canary = 0, string Batch = "100%", int MaxParallel = 50, int MaxFailures = 0, string? Reason = null,
+internal sealed record RolloutRequest(long? Revision, string? Devices, int Canary = 0, string Batch = "100%", int MaxParallel = 50, int MaxFailures = 0, string? Reason = null,
     string? DeviceTimeout = null);
 
-public sealed partial class Gateway
+internal sealed partial class Gateway
 {
     /// <summary>Signalled when rollouts change, so the engine acts at once instead of at its next tick.</summary>
     internal SemaphoreSlim RolloutSignal { get; } = new(0, int.MaxValue);

@@ -9,7 +9,7 @@ namespace Rig.Server.Gateway;
 
 /// <summary>The gateway: turns the model into per-device command queues, pokes agents, answers their
 /// inquiries and records their results. Split by concern: exchange, enrollment, converge, poke.</summary>
-public sealed partial class Gateway(RigStore store, BlobStore blobs, CertificateAuthority ca, RigLimits limits, ILogger<Gateway> logger, TimeProvider clock)
+internal sealed partial class Gateway(RigStore store, BlobStore blobs, CertificateAuthority ca, RigLimits limits, ILogger<Gateway> logger, TimeProvider clock)
 {
     // Certificate thumbprint -> (device, expiry, checked at), for certificates known to be valid and not revoked.
     // Revocation here removes the device's entries at once; entries are re-read after CertificateCacheTtl so a

@@ -9,7 +9,7 @@ namespace Rig.Server.Gateway;
 /// each waits for its poke inside the gateway rather than in a pile of simultaneous TLS handshakes, so the time
 /// from a poke to the first command stays short (docs/PROTOCOL.md). Time comes from the gateway's
 /// <see cref="TimeProvider"/>, so a test moves it past the poke timeout instead of waiting.</summary>
-public sealed class PokeScheduler : IAsyncDisposable
+internal sealed class PokeScheduler : IAsyncDisposable
 {
     private readonly Gateway _gateway;
     private readonly TimeProvider _clock;

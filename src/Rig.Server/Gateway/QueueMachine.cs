@@ -6,10 +6,10 @@ using Rig.Protocol.Messages;
 namespace Rig.Server.Gateway;
 
 /// <summary>A queue as an exchange reads it.</summary>
-public sealed record QueueRecord(string Id, string Device, QueueState State, int Position, int Length);
+internal sealed record QueueRecord(string Id, string Device, QueueState State, int Position, int Length);
 
 /// <summary>A command as an exchange reads it; <see cref="Spec"/> is its JSON (parsed only when it is sent or described).</summary>
-public sealed record CommandRecord(string Id, string QueueId, string Device, int Seq, string Kind, string? RoleKind, CommandState State, int Deliveries, string Spec)
+internal sealed record CommandRecord(string Id, string QueueId, string Device, int Seq, string Kind, string? RoleKind, CommandState State, int Deliveries, string Spec)
 {
     /// <summary>The parsed command.</summary>
     public CommandSpec ParseSpec() => JsonSerializer.Deserialize(Spec, RigJson.Default.CommandSpec)!;
@@ -18,26 +18,26 @@ public sealed record CommandRecord(string Id, string QueueId, string Device, int
 /// <summary>Everything one exchange reads, in one round trip: the device's active queue; the commands the request
 /// names (results, "rebooted"), wherever they are; and the active queue's commands from its position on, in order
 /// (<see cref="QueueMachine.WindowSize"/> of them), which hold what may be sent next.</summary>
-public sealed record ExchangeSnapshot(string Device, ExchangeRequest Request, QueueRecord? Active, IReadOnlyList<CommandRecord> Named, IReadOnlyList<CommandRecord> Window);
+internal sealed record ExchangeSnapshot(string Device, ExchangeRequest Request, QueueRecord? Active, IReadOnlyList<CommandRecord> Named, IReadOnlyList<CommandRecord> Window);
 
 /// <summary>Limits the machine applies to an answer.</summary>
-public sealed record AnswerLimits(int MaxDeliveries, int MaxAnswerBytes, int MaxInstallsPerAnswer)
+internal sealed record AnswerLimits(int MaxDeliveries, int MaxAnswerBytes, int MaxInstallsPerAnswer)
 {
     /// <summary>From the gateway's limits.</summary>
     public static AnswerLimits From(RigLimits limits, int maxDeliveries) => new(maxDeliveries, limits.MaxAnswerBytes, limits.MaxInstallsPerAnswer);
 }
 
 /// <summary>A command that ends (or, for an accepted reboot, enters <see cref="CommandState.Rebooting"/>) with a result.</summary>
-public sealed record CommandEnd(CommandRecord Command, CommandState State, CommandResult Result);
+internal sealed record CommandEnd(CommandRecord Command, CommandState State, CommandResult Result);
 
 /// <summary>Commands <see cref="From"/>..<see cref="To"/> (sequence numbers, inclusive) of a queue are sent once more.</summary>
-public sealed record Delivery(string QueueId, int From, int To);
+internal sealed record Delivery(string QueueId, int From, int To);
 
 /// <summary>The queue's new state and position; <see cref="Error"/> with a failure. Terminal states also stamp the finish time.</summary>
-public sealed record QueueChange(string QueueId, QueueState State, int Position, string? Error);
+internal sealed record QueueChange(string QueueId, QueueState State, int Position, string? Error);
 
 /// <summary>What an exchange writes, and what it answers. A refused exchange writes nothing.</summary>
-public sealed record ExchangeDecision
+internal sealed record ExchangeDecision
 {
     /// <summary>Set when the request is refused: nothing below applies.</summary>
     public ExchangeRefusedException? Refusal { get; init; }
@@ -93,7 +93,7 @@ public sealed record ExchangeDecision
 /// <item>An inventory is applied only when no queue is under way (none, or one not yet delivered); a bad one is dropped,
 /// never the exchange carrying it.</item>
 /// </list></summary>
-public static class QueueMachine
+internal static class QueueMachine
 {
     /// <summary>Most commands one answer carries (the agent asks for up to this many).</summary>
     public const int MaxCommandsPerAnswer = 256;

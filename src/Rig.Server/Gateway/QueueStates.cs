@@ -2,7 +2,7 @@ namespace Rig.Server.Gateway;
 
 /// <summary>A queue's state. Active: <see cref="Pending"/>, <see cref="Running"/>, <see cref="Rebooting"/>; a device has at
 /// most one active queue.</summary>
-public enum QueueState
+internal enum QueueState
 {
     /// <summary>Created, nothing delivered yet.</summary>
     Pending,
@@ -19,7 +19,7 @@ public enum QueueState
 }
 
 /// <summary>A command's state.</summary>
-public enum CommandState
+internal enum CommandState
 {
     /// <summary>Not delivered yet (or delivered after a failed one in the same answer, so it never ran).</summary>
     Pending,
@@ -35,7 +35,7 @@ public enum CommandState
 
 /// <summary>The states by the names the database stores and the operator API shows (<see cref="Rig.Contracts.QueueStates"/>,
 /// <see cref="Rig.Contracts.CommandStates"/>), and the one list of active queue states the SQL uses.</summary>
-public static class QueueStateNames
+internal static class QueueStateNames
 {
     /// <summary>True for pending, running and rebooting.</summary>
     public static bool IsActive(this QueueState state) => state is QueueState.Pending or QueueState.Running or QueueState.Rebooting;

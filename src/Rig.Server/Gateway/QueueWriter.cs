@@ -7,7 +7,7 @@ using Rig.Server.Store;
 namespace Rig.Server.Gateway;
 
 /// <summary>What queuing work on one device came to.</summary>
-public enum QueueOutcome
+internal enum QueueOutcome
 {
     /// <summary>A queue was written.</summary>
     Queued,
@@ -25,11 +25,11 @@ public enum QueueOutcome
 /// <param name="Commands">Commands queued.</param>
 /// <param name="Errors">Why it was invalid or blocked.</param>
 /// <param name="Pokeable">True when the gateway knows where to poke the device's agent.</param>
-public sealed record DeviceQueueResult(string Device, QueueOutcome Outcome, QueueInfo? Queue, int Commands, IReadOnlyList<ModelError> Errors, bool Pokeable);
+internal sealed record DeviceQueueResult(string Device, QueueOutcome Outcome, QueueInfo? Queue, int Commands, IReadOnlyList<ModelError> Errors, bool Pokeable);
 
 /// <summary>What to queue on which devices: the plan of a model revision (converge, rollout waves, rebuild), or the
 /// same explicit commands on every device (a stored script).</summary>
-public sealed record QueueOrder
+internal sealed record QueueOrder
 {
     private QueueOrder(long rev, IReadOnlyList<string> devices, string reason, ModelSnapshot? snapshot, IReadOnlyList<CommandSpec>? commands, string? role, string? commandReason)
     {
@@ -86,7 +86,7 @@ public sealed record QueueOrder
 /// parsed once: <see cref="FleetPlanner"/>), then write the queues of the devices that change in one transaction per
 /// batch of <see cref="Rig.Protocol.RigLimits.QueueWriteBatch"/> devices. A device with an active queue is reported
 /// blocked, never given a second queue. Nothing is poked here: the caller pokes once everything is durable.</summary>
-public sealed class QueueWriter(RigStore store, ILogger logger, int batchSize)
+internal sealed class QueueWriter(RigStore store, ILogger logger, int batchSize)
 {
     /// <summary>Plan <paramref name="devices"/> of <paramref name="snapshot"/> against what the gateway recorded of
     /// them (<paramref name="runtimes"/>, read with their native packages). Pure: this is what converge and rollouts plan

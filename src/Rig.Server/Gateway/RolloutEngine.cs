@@ -10,7 +10,7 @@ namespace Rig.Server.Gateway;
 /// batch of devices, through <see cref="QueueWriter"/>), and finishes rollouts whose devices are all done. Waves never
 /// overlap: a wave starts when the previous one is finished. It steps when an operator acts, when a queue of a device
 /// it waits for ends (<see cref="Gateway.QueueEnded"/>), and otherwise every <see cref="Rig.Protocol.RigLimits.RolloutFallbackPoll"/>.</summary>
-public sealed class RolloutEngine : IAsyncDisposable
+internal sealed class RolloutEngine : IAsyncDisposable
 {
     private readonly Gateway _gateway;
     private readonly ILogger _logger;

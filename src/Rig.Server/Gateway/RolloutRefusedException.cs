@@ -4,7 +4,7 @@ namespace Rig.Server.Gateway;
 
 /// <summary>What kind of refusal an operator's request met. The gateway says which; the operator API alone turns it
 /// into an HTTP status (<see cref="Api.ApiErrors.StatusOf"/>).</summary>
-public enum OperatorRefusal
+internal enum OperatorRefusal
 {
     /// <summary>The request itself is wrong (a bad value, a selector that matches nothing): change it.</summary>
     Invalid,
@@ -16,7 +16,7 @@ public enum OperatorRefusal
 
 /// <summary>A rollout request that cannot be started: what was wrong and what to do. Not retry-safe: the same request
 /// meets the same refusal until the operator changes it or what it conflicts with.</summary>
-public sealed class RolloutRefusedException(string code, string message, OperatorRefusal refusal) : RigException(code, message, retrySafe: false)
+internal sealed class RolloutRefusedException(string code, string message, OperatorRefusal refusal) : RigException(code, message, retrySafe: false)
 {
     /// <summary>Why, for the HTTP status.</summary>
     public OperatorRefusal Refusal { get; } = refusal;

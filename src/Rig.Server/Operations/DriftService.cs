@@ -6,7 +6,7 @@ namespace Rig.Server.Operations;
 
 /// <summary>Model vs reality per device: the current model's desired state and facts against the inventory each
 /// agent last reported (<see cref="Drift.Compare"/>). Read-only.</summary>
-public sealed class DriftService(RigStore store, Protocol.RigLimits limits)
+internal sealed class DriftService(RigStore store, Protocol.RigLimits limits)
 {
     /// <summary>Drift of <paramref name="devices"/> (all of the model's devices, and those only the gateway still
     /// knows, when null).</summary>

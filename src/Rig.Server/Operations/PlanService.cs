@@ -8,7 +8,7 @@ using Rig.Server.Store;
 namespace Rig.Server.Operations;
 
 /// <summary>A model with the package catalog, indexed, ready to plan (templates parsed once).</summary>
-public sealed class ModelSnapshot
+internal sealed class ModelSnapshot
 {
     /// <summary>Index <paramref name="model"/> (whose Packages is the catalog) at revision <paramref name="rev"/>.</summary>
     public ModelSnapshot(long rev, RigModel model)
@@ -31,7 +31,7 @@ public sealed class ModelSnapshot
 
 /// <summary>Plans without sending anything: a proposed or stored model vs each device's recorded state ->
 /// commands, unified diffs of configuration files, and checks against the devices' facts.</summary>
-public sealed class PlanService(RigStore store)
+internal sealed class PlanService(RigStore store)
 {
     /// <summary>The stored model at <paramref name="rev"/> (default: current) with the catalog.</summary>
     public async Task<ModelSnapshot> SnapshotAsync(long? rev, CancellationToken ct)

@@ -5,7 +5,7 @@ namespace Rig.Server.Operations;
 
 /// <summary>Role versions pin exact package digests: what apply stores, and what a plan of a proposed model must
 /// compare with the stored model (else every role with packages would look changed).</summary>
-public static class RolePinning
+internal static class RolePinning
 {
     /// <summary><paramref name="model"/> (whose Packages is the catalog) with every role's pins computed, or the
     /// roles whose version was applied with other digests than it would install now.</summary>

@@ -4,7 +4,7 @@ using DiffPlex;
 namespace Rig.Server.Operations;
 
 /// <summary>Unified diffs (<c>diff -u</c> format, 3 lines of context) of texts, for plans and model diffs.</summary>
-public static class UnifiedDiff
+internal static class UnifiedDiff
 {
     private const int Context = 3;
 

@@ -6,7 +6,7 @@ namespace Rig.Server.Packages;
 /// <summary>The central file system: content-addressed blobs on local disk, stored once by SHA-256 at
 /// <c>{root}/sha256/{ab}/{digest}</c>. Written to a temp file, flushed, then renamed into place, so a blob
 /// that exists is always complete.</summary>
-public sealed class BlobStore
+internal sealed class BlobStore
 {
     private readonly string _root;
     private readonly string _temp;
@@ -80,7 +80,7 @@ public sealed class BlobStore
 }
 
 /// <summary>A blob copied into the store's temp area, hashed, not yet visible.</summary>
-public sealed class StagedBlob(BlobStore store, string tempPath, string sha256, long size) : IDisposable
+internal sealed class StagedBlob(BlobStore store, string tempPath, string sha256, long size) : IDisposable
 {
     private bool _committed;
 

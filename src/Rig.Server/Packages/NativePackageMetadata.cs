@@ -9,7 +9,7 @@ namespace Rig.Server.Packages;
 /// <param name="Description">One-line summary.</param>
 /// <param name="Depends">What it needs (Debian Pre-Depends then Depends, RPM Requires) as canonical groups of
 /// alternatives (<see cref="Rig.Protocol.Packaging.PackageRelations"/>).</param>
-public sealed record NativePackageMetadata(string Name, string Version, string Format, string OsFamily, string Architecture, string? Description, IReadOnlyList<string> Depends)
+internal sealed record NativePackageMetadata(string Name, string Version, string Format, string OsFamily, string Architecture, string? Description, IReadOnlyList<string> Depends)
 {
     /// <summary>Virtual packages and capabilities it provides (Debian Provides; RPM Provides plus its files in bin
     /// directories and /etc), canonical relations.</summary>

@@ -12,7 +12,7 @@ using ZstdDecompressionStream = SharpCompress.Compressors.ZStandard.Decompressio
 
 namespace Rig.Server.Packages;
 
-public static partial class NativePackageReader
+internal static partial class NativePackageReader
 {
     private static ReadOnlySpan<byte> ArMagic => "!<arch>\n"u8;
     private static ReadOnlySpan<byte> DebianBinaryMember => "debian-binary"u8;

@@ -4,7 +4,7 @@ using Rig.Protocol.Packaging;
 
 namespace Rig.Server.Packages;
 
-public static partial class NativePackageReader
+internal static partial class NativePackageReader
 {
     private static ReadOnlySpan<byte> RpmLeadMagic => [0xED, 0xAB, 0xEE, 0xDB];
     private static ReadOnlySpan<byte> RpmHeaderMagic => [0x8E, 0xAD, 0xE8, 0x01];

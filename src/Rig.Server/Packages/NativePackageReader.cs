@@ -10,7 +10,7 @@ namespace Rig.Server.Packages;
 /// Problems are reported as <see cref="PackageRejectedException"/> with code <c>bad-format</c>, <c>bad-name</c>
 /// or <c>bad-version</c>. Debian parsing is in <c>NativePackageReader.Deb.cs</c>, RPM in <c>NativePackageReader.Rpm.cs</c>.
 /// </summary>
-public static partial class NativePackageReader
+internal static partial class NativePackageReader
 {
     /// <summary>The format of a file from its first bytes: <c>deb</c> (ar archive whose first member is
     /// <c>debian-binary</c>), <c>rpm</c> (RPM lead), <c>rig</c> (gzip, the Rig archive format) or null.

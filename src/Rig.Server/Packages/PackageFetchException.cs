@@ -1,7 +1,7 @@
 namespace Rig.Server.Packages;
 
 /// <summary>Why a fetch failed, as a kind the operator API turns into an HTTP status once (at the endpoint).</summary>
-public enum PackageFetchErrorKind
+internal enum PackageFetchErrorKind
 {
     /// <summary>The request itself is wrong (a name, version, option, a format that cannot be fetched); nothing was run. Retrying the same request fails again.</summary>
     BadRequest,
@@ -25,7 +25,7 @@ public enum PackageFetchErrorKind
 /// <summary>A fetch that failed before anything was imported: what was wrong, the offending value, what to do.</summary>
 /// <remarks>Codes: <c>bad-name</c>, <c>unknown-package</c>, <c>repository-unverified</c>, ... Retry-safe when the mirror
 /// failed or another fetch was running (<see cref="PackageFetchErrorKind.Repository"/>, <see cref="PackageFetchErrorKind.Busy"/>).</remarks>
-public sealed class PackageFetchException(PackageFetchErrorKind kind, string code, string message)
+internal sealed class PackageFetchException(PackageFetchErrorKind kind, string code, string message)
     : Rig.Protocol.Errors.RigException(code, message, retrySafe: kind is PackageFetchErrorKind.Repository or PackageFetchErrorKind.Busy)
 {
     /// <summary>What kind of failure it is.</summary>

@@ -3,7 +3,7 @@ namespace Rig.Server.Packages;
 /// <summary>Every timeout and limit of <c>rig package fetch</c> on the gateway, in one place. The whole fetch runs
 /// inside one operator request, so the sum of the steps stays below the CLI's request timeout (10 minutes,
 /// <c>OperatorClient</c>): an operator sees the gateway's error, never a bare client timeout.</summary>
-public sealed record PackageFetchLimits
+internal sealed record PackageFetchLimits
 {
     /// <summary>The values Rig ships with.</summary>
     public static PackageFetchLimits Default { get; } = new();

@@ -3,7 +3,7 @@ using Rig.Model.Domain;
 
 namespace Rig.Server.Packages;
 
-public sealed partial class PackageImporter
+internal sealed partial class PackageImporter
 {
     private static string? DetectFormat(ReadOnlySpan<byte> head) => NativePackageReader.DetectFormat(head);
 

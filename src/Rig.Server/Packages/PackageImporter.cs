@@ -8,11 +8,11 @@ using Rig.Server.Store;
 namespace Rig.Server.Packages;
 
 /// <summary>The result of an import.</summary>
-public sealed record PackageImportResult(PackageInfo Package, bool AlreadyPresent);
+internal sealed record PackageImportResult(PackageInfo Package, bool AlreadyPresent);
 
 /// <summary>Imports package files into the blob store and the catalog. Metadata is always read from the file
 /// itself (never from the caller), checked, and refused with a clear reason when bad.</summary>
-public sealed partial class PackageImporter(BlobStore blobs, RigStore store, RigLimits limits)
+internal sealed partial class PackageImporter(BlobStore blobs, RigStore store, RigLimits limits)
 {
     /// <summary>Import a package file from a stream. <paramref name="fileName"/> is only used in messages.</summary>
     public async Task<PackageImportResult> ImportAsync(Stream content, string fileName, CancellationToken ct = default)

@@ -9,7 +9,7 @@ namespace Rig.Server.Security;
 
 /// <summary>The gateway's certificate authority. It issues the gateway's TLS certificate and one client
 /// certificate per enrolled device. Keys are ECDSA P-256; the CA key stays in the data directory (mode 0600).</summary>
-public sealed class CertificateAuthority : IDisposable
+internal sealed class CertificateAuthority : IDisposable
 {
     /// <summary>OID of TLS client authentication.</summary>
     public const string ClientAuthOid = "1.3.6.1.5.5.7.3.2";

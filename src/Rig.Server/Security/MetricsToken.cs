@@ -3,7 +3,7 @@ namespace Rig.Server.Security;
 /// <summary>The read-only metrics token of a gateway: its SHA-256 in <c>DATA/metrics-token.sha256</c> (mode 0600), written
 /// by <c>rig server metrics-token</c>. Read again when the file changes, so a new token works without a restart and the
 /// old one stops working at once.</summary>
-public sealed class MetricsToken(string dataDirectory)
+internal sealed class MetricsToken(string dataDirectory)
 {
     private readonly Lock _gate = new();
     private (DateTime Written, long Length, string? Hash) _cached = (DateTime.MinValue, -1, null);

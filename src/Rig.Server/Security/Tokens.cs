@@ -4,7 +4,7 @@ using System.Text;
 namespace Rig.Server.Security;
 
 /// <summary>Secret tokens (enrollment, operator). Only their SHA-256 is stored; the token itself is shown once.</summary>
-public static class Tokens
+internal static class Tokens
 {
     /// <summary>A new random token with a readable prefix (<c>rigenroll_</c>, <c>rigop_</c>).</summary>
     public static string Create(string prefix) => prefix + Convert.ToBase64String(RandomNumberGenerator.GetBytes(32)).TrimEnd('=').Replace('+', '-').Replace('/', '_');

@@ -8,7 +8,7 @@ namespace Rig.Server.Store;
 
 /// <summary>Counters of the store, for benchmarks and the status endpoint.</summary>
 /// <paramref name="RetriedBatches"/>: batches that failed on the fast path and were run again exchange by exchange.
-public sealed record StoreStats(long Exchanges, long Commits, long Batches, long LargestBatch, long RetriedBatches = 0);
+internal sealed record StoreStats(long Exchanges, long Commits, long Batches, long LargestBatch, long RetriedBatches = 0);
 
 /// <summary>Group commit for exchanges: a writer drains whatever exchanges are waiting into one transaction, commits
 /// once, then answers them all. There is no fixed wait: a lone exchange is committed at once; under load, batches grow

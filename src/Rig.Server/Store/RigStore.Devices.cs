@@ -11,7 +11,7 @@ namespace Rig.Server.Store;
 /// the state it has recorded for it.</summary>
 /// <param name="Inventory">The last inventory the device sent, or null when it sent none or it was not loaded
 /// (<see cref="RigStore.ListDeviceRuntimeAsync(IReadOnlyCollection{string}?, bool, CancellationToken)"/>).</param>
-public sealed record DeviceRuntime(string Device, string? PokeHost, int? PokePort, string? AgentVersion, DateTimeOffset? LastSeenAt, RecordedState Recorded, InventoryReport? Inventory)
+internal sealed record DeviceRuntime(string Device, string? PokeHost, int? PokePort, string? AgentVersion, DateTimeOffset? LastSeenAt, RecordedState Recorded, InventoryReport? Inventory)
 {
     /// <summary>Free bytes on the device root at the last inventory (kept apart: a plan needs it without the inventory).</summary>
     public long? FreeBytes { get; init; }
@@ -53,7 +53,7 @@ internal sealed record DeviceRuntimeRow(string Device, string? PokeHost, long? P
 
 internal sealed record RecordedItemRow(string Device, string Kind, string Key, string Body);
 
-public sealed partial class RigStore
+internal sealed partial class RigStore
 {
     private const string RuntimeColumns = "device, poke_host AS PokeHost, poke_port AS PokePort, agent_version AS AgentVersion, last_seen_at AS LastSeenAt, " +
         "inventory_collected_at AS InventoryCollectedAt, inventory_free_bytes AS FreeBytes, inventory_note AS InventoryNote";

@@ -8,9 +8,9 @@ namespace Rig.Server.Store;
 /// <param name="Change"><c>added</c>, <c>removed</c> or <c>changed</c>.</param>
 /// <param name="Before">JSON before (null when added).</param>
 /// <param name="After">JSON after (null when removed).</param>
-public sealed record ModelChange(string Kind, string Name, string Change, string? Before, string? After);
+internal sealed record ModelChange(string Kind, string Name, string Change, string? Before, string? After);
 
-public sealed partial class RigStore
+internal sealed partial class RigStore
 {
     /// <summary>What differs between the model at <paramref name="from"/> and at <paramref name="to"/>, object by object.</summary>
     public Task<IReadOnlyList<ModelChange>> DiffAsync(long from, long to, CancellationToken ct = default) => ReadAsync<IReadOnlyList<ModelChange>>(async c =>

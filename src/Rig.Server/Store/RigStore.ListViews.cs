@@ -3,7 +3,7 @@ using Dapper;
 namespace Rig.Server.Store;
 
 /// <summary>A model revision with the number of model objects it touched.</summary>
-public sealed record RevisionSummary(long Rev, string Author, string Message, DateTimeOffset CreatedAt, int Changes);
+internal sealed record RevisionSummary(long Rev, string Author, string Message, DateTimeOffset CreatedAt, int Changes);
 
 internal sealed record RevisionRow(long Rev, string Author, string Message, long CreatedAt);
 
@@ -20,7 +20,7 @@ internal sealed class RevisionSummaryRow
 
 /// <summary>The reads behind the operator API's lists: each list is a fixed number of statements whatever its length
 /// (never one per revision, rollout or queue).</summary>
-public sealed partial class RigStore
+internal sealed partial class RigStore
 {
     /// <summary>The newest <paramref name="limit"/> revisions, newest first, each with the number of model objects it
     /// touched (added, changed or removed): one statement.</summary>

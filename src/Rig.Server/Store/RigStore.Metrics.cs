@@ -3,7 +3,7 @@ using Dapper;
 namespace Rig.Server.Store;
 
 /// <summary>How many rows are in each state, for the gateway's gauges (<c>/metrics</c>).</summary>
-public sealed record GaugeCounts(IReadOnlyDictionary<string, long> Queues, IReadOnlyDictionary<string, long> Commands, IReadOnlyDictionary<string, long> Rollouts, long AgentsSeen);
+internal sealed record GaugeCounts(IReadOnlyDictionary<string, long> Queues, IReadOnlyDictionary<string, long> Commands, IReadOnlyDictionary<string, long> Rollouts, long AgentsSeen);
 
 /// <summary>A row of a count by state (a class with setters: Dapper converts the engine's integer type into it, and an
 /// empty result has no column types to match a constructor with).</summary>
@@ -13,7 +13,7 @@ internal sealed class StateCount
     public long Count { get; set; }
 }
 
-public sealed partial class RigStore
+internal sealed partial class RigStore
 {
     /// <summary>Active queues and the commands still to run in them by state, rollouts by state, and agents seen since
     /// <paramref name="seenSince"/>: four counting reads on a connection of their own (never the group writer's), each

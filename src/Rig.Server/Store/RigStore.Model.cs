@@ -10,16 +10,16 @@ using Rig.Protocol.Messages;
 namespace Rig.Server.Store;
 
 /// <summary>A recorded model revision.</summary>
-public sealed record ModelRevision(long Rev, string Author, string Message, DateTimeOffset CreatedAt);
+internal sealed record ModelRevision(long Rev, string Author, string Message, DateTimeOffset CreatedAt);
 
 /// <summary>What saving a model did.</summary>
-public sealed record ModelSaveResult(long Rev, bool Changed, int Added, int Modified, int Removed);
+internal sealed record ModelSaveResult(long Rev, bool Changed, int Added, int Modified, int Removed);
 
 /// <summary>What a plan saw, checked when it is applied (in the transaction that saves the model): the revision it
 /// was made on and the fingerprint (<see cref="RigStore.Fingerprint"/>) of each affected device's recorded state.</summary>
-public sealed record ModelSaveExpectation(long BaseRevision, IReadOnlyDictionary<string, string> Devices);
+internal sealed record ModelSaveExpectation(long BaseRevision, IReadOnlyDictionary<string, string> Devices);
 
-public sealed partial class RigStore
+internal sealed partial class RigStore
 {
     /// <summary>Save <paramref name="model"/> as the new current model. Only objects that differ get new rows;
     /// old rows are closed (append-only history). Returns the revision (unchanged models keep the current one).

@@ -5,11 +5,11 @@ namespace Rig.Server.Store;
 /// <summary>Reads for the operator's overview (<c>rig status</c>, <c>rig device show</c>, <c>rig device log</c>): one
 /// query per list, never one per device.</summary>
 /// <summary>A device's agent as last seen: its version and when.</summary>
-public sealed record AgentSeen(string Device, string? AgentVersion, DateTimeOffset? LastSeenAt);
+internal sealed record AgentSeen(string Device, string? AgentVersion, DateTimeOffset? LastSeenAt);
 
 internal sealed record AgentSeenRow(string Device, string? AgentVersion, long? LastSeenAt);
 
-public sealed partial class RigStore
+internal sealed partial class RigStore
 {
     /// <summary>Every device the gateway has a run-time row for, with its agent's version and last request (no
     /// recorded state, no inventory), in one query.</summary>

@@ -36,7 +36,7 @@ internal sealed record PackageRelationsColumn(IReadOnlyList<string> Depends, IRe
 internal sealed partial class StoreJson : JsonSerializerContext;
 
 /// <summary>What adding a package did.</summary>
-public enum PackageAddOutcome
+internal enum PackageAddOutcome
 {
     /// <summary>New in the catalog.</summary>
     Added,
@@ -46,7 +46,7 @@ public enum PackageAddOutcome
     Conflict,
 }
 
-public sealed partial class RigStore
+internal sealed partial class RigStore
 {
     /// <summary>Add a package to the catalog. A name and version are immutable: importing them again with other
     /// content is a conflict (bump the version instead).</summary>

@@ -4,9 +4,9 @@ namespace Rig.Server.Store;
 
 /// <summary>A change of one device's place in a rollout (<see cref="RigStore.UpdateRolloutDevicesAsync"/>).</summary>
 /// <param name="QueueId">The queue it now waits for (null: keep the one recorded).</param>
-public sealed record RolloutDeviceUpdate(string Device, string Status, string? QueueId, string? Detail);
+internal sealed record RolloutDeviceUpdate(string Device, string Status, string? QueueId, string? Detail);
 
-public sealed partial class RigStore
+internal sealed partial class RigStore
 {
     /// <summary>Ids per query when reading queues by id: well under SQLite's limit of bound parameters.</summary>
     private const int QueueIdsPerQuery = 500;

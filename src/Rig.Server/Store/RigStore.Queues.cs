@@ -13,17 +13,17 @@ namespace Rig.Server.Store;
 internal sealed record ExchangeOutcome(ExchangeResponse Response, IReadOnlyList<string> Replayed);
 
 /// <summary>A command to put in a new queue.</summary>
-public sealed record NewCommand(string Id, CommandSpec Spec, string Role, string? RoleKind, string Reason);
+internal sealed record NewCommand(string Id, CommandSpec Spec, string Role, string? RoleKind, string Reason);
 
 /// <summary>A queue.</summary>
-public sealed record QueueInfo(string Id, string Device, string Status, int Position, int Length, string Reason, string? Error, long? ModelRev,
+internal sealed record QueueInfo(string Id, string Device, string Status, int Position, int Length, string Reason, string? Error, long? ModelRev,
     DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? FinishedAt);
 
 /// <summary>A command of a queue with its state and result.</summary>
-public sealed record CommandInfo(string Id, string QueueId, int Sequence, string Kind, string Role, string Reason, string Status, int Deliveries, CommandSpec Spec, CommandResult? Result);
+internal sealed record CommandInfo(string Id, string QueueId, int Sequence, string Kind, string Role, string Reason, string Status, int Deliveries, CommandSpec Spec, CommandResult? Result);
 
 /// <summary>Creating a queue: the queue, or the active queue that blocks it.</summary>
-public sealed record QueueCreateResult(QueueInfo? Created, QueueInfo? Blocking);
+internal sealed record QueueCreateResult(QueueInfo? Created, QueueInfo? Blocking);
 
 internal sealed record QueueRow(string Id, string Device, string Status, long Position, long Length, string Reason, string? Error, long? ModelRev, long CreatedAt, long UpdatedAt, long? FinishedAt)
 {
@@ -45,7 +45,7 @@ internal sealed record CommandRow(string Id, string QueueId, long Seq, string Ki
         Result is null ? null : JsonSerializer.Deserialize(Result, RigJson.Default.CommandResult));
 }
 
-public sealed partial class RigStore
+internal sealed partial class RigStore
 {
     private const string QueueColumns = "id, device, status, position, length, reason, error, model_rev AS ModelRev, created_at AS CreatedAt, updated_at AS UpdatedAt, finished_at AS FinishedAt";
     private const string ExchangeColumns = "c.id, c.queue_id AS QueueId, c.seq, c.kind, c.role_kind AS RoleKind, c.spec, c.status, c.deliveries, q.device";

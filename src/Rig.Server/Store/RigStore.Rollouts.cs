@@ -3,7 +3,7 @@ using Dapper;
 namespace Rig.Server.Store;
 
 /// <summary>Rollout states. Active: running, paused.</summary>
-public static class RolloutStatus
+internal static class RolloutStatus
 {
     /// <summary>Waves are being started.</summary>
     public const string Running = "running";
@@ -22,7 +22,7 @@ public static class RolloutStatus
 
 /// <summary>States of one device in a rollout as the engine keeps them (operators see <see cref="RolloutDeviceState"/>).
 /// Active: waiting, blocked, queued.</summary>
-public static class RolloutDeviceStatus
+internal static class RolloutDeviceStatus
 {
     /// <summary>Its wave has not started yet.</summary>
     public const string Waiting = "waiting";
@@ -49,7 +49,7 @@ public static class RolloutDeviceStatus
 /// <summary>What an operator sees of a device in a rollout (<see cref="RolloutDeviceInfo.State"/>): the stored
 /// <see cref="RolloutDeviceStatus"/> refined by the device's queue and its agent, computed when the rollout is read.
 /// Each says what to do (docs/OPERATIONS.md, *Rollouts*).</summary>
-public static class RolloutDeviceState
+internal static class RolloutDeviceState
 {
     /// <summary>Its wave has not started yet (or the rollout is paused before it).</summary>
     public const string Pending = "pending";
@@ -124,10 +124,10 @@ public static class RolloutDeviceState
 
 /// <summary>What the gateway knows of a device's agent: when it first enrolled (null: never), whether a certificate
 /// of it is still valid, when it last talked to the gateway.</summary>
-public sealed record AgentPresence(DateTimeOffset? EnrolledAt, bool HasValidCertificate, DateTimeOffset? LastSeenAt);
+internal sealed record AgentPresence(DateTimeOffset? EnrolledAt, bool HasValidCertificate, DateTimeOffset? LastSeenAt);
 
 /// <summary>What to roll out and how.</summary>
-public sealed record RolloutSpec(long Rev, string Selector, int Canary, string Batch, int MaxParallel, int MaxFailures, string Reason, string CreatedBy, string? Purpose = null)
+internal sealed record RolloutSpec(long Rev, string Selector, int Canary, string Batch, int MaxParallel, int MaxFailures, string Reason, string CreatedBy, string? Purpose = null)
 {
     /// <summary>How long a device's agent may take to ask for its queue before the device fails.</summary>
     public TimeSpan DeviceTimeout { get; init; } = Rig.Protocol.RigLimits.Default.RolloutDeviceTimeout;
@@ -139,11 +139,11 @@ public sealed record RolloutSpec(long Rev, string Selector, int Canary, string B
 /// <param name="Detail">Why: a failure's error, what blocks it, whom it waits for.</param>
 /// <param name="State">What an operator acts on (<see cref="RolloutDeviceState"/>), computed when read.</param>
 /// <param name="LastSeenAt">When the device's agent last talked to the gateway (null: never).</param>
-public sealed record RolloutDeviceInfo(string Device, int Position, int? Wave, string Status, string? QueueId, string? Detail, string? State = null, DateTimeOffset? LastSeenAt = null);
+internal sealed record RolloutDeviceInfo(string Device, int Position, int? Wave, string Status, string? QueueId, string? Detail, string? State = null, DateTimeOffset? LastSeenAt = null);
 
 /// <summary>A rollout with its devices.</summary>
 /// <param name="DeviceTimeout">How long a device's agent may take to ask for its queue (<c>30m</c>, <c>90s</c>) before the device fails.</param>
-public sealed record RolloutInfo(string Id, long Rev, string Selector, int Canary, string Batch, int MaxParallel, int MaxFailures, string Status, string Reason,
+internal sealed record RolloutInfo(string Id, long Rev, string Selector, int Canary, string Batch, int MaxParallel, int MaxFailures, string Status, string Reason,
     string CreatedBy, string? Error, DateTimeOffset CreatedAt, DateTimeOffset UpdatedAt, DateTimeOffset? FinishedAt, IReadOnlyList<RolloutDeviceInfo> Devices, string? Purpose = null,
     string? DeviceTimeout = null)
 {
@@ -157,7 +157,7 @@ public sealed record RolloutInfo(string Id, long Rev, string Selector, int Canar
 }
 
 /// <summary>Creating a rollout: the rollout, or the devices already in another active rollout.</summary>
-public sealed record RolloutCreateResult(RolloutInfo? Created, IReadOnlyList<(string Device, string RolloutId)> Conflicts);
+internal sealed record RolloutCreateResult(RolloutInfo? Created, IReadOnlyList<(string Device, string RolloutId)> Conflicts);
 
 internal sealed record RolloutRow(string Id, long Rev, string Selector, long Canary, string Batch, long MaxParallel, long MaxFailures, string Status, string Reason,
     string CreatedBy, string? Error, long CreatedAt, long UpdatedAt, long? FinishedAt, string? Purpose, long DeviceTimeoutMs);
@@ -165,7 +165,7 @@ internal sealed record RolloutRow(string Id, long Rev, string Selector, long Can
 internal sealed record RolloutDeviceRow(string RolloutId, string Device, long Position, long Wave, string Status, string? QueueId, string? Detail,
     string? QueueStatus, long? LastSeenAt, long EnrolledAt, long ValidCertificates);
 
-public sealed partial class RigStore
+internal sealed partial class RigStore
 {
     private const string RolloutColumns = "id, rev, selector, canary, batch, max_parallel AS MaxParallel, max_failures AS MaxFailures, status, reason, created_by AS CreatedBy, error, created_at AS CreatedAt, updated_at AS UpdatedAt, finished_at AS FinishedAt, purpose, device_timeout_ms AS DeviceTimeoutMs";
 

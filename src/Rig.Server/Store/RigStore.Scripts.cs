@@ -6,11 +6,11 @@ using Rig.Protocol.Messages;
 namespace Rig.Server.Store;
 
 /// <summary>A stored script: a named, ordered list of primitive commands.</summary>
-public sealed record StoredScript(string Name, string Description, IReadOnlyList<CommandSpec> Commands, string CreatedBy, DateTimeOffset UpdatedAt);
+internal sealed record StoredScript(string Name, string Description, IReadOnlyList<CommandSpec> Commands, string CreatedBy, DateTimeOffset UpdatedAt);
 
 internal sealed record ScriptRow(string Name, string Description, string Commands, string CreatedBy, long UpdatedAt);
 
-public sealed partial class RigStore
+internal sealed partial class RigStore
 {
     /// <summary>Create or replace a stored script.</summary>
     public Task SaveScriptAsync(string name, string description, IReadOnlyList<CommandSpec> commands, string createdBy, CancellationToken ct = default)

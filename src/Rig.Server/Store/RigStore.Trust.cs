@@ -3,11 +3,11 @@ using Dapper;
 namespace Rig.Server.Store;
 
 /// <summary>An issued agent certificate.</summary>
-public sealed record CertificateRecord(string Thumbprint, string Device, string Serial, DateTimeOffset IssuedAt, DateTimeOffset NotAfter, DateTimeOffset? RevokedAt);
+internal sealed record CertificateRecord(string Thumbprint, string Device, string Serial, DateTimeOffset IssuedAt, DateTimeOffset NotAfter, DateTimeOffset? RevokedAt);
 
 internal sealed record CertificateRow(string Thumbprint, string Device, string Serial, long IssuedAt, long NotAfter, long? RevokedAt);
 
-public sealed partial class RigStore
+internal sealed partial class RigStore
 {
     /// <summary>Store a one-time enrollment token (its SHA-256 only) for a device.</summary>
     public Task AddEnrollmentTokenAsync(string tokenHash, string device, DateTimeOffset expiresAt, CancellationToken ct = default) => WriteAsync((c, tx) =>

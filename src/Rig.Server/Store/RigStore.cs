@@ -7,7 +7,7 @@ using Npgsql;
 namespace Rig.Server.Store;
 
 /// <summary>Which SQL engine a store runs on.</summary>
-public enum StoreEngine
+internal enum StoreEngine
 {
     /// <summary>Embedded default: one file, WAL mode.</summary>
     Sqlite,
@@ -18,7 +18,7 @@ public enum StoreEngine
 /// <summary>The gateway's database: one schema with migrations on SQLite (WAL) or PostgreSQL, chosen by the
 /// connection string (<c>Data Source=...</c> is SQLite, <c>Host=...</c> is PostgreSQL). Split into partial
 /// files by concern: model, packages, trust, devices, queues.</summary>
-public sealed partial class RigStore : IAsyncDisposable
+internal sealed partial class RigStore : IAsyncDisposable
 {
     private readonly NpgsqlDataSource? _postgres;
     private readonly string? _sqlite;

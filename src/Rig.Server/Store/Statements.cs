@@ -184,7 +184,7 @@ internal sealed class Statements(DbConnection connection, DbTransaction? transac
 /// in-process, a "round trip" is one call into the engine. The commit of a transaction is not counted here: it is
 /// <see cref="StoreStats.Commits"/>. Read by the dispatch benchmark (per exchange, per group-commit batch) and exported
 /// as <c>rig.store.statements</c> and <c>rig.store.round_trips</c>.</summary>
-public static class StoreCounters
+internal static class StoreCounters
 {
     private static long _statements;
     private static long _roundTrips;

@@ -33,7 +33,7 @@ public sealed class DebianRootFixture : IAsyncLifetime
 }
 
 /// <summary>Helpers for the dpkg and rpm installer tests: real tools, argument lists, no shell.</summary>
-public static class Native
+internal static class Native
 {
     /// <summary>Short waits for the tests: a held lock fails after 3 s instead of 5 minutes.</summary>
     public static readonly NativePackageTimeouts Timeouts = NativePackageTimeouts.Default with
@@ -108,7 +108,7 @@ public static class Native
 
 /// <summary>The command executor over a platform, with blobs put in its cache (as a download would) and a gateway
 /// that is never reached: a command that tried to download would wait for it until <c>stop</c>.</summary>
-public sealed class OfflineExecutor : IDisposable
+internal sealed class OfflineExecutor : IDisposable
 {
     private readonly TempDirectory _state = new();
     private readonly X509Certificate2 _ca;
@@ -160,7 +160,7 @@ public sealed class OfflineExecutor : IDisposable
 
 /// <summary>Another process holding a write lock on a file with fcntl(F_SETLKW), as apt, dpkg and rpm do
 /// (perl, a separate process: POSIX locks never conflict inside one process). Released at dispose.</summary>
-public sealed class ForeignLock : IAsyncDisposable
+internal sealed class ForeignLock : IAsyncDisposable
 {
     // struct flock on x86-64/arm64 Linux: short l_type, short l_whence, 4 bytes padding, off_t l_start,
     // off_t l_len, pid_t l_pid, 4 bytes padding.

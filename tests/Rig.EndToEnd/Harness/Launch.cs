@@ -3,7 +3,7 @@ using System.Diagnostics;
 namespace Rig.EndToEnd.Harness;
 
 /// <summary>Starts the real <c>rig</c> program (built next to the tests) as child processes.</summary>
-public static class Launch
+internal static class Launch
 {
     /// <summary>How to run rig: <c>dotnet rig.dll</c> from the test output directory.</summary>
     public static RigLauncher Rig { get; } = RigLauncher.BuiltAlongside();

@@ -2,7 +2,7 @@ namespace Rig.EndToEnd.Harness;
 
 /// <summary>A temp directory, a real gateway process and a test site over it, with the tool package imported;
 /// disposed in reverse order (agents, gateway, directory).</summary>
-public sealed class LiveSite : IAsyncDisposable
+internal sealed class LiveSite : IAsyncDisposable
 {
     private LiveSite(TempDirectory directory, GatewayHarness gateway, TestSite site)
     {

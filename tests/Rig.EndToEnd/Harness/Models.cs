@@ -4,7 +4,7 @@ using Rig.Protocol.Archives;
 namespace Rig.EndToEnd.Harness;
 
 /// <summary>Small models for end-to-end tests.</summary>
-public static class Models
+internal static class Models
 {
     /// <summary>The tool package every test model installs.</summary>
     public static readonly RigArchiveManifest Tool = new() { Name = "tool", Version = "1.0.0", Service = new RigArchiveService("tool") };

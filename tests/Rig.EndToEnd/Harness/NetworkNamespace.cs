@@ -7,7 +7,7 @@ namespace Rig.EndToEnd.Harness;
 /// namespace side is <c>eth0</c> with <c>10.231.X.2/24</c> (X picked so no host interface uses that subnet). The
 /// namespace's <c>/etc/hosts</c> (<c>/etc/netns/NAME/hosts</c>, which <c>ip netns exec</c> bind-mounts) resolves
 /// <see cref="GatewayName"/> to the host side. Everything is deleted on dispose, also after a failure.</summary>
-public sealed class NetworkNamespace : IAsyncDisposable
+internal sealed class NetworkNamespace : IAsyncDisposable
 {
     private NetworkNamespace(string name, string hostInterface, int subnet)
     {

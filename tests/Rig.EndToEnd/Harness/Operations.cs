@@ -10,7 +10,7 @@ namespace Rig.EndToEnd.Harness;
 
 /// <summary>The operator's operations through the API (plan, apply, rollouts, devices) and what a test reads
 /// back from devices (commands run, file digests).</summary>
-public static class Operations
+internal static class Operations
 {
     /// <summary>A model as a request body exactly as Rig's model JSON writes it (a <see cref="JsonElement"/> is
     /// written verbatim by the operator client).</summary>

@@ -5,7 +5,7 @@ namespace Rig.EndToEnd.Harness;
 
 /// <summary>Model pieces for operations tests, on top of <see cref="Models.Site"/> (os role "base", app role
 /// "app" with the tool package, configuration and service; the first device links to the others).</summary>
-public static class OperationsModels
+internal static class OperationsModels
 {
     /// <summary>The path of the content package's page.</summary>
     public const string ContentPage = "/srv/www/index.html";

@@ -5,7 +5,7 @@ namespace Rig.EndToEnd.Harness;
 
 /// <summary>A tiny OTLP/HTTP receiver on loopback: keeps every POST's path, content type and body, and answers 200 with
 /// an empty protobuf message (an ExportTraceServiceResponse with no partial success), as a collector does.</summary>
-public sealed class OtlpCollector : IDisposable
+internal sealed class OtlpCollector : IDisposable
 {
     private readonly HttpListener _listener = new();
     private readonly List<(string Path, string? ContentType, byte[] Body)> _requests = [];

@@ -6,7 +6,7 @@ namespace Rig.EndToEnd.Harness;
 /// <summary>A strict reader of the Prometheus text exposition format (0.0.4): every line must be a HELP or TYPE line, a
 /// comment, blank, or a sample of a family whose TYPE came before it, with well-formed names, quoted and escaped label
 /// values and a float value; a series may appear once. Anything else fails the test that reads it.</summary>
-public sealed class PrometheusText
+internal sealed class PrometheusText
 {
     private static readonly HashSet<string> Kinds = ["counter", "gauge", "histogram", "summary", "untyped"];
 

@@ -11,7 +11,7 @@ using Rig.Protocol.Messages;
 namespace Rig.EndToEnd.Harness;
 
 /// <summary>Speaks the agent protocol by hand, with any certificate (or none), to prove what the gateway refuses.</summary>
-public sealed class RawAgentClient : IDisposable
+internal sealed class RawAgentClient : IDisposable
 {
     private readonly HttpClient _http;
 

@@ -4,7 +4,7 @@ namespace Rig.EndToEnd.Harness;
 
 /// <summary>Runs the real <c>rig</c> as an operator would in a shell: in a working directory, with environment
 /// variables (<c>RIG_DATA</c>, <c>RIG_TOKEN</c>), to completion.</summary>
-public static class RigIn
+internal static class RigIn
 {
     /// <summary>Run <c>rig ARGS</c> in <paramref name="workingDirectory"/> with <paramref name="environment"/> added.</summary>
     public static Task<(int ExitCode, string Stdout, string Stderr)> RunAsync(string workingDirectory, IReadOnlyDictionary<string, string>? environment, TimeSpan timeout, params string[] args) =>

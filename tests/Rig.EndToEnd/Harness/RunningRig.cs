@@ -4,7 +4,7 @@ namespace Rig.EndToEnd.Harness;
 
 /// <summary>A <c>rig</c> process left running while the test acts on the world around it: every line it prints is kept,
 /// and the test can wait for a line (an event the process logged) instead of sleeping.</summary>
-public sealed class RunningRig : IAsyncDisposable
+internal sealed class RunningRig : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly List<string> _lines = [];

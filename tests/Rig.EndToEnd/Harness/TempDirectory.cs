@@ -1,7 +1,7 @@
 namespace Rig.EndToEnd.Harness;
 
 /// <summary>A temp directory removed at the end of a test (kept when RIG_KEEP_TEST_DIRS is set).</summary>
-public sealed class TempDirectory : IDisposable
+internal sealed class TempDirectory : IDisposable
 {
     /// <summary>Create one.</summary>
     public TempDirectory(string prefix = "rig-e2e")

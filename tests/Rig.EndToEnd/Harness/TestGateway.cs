@@ -6,7 +6,7 @@ namespace Rig.EndToEnd.Harness;
 /// <summary>The tests' gateway: a real <c>rig server run</c> process (<see cref="GatewayHarness"/>) on free loopback ports,
 /// logging at Information (tests read its event lines), so it can be killed with SIGKILL and started again on the same
 /// data directory and ports.</summary>
-public static class TestGateway
+internal static class TestGateway
 {
     /// <summary><c>rig server init</c> on free ports, then start. The agent endpoint listens on
     /// <paramref name="agentListen"/> and its certificate names <paramref name="dnsName"/> (agents in a network

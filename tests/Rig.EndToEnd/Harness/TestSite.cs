@@ -12,7 +12,7 @@ namespace Rig.EndToEnd.Harness;
 
 /// <summary>A test site on a real gateway: builds and imports packages, saves a model, enrolls and runs
 /// real agent processes, waits for queues, reads journals.</summary>
-public sealed class TestSite : IAsyncDisposable
+internal sealed class TestSite : IAsyncDisposable
 {
     private readonly List<AgentSupervisor> _agents = [];
 

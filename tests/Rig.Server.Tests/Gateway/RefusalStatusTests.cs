@@ -44,11 +44,11 @@ public sealed class RefusalStatusTests
     }
 
     [Theory]
-    [InlineData(OperatorRefusal.Invalid, 400)]
-    [InlineData(OperatorRefusal.NotFound, 404)]
-    [InlineData(OperatorRefusal.Conflict, 409)]
-    public void The_operator_api_answers_a_refused_rollout_with_the_status_of_its_kind(OperatorRefusal refusal, int status) =>
-        Assert.Equal(status, ApiErrors.StatusOf(new RolloutRefusedException("bad-rollout", "no", refusal)));
+    [InlineData("Invalid", 400)]
+    [InlineData("NotFound", 404)]
+    [InlineData("Conflict", 409)]
+    public void The_operator_api_answers_a_refused_rollout_with_the_status_of_its_kind(string refusal, int status) =>
+        Assert.Equal(status, ApiErrors.StatusOf(new RolloutRefusedException("bad-rollout", "no", Enum.Parse<OperatorRefusal>(refusal))));
 
     [Fact]
     public void A_package_fetch_is_retry_safe_only_when_the_mirror_failed_or_another_fetch_was_running()

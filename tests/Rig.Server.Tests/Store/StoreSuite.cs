@@ -24,10 +24,10 @@ public abstract partial class StoreSuite : IAsyncLifetime
     protected string ConnectionString { get; private set; } = "";
 
     /// <summary>The store under test, opened on this test's database.</summary>
-    protected RigStore Store => _store ?? throw new InvalidOperationException("The store is not open.");
+    private protected RigStore Store => _store ?? throw new InvalidOperationException("The store is not open.");
 
     /// <summary>The engine the subclass must produce (guards against a connection string that silently picks the other one).</summary>
-    protected abstract StoreEngine ExpectedEngine { get; }
+    private protected abstract StoreEngine ExpectedEngine { get; }
 
     /// <summary>Create a fresh, empty database and return its connection string.</summary>
     protected abstract Task<string> CreateDatabaseAsync();
@@ -50,7 +50,7 @@ public abstract partial class StoreSuite : IAsyncLifetime
     }
 
     /// <summary>Open another store on this test's database (as a restarted or second gateway would).</summary>
-    protected Task<RigStore> OpenStoreAsync() => RigStore.OpenAsync(ConnectionString, Clock);
+    private protected Task<RigStore> OpenStoreAsync() => RigStore.OpenAsync(ConnectionString, Clock);
 
     /// <summary>A raw connection to this test's database, bypassing the store, to look at rows directly.</summary>
     protected async Task<DbConnection> OpenRawAsync()
@@ -89,7 +89,7 @@ public sealed class SqliteStoreTests : StoreSuite
 {
     private readonly string _directory = Directory.CreateTempSubdirectory("rig-store-").FullName;
 
-    protected override StoreEngine ExpectedEngine => StoreEngine.Sqlite;
+    private protected override StoreEngine ExpectedEngine => StoreEngine.Sqlite;
 
     protected override Task<string> CreateDatabaseAsync() =>
         Task.FromResult($"Data Source={Path.Combine(_directory, "rig.db")}");
@@ -111,7 +111,7 @@ public sealed class PostgresStoreTests(PostgresServer server) : StoreSuite
 {
     private string? _database;
 
-    protected override StoreEngine ExpectedEngine => StoreEngine.Postgres;
+    private protected override StoreEngine ExpectedEngine => StoreEngine.Postgres;
 
     protected override async Task<string> CreateDatabaseAsync()
     {

@@ -8,7 +8,7 @@ namespace Rig.Agent.Platform.Archive;
 /// inspect (every entry checked, nothing written yet) -> extract into a staging directory -> check file
 /// ownership -> move into place -> drop files of the previous version -> record. A package owns its files;
 /// a file of another package is never overwritten.</summary>
-public sealed class ArchiveInstaller(DeviceFileSystem files, PackageDatabase database, RigLimits limits) : IPackageInstaller
+internal sealed class ArchiveInstaller(DeviceFileSystem files, PackageDatabase database, RigLimits limits) : IPackageInstaller
 {
     /// <inheritdoc />
     /// <remarks>Rig archives have no dependencies, so there is never a cycle to install together.</remarks>

@@ -2,7 +2,7 @@ namespace Rig.Agent.Platform.Linux;
 
 /// <summary>Debian control files (deb-control(5)). Their relationship fields are read with the shared
 /// <see cref="Rig.Protocol.Packaging.PackageRelations.ParseDebianField"/>, as the gateway reads them.</summary>
-public static class DebianControl
+internal static class DebianControl
 {
     /// <summary>The fields of a control file (<c>dpkg-deb --field</c> output); continuation lines are joined with
     /// a space.</summary>

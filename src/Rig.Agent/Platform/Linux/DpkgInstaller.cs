@@ -26,7 +26,7 @@ namespace Rig.Agent.Platform.Linux;
 /// <c>dpkg --purge</c>: configuration belongs to the model (write-file), so a removed package leaves no conffiles
 /// behind that a later install would silently pick up again.</para>
 /// </remarks>
-public sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabase database, NativePackageTimeouts timeouts) : IPackageInstaller
+internal sealed partial class DpkgInstaller(DeviceFileSystem files, PackageDatabase database, NativePackageTimeouts timeouts) : IPackageInstaller
 {
     /// <summary>The line that marks a <c>policy-rc.d</c> as the agent's own (written for one dpkg run).</summary>
     public const string PolicyRcDMarker = "# rig-agent policy-rc.d 7c1e0a52-temporary";

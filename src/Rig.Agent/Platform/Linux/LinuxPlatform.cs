@@ -11,7 +11,7 @@ namespace Rig.Agent.Platform.Linux;
 /// another directory is a device root being prepared offline (an image, a chroot, a debootstrap root in tests):
 /// packages are installed into it with <c>--root</c>, services are enabled with <c>systemctl --root</c> and their
 /// start/stop recorded, and network files are written without being applied (unless <paramref name="networkLive"/>).</summary>
-public sealed class LinuxPlatform : IPlatform
+internal sealed class LinuxPlatform : IPlatform
 {
     /// <summary>A Linux device rooted at <paramref name="root"/> (<c>/</c> for the running system). <paramref name="gateway"/>
     /// is the agent's gateway, probed after a network change; <paramref name="networkLive"/> applies network changes to the

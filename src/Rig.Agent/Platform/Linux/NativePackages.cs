@@ -8,10 +8,10 @@ namespace Rig.Agent.Platform.Linux;
 /// <param name="Version">Full version as the package manager writes it (Debian <c>[epoch:]upstream[-revision]</c>,
 /// RPM <c>[epoch:]version-release</c>), the same form Rig's package catalog uses.</param>
 /// <param name="Architecture">Architecture (<c>amd64</c>, <c>all</c>, <c>x86_64</c>, <c>noarch</c>...).</param>
-public sealed record NativePackageInfo(string Name, string Version, string Architecture);
+internal sealed record NativePackageInfo(string Name, string Version, string Architecture);
 
 /// <summary>Every wait and timeout of the dpkg and rpm installers, in one place.</summary>
-public sealed record NativePackageTimeouts
+internal sealed record NativePackageTimeouts
 {
     /// <summary>The defaults.</summary>
     public static NativePackageTimeouts Default { get; } = new();

@@ -7,7 +7,7 @@ namespace Rig.Agent.Platform.Linux;
 /// chmod or chown made behind Rig's back. .NET has no uid/gid API: <c>statx(2)</c> is called directly (no process),
 /// without following a final symbolic link. Owner and group numbers are named from the device root's own
 /// <c>/etc/passwd</c> and <c>/etc/group</c> (a root prepared offline has its own users), numerically when unknown.</summary>
-public sealed partial class OnDiskAttributes
+internal sealed partial class OnDiskAttributes
 {
     private const int AtFdCwd = -100;
     private const int AtSymlinkNoFollow = 0x100;

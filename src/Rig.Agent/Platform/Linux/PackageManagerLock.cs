@@ -15,7 +15,7 @@ namespace Rig.Agent.Platform.Linux;
 /// .NET's <see cref="FileStream.Lock"/> also prefers OFD locks on Linux but cannot say who holds a lock, hence
 /// <c>fcntl</c> directly (a source-generated import: Native-AOT safe). Linux on 64-bit targets only (the
 /// <c>struct flock</c> layout below).</remarks>
-public sealed partial class PackageManagerLock : IDisposable
+internal sealed partial class PackageManagerLock : IDisposable
 {
     private const int FOfdGetLk = 36;
     private const int FOfdSetLk = 37;
@@ -183,7 +183,7 @@ public sealed partial class PackageManagerLock : IDisposable
 }
 
 /// <summary>One bounded wait shared by the steps of a command (the frontend lock, then the database lock).</summary>
-public sealed class LockDeadline
+internal sealed class LockDeadline
 {
     private readonly Stopwatch _watch = Stopwatch.StartNew();
 

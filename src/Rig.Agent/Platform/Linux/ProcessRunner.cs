@@ -6,7 +6,7 @@ using System.Text;
 namespace Rig.Agent.Platform.Linux;
 
 /// <summary>How a program ended: its exit code and the tails of what it printed.</summary>
-public sealed record ProcessOutcome(int ExitCode, string StandardOutput, string StandardError)
+internal sealed record ProcessOutcome(int ExitCode, string StandardOutput, string StandardError)
 {
     /// <summary>Standard error, else standard output: what to show when the program failed.</summary>
     public string Message => (string.IsNullOrWhiteSpace(StandardError) ? StandardOutput : StandardError).Trim();
@@ -19,7 +19,7 @@ public sealed record ProcessOutcome(int ExitCode, string StandardOutput, string 
 /// that starts a daemon hands it the pipes, and the daemon may hold them for ever. After the exit the output
 /// still in the pipes is read for at most <see cref="OutputDrainWait"/>. A program that outlives its timeout is
 /// asked to stop (SIGTERM to it and its children), given a grace period, then killed with its children.</remarks>
-public static partial class ProcessRunner
+internal static partial class ProcessRunner
 {
     /// <summary>Most characters kept of each stream.</summary>
     public const int MaxCapturedChars = 64 * 1024;

@@ -24,7 +24,7 @@ namespace Rig.Agent.Platform.Linux;
 /// <para>Downgrades: the model decides the version, so a command for an older version than the installed one
 /// is run with <c>--oldpackage</c>, and only then (an accidental downgrade cannot slip through otherwise).</para>
 /// </remarks>
-public sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase database, NativePackageTimeouts timeouts) : IPackageInstaller
+internal sealed partial class RpmInstaller(DeviceFileSystem files, PackageDatabase database, NativePackageTimeouts timeouts) : IPackageInstaller
 {
     /// <summary>The rpm database inside the device root.</summary>
     public const string DatabasePath = "/var/lib/rpm";

@@ -8,7 +8,7 @@ namespace Rig.Agent.Platform.Linux;
 /// <c>systemctl --root=ROOT</c> (the <c>wants</c> links are created or removed) and start, stop and restart, which need a
 /// running systemd, are recorded. The services Rig acted on are kept in the device's database; <see cref="ListAsync"/>
 /// reports them with their state as systemd has it.</summary>
-public sealed class SystemdServices(string root, PackageDatabase database) : IServiceManager
+internal sealed class SystemdServices(string root, PackageDatabase database) : IServiceManager
 {
     /// <summary>How long one systemctl call may take: a start waits for the unit to come up (systemd's own default
     /// start timeout is 90 s) and a little more.</summary>

@@ -8,7 +8,7 @@ namespace Rig.Agent.Platform.Sandbox;
 /// are recorded (not started), a reboot ends the agent process with <see cref="ProtocolInfo.RebootExitCode"/>
 /// and its supervisor (the test harness or <c>rig demo</c>) starts it again. Many sandboxed agents run as
 /// separate processes on one machine.</summary>
-public sealed class SandboxPlatform : IPlatform
+internal sealed class SandboxPlatform : IPlatform
 {
     /// <summary>A sandbox rooted at <paramref name="root"/>.</summary>
     public SandboxPlatform(string root, string hostname, IReadOnlyList<string> allowedRoots, RigLimits limits)

@@ -7,7 +7,7 @@ namespace Rig.Agent.Platform.Linux.Network;
 /// <summary>Can the agent still reach its gateway? A TCP connect to the gateway's agent endpoint (the name is
 /// resolved at every attempt, as the agent's own connections do), repeated until it succeeds or the time is up.
 /// A connect is enough: it proves addresses and routes carry traffic both ways; TLS would only add the gateway's load.</summary>
-public sealed class GatewayProbe(string host, int port)
+internal sealed class GatewayProbe(string host, int port)
 {
     /// <summary>Longest single connect attempt.</summary>
     private static readonly TimeSpan AttemptTimeout = TimeSpan.FromSeconds(2);

@@ -12,7 +12,7 @@ namespace Rig.Agent.Platform.Linux.Network;
 /// <item>rollback: <see cref="BeforeRestoreAsync"/> (with the NEW files) -> the files are restored ->
 /// <see cref="AfterRestoreAsync"/> (the manager rereads the old files) -> <see cref="RestoreLiveAsync"/> last.</item>
 /// </list></summary>
-public interface INetworkApplier
+internal interface INetworkApplier
 {
     /// <summary>For messages: <c>through systemd-networkd (networkctl reload, reconfigure)</c>.</summary>
     string How { get; }
@@ -39,7 +39,7 @@ public interface INetworkApplier
 
 /// <summary>What the three appliers share: iproute2 for the snapshot and its restore, and the manager tools run
 /// through <see cref="ProcessRunner"/>.</summary>
-public abstract class LiveApplier : INetworkApplier
+internal abstract class LiveApplier : INetworkApplier
 {
     /// <summary>How long <c>networkctl</c>, <c>ifup</c> and <c>ifdown</c> may take (ifup waits for DHCP).</summary>
     protected static readonly TimeSpan ManagerTimeout = TimeSpan.FromSeconds(60);
@@ -87,7 +87,7 @@ public abstract class LiveApplier : INetworkApplier
 
 /// <summary>systemd-networkd: <c>networkctl reload</c> + <c>reconfigure IFACE</c>, then
 /// <c>systemd-networkd-wait-online -i IFACE</c> (bounded by the probe timeout) so the change has settled.</summary>
-public sealed class NetworkdApplier : LiveApplier
+internal sealed class NetworkdApplier : LiveApplier
 {
     private static readonly string[] WaitOnlinePaths = ["/usr/lib/systemd/systemd-networkd-wait-online", "/lib/systemd/systemd-networkd-wait-online"];
 
@@ -125,7 +125,7 @@ public sealed class NetworkdApplier : LiveApplier
 
 /// <summary>ifupdown: <c>ifdown</c> with the old stanza before the new file is written (so the old dhclient goes
 /// with it), <c>ifup</c> with the new one; a rollback takes the new one down and brings the old one up.</summary>
-public sealed class IfupdownApplier : LiveApplier
+internal sealed class IfupdownApplier : LiveApplier
 {
     /// <inheritdoc />
     public override string How => "through ifupdown (ifdown old, ifup new)";
@@ -157,7 +157,7 @@ public sealed class IfupdownApplier : LiveApplier
 }
 
 /// <summary>No manager runs (or the files are in an offline root): iproute2 sets the static address itself.</summary>
-public sealed class IpRouteApplier : LiveApplier
+internal sealed class IpRouteApplier : LiveApplier
 {
     /// <inheritdoc />
     public override string How => "with iproute2 (no network manager runs)";

@@ -4,7 +4,7 @@ namespace Rig.Agent.Platform.Linux.Network;
 
 /// <summary>ifupdown reads <c>/etc/network/interfaces</c> and every file in <c>/etc/network/interfaces.d</c>; a second
 /// <c>iface IFACE</c> stanza is layered over Rig's, so Rig refuses to configure an interface defined elsewhere.</summary>
-public static class IfupdownStanzas
+internal static class IfupdownStanzas
 {
     /// <summary>Throws <c>network-conflict</c> when a file other than <paramref name="ownPath"/> defines
     /// <c>iface <paramref name="interfaceName"/></c>. Nothing has been changed when it throws.</summary>

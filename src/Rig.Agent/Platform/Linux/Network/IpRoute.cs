@@ -6,7 +6,7 @@ namespace Rig.Agent.Platform.Linux.Network;
 
 /// <summary>An interface's live configuration as iproute2 reports it: its global addresses (CIDR) and the routes
 /// through a gateway on it. What a rollback puts back.</summary>
-public sealed record LiveInterfaceState(string Interface, IReadOnlyList<string> Addresses, IReadOnlyList<LiveRoute> Routes)
+internal sealed record LiveInterfaceState(string Interface, IReadOnlyList<string> Addresses, IReadOnlyList<LiveRoute> Routes)
 {
     /// <summary>For messages: <c>10.0.0.5/24 (default via 10.0.0.1)</c>.</summary>
     public override string ToString() =>
@@ -15,12 +15,12 @@ public sealed record LiveInterfaceState(string Interface, IReadOnlyList<string> 
 }
 
 /// <summary>A route through a gateway: <c>default via 10.0.0.1 metric 100</c>.</summary>
-public sealed record LiveRoute(string Destination, string Gateway, int? Metric, bool Ipv6);
+internal sealed record LiveRoute(string Destination, string Gateway, int? Metric, bool Ipv6);
 
 /// <summary>Reads and sets an interface's addresses and routes with iproute2 (<c>ip -j</c>), through
 /// <see cref="ProcessRunner"/>: arguments as a list, never a shell. The names and addresses reaching it were
 /// checked by <see cref="Rig.Protocol.NetworkRules"/>.</summary>
-public static class IpRoute
+internal static class IpRoute
 {
     /// <summary>Longest any one <c>ip</c> call may take; it only talks to the kernel.</summary>
     private static readonly TimeSpan Timeout = TimeSpan.FromSeconds(15);

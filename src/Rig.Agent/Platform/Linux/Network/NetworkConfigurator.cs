@@ -13,10 +13,10 @@ namespace Rig.Agent.Platform.Linux.Network;
 /// <param name="Managers">Use systemd-networkd or ifupdown when they run; false: iproute2 only (the files are in a
 /// root other than <c>/</c>, which those managers do not read).</param>
 /// <param name="Why">Said in the output when nothing is applied live (<c>sandbox</c>, <c>offline root /mnt/img</c>).</param>
-public sealed record NetworkSettings(GatewayProbe? Probe, bool Live, bool Managers, string Why);
+internal sealed record NetworkSettings(GatewayProbe? Probe, bool Live, bool Managers, string Why);
 
 /// <summary>Network configuration of one device.</summary>
-public interface INetworkManager
+internal interface INetworkManager
 {
     /// <summary>Configure one interface; the output says what was written and applied.</summary>
     /// <exception cref="CommandFailedException"><c>network-rolled-back</c> when the gateway was lost and the previous
@@ -34,7 +34,7 @@ public interface INetworkManager
 /// apart) -> remove the record. Any failure from the first change on rolls back (every step runs, errors are
 /// collected, see <see cref="INetworkApplier"/> for the order); a change the agent did not finish is rolled back by
 /// <see cref="RecoverAsync"/> when it starts again.</summary>
-public sealed class NetworkConfigurator : INetworkManager
+internal sealed class NetworkConfigurator : INetworkManager
 {
     /// <summary>Pause between looks at the interface while waiting for the new address.</summary>
     private static readonly TimeSpan SettleSpacing = TimeSpan.FromMilliseconds(250);

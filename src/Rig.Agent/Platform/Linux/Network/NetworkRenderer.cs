@@ -6,7 +6,7 @@ namespace Rig.Agent.Platform.Linux.Network;
 
 /// <summary>Turns a <see cref="NetworkCommand"/> into the file its renderer reads: a systemd-networkd
 /// <c>.network</c> file or an ifupdown <c>interfaces.d</c> stanza. Pure; the command is checked first.</summary>
-public static class NetworkRenderer
+internal static class NetworkRenderer
 {
     /// <summary>First line of every file Rig writes, so an operator knows where it came from.</summary>
     public const string Header = "# Written by Rig (configure-network). Change the device's network section in the model, not this file.";

@@ -4,7 +4,7 @@ using Rig.Agent.Runtime;
 namespace Rig.Agent.Platform.Linux.Network;
 
 /// <summary>A network file as it was before a change: its device path and content, or null when it was absent.</summary>
-public sealed record PreviousNetworkFile(string Path, byte[]? Content);
+internal sealed record PreviousNetworkFile(string Path, byte[]? Content);
 
 /// <summary>What a network change in progress must put back if the agent dies before it finishes (crash, power
 /// loss, kill during the probe): written durably before anything is touched, removed after success or rollback.</summary>
@@ -12,7 +12,7 @@ public sealed record PreviousNetworkFile(string Path, byte[]? Content);
 /// <param name="Renderer">The renderer of the change (which manager to ask to reread the restored files).</param>
 /// <param name="Files">Every file the change writes or removes, with its previous content.</param>
 /// <param name="Live">The interface's live state before the change; null when the change was not applied live.</param>
-public sealed record PendingNetworkChange(string Interface, string Renderer, IReadOnlyList<PreviousNetworkFile> Files, LiveInterfaceState? Live)
+internal sealed record PendingNetworkChange(string Interface, string Renderer, IReadOnlyList<PreviousNetworkFile> Files, LiveInterfaceState? Live)
 {
     /// <summary>Device path of the record.</summary>
     public const string DevicePath = "/var/lib/rig/network/pending.json";
