@@ -78,7 +78,7 @@ public sealed class DebianDependencyTests
         var result = await site.Api.PostAsync<LifecycleResult>("api/v1/devices/deb-1/decommission?message=retire", null);
         Assert.Empty(result.Errors);
         var done = await site.WaitForRolloutToFinishAsync(result.Rollout!.Id, TimeSpan.FromMinutes(5));
-        Assert.True(done.Status == RolloutStatus.Succeeded, $"{Operations.Describe(done)}\n{site.AgentLog("deb-1")}"); // a decommissioned device is forgotten
+        Assert.True(done.Status == RolloutStates.Succeeded, $"{Operations.Describe(done)}\n{site.AgentLog("deb-1")}"); // a decommissioned device is forgotten
 
         Assert.Equal(setup.Base, await DebianRoot.InstalledAsync(setup.Root));
         await AssertAuditCleanAsync(setup.Root);
@@ -121,7 +121,7 @@ public sealed class DebianDependencyTests
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null));
         site.RestartAgent("deb-1");
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id, TimeSpan.FromMinutes(5));
-        Assert.Equal(RolloutStatus.Failed, done.Status);
+        Assert.Equal(RolloutStates.Failed, done.Status);
         static string Flat(string text) => System.Text.RegularExpressions.Regex.Replace(text, @"\s+", " ");
 
         var connection = new[] { "--server", setup.Gateway.ApiUrl.ToString(), "--token", setup.Gateway.Token, "--ca", setup.Gateway.CaPath };
@@ -224,7 +224,7 @@ public sealed class DebianDependencyTests
     {
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null));
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id, TimeSpan.FromMinutes(5));
-        Assert.True(done.Status == RolloutStatus.Succeeded, Describe(done, await site.DeviceAsync("deb-1"), site));
+        Assert.True(done.Status == RolloutStates.Succeeded, Describe(done, await site.DeviceAsync("deb-1"), site));
     }
 
     private static string Describe(RolloutInfo rollout, DeviceDetail detail, TestSite site) =>

@@ -57,7 +57,7 @@ public sealed class DebianPackageTests
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null));
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id);
         var detail = await site.Api.GetAsync<DeviceDetail>("api/v1/devices/deb-1");
-        Assert.True(done.Status == RolloutStatus.Succeeded,
+        Assert.True(done.Status == RolloutStates.Succeeded,
             $"rollout {done.Status}: {detail.Status.Queue?.Error}\n{string.Join('\n', detail.Commands.Select(c => $"{c.Kind} {c.Status} {c.Result?.ErrorCode} {c.Result?.Error} {c.Result?.Output}"))}\n{site.AgentLog("deb-1")}");
     }
 

@@ -31,7 +31,7 @@ public sealed class DurabilityTests
         Assert.True(File.Exists(Path.Combine(site.State("web-1"), "failpoint-reboot-answer-journaled.fired")), "the failpoint must have fired\n" + log);
         Assert.Equal(1, agent.Crashes);
         Assert.Equal(1, agent.Reboots);
-        Assert.True(done.Status == RolloutStatus.Succeeded, $"rollout {done.Status}: {detail.Status.Queue?.Error}\n{log}");
+        Assert.True(done.Status == RolloutStates.Succeeded, $"rollout {done.Status}: {detail.Status.Queue?.Error}\n{log}");
         // Every command has its result: the six writes before the reboot were not skipped by "rebooted".
         Assert.All(detail.Commands, c => Assert.True(c.Status == CommandStates.Succeeded, $"{c.Kind} {c.Spec.Describe()} is {c.Status}\n{log}"));
         var begins = site.Begins("web-1");

@@ -48,9 +48,9 @@ public sealed class LifecycleTests
         await site.StartAgentAsync("web-3");
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null));
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id);
-        Assert.Equal(RolloutStatus.Succeeded, done.Status);
+        Assert.Equal(RolloutStates.Succeeded, done.Status);
         Assert.Equal(
-            new Dictionary<string, string> { ["lb-1"] = RolloutDeviceStatus.Succeeded, ["web-1"] = RolloutDeviceStatus.Unchanged, ["web-2"] = RolloutDeviceStatus.Unchanged, ["web-3"] = RolloutDeviceStatus.Succeeded },
+            new Dictionary<string, string> { ["lb-1"] = RolloutDeviceStatuses.Succeeded, ["web-1"] = RolloutDeviceStatuses.Unchanged, ["web-2"] = RolloutDeviceStatuses.Unchanged, ["web-3"] = RolloutDeviceStatuses.Succeeded },
             done.Devices.ToDictionary(d => d.Device, d => d.Status));
         Assert.Equal(Operations.Lines(lb.Commands), Operations.Lines((await site.DeviceAsync("lb-1")).Commands));
         var lbConfig = site.ReadDeviceFile("lb-1", OperationsModels.ToolConfig);
@@ -99,7 +99,7 @@ public sealed class LifecycleTests
 
         var applied = await site.ApplyAsync(upgrade, "content 1.1.0");
         var rollout = await site.StartRolloutAsync(new RolloutRequest(applied.Revision, null));
-        Assert.Equal(RolloutStatus.Succeeded, (await site.WaitForRolloutToFinishAsync(rollout.Id)).Status);
+        Assert.Equal(RolloutStates.Succeeded, (await site.WaitForRolloutToFinishAsync(rollout.Id)).Status);
         foreach (var device in devices)
         {
             var detail = await site.DeviceAsync(device);
@@ -159,7 +159,7 @@ public sealed class LifecycleTests
 
         site.RestartAgent("web-2");
         var done = await site.WaitForRolloutToFinishAsync(result.Rollout.Id);
-        Assert.Equal(RolloutStatus.Succeeded, done.Status);
+        Assert.Equal(RolloutStates.Succeeded, done.Status);
         var ids = pending.Commands.Select(c => c.Id).ToHashSet();
         Assert.Equal(pending.Commands.Select(c => c.Id), site.Begins("web-2").Where(ids.Contains)); // ran in that order
 

@@ -64,7 +64,7 @@ public sealed class ObservabilityTests
         await site.StartAgentsAsync(devices);
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null, Canary: 1));
         var finished = await site.WaitForRolloutToFinishAsync(rollout.Id, TimeSpan.FromSeconds(120));
-        Assert.Equal(RolloutStatus.Succeeded, finished.Status);
+        Assert.Equal(RolloutStates.Succeeded, finished.Status);
 
         using var http = Https(live.Gateway);
         // Without a token, with a wrong one, or with the metrics token on the API: refused.

@@ -114,7 +114,7 @@ public sealed class OperationsTests
         var applied = await site.ApplyAsync(next, "tool 1.1.0, port 9090, one os file fewer");
         var rollout = await site.StartRolloutAsync(new RolloutRequest(applied.Revision, null));
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id);
-        Assert.Equal(RolloutStatus.Succeeded, done.Status);
+        Assert.Equal(RolloutStates.Succeeded, done.Status);
 
         foreach (var device in devices)
         {
@@ -151,8 +151,8 @@ public sealed class OperationsTests
         Assert.Equal(new Dictionary<string, int?> { ["lb-1"] = 0, ["web-1"] = 1, ["web-2"] = 1, ["web-3"] = 2, ["web-4"] = 2 },
             rollout.Devices.ToDictionary(d => d.Device, d => d.Wave));
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id);
-        Assert.Equal(RolloutStatus.Succeeded, done.Status);
-        Assert.All(done.Devices, d => Assert.Equal(RolloutDeviceStatus.Succeeded, d.Status));
+        Assert.Equal(RolloutStates.Succeeded, done.Status);
+        Assert.All(done.Devices, d => Assert.Equal(RolloutDeviceStatuses.Succeeded, d.Status));
 
         var queues = new Dictionary<string, QueueView>();
         foreach (var device in done.Devices)
@@ -184,10 +184,10 @@ public sealed class OperationsTests
         await site.StartAgentsAsync(devices);
 
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null, Canary: 1, Batch: "2", MaxFailures: 0));
-        var paused = await site.WaitForRolloutAsync(rollout.Id, r => r.Status == RolloutStatus.Paused, "to pause itself");
+        var paused = await site.WaitForRolloutAsync(rollout.Id, r => r.Status == RolloutStates.Paused, "to pause itself");
         Assert.Contains("1 device(s) failed, more than --max-failures 0", paused.Error, StringComparison.Ordinal);
         var canary = paused.Devices.Single(d => d.Device == "lb-1");
-        Assert.Equal(RolloutDeviceStatus.Failed, canary.Status);
+        Assert.Equal(RolloutDeviceStatuses.Failed, canary.Status);
         Assert.Contains("/boot/rig-tweak.conf", canary.Detail, StringComparison.Ordinal);
         Assert.Contains("outside the allowed roots", canary.Detail, StringComparison.Ordinal);
         Assert.False(File.Exists(site.DevicePath("lb-1", "/boot/rig-tweak.conf")));
@@ -195,29 +195,29 @@ public sealed class OperationsTests
         // Paused stays paused: later waves keep waiting and get no queue.
         await Task.Delay(TimeSpan.FromSeconds(1));
         var still = await site.RolloutAsync(rollout.Id);
-        Assert.Equal(RolloutStatus.Paused, still.Status);
-        Assert.All(still.Devices.Where(d => d.Wave > 0), d => Assert.Equal(RolloutDeviceStatus.Waiting, d.Status));
+        Assert.Equal(RolloutStates.Paused, still.Status);
+        Assert.All(still.Devices.Where(d => d.Wave > 0), d => Assert.Equal(RolloutDeviceStatuses.Waiting, d.Status));
         foreach (var device in devices.Skip(1))
             Assert.Null((await site.DeviceAsync(device)).Status.Queue);
 
         // Resume tolerating one failure: wave 1 runs, web-2 fails, which is one too many again; wave 2 waits.
         var resumed = await site.RolloutActionAsync(rollout.Id, "resume", "?maxFailures=1");
-        Assert.Equal(RolloutStatus.Running, resumed.Status);
+        Assert.Equal(RolloutStates.Running, resumed.Status);
         Assert.Equal(1, resumed.MaxFailures);
-        paused = await site.WaitForRolloutAsync(rollout.Id, r => r.Status == RolloutStatus.Paused, "to pause itself again");
+        paused = await site.WaitForRolloutAsync(rollout.Id, r => r.Status == RolloutStates.Paused, "to pause itself again");
         Assert.Contains("2 device(s) failed, more than --max-failures 1", paused.Error, StringComparison.Ordinal);
-        await site.WaitForRolloutAsync(rollout.Id, r => r.Devices.Single(d => d.Device == "web-1").Status == RolloutDeviceStatus.Succeeded, "web-1 to finish");
-        Assert.Equal(RolloutDeviceStatus.Failed, paused.Devices.Single(d => d.Device == "web-2").Status);
-        Assert.All(paused.Devices.Where(d => d.Wave == 2), d => Assert.Equal(RolloutDeviceStatus.Waiting, d.Status));
+        await site.WaitForRolloutAsync(rollout.Id, r => r.Devices.Single(d => d.Device == "web-1").Status == RolloutDeviceStatuses.Succeeded, "web-1 to finish");
+        Assert.Equal(RolloutDeviceStatuses.Failed, paused.Devices.Single(d => d.Device == "web-2").Status);
+        Assert.All(paused.Devices.Where(d => d.Wave == 2), d => Assert.Equal(RolloutDeviceStatuses.Waiting, d.Status));
 
         // Tolerating two: the last wave runs; its failure leaves nothing to protect, so the rollout finishes as
         // failed instead of pausing a third time.
         await site.RolloutActionAsync(rollout.Id, "resume", "?maxFailures=2");
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id);
-        Assert.Equal(RolloutStatus.Failed, done.Status);
+        Assert.Equal(RolloutStates.Failed, done.Status);
         Assert.Equal("3 device(s) failed", done.Error);
-        Assert.Equal(failing, done.Devices.Where(d => d.Status == RolloutDeviceStatus.Failed).Select(d => d.Device));
-        Assert.Equal(["web-1", "web-3"], done.Devices.Where(d => d.Status == RolloutDeviceStatus.Succeeded).Select(d => d.Device));
+        Assert.Equal(failing, done.Devices.Where(d => d.Status == RolloutDeviceStatuses.Failed).Select(d => d.Device));
+        Assert.Equal(["web-1", "web-3"], done.Devices.Where(d => d.Status == RolloutDeviceStatuses.Succeeded).Select(d => d.Device));
         Assert.Equal(2, live.Gateway.Output.Split("[1502]").Length - 1); // paused twice, never a third time
     }
 
@@ -237,8 +237,8 @@ public sealed class OperationsTests
         await TestSite.WaitUntilAsync(() => Task.FromResult(site.Ends("web-1").Count >= 3), TimeSpan.FromSeconds(30), "web-1 to run some commands");
         var cancelled = await site.RolloutActionAsync(rollout.Id, "cancel");
         var begunAtCancel = site.Begins("web-1").Count;
-        Assert.Equal(RolloutStatus.Cancelled, cancelled.Status);
-        Assert.All(cancelled.Devices, d => Assert.Equal(RolloutDeviceStatus.Cancelled, d.Status));
+        Assert.Equal(RolloutStates.Cancelled, cancelled.Status);
+        Assert.All(cancelled.Devices, d => Assert.Equal(RolloutDeviceStatuses.Cancelled, d.Status));
 
         // The command running at the cancel finishes and its result is recorded: nothing stays "sent".
         var queueId = cancelled.Devices.Single(d => d.Device == "web-1").QueueId;
@@ -271,8 +271,8 @@ public sealed class OperationsTests
             Assert.Empty(site.Ends(device));
         }
         var after = await site.RolloutAsync(rollout.Id);
-        Assert.Equal(RolloutStatus.Cancelled, after.Status);
-        Assert.All(after.Devices, d => Assert.Equal(RolloutDeviceStatus.Cancelled, d.Status));
+        Assert.Equal(RolloutStates.Cancelled, after.Status);
+        Assert.All(after.Devices, d => Assert.Equal(RolloutDeviceStatuses.Cancelled, d.Status));
     }
 
     [Fact]
@@ -287,13 +287,13 @@ public sealed class OperationsTests
 
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null));
         var cancelled = await site.RolloutActionAsync(rollout.Id, "cancel"); // lands while the engine starts the wave
-        Assert.Equal(RolloutStatus.Cancelled, cancelled.Status);
-        Assert.All(cancelled.Devices, d => Assert.Equal(RolloutDeviceStatus.Cancelled, d.Status));
+        Assert.Equal(RolloutStates.Cancelled, cancelled.Status);
+        Assert.All(cancelled.Devices, d => Assert.Equal(RolloutDeviceStatuses.Cancelled, d.Status));
 
         await Task.Delay(TimeSpan.FromSeconds(1)); // an engine step still under way would show within this
         var after = await site.RolloutAsync(rollout.Id);
-        Assert.Equal(RolloutStatus.Cancelled, after.Status);
-        Assert.True(after.Devices.All(d => d.Status == RolloutDeviceStatus.Cancelled), Operations.Describe(after));
+        Assert.Equal(RolloutStates.Cancelled, after.Status);
+        Assert.True(after.Devices.All(d => d.Status == RolloutDeviceStatuses.Cancelled), Operations.Describe(after));
         foreach (var device in devices)
         {
             var queue = (await site.DeviceAsync(device)).Status.Queue;
@@ -315,7 +315,7 @@ public sealed class OperationsTests
 
         // The agents are not running yet, so the first rollout stays active: web-1 queued, web-2 waiting.
         var first = await site.StartRolloutAsync(new RolloutRequest(null, null, Canary: 1));
-        await site.WaitForRolloutAsync(first.Id, r => r.Devices.Single(d => d.Device == "web-1").Status == RolloutDeviceStatus.Queued, "web-1 to be queued");
+        await site.WaitForRolloutAsync(first.Id, r => r.Devices.Single(d => d.Device == "web-1").Status == RolloutDeviceStatuses.Queued, "web-1 to be queued");
         foreach (var target in new[] { "web-2", "web-1", "all" })
         {
             var refused = await Assert.ThrowsAsync<OperatorApiException>(() => site.StartRolloutAsync(new RolloutRequest(null, target)));
@@ -337,11 +337,11 @@ public sealed class OperationsTests
 
         // Once the first rollout is done, the device is free again.
         await site.StartAgentsAsync(devices);
-        Assert.Equal(RolloutStatus.Succeeded, (await site.WaitForRolloutToFinishAsync(first.Id)).Status);
+        Assert.Equal(RolloutStates.Succeeded, (await site.WaitForRolloutToFinishAsync(first.Id)).Status);
         var second = await site.StartRolloutAsync(new RolloutRequest(null, "web-2"));
         var done = await site.WaitForRolloutToFinishAsync(second.Id);
-        Assert.Equal(RolloutStatus.Succeeded, done.Status);
-        Assert.Equal(RolloutDeviceStatus.Unchanged, done.Devices.Single().Status);
+        Assert.Equal(RolloutStates.Succeeded, done.Status);
+        Assert.Equal(RolloutDeviceStatuses.Unchanged, done.Devices.Single().Status);
     }
 
     [Fact]
@@ -359,16 +359,16 @@ public sealed class OperationsTests
         var beforeKill = await site.RolloutAsync(rollout.Id);
         await live.Gateway.KillAsync();
         var doneAtKill = site.Ends("web-1").Count;
-        Assert.Equal(RolloutStatus.Running, beforeKill.Status);
-        Assert.Equal(RolloutDeviceStatus.Succeeded, beforeKill.Devices.Single(d => d.Device == "lb-1").Status);
-        Assert.Equal(RolloutDeviceStatus.Queued, beforeKill.Devices.Single(d => d.Device == "web-1").Status);
-        Assert.All(beforeKill.Devices.Where(d => d.Wave > 1), d => Assert.Equal(RolloutDeviceStatus.Waiting, d.Status));
+        Assert.Equal(RolloutStates.Running, beforeKill.Status);
+        Assert.Equal(RolloutDeviceStatuses.Succeeded, beforeKill.Devices.Single(d => d.Device == "lb-1").Status);
+        Assert.Equal(RolloutDeviceStatuses.Queued, beforeKill.Devices.Single(d => d.Device == "web-1").Status);
+        Assert.All(beforeKill.Devices.Where(d => d.Wave > 1), d => Assert.Equal(RolloutDeviceStatuses.Waiting, d.Status));
 
         await Task.Delay(TimeSpan.FromMilliseconds(500)); // the agent retries against a dead gateway
         await live.Gateway.StartAsync();
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id, TimeSpan.FromSeconds(90));
-        Assert.Equal(RolloutStatus.Succeeded, done.Status);
-        Assert.All(done.Devices, d => Assert.Equal(RolloutDeviceStatus.Succeeded, d.Status));
+        Assert.Equal(RolloutStates.Succeeded, done.Status);
+        Assert.All(done.Devices, d => Assert.Equal(RolloutDeviceStatuses.Succeeded, d.Status));
         var web1Commands = (await site.DeviceAsync("web-1")).Commands.Count;
         Assert.True(doneAtKill < web1Commands, $"the kill must land mid-queue ({doneAtKill} of {web1Commands} done)");
         foreach (var device in devices)
@@ -391,7 +391,7 @@ public sealed class OperationsTests
         var r1 = await site.ApplyAsync(first, "first site");
         await site.StartAgentAsync("lb-1");
         var rollout = await site.StartRolloutAsync(new RolloutRequest(r1.Revision, "lb-1"));
-        Assert.Equal(RolloutStatus.Succeeded, (await site.WaitForRolloutToFinishAsync(rollout.Id)).Status);
+        Assert.Equal(RolloutStates.Succeeded, (await site.WaitForRolloutToFinishAsync(rollout.Id)).Status);
         var r2 = await site.ApplyAsync(OperationsModels.WithPort(first, "9090"), "port 9090");
         var r3 = await site.ApplyAsync(OperationsModels.WithPort(Models.Site(["lb-1", "web-1", "web-2"]), "9090"), "add web-2");
         Assert.Equal([1L, 2, 3], [r1.Revision, r2.Revision, r3.Revision]);

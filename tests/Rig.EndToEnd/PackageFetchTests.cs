@@ -97,7 +97,7 @@ public sealed class PackageFetchTests
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null));
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id, TimeSpan.FromMinutes(5));
         var detail = await site.Api.GetAsync<DeviceDetail>("api/v1/devices/deb-1");
-        Assert.True(done.Status == RolloutStatus.Succeeded,
+        Assert.True(done.Status == RolloutStates.Succeeded,
             $"rollout {done.Status}: {detail.Status.Queue?.Error}\n{string.Join('\n', detail.Commands.Select(c => $"{c.Kind} {c.Status} {c.Result?.ErrorCode} {c.Result?.Error}"))}\n{site.AgentLog("deb-1")}");
         var nginx = await DebianRoot.ChrootAsync(root, "/usr/sbin/nginx", "-v");
         Assert.True(nginx.ExitCode == 0 && nginx.Output.Contains("nginx version", StringComparison.Ordinal), nginx.Output);

@@ -25,19 +25,19 @@ public sealed class RolloutTests
         await site.StartAgentsAsync(devices);
         // lb-1, first by name and by order, is provisioned already: it has nothing to do in the next rollout.
         var first = await site.StartRolloutAsync(new RolloutRequest(null, "lb-1"));
-        Assert.Equal(RolloutStatus.Succeeded, (await site.WaitForRolloutToFinishAsync(first.Id)).Status);
+        Assert.Equal(RolloutStates.Succeeded, (await site.WaitForRolloutToFinishAsync(first.Id)).Status);
         var lbQueue = (await site.DeviceAsync("lb-1")).Status.Queue!.Id;
 
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null, Canary: 1, Batch: "1"));
         Assert.Equal([("lb-1", (int?)null), ("web-1", 0), ("web-2", 1)], rollout.Devices.Select(d => (d.Device, d.Wave)));
         Assert.Equal(2, rollout.Waves);
         var lb = rollout.Devices.Single(d => d.Device == "lb-1");
-        Assert.Equal((RolloutDeviceStatus.Unchanged, RolloutDeviceState.Unchanged), (lb.Status, lb.State));
+        Assert.Equal((RolloutDeviceStatuses.Unchanged, RolloutDeviceStates.Unchanged), (lb.Status, lb.State));
         Assert.Contains("nothing to do", lb.Detail, StringComparison.Ordinal);
 
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id);
-        Assert.Equal(RolloutStatus.Succeeded, done.Status);
-        Assert.Equal([RolloutDeviceState.Unchanged, RolloutDeviceState.Succeeded, RolloutDeviceState.Succeeded], done.Devices.Select(d => d.State));
+        Assert.Equal(RolloutStates.Succeeded, done.Status);
+        Assert.Equal([RolloutDeviceStates.Unchanged, RolloutDeviceStates.Succeeded, RolloutDeviceStates.Succeeded], done.Devices.Select(d => d.State));
         Assert.Equal("2 succeeded, 1 unchanged", done.Summary);
         // The canary's queue is the first queue of this rollout; lb-1 was sent nothing.
         var queues = new Dictionary<string, QueueView>();
@@ -64,15 +64,15 @@ public sealed class RolloutTests
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null, Batch: "50%"));
         Assert.Equal([("lb-1", (int?)null), ("web-1", null), ("web-2", 0), ("web-3", 1)], rollout.Devices.Select(d => (d.Device, d.Wave)));
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id);
-        Assert.Equal(RolloutStatus.Succeeded, done.Status);
+        Assert.Equal(RolloutStates.Succeeded, done.Status);
         Assert.Equal("2 succeeded, 2 unchanged", done.Summary);
 
         // Nothing left to change: the rollout is finished in the answer that starts it, and says so.
         var again = await site.StartRolloutAsync(new RolloutRequest(null, null, Canary: 1));
-        Assert.Equal(RolloutStatus.Succeeded, again.Status);
+        Assert.Equal(RolloutStates.Succeeded, again.Status);
         Assert.NotNull(again.FinishedAt);
         Assert.Equal(0, again.Waves);
-        Assert.All(again.Devices, d => Assert.Equal((RolloutDeviceState.Unchanged, (int?)null), (d.State, d.Wave)));
+        Assert.All(again.Devices, d => Assert.Equal((RolloutDeviceStates.Unchanged, (int?)null), (d.State, d.Wave)));
         Assert.Equal($"nothing to change: all 4 devices already match revision {again.Rev}", again.Summary);
 
         // The CLI says so too, and exits 0 (`rig rollout` is `rig rollout start`).
@@ -100,16 +100,16 @@ public sealed class RolloutTests
 
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null, DeviceTimeout: "5s"));
         Assert.Equal("5s", rollout.DeviceTimeout);
-        var waiting = await site.WaitForRolloutAsync(rollout.Id, r => r.Devices.Single(d => d.Device == "web-2").State == RolloutDeviceState.WaitingForAgent, "web-2 to wait for its agent");
+        var waiting = await site.WaitForRolloutAsync(rollout.Id, r => r.Devices.Single(d => d.Device == "web-2").State == RolloutDeviceStates.WaitingForAgent, "web-2 to wait for its agent");
         Assert.Equal("waiting for agent: never enrolled", waiting.Devices.Single(d => d.Device == "web-2").Detail);
 
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id);
-        Assert.Equal(RolloutStatus.Failed, done.Status);
+        Assert.Equal(RolloutStates.Failed, done.Status);
         Assert.Equal("1 device(s) failed", done.Error);
         var web2 = done.Devices.Single(d => d.Device == "web-2");
-        Assert.Equal((RolloutDeviceStatus.Failed, RolloutDeviceState.Failed), (web2.Status, web2.State));
+        Assert.Equal((RolloutDeviceStatuses.Failed, RolloutDeviceStates.Failed), (web2.Status, web2.State));
         Assert.Equal("waiting for agent: never enrolled, gave up after 5s", web2.Detail);
-        Assert.Equal(RolloutDeviceState.Succeeded, done.Devices.Single(d => d.Device == "web-1").State);
+        Assert.Equal(RolloutDeviceStates.Succeeded, done.Devices.Single(d => d.Device == "web-1").State);
         Assert.Contains("[1505]", live.Gateway.Output, StringComparison.Ordinal);
 
         // Its queue failed before anything was sent, so an agent enrolled now gets nothing from it.
@@ -137,7 +137,7 @@ public sealed class RolloutTests
         var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(2), ["rollout", "start", "--devices", "web-1,web-2", "--device-timeout", "5s", "--json", .. Connection(live)]);
         Assert.True(code == 1, $"a failed rollout exits 1, got {code}: {stdout}{stderr}");
         var failed = JsonSerializer.Deserialize<RolloutInfo>(stdout.Trim(), OperatorClient.Json)!;
-        Assert.Equal(RolloutStatus.Failed, failed.Status);
+        Assert.Equal(RolloutStates.Failed, failed.Status);
         Assert.Equal("waiting for agent: never enrolled, gave up after 5s", failed.Devices.Single(d => d.Device == "web-2").Detail);
         var web1Queue = failed.Devices.Single(d => d.Device == "web-1").QueueId;
         var web1Ran = site.Begins("web-1").Count;
@@ -154,9 +154,9 @@ public sealed class RolloutTests
         Assert.True(code == 0, stdout + stderr);
         Assert.Contains("retrying 1 failed device(s): web-2", stdout, StringComparison.Ordinal);
         var retried = await site.RolloutAsync(failed.Id);
-        Assert.Equal(RolloutStatus.Succeeded, retried.Status);
+        Assert.Equal(RolloutStates.Succeeded, retried.Status);
         Assert.Null(retried.Error);
-        Assert.Equal([RolloutDeviceState.Succeeded, RolloutDeviceState.Succeeded], retried.Devices.Select(d => d.State));
+        Assert.Equal([RolloutDeviceStates.Succeeded, RolloutDeviceStates.Succeeded], retried.Devices.Select(d => d.State));
         var web2 = retried.Devices.Single(d => d.Device == "web-2");
         Assert.NotEqual(failed.Devices.Single(d => d.Device == "web-2").QueueId, web2.QueueId);
         Assert.Equal((web2.QueueId, QueueStates.Succeeded), ((await site.DeviceAsync("web-2")).Status.Queue!.Id, (await site.DeviceAsync("web-2")).Status.Queue!.Status));
@@ -172,7 +172,7 @@ public sealed class RolloutTests
         // A running rollout (web-3 waits for its agent, with the default device timeout) is refused as well.
         var running = await site.StartRolloutAsync(new RolloutRequest(null, "web-3"));
         Assert.Equal("30m", running.DeviceTimeout);
-        await site.WaitForRolloutAsync(running.Id, r => r.Devices.Single().State == RolloutDeviceState.WaitingForAgent, "web-3 to wait for its agent");
+        await site.WaitForRolloutAsync(running.Id, r => r.Devices.Single().State == RolloutDeviceStates.WaitingForAgent, "web-3 to wait for its agent");
         var refused = await Assert.ThrowsAsync<OperatorApiException>(() => site.RolloutActionAsync(running.Id, "retry"));
         Assert.Equal(("rollout-running", 409), (refused.Error.Code, refused.Status));
         Assert.Contains($"Rollout {running.Id} is still running", refused.Error.Message, StringComparison.Ordinal);

@@ -91,7 +91,7 @@ public sealed class RpmDependencyTests
         var rollout = await site.StartRolloutAsync(new RolloutRequest(null, null));
         var done = await site.WaitForRolloutToFinishAsync(rollout.Id, TimeSpan.FromMinutes(2));
         var detail = await site.DeviceAsync("rpm-1");
-        Assert.True(done.Status == RolloutStatus.Succeeded,
+        Assert.True(done.Status == RolloutStates.Succeeded,
             $"rollout {done.Status}: {detail.Status.Queue?.Error}\n{string.Join('\n', detail.Commands.Select(c => $"{c.Kind} {c.Status} {c.Result?.ErrorCode} {c.Result?.Error}"))}\n{site.AgentLog("rpm-1")}");
     }
 

@@ -158,14 +158,14 @@ internal sealed class NemesisBenchmark : IBenchmark
             if (rollout is not null)
             {
                 last = rollout;
-                if (!RolloutStatus.IsActive(rollout.Status))
+                if (!RolloutStates.IsActive(rollout.Status))
                     return rollout;
-                var active = rollout.Devices.Where(d => RolloutDeviceStatus.IsActive(d.Status)).ToList();
-                if (rollout.Status == RolloutStatus.Paused && active.All(d => d.Status != RolloutDeviceStatus.Queued))
+                var active = rollout.Devices.Where(d => RolloutDeviceStatuses.IsActive(d.Status)).ToList();
+                if (rollout.Status == RolloutStates.Paused && active.All(d => d.Status != RolloutDeviceStatuses.Queued))
                     return rollout;
                 // Devices at work whose agent keeps crashing hold their wave, and the waves after it, for ever.
                 var looping = site.CrashLooping;
-                var working = active.Where(d => d.Status is RolloutDeviceStatus.Queued or RolloutDeviceStatus.Blocked).ToList();
+                var working = active.Where(d => d.Status is RolloutDeviceStatuses.Queued or RolloutDeviceStatuses.Blocked).ToList();
                 if (working.Count > 0 && working.All(d => looping.Contains(d.Device)))
                 {
                     Log($"every device at work has an agent in a crash loop ({string.Join(", ", working.Select(d => d.Device))}); the rollout cannot finish");

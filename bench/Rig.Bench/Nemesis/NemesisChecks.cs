@@ -158,7 +158,7 @@ internal static class NemesisChecks
 
         // Queues complete without an operator.
         var inRollout = rollout?.Devices.FirstOrDefault(d => d.Device == device);
-        if ((rollout is not null && inRollout?.Status != RolloutDeviceStatus.Succeeded) || queue?.Status != QueueStates.Succeeded)
+        if ((rollout is not null && inRollout?.Status != RolloutDeviceStatuses.Succeeded) || queue?.Status != QueueStates.Succeeded)
         {
             var failed = detail.Commands.FirstOrDefault(c => c.Status == CommandStates.Failed);
             if (mayStopOnFullDisk && queue?.Status == QueueStates.Failed && failed?.Result?.ErrorCode == DiskFullCode)
@@ -168,7 +168,7 @@ internal static class NemesisChecks
             }
             var why = new List<string>
             {
-                rollout is null ? "after the recovery converge" : $"rollout {rollout.Status}{(RolloutStatus.IsActive(rollout.Status) ? " (still active)" : "")}, device {inRollout?.Status ?? "not in the rollout"}",
+                rollout is null ? "after the recovery converge" : $"rollout {rollout.Status}{(RolloutStates.IsActive(rollout.Status) ? " (still active)" : "")}, device {inRollout?.Status ?? "not in the rollout"}",
                 queue is null ? "no queue" : $"queue {queue.Status} at {queue.Position}/{queue.Length}",
             };
             if (failed is not null)

@@ -103,8 +103,8 @@ internal sealed partial class Gateway
         var rollout = created.Created;
         // Nothing to change: finished now. (A rollout with a purpose, such as a decommission, is finished by the
         // engine at its next step, which does the rest of the job.)
-        if (purpose is null && rollout.Devices.All(d => d.Status == RolloutDeviceStatus.Unchanged)
-            && await store.SetRolloutStatusAsync(rollout.Id, RolloutStatus.Succeeded, null, ct).ConfigureAwait(false))
+        if (purpose is null && rollout.Devices.All(d => d.Status == RolloutDeviceStatuses.Unchanged)
+            && await store.SetRolloutStatusAsync(rollout.Id, RolloutStates.Succeeded, null, ct).ConfigureAwait(false))
             rollout = await store.GetRolloutAsync(rollout.Id, ct).ConfigureAwait(false) ?? rollout;
         RolloutSignal.Release();
         return rollout;
@@ -133,13 +133,13 @@ internal sealed partial class Gateway
         {
             var rollout = await store.GetRolloutAsync(id, ct).ConfigureAwait(false)
                 ?? throw new RolloutRefusedException("unknown-rollout", $"There is no rollout '{id}'; see `rig rollout list`.", OperatorRefusal.NotFound);
-            var failed = rollout.Devices.Where(d => d.Status == RolloutDeviceStatus.Failed).Select(d => d.Device).ToList();
-            if (rollout.Status == RolloutStatus.Running)
+            var failed = rollout.Devices.Where(d => d.Status == RolloutDeviceStatuses.Failed).Select(d => d.Device).ToList();
+            if (rollout.Status == RolloutStates.Running)
             {
                 throw new RolloutRefusedException("rollout-running",
                     $"Rollout {id} is still running ({rollout.Summary}); its failed devices can be retried once it has finished or paused: follow it with `rig rollout status {id} --follow`, or `rig rollout pause {id}` first.", OperatorRefusal.Conflict);
             }
-            if (rollout.Status == RolloutStatus.Cancelled)
+            if (rollout.Status == RolloutStates.Cancelled)
             {
                 throw new RolloutRefusedException("rollout-cancelled",
                     $"Rollout {id} was cancelled; start a new one for the devices you want (`rig rollout start {rollout.Rev} --devices ...`).", OperatorRefusal.Conflict);
@@ -179,9 +179,9 @@ internal sealed partial class Gateway
     private async Task<bool> PauseRolloutGatedAsync(string id, CancellationToken ct)
     {
         var rollout = await store.GetRolloutAsync(id, ct).ConfigureAwait(false);
-        if (rollout is not { Status: RolloutStatus.Running })
+        if (rollout is not { Status: RolloutStates.Running })
             return false;
-        var paused = await store.SetRolloutStatusAsync(id, RolloutStatus.Paused, "paused by an operator", ct).ConfigureAwait(false);
+        var paused = await store.SetRolloutStatusAsync(id, RolloutStates.Paused, "paused by an operator", ct).ConfigureAwait(false);
         RolloutSignal.Release();
         return paused;
     }
@@ -221,15 +221,15 @@ internal sealed partial class Gateway
     private async Task<bool> CancelRolloutGatedAsync(string id, CancellationToken ct)
     {
         var rollout = await store.GetRolloutAsync(id, ct).ConfigureAwait(false);
-        if (rollout is null || !await store.SetRolloutStatusAsync(id, RolloutStatus.Cancelled, "cancelled by an operator", ct).ConfigureAwait(false))
+        if (rollout is null || !await store.SetRolloutStatusAsync(id, RolloutStates.Cancelled, "cancelled by an operator", ct).ConfigureAwait(false))
             return false;
-        var open = rollout.Devices.Where(d => RolloutDeviceStatus.IsActive(d.Status)).ToList();
-        var queued = open.Where(d => d.Status == RolloutDeviceStatus.Queued && d.QueueId is not null).ToList();
+        var open = rollout.Devices.Where(d => RolloutDeviceStatuses.IsActive(d.Status)).ToList();
+        var queued = open.Where(d => d.Status == RolloutDeviceStatuses.Queued && d.QueueId is not null).ToList();
         var active = (await store.GetQueuesAsync([.. queued.Select(d => d.QueueId!)], ct).ConfigureAwait(false))
             .Where(q => QueueStates.IsActive(q.Status)).Select(q => q.Id).ToHashSet(StringComparer.Ordinal);
         foreach (var device in queued.Where(d => active.Contains(d.QueueId!)))
             await store.CancelQueueAsync(device.Device, $"rollout {id} cancelled", ct).ConfigureAwait(false);
-        await store.UpdateRolloutDevicesAsync(id, [.. open.Select(d => new RolloutDeviceUpdate(d.Device, RolloutDeviceStatus.Cancelled, null, "rollout cancelled"))], ct).ConfigureAwait(false);
+        await store.UpdateRolloutDevicesAsync(id, [.. open.Select(d => new RolloutDeviceUpdate(d.Device, RolloutDeviceStatuses.Cancelled, null, "rollout cancelled"))], ct).ConfigureAwait(false);
         RolloutSignal.Release();
         return true;
     }

@@ -17,7 +17,7 @@ internal sealed class GatewayMetrics : IDisposable
 
     private static readonly string[] ActiveQueueStates = [Rig.Contracts.QueueStates.Pending, Rig.Contracts.QueueStates.Running, Rig.Contracts.QueueStates.Rebooting];
     private static readonly string[] OpenCommandStates = [Rig.Contracts.CommandStates.Pending, Rig.Contracts.CommandStates.Sent, Rig.Contracts.CommandStates.Rebooting];
-    private static readonly string[] RolloutStates = [RolloutStatus.Running, RolloutStatus.Paused, RolloutStatus.Succeeded, RolloutStatus.Failed, RolloutStatus.Cancelled];
+    private static readonly string[] AllRolloutStates = [Rig.Contracts.RolloutStates.Running, Rig.Contracts.RolloutStates.Paused, Rig.Contracts.RolloutStates.Succeeded, Rig.Contracts.RolloutStates.Failed, Rig.Contracts.RolloutStates.Cancelled];
 
     private readonly Meter _meter = new(GatewayTelemetry.Name);
     private readonly RigStore _store;
@@ -39,7 +39,7 @@ internal sealed class GatewayMetrics : IDisposable
             description: "Commands not yet finished in active queues, by state (pending, sent, rebooting)");
         _meter.CreateObservableGauge("rig.gateway.queues.active", () => ByState(c => c.Queues, ActiveQueueStates),
             description: "Active queues, by state (pending, running, rebooting)");
-        _meter.CreateObservableGauge("rig.gateway.rollouts", () => ByState(c => c.Rollouts, RolloutStates),
+        _meter.CreateObservableGauge("rig.gateway.rollouts", () => ByState(c => c.Rollouts, AllRolloutStates),
             description: "Rollouts, by state");
         _meter.CreateObservableGauge<long>("rig.gateway.agents.seen", () => _counts is { } c ? [new Measurement<long>(c.AgentsSeen)] : Array.Empty<Measurement<long>>(),
             description: $"Agents seen within the last {(int)_seenWindow.TotalSeconds} s (check-in interval + last-seen resolution)");

@@ -86,7 +86,7 @@ internal sealed class RolloutEngine : IAsyncDisposable
             await _gateway.RolloutGate.WaitAsync(ct).ConfigureAwait(false);
             try
             {
-                if (await store.GetRolloutAsync(id, ct).ConfigureAwait(false) is { } rollout && RolloutStatus.IsActive(rollout.Status))
+                if (await store.GetRolloutAsync(id, ct).ConfigureAwait(false) is { } rollout && RolloutStates.IsActive(rollout.Status))
                     waitingFor.UnionWith(await StepAsync(rollout, ct).ConfigureAwait(false));
             }
             finally
@@ -102,14 +102,14 @@ internal sealed class RolloutEngine : IAsyncDisposable
     {
         var store = _gateway.Store;
         var devices = rollout.Devices.ToDictionary(d => d.Device, StringComparer.Ordinal);
-        IEnumerable<string> WaitingFor() => devices.Values.Where(d => d.Status is RolloutDeviceStatus.Queued or RolloutDeviceStatus.Blocked).Select(d => d.Device);
+        IEnumerable<string> WaitingFor() => devices.Values.Where(d => d.Status is RolloutDeviceStatuses.Queued or RolloutDeviceStatuses.Blocked).Select(d => d.Device);
 
         // 1. What happened to the queues we started, read in one query. A queue whose agent has not asked for it within
         // the rollout's device timeout is failed before anything is sent (the store decides under the queue's lock, so an
         // agent that asks at that very moment either gets the whole queue or nothing), and the device fails with the reason.
         var deviceTimeout = Rig.Model.Durations.TryParse(rollout.DeviceTimeout, out var t, out _) ? t : _gateway.Limits.RolloutDeviceTimeout;
         var now = _gateway.Clock.GetUtcNow();
-        var started = rollout.Devices.Where(d => d.Status == RolloutDeviceStatus.Queued && d.QueueId is not null).ToList();
+        var started = rollout.Devices.Where(d => d.Status == RolloutDeviceStatuses.Queued && d.QueueId is not null).ToList();
         var queues = (await store.GetQueuesAsync([.. started.Select(d => d.QueueId!)], ct).ConfigureAwait(false)).ToDictionary(q => q.Id, StringComparer.Ordinal);
         var finished = new List<RolloutDeviceUpdate>();
         foreach (var device in started)
@@ -117,7 +117,7 @@ internal sealed class RolloutEngine : IAsyncDisposable
             var queue = queues.GetValueOrDefault(device.QueueId!);
             if (queue is { Status: QueueStates.Pending } && now - queue.CreatedAt >= deviceTimeout)
             {
-                var waiting = device.State == RolloutDeviceState.WaitingForAgent && device.Detail is { } d
+                var waiting = device.State == RolloutDeviceStates.WaitingForAgent && device.Detail is { } d
                     ? d
                     : $"waiting for agent: it was poked and did not ask for its queue{(device.LastSeenAt is { } seen ? $" (last seen {seen.UtcDateTime:u})" : "")}";
                 var why = $"{waiting}, gave up after {rollout.DeviceTimeout}";
@@ -131,9 +131,9 @@ internal sealed class RolloutEngine : IAsyncDisposable
                 continue;
             var status = queue.Status switch
             {
-                QueueStates.Succeeded => RolloutDeviceStatus.Succeeded,
-                QueueStates.Cancelled => RolloutDeviceStatus.Cancelled,
-                _ => RolloutDeviceStatus.Failed,
+                QueueStates.Succeeded => RolloutDeviceStatuses.Succeeded,
+                QueueStates.Cancelled => RolloutDeviceStatuses.Cancelled,
+                _ => RolloutDeviceStatuses.Failed,
             };
             finished.Add(new RolloutDeviceUpdate(device.Device, status, null, queue.Error));
             devices[device.Device] = device with { Status = status, Detail = queue.Error };
@@ -142,12 +142,12 @@ internal sealed class RolloutEngine : IAsyncDisposable
 
         // 2. The failure threshold, while there is something left to protect: devices not started yet. (With only
         // running queues left, a pause would stop nothing and flicker to "failed" at the next tick.)
-        var failed = devices.Values.Count(d => d.Status == RolloutDeviceStatus.Failed);
-        var open = devices.Values.Where(d => RolloutDeviceStatus.IsActive(d.Status)).ToList();
-        if (rollout.Status == RolloutStatus.Running && failed > rollout.MaxFailures && open.Any(d => d.Status != RolloutDeviceStatus.Queued))
+        var failed = devices.Values.Count(d => d.Status == RolloutDeviceStatuses.Failed);
+        var open = devices.Values.Where(d => RolloutDeviceStatuses.IsActive(d.Status)).ToList();
+        if (rollout.Status == RolloutStates.Running && failed > rollout.MaxFailures && open.Any(d => d.Status != RolloutDeviceStatuses.Queued))
         {
             var why = $"{failed} device(s) failed, more than --max-failures {rollout.MaxFailures}; running queues finish, nothing new starts. Fix the cause, then `rig rollout resume {rollout.Id}` (optionally with a higher --max-failures) or `rig rollout cancel {rollout.Id}`.";
-            await store.SetRolloutStatusAsync(rollout.Id, RolloutStatus.Paused, why, ct).ConfigureAwait(false);
+            await store.SetRolloutStatusAsync(rollout.Id, RolloutStates.Paused, why, ct).ConfigureAwait(false);
             ServerLog.RolloutPaused(_logger, rollout.Id, why);
             return WaitingFor();
         }
@@ -155,7 +155,7 @@ internal sealed class RolloutEngine : IAsyncDisposable
         // 3. Finished?
         if (open.Count == 0)
         {
-            var done = await store.SetRolloutStatusAsync(rollout.Id, failed > 0 ? RolloutStatus.Failed : RolloutStatus.Succeeded, failed > 0 ? $"{failed} device(s) failed" : null, ct).ConfigureAwait(false);
+            var done = await store.SetRolloutStatusAsync(rollout.Id, failed > 0 ? RolloutStates.Failed : RolloutStates.Succeeded, failed > 0 ? $"{failed} device(s) failed" : null, ct).ConfigureAwait(false);
             if (done && failed == 0 && rollout.Purpose is { } purpose && purpose.StartsWith(Gateway.DecommissionPurpose, StringComparison.Ordinal))
             {
                 var device = purpose[Gateway.DecommissionPurpose.Length..];
@@ -164,15 +164,15 @@ internal sealed class RolloutEngine : IAsyncDisposable
             }
             return [];
         }
-        if (rollout.Status != RolloutStatus.Running)
+        if (rollout.Status != RolloutStates.Running)
             return WaitingFor();
 
         // 4. Start devices of the first unfinished wave, up to the parallel limit: each batch planned at once and written
         // in one transaction, its devices' new states in another. A device that turns out unchanged, blocked or invalid
         // takes no slot, so the next devices of the wave are tried in the same step.
         var wave = open.Min(d => d.Wave);
-        var running = devices.Values.Count(d => d.Status == RolloutDeviceStatus.Queued);
-        var candidates = new Queue<RolloutDeviceInfo>(devices.Values.Where(d => d.Wave == wave && d.Status is RolloutDeviceStatus.Waiting or RolloutDeviceStatus.Blocked).OrderBy(d => d.Position));
+        var running = devices.Values.Count(d => d.Status == RolloutDeviceStatuses.Queued);
+        var candidates = new Queue<RolloutDeviceInfo>(devices.Values.Where(d => d.Wave == wave && d.Status is RolloutDeviceStatuses.Waiting or RolloutDeviceStatuses.Blocked).OrderBy(d => d.Position));
         ModelSnapshot? snapshot = null;
         while (running < rollout.MaxParallel && candidates.Count > 0)
         {
@@ -189,20 +189,20 @@ internal sealed class RolloutEngine : IAsyncDisposable
                 var detail = result.Errors.Count == 0 ? null : string.Join("; ", result.Errors.Select(e => e.Message));
                 var update = result.Outcome switch
                 {
-                    QueueOutcome.Queued => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Queued, result.Queue!.Id, null),
-                    QueueOutcome.Unchanged => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Unchanged, null, "already matches the revision"),
+                    QueueOutcome.Queued => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatuses.Queued, result.Queue!.Id, null),
+                    QueueOutcome.Unchanged => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatuses.Unchanged, null, "already matches the revision"),
                     // Its own queue from an earlier step whose bookkeeping was lost (the gateway stopped between the two
                     // transactions): adopt it rather than wait for it as if it were another's.
-                    QueueOutcome.Blocked when result.Queue!.Reason == order.Reason => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Queued, result.Queue.Id, null),
-                    QueueOutcome.Blocked when device.Status == RolloutDeviceStatus.Blocked => null, // still waiting for the same kind of thing
-                    QueueOutcome.Blocked => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Blocked, null, detail),
-                    _ => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatus.Failed, null, detail),
+                    QueueOutcome.Blocked when result.Queue!.Reason == order.Reason => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatuses.Queued, result.Queue.Id, null),
+                    QueueOutcome.Blocked when device.Status == RolloutDeviceStatuses.Blocked => null, // still waiting for the same kind of thing
+                    QueueOutcome.Blocked => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatuses.Blocked, null, detail),
+                    _ => new RolloutDeviceUpdate(device.Device, RolloutDeviceStatuses.Failed, null, detail),
                 };
                 if (update is null)
                     continue;
                 updates.Add(update);
                 devices[device.Device] = device with { Status = update.Status, QueueId = update.QueueId ?? device.QueueId, Detail = update.Detail };
-                if (update.Status == RolloutDeviceStatus.Queued)
+                if (update.Status == RolloutDeviceStatuses.Queued)
                     running++;
             }
             await store.UpdateRolloutDevicesAsync(rollout.Id, updates, ct).ConfigureAwait(false);

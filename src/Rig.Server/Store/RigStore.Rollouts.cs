@@ -2,80 +2,10 @@ using Dapper;
 
 namespace Rig.Server.Store;
 
-/// <summary>Rollout states. Active: running, paused.</summary>
-internal static class RolloutStatus
+/// <summary>What an operator sees of a device in a rollout (<see cref="RolloutDeviceStates"/>): its bookkeeping
+/// (<see cref="RolloutDeviceStatuses"/>) refined by the device's queue and its agent, computed when the rollout is read.</summary>
+internal static class RolloutDeviceClassifier
 {
-    /// <summary>Waves are being started.</summary>
-    public const string Running = "running";
-    /// <summary>Paused by an operator or by the failure threshold: running queues finish, nothing new starts.</summary>
-    public const string Paused = "paused";
-    /// <summary>Cancelled: queues of the rollout were cancelled, nothing new starts.</summary>
-    public const string Cancelled = "cancelled";
-    /// <summary>Every device finished without failure.</summary>
-    public const string Succeeded = "succeeded";
-    /// <summary>Every device finished, some failed (within the threshold).</summary>
-    public const string Failed = "failed";
-
-    /// <summary>True for running and paused.</summary>
-    public static bool IsActive(string status) => status is Running or Paused;
-}
-
-/// <summary>States of one device in a rollout as the engine keeps them (operators see <see cref="RolloutDeviceState"/>).
-/// Active: waiting, blocked, queued.</summary>
-internal static class RolloutDeviceStatus
-{
-    /// <summary>Its wave has not started yet.</summary>
-    public const string Waiting = "waiting";
-    /// <summary>Its wave started but the device has another active queue; it waits for it.</summary>
-    public const string Blocked = "blocked";
-    /// <summary>Its queue runs.</summary>
-    public const string Queued = "queued";
-    /// <summary>Queue succeeded.</summary>
-    public const string Succeeded = "succeeded";
-    /// <summary>Nothing to do: the device already matches the revision.</summary>
-    public const string Unchanged = "unchanged";
-    /// <summary>Queue failed, the plan had errors, or the agent did not ask for its queue within the device timeout.</summary>
-    public const string Failed = "failed";
-    /// <summary>Cancelled before or while running.</summary>
-    public const string Cancelled = "cancelled";
-
-    /// <summary>True for waiting, blocked and queued.</summary>
-    public static bool IsActive(string status) => status is Waiting or Blocked or Queued;
-
-    /// <summary>True when the device is done in this rollout.</summary>
-    public static bool IsFinished(string status) => !IsActive(status);
-}
-
-/// <summary>What an operator sees of a device in a rollout (<see cref="RolloutDeviceInfo.State"/>): the stored
-/// <see cref="RolloutDeviceStatus"/> refined by the device's queue and its agent, computed when the rollout is read.
-/// Each says what to do (docs/OPERATIONS.md, *Rollouts*).</summary>
-internal static class RolloutDeviceState
-{
-    /// <summary>Its wave has not started yet (or the rollout is paused before it).</summary>
-    public const string Pending = "pending";
-    /// <summary>Its wave started, but the device has another active queue (a script, a converge); it waits for it.</summary>
-    public const string Blocked = "blocked";
-    /// <summary>Its queue exists and its agent, seen recently, has not asked for it yet (it is being poked).</summary>
-    public const string Queued = "queued";
-    /// <summary>Its queue exists and its agent cannot be expected to ask for it: never enrolled, certificates revoked,
-    /// never connected, or not seen for a while; the detail says which. Fails at the rollout's device timeout.</summary>
-    public const string WaitingForAgent = "waiting-for-agent";
-    /// <summary>Its agent is running the queue.</summary>
-    public const string Running = "running";
-    /// <summary>Its agent accepted a reboot and has not come back yet.</summary>
-    public const string Rebooting = "rebooting";
-    /// <summary>Its queue succeeded.</summary>
-    public const string Succeeded = "succeeded";
-    /// <summary>Nothing to do: the device already matches the revision; it is in no wave and sent nothing.</summary>
-    public const string Unchanged = "unchanged";
-    /// <summary>Its queue failed, its plan had errors, or its agent did not answer within the device timeout.</summary>
-    public const string Failed = "failed";
-    /// <summary>Cancelled before or while running.</summary>
-    public const string Cancelled = "cancelled";
-
-    /// <summary>Every state, in the order a device goes through them.</summary>
-    public static IReadOnlyList<string> All { get; } = [Pending, Blocked, Queued, WaitingForAgent, Running, Rebooting, Succeeded, Unchanged, Failed, Cancelled];
-
     /// <summary>The state and detail of a device from its stored status and detail, its queue's status and its agent.
     /// Pure: <paramref name="now"/> and <paramref name="absentAfter"/> decide when an agent counts as not seen.</summary>
     public static (string State, string? Detail) Classify(string status, string? detail, string? queueStatus, AgentPresence agent, DateTimeOffset now, TimeSpan absentAfter)
@@ -83,25 +13,25 @@ internal static class RolloutDeviceState
         ArgumentNullException.ThrowIfNull(agent);
         switch (status)
         {
-            case RolloutDeviceStatus.Waiting:
-                return (Pending, detail);
-            case RolloutDeviceStatus.Blocked:
-                return (Blocked, detail);
-            case RolloutDeviceStatus.Queued:
+            case RolloutDeviceStatuses.Waiting:
+                return (RolloutDeviceStates.Pending, detail);
+            case RolloutDeviceStatuses.Blocked:
+                return (RolloutDeviceStates.Blocked, detail);
+            case RolloutDeviceStatuses.Queued:
                 switch (queueStatus)
                 {
                     case QueueStates.Running:
-                        return (Running, detail);
+                        return (RolloutDeviceStates.Running, detail);
                     case QueueStates.Rebooting:
-                        return (Rebooting, detail);
+                        return (RolloutDeviceStates.Rebooting, detail);
                     case QueueStates.Succeeded:
-                        return (Succeeded, detail);
+                        return (RolloutDeviceStates.Succeeded, detail);
                     case QueueStates.Failed:
-                        return (Failed, detail);
+                        return (RolloutDeviceStates.Failed, detail);
                     case QueueStates.Cancelled:
-                        return (Cancelled, detail);
+                        return (RolloutDeviceStates.Cancelled, detail);
                 }
-                return WaitingFor(agent, now, absentAfter) is { } waiting ? (WaitingForAgent, waiting) : (Queued, detail);
+                return WaitingFor(agent, now, absentAfter) is { } waiting ? (RolloutDeviceStates.WaitingForAgent, waiting) : (RolloutDeviceStates.Queued, detail);
             default:
                 return (status, detail); // succeeded, unchanged, failed, cancelled are the same word
         }
@@ -135,9 +65,9 @@ internal sealed record RolloutSpec(long Rev, string Selector, int Canary, string
 
 /// <summary>A device's place and state in a rollout.</summary>
 /// <param name="Wave">Its wave, or null when it had nothing to do when the rollout started (unchanged, in no wave).</param>
-/// <param name="Status">The rollout's own bookkeeping (<see cref="RolloutDeviceStatus"/>).</param>
+/// <param name="Status">The rollout's own bookkeeping (<see cref="RolloutDeviceStatuses"/>).</param>
 /// <param name="Detail">Why: a failure's error, what blocks it, whom it waits for.</param>
-/// <param name="State">What an operator acts on (<see cref="RolloutDeviceState"/>), computed when read.</param>
+/// <param name="State">What an operator acts on (<see cref="RolloutDeviceStates"/>), computed when read.</param>
 /// <param name="LastSeenAt">When the device's agent last talked to the gateway (null: never).</param>
 internal sealed record RolloutDeviceInfo(string Device, int Position, int? Wave, string Status, string? QueueId, string? Detail, string? State = null, DateTimeOffset? LastSeenAt = null);
 
@@ -151,9 +81,9 @@ internal sealed record RolloutInfo(string Id, long Rev, string Selector, int Can
     public int Waves => Devices.Max(d => d.Wave) is { } last ? last + 1 : 0;
 
     /// <summary>Devices by state in one line ("3 succeeded, 1 failed, 2 unchanged"), or that there was nothing to change.</summary>
-    public string Summary => Devices.Count > 0 && Devices.All(d => d.Status == RolloutDeviceStatus.Unchanged)
+    public string Summary => Devices.Count > 0 && Devices.All(d => d.Status == RolloutDeviceStatuses.Unchanged)
         ? $"nothing to change: {(Devices.Count == 1 ? "the device already matches" : $"all {Devices.Count} devices already match")} revision {Rev}"
-        : string.Join(", ", RolloutDeviceState.All.Select(s => (State: s, Count: Devices.Count(d => (d.State ?? d.Status) == s))).Where(x => x.Count > 0).Select(x => $"{x.Count} {x.State}"));
+        : string.Join(", ", RolloutDeviceStates.All.Select(s => (State: s, Count: Devices.Count(d => (d.State ?? d.Status) == s))).Where(x => x.Count > 0).Select(x => $"{x.Count} {x.State}"));
 }
 
 /// <summary>Creating a rollout: the rollout, or the devices already in another active rollout.</summary>
@@ -202,14 +132,14 @@ internal sealed partial class RigStore
             await c.ExecuteAsync(new CommandDefinition(
                 "INSERT INTO rollouts (id, rev, selector, canary, batch, max_parallel, max_failures, status, reason, purpose, created_by, error, created_at, updated_at, finished_at, device_timeout_ms) " +
                 "VALUES (@id, @Rev, @Selector, @Canary, @Batch, @MaxParallel, @MaxFailures, @status, @Reason, @Purpose, @CreatedBy, NULL, @now, @now, NULL, @timeout)",
-                new { id, spec.Rev, spec.Selector, spec.Canary, spec.Batch, spec.MaxParallel, spec.MaxFailures, status = RolloutStatus.Running, spec.Reason, spec.Purpose, spec.CreatedBy, now,
+                new { id, spec.Rev, spec.Selector, spec.Canary, spec.Batch, spec.MaxParallel, spec.MaxFailures, status = RolloutStates.Running, spec.Reason, spec.Purpose, spec.CreatedBy, now,
                     timeout = (long)spec.DeviceTimeout.TotalMilliseconds }, tx, cancellationToken: ct)).ConfigureAwait(false);
             var unchanged = $"nothing to do: already matches revision {spec.Rev}";
             await c.ExecuteAsync(new CommandDefinition(
                 "INSERT INTO rollout_devices (rollout_id, device, position, wave, status, queue_id, detail, updated_at) VALUES (@id, @device, @i, @wave, @status, NULL, @detail, @now)",
                 devices.Select((d, i) => new
                 {
-                    id, device = d.Device, i, wave = d.Wave ?? NoWave, status = d.Wave is null ? RolloutDeviceStatus.Unchanged : RolloutDeviceStatus.Waiting,
+                    id, device = d.Device, i, wave = d.Wave ?? NoWave, status = d.Wave is null ? RolloutDeviceStatuses.Unchanged : RolloutDeviceStatuses.Waiting,
                     detail = d.Wave is null ? unchanged : null, now,
                 }).ToList(), tx, cancellationToken: ct)).ConfigureAwait(false);
             return new RolloutCreateResult(await LoadRolloutAsync(c, tx, id, ct).ConfigureAwait(false), []);
@@ -241,7 +171,7 @@ internal sealed partial class RigStore
         var now = NowMs;
         var changed = await c.ExecuteAsync(new CommandDefinition(
             "UPDATE rollouts SET status = @status, error = @error, updated_at = @now, finished_at = @finished WHERE id = @id AND status IN ('running', 'paused')",
-            new { id, status, error, now, finished = RolloutStatus.IsActive(status) ? (long?)null : now }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            new { id, status, error, now, finished = RolloutStates.IsActive(status) ? (long?)null : now }, tx, cancellationToken: ct)).ConfigureAwait(false);
         return changed == 1;
     }, ct);
 
@@ -267,10 +197,10 @@ internal sealed partial class RigStore
         var now = NowMs;
         await c.ExecuteAsync(new CommandDefinition(
             "UPDATE rollout_devices SET status = @waiting, queue_id = NULL, detail = NULL, updated_at = @now WHERE rollout_id = @id AND status = @failed",
-            new { id, waiting = RolloutDeviceStatus.Waiting, failed = RolloutDeviceStatus.Failed, now }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            new { id, waiting = RolloutDeviceStatuses.Waiting, failed = RolloutDeviceStatuses.Failed, now }, tx, cancellationToken: ct)).ConfigureAwait(false);
         await c.ExecuteAsync(new CommandDefinition(
             "UPDATE rollouts SET status = @running, error = NULL, updated_at = @now, finished_at = NULL WHERE id = @id",
-            new { id, running = RolloutStatus.Running, now }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            new { id, running = RolloutStates.Running, now }, tx, cancellationToken: ct)).ConfigureAwait(false);
         return new RolloutCreateResult(await LoadRolloutAsync(c, tx, id, ct).ConfigureAwait(false), []);
     }, ct);
 
@@ -296,7 +226,7 @@ internal sealed partial class RigStore
     {
         static DateTimeOffset? At(long? ms) => ms is { } v ? DateTimeOffset.FromUnixTimeMilliseconds(v) : null;
         var agent = new AgentPresence(d.EnrolledAt > 0 ? At(d.EnrolledAt) : null, d.ValidCertificates > 0, At(d.LastSeenAt));
-        var (state, detail) = RolloutDeviceState.Classify(d.Status, d.Detail, d.QueueStatus, agent, now, Rig.Protocol.RigLimits.Default.AgentAbsentAfter);
+        var (state, detail) = RolloutDeviceClassifier.Classify(d.Status, d.Detail, d.QueueStatus, agent, now, Rig.Protocol.RigLimits.Default.AgentAbsentAfter);
         return new RolloutDeviceInfo(d.Device, (int)d.Position, d.Wave == NoWave ? null : (int)d.Wave, d.Status, d.QueueId, detail, state, agent.LastSeenAt);
     }
 }

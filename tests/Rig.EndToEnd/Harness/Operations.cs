@@ -55,7 +55,7 @@ internal static class Operations
 
     /// <summary>Wait until the rollout is no longer running or paused.</summary>
     public static Task<RolloutInfo> WaitForRolloutToFinishAsync(this TestSite site, string id, TimeSpan? timeout = null) =>
-        site.WaitForRolloutAsync(id, r => !RolloutStatus.IsActive(r.Status), "to finish", timeout);
+        site.WaitForRolloutAsync(id, r => !RolloutStates.IsActive(r.Status), "to finish", timeout);
 
     /// <summary>A rollout on one line per device, for failure messages.</summary>
     public static string Describe(RolloutInfo? rollout) => rollout is null

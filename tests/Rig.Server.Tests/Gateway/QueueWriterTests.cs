@@ -160,7 +160,7 @@ public sealed class RolloutEngineTests : IAsyncLifetime
         var before = _server.Store.Stats.Commits;
 
         var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null, MaxParallel: 100), "test", CancellationToken.None);
-        await WaitForAsync(rollout.Id, r => r.Devices.All(d => d.Status == RolloutDeviceStatus.Queued), "every device to be queued");
+        await WaitForAsync(rollout.Id, r => r.Devices.All(d => d.Status == RolloutDeviceStatuses.Queued), "every device to be queued");
 
         // Creating the rollout, the queues of the wave, the devices' new states: a handful, not 30 or 60.
         Assert.InRange(_server.Store.Stats.Commits - before, 1, 5);
@@ -172,9 +172,9 @@ public sealed class RolloutEngineTests : IAsyncLifetime
         string[] devices = ["web-1", "web-2"];
         await _server.Store.SaveModelAsync(FileFleet.Model(devices), "test", "two web servers");
         var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null, Canary: 1), "test", CancellationToken.None);
-        var started = await WaitForAsync(rollout.Id, r => r.Devices.Any(d => d.Status == RolloutDeviceStatus.Queued), "the canary to be queued");
-        var canary = started.Devices.Single(d => d.Status == RolloutDeviceStatus.Queued).Device;
-        Assert.Equal(RolloutDeviceStatus.Waiting, started.Devices.Single(d => d.Device != canary).Status);
+        var started = await WaitForAsync(rollout.Id, r => r.Devices.Any(d => d.Status == RolloutDeviceStatuses.Queued), "the canary to be queued");
+        var canary = started.Devices.Single(d => d.Status == RolloutDeviceStatuses.Queued).Device;
+        Assert.Equal(RolloutDeviceStatuses.Waiting, started.Devices.Single(d => d.Device != canary).Status);
 
         // The canary's agent runs its queue to the end.
         var response = await _server.Gateway.ExchangeAsync(canary, StoreTestData.Inquiry(canary), "127.0.0.1", CancellationToken.None);
@@ -185,9 +185,9 @@ public sealed class RolloutEngineTests : IAsyncLifetime
             response = await _server.Gateway.ExchangeAsync(canary, StoreTestData.Report(result, canary), "127.0.0.1", CancellationToken.None);
         }
 
-        var next = await WaitForAsync(rollout.Id, r => r.Devices.All(d => d.Status != RolloutDeviceStatus.Waiting), "the second wave to start");
-        Assert.Equal(RolloutDeviceStatus.Succeeded, next.Devices.Single(d => d.Device == canary).Status);
-        Assert.Equal(RolloutDeviceStatus.Queued, next.Devices.Single(d => d.Device != canary).Status);
+        var next = await WaitForAsync(rollout.Id, r => r.Devices.All(d => d.Status != RolloutDeviceStatuses.Waiting), "the second wave to start");
+        Assert.Equal(RolloutDeviceStatuses.Succeeded, next.Devices.Single(d => d.Device == canary).Status);
+        Assert.Equal(RolloutDeviceStatuses.Queued, next.Devices.Single(d => d.Device != canary).Status);
     }
 
     [Fact]
@@ -195,15 +195,15 @@ public sealed class RolloutEngineTests : IAsyncLifetime
     {
         await _server.Store.SaveModelAsync(FileFleet.Model(["web-1"]), "test", "one web server");
         var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null), "test", CancellationToken.None);
-        var queued = await WaitForAsync(rollout.Id, r => r.Devices.Single().Status == RolloutDeviceStatus.Queued, "the device to be queued");
+        var queued = await WaitForAsync(rollout.Id, r => r.Devices.Single().Status == RolloutDeviceStatuses.Queued, "the device to be queued");
         var queueId = queued.Devices.Single().QueueId;
 
         // As a gateway stopped between writing the wave's queues and recording them leaves it: the device still waiting.
         Assert.True(await _server.Gateway.PauseRolloutAsync(rollout.Id, CancellationToken.None));
-        await _server.Store.UpdateRolloutDevicesAsync(rollout.Id, [new RolloutDeviceUpdate("web-1", RolloutDeviceStatus.Waiting, null, null)]);
+        await _server.Store.UpdateRolloutDevicesAsync(rollout.Id, [new RolloutDeviceUpdate("web-1", RolloutDeviceStatuses.Waiting, null, null)]);
         Assert.True(await _server.Gateway.ResumeRolloutAsync(rollout.Id, null, CancellationToken.None));
 
-        var next = await WaitForAsync(rollout.Id, r => r.Devices.Single().Status != RolloutDeviceStatus.Waiting, "the device to be looked at again");
-        Assert.Equal((RolloutDeviceStatus.Queued, queueId), (next.Devices.Single().Status, next.Devices.Single().QueueId));
+        var next = await WaitForAsync(rollout.Id, r => r.Devices.Single().Status != RolloutDeviceStatuses.Waiting, "the device to be looked at again");
+        Assert.Equal((RolloutDeviceStatuses.Queued, queueId), (next.Devices.Single().Status, next.Devices.Single().QueueId));
     }
 }

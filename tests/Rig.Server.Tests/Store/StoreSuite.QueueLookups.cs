@@ -30,11 +30,11 @@ public abstract partial class StoreSuite
         var before = Store.Stats.Commits;
 
         await Store.UpdateRolloutDevicesAsync(created.Id,
-            [new RolloutDeviceUpdate(Device, RolloutDeviceStatus.Queued, queue.Id, null), new RolloutDeviceUpdate(OtherDevice, RolloutDeviceStatus.Blocked, null, "busy")]);
+            [new RolloutDeviceUpdate(Device, RolloutDeviceStatuses.Queued, queue.Id, null), new RolloutDeviceUpdate(OtherDevice, RolloutDeviceStatuses.Blocked, null, "busy")]);
 
         Assert.Equal(1, Store.Stats.Commits - before);
         var devices = (await Store.GetRolloutAsync(created.Id))!.Devices.ToDictionary(d => d.Device);
-        Assert.Equal((RolloutDeviceStatus.Queued, queue.Id), (devices[Device].Status, devices[Device].QueueId));
-        Assert.Equal((RolloutDeviceStatus.Blocked, (string?)null, "busy"), (devices[OtherDevice].Status, devices[OtherDevice].QueueId, devices[OtherDevice].Detail));
+        Assert.Equal((RolloutDeviceStatuses.Queued, queue.Id), (devices[Device].Status, devices[Device].QueueId));
+        Assert.Equal((RolloutDeviceStatuses.Blocked, (string?)null, "busy"), (devices[OtherDevice].Status, devices[OtherDevice].QueueId, devices[OtherDevice].Detail));
     }
 }
