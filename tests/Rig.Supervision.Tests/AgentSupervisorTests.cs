@@ -17,7 +17,8 @@ public sealed class AgentSupervisorTests : IDisposable
     private static RigLauncher Agent(string body) => new("/bin/sh",
         ["-c", $"n=$(cat \"$3/runs\" 2>/dev/null || echo 0); echo $((n + 1)) > \"$3/runs\"; echo \"run $n\"; {body}", "sh"]);
 
-    private int Runs => File.Exists(Path.Combine(_state, "runs")) ? int.Parse(File.ReadAllText(Path.Combine(_state, "runs")).Trim(), System.Globalization.CultureInfo.InvariantCulture) : 0;
+    /// <summary>Runs the stand-in counted so far (0 also while the script is between truncating and writing the file).</summary>
+    private int Runs => File.Exists(Path.Combine(_state, "runs")) && int.TryParse(File.ReadAllText(Path.Combine(_state, "runs")).Trim(), System.Globalization.CultureInfo.InvariantCulture, out var n) ? n : 0;
 
     private static async Task UntilAsync(Func<bool> condition, string what)
     {
@@ -70,7 +71,8 @@ public sealed class AgentSupervisorTests : IDisposable
     {
         var agent = new AgentSupervisor("dev-1", _state, Agent("exec sleep 60"));
         agent.Start();
-        await UntilAsync(() => agent.Pid is not null, "the agent to run");
+        // Its own first line, not only its pid: killed before that, the stand-in would not have counted its run.
+        await UntilAsync(() => agent.Pid is not null && Runs == 1, "the agent to run");
         var pid = agent.Pid!.Value;
 
         await agent.KillAsync();
