@@ -56,7 +56,7 @@ internal static partial class OperatorApi
             Results.Json(await trust.AddGrantAsync(CallerOf(context), request, ct).ConfigureAwait(false), statusCode: 201))
             .Documented<GrantView>("addGrant", 201, [.. JsonBodyErrors, StatusCodes.Status404NotFound]).WithSummary("Give (or deny) a team verbs on a scope, with a reason (manage-trust).");
 
-        api.MapPost("/grants/{id:long}/revoke", async (long id, string? message, HttpContext context, CancellationToken ct) =>
+        api.MapPost("/grants/{id}/revoke", async (long id, string? message, HttpContext context, CancellationToken ct) =>
             Results.Json(await trust.RevokeGrantAsync(CallerOf(context), id, message, ct).ConfigureAwait(false)))
             .Documented<GrantView>("revokeGrant", 200, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound).WithSummary("Revoke a live grant, with a reason (manage-trust).");
     }
