@@ -48,6 +48,30 @@ public class ModelValidatorTests
     }
 
     [Fact]
+    public void Sites_and_roles_name_known_customers_and_a_customers_package_stays_on_its_devices()
+    {
+        var model = SampleModel.Build();
+        var owned = model with
+        {
+            Customers = [new Customer { Name = "acme" }],
+            Sites = [model.Sites[0] with { Customer = "acme" }],
+            Packages = [.. model.Packages.Select(p => p.Name == "nginx" ? p with { Customer = "acme" } : p)],
+        };
+        Assert.Empty(ModelValidator.Validate(owned));
+
+        var unknown = owned with { Sites = [owned.Sites[0] with { Customer = "acne" }] };
+        var errors = ModelValidator.Validate(unknown, renderTemplates: false);
+        Assert.Contains(errors, e => e.Code == "customer.unknown" && e.Where == $"sites/{SampleModel.Site}/customer" && e.Message.Contains("'acne'", StringComparison.Ordinal));
+
+        // The site moves to another customer: acme's nginx may no longer be installed on its web servers.
+        var moved = owned with { Customers = [.. owned.Customers, new Customer { Name = "globex" }], Sites = [owned.Sites[0] with { Customer = "globex" }] };
+        var foreign = Assert.Single(ModelValidator.Validate(moved, renderTemplates: false), e => e.Code == "package.foreign");
+        Assert.Contains("nginx", foreign.Message, StringComparison.Ordinal);
+        Assert.Contains("customer 'globex'", foreign.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain("acme", foreign.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Structural_errors_come_back_without_rendering_templates()
     {
         // With a structural error the templates are not rendered: a missing parameter is not reported on top.

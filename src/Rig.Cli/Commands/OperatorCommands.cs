@@ -15,6 +15,11 @@ internal sealed class PackageAddSettings : ConnectionSettings
     [CommandArgument(0, "<FILE>")]
     [Description(".rig.tar.gz, .deb or .rpm files")]
     public string[] Files { get; init; } = [];
+
+    /// <summary>Owner.</summary>
+    [CommandOption("--customer <NAME>")]
+    [Description("Import as this customer's own packages (only roles on its devices may use them); default: the provider's catalog")]
+    public string? Customer { get; init; }
 }
 
 /// <summary><c>rig package add FILE...</c></summary>
@@ -35,7 +40,7 @@ internal sealed class PackageAddCommand : AsyncCommand<PackageAddSettings>
                 throw new CliException($"'{file}' does not exist.");
             try
             {
-                var added = await client.AddPackageAsync(file, cancellationToken).ConfigureAwait(false);
+                var added = await client.AddPackageAsync(file, settings.Customer, cancellationToken).ConfigureAwait(false);
                 var p = added.Package;
                 results.Add(added);
                 table.AddRow(Markup.Escape(Path.GetFileName(file)), Markup.Escape(p.Name), Markup.Escape(p.Version), p.Format, Output.Short(p.Sha256), Output.Size(p.Size), added.AlreadyPresent ? "[grey]already present[/]" : "[green]added[/]");
@@ -72,9 +77,9 @@ internal sealed class PackageListCommand : AsyncCommand<ConnectionSettings>
             Output.JsonLine(packages);
             return 0;
         }
-        var table = new Table().AddColumns("name", "version", "format", "os/arch", "sha256", "size");
+        var table = new Table().AddColumns("name", "version", "format", "os/arch", "sha256", "size", "owner");
         foreach (var p in packages)
-            table.AddRow(Markup.Escape(p.Name), Markup.Escape(p.Version), p.Format, Markup.Escape($"{p.OsFamily}/{p.Architecture}"), Output.Short(p.Sha256), Output.Size(p.Size));
+            table.AddRow(Markup.Escape(p.Name), Markup.Escape(p.Version), p.Format, Markup.Escape($"{p.OsFamily}/{p.Architecture}"), Output.Short(p.Sha256), Output.Size(p.Size), Markup.Escape(p.Customer ?? "provider"));
         AnsiConsole.Write(table);
         return 0;
     }

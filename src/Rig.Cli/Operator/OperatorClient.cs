@@ -95,10 +95,14 @@ internal sealed class OperatorClient : IDisposable
     }
 
     /// <summary>Upload a package file.</summary>
-    public async Task<PackageAddResponse> AddPackageAsync(string file, CancellationToken ct = default)
+    public Task<PackageAddResponse> AddPackageAsync(string file, CancellationToken ct = default) => AddPackageAsync(file, null, ct);
+
+    /// <summary>Upload a package file as <paramref name="customer"/>'s own (null: the provider's catalog).</summary>
+    public async Task<PackageAddResponse> AddPackageAsync(string file, string? customer, CancellationToken ct)
     {
         await using var stream = File.OpenRead(file);
-        using var request = new HttpRequestMessage(HttpMethod.Post, $"api/v1/packages?filename={Uri.EscapeDataString(Path.GetFileName(file))}") { Content = new StreamContent(stream) };
+        var owner = customer is null ? "" : $"&customer={Uri.EscapeDataString(customer)}";
+        using var request = new HttpRequestMessage(HttpMethod.Post, $"api/v1/packages?filename={Uri.EscapeDataString(Path.GetFileName(file))}{owner}") { Content = new StreamContent(stream) };
         request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/octet-stream");
         using var response = await SendAsync(request, ct).ConfigureAwait(false);
         return (await response.Content.ReadFromJsonAsync<PackageAddResponse>(Json, ct).ConfigureAwait(false))!;

@@ -244,6 +244,10 @@ public sealed record PackageInfo
     /// <summary>Debian's <c>Essential: yes</c>: never removed by a plan.</summary>
     public bool Essential { get; init; }
 
+    /// <summary>The customer owning the package (null: the provider's catalog, usable by all). Only roles on that
+    /// customer's devices may use it; only that customer's operators (and the provider's) see it.</summary>
+    public string? Customer { get; init; }
+
     /// <summary>The catalog key, <c>name@version</c>.</summary>
     public string Key => PackageKey(Name, Version);
 

@@ -33,6 +33,7 @@ public static partial class ModelValidator
         CheckBundles(model, index, errors);
         CheckRoles(model, index, errors);
         CheckAssignments(model, index, errors);
+        CheckPackageOwners(model, index, errors);
 
         if (renderTemplates && errors.Count == 0)
         {
@@ -65,6 +66,45 @@ public static partial class ModelValidator
             errors.Add(new("customer.unknown", $"sites/{site.Name}/customer", $"Site '{site.Name}' belongs to customer '{site.Customer}', which does not exist; add it under `customers:` or fix the name."));
         foreach (var role in model.Roles.Where(r => r.Customer is { } c && !known.Contains(c)))
             errors.Add(new("customer.unknown", $"roles/{role.Name}/customer", $"Role '{role.Name}' belongs to customer '{role.Customer}', which does not exist; add it under `customers:` or fix the name."));
+    }
+
+    /// <summary>A customer's own package is used only by roles on that customer's devices [package.foreign].</summary>
+    private static void CheckPackageOwners(RigModel model, ModelIndex index, List<ModelError> errors)
+    {
+        var owned = model.Packages.Where(p => p.Customer is not null).ToDictionary(p => p.Key, p => p.Customer!, StringComparer.Ordinal);
+        if (owned.Count == 0)
+            return;
+        var reported = new HashSet<(string, string)>();
+        foreach (var role in model.Roles)
+        {
+            var packages = new List<PackageItem>();
+            Collect(role.Items, packages, new HashSet<string>(StringComparer.Ordinal));
+            foreach (var package in packages)
+            {
+                if (!owned.TryGetValue(PackageInfo.PackageKey(package.Name, package.Version), out var owner))
+                    continue;
+                foreach (var device in model.Assignments.Where(a => a.Role == role.Name).Select(a => index.Devices.GetValueOrDefault(a.Device)).OfType<Device>())
+                {
+                    var customer = index.Sites.GetValueOrDefault(device.Site)?.Customer;
+                    if (customer != owner && reported.Add((role.Name, package.Name)))
+                    {
+                        errors.Add(new("package.foreign", $"roles/{role.Name}",
+                            $"Role '{role.Name}' uses package {package.Name} {package.Version}, which belongs to one customer, on device '{device.Name}' of {(customer is null ? "the provider" : $"customer '{customer}'")}; use a package of the provider's catalog or of that device's customer."));
+                    }
+                }
+            }
+        }
+
+        void Collect(IReadOnlyList<Item> items, List<PackageItem> into, HashSet<string> seen)
+        {
+            foreach (var item in items)
+            {
+                if (item is PackageItem p)
+                    into.Add(p);
+                else if (item is BundleItem b && seen.Add(b.Name) && index.Bundles.TryGetValue(b.Name, out var bundle))
+                    Collect(bundle.Items, into, seen);
+            }
+        }
     }
 
     private static void CheckSites(RigModel model, List<ModelError> errors)

@@ -115,11 +115,11 @@ internal static partial class OperatorApi
         api.MapGet("/packages", async (HttpContext context, CancellationToken ct) => Results.Json(await services.Packages.ListAsync(CallerOf(context), ct).ConfigureAwait(false)))
             .Documented<IReadOnlyList<PackageInfo>>("listPackages", 200).WithSummary("The package catalog.");
 
-        api.MapPost("/packages", async (HttpContext context, string? filename, CancellationToken ct) =>
+        api.MapPost("/packages", async (HttpContext context, string? filename, string? customer, CancellationToken ct) =>
         {
             try
             {
-                var result = await services.Packages.ImportAsync(CallerOf(context), context.Request.Body, filename ?? "upload", ct).ConfigureAwait(false);
+                var result = await services.Packages.ImportAsync(CallerOf(context), context.Request.Body, filename ?? "upload", string.IsNullOrWhiteSpace(customer) ? null : customer, ct).ConfigureAwait(false);
                 return Results.Json(result, statusCode: result.AlreadyPresent ? 200 : 201);
             }
             catch (PackageRejectedException e)
@@ -128,7 +128,7 @@ internal static partial class OperatorApi
             }
         }).Accepts<Stream>("application/octet-stream").Documented<PackageAddResponse>("addPackage", 201, StatusCodes.Status400BadRequest, StatusCodes.Status409Conflict, StatusCodes.Status413PayloadTooLarge)
         .Produces<PackageAddResponse>(200, "application/json")
-        .WithSummary("Import a package file (.rig.tar.gz, .deb, .rpm; metadata read from the file): 201 added, 200 already there.");
+        .WithSummary("Import a package file (.rig.tar.gz, .deb, .rpm; metadata read from the file) into the provider's catalog, or with customer= as that customer's own: 201 added, 200 already there.");
 
         api.MapPost("/devices/{name}/enrollment-token", async (string name, HttpContext context, CancellationToken ct) =>
             await services.Devices.CreateEnrollmentTokenAsync(CallerOf(context), name, ct).ConfigureAwait(false) is { } token

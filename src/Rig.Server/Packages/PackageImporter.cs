@@ -14,8 +14,11 @@ internal sealed record PackageImportResult(PackageInfo Package, bool AlreadyPres
 /// itself (never from the caller), checked, and refused with a clear reason when bad.</summary>
 internal sealed partial class PackageImporter(BlobStore blobs, RigStore store, RigLimits limits)
 {
-    /// <summary>Import a package file from a stream. <paramref name="fileName"/> is only used in messages.</summary>
-    public async Task<PackageImportResult> ImportAsync(Stream content, string fileName, CancellationToken ct = default)
+    /// <summary>Import a package file from a stream into the provider's catalog. <paramref name="fileName"/> is only used in messages.</summary>
+    public Task<PackageImportResult> ImportAsync(Stream content, string fileName, CancellationToken ct = default) => ImportAsync(content, fileName, null, ct);
+
+    /// <summary>Import a package file from a stream, owned by <paramref name="customer"/> (null: the provider's catalog).</summary>
+    public async Task<PackageImportResult> ImportAsync(Stream content, string fileName, string? customer, CancellationToken ct)
     {
         using var staged = await blobs.StageAsync(content, limits.MaxPackageBytes, ct).ConfigureAwait(false);
         if (staged.Size == 0)
@@ -37,7 +40,14 @@ internal sealed partial class PackageImporter(BlobStore blobs, RigStore store, R
         // The blob goes in place first: a catalog row never points at a missing blob (a crash in between leaves
         // at most an unreferenced blob, which is harmless: it is content-addressed and served only when catalogued).
         staged.Commit();
+        package = package with { Customer = customer };
         var (outcome, existing) = await store.AddPackageAsync(package, metadata, ct).ConfigureAwait(false);
+        if (outcome == PackageAddOutcome.AlreadyPresent && existing.Customer is not null && existing.Customer != customer)
+        {
+            // Owned by another customer: not theirs to use, and not said whose it is.
+            throw new PackageRejectedException("conflict",
+                $"Package {package.Name} {package.Version} is already in the store under another owner; give your build another name or version.");
+        }
         if (outcome == PackageAddOutcome.Conflict)
         {
             if (!await store.IsKnownBlobAsync(package.Sha256, ct).ConfigureAwait(false))

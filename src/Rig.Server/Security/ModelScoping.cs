@@ -35,9 +35,14 @@ internal static class ModelScoping
     /// <summary>True when the grants give <paramref name="verb"/> on the provider's own objects (the whole gateway).</summary>
     public static bool OnEverything(IReadOnlyList<Grant> grants, Verb verb) => Rights.Allows(grants, verb, Place.Provider);
 
-    /// <summary>True when the object concerns something the grants let one read (any of its places).</summary>
-    public static bool MayRead(IReadOnlyList<Grant> grants, ModelPlaces places, string kind, string name) =>
-        places.OfEntity(kind, name).Any(p => Rights.Allows(grants, Verb.Read, Read(p)));
+    /// <summary>True when the object concerns something the grants let one read: any of its places (an os role shared
+    /// by every device is part of what one's own device runs), except a link, which names both of its devices and so
+    /// needs both to be readable.</summary>
+    public static bool MayRead(IReadOnlyList<Grant> grants, ModelPlaces places, string kind, string name)
+    {
+        var all = places.OfEntity(kind, name).Select(Read);
+        return kind == "link" ? all.All(p => Rights.Allows(grants, Verb.Read, p)) : all.Any(p => Rights.Allows(grants, Verb.Read, p));
+    }
 
     /// <summary>The part of <paramref name="model"/> the grants let one read: the objects concerning a readable place;
     /// role kinds (names only, needed to read the rest); global parameters only with read on everything.</summary>
@@ -58,6 +63,8 @@ internal static class ModelScoping
             Assignments = [.. model.Assignments.Where(a => See("assignment", AssignmentKey(a)))],
             Templates = [.. model.Templates.Where(t => See("template", t.Name))],
             Parameters = new Dictionary<string, string>(),
+            Packages = [.. model.Packages.Where(p => p.Customer is null || places.Customer(p.Customer) is { } owner
+                && (Rights.Allows(grants, Verb.Read, owner) || model.Sites.Any(s => s.Customer == p.Customer && Rights.Allows(grants, Verb.Read, places.Site(s.Name)!))))],
         };
     }
 

@@ -106,6 +106,25 @@ internal sealed class OperatorAccess
         }
     }
 
+    /// <summary>Check <paramref name="verb"/> on a customer's own objects (its packages): a customer the caller may not
+    /// read anything of answers 404 as unknown; otherwise the verb must cover the customer as a whole.</summary>
+    public void AllowCustomer(Caller caller, Verb verb, string customer)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        if (!MaySeeCustomer(caller, customer))
+            throw new NotVisibleException("unknown-customer", $"There is no customer '{customer}'.", "The model's `customers:` lists them; `rig model show` shows those you can see.");
+        if (!Rights.Allows(caller.Grants, verb, new Place(customer, null, null, null)))
+        {
+            throw new ForbiddenException($"Operator '{caller.Name}' may not {verb.Name()} for customer '{customer}' as a whole: no grant of {Of(caller)} gives '{verb.Name()}' on it.",
+                Hint(verb), [$"customer {customer}"]);
+        }
+    }
+
+    /// <summary>True when the customer exists and the caller may read it or any of its sites.</summary>
+    public static bool MaySeeCustomer(Caller caller, string customer) =>
+        caller.Places.Customer(customer) is { } place && (Rights.Allows(caller.Grants, Verb.Read, place)
+            || caller.Places.Model.Sites.Any(s => s.Customer == customer && caller.Places.Site(s.Name) is { } site && Rights.Allows(caller.Grants, Verb.Read, site)));
+
     /// <summary>True when <paramref name="caller"/> may read the device (in the model or only known to the gateway).</summary>
     public static bool MaySee(Caller caller, string device) => Rights.Allows(caller.Grants, Verb.Read, PlaceOfDevice(caller, device));
 

@@ -12,14 +12,18 @@ internal sealed class PackageService(Gateway.Gateway gateway, PackageImporter im
     public async Task<IReadOnlyList<PackageInfo>> ListAsync(Caller caller, CancellationToken ct)
     {
         access.Allow(caller, "package.list");
-        return access.Visible(caller, await gateway.Store.ListPackagesAsync(ct).ConfigureAwait(false), _ => null);
+        var packages = await gateway.Store.ListPackagesAsync(ct).ConfigureAwait(false);
+        return [.. access.Visible(caller, packages, _ => null).Where(p => p.Customer is null || OperatorAccess.MaySeeCustomer(caller, p.Customer))];
     }
 
     /// <summary>Import a package file (metadata read from the file).</summary>
-    public async Task<PackageAddResponse> ImportAsync(Caller caller, Stream content, string fileName, CancellationToken ct)
+    public async Task<PackageAddResponse> ImportAsync(Caller caller, Stream content, string fileName, string? customer, CancellationToken ct)
     {
-        access.Allow(caller, "package.add");
-        var result = await importer.ImportAsync(content, fileName, ct).ConfigureAwait(false);
+        if (customer is null)
+            access.Allow(caller, "package.add");
+        else
+            access.AllowCustomer(caller, Security.Verb.ManagePackages, customer);
+        var result = await importer.ImportAsync(content, fileName, customer, ct).ConfigureAwait(false);
         return new PackageAddResponse(result.Package, result.AlreadyPresent);
     }
 

@@ -6,7 +6,7 @@ using Rig.Model.Domain;
 namespace Rig.Server.Store;
 
 /// <summary>A package row.</summary>
-internal sealed record PackageRow(string Name, string Version, string Format, string OsFamily, string Architecture, string Sha256, long Size, string? Service, long Reboot, string? Relations)
+internal sealed record PackageRow(string Name, string Version, string Format, string OsFamily, string Architecture, string Sha256, long Size, string? Service, long Reboot, string? Relations, string? Customer)
 {
     public PackageInfo ToInfo()
     {
@@ -16,10 +16,11 @@ internal sealed record PackageRow(string Name, string Version, string Format, st
             Name = Name, Version = Version, Format = Format, OsFamily = OsFamily, Architecture = Architecture,
             Sha256 = Sha256, Size = Size, Service = Service, Reboot = Reboot != 0,
             Depends = relations?.Depends ?? [], Provides = relations?.Provides ?? [], Conflicts = relations?.Conflicts ?? [], Essential = relations?.Essential ?? false,
+            Customer = Customer,
         };
     }
 
-    public const string Columns = "name, version, format, os_family AS OsFamily, architecture, sha256, size, service, reboot, relations";
+    public const string Columns = "name, version, format, os_family AS OsFamily, architecture, sha256, size, service, reboot, relations, customer";
 }
 
 /// <summary>The <c>relations</c> column of a package row.</summary>
@@ -58,9 +59,9 @@ internal sealed partial class RigStore
             // Insert first: a concurrent import of the same name and version waits for ours and then does nothing,
             // instead of failing on the primary key (SELECT ... FOR UPDATE cannot lock a row that does not exist yet).
             var inserted = await c.ExecuteAsync(new CommandDefinition(
-                "INSERT INTO packages (name, version, format, os_family, architecture, sha256, size, service, reboot, metadata, relations, imported_at) " +
-                "VALUES (@Name, @Version, @Format, @OsFamily, @Architecture, @Sha256, @Size, @Service, @reboot, @metadataJson, @relations, @now) ON CONFLICT (name, version) DO NOTHING",
-                new { package.Name, package.Version, package.Format, package.OsFamily, package.Architecture, package.Sha256, package.Size, package.Service, reboot = package.Reboot ? 1 : 0, metadataJson, relations = PackageRelationsColumn.For(package), now = NowMs },
+                "INSERT INTO packages (name, version, format, os_family, architecture, sha256, size, service, reboot, metadata, relations, imported_at, customer) " +
+                "VALUES (@Name, @Version, @Format, @OsFamily, @Architecture, @Sha256, @Size, @Service, @reboot, @metadataJson, @relations, @now, @Customer) ON CONFLICT (name, version) DO NOTHING",
+                new { package.Name, package.Version, package.Format, package.OsFamily, package.Architecture, package.Sha256, package.Size, package.Service, reboot = package.Reboot ? 1 : 0, metadataJson, relations = PackageRelationsColumn.For(package), now = NowMs, package.Customer },
                 tx, cancellationToken: ct)).ConfigureAwait(false);
             if (inserted == 1)
                 return (PackageAddOutcome.Added, package);

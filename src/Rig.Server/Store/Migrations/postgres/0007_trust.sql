@@ -40,6 +40,9 @@ CREATE TABLE grants (
 );
 CREATE INDEX ix_grants_team ON grants (team, revoked_at);
 
+-- A package is the provider's (customer NULL, usable by all) or one customer's own.
+ALTER TABLE packages ADD COLUMN customer TEXT NULL;
+
 -- operator_tokens.name stays the operator's name; token_name names the token (unique among live tokens).
 ALTER TABLE operator_tokens ADD COLUMN token_name TEXT NULL;
 ALTER TABLE operator_tokens ADD COLUMN expires_at BIGINT NULL;
