@@ -88,6 +88,7 @@ internal static class RigCli
             token.SetDescription("Operator tokens: named, hashed at rest, shown once, expiring (docs/SECURITY.md).");
             token.AddCommand<TokenCreateCommand>("create").WithDescription("Make a token (for yourself, or with manage-trust for another operator and team); shown once.");
             token.AddCommand<TokenListCommand>("list").WithDescription("Tokens and their state (all with manage-trust, else your own); never their secrets.");
+            token.AddCommand<TokenRotateCommand>("rotate").WithDescription("A new secret for a token (same name, fresh expiry; shown once); the old one is refused at once.");
             token.AddCommand<TokenRevokeCommand>("revoke").WithDescription("Revoke a token by name: refused from now on.");
         });
         config.AddBranch("team", team =>

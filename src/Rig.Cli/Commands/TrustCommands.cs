@@ -92,22 +92,28 @@ internal sealed class TokenCreateCommand : AsyncCommand<TokenCreateSettings>
         ArgumentNullException.ThrowIfNull(settings);
         using var client = settings.Connect();
         var created = await client.PostAsync<TokenCreated>("api/v1/tokens", new TokenCreateRequest(settings.Name!, settings.Operator, settings.Team, settings.Expires), cancellationToken).ConfigureAwait(false);
-        if (settings.Output is { } file)
+        return Show(created, settings.Output, settings.Json, "made");
+    }
+
+    /// <summary>Print a new secret once, or write it to <paramref name="output"/> (mode 0600).</summary>
+    internal static int Show(TokenCreated created, string? output, bool json, string what)
+    {
+        if (output is { } file)
         {
             if (Directory.Exists(file) || !Directory.Exists(Path.GetDirectoryName(Path.GetFullPath(file))))
-                throw new CliException($"Cannot write the token to '{file}': it is a directory or its directory does not exist. The token was made; revoke it (rig token revoke {created.Token.Name}) and try again with another --output.");
+                throw new CliException($"Cannot write the token to '{file}': it is a directory or its directory does not exist. The token was {what}; rotate it (rig token rotate {created.Token.Name} --output FILE) to get a secret you can keep.");
             Rig.Protocol.Trust.WritePrivateFile(file, created.Secret + "\n");
             created = created with { Secret = "" };
         }
-        if (settings.Json)
+        if (json)
         {
             Output.JsonLine(created); // with --output, the secret is in the file and empty here
             return 0;
         }
         var t = created.Token;
-        AnsiConsole.MarkupLine($"Token [bold]{Markup.Escape(t.Name)}[/] for operator [bold]{Markup.Escape(t.Operator)}[/], expires {t.ExpiresAt?.UtcDateTime.ToString("u", CultureInfo.InvariantCulture) ?? "never"}.");
-        if (settings.Output is not null)
-            AnsiConsole.MarkupLine($"Written to {Markup.Escape(settings.Output)} (mode 0600). Use it with --token-file or RIG_TOKEN.");
+        AnsiConsole.MarkupLine($"Token [bold]{Markup.Escape(t.Name)}[/] for operator [bold]{Markup.Escape(t.Operator)}[/] {what}; expires {t.ExpiresAt?.UtcDateTime.ToString("u", CultureInfo.InvariantCulture) ?? "never"}.");
+        if (output is not null)
+            AnsiConsole.MarkupLine($"Written to {Markup.Escape(output)} (mode 0600). Use it with --token-file or RIG_TOKEN.");
         else
         {
             AnsiConsole.MarkupLine("It is shown once; keep it like a password:");
@@ -169,6 +175,35 @@ internal sealed class TokenRevokeCommand : AsyncCommand<NameSettings>
         else
             AnsiConsole.MarkupLine($"Token [bold]{Markup.Escape(revoked.Name)}[/] of {Markup.Escape(revoked.Operator)} revoked: it is refused from now on.");
         return 0;
+    }
+}
+
+/// <summary>Options of <c>rig token rotate</c>.</summary>
+internal sealed class TokenRotateSettings : ConnectionSettings
+{
+    [CommandArgument(0, "<NAME>")]
+    public string Name { get; init; } = "";
+
+    [CommandOption("--expires <DURATION>")]
+    [Description("How long the new secret lives: 30d, 12h, 90m (default 90d, at most 400d)")]
+    public string? Expires { get; init; }
+
+    [CommandOption("--output <FILE>")]
+    [Description("Write the new token to FILE (mode 0600) instead of printing it")]
+    public string? Output { get; init; }
+}
+
+/// <summary><c>rig token rotate NAME</c>: a new secret under the same name; the old one is refused at once.</summary>
+internal sealed class TokenRotateCommand : AsyncCommand<TokenRotateSettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, TokenRotateSettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        using var client = settings.Connect();
+        var expires = settings.Expires is null ? "" : $"?expires={Uri.EscapeDataString(settings.Expires)}";
+        var rotated = await client.PostAsync<TokenCreated>($"api/v1/tokens/{Uri.EscapeDataString(settings.Name)}/rotate{expires}", null, cancellationToken).ConfigureAwait(false);
+        return TokenCreateCommand.Show(rotated, settings.Output, settings.Json, "rotated: the old secret is refused from now on");
     }
 }
 

@@ -27,6 +27,11 @@ internal static partial class OperatorApi
             Results.Json(await trust.RevokeTokenAsync(CallerOf(context), name, ct).ConfigureAwait(false)))
             .Documented<TokenView>("revokeToken", 200, StatusCodes.Status404NotFound).WithSummary("Revoke a live token: one's own, or anyone's with manage-trust.");
 
+        api.MapPost("/tokens/{name}/rotate", async (string name, string? expires, HttpContext context, CancellationToken ct) =>
+            Results.Json(await trust.RotateTokenAsync(CallerOf(context), name, expires, ct).ConfigureAwait(false)))
+            .Documented<TokenCreated>("rotateToken", 200, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound)
+            .WithSummary("A new secret for a live token (same name and operator, fresh expiry; shown once); the old secret is refused from then on.");
+
         api.MapGet("/teams", async (HttpContext context, CancellationToken ct) => Results.Json(await trust.ListTeamsAsync(CallerOf(context), ct).ConfigureAwait(false)))
             .Documented<IReadOnlyList<TeamView>>("listTeams", 200).WithSummary("Teams and their members (manage-trust).");
 

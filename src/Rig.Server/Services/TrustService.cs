@@ -97,12 +97,7 @@ internal sealed class TrustService(Gateway.Gateway gateway, MetricsToken? metric
         CheckName(owner, "operator name", "alice");
         if (request.Team is not null)
             CheckName(request.Team, "team name", "shop-content");
-        var lifetime = DefaultTokenLifetime;
-        if (request.Expires is { } text && (!Durations.TryParse(text, out lifetime, out var error) || lifetime <= TimeSpan.Zero || lifetime > MaxTokenLifetime))
-        {
-            throw new TrustRefusedException("bad-expiry", $"Expiry '{text}' is not usable: {(lifetime > MaxTokenLifetime ? $"longer than the most a token may live, {Durations.Format(MaxTokenLifetime)}" : "give a duration like 30d, 12h or 90m")}.",
-                "Tokens expire; make a new one before the old one does (rig token create), then revoke the old one.", TrustRefusedException.Kind.Invalid);
-        }
+        var lifetime = Lifetime(request.Expires);
         var secret = Tokens.Create("rigop_");
         var expiresAt = gateway.Clock.GetUtcNow() + lifetime;
         if (await gateway.Store.CreateOperatorTokenAsync(Tokens.Hash(secret), request.Name, owner, request.Team, expiresAt, caller.Name, ct).ConfigureAwait(false) is { } refusal)
@@ -129,6 +124,33 @@ internal sealed class TrustService(Gateway.Gateway gateway, MetricsToken? metric
         var revoked = await gateway.Store.RevokeOperatorTokenAsync(name, ct).ConfigureAwait(false)
             ?? throw new TrustRefusedException("unknown-token", $"There is no live token named '{name}'.", "`rig token list` shows the tokens you can manage.", TrustRefusedException.Kind.NotFound);
         return ToView(revoked);
+    }
+
+    /// <summary>Rotate a live token: a new secret under the same name and operator, with a fresh lifetime
+    /// (<paramref name="expires"/>, default <see cref="DefaultTokenLifetime"/>); the old secret is refused from then on.
+    /// One's own, or anyone's with <c>manage-trust</c>.</summary>
+    public async Task<TokenCreated> RotateTokenAsync(Caller caller, string name, string? expires, CancellationToken ct)
+    {
+        var manages = Rights.Allows(caller.Grants, Verb.ManageTrust, Place.Provider);
+        var mine = (await gateway.Store.ListOperatorTokensAsync(manages ? null : caller.Name, ct).ConfigureAwait(false)).Any(t => t.TokenName == name && t.RevokedAt is null);
+        if (!mine)
+            throw new TrustRefusedException("unknown-token", $"There is no live token named '{name}'.", "`rig token list` shows the tokens you can manage.", TrustRefusedException.Kind.NotFound);
+        var lifetime = Lifetime(expires);
+        var secret = Tokens.Create("rigop_");
+        var rotated = await gateway.Store.RotateOperatorTokenAsync(name, Tokens.Hash(secret), gateway.Clock.GetUtcNow() + lifetime, caller.Name, ct).ConfigureAwait(false)
+            ?? throw new TrustRefusedException("unknown-token", $"There is no live token named '{name}'.", "`rig token list` shows the tokens you can manage.", TrustRefusedException.Kind.NotFound);
+        return new TokenCreated(ToView(rotated), secret);
+    }
+
+    private static TimeSpan Lifetime(string? text)
+    {
+        var lifetime = DefaultTokenLifetime;
+        if (text is not null && (!Durations.TryParse(text, out lifetime, out _) || lifetime <= TimeSpan.Zero || lifetime > MaxTokenLifetime))
+        {
+            throw new TrustRefusedException("bad-expiry", $"Expiry '{text}' is not usable: {(lifetime > MaxTokenLifetime ? $"longer than the most a token may live, {Durations.Format(MaxTokenLifetime)}" : "give a duration like 30d, 12h or 90m")}.",
+                "Tokens expire; make a new one before the old one does (rig token rotate NAME), then switch to it.", TrustRefusedException.Kind.Invalid);
+        }
+        return lifetime;
     }
 
     // ---- teams ----------------------------------------------------------------------------------------------------

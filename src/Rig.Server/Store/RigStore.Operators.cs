@@ -106,6 +106,20 @@ internal sealed partial class RigStore
         return row.ToRecord() with { RevokedAt = FromMs(now) };
     }, ct);
 
+    /// <summary>Replace the live token named <paramref name="tokenName"/> by a new secret under the same name and
+    /// operator, in one transaction: the old secret is refused from then on. Null when no live token has that name.</summary>
+    public Task<OperatorTokenRecord?> RotateOperatorTokenAsync(string tokenName, string newHash, DateTimeOffset? expiresAt, string rotatedBy, CancellationToken ct = default) => WriteAsync(async (c, tx) =>
+    {
+        var old = await c.QuerySingleOrDefaultAsync<TokenRow>(new CommandDefinition(
+            $"SELECT {TokenColumns} FROM operator_tokens WHERE token_name = @tokenName AND revoked_at IS NULL", new { tokenName }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        if (old is null)
+            return null;
+        var now = NowMs;
+        await c.ExecuteAsync(new CommandDefinition("UPDATE operator_tokens SET revoked_at = @now WHERE token_name = @tokenName AND revoked_at IS NULL", new { tokenName, now }, tx, cancellationToken: ct)).ConfigureAwait(false);
+        await InsertTokenAsync(c, tx, newHash, tokenName, old.Operator, expiresAt, rotatedBy, now, ct).ConfigureAwait(false);
+        return new OperatorTokenRecord(tokenName, old.Operator, FromMs(now), rotatedBy, expiresAt, null);
+    }, ct);
+
     /// <summary>The live grants of every team <paramref name="operatorName"/> belongs to.</summary>
     public Task<IReadOnlyList<Grant>> GrantsOfOperatorAsync(string operatorName, CancellationToken ct = default) => ReadAsync<IReadOnlyList<Grant>>(async c =>
         [.. (await c.QueryAsync<GrantRow>(new CommandDefinition(
