@@ -32,8 +32,11 @@ internal static class ModelScoping
 
     public static string AssignmentKey(RoleAssignment a) => $"{a.Device}|{a.Role}";
 
-    /// <summary>True when the grants give <paramref name="verb"/> on the provider's own objects (the whole gateway).</summary>
-    public static bool OnEverything(IReadOnlyList<Grant> grants, Verb verb) => Rights.Allows(grants, verb, Place.Provider);
+    /// <summary>True when the grants give <paramref name="verb"/> on the whole gateway: on the provider's own objects, and
+    /// no deny of that verb anywhere (a deny scoped to one customer does not cover the provider's place, but it must still
+    /// hide and protect that customer's objects, so such a caller goes object by object).</summary>
+    public static bool OnEverything(IReadOnlyList<Grant> grants, Verb verb) =>
+        Rights.Allows(grants, verb, Place.Provider) && !grants.Any(g => g.Deny && g.Verbs.Contains(verb));
 
     /// <summary>True when the object concerns something the grants let one read (any of its places).</summary>
     public static bool MayRead(IReadOnlyList<Grant> grants, ModelPlaces places, string kind, string name) =>
