@@ -182,6 +182,28 @@ public abstract class EditScopeTests : IAsyncLifetime
         }
     }
 
+    [Fact]
+    public async Task Acting_on_a_rollout_that_reaches_beyond_the_callers_scope_is_refused_without_naming_what_they_cannot_see()
+    {
+        using var admin = _gateway.Client(Persona.Admin);
+        var rollout = await TrustedGateway.Ok<RolloutView>(await admin.PostAsJsonAsync("api/v1/rollouts", new RolloutStartRequest(null, "all", Canary: 1, MaxParallel: 1)));
+        using var content = _gateway.Client(Persona.AcmeContent);
+
+        // acme's content team sees the rollout, with its own devices only.
+        var seen = await TrustedGateway.Ok<RolloutView>(await content.GetAsync($"api/v1/rollouts/{rollout.Id}"));
+        Assert.Equal(TrustedGateway.ShopDevices, seen.Devices.Select(d => d.Device).Order());
+        foreach (var action in new[] { "pause", "cancel", "retry" })
+        {
+            using var response = await content.PostAsync($"api/v1/rollouts/{rollout.Id}/{action}", null);
+            var body = await response.Content.ReadAsStringAsync();
+            Assert.True(response.StatusCode == HttpStatusCode.Forbidden, $"{action}: {(int)response.StatusCode} {body}");
+            foreach (var hidden in TrustedGateway.AllDevices.Except(TrustedGateway.ShopDevices))
+                Assert.DoesNotContain(hidden, body, StringComparison.Ordinal);
+        }
+        var after = await TrustedGateway.Ok<RolloutView>(await admin.GetAsync($"api/v1/rollouts/{rollout.Id}"));
+        Assert.Equal(RolloutStates.Running, after.Status);
+    }
+
     [Theory]
     [InlineData("all")]
     [InlineData("tier=web")]
