@@ -121,6 +121,40 @@ internal static class ModelScoping
         return outside;
     }
 
+    /// <summary>The templates and bundles that <paramref name="submitted"/>'s roles and bundles use without carrying them,
+    /// which exist in the current model and lie outside what the grants let one read, each named with its user. Using one
+    /// would render it onto the caller's own devices (plans, diffs, rendered files): a way to read another customer's
+    /// objects. Empty: nothing hidden is used.</summary>
+    public static IReadOnlyList<string> HiddenReferences(RigModel submitted, IReadOnlyList<Grant> grants, ModelPlaces current, IReadOnlyList<string> teams)
+    {
+        ArgumentNullException.ThrowIfNull(submitted);
+        ArgumentNullException.ThrowIfNull(current);
+        if (OnEverything(grants, Verb.Read))
+            return [];
+        var whose = teams.Count == 0 ? "the operator (in no team)" : teams.Count == 1 ? $"team {teams[0]}" : $"teams {string.Join(", ", teams)}";
+        var templates = submitted.Templates.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var bundles = submitted.Bundles.Select(b => b.Name).ToHashSet(StringComparer.Ordinal);
+        var existingTemplates = current.Model.Templates.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var existingBundles = current.Model.Bundles.Select(b => b.Name).ToHashSet(StringComparer.Ordinal);
+        var hidden = new SortedSet<string>(StringComparer.Ordinal);
+        var users = submitted.Roles.Select(r => (User: $"role {r.Name}", r.Items)).Concat(submitted.Bundles.Select(b => (User: $"bundle {b.Name}", b.Items)));
+        foreach (var (user, items) in users)
+        {
+            foreach (var item in items)
+            {
+                var (kind, name, carried, exists) = item switch
+                {
+                    FileItem f => ("template", f.Template, templates.Contains(f.Template), existingTemplates.Contains(f.Template)),
+                    BundleItem b => ("bundle", b.Name, bundles.Contains(b.Name), existingBundles.Contains(b.Name)),
+                    _ => ("", "", true, false),
+                };
+                if (!carried && exists && !MayRead(grants, current, kind, name))
+                    hidden.Add($"{kind} {name} (used by {user}) is outside what {whose} may read");
+            }
+        }
+        return [.. hidden];
+    }
+
     /// <summary>A place as read: a device's own definition is read with the device (kind does not apply).</summary>
     private static Place Read(Place place) => place.Kind == Place.NotARole ? place with { Kind = null } : place;
 }

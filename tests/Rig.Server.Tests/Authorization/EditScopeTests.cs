@@ -183,6 +183,36 @@ public abstract class EditScopeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_content_role_cannot_pull_in_another_customers_template_to_read_it()
+    {
+        const string Secret = "globex-only: the staging password is hunter2";
+        using var admin = _gateway.Client(Persona.Admin);
+        var whole = await TrustedGateway.ReadModelAsync(await admin.GetAsync("api/v1/model"));
+        whole.Templates = [.. whole.Templates.Select(t => t.Name == "store-index" ? t with { Text = Secret } : t)];
+        await TrustedGateway.Ok(await admin.PutAsync("api/v1/model", TrustedGateway.ModelContent(whole)));
+        var recorded = await RecordedAsync();
+
+        // acme's content team references globex's template (which it cannot see) from its own content role.
+        using var content = _gateway.Client(Persona.AcmeContent);
+        var mine = await TrustedGateway.ReadModelAsync(await content.GetAsync("api/v1/model"));
+        Assert.DoesNotContain(mine.Templates, t => t.Name == "store-index");
+        mine.Roles = [.. mine.Roles.Select(r => r with { Version = "2", Items = [.. r.Items, new FileItem("/srv/shop/peek.html", "store-index")] })];
+        var bodies = new List<string>();
+        using (var plan = await content.PostAsync("api/v1/plan", TrustedGateway.ModelContent(mine)))
+            bodies.Add($"plan {(int)plan.StatusCode}: {await plan.Content.ReadAsStringAsync()}");
+        using (var put = await content.PutAsync("api/v1/model", TrustedGateway.ModelContent(mine)))
+        {
+            bodies.Add($"put {(int)put.StatusCode}: {await put.Content.ReadAsStringAsync()}");
+            Assert.True(put.StatusCode == HttpStatusCode.Forbidden, bodies[^1]);
+        }
+        var current = (await RecordedAsync()).Revision;
+        using (var asOf = await content.GetAsync($"api/v1/model/as-of?at={current}"))
+            bodies.Add($"as-of: {await asOf.Content.ReadAsStringAsync()}");
+        Assert.All(bodies, b => Assert.DoesNotContain("hunter2", b, StringComparison.Ordinal));
+        Assert.Equal(recorded, await RecordedAsync());
+    }
+
+    [Fact]
     public async Task Acting_on_a_rollout_that_reaches_beyond_the_callers_scope_is_refused_without_naming_what_they_cannot_see()
     {
         using var admin = _gateway.Client(Persona.Admin);
