@@ -32,8 +32,11 @@ internal static class ModelScoping
 
     public static string AssignmentKey(RoleAssignment a) => $"{a.Device}|{a.Role}";
 
-    /// <summary>True when the grants give <paramref name="verb"/> on the provider's own objects (the whole gateway).</summary>
-    public static bool OnEverything(IReadOnlyList<Grant> grants, Verb verb) => Rights.Allows(grants, verb, Place.Provider);
+    /// <summary>True when the grants give <paramref name="verb"/> on the whole gateway: on the provider's own objects, and
+    /// no deny of that verb anywhere (a deny scoped to one customer does not cover the provider's place, but it must still
+    /// hide and protect that customer's objects, so such a caller goes object by object).</summary>
+    public static bool OnEverything(IReadOnlyList<Grant> grants, Verb verb) =>
+        Rights.Allows(grants, verb, Place.Provider) && !grants.Any(g => g.Deny && g.Verbs.Contains(verb));
 
     /// <summary>True when the object concerns something the grants let one read: any of its places (an os role shared
     /// by every device is part of what one's own device runs), except a link, which names both of its devices and so
@@ -123,6 +126,40 @@ internal static class ModelScoping
             outside.Add($"{label}{(roleKind is null ? "" : $" (kind {roleKind})")} is outside the edit scope of {whose}");
         }
         return outside;
+    }
+
+    /// <summary>The templates and bundles that <paramref name="submitted"/>'s roles and bundles use without carrying them,
+    /// which exist in the current model and lie outside what the grants let one read, each named with its user. Using one
+    /// would render it onto the caller's own devices (plans, diffs, rendered files): a way to read another customer's
+    /// objects. Empty: nothing hidden is used.</summary>
+    public static IReadOnlyList<string> HiddenReferences(RigModel submitted, IReadOnlyList<Grant> grants, ModelPlaces current, IReadOnlyList<string> teams)
+    {
+        ArgumentNullException.ThrowIfNull(submitted);
+        ArgumentNullException.ThrowIfNull(current);
+        if (OnEverything(grants, Verb.Read))
+            return [];
+        var whose = teams.Count == 0 ? "the operator (in no team)" : teams.Count == 1 ? $"team {teams[0]}" : $"teams {string.Join(", ", teams)}";
+        var templates = submitted.Templates.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var bundles = submitted.Bundles.Select(b => b.Name).ToHashSet(StringComparer.Ordinal);
+        var existingTemplates = current.Model.Templates.Select(t => t.Name).ToHashSet(StringComparer.Ordinal);
+        var existingBundles = current.Model.Bundles.Select(b => b.Name).ToHashSet(StringComparer.Ordinal);
+        var hidden = new SortedSet<string>(StringComparer.Ordinal);
+        var users = submitted.Roles.Select(r => (User: $"role {r.Name}", r.Items)).Concat(submitted.Bundles.Select(b => (User: $"bundle {b.Name}", b.Items)));
+        foreach (var (user, items) in users)
+        {
+            foreach (var item in items)
+            {
+                var (kind, name, carried, exists) = item switch
+                {
+                    FileItem f => ("template", f.Template, templates.Contains(f.Template), existingTemplates.Contains(f.Template)),
+                    BundleItem b => ("bundle", b.Name, bundles.Contains(b.Name), existingBundles.Contains(b.Name)),
+                    _ => ("", "", true, false),
+                };
+                if (!carried && exists && !MayRead(grants, current, kind, name))
+                    hidden.Add($"{kind} {name} (used by {user}) is outside what {whose} may read");
+            }
+        }
+        return [.. hidden];
     }
 
     /// <summary>A place as read: a device's own definition is read with the device (kind does not apply).</summary>

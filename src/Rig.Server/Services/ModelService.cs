@@ -60,17 +60,31 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
     {
         var (rev, current) = await Store.LoadModelAsync(ct: ct).ConfigureAwait(false);
         var before = new ModelPlaces(current);
+        // Templates and bundles used but not carried must be readable: rendering one onto the caller's devices shows it.
+        var hidden = ModelScoping.HiddenReferences(submitted, caller.Grants, before, caller.Teams);
         var whole = ModelScoping.Merge(current, submitted, caller.Grants, before);
-        if (ModelScoping.OnEverything(caller.Grants, Verb.Edit))
+        if (ModelScoping.OnEverything(caller.Grants, Verb.Edit) && hidden.Count == 0)
             return (whole, null);
         var changes = await Store.DiffWithCurrentAsync(whole, ct).ConfigureAwait(false);
-        var outside = ModelScoping.OutsideEditScope(changes.Select(c => (c.Kind, c.Name)), before, new ModelPlaces(whole), caller.Grants, caller.Teams);
+        IReadOnlyList<string> outside = [.. ModelScoping.OutsideEditScope(changes.Select(c => (c.Kind, c.Name)), before, new ModelPlaces(whole), caller.Grants, caller.Teams), .. hidden];
         if (outside.Count > 0)
         {
             throw new ForbiddenException($"The change was refused as a whole and nothing was recorded: {string.Join("; ", outside)}.",
                 "Change only objects inside your edit scope (`rig whoami` shows your grants), or ask an operator whose grants cover them.", outside);
         }
         return (whole, new ModelSaveExpectation(rev, new Dictionary<string, string>()));
+    }
+
+    /// <summary>Refuse a submitted model whose roles or bundles use a template or bundle the caller may not read: it
+    /// would be rendered onto the caller's devices, and so shown to them (nothing is planned or recorded).</summary>
+    private static void RefuseHiddenReferences(Caller caller, RigModel submitted, ModelPlaces current)
+    {
+        var hidden = ModelScoping.HiddenReferences(submitted, caller.Grants, current, caller.Teams);
+        if (hidden.Count > 0)
+        {
+            throw new ForbiddenException($"The proposed model was refused as a whole and nothing was planned: {string.Join("; ", hidden)}.",
+                "Use only templates and bundles you can see (`rig model show`), or carry your own.", hidden);
+        }
     }
 
     /// <summary>Record a saved plan's model, only while the current revision is <paramref name="baseRevision"/> and every
@@ -92,7 +106,9 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
         if (!ModelScoping.OnEverything(caller.Grants, Verb.Read))
         {
             var (_, current) = await Store.LoadModelAsync(ct: ct).ConfigureAwait(false);
-            model = ModelScoping.Merge(current, model, caller.Grants, new ModelPlaces(current));
+            var places = new ModelPlaces(current);
+            RefuseHiddenReferences(caller, model, places);
+            model = ModelScoping.Merge(current, model, caller.Grants, places);
         }
         var (names, why) = Select(model, devices);
         if (why is not null)

@@ -57,6 +57,13 @@ internal sealed class RolloutService(Gateway.Gateway gateway, OperatorAccess acc
         var rollout = await Store.GetRolloutAsync(id, ct).ConfigureAwait(false);
         if (rollout is null || Visible(caller, rollout.ToView()) is null)
             return false;
+        // A rollout that also reaches devices the caller may not see is refused as a whole (403), without naming them:
+        // AllowDevices would answer the first invisible one as "no device 'NAME'", a name the caller must not learn.
+        if (rollout.Devices.Any(d => !OperatorAccess.MaySee(caller, d.Device)))
+        {
+            throw new Security.ForbiddenException($"Operator '{caller.Name}' may not act on rollout '{id}': it also reaches devices outside their scope. Nothing was done.",
+                "Ask an operator whose grants cover every device of the rollout (`rig rollout status` shows the devices you can see).");
+        }
         access.AllowDevices(caller, Security.Verb.Rollout, rollout.Devices.Select(d => d.Device));
         return true;
     }
