@@ -216,6 +216,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixFixture fixture,
             {
                 Content = JsonContent.Create(new TokenCreateRequest($"self-{p.ToString().ToLowerInvariant()}")),
             }), S(201, 201, 201, 201, 201, 201)),
+            new("POST", "/api/v1/tokens/{name}/rotate", Send(post, "api/v1/tokens/victim/rotate"), S(200, 404, 404, 404, 404, 404)),
             new("POST", "/api/v1/tokens/{name}/revoke", Send(post, "api/v1/tokens/victim/revoke"), S(200, 404, 404, 404, 404, 404)),
             new("POST", "/api/v1/teams", Send(post, "api/v1/teams", """{"name":"scratch"}"""), S(201, 403, 403, 403, 403, 403)),
             new("POST", "/api/v1/grants", async (_, _) =>
@@ -223,7 +224,7 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixFixture fixture,
                 await Task.CompletedTask;
                 return new HttpRequestMessage(HttpMethod.Post, "api/v1/grants") { Content = JsonContent.Create(new GrantRequest("scratch", ["read"], new ScopeView(Customers: ["globex"]), "matrix")) };
             }, S(201, 403, 403, 403, 403, 403), (_, j) => scratchGrant = j.GetProperty("id").GetInt64()),
-            new("POST", "/api/v1/grants/{id:long}/revoke", (_, _) => Task.FromResult(new HttpRequestMessage(HttpMethod.Post, $"api/v1/grants/{(scratchGrant == 0 ? 424242 : scratchGrant)}/revoke?message=done")),
+            new("POST", "/api/v1/grants/{id}/revoke", (_, _) => Task.FromResult(new HttpRequestMessage(HttpMethod.Post, $"api/v1/grants/{(scratchGrant == 0 ? 424242 : scratchGrant)}/revoke?message=done")),
                 S(200, 403, 403, 403, 403, 403)),
             new("PUT", "/api/v1/teams/{name}/members/{operator}", Send(put, "api/v1/teams/scratch/members/nobody"), S(200, 403, 403, 403, 403, 403)),
             new("DELETE", "/api/v1/teams/{name}/members/{operator}", Send(del, "api/v1/teams/scratch/members/nobody"), S(200, 403, 403, 403, 403, 403)),

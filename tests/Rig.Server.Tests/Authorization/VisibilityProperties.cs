@@ -111,7 +111,7 @@ internal static class Reference
                 return assigned.Count == 0 ? Reads(grants, Verb.Read, r.Customer, null, r.Kind, null, []) : assigned.Any(a => Sees(a.Device, r.Kind));
             }).Select(r => r.Name)];
             Assignments = [.. model.Assignments.Where(a => everything || Sees(a.Device, kindOf[a.Role])).Select(a => $"{a.Device}|{a.Role}")];
-            Links = [.. model.Links.Where(l => everything || Sees(l.From) || Sees(l.To)).Select(l => $"{l.From}|{l.To}")];
+            Links = [.. model.Links.Where(l => everything || (Sees(l.From) && Sees(l.To))).Select(l => $"{l.From}|{l.To}")]; // a link names both ends
         }
 
         public IReadOnlyList<string> Devices { get; }
