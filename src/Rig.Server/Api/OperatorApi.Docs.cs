@@ -36,6 +36,7 @@ internal static partial class OperatorApi
         "packages" => "Packages",
         "rollouts" => "Rollouts",
         "scripts" => "Scripts",
+        "audit" => "Audit",
         _ => "Gateway",
     };
 

@@ -82,7 +82,7 @@ internal static partial class OperatorApi
             }
         });
 
-        var api = app.MapGroup("/api/v1").AddEndpointFilter(OperatorAudit.FilterAsync); // every action logged once
+        var api = app.MapGroup("/api/v1").AddEndpointFilter(OperatorAudit.Filter(services.Audit)); // every action logged and audited once
         TagByArea(api);
 
         api.MapGet("/model", async (string? at, HttpContext context, CancellationToken ct) =>
@@ -158,6 +158,7 @@ internal static partial class OperatorApi
         MapRollouts(api, services);
         MapLifecycle(api, services);
         MapDevices(api, services);
+        MapAudit(api, services);
     }
 
     /// <summary>Where the authentication middleware leaves the request's <see cref="Caller"/>.</summary>
