@@ -194,8 +194,8 @@ public sealed class RolloutEngineTests : IAsyncLifetime
     public async Task Each_wave_started_is_in_the_audit_log_on_behalf_of_the_rollouts_starter_after_the_results_that_ended_the_last()
     {
         string[] devices = ["web-1", "web-2"];
-        await _server.Store.SaveModelAsync(FileFleet.Model(devices), "alice", "two web servers");
-        var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null, Canary: 1), "alice", CancellationToken.None);
+        await _server.Store.SaveModelAsync(FileFleet.Model(devices), "admin", "two web servers");
+        var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null, Canary: 1), "admin", CancellationToken.None);
         var started = await WaitForAsync(rollout.Id, r => r.Devices.Any(d => d.Status == RolloutDeviceStatuses.Queued), "the canary to be queued");
         var canary = started.Devices.Single(d => d.Status == RolloutDeviceStatuses.Queued).Device;
         var response = await _server.Gateway.ExchangeAsync(canary, StoreTestData.Inquiry(canary), "127.0.0.1", CancellationToken.None);
@@ -212,7 +212,7 @@ public sealed class RolloutEngineTests : IAsyncLifetime
         var entries = await _server.Store.ListAuditAsync(new AuditQuery());
         var waves = entries.Where(e => e.Action == "rollout.wave").ToList();
         Assert.Equal(2, waves.Count);
-        Assert.All(waves, w => Assert.Equal(("alice", rollout.Id, "ok"), (w.Operator, w.Target, w.Outcome)));
+        Assert.All(waves, w => Assert.Equal(("admin", rollout.Id, "ok"), (w.Operator, w.Target, w.Outcome)));
         Assert.Contains("\"wave\":0", waves[0].Detail, StringComparison.Ordinal);
         Assert.Contains("\"wave\":1", waves[1].Detail, StringComparison.Ordinal);
         Assert.All(waves, w => Assert.Contains("\"devices\":1", w.Detail, StringComparison.Ordinal));
