@@ -90,6 +90,30 @@ internal static class RigCli
             ctx.AddCommand<ContextListCommand>("list").WithDescription("List contexts; * marks the current one.");
             ctx.AddCommand<ContextRemoveCommand>("remove").WithDescription("Forget a context (its token file is left alone).");
         });
+        config.AddBranch("token", token =>
+        {
+            token.SetDescription("Operator tokens: named, hashed at rest, shown once, expiring (docs/SECURITY.md).");
+            token.AddCommand<TokenCreateCommand>("create").WithDescription("Make a token (for yourself, or with manage-trust for another operator and team); shown once.");
+            token.AddCommand<TokenListCommand>("list").WithDescription("Tokens and their state (all with manage-trust, else your own); never their secrets.");
+            token.AddCommand<TokenRevokeCommand>("revoke").WithDescription("Revoke a token by name: refused from now on.");
+        });
+        config.AddBranch("team", team =>
+        {
+            team.SetDescription("Teams of operators; grants give teams rights (manage-trust).");
+            team.AddCommand<TeamCreateCommand>("create").WithDescription("Make a team.");
+            team.AddCommand<TeamListCommand>("list").WithDescription("Teams and their members.");
+            team.AddCommand<TeamMemberCommand>("add").WithDescription("Add an operator to a team (made if new).");
+            team.AddCommand<TeamMemberCommand>("remove").WithDescription("Remove an operator from a team.");
+            team.AddCommand<TeamDeleteCommand>("delete").WithDescription("Delete a team without members or live grants.");
+        });
+        config.AddBranch("grant", grant =>
+        {
+            grant.SetDescription("Rights: verbs a team may (or may not) use on a scope of the model (manage-trust).");
+            grant.AddCommand<GrantAddCommand>("add").WithDescription("Give (or --deny) a team verbs on customers, sites, role kinds or devices, with a reason.");
+            grant.AddCommand<GrantListCommand>("list").WithDescription("Live grants (--history: every version, who revoked it and why).");
+            grant.AddCommand<GrantRevokeCommand>("revoke").WithDescription("Revoke a grant, with a reason; a rollout it allowed starts no new wave.");
+        });
+        config.AddCommand<WhoAmICommand>("whoami").WithDescription("Who the token is: operator, teams and grants.");
         config.AddCommand<CompletionCommand>("completion").WithDescription("Print a shell completion script: `source <(rig completion bash)`, or for zsh into a file on $fpath.");
         config.AddCommand<StatusCommand>("status").WithDescription("The gateway at a glance: version, store, devices by state, agents seen recently, active rollouts.");
         config.AddCommand<PlanCommand>("plan").WithDescription("What a model would change on each device, with diffs; nothing is sent. Exit 0 none, 2 changes, 1 errors.");

@@ -15,6 +15,7 @@ namespace Rig.Model;
     MaxDepth = 64)]
 [JsonSerializable(typeof(RigModel))]
 [JsonSerializable(typeof(Site))]
+[JsonSerializable(typeof(Customer))]
 [JsonSerializable(typeof(Device))]
 [JsonSerializable(typeof(Interconnection))]
 [JsonSerializable(typeof(PackageInfo))]

@@ -75,6 +75,10 @@ internal sealed class GatewayServer : IAsyncDisposable
     internal IEnumerable<Microsoft.AspNetCore.Routing.RouteEndpoint> OperatorRouteEndpoints =>
         _apiApp.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints.OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>();
 
+    /// <summary>How long the first operator's token lives: long enough to set up teams and personal tokens
+    /// (docs/SECURITY.md), not forever.</summary>
+    public static readonly TimeSpan FirstTokenLifetime = TimeSpan.FromDays(90);
+
     /// <summary>Prepare a data directory: CA, TLS certificate, database, first operator token (returned, shown once).</summary>
     public static async Task<string> InitializeAsync(ServerOptions options, CancellationToken ct = default)
     {
@@ -89,7 +93,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         using var _ = ca.LoadOrIssueServerCertificate(Path.Combine(options.DataDirectory, "tls"), options.DnsNames, options.ParsedIpAddresses());
         await using var store = await RigStore.OpenAsync(options.EffectiveConnectionString, ct: ct).ConfigureAwait(false);
         var token = Tokens.Create("rigop_");
-        await store.AddOperatorTokenAsync(Tokens.Hash(token), "admin", ct).ConfigureAwait(false);
+        await store.AddFirstOperatorAsync(Tokens.Hash(token), "admin", DateTimeOffset.UtcNow + FirstTokenLifetime, ct).ConfigureAwait(false);
         options.Save();
         return token;
     }

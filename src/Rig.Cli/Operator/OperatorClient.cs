@@ -64,6 +64,20 @@ internal sealed class OperatorClient : IDisposable
         return (await response.Content.ReadFromJsonAsync<T>(Json, ct).ConfigureAwait(false))!;
     }
 
+    /// <summary>Send a request with an optional JSON body (PUT, DELETE...) and read JSON.</summary>
+    public async Task<T> SendJsonAsync<T>(HttpMethod method, string path, object? body, CancellationToken ct = default)
+    {
+        using var request = new HttpRequestMessage(method, path) { Content = body is null ? null : JsonContent.Create(body, options: Json) };
+        using var response = await SendAsync(request, ct).ConfigureAwait(false);
+        return (await response.Content.ReadFromJsonAsync<T>(Json, ct).ConfigureAwait(false))!;
+    }
+
+    /// <summary>DELETE a resource (the answer has no body).</summary>
+    public async Task DeleteAsync(string path, CancellationToken ct = default)
+    {
+        using var response = await SendAsync(new HttpRequestMessage(HttpMethod.Delete, path), ct).ConfigureAwait(false);
+    }
+
     /// <summary>PUT raw JSON text and read JSON.</summary>
     public async Task<T> PutJsonTextAsync<T>(string path, string json, CancellationToken ct = default)
     {

@@ -7,6 +7,10 @@ namespace Rig.Model.Domain;
 /// here (validation, plan), only then sent to devices.</summary>
 public sealed record RigModel
 {
+    /// <summary>The hosting provider's customers: each owns sites (and may own roles); an operator of one customer never
+    /// sees another's objects (docs/SECURITY.md).</summary>
+    public IReadOnlyList<Customer> Customers { get; set; } = [];
+
     /// <summary>Customer compartments.</summary>
     public IReadOnlyList<Site> Sites { get; set; } = [];
 
@@ -55,11 +59,24 @@ public static class BuiltInRoleKinds
     public static IReadOnlyList<string> All { get; } = [Os, App, Content];
 }
 
+/// <summary>A customer of the hosting provider: the owner of sites and of roles made for them.</summary>
+public sealed record Customer
+{
+    /// <summary>Unique name.</summary>
+    public required string Name { get; init; }
+
+    /// <summary>For humans.</summary>
+    public string? Description { get; init; }
+}
+
 /// <summary>A customer compartment: a site's devices, its parameters.</summary>
 public sealed record Site
 {
     /// <summary>Unique name.</summary>
     public required string Name { get; init; }
+
+    /// <summary>The customer owning the site (null: the provider's own site).</summary>
+    public string? Customer { get; init; }
 
     /// <summary>For humans.</summary>
     public string? Description { get; init; }
@@ -252,6 +269,10 @@ public sealed record Role
 
     /// <summary>Kind: <c>os</c>, <c>app</c>, <c>content</c> or a declared kind.</summary>
     public required string Kind { get; init; }
+
+    /// <summary>The customer owning the role (null: the provider's). A role lies where the devices it is assigned to
+    /// are; the owner places a role assigned to no device yet (docs/SECURITY.md, <em>Where an object lies</em>).</summary>
+    public string? Customer { get; init; }
 
     /// <summary>The role's version (free text, e.g. <c>3</c> or <c>2026.11.1</c>).</summary>
     public string Version { get; set; } = "1";

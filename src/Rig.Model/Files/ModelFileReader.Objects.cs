@@ -5,7 +5,8 @@ namespace Rig.Model.Files;
 /// <summary>Readers of the named top-level objects.</summary>
 internal sealed partial class ModelFileReader
 {
-    private static readonly string[] SiteKeys = ["name", "description", "parameters"];
+    private static readonly string[] CustomerKeys = ["name", "description"];
+    private static readonly string[] SiteKeys = ["name", "customer", "description", "parameters"];
     private static readonly string[] DeviceKeys = ["name", "site", "hostname", "tier", "osFamily", "architecture", "addresses", "hardware", "facts", "parameters", "roles", "network"];
     private static readonly string[] NetworkKeys = ["renderer", "probeTimeoutSeconds", "interfaces"];
     private static readonly string[] InterfaceKeys = ["name", "dhcp", "address", "gateway", "dns"];
@@ -16,7 +17,7 @@ internal sealed partial class ModelFileReader
     private static readonly string[] LinkKeys = ["from", "to", "purpose", "port", "attributes"];
     private static readonly string[] TemplateKeys = ["name", "text", "file"];
     private static readonly string[] BundleKeys = ["name", "items"];
-    private static readonly string[] RoleKeys = ["name", "kind", "version", "items", "parameters", "pins"];
+    private static readonly string[] RoleKeys = ["name", "kind", "customer", "version", "items", "parameters", "pins"];
     private static readonly string[] AssignmentKeys = ["device", "role"];
     private static readonly string[] PackageKeys = ["name", "version", "sha256", "format", "osFamily", "architecture", "size", "service", "reboot", "depends", "provides", "conflicts", "essential"];
 
@@ -39,10 +40,16 @@ internal sealed partial class ModelFileReader
         return fields;
     }
 
+    private void ReadCustomer(YMap map, int index)
+    {
+        var f = Named(map, "customers", index, "customer", CustomerKeys, out var name);
+        _customers.Add(new Customer { Name = name, Description = f.String("description") });
+    }
+
     private void ReadSite(YMap map, int index)
     {
         var f = Named(map, "sites", index, "site", SiteKeys, out var name);
-        _sites.Add(new Site { Name = name, Description = f.String("description"), Parameters = f.StringMap("parameters") });
+        _sites.Add(new Site { Name = name, Customer = f.String("customer"), Description = f.String("description"), Parameters = f.StringMap("parameters") });
     }
 
     private void ReadDevice(YMap map, int index)
@@ -195,6 +202,7 @@ internal sealed partial class ModelFileReader
         {
             Name = name,
             Kind = kind,
+            Customer = f.String("customer"),
             Version = f.StringOr("version", DefaultRole.Version),
             Items = ReadItems(f),
             Parameters = f.StringMap("parameters"),

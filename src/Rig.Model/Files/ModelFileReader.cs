@@ -8,7 +8,7 @@ namespace Rig.Model.Files;
 /// Object readers are in the partial files (ModelFileReader.Objects.cs, ModelFileReader.Items.cs).</summary>
 internal sealed partial class ModelFileReader
 {
-    private static readonly string[] TopLevelKeys = ["parameters", "sites", "devices", "links", "templates", "bundles", "roleKinds", "roles", "assignments", "packages"];
+    private static readonly string[] TopLevelKeys = ["parameters", "customers", "sites", "devices", "links", "templates", "bundles", "roleKinds", "roles", "assignments", "packages"];
 
     private readonly RigLimits _limits;
     private readonly List<ModelFileError> _errors = [];
@@ -19,6 +19,7 @@ internal sealed partial class ModelFileReader
 
     private readonly Dictionary<string, string> _parameters = new(StringComparer.Ordinal);
     private readonly List<string> _roleKinds = [];
+    private readonly List<Customer> _customers = [];
     private readonly List<Site> _sites = [];
     private readonly List<Device> _devices = [];
     private readonly List<Interconnection> _links = [];
@@ -93,6 +94,7 @@ internal sealed partial class ModelFileReader
         {
             Parameters = _parameters,
             RoleKinds = _roleKinds,
+            Customers = _customers,
             Sites = _sites,
             Devices = _devices,
             Links = _links,
@@ -138,6 +140,9 @@ internal sealed partial class ModelFileReader
                         if (Define($"roleKinds/{kind}", node, $"Role kind '{kind}'"))
                             _roleKinds.Add(kind);
                     }
+                    break;
+                case "customers":
+                    Each(top, "customers", "[{name: acme}]", ReadCustomer);
                     break;
                 case "sites":
                     Each(top, "sites", "[{name: shop}]", ReadSite);

@@ -24,6 +24,7 @@ internal static class ModelFileWriter
         var site = new YamlOut();
         site.Map("parameters", model.Parameters);
         site.List("roleKinds", model.RoleKinds);
+        Section(site, "customers", model.Customers, WriteCustomer);
         Section(site, "sites", model.Sites, WriteSite);
         files.Add(new ModelSourceFile("site.yaml", Header + site.Finish()));
 
@@ -108,10 +109,19 @@ internal static class ModelFileWriter
         y.EndList();
     }
 
+    private static void WriteCustomer(YamlOut y, Customer c)
+    {
+        y.BeginMap();
+        y.Field("name", c.Name);
+        y.Field("description", c.Description);
+        y.EndMap();
+    }
+
     private static void WriteSite(YamlOut y, Site s)
     {
         y.BeginMap();
         y.Field("name", s.Name);
+        y.Field("customer", s.Customer);
         y.Field("description", s.Description);
         y.Map("parameters", s.Parameters);
         y.EndMap();
@@ -277,6 +287,7 @@ internal static class ModelFileWriter
         y.BeginMap();
         y.Field("name", r.Name);
         y.Field("kind", r.Kind);
+        y.Field("customer", r.Customer);
         if (r.Version != DefaultRole.Version)
             y.Field("version", r.Version);
         y.Map("parameters", r.Parameters);

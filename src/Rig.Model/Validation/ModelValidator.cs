@@ -24,6 +24,7 @@ public static partial class ModelValidator
 
         CheckKinds(model, errors);
         CheckParameters(model.Parameters, "parameters", errors);
+        CheckCustomers(model, errors);
         CheckSites(model, errors);
         CheckDevices(model, index, errors);
         CheckLinks(model, index, errors);
@@ -52,6 +53,18 @@ public static partial class ModelValidator
             else if (!seen.Add(kind))
                 errors.Add(new("name.duplicate", $"roleKinds/{kind}", $"Role kind '{kind}' is declared twice (os, app and content are built in)."));
         }
+    }
+
+    private static void CheckCustomers(RigModel model, List<ModelError> errors)
+    {
+        var names = new HashSet<string>(StringComparer.Ordinal);
+        foreach (var customer in model.Customers)
+            CheckName(customer.Name, "customers", names, errors);
+        var known = model.Customers.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        foreach (var site in model.Sites.Where(s => s.Customer is { } c && !known.Contains(c)))
+            errors.Add(new("customer.unknown", $"sites/{site.Name}/customer", $"Site '{site.Name}' belongs to customer '{site.Customer}', which does not exist; add it under `customers:` or fix the name."));
+        foreach (var role in model.Roles.Where(r => r.Customer is { } c && !known.Contains(c)))
+            errors.Add(new("customer.unknown", $"roles/{role.Name}/customer", $"Role '{role.Name}' belongs to customer '{role.Customer}', which does not exist; add it under `customers:` or fix the name."));
     }
 
     private static void CheckSites(RigModel model, List<ModelError> errors)

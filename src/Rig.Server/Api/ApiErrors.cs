@@ -17,13 +17,47 @@ internal static class ApiErrors
     public static IResult Refused(RigException error, string? hint = null)
     {
         ArgumentNullException.ThrowIfNull(error);
+        hint ??= error switch
+        {
+            Security.AccessException access => access.Hint,
+            Services.TrustRefusedException trust => trust.Hint,
+            _ => null,
+        };
         return Json(new ApiError(error.Code, error.Message, Hint: hint), StatusOf(error));
+    }
+
+    /// <summary>The endpoint filter that answers the one predicate's refusals: 404 for what the caller may not see
+    /// (the same answer as for what does not exist), 403 for what the caller may see but not do, and refused trust
+    /// changes with their status. Registered inside the audit filter, so refusals are logged with their status.</summary>
+    public static async ValueTask<object?> FilterAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
+    {
+        ArgumentNullException.ThrowIfNull(next);
+        try
+        {
+            return await next(invocation).ConfigureAwait(false);
+        }
+        catch (Security.AccessException e)
+        {
+            return Refused(e);
+        }
+        catch (Services.TrustRefusedException e)
+        {
+            return Refused(e);
+        }
     }
 
     /// <summary>The HTTP status of an error a service raised.</summary>
     public static int StatusOf(RigException error) => error switch
     {
         RolloutRefusedException rollout => StatusOf(rollout.Refusal),
+        Security.NotVisibleException => StatusCodes.Status404NotFound,
+        Security.ForbiddenException => StatusCodes.Status403Forbidden,
+        Services.TrustRefusedException trust => trust.Refusal switch
+        {
+            Services.TrustRefusedException.Kind.NotFound => StatusCodes.Status404NotFound,
+            Services.TrustRefusedException.Kind.Conflict => StatusCodes.Status409Conflict,
+            _ => StatusCodes.Status400BadRequest,
+        },
         PackageFetchException fetch => StatusOf(fetch.Kind),
         PackageRejectedException rejected => rejected.Code == PackageRejectedException.Conflict ? StatusCodes.Status409Conflict : StatusCodes.Status400BadRequest,
         _ => StatusCodes.Status500InternalServerError,

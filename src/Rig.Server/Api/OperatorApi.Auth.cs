@@ -37,13 +37,16 @@ internal static partial class OperatorApi
             return (null, ApiErrors.Json(new ApiError("unauthorized", $"An operator token is required: send 'Authorization: Bearer <token>'; {got}.",
                 Hint: "Set RIG_TOKEN (or pass --token) to the operator token `rig server init` printed."), StatusCodes.Status401Unauthorized));
         }
-        var caller = await trust.AuthenticateAsync(token, context.RequestAborted).ConfigureAwait(false);
+        var (caller, why) = await trust.AuthenticateAsync(token, context.RequestAborted).ConfigureAwait(false);
         if (caller is null)
         {
             Challenge(context, documentation, refused: true);
-            return (null, ApiErrors.Json(new ApiError("token-refused", $"The token was refused: {Describe(token)} is not an operator token of this gateway.",
-                Hint: "Check RIG_TOKEN (or --token): it must be the operator token `rig server init` printed for this gateway's data directory."),
-                StatusCodes.Status401Unauthorized));
+            return (null, why == TokenRefusal.Expired
+                ? ApiErrors.Json(new ApiError("token-expired", "The token was refused: it has expired.",
+                    Hint: "Ask an operator with 'manage-trust' for a new token (rig token create); make the next one before this one expires."), StatusCodes.Status401Unauthorized)
+                : ApiErrors.Json(new ApiError("token-refused", $"The token was refused: {Describe(token)} is not a live operator token of this gateway (unknown or revoked).",
+                    Hint: "Check RIG_TOKEN (or --token): it must be an operator token of this gateway, such as the one `rig server init` printed; `rig token list` shows live tokens."),
+                    StatusCodes.Status401Unauthorized));
         }
         return (caller, null);
     }

@@ -37,6 +37,7 @@ internal static partial class OperatorApi
         "rollouts" => "Rollouts",
         "scripts" => "Scripts",
         "audit" => "Audit",
+        "whoami" or "tokens" or "teams" or "grants" => "Trust",
         _ => "Gateway",
     };
 
@@ -52,7 +53,7 @@ internal static partial class OperatorApi
 
     private static RouteHandlerBuilder Errors(this RouteHandlerBuilder builder, IEnumerable<int> errors)
     {
-        foreach (var status in errors.Append(StatusCodes.Status401Unauthorized).Distinct().Order())
+        foreach (var status in errors.Append(StatusCodes.Status401Unauthorized).Append(StatusCodes.Status403Forbidden).Distinct().Order())
             builder.Produces<ApiErrorResponse>(status, "application/json");
         return builder;
     }

@@ -23,5 +23,6 @@ internal static partial class OperatorApi
             }
         }).Documented<PackageFetchResponse>("fetchPackages", 200, [.. JsonBodyErrors, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable])
         .AddEndpointFilter(OperatorAudit.Filter(services.Audit))
+        .AddEndpointFilter(ApiErrors.FilterAsync)
         .WithTags("Packages").WithSummary("Fetch Debian packages and the dependencies the devices lack from the distribution's mirror, verified, into the package store.");
 }

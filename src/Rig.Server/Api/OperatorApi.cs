@@ -82,7 +82,9 @@ internal static partial class OperatorApi
             }
         });
 
-        var api = app.MapGroup("/api/v1").AddEndpointFilter(OperatorAudit.Filter(services.Audit)); // every action logged and audited once
+        var api = app.MapGroup("/api/v1")
+            .AddEndpointFilter(OperatorAudit.Filter(services.Audit)) // every action logged and audited once
+            .AddEndpointFilter(ApiErrors.FilterAsync); // the predicate's refusals: 404 invisible, 403 forbidden
         TagByArea(api);
 
         api.MapGet("/model", async (string? at, HttpContext context, CancellationToken ct) =>
@@ -154,6 +156,7 @@ internal static partial class OperatorApi
             Results.Json(await services.Devices.ConvergeAsync(CallerOf(context), request, ct).ConfigureAwait(false)))
             .Documented<ConvergeResponse>("converge", 200, JsonBodyErrors).WithSummary("Plan the current model for devices (all when none are named), queue the changes and poke their agents now, without waves.");
 
+        MapTrust(api, services);
         MapModelHistory(api, services);
         MapRollouts(api, services);
         MapLifecycle(api, services);

@@ -39,6 +39,14 @@ internal static partial class OperatorAudit
         ["PUT /api/v1/scripts/{name}"] = "script.add",
         ["DELETE /api/v1/scripts/{name}"] = "script.delete",
         ["POST /api/v1/scripts/{name}/run"] = "script.run",
+        ["POST /api/v1/tokens"] = "token.create",
+        ["POST /api/v1/tokens/{name}/revoke"] = "token.revoke",
+        ["POST /api/v1/teams"] = "team.create",
+        ["DELETE /api/v1/teams/{name}"] = "team.delete",
+        ["PUT /api/v1/teams/{name}/members/{operator}"] = "team.member-add",
+        ["DELETE /api/v1/teams/{name}/members/{operator}"] = "team.member-remove",
+        ["POST /api/v1/grants"] = "grant.add",
+        ["POST /api/v1/grants/{id}/revoke"] = "grant.revoke",
     };
 
     /// <summary>POSTs that change nothing (a plan of a model sent in the body).</summary>

@@ -162,7 +162,11 @@ internal sealed partial class Gateway
 
     /// <summary>Run a stored script on the selected devices: one queue per device with the script's commands.
     /// Busy devices are reported, never given a second queue.</summary>
-    public async Task<LifecycleResult> RunScriptAsync(string name, string? devices, string author, CancellationToken ct)
+    public Task<LifecycleResult> RunScriptAsync(string name, string? devices, string author, CancellationToken ct) => RunScriptAsync(name, devices, author, null, ct);
+
+    /// <summary>Run a stored script on the devices the selector chooses among those <paramref name="authorize"/> keeps
+    /// (the caller's rights: narrows to what they see, throws for devices they may not run scripts on).</summary>
+    public async Task<LifecycleResult> RunScriptAsync(string name, string? devices, string author, Func<IReadOnlyList<string>, IReadOnlyList<string>>? authorize, CancellationToken ct)
     {
         var script = await store.GetScriptAsync(name, ct).ConfigureAwait(false);
         if (script is null)
@@ -177,10 +181,12 @@ internal sealed partial class Gateway
             return Refused("bad-selector", "devices", e.Message);
         }
         var (rev, model) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
-        var targets = selector.Select(model);
+        IReadOnlyList<string> targets = [.. selector.Select(model).Select(d => d.Name)];
+        if (authorize is not null)
+            targets = authorize(targets);
         if (targets.Count == 0)
             return Refused("no-devices", "devices", $"No device matches '{selector}'.");
-        var order = QueueOrder.Run(rev, [.. targets.Select(d => d.Name)], script.Commands, $"script:{name}", $"script {name} run by {author}", $"script {name} by {author}");
+        var order = QueueOrder.Run(rev, targets, script.Commands, $"script:{name}", $"script {name} run by {author}", $"script {name} by {author}");
         var results = await Queues.WriteAsync(order, ct).ConfigureAwait(false);
         // Its queues are written: the work started on the operator's behalf goes into the audit log (a transaction of
         // its own, after the queues; the operator's request has its own entry too).

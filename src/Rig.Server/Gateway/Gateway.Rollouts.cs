@@ -45,7 +45,13 @@ internal sealed partial class Gateway
     /// <summary>Start a rollout: select devices from the model at the revision, plan each of them, split the devices
     /// that will change into waves (the others are <c>unchanged</c>, in no wave), and refuse if any of them is already
     /// in another active rollout. A rollout where no device changes is finished at once.</summary>
-    public async Task<RolloutInfo> StartRolloutAsync(RolloutRequest request, string createdBy, CancellationToken ct, string? purpose = null)
+    public Task<RolloutInfo> StartRolloutAsync(RolloutRequest request, string createdBy, CancellationToken ct, string? purpose = null) =>
+        StartRolloutAsync(request, createdBy, null, ct, purpose);
+
+    /// <summary>Start a rollout of the devices the request selects among those <paramref name="authorize"/> keeps (the
+    /// caller's rights: it narrows the selection to what the caller may see and refuses devices the caller may not roll
+    /// out to, by throwing).</summary>
+    public async Task<RolloutInfo> StartRolloutAsync(RolloutRequest request, string createdBy, Func<IReadOnlyList<string>, IReadOnlyList<string>>? authorize, CancellationToken ct, string? purpose = null)
     {
         ArgumentNullException.ThrowIfNull(request);
         var current = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
@@ -74,6 +80,8 @@ internal sealed partial class Gateway
         }
         var snapshot = await Plans.SnapshotAsync(rev, ct).ConfigureAwait(false);
         var devices = selector.Select(snapshot.Model).Select(d => d.Name).ToList();
+        if (authorize is not null)
+            devices = [.. authorize(devices)];
         if (devices.Count == 0)
             throw new RolloutRefusedException("no-devices", $"No device of revision {rev} matches '{selector}'.", OperatorRefusal.Invalid);
 

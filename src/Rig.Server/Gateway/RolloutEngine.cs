@@ -174,6 +174,19 @@ internal sealed class RolloutEngine : IAsyncDisposable
         var running = devices.Values.Count(d => d.Status == RolloutDeviceStatuses.Queued);
         var candidates = new Queue<RolloutDeviceInfo>(devices.Values.Where(d => d.Wave == wave && d.Status is RolloutDeviceStatuses.Waiting or RolloutDeviceStatuses.Blocked).OrderBy(d => d.Position));
         ModelSnapshot? snapshot = null;
+        if (running < rollout.MaxParallel && candidates.Count > 0)
+        {
+            // Rights are checked again as work starts on the starter's behalf: a grant revoked since stops new waves.
+            snapshot = await SnapshotAsync(rollout.Rev, ct).ConfigureAwait(false);
+            var refused = await _gateway.DevicesRefusedAsync(rollout.CreatedBy, Security.Verb.Rollout, candidates.Select(d => d.Device), snapshot.Model, ct).ConfigureAwait(false);
+            if (refused.Count > 0)
+            {
+                var why = $"operator '{rollout.CreatedBy}', who started it, no longer holds 'rollout' on {string.Join(", ", refused.Take(10))}{(refused.Count > 10 ? $" and {refused.Count - 10} more" : "")}: nothing new starts. Cancel it (`rig rollout cancel {rollout.Id}`) and start a new rollout as an operator who holds the right.";
+                await store.SetRolloutStatusAsync(rollout.Id, RolloutStates.Paused, why, ct).ConfigureAwait(false);
+                ServerLog.RolloutPaused(_logger, rollout.Id, why);
+                return WaitingFor();
+            }
+        }
         while (running < rollout.MaxParallel && candidates.Count > 0)
         {
             var batch = new List<RolloutDeviceInfo>();

@@ -130,7 +130,19 @@ internal sealed class DeviceService(Gateway.Gateway gateway, OperatorAccess acce
     public async Task<ConvergeResponse> ConvergeAsync(Caller caller, ConvergeRequest request, CancellationToken ct)
     {
         access.Allow(caller, "converge");
-        var results = await gateway.ConvergeAsync(request.Devices ?? [], request.Reason ?? $"converge by {caller.Name}", ct).ConfigureAwait(false);
+        IReadOnlyList<string> devices = request.Devices ?? [];
+        if (devices.Count > 0)
+        {
+            access.AllowDevices(caller, Security.Verb.Rollout, devices);
+        }
+        else if (!Security.ModelScoping.OnEverything(caller.Grants, Security.Verb.Rollout))
+        {
+            // "Every device" means every device the caller may converge: never a device beyond their scope.
+            devices = [.. caller.Places.Model.Devices.Select(d => d.Name).Where(d => OperatorAccess.May(caller, Security.Verb.Rollout, d))];
+            if (devices.Count == 0)
+                return new ConvergeResponse([]);
+        }
+        var results = await gateway.ConvergeAsync(devices, request.Reason ?? $"converge by {caller.Name}", ct).ConfigureAwait(false);
         return new ConvergeResponse(access.Visible(caller, results.Select(r => r.ToView()), r => r.Device));
     }
 

@@ -3,6 +3,7 @@ using System.Text.Json;
 using Rig.Model.Domain;
 using Rig.Model.Planning;
 using Rig.Server.Operations;
+using Rig.Server.Security;
 using Rig.Server.Store;
 
 namespace Rig.Server.Services;
@@ -39,14 +40,37 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
         if (rev is null)
             return null;
         var (_, model) = await Store.LoadModelAsync(rev == 0 ? null : rev, ct).ConfigureAwait(false);
-        return model;
+        return ModelScoping.Project(model, caller.Grants, rev == 0 ? caller.Places : new ModelPlaces(model));
     }
 
     /// <summary>Record <paramref name="model"/> as a new revision (validated first).</summary>
     public async Task<ModelSaveOutcome> SaveAsync(Caller caller, RigModel model, string? message, CancellationToken ct)
     {
         access.Allow(caller, "model.apply");
-        return Outcome(await gateway.ApplyAsync(model, caller.Name, message ?? "", ct).ConfigureAwait(false));
+        var (whole, expect) = await AuthorizeEditAsync(caller, model, ct).ConfigureAwait(false);
+        return Outcome(await gateway.ApplyAsync(whole, caller.Name, message ?? "", expect, ct).ConfigureAwait(false));
+    }
+
+    /// <summary>The model to save for an edit of <paramref name="submitted"/>, authorized by its diff: an operator who
+    /// reads only part of the model submits that part, and everything else is kept as it is; every object the change
+    /// adds, changes or removes must lie wholly inside the caller's edit scopes, before and after, or the change is
+    /// refused as a whole naming each object outside (nothing is recorded). A partial editor's change is saved only on
+    /// the revision it was checked against.</summary>
+    private async Task<(RigModel Whole, ModelSaveExpectation? Expect)> AuthorizeEditAsync(Caller caller, RigModel submitted, CancellationToken ct)
+    {
+        var (rev, current) = await Store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+        var before = new ModelPlaces(current);
+        var whole = ModelScoping.Merge(current, submitted, caller.Grants, before);
+        if (ModelScoping.OnEverything(caller.Grants, Verb.Edit))
+            return (whole, null);
+        var changes = await Store.DiffWithCurrentAsync(whole, ct).ConfigureAwait(false);
+        var outside = ModelScoping.OutsideEditScope(changes.Select(c => (c.Kind, c.Name)), before, new ModelPlaces(whole), caller.Grants, caller.Teams);
+        if (outside.Count > 0)
+        {
+            throw new ForbiddenException($"The change was refused as a whole and nothing was recorded: {string.Join("; ", outside)}.",
+                "Change only objects inside your edit scope (`rig whoami` shows your grants), or ask an operator whose grants cover them.", outside);
+        }
+        return (whole, new ModelSaveExpectation(rev, new Dictionary<string, string>()));
     }
 
     /// <summary>Record a saved plan's model, only while the current revision is <paramref name="baseRevision"/> and every
@@ -54,7 +78,8 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
     public async Task<ModelSaveOutcome> ApplySavedPlanAsync(Caller caller, RigModel model, long baseRevision, IReadOnlyDictionary<string, string> fingerprints, string? message, CancellationToken ct)
     {
         access.Allow(caller, "model.apply-plan");
-        return Outcome(await gateway.ApplyAsync(model, caller.Name, message ?? "", new ModelSaveExpectation(baseRevision, fingerprints), ct).ConfigureAwait(false));
+        var (whole, _) = await AuthorizeEditAsync(caller, model, ct).ConfigureAwait(false);
+        return Outcome(await gateway.ApplyAsync(whole, caller.Name, message ?? "", new ModelSaveExpectation(baseRevision, fingerprints), ct).ConfigureAwait(false));
     }
 
     private static ModelSaveOutcome Outcome(Gateway.ApplyResult applied) => new(
@@ -64,6 +89,11 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
     public async Task<(PlanReport? Plan, ModelRefusal? Refusal, string? Why)> PlanProposedAsync(Caller caller, RigModel model, string? devices, CancellationToken ct)
     {
         access.Allow(caller, "model.plan");
+        if (!ModelScoping.OnEverything(caller.Grants, Verb.Read))
+        {
+            var (_, current) = await Store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+            model = ModelScoping.Merge(current, model, caller.Grants, new ModelPlaces(current));
+        }
         var (names, why) = Select(model, devices);
         if (why is not null)
             return (null, ModelRefusal.BadSelector, why);
@@ -84,7 +114,11 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
         return (Visible(caller, await gateway.Plans.PlanStoredAsync(rev == 0 ? null : rev, names, ct).ConfigureAwait(false)), null, null);
     }
 
-    private PlanReport Visible(Caller caller, PlanReport plan) => plan with { Devices = access.Visible(caller, plan.Devices, d => d.Device) };
+    private PlanReport Visible(Caller caller, PlanReport plan) => plan with
+    {
+        Devices = access.Visible(caller, plan.Devices, d => d.Device),
+        ModelChanges = [.. plan.ModelChanges.Where(c => ModelScoping.OnEverything(caller.Grants, Verb.Read) || ModelScoping.MayRead(caller.Grants, caller.Places, c.Kind, c.Name))],
+    };
 
     /// <summary>Model vs reality for the devices <paramref name="devices"/> selects (all when none).</summary>
     public async Task<(DriftReport? Drift, string? Why)> DriftAsync(Caller caller, string? devices, CancellationToken ct)
@@ -103,7 +137,12 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
     {
         access.Allow(caller, "model.history");
         var revisions = await Store.ListRevisionSummariesAsync(Math.Clamp(limit ?? 100, 1, 10_000), ct).ConfigureAwait(false);
-        return access.Visible(caller, revisions.Select(r => new RevisionView(r.Rev, r.Author, r.Message, r.CreatedAt, r.Changes)), _ => null);
+        var views = revisions.Select(r => new RevisionView(r.Rev, r.Author, r.Message, r.CreatedAt, r.Changes));
+        if (ModelScoping.OnEverything(caller.Grants, Verb.Read))
+            return [.. views];
+        // A partial reader sees the revisions that changed something they may read, counting only those changes.
+        var changed = await Store.ChangedObjectsAsync([.. revisions.Select(r => r.Rev)], ct).ConfigureAwait(false);
+        return [.. views.Select(v => v with { Changes = changed[v.Revision].Count(o => ModelScoping.MayRead(caller.Grants, caller.Places, o.Kind, o.Name)) }).Where(v => v.Changes > 0)];
     }
 
     /// <summary>What differs between two revisions, as unified diffs; null when either is not a revision (then
@@ -115,8 +154,15 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
         if (from < 0 || to < 0 || from > current || to > current)
             return (null, current);
         var changes = await Store.DiffAsync(from, to, ct).ConfigureAwait(false);
-        return (access.Visible(caller, changes.Select(c => new ModelDiffEntry(c.Kind, c.Name, c.Change,
-            UnifiedDiff.Create(Pretty(c.Before), Pretty(c.After), $"r{from}/{c.Kind}/{c.Name}", $"r{to}/{c.Kind}/{c.Name}"))), _ => null), current);
+        if (!ModelScoping.OnEverything(caller.Grants, Verb.Read))
+        {
+            // Where an object lay then or lies now: a change to something the caller may read in either.
+            var (_, then) = await Store.LoadModelAsync(Math.Max(from, to), ct).ConfigureAwait(false);
+            var thenPlaces = new ModelPlaces(then);
+            changes = [.. changes.Where(c => ModelScoping.MayRead(caller.Grants, caller.Places, c.Kind, c.Name) || ModelScoping.MayRead(caller.Grants, thenPlaces, c.Kind, c.Name))];
+        }
+        return ([.. changes.Select(c => new ModelDiffEntry(c.Kind, c.Name, c.Change,
+            UnifiedDiff.Create(Pretty(c.Before), Pretty(c.After), $"r{from}/{c.Kind}/{c.Name}", $"r{to}/{c.Kind}/{c.Name}")))], current);
     }
 
     /// <summary>The model and every device's rendered configuration as of <paramref name="at"/>; null when it names no
@@ -136,7 +182,8 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
             var files = desired.Roles.SelectMany(r => r.Steps).OfType<DesiredFile>().Select(f => new RenderedFile(f.Path, f.Sha256, f.Mode, f.Owner, f.Group, f.Content)).ToList();
             return new RenderedDevice(d.Name, files, desired.Errors);
         }), d => d.Device);
-        return (new ModelAsOf(snapshot.Rev, created, snapshot.Model with { Packages = [] }, devices), current);
+        var visibleModel = ModelScoping.Project(snapshot.Model, caller.Grants, new ModelPlaces(snapshot.Model));
+        return (new ModelAsOf(snapshot.Rev, created, visibleModel with { Packages = [] }, devices), current);
     }
 
     /// <summary>Parse <c>at</c> (a revision number or a date) into a revision; 0 means current, -1 a date before the

@@ -20,7 +20,7 @@ internal sealed class OperatorServices
         Rollouts = new RolloutService(gateway, Access);
         Packages = new PackageService(gateway, importer, fetcher, Access);
         Scripts = new ScriptService(gateway, Access);
-        Trust = new TrustService(gateway, metricsToken);
+        Trust = new TrustService(gateway, metricsToken, Access);
         Status = new StatusService(gateway, Devices, Rollouts, agentUrl, Access);
         Audit = new AuditService(gateway, Access);
     }

@@ -25,9 +25,9 @@ internal sealed class QueueService(Gateway.Gateway gateway, OperatorAccess acces
     public async Task<QueueDetail?> GetDetailAsync(Caller caller, string id, CancellationToken ct)
     {
         access.Allow(caller, "queue.read");
-        if (await Store.GetQueueAsync(id, ct).ConfigureAwait(false) is not { } queue)
+        // A queue of a device the caller may not see is answered as if there were no such queue.
+        if (await Store.GetQueueAsync(id, ct).ConfigureAwait(false) is not { } queue || !OperatorAccess.MaySee(caller, queue.Device))
             return null;
-        access.Allow(caller, "device.read", queue.Device);
         return new QueueDetail(queue.ToView(), (await Store.GetCommandsAsync(queue.Id, ct).ConfigureAwait(false)).ToViews());
     }
 
@@ -35,9 +35,7 @@ internal sealed class QueueService(Gateway.Gateway gateway, OperatorAccess acces
     public async Task<QueueView?> GetAsync(Caller caller, string id, CancellationToken ct)
     {
         var queue = await Store.GetQueueAsync(id, ct).ConfigureAwait(false);
-        if (queue is not null)
-            access.Allow(caller, "device.read", queue.Device);
-        return queue?.ToView();
+        return queue is not null && OperatorAccess.MaySee(caller, queue.Device) ? queue.ToView() : null;
     }
 
     /// <summary>The queue a log request is about and the first command it has not seen: <paramref name="queueId"/> or the

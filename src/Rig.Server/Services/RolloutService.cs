@@ -12,7 +12,15 @@ internal sealed class RolloutService(Gateway.Gateway gateway, OperatorAccess acc
     public async Task<RolloutView> StartAsync(Caller caller, RolloutStartRequest request, CancellationToken ct)
     {
         access.Allow(caller, "rollout.start");
-        return (await gateway.StartRolloutAsync(request.ToGateway(), caller.Name, ct).ConfigureAwait(false)).ToView();
+        // A selector reaches only the devices the caller may see (it cannot widen the caller's scope), and every one of
+        // them needs 'rollout'.
+        IReadOnlyList<string> Authorize(IReadOnlyList<string> selected)
+        {
+            var visible = selected.Where(d => OperatorAccess.MaySee(caller, d)).ToList();
+            access.AllowDevices(caller, Security.Verb.Rollout, visible);
+            return visible;
+        }
+        return Visible(caller, (await gateway.StartRolloutAsync(request.ToGateway(), caller.Name, Authorize, ct).ConfigureAwait(false)).ToView())!;
     }
 
     /// <summary>Rollouts, newest first (at most <paramref name="limit"/>; only running and paused ones when
@@ -21,41 +29,67 @@ internal sealed class RolloutService(Gateway.Gateway gateway, OperatorAccess acc
     {
         access.Allow(caller, "rollout.list");
         var rollouts = await Store.ListRolloutsWithDevicesAsync(activeOnly, limit, ct).ConfigureAwait(false);
-        return access.Visible(caller, rollouts.Select(r => r.ToView()), _ => null);
+        return [.. rollouts.Select(r => Visible(caller, r.ToView())).OfType<RolloutView>()];
     }
 
     /// <summary>One rollout with every device's state, or null.</summary>
     public async Task<RolloutView?> GetAsync(Caller caller, string id, CancellationToken ct)
     {
         access.Allow(caller, "rollout.read");
-        return (await Store.GetRolloutAsync(id, ct).ConfigureAwait(false))?.ToView();
+        return Visible(caller, (await Store.GetRolloutAsync(id, ct).ConfigureAwait(false))?.ToView());
+    }
+
+    /// <summary>A rollout as the caller may see it: null (as if it did not exist) when none of its devices is visible to
+    /// them; otherwise with only the devices they may see.</summary>
+    private static RolloutView? Visible(Caller caller, RolloutView? rollout)
+    {
+        if (rollout is null)
+            return null;
+        var devices = rollout.Devices.Where(d => OperatorAccess.MaySee(caller, d.Device)).ToList();
+        return devices.Count == 0 ? null : devices.Count == rollout.Devices.Count ? rollout : rollout with { Devices = devices };
+    }
+
+    /// <summary>Check that the caller may act on the rollout: it must be visible (else null, answered as unknown), and
+    /// the caller must hold 'rollout' on every one of its devices.</summary>
+    private async Task<bool> MayActAsync(Caller caller, string id, string action, CancellationToken ct)
+    {
+        access.Allow(caller, action);
+        var rollout = await Store.GetRolloutAsync(id, ct).ConfigureAwait(false);
+        if (rollout is null || Visible(caller, rollout.ToView()) is null)
+            return false;
+        access.AllowDevices(caller, Security.Verb.Rollout, rollout.Devices.Select(d => d.Device));
+        return true;
     }
 
     /// <summary>Pause a running rollout; null when it is not running.</summary>
     public async Task<RolloutView?> PauseAsync(Caller caller, string id, CancellationToken ct)
     {
-        access.Allow(caller, "rollout.pause");
+        if (!await MayActAsync(caller, id, "rollout.pause", ct).ConfigureAwait(false))
+            return null;
         return await gateway.PauseRolloutAsync(id, ct).ConfigureAwait(false) ? await GetAsync(caller, id, ct).ConfigureAwait(false) : null;
     }
 
     /// <summary>Resume a paused rollout, optionally with a higher failure threshold; null when it is not paused.</summary>
     public async Task<RolloutView?> ResumeAsync(Caller caller, string id, int? maxFailures, CancellationToken ct)
     {
-        access.Allow(caller, "rollout.resume");
+        if (!await MayActAsync(caller, id, "rollout.resume", ct).ConfigureAwait(false))
+            return null;
         return await gateway.ResumeRolloutAsync(id, maxFailures, ct).ConfigureAwait(false) ? await GetAsync(caller, id, ct).ConfigureAwait(false) : null;
     }
 
     /// <summary>Cancel a running or paused rollout; null when it is neither.</summary>
     public async Task<RolloutView?> CancelAsync(Caller caller, string id, CancellationToken ct)
     {
-        access.Allow(caller, "rollout.cancel");
+        if (!await MayActAsync(caller, id, "rollout.cancel", ct).ConfigureAwait(false))
+            return null;
         return await gateway.CancelRolloutAsync(id, ct).ConfigureAwait(false) ? await GetAsync(caller, id, ct).ConfigureAwait(false) : null;
     }
 
     /// <summary>Put a failed or paused rollout's failed devices back into their waves.</summary>
     public async Task<RolloutView> RetryAsync(Caller caller, string id, CancellationToken ct)
     {
-        access.Allow(caller, "rollout.retry");
-        return (await gateway.RetryRolloutAsync(id, ct).ConfigureAwait(false)).ToView();
+        if (!await MayActAsync(caller, id, "rollout.retry", ct).ConfigureAwait(false))
+            throw new Gateway.RolloutRefusedException("unknown-rollout", $"There is no rollout '{id}'; see `rig rollout list`.", Gateway.OperatorRefusal.NotFound);
+        return Visible(caller, (await gateway.RetryRolloutAsync(id, ct).ConfigureAwait(false)).ToView())!;
     }
 }

@@ -38,6 +38,12 @@ internal sealed class ScriptService(Gateway.Gateway gateway, OperatorAccess acce
     public async Task<LifecycleResponse> RunAsync(Caller caller, string name, ScriptRunRequest request, CancellationToken ct)
     {
         access.Allow(caller, "script.run");
-        return (await gateway.RunScriptAsync(name, request.Devices, caller.Name, ct).ConfigureAwait(false)).ToView();
+        IReadOnlyList<string> Authorize(IReadOnlyList<string> selected)
+        {
+            var visible = selected.Where(d => OperatorAccess.MaySee(caller, d)).ToList();
+            access.AllowDevices(caller, Security.Verb.RunScript, visible);
+            return visible;
+        }
+        return (await gateway.RunScriptAsync(name, request.Devices, caller.Name, Authorize, ct).ConfigureAwait(false)).ToView();
     }
 }

@@ -33,6 +33,17 @@ internal sealed partial class RigStore
                 "ORDER BY r.rev DESC", new { limit }, cancellationToken: ct)).ConfigureAwait(false))
             .Select(r => new RevisionSummary(r.Rev, r.Author, r.Message, DateTimeOffset.FromUnixTimeMilliseconds(r.CreatedAt), (int)r.Changes))], ct);
 
+    /// <summary>The objects each of <paramref name="revs"/> added, changed or removed, by revision: one query.</summary>
+    public Task<ILookup<long, (string Kind, string Name)>> ChangedObjectsAsync(IReadOnlyCollection<long> revs, CancellationToken ct = default) => ReadAsync(async c =>
+    {
+        var list = revs.ToArray();
+        var rows = await c.QueryAsync<(long RevFrom, long? RevTo, string Kind, string Name)>(new CommandDefinition(
+            "SELECT rev_from, rev_to, kind, name FROM model_entities WHERE rev_from >= @low OR rev_to >= @low", new { low = list.Length == 0 ? long.MaxValue : list.Min() }, cancellationToken: ct)).ConfigureAwait(false);
+        var wanted = list.ToHashSet();
+        return rows.SelectMany(r => new[] { (Rev: r.RevFrom, r.Kind, r.Name), (Rev: r.RevTo ?? -1, r.Kind, r.Name) })
+            .Where(r => wanted.Contains(r.Rev)).Distinct().ToLookup(r => r.Rev, r => (r.Kind, r.Name));
+    }, ct);
+
     /// <summary>One revision (null when there is none with that number).</summary>
     public Task<ModelRevision?> GetRevisionAsync(long rev, CancellationToken ct = default) => ReadAsync(async c =>
         (await c.QuerySingleOrDefaultAsync<RevisionRow>(new CommandDefinition(

@@ -147,6 +147,8 @@ internal sealed partial class RigStore
     {
         var o = ModelJson.Default;
         var map = new Dictionary<(string, string), string>();
+        foreach (var c in model.Customers)
+            map[("customer", c.Name)] = JsonSerializer.Serialize(c, o.Customer);
         foreach (var s in model.Sites)
             map[("site", s.Name)] = JsonSerializer.Serialize(s, o.Site);
         foreach (var d in model.Devices)
@@ -176,6 +178,7 @@ internal sealed partial class RigStore
             [.. (byKind.GetValueOrDefault(kind) ?? []).Select(b => JsonSerializer.Deserialize(b, info)!)];
         return new RigModel
         {
+            Customers = All("customer", o.Customer),
             Sites = All("site", o.Site),
             Devices = All("device", o.Device),
             Links = All("link", o.Interconnection),

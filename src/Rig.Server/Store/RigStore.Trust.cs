@@ -60,13 +60,4 @@ internal sealed partial class RigStore
     /// <summary>Revoke every certificate of a device; returns how many.</summary>
     public Task<int> RevokeCertificatesAsync(string device, CancellationToken ct = default) => WriteAsync((c, tx) =>
         c.ExecuteAsync(new CommandDefinition("UPDATE certificates SET revoked_at = @now WHERE device = @device AND revoked_at IS NULL", new { device, now = NowMs }, tx, cancellationToken: ct)), ct);
-
-    /// <summary>Store an operator token (its SHA-256 only).</summary>
-    public Task AddOperatorTokenAsync(string tokenHash, string name, CancellationToken ct = default) => WriteAsync((c, tx) =>
-        c.ExecuteAsync(new CommandDefinition("INSERT INTO operator_tokens (token_hash, name, created_at, revoked_at) VALUES (@tokenHash, @name, @now, NULL)",
-            new { tokenHash, name, now = NowMs }, tx, cancellationToken: ct)), ct);
-
-    /// <summary>The operator a token belongs to, or null when it is unknown or revoked.</summary>
-    public Task<string?> FindOperatorAsync(string tokenHash, CancellationToken ct = default) => ReadAsync(c =>
-        c.QuerySingleOrDefaultAsync<string?>(new CommandDefinition("SELECT name FROM operator_tokens WHERE token_hash = @tokenHash AND revoked_at IS NULL", new { tokenHash }, cancellationToken: ct)), ct);
 }

@@ -159,7 +159,7 @@ public sealed class RolloutEngineTests : IAsyncLifetime
         await _server.Store.SaveModelAsync(FileFleet.Model(devices), "test", "thirty web servers");
         var before = _server.Store.Stats.Commits;
 
-        var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null, MaxParallel: 100), "test", CancellationToken.None);
+        var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null, MaxParallel: 100), "admin", CancellationToken.None);
         await WaitForAsync(rollout.Id, r => r.Devices.All(d => d.Status == RolloutDeviceStatuses.Queued), "every device to be queued");
 
         // Creating the rollout, the queues of the wave, the devices' new states: a handful, not 30 or 60.
@@ -171,7 +171,7 @@ public sealed class RolloutEngineTests : IAsyncLifetime
     {
         string[] devices = ["web-1", "web-2"];
         await _server.Store.SaveModelAsync(FileFleet.Model(devices), "test", "two web servers");
-        var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null, Canary: 1), "test", CancellationToken.None);
+        var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null, Canary: 1), "admin", CancellationToken.None);
         var started = await WaitForAsync(rollout.Id, r => r.Devices.Any(d => d.Status == RolloutDeviceStatuses.Queued), "the canary to be queued");
         var canary = started.Devices.Single(d => d.Status == RolloutDeviceStatuses.Queued).Device;
         Assert.Equal(RolloutDeviceStatuses.Waiting, started.Devices.Single(d => d.Device != canary).Status);
@@ -227,7 +227,7 @@ public sealed class RolloutEngineTests : IAsyncLifetime
     public async Task A_device_whose_rollout_queue_was_written_but_not_recorded_is_given_that_queue_not_left_blocked_by_it()
     {
         await _server.Store.SaveModelAsync(FileFleet.Model(["web-1"]), "test", "one web server");
-        var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null), "test", CancellationToken.None);
+        var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null), "admin", CancellationToken.None);
         var queued = await WaitForAsync(rollout.Id, r => r.Devices.Single().Status == RolloutDeviceStatuses.Queued, "the device to be queued");
         var queueId = queued.Devices.Single().QueueId;
 

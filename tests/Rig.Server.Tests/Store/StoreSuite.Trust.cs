@@ -107,19 +107,67 @@ public abstract partial class StoreSuite
     }
 
     [Fact]
-    public async Task An_operator_token_is_found_by_its_hash_until_revoked()
+    public async Task An_operator_token_is_found_by_its_hash_until_revoked_and_names_its_operator()
     {
-        await Store.AddOperatorTokenAsync(Digest("op-1"), "alice");
-        await Store.AddOperatorTokenAsync(Digest("op-2"), "bob");
+        var expires = DateTimeOffset.FromUnixTimeMilliseconds(DateTimeOffset.UtcNow.AddDays(30).ToUnixTimeMilliseconds());
+        Assert.Null(await Store.CreateOperatorTokenAsync(Digest("op-1"), "alice-laptop", "alice", null, expires, "admin"));
+        Assert.Null(await Store.CreateOperatorTokenAsync(Digest("op-2"), "bob-ci", "bob", null, null, "admin"));
 
-        Assert.Equal("alice", await Store.FindOperatorAsync(Digest("op-1")));
-        Assert.Equal("bob", await Store.FindOperatorAsync(Digest("op-2")));
-        Assert.Null(await Store.FindOperatorAsync(Digest("op-3")));
+        var alice = await Store.FindOperatorTokenAsync(Digest("op-1"));
+        Assert.Equal(("alice-laptop", "alice", expires, "admin"), (alice!.TokenName, alice.Operator, alice.ExpiresAt!.Value, alice.CreatedBy));
+        Assert.Equal("bob", (await Store.FindOperatorTokenAsync(Digest("op-2")))!.Operator);
+        Assert.Null(await Store.FindOperatorTokenAsync(Digest("op-3")));
 
-        // The store has no revoke method for operator tokens yet; revoke the row as an operator would by hand.
-        Assert.Equal(1, await ExecuteAsync("UPDATE operator_tokens SET revoked_at = 1 WHERE token_hash = @token", new { token = Digest("op-1") }));
-        Assert.Null(await Store.FindOperatorAsync(Digest("op-1")));
-        Assert.Equal("bob", await Store.FindOperatorAsync(Digest("op-2")));
+        // A live name is unique; a revoked one may be used again.
+        Assert.Equal("token-exists", (await Store.CreateOperatorTokenAsync(Digest("op-4"), "alice-laptop", "alice", null, null, "admin"))!.Code);
+        Assert.NotNull(await Store.RevokeOperatorTokenAsync("alice-laptop"));
+        Assert.Null(await Store.RevokeOperatorTokenAsync("alice-laptop"));
+        Assert.Null(await Store.FindOperatorTokenAsync(Digest("op-1")));
+        Assert.Equal("bob", (await Store.FindOperatorTokenAsync(Digest("op-2")))!.Operator);
+        Assert.Null(await Store.CreateOperatorTokenAsync(Digest("op-5"), "alice-laptop", "alice", null, null, "admin"));
+        Assert.Equal(["alice-laptop", "alice-laptop"], (await Store.ListOperatorTokensAsync("alice")).Select(t => t.TokenName));
+    }
+
+    [Fact]
+    public async Task Grants_reach_an_operator_through_their_teams_and_revoking_keeps_the_history()
+    {
+        Assert.Null(await Store.CreateTeamAsync("shop-content", "Acme's web team", "admin"));
+        Assert.Equal("team-exists", (await Store.CreateTeamAsync("shop-content", null, "admin"))!.Code);
+        Assert.Null(await Store.AddTeamMemberAsync("shop-content", "carol", "admin"));
+        Assert.Equal("not-found", (await Store.AddTeamMemberAsync("nope", "carol", "admin"))!.Code);
+        var scope = new Rig.Server.Security.Scope(Sites: ["shop"], Kinds: ["content"]);
+        var (grant, refusal) = await Store.AddGrantAsync("shop-content", false, ["read", "edit"], scope, "the shop's content", "admin");
+        Assert.Null(refusal);
+        Assert.Equal("team-unknown", (await Store.AddGrantAsync("nope", false, ["read"], scope, "x", "admin")).Refusal!.Code);
+
+        var grants = await Store.GrantsOfOperatorAsync("carol");
+        var only = Assert.Single(grants);
+        Assert.Equal([Rig.Server.Security.Verb.Read, Rig.Server.Security.Verb.Edit], only.Verbs);
+        Assert.Equal(scope.Sites, only.Scope.Sites);
+        Assert.Equal(scope.Kinds, only.Scope.Kinds);
+        Assert.Null(only.Scope.Customers);
+        Assert.Equal(["shop-content"], await Store.TeamsOfOperatorAsync("carol"));
+
+        Assert.Equal("team-in-use", (await Store.DeleteTeamAsync("shop-content"))!.Code);
+        var revoked = await Store.RevokeGrantAsync(grant!.Id, "admin", "moved to the new team");
+        Assert.Equal(("admin", "moved to the new team"), (revoked!.RevokedBy, revoked.RevokeReason));
+        Assert.Null(await Store.RevokeGrantAsync(grant.Id, "admin", "again"));
+        Assert.Empty(await Store.GrantsOfOperatorAsync("carol"));
+        Assert.DoesNotContain(await Store.ListGrantsAsync(history: false), g => g.Id == grant.Id);
+        Assert.Contains(await Store.ListGrantsAsync(history: true), g => g.Id == grant.Id && g.RevokedAt is not null);
+        Assert.True(await Store.RemoveTeamMemberAsync("shop-content", "carol"));
+        Assert.Null(await Store.DeleteTeamAsync("shop-content"));
+    }
+
+    [Fact]
+    public async Task The_first_operator_is_an_admin_who_may_do_everything()
+    {
+        await Store.AddFirstOperatorAsync(Digest("first"), "admin", null);
+        var token = await Store.FindOperatorTokenAsync(Digest("first"));
+        Assert.Equal(("admin", "admin-init"), (token!.Operator, token.TokenName));
+        var grant = Assert.Single(await Store.GrantsOfOperatorAsync("admin"));
+        Assert.Equal(Rig.Server.Security.Verbs.All, grant.Verbs);
+        Assert.True(grant.Scope.IsEverything);
     }
 
     // ---- device runtime ------------------------------------------------------------------------

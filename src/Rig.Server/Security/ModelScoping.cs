@@ -1,0 +1,123 @@
+using Rig.Model.Domain;
+
+namespace Rig.Server.Security;
+
+/// <summary>The model as one operator may see and change it (docs/SECURITY.md): the part they may read, their edit
+/// merged back into the whole, and the objects of a change that lie outside their edit scope. Pure.</summary>
+internal static class ModelScoping
+{
+    /// <summary>The stored identity of every object of a model (as in <c>model_entities</c>).</summary>
+    public static IEnumerable<(string Kind, string Name)> Keys(RigModel model)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        foreach (var c in model.Customers)
+            yield return ("customer", c.Name);
+        foreach (var s in model.Sites)
+            yield return ("site", s.Name);
+        foreach (var d in model.Devices)
+            yield return ("device", d.Name);
+        foreach (var l in model.Links)
+            yield return ("link", LinkKey(l));
+        foreach (var b in model.Bundles)
+            yield return ("bundle", b.Name);
+        foreach (var r in model.Roles)
+            yield return ("role", r.Name);
+        foreach (var a in model.Assignments)
+            yield return ("assignment", AssignmentKey(a));
+        foreach (var t in model.Templates)
+            yield return ("template", t.Name);
+    }
+
+    public static string LinkKey(Interconnection l) => $"{l.From}|{l.To}|{l.Purpose}";
+
+    public static string AssignmentKey(RoleAssignment a) => $"{a.Device}|{a.Role}";
+
+    /// <summary>True when the grants give <paramref name="verb"/> on the provider's own objects (the whole gateway).</summary>
+    public static bool OnEverything(IReadOnlyList<Grant> grants, Verb verb) => Rights.Allows(grants, verb, Place.Provider);
+
+    /// <summary>True when the object concerns something the grants let one read (any of its places).</summary>
+    public static bool MayRead(IReadOnlyList<Grant> grants, ModelPlaces places, string kind, string name) =>
+        places.OfEntity(kind, name).Any(p => Rights.Allows(grants, Verb.Read, Read(p)));
+
+    /// <summary>The part of <paramref name="model"/> the grants let one read: the objects concerning a readable place;
+    /// role kinds (names only, needed to read the rest); global parameters only with read on everything.</summary>
+    public static RigModel Project(RigModel model, IReadOnlyList<Grant> grants, ModelPlaces places)
+    {
+        ArgumentNullException.ThrowIfNull(model);
+        if (OnEverything(grants, Verb.Read))
+            return model;
+        bool See(string kind, string name) => MayRead(grants, places, kind, name);
+        return model with
+        {
+            Customers = [.. model.Customers.Where(c => See("customer", c.Name))],
+            Sites = [.. model.Sites.Where(s => See("site", s.Name))],
+            Devices = [.. model.Devices.Where(d => See("device", d.Name))],
+            Links = [.. model.Links.Where(l => See("link", LinkKey(l)))],
+            Bundles = [.. model.Bundles.Where(b => See("bundle", b.Name))],
+            Roles = [.. model.Roles.Where(r => See("role", r.Name))],
+            Assignments = [.. model.Assignments.Where(a => See("assignment", AssignmentKey(a)))],
+            Templates = [.. model.Templates.Where(t => See("template", t.Name))],
+            Parameters = new Dictionary<string, string>(),
+        };
+    }
+
+    /// <summary>The whole model after an operator who reads only part of it submits <paramref name="submitted"/>: what
+    /// they submitted, plus every current object they may not read (kept as it is: they cannot remove what they cannot
+    /// see), with the global parameters and role kinds kept unless they may read everything.</summary>
+    public static RigModel Merge(RigModel current, RigModel submitted, IReadOnlyList<Grant> grants, ModelPlaces currentPlaces)
+    {
+        ArgumentNullException.ThrowIfNull(current);
+        ArgumentNullException.ThrowIfNull(submitted);
+        if (OnEverything(grants, Verb.Read))
+            return submitted;
+        bool Hidden(string kind, string name) => !MayRead(grants, currentPlaces, kind, name);
+        static List<T> Join<T>(IEnumerable<T> mine, IEnumerable<T> hidden, Func<T, string> key)
+        {
+            var result = mine.ToList();
+            var names = result.Select(key).ToHashSet(StringComparer.Ordinal);
+            result.AddRange(hidden.Where(h => !names.Contains(key(h))));
+            return result;
+        }
+        return submitted with
+        {
+            Customers = Join(submitted.Customers, current.Customers.Where(c => Hidden("customer", c.Name)), c => c.Name),
+            Sites = Join(submitted.Sites, current.Sites.Where(s => Hidden("site", s.Name)), s => s.Name),
+            Devices = Join(submitted.Devices, current.Devices.Where(d => Hidden("device", d.Name)), d => d.Name),
+            Links = Join(submitted.Links, current.Links.Where(l => Hidden("link", LinkKey(l))), LinkKey),
+            Bundles = Join(submitted.Bundles, current.Bundles.Where(b => Hidden("bundle", b.Name)), b => b.Name),
+            Roles = Join(submitted.Roles, current.Roles.Where(r => Hidden("role", r.Name)), r => r.Name),
+            Assignments = Join(submitted.Assignments, current.Assignments.Where(a => Hidden("assignment", AssignmentKey(a))), AssignmentKey),
+            Templates = Join(submitted.Templates, current.Templates.Where(t => Hidden("template", t.Name)), t => t.Name),
+            RoleKinds = current.RoleKinds,
+            Parameters = current.Parameters,
+        };
+    }
+
+    /// <summary>The changed objects (added, changed or removed: <paramref name="changes"/>) that do not lie wholly inside
+    /// the grants' edit scope, in the model before or after the change, each named with why
+    /// (<c>role web-os (kind os) is outside the edit scope of team shop-content</c>). Empty: the change may be saved.</summary>
+    public static IReadOnlyList<string> OutsideEditScope(IEnumerable<(string Kind, string Name)> changes, ModelPlaces before, ModelPlaces after, IReadOnlyList<Grant> grants, IReadOnlyList<string> teams)
+    {
+        var outside = new List<string>();
+        var whose = teams.Count == 0 ? "the operator (in no team)" : teams.Count == 1 ? $"team {teams[0]}" : $"teams {string.Join(", ", teams)}";
+        foreach (var (kind, name) in changes)
+        {
+            var places = before.OfEntity(kind, name).Concat(after.OfEntity(kind, name)).Distinct().ToList();
+            if (Rights.Allows(grants, Verb.Edit, places))
+                continue;
+            var roleKind = kind == "role" ? (after.Model.Roles.FirstOrDefault(r => r.Name == name) ?? before.Model.Roles.FirstOrDefault(r => r.Name == name))?.Kind : null;
+            var label = kind switch
+            {
+                "link" or "assignment" => $"{kind} {name.Replace("|", " -> ", StringComparison.Ordinal)}",
+                "parameters" => "the global parameters",
+                "role-kinds" => "the role kinds",
+                _ => $"{kind} {name}",
+            };
+            outside.Add($"{label}{(roleKind is null ? "" : $" (kind {roleKind})")} is outside the edit scope of {whose}");
+        }
+        return outside;
+    }
+
+    /// <summary>A place as read: a device's own definition is read with the device (kind does not apply).</summary>
+    private static Place Read(Place place) => place.Kind == Place.NotARole ? place with { Kind = null } : place;
+}

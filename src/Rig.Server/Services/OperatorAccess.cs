@@ -1,0 +1,146 @@
+using Rig.Server.Security;
+
+namespace Rig.Server.Services;
+
+/// <summary>The one door's one predicate (DESIGN.md, <em>Trust</em>): every service method passes its caller through
+/// <see cref="Allow"/> (or <see cref="AllowDevices"/> for work on several devices), and every list it returns through
+/// <see cref="Visible{T}"/>. Both ask <see cref="Rights"/>, with the caller's grants and where the objects lie
+/// (<see cref="Caller.Places"/>). An object the caller may not read is answered as if it did not exist (404); one it may
+/// read but not act on is refused (403), naming the verb.</summary>
+internal sealed class OperatorAccess
+{
+    /// <summary>Where an action needs its verb: on the device it names, somewhere (the service checks or filters the
+    /// objects it touches), or on the provider's own objects (the package store, stored scripts, trust).</summary>
+    internal enum Reach
+    {
+        Device,
+        Somewhere,
+        Provider,
+    }
+
+    /// <summary>Every action a service checks, with its verb and reach. A service asking for an action not listed
+    /// fails loudly: a new action must be given a right here (and so appears in docs/SECURITY.md's table).</summary>
+    internal static readonly IReadOnlyDictionary<string, (Verb Verb, Reach Reach)> Actions = new Dictionary<string, (Verb, Reach)>(StringComparer.Ordinal)
+    {
+        ["status.read"] = (Verb.Read, Reach.Somewhere),
+        ["device.list"] = (Verb.Read, Reach.Somewhere),
+        ["device.read"] = (Verb.Read, Reach.Device),
+        ["queue.read"] = (Verb.Read, Reach.Somewhere),
+        ["model.read"] = (Verb.Read, Reach.Somewhere),
+        ["model.history"] = (Verb.Read, Reach.Somewhere),
+        ["model.drift"] = (Verb.Read, Reach.Somewhere),
+        ["rollout.list"] = (Verb.Read, Reach.Somewhere),
+        ["rollout.read"] = (Verb.Read, Reach.Somewhere),
+        ["script.list"] = (Verb.Read, Reach.Somewhere),
+        ["script.read"] = (Verb.Read, Reach.Somewhere),
+        ["package.list"] = (Verb.Read, Reach.Somewhere),
+        ["audit.read"] = (Verb.Read, Reach.Somewhere),
+        ["model.plan"] = (Verb.Plan, Reach.Somewhere),
+        ["device.decommission-plan"] = (Verb.Plan, Reach.Device),
+        ["model.apply"] = (Verb.Edit, Reach.Somewhere),
+        ["model.apply-plan"] = (Verb.Edit, Reach.Somewhere),
+        ["revision.approve"] = (Verb.Approve, Reach.Somewhere),
+        ["converge"] = (Verb.Rollout, Reach.Somewhere),
+        ["rollout.start"] = (Verb.Rollout, Reach.Somewhere),
+        ["rollout.pause"] = (Verb.Rollout, Reach.Somewhere),
+        ["rollout.resume"] = (Verb.Rollout, Reach.Somewhere),
+        ["rollout.cancel"] = (Verb.Rollout, Reach.Somewhere),
+        ["rollout.retry"] = (Verb.Rollout, Reach.Somewhere),
+        ["device.poke"] = (Verb.Rollout, Reach.Device),
+        ["device.cancel"] = (Verb.Rollout, Reach.Device),
+        ["script.run"] = (Verb.RunScript, Reach.Somewhere),
+        ["script.add"] = (Verb.RunScript, Reach.Provider),
+        ["script.delete"] = (Verb.RunScript, Reach.Provider),
+        ["package.add"] = (Verb.ManagePackages, Reach.Provider),
+        ["package.fetch"] = (Verb.ManagePackages, Reach.Provider),
+        ["device.token"] = (Verb.ManageDevices, Reach.Device),
+        ["device.revoke"] = (Verb.ManageDevices, Reach.Device),
+        ["device.clone"] = (Verb.ManageDevices, Reach.Device),
+        ["device.decommission"] = (Verb.ManageDevices, Reach.Device),
+        ["device.rebuild"] = (Verb.ManageDevices, Reach.Device),
+        ["trust.read"] = (Verb.ManageTrust, Reach.Provider),
+        ["trust.manage"] = (Verb.ManageTrust, Reach.Provider),
+    };
+
+    /// <summary>Check that <paramref name="caller"/> may perform <paramref name="action"/> (see <see cref="Actions"/>)
+    /// on <paramref name="device"/> (null: the action names no device). Throws <see cref="NotVisibleException"/> for a
+    /// device the caller may not read and <see cref="ForbiddenException"/> for a verb the caller lacks.</summary>
+    public void Allow(Caller caller, string action, string? device = null)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var (verb, reach) = ActionOf(action);
+        if (device is not null)
+        {
+            AllowDevices(caller, verb, [device]);
+            return;
+        }
+        switch (reach)
+        {
+            case Reach.Provider when !Rights.Allows(caller.Grants, verb, Place.Provider):
+                throw new ForbiddenException($"Operator '{caller.Name}' may not {verb.Name()} here: {action} needs '{verb.Name()}' on everything (the provider's own objects), and no grant of {Of(caller)} gives it.",
+                    Hint(verb));
+            case Reach.Somewhere or Reach.Device when !Rights.AllowsSomewhere(caller.Grants, verb):
+                throw new ForbiddenException($"Operator '{caller.Name}' may not {verb.Name()} anything: no grant of {Of(caller)} gives '{verb.Name()}'.", Hint(verb));
+        }
+    }
+
+    /// <summary>Check <paramref name="verb"/> on each of <paramref name="devices"/>: the first device the caller may not
+    /// read answers 404 as if it did not exist; devices the caller reads but may not act on are refused together (403).</summary>
+    public void AllowDevices(Caller caller, Verb verb, IEnumerable<string> devices)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        var refused = new List<string>();
+        foreach (var device in devices)
+        {
+            var place = PlaceOfDevice(caller, device);
+            if (!Rights.Allows(caller.Grants, Verb.Read, place))
+                throw NotVisibleException.Device(device);
+            if (verb != Verb.Read && !Rights.Allows(caller.Grants, verb, place))
+                refused.Add(device);
+        }
+        if (refused.Count > 0)
+        {
+            throw new ForbiddenException(
+                $"Operator '{caller.Name}' may not {verb.Name()} on {(refused.Count == 1 ? "device" : "devices")} {string.Join(", ", refused.Select(d => $"'{d}'"))}: no grant of {Of(caller)} gives '{verb.Name()}' there. Nothing was done.",
+                Hint(verb), [.. refused.Select(d => $"device {d}")]);
+        }
+    }
+
+    /// <summary>True when <paramref name="caller"/> may read the device (in the model or only known to the gateway).</summary>
+    public static bool MaySee(Caller caller, string device) => Rights.Allows(caller.Grants, Verb.Read, PlaceOfDevice(caller, device));
+
+    /// <summary>True when <paramref name="caller"/> has <paramref name="verb"/> on the device.</summary>
+    public static bool May(Caller caller, Verb verb, string device) => Rights.Allows(caller.Grants, verb, PlaceOfDevice(caller, device));
+
+    /// <summary>The rows of a list that <paramref name="caller"/> may see: a row about a device when the caller may read
+    /// the device; a row about no single device (<paramref name="deviceOf"/> gives null: a package, a stored script) when
+    /// the caller may read anything at all.</summary>
+    public IReadOnlyList<T> Visible<T>(Caller caller, IEnumerable<T> rows, Func<T, string?> deviceOf)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(deviceOf);
+        var readsAnything = Rights.AllowsSomewhere(caller.Grants, Verb.Read);
+        return [.. rows.Where(r => deviceOf(r) is { } device ? MaySee(caller, device) : readsAnything)];
+    }
+
+    /// <summary>The rows about several devices (a rollout) the caller may see: those with at least one visible device.</summary>
+    public IReadOnlyList<T> VisibleAny<T>(Caller caller, IEnumerable<T> rows, Func<T, IEnumerable<string>> devicesOf)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(devicesOf);
+        return [.. rows.Where(r => devicesOf(r).Any(d => MaySee(caller, d)))];
+    }
+
+    /// <summary>The verb and reach of an action; an unknown action is a programming error.</summary>
+    internal static (Verb Verb, Reach Reach) ActionOf(string action) =>
+        Actions.TryGetValue(action, out var found) ? found : throw new InvalidOperationException($"Action '{action}' has no right declared in OperatorAccess.Actions.");
+
+    /// <summary>Where a device lies: from the caller's model; a device only the gateway knows (an agent not in the model)
+    /// lies with the provider.</summary>
+    internal static Place PlaceOfDevice(Caller caller, string device) => caller.Places.Device(device) ?? Place.Provider;
+
+    private static string Of(Caller caller) => caller.Teams.Count == 0 ? "any team (the operator is in none)" : $"team(s) {string.Join(", ", caller.Teams)}";
+
+    private static string Hint(Verb verb) =>
+        $"Ask an operator with 'manage-trust' for a grant of '{verb.Name()}' (rig grant add --team TEAM --verbs {verb.Name()} ...); `rig whoami` shows your grants.";
+}
