@@ -75,6 +75,13 @@ internal static class RigCli
             script.AddCommand<ScriptListCommand>("list").WithDescription("List stored scripts.");
             script.AddCommand<ScriptRunCommand>("run").WithDescription("Run a script on a device or selector (--wait: wait and print each device's result).");
         });
+        config.AddBranch("audit", audit =>
+        {
+            audit.SetDescription("The tamper-evident audit log: every operator action and command result, hash-chained.");
+            audit.SetDefaultCommand<AuditListCommand>();
+            audit.AddCommand<AuditVerifyCommand>("verify").WithDescription("Recompute the audit log's hash chain; exit 1 naming the first entry altered, removed or reordered.");
+            audit.AddCommand<AuditExportCommand>("export").WithDescription("Write every audit entry you may see as JSON lines (to --output FILE or standard output).");
+        });
         config.AddBranch("context", ctx =>
         {
             ctx.SetDescription("Gateways this workstation talks to (operator API URL, pinned CA, token file).");

@@ -198,6 +198,11 @@ public sealed record RigLimits
     /// indexed query, and a failure noticed up to this much late costs nothing against a 30-minute timeout.</summary>
     public TimeSpan RebootSweepInterval { get; init; } = TimeSpan.FromSeconds(10);
 
+    /// <summary>How often the gateway writes the audit log's newest seq and hash to its own log (event 1802; also at
+    /// start and stop), so a rewrite of the whole tail of the chain in the database shows against the log kept elsewhere.
+    /// One indexed read of one row: cheap at any interval; five minutes bounds what an undetected rewrite can cover.</summary>
+    public TimeSpan AuditHeadLogInterval { get; init; } = TimeSpan.FromMinutes(5);
+
     /// <summary>Devices whose queues one transaction writes (a converge, a rollout wave, a script run): a batch of 500
     /// full installs (~11 commands each, ~6,000 rows) commits in tens of milliseconds, short enough that agents'
     /// exchanges waiting for the write lock (SQLite) do not notice, and large enough that a fleet is a few commits.</summary>

@@ -31,6 +31,7 @@ internal sealed class GatewayServer : IAsyncDisposable
     private readonly ILoggerFactory _loggerFactory;
     private readonly Gateway.RolloutEngine _rollouts;
     private Gateway.GatewayMetrics? _gauges;
+    private Gateway.AuditHeadLog? _auditHead;
 
     private GatewayServer(ServerOptions options, RigStore store, Gateway.Gateway gateway, CertificateAuthority ca, PackageImporter importer,
         WebApplication agentApp, WebApplication apiApp, ILoggerFactory loggerFactory, Uri agentUrl, Uri apiUrl, Gateway.RolloutEngine rollouts)
@@ -165,12 +166,21 @@ internal sealed class GatewayServer : IAsyncDisposable
         await WhileDatabaseStartsAsync(() => gateway.PokeUnfinishedAsync(ct), limits, startup, ct).ConfigureAwait(false);
         var rollouts = new Gateway.RolloutEngine(gateway, loggerFactory.CreateLogger<Gateway.RolloutEngine>());
         rollouts.Start(); // persisted rollouts continue where they were
-        return new GatewayServer(options, store, gateway, ca, importer, agentApp, apiApp, loggerFactory, agentUrl, apiUrl, rollouts) { _gauges = gauges };
+        var auditHead = new Gateway.AuditHeadLog(store, limits.AuditHeadLogInterval, clock, loggerFactory.CreateLogger(AuditCategory));
+        auditHead.Start();
+        return new GatewayServer(options, store, gateway, ca, importer, agentApp, apiApp, loggerFactory, agentUrl, apiUrl, rollouts) { _gauges = gauges, _auditHead = auditHead };
     }
 
     // The host logs a listener that cannot start with its whole stack trace; StartAsync reports it instead, in one line
     // (ListenerBindException), and anything else that stops the start reaches the caller as an exception.
     private const string HostCategory = "Microsoft.Extensions.Hosting.Internal.Host";
+
+    /// <summary>The category of the audit log's periodic head (event 1802).</summary>
+    internal const string AuditCategory = "Rig.Server.Audit";
+
+    /// <summary>The audit head is written at Information but kept at the default level (Warning) too: it is worth
+    /// nothing unless it is in the log when it is needed. Only <c>--log-level error</c> or <c>none</c> leave it out.</summary>
+    private static LogLevel AuditLevel(LogLevel level) => level <= LogLevel.Warning ? LogLevel.Information : level;
 
     /// <summary>The console logger: one line of text per event, or with <c>json</c> one JSON object per line (UTC
     /// timestamps, event id, level, category, message and each field of the message under <c>State</c>).</summary>
@@ -183,12 +193,12 @@ internal sealed class GatewayServer : IAsyncDisposable
             o.UseUtcTimestamp = true;
             o.TimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ";
             o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping };
-        }).AddFilter(HostCategory, LogLevel.Critical)),
+        }).AddFilter(HostCategory, LogLevel.Critical).AddFilter(AuditCategory, AuditLevel(level))),
         "text" => LoggerFactory.Create(b => b.SetMinimumLevel(level).AddSimpleConsole(o =>
         {
             o.SingleLine = true;
             o.TimestampFormat = "HH:mm:ss.fff ";
-        }).AddFilter(HostCategory, LogLevel.Critical)),
+        }).AddFilter(HostCategory, LogLevel.Critical).AddFilter(AuditCategory, AuditLevel(level))),
         _ => throw new ArgumentException($"The log format '{format}' is unknown: use {string.Join(" or ", ServerOptions.LogFormats)}.", nameof(format)),
     };
 
@@ -339,6 +349,8 @@ internal sealed class GatewayServer : IAsyncDisposable
         await _agentApp.StopAsync().ConfigureAwait(false);
         await _apiApp.DisposeAsync().ConfigureAwait(false);
         await _agentApp.DisposeAsync().ConfigureAwait(false);
+        if (_auditHead is not null)
+            await _auditHead.DisposeAsync().ConfigureAwait(false); // the last head, once nothing more is appended
         await Store.DisposeAsync().ConfigureAwait(false);
         _gauges?.Dispose();
         Authority.Dispose();

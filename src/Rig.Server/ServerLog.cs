@@ -83,6 +83,15 @@ internal static partial class ServerLog
     [LoggerMessage(1801, LogLevel.Information, "Operator {OperatorName} {Action} {Target}: {Status} revision={Revision} rollout={Rollout} error={Error} message={Message}")]
     public static partial void OperatorAction(ILogger logger, string operatorName, string action, string target, int status, string revision, string rollout, string error, string message);
 
+    [LoggerMessage(1802, LogLevel.Information, "Audit log head: seq {Seq} hash {Hash}")]
+    public static partial void AuditHead(ILogger logger, long seq, string hash);
+
+    [LoggerMessage(1803, LogLevel.Error, "Operator {OperatorName} {Action} {Target} was done but its audit entry could not be appended: {Error}")]
+    public static partial void AuditAppendFailed(ILogger logger, string operatorName, string action, string target, string error);
+
+    [LoggerMessage(1804, LogLevel.Warning, "The audit log head could not be read: {Error}")]
+    public static partial void AuditHeadUnreadable(ILogger logger, string error);
+
     [LoggerMessage(1901, LogLevel.Debug, "Gauges for /metrics not refreshed (the previous values are reported): {Error}")]
     public static partial void GaugesStale(ILogger logger, string error);
 }

@@ -78,6 +78,49 @@ public sealed class CliTests
         Assert.False(JsonDocument.Parse(stdout.Trim().Split('\n')[^1]).RootElement.GetProperty("changed").GetBoolean()); // export -> apply is the same model
     }
 
+    [Fact]
+    public async Task Audit_verify_exits_1_naming_the_entry_after_the_database_is_tampered_with()
+    {
+        using var dir = new TempDirectory();
+        await using var gateway = await TestGateway.StartAsync(Path.Combine(dir.Path, "gateway"));
+        string[] connection = ["--server", gateway.ApiUrl.ToString(), "--token", gateway.Token, "--ca", gateway.CaPath];
+        foreach (var device in new[] { "web-7", "web-8", "web-9" })
+        {
+            var (refused, _, _) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["device", "revoke", device, .. connection, "--json"]);
+            Assert.Equal(1, refused); // unknown device: refused, and audited as such
+        }
+
+        var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["audit", "--device", "web-8", .. connection, "--json"]);
+        Assert.True(code == 0, stdout + stderr);
+        var entry = Assert.Single(JsonDocument.Parse(stdout).RootElement.EnumerateArray());
+        Assert.Equal(("device.revoke", "refused", 2L), (entry.GetProperty("action").GetString(), entry.GetProperty("outcome").GetString(), entry.GetProperty("seq").GetInt64()));
+        (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["audit", "verify", .. connection, "--json"]);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal(3, JsonDocument.Parse(stdout).RootElement.GetProperty("checked").GetInt64());
+        var export = Path.Combine(dir.Path, "audit.jsonl");
+        (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["audit", "export", "--output", export, .. connection]);
+        Assert.True(code == 0, stdout + stderr);
+        Assert.Equal([1L, 2, 3], File.ReadAllLines(export).Select(l => JsonDocument.Parse(l).RootElement.GetProperty("seq").GetInt64()));
+
+        // Someone with the database file rewrites who was concerned by entry 2.
+        await using (var db = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={gateway.DatabasePath};Pooling=false"))
+        {
+            await db.OpenAsync();
+            await using var update = db.CreateCommand();
+            update.CommandText = "UPDATE audit_log SET device = 'web-0', target = 'name=web-0' WHERE seq = 2";
+            Assert.Equal(1, await update.ExecuteNonQueryAsync());
+        }
+
+        (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["audit", "verify", .. connection]);
+        Assert.True(code == 1, $"a tampered log must exit 1, got {code}: {stdout}{stderr}");
+        Assert.Contains("entry 2 (device.revoke)", stderr, StringComparison.Ordinal);
+        (code, stdout, _) = await Launch.RunAsync(TimeSpan.FromMinutes(1), ["audit", "verify", .. connection, "--json"]);
+        Assert.Equal(1, code);
+        var broken = JsonDocument.Parse(stdout).RootElement;
+        Assert.False(broken.GetProperty("ok").GetBoolean());
+        Assert.Equal((2L, "altered"), (broken.GetProperty("break").GetProperty("seq").GetInt64(), broken.GetProperty("break").GetProperty("problem").GetString()));
+    }
+
     private static Task<(int ExitCode, string Stdout, string Stderr)> RigWithConfigAsync(string config, params string[] args)
     {
         var info = Launch.Rig.StartInfo(args);

@@ -36,6 +36,7 @@ internal static partial class OperatorApi
         "packages" => "Packages",
         "rollouts" => "Rollouts",
         "scripts" => "Scripts",
+        "audit" => "Audit",
         "whoami" or "tokens" or "teams" or "grants" => "Trust",
         _ => "Gateway",
     };

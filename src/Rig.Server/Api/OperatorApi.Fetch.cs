@@ -22,7 +22,7 @@ internal static partial class OperatorApi
                 return ApiErrors.Refused(e);
             }
         }).Documented<PackageFetchResponse>("fetchPackages", 200, [.. JsonBodyErrors, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict, StatusCodes.Status502BadGateway, StatusCodes.Status503ServiceUnavailable])
-        .AddEndpointFilter(OperatorAudit.FilterAsync)
+        .AddEndpointFilter(OperatorAudit.Filter(services.Audit))
         .AddEndpointFilter(ApiErrors.FilterAsync)
         .WithTags("Packages").WithSummary("Fetch Debian packages and the dependencies the devices lack from the distribution's mirror, verified, into the package store.");
 }

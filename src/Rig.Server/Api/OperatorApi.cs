@@ -83,7 +83,7 @@ internal static partial class OperatorApi
         });
 
         var api = app.MapGroup("/api/v1")
-            .AddEndpointFilter(OperatorAudit.FilterAsync) // every action logged once
+            .AddEndpointFilter(OperatorAudit.Filter(services.Audit)) // every action logged and audited once
             .AddEndpointFilter(ApiErrors.FilterAsync); // the predicate's refusals: 404 invisible, 403 forbidden
         TagByArea(api);
 
@@ -161,6 +161,7 @@ internal static partial class OperatorApi
         MapRollouts(api, services);
         MapLifecycle(api, services);
         MapDevices(api, services);
+        MapAudit(api, services);
     }
 
     /// <summary>Where the authentication middleware leaves the request's <see cref="Caller"/>.</summary>

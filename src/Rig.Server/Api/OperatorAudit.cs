@@ -4,14 +4,15 @@ using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 using Rig.Server.Gateway;
+using Rig.Server.Services;
 
 namespace Rig.Server.Api;
 
 /// <summary>Every operator action through the API (anything but a read) is logged once, at Information, with who, what,
-/// on what, the answer and the revision or rollout it made or touched (event 1801), counted
+/// on what, the answer and the revision or rollout it made or touched (event 1801), appended to the audit log, counted
 /// (<c>rig.gateway.operator.actions</c>) and traced. One endpoint filter on every operator endpoint, so a new endpoint is
-/// covered without a line of its own. Secrets in answers (an enrollment token) are never logged: only the fields below
-/// are read from them.</summary>
+/// covered without a line of its own. Secrets in answers (an enrollment token) are never logged nor audited: only the
+/// fields below are read from them.</summary>
 internal static partial class OperatorAudit
 {
     /// <summary>Readable names of the actions; an endpoint not listed is named by its method and route.</summary>
@@ -38,13 +39,24 @@ internal static partial class OperatorAudit
         ["PUT /api/v1/scripts/{name}"] = "script.add",
         ["DELETE /api/v1/scripts/{name}"] = "script.delete",
         ["POST /api/v1/scripts/{name}/run"] = "script.run",
+        ["POST /api/v1/tokens"] = "token.create",
+        ["POST /api/v1/tokens/{name}/revoke"] = "token.revoke",
+        ["POST /api/v1/teams"] = "team.create",
+        ["DELETE /api/v1/teams/{name}"] = "team.delete",
+        ["PUT /api/v1/teams/{name}/members/{operator}"] = "team.member-add",
+        ["DELETE /api/v1/teams/{name}/members/{operator}"] = "team.member-remove",
+        ["POST /api/v1/grants"] = "grant.add",
+        ["POST /api/v1/grants/{id}/revoke"] = "grant.revoke",
     };
 
     /// <summary>POSTs that change nothing (a plan of a model sent in the body).</summary>
     private static readonly HashSet<string> Reads = new(StringComparer.Ordinal) { "POST /api/v1/plan" };
 
-    /// <summary>The endpoint filter.</summary>
-    public static async ValueTask<object?> FilterAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next)
+    /// <summary>The endpoint filter, appending to the audit log through <paramref name="audit"/>.</summary>
+    public static Func<EndpointFilterInvocationContext, EndpointFilterDelegate, ValueTask<object?>> Filter(AuditService audit) =>
+        (invocation, next) => FilterAsync(invocation, next, audit);
+
+    private static async ValueTask<object?> FilterAsync(EndpointFilterInvocationContext invocation, EndpointFilterDelegate next, AuditService audit)
     {
         var http = invocation.HttpContext;
         var method = http.Request.Method;
@@ -77,7 +89,40 @@ internal static partial class OperatorAudit
             activity?.SetTag("rig.status", status);
             activity?.SetTag("rig.revision", revision);
             activity?.SetTag("rig.rollout", rollout);
+            // The audit entry is appended AFTER the action, in a transaction of its own: the action's own transaction
+            // has already committed (and the action may have run several). So an action is never undone for want of
+            // its entry, but a gateway that dies (or a database that fails) between the two leaves an action without
+            // an entry; that failure is logged (event 1803), and the gateway log's line 1801 above still names it.
+            // Command results, which agents report, are audited in the same transaction as the result instead.
+            var device = route.StartsWith("/api/v1/devices/{name}", StringComparison.Ordinal) ? http.Request.RouteValues["name"] as string : null;
+            try
+            {
+                await audit.RecordAsync(who, action, target.Length == 0 ? "-" : target, device, status switch { < 400 => "ok", < 500 => "refused", _ => "error" },
+                    Detail(status, revision, rollout, error, message), CancellationToken.None).ConfigureAwait(false); // a client gone does not skip it
+            }
+            catch (Exception e) when (e is not OutOfMemoryException)
+            {
+                ServerLog.AuditAppendFailed(logger, who, action, target.Length == 0 ? "-" : target, e.Message);
+            }
         }
+    }
+
+    /// <summary>The most characters of an operator's <c>-m</c> message kept in an audit entry (the gateway log has it whole).</summary>
+    private const int MaxAuditMessage = 500;
+
+    /// <summary>An operator entry's detail: the answer's status and what it made or touched, as a small JSON object.</summary>
+    private static string Detail(int status, string? revision, string? rollout, string? error, string message)
+    {
+        var detail = new System.Text.Json.Nodes.JsonObject { ["status"] = status };
+        if (revision is not null)
+            detail["revision"] = revision;
+        if (rollout is not null)
+            detail["rollout"] = rollout;
+        if (error is not null)
+            detail["error"] = error;
+        if (message.Length > 0)
+            detail["message"] = message.Length > MaxAuditMessage ? message[..MaxAuditMessage] : message;
+        return detail.ToJsonString();
     }
 
     /// <summary>The revision, rollout and error code of an answer, whatever its type: read from its JSON form (the

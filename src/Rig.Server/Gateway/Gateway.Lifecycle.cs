@@ -188,6 +188,14 @@ internal sealed partial class Gateway
             return Refused("no-devices", "devices", $"No device matches '{selector}'.");
         var order = QueueOrder.Run(rev, targets, script.Commands, $"script:{name}", $"script {name} run by {author}", $"script {name} by {author}");
         var results = await Queues.WriteAsync(order, ct).ConfigureAwait(false);
+        // Its queues are written: the work started on the operator's behalf goes into the audit log (a transaction of
+        // its own, after the queues; the operator's request has its own entry too).
+        var queued = results.Count(r => r.Outcome == QueueOutcome.Queued);
+        if (queued > 0)
+        {
+            await store.AppendAuditAsync([new AuditEntry(author, "script.wave", name, null, "ok",
+                new System.Text.Json.Nodes.JsonObject { ["script"] = name, ["revision"] = rev, ["devices"] = queued }.ToJsonString())], ct).ConfigureAwait(false);
+        }
         var poked = await PokeAsync(results, nudgeBlocked: false, ct).ConfigureAwait(false);
         return new LifecycleResult(rev, [], [], null, [.. results.Select((r, i) => ConvergeDeviceResult.From(r, poked[i]))], null);
     }

@@ -218,7 +218,11 @@ internal sealed class RolloutEngine : IAsyncDisposable
                 if (update.Status == RolloutDeviceStatuses.Queued)
                     running++;
             }
-            await store.UpdateRolloutDevicesAsync(rollout.Id, updates, ct).ConfigureAwait(false);
+            // The devices this batch started go into the audit log on behalf of the rollout's starter, with their states.
+            var startedNow = updates.Count(u => u.Status == RolloutDeviceStatuses.Queued);
+            var audit = startedNow == 0 ? null : new AuditEntry(rollout.CreatedBy, "rollout.wave", rollout.Id, null, "ok",
+                new System.Text.Json.Nodes.JsonObject { ["rollout"] = rollout.Id, ["revision"] = rollout.Rev, ["wave"] = wave, ["devices"] = startedNow }.ToJsonString());
+            await store.UpdateRolloutDevicesAsync(rollout.Id, updates, ct, audit).ConfigureAwait(false);
             await _gateway.PokeAsync(results, nudgeBlocked: false, ct).ConfigureAwait(false);
         }
         return WaitingFor();

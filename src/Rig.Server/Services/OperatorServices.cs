@@ -22,6 +22,7 @@ internal sealed class OperatorServices
         Scripts = new ScriptService(gateway, Access);
         Trust = new TrustService(gateway, metricsToken, Access);
         Status = new StatusService(gateway, Devices, Rollouts, agentUrl, Access);
+        Audit = new AuditService(gateway, Access);
     }
 
     /// <summary>The rights seam every service goes through.</summary>
@@ -38,4 +39,5 @@ internal sealed class OperatorServices
     public ScriptService Scripts { get; }
     public TrustService Trust { get; }
     public StatusService Status { get; }
+    public AuditService Audit { get; }
 }

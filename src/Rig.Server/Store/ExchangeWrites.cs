@@ -13,6 +13,8 @@ internal sealed class ExchangeWrites(bool unnest)
     private readonly Dictionary<(string Device, string Kind, string Key), string?> _items = [];
     private readonly List<Delivery> _deliveries = [];
     private readonly List<QueueChange> _queues = [];
+    private readonly List<AuditRow> _audit = [];
+    private AuditHead? _auditHead;
 
     /// <summary>Statements sent by <see cref="FlushAsync"/> so far (for the benchmarks' per-exchange counts).</summary>
     public int Statements { get; private set; }
@@ -30,6 +32,20 @@ internal sealed class ExchangeWrites(bool unnest)
 
     public void Queue(QueueChange change) => _queues.Add(change);
 
+    /// <summary>True once the audit chain's head was read (under its lock) in this transaction.</summary>
+    public bool HasAuditHead => _auditHead is not null;
+
+    /// <summary>The audit chain's head as read in this transaction; entries are linked after it in C#.</summary>
+    public void AuditHead(AuditHead head) => _auditHead = head;
+
+    /// <summary>Link an audit entry after the previous one (the head must have been read: <see cref="AuditHead"/>).</summary>
+    public void Audit(AuditEntry entry, long at)
+    {
+        var row = AuditChain.Link(_auditHead ?? throw new InvalidOperationException("The audit head was not read in this transaction."), entry, at);
+        _audit.Add(row);
+        _auditHead = new AuditHead(row.Seq, row.Hash);
+    }
+
     /// <summary>Send what was gathered (held back by a pipelined <see cref="Statements"/> until its next round trip).</summary>
     public async Task FlushAsync(Statements s, long now, CancellationToken ct)
     {
@@ -41,6 +57,7 @@ internal sealed class ExchangeWrites(bool unnest)
         _items.Clear();
         _deliveries.Clear();
         _queues.Clear();
+        _audit.Clear();
     }
 
     private async Task FlushRowsAsync(Statements s, long now, CancellationToken ct)
@@ -66,6 +83,13 @@ internal sealed class ExchangeWrites(bool unnest)
             await Run("UPDATE queues SET status = @status, position = @position, error = @error, updated_at = @now, finished_at = @finished WHERE id = @id",
                 new { status = q.State.Name(), position = q.Position, error = q.Error, now, finished = q.State.IsActive() ? (long?)null : now, id = q.QueueId }).ConfigureAwait(false);
         }
+        foreach (var a in _audit)
+        {
+            await Run("INSERT INTO audit_log (seq, at, operator, action, target, device, customer, outcome, detail, prev_hash, hash) " +
+                "VALUES (@Seq, @At, @Operator, @Action, @Target, @Device, @Customer, @Outcome, @Detail, @PrevHash, @Hash)", a).ConfigureAwait(false);
+        }
+        if (_audit.Count > 0)
+            await Run("UPDATE audit_head SET seq = @Seq, hash = @Hash WHERE id = 1", new { _audit[^1].Seq, _audit[^1].Hash }).ConfigureAwait(false);
 
         Task Run(string sql, object param)
         {
@@ -109,6 +133,19 @@ internal sealed class ExchangeWrites(bool unnest)
                     now, ids = _queues.Select(q => q.QueueId).ToArray(), states = _queues.Select(q => q.State.Name()).ToArray(), positions = _queues.Select(q => q.Position).ToArray(),
                     errors = _queues.Select(q => q.Error).ToArray(), finished = _queues.Select(q => !q.State.IsActive()).ToArray(),
                 }).ConfigureAwait(false);
+        }
+        if (_audit.Count > 0)
+        {
+            await Run("INSERT INTO audit_log (seq, at, operator, action, target, device, customer, outcome, detail, prev_hash, hash) " +
+                "SELECT * FROM unnest(@seqs, @ats, @operators, @actions, @targets, @devices, @customers, @outcomes, @details, @prevs, @hashes)",
+                new
+                {
+                    seqs = _audit.Select(a => a.Seq).ToArray(), ats = _audit.Select(a => a.At).ToArray(), operators = _audit.Select(a => a.Operator).ToArray(),
+                    actions = _audit.Select(a => a.Action).ToArray(), targets = _audit.Select(a => a.Target).ToArray(), devices = _audit.Select(a => a.Device).ToArray(),
+                    customers = _audit.Select(a => a.Customer).ToArray(), outcomes = _audit.Select(a => a.Outcome).ToArray(), details = _audit.Select(a => a.Detail).ToArray(),
+                    prevs = _audit.Select(a => a.PrevHash).ToArray(), hashes = _audit.Select(a => a.Hash).ToArray(),
+                }).ConfigureAwait(false);
+            await Run("UPDATE audit_head SET seq = @Seq, hash = @Hash WHERE id = 1", new { _audit[^1].Seq, _audit[^1].Hash }).ConfigureAwait(false);
         }
 
         Task Run(string sql, object param)

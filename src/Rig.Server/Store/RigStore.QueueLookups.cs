@@ -33,15 +33,22 @@ internal sealed partial class RigStore
         }, ct);
     }
 
-    /// <summary>Record the states of many devices of a rollout in one transaction (a wave started, queues finished).</summary>
-    public Task UpdateRolloutDevicesAsync(string id, IReadOnlyList<RolloutDeviceUpdate> updates, CancellationToken ct = default)
+    /// <summary>Record the states of many devices of a rollout in one transaction (a wave started, queues finished),
+    /// with its audit entry (a wave started) in the same transaction when one is given.</summary>
+    public Task UpdateRolloutDevicesAsync(string id, IReadOnlyList<RolloutDeviceUpdate> updates, CancellationToken ct = default, AuditEntry? audit = null)
     {
         ArgumentNullException.ThrowIfNull(updates);
         if (updates.Count == 0)
             return Task.CompletedTask;
         var now = NowMs;
-        return WriteAsync((c, tx) => c.ExecuteAsync(new CommandDefinition(
-            "UPDATE rollout_devices SET status = @Status, queue_id = COALESCE(@QueueId, queue_id), detail = @Detail, updated_at = @now WHERE rollout_id = @id AND device = @Device",
-            updates.Select(u => new { id, u.Device, u.Status, u.QueueId, u.Detail, now }).ToList(), tx, cancellationToken: ct)), ct);
+        return WriteAsync(async (c, tx) =>
+        {
+            await c.ExecuteAsync(new CommandDefinition(
+                "UPDATE rollout_devices SET status = @Status, queue_id = COALESCE(@QueueId, queue_id), detail = @Detail, updated_at = @now WHERE rollout_id = @id AND device = @Device",
+                updates.Select(u => new { id, u.Device, u.Status, u.QueueId, u.Detail, now }).ToList(), tx, cancellationToken: ct)).ConfigureAwait(false);
+            if (audit is not null)
+                await AppendAuditAsync(new Statements(c, tx), [audit], ct).ConfigureAwait(false);
+            return 0;
+        }, ct);
     }
 }

@@ -228,8 +228,17 @@ internal sealed partial class RigStore
                 reads.Add(($"SELECT {ExchangeColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.id = ANY(@ids)", new { ids }));
             if (reporting.Length > 0)
                 reads.Add(("SELECT device, key, body FROM recorded_items WHERE kind = 'service' AND device = ANY(@reporting)", new { reporting }));
+            // Results to record: the audit chain's head, locked, in the same round trip (entries are linked in C#).
+            var headRead = ids.Length > 0 && !writes.HasAuditHead ? reads.Count : -1;
+            if (headRead >= 0)
+                reads.Add((AuditHeadSql, null));
             await s.ReadManyAsync(reads, (i, reader) =>
             {
+                if (i == headRead)
+                {
+                    writes.AuditHead(Statements.Rows<AuditHead>(reader).SingleOrDefault() ?? throw new InvalidOperationException("The audit log's head row is missing: the audit_head table was emptied; restore it from a backup."));
+                    return;
+                }
                 switch (i)
                 {
                     case 0: queues.AddRange(Statements.Rows<QueueRow>(reader)); break;
@@ -293,6 +302,16 @@ internal sealed partial class RigStore
     {
         foreach (var end in decision.Ends)
             writes.End(end.Command.Id, end.State, JsonSerializer.Serialize(ForHistory(end.Result), RigJson.Default.CommandResult));
+        if (decision.Ends.Count > 0)
+        {
+            // Every fresh result goes into the audit log in the transaction that records it: acknowledged means audited.
+            if (!writes.HasAuditHead)
+                writes.AuditHead(await s.QuerySingleOrDefaultAsync<AuditHead>(AuditHeadSql, null, ct).ConfigureAwait(false)
+                    ?? throw new InvalidOperationException("The audit log's head row is missing: the audit_head table was emptied; restore it from a backup."));
+            var now = NowMs;
+            foreach (var end in decision.Ends)
+                writes.Audit(CommandResultEntry(device, end), now);
+        }
         foreach (var applied in decision.Applied)
             await ApplyToRecordedStateAsync(s, device, applied.Command, applied.Result, services, servicesComplete, writes, ct).ConfigureAwait(false);
         if (decision.Unsend is var (unsendQueue, afterSeq))
@@ -311,6 +330,23 @@ internal sealed partial class RigStore
         }
         if (decision.DroppedInventory is { } dropped)
             await NoteDroppedInventoryAsync(s, device, dropped, ct).ConfigureAwait(false);
+    }
+
+    /// <summary>The audit entry of a command's result: which command ended how, never its output.</summary>
+    private static AuditEntry CommandResultEntry(string device, CommandEnd end)
+    {
+        var detail = new System.Text.Json.Nodes.JsonObject
+        {
+            ["queue"] = end.Command.QueueId,
+            ["position"] = end.Command.Seq,
+            ["kind"] = end.Command.Kind,
+            ["durationMs"] = end.Result.DurationMs,
+        };
+        if (end.Result.ErrorCode is { } code)
+            detail["errorCode"] = code;
+        if (end.Result.FromJournal)
+            detail["fromJournal"] = true;
+        return new AuditEntry(null, "command.result", end.Command.Id, device, end.State.Name(), detail.ToJsonString());
     }
 
     private string ActiveQueueSql(Statements s) =>

@@ -38,6 +38,9 @@ internal sealed partial class RigStore
                 "INSERT INTO certificates (thumbprint, device, serial, issued_at, not_after, revoked_at) VALUES (@Thumbprint, @Device, @Serial, @issued, @notAfter, NULL)",
                 new { certificate.Thumbprint, certificate.Device, certificate.Serial, issued = certificate.IssuedAt.ToUnixTimeMilliseconds(), notAfter = certificate.NotAfter.ToUnixTimeMilliseconds() },
                 tx, cancellationToken: ct)).ConfigureAwait(false);
+            // The enrollment is in the audit log with its certificate, in the same transaction.
+            await AppendAuditAsync(new Statements(c, tx), [new AuditEntry(null, "device.enroll", $"name={device}", device, "ok",
+                new System.Text.Json.Nodes.JsonObject { ["thumbprint"] = certificate.Thumbprint, ["serial"] = certificate.Serial }.ToJsonString())], ct).ConfigureAwait(false);
             return true;
         }, ct);
     }

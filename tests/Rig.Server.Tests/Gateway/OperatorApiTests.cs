@@ -241,6 +241,41 @@ public sealed class OperatorApiTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Operator_actions_through_the_api_are_in_the_audit_log_and_the_chain_verifies()
+    {
+        using var client = Client(_token);
+        using (var put = await client.PutAsync("api/v1/model?message=first", new StringContent(JsonSerializer.Serialize(new RigModel { Sites = [new Site { Name = "s" }], Devices = [new Device { Name = "web-1", Site = "s" }] }, ModelJson.Default.RigModel), Encoding.UTF8, "application/json")))
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        using (var revoke = await client.PostAsync("api/v1/devices/web-9/revoke", null))
+            Assert.Equal(HttpStatusCode.NotFound, revoke.StatusCode);
+        using (var read = await client.GetAsync("api/v1/devices"))
+            Assert.True(read.IsSuccessStatusCode); // a read: not audited
+
+        var page = JsonDocument.Parse(await client.GetStringAsync("api/v1/audit")).RootElement;
+        var entries = page.GetProperty("entries").EnumerateArray().ToList();
+        Assert.Equal(2, entries.Count);
+        Assert.Equal(JsonValueKind.Null, page.GetProperty("next").ValueKind);
+        var (put1, revoke1) = (entries[0], entries[1]);
+        Assert.Equal(("model.put", "ok", "admin"), (put1.GetProperty("action").GetString(), put1.GetProperty("outcome").GetString(), put1.GetProperty("operator").GetString()));
+        Assert.Contains("\"revision\":\"1\"", put1.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Contains("\"message\":\"first\"", put1.GetProperty("detail").GetString(), StringComparison.Ordinal);
+        Assert.Equal(("device.revoke", "refused", "web-9", "name=web-9"),
+            (revoke1.GetProperty("action").GetString(), revoke1.GetProperty("outcome").GetString(), revoke1.GetProperty("device").GetString(), revoke1.GetProperty("target").GetString()));
+        Assert.Equal(put1.GetProperty("hash").GetString(), revoke1.GetProperty("prevHash").GetString());
+
+        var byDevice = JsonDocument.Parse(await client.GetStringAsync("api/v1/audit?device=web-9&limit=1")).RootElement;
+        Assert.Equal(2, byDevice.GetProperty("entries")[0].GetProperty("seq").GetInt64());
+        Assert.Equal(2, byDevice.GetProperty("next").GetInt64()); // a full page: there may be more
+        var verify = JsonDocument.Parse(await client.GetStringAsync("api/v1/audit/verify")).RootElement;
+        Assert.True(verify.GetProperty("ok").GetBoolean(), verify.ToString());
+        Assert.Equal((2L, revoke1.GetProperty("hash").GetString()), (verify.GetProperty("checked").GetInt64(), verify.GetProperty("headHash").GetString()));
+
+        using var bad = await client.GetAsync("api/v1/audit?since=yesterday");
+        Assert.Equal(HttpStatusCode.BadRequest, bad.StatusCode);
+        Assert.Equal("bad-since", (await ErrorOfAsync(bad)).GetProperty("code").GetString());
+    }
+
+    [Fact]
     public async Task Operator_api_listens_only_on_loopback_by_default()
     {
         Assert.Equal("127.0.0.1", _server.Options.ApiListenAddress);

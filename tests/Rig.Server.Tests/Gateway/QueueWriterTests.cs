@@ -191,6 +191,39 @@ public sealed class RolloutEngineTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Each_wave_started_is_in_the_audit_log_on_behalf_of_the_rollouts_starter_after_the_results_that_ended_the_last()
+    {
+        string[] devices = ["web-1", "web-2"];
+        await _server.Store.SaveModelAsync(FileFleet.Model(devices), "admin", "two web servers");
+        var rollout = await _server.Gateway.StartRolloutAsync(new RolloutRequest(null, null, Canary: 1), "admin", CancellationToken.None);
+        var started = await WaitForAsync(rollout.Id, r => r.Devices.Any(d => d.Status == RolloutDeviceStatuses.Queued), "the canary to be queued");
+        var canary = started.Devices.Single(d => d.Status == RolloutDeviceStatuses.Queued).Device;
+        var response = await _server.Gateway.ExchangeAsync(canary, StoreTestData.Inquiry(canary), "127.0.0.1", CancellationToken.None);
+        var commands = 0;
+        while (response.Answer == ExchangeAnswer.Command)
+        {
+            var command = response.Command!;
+            var result = StoreTestData.Succeeded(command.Id, command.Spec is InventoryCommand ? new InventoryReport { Hostname = canary } : null);
+            response = await _server.Gateway.ExchangeAsync(canary, StoreTestData.Report(result, canary), "127.0.0.1", CancellationToken.None);
+            commands++;
+        }
+        await WaitForAsync(rollout.Id, r => r.Devices.All(d => d.Status != RolloutDeviceStatuses.Waiting), "the second wave to start");
+
+        var entries = await _server.Store.ListAuditAsync(new AuditQuery());
+        var waves = entries.Where(e => e.Action == "rollout.wave").ToList();
+        Assert.Equal(2, waves.Count);
+        Assert.All(waves, w => Assert.Equal(("admin", rollout.Id, "ok"), (w.Operator, w.Target, w.Outcome)));
+        Assert.Contains("\"wave\":0", waves[0].Detail, StringComparison.Ordinal);
+        Assert.Contains("\"wave\":1", waves[1].Detail, StringComparison.Ordinal);
+        Assert.All(waves, w => Assert.Contains("\"devices\":1", w.Detail, StringComparison.Ordinal));
+        var results = entries.Where(e => e.Action == "command.result").ToList();
+        Assert.Equal(commands, results.Count);
+        Assert.All(results, r => Assert.Equal((canary, (string?)null), (r.Device, r.Operator)));
+        Assert.True(results[^1].Seq < waves[1].Seq, "the second wave starts after the canary's results");
+        Assert.Null((await _server.Store.VerifyAuditAsync()).Break);
+    }
+
+    [Fact]
     public async Task A_device_whose_rollout_queue_was_written_but_not_recorded_is_given_that_queue_not_left_blocked_by_it()
     {
         await _server.Store.SaveModelAsync(FileFleet.Model(["web-1"]), "test", "one web server");
