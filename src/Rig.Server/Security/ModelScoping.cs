@@ -40,7 +40,8 @@ internal static class ModelScoping
         places.OfEntity(kind, name).Any(p => Rights.Allows(grants, Verb.Read, Read(p)));
 
     /// <summary>The part of <paramref name="model"/> the grants let one read: the objects concerning a readable place;
-    /// role kinds (names only, needed to read the rest); global parameters only with read on everything.</summary>
+    /// role kinds (names only, needed to read the rest); global parameters and approval policies only with read on
+    /// everything.</summary>
     public static RigModel Project(RigModel model, IReadOnlyList<Grant> grants, ModelPlaces places)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -58,6 +59,7 @@ internal static class ModelScoping
             Assignments = [.. model.Assignments.Where(a => See("assignment", AssignmentKey(a)))],
             Templates = [.. model.Templates.Where(t => See("template", t.Name))],
             Parameters = new Dictionary<string, string>(),
+            Approvals = [],
         };
     }
 
@@ -90,6 +92,7 @@ internal static class ModelScoping
             Templates = Join(submitted.Templates, current.Templates.Where(t => Hidden("template", t.Name)), t => t.Name),
             RoleKinds = current.RoleKinds,
             Parameters = current.Parameters,
+            Approvals = current.Approvals,
         };
     }
 
