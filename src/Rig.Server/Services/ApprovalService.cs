@@ -41,7 +41,7 @@ internal sealed class ApprovalService(Gateway.Gateway gateway, OperatorAccess ac
         {
             throw new TrustRefusedException("approval-not-required",
                 $"Revision {rev} needs no approval: no approval policy covers what it changed. Nothing was recorded.",
-                "See what needs approval with `rig revision approval REV`; policies are the model's `approvals:` (docs/MODEL.md).", TrustRefusedException.Kind.Conflict);
+                "See what a revision needs with `rig approval REV`; policies are the model's `approvals:` (docs/MODEL.md).", TrustRefusedException.Kind.Conflict);
         }
         var outside = approval.Needs
             .Where(n => !Rights.Allows(caller.Grants, Verb.Approve, n.Places))
