@@ -14,17 +14,17 @@ internal static partial class OperatorApi
     {
         var approvals = services.Approvals;
 
-        api.MapGet("/revisions/{rev:long}/approval", async (long rev, HttpContext context, CancellationToken ct) =>
+        api.MapGet("/revisions/{rev}/approval", async (long rev, HttpContext context, CancellationToken ct) =>
             Results.Json(await approvals.GetAsync(CallerOf(context), rev, ct).ConfigureAwait(false)))
             .Documented<ApprovalView>("getRevisionApproval", 200, StatusCodes.Status404NotFound)
             .WithSummary("What the approval policy asks of a revision (the objects, how many approvals), who approved or rejected it, and its state: not-required, pending, approved or rejected.");
 
-        api.MapPost("/revisions/{rev:long}/approve", async (long rev, string? message, HttpContext context, CancellationToken ct) =>
+        api.MapPost("/revisions/{rev}/approve", async (long rev, string? message, HttpContext context, CancellationToken ct) =>
             Results.Json(await approvals.ApproveAsync(CallerOf(context), rev, message, ct).ConfigureAwait(false)))
             .Documented<ApprovalView>("approveRevision", 200, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .WithSummary("Approve a revision: needs 'approve' on every place its objects needing approval lie; the author may not approve their own revision.");
 
-        api.MapPost("/revisions/{rev:long}/reject", async (long rev, string? message, HttpContext context, CancellationToken ct) =>
+        api.MapPost("/revisions/{rev}/reject", async (long rev, string? message, HttpContext context, CancellationToken ct) =>
             Results.Json(await approvals.RejectAsync(CallerOf(context), rev, message, ct).ConfigureAwait(false)))
             .Documented<ApprovalView>("rejectRevision", 200, StatusCodes.Status404NotFound, StatusCodes.Status409Conflict)
             .WithSummary("Reject a revision: its rollouts (and those of later revisions) are refused until someone approves it.");
