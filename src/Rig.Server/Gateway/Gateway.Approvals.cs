@@ -75,9 +75,9 @@ internal sealed partial class Gateway
         if (_approvalNeeds.TryGetValue(revision.Rev, out var known))
             return known;
         IReadOnlyList<ApprovalNeed> needs = [];
-        // Four eyes need a second pair: a revision made while its author was the gateway's only operator (a fresh
-        // `rig server init`, `rig demo`) could never be approved by anyone else, so it needs no approval.
-        if (operators.Any(o => o.Name != revision.Author && o.CreatedAt <= revision.CreatedAt))
+        // Four eyes need a second pair: a revision made while the gateway had one operator (a fresh `rig server init`,
+        // `rig demo`) could never be approved by someone other than that operator, so it needs no approval.
+        if (operators.Count(o => o.CreatedAt <= revision.CreatedAt) >= 2)
         {
             var changes = await store.DiffAsync(revision.Rev - 1, revision.Rev, ct).ConfigureAwait(false);
             var before = revision.Rev > 1 ? (await store.LoadModelAsync(revision.Rev - 1, ct).ConfigureAwait(false)).Model : new RigModel();
