@@ -121,7 +121,10 @@ internal static class RigCli
         config.AddCommand<DriftCommand>("drift").WithDescription("What differs between the model and what devices report (packages, files, services, hardware, OS). Exit 0 none, 2 drift, 1 errors.");
         config.AddCommand<ApplyCommand>("apply").WithDescription("Record a model directory as a new revision (author, time, why). Nothing is sent.");
         config.AddCommand<HistoryCommand>("history").WithDescription("Model revisions: who, when, why.");
-        config.AddCommand<DiffCommand>("diff").WithDescription("What differs between two model revisions.");
+        config.AddCommand<ApprovalShowCommand>("approval").WithDescription("What a revision's approval policy asks (objects, approvals, where) and who approved or rejected it.");
+        config.AddCommand<ApprovalDecisionCommand>("approve").WithDescription("Approve a revision (four eyes: not your own; needs 'approve' where it changed). -m says why.");
+        config.AddCommand<ApprovalDecisionCommand>("reject").WithDescription("Reject a revision: its rollouts are refused until someone approves it. -m says why.");
+                config.AddCommand<DiffCommand>("diff").WithDescription("What differs between two model revisions.");
         config.AddCommand<ConvergeCommand>("converge").WithDescription("Plan the model for devices, queue the changes and poke their agents.");
         config.AddCommand<DemoCommand>("demo").WithDescription("Provision a three-tier demo site with 6 agent processes on this machine.");
         config.AddExample("demo");

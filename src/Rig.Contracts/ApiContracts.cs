@@ -186,7 +186,11 @@ public sealed record SavedPlan(string Format, int Version, DateTimeOffset Create
 public sealed record ApplyResponse(long Revision, bool Changed, IReadOnlyList<ModelChangeView> Changes);
 
 /// <summary>A model revision as listed by history.</summary>
-public sealed record RevisionView(long Revision, string Author, string Message, DateTimeOffset CreatedAt, int Changes);
+public sealed record RevisionView(long Revision, string Author, string Message, DateTimeOffset CreatedAt, int Changes)
+{
+    /// <summary>Its approval state, one of <see cref="ApprovalStates"/> (<c>rig approval REV</c> for the details).</summary>
+    public string? Approval { get; init; }
+}
 
 /// <summary>A model object diff between two revisions.</summary>
 public sealed record ModelDiffEntry(string Kind, string Name, string Change, string Diff);

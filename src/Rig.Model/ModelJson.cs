@@ -16,6 +16,7 @@ namespace Rig.Model;
 [JsonSerializable(typeof(RigModel))]
 [JsonSerializable(typeof(Site))]
 [JsonSerializable(typeof(Customer))]
+[JsonSerializable(typeof(List<ApprovalPolicy>))]
 [JsonSerializable(typeof(Device))]
 [JsonSerializable(typeof(Interconnection))]
 [JsonSerializable(typeof(PackageInfo))]

@@ -68,4 +68,47 @@ public sealed class OperatorClientTests : IAsyncLifetime
         Assert.Contains("RIG_TOKEN", output, StringComparison.Ordinal);
         Assert.DoesNotContain("not-this-one", output, StringComparison.Ordinal);
     }
+    [Fact]
+    public async Task Rig_approve_by_a_second_operator_is_recorded_and_shown_by_history_while_the_author_is_refused()
+    {
+        using var admin = new OperatorClient(_server.ApiUrl, _token, X509CertificateLoader.LoadCertificateFromFile(Ca));
+        await admin.PostAsync<JsonElement>("api/v1/teams", new { name = "os-approvers" });
+        await admin.PostAsync<JsonElement>("api/v1/grants", new { team = "os-approvers", verbs = new[] { "read", "approve" }, scope = new { kinds = new[] { "os" } }, reason = "test" });
+        var bob = (await admin.PostAsync<JsonElement>("api/v1/tokens", new { name = "bob-1", @operator = "bob", team = "os-approvers" })).GetProperty("secret").GetString()!;
+        var model = new RigModel
+        {
+            Sites = [new Site { Name = "shop" }],
+            Devices = [new Device { Name = "web-1", Site = "shop" }],
+            Roles = [new Role { Name = "base", Kind = "os" }],
+            Assignments = [new RoleAssignment("web-1", "base")],
+        };
+        await admin.PostJsonTextAsync<ApplyResponse>("api/v1/apply?message=os", JsonSerializer.Serialize(model, ModelJson.Default.RigModel));
+
+        var (selfCode, selfOut) = await RigAsync(_token, "approve", "1", "--json");
+        var (code, output) = await RigAsync(bob, "approve", "1", "-m", "tested", "--json");
+        var (_, history) = await RigAsync(_token, "history", "--json");
+
+        Assert.Equal(1, selfCode);
+        Assert.Equal("forbidden", JsonDocument.Parse(selfOut).RootElement.GetProperty("error").GetProperty("code").GetString());
+        Assert.Equal(0, code);
+        var approval = JsonDocument.Parse(output).RootElement;
+        Assert.Equal("approved", approval.GetProperty("state").GetString());
+        Assert.Equal("tested", approval.GetProperty("decisions")[0].GetProperty("message").GetString());
+        Assert.Equal("approved", JsonDocument.Parse(history).RootElement[0].GetProperty("approval").GetString());
+    }
+
+    /// <summary>Run <c>rig</c> against the gateway with <paramref name="token"/>: exit code and standard output.</summary>
+    private async Task<(int Code, string Stdout)> RigAsync(string token, params string[] args)
+    {
+        var info = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var a in (string[])[Path.Combine(AppContext.BaseDirectory, "rig.dll"), .. args, "--server", _server.ApiUrl.ToString(), "--ca", Ca, "--token", token])
+            info.ArgumentList.Add(a);
+        using var process = Process.Start(info)!;
+        var stdout = process.StandardOutput.ReadToEndAsync();
+        var stderr = process.StandardError.ReadToEndAsync();
+        using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(1));
+        await process.WaitForExitAsync(timeout.Token);
+        await stderr;
+        return (process.ExitCode, await stdout);
+    }
 }

@@ -29,9 +29,12 @@ internal sealed class HistoryCommand : AsyncCommand<HistorySettings>
             Output.JsonLine(revisions);
             return 0;
         }
-        var table = new Table().AddColumns("rev", "when", "who", "objects", "why");
+        var table = new Table().AddColumns("rev", "when", "who", "objects", "approval", "why");
         foreach (var r in revisions)
-            table.AddRow(r.Revision.ToString(CultureInfo.InvariantCulture), r.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), Markup.Escape(r.Author), r.Changes.ToString(CultureInfo.InvariantCulture), Markup.Escape(r.Message));
+        {
+            table.AddRow(r.Revision.ToString(CultureInfo.InvariantCulture), r.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), Markup.Escape(r.Author), r.Changes.ToString(CultureInfo.InvariantCulture),
+                r.Approval switch { ApprovalStates.Pending => "[yellow]pending[/]", ApprovalStates.Rejected => "[red]rejected[/]", ApprovalStates.Approved => "[green]approved[/]", _ => "-" }, Markup.Escape(r.Message));
+        }
         AnsiConsole.Write(table);
         return 0;
     }

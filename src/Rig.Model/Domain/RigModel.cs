@@ -41,6 +41,11 @@ public sealed record RigModel
     /// <summary>Global parameters, the lowest layer (global &lt; site &lt; role &lt; device).</summary>
     public IReadOnlyDictionary<string, string> Parameters { get; set; } = new Dictionary<string, string>();
 
+    /// <summary>Which changes need approval before they are rolled out (four eyes), over the built-in default
+    /// <see cref="ApprovalPolicy.Default"/>; the last policy that matches a changed object decides (docs/MODEL.md,
+    /// <em>Approvals</em>).</summary>
+    public IReadOnlyList<ApprovalPolicy> Approvals { get; set; } = [];
+
     /// <summary>Every role kind in install order: os, app, content, then declared kinds.</summary>
     public IReadOnlyList<string> KindOrder() => [.. BuiltInRoleKinds.All, .. RoleKinds.Where(k => !BuiltInRoleKinds.All.Contains(k))];
 }
@@ -57,6 +62,30 @@ public static class BuiltInRoleKinds
 
     /// <summary>The three in order.</summary>
     public static IReadOnlyList<string> All { get; } = [Os, App, Content];
+}
+
+/// <summary>How many approvals a change needs, by operators other than the revision's author holding <c>approve</c>
+/// where the changed object lies. A null list does not restrict; an object lies in the policy when each restricted
+/// list holds its role kind, customer and site.</summary>
+public sealed record ApprovalPolicy
+{
+    /// <summary>The most approvals a policy may ask for.</summary>
+    public const int MaxApprovals = 5;
+
+    /// <summary>The policy every model has before its own: any change to an <c>os</c> role needs one approval.</summary>
+    public static ApprovalPolicy Default { get; } = new() { Kinds = [BuiltInRoleKinds.Os], Approvals = 1 };
+
+    /// <summary>Role kinds the policy is about (null: every change, role or not).</summary>
+    public IReadOnlyList<string>? Kinds { get; init; }
+
+    /// <summary>Customers the policy is about (null: any, and the provider's own objects).</summary>
+    public IReadOnlyList<string>? Customers { get; init; }
+
+    /// <summary>Sites the policy is about (null: any).</summary>
+    public IReadOnlyList<string>? Sites { get; init; }
+
+    /// <summary>Approvals needed: 0 (no approval: turns an earlier policy off for this scope) to <see cref="MaxApprovals"/>.</summary>
+    public int Approvals { get; init; } = 1;
 }
 
 /// <summary>A customer of the hosting provider: the owner of sites and of roles made for them.</summary>

@@ -6,6 +6,7 @@ namespace Rig.Model.Files;
 internal sealed partial class ModelFileReader
 {
     private static readonly string[] CustomerKeys = ["name", "description"];
+    private static readonly string[] ApprovalKeys = ["kinds", "customers", "sites", "approvals"];
     private static readonly string[] SiteKeys = ["name", "customer", "description", "parameters"];
     private static readonly string[] DeviceKeys = ["name", "site", "hostname", "tier", "osFamily", "architecture", "addresses", "hardware", "facts", "parameters", "roles", "network"];
     private static readonly string[] NetworkKeys = ["renderer", "probeTimeoutSeconds", "interfaces"];
@@ -44,6 +45,24 @@ internal sealed partial class ModelFileReader
     {
         var f = Named(map, "customers", index, "customer", CustomerKeys, out var name);
         _customers.Add(new Customer { Name = name, Description = f.String("description") });
+    }
+
+    private void ReadApprovalPolicy(YMap map, int index)
+    {
+        var f = new Fields(this, map, $"approvals/{index}", $"approval policy {index} of `approvals`", ApprovalKeys);
+        f.Check();
+        // An empty list restricts nothing, like an absent one.
+        IReadOnlyList<string>? Names(string key, string example) => f.StringList(key, example).Select(e => e.Value).ToList() is { Count: > 0 } names ? names : null;
+        var count = f.Has("approvals") ? f.Long("approvals", 0, ApprovalPolicy.MaxApprovals) : null;
+        if (!f.Has("approvals"))
+            Error(ModelFileCodes.MissingKey, map, f.Key("approvals"), $"Approval policy {index} of `approvals` needs `approvals:` (how many approvals, 0 to {ApprovalPolicy.MaxApprovals}; 0 turns approval off for its scope).");
+        _approvals.Add(new ApprovalPolicy
+        {
+            Kinds = Names("kinds", "[os, app]"),
+            Customers = Names("customers", "[acme]"),
+            Sites = Names("sites", "[shop]"),
+            Approvals = (int)(count ?? 1),
+        });
     }
 
     private void ReadSite(YMap map, int index)

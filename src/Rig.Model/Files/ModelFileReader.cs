@@ -8,7 +8,7 @@ namespace Rig.Model.Files;
 /// Object readers are in the partial files (ModelFileReader.Objects.cs, ModelFileReader.Items.cs).</summary>
 internal sealed partial class ModelFileReader
 {
-    private static readonly string[] TopLevelKeys = ["parameters", "customers", "sites", "devices", "links", "templates", "bundles", "roleKinds", "roles", "assignments", "packages"];
+    private static readonly string[] TopLevelKeys = ["parameters", "customers", "sites", "devices", "links", "templates", "bundles", "roleKinds", "roles", "assignments", "packages", "approvals"];
 
     private readonly RigLimits _limits;
     private readonly List<ModelFileError> _errors = [];
@@ -20,6 +20,8 @@ internal sealed partial class ModelFileReader
     private readonly Dictionary<string, string> _parameters = new(StringComparer.Ordinal);
     private readonly List<string> _roleKinds = [];
     private readonly List<Customer> _customers = [];
+    private readonly List<ApprovalPolicy> _approvals = [];
+    private int _approvalEntries;
     private readonly List<Site> _sites = [];
     private readonly List<Device> _devices = [];
     private readonly List<Interconnection> _links = [];
@@ -95,6 +97,7 @@ internal sealed partial class ModelFileReader
             Parameters = _parameters,
             RoleKinds = _roleKinds,
             Customers = _customers,
+            Approvals = _approvals,
             Sites = _sites,
             Devices = _devices,
             Links = _links,
@@ -165,10 +168,29 @@ internal sealed partial class ModelFileReader
                 case "assignments":
                     Each(top, "assignments", "[{device: web-1, role: web}]", ReadAssignment);
                     break;
+                case "approvals":
+                    EachUnnamed(top, "approvals", "[{kinds: [os], approvals: 1}]", ReadApprovalPolicy);
+                    break;
                 case "packages":
                     Each(top, "packages", "[{name: nginx-lite, version: 1.24.0, sha256: ...}]", ReadPackage);
                     break;
             }
+        }
+    }
+
+    /// <summary>Read every element of a top-level list of unnamed objects (approval policies), numbered across files so
+    /// that each element's path is unique.</summary>
+    private void EachUnnamed(Fields top, string key, string example, Action<YMap, int> read)
+    {
+        if (top.List(key, example) is not { } list)
+            return;
+        foreach (var item in list.Items)
+        {
+            var index = _approvalEntries++;
+            if (item is YMap map)
+                read(map, index);
+            else if (item is not YBad)
+                Error(ModelFileCodes.WrongType, item, $"{key}/{index}", $"Entry {index} of `{key}` must be a map like `- {{kinds: [os], approvals: 1}}`, not {item.Describe}.");
         }
     }
 

@@ -26,6 +26,7 @@ internal static class ModelFileWriter
         site.List("roleKinds", model.RoleKinds);
         Section(site, "customers", model.Customers, WriteCustomer);
         Section(site, "sites", model.Sites, WriteSite);
+        Section(site, "approvals", model.Approvals, WriteApprovalPolicy);
         files.Add(new ModelSourceFile("site.yaml", Header + site.Finish()));
 
         if (model.Devices.Count > 0 || model.Links.Count > 0 || model.Assignments.Count > 0)
@@ -114,6 +115,19 @@ internal static class ModelFileWriter
         y.BeginMap();
         y.Field("name", c.Name);
         y.Field("description", c.Description);
+        y.EndMap();
+    }
+
+    private static void WriteApprovalPolicy(YamlOut y, ApprovalPolicy p)
+    {
+        y.BeginMap();
+        if (p.Kinds is not null)
+            y.List("kinds", p.Kinds);
+        if (p.Customers is not null)
+            y.List("customers", p.Customers);
+        if (p.Sites is not null)
+            y.List("sites", p.Sites);
+        y.Field("approvals", p.Approvals);
         y.EndMap();
     }
 

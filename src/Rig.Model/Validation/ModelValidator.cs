@@ -34,6 +34,7 @@ public static partial class ModelValidator
         CheckRoles(model, index, errors);
         CheckAssignments(model, index, errors);
         CheckPackageOwners(model, index, errors);
+        CheckApprovals(model, errors);
 
         if (renderTemplates && errors.Count == 0)
         {
@@ -53,6 +54,27 @@ public static partial class ModelValidator
                 errors.Add(new("name.invalid", $"roleKinds/{kind}", $"Role kind '{kind}' is not a valid name: use {Names.ObjectNameRule}."));
             else if (!seen.Add(kind))
                 errors.Add(new("name.duplicate", $"roleKinds/{kind}", $"Role kind '{kind}' is declared twice (os, app and content are built in)."));
+        }
+    }
+
+    /// <summary>Approval policies name kinds, customers and sites that exist, and ask for 0 to
+    /// <see cref="ApprovalPolicy.MaxApprovals"/> approvals.</summary>
+    private static void CheckApprovals(RigModel model, List<ModelError> errors)
+    {
+        var kinds = model.KindOrder().ToHashSet(StringComparer.Ordinal);
+        var customers = model.Customers.Select(c => c.Name).ToHashSet(StringComparer.Ordinal);
+        var sites = model.Sites.Select(s => s.Name).ToHashSet(StringComparer.Ordinal);
+        for (var i = 0; i < model.Approvals.Count; i++)
+        {
+            var policy = model.Approvals[i];
+            if (policy.Approvals is < 0 or > ApprovalPolicy.MaxApprovals)
+                errors.Add(new("approval.count-invalid", $"approvals/{i}/approvals", $"Approval policy {i} asks for {policy.Approvals} approvals; write 0 (none) to {ApprovalPolicy.MaxApprovals}."));
+            foreach (var kind in (policy.Kinds ?? []).Where(k => !kinds.Contains(k)))
+                errors.Add(new("approval.kind-unknown", $"approvals/{i}/kinds", $"Approval policy {i} names role kind '{kind}', which does not exist; the kinds are {string.Join(", ", kinds)} (declare others under `roleKinds:`)."));
+            foreach (var customer in (policy.Customers ?? []).Where(c => !customers.Contains(c)))
+                errors.Add(new("approval.customer-unknown", $"approvals/{i}/customers", $"Approval policy {i} names customer '{customer}', which does not exist; add it under `customers:` or fix the name."));
+            foreach (var site in (policy.Sites ?? []).Where(s => !sites.Contains(s)))
+                errors.Add(new("approval.site-unknown", $"approvals/{i}/sites", $"Approval policy {i} names site '{site}', which does not exist; add it under `sites:` or fix the name."));
         }
     }
 

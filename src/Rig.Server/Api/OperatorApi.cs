@@ -153,11 +153,20 @@ internal static partial class OperatorApi
             .Documented<QueueView>("cancelDeviceQueue", 200, StatusCodes.Status404NotFound).WithSummary("Cancel the device's active queue (a running command finishes).");
 
         api.MapPost("/converge", async (ConvergeRequest request, HttpContext context, CancellationToken ct) =>
-            Results.Json(await services.Devices.ConvergeAsync(CallerOf(context), request, ct).ConfigureAwait(false)))
-            .Documented<ConvergeResponse>("converge", 200, JsonBodyErrors).WithSummary("Plan the current model for devices (all when none are named), queue the changes and poke their agents now, without waves.");
+        {
+            try
+            {
+                return Results.Json(await services.Devices.ConvergeAsync(CallerOf(context), request, ct).ConfigureAwait(false));
+            }
+            catch (Gateway.RolloutRefusedException e)
+            {
+                return ApiErrors.Refused(e);
+            }
+        }).Documented<ConvergeResponse>("converge", 200, [.. JsonBodyErrors, StatusCodes.Status409Conflict]).WithSummary("Plan the current model for devices (all when none are named), queue the changes and poke their agents now, without waves.");
 
         MapTrust(api, services);
         MapModelHistory(api, services);
+        MapApprovals(api, services);
         MapRollouts(api, services);
         MapLifecycle(api, services);
         MapDevices(api, services);

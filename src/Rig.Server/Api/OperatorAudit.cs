@@ -31,6 +31,8 @@ internal static partial class OperatorAudit
         ["POST /api/v1/devices/{name}/decommission"] = "device.decommission",
         ["POST /api/v1/devices/{name}/rebuild"] = "device.rebuild",
         ["POST /api/v1/converge"] = "converge",
+        ["POST /api/v1/revisions/{rev}/approve"] = "revision.approve",
+        ["POST /api/v1/revisions/{rev}/reject"] = "revision.reject",
         ["POST /api/v1/rollouts"] = "rollout.start",
         ["POST /api/v1/rollouts/{id}/pause"] = "rollout.pause",
         ["POST /api/v1/rollouts/{id}/resume"] = "rollout.resume",

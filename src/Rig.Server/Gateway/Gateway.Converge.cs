@@ -35,11 +35,14 @@ internal sealed partial class Gateway
 
     /// <summary>Plan the current model for the given devices (all devices of the model when empty), queue the
     /// commands of each device that needs changes, and poke its agent. A device with an active queue is not
-    /// given a second one (queues never interleave on a device).</summary>
+    /// given a second one (queues never interleave on a device). Refused (<see cref="RolloutRefusedException"/>,
+    /// <c>approval-required</c>) while the current revision or an earlier one lacks an approval it needs.</summary>
     public async Task<IReadOnlyList<ConvergeDeviceResult>> ConvergeAsync(IReadOnlyList<string> devices, string reason, CancellationToken ct)
     {
         ArgumentNullException.ThrowIfNull(devices);
         var snapshot = await Plans.SnapshotAsync(null, ct).ConfigureAwait(false);
+        // Converge delivers the current revision: the same approvals as a rollout of it.
+        await EnsureApprovedAsync(snapshot.Rev, ct).ConfigureAwait(false);
         var targets = devices.Count > 0 ? devices : [.. snapshot.Model.Devices.Select(d => d.Name)];
         var modelErrors = ModelValidator.Validate(snapshot.Model, renderTemplates: false);
         if (modelErrors.Count > 0)

@@ -58,6 +58,10 @@ internal sealed partial class Gateway
         var rev = request.Revision ?? current;
         if (rev < 1 || rev > current)
             throw new RolloutRefusedException("unknown-revision", $"Revision {rev} does not exist (the newest is {current}); see `rig history`.", OperatorRefusal.NotFound);
+        // Four eyes: a revision (or an earlier one it includes) that needs approval and lacks it is not delivered. Work
+        // with a purpose (a decommission's removal) is authorized by its own verb, not by approvals.
+        if (purpose is null)
+            await EnsureApprovedAsync(rev, ct).ConfigureAwait(false);
         if (request.MaxParallel < 1)
             throw new RolloutRefusedException("bad-rollout", $"--max-parallel {request.MaxParallel} must be at least 1.", OperatorRefusal.Invalid);
         if (request.MaxFailures < 0)

@@ -48,7 +48,8 @@ internal static class ModelScoping
     }
 
     /// <summary>The part of <paramref name="model"/> the grants let one read: the objects concerning a readable place;
-    /// role kinds (names only, needed to read the rest); global parameters only with read on everything.</summary>
+    /// role kinds (names only, needed to read the rest); global parameters and approval policies only with read on
+    /// everything.</summary>
     public static RigModel Project(RigModel model, IReadOnlyList<Grant> grants, ModelPlaces places)
     {
         ArgumentNullException.ThrowIfNull(model);
@@ -68,6 +69,7 @@ internal static class ModelScoping
             Parameters = new Dictionary<string, string>(),
             Packages = [.. model.Packages.Where(p => p.Customer is null || places.Customer(p.Customer) is { } owner
                 && (Rights.Allows(grants, Verb.Read, owner) || model.Sites.Any(s => s.Customer == p.Customer && Rights.Allows(grants, Verb.Read, places.Site(s.Name)!))))],
+            Approvals = [],
         };
     }
 
@@ -100,6 +102,7 @@ internal static class ModelScoping
             Templates = Join(submitted.Templates, current.Templates.Where(t => Hidden("template", t.Name)), t => t.Name),
             RoleKinds = current.RoleKinds,
             Parameters = current.Parameters,
+            Approvals = current.Approvals,
         };
     }
 

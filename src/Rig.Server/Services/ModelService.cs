@@ -148,12 +148,14 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
         return (report with { Devices = access.Visible(caller, report.Devices, d => d.Device) }, null);
     }
 
-    /// <summary>The newest revisions, newest first, each with its number of changed objects: one query.</summary>
+    /// <summary>The newest revisions, newest first, each with its number of changed objects (one query) and its approval
+    /// state.</summary>
     public async Task<IReadOnlyList<RevisionView>> ListRevisionsAsync(Caller caller, int? limit, CancellationToken ct)
     {
         access.Allow(caller, "model.history");
         var revisions = await Store.ListRevisionSummariesAsync(Math.Clamp(limit ?? 100, 1, 10_000), ct).ConfigureAwait(false);
-        var views = revisions.Select(r => new RevisionView(r.Rev, r.Author, r.Message, r.CreatedAt, r.Changes));
+        var approvals = revisions.Count == 0 ? [] : (await gateway.ApprovalsUpToAsync(revisions.Max(r => r.Rev), ct).ConfigureAwait(false)).ToDictionary(a => a.Rev, a => a.State);
+        var views = revisions.Select(r => new RevisionView(r.Rev, r.Author, r.Message, r.CreatedAt, r.Changes) { Approval = approvals.GetValueOrDefault(r.Rev) });
         if (ModelScoping.OnEverything(caller.Grants, Verb.Read))
             return [.. views];
         // A partial reader sees the revisions that changed something they may read, counting only those changes.

@@ -40,6 +40,7 @@ internal sealed class OperatorAccess
         ["model.apply"] = (Verb.Edit, Reach.Somewhere),
         ["model.apply-plan"] = (Verb.Edit, Reach.Somewhere),
         ["revision.approve"] = (Verb.Approve, Reach.Somewhere),
+        ["revision.reject"] = (Verb.Approve, Reach.Somewhere),
         ["converge"] = (Verb.Rollout, Reach.Somewhere),
         ["rollout.start"] = (Verb.Rollout, Reach.Somewhere),
         ["rollout.pause"] = (Verb.Rollout, Reach.Somewhere),

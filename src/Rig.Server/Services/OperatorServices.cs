@@ -18,6 +18,7 @@ internal sealed class OperatorServices
         Queues = new QueueService(gateway, Access);
         Model = new ModelService(gateway, Access);
         Rollouts = new RolloutService(gateway, Access);
+        Approvals = new ApprovalService(gateway, Access);
         Packages = new PackageService(gateway, importer, fetcher, Access);
         Scripts = new ScriptService(gateway, Access);
         Trust = new TrustService(gateway, metricsToken, Access);
@@ -35,6 +36,7 @@ internal sealed class OperatorServices
     public QueueService Queues { get; }
     public ModelService Model { get; }
     public RolloutService Rollouts { get; }
+    public ApprovalService Approvals { get; }
     public PackageService Packages { get; }
     public ScriptService Scripts { get; }
     public TrustService Trust { get; }

@@ -165,6 +165,8 @@ internal sealed partial class RigStore
             map[("template", t.Name)] = JsonSerializer.Serialize(t, o.ConfigTemplate);
         if (model.RoleKinds.Count > 0)
             map[("role-kinds", "*")] = JsonSerializer.Serialize(model.RoleKinds.ToList(), o.ListString);
+        if (model.Approvals.Count > 0)
+            map[("approval-policies", "*")] = JsonSerializer.Serialize(model.Approvals.ToList(), o.ListApprovalPolicy);
         if (model.Parameters.Count > 0)
             map[("parameters", "*")] = JsonSerializer.Serialize(new Dictionary<string, string>(model.Parameters), o.DictionaryStringString);
         return map;
@@ -188,6 +190,7 @@ internal sealed partial class RigStore
             Templates = All("template", o.ConfigTemplate),
             RoleKinds = All("role-kinds", o.ListString).FirstOrDefault() ?? [],
             Parameters = All("parameters", o.DictionaryStringString).FirstOrDefault() ?? [],
+            Approvals = All("approval-policies", o.ListApprovalPolicy).FirstOrDefault() ?? [],
             Packages = packages,
         };
     }

@@ -8,7 +8,7 @@ namespace Rig.Server.Tests.Store;
 public abstract partial class StoreSuite
 {
     private static readonly string[] Tables =
-        ["model_revisions", "model_entities", "packages", "device_runtime", "certificates", "enrollment_tokens", "operator_tokens", "queues", "commands"];
+        ["model_revisions", "model_entities", "packages", "device_runtime", "certificates", "enrollment_tokens", "operator_tokens", "queues", "commands", "approvals"];
 
     // ---- migrations ----------------------------------------------------------------------------
 
