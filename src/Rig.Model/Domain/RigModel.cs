@@ -37,6 +37,11 @@ public sealed record RigModel
     /// <summary>Global parameters, the lowest layer (global &lt; site &lt; role &lt; device).</summary>
     public IReadOnlyDictionary<string, string> Parameters { get; set; } = new Dictionary<string, string>();
 
+    /// <summary>Names of the parameters whose values are secret, at every layer: encrypted at rest, masked in
+    /// everything the gateway shows, sent only inside the write-file command of a device that needs them
+    /// (docs/MODEL.md, Secrets).</summary>
+    public IReadOnlyList<string> Secrets { get; set; } = [];
+
     /// <summary>Every role kind in install order: os, app, content, then declared kinds.</summary>
     public IReadOnlyList<string> KindOrder() => [.. BuiltInRoleKinds.All, .. RoleKinds.Where(k => !BuiltInRoleKinds.All.Contains(k))];
 }

@@ -8,7 +8,7 @@ namespace Rig.Model.Files;
 /// Object readers are in the partial files (ModelFileReader.Objects.cs, ModelFileReader.Items.cs).</summary>
 internal sealed partial class ModelFileReader
 {
-    private static readonly string[] TopLevelKeys = ["parameters", "sites", "devices", "links", "templates", "bundles", "roleKinds", "roles", "assignments", "packages"];
+    private static readonly string[] TopLevelKeys = ["parameters", "sites", "devices", "links", "templates", "bundles", "roleKinds", "roles", "assignments", "packages", "secrets"];
 
     private readonly RigLimits _limits;
     private readonly List<ModelFileError> _errors = [];
@@ -19,6 +19,7 @@ internal sealed partial class ModelFileReader
 
     private readonly Dictionary<string, string> _parameters = new(StringComparer.Ordinal);
     private readonly List<string> _roleKinds = [];
+    private readonly List<string> _secrets = [];
     private readonly List<Site> _sites = [];
     private readonly List<Device> _devices = [];
     private readonly List<Interconnection> _links = [];
@@ -93,6 +94,7 @@ internal sealed partial class ModelFileReader
         {
             Parameters = _parameters,
             RoleKinds = _roleKinds,
+            Secrets = _secrets,
             Sites = _sites,
             Devices = _devices,
             Links = _links,
@@ -137,6 +139,14 @@ internal sealed partial class ModelFileReader
                         Record($"roleKinds/{kind}", node);
                         if (Define($"roleKinds/{kind}", node, $"Role kind '{kind}'"))
                             _roleKinds.Add(kind);
+                    }
+                    break;
+                case "secrets":
+                    foreach (var (name, node) in top.StringList("secrets", "[db_password, api_token]"))
+                    {
+                        Record($"secrets/{name}", node);
+                        if (Define($"secrets/{name}", node, $"Secret parameter '{name}'"))
+                            _secrets.Add(name);
                     }
                     break;
                 case "sites":

@@ -24,6 +24,7 @@ internal static class ModelFileWriter
         var site = new YamlOut();
         site.Map("parameters", model.Parameters);
         site.List("roleKinds", model.RoleKinds);
+        site.List("secrets", model.Secrets);
         Section(site, "sites", model.Sites, WriteSite);
         files.Add(new ModelSourceFile("site.yaml", Header + site.Finish()));
 
