@@ -210,6 +210,10 @@ internal sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
         {
             throw ListenerError(e, options.DataDirectory);
         }
+        catch (Rig.Server.Security.SecretKeyException e)
+        {
+            throw new CliException(e.Message, "secrets-key");
+        }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             return 0; // stopped (Ctrl+C, SIGTERM) while starting, e.g. while waiting for the database

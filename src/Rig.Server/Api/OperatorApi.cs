@@ -82,6 +82,8 @@ internal static partial class OperatorApi
             }
         });
 
+        SecretMasking.Use(app, () => services.KnownSecrets); // after authentication: refusals carry no model data
+
         var api = app.MapGroup("/api/v1").AddEndpointFilter(OperatorAudit.FilterAsync); // every action logged once
         TagByArea(api);
 

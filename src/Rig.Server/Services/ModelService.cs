@@ -39,7 +39,7 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
         if (rev is null)
             return null;
         var (_, model) = await Store.LoadModelAsync(rev == 0 ? null : rev, ct).ConfigureAwait(false);
-        return model;
+        return SecretParameters.Masked(model); // applied back as it is, "********" keeps the stored values
     }
 
     /// <summary>Record <paramref name="model"/> as a new revision (validated first).</summary>
@@ -133,10 +133,10 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
         var devices = access.Visible(caller, snapshot.Model.Devices.Select(d =>
         {
             var desired = snapshot.Builder.Build(d.Name);
-            var files = desired.Roles.SelectMany(r => r.Steps).OfType<DesiredFile>().Select(f => new RenderedFile(f.Path, f.Sha256, f.Mode, f.Owner, f.Group, f.Content)).ToList();
+            var files = desired.Roles.SelectMany(r => r.Steps).OfType<DesiredFile>().Select(f => new RenderedFile(f.Path, f.Sha256, f.Mode, f.Owner, f.Group, Store.Known.Mask(f.Content))).ToList();
             return new RenderedDevice(d.Name, files, desired.Errors);
         }), d => d.Device);
-        return (new ModelAsOf(snapshot.Rev, created, snapshot.Model with { Packages = [] }, devices), current);
+        return (new ModelAsOf(snapshot.Rev, created, SecretParameters.Masked(snapshot.Model) with { Packages = [] }, devices), current);
     }
 
     /// <summary>Parse <c>at</c> (a revision number or a date) into a revision; 0 means current, -1 a date before the

@@ -22,7 +22,13 @@ internal sealed class OperatorServices
         Scripts = new ScriptService(gateway, Access);
         Trust = new TrustService(gateway, metricsToken);
         Status = new StatusService(gateway, Devices, Rollouts, agentUrl, Access);
+        _gateway = gateway;
     }
+
+    private readonly Gateway.Gateway _gateway;
+
+    /// <summary>Every secret value the gateway knows, to mask in anything it answers.</summary>
+    public Rig.Model.Domain.SecretMask KnownSecrets => _gateway.Store.Known;
 
     /// <summary>The rights seam every service goes through.</summary>
     public OperatorAccess Access { get; }
