@@ -12,6 +12,10 @@ internal static class SecretsKeyFile
     /// <summary>The previous key, kept by <c>rig server rotate-secrets-key</c> until the operator removes it.</summary>
     public const string BackupName = "secrets.key.old";
 
+    /// <summary>The new key while <c>rig server rotate-secrets-key</c> runs; renamed to <see cref="FileName"/> when the
+    /// database is re-sealed.</summary>
+    public const string NewName = "secrets.key.new";
+
     /// <summary>The key itself, base64.</summary>
     public const string KeyVariable = "RIG_SECRETS_KEY";
 
@@ -40,8 +44,10 @@ internal static class SecretsKeyFile
             Write(path, SecretBox.NewKey());
         }
         var key = Read(path);
-        var backup = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path))!, BackupName);
-        return File.Exists(backup) ? new SecretBox(key, Read(backup)) : new SecretBox(key);
+        // A rotation that stopped half way leaves the other key beside this one: the ring opens values sealed with either.
+        var directory = Path.GetDirectoryName(Path.GetFullPath(path))!;
+        var others = new[] { BackupName, NewName }.Select(n => Path.Combine(directory, n)).Where(File.Exists).Select(Read).ToArray();
+        return new SecretBox(key, others);
     }
 
     /// <summary>Read a key file, refusing one its group or others may read.</summary>
