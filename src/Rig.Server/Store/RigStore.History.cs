@@ -70,7 +70,9 @@ internal sealed partial class RigStore
         foreach (var chunk in digests.Distinct().Chunk(200))
         {
             foreach (var (sha, content) in await c.QueryAsync<(string Sha256, string Content)>(new CommandDefinition(
-                "SELECT sha256, content FROM rendered_files WHERE sha256 IN @chunk", new { chunk }, cancellationToken: ct)).ConfigureAwait(false))
+                Engine == StoreEngine.Postgres // Dapper passes an array as one parameter to Npgsql: `IN @x` is not SQL there
+                    ? "SELECT sha256, content FROM rendered_files WHERE sha256 = ANY(@chunk)"
+                    : "SELECT sha256, content FROM rendered_files WHERE sha256 IN @chunk", new { chunk }, cancellationToken: ct)).ConfigureAwait(false))
                 found[sha] = OpenRendered(sha, content);
         }
         return found;

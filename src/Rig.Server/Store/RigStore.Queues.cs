@@ -311,7 +311,7 @@ internal sealed partial class RigStore
         if (decision.Delivery is { } delivery)
             writes.Deliver(delivery);
         if (decision.Queue is { } queue)
-            writes.Queue(queue);
+            writes.Queue(queue with { Error = Known.MaskOrNull(queue.Error) }); // the agent's error may echo a secret
         if (decision.Inventory is { } inventory)
         {
             await writes.FlushAsync(s, NowMs, ct).ConfigureAwait(false);

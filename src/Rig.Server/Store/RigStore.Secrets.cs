@@ -139,11 +139,25 @@ internal sealed partial class RigStore
 
     /// <summary>Re-seal every sealed value (model rows of every revision, queued commands, rendered files) from
     /// <paramref name="from"/>'s keys to <paramref name="to"/>'s key, in one transaction: all or nothing.</summary>
-    public Task<SecretRotation> ResealAllAsync(SecretBox from, SecretBox to, CancellationToken ct = default)
+    public async Task<SecretRotation> ResealAllAsync(SecretBox from, SecretBox to, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(from);
         ArgumentNullException.ThrowIfNull(to);
-        return WriteAsync(async (c, tx) =>
+        var rotation = await ResealAsync(from, to, ct).ConfigureAwait(false);
+        if (Engine == StoreEngine.Sqlite)
+        {
+            // The old ciphertexts stay in SQLite's free pages and write-ahead log until they are rewritten: rewrite them
+            // now, so that nothing sealed with the old key is left in the files.
+            await using var c = await OpenConnectionAsync(ct).ConfigureAwait(false);
+            await c.ExecuteAsync(new CommandDefinition("PRAGMA wal_checkpoint(TRUNCATE)", cancellationToken: ct)).ConfigureAwait(false);
+            await c.ExecuteAsync(new CommandDefinition("VACUUM", cancellationToken: ct)).ConfigureAwait(false);
+            await c.ExecuteAsync(new CommandDefinition("PRAGMA wal_checkpoint(TRUNCATE)", cancellationToken: ct)).ConfigureAwait(false);
+        }
+        return rotation;
+    }
+
+    private Task<SecretRotation> ResealAsync(SecretBox from, SecretBox to, CancellationToken ct) =>
+        WriteAsync(async (c, tx) =>
         {
             if (Engine == StoreEngine.Postgres)
                 await c.ExecuteAsync("SELECT pg_advisory_xact_lock(7353412)", transaction: tx).ConfigureAwait(false);
@@ -181,5 +195,4 @@ internal sealed partial class RigStore
             }
             return new SecretRotation(from.KeyId, to.KeyId, rows.Count, values, commands.Count, files.Count);
         }, ct);
-    }
 }
