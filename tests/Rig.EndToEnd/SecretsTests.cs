@@ -93,6 +93,25 @@ public sealed class SecretsTests
         Assert.Contains(SecretParameters.Placeholder, seen.ToString(), StringComparison.Ordinal);
     }
 
+    [Fact]
+    [System.Runtime.Versioning.UnsupportedOSPlatform("windows")]
+    public async Task Rig_server_run_refuses_a_group_readable_key_file_with_one_line_saying_what_to_do()
+    {
+        using var dir = new TempDirectory();
+        var data = Path.Combine(dir.Path, "gateway");
+        var (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), "server", "init", "--data", data, "--agent-port", "0", "--api-port", "0", "--json");
+        Assert.True(code == 0, stdout + stderr);
+        var key = Path.Combine(data, "secrets.key");
+        File.SetUnixFileMode(key, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.GroupRead | UnixFileMode.OtherRead);
+
+        (code, stdout, stderr) = await Launch.RunAsync(TimeSpan.FromMinutes(1), "server", "run", "--data", data);
+
+        Assert.True(code == 1, $"exit {code}: {stdout}{stderr}");
+        Assert.StartsWith($"error: The secrets key file '{key}' may be read by its group or others (mode 0644)", stderr.Trim(), StringComparison.Ordinal);
+        Assert.Contains($"chmod 600 {key}", stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", stdout + stderr, StringComparison.Ordinal); // no stack trace
+    }
+
     /// <summary>The database file and its write-ahead log, as bytes read as text (UTF-8 and UTF-16).</summary>
     private static string DatabaseFiles(string path)
     {
