@@ -27,6 +27,7 @@ internal static class RigCli
             server.SetDescription("Run the gateway (database, package store, CA, agent endpoint, operator API).");
             server.AddCommand<ServerInitCommand>("init").WithDescription("Prepare a data directory and print the admin token once.");
             server.AddCommand<ServerRunCommand>("run").WithDescription("Run the gateway on an initialised data directory.");
+            server.AddCommand<ServerRotateSecretsKeyCommand>("rotate-secrets-key").WithDescription("Make a new secrets key and re-seal every secret value with it (the gateway stopped; the old key is kept as secrets.key.old).");
             server.AddCommand<ServerMetricsTokenCommand>("metrics-token").WithDescription("Make a read-only token for /metrics and print it once (the previous one stops working).");
         });
         config.AddBranch("package", package =>

@@ -91,6 +91,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             throw new InvalidOperationException($"'{options.DataDirectory}' is already initialised (server.json exists); use it with `rig server run`, or choose another directory.");
         using var ca = CertificateAuthority.LoadOrCreate(Path.Combine(options.DataDirectory, "ca"), options.Limits, TimeProvider.System);
         using var _ = ca.LoadOrIssueServerCertificate(Path.Combine(options.DataDirectory, "tls"), options.DnsNames, options.ParsedIpAddresses());
+        SecretsKeyFile.Load(options.DataDirectory, create: true); // secrets.key (0600), unless the key comes from the environment
         await using var store = await RigStore.OpenAsync(options.EffectiveConnectionString, ct: ct).ConfigureAwait(false);
         var token = Tokens.Create("rigop_");
         await store.AddFirstOperatorAsync(Tokens.Hash(token), "admin", DateTimeOffset.UtcNow + FirstTokenLifetime, ct).ConfigureAwait(false);
@@ -110,7 +111,18 @@ internal sealed class GatewayServer : IAsyncDisposable
         var loggerFactory = CreateLoggerFactory(level, options.LogFormat);
 
         var startup = loggerFactory.CreateLogger("Rig.Server.Startup");
+        var secrets = SecretsKeyFile.Load(options.DataDirectory, create: true); // refused before anything starts: missing, exposed, malformed
         var store = await WhileDatabaseStartsAsync(() => RigStore.OpenAsync(options.EffectiveConnectionString, clock, ct), limits, startup, ct).ConfigureAwait(false);
+        store.Secrets = secrets;
+        try
+        {
+            await WhileDatabaseStartsAsync(() => store.OpenAllSecretsAsync(ct), limits, startup, ct).ConfigureAwait(false); // a wrong key fails here
+        }
+        catch
+        {
+            await store.DisposeAsync().ConfigureAwait(false);
+            throw;
+        }
         var ca = CertificateAuthority.LoadOrCreate(Path.Combine(options.DataDirectory, "ca"), limits, clock);
         var serverCertificate = ca.LoadOrIssueServerCertificate(Path.Combine(options.DataDirectory, "tls"), options.DnsNames, options.ParsedIpAddresses());
         var blobs = new BlobStore(Path.Combine(options.DataDirectory, "blobs"));

@@ -210,6 +210,10 @@ internal sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
         {
             throw ListenerError(e, options.DataDirectory);
         }
+        catch (Rig.Server.Security.SecretKeyException e)
+        {
+            throw new CliException(e.Message, "secrets-key");
+        }
         catch (OperationCanceledException) when (stop.IsCancellationRequested)
         {
             return 0; // stopped (Ctrl+C, SIGTERM) while starting, e.g. while waiting for the database
@@ -306,4 +310,55 @@ internal static class Security
 {
     public static string PinOfFile(string path) =>
         Server.Security.CertificateAuthority.PinOf(System.Security.Cryptography.X509Certificates.X509Certificate2.CreateFromPem(File.ReadAllText(path)));
+}
+
+/// <summary>Options of <c>rig server rotate-secrets-key</c>.</summary>
+internal sealed class ServerRotateSecretsKeySettings : CommandSettings
+{
+    /// <summary>Data directory.</summary>
+    [CommandOption("--data <DIR>")]
+    [Description("An initialised data directory (the gateway stopped)")]
+    public string Data { get; init; } = "rig-data";
+
+    /// <summary>JSON output.</summary>
+    [CommandOption("--json")]
+    public bool Json { get; init; }
+}
+
+/// <summary><c>rig server rotate-secrets-key</c>: a new secrets key; every secret value in the database re-sealed with it
+/// in one transaction; the old key kept as <c>secrets.key.old</c> until the operator removes it. Run with the gateway stopped.</summary>
+internal sealed class ServerRotateSecretsKeyCommand : AsyncCommand<ServerRotateSecretsKeySettings>
+{
+    /// <inheritdoc />
+    public override async Task<int> ExecuteAsync(CommandContext context, ServerRotateSecretsKeySettings settings, CancellationToken cancellationToken)
+    {
+        ArgumentNullException.ThrowIfNull(settings);
+        ServerOptions options;
+        try
+        {
+            options = ServerOptions.Load(settings.Data);
+        }
+        catch (Exception e) when (e is FileNotFoundException or InvalidDataException)
+        {
+            throw new CliException(e.Message);
+        }
+        Server.Store.SecretRotation rotation;
+        try
+        {
+            rotation = await Server.Security.SecretsKeyRotation.RotateAsync(options, ct: cancellationToken).ConfigureAwait(false);
+        }
+        catch (Server.Security.SecretKeyException e)
+        {
+            throw new CliException(e.Message, "secrets-key");
+        }
+        var backup = Path.Combine(options.DataDirectory, Server.Security.SecretsKeyFile.BackupName);
+        if (settings.Json)
+        {
+            Output.JsonLine(new { oldKeyId = rotation.OldKeyId, newKeyId = rotation.NewKeyId, modelRows = rotation.ModelRows, values = rotation.Values, commands = rotation.Commands, renderedFiles = rotation.RenderedFiles, backup });
+            return 0;
+        }
+        AnsiConsole.MarkupLine($"Secrets key rotated: {rotation.OldKeyId} -> [bold]{rotation.NewKeyId}[/]; re-sealed {rotation.Values} secret values in {rotation.ModelRows} model rows, {rotation.Commands} queued commands, {rotation.RenderedFiles} rendered files.");
+        AnsiConsole.MarkupLine($"The old key is in {Markup.Escape(backup)}: start the gateway, check it reads its secrets, then remove it (keep a copy offline while database backups made before now exist).");
+        return 0;
+    }
 }

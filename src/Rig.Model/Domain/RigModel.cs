@@ -45,6 +45,10 @@ public sealed record RigModel
     /// <see cref="ApprovalPolicy.Default"/>; the last policy that matches a changed object decides (docs/MODEL.md,
     /// <em>Approvals</em>).</summary>
     public IReadOnlyList<ApprovalPolicy> Approvals { get; set; } = [];
+    /// <summary>Names of the parameters whose values are secret, at every layer: encrypted at rest, masked in
+    /// everything the gateway shows, sent only inside the write-file command of a device that needs them
+    /// (docs/MODEL.md, Secrets).</summary>
+    public IReadOnlyList<string> Secrets { get; set; } = [];
 
     /// <summary>Every role kind in install order: os, app, content, then declared kinds.</summary>
     public IReadOnlyList<string> KindOrder() => [.. BuiltInRoleKinds.All, .. RoleKinds.Where(k => !BuiltInRoleKinds.All.Contains(k))];

@@ -8,7 +8,7 @@ namespace Rig.Model.Files;
 /// Object readers are in the partial files (ModelFileReader.Objects.cs, ModelFileReader.Items.cs).</summary>
 internal sealed partial class ModelFileReader
 {
-    private static readonly string[] TopLevelKeys = ["parameters", "customers", "sites", "devices", "links", "templates", "bundles", "roleKinds", "roles", "assignments", "packages", "approvals"];
+    private static readonly string[] TopLevelKeys = ["parameters", "customers", "sites", "devices", "links", "templates", "bundles", "roleKinds", "roles", "assignments", "packages", "approvals", "secrets"];
 
     private readonly RigLimits _limits;
     private readonly List<ModelFileError> _errors = [];
@@ -22,6 +22,7 @@ internal sealed partial class ModelFileReader
     private readonly List<Customer> _customers = [];
     private readonly List<ApprovalPolicy> _approvals = [];
     private int _approvalEntries;
+    private readonly List<string> _secrets = [];
     private readonly List<Site> _sites = [];
     private readonly List<Device> _devices = [];
     private readonly List<Interconnection> _links = [];
@@ -98,6 +99,7 @@ internal sealed partial class ModelFileReader
             RoleKinds = _roleKinds,
             Customers = _customers,
             Approvals = _approvals,
+            Secrets = _secrets,
             Sites = _sites,
             Devices = _devices,
             Links = _links,
@@ -146,6 +148,14 @@ internal sealed partial class ModelFileReader
                     break;
                 case "customers":
                     Each(top, "customers", "[{name: acme}]", ReadCustomer);
+                    break;
+                case "secrets":
+                    foreach (var (name, node) in top.StringList("secrets", "[db_password, api_token]"))
+                    {
+                        Record($"secrets/{name}", node);
+                        if (Define($"secrets/{name}", node, $"Secret parameter '{name}'"))
+                            _secrets.Add(name);
+                    }
                     break;
                 case "sites":
                     Each(top, "sites", "[{name: shop}]", ReadSite);

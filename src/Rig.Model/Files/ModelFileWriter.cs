@@ -25,6 +25,7 @@ internal static class ModelFileWriter
         site.Map("parameters", model.Parameters);
         site.List("roleKinds", model.RoleKinds);
         Section(site, "customers", model.Customers, WriteCustomer);
+        site.List("secrets", model.Secrets);
         Section(site, "sites", model.Sites, WriteSite);
         Section(site, "approvals", model.Approvals, WriteApprovalPolicy);
         files.Add(new ModelSourceFile("site.yaml", Header + site.Finish()));

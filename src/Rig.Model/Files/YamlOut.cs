@@ -106,7 +106,7 @@ internal sealed partial class YamlOut
     {
         if (value.Contains('\n', StringComparison.Ordinal) || value.Contains('\r', StringComparison.Ordinal))
             return LiteralReadsBack(value) ? ScalarStyle.Literal : ScalarStyle.DoubleQuoted;
-        if (value.Length == 0 || OtherType().IsMatch(value) || value.Any(char.IsControl))
+        if (value.Length == 0 || value == Domain.SecretParameters.Placeholder || OtherType().IsMatch(value) || value.Any(char.IsControl))
             return ScalarStyle.DoubleQuoted;
         return ScalarStyle.Any; // plain when the emitter can, quoted when it cannot (': ', '#', leading '-'...)
     }

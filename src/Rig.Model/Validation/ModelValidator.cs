@@ -25,6 +25,7 @@ public static partial class ModelValidator
         CheckKinds(model, errors);
         CheckParameters(model.Parameters, "parameters", errors);
         CheckCustomers(model, errors);
+        CheckSecrets(model, errors);
         CheckSites(model, errors);
         CheckDevices(model, index, errors);
         CheckLinks(model, index, errors);
@@ -423,6 +424,34 @@ public static partial class ModelValidator
         {
             if (!Names.IsValidParameterName(key))
                 errors.Add(new("parameter.name-invalid", $"{at}/{key}", $"Parameter name '{key}' is not valid: use {Names.ParameterNameRule}."));
+        }
+    }
+
+    private static void CheckSecrets(RigModel model, List<ModelError> errors)
+    {
+        var seen = new HashSet<string>(StringComparer.Ordinal);
+        var layers = SecretParameters.Layers(model).ToList();
+        foreach (var name in model.Secrets)
+        {
+            var at = $"secrets/{name}";
+            if (!Names.IsValidParameterName(name))
+                errors.Add(new("secret.name-invalid", at, $"Secret parameter name '{name}' is not valid: use {Names.ParameterNameRule}."));
+            else if (!seen.Add(name))
+                errors.Add(new("secret.duplicate", at, $"Parameter '{name}' is declared secret twice; remove one."));
+            else if (!layers.Any(l => l.Parameters.ContainsKey(name)))
+                errors.Add(new("secret.unknown-parameter", at,
+                    $"Parameter '{name}' is declared secret, but no layer (global, site, role, device) sets it; set it in one, or remove it from `secrets`."));
+        }
+        foreach (var layer in layers)
+        {
+            foreach (var (name, value) in layer.Parameters)
+            {
+                if (seen.Contains(name) && value.Length is > 0 and < SecretParameters.MinLength && value != SecretParameters.Placeholder)
+                {
+                    errors.Add(new("secret.too-short", layer.PathOf(name),
+                        $"The value of secret parameter '{name}' at {layer.PathOf(name)} is {value.Length} characters; a secret value is empty or at least {SecretParameters.MinLength} characters (a shorter one would be masked wherever that text appears). Use a longer value."));
+                }
+            }
         }
     }
 

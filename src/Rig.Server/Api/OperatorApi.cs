@@ -82,6 +82,8 @@ internal static partial class OperatorApi
             }
         });
 
+        SecretMasking.Use(app, () => services.KnownSecrets); // after authentication: refusals carry no model data
+
         var api = app.MapGroup("/api/v1")
             .AddEndpointFilter(OperatorAudit.Filter(services.Audit)) // every action logged and audited once
             .AddEndpointFilter(ApiErrors.FilterAsync); // the predicate's refusals: 404 invisible, 403 forbidden

@@ -99,7 +99,7 @@ internal sealed partial class Gateway
                 }
                 GatewayTelemetry.Results.Add(1, new KeyValuePair<string, object?>("outcome", result.Outcome.ToString()));
                 if (result.Outcome == CommandOutcome.Failed)
-                    ServerLog.CommandFailed(logger, device, result.CommandId, result.Error);
+                    ServerLog.CommandFailed(logger, device, result.CommandId, store.Known.MaskOrNull(result.Error));
             }
             ServerLog.Exchanged(logger, device, request.Reason.ToString(), response.Answer.ToString(), response.Command?.Id);
             GatewayTelemetry.Exchanges.Add(1, new KeyValuePair<string, object?>("answer", response.Answer.ToString()));

@@ -29,12 +29,15 @@ internal sealed partial class Gateway
     {
         ArgumentNullException.ThrowIfNull(proposed);
         var catalog = await store.ListPackagesAsync(ct).ConfigureAwait(false);
-        var model = proposed with { Packages = catalog };
+        var (currentRev, current) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+        var (kept, placeholderErrors) = SecretParameters.KeepStored(proposed, current); // "********" keeps the stored secret
+        if (placeholderErrors.Count > 0)
+            return new ApplyResult(null, placeholderErrors, []);
+        var model = kept with { Packages = catalog };
         var errors = ModelValidator.Validate(model).ToList();
         if (errors.Count > 0)
             return new ApplyResult(null, errors, []);
 
-        var (currentRev, current) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
         if (expect is not null && currentRev != expect.BaseRevision)
             return new ApplyResult(null, [], []) { Moved = [RigStore.RevisionMoved(currentRev, expect.BaseRevision)] }; // checked again when saving
         var (pinned, pinErrors) = RolePinning.Pin(model, current);

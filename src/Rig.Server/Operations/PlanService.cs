@@ -46,13 +46,15 @@ internal sealed class PlanService(RigStore store)
     {
         ArgumentNullException.ThrowIfNull(proposed);
         var catalog = await store.ListPackagesAsync(ct).ConfigureAwait(false);
-        var model = proposed with { Packages = catalog };
-        var baseRev = await store.CurrentRevisionAsync(ct).ConfigureAwait(false);
+        var (baseRev, current) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
+        var (kept, placeholderErrors) = SecretParameters.KeepStored(proposed, current); // "********" keeps the stored secret
+        if (placeholderErrors.Count > 0)
+            return new PlanReport(baseRev, placeholderErrors, [], []);
+        var model = kept with { Packages = catalog };
         var structural = ModelValidator.Validate(model, renderTemplates: false);
         if (structural.Count > 0)
             return new PlanReport(baseRev, structural, [], (await store.DiffWithCurrentAsync(model, ct).ConfigureAwait(false)).ToViews());
         // Pinned as apply would store it, so that the model changes are what apply would record.
-        var (_, current) = await store.LoadModelAsync(ct: ct).ConfigureAwait(false);
         var (pinned, pinErrors) = RolePinning.Pin(model, current);
         model = pinned;
         var changes = (await store.DiffWithCurrentAsync(model, ct).ConfigureAwait(false)).ToViews();
@@ -85,7 +87,8 @@ internal sealed class PlanService(RigStore store)
         var plans = names.Select((name, i) => (Name: name, Plan: planned[i])).ToList();
         var digests = plans.SelectMany(p => OldDigests(p.Plan, runtimes.GetValueOrDefault(p.Name))).ToList();
         var contents = digests.Count == 0 ? new Dictionary<string, string>() : await store.RenderedContentsAsync(digests, ct).ConfigureAwait(false);
-        return [.. plans.Select(p => Report(p.Name, p.Plan, runtimes.GetValueOrDefault(p.Name), contents, removed: !snapshot.Index.Devices.ContainsKey(p.Name)))];
+        var mask = store.Known.With(SecretParameters.Values(snapshot.Model)); // a proposed model's new secrets too
+        return [.. plans.Select(p => Report(p.Name, p.Plan, runtimes.GetValueOrDefault(p.Name), contents, removed: !snapshot.Index.Devices.ContainsKey(p.Name), mask))];
     }
 
     /// <summary>The plan of one device (facts checked), without diffs: <see cref="FleetPlanner.Plan"/> with what the
@@ -112,7 +115,7 @@ internal sealed class PlanService(RigStore store)
         }
     }
 
-    private static DevicePlanReport Report(string device, DevicePlan plan, DeviceRuntime? runtime, IReadOnlyDictionary<string, string> contents, bool removed)
+    private static DevicePlanReport Report(string device, DevicePlan plan, DeviceRuntime? runtime, IReadOnlyDictionary<string, string> contents, bool removed, SecretMask mask)
     {
         var fingerprint = RigStore.Fingerprint(runtime?.Recorded ?? RecordedState.Empty, runtime?.Native);
         if (!plan.IsValid)
@@ -133,12 +136,12 @@ internal sealed class PlanService(RigStore store)
                         diff = "(the file was deleted on the device; showing the new file)\n" + diff;
                     else if (old is not null && change == "changed" && !contents.ContainsKey(old.Sha256))
                         diff = $"(previous content {old.Sha256[..Math.Min(12, old.Sha256.Length)]} is not in the gateway's store, e.g. edited on the device; showing the new file)\n" + diff;
-                    diffs.Add(new PlanFileDiff(w.Path, change, diff));
+                    diffs.Add(new PlanFileDiff(w.Path, change, mask.Mask(diff)));
                     break;
                 case DeleteFileCommand d:
                     var gone = runtime?.Recorded.Files.GetValueOrDefault(d.Path);
                     var text = gone is null ? "" : contents.GetValueOrDefault(gone.Sha256) ?? "";
-                    diffs.Add(new PlanFileDiff(d.Path, "deleted", UnifiedDiff.Create(text, "", $"a{d.Path}", "/dev/null")));
+                    diffs.Add(new PlanFileDiff(d.Path, "deleted", mask.Mask(UnifiedDiff.Create(text, "", $"a{d.Path}", "/dev/null"))));
                     break;
             }
         }

@@ -40,7 +40,8 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
         if (rev is null)
             return null;
         var (_, model) = await Store.LoadModelAsync(rev == 0 ? null : rev, ct).ConfigureAwait(false);
-        return ModelScoping.Project(model, caller.Grants, rev == 0 ? caller.Places : new ModelPlaces(model));
+        // The caller's part of the model, secrets masked: applied back as it is, "********" keeps the stored values.
+        return SecretParameters.Masked(ModelScoping.Project(model, caller.Grants, rev == 0 ? caller.Places : new ModelPlaces(model)));
     }
 
     /// <summary>Record <paramref name="model"/> as a new revision (validated first).</summary>
@@ -197,10 +198,10 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
         var devices = access.Visible(caller, snapshot.Model.Devices.Select(d =>
         {
             var desired = snapshot.Builder.Build(d.Name);
-            var files = desired.Roles.SelectMany(r => r.Steps).OfType<DesiredFile>().Select(f => new RenderedFile(f.Path, f.Sha256, f.Mode, f.Owner, f.Group, f.Content)).ToList();
+            var files = desired.Roles.SelectMany(r => r.Steps).OfType<DesiredFile>().Select(f => new RenderedFile(f.Path, f.Sha256, f.Mode, f.Owner, f.Group, Store.Known.Mask(f.Content))).ToList();
             return new RenderedDevice(d.Name, files, desired.Errors);
         }), d => d.Device);
-        var visibleModel = ModelScoping.Project(snapshot.Model, caller.Grants, new ModelPlaces(snapshot.Model));
+        var visibleModel = SecretParameters.Masked(ModelScoping.Project(snapshot.Model, caller.Grants, new ModelPlaces(snapshot.Model)));
         return (new ModelAsOf(snapshot.Rev, created, visibleModel with { Packages = [] }, devices), current);
     }
 

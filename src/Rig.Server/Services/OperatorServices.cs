@@ -24,7 +24,13 @@ internal sealed class OperatorServices
         Trust = new TrustService(gateway, metricsToken, Access);
         Status = new StatusService(gateway, Devices, Rollouts, agentUrl, Access);
         Audit = new AuditService(gateway, Access);
+        _gateway = gateway;
     }
+
+    private readonly Gateway.Gateway _gateway;
+
+    /// <summary>Every secret value the gateway knows, to mask in anything it answers.</summary>
+    public Rig.Model.Domain.SecretMask KnownSecrets => _gateway.Store.Known;
 
     /// <summary>The rights seam every service goes through.</summary>
     public OperatorAccess Access { get; }

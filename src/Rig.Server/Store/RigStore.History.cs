@@ -17,15 +17,20 @@ internal sealed partial class RigStore
     {
         var before = await EntitiesAtAsync(c, from, ct).ConfigureAwait(false);
         var after = await EntitiesAtAsync(c, to, ct).ConfigureAwait(false);
-        return Compare(before, after);
+        return Masked(Compare(before, after), Known);
     }, ct);
 
     /// <summary>What saving <paramref name="proposed"/> would change in the current model, object by object.</summary>
     public Task<IReadOnlyList<ModelChange>> DiffWithCurrentAsync(Rig.Model.Domain.RigModel proposed, CancellationToken ct = default) => ReadAsync<IReadOnlyList<ModelChange>>(async c =>
     {
         var current = await EntitiesAtAsync(c, long.MaxValue - 1, ct).ConfigureAwait(false);
-        return Compare(current, Entities(proposed));
+        Learn(Rig.Model.Domain.SecretParameters.Values(proposed));
+        return Masked(Compare(current, Entities(proposed)), Known.With(Rig.Model.Domain.SecretParameters.Values(proposed)));
     }, ct);
+
+    /// <summary>Changes as they may be shown: secret values masked.</summary>
+    private static IReadOnlyList<ModelChange> Masked(IReadOnlyList<ModelChange> changes, Rig.Model.Domain.SecretMask mask) =>
+        mask.IsEmpty ? changes : [.. changes.Select(c => c with { Before = mask.MaskOrNull(c.Before), After = mask.MaskOrNull(c.After) })];
 
     private static IReadOnlyList<ModelChange> Compare(Dictionary<(string Kind, string Name), string> before, Dictionary<(string Kind, string Name), string> after)
     {
@@ -53,10 +58,10 @@ internal sealed partial class RigStore
     public Task<long> CurrentRevisionAsync(CancellationToken ct = default) => ReadAsync(c =>
         c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COALESCE(MAX(rev), 0) FROM model_revisions", cancellationToken: ct)), ct);
 
-    private static async Task<Dictionary<(string Kind, string Name), string>> EntitiesAtAsync(System.Data.Common.DbConnection c, long at, CancellationToken ct) =>
+    private async Task<Dictionary<(string Kind, string Name), string>> EntitiesAtAsync(System.Data.Common.DbConnection c, long at, CancellationToken ct) =>
         (await c.QueryAsync<(string Kind, string Name, string Body)>(new CommandDefinition(
             "SELECT kind, name, body FROM model_entities WHERE rev_from <= @at AND (rev_to IS NULL OR rev_to > @at)", new { at }, cancellationToken: ct)).ConfigureAwait(false))
-        .ToDictionary(r => (r.Kind, r.Name), r => r.Body);
+        .ToDictionary(r => (r.Kind, r.Name), r => OpenBody(r.Kind, r.Name, r.Body));
 
     /// <summary>Rendered configuration contents by digest (for plan diffs and as-of views).</summary>
     public Task<IReadOnlyDictionary<string, string>> RenderedContentsAsync(IReadOnlyCollection<string> digests, CancellationToken ct = default) => ReadAsync<IReadOnlyDictionary<string, string>>(async c =>
@@ -65,8 +70,10 @@ internal sealed partial class RigStore
         foreach (var chunk in digests.Distinct().Chunk(200))
         {
             foreach (var (sha, content) in await c.QueryAsync<(string Sha256, string Content)>(new CommandDefinition(
-                "SELECT sha256, content FROM rendered_files WHERE sha256 IN @chunk", new { chunk }, cancellationToken: ct)).ConfigureAwait(false))
-                found[sha] = content;
+                Engine == StoreEngine.Postgres // Dapper passes an array as one parameter to Npgsql: `IN @x` is not SQL there
+                    ? "SELECT sha256, content FROM rendered_files WHERE sha256 = ANY(@chunk)"
+                    : "SELECT sha256, content FROM rendered_files WHERE sha256 IN @chunk", new { chunk }, cancellationToken: ct)).ConfigureAwait(false))
+                found[sha] = OpenRendered(sha, content);
         }
         return found;
     }, ct);

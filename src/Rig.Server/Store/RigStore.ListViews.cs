@@ -88,7 +88,7 @@ internal sealed partial class RigStore
             var rows = await c.QueryAsync<CommandRow>(new CommandDefinition(
                 $"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE {InIds("c.queue_id")} ORDER BY c.queue_id, c.seq",
                 new { ids = queueIds.ToArray() }, cancellationToken: ct)).ConfigureAwait(false);
-            var byQueue = rows.GroupBy(r => r.QueueId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (IReadOnlyList<CommandInfo>)[.. g.Select(r => r.ToInfo())], StringComparer.Ordinal);
+            var byQueue = rows.GroupBy(r => r.QueueId, StringComparer.Ordinal).ToDictionary(g => g.Key, g => (IReadOnlyList<CommandInfo>)[.. g.Select(r => r.ToInfo(this))], StringComparer.Ordinal);
             foreach (var id in queueIds)
                 byQueue.TryAdd(id, []);
             return byQueue;

@@ -36,6 +36,8 @@ internal sealed partial class RigStore
     {
         ArgumentNullException.ThrowIfNull(model);
         var wanted = Entities(model);
+        Learn(SecretParameters.Values(model));
+        var sealedBodies = Entities(SealModel(model));
         return WriteAsync<(ModelSaveResult?, IReadOnlyList<ModelError>)>(async (c, tx) =>
         {
             if (Engine == StoreEngine.Postgres)
@@ -49,7 +51,7 @@ internal sealed partial class RigStore
             }
             var current = (await c.QueryAsync<(string Kind, string Name, string Body)>(
                     new CommandDefinition("SELECT kind, name, body FROM model_entities WHERE rev_to IS NULL", transaction: tx, cancellationToken: ct)).ConfigureAwait(false))
-                .ToDictionary(r => (r.Kind, r.Name), r => r.Body);
+                .ToDictionary(r => (r.Kind, r.Name), r => OpenBody(r.Kind, r.Name, r.Body));
 
             var added = wanted.Where(w => !current.ContainsKey(w.Key)).ToList();
             var changed = wanted.Where(w => current.TryGetValue(w.Key, out var body) && body != w.Value).ToList();
@@ -65,8 +67,9 @@ internal sealed partial class RigStore
                 await c.ExecuteAsync(new CommandDefinition("UPDATE model_entities SET rev_to = @rev WHERE kind = @kind AND name = @name AND rev_to IS NULL",
                     new { rev, kind = key.Kind, name = key.Name }, tx, cancellationToken: ct)).ConfigureAwait(false);
             }
-            foreach (var (key, body) in added.Concat(changed))
+            foreach (var key in added.Concat(changed).Select(e => e.Key))
             {
+                var body = sealedBodies[key];
                 await c.ExecuteAsync(new CommandDefinition("INSERT INTO model_entities (kind, name, rev_from, rev_to, body) VALUES (@kind, @name, @rev, NULL, @body)",
                     new { kind = key.Kind, name = key.Name, rev, body }, tx, cancellationToken: ct)).ConfigureAwait(false);
             }
@@ -121,7 +124,7 @@ internal sealed partial class RigStore
             "SELECT kind, name, body FROM model_entities WHERE rev_from <= @at AND (rev_to IS NULL OR rev_to > @at) ORDER BY kind, name",
             new { at }, cancellationToken: ct)).ConfigureAwait(false);
         var packages = await PackagesAsync(c, ct).ConfigureAwait(false);
-        return (at, Assemble(rows, packages));
+        return (at, OpenModel(Assemble(rows, packages)));
     }, ct);
 
     /// <summary>One device of the current model, or null: one row, where <see cref="LoadModelAsync"/> reads the whole
@@ -129,7 +132,7 @@ internal sealed partial class RigStore
     public Task<Device?> GetDeviceAsync(string name, CancellationToken ct = default) => ReadAsync(async c =>
         await c.QuerySingleOrDefaultAsync<string>(new CommandDefinition(
             "SELECT body FROM model_entities WHERE kind = 'device' AND name = @name AND rev_to IS NULL", new { name }, cancellationToken: ct)).ConfigureAwait(false) is { } body
-            ? JsonSerializer.Deserialize(body, ModelJson.Default.Device)
+            ? OpenModel(new RigModel { Devices = [JsonSerializer.Deserialize(body, ModelJson.Default.Device)!] }).Devices[0]
             : null, ct);
 
     /// <summary>How many model objects revision <paramref name="rev"/> added, changed or removed.</summary>
@@ -167,6 +170,8 @@ internal sealed partial class RigStore
             map[("role-kinds", "*")] = JsonSerializer.Serialize(model.RoleKinds.ToList(), o.ListString);
         if (model.Approvals.Count > 0)
             map[("approval-policies", "*")] = JsonSerializer.Serialize(model.Approvals.ToList(), o.ListApprovalPolicy);
+        if (model.Secrets.Count > 0)
+            map[("secrets", "*")] = JsonSerializer.Serialize(model.Secrets.ToList(), o.ListString);
         if (model.Parameters.Count > 0)
             map[("parameters", "*")] = JsonSerializer.Serialize(new Dictionary<string, string>(model.Parameters), o.DictionaryStringString);
         return map;
@@ -191,6 +196,7 @@ internal sealed partial class RigStore
             RoleKinds = All("role-kinds", o.ListString).FirstOrDefault() ?? [],
             Parameters = All("parameters", o.DictionaryStringString).FirstOrDefault() ?? [],
             Approvals = All("approval-policies", o.ListApprovalPolicy).FirstOrDefault() ?? [],
+            Secrets = All("secrets", o.ListString).FirstOrDefault() ?? [],
             Packages = packages,
         };
     }

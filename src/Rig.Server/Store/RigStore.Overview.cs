@@ -34,7 +34,7 @@ internal sealed partial class RigStore
     public Task<IReadOnlyList<CommandInfo>> GetCommandsFromAsync(string queueId, int fromSequence, CancellationToken ct = default) => ReadAsync<IReadOnlyList<CommandInfo>>(async c =>
         [.. (await c.QueryAsync<CommandRow>(new CommandDefinition(
             $"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.queue_id = @queueId AND c.seq >= @fromSequence ORDER BY c.seq",
-            new { queueId, fromSequence }, cancellationToken: ct)).ConfigureAwait(false)).Select(r => r.ToInfo())], ct);
+            new { queueId, fromSequence }, cancellationToken: ct)).ConfigureAwait(false)).Select(r => r.ToInfo(this))], ct);
 
     /// <summary>The newest certificate issued to each device (revoked or not), by device, in one query; only
     /// <paramref name="device"/>'s when given.</summary>

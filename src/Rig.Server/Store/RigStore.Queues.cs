@@ -35,13 +35,21 @@ internal sealed record ServiceItemRow(string Device, string Key, string Body);
 
 internal sealed record ExchangeCommandRow(string Id, string QueueId, long Seq, string Kind, string? RoleKind, string Spec, string Status, long Deliveries, string Device)
 {
-    public CommandRecord ToRecord() => new(Id, QueueId, Device, (int)Seq, Kind, RoleKind, QueueStateNames.ParseCommand(Status), (int)Deliveries, Spec);
+    /// <summary>The record, its spec opened by <paramref name="store"/> when sealed.</summary>
+    public CommandRecord ToRecord(RigStore store) => new(Id, QueueId, Device, (int)Seq, Kind, RoleKind, QueueStateNames.ParseCommand(Status), (int)Deliveries, store.OpenSpec(Id, Spec));
 }
 
 internal sealed record CommandRow(string Id, string QueueId, long Seq, string Kind, string Role, string? RoleKind, string Reason, string Spec, string Status, long Deliveries, string? Result, string Device)
 {
-    public CommandSpec ParseSpec() => JsonSerializer.Deserialize(Spec, RigJson.Default.CommandSpec)!;
-    public CommandInfo ToInfo() => new(Id, QueueId, (int)Seq, Kind, Role, Reason, Status, (int)Deliveries, ParseSpec(),
+    private CommandSpec Masked(RigStore store)
+    {
+        var json = store.OpenSpec(Id, Spec);
+        return JsonSerializer.Deserialize(store.Known.Mask(json), RigJson.Default.CommandSpec)!;
+    }
+
+    /// <summary>The command as the operator API shows it: its spec opened by <paramref name="store"/> when sealed, with
+    /// every known secret value masked (a write-file's content).</summary>
+    public CommandInfo ToInfo(RigStore store) => new(Id, QueueId, (int)Seq, Kind, Role, Reason, Status, (int)Deliveries, Masked(store),
         Result is null ? null : JsonSerializer.Deserialize(Result, RigJson.Default.CommandResult));
 }
 
@@ -90,9 +98,9 @@ internal sealed partial class RigStore
                     commands.Select((command, i) => new
                     {
                         command.Id, QueueId = id, Seq = i, command.Spec.Kind, command.Role, command.RoleKind, command.Reason,
-                        Spec = JsonSerializer.Serialize(command.Spec, RigJson.Default.CommandSpec), Status = CommandStates.Pending,
+                        Spec = SealSpec(command.Id, JsonSerializer.Serialize(command.Spec, RigJson.Default.CommandSpec)), Status = CommandStates.Pending,
                     }).ToList(), tx, cancellationToken: ct)).ConfigureAwait(false);
-                var writes = commands.Select(x => x.Spec).OfType<WriteFileCommand>().DistinctBy(w => w.Sha256).Select(w => new { w.Sha256, w.Content }).ToList();
+                var writes = commands.Select(x => x.Spec).OfType<WriteFileCommand>().DistinctBy(w => w.Sha256).Select(w => new { w.Sha256, Content = SealRendered(w.Sha256, w.Content) }).ToList();
                 if (writes.Count > 0)
                 {
                     await c.ExecuteAsync(new CommandDefinition("INSERT INTO rendered_files (sha256, content) VALUES (@Sha256, @Content) ON CONFLICT (sha256) DO NOTHING",
@@ -125,7 +133,7 @@ internal sealed partial class RigStore
     /// <summary>The commands of a queue in order.</summary>
     public Task<IReadOnlyList<CommandInfo>> GetCommandsAsync(string queueId, CancellationToken ct = default) => ReadAsync<IReadOnlyList<CommandInfo>>(async c =>
         [.. (await c.QueryAsync<CommandRow>(new CommandDefinition($"SELECT {CommandColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.queue_id = @queueId ORDER BY c.seq", new { queueId }, cancellationToken: ct)).ConfigureAwait(false))
-            .Select(r => r.ToInfo())], ct);
+            .Select(r => r.ToInfo(this))], ct);
 
     /// <summary>Cancel the device's active queue: nothing new is sent; a command already running finishes and
     /// its result is still recorded. Returns the cancelled queue or null.</summary>
@@ -251,8 +259,8 @@ internal sealed partial class RigStore
                 }
             }, ct).ConfigureAwait(false);
             var activeOf = queues.ToDictionary(q => q.Device, StringComparer.Ordinal);
-            var windowOf = windowRows.Select(r => r.ToRecord()).GroupBy(r => r.Device, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.OrderBy(r => r.Seq).ToList(), StringComparer.Ordinal);
-            var namedById = named.Select(r => r.ToRecord()).ToDictionary(r => r.Id, StringComparer.Ordinal);
+            var windowOf = windowRows.Select(r => r.ToRecord(this)).GroupBy(r => r.Device, StringComparer.Ordinal).ToDictionary(g => g.Key, g => g.OrderBy(r => r.Seq).ToList(), StringComparer.Ordinal);
+            var namedById = named.Select(r => r.ToRecord(this)).ToDictionary(r => r.Id, StringComparer.Ordinal);
             foreach (var (work, index, _) in works)
             {
                 var active = activeOf.GetValueOrDefault(work.Device);
@@ -288,7 +296,7 @@ internal sealed partial class RigStore
             : $"SELECT {ExchangeColumns} FROM commands c JOIN queues q ON q.id = c.queue_id WHERE c.id IN ({string.Join(", ", named.Select(n => "@" + n.Name))}) UNION ALL {window}";
         var (queues, rows) = await s.QueryAsync<QueueRow, ExchangeCommandRow>(ActiveQueueSql(s), new { device }, commands, parameters, ct).ConfigureAwait(false);
         var active = queues.SingleOrDefault();
-        var records = rows.Select(r => r.ToRecord()).DistinctBy(r => r.Id).ToList();
+        var records = rows.Select(r => r.ToRecord(this)).DistinctBy(r => r.Id).ToList();
         // A named command of the active queue at or past its position is part of the window too.
         return new ExchangeSnapshot(device, request,
             active is null ? null : new QueueRecord(active.Id, active.Device, QueueStateNames.ParseQueue(active.Status), (int)active.Position, (int)active.Length),
@@ -301,7 +309,7 @@ internal sealed partial class RigStore
     private async Task WriteDecisionAsync(Statements s, string device, ExchangeDecision decision, Dictionary<(string Device, string Name), string?> services, bool servicesComplete, ExchangeWrites writes, CancellationToken ct)
     {
         foreach (var end in decision.Ends)
-            writes.End(end.Command.Id, end.State, JsonSerializer.Serialize(ForHistory(end.Result), RigJson.Default.CommandResult));
+            writes.End(end.Command.Id, end.State, Known.Mask(JsonSerializer.Serialize(ForHistory(end.Result), RigJson.Default.CommandResult)));
         if (decision.Ends.Count > 0)
         {
             // Every fresh result goes into the audit log in the transaction that records it: acknowledged means audited.
@@ -322,7 +330,7 @@ internal sealed partial class RigStore
         if (decision.Delivery is { } delivery)
             writes.Deliver(delivery);
         if (decision.Queue is { } queue)
-            writes.Queue(queue);
+            writes.Queue(queue with { Error = Known.MaskOrNull(queue.Error) }); // the agent's error may echo a secret
         if (decision.Inventory is { } inventory)
         {
             await writes.FlushAsync(s, NowMs, ct).ConfigureAwait(false);
