@@ -1,6 +1,6 @@
 namespace Rig.Contracts;
 
-/// <summary>The approval states of a revision (docs/SECURITY-approvals.md).</summary>
+/// <summary>The approval states of a revision (docs/SECURITY.md, Approvals).</summary>
 public static class ApprovalStates
 {
     /// <summary>No policy asks for approval of what the revision changed: it may be rolled out.</summary>

@@ -46,7 +46,7 @@ internal sealed partial class Gateway
 
     /// <summary>Refuse delivering revision <paramref name="rev"/> (a rollout, a converge) while it, or any earlier
     /// revision, needs approval and lacks it: the devices get every change up to <paramref name="rev"/>, so each of
-    /// those changes must have been approved (docs/SECURITY-approvals.md).</summary>
+    /// those changes must have been approved (docs/SECURITY.md, Approvals).</summary>
     public async Task EnsureApprovedAsync(long rev, CancellationToken ct)
     {
         var blocking = (await ApprovalsUpToAsync(rev, ct).ConfigureAwait(false)).Where(a => a.Blocks).ToList();

@@ -10,7 +10,7 @@ internal sealed record ApprovalNeed(string Kind, string Name, int Approvals, IRe
     public string Label => Kind is "link" or "assignment" ? $"{Kind} {Name.Replace("|", " -> ", StringComparison.Ordinal)}" : $"{Kind} {Name}";
 }
 
-/// <summary>Which changes need approval (docs/SECURITY-approvals.md): for each changed object, the approval policies of
+/// <summary>Which changes need approval (docs/SECURITY.md, Approvals): for each changed object, the approval policies of
 /// the model before and after the revision are asked where the object lies, before and after; the larger answer wins,
 /// so a revision cannot switch off the policy that covers its own changes. Within one model the built-in default
 /// (<see cref="ApprovalPolicy.Default"/>) comes first and the last policy that matches a place decides. Pure.</summary>

@@ -4,7 +4,7 @@ using Rig.Server.Store;
 
 namespace Rig.Server.Services;
 
-/// <summary>Four eyes (docs/SECURITY-approvals.md): what a revision's approval policy asks, and approving or rejecting
+/// <summary>Four eyes (docs/SECURITY.md, Approvals): what a revision's approval policy asks, and approving or rejecting
 /// it. The author never decides on their own revision; an approver must hold <c>approve</c> on every place where the
 /// objects that need approval lie; a revision the caller may not see answers as if it did not exist.</summary>
 internal sealed class ApprovalService(Gateway.Gateway gateway, OperatorAccess access)

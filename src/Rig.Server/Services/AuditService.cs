@@ -14,7 +14,10 @@ internal sealed class AuditService(Gateway.Gateway gateway, OperatorAccess acces
     {
         access.Allow(caller, "audit.read", device);
         var rows = await Store.ListAuditAsync(new AuditQuery(after, since, device, operatorName, limit), ct).ConfigureAwait(false);
-        var visible = access.Visible(caller, rows, r => r.Device);
+        // About a device: visible with the device. About none (an apply, a grant, a token): to readers of everything,
+        // and to the operator who did it; another customer's actions stay invisible.
+        var everything = Security.ModelScoping.OnEverything(caller.Grants, Security.Verb.Read);
+        var visible = rows.Where(r => r.Device is { } d ? OperatorAccess.MaySee(caller, d) : everything || r.Operator == caller.Name).ToList();
         return new AuditPage([.. visible.Select(ToView)], rows.Count == limit ? rows[^1].Seq : null);
     }
 
@@ -22,6 +25,13 @@ internal sealed class AuditService(Gateway.Gateway gateway, OperatorAccess acces
     public async Task<AuditVerifyResponse> VerifyAsync(Caller caller, CancellationToken ct)
     {
         access.Allow(caller, "audit.read");
+        // Verifying reads every entry, so it is for those who may read everything; others would learn of entries they
+        // may not see (their number, the action of a broken one).
+        if (!Security.ModelScoping.OnEverything(caller.Grants, Security.Verb.Read))
+        {
+            throw new Security.ForbiddenException($"Operator '{caller.Name}' may not verify the audit log: it reads every entry, which needs 'read' on everything.",
+                "Ask an operator of the provider to run `rig audit verify`.");
+        }
         var result = await Store.VerifyAuditAsync(ct: ct).ConfigureAwait(false);
         return new AuditVerifyResponse(result.Break is null, result.Checked, result.Head.Seq, result.Head.Hash,
             result.Break is { } b ? new AuditBreakView(b.Seq, b.Action, b.Problem, b.Message) : null);

@@ -2,7 +2,7 @@ using Dapper;
 
 namespace Rig.Server.Store;
 
-/// <summary>One decision of an operator on a revision (<c>approvals</c>; docs/SECURITY-approvals.md).</summary>
+/// <summary>One decision of an operator on a revision (<c>approvals</c>; docs/SECURITY.md, Approvals).</summary>
 /// <param name="Decision"><see cref="ApprovalDecisions.Approve"/> or <see cref="ApprovalDecisions.Reject"/>.</param>
 internal sealed record ApprovalRecord(long Id, long Rev, string Operator, string Decision, string Message, DateTimeOffset At);
 

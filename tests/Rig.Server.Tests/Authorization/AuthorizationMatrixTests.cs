@@ -141,6 +141,25 @@ public sealed class AuthorizationMatrixTests(AuthorizationMatrixFixture fixture,
             new("GET", "/api/v1/drift", Get("api/v1/drift"), S(200, 200, 200, 200, 200, 403), DeviceRows(j => j.GetProperty("devices"), "device")),
             new("GET", "/api/v1/revisions", Get("api/v1/revisions"), S(200, 200, 200, 200, 200, 403),
                 (p, j) => Assert.Equal([1L], j.EnumerateArray().Select(r => r.GetProperty("revision").GetInt64()))),
+            new("GET", "/api/v1/revisions/{rev}/approval", Get("api/v1/revisions/1/approval"), S(200, 200, 200, 200, 200, 403)),
+            // The seed revision was made by the admin (who may not approve their own: 403) when it was the only operator:
+            // it needs no approval (409), and only those holding 'approve' get that far.
+            new("POST", "/api/v1/revisions/{rev}/approve", Send(post, "api/v1/revisions/1/approve?message=matrix"), S(403, 409, 403, 403, 403, 403)),
+            new("POST", "/api/v1/revisions/{rev}/reject", Send(post, "api/v1/revisions/1/reject?message=matrix"), S(403, 409, 403, 403, 403, 403)),
+            new("GET", "/api/v1/audit", Get("api/v1/audit?limit=1000"), S(200, 200, 200, 200, 200, 403), (p, j) =>
+            {
+                // About a device: only devices the persona sees; about none: only by the persona itself, unless it reads everything.
+                foreach (var entry in j.GetProperty("entries").EnumerateArray())
+                {
+                    if (p == Persona.Admin)
+                        continue;
+                    if (entry.TryGetProperty("device", out var d) && d.ValueKind == JsonValueKind.String)
+                        Assert.Contains(d.GetString(), VisibleDevices[p]);
+                    else
+                        Assert.Equal(TrustedGateway.OperatorOf(p), entry.GetProperty("operator").GetString());
+                }
+            }),
+            new("GET", "/api/v1/audit/verify", Get("api/v1/audit/verify"), S(200, 403, 403, 403, 403, 403)),
             new("GET", "/api/v1/revisions/diff", Get("api/v1/revisions/diff?from=0&to=1"), S(200, 200, 200, 200, 200, 403),
                 (p, j) => Same(VisibleDevices[p], j.EnumerateArray().Where(e => e.GetProperty("kind").GetString() == "device").Select(e => e.GetProperty("name").GetString()), $"diff devices seen by {p}")),
             new("GET", "/api/v1/rollouts", Get("api/v1/rollouts"), S(200, 200, 200, 200, 200, 403), (p, j) =>

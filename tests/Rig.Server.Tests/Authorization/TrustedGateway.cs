@@ -146,12 +146,23 @@ internal sealed class TrustedGateway : IAsyncDisposable
         _tokens[Persona.Expired] = expired;
     }
 
+    /// <summary>The operator name behind a persona's token.</summary>
+    public static string OperatorOf(Persona persona) => persona switch
+    {
+        Persona.Admin => "admin",
+        Persona.Os => "olga",
+        Persona.AcmeContent => "carla",
+        Persona.AcmeRead => "rita",
+        Persona.Nobody => "nobody",
+        _ => "gus",
+    };
+
     private async Task MakePersonaAsync(HttpClient admin, Persona persona, string team, string[] verbs, ScopeView scope)
     {
         await Ok(await admin.PostAsJsonAsync("api/v1/teams", new TeamCreateRequest(team)));
         var grant = await Ok<GrantView>(await admin.PostAsJsonAsync("api/v1/grants", new GrantRequest(team, verbs, scope, $"seed {team}")));
         GrantIds[team] = grant.Id;
-        var operatorName = persona switch { Persona.Os => "olga", Persona.AcmeContent => "carla", Persona.AcmeRead => "rita", _ => "gus" };
+        var operatorName = OperatorOf(persona);
         _tokens[persona] = (await CreateTokenAsync(admin, new TokenCreateRequest($"{operatorName}-token", operatorName, team))).Secret;
         using var self = Client(persona);
         var whoami = await Ok<WhoAmIView>(await self.GetAsync("api/v1/whoami"));

@@ -1,4 +1,4 @@
--- Rig schema v10 (postgres): approvals of model revisions (four eyes; docs/SECURITY-approvals.md). Every decision is kept
+-- Rig schema v10 (postgres): approvals of model revisions (four eyes; docs/SECURITY.md, Approvals). Every decision is kept
 -- (history); an operator's latest decision on a revision is the one that counts, so a reject can later become an
 -- approve. Rows are never updated or deleted. (v8 and v9 are other work's.) Keep in step with sqlite/0010.
 CREATE TABLE approvals (
