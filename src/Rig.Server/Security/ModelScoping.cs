@@ -1,4 +1,5 @@
 using Rig.Model.Domain;
+using Rig.Model.Planning;
 
 namespace Rig.Server.Security;
 
@@ -112,10 +113,16 @@ internal static class ModelScoping
     public static IReadOnlyList<string> OutsideEditScope(IEnumerable<(string Kind, string Name)> changes, ModelPlaces before, ModelPlaces after, IReadOnlyList<Grant> grants, IReadOnlyList<string> teams)
     {
         var outside = new List<string>();
+        var beforeKeys = Keys(before.Model).ToHashSet();
+        var afterKeys = Keys(after.Model).ToHashSet();
         var whose = teams.Count == 0 ? "the operator (in no team)" : teams.Count == 1 ? $"team {teams[0]}" : $"teams {string.Join(", ", teams)}";
         foreach (var (kind, name) in changes)
         {
-            var places = before.OfEntity(kind, name).Concat(after.OfEntity(kind, name)).Distinct().ToList();
+            // Where it lay before (unless it is new) and where it lies after (unless it was removed): a removed object has no
+            // place after, and must not be judged as if it lay with the provider.
+            var inBefore = beforeKeys.Contains((kind, name));
+            var inAfter = afterKeys.Contains((kind, name));
+            var places = (inBefore || !inAfter ? before.OfEntity(kind, name) : []).Concat(inAfter || !inBefore ? after.OfEntity(kind, name) : []).Distinct().ToList();
             if (Rights.Allows(grants, Verb.Edit, places))
                 continue;
             var roleKind = kind == "role" ? (after.Model.Roles.FirstOrDefault(r => r.Name == name) ?? before.Model.Roles.FirstOrDefault(r => r.Name == name))?.Kind : null;
@@ -163,6 +170,24 @@ internal static class ModelScoping
             }
         }
         return [.. hidden];
+    }
+
+    /// <summary>Errors of a whole model as a partial reader may see them: an error that names an object they may not read
+    /// (a hidden device at either end of a link, a hidden role using a bundle they changed) becomes one error that says
+    /// their change conflicts with something they cannot see, without its names.</summary>
+    public static IReadOnlyList<ModelError> HideErrors(IReadOnlyList<ModelError> errors, IReadOnlyList<Grant> grants, ModelPlaces places)
+    {
+        ArgumentNullException.ThrowIfNull(errors);
+        if (errors.Count == 0 || OnEverything(grants, Verb.Read))
+            return errors;
+        var hidden = Keys(places.Model).Where(k => k.Kind is not ("link" or "assignment") && !MayRead(grants, places, k.Kind, k.Name)).Select(k => k.Name).Distinct().ToList();
+        if (hidden.Count == 0)
+            return errors;
+        var pattern = new System.Text.RegularExpressions.Regex(
+            $"(?<![A-Za-z0-9_.-])({string.Join('|', hidden.Select(System.Text.RegularExpressions.Regex.Escape))})(?![A-Za-z0-9_.-])", System.Text.RegularExpressions.RegexOptions.CultureInvariant);
+        return [.. errors.Select(e => pattern.IsMatch(e.Message) || pattern.IsMatch(e.Where)
+            ? new ModelError("model.hidden-conflict", "", "The change conflicts with an object outside what you can see (it refers to something you changed, renamed or removed). Nothing was saved.")
+            : e).Distinct()];
     }
 
     /// <summary>A place as read: a device's own definition is read with the device (kind does not apply).</summary>

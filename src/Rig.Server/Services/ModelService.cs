@@ -49,7 +49,7 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
     {
         access.Allow(caller, "model.apply");
         var (whole, expect) = await AuthorizeEditAsync(caller, model, ct).ConfigureAwait(false);
-        return Outcome(await gateway.ApplyAsync(whole, caller.Name, message ?? "", expect, ct).ConfigureAwait(false));
+        return Hide(caller, whole, Outcome(await gateway.ApplyAsync(whole, caller.Name, message ?? "", expect, ct).ConfigureAwait(false)));
     }
 
     /// <summary>The model to save for an edit of <paramref name="submitted"/>, authorized by its diff: an operator who
@@ -94,7 +94,23 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
     {
         access.Allow(caller, "model.apply-plan");
         var (whole, _) = await AuthorizeEditAsync(caller, model, ct).ConfigureAwait(false);
-        return Outcome(await gateway.ApplyAsync(whole, caller.Name, message ?? "", new ModelSaveExpectation(baseRevision, fingerprints), ct).ConfigureAwait(false));
+        return Hide(caller, whole, Outcome(await gateway.ApplyAsync(whole, caller.Name, message ?? "", new ModelSaveExpectation(baseRevision, fingerprints), ct).ConfigureAwait(false)));
+    }
+
+    /// <summary>What a partial reader's refused apply may tell them: the whole model was validated, so an error may be
+    /// about an object they cannot see (a link of theirs to another customer's device, a hidden role using a bundle they
+    /// changed). Such an error is answered without its names: that their change conflicts with something they cannot
+    /// see. Changes listed are only those they may read.</summary>
+    private static ModelSaveOutcome Hide(Caller caller, RigModel whole, ModelSaveOutcome outcome)
+    {
+        if (ModelScoping.OnEverything(caller.Grants, Verb.Read))
+            return outcome;
+        var places = new ModelPlaces(whole);
+        return outcome with
+        {
+            Errors = ModelScoping.HideErrors(outcome.Errors, caller.Grants, places),
+            Changes = [.. outcome.Changes.Where(c => ModelScoping.MayRead(caller.Grants, places, c.Kind, c.Name))],
+        };
     }
 
     private static ModelSaveOutcome Outcome(Gateway.ApplyResult applied) => new(
@@ -131,9 +147,10 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
         return (Visible(caller, await gateway.Plans.PlanStoredAsync(rev == 0 ? null : rev, names, ct).ConfigureAwait(false)), null, null);
     }
 
-    private PlanReport Visible(Caller caller, PlanReport plan) => plan with
+    internal PlanReport Visible(Caller caller, PlanReport plan) => plan with
     {
         Devices = access.Visible(caller, plan.Devices, d => d.Device),
+        Errors = ModelScoping.HideErrors(plan.Errors, caller.Grants, caller.Places),
         ModelChanges = [.. plan.ModelChanges.Where(c => ModelScoping.OnEverything(caller.Grants, Verb.Read) || ModelScoping.MayRead(caller.Grants, caller.Places, c.Kind, c.Name))],
     };
 

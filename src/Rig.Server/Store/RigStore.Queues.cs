@@ -75,14 +75,18 @@ internal sealed partial class RigStore
         {
             var results = new List<QueueCreateResult>(queues.Count);
             var now = NowMs;
+            if (Engine == StoreEngine.Postgres)
+            {
+                // The partial unique index is the guard, but a concurrent creator would get a duplicate-key error
+                // instead of "blocked": serialise creators of one device. Every lock is taken up front, in the order of
+                // the lock keys, so that two creators of the same devices (a rollout's wave and a converge) never wait
+                // for each other in a circle, whatever order each was given its devices in.
+                await c.ExecuteAsync(new CommandDefinition(
+                    "SELECT pg_advisory_xact_lock(7353413, k) FROM (SELECT DISTINCT hashtext(d) AS k FROM unnest(@devices) AS d ORDER BY k) keys",
+                    new { devices = queues.Select(q => q.Device).ToArray() }, tx, cancellationToken: ct)).ConfigureAwait(false);
+            }
             foreach (var (device, commands) in queues)
             {
-                if (Engine == StoreEngine.Postgres)
-                {
-                    // The partial unique index is the guard, but a concurrent creator would get a duplicate-key error
-                    // instead of "blocked": serialise creators of one device.
-                    await c.ExecuteAsync(new CommandDefinition("SELECT pg_advisory_xact_lock(7353413, hashtext(@device))", new { device }, tx, cancellationToken: ct)).ConfigureAwait(false);
-                }
                 var active = await ActiveQueueAsync(new Statements(c, tx), device, ct).ConfigureAwait(false);
                 if (active is not null)
                 {

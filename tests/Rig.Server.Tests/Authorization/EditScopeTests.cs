@@ -126,6 +126,32 @@ public abstract class EditScopeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_partial_editors_change_that_breaks_a_hidden_object_is_refused_without_naming_it()
+    {
+        // The provider links its monitoring host to globex's web server; globex cannot see that link.
+        using (var admin = _gateway.Client(Persona.Admin))
+        {
+            var whole = await TrustedGateway.ReadModelAsync(await admin.GetAsync("api/v1/model"));
+            whole.Links = [.. whole.Links, new Interconnection { From = "infra-1", To = "store-web-1", Purpose = "monitoring" }];
+            await TrustedGateway.Ok<ModelPutResponse>(await admin.PutAsync("api/v1/model", TrustedGateway.ModelContent(whole)));
+        }
+        var recorded = await RecordedAsync();
+
+        // Globex removes its web server: inside its scope, but the hidden link would point nowhere.
+        using var globex = _gateway.Client(Persona.Globex);
+        var mine = await TrustedGateway.ReadModelAsync(await globex.GetAsync("api/v1/model"));
+        mine.Devices = [.. mine.Devices.Where(d => d.Name != "store-web-1")];
+        mine.Links = [.. mine.Links.Where(l => l.From != "store-web-1" && l.To != "store-web-1")];
+        mine.Assignments = [.. mine.Assignments.Where(a => a.Device != "store-web-1")];
+        using var response = await globex.PutAsync("api/v1/model", TrustedGateway.ModelContent(mine));
+        var body = await response.Content.ReadAsStringAsync();
+        Assert.True(response.StatusCode == HttpStatusCode.BadRequest, body);
+        Assert.Contains("model.hidden-conflict", body, StringComparison.Ordinal);
+        Assert.DoesNotContain("infra-1", body, StringComparison.Ordinal);
+        Assert.Equal(recorded, await RecordedAsync());
+    }
+
+    [Fact]
     public async Task A_deny_on_one_customer_holds_against_an_edit_grant_on_everything()
     {
         using var admin = _gateway.Client(Persona.Admin);

@@ -24,6 +24,22 @@ public abstract partial class StoreSuite
     // ---- concurrency (SQLite: one writer at a time; PostgreSQL: row locks) -------------------
 
     [Fact]
+    public async Task Two_creators_of_the_same_devices_queues_in_opposite_orders_never_deadlock()
+    {
+        // A rollout's wave and a converge write queues for the same devices at the same moment, each in its own order:
+        // on PostgreSQL each device's creators are serialised by a lock, taken in one global order so that two
+        // transactions never wait for each other (a deadlock aborted one of them: the operator got a 500).
+        for (var round = 0; round < 15; round++)
+        {
+            var names = Enumerable.Range(0, 12).Select(i => $"race-{round:00}-{i:00}").ToArray();
+            var results = await TogetherAsync(2, i => Store.CreateQueuesAsync([.. (i == 0 ? names : names.Reverse()).Select(n => (n, (IReadOnlyList<NewCommand>)Writes(1)))], "race", 1));
+            // Each device got exactly one queue; the other creator found it active.
+            foreach (var name in names)
+                Assert.Equal(1, results.Count(r => r.Any(q => q.Created?.Device == name)));
+        }
+    }
+
+    [Fact]
     public async Task Twenty_devices_exchange_in_parallel_each_through_its_own_queue()
     {
         const int devices = 20;
