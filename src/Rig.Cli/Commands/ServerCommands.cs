@@ -342,7 +342,7 @@ internal sealed class ServerRotateSecretsKeyCommand : AsyncCommand<ServerRotateS
         {
             throw new CliException(e.Message);
         }
-        Server.Store.SecretRotation rotation;
+        Server.Security.SecretRotation rotation;
         try
         {
             rotation = await Server.Security.SecretsKeyRotation.RotateAsync(options, ct: cancellationToken).ConfigureAwait(false);

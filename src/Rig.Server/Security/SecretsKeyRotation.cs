@@ -6,6 +6,9 @@ namespace Rig.Server.Security;
 /// revision, queued commands, rendered files) re-sealed with it in one transaction, the old key kept as
 /// <see cref="SecretsKeyFile.BackupName"/> until the operator removes it. Run while the gateway is stopped
 /// (docs/OPERATIONS.md, "Rotating the secrets key").</summary>
+/// <summary>What a secrets key rotation re-sealed.</summary>
+internal sealed record SecretRotation(string OldKeyId, string NewKeyId, int ModelRows, int Values, int Commands, int RenderedFiles);
+
 internal static class SecretsKeyRotation
 {
     /// <summary>Rotate the key of the gateway on <paramref name="options"/>' data directory. On failure the database and

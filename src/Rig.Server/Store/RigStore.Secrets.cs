@@ -8,8 +8,6 @@ using Rig.Server.Security;
 
 namespace Rig.Server.Store;
 
-/// <summary>What a secrets key rotation re-sealed.</summary>
-internal sealed record SecretRotation(string OldKeyId, string NewKeyId, int ModelRows, int Values, int Commands, int RenderedFiles);
 
 /// <summary>Secret values at rest: a secret parameter's value is sealed (<see cref="SecretBox"/>) in its model row, bound to
 /// <c>param/KIND/NAME/PARAMETER</c>; a queued command whose JSON holds a known secret value is sealed whole, bound to
