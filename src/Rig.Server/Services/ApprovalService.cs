@@ -43,14 +43,20 @@ internal sealed class ApprovalService(Gateway.Gateway gateway, OperatorAccess ac
                 $"Revision {rev} needs no approval: no approval policy covers what it changed. Nothing was recorded.",
                 "See what a revision needs with `rig approval REV`; policies are the model's `approvals:` (docs/MODEL.md).", TrustRefusedException.Kind.Conflict);
         }
-        var outside = approval.Needs
-            .Where(n => !Rights.Allows(caller.Grants, Verb.Approve, n.Places))
-            .Select(n => $"{n.Label} ({string.Join("; ", n.Places.Where(p => !Rights.Allows(caller.Grants, Verb.Approve, p)).Select(ApprovalRules.Describe).Distinct())})")
+        // Each need the caller may not approve, named with the places they lack, but only the places they may read: a
+        // partial reader learns how many other objects lie beyond what they see, not what they are.
+        var everything = ModelScoping.OnEverything(caller.Grants, Verb.Read);
+        var lacking = approval.Needs.Where(n => !Rights.Allows(caller.Grants, Verb.Approve, n.Places)).ToList();
+        var outside = lacking
+            .Select(n => (n.Label, Places: n.Places.Where(p => !Rights.Allows(caller.Grants, Verb.Approve, p) && (everything || Rights.Allows(caller.Grants, Verb.Read, p with { Kind = null }))).Select(ApprovalRules.Describe).Distinct().ToList()))
+            .Where(n => n.Places.Count > 0)
+            .Select(n => $"{n.Label} ({string.Join("; ", n.Places)})")
             .ToList();
-        if (outside.Count > 0)
+        var unseen = lacking.Count - outside.Count;
+        if (lacking.Count > 0)
         {
             throw new ForbiddenException(
-                $"Operator '{caller.Name}' may not {decision} revision {rev}: it changes {string.Join(", ", outside)}, where no grant of theirs gives 'approve'. Nothing was recorded.",
+                $"Operator '{caller.Name}' may not {decision} revision {rev}: it changes {string.Join(", ", outside)}{(unseen == 0 ? "" : $"{(outside.Count > 0 ? " and " : "")}{unseen} object(s) you cannot see")}, where no grant of theirs gives 'approve'. Nothing was recorded.",
                 "Ask an operator holding 'approve' there, or an operator with 'manage-trust' for such a grant; `rig whoami` shows your grants.", outside);
         }
         await Store.RecordApprovalAsync(rev, caller.Name, decision, message ?? "", ct).ConfigureAwait(false);

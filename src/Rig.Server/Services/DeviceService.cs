@@ -142,7 +142,7 @@ internal sealed class DeviceService(Gateway.Gateway gateway, OperatorAccess acce
             if (devices.Count == 0)
                 return new ConvergeResponse([]);
         }
-        var results = await gateway.ConvergeAsync(devices, request.Reason ?? $"converge by {caller.Name}", ct).ConfigureAwait(false);
+        var results = await RolloutService.WithoutHiddenApprovalsAsync(caller, () => gateway.ConvergeAsync(devices, request.Reason ?? $"converge by {caller.Name}", ct)).ConfigureAwait(false);
         return new ConvergeResponse(access.Visible(caller, results.Select(r => r.ToView()), r => r.Device));
     }
 
@@ -150,6 +150,7 @@ internal sealed class DeviceService(Gateway.Gateway gateway, OperatorAccess acce
     public async Task<LifecycleResponse> CloneAsync(Caller caller, string from, CloneDeviceRequest request, CancellationToken ct)
     {
         access.Allow(caller, "device.clone", from);
+        OperatorAccess.AllowWholeDevice(caller, from, "clone");
         return (await gateway.CloneAsync(from, request.ToGateway(), caller.Name, ct).ConfigureAwait(false)).ToView();
     }
 
@@ -157,13 +158,14 @@ internal sealed class DeviceService(Gateway.Gateway gateway, OperatorAccess acce
     public async Task<PlanReport?> PlanDecommissionAsync(Caller caller, string name, CancellationToken ct)
     {
         access.Allow(caller, "device.decommission-plan", name);
-        return await gateway.PlanDecommissionAsync(name, ct).ConfigureAwait(false);
+        return await gateway.PlanDecommissionAsync(name, ct).ConfigureAwait(false) is { } plan ? access.VisiblePlan(caller, plan) : null;
     }
 
     /// <summary>Remove the device's software and interconnections, then free it.</summary>
     public async Task<LifecycleResponse> DecommissionAsync(Caller caller, string name, string? message, long? baseRevision, CancellationToken ct)
     {
         access.Allow(caller, "device.decommission", name);
+        OperatorAccess.AllowWholeDevice(caller, name, "decommission");
         return (await gateway.DecommissionAsync(name, caller.Name, message, baseRevision, ct).ConfigureAwait(false)).ToView();
     }
 

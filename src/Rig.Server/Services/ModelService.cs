@@ -147,12 +147,7 @@ internal sealed class ModelService(Gateway.Gateway gateway, OperatorAccess acces
         return (Visible(caller, await gateway.Plans.PlanStoredAsync(rev == 0 ? null : rev, names, ct).ConfigureAwait(false)), null, null);
     }
 
-    internal PlanReport Visible(Caller caller, PlanReport plan) => plan with
-    {
-        Devices = access.Visible(caller, plan.Devices, d => d.Device),
-        Errors = ModelScoping.HideErrors(plan.Errors, caller.Grants, caller.Places),
-        ModelChanges = [.. plan.ModelChanges.Where(c => ModelScoping.OnEverything(caller.Grants, Verb.Read) || ModelScoping.MayRead(caller.Grants, caller.Places, c.Kind, c.Name))],
-    };
+    internal PlanReport Visible(Caller caller, PlanReport plan) => access.VisiblePlan(caller, plan);
 
     /// <summary>Model vs reality for the devices <paramref name="devices"/> selects (all when none).</summary>
     public async Task<(DriftReport? Drift, string? Why)> DriftAsync(Caller caller, string? devices, CancellationToken ct)

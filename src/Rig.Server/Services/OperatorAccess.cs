@@ -126,6 +126,44 @@ internal sealed class OperatorAccess
         caller.Places.Customer(customer) is { } place && (Rights.Allows(caller.Grants, Verb.Read, place)
             || caller.Places.Model.Sites.Any(s => s.Customer == customer && caller.Places.Site(s.Name) is { } site && Rights.Allows(caller.Grants, Verb.Read, site)));
 
+    /// <summary>For work that changes a whole device with everything attached to it (clone copies its roles and links,
+    /// decommission removes them): the caller must hold 'edit' on the device, each of its role assignments and each of
+    /// its links (and so read both ends), unless they edit everything. Refused naming only what the caller can see.</summary>
+    public static void AllowWholeDevice(Caller caller, string device, string what)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        if (ModelScoping.OnEverything(caller.Grants, Verb.Edit))
+            return;
+        var model = caller.Places.Model;
+        var objects = new List<(string Kind, string Name)> { ("device", device) };
+        objects.AddRange(model.Assignments.Where(a => a.Device == device).Select(a => ("assignment", ModelScoping.AssignmentKey(a))));
+        objects.AddRange(model.Links.Where(l => l.From == device || l.To == device).Select(l => ("link", ModelScoping.LinkKey(l))));
+        var outside = objects.Where(o => !Rights.Allows(caller.Grants, Verb.Edit, caller.Places.OfEntity(o.Kind, o.Name))).ToList();
+        if (outside.Count == 0)
+            return;
+        var named = outside.Where(o => ModelScoping.MayRead(caller.Grants, caller.Places, o.Kind, o.Name)).Select(o => $"{o.Kind} {o.Name.Replace("|", " -> ", StringComparison.Ordinal)}").ToList();
+        var unnamed = outside.Count - named.Count;
+        throw new ForbiddenException(
+            $"Operator '{caller.Name}' may not {what} device '{device}': it changes {string.Join(", ", named)}{(unnamed == 0 ? "" : $"{(named.Count > 0 ? " and " : "")}{unnamed} object(s) you cannot see")}, outside their edit scope. Nothing was done.",
+            "Ask an operator whose 'edit' grants cover the device with its roles and links.", named);
+    }
+
+    /// <summary>A plan as the caller may see it: only devices they may read, errors without hidden names, only changes to
+    /// objects they may read.</summary>
+    public PlanReport VisiblePlan(Caller caller, PlanReport plan)
+    {
+        ArgumentNullException.ThrowIfNull(caller);
+        ArgumentNullException.ThrowIfNull(plan);
+        if (ModelScoping.OnEverything(caller.Grants, Verb.Read))
+            return plan;
+        return plan with
+        {
+            Devices = Visible(caller, plan.Devices, d => d.Device),
+            Errors = ModelScoping.HideErrors(plan.Errors, caller.Grants, caller.Places),
+            ModelChanges = [.. plan.ModelChanges.Where(c => ModelScoping.MayRead(caller.Grants, caller.Places, c.Kind, c.Name))],
+        };
+    }
+
     /// <summary>True when <paramref name="caller"/> may read the device (in the model or only known to the gateway).</summary>
     public static bool MaySee(Caller caller, string device) => Rights.Allows(caller.Grants, Verb.Read, PlaceOfDevice(caller, device));
 

@@ -20,7 +20,24 @@ internal sealed class RolloutService(Gateway.Gateway gateway, OperatorAccess acc
             access.AllowDevices(caller, Security.Verb.Rollout, visible);
             return visible;
         }
-        return Visible(caller, (await gateway.StartRolloutAsync(request.ToGateway(), caller.Name, Authorize, ct).ConfigureAwait(false)).ToView())!;
+        return Visible(caller, (await WithoutHiddenApprovalsAsync(caller, () => gateway.StartRolloutAsync(request.ToGateway(), caller.Name, Authorize, ct)).ConfigureAwait(false)).ToView())!;
+    }
+
+    /// <summary>Run work that may be refused for a missing approval: the refusal names what every blocking revision
+    /// changes, which may be another customer's objects; a caller who does not read everything is told only which
+    /// revision blocks and where to look (`rig approval` shows them their part).</summary>
+    internal static async Task<T> WithoutHiddenApprovalsAsync<T>(Caller caller, Func<Task<T>> work)
+    {
+        try
+        {
+            return await work().ConfigureAwait(false);
+        }
+        catch (Gateway.RolloutRefusedException e) when (e.Code == "approval-required" && !Security.ModelScoping.OnEverything(caller.Grants, Security.Verb.Read))
+        {
+            throw new Gateway.RolloutRefusedException("approval-required",
+                "The revision to deliver, or an earlier one it includes, needs approval that it lacks; nothing was started. `rig history` shows the revisions' approval states, and `rig approval REV` what you can see of one.",
+                Gateway.OperatorRefusal.Conflict);
+        }
     }
 
     /// <summary>Rollouts, newest first (at most <paramref name="limit"/>; only running and paused ones when

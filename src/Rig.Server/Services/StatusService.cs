@@ -15,7 +15,7 @@ internal sealed class StatusService(Gateway.Gateway gateway, DeviceService devic
         var window = devices.SeenWindow;
         int Count(string state) => statuses.Count(s => s.State == state);
         return new StatusResponse(typeof(StatusService).Assembly.GetName().Version?.ToString() ?? "0", agentUrl, gateway.Authority.Pin, rev, model.Devices.Count(d => OperatorAccess.MaySee(caller, d.Name)),
-            model.Packages.Count, store.Stats.ToView(), store.Engine.ToString())
+            model.Packages.Count(p => p.Customer is null || OperatorAccess.MaySeeCustomer(caller, p.Customer)), store.Stats.ToView(), store.Engine.ToString())
         {
             DeviceStates = new DeviceStateCounts(Count(DeviceStates.InSync), Count(DeviceStates.Changing), Count(DeviceStates.Failed), Count(DeviceStates.NeverEnrolled),
                 Count(DeviceStates.NotSeen), Count(DeviceStates.NotConverged)),

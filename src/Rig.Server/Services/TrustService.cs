@@ -66,13 +66,16 @@ internal sealed class TrustService(Gateway.Gateway gateway, MetricsToken? metric
         return places;
     }
 
-    /// <summary>True when <paramref name="token"/> is the metrics token or a live operator token.</summary>
+    /// <summary>True when <paramref name="token"/> is the metrics token, or a live operator token of an operator who
+    /// reads everything (the metrics count every customer's devices).</summary>
     public async Task<bool> MayScrapeMetricsAsync(string token, CancellationToken ct)
     {
         var hash = Tokens.Hash(token);
         if (metricsToken?.Matches(hash) == true)
             return true;
-        return await gateway.Store.FindOperatorTokenAsync(hash, ct).ConfigureAwait(false) is { } found && (found.ExpiresAt is null || found.ExpiresAt > gateway.Clock.GetUtcNow());
+        if (await gateway.Store.FindOperatorTokenAsync(hash, ct).ConfigureAwait(false) is not { } found || found.ExpiresAt <= gateway.Clock.GetUtcNow())
+            return false;
+        return ModelScoping.OnEverything(await gateway.Store.GrantsOfOperatorAsync(found.Operator, ct).ConfigureAwait(false), Verb.Read);
     }
 
     /// <summary>The gateway's CA certificate (public; checked by its pin).</summary>
@@ -121,7 +124,7 @@ internal sealed class TrustService(Gateway.Gateway gateway, MetricsToken? metric
         var own = (await gateway.Store.ListOperatorTokensAsync(manages ? null : caller.Name, ct).ConfigureAwait(false)).Any(t => t.TokenName == name && t.RevokedAt is null);
         if (!own)
             throw new TrustRefusedException("unknown-token", $"There is no live token named '{name}'.", "`rig token list` shows the tokens you can manage.", TrustRefusedException.Kind.NotFound);
-        var revoked = await gateway.Store.RevokeOperatorTokenAsync(name, ct).ConfigureAwait(false)
+        var revoked = await gateway.Store.RevokeOperatorTokenAsync(name, manages ? null : caller.Name, ct).ConfigureAwait(false)
             ?? throw new TrustRefusedException("unknown-token", $"There is no live token named '{name}'.", "`rig token list` shows the tokens you can manage.", TrustRefusedException.Kind.NotFound);
         return ToView(revoked);
     }
@@ -137,7 +140,7 @@ internal sealed class TrustService(Gateway.Gateway gateway, MetricsToken? metric
             throw new TrustRefusedException("unknown-token", $"There is no live token named '{name}'.", "`rig token list` shows the tokens you can manage.", TrustRefusedException.Kind.NotFound);
         var lifetime = Lifetime(expires);
         var secret = Tokens.Create("rigop_");
-        var rotated = await gateway.Store.RotateOperatorTokenAsync(name, Tokens.Hash(secret), gateway.Clock.GetUtcNow() + lifetime, caller.Name, ct).ConfigureAwait(false)
+        var rotated = await gateway.Store.RotateOperatorTokenAsync(name, manages ? null : caller.Name, Tokens.Hash(secret), gateway.Clock.GetUtcNow() + lifetime, caller.Name, ct).ConfigureAwait(false)
             ?? throw new TrustRefusedException("unknown-token", $"There is no live token named '{name}'.", "`rig token list` shows the tokens you can manage.", TrustRefusedException.Kind.NotFound);
         return new TokenCreated(ToView(rotated), secret);
     }

@@ -78,6 +78,18 @@ internal sealed partial class RigStore
                 break;
             after = page[^1].Seq;
         }
-        return verifier.Finish();
+        var result = verifier.Finish();
+        if (result.Break is not null)
+            return result;
+        // Every append moves the head in its own transaction, so an entry beyond the head (read again now) was put there
+        // by hand: it is outside the chain, and it would also make the next real append fail.
+        var now = await AuditHeadAsync(ct).ConfigureAwait(false);
+        var stray = await ReadAsync(c => c.QueryFirstOrDefaultAsync<AuditRow>(new CommandDefinition(
+            $"SELECT {AuditColumns} FROM audit_log WHERE seq > @seq ORDER BY seq LIMIT 1", new { seq = now.Seq }, cancellationToken: ct)), ct).ConfigureAwait(false);
+        return stray is null ? result : result with
+        {
+            Break = new AuditBreak(stray.Seq, stray.Action, "appended",
+                $"Entry {stray.Seq} ({stray.Action}) lies beyond the chain's head (entry {now.Seq}): it was added outside the gateway."),
+        };
     }
 }

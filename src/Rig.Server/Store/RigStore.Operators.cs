@@ -95,11 +95,15 @@ internal sealed partial class RigStore
             new { operatorName }, cancellationToken: ct)).ConfigureAwait(false)).Select(r => r.ToRecord())], ct);
 
     /// <summary>Revoke the live token named <paramref name="tokenName"/>; returns the revoked token, or null when none is live.</summary>
-    public Task<OperatorTokenRecord?> RevokeOperatorTokenAsync(string tokenName, CancellationToken ct = default) => WriteAsync(async (c, tx) =>
+    public Task<OperatorTokenRecord?> RevokeOperatorTokenAsync(string tokenName, CancellationToken ct = default) => RevokeOperatorTokenAsync(tokenName, null, ct);
+
+    /// <summary>Revoke the live token named <paramref name="tokenName"/>, only when it belongs to <paramref name="owner"/>
+    /// (null: anyone's), checked in the same transaction.</summary>
+    public Task<OperatorTokenRecord?> RevokeOperatorTokenAsync(string tokenName, string? owner, CancellationToken ct) => WriteAsync(async (c, tx) =>
     {
         var row = await c.QuerySingleOrDefaultAsync<TokenRow>(new CommandDefinition(
             $"SELECT {TokenColumns} FROM operator_tokens WHERE token_name = @tokenName AND revoked_at IS NULL", new { tokenName }, tx, cancellationToken: ct)).ConfigureAwait(false);
-        if (row is null)
+        if (row is null || (owner is not null && row.Operator != owner))
             return null;
         var now = NowMs;
         await c.ExecuteAsync(new CommandDefinition("UPDATE operator_tokens SET revoked_at = @now WHERE token_name = @tokenName AND revoked_at IS NULL", new { tokenName, now }, tx, cancellationToken: ct)).ConfigureAwait(false);
@@ -108,11 +112,11 @@ internal sealed partial class RigStore
 
     /// <summary>Replace the live token named <paramref name="tokenName"/> by a new secret under the same name and
     /// operator, in one transaction: the old secret is refused from then on. Null when no live token has that name.</summary>
-    public Task<OperatorTokenRecord?> RotateOperatorTokenAsync(string tokenName, string newHash, DateTimeOffset? expiresAt, string rotatedBy, CancellationToken ct = default) => WriteAsync(async (c, tx) =>
+    public Task<OperatorTokenRecord?> RotateOperatorTokenAsync(string tokenName, string? owner, string newHash, DateTimeOffset? expiresAt, string rotatedBy, CancellationToken ct = default) => WriteAsync(async (c, tx) =>
     {
         var old = await c.QuerySingleOrDefaultAsync<TokenRow>(new CommandDefinition(
             $"SELECT {TokenColumns} FROM operator_tokens WHERE token_name = @tokenName AND revoked_at IS NULL", new { tokenName }, tx, cancellationToken: ct)).ConfigureAwait(false);
-        if (old is null)
+        if (old is null || (owner is not null && old.Operator != owner))
             return null;
         var now = NowMs;
         await c.ExecuteAsync(new CommandDefinition("UPDATE operator_tokens SET revoked_at = @now WHERE token_name = @tokenName AND revoked_at IS NULL", new { tokenName, now }, tx, cancellationToken: ct)).ConfigureAwait(false);

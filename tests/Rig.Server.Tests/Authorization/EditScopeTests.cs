@@ -152,6 +152,27 @@ public abstract class EditScopeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Clone_and_decommission_need_edit_on_the_whole_device_with_its_roles_and_links()
+    {
+        using (var admin = _gateway.Client(Persona.Admin))
+            await TrustedGateway.Ok(await admin.PostAsJsonAsync("api/v1/grants", new GrantRequest("acme-content", ["manage-devices"], new ScopeView(Sites: ["shop"]), "shop may clone")));
+        var recorded = await RecordedAsync();
+        using var content = _gateway.Client(Persona.AcmeContent);
+
+        // shop-web-1 carries the os role: cloning it would assign base-os to the clone, outside a content team's edit scope.
+        using (var clone = await content.PostAsJsonAsync("api/v1/devices/shop-web-1/clone", new CloneDeviceRequest("shop-web-9", null, ["10.1.0.99"], [], "more capacity")))
+        {
+            Assert.Equal(HttpStatusCode.Forbidden, clone.StatusCode);
+            var why = (await TrustedGateway.ErrorOfAsync(clone)).GetProperty("message").GetString()!;
+            // Its own definition and link are named; the os role assignment, which carla cannot read, only counted.
+            Assert.True(why.Contains("device shop-web-1", StringComparison.Ordinal) && why.Contains("1 object(s) you cannot see", StringComparison.Ordinal) && !why.Contains("base-os", StringComparison.Ordinal), why);
+        }
+        using (var decommission = await content.PostAsync("api/v1/devices/shop-web-1/decommission?message=gone", null))
+            Assert.Equal(HttpStatusCode.Forbidden, decommission.StatusCode);
+        Assert.Equal(recorded, await RecordedAsync());
+    }
+
+    [Fact]
     public async Task A_deny_on_one_customer_holds_against_an_edit_grant_on_everything()
     {
         using var admin = _gateway.Client(Persona.Admin);

@@ -99,6 +99,20 @@ public abstract partial class StoreSuite
     }
 
     [Fact]
+    public async Task An_audit_entry_added_beyond_the_head_is_named_by_verify()
+    {
+        await AppendFiveAsync();
+
+        // A copy of the last entry as entry 6, hash and all: the chain up to the head still verifies.
+        Assert.Equal(1, await ExecuteAsync("INSERT INTO audit_log (seq, at, operator, action, target, device, customer, outcome, detail, prev_hash, hash) " +
+            "SELECT seq + 1, at, operator, 'grant.add', target, device, customer, outcome, detail, hash, hash FROM audit_log WHERE seq = 5"));
+
+        var verified = await Store.VerifyAuditAsync();
+        Assert.NotNull(verified.Break);
+        Assert.Equal((6L, "appended", "grant.add"), (verified.Break.Seq, verified.Break.Problem, verified.Break.Action));
+    }
+
+    [Fact]
     public async Task Concurrent_audit_appends_form_one_unbroken_chain()
     {
         // Several stores (as several gateways on one PostgreSQL would) and several tasks each.
