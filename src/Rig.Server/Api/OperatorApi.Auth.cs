@@ -48,6 +48,7 @@ internal static partial class OperatorApi
                     Hint: "Check RIG_TOKEN (or --token): it must be an operator token of this gateway, such as the one `rig server init` printed; `rig token list` shows live tokens."),
                     StatusCodes.Status401Unauthorized));
         }
+        context.Items[TokenKey] = token;
         return (caller, null);
     }
 

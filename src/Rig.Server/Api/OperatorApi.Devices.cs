@@ -48,7 +48,7 @@ internal static partial class OperatorApi
                 var (entries, after) = await queues.FinishedAfterAsync(caller, q, next, ct).ConfigureAwait(false);
                 return Results.Json(new DeviceLog(name, q, entries, LogCursor(q.Id, after), !QueueStates.IsActive(q.Status)));
             }
-            await FollowAsync(queues, caller, context, name, q, next, ct).ConfigureAwait(false);
+            await FollowAsync(queues, services.Trust, caller, context, name, q, next, ct).ConfigureAwait(false);
             return Results.Empty;
         }).Produces<DeviceLogEvent>(StatusCodes.Status200OK, "application/x-ndjson") // follow=true; the JSON answer below is the one a generated client reads
         .Documented<DeviceLog>("getDeviceLog", 200, StatusCodes.Status400BadRequest, StatusCodes.Status404NotFound).WithSummary("A device's command output: the finished commands of its latest queue (or `queue`, or after `cursor`); with follow=true an NDJSON stream, live, until the queue ends.");
@@ -71,8 +71,11 @@ internal static partial class OperatorApi
     /// <summary>Stream a queue's log as NDJSON until it ends: a <c>queue</c> line, a <c>command</c> line per finished
     /// command as its result is recorded, an <c>end</c> line. The queue's state is read before its commands, so when it
     /// reads as finished every result is already there.</summary>
-    private static async Task FollowAsync(QueueService queues, Caller caller, HttpContext context, string device, QueueView queue, int next, CancellationToken ct)
+    /// <remarks>The caller's rights are read again before each wait: a revoked or expired token, or a grant taken away,
+    /// ends the stream (without an <c>end</c> line; the client's next request is refused with the reason).</remarks>
+    private static async Task FollowAsync(QueueService queues, TrustService trust, Caller caller, HttpContext context, string device, QueueView queue, int next, CancellationToken ct)
     {
+        var token = context.Items[TokenKey] as string;
         var json = context.RequestServices.GetRequiredService<IOptions<Microsoft.AspNetCore.Http.Json.JsonOptions>>().Value.SerializerOptions;
         // A gateway that stops ends its streams (without an `end` line) instead of waiting for their queues: the
         // client resumes with its cursor.
@@ -104,6 +107,9 @@ internal static partial class OperatorApi
                     return;
                 }
                 await queues.WaitForActivityAsync(device, LogPollInterval, ct).ConfigureAwait(false);
+                if (token is null || (await trust.AuthenticateAsync(token, ct).ConfigureAwait(false)).Caller is not { } now || !OperatorAccess.MaySee(now, device))
+                    return;
+                caller = now;
             }
         }
         catch (OperationCanceledException) when (ct.IsCancellationRequested)

@@ -178,6 +178,9 @@ internal static partial class OperatorApi
     /// <summary>Where the authentication middleware leaves the request's <see cref="Caller"/>.</summary>
     private const string CallerKey = "rig.caller";
 
+    /// <summary>Where it leaves the token itself (in memory only), so a long stream can check it is still live.</summary>
+    private const string TokenKey = "rig.token";
+
     /// <summary>The caller of a request that passed authentication.</summary>
     private static Caller CallerOf(HttpContext context) => (Caller)context.Items[CallerKey]!;
 

@@ -173,6 +173,25 @@ public abstract class EditScopeTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_followed_device_log_ends_when_the_followers_token_is_revoked()
+    {
+        using var admin = _gateway.Client(Persona.Admin);
+        await TrustedGateway.Ok(await admin.PostAsJsonAsync("api/v1/converge", new ConvergeRequest(["shop-web-1"], "a queue to follow")));
+        using var content = _gateway.Client(Persona.AcmeContent);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "api/v1/devices/shop-web-1/log?follow=true");
+        using var response = await content.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        using var lines = new StreamReader(await response.Content.ReadAsStreamAsync());
+        Assert.Contains("\"queue\"", await lines.ReadLineAsync());
+
+        // No agent takes the queue, so the stream would wait for it; revoking carla's token ends it within a poll.
+        await TrustedGateway.Ok(await admin.PostAsync("api/v1/tokens/carla-token/revoke", null));
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var rest = await lines.ReadToEndAsync(deadline.Token);
+        Assert.DoesNotContain("\"end\"", rest, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task A_deny_on_one_customer_holds_against_an_edit_grant_on_everything()
     {
         using var admin = _gateway.Client(Persona.Admin);
