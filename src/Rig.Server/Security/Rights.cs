@@ -136,6 +136,19 @@ internal sealed record Place(string? Customer, string? Site, string? Kind, Devic
 /// "which rows may this operator see?", by every service. Default deny; a matching deny wins. Pure: no I/O.</summary>
 internal static class Rights
 {
+    // Grants' selectors are few and fixed; a list of 10,000 devices must not compile them 10,000 times.
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<string, DeviceSelector> Selectors = new(StringComparer.Ordinal);
+
+    private static DeviceSelector Selector(string text)
+    {
+        if (Selectors.TryGetValue(text, out var parsed))
+            return parsed;
+        parsed = DeviceSelector.Parse(text);
+        if (Selectors.Count < 10_000)
+            Selectors[text] = parsed;
+        return parsed;
+    }
+
     /// <summary>True when <paramref name="grants"/> give <paramref name="verb"/> on every place in
     /// <paramref name="places"/> (an object may lie in several: a role assigned in two sites).</summary>
     public static bool Allows(IReadOnlyList<Grant> grants, Verb verb, IEnumerable<Place> places)
@@ -189,7 +202,7 @@ internal static class Rights
             return false;
         if (scope.Kinds is { } kinds && (place.Kind is null ? deny : !kinds.Contains(place.Kind, StringComparer.Ordinal)))
             return false;
-        if (scope.Devices is { } selector && (place.Device is null || !DeviceSelector.Parse(selector).Matches(place.Device, place.DeviceRoles ?? [])))
+        if (scope.Devices is { } selector && (place.Device is null || !Selector(selector).Matches(place.Device, place.DeviceRoles ?? [])))
             return false;
         return true;
     }
