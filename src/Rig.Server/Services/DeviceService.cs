@@ -52,10 +52,13 @@ internal sealed class DeviceService(Gateway.Gateway gateway, OperatorAccess acce
         access.Allow(caller, "device.read", name);
         var (_, model) = await Store.LoadModelAsync(ct: ct).ConfigureAwait(false);
         var device = model.Devices.FirstOrDefault(d => d.Name == name);
+        // Queues before the recorded state: an exchange ends a queue and records its changes in one transaction, so a
+        // queue read as finished comes with its changes. The other order could show a finished queue beside a recorded
+        // state read just before that transaction committed.
+        var queues = await Store.ListRecentQueuesAsync(name, 2, ct).ConfigureAwait(false);
         var runtime = await Store.GetDeviceRuntimeAsync(name, ct).ConfigureAwait(false);
         if (runtime is null && device is null)
             return null;
-        var queues = await Store.ListRecentQueuesAsync(name, 2, ct).ConfigureAwait(false);
         var certificate = (await Store.ListLatestCertificatesAsync(name, ct).ConfigureAwait(false)).GetValueOrDefault(name);
         var queue = queues.Count > 0 ? queues[0] : null;
         var previous = queues.Count > 1 ? queues[1] : null;
