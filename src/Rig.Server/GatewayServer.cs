@@ -309,6 +309,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         // one error shape (otherwise minimal APIs answer an empty 400).
         builder.Services.Configure<Microsoft.AspNetCore.Routing.RouteHandlerOptions>(o => o.ThrowOnBadRequest = true);
         builder.Services.AddOpenApi("v1", OperatorApi.DescribeDocument);
+        builder.Services.AddRazorComponents(); // the web UI's pages: static server rendering only, no circuits
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
         {
             k.AddServerHeader = false;
@@ -324,6 +325,7 @@ internal sealed class GatewayServer : IAsyncDisposable
             options.FetchSecurityMirror, loggerFactory.CreateLogger<PackageFetcher>(), TimeProvider.System);
         var services = new Services.OperatorServices(gateway, importer, fetcher, new MetricsToken(options.DataDirectory), agentUrl);
         MetricsEndpoint.Map(app, services.Trust, gauges);
+        Ui.UiEndpoints.Map(app, services, new Ui.UiSessions(gateway.Store, services.Trust, gateway.Clock));
         OperatorApi.Map(app, services);
         OperatorApi.MapPackageFetch(app, services);
         app.MapOpenApi("/openapi/{documentName}.json");

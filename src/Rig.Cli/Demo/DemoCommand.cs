@@ -41,6 +41,11 @@ internal sealed class DemoSettings : CommandSettings
     [Description("Give up after this many seconds (default 900)")]
     public int TimeoutSeconds { get; init; } = DefaultTimeoutSeconds;
 
+    /// <summary>Keep running for the web UI.</summary>
+    [CommandOption("--ui")]
+    [Description("After provisioning, keep the gateway and agents running and print the web UI's address and a sign-in token; stop with Ctrl+C")]
+    public bool Ui { get; init; }
+
     /// <inheritdoc />
     public override ValidationResult Validate() =>
         !DemoScenarios.Names.Contains(Scenario) ? ValidationResult.Error($"Unknown scenario '{Scenario}'; use one of {string.Join(", ", DemoScenarios.Names)}.")
@@ -52,7 +57,14 @@ internal sealed class DemoSettings : CommandSettings
 /// with <c>--keep</c> (or <c>--dir</c>) the directory that was kept.</summary>
 internal sealed record DemoSummary(int Devices, int Succeeded, int Failed, int Commands, int Reboots, double Seconds,
     string Scenario, long? Revision = null, IReadOnlyList<string>? Changed = null, IReadOnlyList<string>? Unchanged = null, string? Detail = null,
-    string? Directory = null);
+    string? Directory = null)
+{
+    /// <summary>With <c>--ui</c>: the web UI's address.</summary>
+    public string? UiUrl { get; init; }
+
+    /// <summary>With <c>--ui</c>: an operator token to sign in with (the demo gateway's first admin).</summary>
+    public string? UiToken { get; init; }
+}
 
 /// <summary><c>rig demo</c>: a gateway on loopback with SQLite and the local store, sample packages, 6 agent
 /// processes for a three-tier site, the whole site provisioned through the real protocol, every device root
@@ -83,9 +95,25 @@ internal sealed class DemoCommand : AsyncCommand<DemoSettings>
             var summary = new DemoSummary(final.Count, final.Count(r => r.Problems.Count == 0), final.Count(r => r.Problems.Count > 0), session.Commands, session.Reboots,
                 Math.Round(watch.Elapsed.TotalSeconds, 2), settings.Scenario, outcome.Revision, outcome.Changed, outcome.Unchanged, outcome.Detail, kept ? dir : null);
             var lbConfig = DemoVerifier.FileText(session.Root("lb-1"), "/etc/haproxy/haproxy.cfg") ?? "";
+            if (settings.Ui)
+                summary = summary with { UiUrl = new Uri(session.Server.ApiUrl, "/ui/").ToString(), UiToken = session.Token };
             ui.Summary(final, summary, lbConfig, dir, kept);
             if (settings.Json)
                 Output.JsonLine(summary);
+            if (settings.Ui)
+            {
+                // The gateway and the agents stay up for a look around, until Ctrl+C: the deadline was for provisioning.
+                deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+                ui.UiReady(summary.UiUrl!, summary.UiToken!, session.Server.Authority.Pin);
+                try
+                {
+                    await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                {
+                    return summary.Failed == 0 ? 0 : 1;
+                }
+            }
             return summary.Failed == 0 ? 0 : 1;
         }
         catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)

@@ -32,6 +32,9 @@ internal sealed class DemoSession : IAsyncDisposable
     public string Directory { get; }
     public DemoUi Ui { get; }
     public OperatorClient Api => _api!;
+
+    /// <summary>The first admin's operator token (for signing in to the web UI with <c>rig demo --ui</c>).</summary>
+    public string Token => _gateway!.Token;
     public GatewayServer Server => _gateway!.Server!;
     public IReadOnlyDictionary<string, AgentSupervisor> Agents => _agents;
     public Dictionary<string, RigArchiveManifest> Manifests { get; } = new(StringComparer.Ordinal);

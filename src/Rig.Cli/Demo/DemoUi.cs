@@ -117,4 +117,17 @@ internal sealed class DemoUi(bool json)
             Console.Out.WriteLine("  gateway/ (data), agents/*/ (state, journal, agent.log), devices/*/ (device roots)");
         }
     }
+
+    /// <summary>Where the web UI of a demo kept running (<c>rig demo --ui</c>) is and how to sign in.</summary>
+    public void UiReady(string url, string token, string caPin)
+    {
+        if (json)
+            return;
+        // Plain text: the address and the token must be copied whole, never wrapped by the console.
+        Console.Out.WriteLine();
+        Console.Out.WriteLine($"Web UI:      {url}");
+        Console.Out.WriteLine($"Sign in with: {token}");
+        Console.Out.WriteLine($"The gateway's certificate is issued by the demo's own CA (pin {caPin}): the browser warns once; accept it for this address.");
+        Console.Out.WriteLine("The gateway and the agents keep running: press Ctrl+C to stop and remove the demo.");
+    }
 }

@@ -45,6 +45,11 @@ internal static partial class OperatorApi
 
         app.Use(async (context, next) =>
         {
+            if (context.Request.Path.StartsWithSegments(Ui.UiEndpoints.Prefix, StringComparison.Ordinal))
+            {
+                await next(context).ConfigureAwait(false); // the web UI signs its requests in by session (Ui/UiEndpoints.cs)
+                return;
+            }
             // One body limit per kind of request, set before anything reads the body (Kestrel refuses more with 413).
             if (context.Features.Get<IHttpMaxRequestBodySizeFeature>() is { IsReadOnly: false } size)
                 size.MaxRequestBodySize = BodyLimit(context.Request, limits);
