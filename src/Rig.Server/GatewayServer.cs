@@ -66,14 +66,22 @@ internal sealed class GatewayServer : IAsyncDisposable
 
     /// <summary>Every operator API endpoint as (method, route pattern), for audits and the test that proves
     /// each one demands a token.</summary>
-    public IReadOnlyList<(string Method, string Route)> OperatorEndpoints =>
-        [.. _apiApp.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints
-            .OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>()
-            .SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(m => (m, e.RoutePattern.RawText ?? "")))];
+    public IReadOnlyList<(string Method, string Route)> OperatorEndpoints => Routes(OperatorRouteEndpoints);
 
-    /// <summary>The operator listener's endpoints with their metadata, for the test that holds them against the OpenAPI document.</summary>
-    internal IEnumerable<Microsoft.AspNetCore.Routing.RouteEndpoint> OperatorRouteEndpoints =>
+    /// <summary>The operator listener's API endpoints (the web UI's pages under /ui are not part of the API) with their
+    /// metadata, for the test that holds them against the OpenAPI document.</summary>
+    internal IEnumerable<Microsoft.AspNetCore.Routing.RouteEndpoint> OperatorRouteEndpoints => AllRouteEndpoints.Where(e => !IsUi(e));
+
+    /// <summary>Every route of the web UI (pages, forms, live streams, its static files).</summary>
+    public IReadOnlyList<(string Method, string Route)> UiEndpoints => Routes(AllRouteEndpoints.Where(IsUi));
+
+    private IEnumerable<Microsoft.AspNetCore.Routing.RouteEndpoint> AllRouteEndpoints =>
         _apiApp.Services.GetRequiredService<Microsoft.AspNetCore.Routing.EndpointDataSource>().Endpoints.OfType<Microsoft.AspNetCore.Routing.RouteEndpoint>();
+
+    private static bool IsUi(Microsoft.AspNetCore.Routing.RouteEndpoint e) => (e.RoutePattern.RawText ?? "").StartsWith(Ui.UiEndpoints.Prefix, StringComparison.Ordinal);
+
+    private static IReadOnlyList<(string Method, string Route)> Routes(IEnumerable<Microsoft.AspNetCore.Routing.RouteEndpoint> endpoints) =>
+        [.. endpoints.SelectMany(e => (e.Metadata.GetMetadata<Microsoft.AspNetCore.Routing.HttpMethodMetadata>()?.HttpMethods ?? ["GET"]).Select(m => (m, e.RoutePattern.RawText ?? "")))];
 
     /// <summary>How long the first operator's token lives: long enough to set up teams and personal tokens
     /// (docs/SECURITY.md), not forever.</summary>

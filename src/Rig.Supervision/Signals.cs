@@ -6,6 +6,8 @@ namespace Rig.Supervision;
 /// SIGKILL, and a graceful stop (SIGTERM) or a freeze (SIGSTOP, SIGCONT) needs kill(2).</summary>
 internal static partial class Signals
 {
+    /// <summary>SIGINT: what Ctrl+C sends; `rig demo --ui` stops its agents and gateway and removes its directory.</summary>
+    public const int Interrupt = 2;
     /// <summary>SIGKILL.</summary>
     public const int Kill = 9;
     /// <summary>SIGTERM: the agent finishes the command it runs and exits; the gateway shuts down.</summary>

@@ -106,6 +106,8 @@ internal static partial class UiEndpoints
             try
             {
                 await next(context).ConfigureAwait(false);
+                if (context.Response.StatusCode == StatusCodes.Status404NotFound && !context.Response.HasStarted && context.Response.ContentType is null)
+                    await Problem(context, StatusCodes.Status404NotFound, $"There is no page {context.Request.Path}.", "The menu above lists the pages.").ConfigureAwait(false);
             }
             catch (RigException e) when (!context.Response.HasStarted)
             {
@@ -124,11 +126,23 @@ internal static partial class UiEndpoints
             return Results.Redirect(Prefix + "/sign-in?signedOut=1");
         });
         app.MapGet(Prefix + "/", (HttpContext context, CancellationToken ct) => DashboardAsync(context, services, ct));
-        MapPages(app, services);
+        MapDevicePages(app, services, sessions);
+        MapChangePages(app, services, sessions);
+        MapRolloutPages(app, services, sessions);
+        MapAdminPages(app, services, sessions);
     }
 
-    /// <summary>The pages of the other parts of the UI, each in its own file.</summary>
-    static partial void MapPages(WebApplication app, OperatorServices services);
+    /// <summary>Sites (topology), the device list and a device's page with its live output (UiEndpoints.Devices.cs).</summary>
+    static partial void MapDevicePages(WebApplication app, OperatorServices services, UiSessions sessions);
+
+    /// <summary>Change review with approvals, history, the model as of a date, the audit log (UiEndpoints.Changes.cs).</summary>
+    static partial void MapChangePages(WebApplication app, OperatorServices services, UiSessions sessions);
+
+    /// <summary>Rollouts: start, the live view, pause/resume/cancel/retry, failed devices' output (UiEndpoints.Rollouts.cs).</summary>
+    static partial void MapRolloutPages(WebApplication app, OperatorServices services, UiSessions sessions);
+
+    /// <summary>Packages, teams/grants/tokens and enrollment tokens (UiEndpoints.Admin.cs).</summary>
+    static partial void MapAdminPages(WebApplication app, OperatorServices services, UiSessions sessions);
 
     // ---- helpers the pages share ------------------------------------------------------------
 
