@@ -1,0 +1,138 @@
+using System.Net;
+using System.Net.Http.Json;
+using System.Text.RegularExpressions;
+using Rig.Server.Tests.Gateway;
+
+namespace Rig.Server.Tests.Ui;
+
+/// <summary>The web UI's door, without a browser: every page needs a session, sessions end with their token, the
+/// sign-in form cannot be used to send an operator elsewhere.</summary>
+public sealed partial class UiSessionTests : IAsyncLifetime
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"rig-ui-session-{Guid.NewGuid():n}");
+    private GatewayServer _server = null!;
+    private string _admin = "";
+
+    public async Task InitializeAsync()
+    {
+        var options = new ServerOptions { DataDirectory = _dir, AgentListenAddress = "127.0.0.1", AgentPort = 0, ApiPort = 0, LogLevel = "None" };
+        _admin = await GatewayServer.InitializeAsync(options);
+        _server = await GatewayServer.StartAsync(options);
+    }
+
+    public async Task DisposeAsync()
+    {
+        await _server.DisposeAsync();
+        Directory.Delete(_dir, recursive: true);
+    }
+
+    [GeneratedRegex("name=\"_signin\" value=\"([^\"]+)\"")]
+    private static partial Regex NonceField();
+
+    /// <summary>Sign in through the form as a browser would: the form's cookie and nonce, then the token. Returns the
+    /// session cookie ("name=value") and where the browser was sent.</summary>
+    private async Task<(string? Cookie, string Location)> SignInAsync(string token, string next = "/ui/")
+    {
+        using var client = TestClients.Operator(_server, null, redirects: false);
+        using var form = await client.GetAsync("ui/sign-in");
+        var nonceCookie = form.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("__Host-rig-signin=", StringComparison.Ordinal)).Split(';')[0];
+        var nonce = NonceField().Match(await form.Content.ReadAsStringAsync()).Groups[1].Value;
+        using var post = new HttpRequestMessage(HttpMethod.Post, "ui/sign-in")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["_signin"] = WebUtility.HtmlDecode(nonce), ["token"] = token, ["next"] = next }),
+        };
+        post.Headers.Add("Cookie", nonceCookie);
+        using var answer = await client.SendAsync(post);
+        Assert.Equal(HttpStatusCode.SeeOther, answer.StatusCode);
+        var session = answer.Headers.TryGetValues("Set-Cookie", out var cookies) ? cookies.FirstOrDefault(c => c.StartsWith("__Host-rig-session=", StringComparison.Ordinal) && !c.StartsWith("__Host-rig-session=;", StringComparison.Ordinal))?.Split(';')[0] : null;
+        return (session, answer.Headers.Location!.ToString());
+    }
+
+    private async Task<HttpResponseMessage> GetAsync(string path, string? cookie)
+    {
+        using var client = TestClients.Operator(_server, null, redirects: false);
+        using var request = new HttpRequestMessage(HttpMethod.Get, path.TrimStart('/'));
+        if (cookie is not null)
+            request.Headers.Add("Cookie", cookie);
+        return await client.SendAsync(request);
+    }
+
+    [Fact]
+    public async Task Every_ui_route_without_a_session_sends_to_sign_in_or_is_refused_and_a_bearer_token_is_not_a_session()
+    {
+        var routes = _server.UiEndpoints;
+        Assert.Contains(("GET", "/ui/"), routes);
+        using var client = TestClients.Operator(_server, _admin, redirects: false); // a bearer token does not open UI pages
+        foreach (var (method, route) in routes)
+        {
+            var path = Regex.Replace(route, "\\{[^}]+\\}", "x");
+            using var request = new HttpRequestMessage(new HttpMethod(method), path.TrimStart('/')) { Content = method == "POST" ? new FormUrlEncodedContent([]) : null };
+            using var response = await client.SendAsync(request);
+            var status = (int)response.StatusCode;
+            if (route.StartsWith("/ui/static", StringComparison.Ordinal) || route.StartsWith("/ui/sign-in", StringComparison.Ordinal))
+                continue;
+            if (method == "GET" && !route.StartsWith("/ui/live", StringComparison.Ordinal))
+            {
+                Assert.True(status == 302 && response.Headers.Location!.ToString().StartsWith("/ui/sign-in?next=", StringComparison.Ordinal), $"{method} {route} answered {status}");
+            }
+            else
+            {
+                Assert.True(status == 401, $"{method} {route} answered {status}");
+            }
+        }
+    }
+
+    [Fact]
+    public async Task A_session_ends_when_the_token_it_was_opened_with_is_revoked()
+    {
+        using var admin = TestClients.Operator(_server, _admin);
+        using var made = await admin.PostAsJsonAsync("api/v1/tokens", new { name = "erin-laptop", @operator = "erin", team = "admins" });
+        Assert.Equal(HttpStatusCode.Created, made.StatusCode);
+        var secret = (await made.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("secret").GetString()!;
+        var (cookie, _) = await SignInAsync(secret);
+        Assert.NotNull(cookie);
+        using (var page = await GetAsync("/ui/", cookie))
+            Assert.Equal(HttpStatusCode.OK, page.StatusCode);
+
+        using var revoked = await admin.PostAsync("api/v1/tokens/erin-laptop/revoke", null);
+        Assert.Equal(HttpStatusCode.OK, revoked.StatusCode);
+
+        using var after = await GetAsync("/ui/", cookie);
+        Assert.Equal(HttpStatusCode.Redirect, after.StatusCode);
+        Assert.StartsWith("/ui/sign-in", after.Headers.Location!.ToString(), StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("https://evil.example/ui/")]
+    [InlineData("//evil.example/ui/")]
+    [InlineData("/ui/\\\\evil.example")]
+    [InlineData("javascript:alert(1)")]
+    public async Task Sign_in_never_sends_the_browser_to_another_site(string next)
+    {
+        var (cookie, location) = await SignInAsync(_admin, next);
+        Assert.NotNull(cookie);
+        Assert.Equal("/ui/", location);
+    }
+
+    [Fact]
+    public async Task A_refused_token_opens_no_session_and_says_why()
+    {
+        var (cookie, location) = await SignInAsync("rigop_nope");
+        Assert.Null(cookie);
+        Assert.Contains("error=refused", location, StringComparison.Ordinal);
+        using var form = await GetAsync(location, null);
+        Assert.Contains("not a live operator token", await form.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task A_tampered_or_unknown_session_cookie_is_no_session()
+    {
+        var (cookie, _) = await SignInAsync(_admin);
+        using var tampered = await GetAsync("/ui/", cookie + "x");
+        Assert.Equal(HttpStatusCode.Redirect, tampered.StatusCode);
+        using var unknown = await GetAsync("/ui/", "__Host-rig-session=rigui_" + new string('a', 43));
+        Assert.Equal(HttpStatusCode.Redirect, unknown.StatusCode);
+        using var ok = await GetAsync("/ui/", cookie);
+        Assert.Equal(HttpStatusCode.OK, ok.StatusCode);
+    }
+}
