@@ -69,7 +69,11 @@ internal static class SecretMasking
             return ValueTask.CompletedTask;
         }
 
-        public override void Flush() => FlushAsync(CancellationToken.None).GetAwaiter().GetResult();
+        /// <summary>A synchronous flush passes nothing on (no blocking on I/O in a request): what is pending goes out at
+        /// the next asynchronous flush or at the end of the body, masked either way.</summary>
+        public override void Flush()
+        {
+        }
 
         public override async Task FlushAsync(CancellationToken cancellationToken)
         {

@@ -25,6 +25,11 @@ internal static partial class UiEndpoints
     private const string SessionKey = "rig.ui.session";
     private const string CallerKey = "rig.caller";
     private const string FlashCookie = "__Host-rig-flash";
+    private const string MaskKey = "rig.ui.mask";
+
+    /// <summary>Mask known secret values in a text the UI writes outside the response-body guard (an error page drawn
+    /// after the pipeline, a flash message carried in a cookie).</summary>
+    private static string Masked(HttpContext context, string text) => context.Items[MaskKey] is Rig.Model.Domain.SecretMask mask && mask.Reveals(text) ? mask.Mask(text) : text;
 
     /// <summary>The Content-Security-Policy of every UI answer: scripts, styles, images and streams from this origin only
     /// (no inline script or style, so injected markup cannot run), no framing, forms post only here.</summary>
@@ -47,6 +52,7 @@ internal static partial class UiEndpoints
                 await next(context).ConfigureAwait(false);
                 return;
             }
+            context.Items[MaskKey] = services.KnownSecrets;
             var headers = context.Response.Headers;
             headers.ContentSecurityPolicy = ContentSecurityPolicy;
             headers.XContentTypeOptions = "nosniff";
@@ -162,6 +168,8 @@ internal static partial class UiEndpoints
     /// <summary>Answer a refusal as a page (or, for a stream or a request without a session, as text).</summary>
     private static async Task Problem(HttpContext context, int status, string message, string? hint)
     {
+        message = Masked(context, message);
+        hint = hint is null ? null : Masked(context, hint);
         context.Response.StatusCode = status;
         if (context.Items[FrameKey] is UiFrame)
         {
@@ -202,6 +210,7 @@ internal static partial class UiEndpoints
             flash = "e:" + e.Message + (e is AccessException access && access.Hint is { } hint ? " " + hint : "");
         }
         await RecordAsync(context, audit, caller.Name, action, target, device, outcome, status).ConfigureAwait(false);
+        flash = Masked(context, flash);
         context.Response.Cookies.Append(FlashCookie, flash.Length > 1500 ? flash[..1500] + "..." : flash,
             new CookieOptions { Secure = true, HttpOnly = true, SameSite = SameSiteMode.Strict, Path = "/", MaxAge = TimeSpan.FromMinutes(1) });
         return SeeOther(back);
