@@ -154,6 +154,34 @@ public sealed class UiDemo : IAsyncLifetime
         return text.Length == 0 ? default : JsonDocument.Parse(text).RootElement.Clone();
     }
 
+    /// <summary>The current model as JSON (the admin sees all of it).</summary>
+    public async Task<System.Text.Json.Nodes.JsonObject> ModelAsync()
+    {
+        using var api = Api();
+        return System.Text.Json.Nodes.JsonNode.Parse(await api.GetStringAsync("api/v1/model"))!.AsObject();
+    }
+
+    /// <summary>Save <paramref name="model"/> as a new revision; its number.</summary>
+    public async Task<long> PutModelAsync(System.Text.Json.Nodes.JsonObject model, string message, string? token = null)
+    {
+        using var api = Api(token);
+        using var response = await api.PutAsync($"api/v1/model?message={Uri.EscapeDataString(message)}", new StringContent(model.ToJsonString(), System.Text.Encoding.UTF8, "application/json"));
+        var text = await response.Content.ReadAsStringAsync();
+        Assert.True(response.IsSuccessStatusCode, $"PUT api/v1/model answered {(int)response.StatusCode}: {text}");
+        return JsonDocument.Parse(text).RootElement.GetProperty("revision").GetInt64();
+    }
+
+    /// <summary>A new operator in a new team with <paramref name="grants"/> (verbs and scope each); their token.</summary>
+    public async Task<string> OperatorAsync(string name, params (string[] Verbs, object? Scope)[] grants)
+    {
+        var team = name + "-team";
+        await PostAsync("api/v1/teams", new { name = team, description = $"{name}'s team (UI tests)" });
+        foreach (var (verbs, scope) in grants)
+            await PostAsync("api/v1/grants", new { team, verbs, scope, reason = "UI test persona" });
+        var made = await PostAsync("api/v1/tokens", new { name = name + "-token", @operator = name, team, expires = "1d" });
+        return made.GetProperty("secret").GetString()!;
+    }
+
     /// <summary>GET JSON from the API.</summary>
     public async Task<JsonElement> GetAsync(string path, string? token = null)
     {
