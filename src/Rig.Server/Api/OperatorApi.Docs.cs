@@ -61,6 +61,8 @@ internal static partial class OperatorApi
     /// <summary>The bearer scheme, required by every operation, and what the document is for.</summary>
     internal static void DescribeDocument(OpenApiOptions options)
     {
+        // The web UI's pages and forms (under /ui) are not part of the API (docs/UI.md).
+        options.ShouldInclude = description => !(description.RelativePath ?? "").StartsWith(Ui.UiEndpoints.Prefix.TrimStart('/'), StringComparison.Ordinal);
         options.AddDocumentTransformer((document, _, _) =>
         {
             document.Info.Title = "Rig operator API";
