@@ -72,6 +72,11 @@ public sealed class DevicePageTests(UiDemo demo)
         await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Poke" })).ToBeVisibleAsync();
         await AxeCheck.AssertNoSeriousViolationsAsync(page);
 
+        // Poke posts the form (with its anti-forgery token) and comes back with the outcome.
+        await page.GetByRole(AriaRole.Button, new() { Name = "Poke" }).ClickAsync();
+        await Assertions.Expect(page.Locator("p.flash")).ToContainTextAsync("web-1");
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Device web-1" })).ToBeVisibleAsync();
+
         // An unknown device is the same 404 as one the operator may not see.
         var missing = await page.GotoAsync("/ui/devices/no-such-device");
         Assert.Equal(404, missing!.Status);
@@ -161,6 +166,8 @@ public sealed class DevicePageTests(UiDemo demo)
         await Assertions.Expect(log).ToContainTextAsync("reboot (␛[31mred alert␛[0m)", new() { Timeout = 90_000 });
         await Assertions.Expect(queue.Locator("p[id^='queue-'] .state").First).ToHaveTextAsync("succeeded", new() { Timeout = 90_000 });
         Assert.DoesNotContain('\u001b', await log.TextContentAsync() ?? "");
+        if (await log.GetAttributeAsync("data-live") is not null)
+            await Assertions.Expect(log).ToHaveAttributeAsync("data-live-state", "ended", new() { Timeout = 30_000 }); // the stream ended with the queue
         await Assertions.Expect(queue.Locator("table.commands").First).ToContainTextAsync("␛[31m");
         await AxeCheck.AssertNoSeriousViolationsAsync(page);
         await page.Context.CloseAsync();

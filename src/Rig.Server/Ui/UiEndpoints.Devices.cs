@@ -145,6 +145,10 @@ internal static partial class UiEndpoints
 
         /// <summary>Link purposes are written beside the lines up to this many links; beyond, each line carries its purpose as a tooltip only.</summary>
         public const int LabelledLinks = 16;
+
+        /// <summary>Beyond this many devices the drawing is left out (a few hundred boxes are no longer a picture anyone
+        /// reads, and the page would grow by megabytes); the table below lists them a page at a time.</summary>
+        public const int MaxDrawn = 300;
     }
 
     /// <summary>Lay out a site: a row per tier in request order, wrapped every <see cref="Drawing.PerRow"/> boxes; each link a
