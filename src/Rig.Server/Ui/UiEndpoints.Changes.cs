@@ -90,14 +90,25 @@ internal static partial class UiEndpoints
         if (diff is null)
             throw UnknownRevision(rev);
         var revision = await FindRevisionAsync(services, caller, rev, current, ct).ConfigureAwait(false);
-        var (plan, refusal, why) = await services.Model.PlanStoredAsync(caller, rev.ToString(CultureInfo.InvariantCulture), null, ct).ConfigureAwait(false);
+        PlanReport? plan = null;
+        string? planRefusal;
+        try
+        {
+            // Planning needs 'plan': an operator without it still reviews the model diff and the approval.
+            (plan, var refusal, var why) = await services.Model.PlanStoredAsync(caller, rev.ToString(CultureInfo.InvariantCulture), null, ct).ConfigureAwait(false);
+            planRefusal = plan is null ? why ?? $"revision {rev} cannot be planned ({refusal})." : null;
+        }
+        catch (ForbiddenException e)
+        {
+            planRefusal = e.Message;
+        }
         var frame = FrameOf(context);
         var mayDecide = approval.State is ApprovalStates.Pending or ApprovalStates.Rejected
             && frame.May("approve", null)
             && !string.Equals(approval.Author, caller.Name, StringComparison.Ordinal);
         return Page<ChangeReviewPage>(context, new Dictionary<string, object?>
         {
-            ["Data"] = new ChangeReviewData(rev, revision, plan, plan is null ? why ?? refusal?.ToString() : null, diff, approval, mayDecide),
+            ["Data"] = new ChangeReviewData(rev, revision, plan, planRefusal, diff, approval, mayDecide),
         });
     }
 
