@@ -168,10 +168,13 @@ internal static partial class UiEndpoints
         var caller = CallerOf(context);
         var state = await RolloutLive.ReadAsync(caller, services, id, null, ct).ConfigureAwait(false) ?? throw UnknownRollout(id);
         var live = await UiLive.StartAsync(context, sessions).ConfigureAwait(false);
-        var sent = state.Fingerprint == seen ? state : null;
+        // What the page was drawn with, section by section: a section whose digest still matches is not resent.
+        var drawn = seen?.Split('.') ?? [];
+        var fresh = state.Fingerprints.Select((f, i) => i < drawn.Length && drawn[i] == f).ToArray();
+        RolloutLive? sent = null;
         while (true)
         {
-            await SendChangesAsync(context, live, sent, state).ConfigureAwait(false);
+            await SendChangesAsync(context, live, sent, state, fresh).ConfigureAwait(false);
             sent = state;
             if (!RolloutStates.IsActive(state.Rollout.Status) && !state.QueuesActive)
             {
@@ -189,33 +192,35 @@ internal static partial class UiEndpoints
         }
     }
 
-    /// <summary>Send what differs between <paramref name="sent"/> (what the page shows; null: unknown, send it all) and
-    /// <paramref name="now"/>.</summary>
-    private static async Task SendChangesAsync(HttpContext context, UiLive live, RolloutLive? sent, RolloutLive now)
+    /// <summary>Send what differs between <paramref name="sent"/> (what the page shows) and <paramref name="now"/>. Before
+    /// the first send (<paramref name="sent"/> null) the page is what it was drawn with: the sections
+    /// <paramref name="fresh"/> marks (in the order of <see cref="RolloutLive.Fingerprints"/>) still match it, the
+    /// others are sent whole.</summary>
+    private static async Task SendChangesAsync(HttpContext context, UiLive live, RolloutLive? sent, RolloutLive now, bool[] fresh)
     {
-        var frame = FrameOf(context);
-        if (sent is null || sent.Progress != now.Progress)
+        bool Stale(int section) => sent is null && !fresh[section];
+        if (Stale(0) || (sent is not null && sent.Progress != now.Progress))
             await live.ReplaceAsync("rollout-summary", await UiLive.RenderAsync<RolloutSummaryView>(context, new Dictionary<string, object?> { ["Progress"] = now.Progress }).ConfigureAwait(false)).ConfigureAwait(false);
-        if (sent is null || sent.ActionsKey != now.ActionsKey)
+        if (Stale(1) || (sent is not null && sent.ActionsKey != now.ActionsKey))
         {
             await live.ReplaceAsync("rollout-actions", await UiLive.RenderAsync<RolloutActions>(context,
-                new Dictionary<string, object?> { ["Frame"] = frame, ["Progress"] = now.Progress }).ConfigureAwait(false)).ConfigureAwait(false);
+                new Dictionary<string, object?> { ["Frame"] = FrameOf(context), ["Progress"] = now.Progress }).ConfigureAwait(false)).ConfigureAwait(false);
         }
+        if (Stale(2) || (sent is not null && sent.FailuresKey != now.FailuresKey))
+            await live.ReplaceAsync("rollout-failures", await UiLive.RenderAsync<RolloutFailures>(context, new Dictionary<string, object?> { ["Failures"] = now.Failures }).ConfigureAwait(false)).ConfigureAwait(false);
         foreach (var row in now.Rows)
         {
-            if (sent is null || !sent.RowsByDevice.TryGetValue(row.Device, out var before) || before != row)
+            if (Stale(3) || (sent is not null && (!sent.RowsByDevice.TryGetValue(row.Device, out var before) || before != row)))
                 await live.ReplaceAsync(RowId(row.Device), await UiLive.RenderAsync<RolloutDeviceRowView>(context, new Dictionary<string, object?> { ["Row"] = row }).ConfigureAwait(false)).ConfigureAwait(false);
         }
-        if (sent is null || sent.FailuresKey != now.FailuresKey)
-            await live.ReplaceAsync("rollout-failures", await UiLive.RenderAsync<RolloutFailures>(context, new Dictionary<string, object?> { ["Failures"] = now.Failures }).ConfigureAwait(false)).ConfigureAwait(false);
         foreach (var (device, output) in now.Outputs)
         {
-            if (sent is null)
+            if (Stale(4))
             {
                 await live.ReplaceAsync(OutputId(device), await UiLive.RenderAsync<RolloutOutput>(context,
                     new Dictionary<string, object?> { ["Device"] = device, ["Text"] = output.Text }).ConfigureAwait(false)).ConfigureAwait(false);
             }
-            else if (output.Added.Length > 0)
+            else if (sent is not null && output.Added.Length > 0)
             {
                 await live.AppendAsync(OutputId(device), output.Added).ConfigureAwait(false);
             }
@@ -253,23 +258,22 @@ internal static partial class UiEndpoints
         /// <summary>A queue of the rollout still runs (a cancelled rollout's running commands finish; their output still comes).</summary>
         public bool QueuesActive => Outputs.Values.Any(o => QueueStates.IsActive(o.Queue.Status));
 
-        /// <summary>A digest of everything the page shows, passed to the stream so it need not resend a page that is current.</summary>
-        public string Fingerprint
-        {
-            get
-            {
-                var text = new StringBuilder().Append(Progress).Append('|').Append(ActionsKey).Append('|').Append(FailuresKey);
-                foreach (var row in Rows)
-                    text.Append('|').Append(row);
-                foreach (var (device, output) in Outputs.OrderBy(o => o.Key, StringComparer.Ordinal))
-                    text.Append('|').Append(device).Append(':').Append(output.QueueId).Append(':').Append(output.Next);
-                return Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text.ToString())))[..24];
-            }
-        }
+        /// <summary>Digests of what the page shows, by section (summary, buttons, failures, rows, output), passed to the
+        /// stream so that it resends only the sections that changed since the page was drawn.</summary>
+        public IReadOnlyList<string> Fingerprints =>
+        [
+            Digest(Progress.ToString()),
+            Digest(ActionsKey),
+            Digest(FailuresKey),
+            Digest(string.Join('|', Rows)),
+            Digest(string.Join('|', Outputs.OrderBy(o => o.Key, StringComparer.Ordinal).Select(o => $"{o.Key}:{o.Value.QueueId}:{o.Value.Next}"))),
+        ];
+
+        private static string Digest(string text) => Convert.ToHexStringLower(SHA256.HashData(Encoding.UTF8.GetBytes(text)))[..12];
 
         public RolloutPageData PageData() => new(Rollout, Progress, Rows, Failures,
             Outputs.ToDictionary(o => o.Key, o => o.Value.Text, StringComparer.Ordinal),
-            RolloutStates.IsActive(Rollout.Status) || QueuesActive ? $"{Prefix}/live/rollouts/{Uri.EscapeDataString(Rollout.Id)}?v={Fingerprint}" : null);
+            RolloutStates.IsActive(Rollout.Status) || QueuesActive ? $"{Prefix}/live/rollouts/{Uri.EscapeDataString(Rollout.Id)}?v={string.Join('.', Fingerprints)}" : null);
 
         /// <summary>Read the rollout as <paramref name="caller"/> may see it (null when they may not, or it does not exist),
         /// reusing <paramref name="previous"/> for what cannot have changed.</summary>
