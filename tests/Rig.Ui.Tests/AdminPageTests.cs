@@ -12,6 +12,7 @@ public sealed class AdminPageTests(UiDemo demo)
     [Fact]
     public async Task A_token_made_in_the_ui_is_shown_once_signs_in_and_once_revoked_in_the_ui_is_refused()
     {
+        var since = DateTimeOffset.UtcNow.AddSeconds(-1);
         var page = await demo.SignedInPageAsync();
         await page.GotoAsync("/ui/trust");
         await AxeCheck.AssertNoSeriousViolationsAsync(page);
@@ -52,6 +53,20 @@ public sealed class AdminPageTests(UiDemo demo)
         Assert.DoesNotContain(await again.Context.CookiesAsync(), c => c.Name == "__Host-rig-session");
         await again.Context.CloseAsync();
         await page.Context.CloseAsync();
+
+        // Both actions are in the audit log as the API's would be, and the secret is not.
+        var audit = await AuditSinceAsync(since);
+        Assert.Contains(audit, e => e.Action == "token.create" && e.Target == $"name={name}" && e.Outcome == "ok" && e.Operator == "admin");
+        Assert.Contains(audit, e => e.Action == "token.revoke" && e.Target == $"name={name}" && e.Outcome == "ok");
+        Assert.DoesNotContain(audit, e => (e.Detail ?? "").Contains(secret, StringComparison.Ordinal) || e.Target.Contains(secret, StringComparison.Ordinal));
+    }
+
+    private async Task<List<(string? Operator, string Action, string Target, string Outcome, string? Detail)>> AuditSinceAsync(DateTimeOffset since)
+    {
+        var page = await demo.GetAsync($"api/v1/audit?since={Uri.EscapeDataString(since.ToString("O"))}&limit=1000");
+        return [.. page.GetProperty("entries").EnumerateArray().Select(e => (
+            e.GetProperty("operator").GetString(), e.GetProperty("action").GetString()!, e.GetProperty("target").GetString()!,
+            e.GetProperty("outcome").GetString()!, e.TryGetProperty("detail", out var d) ? d.GetString() : null))];
     }
 
     [Fact]
@@ -63,12 +78,13 @@ public sealed class AdminPageTests(UiDemo demo)
         await demo.PostAsync("api/v1/grants", new { team, verbs = new[] { "read" }, reason = "UI test: a reader" });
         var created = await demo.PostAsync("api/v1/tokens", new { name = Unique("reader-tok"), @operator = op, team, expires = "1d" });
         var secret = created.GetProperty("secret").GetString()!;
+        var since = DateTimeOffset.UtcNow.AddSeconds(-1);
 
         var page = await (await demo.NewContextAsync()).NewPageAsync();
         await page.GotoAsync("/ui/sign-in");
         await page.GetByLabel("Operator token").FillAsync(secret);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Dashboard" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Dashboard" })).ToBeVisibleAsync(new() { Timeout = 30_000 });
         await page.GotoAsync("/ui/trust");
         await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Your tokens" })).ToBeVisibleAsync();
         await Assertions.Expect(page.Locator("form[action^='/ui/trust']")).ToHaveCountAsync(0);
@@ -102,12 +118,16 @@ public sealed class AdminPageTests(UiDemo demo)
         Assert.DoesNotContain(tokens.EnumerateArray(), t => t.GetProperty("name").GetString() == forgedToken);
         var grants = await demo.GetAsync("api/v1/grants");
         Assert.DoesNotContain(grants.EnumerateArray(), g => g.GetProperty("reason").GetString() == "forged");
+        var audit = await AuditSinceAsync(since);
+        foreach (var action in new[] { "team.create", "token.create", "grant.add" })
+            Assert.Contains(audit, e => e.Action == action && e.Operator == op && e.Outcome == "refused");
         await page.Context.CloseAsync();
     }
 
     [Fact]
     public async Task The_enrollment_page_makes_a_token_for_a_device_and_shows_the_enroll_command_once()
     {
+        var since = DateTimeOffset.UtcNow.AddSeconds(-1);
         var page = await demo.SignedInPageAsync();
         await page.GotoAsync("/ui/enrollment");
         await AxeCheck.AssertNoSeriousViolationsAsync(page);
@@ -126,6 +146,9 @@ public sealed class AdminPageTests(UiDemo demo)
         await page.GotoAsync("/ui/enrollment");
         Assert.DoesNotContain(token, await page.ContentAsync(), StringComparison.Ordinal);
         await page.Context.CloseAsync();
+        var audit = await AuditSinceAsync(since);
+        Assert.Contains(audit, e => e.Action == "device.token" && e.Target == "name=web-2" && e.Outcome == "ok");
+        Assert.DoesNotContain(audit, e => (e.Detail ?? "").Contains(token, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -146,6 +169,19 @@ public sealed class AdminPageTests(UiDemo demo)
         await Assertions.Expect(page.GetByRole(AriaRole.Cell, new() { Name = names[0], Exact = true }).First).ToBeVisibleAsync();
         foreach (var other in names.Where(n => !n.Contains(names[0], StringComparison.OrdinalIgnoreCase)).Take(3))
             await Assertions.Expect(page.GetByRole(AriaRole.Cell, new() { Name = other, Exact = true })).ToHaveCountAsync(0);
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
+    public async Task The_admin_pages_fit_a_390_pixel_wide_screen()
+    {
+        var page = await demo.SignedInPageAsync(width: 390);
+        foreach (var path in new[] { "/ui/trust", "/ui/packages", "/ui/enrollment" })
+        {
+            await page.GotoAsync(path);
+            var width = await page.EvaluateAsync<int>("document.documentElement.scrollWidth");
+            Assert.True(width <= 390, $"{path} is {width} px wide at 390 px");
+        }
         await page.Context.CloseAsync();
     }
 }
