@@ -22,7 +22,7 @@ if (Console.IsOutputRedirected)
 var failures = new List<string>();
 var machine = MachineInfo.Current(Path.GetTempPath());
 AnsiConsole.MarkupLine($"[bold]rig-bench[/] {(options.Quick ? "(quick)" : "")} on {Markup.Escape(machine.Cpu)}, {machine.Cores} cores, {machine.MemoryGiB} GiB, {Markup.Escape(machine.Os)}, {Markup.Escape(machine.DotNet)}");
-IBenchmark[] benchmarks = [new PlanBenchmark(), new DispatchBenchmark(), new DistributionBenchmark(), new FootprintBenchmark(), new ConvergeBenchmark(), new MicroBenchmarks(), new NemesisBenchmark()];
+IBenchmark[] benchmarks = [new PlanBenchmark(), new DispatchBenchmark(), new DistributionBenchmark(), new FootprintBenchmark(), new ConvergeBenchmark(), new MicroBenchmarks(), new NemesisBenchmark(), new UiBenchmark()];
 foreach (var benchmark in benchmarks.Where(b => options.Wants(b.Name)))
 {
     AnsiConsole.Write(new Rule($"[bold]{benchmark.Name}[/]").LeftJustified());

@@ -2,7 +2,7 @@ using System.Globalization;
 
 namespace Rig.Bench.Common;
 
-/// <summary>Command line of rig-bench: <c>rig-bench [dispatch|converge|distribution|plan|footprint|micro|nemesis|all] [--quick]
+/// <summary>Command line of rig-bench: <c>rig-bench [dispatch|converge|distribution|plan|footprint|micro|nemesis|ui|all] [--quick]
 /// [--out DIR] [--engine sqlite|postgres|both] [--agents 100,1000,10000] [--runs N] [--seed N] [--devices N] [--faults N]</c>.</summary>
 internal sealed record BenchOptions
 {
@@ -40,7 +40,7 @@ internal sealed record BenchOptions
     public bool EngineGiven { get; init; }
 
     /// <summary>Every benchmark name.</summary>
-    public static readonly string[] All = ["plan", "dispatch", "distribution", "footprint", "converge", "micro", "nemesis"];
+    public static readonly string[] All = ["plan", "dispatch", "distribution", "footprint", "converge", "micro", "nemesis", "ui"];
 
     /// <summary>True when <paramref name="name"/> should run.</summary>
     public bool Wants(string name) => Benchmarks.Contains("all") || Benchmarks.Contains(name);
