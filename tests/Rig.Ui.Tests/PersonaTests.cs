@@ -40,9 +40,8 @@ public sealed class PersonaTests(UiDemo demo)
             Assert.Equal(0, await page.GetByRole(AriaRole.Link, new() { Name = "lab", Exact = true }).CountAsync());
             Assert.Equal(404, (await page.GotoAsync("/ui/sites/lab"))!.Status);
 
-            // No controls beyond its rights: no poke (rollout on the device itself), no enrollment, no trust forms.
+            // No controls beyond its rights: no enrollment (manage-devices), no trust forms (manage-trust).
             await page.GotoAsync("/ui/devices/web-1");
-            Assert.Equal(0, await page.GetByRole(AriaRole.Button, new() { Name = "Poke" }).CountAsync());
             Assert.Equal(0, await page.GetByRole(AriaRole.Link, new() { Name = "Enrollment" }).CountAsync());
             await page.GotoAsync("/ui/trust");
             Assert.Equal(0, await page.Locator("main form").CountAsync());
@@ -51,12 +50,21 @@ public sealed class PersonaTests(UiDemo demo)
             var csrf = await page.Locator("input[name=_csrf]").First.InputValueAsync();
             var form = page.APIRequest.CreateFormData();
             form.Set("_csrf", csrf);
-            var forged = await page.APIRequest.PostAsync("/ui/devices/web-1/poke", new() { Form = form, MaxRedirects = 0 });
-            Assert.True(forged.Status is 303 or 403, $"forged poke answered {forged.Status}");
-            await page.GotoAsync("/ui/devices/web-1");
-            await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("may not");
+            form.Set("device", "web-1");
+            var forged = await page.APIRequest.PostAsync("/ui/enrollment", new() { Form = form, MaxRedirects = 0 });
+            Assert.True(forged.Status is 303 or 403, $"forged enrollment answered {forged.Status}");
+            Assert.DoesNotContain("rigenroll_", await forged.TextAsync(), StringComparison.Ordinal);
+            if (forged.Status == 403)
+            {
+                Assert.Contains("may not", await forged.TextAsync(), StringComparison.Ordinal);
+            }
+            else
+            {
+                await page.GotoAsync("/ui/devices/web-1"); // the refusal is the next page's message
+                await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("may not");
+            }
             var audit = await demo.GetAsync("api/v1/audit?operator=carol");
-            Assert.Contains(audit.GetProperty("entries").EnumerateArray(), e => e.GetProperty("action").GetString() == "device.poke" && e.GetProperty("outcome").GetString() == "refused");
+            Assert.Contains(audit.GetProperty("entries").EnumerateArray(), e => e.GetProperty("action").GetString() == "device.token" && e.GetProperty("outcome").GetString() == "refused");
             await page.Context.CloseAsync();
         }
         finally
