@@ -184,4 +184,47 @@ public sealed class AdminPageTests(UiDemo demo)
         }
         await page.Context.CloseAsync();
     }
+
+    [Fact]
+    public async Task The_admin_makes_a_team_adds_a_member_grants_and_revokes_a_right_with_a_reason_all_in_the_ui()
+    {
+        var team = Unique("ui-team");
+        var member = Unique("member");
+        var page = await demo.SignedInPageAsync();
+        await page.GotoAsync("/ui/trust");
+        await page.GetByLabel("Team name").FillAsync(team);
+        await page.GetByRole(AriaRole.Button, new() { Name = "Make team" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync($"Team '{team}' made");
+
+        await page.GetByLabel($"Operator to add to {team}").FillAsync(member);
+        await page.GetByLabel($"Operator to add to {team}").PressAsync("Enter");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync($"{member} is now a member of team '{team}'");
+
+        var form = page.Locator("form[action='/ui/trust/grants']");
+        await form.GetByLabel("Team", new() { Exact = true }).SelectOptionAsync(team);
+        await form.GetByLabel("Sites").FillAsync("shop");
+        await form.GetByLabel("read", new() { Exact = true }).CheckAsync();
+        await form.GetByLabel("rollout", new() { Exact = true }).CheckAsync();
+        await form.GetByLabel("Reason").FillAsync("UI test: shop operators");
+        await form.GetByRole(AriaRole.Button, new() { Name = "Add grant" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync($"team '{team}' may read, rollout");
+        var grants = await demo.GetAsync("api/v1/grants");
+        var grant = Assert.Single(grants.EnumerateArray(), g => g.GetProperty("team").GetString() == team);
+        Assert.Equal(["shop"], grant.GetProperty("scope").GetProperty("sites").EnumerateArray().Select(x => x.GetString()));
+        var id = grant.GetProperty("id").GetInt64();
+
+        await page.GetByLabel($"Reason to revoke grant {id}").FillAsync("UI test over");
+        await page.GetByLabel($"Reason to revoke grant {id}").PressAsync("Enter");
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync($"Grant {id} of team '{team}' revoked");
+        await Assertions.Expect(page.GetByLabel($"Reason to revoke grant {id}")).ToHaveCountAsync(0);
+        await page.GetByRole(AriaRole.Link, new() { Name = "Show revoked grants too" }).ClickAsync();
+        await Assertions.Expect(page.Locator("main")).ToContainTextAsync("revoked");
+        await Assertions.Expect(page.Locator("main")).ToContainTextAsync("UI test over");
+        await AxeCheck.AssertNoSeriousViolationsAsync(page);
+
+        await page.GotoAsync("/ui/trust");
+        await page.GetByRole(AriaRole.Button, new() { Name = $"Remove {member} from {team}" }).ClickAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync($"{member} is no longer a member of team '{team}'");
+        await page.Context.CloseAsync();
+    }
 }
