@@ -97,6 +97,18 @@ public sealed class ChangePageTests(UiDemo demo)
             await Assertions.Expect(page.Locator(".approval .state")).ToHaveTextAsync("pending");
             Assert.Equal("pending", (await demo.GetAsync($"api/v1/revisions/{rev}/approval")).GetProperty("state").GetString());
             await page.Context.CloseAsync();
+
+            // An operator holding approve may reject it instead, saying why; the decision is listed.
+            var other = await demo.SignedInPageAsync(approver);
+            await other.GotoAsync($"/ui/changes/{rev}");
+            var reject = other.Locator("form", new() { Has = other.GetByRole(AriaRole.Button, new() { Name = "Reject" }) });
+            await reject.GetByLabel("Why").FillAsync("not this week");
+            await reject.GetByRole(AriaRole.Button, new() { Name = "Reject" }).ClickAsync();
+            await Assertions.Expect(other.GetByRole(AriaRole.Status)).ToContainTextAsync($"Revision {rev} rejected");
+            await Assertions.Expect(other.Locator(".approval .state")).ToHaveTextAsync("rejected");
+            await Assertions.Expect(other.Locator(".approval")).ToContainTextAsync("not this week");
+            await Assertions.Expect(other.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToBeVisibleAsync(); // a rejected revision may still be approved
+            await other.Context.CloseAsync();
         }
         finally
         {
