@@ -27,6 +27,18 @@ public sealed class ChangePageTests(UiDemo demo)
         await Assertions.Expect(page.GetByText("You made this revision")).ToBeVisibleAsync();
         await AxeCheck.AssertNoSeriousViolationsAsync(page);
 
+        // A forged approval by its author (their own session and anti-forgery token) is refused by the service.
+        var csrf = await page.Locator("input[name=_csrf]").First.GetAttributeAsync("value");
+        var forged = await page.APIRequest.PostAsync($"/ui/changes/{rev}/approve", new()
+        {
+            Form = page.Context.APIRequest.CreateFormData().Set("_csrf", csrf!).Set("message", "my own"),
+            MaxRedirects = 0,
+        });
+        Assert.Equal(303, forged.Status);
+        await page.GotoAsync($"/ui/changes/{rev}");
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("cannot approve their own revision");
+        await Assertions.Expect(page.Locator(".approval .state")).ToHaveTextAsync("pending");
+
         // The list shows it waiting.
         await page.GotoAsync("/ui/changes?approval=pending");
         var row = page.Locator("tr", new() { Has = page.GetByRole(AriaRole.Link, new() { Name = $"Revision {rev}", Exact = true }) });
@@ -47,6 +59,12 @@ public sealed class ChangePageTests(UiDemo demo)
         await Assertions.Expect(other.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToHaveCountAsync(0);
         Assert.Equal("approved", (await demo.GetAsync($"api/v1/revisions/{rev}/approval")).GetProperty("state").GetString());
         await other.Context.CloseAsync();
+
+        // At 390 px the review needs no sideways scrolling of the page.
+        var narrow = await demo.SignedInPageAsync(width: 390);
+        await narrow.GotoAsync($"/ui/changes/{rev}");
+        Assert.True(await narrow.EvaluateAsync<bool>("() => document.documentElement.scrollWidth <= window.innerWidth"), "the review page scrolls sideways at 390 px");
+        await narrow.Context.CloseAsync();
     }
 
     [Fact]
@@ -79,6 +97,18 @@ public sealed class ChangePageTests(UiDemo demo)
             await Assertions.Expect(page.Locator(".approval .state")).ToHaveTextAsync("pending");
             Assert.Equal("pending", (await demo.GetAsync($"api/v1/revisions/{rev}/approval")).GetProperty("state").GetString());
             await page.Context.CloseAsync();
+
+            // An operator holding approve may reject it instead, saying why; the decision is listed.
+            var other = await demo.SignedInPageAsync(approver);
+            await other.GotoAsync($"/ui/changes/{rev}");
+            var reject = other.Locator("form", new() { Has = other.GetByRole(AriaRole.Button, new() { Name = "Reject" }) });
+            await reject.GetByLabel("Why").FillAsync("not this week");
+            await reject.GetByRole(AriaRole.Button, new() { Name = "Reject" }).ClickAsync();
+            await Assertions.Expect(other.GetByRole(AriaRole.Status)).ToContainTextAsync($"Revision {rev} rejected");
+            await Assertions.Expect(other.Locator(".approval .state")).ToHaveTextAsync("rejected");
+            await Assertions.Expect(other.Locator(".approval")).ToContainTextAsync("not this week");
+            await Assertions.Expect(other.GetByRole(AriaRole.Button, new() { Name = "Approve" })).ToBeVisibleAsync(); // a rejected revision may still be approved
+            await other.Context.CloseAsync();
         }
         finally
         {
@@ -112,6 +142,8 @@ public sealed class ChangePageTests(UiDemo demo)
         await AxeCheck.AssertNoSeriousViolationsAsync(page);
 
         // A revision that does not exist: said so, not a crash.
+        Assert.Equal(404, (await page.GotoAsync("/ui/changes/99999"))!.Status);
+        Assert.Equal(404, (await page.GotoAsync("/ui/history/99999"))!.Status);
         var missing = await page.GotoAsync("/ui/model?at=99999");
         Assert.Equal(404, missing!.Status);
         await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("names no revision");
@@ -126,6 +158,14 @@ public sealed class ChangePageTests(UiDemo demo)
         await Assertions.Expect(page.Locator("table.audit tbody tr").First).ToBeVisibleAsync();
         await Assertions.Expect(page.GetByRole(AriaRole.Cell, new() { Name = "model.apply", Exact = true }).First).ToBeVisibleAsync();
         await AxeCheck.AssertNoSeriousViolationsAsync(page);
+
+        // Paged by the log's cursor, oldest first: the next page starts after the last entry shown.
+        await page.GotoAsync("/ui/audit?limit=10");
+        var rows = page.Locator("table.audit tbody tr");
+        var last = long.Parse(await rows.Last.Locator("td").First.InnerTextAsync(), System.Globalization.CultureInfo.InvariantCulture);
+        await page.GetByRole(AriaRole.Link, new() { Name = $"Next page (after entry {last})" }).ClickAsync();
+        Assert.Contains($"limit=10&after={last}", page.Url, StringComparison.Ordinal);
+        Assert.True(long.Parse(await rows.First.Locator("td").First.InnerTextAsync(), System.Globalization.CultureInfo.InvariantCulture) > last);
 
         await page.GetByLabel("Operator").FillAsync("nobody-at-all");
         await page.GetByRole(AriaRole.Button, new() { Name = "Filter" }).ClickAsync();

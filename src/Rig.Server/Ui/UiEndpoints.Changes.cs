@@ -34,10 +34,11 @@ public sealed record ModelAsOfData(string? At, ModelAsOf? Model, IReadOnlyList<M
 
 /// <summary>A page of the audit log with its filters, and the chain's verification when asked for.</summary>
 /// <param name="After">The cursor this page starts after (0: the first entry).</param>
+/// <param name="Limit">Entries per page when not the default (<c>?limit=</c>, as the API takes it).</param>
 /// <param name="MayVerify">True when the operator reads everything (verifying reads every entry).</param>
 /// <param name="Verify">The verification, when asked for and allowed.</param>
 /// <param name="VerifyRefusal">Why the verification was refused, when asked for.</param>
-public sealed record AuditData(AuditPage Page, long After, string? Since, string? Device, string? Operator, string? FilterError, bool MayVerify, AuditVerifyResponse? Verify, string? VerifyRefusal);
+public sealed record AuditData(AuditPage Page, long After, int? Limit, string? Since, string? Device, string? Operator, string? FilterError, bool MayVerify, AuditVerifyResponse? Verify, string? VerifyRefusal);
 
 internal static partial class UiEndpoints
 {
@@ -46,6 +47,9 @@ internal static partial class UiEndpoints
 
     /// <summary>The most revisions history reads (the service's own cap).</summary>
     private const int MaxRevisionsRead = 10_000;
+
+    /// <summary>The most audit entries one page shows (the API's own cap).</summary>
+    private const int MaxAuditPage = 1000;
 
     /// <summary>The longest approval message taken from a form (the API takes it as a query value).</summary>
     internal const int MaxApprovalMessage = 500;
@@ -61,8 +65,8 @@ internal static partial class UiEndpoints
         app.MapPost(Prefix + "/changes/{rev:long}/reject", (HttpContext context, long rev, CancellationToken ct) => DecideAsync(context, services, rev, approve: false, ct));
         app.MapGet(Prefix + "/history/{rev:long}", (HttpContext context, long rev, CancellationToken ct) => RevisionDiffAsync(context, services, rev, ct));
         app.MapGet(Prefix + "/model", (HttpContext context, string? at, CancellationToken ct) => ModelAsOfAsync(context, services, at, ct));
-        app.MapGet(Prefix + "/audit", (HttpContext context, string? since, string? device, [FromQuery(Name = "operator")] string? operatorName, long? after, string? verify, CancellationToken ct) =>
-            AuditAsync(context, services, since, device, operatorName, after, verify == "1", ct));
+        app.MapGet(Prefix + "/audit", (HttpContext context, string? since, string? device, [FromQuery(Name = "operator")] string? operatorName, long? after, int? limit, string? verify, CancellationToken ct) =>
+            AuditAsync(context, services, since, device, operatorName, after, limit, verify == "1", ct));
     }
 
     private static async Task<IResult> RevisionListAsync<TPage>(HttpContext context, OperatorServices services, string? approval, int? page, CancellationToken ct) where TPage : Microsoft.AspNetCore.Components.IComponent
@@ -174,7 +178,7 @@ internal static partial class UiEndpoints
         return Page<ModelAsOfPage>(context, new Dictionary<string, object?> { ["Data"] = new ModelAsOfData(at, model, files, error) }, error is null ? StatusCodes.Status200OK : StatusCodes.Status404NotFound);
     }
 
-    private static async Task<IResult> AuditAsync(HttpContext context, OperatorServices services, string? since, string? device, string? operatorName, long? after, bool verify, CancellationToken ct)
+    private static async Task<IResult> AuditAsync(HttpContext context, OperatorServices services, string? since, string? device, string? operatorName, long? after, int? limit, bool verify, CancellationToken ct)
     {
         var caller = CallerOf(context);
         since = string.IsNullOrWhiteSpace(since) ? null : since.Trim();
@@ -189,7 +193,8 @@ internal static partial class UiEndpoints
                 filterError = $"'{since}' is not a date and time (e.g. 2026-12-05T14:00:00Z) nor a time ago (2h, 7d): the filter was left out.";
         }
         var start = Math.Max(0, after ?? 0);
-        var page = await services.Audit.ListAsync(caller, start, from, device, operatorName, ChangesPerPage, ct).ConfigureAwait(false);
+        var size = Math.Clamp(limit ?? ChangesPerPage, 1, MaxAuditPage);
+        var page = await services.Audit.ListAsync(caller, start, from, device, operatorName, size, ct).ConfigureAwait(false);
         var mayVerify = FrameOf(context).MayOnEverything("read");
         AuditVerifyResponse? result = null;
         string? refusal = null;
@@ -206,7 +211,7 @@ internal static partial class UiEndpoints
         }
         return Page<AuditLogPage>(context, new Dictionary<string, object?>
         {
-            ["Data"] = new AuditData(page, start, since, device, operatorName, filterError, mayVerify, result, refusal),
+            ["Data"] = new AuditData(page, start, limit is null ? null : size, since, device, operatorName, filterError, mayVerify, result, refusal),
         });
     }
 
