@@ -33,6 +33,7 @@ public sealed class UiDemo : IAsyncLifetime
 
     public async Task InitializeAsync()
     {
+        Assertions.SetDefaultExpectTimeout(60_000);
         Assert.True(File.Exists("/usr/bin/chromium"), "Debian's Chromium is missing: apt-get install chromium (.ci/run installs it)");
         var info = RigLauncher.BuiltAlongside().StartInfo("demo", "--ui", "--json", "--dir", _dir);
         _demo = Process.Start(info) ?? throw new InvalidOperationException("rig demo did not start");
@@ -114,8 +115,14 @@ public sealed class UiDemo : IAsyncLifetime
 
     /// <summary>A new browser context (its own cookies) at the given width; the demo CA is not trusted by the browser,
     /// so certificate errors are ignored for this loopback gateway only.</summary>
-    public Task<IBrowserContext> NewContextAsync(int width = 1280, int height = 900) =>
-        Browser.NewContextAsync(new BrowserNewContextOptions { IgnoreHTTPSErrors = true, BaseURL = BaseUrl, ViewportSize = new ViewportSize { Width = width, Height = height } });
+    public async Task<IBrowserContext> NewContextAsync(int width = 1280, int height = 900)
+    {
+        var context = await Browser.NewContextAsync(new BrowserNewContextOptions { IgnoreHTTPSErrors = true, BaseURL = BaseUrl, ViewportSize = new ViewportSize { Width = width, Height = height } });
+        // CI shares two cores between test projects: a page may take seconds to load there. Generous bounds, no sleeps.
+        context.SetDefaultTimeout(90_000);
+        context.SetDefaultNavigationTimeout(90_000);
+        return context;
+    }
 
     /// <summary>A page signed in with <paramref name="token"/> (the admin's by default), on the dashboard.</summary>
     public async Task<IPage> SignedInPageAsync(string? token = null, int width = 1280)
