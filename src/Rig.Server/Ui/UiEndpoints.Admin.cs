@@ -193,19 +193,7 @@ internal static partial class UiEndpoints
     {
         // Set-Cookie headers apply in order: this one, after ActAsync's, leaves no flash for the next page.
         context.Response.Cookies.Delete(FlashCookie, new CookieOptions { Secure = true, HttpOnly = true, SameSite = SameSiteMode.Strict, Path = "/" });
-        var frame = FrameOf(context);
-        context.Items[FrameKey] = new UiFrame
-        {
-            Operator = frame.Operator,
-            Teams = frame.Teams,
-            Csrf = frame.Csrf,
-            Path = frame.Path,
-            Flash = message,
-            FlashIsError = false,
-            May = frame.May,
-            MayOnEverything = frame.MayOnEverything,
-            StartedAt = frame.StartedAt,
-        };
+        context.Items[FrameKey] = FrameOf(context) with { Flash = message, FlashIsError = false };
     }
 
     /// <summary>A form field, trimmed; null when absent or blank.</summary>

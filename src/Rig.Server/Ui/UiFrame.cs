@@ -4,7 +4,7 @@ namespace Rig.Server.Ui;
 /// anti-forgery token for forms, the page's path (to mark the menu), a message left by the last action, and what the
 /// operator may do (the same predicate as the API; pages only use it to leave out buttons, every action is checked
 /// again when posted). Pages are views: the endpoints read the data through the services and pass it in.</summary>
-public sealed class UiFrame
+public sealed record UiFrame
 {
     /// <summary>The signed-in operator's name.</summary>
     public required string Operator { get; init; }
