@@ -145,6 +145,30 @@ public sealed class RolloutPageTests(UiDemo demo)
         await page.Context.CloseAsync();
     }
 
+    [Fact]
+    public async Task An_operator_who_may_only_read_sees_rollouts_without_the_start_form_or_buttons()
+    {
+        var suffix = Guid.NewGuid().ToString("n")[..8];
+        await demo.PostAsync("api/v1/teams", new TeamCreateRequest($"readers-{suffix}"));
+        await demo.PostAsync("api/v1/grants", new GrantRequest($"readers-{suffix}", ["read"], new ScopeView(), "ui rollout test: read only"));
+        var token = (await demo.PostAsync("api/v1/tokens", new TokenCreateRequest($"reader-{suffix}", $"reader-{suffix}", $"readers-{suffix}"))).GetProperty("secret").GetString()!;
+        var rollout = await demo.PostAsync("api/v1/rollouts", new { devices = "web-1" }); // nothing to change: finished at once
+        var page = await demo.SignedInPageAsync(token);
+
+        await page.GotoAsync("/ui/rollouts");
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Rollouts, newest first" })).ToBeVisibleAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Start a rollout" })).ToHaveCountAsync(0);
+        await page.GotoAsync($"/ui/rollouts/{rollout.GetProperty("id").GetString()}");
+        await Assertions.Expect(page.Locator("#rollout-summary")).ToBeVisibleAsync();
+        await Assertions.Expect(page.Locator("#rollout-actions button")).ToHaveCountAsync(0);
+        await AxeCheck.AssertNoSeriousViolationsAsync(page);
+
+        var missing = await page.GotoAsync("/ui/rollouts/no-such-rollout");
+        Assert.Equal(404, missing!.Status);
+        await Assertions.Expect(page.GetByRole(AriaRole.Alert)).ToContainTextAsync("There is no rollout 'no-such-rollout'");
+        await page.Context.CloseAsync();
+    }
+
     private async Task StartFromFormAsync(IPage page, string devices, string canary, string batch, string reason, string maxParallel = "50", bool expectRollout = true)
     {
         await page.GetByLabel("Devices", new() { Exact = true }).FillAsync(devices);

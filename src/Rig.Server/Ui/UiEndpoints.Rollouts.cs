@@ -60,11 +60,11 @@ internal static partial class UiEndpoints
     internal const int RolloutsPerPage = 50;
 
     /// <summary>Revisions offered in the start form (the newest; an older one can be typed into the API or CLI).</summary>
-    private const int RevisionsOffered = 20;
+    private const int RolloutRevisionsOffered = 20;
 
     /// <summary>Output kept per command on the rollout page: enough to read an error, bounded for a rollout of many
     /// devices (the device page has it all).</summary>
-    internal const int OutputPerCommand = 4000;
+    internal const int RolloutOutputPerCommand = 4000;
 
     static partial void MapRolloutPages(WebApplication app, OperatorServices services, UiSessions sessions)
     {
@@ -86,9 +86,9 @@ internal static partial class UiEndpoints
                 {
                     var rollout = verb switch
                     {
-                        "pause" => await services.Rollouts.PauseAsync(caller, id, ct).ConfigureAwait(false) ?? throw NotInState(id, "is not running"),
-                        "resume" => await services.Rollouts.ResumeAsync(caller, id, null, ct).ConfigureAwait(false) ?? throw NotInState(id, "is not paused"),
-                        "cancel" => await services.Rollouts.CancelAsync(caller, id, ct).ConfigureAwait(false) ?? throw NotInState(id, "is not running or paused"),
+                        "pause" => await services.Rollouts.PauseAsync(caller, id, ct).ConfigureAwait(false) ?? throw RolloutNotInState(id, "is not running"),
+                        "resume" => await services.Rollouts.ResumeAsync(caller, id, null, ct).ConfigureAwait(false) ?? throw RolloutNotInState(id, "is not paused"),
+                        "cancel" => await services.Rollouts.CancelAsync(caller, id, ct).ConfigureAwait(false) ?? throw RolloutNotInState(id, "is not running or paused"),
                         _ => await services.Rollouts.RetryAsync(caller, id, ct).ConfigureAwait(false),
                     };
                     return $"Rollout {rollout.Id} {done}.";
@@ -102,7 +102,7 @@ internal static partial class UiEndpoints
         new("unknown-rollout", $"There is no rollout '{id}'.", "The rollouts you may see are listed at /ui/rollouts.");
 
     /// <summary>The answer the API gives (409) when a rollout is not in a state the action applies to.</summary>
-    private static RolloutRefusedException NotInState(string id, string what) =>
+    private static RolloutRefusedException RolloutNotInState(string id, string what) =>
         new("not-active", $"Rollout {id} {what}; nothing was done.", OperatorRefusal.Conflict);
 
     internal static async Task<RolloutListData> RolloutListAsync(Caller caller, OperatorServices services, int page, CancellationToken ct)
@@ -110,11 +110,11 @@ internal static partial class UiEndpoints
         // The service lists the newest N with their devices; a page is a slice of the first page*size+1.
         var upTo = Math.Min(page, 1000) * RolloutsPerPage;
         var rollouts = await services.Rollouts.ListAsync(caller, false, upTo + 1, ct).ConfigureAwait(false);
-        var revisions = FrameMayRollout(caller) ? await services.Model.ListRevisionsAsync(caller, RevisionsOffered, ct).ConfigureAwait(false) : [];
+        var revisions = MayStartRollouts(caller) ? await services.Model.ListRevisionsAsync(caller, RolloutRevisionsOffered, ct).ConfigureAwait(false) : [];
         return new RolloutListData([.. rollouts.Skip(upTo - RolloutsPerPage).Take(RolloutsPerPage)], page, rollouts.Count > upTo, revisions);
     }
 
-    private static bool FrameMayRollout(Caller caller) => Rights.AllowsSomewhere(caller.Grants, Verb.Rollout);
+    private static bool MayStartRollouts(Caller caller) => Rights.AllowsSomewhere(caller.Grants, Verb.Rollout);
 
     /// <summary>Start a rollout from the form, as the API's <c>POST /api/v1/rollouts</c> would (same service, same audit
     /// action), then show it: the flash and audit entry come from <see cref="ActAsync"/>; on success the browser goes to
@@ -174,7 +174,7 @@ internal static partial class UiEndpoints
         RolloutLive? sent = null;
         while (true)
         {
-            await SendChangesAsync(context, live, sent, state, fresh).ConfigureAwait(false);
+            await SendRolloutChangesAsync(context, live, sent, state, fresh).ConfigureAwait(false);
             sent = state;
             if (!RolloutStates.IsActive(state.Rollout.Status) && !state.QueuesActive)
             {
@@ -196,7 +196,7 @@ internal static partial class UiEndpoints
     /// the first send (<paramref name="sent"/> null) the page is what it was drawn with: the sections
     /// <paramref name="fresh"/> marks (in the order of <see cref="RolloutLive.Fingerprints"/>) still match it, the
     /// others are sent whole.</summary>
-    private static async Task SendChangesAsync(HttpContext context, UiLive live, RolloutLive? sent, RolloutLive now, bool[] fresh)
+    private static async Task SendRolloutChangesAsync(HttpContext context, UiLive live, RolloutLive? sent, RolloutLive now, bool[] fresh)
     {
         bool Stale(int section) => sent is null && !fresh[section];
         if (Stale(0) || (sent is not null && sent.Progress != now.Progress))
@@ -211,33 +211,33 @@ internal static partial class UiEndpoints
         foreach (var row in now.Rows)
         {
             if (Stale(3) || (sent is not null && (!sent.RowsByDevice.TryGetValue(row.Device, out var before) || before != row)))
-                await live.ReplaceAsync(RowId(row.Device), await UiLive.RenderAsync<RolloutDeviceRowView>(context, new Dictionary<string, object?> { ["Row"] = row }).ConfigureAwait(false)).ConfigureAwait(false);
+                await live.ReplaceAsync(RolloutRowId(row.Device), await UiLive.RenderAsync<RolloutDeviceRowView>(context, new Dictionary<string, object?> { ["Row"] = row }).ConfigureAwait(false)).ConfigureAwait(false);
         }
         foreach (var (device, output) in now.Outputs)
         {
             if (Stale(4))
             {
-                await live.ReplaceAsync(OutputId(device), await UiLive.RenderAsync<RolloutOutput>(context,
+                await live.ReplaceAsync(RolloutOutputId(device), await UiLive.RenderAsync<RolloutOutput>(context,
                     new Dictionary<string, object?> { ["Device"] = device, ["Text"] = output.Text }).ConfigureAwait(false)).ConfigureAwait(false);
             }
             else if (sent is not null && output.Added.Length > 0)
             {
-                await live.AppendAsync(OutputId(device), output.Added).ConfigureAwait(false);
+                await live.AppendAsync(RolloutOutputId(device), output.Added).ConfigureAwait(false);
             }
         }
     }
 
     /// <summary>The element id of a device's row in a rollout (device names are letters, digits and dashes).</summary>
-    internal static string RowId(string device) => "rd-" + device;
+    internal static string RolloutRowId(string device) => "rd-" + device;
 
     /// <summary>The element id of a device's command output in a rollout.</summary>
-    internal static string OutputId(string device) => "ro-" + device;
+    internal static string RolloutOutputId(string device) => "ro-" + device;
 
     /// <summary>A time as the pages show it: UTC, to the second.</summary>
-    internal static string When(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " UTC";
+    internal static string RolloutTime(DateTimeOffset at) => at.UtcDateTime.ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture) + " UTC";
 
     /// <summary>A device's output of one queue so far, and what the last read added to it.</summary>
-    private sealed record DeviceOutput(string QueueId, QueueView Queue, int Next, string Text, string Added);
+    private sealed record RolloutDeviceOutput(string QueueId, QueueView Queue, int Next, string Text, string Added);
 
     /// <summary>A rollout as the live view reads it, one poll at a time. A read reuses the previous one where nothing can
     /// have changed: a finished queue is read once, its output once; so a poll of a large rollout reads the rollout and
@@ -248,7 +248,7 @@ internal static partial class UiEndpoints
         public required RolloutProgress Progress { get; init; }
         public required IReadOnlyList<RolloutDeviceRow> Rows { get; init; }
         public required Dictionary<string, RolloutDeviceRow> RowsByDevice { get; init; }
-        public required Dictionary<string, DeviceOutput> Outputs { get; init; }
+        public required Dictionary<string, RolloutDeviceOutput> Outputs { get; init; }
         public required IReadOnlyList<RolloutFailure> Failures { get; init; }
         public required string FailuresKey { get; init; }
 
@@ -282,11 +282,11 @@ internal static partial class UiEndpoints
             if (await services.Rollouts.GetAsync(caller, id, ct).ConfigureAwait(false) is not { } rollout)
                 return null;
             var mask = services.KnownSecrets;
-            var outputs = new Dictionary<string, DeviceOutput>(StringComparer.Ordinal);
+            var outputs = new Dictionary<string, RolloutDeviceOutput>(StringComparer.Ordinal);
             var rows = new List<RolloutDeviceRow>(rollout.Devices.Count);
             foreach (var d in rollout.Devices.OrderBy(d => d.Wave ?? int.MaxValue).ThenBy(d => d.Position))
             {
-                DeviceOutput? output = null;
+                RolloutDeviceOutput? output = null;
                 if (d.QueueId is { } queueId)
                 {
                     var before = previous?.Outputs.GetValueOrDefault(d.Device);
@@ -317,7 +317,7 @@ internal static partial class UiEndpoints
         }
 
         /// <summary>A queue's finished commands after what was read before (all of them for a queue not read yet).</summary>
-        private static async Task<DeviceOutput?> ReadOutputAsync(Caller caller, OperatorServices services, Rig.Model.Domain.SecretMask mask, string queueId, DeviceOutput? before,
+        private static async Task<RolloutDeviceOutput?> ReadOutputAsync(Caller caller, OperatorServices services, Rig.Model.Domain.SecretMask mask, string queueId, RolloutDeviceOutput? before,
             CancellationToken ct)
         {
             // The queue first, then its commands: a queue read as finished has all its results in.
@@ -335,10 +335,10 @@ internal static partial class UiEndpoints
                     added.Append(CultureInfo.InvariantCulture, $" ({e.ErrorCode}: {mask.MaskOrNull(e.Error)})");
                 added.Append('\n');
                 if (e.Output is { Length: > 0 } output)
-                    added.Append(Cut(mask.Mask(output))).Append(output.EndsWith('\n') ? "" : "\n");
+                    added.Append(CutRolloutOutput(mask.Mask(output))).Append(output.EndsWith('\n') ? "" : "\n");
             }
             var text = (same ? before!.Text : before is null ? "" : before.Text) + added;
-            return new DeviceOutput(queueId, queue, next, text, added.ToString());
+            return new RolloutDeviceOutput(queueId, queue, next, text, added.ToString());
         }
 
         private static async Task<IReadOnlyList<RolloutFailure>> ReadFailuresAsync(Caller caller, OperatorServices services, Rig.Model.Domain.SecretMask mask,
@@ -357,13 +357,13 @@ internal static partial class UiEndpoints
                 var detail = row.QueueId is null ? null : await services.Queues.GetDetailAsync(caller, row.QueueId, ct).ConfigureAwait(false);
                 var commands = detail?.Commands.Where(c => c.Status == CommandStates.Failed)
                     .Select(c => new RolloutFailedCommand(c.Sequence, detail.Queue.Length, c.Spec.Describe(), c.Result?.ErrorCode, mask.MaskOrNull(c.Result?.Error),
-                        c.Result?.Output is { } o ? Cut(mask.Mask(o)) : null))
+                        c.Result?.Output is { } o ? CutRolloutOutput(mask.Mask(o)) : null))
                     .ToList() ?? [];
                 failures.Add(new RolloutFailure(row.Device, row.Detail, row.QueueId, mask.MaskOrNull(detail?.Queue.Error), commands));
             }
             return failures;
         }
 
-        private static string Cut(string output) => output.Length <= OutputPerCommand ? output : output[..OutputPerCommand] + "\n[... cut: the device page has the rest]\n";
+        private static string CutRolloutOutput(string output) => output.Length <= RolloutOutputPerCommand ? output : output[..RolloutOutputPerCommand] + "\n[... cut: the device page has the rest]\n";
     }
 }
