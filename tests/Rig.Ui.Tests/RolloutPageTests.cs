@@ -72,8 +72,15 @@ public sealed class RolloutPageTests(UiDemo demo)
         await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Resume" })).ToBeVisibleAsync();
         await AxeCheck.AssertNoSeriousViolationsAsync(page);
 
+        string? asked = null;
+        page.Dialog += (_, dialog) =>
+        {
+            asked = dialog.Message;
+            _ = dialog.AcceptAsync();
+        };
         await page.GetByRole(AriaRole.Button, new() { Name = "Cancel" }).ClickAsync();
         await Assertions.Expect(page.Locator("#rollout-summary .state")).ToHaveTextAsync("cancelled");
+        Assert.StartsWith("Cancel rollout", asked, StringComparison.Ordinal); // asked first, even though the buttons were redrawn live
         await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Pause" })).ToHaveCountAsync(0);
         await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Cancel" })).ToHaveCountAsync(0);
         Assert.Equal(url, page.Url);

@@ -33,15 +33,12 @@
     source.onerror = function () { el.setAttribute("data-live-state", "reconnecting"); };
     source.onopen = function () { el.setAttribute("data-live-state", "open"); };
   }
-  function confirmForms() {
-    document.querySelectorAll("form[data-confirm]").forEach(function (f) {
-      f.addEventListener("submit", function (e) {
-        if (!window.confirm(f.getAttribute("data-confirm"))) e.preventDefault();
-      });
-    });
-  }
+  // One listener for the whole document, so forms a live stream puts in later ask too.
+  document.addEventListener("submit", function (e) {
+    var f = e.target;
+    if (f instanceof HTMLFormElement && f.hasAttribute("data-confirm") && !window.confirm(f.getAttribute("data-confirm"))) e.preventDefault();
+  });
   document.addEventListener("DOMContentLoaded", function () {
     document.querySelectorAll("[data-live]").forEach(live);
-    confirmForms();
   });
 })();
