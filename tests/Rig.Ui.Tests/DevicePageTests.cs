@@ -166,6 +166,7 @@ public sealed class DevicePageTests(UiDemo demo)
         await Assertions.Expect(log).ToContainTextAsync("reboot (␛[31mred alert␛[0m)", new() { Timeout = 90_000 });
         await Assertions.Expect(queue.Locator("p[id^='queue-'] .state").First).ToHaveTextAsync("succeeded", new() { Timeout = 90_000 });
         Assert.DoesNotContain('\u001b', await log.TextContentAsync() ?? "");
+        Assert.NotNull(await log.GetAttributeAsync("data-live")); // loaded while the reboot runs: the page follows the queue
         if (await log.GetAttributeAsync("data-live") is not null)
             await Assertions.Expect(log).ToHaveAttributeAsync("data-live-state", "ended", new() { Timeout = 30_000 }); // the stream ended with the queue
         await Assertions.Expect(queue.Locator("table.commands").First).ToContainTextAsync("␛[31m");
