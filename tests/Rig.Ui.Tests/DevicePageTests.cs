@@ -105,6 +105,11 @@ public sealed class DevicePageTests(UiDemo demo)
         await page.GotoAsync("/ui/devices?state=never-enrolled");
         await Assertions.Expect(page.Locator("table.devices tbody tr")).ToHaveCountAsync(states.EnumerateArray().Count(d => d.GetProperty("state").GetString() == "never-enrolled"));
 
+        // Drifted devices only: the demo's devices are as the model wants them.
+        await page.GotoAsync("/ui/devices?drift=1");
+        await Assertions.Expect(page.GetByLabel("Drifted only")).ToBeCheckedAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("match");
+
         await page.GotoAsync("/ui/devices?q=WEB-");
         await Assertions.Expect(page.Locator("table.devices tbody tr")).ToHaveCountAsync(2);
         await Assertions.Expect(page.Locator("table.devices")).ToContainTextAsync("web-2");
