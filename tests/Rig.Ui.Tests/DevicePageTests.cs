@@ -105,6 +105,11 @@ public sealed class DevicePageTests(UiDemo demo)
         await page.GotoAsync("/ui/devices?state=never-enrolled");
         await Assertions.Expect(page.Locator("table.devices tbody tr")).ToHaveCountAsync(states.EnumerateArray().Count(d => d.GetProperty("state").GetString() == "never-enrolled"));
 
+        // Drifted devices only: the demo's devices are as the model wants them.
+        await page.GotoAsync("/ui/devices?drift=1");
+        await Assertions.Expect(page.GetByLabel("Drifted only")).ToBeCheckedAsync();
+        await Assertions.Expect(page.GetByRole(AriaRole.Status)).ToContainTextAsync("match");
+
         await page.GotoAsync("/ui/devices?q=WEB-");
         await Assertions.Expect(page.Locator("table.devices tbody tr")).ToHaveCountAsync(2);
         await Assertions.Expect(page.Locator("table.devices")).ToContainTextAsync("web-2");
@@ -166,6 +171,7 @@ public sealed class DevicePageTests(UiDemo demo)
         await Assertions.Expect(log).ToContainTextAsync("reboot (␛[31mred alert␛[0m)", new() { Timeout = 90_000 });
         await Assertions.Expect(queue.Locator("p[id^='queue-'] .state").First).ToHaveTextAsync("succeeded", new() { Timeout = 90_000 });
         Assert.DoesNotContain('\u001b', await log.TextContentAsync() ?? "");
+        Assert.NotNull(await log.GetAttributeAsync("data-live")); // loaded while the reboot runs: the page follows the queue
         if (await log.GetAttributeAsync("data-live") is not null)
             await Assertions.Expect(log).ToHaveAttributeAsync("data-live-state", "ended", new() { Timeout = 30_000 }); // the stream ended with the queue
         await Assertions.Expect(queue.Locator("table.commands").First).ToContainTextAsync("␛[31m");

@@ -159,21 +159,21 @@ internal static partial class UiEndpoints
         var rows = new List<TopologyRow>();
         var nodes = new List<TopologyNode>();
         var y = Drawing.Margin;
-        var widest = 1;
-        foreach (var tier in devices.GroupBy(d => TierRank(d.Tier)).OrderBy(g => g.Key.Rank).ThenBy(g => g.Key.Name, StringComparer.Ordinal))
+        var tiers = devices.GroupBy(d => TierRank(d.Tier)).OrderBy(g => g.Key.Rank).ThenBy(g => g.Key.Name, StringComparer.Ordinal)
+            .Select(g => (Label: g.First().Tier is { Length: > 0 } t ? t : "no tier", Members: g.OrderBy(d => d.Name, StringComparer.Ordinal).ToList())).ToList();
+        var widest = Math.Max(1, tiers.Select(t => Math.Min(t.Members.Count, Drawing.PerRow)).DefaultIfEmpty(1).Max());
+        foreach (var (label, members) in tiers)
         {
-            var members = tier.OrderBy(d => d.Name, StringComparer.Ordinal).ToList();
-            var label = tier.First().Tier is { Length: > 0 } t ? t : "no tier";
             for (var start = 0; start < members.Count; start += Drawing.PerRow)
             {
                 rows.Add(new TopologyRow(start == 0 ? label : null, y));
                 var row = members.Skip(start).Take(Drawing.PerRow).ToList();
-                widest = Math.Max(widest, row.Count);
+                // A short row is centred under the widest, so a load balancer sits above the servers it feeds.
+                var left = Drawing.Margin + Drawing.LabelWidth + (widest - row.Count) * (Drawing.NodeWidth + Drawing.Gap) / 2;
                 for (var i = 0; i < row.Count; i++)
                 {
                     var d = row[i];
-                    nodes.Add(new TopologyNode(d.Name, d.Tier, stateOf(d.Name), drifted(d.Name), rolesOf(d.Name),
-                        Drawing.Margin + Drawing.LabelWidth + i * (Drawing.NodeWidth + Drawing.Gap), y));
+                    nodes.Add(new TopologyNode(d.Name, d.Tier, stateOf(d.Name), drifted(d.Name), rolesOf(d.Name), left + i * (Drawing.NodeWidth + Drawing.Gap), y));
                 }
                 y += Drawing.NodeHeight + Drawing.RowGap;
             }
