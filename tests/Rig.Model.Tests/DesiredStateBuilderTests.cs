@@ -139,6 +139,20 @@ public class DesiredStateBuilderTests
     }
 
     [Fact]
+    public void A_roles_pins_stay_with_its_devices_and_never_reach_a_device_or_model_without_pins()
+    {
+        var pinned = SampleModel.Digest("nginx@1.24.0");
+        var model = SampleModel.Build().WithRole("web", r => r with { Pins = new Dictionary<string, string> { ["nginx@1.24.0"] = pinned } });
+
+        Assert.Equal(pinned, model.Desired("web-1").Pins["nginx@1.24.0"]);
+
+        // The shared empty set of pins must not have been filled by web-1's: neither db-1 (no pinned role) nor a device
+        // of a model without any pins gets them.
+        Assert.Empty(model.Desired("db-1").Pins);
+        Assert.Empty(SampleModel.Build().Desired("web-1").Pins);
+    }
+
+    [Fact]
     public void Package_for_another_architecture_is_refused_without_a_step()
     {
         var model = SampleModel.Build().WithDevice("web-2", d => d with { Architecture = "arm64" });

@@ -111,7 +111,7 @@ internal sealed class UiBenchmark : IBenchmark
             {
                 var tier = i == 0 ? "lb" : (i % 10) switch { < 6 => "web", < 9 => "app", _ => "db" };
                 var name = $"s{s}-d{i:0000}";
-                devices.Add(new Device { Name = name, Site = $"s{s}", Tier = tier, Addresses = [$"10.{s}.{i / 256}.{i % 256 + 1}"] });
+                devices.Add(new Device { Name = name, Site = $"s{s}", Tier = tier, Addresses = [$"10.{s}.{i / 250}.{i % 250 + 1}"] });
                 if (tier == "web")
                     links.Add(new Interconnection { From = $"s{s}-d0000", To = name, Purpose = "http", Port = 80 });
             }

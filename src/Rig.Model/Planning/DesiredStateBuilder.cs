@@ -49,7 +49,8 @@ public sealed class DesiredStateBuilder
         IReadOnlyDictionary<string, string> pins = NoPins;
         foreach (var role in _index.RolesFor(deviceName).Where(r => r.Pins.Count > 0))
         {
-            var merged = pins as Dictionary<string, string> ?? new Dictionary<string, string>(StringComparer.Ordinal);
+            // A fresh dictionary for the device's first pinned role: the shared empty NoPins must never be filled.
+            var merged = ReferenceEquals(pins, NoPins) ? new Dictionary<string, string>(StringComparer.Ordinal) : (Dictionary<string, string>)pins;
             foreach (var (key, digest) in role.Pins)
                 merged.TryAdd(key, digest);
             pins = merged;
