@@ -119,13 +119,49 @@ internal sealed partial class RigStore
     /// <summary>The model as of <paramref name="rev"/> (default: current), with the package catalog.</summary>
     public Task<(long Rev, RigModel Model)> LoadModelAsync(long? rev = null, CancellationToken ct = default) => ReadAsync(async c =>
     {
-        var at = rev ?? await c.ExecuteScalarAsync<long>(new CommandDefinition("SELECT COALESCE(MAX(rev), 0) FROM model_revisions", cancellationToken: ct)).ConfigureAwait(false);
+        // The newest revision's model is kept once read (a page of the web UI or a plan of 10,000 devices would otherwise
+        // read and parse every entity again, ~100 ms each): a revision never changes, and the catalog is part of the
+        // model, so the cache is keyed by the revision, the catalog's size and newest import, and this store's own
+        // catalog writes (ForgetModelAfterAsync). The model is shared: callers read it, never change it (nothing in Rig
+        // assigns to a loaded model; its collections are read-only interfaces).
+        var head = await c.QuerySingleAsync<(long Rev, long Packages, long PackagesAt)>(new CommandDefinition(
+            "SELECT (SELECT COALESCE(MAX(rev), 0) FROM model_revisions), (SELECT COUNT(*) FROM packages), (SELECT COALESCE(MAX(imported_at), 0) FROM packages)",
+            cancellationToken: ct)).ConfigureAwait(false);
+        var at = rev ?? head.Rev;
+        var generation = Volatile.Read(ref _catalogGeneration);
+        var key = (head.Rev, head.Packages, head.PackagesAt, generation);
+        if (at == head.Rev && Volatile.Read(ref _latestModel) is { } cached && cached.Key == key)
+            return (at, cached.Model);
         var rows = await c.QueryAsync<(string Kind, string Name, string Body)>(new CommandDefinition(
             "SELECT kind, name, body FROM model_entities WHERE rev_from <= @at AND (rev_to IS NULL OR rev_to > @at) ORDER BY kind, name",
             new { at }, cancellationToken: ct)).ConfigureAwait(false);
         var packages = await PackagesAsync(c, ct).ConfigureAwait(false);
-        return (at, OpenModel(Assemble(rows, packages)));
+        var model = OpenModel(Assemble(rows, packages));
+        if (at == head.Rev)
+            Volatile.Write(ref _latestModel, new CachedModel(key, model));
+        return (at, model);
     }, ct);
+
+    /// <summary>The newest revision's model as last read, with what it was read at (see <see cref="LoadModelAsync"/>).</summary>
+    private CachedModel? _latestModel;
+
+    private sealed record CachedModel((long Rev, long Packages, long PackagesAt, int Generation) Key, RigModel Model);
+
+    /// <summary>Bumped after every catalog write of this store, so a model read before it is read again.</summary>
+    private int _catalogGeneration;
+
+    /// <summary>Run a catalog write, then make the next <see cref="LoadModelAsync"/> read the model again.</summary>
+    private async Task<T> ForgetModelAfterAsync<T>(Task<T> write)
+    {
+        try
+        {
+            return await write.ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Increment(ref _catalogGeneration);
+        }
+    }
 
     /// <summary>One device of the current model, or null: one row, where <see cref="LoadModelAsync"/> reads the whole
     /// model (per-device calls, such as enrolling a fleet of 10,000, must not cost a full model each).</summary>

@@ -54,7 +54,7 @@ internal sealed partial class RigStore
     public Task<(PackageAddOutcome Outcome, PackageInfo Existing)> AddPackageAsync(PackageInfo package, string metadataJson, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(package);
-        return WriteAsync(async (c, tx) =>
+        return ForgetModelAfterAsync(WriteAsync(async (c, tx) =>
         {
             // Insert first: a concurrent import of the same name and version waits for ours and then does nothing,
             // instead of failing on the primary key (SELECT ... FOR UPDATE cannot lock a row that does not exist yet).
@@ -69,7 +69,7 @@ internal sealed partial class RigStore
                 $"SELECT {PackageRow.Columns} FROM packages WHERE name = @Name AND version = @Version",
                 new { package.Name, package.Version }, tx, cancellationToken: ct)).ConfigureAwait(false);
             return (existing.Sha256 == package.Sha256 ? PackageAddOutcome.AlreadyPresent : PackageAddOutcome.Conflict, existing.ToInfo());
-        }, ct);
+        }, ct));
     }
 
     /// <summary>The whole catalog.</summary>
@@ -84,8 +84,8 @@ internal sealed partial class RigStore
     public Task SetPackageRelationsAsync(PackageInfo package, CancellationToken ct = default)
     {
         ArgumentNullException.ThrowIfNull(package);
-        return WriteAsync((c, tx) => c.ExecuteAsync(new CommandDefinition("UPDATE packages SET relations = @relations WHERE name = @Name AND version = @Version AND sha256 = @Sha256",
-            new { relations = PackageRelationsColumn.For(package) ?? "{}", package.Name, package.Version, package.Sha256 }, tx, cancellationToken: ct)), ct);
+        return ForgetModelAfterAsync(WriteAsync((c, tx) => c.ExecuteAsync(new CommandDefinition("UPDATE packages SET relations = @relations WHERE name = @Name AND version = @Version AND sha256 = @Sha256",
+            new { relations = PackageRelationsColumn.For(package) ?? "{}", package.Name, package.Version, package.Sha256 }, tx, cancellationToken: ct)), ct));
     }
 
     /// <summary>True when the database answers a trivial query (readiness); false, never an exception, when it does not.</summary>

@@ -20,7 +20,17 @@ internal sealed partial class RigStore
 
     /// <summary>The key ring secret values are sealed and opened with; null when the store runs without one (tests of
     /// models without secrets): saving a secret value then fails with what to do.</summary>
-    public SecretBox? Secrets { get; set; }
+    public SecretBox? Secrets
+    {
+        get => _secrets;
+        set
+        {
+            _secrets = value;
+            Volatile.Write(ref _latestModel, null); // the next model read opens its secrets with this key (or fails)
+        }
+    }
+
+    private SecretBox? _secrets;
 
     /// <summary>Every secret value this store has opened or saved (all revisions): what response bodies, stored command
     /// output and diffs are masked with.</summary>
