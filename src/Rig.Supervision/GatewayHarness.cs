@@ -245,7 +245,8 @@ internal sealed class GatewayHarness : IAsyncDisposable
         }
     }
 
-    private static bool IssuedBy(X509Certificate2 ca, X509Certificate? certificate, SslPolicyErrors errors)
+    /// <summary>True when <paramref name="certificate"/> chains to <paramref name="ca"/> alone (a client of the gateway checks its answer so).</summary>
+    internal static bool IssuedBy(X509Certificate2 ca, X509Certificate? certificate, SslPolicyErrors errors)
     {
         if (certificate is null || (errors & ~SslPolicyErrors.RemoteCertificateChainErrors) != SslPolicyErrors.None)
             return false;

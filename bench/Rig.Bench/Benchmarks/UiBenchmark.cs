@@ -135,17 +135,7 @@ internal sealed class UiBenchmark : IBenchmark
         CookieContainer = new CookieContainer(),
         SslOptions =
         {
-            RemoteCertificateValidationCallback = (_, certificate, _, errors) =>
-            {
-                if (certificate is null || (errors & ~System.Net.Security.SslPolicyErrors.RemoteCertificateChainErrors) != System.Net.Security.SslPolicyErrors.None)
-                    return false;
-                using var chain = new X509Chain();
-                chain.ChainPolicy.TrustMode = X509ChainTrustMode.CustomRootTrust;
-                chain.ChainPolicy.CustomTrustStore.Add(ca);
-                chain.ChainPolicy.RevocationMode = X509RevocationMode.NoCheck;
-                using var leaf = X509CertificateLoader.LoadCertificate(certificate.GetRawCertData());
-                return chain.Build(leaf);
-            },
+            RemoteCertificateValidationCallback = (_, certificate, _, errors) => GatewayHarness.IssuedBy(ca, certificate, errors),
         },
     })
     { BaseAddress = baseAddress, Timeout = TimeSpan.FromMinutes(2) };

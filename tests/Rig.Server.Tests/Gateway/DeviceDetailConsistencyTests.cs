@@ -29,16 +29,7 @@ public sealed class DeviceDetailConsistencyTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private HttpClient Client()
-    {
-        var ca = X509CertificateLoader.LoadCertificate(_server.Authority.Certificate.RawData);
-        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-        policy.CustomTrustStore.Add(ca);
-        var handler = new SocketsHttpHandler { SslOptions = new SslClientAuthenticationOptions { CertificateChainPolicy = policy, RemoteCertificateValidationCallback = (_, _, _, e) => e == SslPolicyErrors.None } };
-        var client = new HttpClient(handler) { BaseAddress = _server.ApiUrl };
-        client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", _token);
-        return client;
-    }
+    private HttpClient Client() => TestClients.Operator(_server, _token);
 
     [Fact]
     public async Task A_finished_queue_is_never_shown_without_the_recorded_changes_of_its_commands()

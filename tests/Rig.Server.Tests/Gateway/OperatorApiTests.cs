@@ -30,17 +30,7 @@ public sealed class OperatorApiTests : IAsyncLifetime
         Directory.Delete(_dir, recursive: true);
     }
 
-    private HttpClient Client(string? token)
-    {
-        var ca = X509CertificateLoader.LoadCertificate(_server.Authority.Certificate.RawData);
-        var policy = new X509ChainPolicy { TrustMode = X509ChainTrustMode.CustomRootTrust, RevocationMode = X509RevocationMode.NoCheck };
-        policy.CustomTrustStore.Add(ca);
-        var handler = new SocketsHttpHandler { SslOptions = new SslClientAuthenticationOptions { CertificateChainPolicy = policy, RemoteCertificateValidationCallback = (_, _, _, e) => e == SslPolicyErrors.None } };
-        var client = new HttpClient(handler) { BaseAddress = _server.ApiUrl };
-        if (token is not null)
-            client.DefaultRequestHeaders.Authorization = new AuthenticationHeaderValue("Bearer", token);
-        return client;
-    }
+    private HttpClient Client(string? token) => TestClients.Operator(_server, token);
 
     [Fact]
     public async Task Every_operator_endpoint_demands_a_valid_token()
