@@ -367,6 +367,12 @@ internal static partial class UiEndpoints
         var first = true;
         do
         {
+            caller = live.Caller; // rights as of this poll: a revoked grant ends what the stream shows
+            if (!OperatorAccess.MaySee(caller, name))
+            {
+                await live.EndAsync("gone").ConfigureAwait(false);
+                return;
+            }
             var current = await services.Queues.GetAsync(caller, queue.Id, ct).ConfigureAwait(false);
             if (current is null)
             {

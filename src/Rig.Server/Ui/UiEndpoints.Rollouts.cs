@@ -183,7 +183,16 @@ internal static partial class UiEndpoints
             }
             if (!await live.WaitAsync(ct).ConfigureAwait(false))
                 return;
-            if (await RolloutLive.ReadAsync(caller, services, id, state, ct).ConfigureAwait(false) is not { } next)
+            RolloutLive? next;
+            try
+            {
+                next = await RolloutLive.ReadAsync(live.Caller, services, id, state, ct).ConfigureAwait(false);
+            }
+            catch (AccessException)
+            {
+                next = null; // the operator's rights changed while watching: what they may no longer see is not sent
+            }
+            if (next is null)
             {
                 await live.EndAsync("gone").ConfigureAwait(false);
                 return;

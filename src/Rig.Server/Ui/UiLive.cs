@@ -18,10 +18,14 @@ namespace Rig.Server.Ui;
 internal sealed class UiLive
 {
     private readonly HttpContext _context;
-    private readonly Func<CancellationToken, Task<bool>> _stillSignedIn;
+    private readonly UiSessions _sessions;
     private int _id;
 
-    private UiLive(HttpContext context, Func<CancellationToken, Task<bool>> stillSignedIn) => (_context, _stillSignedIn) = (context, stillSignedIn);
+    private UiLive(HttpContext context, UiSessions sessions, Services.Caller caller) => (_context, _sessions, Caller) = (context, sessions, caller);
+
+    /// <summary>The operator with their rights as of the last wait: a stream reads with this, so a grant revoked while
+    /// it runs stops what it shows at the next poll.</summary>
+    public Services.Caller Caller { get; private set; }
 
     /// <summary>How often a stream looks for news: quick enough that output feels live, light on the database.</summary>
     public static readonly TimeSpan Poll = TimeSpan.FromMilliseconds(500);
@@ -36,7 +40,7 @@ internal sealed class UiLive
         context.Response.Headers.CacheControl = "no-store";
         context.Response.Headers["X-Accel-Buffering"] = "no";
         await context.Response.Body.FlushAsync(context.RequestAborted).ConfigureAwait(false);
-        return new UiLive(context, async ct => await sessions.ResumeAsync(context, ct).ConfigureAwait(false) is not null);
+        return new UiLive(context, sessions, UiEndpoints.CallerOf(context));
     }
 
     /// <summary>Replace the element <paramref name="id"/> with <paramref name="html"/> (rendered by a component, so encoded).</summary>
@@ -65,11 +69,12 @@ internal sealed class UiLive
         try
         {
             await Task.Delay(Poll, ct).ConfigureAwait(false);
-            if (!await _stillSignedIn(ct).ConfigureAwait(false))
+            if (await _sessions.ResumeAsync(_context, ct).ConfigureAwait(false) is not { } resumed)
             {
                 await EndAsync("signed-out").ConfigureAwait(false);
                 return false;
             }
+            Caller = resumed.Caller;
             if (_sinceKeepAlive.Elapsed > KeepAlive)
             {
                 await _context.Response.WriteAsync(": keep-alive\n\n", ct).ConfigureAwait(false);

@@ -125,6 +125,43 @@ public sealed partial class UiSessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task A_live_device_stream_ends_when_the_watchers_read_grant_is_revoked()
+    {
+        using var admin = TestClients.Operator(_server, _admin);
+        using (var put = await admin.PutAsync("api/v1/model?message=t", new StringContent("""{"sites":[{"name":"t"}],"devices":[{"name":"dev-1","site":"t"}]}""", System.Text.Encoding.UTF8, "application/json")))
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        await _server.Store.CreateQueueAsync("dev-1", [Store.StoreTestData.WriteFile("/etc/x", "x")], "a queue that stays active", 1);
+        using (var team = await admin.PostAsJsonAsync("api/v1/teams", new { name = "watchers" }))
+            Assert.True(team.IsSuccessStatusCode);
+        using var granted = await admin.PostAsJsonAsync("api/v1/grants", new { team = "watchers", verbs = new[] { "read" }, reason = "watch" });
+        var grant = (await granted.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("id").GetInt64();
+        using var made = await admin.PostAsJsonAsync("api/v1/tokens", new { name = "wendy-laptop", @operator = "wendy", team = "watchers" });
+        var secret = (await made.Content.ReadFromJsonAsync<System.Text.Json.JsonElement>()).GetProperty("secret").GetString()!;
+        var (cookie, _) = await SignInAsync(secret);
+
+        using var client = TestClients.Operator(_server, null, redirects: false);
+        using var request = new HttpRequestMessage(HttpMethod.Get, "ui/live/devices/dev-1");
+        request.Headers.Add("Cookie", cookie);
+        using var stream = await client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead);
+        Assert.Equal(HttpStatusCode.OK, stream.StatusCode);
+        using var reader = new StreamReader(await stream.Content.ReadAsStreamAsync());
+
+        using (var revoked = await admin.PostAsync($"api/v1/grants/{grant}/revoke?message=no%20longer", null))
+            Assert.True(revoked.IsSuccessStatusCode, await revoked.Content.ReadAsStringAsync());
+
+        // The stream ends by itself (the queue stays active): the next poll reads with the rights as they are now.
+        using var deadline = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        var lines = new List<string>();
+        while (await reader.ReadLineAsync(deadline.Token) is { } line)
+        {
+            lines.Add(line);
+            if (line == "event: end")
+                break;
+        }
+        Assert.Contains("event: end", lines);
+    }
+
+    [Fact]
     public async Task A_tampered_or_unknown_session_cookie_is_no_session()
     {
         var (cookie, _) = await SignInAsync(_admin);
