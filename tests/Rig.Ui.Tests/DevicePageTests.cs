@@ -161,19 +161,22 @@ public sealed class DevicePageTests(UiDemo demo)
             ["commands"] = new JsonArray(new JsonObject { ["kind"] = "reboot", ["reason"] = Reason }, new JsonObject { ["kind"] = "inventory" }),
         });
         Assert.True(saved.IsSuccessStatusCode, $"PUT the script answered {(int)saved.StatusCode}: {await saved.Content.ReadAsStringAsync()}");
-        await demo.PostAsync("api/v1/scripts/ui-escape/run", new { devices = "app-2" });
-
         var page = await demo.SignedInPageAsync();
-        await page.GotoAsync("/ui/devices/app-2");
         var queue = page.Locator("section:has(#queue-h)");
-        // Followed live while the queue runs (or drawn whole if it already ended): the log shows the ESC as ␛.
         var log = queue.Locator("pre.output").First;
+        // app-2's agent is frozen until the page is drawn: the page certainly shows the queue still running and follows it.
+        using (demo.FreezeAgent("app-2"))
+        {
+            await demo.PostAsync("api/v1/scripts/ui-escape/run", new { devices = "app-2" });
+            await page.GotoAsync("/ui/devices/app-2");
+            Assert.NotNull(await log.GetAttributeAsync("data-live"));
+            await Assertions.Expect(log).ToHaveAttributeAsync("data-live-state", "open");
+        }
+        // Followed live while the queue runs: the log shows the ESC as ␛.
         await Assertions.Expect(log).ToContainTextAsync("reboot (␛[31mred alert␛[0m)", new() { Timeout = 90_000 });
         await Assertions.Expect(queue.Locator("p[id^='queue-'] .state").First).ToHaveTextAsync("succeeded", new() { Timeout = 90_000 });
         Assert.DoesNotContain('\u001b', await log.TextContentAsync() ?? "");
-        Assert.NotNull(await log.GetAttributeAsync("data-live")); // loaded while the reboot runs: the page follows the queue
-        if (await log.GetAttributeAsync("data-live") is not null)
-            await Assertions.Expect(log).ToHaveAttributeAsync("data-live-state", "ended", new() { Timeout = 30_000 }); // the stream ended with the queue
+        await Assertions.Expect(log).ToHaveAttributeAsync("data-live-state", "ended", new() { Timeout = 30_000 }); // the stream ended with the queue
         await Assertions.Expect(queue.Locator("table.commands").First).ToContainTextAsync("␛[31m");
         await AxeCheck.AssertNoSeriousViolationsAsync(page);
         await page.Context.CloseAsync();

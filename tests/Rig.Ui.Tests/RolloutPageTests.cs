@@ -21,13 +21,16 @@ public sealed class RolloutPageTests(UiDemo demo)
         await page.GotoAsync("/ui/rollouts");
         await AxeCheck.AssertNoSeriousViolationsAsync(page);
 
-        await StartFromFormAsync(page, devices: "tier=web", canary: "1", batch: "1", reason: "ui live test");
-        // The page as drawn: a marker that a reload would lose, and elements the stream should replace (web-2's row: its
-        // wave comes after the canary's) or leave alone (the failures block, as nothing fails).
-        await page.EvaluateAsync("() => { window.__marker = 'still here'; window.__row = document.getElementById('rd-web-2'); window.__failures = document.getElementById('rollout-failures'); }");
-        // On a quiet machine the whole rollout can finish before the page is drawn; the stream then has nothing to
-        // replace. Whether web-2's row is replaced is asserted only when it was drawn before its wave ran.
-        var drawnBeforeItsWave = !(await page.Locator("#rd-web-2").InnerTextAsync()).Contains("succeeded", StringComparison.Ordinal);
+        // web-2's agent is frozen until the page is drawn: its row is then certainly drawn before its wave ran, and the
+        // stream must replace it (a quiet machine could otherwise finish the whole rollout before the page is drawn).
+        using (demo.FreezeAgent("web-2"))
+        {
+            await StartFromFormAsync(page, devices: "tier=web", canary: "1", batch: "1", reason: "ui live test");
+            // The page as drawn: a marker that a reload would lose, and elements the stream should replace (web-2's row)
+            // or leave alone (the failures block, as nothing fails).
+            await page.EvaluateAsync("() => { window.__marker = 'still here'; window.__row = document.getElementById('rd-web-2'); window.__failures = document.getElementById('rollout-failures'); }");
+            await Assertions.Expect(page.Locator("#rd-web-2")).Not.ToContainTextAsync("succeeded");
+        }
 
         await Assertions.Expect(page.Locator("#rd-web-1")).ToContainTextAsync("succeeded", Slow);
         await Assertions.Expect(page.Locator("#rd-web-2")).ToContainTextAsync("succeeded", Slow);
@@ -38,8 +41,7 @@ public sealed class RolloutPageTests(UiDemo demo)
         await Assertions.Expect(page.Locator("#ro-web-2")).ToContainTextAsync("succeeded", Slow);
         await Assertions.Expect(page.Locator(".rollout-live")).ToHaveAttributeAsync("data-live-state", "ended", new() { Timeout = 60_000 });
         Assert.Equal("still here", await page.EvaluateAsync<string>("() => window.__marker")); // never reloaded
-        if (drawnBeforeItsWave)
-            Assert.True(await page.EvaluateAsync<bool>("() => window.__row !== document.getElementById('rd-web-2')"), "web-2's row was not replaced by the stream");
+        Assert.True(await page.EvaluateAsync<bool>("() => window.__row !== document.getElementById('rd-web-2')"), "web-2's row was not replaced by the stream");
         Assert.True(await page.EvaluateAsync<bool>("() => window.__failures === document.getElementById('rollout-failures')"), "the unchanged failures block was sent again");
         await page.Locator("details.rollout-output > summary").Filter(new() { HasText = "web-1" }).ClickAsync(); // the output's disclosure opens
         await Assertions.Expect(page.Locator("#ro-web-1")).ToBeVisibleAsync();
@@ -66,27 +68,32 @@ public sealed class RolloutPageTests(UiDemo demo)
         }, "ui rollout test: port, log level, connections");
         var page = await demo.SignedInPageAsync();
         await page.GotoAsync("/ui/rollouts");
-        await StartFromFormAsync(page, devices: "", canary: "1", batch: "1", reason: "ui pause test", maxParallel: "1");
-        var url = page.Url;
-
-        await page.GetByRole(AriaRole.Button, new() { Name = "Pause" }).ClickAsync();
-        await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("paused");
-        await Assertions.Expect(page.Locator("#rollout-summary .state")).ToHaveTextAsync("paused");
-        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Resume" })).ToBeVisibleAsync();
-        await AxeCheck.AssertNoSeriousViolationsAsync(page);
-
-        string? asked = null;
-        page.Dialog += (_, dialog) =>
+        // Every agent is frozen while the buttons are used: the rollout stays in its first wave, so Pause finds it
+        // running (on a quick machine it could otherwise end before the click, and the button with it).
+        using (demo.FreezeAgents(UiDemo.Devices))
         {
-            asked = dialog.Message;
-            _ = dialog.AcceptAsync();
-        };
-        await page.GetByRole(AriaRole.Button, new() { Name = "Cancel" }).ClickAsync();
-        await Assertions.Expect(page.Locator("#rollout-summary .state")).ToHaveTextAsync("cancelled");
-        Assert.StartsWith("Cancel rollout", asked, StringComparison.Ordinal); // asked first, even though the buttons were redrawn live
-        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Pause" })).ToHaveCountAsync(0);
-        await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Cancel" })).ToHaveCountAsync(0);
-        Assert.Equal(url, page.Url);
+            await StartFromFormAsync(page, devices: "", canary: "1", batch: "1", reason: "ui pause test", maxParallel: "1");
+            var url = page.Url;
+
+            await page.GetByRole(AriaRole.Button, new() { Name = "Pause" }).ClickAsync();
+            await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync("paused");
+            await Assertions.Expect(page.Locator("#rollout-summary .state")).ToHaveTextAsync("paused");
+            await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Resume" })).ToBeVisibleAsync();
+            await AxeCheck.AssertNoSeriousViolationsAsync(page);
+
+            string? asked = null;
+            page.Dialog += (_, dialog) =>
+            {
+                asked = dialog.Message;
+                _ = dialog.AcceptAsync();
+            };
+            await page.GetByRole(AriaRole.Button, new() { Name = "Cancel" }).ClickAsync();
+            await Assertions.Expect(page.Locator("#rollout-summary .state")).ToHaveTextAsync("cancelled");
+            Assert.StartsWith("Cancel rollout", asked, StringComparison.Ordinal); // asked first, even though the buttons were redrawn live
+            await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Pause" })).ToHaveCountAsync(0);
+            await Assertions.Expect(page.GetByRole(AriaRole.Button, new() { Name = "Cancel" })).ToHaveCountAsync(0);
+            Assert.Equal(url, page.Url);
+        }
 
         // Deliver the change everywhere so the demo is in sync again.
         await RollOutAndWaitAsync(page, null);

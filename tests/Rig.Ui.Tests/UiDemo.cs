@@ -113,6 +113,66 @@ public sealed class UiDemo : IAsyncLifetime
         }
     }
 
+    /// <summary>Freeze <paramref name="device"/>'s agent process (SIGSTOP) until the answer is disposed (SIGCONT): a
+    /// queue sent to it waits, so a test sees a rollout or a queue that is still running instead of racing it. The
+    /// agent is the demo's <c>rig agent run --state DIR/agents/DEVICE</c>.</summary>
+    public IDisposable FreezeAgent(string device)
+    {
+        var state = Path.Combine(_dir, "agents", device);
+        foreach (var proc in System.IO.Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), out var pid))
+                continue;
+            string[] args;
+            try
+            {
+                args = File.ReadAllText(Path.Combine(proc, "cmdline")).Split('\0');
+            }
+            catch (IOException)
+            {
+                continue; // gone meanwhile
+            }
+            catch (UnauthorizedAccessException)
+            {
+                continue;
+            }
+            var at = Array.IndexOf(args, "--state");
+            if (at > 0 && at + 1 < args.Length && args[at + 1] == state && args.Contains("run"))
+            {
+                Assert.True(Signals.Send(pid, Signals.Stop), $"{device}'s agent (pid {pid}) could not be frozen");
+                return new Thaw(pid);
+            }
+        }
+        throw new InvalidOperationException($"no running agent of {device} (rig agent run --state {state}) was found");
+    }
+
+    /// <summary>Freeze several devices' agents; disposing the answer thaws them all.</summary>
+    public IDisposable FreezeAgents(params string[] devices)
+    {
+        var thaws = new List<IDisposable>();
+        try
+        {
+            foreach (var device in devices)
+                thaws.Add(FreezeAgent(device));
+        }
+        catch
+        {
+            thaws.ForEach(t => t.Dispose());
+            throw;
+        }
+        return new ThawAll(thaws);
+    }
+
+    private sealed class ThawAll(List<IDisposable> thaws) : IDisposable
+    {
+        public void Dispose() => thaws.ForEach(t => t.Dispose());
+    }
+
+    private sealed class Thaw(int pid) : IDisposable
+    {
+        public void Dispose() => Signals.Send(pid, Signals.Continue);
+    }
+
     /// <summary>A new browser context (its own cookies) at the given width; the demo CA is not trusted by the browser,
     /// so certificate errors are ignored for this loopback gateway only.</summary>
     public async Task<IBrowserContext> NewContextAsync(int width = 1280, int height = 900)
