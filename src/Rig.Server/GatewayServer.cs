@@ -9,6 +9,7 @@ using Microsoft.AspNetCore.Hosting.Server.Features;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Server.Kestrel.Https;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using OpenTelemetry.Metrics;
 using OpenTelemetry.Resources;
@@ -249,6 +250,7 @@ internal sealed class GatewayServer : IAsyncDisposable
         var limits = options.Limits;
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = options.DataDirectory, ApplicationName = "rig-gateway" });
         builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton<IHostLifetime, OwnerStopsLifetime>();
         builder.Services.AddRouting();
         var chainPolicy = ca.ClientChainPolicy();
         builder.WebHost.UseKestrelCore().ConfigureKestrel(k =>
@@ -297,6 +299,7 @@ internal sealed class GatewayServer : IAsyncDisposable
     {
         var builder = WebApplication.CreateEmptyBuilder(new WebApplicationOptions { ContentRootPath = options.DataDirectory, ApplicationName = "rig-api" });
         builder.Services.AddSingleton(loggerFactory);
+        builder.Services.AddSingleton<IHostLifetime, OwnerStopsLifetime>();
         // Metrics (the Rig.Gateway meter, read on scrape by /metrics) always; traces only when an OTLP endpoint is set, so
         // without one no activity is even created (the ActivitySource has no listener).
         var telemetry = builder.Services.AddOpenTelemetry()
@@ -439,4 +442,15 @@ internal enum ListenerProblem
     Forbidden,
     /// <summary>The listen address is not one of this host's.</summary>
     NoSuchAddress,
+}
+
+/// <summary>The gateway's web hosts stop when their owner says so (<c>rig server run</c>, <c>rig demo</c>, a test), never
+/// on a signal of their own: the host's default console lifetime took SIGINT and SIGTERM for itself, stopping the
+/// listeners while the process that embeds them went on waiting (a `rig demo --ui` then never ended and left its
+/// agents running).</summary>
+internal sealed class OwnerStopsLifetime : IHostLifetime
+{
+    public Task WaitForStartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
 }

@@ -1,5 +1,7 @@
+using System.Diagnostics;
 using System.Text.Json;
 using Rig.EndToEnd.Harness;
+using Rig.Supervision;
 
 namespace Rig.EndToEnd;
 
@@ -29,6 +31,74 @@ public sealed class DemoTests
         {
             Directory.Delete(kept, recursive: true);
         }
+    }
+
+    [Theory]
+    [InlineData(Signals.Interrupt)]
+    [InlineData(Signals.Terminate)]
+    public async Task Rig_demo_ui_stops_its_agents_and_ends_on_ctrl_c_or_sigterm(int signal)
+    {
+        var dir = Path.Combine(Path.GetTempPath(), $"rig-demo-signal-{Guid.NewGuid():n}"[..28]);
+        using var demo = Process.Start(RigLauncher.BuiltAlongside().StartInfo("demo", "--ui", "--json", "--dir", dir))!;
+        var stderr = demo.StandardError.ReadToEndAsync();
+        try
+        {
+            using (var ready = new CancellationTokenSource(TimeSpan.FromMinutes(10)))
+            {
+                while (await demo.StandardOutput.ReadLineAsync(ready.Token) is { } line && !line.StartsWith('{'))
+                {
+                }
+            }
+            var agents = AgentsOf(dir);
+            Assert.Equal(6, agents.Count);
+
+            Assert.True(Signals.Send(demo.Id, signal));
+            using (var exit = new CancellationTokenSource(TimeSpan.FromSeconds(60)))
+            {
+                try
+                {
+                    await demo.WaitForExitAsync(exit.Token);
+                }
+                catch (OperationCanceledException)
+                {
+                    Assert.Fail($"rig demo --ui was still running 60 s after signal {signal}; its agents: {string.Join(", ", AgentsOf(dir))}");
+                }
+            }
+            Assert.True(demo.ExitCode == 0, $"rig demo --ui ended with {demo.ExitCode} after signal {signal}: {await stderr}");
+            Assert.Empty(AgentsOf(dir)); // no agent left behind
+        }
+        finally
+        {
+            if (!demo.HasExited)
+                demo.Kill(entireProcessTree: true);
+            foreach (var pid in AgentsOf(dir))
+                Signals.Send(pid, Signals.Kill);
+            if (Directory.Exists(dir))
+                Directory.Delete(dir, recursive: true);
+        }
+    }
+
+    /// <summary>The agent processes (<c>rig agent run --state DIR/agents/...</c>) of the demo in <paramref name="dir"/>.</summary>
+    private static List<int> AgentsOf(string dir)
+    {
+        var prefix = Path.Combine(dir, "agents") + "/";
+        var pids = new List<int>();
+        foreach (var proc in Directory.EnumerateDirectories("/proc"))
+        {
+            if (!int.TryParse(Path.GetFileName(proc), out var pid))
+                continue;
+            try
+            {
+                var args = File.ReadAllText(Path.Combine(proc, "cmdline")).Split('\0');
+                var at = Array.IndexOf(args, "--state");
+                if (at > 0 && at + 1 < args.Length && args[at + 1].StartsWith(prefix, StringComparison.Ordinal) && args.Contains("run"))
+                    pids.Add(pid);
+            }
+            catch (IOException)
+            {
+            }
+        }
+        return pids;
     }
 
     [Theory]

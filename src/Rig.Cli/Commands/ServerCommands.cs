@@ -190,17 +190,7 @@ internal sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
             }
         }
         options = options with { AgentPort = settings.AgentPort ?? options.AgentPort, ApiPort = settings.ApiPort ?? options.ApiPort };
-        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        Console.CancelKeyPress += (_, e) =>
-        {
-            e.Cancel = true;
-            stop.Cancel();
-        };
-        using var sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, c =>
-        {
-            c.Cancel = true;
-            stop.Cancel();
-        });
+        using var stop = new StopSignals(cancellationToken);
         GatewayServer started;
         try
         {
@@ -214,7 +204,7 @@ internal sealed class ServerRunCommand : AsyncCommand<ServerRunSettings>
         {
             throw new CliException(e.Message, "secrets-key");
         }
-        catch (OperationCanceledException) when (stop.IsCancellationRequested)
+        catch (OperationCanceledException) when (stop.IsStopRequested)
         {
             return 0; // stopped (Ctrl+C, SIGTERM) while starting, e.g. while waiting for the database
         }

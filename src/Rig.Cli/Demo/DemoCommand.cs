@@ -43,7 +43,7 @@ internal sealed class DemoSettings : CommandSettings
 
     /// <summary>Keep running for the web UI.</summary>
     [CommandOption("--ui")]
-    [Description("After provisioning, keep the gateway and agents running and print the web UI's address and a sign-in token; stop with Ctrl+C")]
+    [Description("After provisioning, keep the gateway and agents running and print the web UI's address and a sign-in token; Ctrl+C or SIGTERM stops the agents and the gateway (and removes the directory unless kept)")]
     public bool Ui { get; init; }
 
     /// <inheritdoc />
@@ -78,7 +78,10 @@ internal sealed class DemoCommand : AsyncCommand<DemoSettings>
         var watch = Stopwatch.StartNew();
         var dir = settings.Directory is null ? Path.Combine(Path.GetTempPath(), $"rig-demo-{Guid.NewGuid().ToString("n")[..8]}") : Path.GetFullPath(settings.Directory);
         System.IO.Directory.CreateDirectory(dir);
-        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Ctrl+C or SIGTERM (a service manager, `timeout`) stops the demo in order: agents stopped, gateway closed,
+        // directory removed unless kept.
+        using var signals = new StopSignals(cancellationToken);
+        using var deadline = CancellationTokenSource.CreateLinkedTokenSource(signals.Token);
         deadline.CancelAfter(TimeSpan.FromSeconds(settings.TimeoutSeconds));
         var ui = new DemoUi(settings.Json);
         var session = new DemoSession(dir, ui);
@@ -107,22 +110,22 @@ internal sealed class DemoCommand : AsyncCommand<DemoSettings>
                 ui.UiReady(summary.UiUrl!, summary.UiToken!, session.Server.Authority.Pin);
                 try
                 {
-                    await Task.Delay(Timeout.Infinite, cancellationToken).ConfigureAwait(false);
+                    await Task.Delay(Timeout.Infinite, signals.Token).ConfigureAwait(false);
                 }
-                catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+                catch (OperationCanceledException) when (signals.IsStopRequested)
                 {
                     return summary.Failed == 0 ? 0 : 1;
                 }
             }
             return summary.Failed == 0 ? 0 : 1;
         }
-        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (deadline.IsCancellationRequested && !signals.IsStopRequested)
         {
             kept = true;
             throw new CliException($"The demo did not finish within {settings.TimeoutSeconds} s.", "demo-timeout",
                 $"A machine this busy may need more: run it again with --timeout SECONDS. The directory is kept: look at {dir}/agents/*/agent.log.");
         }
-        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        catch (OperationCanceledException) when (signals.IsStopRequested)
         {
             throw new CliException("The demo was interrupted.", "interrupted", "Nothing outside its directory was changed; run `rig demo` again.");
         }
