@@ -16,7 +16,8 @@ public sealed class SignInTests(UiDemo demo)
         Assert.Contains("/ui/sign-in", page.Url, StringComparison.Ordinal); // not signed in: sent to the form
         await page.GetByLabel("Operator token").FillAsync(demo.AdminToken);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(u => u.EndsWith("/ui/devices", StringComparison.Ordinal)); // back where it was going
+        await page.WaitForURLAsync(u => u.EndsWith("/ui/devices", StringComparison.Ordinal), new() { WaitUntil = WaitUntilState.Commit }); // back where it was going
+        await Assertions.Expect(page.GetByRole(AriaRole.Heading, new() { Name = "Devices" })).ToBeVisibleAsync();
 
         var session = Assert.Single(await context.CookiesAsync(), c => c.Name == "__Host-rig-session");
         Assert.True(session.HttpOnly);

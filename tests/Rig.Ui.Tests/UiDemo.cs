@@ -199,7 +199,10 @@ public sealed class UiDemo : IAsyncLifetime
         await page.GotoAsync("/ui/sign-in");
         await page.GetByLabel("Operator token").FillAsync(token);
         await page.GetByRole(AriaRole.Button, new() { Name = "Sign in" }).ClickAsync();
-        await page.WaitForURLAsync(url => !url.Contains("/ui/sign-in", StringComparison.Ordinal));
+        // Signed in when the page it went to is there: its URL committed and its main part shown. Not the "load" event,
+        // which also waits for every subresource and twice on a loaded machine never came within 90 s after it.
+        await page.WaitForURLAsync(url => !url.Contains("/ui/sign-in", StringComparison.Ordinal), new() { WaitUntil = WaitUntilState.Commit });
+        await Assertions.Expect(page.Locator("main h1")).ToBeVisibleAsync();
     }
 
     /// <summary>An operator API client with <paramref name="token"/> (the admin's by default), for setting the scene.</summary>

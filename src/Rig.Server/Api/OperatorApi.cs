@@ -45,7 +45,7 @@ internal static partial class OperatorApi
 
         app.Use(async (context, next) =>
         {
-            if (context.Request.Path.StartsWithSegments(Ui.UiEndpoints.Prefix, StringComparison.Ordinal))
+            if (context.Request.Path.StartsWithSegments(Ui.UiEndpoints.Prefix, StringComparison.OrdinalIgnoreCase))
             {
                 await next(context).ConfigureAwait(false); // the web UI signs its requests in by session (Ui/UiEndpoints.cs)
                 return;

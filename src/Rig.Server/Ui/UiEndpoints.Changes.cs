@@ -228,7 +228,7 @@ internal static partial class UiEndpoints
                 _ => null,
             };
             if (ago is { } a)
-                return now - a;
+                return a < now - DateTimeOffset.MinValue ? now - a : DateTimeOffset.MinValue; // 9999999d: since the beginning
         }
         return DateTimeOffset.TryParse(since, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var parsed) ? parsed : null;
     }

@@ -47,7 +47,8 @@ internal static partial class UiEndpoints
                 context.Response.Redirect(Prefix + "/");
                 return;
             }
-            if (!path.StartsWithSegments(Prefix, StringComparison.Ordinal))
+            // Routing ignores case, so the door must too: /UI/... is the UI and is guarded as such.
+            if (!path.StartsWithSegments(Prefix, StringComparison.OrdinalIgnoreCase))
             {
                 await next(context).ConfigureAwait(false);
                 return;
@@ -59,7 +60,7 @@ internal static partial class UiEndpoints
             headers.XFrameOptions = "DENY";
             headers["Referrer-Policy"] = "no-referrer";
             headers["Cross-Origin-Opener-Policy"] = "same-origin";
-            if (path.StartsWithSegments(Prefix + "/static", StringComparison.Ordinal) || path.StartsWithSegments(Prefix + "/sign-in", StringComparison.Ordinal))
+            if (path.StartsWithSegments(Prefix + "/static", StringComparison.OrdinalIgnoreCase) || path.StartsWithSegments(Prefix + "/sign-in", StringComparison.OrdinalIgnoreCase))
             {
                 await next(context).ConfigureAwait(false);
                 return;
@@ -114,6 +115,11 @@ internal static partial class UiEndpoints
                 await next(context).ConfigureAwait(false);
                 if (context.Response.StatusCode == StatusCodes.Status404NotFound && !context.Response.HasStarted && context.Response.ContentType is null)
                     await Problem(context, StatusCodes.Status404NotFound, $"There is no page {context.Request.Path}.", "The menu above lists the pages.").ConfigureAwait(false);
+            }
+            catch (BadHttpRequestException e) when (!context.Response.HasStarted)
+            {
+                // A query value that is not what the page takes (page=abc, a number past its range): the binder's message names it.
+                await Problem(context, StatusCodes.Status400BadRequest, $"The address is not valid: {e.Message}", "Correct the value in the address, or open the page from the menu; nothing was done.").ConfigureAwait(false);
             }
             catch (RigException e) when (!context.Response.HasStarted)
             {
@@ -244,12 +250,17 @@ internal static partial class UiEndpoints
 
     /// <summary>A request for a live stream (Server-Sent Events).</summary>
     private static bool IsStream(HttpRequest request) =>
-        request.Path.StartsWithSegments(Prefix + "/live", StringComparison.Ordinal) || request.Headers.Accept.ToString().Contains("text/event-stream", StringComparison.Ordinal);
+        request.Path.StartsWithSegments(Prefix + "/live", StringComparison.OrdinalIgnoreCase) || request.Headers.Accept.ToString().Contains("text/event-stream", StringComparison.Ordinal);
 
     /// <summary>A local path to go to after sign-in: only this UI's own pages, never another site.</summary>
-    private static string SafeNext(string? next) =>
-        next is not null && next.StartsWith(Prefix + "/", StringComparison.Ordinal) && !next.StartsWith("//", StringComparison.Ordinal) && !next.Contains('\\', StringComparison.Ordinal) && next.Length < 2000
-            ? next : Prefix + "/";
+    private static string SafeNext(string? next)
+    {
+        if (next is null || !next.StartsWith(Prefix + "/", StringComparison.Ordinal) || next.StartsWith("//", StringComparison.Ordinal) || next.Contains('\\', StringComparison.Ordinal)
+            || next.Length >= 2000 || next.Any(char.IsControl))
+            return Prefix + "/";
+        // A Location header is ASCII: letters beyond it (a device filter ?q=é) and spaces go percent-encoded.
+        return next.All(c => char.IsAscii(c) && c != ' ') ? next : string.Concat(next.EnumerateRunes().Select(r => r.IsAscii && r.Value != ' ' ? r.ToString() : Uri.EscapeDataString(r.ToString())));
+    }
 
     // ---- sign-in ----------------------------------------------------------------------------
 
@@ -287,6 +298,8 @@ internal static partial class UiEndpoints
         var (id, refusal) = await sessions.SignInAsync(token, context.RequestAborted).ConfigureAwait(false);
         if (id is null)
             return SeeOther($"{Prefix}/sign-in?error={(refusal == TokenRefusal.Expired ? "expired" : "refused")}&next={Uri.EscapeDataString(next)}");
+        if (context.Request.Cookies[UiSessions.Cookie] is { Length: > 0 and <= 200 } previous)
+            await sessions.EndAsync(previous, context.RequestAborted).ConfigureAwait(false); // signing in again (as anyone) ends the session this browser had
         context.Response.Cookies.Delete(UiSessions.SignInCookie, new CookieOptions { Secure = true, HttpOnly = true, SameSite = SameSiteMode.Strict, Path = "/" });
         UiSessions.SetCookie(context, id, UiSessions.Idle);
         return SeeOther(next);

@@ -73,6 +73,9 @@ internal sealed class UiSessions(RigStore store, TrustService trust, TimeProvide
         return new Resumed(caller, Csrf(id), idHash);
     }
 
+    /// <summary>End the session with this secret id, if there is one (a browser signing in again leaves none behind).</summary>
+    public Task EndAsync(string id, CancellationToken ct) => store.EndUiSessionAsync(Tokens.Hash(id), ct);
+
     /// <summary>End the session of this request (sign-out) and clear its cookie.</summary>
     public async Task SignOutAsync(HttpContext context, string idHash, CancellationToken ct)
     {

@@ -82,6 +82,84 @@ public sealed partial class UiSessionTests : IAsyncLifetime
         }
     }
 
+    [Theory]
+    [InlineData("/UI")]
+    [InlineData("/Ui")]
+    public async Task The_ui_prefix_in_another_case_is_guarded_like_ui_itself(string prefix)
+    {
+        using var client = TestClients.Operator(_server, _admin, redirects: false); // a bearer token, no session, no anti-forgery field
+        foreach (var (method, route) in _server.UiEndpoints)
+        {
+            if (route.StartsWith("/ui/static", StringComparison.Ordinal) || route.StartsWith("/ui/sign-in", StringComparison.Ordinal))
+                continue;
+            var path = prefix + Regex.Replace(route, "\\{[^}]+\\}", "x")[3..];
+            using var request = new HttpRequestMessage(new HttpMethod(method), path.TrimStart('/'))
+            {
+                Content = method == "POST" ? new FormUrlEncodedContent(new Dictionary<string, string> { ["name"] = "case-team", ["description"] = "made without a session" }) : null,
+            };
+            using var response = await client.SendAsync(request);
+            var status = (int)response.StatusCode;
+            Assert.True(status is 302 or 401 or 404, $"{method} {path} answered {status}");
+            if (status != 404)
+                Assert.True(response.Headers.Contains("Content-Security-Policy"), $"{method} {path} has no CSP");
+        }
+        using var teams = await client.GetAsync("api/v1/teams");
+        Assert.DoesNotContain("case-team", await teams.Content.ReadAsStringAsync(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Signing_in_again_ends_the_session_the_browser_had()
+    {
+        var (first, _) = await SignInAsync(_admin);
+        Assert.NotNull(first);
+        using var client = TestClients.Operator(_server, null, redirects: false);
+        using var form = await client.GetAsync("ui/sign-in");
+        var nonceCookie = form.Headers.GetValues("Set-Cookie").Single(c => c.StartsWith("__Host-rig-signin=", StringComparison.Ordinal)).Split(';')[0];
+        var nonce = NonceField().Match(await form.Content.ReadAsStringAsync()).Groups[1].Value;
+        using var post = new HttpRequestMessage(HttpMethod.Post, "ui/sign-in")
+        {
+            Content = new FormUrlEncodedContent(new Dictionary<string, string> { ["_signin"] = WebUtility.HtmlDecode(nonce), ["token"] = _admin, ["next"] = "/ui/" }),
+        };
+        post.Headers.Add("Cookie", $"{nonceCookie}; {first}");
+        using var answer = await client.SendAsync(post);
+        Assert.Equal(HttpStatusCode.SeeOther, answer.StatusCode);
+        using var old = await GetAsync("/ui/", first);
+        Assert.Equal(HttpStatusCode.Redirect, old.StatusCode); // the earlier session is over on the gateway, not just replaced in the browser
+    }
+
+    [Theory]
+    [InlineData("/ui/devices?page=abc")]
+    [InlineData("/ui/devices?page=999999999999")]
+    [InlineData("/ui/sites/x?page=99999999999")]
+    [InlineData("/ui/audit?limit=abc")]
+    public async Task A_malformed_parameter_gets_a_page_that_names_it(string path)
+    {
+        var (cookie, _) = await SignInAsync(_admin);
+        using var response = await GetAsync(path, cookie);
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+        Assert.True(response.Headers.Contains("Content-Security-Policy"), $"{path}: no CSP");
+        var html = await response.Content.ReadAsStringAsync();
+        var name = path.Split('?')[1].Split('=')[0];
+        Assert.Contains(name, html, StringComparison.Ordinal);
+        Assert.Contains("<main", html, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task An_audit_filter_reaching_before_year_one_means_since_the_beginning()
+    {
+        using (var admin = TestClients.Operator(_server, _admin))
+        using (var team = await admin.PostAsJsonAsync("api/v1/teams", new { name = "audited" }))
+            Assert.True(team.IsSuccessStatusCode);
+        var (cookie, _) = await SignInAsync(_admin);
+        using var response = await GetAsync("/ui/audit?since=9999999d", cookie);
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var filtered = await response.Content.ReadAsStringAsync();
+        using var unfiltered = await GetAsync("/ui/audit", cookie);
+        static int Rows(string html) => Regex.Count(html, "<tr");
+        Assert.True(Rows(filtered) > 1, "no audit entry shown");
+        Assert.Equal(Rows(await unfiltered.Content.ReadAsStringAsync()), Rows(filtered));
+    }
+
     [Fact]
     public async Task A_session_ends_when_the_token_it_was_opened_with_is_revoked()
     {
@@ -107,11 +185,21 @@ public sealed partial class UiSessionTests : IAsyncLifetime
     [InlineData("//evil.example/ui/")]
     [InlineData("/ui/\\\\evil.example")]
     [InlineData("javascript:alert(1)")]
-    public async Task Sign_in_never_sends_the_browser_to_another_site(string next)
+    [InlineData("/ui/\r\nX-Injected: 1")]
+    [InlineData("/ui/\u0001")]
+    public async Task Sign_in_never_sends_the_browser_to_another_site_nor_fails_on_a_crafted_next(string next)
     {
         var (cookie, location) = await SignInAsync(_admin, next);
         Assert.NotNull(cookie);
         Assert.Equal("/ui/", location);
+    }
+
+    [Fact]
+    public async Task Sign_in_keeps_a_next_with_letters_beyond_ascii_percent_encoded()
+    {
+        var (cookie, location) = await SignInAsync(_admin, "/ui/devices?q=é");
+        Assert.NotNull(cookie);
+        Assert.Equal("/ui/devices?q=%C3%A9", location);
     }
 
     [Fact]
