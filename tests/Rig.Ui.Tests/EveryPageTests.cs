@@ -57,6 +57,28 @@ public sealed class EveryPageTests(UiDemo demo)
     }
 
     [Fact]
+    public async Task Every_device_number_on_the_dashboard_opens_a_list_of_that_many_devices()
+    {
+        var page = await demo.SignedInPageAsync();
+        await page.GotoAsync("/ui/");
+        var tiles = new List<(string Href, string Number, string Text)>();
+        foreach (var tile in await page.Locator("ul.tiles a[href^='/ui/devices']").AllAsync())
+            tiles.Add((await tile.GetAttributeAsync("href") ?? "", (await tile.Locator(".n").InnerTextAsync()).Trim(), await tile.InnerTextAsync()));
+        Assert.Contains(tiles, t => t.Text.Contains("agents seen", StringComparison.Ordinal));
+        foreach (var (href, number, text) in tiles)
+        {
+            if (number == "?")
+                continue; // drift could not be compared: no number to check
+            await page.GotoAsync(href);
+            var count = int.Parse(number, System.Globalization.CultureInfo.InvariantCulture);
+            await Assertions.Expect(page.GetByRole(AriaRole.Status).First).ToContainTextAsync($"{count} device{(count == 1 ? "" : "s")}");
+            await Assertions.Expect(page.Locator("table.devices tbody tr")).ToHaveCountAsync(count);
+            Assert.True(count >= 0, text);
+        }
+        await page.Context.CloseAsync();
+    }
+
+    [Fact]
     public async Task The_keyboard_reaches_the_content_and_the_menu()
     {
         var page = await demo.SignedInPageAsync();

@@ -31,7 +31,7 @@ public sealed record SitePageData(Site Site, Topology Topology, IReadOnlyList<To
 
 /// <summary>One page of the device list with the filters that chose it.</summary>
 public sealed record DeviceListData(IReadOnlyList<DeviceStatus> Devices, int Total, int Page, int Pages, string? State, string? Site, bool Drift, string? Query,
-    IReadOnlyList<string> Sites, string? DriftNote);
+    IReadOnlyList<string> Sites, string? DriftNote, int? SeenWithin = null);
 
 /// <summary>The device's part of the model as of a revision: its entry, roles and rendered files.</summary>
 /// <param name="Error">Why there is nothing to show (no such revision), or null.</param>
@@ -59,8 +59,8 @@ internal static partial class UiEndpoints
     {
         app.MapGet(Prefix + "/sites", (HttpContext context, CancellationToken ct) => SitesAsync(context, services, ct));
         app.MapGet(Prefix + "/sites/{name}", (string name, int? page, HttpContext context, CancellationToken ct) => SiteAsync(context, services, name, page, ct));
-        app.MapGet(Prefix + "/devices", (int? page, string? state, string? site, string? drift, string? q, HttpContext context, CancellationToken ct) =>
-            DevicesAsync(context, services, page, state, site, drift is "1" or "true" or "on", q, ct));
+        app.MapGet(Prefix + "/devices", (int? page, string? state, string? site, string? drift, string? q, int? seen, HttpContext context, CancellationToken ct) =>
+            DevicesAsync(context, services, page, state, site, drift is "1" or "true" or "on", q, seen is > 0 ? seen : null, ct));
         app.MapGet(Prefix + "/devices/{name}", (string name, string? at, HttpContext context, CancellationToken ct) => DeviceAsync(context, services, name, at, ct));
         app.MapGet(Prefix + "/live/devices/{name}", (string name, string? queue, int? from, HttpContext context, CancellationToken ct) =>
             DeviceLiveAsync(context, services, sessions, name, queue, from ?? 0, ct));
@@ -221,7 +221,7 @@ internal static partial class UiEndpoints
 
     // ---- device list ------------------------------------------------------------------------
 
-    private static async Task<IResult> DevicesAsync(HttpContext context, OperatorServices services, int? page, string? state, string? site, bool drift, string? q, CancellationToken ct)
+    private static async Task<IResult> DevicesAsync(HttpContext context, OperatorServices services, int? page, string? state, string? site, bool drift, string? q, int? seen, CancellationToken ct)
     {
         var caller = CallerOf(context);
         var all = await services.Devices.ListAsync(caller, ct).ConfigureAwait(false);
@@ -235,6 +235,12 @@ internal static partial class UiEndpoints
             chosen = chosen.Where(d => d.Site == site);
         if (q is not null)
             chosen = chosen.Where(d => d.Name.Contains(q, StringComparison.OrdinalIgnoreCase));
+        if (seen is { } window)
+        {
+            // The dashboard's "agents seen in the last N s": devices whose agent talked to the gateway that recently.
+            var since = DateTimeOffset.UtcNow - TimeSpan.FromSeconds(window);
+            chosen = chosen.Where(d => d.LastSeenAt >= since);
+        }
         string? driftNote = null;
         if (drift)
         {
@@ -250,7 +256,7 @@ internal static partial class UiEndpoints
         var sites = all.Select(d => d.Site).OfType<string>().Distinct(StringComparer.Ordinal).Order(StringComparer.Ordinal).ToList();
         return Page<DevicesPage>(context, new Dictionary<string, object?>
         {
-            ["Data"] = new DeviceListData([.. list.Skip((current - 1) * DevicesPerPage).Take(DevicesPerPage)], list.Count, current, pages, state, site, drift, q, sites, driftNote),
+            ["Data"] = new DeviceListData([.. list.Skip((current - 1) * DevicesPerPage).Take(DevicesPerPage)], list.Count, current, pages, state, site, drift, q, sites, driftNote, seen),
         });
     }
 
@@ -266,6 +272,8 @@ internal static partial class UiEndpoints
             parts.Add("drift=1");
         if (data.Query is not null)
             parts.Add("q=" + Uri.EscapeDataString(data.Query));
+        if (data.SeenWithin is { } seen)
+            parts.Add("seen=" + seen.ToString(CultureInfo.InvariantCulture));
         if (page > 1)
             parts.Add("page=" + page.ToString(CultureInfo.InvariantCulture));
         return Prefix + "/devices" + (parts.Count == 0 ? "" : "?" + string.Join("&", parts));
