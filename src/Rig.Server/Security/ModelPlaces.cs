@@ -10,6 +10,7 @@ internal sealed class ModelPlaces
 {
     private readonly ModelIndex _index;
     private readonly Dictionary<string, Place> _devices = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, Place> _devicesToActOn = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<string>> _rolesUsingBundle = new(StringComparer.Ordinal);
     private readonly Dictionary<string, List<string>> _rolesUsingTemplate = new(StringComparer.Ordinal);
     private readonly ILookup<string, string> _devicesOfRole;
@@ -22,7 +23,14 @@ internal sealed class ModelPlaces
         foreach (var device in model.Devices)
         {
             var customer = _index.Sites.GetValueOrDefault(device.Site)?.Customer;
-            _devices.TryAdd(device.Name, new Place(customer, device.Site, null, device, [.. roles[device.Name]]));
+            var place = new Place(customer, device.Site, null, device, [.. roles[device.Name]]);
+            if (_devices.TryAdd(device.Name, place))
+            {
+                _devicesToActOn[device.Name] = place with
+                {
+                    ActingKinds = [.. roles[device.Name].Select(r => _index.Roles.GetValueOrDefault(r)?.Kind).OfType<string>().Distinct(StringComparer.Ordinal)],
+                };
+            }
         }
         _devicesOfRole = model.Assignments.ToLookup(a => a.Role, a => a.Device, StringComparer.Ordinal);
         foreach (var role in model.Roles)
@@ -38,6 +46,10 @@ internal sealed class ModelPlaces
     /// <summary>Where a device lies, for reading it and acting on it (no role kind: a content team reads its devices);
     /// null when the model has no such device.</summary>
     public Place? Device(string name) => _devices.GetValueOrDefault(name);
+
+    /// <summary>Where a device lies for acting on it (rollout, poke, cancel, scripts, lifecycle): as for reading, plus
+    /// the kinds of the roles it carries; null when the model has no such device.</summary>
+    public Place? DeviceToActOn(string name) => _devicesToActOn.GetValueOrDefault(name);
 
     /// <summary>Where a site lies.</summary>
     public Place? Site(string name) => _index.Sites.TryGetValue(name, out var site) ? new Place(site.Customer, site.Name, null, null) : null;

@@ -122,7 +122,10 @@ internal sealed record Grant(long Id, string Team, bool Deny, IReadOnlyList<Verb
 /// <summary>Where one object lies: the customer, site, role kind and device it concerns. A null value means the
 /// dimension does not apply; <see cref="NotARole"/> as kind marks an object that is not part of a role (a site's or a
 /// device's own definition), which a grant restricted to role kinds does not cover.</summary>
-internal sealed record Place(string? Customer, string? Site, string? Kind, Device? Device, IReadOnlyList<string>? DeviceRoles = null)
+/// <param name="ActingKinds">Set when acting on a device (rollout, poke, cancel, scripts, lifecycle): the kinds of the
+/// roles it carries. A grant restricted to role kinds lets its team act only on devices carrying a role of one of
+/// those kinds: a content team rolls out to its web servers, not to the database server that has no content.</param>
+internal sealed record Place(string? Customer, string? Site, string? Kind, Device? Device, IReadOnlyList<string>? DeviceRoles = null, IReadOnlyList<string>? ActingKinds = null)
 {
     /// <summary>The kind of objects that are not part of a role.</summary>
     public const string NotARole = "";
@@ -191,6 +194,8 @@ internal static class Rights
     /// place's value in its list; a place without a value there (a provider object has no customer) is outside it.
     /// Role kinds are the exception for allows: a place without a kind (a device being read) is inside any kind list,
     /// so a content team reads its site's devices, while a deny on kind <c>os</c> does not hide the devices themselves.
+    /// A device being acted on (<see cref="Place.ActingKinds"/>) is inside a kind list when it carries a role of a
+    /// listed kind.
     /// A <see cref="Place.NotARole"/> kind is inside no kind list.</summary>
     public static bool Covers(Scope scope, Place place, bool deny)
     {
@@ -200,8 +205,13 @@ internal static class Rights
             return false;
         if (scope.Sites is { } sites && (place.Site is null || !sites.Contains(place.Site, StringComparer.Ordinal)))
             return false;
-        if (scope.Kinds is { } kinds && (place.Kind is null ? deny : !kinds.Contains(place.Kind, StringComparer.Ordinal)))
-            return false;
+        if (scope.Kinds is { } kinds)
+        {
+            var inside = place.Kind is not null ? kinds.Contains(place.Kind, StringComparer.Ordinal)
+                : !deny && (place.ActingKinds is not { } acting || acting.Any(k => kinds.Contains(k, StringComparer.Ordinal)));
+            if (!inside)
+                return false;
+        }
         if (scope.Devices is { } selector && (place.Device is null || !Selector(selector).Matches(place.Device, place.DeviceRoles ?? [])))
             return false;
         return true;

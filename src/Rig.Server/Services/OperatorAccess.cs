@@ -93,10 +93,9 @@ internal sealed class OperatorAccess
         var refused = new List<string>();
         foreach (var device in devices)
         {
-            var place = PlaceOfDevice(caller, device);
-            if (!Rights.Allows(caller.Grants, Verb.Read, place))
+            if (!Rights.Allows(caller.Grants, Verb.Read, PlaceOfDevice(caller, device)))
                 throw NotVisibleException.Device(device);
-            if (verb != Verb.Read && !Rights.Allows(caller.Grants, verb, place))
+            if (verb != Verb.Read && !Rights.Allows(caller.Grants, verb, PlaceOf(caller, verb, device)))
                 refused.Add(device);
         }
         if (refused.Count > 0)
@@ -168,7 +167,7 @@ internal sealed class OperatorAccess
     public static bool MaySee(Caller caller, string device) => Rights.Allows(caller.Grants, Verb.Read, PlaceOfDevice(caller, device));
 
     /// <summary>True when <paramref name="caller"/> has <paramref name="verb"/> on the device.</summary>
-    public static bool May(Caller caller, Verb verb, string device) => Rights.Allows(caller.Grants, verb, PlaceOfDevice(caller, device));
+    public static bool May(Caller caller, Verb verb, string device) => Rights.Allows(caller.Grants, verb, PlaceOf(caller, verb, device));
 
     /// <summary>The rows of a list that <paramref name="caller"/> may see: a row about a device when the caller may read
     /// the device; a row about no single device (<paramref name="deviceOf"/> gives null: a package, a stored script) when
@@ -196,6 +195,11 @@ internal sealed class OperatorAccess
     /// <summary>Where a device lies: from the caller's model; a device only the gateway knows (an agent not in the model)
     /// lies with the provider.</summary>
     internal static Place PlaceOfDevice(Caller caller, string device) => caller.Places.Device(device) ?? Place.Provider;
+
+    /// <summary>Where a device lies for <paramref name="verb"/>: reading and planning see the device; the verbs that act on
+    /// it (rollout, run-script, manage-devices) also see the kinds of the roles it carries (<see cref="Place.ActingKinds"/>).</summary>
+    internal static Place PlaceOf(Caller caller, Verb verb, string device) =>
+        verb is Verb.Read or Verb.Plan ? PlaceOfDevice(caller, device) : caller.Places.DeviceToActOn(device) ?? Place.Provider;
 
     private static string Of(Caller caller) => caller.Teams.Count == 0 ? "any team (the operator is in none)" : $"team(s) {string.Join(", ", caller.Teams)}";
 
