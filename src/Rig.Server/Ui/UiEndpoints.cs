@@ -1,4 +1,5 @@
 using System.Reflection;
+using System.Globalization;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Http.HttpResults;
@@ -168,8 +169,39 @@ internal static partial class UiEndpoints
     internal static IResult Page<TPage>(HttpContext context, IReadOnlyDictionary<string, object?> parameters, int status = StatusCodes.Status200OK) where TPage : IComponent
     {
         var all = new Dictionary<string, object?>(parameters, StringComparer.Ordinal) { ["Frame"] = FrameOf(context) };
-        return new RazorComponentResult<TPage>(all) { StatusCode = status, ContentType = "text/html; charset=utf-8" };
+        return new PageResult<TPage>(all, status);
     }
+
+    /// <summary>A whole page: rendered like a live fragment (<see cref="UiLive.RenderAsync"/>), so both get the same
+    /// encoding and the same <see cref="VisibleControls"/> pass.</summary>
+    private sealed class PageResult<TPage>(Dictionary<string, object?> parameters, int status) : IResult where TPage : IComponent
+    {
+        public async Task ExecuteAsync(HttpContext httpContext)
+        {
+            var html = await UiLive.RenderAsync<TPage>(httpContext, parameters).ConfigureAwait(false);
+            await Results.Content(html, "text/html; charset=utf-8", System.Text.Encoding.UTF8, status).ExecuteAsync(httpContext).ConfigureAwait(false);
+        }
+    }
+
+    [System.Text.RegularExpressions.GeneratedRegex("&#x([0-9A-Fa-f]{1,6});|[\\u0000-\\u0008\\u000B\\u000C\\u000E-\\u001F\\u007F-\\u009F\\u202A-\\u202E\\u2066-\\u2069]")]
+    private static partial System.Text.RegularExpressions.Regex ControlInHtml();
+
+    /// <summary>Control characters in rendered HTML made visible: the encoder writes an ESC from a model value or a
+    /// device as <c>&amp;#x1B;</c>, which the browser turns back into an invisible ESC. Every C0 control but tab and
+    /// line breaks becomes its Unicode picture (␛, ␇), DEL ␡, C1 controls and the bidirectional overrides and isolates
+    /// (which could reorder what an operator reads) U+FFFD; as references or raw.</summary>
+    internal static string VisibleControls(string html) => ControlInHtml().Replace(html, m =>
+    {
+        var c = m.Groups[1].Success ? int.Parse(m.Groups[1].ValueSpan, NumberStyles.HexNumber, CultureInfo.InvariantCulture) : m.Value[0];
+        return c switch
+        {
+            '\t' or '\n' or '\r' => m.Value,
+            < 0x20 => ((char)(0x2400 + c)).ToString(),
+            0x7F => "\u2421",
+            (>= 0x80 and <= 0x9F) or (>= 0x202A and <= 0x202E) or (>= 0x2066 and <= 0x2069) => "\uFFFD",
+            _ => m.Value,
+        };
+    });
 
     /// <summary>Answer a refusal as a page (or, for a stream or a request without a session, as text).</summary>
     private static async Task Problem(HttpContext context, int status, string message, string? hint)
@@ -182,7 +214,7 @@ internal static partial class UiEndpoints
             await Page<ErrorPage>(context, new Dictionary<string, object?> { ["Status"] = status, ["Message"] = message, ["Hint"] = hint }, status).ExecuteAsync(context).ConfigureAwait(false);
             return;
         }
-        await Results.Content(HtmlPage($"{status}: {message}", hint), "text/html; charset=utf-8", statusCode: status).ExecuteAsync(context).ConfigureAwait(false);
+        await Results.Content(VisibleControls(HtmlPage($"{status}: {message}", hint)), "text/html; charset=utf-8", statusCode: status).ExecuteAsync(context).ConfigureAwait(false);
     }
 
     /// <summary>A minimal page for answers without a session (encoded by hand: there is no frame to draw).</summary>

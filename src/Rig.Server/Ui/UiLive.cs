@@ -96,6 +96,6 @@ internal sealed class UiLive
     {
         await using var renderer = new HtmlRenderer(context.RequestServices, context.RequestServices.GetRequiredService<ILoggerFactory>());
         var output = await renderer.Dispatcher.InvokeAsync(() => renderer.RenderComponentAsync<TComponent>(ParameterView.FromDictionary(parameters))).ConfigureAwait(false);
-        return await renderer.Dispatcher.InvokeAsync(output.ToHtmlString).ConfigureAwait(false);
+        return UiEndpoints.VisibleControls(await renderer.Dispatcher.InvokeAsync(output.ToHtmlString).ConfigureAwait(false));
     }
 }

@@ -161,6 +161,35 @@ public sealed partial class UiSessionTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task Control_characters_from_the_model_show_as_visible_symbols_on_every_page_that_shows_them()
+    {
+        const string Planted = "\u001b[2J\u001b]0;pwned\u0007 \u202Eevil";
+        using var admin = TestClients.Operator(_server, _admin);
+        var model = new System.Text.Json.Nodes.JsonObject
+        {
+            ["sites"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject { ["name"] = "t", ["description"] = Planted }),
+            ["devices"] = new System.Text.Json.Nodes.JsonArray(new System.Text.Json.Nodes.JsonObject
+            {
+                ["name"] = "dev-1", ["site"] = "t", ["parameters"] = new System.Text.Json.Nodes.JsonObject { ["note"] = Planted },
+            }),
+        };
+        using (var put = await admin.PutAsync($"api/v1/model?message={Uri.EscapeDataString("msg " + Planted)}", new StringContent(model.ToJsonString(), System.Text.Encoding.UTF8, "application/json")))
+            Assert.True(put.IsSuccessStatusCode, await put.Content.ReadAsStringAsync());
+        var (cookie, _) = await SignInAsync(_admin);
+        foreach (var path in new[] { "/ui/devices/dev-1", "/ui/sites/t", "/ui/changes", "/ui/sites" })
+        {
+            using var response = await GetAsync(path, cookie);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            var html = await response.Content.ReadAsStringAsync();
+            var decoded = WebUtility.HtmlDecode(html);
+            Assert.False(decoded.Any(c => char.IsControl(c) && c is not '\n' and not '\r' and not '\t' || c is >= '\u202A' and <= '\u202E' || c is >= '\u2066' and <= '\u2069'),
+                $"{path} holds a control character (raw or as a character reference)");
+            Assert.Contains("␛[2J", decoded, StringComparison.Ordinal);
+            Assert.Contains("pwned␇", decoded, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public async Task A_session_ends_when_the_token_it_was_opened_with_is_revoked()
     {
         using var admin = TestClients.Operator(_server, _admin);
