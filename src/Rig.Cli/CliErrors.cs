@@ -64,9 +64,9 @@ internal static class CliErrors
             Console.Out.WriteLine(JsonSerializer.Serialize(new ErrorDocument(new ErrorBody(code, message, hint, errors)), Json));
             return exit;
         }
-        Stderr.MarkupLine($"[red]error:[/] {Markup.Escape(message)}");
+        Stderr.MarkupLine($"[red]error:[/] {Output.Safe(message)}");
         if (hint is not null)
-            Stderr.MarkupLine($"[grey]hint:[/] {Markup.Escape(hint)}");
+            Stderr.MarkupLine($"[grey]hint:[/] {Output.Safe(hint)}");
         return exit;
     }
 

@@ -161,7 +161,7 @@ internal static class RigCli
             if (!json)
             {
                 foreach (var error in e.Error.Errors ?? [])
-                    CliErrors.Stderr.MarkupLine($"  [yellow]{Markup.Escape(error.Where)}[/]: {Markup.Escape(error.Message)} [grey]({Markup.Escape(error.Code)})[/]");
+                    CliErrors.Stderr.MarkupLine($"  [yellow]{Output.Safe(error.Where)}[/]: {Output.Safe(error.Message)} [grey]({Output.Safe(error.Code)})[/]");
             }
             return CliErrors.Report(json, ExitCodes.Error, e.Error.Code, e.Message, e.Hint, e.Error.Errors);
         }

@@ -76,21 +76,21 @@ internal static class ApprovalOutput
             ApprovalStates.Rejected => "red",
             _ => "yellow",
         };
-        AnsiConsole.MarkupLine($"Revision [bold]{a.Revision}[/] by {Markup.Escape(a.Author)}: [{colour}]{a.State}[/]" +
-            (a.Required > 0 ? $" ({a.ApprovedBy.Count} of {a.Required} approval(s){(a.ApprovedBy.Count > 0 ? ": " + Markup.Escape(string.Join(", ", a.ApprovedBy)) : "")})" : ""));
+        AnsiConsole.MarkupLine($"Revision [bold]{a.Revision}[/] by {Output.Safe(a.Author)}: [{colour}]{Output.Safe(a.State)}[/]" +
+            (a.Required > 0 ? $" ({a.ApprovedBy.Count} of {a.Required} approval(s){(a.ApprovedBy.Count > 0 ? ": " + Output.Safe(string.Join(", ", a.ApprovedBy)) : "")})" : ""));
         if (a.Objects.Count > 0)
         {
             var table = new Table().AddColumns("kind", "name", "approvals", "where an approver needs 'approve'");
             foreach (var o in a.Objects)
-                table.AddRow(Markup.Escape(o.Kind), Markup.Escape(o.Name), o.Approvals.ToString(CultureInfo.InvariantCulture), Markup.Escape(string.Join("; ", o.Places)));
+                table.AddRow(Output.Safe(o.Kind), Output.Safe(o.Name), o.Approvals.ToString(CultureInfo.InvariantCulture), Output.Safe(string.Join("; ", o.Places)));
             AnsiConsole.Write(table);
         }
         foreach (var d in a.Decisions)
         {
-            AnsiConsole.MarkupLine($"  {d.At.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} {Markup.Escape(d.Operator)} {d.Decision}d" +
-                (d.Message.Length > 0 ? $": {Markup.Escape(d.Message)}" : ""));
+            AnsiConsole.MarkupLine($"  {d.At.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)} {Output.Safe(d.Operator)} {Output.Safe(d.Decision)}d" +
+                (d.Message.Length > 0 ? $": {Output.Safe(d.Message)}" : ""));
         }
         if (a.BlockedBy.Count > 0)
-            AnsiConsole.MarkupLine($"[yellow]Earlier revisions lacking approval also block its rollout:[/] {string.Join(", ", a.BlockedBy)} (see `rig approval REV`).");
+            AnsiConsole.MarkupLine($"[yellow]Earlier revisions lacking approval also block its rollout:[/] {Output.Safe(string.Join(", ", a.BlockedBy))} (see `rig approval REV`).");
     }
 }

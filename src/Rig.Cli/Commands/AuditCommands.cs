@@ -131,11 +131,11 @@ internal sealed class AuditVerifyCommand : AsyncCommand<ConnectionSettings>
         }
         if (result.Break is { } broken)
         {
-            CliErrors.Stderr.MarkupLine($"[red]The audit log is broken at entry {broken.Seq}[/] ({Markup.Escape(broken.Action ?? "missing")}, {Markup.Escape(broken.Problem)}): {Markup.Escape(broken.Message)}");
+            CliErrors.Stderr.MarkupLine($"[red]The audit log is broken at entry {broken.Seq}[/] ({Output.Safe(broken.Action ?? "missing")}, {Output.Safe(broken.Problem)}): {Output.Safe(broken.Message)}");
             CliErrors.Stderr.MarkupLine($"{result.Checked} entries checked. Compare with the heads in the gateway's log (event 1802) and restore the database from a backup.");
             return code;
         }
-        AnsiConsole.MarkupLine($"[green]The audit log is intact[/]: {result.Checked} entries checked; head seq {result.HeadSeq} hash {result.HeadHash}.");
+        AnsiConsole.MarkupLine($"[green]The audit log is intact[/]: {result.Checked} entries checked; head seq {result.HeadSeq} hash {Output.Safe(result.HeadHash)}.");
         AnsiConsole.MarkupLine("Compare the head with the newest `Audit log head` line (event 1802) in the gateway's log.");
         return code;
     }
@@ -166,7 +166,7 @@ internal sealed class AuditExportCommand : AsyncCommand<AuditExportSettings>
             if (settings.Json)
                 Output.JsonLine(new { file = written, entries = count });
             else
-                AnsiConsole.MarkupLine($"{count} entries written to {Markup.Escape(written)}.");
+                AnsiConsole.MarkupLine($"{count} entries written to {Output.Safe(written)}.");
         }
         return ExitCodes.Ok;
     }

@@ -36,8 +36,8 @@ internal static class Confirmation
         var what = removals.ToString();
         if (!json && Interactive)
         {
-            AnsiConsole.MarkupLine($"[yellow]This removes:[/] {Markup.Escape(what)}");
-            if (AnsiConsole.Confirm($"{Markup.Escape(action)}?", defaultValue: false))
+            AnsiConsole.MarkupLine($"[yellow]This removes:[/] {Output.Safe(what)}");
+            if (AnsiConsole.Confirm($"{Output.Safe(action)}?", defaultValue: false))
                 return true;
             AnsiConsole.MarkupLine("Nothing was done.");
             return false;

@@ -74,7 +74,7 @@ internal sealed class ContextAddCommand : AsyncCommand<ContextAddSettings>
             Output.JsonLine(new ContextView(settings.Name, updated.Current == settings.Name, entry.Server, entry.CaPin, entry.TokenFile));
             return 0;
         }
-        AnsiConsole.MarkupLine($"Context [bold]{Markup.Escape(settings.Name)}[/] saved in {Markup.Escape(ClientContexts.FilePath)}{(updated.Current == settings.Name ? " and is the current context" : $"; `rig context use {Markup.Escape(settings.Name)}` to use it")}.");
+        AnsiConsole.MarkupLine($"Context [bold]{Output.Safe(settings.Name)}[/] saved in {Output.Safe(ClientContexts.FilePath)}{(updated.Current == settings.Name ? " and is the current context" : $"; `rig context use {Output.Safe(settings.Name)}` to use it")}.");
         return 0;
     }
 
@@ -142,7 +142,7 @@ internal sealed class ContextUseCommand : Command<ContextNameSettings>
         if (settings.Json)
             Output.JsonLine(new ContextView(settings.Name, true, found.Server, found.CaPin, found.TokenFile));
         else
-            AnsiConsole.MarkupLine($"Now using context [bold]{Markup.Escape(settings.Name)}[/] ({Markup.Escape(found.Server)}).");
+            AnsiConsole.MarkupLine($"Now using context [bold]{Output.Safe(settings.Name)}[/] ({Output.Safe(found.Server)}).");
         return 0;
     }
 }
@@ -164,7 +164,7 @@ internal sealed class ContextRemoveCommand : Command<ContextNameSettings>
         if (settings.Json)
             Output.JsonLine(new { removed = settings.Name });
         else
-            AnsiConsole.MarkupLine($"Context [bold]{Markup.Escape(settings.Name)}[/] removed (its token file was left alone).");
+            AnsiConsole.MarkupLine($"Context [bold]{Output.Safe(settings.Name)}[/] removed (its token file was left alone).");
         return 0;
     }
 }
@@ -198,7 +198,7 @@ internal sealed class ContextListCommand : Command<ContextListSettings>
         }
         var table = new Table().AddColumns("", "context", "gateway", "CA pin", "token file");
         foreach (var v in views)
-            table.AddRow(v.Current ? "*" : "", Markup.Escape(v.Name), Markup.Escape(v.Server), Output.Short(v.CaPin["sha256:".Length..]), Markup.Escape(v.TokenFile));
+            table.AddRow(v.Current ? "*" : "", Output.Safe(v.Name), Output.Safe(v.Server), Output.Short(v.CaPin["sha256:".Length..]), Output.Safe(v.TokenFile));
         AnsiConsole.Write(table);
         return 0;
     }

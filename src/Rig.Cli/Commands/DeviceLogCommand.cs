@@ -1,6 +1,5 @@
 using System.ComponentModel;
 using System.Globalization;
-using System.Text;
 using System.Text.Json;
 using Rig.Cli.Operator;
 using Rig.Contracts;
@@ -55,7 +54,7 @@ internal sealed class DeviceLogCommand : AsyncCommand<DeviceLogSettings>
                 if (log.Finished)
                     QueueFooter(log.Queue);
                 else
-                    AnsiConsole.MarkupLine($"[grey]... the queue is {Markup.Escape(log.Queue.Status)}; `rig device log {Markup.Escape(log.Device)} --follow` prints the rest as it comes.[/]");
+                    AnsiConsole.MarkupLine($"[grey]... the queue is {Output.Safe(log.Queue.Status)}; `rig device log {Output.Safe(log.Device)} --follow` prints the rest as it comes.[/]");
             }
             return log.Queue.Status == QueueStates.Failed ? 1 : 0;
         }
@@ -105,30 +104,20 @@ internal sealed class DeviceLogCommand : AsyncCommand<DeviceLogSettings>
     }
 
     private static void QueueHeader(string device, QueueView queue) =>
-        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(device)}[/] queue {Markup.Escape(queue.Id)} ({Markup.Escape(queue.Reason)}), {queue.Length} command(s), {RolloutDisplay.Colour(queue.Status)}, created {queue.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}");
+        AnsiConsole.MarkupLine($"[bold]{Output.Safe(device)}[/] queue {Output.Safe(queue.Id)} ({Output.Safe(queue.Reason)}), {queue.Length} command(s), {RolloutDisplay.Colour(queue.Status)}, created {queue.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture)}");
 
     private static void QueueFooter(QueueView queue) =>
-        AnsiConsole.MarkupLine($"queue {RolloutDisplay.Colour(queue.Status)}{(queue.Error is { } error ? ": " + Markup.Escape(error) : "")}");
+        AnsiConsole.MarkupLine($"queue {RolloutDisplay.Colour(queue.Status)}{(queue.Error is { } error ? ": " + Output.Safe(error) : "")}");
 
     /// <summary>One finished command: a header line, then its output (and error) indented, as the device sent it.</summary>
     public static void Print(CommandLogEntry entry)
     {
         ArgumentNullException.ThrowIfNull(entry);
         var status = entry.Status == "failed" ? "[red]failed[/]" : "[green]succeeded[/]";
-        AnsiConsole.MarkupLine($"[bold]== [[{entry.Sequence + 1}/{entry.Of}]] {Markup.Escape(entry.Description)}[/] {status} [grey]{entry.DurationMs} ms{(entry.FromJournal ? ", from the agent's journal" : "")}[/]");
+        AnsiConsole.MarkupLine($"[bold]== [[{entry.Sequence + 1}/{entry.Of}]] {Output.Safe(entry.Description)}[/] {status} [grey]{entry.DurationMs} ms{(entry.FromJournal ? ", from the agent's journal" : "")}[/]");
         if (entry.Error is { } error)
-            AnsiConsole.MarkupLine($"   [red]{Markup.Escape(entry.ErrorCode ?? "error")}[/]: {Markup.Escape(Clean(error))}");
+            AnsiConsole.MarkupLine($"   [red]{Output.Safe(entry.ErrorCode ?? "error")}[/]: {Output.SafeBlock(error)}");
         foreach (var line in (entry.Output ?? "").TrimEnd('\n', '\r').Split('\n').Where(l => l.Length > 0))
-            Console.Out.WriteLine("   " + Clean(line.TrimEnd('\r')));
-    }
-
-    /// <summary>Control characters from a device are shown as '?', never sent to the terminal.</summary>
-    public static string Clean(string text)
-    {
-        ArgumentNullException.ThrowIfNull(text);
-        var builder = new StringBuilder(text.Length);
-        foreach (var c in text)
-            builder.Append(char.IsControl(c) && c != '\t' && c != '\n' ? '?' : c);
-        return builder.ToString();
+            Console.Out.WriteLine("   " + Output.VisibleBlock(line.TrimEnd('\r')));
     }
 }

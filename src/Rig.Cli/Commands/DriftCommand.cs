@@ -72,7 +72,7 @@ internal sealed class DriftCommand : AsyncCommand<DriftSettings>
         return code;
     }
 
-    /// <summary>Text that came from a device, ready for markup: control characters (ESC, CR, LF...) replaced, so a
-    /// name cannot move the cursor or recolour the operator's terminal, then markup escaped.</summary>
-    public static string Safe(string text) => Markup.Escape(Rig.Protocol.ContractChecks.Visible(text));
+    /// <summary>Text that came from a device, ready for markup: control characters (ESC, CR, LF...) made visible, so a
+    /// name cannot move the cursor or recolour the operator's terminal, then markup escaped (<see cref="Output.Safe"/>).</summary>
+    public static string Safe(string text) => Output.Safe(text);
 }

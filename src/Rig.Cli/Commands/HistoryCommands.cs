@@ -32,8 +32,8 @@ internal sealed class HistoryCommand : AsyncCommand<HistorySettings>
         var table = new Table().AddColumns("rev", "when", "who", "objects", "approval", "why");
         foreach (var r in revisions)
         {
-            table.AddRow(r.Revision.ToString(CultureInfo.InvariantCulture), r.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), Markup.Escape(r.Author), r.Changes.ToString(CultureInfo.InvariantCulture),
-                r.Approval switch { ApprovalStates.Pending => "[yellow]pending[/]", ApprovalStates.Rejected => "[red]rejected[/]", ApprovalStates.Approved => "[green]approved[/]", _ => "-" }, Markup.Escape(r.Message));
+            table.AddRow(r.Revision.ToString(CultureInfo.InvariantCulture), r.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", CultureInfo.InvariantCulture), Output.Safe(r.Author), r.Changes.ToString(CultureInfo.InvariantCulture),
+                r.Approval switch { ApprovalStates.Pending => "[yellow]pending[/]", ApprovalStates.Rejected => "[red]rejected[/]", ApprovalStates.Approved => "[green]approved[/]", _ => "-" }, Output.Safe(r.Message));
         }
         AnsiConsole.Write(table);
         return 0;
@@ -70,7 +70,7 @@ internal sealed class DiffCommand : AsyncCommand<DiffSettings>
             AnsiConsole.MarkupLine($"Revisions {settings.From} and {settings.To} are the same model.");
         foreach (var e in entries)
         {
-            AnsiConsole.MarkupLine($"[bold]{e.Change}[/] {Markup.Escape(e.Kind)} [bold]{Markup.Escape(e.Name)}[/]");
+            AnsiConsole.MarkupLine($"[bold]{Output.Safe(e.Change)}[/] {Output.Safe(e.Kind)} [bold]{Output.Safe(e.Name)}[/]");
             PlanView.WriteDiff(e.Diff);
         }
         return 0;

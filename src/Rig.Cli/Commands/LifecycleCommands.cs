@@ -61,7 +61,7 @@ internal sealed class DeviceCloneCommand : AsyncCommand<DeviceCloneSettings>
             return 0;
         }
         var plan = await client.GetAsync<PlanReport>("api/v1/plan", cancellationToken).ConfigureAwait(false);
-        AnsiConsole.MarkupLine($"Revision [bold]{result.Revision}[/]: {Markup.Escape(settings.Name)} added like {Markup.Escape(settings.From)} ({result.Changes.Count} model objects). What rolling it out would do:");
+        AnsiConsole.MarkupLine($"Revision [bold]{result.Revision}[/]: {Output.Safe(settings.Name)} added like {Output.Safe(settings.From)} ({result.Changes.Count} model objects). What rolling it out would do:");
         PlanView.Print(plan, showUnchanged: false);
         AnsiConsole.MarkupLine($"Next: [grey]rig rollout start {result.Revision}[/]");
         return 0;
@@ -106,7 +106,7 @@ internal sealed class DeviceDecommissionCommand : AsyncCommand<DeviceDecommissio
         var plan = await client.GetAsync<PlanReport>($"api/v1/devices/{device}/decommission-plan", cancellationToken).ConfigureAwait(false);
         if (!settings.Json)
         {
-            AnsiConsole.MarkupLine($"Decommissioning [bold]{Markup.Escape(settings.Device)}[/] records a revision where it has no roles and no interconnections, rolls it out, then removes it from the model and revokes its certificates. What the rollout would do:");
+            AnsiConsole.MarkupLine($"Decommissioning [bold]{Output.Safe(settings.Device)}[/] records a revision where it has no roles and no interconnections, rolls it out, then removes it from the model and revokes its certificates. What the rollout would do:");
             PlanView.Print(plan, showUnchanged: false);
         }
         var planned = PlanRemovals.Of(plan);
@@ -116,7 +116,7 @@ internal sealed class DeviceDecommissionCommand : AsyncCommand<DeviceDecommissio
         var result = await client.PostAsync<LifecycleResponse>($"api/v1/devices/{device}/decommission?message={Uri.EscapeDataString(settings.Message!)}&baseRevision={plan.BaseRevision}", null, cancellationToken).ConfigureAwait(false);
         var rollout = result.Rollout!;
         if (!settings.Json)
-            AnsiConsole.MarkupLine($"Revision [bold]{result.Revision}[/]: {Markup.Escape(settings.Device)} has no roles and no interconnections. Rollout [bold]{rollout.Id}[/] removes its software and re-plans {rollout.Devices.Count - 1} neighbour(s); then the device leaves the model and its certificates are revoked.");
+            AnsiConsole.MarkupLine($"Revision [bold]{result.Revision}[/]: {Output.Safe(settings.Device)} has no roles and no interconnections. Rollout [bold]{Output.Safe(rollout.Id)}[/] removes its software and re-plans {rollout.Devices.Count - 1} neighbour(s); then the device leaves the model and its certificates are revoked.");
         if (settings.NoWait)
         {
             if (settings.Json)
@@ -159,8 +159,8 @@ internal sealed class DeviceRebuildCommand : AsyncCommand<DeviceRebuildSettings>
             return 0;
         }
         var queue = result.Queues.FirstOrDefault();
-        AnsiConsole.MarkupLine($"[bold]{Markup.Escape(settings.Device)}[/]: old certificates revoked, recorded state forgotten, {queue?.Commands ?? 0} commands queued from revision {result.Revision}.");
-        AnsiConsole.MarkupLine($"Enroll the fresh agent (it finds the queue waiting); its one-time token is in [bold]{Markup.Escape(file)}[/] (mode 0600).");
+        AnsiConsole.MarkupLine($"[bold]{Output.Safe(settings.Device)}[/]: old certificates revoked, recorded state forgotten, {queue?.Commands ?? 0} commands queued from revision {result.Revision}.");
+        AnsiConsole.MarkupLine($"Enroll the fresh agent (it finds the queue waiting); its one-time token is in [bold]{Output.Safe(file)}[/] (mode 0600).");
         await EnrollmentTokenFile.PrintInstallLineAsync(client, result.Token!, file, cancellationToken).ConfigureAwait(false);
         return 0;
     }
@@ -178,7 +178,7 @@ internal sealed class DeviceCancelCommand : AsyncCommand<DeviceSettings>
         if (settings.Json)
             Output.JsonLine(queue);
         else
-            AnsiConsole.MarkupLine($"Queue {queue.Id} of {Markup.Escape(settings.Device)} cancelled at {queue.Position}/{queue.Length}; a command already running finishes.");
+            AnsiConsole.MarkupLine($"Queue {Output.Safe(queue.Id)} of {Output.Safe(settings.Device)} cancelled at {queue.Position}/{queue.Length}; a command already running finishes.");
         return 0;
     }
 }
@@ -214,7 +214,7 @@ internal sealed class ScriptAddCommand : AsyncCommand<ScriptAddSettings>
         if (settings.Json)
             Output.JsonLine(script);
         else
-            AnsiConsole.MarkupLine($"Stored script [bold]{Markup.Escape(script.Name)}[/]: {Markup.Escape(string.Join("; ", script.Commands.Select(c => c.Describe())))}.");
+            AnsiConsole.MarkupLine($"Stored script [bold]{Output.Safe(script.Name)}[/]: {Output.Safe(string.Join("; ", script.Commands.Select(c => c.Describe())))}.");
         return 0;
     }
 
@@ -290,7 +290,7 @@ internal sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
         {
             var table = new Table().AddColumns("device", "outcome", "queue", "commands", "poked");
             foreach (var q in result.Queues)
-                table.AddRow(q.Device, q.Outcome, q.QueueId ?? "-", q.Commands.ToString(CultureInfo.InvariantCulture), q.Poked ? "yes" : "no");
+                table.AddRow(Output.Safe(q.Device), Output.Safe(q.Outcome), Output.Safe(q.QueueId ?? "-"), q.Commands.ToString(CultureInfo.InvariantCulture), q.Poked ? "yes" : "no");
             AnsiConsole.Write(table);
         }
         return result.Queues.All(q => q.Outcome == "queued") ? 0 : 1;
@@ -303,7 +303,7 @@ internal sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
         var pending = run.Queues.Where(q => q.QueueId is not null).ToDictionary(q => q.Device, q => q.QueueId!, StringComparer.Ordinal);
         var deadline = DateTimeOffset.UtcNow.AddSeconds(settings.Timeout);
         if (!settings.Json)
-            AnsiConsole.MarkupLine($"Waiting for {pending.Count} device(s) to run script [bold]{Markup.Escape(settings.Name)}[/]...");
+            AnsiConsole.MarkupLine($"Waiting for {pending.Count} device(s) to run script [bold]{Output.Safe(settings.Name)}[/]...");
         var waiting = new HashSet<string>(pending.Keys, StringComparer.Ordinal);
         while (waiting.Count > 0 && DateTimeOffset.UtcNow < deadline)
         {
@@ -342,15 +342,15 @@ internal sealed class ScriptRunCommand : AsyncCommand<ScriptRunSettings>
         foreach (var r in results)
         {
             var lastOutput = r.Queue?.Commands.LastOrDefault(c => c.Result?.Output is { Length: > 0 })?.Result?.Output?.Trim();
-            var text = r.Error is { } error ? $"[red]{Markup.Escape(r.ErrorCode ?? "error")}[/]: {Markup.Escape(DeviceLogCommand.Clean(error))}" : Markup.Escape(DeviceLogCommand.Clean(lastOutput ?? ""));
+            var text = r.Error is { } error ? $"[red]{Output.Safe(r.ErrorCode ?? "error")}[/]: {Output.Safe(error)}" : Output.Safe(lastOutput ?? "");
             var colour = r.Result == QueueStates.Succeeded ? "green" : r.Result == "waiting" ? "yellow" : "red";
-            table.AddRow(Markup.Escape(r.Device), $"[{colour}]{Markup.Escape(r.Result)}[/]", Markup.Escape(r.Queue?.Queue.Id ?? "-"),
+            table.AddRow(Output.Safe(r.Device), $"[{colour}]{Output.Safe(r.Result)}[/]", Output.Safe(r.Queue?.Queue.Id ?? "-"),
                 r.Queue is { } q ? $"{q.Commands.Count(c => c.Status == CommandStates.Succeeded)}/{q.Queue.Length}" : "-", text);
         }
         AnsiConsole.Write(table);
         // The table may cut long text: each failure in full on its own line.
         foreach (var r in results.Where(r => r.Result != QueueStates.Succeeded && r.Error is not null))
-            AnsiConsole.MarkupLine($"[red]{Markup.Escape(r.Device)} {Markup.Escape(r.Result)}[/] [bold]{Markup.Escape(r.ErrorCode ?? "")}[/]: {Markup.Escape(DeviceLogCommand.Clean(r.Error!))}");
+            AnsiConsole.MarkupLine($"[red]{Output.Safe(r.Device)} {Output.Safe(r.Result)}[/] [bold]{Output.Safe(r.ErrorCode ?? "")}[/]: {Output.SafeBlock(r.Error!)}");
         return ok ? 0 : 1;
     }
 }
@@ -371,7 +371,7 @@ internal sealed class ScriptListCommand : AsyncCommand<ConnectionSettings>
         }
         var table = new Table().AddColumns("name", "steps", "description", "by");
         foreach (var s in scripts)
-            table.AddRow(Markup.Escape(s.Name), Markup.Escape(string.Join("; ", s.Commands.Select(c => c.Describe()))), Markup.Escape(s.Description), Markup.Escape(s.CreatedBy));
+            table.AddRow(Output.Safe(s.Name), Output.Safe(string.Join("; ", s.Commands.Select(c => c.Describe()))), Output.Safe(s.Description), Output.Safe(s.CreatedBy));
         AnsiConsole.Write(table);
         return 0;
     }

@@ -65,7 +65,7 @@ internal static class ModelInput
         if (map is null)
         {
             foreach (var e in errors)
-                AnsiConsole.MarkupLine($"[red]error[/] [yellow]{Markup.Escape(e.Where)}[/]: {Markup.Escape(e.Message)} [grey]({Markup.Escape(e.Code)})[/]");
+                AnsiConsole.MarkupLine($"[red]error[/] [yellow]{Output.Safe(e.Where)}[/]: {Output.Safe(e.Message)} [grey]({Output.Safe(e.Code)})[/]");
             return;
         }
         Print(ModelFiles.Locate(errors, map));
@@ -75,7 +75,7 @@ internal static class ModelInput
     public static void Print(IReadOnlyList<ModelFileError> errors, IAnsiConsole? console = null)
     {
         foreach (var e in errors)
-            (console ?? AnsiConsole.Console).MarkupLine($"[red]error[/] [yellow]{Markup.Escape(e.Location.ToString())}[/]: {Markup.Escape(e.Message)} [grey]({Markup.Escape(e.Code)}, {Markup.Escape(e.Key)})[/]");
+            (console ?? AnsiConsole.Console).MarkupLine($"[red]error[/] [yellow]{Output.Safe(e.Location.ToString())}[/]: {Output.Safe(e.Message)} [grey]({Output.Safe(e.Code)}, {Output.Safe(e.Key)})[/]");
     }
 }
 
@@ -159,12 +159,12 @@ internal sealed class PlanCommand : AsyncCommand<PlanSettings>
         if (plan.Errors.Count == 0)
         {
             foreach (var change in plan.ModelChanges)
-                AnsiConsole.MarkupLine($"[grey]model:[/] {change.Change} {Markup.Escape(change.Kind)} [bold]{Markup.Escape(change.Name)}[/]");
+                AnsiConsole.MarkupLine($"[grey]model:[/] {Output.Safe(change.Change)} {Output.Safe(change.Kind)} [bold]{Output.Safe(change.Name)}[/]");
             PlanView.Print(plan, settings.All);
             ModelInput.Print([.. plan.Devices.SelectMany(d => d.Errors)], loaded?.Map);
         }
         if (saved is not null)
-            AnsiConsole.MarkupLine($"Plan saved to [bold]{Markup.Escape(saved)}[/] (made on revision {plan.BaseRevision}). Record exactly this plan: [grey]rig apply {Markup.Escape(settings.Out!)} -m WHY[/]");
+            AnsiConsole.MarkupLine($"Plan saved to [bold]{Output.Safe(saved)}[/] (made on revision {plan.BaseRevision}). Record exactly this plan: [grey]rig apply {Output.Safe(settings.Out!)} -m WHY[/]");
         else if (settings.Out is not null)
             AnsiConsole.MarkupLine("[red]The plan has errors: it was not saved.[/]");
         return code;
@@ -240,7 +240,7 @@ internal sealed class ApplyCommand : AsyncCommand<ApplySettings>
         using var client = settings.Connect();
         if (!settings.Json)
         {
-            AnsiConsole.MarkupLine($"Saved plan [bold]{Markup.Escape(settings.Path)}[/], made {saved.CreatedAt.ToLocalTime():yyyy-MM-dd HH:mm:ss} on revision {saved.BaseRevision}, {saved.Devices.Count} device(s) to change:");
+            AnsiConsole.MarkupLine($"Saved plan [bold]{Output.Safe(settings.Path)}[/], made {saved.CreatedAt.ToLocalTime():yyyy-MM-dd HH:mm:ss} on revision {saved.BaseRevision}, {saved.Devices.Count} device(s) to change:");
             PlanView.PrintImpact(saved.Plan);
         }
         if (!Confirmation.Confirm(PlanRemovals.Of(saved.Plan), settings.Yes, settings.Json, "Record this revision"))
@@ -262,7 +262,7 @@ internal sealed class ApplyCommand : AsyncCommand<ApplySettings>
         if (json)
             return CliErrors.Report(true, ExitCodes.Error, "invalid-model", message ?? $"The model has {errors.Count} error(s); nothing was saved.",
                 "Fix the errors shown (each names its object and, for model files, its file and line), then apply again.", ModelInput.Located(errors, map));
-        AnsiConsole.MarkupLine($"[red]{Markup.Escape(message ?? $"The model has {errors.Count} error(s); nothing was saved.")}[/]");
+        AnsiConsole.MarkupLine($"[red]{Output.Safe(message ?? $"The model has {errors.Count} error(s); nothing was saved.")}[/]");
         ModelInput.Print(errors, map);
         return 1;
     }
@@ -281,7 +281,7 @@ internal sealed class ApplyCommand : AsyncCommand<ApplySettings>
         }
         var table = new Table().AddColumns("change", "kind", "name");
         foreach (var c in applied.Changes)
-            table.AddRow(c.Change, Markup.Escape(c.Kind), Markup.Escape(c.Name));
+            table.AddRow(c.Change, Output.Safe(c.Kind), Output.Safe(c.Name));
         AnsiConsole.Write(table);
         AnsiConsole.MarkupLine($"Revision [bold]{applied.Revision}[/] recorded. Nothing was sent; next: [grey]rig rollout {applied.Revision}[/]");
         return 0;
@@ -388,19 +388,19 @@ internal sealed class ModelShowCommand : AsyncCommand<ModelShowSettings>
         {
             foreach (var file in ModelFiles.Write(asOf.Model))
             {
-                Output.Heading($"[grey]{Markup.Escape(file.Path)}[/]");
-                Console.Out.Write(file.Text.EndsWith('\n') ? file.Text : file.Text + "\n");
+                Output.Heading($"[grey]{Output.Safe(file.Path)}[/]");
+                Console.Out.Write(Output.VisibleBlock(file.Text.EndsWith('\n') ? file.Text : file.Text + "\n"));
             }
         }
         foreach (var device in devices)
         {
             foreach (var file in device.Files)
             {
-                Output.Heading($"[bold]{Markup.Escape(device.Device)}[/]:{Markup.Escape(file.Path)} [grey]{file.Mode} {Markup.Escape(file.Owner)}:{Markup.Escape(file.Group)} {file.Sha256[..12]}[/]");
-                Console.Out.Write(file.Content.EndsWith('\n') ? file.Content : file.Content + "\n");
+                Output.Heading($"[bold]{Output.Safe(device.Device)}[/]:{Output.Safe(file.Path)} [grey]{Output.Safe(file.Mode.ToString(CultureInfo.InvariantCulture))} {Output.Safe(file.Owner)}:{Output.Safe(file.Group)} {Output.Safe(Output.Short(file.Sha256))}[/]");
+                Console.Out.Write(Output.VisibleBlock(file.Content.EndsWith('\n') ? file.Content : file.Content + "\n"));
             }
             foreach (var error in device.Errors)
-                AnsiConsole.MarkupLine($"[red]error[/] {Markup.Escape(device.Device)}: {Markup.Escape(error.Message)}");
+                AnsiConsole.MarkupLine($"[red]error[/] {Output.Safe(device.Device)}: {Output.Safe(error.Message)}");
         }
         if (settings.Device is not null && devices.Count == 0)
             throw new CliException($"Device '{settings.Device}' is not in revision {asOf.Revision}.");
@@ -436,7 +436,7 @@ internal sealed class ModelExportCommand : AsyncCommand<ModelExportSettings>
         if (settings.Json)
             Output.JsonLine(new { directory = Path.GetFullPath(settings.Directory), files = files.Select(f => f.Path) });
         else
-            AnsiConsole.MarkupLine($"Wrote {files.Count} files to [bold]{Markup.Escape(settings.Directory)}[/].");
+            AnsiConsole.MarkupLine($"Wrote {files.Count} files to [bold]{Output.Safe(settings.Directory)}[/].");
         return 0;
     }
 }

@@ -43,13 +43,13 @@ internal sealed class PackageAddCommand : AsyncCommand<PackageAddSettings>
                 var added = await client.AddPackageAsync(file, settings.Customer, cancellationToken).ConfigureAwait(false);
                 var p = added.Package;
                 results.Add(added);
-                table.AddRow(Markup.Escape(Path.GetFileName(file)), Markup.Escape(p.Name), Markup.Escape(p.Version), p.Format, Output.Short(p.Sha256), Output.Size(p.Size), added.AlreadyPresent ? "[grey]already present[/]" : "[green]added[/]");
+                table.AddRow(Output.Safe(Path.GetFileName(file)), Output.Safe(p.Name), Output.Safe(p.Version), p.Format, Output.Short(p.Sha256), Output.Size(p.Size), added.AlreadyPresent ? "[grey]already present[/]" : "[green]added[/]");
             }
             catch (OperatorApiException e)
             {
                 failed++;
                 refused.Add(new { file, e.Error.Code, e.Error.Message });
-                table.AddRow(Markup.Escape(Path.GetFileName(file)), "", "", "", "", "", $"[red]{Markup.Escape(e.Message)}[/]");
+                table.AddRow(Output.Safe(Path.GetFileName(file)), "", "", "", "", "", $"[red]{Output.Safe(e.Message)}[/]");
             }
         }
         if (!settings.Json)
@@ -79,7 +79,7 @@ internal sealed class PackageListCommand : AsyncCommand<ConnectionSettings>
         }
         var table = new Table().AddColumns("name", "version", "format", "os/arch", "sha256", "size", "owner");
         foreach (var p in packages)
-            table.AddRow(Markup.Escape(p.Name), Markup.Escape(p.Version), p.Format, Markup.Escape($"{p.OsFamily}/{p.Architecture}"), Output.Short(p.Sha256), Output.Size(p.Size), Markup.Escape(p.Customer ?? "provider"));
+            table.AddRow(Output.Safe(p.Name), Output.Safe(p.Version), p.Format, Output.Safe($"{p.OsFamily}/{p.Architecture}"), Output.Short(p.Sha256), Output.Size(p.Size), Output.Safe(p.Customer ?? "provider"));
         AnsiConsole.Write(table);
         return 0;
     }
@@ -102,9 +102,9 @@ internal sealed class DeviceListCommand : AsyncCommand<ConnectionSettings>
         var table = new Table().AddColumns("device", "state", "site", "tier", "last seen", "agent", "queue", "progress");
         foreach (var d in devices)
         {
-            table.AddRow(Markup.Escape(d.Name), Markup.Escape(d.State), Markup.Escape(d.Site ?? "-"), Markup.Escape(d.Tier ?? "-"),
+            table.AddRow(Output.Safe(d.Name), Output.Safe(d.State), Output.Safe(d.Site ?? "-"), Output.Safe(d.Tier ?? "-"),
                 d.LastSeenAt is { } seen ? seen.ToLocalTime().ToString("yyyy-MM-dd HH:mm:ss", System.Globalization.CultureInfo.InvariantCulture) : "[grey]never[/]",
-                Markup.Escape(d.AgentVersion ?? "-"), Markup.Escape(d.Queue?.Status ?? "-"), d.Queue is { } q ? $"{q.Position}/{q.Length}" : "-");
+                Output.Safe(d.AgentVersion ?? "-"), Output.Safe(d.Queue?.Status ?? "-"), d.Queue is { } q ? $"{q.Position}/{q.Length}" : "-");
         }
         AnsiConsole.Write(table);
         return 0;
@@ -129,18 +129,18 @@ internal sealed class DeviceShowCommand : AsyncCommand<DeviceSettings>
         }
         var d = detail.Status;
         var facts = new Grid().AddColumns(2);
-        facts.AddRow("[bold]device[/]", Markup.Escape(d.Name) + (d.InModel ? "" : " [yellow](not in the model)[/]"));
-        facts.AddRow("state", Markup.Escape(d.State));
-        facts.AddRow("site / tier", Markup.Escape($"{d.Site ?? "-"} / {d.Tier ?? "-"}"));
-        facts.AddRow("roles", detail.Roles.Count == 0 ? "[grey]none[/]" : Markup.Escape(string.Join(", ", detail.Roles.Select(r => $"{r.Name} ({r.Kind}) v{r.Version}"))));
-        facts.AddRow("agent", d.LastSeenAt is { } seen ? Markup.Escape($"{d.AgentVersion ?? "?"}, last seen {Time(seen)}") : "[grey]never checked in[/]");
+        facts.AddRow("[bold]device[/]", Output.Safe(d.Name) + (d.InModel ? "" : " [yellow](not in the model)[/]"));
+        facts.AddRow("state", Output.Safe(d.State));
+        facts.AddRow("site / tier", Output.Safe($"{d.Site ?? "-"} / {d.Tier ?? "-"}"));
+        facts.AddRow("roles", detail.Roles.Count == 0 ? "[grey]none[/]" : Output.Safe(string.Join(", ", detail.Roles.Select(r => $"{r.Name} ({r.Kind}) v{r.Version}"))));
+        facts.AddRow("agent", d.LastSeenAt is { } seen ? Output.Safe($"{d.AgentVersion ?? "?"}, last seen {Time(seen)}") : "[grey]never checked in[/]");
         facts.AddRow("certificate", detail.Agent?.Certificate is { } cert ? Certificate(cert) : "[yellow]none issued: the device never enrolled (rig device token NAME)[/]");
         facts.AddRow("inventory", detail.Inventory is { } inventory
-            ? Markup.Escape($"collected {(detail.LastInventoryAt is { } at ? Time(at) : "?")}: {inventory.Platform}, {inventory.Packages.Count} Rig package(s), {inventory.NativePackages?.Count.ToString(CultureInfo.InvariantCulture) ?? "no"} native package(s), {inventory.Files.Count} file(s)")
+            ? Output.Safe($"collected {(detail.LastInventoryAt is { } at ? Time(at) : "?")}: {inventory.Platform}, {inventory.Packages.Count} Rig package(s), {inventory.NativePackages?.Count.ToString(CultureInfo.InvariantCulture) ?? "no"} native package(s), {inventory.Files.Count} file(s)")
             : "[grey]none yet[/]");
         if (detail.InventoryNote is { } note)
-            facts.AddRow("[yellow]inventory note[/]", Markup.Escape(note));
-        facts.AddRow("recorded", Markup.Escape($"{detail.Recorded.Packages.Count} package(s), {detail.Recorded.Files.Count} file(s), {detail.Recorded.Services.Count} service(s)"));
+            facts.AddRow("[yellow]inventory note[/]", Output.Safe(note));
+        facts.AddRow("recorded", Output.Safe($"{detail.Recorded.Packages.Count} package(s), {detail.Recorded.Files.Count} file(s), {detail.Recorded.Services.Count} service(s)"));
         AnsiConsole.Write(facts);
 
         if (detail.Facts.Any(f => f.Model is not null || f.Discovered is not null))
@@ -148,8 +148,8 @@ internal sealed class DeviceShowCommand : AsyncCommand<DeviceSettings>
             var table = new Table().AddColumns("fact", "model", "discovered");
             foreach (var f in detail.Facts.Where(f => f.Model is not null || f.Discovered is not null))
             {
-                var discovered = Markup.Escape(DeviceLogCommand.Clean(f.Discovered ?? "-"));
-                table.AddRow(f.Differs ? $"[red]{Markup.Escape(f.Fact)}[/]" : Markup.Escape(f.Fact), Markup.Escape(f.Model ?? "-"), f.Differs ? $"[red]{discovered}[/] [red](differs)[/]" : discovered);
+                var discovered = Output.Safe(f.Discovered ?? "-");
+                table.AddRow(f.Differs ? $"[red]{Output.Safe(f.Fact)}[/]" : Output.Safe(f.Fact), Output.Safe(f.Model ?? "-"), f.Differs ? $"[red]{discovered}[/] [red](differs)[/]" : discovered);
             }
             AnsiConsole.Write(table);
         }
@@ -165,9 +165,9 @@ internal sealed class DeviceShowCommand : AsyncCommand<DeviceSettings>
 
     private static string Certificate(DeviceCertificateView cert)
     {
-        var text = Markup.Escape($"serial {cert.Serial}, issued {Time(cert.IssuedAt)}, expires {Time(cert.NotAfter)}");
+        var text = Output.Safe($"serial {cert.Serial}, issued {Time(cert.IssuedAt)}, expires {Time(cert.NotAfter)}");
         if (cert.RevokedAt is { } revoked)
-            return text + $" [red]revoked {Markup.Escape(Time(revoked))}[/]";
+            return text + $" [red]revoked {Output.Safe(Time(revoked))}[/]";
         var left = cert.NotAfter - DateTimeOffset.UtcNow;
         return left <= TimeSpan.Zero ? text + " [red](expired)[/]"
             : left < TimeSpan.FromDays(30) ? text + $" [yellow](in {(int)left.TotalDays} days: renew it)[/]"
@@ -178,19 +178,19 @@ internal sealed class DeviceShowCommand : AsyncCommand<DeviceSettings>
     /// cut long text).</summary>
     private static void Queue(string title, QueueView q, IReadOnlyList<CommandView> commands)
     {
-        AnsiConsole.MarkupLine($"[bold]{title}[/] {Markup.Escape(q.Id)} {RolloutDisplay.Colour(q.Status)} {q.Position}/{q.Length}: {Markup.Escape(q.Reason)}, created {Time(q.CreatedAt)}{(q.FinishedAt is { } f ? $", finished {Time(f)}" : "")}");
+        AnsiConsole.MarkupLine($"[bold]{title}[/] {Output.Safe(q.Id)} {RolloutDisplay.Colour(q.Status)} {q.Position}/{q.Length}: {Output.Safe(q.Reason)}, created {Time(q.CreatedAt)}{(q.FinishedAt is { } f ? $", finished {Time(f)}" : "")}");
         if (commands.Count == 0)
             return;
         var table = new Table().AddColumns("#", "command", "status", "code", "message / output");
         foreach (var c in commands)
         {
             var text = c.Result?.Error ?? c.Result?.Output ?? "";
-            table.AddRow((c.Sequence + 1).ToString(CultureInfo.InvariantCulture), Markup.Escape(c.Spec.Describe()),
-                c.Status == "failed" ? $"[red]{c.Status}[/]" : Markup.Escape(c.Status), Markup.Escape(c.Result?.ErrorCode ?? ""), Markup.Escape(DeviceLogCommand.Clean(text.Trim())));
+            table.AddRow((c.Sequence + 1).ToString(CultureInfo.InvariantCulture), Output.Safe(c.Spec.Describe()),
+                c.Status == "failed" ? $"[red]{c.Status}[/]" : Output.Safe(c.Status), Output.Safe(c.Result?.ErrorCode ?? ""), Output.Safe(text.Trim()));
         }
         AnsiConsole.Write(table);
         foreach (var c in commands.Where(c => c.Status == "failed"))
-            AnsiConsole.MarkupLine($"[red]command {c.Sequence + 1} ({Markup.Escape(c.Spec.Describe())}) failed[/] [bold]{Markup.Escape(c.Result?.ErrorCode ?? "")}[/]: {Markup.Escape(DeviceLogCommand.Clean(c.Result?.Error ?? ""))}");
+            AnsiConsole.MarkupLine($"[red]command {c.Sequence + 1} ({Output.Safe(c.Spec.Describe())}) failed[/] [bold]{Output.Safe(c.Result?.ErrorCode ?? "")}[/]: {Output.SafeBlock(c.Result?.Error ?? "")}");
     }
 }
 
@@ -232,7 +232,7 @@ internal sealed class DeviceTokenCommand : AsyncCommand<DeviceTokenSettings>
             Output.JsonLine(token);
             return 0;
         }
-        AnsiConsole.MarkupLine($"One-time enrollment token for [bold]{Markup.Escape(token.Device)}[/] (valid until {token.ExpiresAt:u}) written to [bold]{Markup.Escape(file)}[/] (mode 0600).");
+        AnsiConsole.MarkupLine($"One-time enrollment token for [bold]{Output.Safe(token.Device)}[/] (valid until {token.ExpiresAt:u}) written to [bold]{Output.Safe(file)}[/] (mode 0600).");
         await EnrollmentTokenFile.PrintInstallLineAsync(client, token, file, cancellationToken).ConfigureAwait(false);
         return 0;
     }
@@ -260,8 +260,8 @@ internal static class EnrollmentTokenFile
     public static async Task PrintInstallLineAsync(OperatorClient client, EnrollmentTokenView token, string file, CancellationToken ct)
     {
         var agentUrl = token.AgentUrl ?? (await client.GetAsync<StatusResponse>("api/v1/status", ct).ConfigureAwait(false)).AgentUrl.TrimEnd('/');
-        AnsiConsole.MarkupLine($"Copy [bold]{Markup.Escape(file)}[/] to the device, then run there:");
-        Console.Out.WriteLine($"  rig-agent install --gateway {agentUrl} --device {token.Device} --token-file {file} --ca-pin {token.CaPin}");
+        AnsiConsole.MarkupLine($"Copy [bold]{Output.Safe(file)}[/] to the device, then run there:");
+        Console.Out.WriteLine(Output.Visible($"  rig-agent install --gateway {agentUrl} --device {token.Device} --token-file {file} --ca-pin {token.CaPin}"));
     }
 }
 
@@ -277,7 +277,7 @@ internal sealed class DeviceRevokeCommand : AsyncCommand<DeviceSettings>
         if (settings.Json)
             Output.JsonLine(result);
         else
-            AnsiConsole.MarkupLine($"Revoked {result.GetProperty("revoked").GetInt32()} certificate(s) of [bold]{Markup.Escape(settings.Device)}[/]; its agent is refused from now on.");
+            AnsiConsole.MarkupLine($"Revoked {result.GetProperty("revoked").GetInt32()} certificate(s) of [bold]{Output.Safe(settings.Device)}[/]; its agent is refused from now on.");
         return 0;
     }
 }
@@ -359,7 +359,7 @@ internal sealed class ConvergeCommand : AsyncCommand<ConvergeSettings>
         {
             var table = new Table().AddColumns("device", "outcome", "commands", "queue", "poked", "errors");
             foreach (var d in response.Devices)
-                table.AddRow(Markup.Escape(d.Device), d.Outcome, d.Commands.ToString(System.Globalization.CultureInfo.InvariantCulture), d.QueueId ?? "-", d.Poked ? "yes" : "no", Markup.Escape(string.Join("; ", d.Errors.Select(e => e.Message))));
+                table.AddRow(Output.Safe(d.Device), Output.Safe(d.Outcome), d.Commands.ToString(System.Globalization.CultureInfo.InvariantCulture), Output.Safe(d.QueueId ?? "-"), d.Poked ? "yes" : "no", Output.Safe(string.Join("; ", d.Errors.Select(e => e.Message))));
             AnsiConsole.Write(table);
         }
         return response.Devices.Any(d => d.Outcome is "invalid" or "busy") ? 1 : 0;

@@ -71,8 +71,8 @@ internal sealed class PackageBuildCommand : Command<PackageBuildSettings>
             var table = new Table().AddColumns("file", "package", "version", "os/arch", "files", "sha256", "size");
             foreach (var (_, r) in built)
             {
-                table.AddRow(Markup.Escape(Path.GetRelativePath(Environment.CurrentDirectory, r.Path)), Markup.Escape(r.Manifest.Name), Markup.Escape(r.Manifest.Version),
-                    Markup.Escape($"{r.Manifest.OsFamily}/{r.Manifest.Architecture}"), r.Manifest.Files.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Output.Short(r.Sha256), Output.Size(r.Size));
+                table.AddRow(Output.Safe(Path.GetRelativePath(Environment.CurrentDirectory, r.Path)), Output.Safe(r.Manifest.Name), Output.Safe(r.Manifest.Version),
+                    Output.Safe($"{r.Manifest.OsFamily}/{r.Manifest.Architecture}"), r.Manifest.Files.Count.ToString(System.Globalization.CultureInfo.InvariantCulture), Output.Short(r.Sha256), Output.Size(r.Size));
             }
             AnsiConsole.Write(table);
             AnsiConsole.MarkupLine("Next: [grey]rig package add FILE...[/]");

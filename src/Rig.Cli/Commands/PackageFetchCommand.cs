@@ -94,7 +94,7 @@ internal sealed class PackageFetchCommand : AsyncCommand<PackageFetchSettings>
     {
         var what = $"{string.Join(' ', settings.Packages)} for {settings.Distro}/{settings.Architecture}";
         var over = settings.Devices.Length == 0 ? "an empty system (full closure)" : $"what {string.Join(", ", settings.Devices)} {(settings.Devices.Length == 1 ? "has" : "all have")}";
-        AnsiConsole.MarkupLine($"Fetching [bold]{Markup.Escape(what)}[/] over {Markup.Escape(over)}.");
+        AnsiConsole.MarkupLine($"Fetching [bold]{Output.Safe(what)}[/] over {Output.Safe(over)}.");
         if (!AnsiConsole.Profile.Capabilities.Interactive)
             return await client.PostAsync<PackageFetchResponse>("api/v1/packages/fetch", request, ct).ConfigureAwait(false); // a log, not a terminal: no status line per second
         return await AnsiConsole.Status().Spinner(Spinner.Known.Dots).StartAsync("gateway: package lists, resolving, downloading, verifying, importing...", async status =>
@@ -117,23 +117,23 @@ internal sealed class PackageFetchCommand : AsyncCommand<PackageFetchSettings>
             {
                 "added" => "[green]added[/]",
                 "already-present" => "[grey]already present[/]",
-                _ => $"[red]{Markup.Escape(p.Outcome)}[/]",
+                _ => $"[red]{Output.Safe(p.Outcome)}[/]",
             };
-            table.AddRow(Markup.Escape(p.Name), Markup.Escape(p.Version), Markup.Escape(p.Architecture), Markup.Escape(reason), Output.Short(p.Sha256), Output.Size(p.Size), result);
+            table.AddRow(Output.Safe(p.Name), Output.Safe(p.Version), Output.Safe(p.Architecture), Output.Safe(reason), Output.Short(p.Sha256), Output.Size(p.Size), result);
         }
         AnsiConsole.Write(table);
         foreach (var p in response.Packages.Where(p => p.Error is not null))
-            AnsiConsole.MarkupLine($"[red]{Markup.Escape(p.Name)}:[/] {Markup.Escape(p.Error!)}");
+            AnsiConsole.MarkupLine($"[red]{Output.Safe(p.Name)}:[/] {Output.Safe(p.Error!)}");
         foreach (var note in response.Notes)
-            AnsiConsole.MarkupLine($"[yellow]note:[/] {Markup.Escape(note)}");
+            AnsiConsole.MarkupLine($"[yellow]note:[/] {Output.Safe(note)}");
         var basis = response.Devices.Count == 0 ? "an empty system" : $"{response.BasePackages} packages common to {string.Join(", ", response.Devices)}";
         AnsiConsole.MarkupLine($"{response.Packages.Count(p => p.Outcome == "added")} added, {response.Packages.Count(p => p.Outcome == "already-present")} already present, " +
-            $"{response.Failed} not imported; {response.Distro}/{response.Architecture} from {Markup.Escape(response.Mirror)}, resolved over {Markup.Escape(basis)}.");
+            $"{response.Failed} not imported; {response.Distro}/{response.Architecture} from {Output.Safe(response.Mirror)}, resolved over {Output.Safe(basis)}.");
         if (response.Failed == 0)
         {
             var pins = response.Packages.Where(p => requested.Any(r => r == p.Name || r.StartsWith(p.Name + "=", StringComparison.Ordinal)))
                 .Select(p => $"package: {p.Name} {p.Version}");
-            AnsiConsole.MarkupLine($"Next: list [bold]{Markup.Escape(string.Join("; ", pins))}[/] in a role; its dependencies are in the store now.");
+            AnsiConsole.MarkupLine($"Next: list [bold]{Output.Safe(string.Join("; ", pins))}[/] in a role; its dependencies are in the store now.");
         }
     }
 }

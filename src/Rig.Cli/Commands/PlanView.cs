@@ -22,16 +22,16 @@ internal static class PlanView
                 "removed" => $"[yellow]no longer in the model: {device.Commands.Count} command(s)[/]",
                 _ => $"[blue]{device.Commands.Count} command(s)[/]{(device.DownloadBytes > 0 ? $", {Output.Size(device.DownloadBytes)} to download" : "")}",
             };
-            Output.Heading($"[bold]{Markup.Escape(device.Device)}[/] {header}");
+            Output.Heading($"[bold]{Output.Safe(device.Device)}[/] {header}");
             foreach (var error in device.Errors)
-                AnsiConsole.MarkupLine($"  [red]error[/] {Markup.Escape(error.Message)} [grey]({Markup.Escape(error.Code)}, {Markup.Escape(error.Where)})[/]");
+                AnsiConsole.MarkupLine($"  [red]error[/] {Output.Safe(error.Message)} [grey]({Output.Safe(error.Code)}, {Output.Safe(error.Where)})[/]");
             if (device.Commands.Count > 0)
             {
                 var table = new Table().Border(TableBorder.Simple).AddColumns("#", "command", "role", "why");
                 for (var i = 0; i < device.Commands.Count; i++)
                 {
                     var c = device.Commands[i];
-                    table.AddRow((i + 1).ToString(CultureInfo.InvariantCulture), Markup.Escape(c.Description), Markup.Escape(c.Role), Markup.Escape(c.Reason));
+                    table.AddRow((i + 1).ToString(CultureInfo.InvariantCulture), Output.Safe(c.Description), Output.Safe(c.Role), Output.Safe(c.Reason));
                 }
                 AnsiConsole.Write(table);
                 var added = device.Commands.Count(c => c.Kind == "install" && c.Reason.Contains("needed by ", StringComparison.Ordinal));
@@ -55,20 +55,20 @@ internal static class PlanView
         var added = plan.ModelChanges.Where(c => c.Kind == "device" && c.Change == "added").Select(c => c.Name).ToList();
         var removed = plan.ModelChanges.Where(c => c.Kind == "device" && c.Change == "removed").Select(c => c.Name).ToList();
         var counts = plan.ModelChanges.GroupBy(c => c.Change).OrderBy(g => g.Key, StringComparer.Ordinal).Select(g => $"{g.Count()} {g.Key}");
-        AnsiConsole.MarkupLine($"Model (revision {plan.BaseRevision} now): {(plan.ModelChanges.Count == 0 ? "no change" : Markup.Escape(string.Join(", ", counts)) + " object(s)")}.");
+        AnsiConsole.MarkupLine($"Model (revision {plan.BaseRevision} now): {(plan.ModelChanges.Count == 0 ? "no change" : Output.Safe(string.Join(", ", counts)) + " object(s)")}.");
         if (added.Count > 0)
-            AnsiConsole.MarkupLine($"  devices added: [green]{Markup.Escape(string.Join(", ", added))}[/]");
+            AnsiConsole.MarkupLine($"  devices added: [green]{Output.Safe(string.Join(", ", added))}[/]");
         if (removed.Count > 0)
-            AnsiConsole.MarkupLine($"  devices removed: [red]{Markup.Escape(string.Join(", ", removed))}[/]");
+            AnsiConsole.MarkupLine($"  devices removed: [red]{Output.Safe(string.Join(", ", removed))}[/]");
         var unassigned = plan.ModelChanges.Where(c => c.Kind == "assignment" && c.Change == "removed").Select(c => c.Name.Replace("|", ": ", StringComparison.Ordinal)).ToList();
         if (unassigned.Count > 0)
-            AnsiConsole.MarkupLine($"  role assignments removed: [red]{Markup.Escape(string.Join(", ", unassigned))}[/]");
+            AnsiConsole.MarkupLine($"  role assignments removed: [red]{Output.Safe(string.Join(", ", unassigned))}[/]");
 
         var affected = plan.Devices.Where(d => d.Commands.Count > 0 || d.Errors.Count > 0).ToList();
         if (affected.Count > 0)
         {
             static string Objects(DevicePlanReport d, string kind) =>
-                Markup.Escape(string.Join(", ", d.Commands.Where(c => c.Kind == kind).Select(c => c.Description.Split(' ', 2) is [_, var rest] ? rest : c.Description)));
+                Output.Safe(string.Join(", ", d.Commands.Where(c => c.Kind == kind).Select(c => c.Description.Split(' ', 2) is [_, var rest] ? rest : c.Description)));
             var table = new Table().AddColumns("device", "impact", "install", "remove", "write", "delete", "services");
             foreach (var d in affected)
             {
@@ -77,7 +77,7 @@ internal static class PlanView
                     : added.Contains(d.Device, StringComparer.Ordinal) ? $"[green]new[/], {d.Commands.Count} command(s)"
                     : $"{d.Commands.Count} command(s)";
                 var removals = Objects(d, "remove");
-                table.AddRow(Markup.Escape(d.Device), impact, Objects(d, "install"), removals.Length == 0 ? "" : $"[red]{removals}[/]",
+                table.AddRow(Output.Safe(d.Device), impact, Objects(d, "install"), removals.Length == 0 ? "" : $"[red]{removals}[/]",
                     Objects(d, "write-file"), Objects(d, "delete-file"), Objects(d, "service"));
             }
             AnsiConsole.Write(table);
@@ -96,7 +96,7 @@ internal static class PlanView
                 continue;
             var colour = line.StartsWith("+++", StringComparison.Ordinal) || line.StartsWith("---", StringComparison.Ordinal) ? "bold"
                 : line[0] == '+' ? "green" : line[0] == '-' ? "red" : line.StartsWith("@@", StringComparison.Ordinal) ? "cyan" : "grey";
-            AnsiConsole.MarkupLine($"    [{colour}]{Markup.Escape(line)}[/]");
+            AnsiConsole.MarkupLine($"    [{colour}]{Output.Safe(line)}[/]");
         }
     }
 }

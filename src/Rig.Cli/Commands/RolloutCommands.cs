@@ -76,7 +76,7 @@ internal sealed class RolloutStartCommand : AsyncCommand<RolloutStartSettings>
             if (settings.Json)
                 Output.JsonLine(rollout);
             else
-                AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/] of revision {rollout.Rev} started: {Markup.Escape(RolloutDisplay.Shape(rollout))}.");
+                AnsiConsole.MarkupLine($"Rollout [bold]{Output.Safe(rollout.Id)}[/] of revision {rollout.Rev} started: {Output.Safe(RolloutDisplay.Shape(rollout))}.");
             return 0;
         }
         return await RolloutDisplay.FollowAsync(client, rollout.Id, settings.Json, cancellationToken).ConfigureAwait(false);
@@ -111,7 +111,7 @@ internal sealed class RolloutRetryCommand : AsyncCommand<RolloutRetrySettings>
         var failed = before.Devices.Where(d => d.Status == RolloutDeviceStatuses.Failed).Select(d => d.Device).ToList();
         var rollout = await client.PostAsync<RolloutView>($"api/v1/rollouts/{id}/retry", null, cancellationToken).ConfigureAwait(false);
         if (!settings.Json)
-            AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/]: retrying {failed.Count} failed device(s): {Markup.Escape(string.Join(", ", failed))}.");
+            AnsiConsole.MarkupLine($"Rollout [bold]{Output.Safe(rollout.Id)}[/]: retrying {failed.Count} failed device(s): {Output.Safe(string.Join(", ", failed))}.");
         if (settings.NoWait)
         {
             if (settings.Json)
@@ -188,13 +188,13 @@ internal sealed class RolloutActionCommand : AsyncCommand<RolloutIdSettings>
         if (action == "resume" && settings.Follow)
         {
             if (!settings.Json) // with --json the followed rollout's final state is the one document
-                AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/]: {rollout.Status}.");
+                AnsiConsole.MarkupLine($"Rollout [bold]{Output.Safe(rollout.Id)}[/]: {Output.Safe(rollout.Status)}.");
             return await RolloutDisplay.FollowAsync(client, id, settings.Json, cancellationToken).ConfigureAwait(false);
         }
         if (settings.Json)
             Output.JsonLine(rollout);
         else
-            AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/]: {rollout.Status}{(rollout.Error is null ? "" : $" ({Markup.Escape(rollout.Error)})")}.");
+            AnsiConsole.MarkupLine($"Rollout [bold]{Output.Safe(rollout.Id)}[/]: {Output.Safe(rollout.Status)}{(rollout.Error is null ? "" : $" ({Output.Safe(rollout.Error)})")}.");
         return 0;
     }
 }
@@ -216,8 +216,8 @@ internal sealed class RolloutListCommand : AsyncCommand<ConnectionSettings>
         var table = new Table().AddColumns("id", "rev", "devices", "waves", "status", "by", "started", "reason");
         foreach (var r in rollouts)
         {
-            table.AddRow(r.Id, r.Rev.ToString(CultureInfo.InvariantCulture), $"{r.Devices.Count(d => RolloutDeviceStatuses.IsFinished(d.Status))}/{r.Devices.Count}", r.Waves.ToString(CultureInfo.InvariantCulture),
-                RolloutDisplay.Colour(r.Status), Markup.Escape(r.CreatedBy), r.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), Markup.Escape(r.Reason));
+            table.AddRow(Output.Safe(r.Id), r.Rev.ToString(CultureInfo.InvariantCulture), $"{r.Devices.Count(d => RolloutDeviceStatuses.IsFinished(d.Status))}/{r.Devices.Count}", r.Waves.ToString(CultureInfo.InvariantCulture),
+                RolloutDisplay.Colour(r.Status), Output.Safe(r.CreatedBy), r.CreatedAt.ToLocalTime().ToString("yyyy-MM-dd HH:mm", CultureInfo.InvariantCulture), Output.Safe(r.Reason));
         }
         AnsiConsole.Write(table);
         return 0;
@@ -243,7 +243,7 @@ internal static class RolloutDisplay
             return ExitCode(rollout);
         }
         if (announce)
-            AnsiConsole.MarkupLine($"Rollout [bold]{rollout.Id}[/] of revision {rollout.Rev}: {Markup.Escape(Shape(rollout))}, at most {rollout.MaxParallel} at once, {rollout.MaxFailures} failure(s) tolerated, device timeout {rollout.DeviceTimeout}.");
+            AnsiConsole.MarkupLine($"Rollout [bold]{Output.Safe(rollout.Id)}[/] of revision {rollout.Rev}: {Output.Safe(Shape(rollout))}, at most {rollout.MaxParallel} at once, {rollout.MaxFailures} failure(s) tolerated, device timeout {Output.Safe(rollout.DeviceTimeout)}.");
         await AnsiConsole.Progress().AutoClear(false).HideCompleted(false)
             .Columns(new TaskDescriptionColumn { Alignment = Justify.Left }, new ProgressBarColumn(), new PercentageColumn(), new ElapsedTimeColumn(), new SpinnerColumn())
             .StartAsync(async progress =>
@@ -291,11 +291,11 @@ internal static class RolloutDisplay
     public static void Print(RolloutView rollout)
     {
         ArgumentNullException.ThrowIfNull(rollout);
-        var table = new Table().Title($"Rollout {rollout.Id} of revision {rollout.Rev}: {Colour(rollout.Status)}").AddColumns("device", "wave", "state", "detail");
+        var table = new Table().Title($"Rollout {Output.Safe(rollout.Id)} of revision {rollout.Rev}: {Colour(rollout.Status)}").AddColumns("device", "wave", "state", "detail");
         foreach (var d in rollout.Devices)
-            table.AddRow(Markup.Escape(d.Device), d.Wave?.ToString(CultureInfo.InvariantCulture) ?? "-", Colour(d.State ?? d.Status), Markup.Escape(d.Detail ?? ""));
+            table.AddRow(Output.Safe(d.Device), d.Wave?.ToString(CultureInfo.InvariantCulture) ?? "-", Colour(d.State ?? d.Status), Output.Safe(d.Detail ?? ""));
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine(Markup.Escape(rollout.Summary) + ".");
+        AnsiConsole.MarkupLine(Output.Safe(rollout.Summary) + ".");
         // The table may cut long details: each device that needs an operator (failed, blocked, waiting for its agent) in
         // full, with its error code, and where to look next.
         var failed = rollout.Devices.Where(d => (d.State ?? d.Status) is RolloutDeviceStates.Failed or RolloutDeviceStates.Blocked or RolloutDeviceStates.WaitingForAgent && d.Detail is not null).ToList();
@@ -303,13 +303,13 @@ internal static class RolloutDisplay
         {
             AnsiConsole.MarkupLine("[red]Needs attention[/]:");
             foreach (var d in failed)
-                AnsiConsole.MarkupLine($"  [bold]{Markup.Escape(d.Device)}[/]: {Markup.Escape(d.Detail!)}");
-            AnsiConsole.MarkupLine($"[grey]Every command of a device, with output: rig device show {Markup.Escape(failed[0].Device)}[/]");
+                AnsiConsole.MarkupLine($"  [bold]{Output.Safe(d.Device)}[/]: {Output.Safe(d.Detail!)}");
+            AnsiConsole.MarkupLine($"[grey]Every command of a device, with output: rig device show {Output.Safe(failed[0].Device)}[/]");
             if (rollout.Status is RolloutStates.Failed or RolloutStates.Paused && rollout.Devices.Any(d => d.Status == RolloutDeviceStatuses.Failed))
-                AnsiConsole.MarkupLine($"[grey]Cause fixed? Run them again: rig rollout retry {Markup.Escape(rollout.Id)}[/]");
+                AnsiConsole.MarkupLine($"[grey]Cause fixed? Run them again: rig rollout retry {Output.Safe(rollout.Id)}[/]");
         }
         if (rollout.Error is { } error)
-            AnsiConsole.MarkupLine($"[yellow]{Markup.Escape(error)}[/]");
+            AnsiConsole.MarkupLine($"[yellow]{Output.Safe(error)}[/]");
     }
 
     /// <summary>The CLI's exit codes for a rollout: 0 succeeded (or still running, for `rig rollout status` without
@@ -327,6 +327,6 @@ internal static class RolloutDisplay
         RolloutStates.Succeeded or RolloutDeviceStates.Unchanged => $"[green]{status}[/]",
         RolloutStates.Failed or RolloutStates.Cancelled => $"[red]{status}[/]",
         RolloutStates.Paused or RolloutDeviceStates.Blocked or RolloutDeviceStates.WaitingForAgent => $"[yellow]{status}[/]",
-        _ => $"[blue]{status}[/]",
+        _ => $"[blue]{Output.Safe(status)}[/]", // not one of the gateway's known states: shown as text
     };
 }

@@ -83,14 +83,14 @@ internal sealed class ServerInitCommand : AsyncCommand<ServerInitSettings>
         }
         var table = new Table().AddColumns("", "");
         table.HideHeaders();
-        table.AddRow("data directory", Markup.Escape(options.DataDirectory));
-        table.AddRow("agent endpoint", $"https://{options.DnsNames[0]}:{options.AgentPort}");
-        table.AddRow("operator API", $"https://{options.ApiListenAddress}:{options.ApiPort}");
-        table.AddRow("CA pin", pin);
+        table.AddRow("data directory", Output.Safe(options.DataDirectory));
+        table.AddRow("agent endpoint", Output.Safe($"https://{options.DnsNames[0]}:{options.AgentPort}"));
+        table.AddRow("operator API", Output.Safe($"https://{options.ApiListenAddress}:{options.ApiPort}"));
+        table.AddRow("CA pin", Output.Safe(pin));
         table.AddRow("database", options.ConnectionString is null ? "SQLite (rig.db)" : "PostgreSQL");
         AnsiConsole.Write(table);
-        AnsiConsole.MarkupLine($"[bold]Admin token[/] (shown once, store it now): [yellow]{token}[/]");
-        AnsiConsole.MarkupLine($"Next: [grey]rig server run --data {Markup.Escape(settings.Data)}[/]");
+        AnsiConsole.MarkupLine($"[bold]Admin token[/] (shown once, store it now): [yellow]{Output.Safe(token)}[/]");
+        AnsiConsole.MarkupLine($"Next: [grey]rig server run --data {Output.Safe(settings.Data)}[/]");
         return 0;
     }
 }
@@ -289,8 +289,8 @@ internal sealed class ServerMetricsTokenCommand : Command<ServerMetricsTokenSett
             Output.JsonLine(new { metricsToken = token, file = metrics.FilePath });
             return 0;
         }
-        AnsiConsole.MarkupLine($"[bold]Metrics token[/] (shown once; it reads /metrics and nothing else; the previous one no longer works): [yellow]{token}[/]");
-        AnsiConsole.MarkupLine($"Its hash is in {Markup.Escape(metrics.FilePath)}. Give the token to Prometheus in a file: [grey]authorization: {{ credentials_file: /etc/prometheus/rig-metrics.token }}[/]");
+        AnsiConsole.MarkupLine($"[bold]Metrics token[/] (shown once; it reads /metrics and nothing else; the previous one no longer works): [yellow]{Output.Safe(token)}[/]");
+        AnsiConsole.MarkupLine($"Its hash is in {Output.Safe(metrics.FilePath)}. Give the token to Prometheus in a file: [grey]authorization: {{ credentials_file: /etc/prometheus/rig-metrics.token }}[/]");
         return 0;
     }
 }
@@ -348,7 +348,7 @@ internal sealed class ServerRotateSecretsKeyCommand : AsyncCommand<ServerRotateS
             return 0;
         }
         AnsiConsole.MarkupLine($"Secrets key rotated: {rotation.OldKeyId} -> [bold]{rotation.NewKeyId}[/]; re-sealed {rotation.Values} secret values in {rotation.ModelRows} model rows, {rotation.Commands} queued commands, {rotation.RenderedFiles} rendered files.");
-        AnsiConsole.MarkupLine($"The old key is in {Markup.Escape(backup)}: start the gateway, check it reads its secrets, then remove it (keep a copy offline while database backups made before now exist).");
+        AnsiConsole.MarkupLine($"The old key is in {Output.Safe(backup)}: start the gateway, check it reads its secrets, then remove it (keep a copy offline while database backups made before now exist).");
         return 0;
     }
 }

@@ -22,11 +22,11 @@ internal sealed class StatusCommand : AsyncCommand<ConnectionSettings>
             return 0;
         }
         var about = new Grid().AddColumns(2);
-        about.AddRow("[bold]gateway[/]", Markup.Escape($"rig {status.Version}, model revision {status.ModelRevision}, {status.Devices} device(s) in the model, {status.Packages} package(s)"));
-        about.AddRow("agent URL", Markup.Escape(status.AgentUrl));
-        about.AddRow("CA pin", Markup.Escape(status.CaPin));
-        about.AddRow("store", Markup.Escape($"{status.Engine}: {status.Store.Exchanges} exchange(s) in {status.Store.Commits} commit(s), largest batch {status.Store.LargestBatch}"));
-        about.AddRow("agents", Markup.Escape($"{status.AgentsSeen} seen in the last {Window(status.SeenWindowSeconds)}"));
+        about.AddRow("[bold]gateway[/]", Output.Safe($"rig {status.Version}, model revision {status.ModelRevision}, {status.Devices} device(s) in the model, {status.Packages} package(s)"));
+        about.AddRow("agent URL", Output.Safe(status.AgentUrl));
+        about.AddRow("CA pin", Output.Safe(status.CaPin));
+        about.AddRow("store", Output.Safe($"{status.Engine}: {status.Store.Exchanges} exchange(s) in {status.Store.Commits} commit(s), largest batch {status.Store.LargestBatch}"));
+        about.AddRow("agents", Output.Safe($"{status.AgentsSeen} seen in the last {Window(status.SeenWindowSeconds)}"));
         AnsiConsole.Write(about);
 
         var s = status.DeviceStates;
@@ -48,8 +48,8 @@ internal sealed class StatusCommand : AsyncCommand<ConnectionSettings>
             var rollouts = new Table().AddColumns("rollout", "revision", "status", "done", "failed", "by", "reason");
             foreach (var r in status.ActiveRollouts)
             {
-                rollouts.AddRow(Markup.Escape(r.Id), r.Revision.ToString(CultureInfo.InvariantCulture), RolloutDisplay.Colour(r.Status), $"{r.Done}/{r.Devices}",
-                    r.Failed > 0 ? $"[red]{r.Failed}[/]" : "0", Markup.Escape(r.CreatedBy), Markup.Escape(r.Error ?? r.Reason));
+                rollouts.AddRow(Output.Safe(r.Id), r.Revision.ToString(CultureInfo.InvariantCulture), RolloutDisplay.Colour(r.Status), $"{r.Done}/{r.Devices}",
+                    r.Failed > 0 ? $"[red]{r.Failed}[/]" : "0", Output.Safe(r.CreatedBy), Output.Safe(r.Error ?? r.Reason));
             }
             AnsiConsole.Write(rollouts);
         }

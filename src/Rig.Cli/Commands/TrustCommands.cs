@@ -21,7 +21,7 @@ internal sealed class WhoAmICommand : AsyncCommand<ConnectionSettings>
             Output.JsonLine(me);
             return 0;
         }
-        AnsiConsole.MarkupLine($"Operator [bold]{Markup.Escape(me.Operator)}[/] (token {Markup.Escape(me.Token ?? "-")}), teams: {Markup.Escape(me.Teams.Count == 0 ? "none" : string.Join(", ", me.Teams))}");
+        AnsiConsole.MarkupLine($"Operator [bold]{Output.Safe(me.Operator)}[/] (token {Output.Safe(me.Token ?? "-")}), teams: {Output.Safe(me.Teams.Count == 0 ? "none" : string.Join(", ", me.Teams))}");
         if (me.Grants.Count == 0)
         {
             AnsiConsole.MarkupLine("[yellow]No grants: this operator may do nothing.[/] Ask an operator with 'manage-trust' for one (rig grant add).");
@@ -44,11 +44,11 @@ internal static class GrantTable
         {
             var row = new List<string>
             {
-                g.Id.ToString(CultureInfo.InvariantCulture), Markup.Escape(g.Team), g.Deny ? "[red]deny[/]" : "allow", Markup.Escape(string.Join(",", g.Verbs)), Markup.Escape(g.ScopeText),
-                Markup.Escape(g.Reason), Markup.Escape(g.CreatedBy),
+                g.Id.ToString(CultureInfo.InvariantCulture), Output.Safe(g.Team), g.Deny ? "[red]deny[/]" : "allow", Output.Safe(string.Join(",", g.Verbs)), Output.Safe(g.ScopeText),
+                Output.Safe(g.Reason), Output.Safe(g.CreatedBy),
             };
             if (withHistory)
-                row.Add(g.RevokedAt is { } at ? Markup.Escape($"{at.UtcDateTime:u} by {g.RevokedBy}: {g.RevokeReason}") : "");
+                row.Add(g.RevokedAt is { } at ? Output.Safe($"{at.UtcDateTime:u} by {g.RevokedBy}: {g.RevokeReason}") : "");
             table.AddRow([.. row]);
         }
         AnsiConsole.Write(table);
@@ -111,13 +111,13 @@ internal sealed class TokenCreateCommand : AsyncCommand<TokenCreateSettings>
             return 0;
         }
         var t = created.Token;
-        AnsiConsole.MarkupLine($"Token [bold]{Markup.Escape(t.Name)}[/] for operator [bold]{Markup.Escape(t.Operator)}[/] {what}; expires {t.ExpiresAt?.UtcDateTime.ToString("u", CultureInfo.InvariantCulture) ?? "never"}.");
+        AnsiConsole.MarkupLine($"Token [bold]{Output.Safe(t.Name)}[/] for operator [bold]{Output.Safe(t.Operator)}[/] {what}; expires {t.ExpiresAt?.UtcDateTime.ToString("u", CultureInfo.InvariantCulture) ?? "never"}.");
         if (output is not null)
-            AnsiConsole.MarkupLine($"Written to {Markup.Escape(output)} (mode 0600). Use it with --token-file or RIG_TOKEN.");
+            AnsiConsole.MarkupLine($"Written to {Output.Safe(output)} (mode 0600). Use it with --token-file or RIG_TOKEN.");
         else
         {
             AnsiConsole.MarkupLine("It is shown once; keep it like a password:");
-            Console.Out.WriteLine(created.Secret);
+            Console.Out.WriteLine(Output.Visible(created.Secret));
         }
         return 0;
     }
@@ -146,7 +146,7 @@ internal sealed class TokenListCommand : AsyncCommand<ConnectionSettings>
                 "expired" => "[yellow]expired[/]",
                 _ => "[grey]revoked[/]",
             };
-            table.AddRow(Markup.Escape(t.Name), Markup.Escape(t.Operator), state, t.CreatedAt.UtcDateTime.ToString("u", CultureInfo.InvariantCulture), Markup.Escape(t.CreatedBy ?? "-"),
+            table.AddRow(Output.Safe(t.Name), Output.Safe(t.Operator), state, t.CreatedAt.UtcDateTime.ToString("u", CultureInfo.InvariantCulture), Output.Safe(t.CreatedBy ?? "-"),
                 t.ExpiresAt?.UtcDateTime.ToString("u", CultureInfo.InvariantCulture) ?? "never");
         }
         AnsiConsole.Write(table);
@@ -173,7 +173,7 @@ internal sealed class TokenRevokeCommand : AsyncCommand<NameSettings>
         if (settings.Json)
             Output.JsonLine(revoked);
         else
-            AnsiConsole.MarkupLine($"Token [bold]{Markup.Escape(revoked.Name)}[/] of {Markup.Escape(revoked.Operator)} revoked: it is refused from now on.");
+            AnsiConsole.MarkupLine($"Token [bold]{Output.Safe(revoked.Name)}[/] of {Output.Safe(revoked.Operator)} revoked: it is refused from now on.");
         return 0;
     }
 }
@@ -229,7 +229,7 @@ internal sealed class TeamCreateCommand : AsyncCommand<TeamCreateSettings>
         if (settings.Json)
             Output.JsonLine(team);
         else
-            AnsiConsole.MarkupLine($"Team [bold]{Markup.Escape(team.Name)}[/] made. Next: [grey]rig team add {Markup.Escape(team.Name)} OPERATOR[/] and [grey]rig grant add --team {Markup.Escape(team.Name)} --verbs read ...[/]");
+            AnsiConsole.MarkupLine($"Team [bold]{Output.Safe(team.Name)}[/] made. Next: [grey]rig team add {Output.Safe(team.Name)} OPERATOR[/] and [grey]rig grant add --team {Output.Safe(team.Name)} --verbs read ...[/]");
         return 0;
     }
 }
@@ -250,7 +250,7 @@ internal sealed class TeamListCommand : AsyncCommand<ConnectionSettings>
         }
         var table = new Table().AddColumns("team", "members", "description", "by");
         foreach (var t in teams)
-            table.AddRow(Markup.Escape(t.Name), Markup.Escape(string.Join(", ", t.Members)), Markup.Escape(t.Description ?? ""), Markup.Escape(t.CreatedBy));
+            table.AddRow(Output.Safe(t.Name), Output.Safe(string.Join(", ", t.Members)), Output.Safe(t.Description ?? ""), Output.Safe(t.CreatedBy));
         AnsiConsole.Write(table);
         return 0;
     }
@@ -281,7 +281,7 @@ internal sealed class TeamMemberCommand : AsyncCommand<TeamMemberSettings>
         if (settings.Json)
             Output.JsonLine(team);
         else
-            AnsiConsole.MarkupLine($"{Markup.Escape(settings.Operator)} {(add ? "added to" : "removed from")} team [bold]{Markup.Escape(team.Name)}[/]; members: {Markup.Escape(team.Members.Count == 0 ? "none" : string.Join(", ", team.Members))}.");
+            AnsiConsole.MarkupLine($"{Output.Safe(settings.Operator)} {(add ? "added to" : "removed from")} team [bold]{Output.Safe(team.Name)}[/]; members: {Output.Safe(team.Members.Count == 0 ? "none" : string.Join(", ", team.Members))}.");
         return 0;
     }
 }
@@ -298,7 +298,7 @@ internal sealed class TeamDeleteCommand : AsyncCommand<NameSettings>
         if (settings.Json)
             Output.JsonLine(new { deleted = settings.Name });
         else
-            AnsiConsole.MarkupLine($"Team [bold]{Markup.Escape(settings.Name)}[/] deleted.");
+            AnsiConsole.MarkupLine($"Team [bold]{Output.Safe(settings.Name)}[/] deleted.");
         return 0;
     }
 }
@@ -364,7 +364,7 @@ internal sealed class GrantAddCommand : AsyncCommand<GrantAddSettings>
         if (settings.Json)
             Output.JsonLine(grant);
         else
-            AnsiConsole.MarkupLine($"Grant [bold]{grant.Id}[/]: team {Markup.Escape(grant.Team)} {(grant.Deny ? "[red]denied[/]" : "may")} {Markup.Escape(string.Join(", ", grant.Verbs))} on {Markup.Escape(grant.ScopeText)}.");
+            AnsiConsole.MarkupLine($"Grant [bold]{grant.Id}[/]: team {Output.Safe(grant.Team)} {(grant.Deny ? "[red]denied[/]" : "may")} {Output.Safe(string.Join(", ", grant.Verbs))} on {Output.Safe(grant.ScopeText)}.");
         return 0;
     }
 }
@@ -422,7 +422,7 @@ internal sealed class GrantRevokeCommand : AsyncCommand<GrantRevokeSettings>
         if (settings.Json)
             Output.JsonLine(grant);
         else
-            AnsiConsole.MarkupLine($"Grant [bold]{grant.Id}[/] of team {Markup.Escape(grant.Team)} revoked.");
+            AnsiConsole.MarkupLine($"Grant [bold]{grant.Id}[/] of team {Output.Safe(grant.Team)} revoked.");
         return 0;
     }
 }

@@ -88,7 +88,7 @@ internal static class DemoScenarios
     private static async Task<ScenarioOutcome> DecommissionAsync(DemoSession session, CancellationToken ct)
     {
         var result = await session.Api.PostAsync<LifecycleResponse>("api/v1/devices/app-2/decommission?message=retire%20app-2", null, ct).ConfigureAwait(false);
-        session.Ui.Step($"Revision {result.Revision}: app-2 has no roles or interconnections; rollout {result.Rollout!.Id} empties it and re-plans {result.Rollout.Devices.Count - 1} neighbours");
+        session.Ui.Step($"Revision {result.Revision}: app-2 has no roles or interconnections; rollout {Output.Safe(result.Rollout!.Id)} empties it and re-plans {result.Rollout.Devices.Count - 1} neighbours");
         var rollout = await session.FollowAsync(result.Rollout.Id, ct).ConfigureAwait(false);
         RigModel model;
         var waited = 0;
@@ -129,7 +129,7 @@ internal static class DemoScenarios
         }
         while (detail.Status.Queue is { } q && QueueStates.IsActive(q.Status));
         session.Commands += detail.Commands.Count(c => c.Status == CommandStates.Succeeded);
-        session.Ui.Step($"web-1 rebuilt from revision {rebuild.Revision}: {detail.Commands.Count} commands, queue {detail.Status.Queue?.Status}");
+        session.Ui.Step($"web-1 rebuilt from revision {rebuild.Revision}: {detail.Commands.Count} commands, queue {Output.Safe(detail.Status.Queue?.Status)}");
 
         var after = session.Digests("web-1");
         var problems = (await session.VerifyAsync(["web-1"], ct).ConfigureAwait(false))["web-1"];

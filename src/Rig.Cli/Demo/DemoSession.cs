@@ -54,7 +54,7 @@ internal sealed class DemoSession : IAsyncDisposable
             LogLevel = Ui.Json ? "None" : "Error", // the gateway logs to standard output: with --json it carries only the JSON line
         }, ct).ConfigureAwait(false);
         _api = new OperatorClient(Server.ApiUrl, _gateway.Token, X509CertificateLoader.LoadCertificate(Server.Authority.Certificate.RawData));
-        Ui.Step($"Gateway on [bold]{Server.AgentUrl}[/] (agents, mTLS) and [bold]{Server.ApiUrl}[/] (operators), SQLite in {Markup.Escape(_gateway.DataDirectory)}");
+        Ui.Step($"Gateway on [bold]{Server.AgentUrl}[/] (agents, mTLS) and [bold]{Server.ApiUrl}[/] (operators), SQLite in {Output.Safe(_gateway.DataDirectory)}");
 
         foreach (var file in DemoSite.WritePackages(Path.Combine(Directory, "packages")))
             await ImportAsync(file, ct).ConfigureAwait(false);

@@ -98,22 +98,22 @@ internal sealed class DemoUi(bool json)
             .AddColumns("device", "tier", "roles", "commands", "reboots", "result");
         foreach (var row in rows)
         {
-            table.AddRow(row.Device, row.Tier, Markup.Escape(row.Roles), row.Commands.ToString(System.Globalization.CultureInfo.InvariantCulture), row.Reboots.ToString(System.Globalization.CultureInfo.InvariantCulture),
-                row.Problems.Count == 0 ? "[green]matches the model[/]" : $"[red]{Markup.Escape(string.Join("; ", row.Problems.Take(3)))}[/]");
+            table.AddRow(Output.Safe(row.Device), Output.Safe(row.Tier), Output.Safe(row.Roles), row.Commands.ToString(System.Globalization.CultureInfo.InvariantCulture), row.Reboots.ToString(System.Globalization.CultureInfo.InvariantCulture),
+                row.Problems.Count == 0 ? "[green]matches the model[/]" : $"[red]{Output.Safe(string.Join("; ", row.Problems.Take(3)))}[/]");
         }
         _console.Write(table);
-        _console.Write(new Panel(Markup.Escape(lbConfig.TrimEnd())).Header("lb-1:/etc/haproxy/haproxy.cfg (rendered from the model's interconnections)"));
+        _console.Write(new Panel(Output.SafeBlock(lbConfig.TrimEnd())).Header("lb-1:/etc/haproxy/haproxy.cfg (rendered from the model's interconnections)"));
         if (summary.Scenario != "site")
         {
-            _console.MarkupLine($"[bold]{summary.Scenario}[/] (revision {summary.Revision}): changed {Markup.Escape(string.Join(", ", summary.Changed ?? []))}; left alone {Markup.Escape(string.Join(", ", summary.Unchanged ?? []))}.");
+            _console.MarkupLine($"[bold]{Output.Safe(summary.Scenario)}[/] (revision {summary.Revision}): changed {Output.Safe(string.Join(", ", summary.Changed ?? []))}; left alone {Output.Safe(string.Join(", ", summary.Unchanged ?? []))}.");
             if (summary.Detail is { } detail)
-                _console.MarkupLine(Markup.Escape(detail) + ".");
+                _console.MarkupLine(Output.Safe(detail) + ".");
         }
         _console.MarkupLine($"{summary.Succeeded}/{summary.Devices} devices match the model; {summary.Commands} commands, {summary.Reboots} reboots in {summary.Seconds:0.0} s.");
         if (kept && !json)
         {
             // Plain text, not the console's markup: a path must never be wrapped or split when output is not a terminal.
-            Console.Out.WriteLine($"Kept {directory}");
+            Console.Out.WriteLine($"Kept {Output.Visible(directory)}");
             Console.Out.WriteLine("  gateway/ (data), agents/*/ (state, journal, agent.log), devices/*/ (device roots)");
         }
     }
@@ -125,9 +125,9 @@ internal sealed class DemoUi(bool json)
             return;
         // Plain text: the address and the token must be copied whole, never wrapped by the console.
         Console.Out.WriteLine();
-        Console.Out.WriteLine($"Web UI:      {url}");
-        Console.Out.WriteLine($"Sign in with: {token}");
-        Console.Out.WriteLine($"The gateway's certificate is issued by the demo's own CA (pin {caPin}): the browser warns once; accept it for this address.");
+        Console.Out.WriteLine($"Web UI:      {Output.Visible(url)}");
+        Console.Out.WriteLine($"Sign in with: {Output.Visible(token)}");
+        Console.Out.WriteLine($"The gateway's certificate is issued by the demo's own CA (pin {Output.Visible(caPin)}): the browser warns once; accept it for this address.");
         Console.Out.WriteLine("The gateway and the agents keep running: press Ctrl+C to stop and remove the demo.");
     }
 }
