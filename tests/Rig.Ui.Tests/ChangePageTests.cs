@@ -164,7 +164,7 @@ public sealed class ChangePageTests(UiDemo demo)
         var rows = page.Locator("table.audit tbody tr");
         var last = long.Parse(await rows.Last.Locator("td").First.InnerTextAsync(), System.Globalization.CultureInfo.InvariantCulture);
         await page.GetByRole(AriaRole.Link, new() { Name = $"Next page (after entry {last})" }).ClickAsync();
-        Assert.Contains($"limit=10&after={last}", page.Url, StringComparison.Ordinal);
+        await page.WaitForURLAsync(u => u.Contains($"limit=10&after={last}", StringComparison.Ordinal)); // the next page, drawn
         Assert.True(long.Parse(await rows.First.Locator("td").First.InnerTextAsync(), System.Globalization.CultureInfo.InvariantCulture) > last);
 
         await page.GetByLabel("Operator").FillAsync("nobody-at-all");
